@@ -1,0 +1,118 @@
+"""Speed and memory of the numpy reference, measured side by side in one run.
+
+  (a) against the chapter's loop (``pooling_xfw.textbook``) on a 1x1x224x224 plane;
+  (b) against PyTorch's own CPU pooling, single-threaded and at its default thread count, for
+      max 3x3/s2/p1 and avg 2x2/s2 on (8, 64, 112, 112) float32;
+  (c) the reference's peak extra memory (tracemalloc, which numpy reports to) against the input.
+
+Targets: >= 1000x the loop; <= 0.5x torch single-threaded; <= 1x torch default threads;
+extra memory <= 2x the input.  Runs in the PyTorch environment (re-executes itself there when
+torch is not importable here).  Usage: ``python benchmarks/bench_reference.py [--repeat N]``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+import pooling_xfw as px  # noqa: E402
+from pooling_xfw import textbook  # noqa: E402
+
+
+def _reexec_in_pytorch_env() -> None:
+    from pooling_xfw.runtime import envs
+
+    python = envs.interpreter("pytorch")
+    if python is None:
+        sys.exit("torch is not importable here and the pytorch environment is missing: "
+                 "run `pooling-xfw envs create --backends pytorch`")
+    os.execve(python, [python, *sys.argv], envs.quiet_env())
+
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    _reexec_in_pytorch_env()
+
+
+def best_of(fn, repeat: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def peak_extra_bytes(fn) -> int:
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    result = fn()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    del result
+    return peak
+
+
+def torch_time(call, threads: int, repeat: int) -> float:
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return best_of(call, repeat)
+    finally:
+        torch.set_num_threads(saved)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    default_threads = torch.get_num_threads()
+    print(f"numpy {np.__version__}, torch {torch.__version__} (default threads "
+          f"{default_threads}), best of {args.repeat}\n")
+
+    plane = rng.standard_normal((224, 224)).astype(np.float32)
+    loop = best_of(lambda: textbook.pool2d(plane, (2, 2)), max(1, args.repeat // 3))
+    ref = best_of(lambda: px.pool2d(plane[None, None], (2, 2)), args.repeat * 10)
+    print("(a) max 2x2 stride 1 on 1x1x224x224 float32")
+    print(f"    textbook loop {loop * 1e3:9.2f} ms   reference {ref * 1e3:8.3f} ms   "
+          f"speed-up {loop / ref:8.0f}x  (target >= 1000x)\n")
+
+    x = rng.standard_normal((8, 64, 112, 112)).astype(np.float32)
+    xt = torch.from_numpy(x)
+    configs = [
+        ("max 3x3/s2/p1", lambda: px.pool2d(x, 3, "max", stride=2, padding=1),
+         lambda: F.max_pool2d(xt, 3, stride=2, padding=1)),
+        ("avg 2x2/s2", lambda: px.pool2d(x, 2, "avg", stride=2),
+         lambda: F.avg_pool2d(xt, 2, stride=2)),
+    ]
+    print(f"(b) (8, 64, 112, 112) float32 = {x.nbytes / 2**20:.1f} MiB")
+    print(f"    {'config':<14} {'reference':>10} {'torch 1 thr':>12} {'torch ' + str(default_threads) + ' thr':>12}"
+          f" {'ref/t1':>7} {'ref/tN':>7} {'extra mem/input':>16}")
+    ok = loop / ref >= 1000
+    for name, ours, theirs in configs:
+        np.testing.assert_allclose(ours(), theirs().numpy(), rtol=1e-6, atol=1e-6)
+        t_ref = best_of(ours, args.repeat)
+        t_one = torch_time(theirs, 1, args.repeat)
+        t_all = torch_time(theirs, default_threads, args.repeat)
+        mem = peak_extra_bytes(ours) / x.nbytes
+        print(f"    {name:<14} {t_ref * 1e3:8.2f}ms {t_one * 1e3:10.2f}ms {t_all * 1e3:10.2f}ms"
+              f" {t_ref / t_one:7.2f} {t_ref / t_all:7.2f} {mem:15.2f}x")
+        ok &= t_ref / t_one <= 0.5 and t_ref / t_all <= 1.0 and mem <= 2.0
+    print("\ntargets: ref/t1 <= 0.50, ref/tN <= 1.00, extra mem <= 2.00x: "
+          + ("all met" if ok else "NOT all met"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

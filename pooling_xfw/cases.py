@@ -1,0 +1,62 @@
+"""Every example of the chapter as data: input, neutral arguments, the output the chapter prints.
+
+The expected arrays are the chapter's printed outputs, copied from its MXNet / PyTorch / Paddle
+tabs (which agree); the neutral arguments are what each tab's call means.  ``MaxPool2D(3)``
+takes its stride from the window (3), as every framework's layer does.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One example: ``px.pool2d(input, **kwargs)`` must equal ``expected``."""
+
+    name: str
+    title: str
+    input: np.ndarray
+    kwargs: dict
+    expected: np.ndarray
+
+    def with_layout(self, layout: str) -> "Case":
+        """The same example with its channel axis last (a no-op for 2-D inputs)."""
+        if layout == "NCHW" or self.input.ndim < 3:
+            return self
+        move = (lambda a: np.moveaxis(a, -3, -1))
+        return dataclasses.replace(self, input=move(self.input), expected=move(self.expected),
+                                   kwargs={**self.kwargs, "layout": layout})
+
+
+_X3 = np.array([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]], dtype=np.float32)
+_X16 = np.arange(16, dtype=np.float32).reshape((1, 1, 4, 4))
+_X16_2CH = np.concatenate((_X16, _X16 + 1), 1)
+_F = np.float32
+
+CHAPTER: tuple[Case, ...] = (
+    Case("pool2d-max", "pool2d(X, (2, 2)) on the 3x3 X", _X3,
+         {"pool_size": (2, 2), "mode": "max"}, np.array([[4, 5], [7, 8]], _F)),
+    Case("pool2d-avg", "pool2d(X, (2, 2), 'avg') on the 3x3 X", _X3,
+         {"pool_size": (2, 2), "mode": "avg"}, np.array([[2, 3], [5, 6]], _F)),
+    Case("maxpool-k3", "MaxPool2D(3): the stride defaults to the window", _X16,
+         {"pool_size": 3, "stride": 3}, np.array([[[[10]]]], _F)),
+    Case("maxpool-k3-p1-s2", "MaxPool2D(3, padding=1, strides=2)", _X16,
+         {"pool_size": 3, "padding": 1, "stride": 2}, np.array([[[[5, 7], [13, 15]]]], _F)),
+    Case("maxpool-k2x3-p0x1-s2x3", "MaxPool2D((2, 3), padding=(0, 1), strides=(2, 3))", _X16,
+         {"pool_size": (2, 3), "padding": (0, 1), "stride": (2, 3)},
+         np.array([[[[5, 7], [13, 15]]]], _F)),
+    Case("maxpool-k3-p1-s2-2ch", "MaxPool2D(3, padding=1, strides=2) on concat(X, X + 1)",
+         _X16_2CH, {"pool_size": 3, "padding": 1, "stride": 2},
+         np.array([[[[5, 7], [13, 15]], [[6, 8], [14, 16]]]], _F)),
+)
+
+
+def by_name(name: str) -> Case:
+    from .errors import PoolingError
+
+    for case in CHAPTER:
+        if case.name == name:
+            return case
+    raise PoolingError(f"case: got {name!r}; allowed: {', '.join(c.name for c in CHAPTER)}")

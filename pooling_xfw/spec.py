@@ -1,0 +1,300 @@
+"""The neutral pooling spec and its geometry: the only place the convention arithmetic lives.
+
+``PoolSpec`` is what the user meant (validated, input-independent).  ``Geometry`` is that spec
+resolved against an input's (H, W): per-side pads, output size, and which cells each window
+reads.  The reference and every adapter consume a ``Geometry``; none recomputes it.
+
+Conventions (one axis; ``n`` input length, ``k`` window, ``s`` stride, ``d`` dilation,
+``e = d*(k-1)+1`` the window's extent, ``pb``/``pa`` pads before/after):
+
+* explicit pads: ``out = floor((n+pb+pa-e)/s) + 1`` (PyTorch, ONNX, Paddle, MXNet ``valid``).
+* ``"valid"``: explicit pads of 0.
+* ``"same"`` (TensorFlow ``SAME``, ONNX ``SAME_UPPER``): ``out = ceil(n/s)``, total pad
+  ``max((out-1)*s + e - n, 0)``, ``pb = total//2`` and the odd cell after (bottom/right).
+* ``"same_lower"`` (ONNX ``SAME_LOWER``): as ``same`` with the odd cell before (top/left).
+* ``ceil_mode``: ``out = ceil((n+pb+pa-e)/s) + 1``, then the last window is dropped when it
+  would start inside the after-padding or beyond, ``(out-1)*s >= n+pb`` (PyTorch's
+  ``pooling_output_shape`` and ONNX; MXNet ``full`` and Paddle keep such windows).
+  Windows may then reach past the padded border ("overhang"): those cells are not padding,
+  they never count in a divisor and never win a max.
+* avg divisor, ``count_include_pad=True``: window taps inside ``[-pb, n+pa)``, i.e. the
+  padding counts and the ceil overhang does not (PyTorch, MXNet, Paddle ``exclusive=False``).
+  ``False``: taps inside ``[0, n)`` only (PyTorch ``count_include_pad=False``, Paddle's default
+  ``exclusive=True``, TensorFlow ``SAME``).  Taps are dilation-aware: a dilated window's divisor
+  counts only the cells it reads.
+
+Because a 2-D window is the product of a row window and a column window, every per-window
+quantity (tap validity, divisor) is the outer product of two per-axis vectors.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import numbers
+from typing import Sequence, Union
+
+import numpy as np
+
+from .errors import PoolingError
+
+MODES = ("max", "avg", "min", "lp")
+LAYOUTS = ("NCHW", "NHWC")
+PADDING_STRINGS = ("valid", "same", "same_lower")
+
+Pads = tuple[tuple[int, int], tuple[int, int]]
+PaddingArg = Union[int, str, Sequence]
+
+
+def _fail(arg: str, value, allowed: str) -> PoolingError:
+    return PoolingError(f"{arg}: got {value!r}; allowed: {allowed}")
+
+
+def _is_int(value) -> bool:
+    if type(value) is int:  # the common case, without the ABC check
+        return True
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _pair(arg: str, value, minimum: int) -> tuple[int, int]:
+    """An int or an (h, w) pair of ints, each >= minimum."""
+    allowed = f"an int >= {minimum} or a pair (h, w) of such ints"
+    if type(value) is int and value >= minimum:
+        return value, value
+    if _is_int(value):
+        value = (value, value)
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
+            or not all(_is_int(v) for v in value)):
+        raise _fail(arg, value, allowed)
+    if any(v < minimum for v in value):
+        raise _fail(arg, value, allowed)
+    return int(value[0]), int(value[1])
+
+
+_PADDING_ALLOWED = ("an int >= 0; (ph, pw); ((top, bottom), (left, right)); or one of "
+                    "'valid', 'same', 'same_lower' (any case)")
+
+
+def normalize_padding(padding: PaddingArg) -> str | Pads:
+    """Return a lower-case padding string or explicit ``((top, bottom), (left, right))``."""
+    if type(padding) is int and padding >= 0:
+        return ((padding, padding), (padding, padding))
+    if isinstance(padding, str):
+        if padding.lower() not in PADDING_STRINGS:
+            raise _fail("padding", padding, _PADDING_ALLOWED)
+        return padding.lower()
+    if _is_int(padding):
+        padding = (padding, padding)
+    if isinstance(padding, (tuple, list)) and len(padding) == 2:
+        if all(_is_int(p) for p in padding):
+            padding = ((padding[0], padding[0]), (padding[1], padding[1]))
+        if all(isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) for v in p)
+               for p in padding):
+            pads = tuple((int(a), int(b)) for a, b in padding)
+            if min(min(p) for p in pads) < 0:
+                raise _fail("padding", padding, _PADDING_ALLOWED + " (pads are never negative)")
+            return pads  # type: ignore[return-value]
+    raise _fail("padding", padding, _PADDING_ALLOWED)
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolSpec:
+    """A validated, input-independent pooling request (the arguments of ``px.pool2d``)."""
+
+    pool_size: tuple[int, int]
+    mode: str = "max"
+    stride: tuple[int, int] = (1, 1)
+    padding: str | Pads = ((0, 0), (0, 0))
+    dilation: tuple[int, int] = (1, 1)
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+    layout: str = "NCHW"
+    p: float = 2.0
+
+    def kwargs(self) -> dict:
+        """The spec as ``px.pool2d`` keyword arguments (JSON-friendly)."""
+        out = dataclasses.asdict(self)
+        for key in ("pool_size", "stride", "dilation"):
+            out[key] = list(out[key])
+        if not isinstance(self.padding, str):
+            out["padding"] = [list(p) for p in self.padding]
+        return out
+
+
+def make_spec(pool_size, mode: str = "max", *, stride=1, padding: PaddingArg = 0, dilation=1,
+              ceil_mode: bool = False, count_include_pad: bool = True, layout: str = "NCHW",
+              p: float = 2) -> PoolSpec:
+    """Validate ``px.pool2d``'s arguments into a ``PoolSpec`` (``PoolingError`` on anything off)."""
+    if not isinstance(mode, str) or mode.lower() not in MODES:
+        raise _fail("mode", mode, ", ".join(repr(m) for m in MODES))
+    if not isinstance(layout, str) or layout.upper() not in LAYOUTS:
+        raise _fail("layout", layout, "'NCHW' or 'NHWC'")
+    for name, flag in (("ceil_mode", ceil_mode), ("count_include_pad", count_include_pad)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise _fail(name, flag, "True or False")
+    if (not isinstance(p, numbers.Real) or isinstance(p, bool) or not math.isfinite(p)
+            or p <= 0):
+        raise _fail("p", p, "a finite number > 0 (the power of 'lp' pooling)")
+    return PoolSpec(
+        pool_size=_pair("pool_size", pool_size, 1), mode=mode.lower(),
+        stride=_pair("stride", stride, 1), padding=normalize_padding(padding),
+        dilation=_pair("dilation", dilation, 1), ceil_mode=bool(ceil_mode),
+        count_include_pad=bool(count_include_pad), layout=layout.upper(), p=float(p))
+
+
+@dataclasses.dataclass(frozen=True)
+class AxisGeometry:
+    """One spatial axis of a resolved pooling: which cells each output window reads."""
+
+    size: int
+    kernel: int
+    stride: int
+    dilation: int
+    pad_before: int
+    pad_after: int
+    out: int
+
+    @property
+    def extent(self) -> int:
+        """Cells spanned by one window, ``d*(k-1)+1``."""
+        return self.dilation * (self.kernel - 1) + 1
+
+    @property
+    def span(self) -> int:
+        """Cells from the padded start to the end of the last window."""
+        return (self.out - 1) * self.stride + self.extent
+
+    @property
+    def overhang(self) -> int:
+        """Cells past the padded border that ceil_mode's last window reaches (never padding)."""
+        return max(self.span - (self.pad_before + self.size + self.pad_after), 0)
+
+    def tap_positions(self) -> np.ndarray:
+        """(out, kernel) input index of every tap; may be < 0 or >= size (padding/overhang)."""
+        starts = np.arange(self.out) * self.stride - self.pad_before
+        return starts[:, None] + np.arange(self.kernel)[None, :] * self.dilation
+
+    def real_taps(self) -> np.ndarray:
+        """Per window, how many taps read real input cells."""
+        taps = self.tap_positions()
+        return ((taps >= 0) & (taps < self.size)).sum(axis=1)
+
+    def padded_taps(self) -> np.ndarray:
+        """Per window, how many taps lie inside the padded input (real cells + padding)."""
+        taps = self.tap_positions()
+        return ((taps >= -self.pad_before) & (taps < self.size + self.pad_after)).sum(axis=1)
+
+    def divisor(self, count_include_pad: bool) -> np.ndarray:
+        return self.padded_taps() if count_include_pad else self.real_taps()
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolve_axis(axis: str, n: int, k: int, s: int, d: int, padding, ceil_mode: bool
+                  ) -> AxisGeometry:
+    extent = d * (k - 1) + 1
+    if isinstance(padding, str):
+        if padding == "valid":
+            pb = pa = 0
+        else:
+            total = max((-(-n // s) - 1) * s + extent - n, 0)
+            small, large = total // 2, total - total // 2
+            pb, pa = (small, large) if padding == "same" else (large, small)
+    else:
+        pb, pa = padding
+    room = n + pb + pa - extent
+    if room < 0:
+        raise PoolingError(
+            f"pool_size: got kernel {k} with dilation {d} along {axis}, a window of {extent} "
+            f"cells, for a padded input of {n + pb + pa} ({n} + pads {pb}+{pa}); allowed: a "
+            f"window no larger than the padded input")
+    out = (-(-room // s) if ceil_mode else room // s) + 1
+    if ceil_mode and (out - 1) * s >= n + pb:
+        out -= 1  # the last window would start in the after-padding: PyTorch/ONNX drop it
+    geom = AxisGeometry(n, k, s, d, pb, pa, out)
+    empty = np.flatnonzero(geom.real_taps() == 0)
+    if empty.size:
+        raise PoolingError(
+            f"padding: got {(pb, pa)} along {axis}, where output window {int(empty[0])} reads "
+            f"only padding (input {n}, kernel {k}, stride {s}, dilation {d}); allowed: pads "
+            f"that leave every window at least one input cell")
+    return geom
+
+
+@dataclasses.dataclass(frozen=True)
+class Geometry:
+    """A ``PoolSpec`` resolved against an input's (H, W)."""
+
+    spec: PoolSpec
+    rows: AxisGeometry
+    cols: AxisGeometry
+
+    @property
+    def pads(self) -> Pads:
+        """Resolved ``((top, bottom), (left, right))``, before any ceil overhang."""
+        return ((self.rows.pad_before, self.rows.pad_after),
+                (self.cols.pad_before, self.cols.pad_after))
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        return self.rows.out, self.cols.out
+
+    @property
+    def symmetric(self) -> bool:
+        return all(a == b for a, b in self.pads)
+
+    def divisor(self) -> np.ndarray:
+        """(out_h, out_w) avg divisor: the pooling of a ones array, per ``count_include_pad``."""
+        flag = self.spec.count_include_pad
+        return np.outer(self.rows.divisor(flag), self.cols.divisor(flag))
+
+    def has_overhang(self) -> bool:
+        return bool(self.rows.overhang or self.cols.overhang)
+
+
+def spatial_axes(ndim: int, layout: str) -> tuple[int, int]:
+    """Axes of H and W in an input of rank ``ndim`` (2, 3 or 4) and ``layout``."""
+    if ndim not in (2, 3, 4):
+        raise _fail("X", f"<array of rank {ndim}>",
+                    "rank 2 (H, W), 3 (C, H, W) / (H, W, C), or 4 (N, C, H, W) / (N, H, W, C)")
+    if ndim == 2:
+        return 0, 1
+    return (ndim - 3, ndim - 2) if layout == "NHWC" else (ndim - 2, ndim - 1)
+
+
+def resolve(spec: PoolSpec, input_shape: Sequence[int]) -> Geometry:
+    """Resolve ``spec`` against a full input shape (rank 2-4, in ``spec.layout``)."""
+    h_axis, w_axis = spatial_axes(len(input_shape), spec.layout)
+    h, w = int(input_shape[h_axis]), int(input_shape[w_axis])
+    if h < 1 or w < 1:
+        raise _fail("X", f"<array of shape {tuple(input_shape)}>", "non-empty H and W")
+    pads = spec.padding if isinstance(spec.padding, str) else None
+    rows = _resolve_axis("H", h, spec.pool_size[0], spec.stride[0], spec.dilation[0],
+                         pads or spec.padding[0], spec.ceil_mode)
+    cols = _resolve_axis("W", w, spec.pool_size[1], spec.stride[1], spec.dilation[1],
+                         pads or spec.padding[1], spec.ceil_mode)
+    return Geometry(spec, rows, cols)
+
+
+def output_shape(input_shape: Sequence[int], pool_size, *, stride=1, padding: PaddingArg = 0,
+                 dilation=1, ceil_mode: bool = False, layout: str = "NCHW") -> tuple[int, ...]:
+    """The output shape of ``px.pool2d`` for an input of ``input_shape`` (same rank and layout)."""
+    spec = make_spec(pool_size, stride=stride, padding=padding, dilation=dilation,
+                     ceil_mode=ceil_mode, layout=layout)
+    geom = resolve(spec, input_shape)
+    h_axis, w_axis = spatial_axes(len(input_shape), spec.layout)
+    shape = list(input_shape)
+    shape[h_axis], shape[w_axis] = geom.out_hw
+    return tuple(int(v) for v in shape)
+
+
+def resolve_padding(input_shape: Sequence[int], pool_size, *, stride=1,
+                    padding: PaddingArg = 0, dilation=1, ceil_mode: bool = False,
+                    layout: str = "NCHW") -> Pads:
+    """Per-side pads ``((top, bottom), (left, right))`` that ``padding`` means for this input.
+
+    ``"same"`` puts the odd cell at the bottom/right, ``"same_lower"`` at the top/left.  Ceil
+    overhang is not padding and is not included.
+    """
+    spec = make_spec(pool_size, stride=stride, padding=padding, dilation=dilation,
+                     ceil_mode=ceil_mode, layout=layout)
+    return resolve(spec, input_shape).pads

@@ -1,0 +1,106 @@
+"""An independent, deliberately naive pooling: one window at a time, from the definitions.
+
+It shares no code with ``pooling_xfw``: it enumerates windows in padded coordinates, classifies
+every tap as a real cell, padding, or ceil overhang, and reduces the real cells with Python-level
+logic.  Tests hold the vectorized reference to it.
+"""
+import math
+
+import numpy as np
+
+
+class Invalid(Exception):
+    """The arguments describe no valid pooling (window too large, or a padding-only window)."""
+
+
+def _pads(n, k, s, d, padding):
+    e = d * (k - 1) + 1
+    if padding == "valid":
+        return 0, 0
+    if padding in ("same", "same_lower"):
+        # TensorFlow's documented rule: out = ceil(n / s), pad_along = max((out-1)*s + e - n, 0)
+        along = max((math.ceil(n / s) - 1) * s + e - n, 0)
+        half = along // 2
+        return (half, along - half) if padding == "same" else (along - half, half)
+    return padding
+
+
+def _windows(n, k, s, d, pb, pa, ceil):
+    """Per window: list of ('real', index) / ('pad', None) / ('overhang', None) taps."""
+    e = d * (k - 1) + 1
+    length = n + pb + pa
+    if length < e:
+        raise Invalid("window larger than padded input")
+    starts, start = [], 0
+    while start <= length - e or (ceil and start < length - e + s):
+        starts.append(start)
+        start += s
+    if ceil and starts[-1] >= n + pb:
+        starts.pop()  # ceil mode: a last window starting in the after-padding is dropped
+    windows = []
+    for start in starts:
+        taps = []
+        for j in range(k):
+            pos = start + j * d - pb
+            if 0 <= pos < n:
+                taps.append(("real", pos))
+            elif -pb <= pos < n + pa:
+                taps.append(("pad", None))
+            else:
+                taps.append(("overhang", None))
+        if not any(kind == "real" for kind, _ in taps):
+            raise Invalid("a window of padding only")
+        windows.append(taps)
+    return windows
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def pool_plane(plane, pool_size, mode="max", stride=1, padding=0, dilation=1, ceil_mode=False,
+               count_include_pad=True, p=2.0):
+    """Pool one (H, W) float64 plane; returns a float64 (out_h, out_w) array."""
+    (kh, kw), (sh, sw), (dh, dw) = _pair(pool_size), _pair(stride), _pair(dilation)
+    if isinstance(padding, str):
+        ph = _pads(plane.shape[0], kh, sh, dh, padding.lower())
+        pw = _pads(plane.shape[1], kw, sw, dw, padding.lower())
+    else:
+        padding = _pair(padding)
+        ph, pw = (_pair(v) for v in padding)
+    rows = _windows(plane.shape[0], kh, sh, dh, ph[0], ph[1], ceil_mode)
+    cols = _windows(plane.shape[1], kw, sw, dw, pw[0], pw[1], ceil_mode)
+    out = np.empty((len(rows), len(cols)))
+    for i, row in enumerate(rows):
+        for j, col in enumerate(cols):
+            reals, pads = [], 0
+            for rkind, r in row:
+                for ckind, c in col:
+                    if rkind == "real" and ckind == "real":
+                        reals.append(float(plane[r, c]))
+                    elif "overhang" not in (rkind, ckind):
+                        pads += 1
+            if any(math.isnan(v) for v in reals):
+                out[i, j] = math.nan
+            elif mode == "max":
+                out[i, j] = max(reals)
+            elif mode == "min":
+                out[i, j] = min(reals)
+            elif mode == "avg":
+                out[i, j] = sum(reals) / (len(reals) + (pads if count_include_pad else 0))
+            else:
+                out[i, j] = sum(abs(v) ** p for v in reals) ** (1.0 / p)
+    return out
+
+
+def pool(x, pool_size, mode="max", layout="NCHW", **kwargs):
+    """Apply ``pool_plane`` to every (H, W) plane of a rank 2-4 array in ``layout``."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 2:
+        return pool_plane(x, pool_size, mode, **kwargs)
+    if layout == "NHWC":
+        x = np.moveaxis(x, -1, -3)
+    lead = x.shape[:-2]
+    planes = [pool_plane(x[idx], pool_size, mode, **kwargs) for idx in np.ndindex(*lead)]
+    out = np.stack(planes).reshape(lead + planes[0].shape)
+    return np.moveaxis(out, -3, -1) if layout == "NHWC" else out
