@@ -184,6 +184,15 @@ class AxisGeometry:
         taps = self.tap_positions()
         return ((taps >= -self.pad_before) & (taps < self.size + self.pad_after)).sum(axis=1)
 
+    def floor_out(self) -> int:
+        """Windows a floor-mode pooling of the padded input makes (no ceil, no drop rule)."""
+        return (self.size + self.pad_before + self.pad_after - self.extent) // self.stride + 1
+
+    def ceil_keep_out(self) -> int:
+        """Windows of ceil mode without the drop rule (MXNet ``full``, Paddle ``ceil_mode``)."""
+        room = self.size + self.pad_before + self.pad_after - self.extent
+        return -(-room // self.stride) + 1
+
     def divisor(self, count_include_pad: bool) -> np.ndarray:
         return self.padded_taps() if count_include_pad else self.real_taps()
 

@@ -1,0 +1,77 @@
+"""What every adapter shares: the public ``pool2d`` built from a framework ``Vocabulary``."""
+from __future__ import annotations
+
+import numpy as np
+
+from pooling_xfw.plan import Plan
+from pooling_xfw.planner import Vocabulary, build_plan
+from pooling_xfw.reference import as_input
+from pooling_xfw.spec import Geometry, make_spec, resolve, spatial_axes
+
+
+class BackendError(RuntimeError):
+    """The framework itself failed on a valid spec; the message is the framework's, one line."""
+
+
+def _as_4d(x: np.ndarray, layout: str) -> np.ndarray:
+    if x.ndim == 4:
+        return x
+    if x.ndim == 2:
+        return x[None, None] if layout == "NCHW" else x[None, :, :, None]
+    return x[None]
+
+
+def plan(vocab: Vocabulary, X, pool_size, mode="max", **kwargs) -> tuple[Plan, Geometry]:
+    """The plan ``vocab``'s ``pool2d`` would run for these arguments (nothing is computed)."""
+    spec = make_spec(pool_size, mode, **kwargs)
+    x = as_input(X)
+    spatial_axes(x.ndim, spec.layout)
+    geom = resolve(spec, x.shape)
+    return build_plan(vocab, geom, x.dtype), geom
+
+
+def run(vocab: Vocabulary, X, pool_size, mode="max", **kwargs) -> tuple[np.ndarray, Plan]:
+    """Pool ``X`` with ``vocab``'s framework; returns the numpy output and the plan it ran."""
+    the_plan, geom = plan(vocab, X, pool_size, mode, **kwargs)
+    x = as_input(X)
+    ns = vocab.namespace()
+    try:
+        out = vocab.to_numpy(ns, the_plan.execute(ns, vocab.to_tensor(ns, _as_4d(x, geom.spec.layout))))
+    except Exception as exc:  # the framework's own failure, reported in one line
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise BackendError(f"{vocab.name}: {type(exc).__name__}: {text[:400]}") from exc
+    h_axis, w_axis = spatial_axes(x.ndim, geom.spec.layout)
+    shape = list(x.shape)
+    shape[h_axis], shape[w_axis] = geom.out_hw
+    return out.reshape(shape), the_plan
+
+
+def make_pool2d(vocab: Vocabulary):
+    """``pool2d`` with ``px.pool2d``'s exact signature, computed by ``vocab``'s framework."""
+
+    def pool2d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
+               ceil_mode: bool = False, count_include_pad: bool = True, layout: str = "NCHW",
+               p: float = 2) -> np.ndarray:
+        return run(vocab, X, pool_size, mode, stride=stride, padding=padding, dilation=dilation,
+                   ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout,
+                   p=p)[0]
+
+    pool2d.__doc__ = (f"``px.pool2d`` computed with {vocab.name}'s own pooling ops.\n\n"
+                      f"Same arguments, conventions and errors as ``pooling_xfw.pool2d``; the "
+                      f"calls made are ``plan(...)``'s.")
+    return pool2d
+
+
+def bind(vocab: Vocabulary):
+    """An adapter module's public functions: ``pool2d``, ``plan`` and ``run`` for ``vocab``."""
+
+    def plan_for(X, pool_size, mode="max", **kwargs) -> Plan:
+        """The ``Plan`` (calls, native/emulated, rendered code) ``pool2d`` runs for these
+        arguments; nothing is computed."""
+        return plan(vocab, X, pool_size, mode, **kwargs)[0]
+
+    def run_with_plan(X, pool_size, mode="max", **kwargs) -> tuple[np.ndarray, Plan]:
+        """``pool2d`` that also returns the ``Plan`` it ran."""
+        return run(vocab, X, pool_size, mode, **kwargs)
+
+    return make_pool2d(vocab), plan_for, run_with_plan

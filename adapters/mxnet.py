@@ -1,0 +1,94 @@
+"""MXNet 1.9.1: ``pool2d`` computed with ``npx.pooling``.
+
+Native: ``npx.pooling`` with symmetric pads smaller than the window (MKLDNN rejects
+``pad >= kernel``; a 4-tuple ``pad`` is silently cut to its first two values, so per-side pads
+are never passed), ``pooling_convention='valid'`` for floor and ``'full'`` for ceil when no
+window has to be dropped (``full`` keeps a last window that starts in the padding, PyTorch and
+the reference drop it), ``count_include_pad``, NCHW and NHWC layouts.  Emulated: asymmetric,
+wide and SAME_LOWER pads, ceil with a dropped window, dilation (MXNet has none), lp.
+
+Padding is done with the legacy ``mx.nd.pad`` (NCHW only, transposed around for NHWC):
+``mx.np.pad`` in 1.9.1 ignores ``constant_values`` and always pads with 0, which would let the
+padding win a max on negative inputs.  MXNet pools no integers: integer max/min are computed in
+float64 (exact below 2**53) and cast back.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pooling_xfw.planner import TO_NCHW, TO_NHWC, Vocabulary
+
+from ._base import bind
+
+
+class MXNet(Vocabulary):
+    name = "mxnet"
+    imports = ("import mxnet as mx", "from mxnet import np as mnp, npx", "npx.set_np()")
+    layouts = ("NCHW", "NHWC")
+
+    def namespace(self):
+        import mxnet as mx
+        from mxnet import np as mnp, npx
+
+        npx.set_np()
+        return {"mx": mx, "mnp": mnp, "npx": npx}
+
+    def to_tensor(self, ns, array):
+        return ns["mnp"].array(array, dtype=array.dtype)
+
+    def to_numpy(self, ns, tensor):
+        return tensor.asnumpy()
+
+    def pad(self, plan, v, pads, value, layout):
+        (top, bottom), (left, right) = pads
+        if layout == "NHWC":
+            v = self.transpose(plan, v, TO_NCHW)
+        legacy = plan.call(".as_nd_ndarray", v)
+        padded = plan.call("mx.nd.pad", legacy, mode="constant",
+                           pad_width=(0, 0, 0, 0, top, bottom, left, right),
+                           constant_value=value)
+        v = plan.call(".as_np_ndarray", padded)
+        return self.transpose(plan, v, TO_NHWC) if layout == "NHWC" else v
+
+    def pool(self, plan, v, mode, kernel, stride, layout):
+        return plan.call("npx.pooling", v, kernel=tuple(kernel), stride=tuple(stride),
+                         pool_type=mode, layout=layout)
+
+    def maximum(self, plan, a, b):
+        return plan.call("mnp.maximum", a, b)
+
+    def abs(self, plan, v):
+        return plan.call("mnp.abs", v)
+
+    def ones_like(self, plan, v):
+        return plan.call("mnp.ones_like", v)
+
+    def cast(self, plan, v, dtype):
+        return plan.call(".astype", v, dtype)
+
+    def transpose(self, plan, v, perm):
+        return plan.call("mnp.transpose", v, axes=tuple(perm))
+
+    def native(self, plan, geom, v, layout, mode):
+        spec = geom.spec
+        if spec.dilation != (1, 1) or not geom.symmetric:
+            return None
+        pads = (geom.rows.pad_before, geom.cols.pad_before)
+        if any(p >= k for p, k in zip(pads, spec.pool_size)):
+            return None  # MKLDNN: "Check failed: pad_l[0] < kernel[0]"
+        axes = (geom.rows, geom.cols)
+        if all(g.out == g.floor_out() for g in axes):
+            convention = "valid"
+        elif all(g.out == g.ceil_keep_out() for g in axes):
+            convention = "full"
+        else:
+            return None  # 'full' would keep a window the drop rule removes
+        kwargs = dict(kernel=spec.pool_size, stride=spec.stride, pad=pads, pool_type=mode,
+                      pooling_convention=convention, layout=layout)
+        if mode == "avg":
+            kwargs["count_include_pad"] = spec.count_include_pad
+        return plan.call("npx.pooling", v, **kwargs)
+
+
+VOCABULARY = MXNet()
+pool2d, plan, run = bind(VOCABULARY)

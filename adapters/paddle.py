@@ -1,0 +1,82 @@
+"""Paddle: ``pool2d`` computed with ``paddle.nn.functional`` pooling.
+
+Native: ``F.max_pool2d`` / ``F.avg_pool2d`` with per-side pads ``[top, bottom, left, right]``
+(any size; validated first, since Paddle silently accepts negative pads and windows larger
+than the input), ``exclusive = not count_include_pad`` (Paddle's default ``exclusive=True``
+excludes padding), ``ceil_mode`` when no window has to be dropped (Paddle keeps a last window
+that starts in the padding and fills it with -3.4e38 or NaN), NCHW and NHWC.  Emulated: ceil
+with a dropped window, dilation (Paddle has none), lp, and include-pad avg with asymmetric pads:
+measured on 3.3.1, ``exclusive=False`` with pads ``[2, 0, 0, 1]`` divides the last column's
+windows by 6 instead of 9 (its divisor clips a window's end with the start-side pad).  Paddle pools no integers on CPU:
+integer max/min are computed in float64 (exact below 2**53) and cast back.
+"""
+from __future__ import annotations
+
+from pooling_xfw.planner import Vocabulary
+
+from ._base import bind
+
+
+class Paddle(Vocabulary):
+    name = "paddle"
+    imports = ("import paddle", "import paddle.nn.functional as F")
+    layouts = ("NCHW", "NHWC")
+
+    def namespace(self):
+        import paddle
+        import paddle.nn.functional as F
+
+        return {"paddle": paddle, "F": F}
+
+    def to_tensor(self, ns, array):
+        return ns["paddle"].to_tensor(array)
+
+    def to_numpy(self, ns, tensor):
+        return tensor.numpy()
+
+    def pad(self, plan, v, pads, value, layout):
+        (top, bottom), (left, right) = pads
+        return plan.call("F.pad", v, [left, right, top, bottom], value=value, data_format=layout)
+
+    def pool(self, plan, v, mode, kernel, stride, layout):
+        return plan.call(f"F.{mode}_pool2d", v, kernel_size=tuple(kernel), stride=tuple(stride),
+                         data_format=layout)
+
+    def maximum(self, plan, a, b):
+        return plan.call("paddle.maximum", a, b)
+
+    def abs(self, plan, v):
+        return plan.call("paddle.abs", v)
+
+    def ones_like(self, plan, v):
+        return plan.call("paddle.ones_like", v)
+
+    def cast(self, plan, v, dtype):
+        return plan.call("paddle.cast", v, dtype)
+
+    def transpose(self, plan, v, perm):
+        return plan.call("paddle.transpose", v, perm=list(perm))
+
+    def native(self, plan, geom, v, layout, mode):
+        spec = geom.spec
+        if spec.dilation != (1, 1):
+            return None
+        axes = (geom.rows, geom.cols)
+        if all(g.out == g.floor_out() for g in axes):
+            ceil = False
+        elif all(g.out == g.ceil_keep_out() for g in axes):
+            ceil = True
+        else:
+            return None  # Paddle's ceil_mode would keep a window the drop rule removes
+        (top, bottom), (left, right) = geom.pads
+        kwargs = dict(kernel_size=spec.pool_size, stride=spec.stride,
+                      padding=[top, bottom, left, right], ceil_mode=ceil, data_format=layout)
+        if mode == "avg":
+            if spec.count_include_pad and not geom.symmetric:
+                return None  # its include-pad divisor clips the end with the *start* pad
+            kwargs["exclusive"] = not spec.count_include_pad
+        return plan.call(f"F.{mode}_pool2d", v, **kwargs)
+
+
+VOCABULARY = Paddle()
+pool2d, plan, run = bind(VOCABULARY)

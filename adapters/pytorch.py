@@ -1,0 +1,88 @@
+"""PyTorch: ``pool2d`` computed with ``torch.nn.functional`` pooling.
+
+Native: ``F.max_pool2d`` / ``F.avg_pool2d`` with symmetric pads of at most half the (dilated)
+window (PyTorch's limit), ``ceil_mode`` (PyTorch's drop rule is the reference's),
+``count_include_pad``, and dilation for max.  Emulated (see ``pooling_xfw.planner``):
+asymmetric, wide and SAME_LOWER pads, dilated avg, lp (``F.lp_pool2d`` has no padding and
+over-counts ceil overhang).  Layout: NCHW kernels, NHWC transposed.  Computes max/min in the
+input dtype (signed integers included; unsigned 16-64-bit in float64), avg/lp in float32 or
+float64 (``F.avg_pool2d`` of int64 truncates).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pooling_xfw.plan import Attr
+from pooling_xfw.planner import Vocabulary
+
+from ._base import bind
+
+
+def _pair_kwargs(**kwargs):
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+class Torch(Vocabulary):
+    name = "pytorch"
+    imports = ("import torch", "import torch.nn.functional as F")
+    layouts = ("NCHW",)
+    pool_dtypes = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8")
+
+    def namespace(self):
+        import torch
+        import torch.nn.functional as F
+
+        return {"torch": torch, "F": F}
+
+    def to_tensor(self, ns, array):
+        return ns["torch"].from_numpy(np.ascontiguousarray(array))
+
+    def to_numpy(self, ns, tensor):
+        return tensor.detach().contiguous().numpy()
+
+    def pad(self, plan, v, pads, value, layout):
+        (top, bottom), (left, right) = pads
+        return plan.call("F.pad", v, (left, right, top, bottom), value=value)
+
+    def pool(self, plan, v, mode, kernel, stride, layout):
+        return plan.call(f"F.{mode}_pool2d", v, kernel_size=tuple(kernel), stride=tuple(stride))
+
+    def maximum(self, plan, a, b):
+        return plan.call("torch.maximum", a, b)
+
+    def abs(self, plan, v):
+        return plan.call("torch.abs", v)
+
+    def ones_like(self, plan, v):
+        return plan.call("torch.ones_like", v)
+
+    def cast(self, plan, v, dtype):
+        return plan.call(".to", v, Attr(f"torch.{dtype}"))
+
+    def invert(self, plan, v):
+        return plan.call("torch.bitwise_not", v)
+
+    def transpose(self, plan, v, perm):
+        return plan.call(".permute", v, *perm)
+
+    def native(self, plan, geom, v, layout, mode):
+        spec = geom.spec
+        if not geom.symmetric:
+            return None
+        pads = (geom.rows.pad_before, geom.cols.pad_before)
+        if any(p > k // 2 for p, k in zip(pads, spec.pool_size)):
+            return None  # "pad should be at most half of kernel size" (CPU: raw, not dilated)
+        common = dict(kernel_size=spec.pool_size, stride=spec.stride,
+                      padding=pads if any(pads) else None,
+                      ceil_mode=True if spec.ceil_mode else None)
+        if mode == "max":
+            return plan.call("F.max_pool2d", v, **_pair_kwargs(
+                **common, dilation=spec.dilation if spec.dilation != (1, 1) else None))
+        if spec.dilation != (1, 1):
+            return None  # F.avg_pool2d has no dilation
+        return plan.call("F.avg_pool2d", v, **_pair_kwargs(
+            **common, count_include_pad=None if spec.count_include_pad else False))
+
+
+VOCABULARY = Torch()
+pool2d, plan, run = bind(VOCABULARY)

@@ -1,0 +1,88 @@
+"""TensorFlow: ``pool2d`` computed with ``tf.nn`` pooling.
+
+Native: ``tf.nn.max_pool2d`` / ``avg_pool2d`` with ``'VALID'``; ``'SAME'`` when the spec is
+``same`` (for avg only where the padding does not count: TF's SAME divisor excludes it); max
+with explicit per-side pads each smaller than the window (TF's limit); dilated max via
+``tf.nn.pool`` (stride 1, no padding only).  TF has no ceil mode, no avg padding argument and no
+``count_include_pad``: those are emulated (explicit ``tf.pad`` with -inf or 0, a ones mask for
+the divisor).  CPU kernels are NHWC-only (NCHW needs oneDNN and no explicit pads), so NCHW
+input is transposed.  Max/min in the input dtype for float16/32/64, int8/32/64 and uint8; avg/lp
+in float32 or float64 (TF avg takes floats only).
+"""
+from __future__ import annotations
+
+from pooling_xfw.plan import Attr
+from pooling_xfw.planner import Vocabulary
+
+from ._base import bind
+
+
+class TensorFlow(Vocabulary):
+    name = "tensorflow"
+    imports = ("import tensorflow as tf",)
+    layouts = ("NHWC",)
+    pool_dtypes = ("float16", "float32", "float64", "int8", "int32", "int64", "uint8")
+
+    def namespace(self):
+        import tensorflow as tf
+
+        return {"tf": tf}
+
+    def to_tensor(self, ns, array):
+        return ns["tf"].constant(array)
+
+    def to_numpy(self, ns, tensor):
+        return tensor.numpy()
+
+    def pad(self, plan, v, pads, value, layout):
+        (top, bottom), (left, right) = pads
+        return plan.call("tf.pad", v, [[0, 0], [top, bottom], [left, right], [0, 0]],
+                         constant_values=value)
+
+    def pool(self, plan, v, mode, kernel, stride, layout):
+        return plan.call(f"tf.nn.{mode}_pool2d", v, ksize=tuple(kernel), strides=tuple(stride),
+                         padding="VALID")
+
+    def maximum(self, plan, a, b):
+        return plan.call("tf.maximum", a, b)
+
+    def abs(self, plan, v):
+        return plan.call("tf.abs", v)
+
+    def ones_like(self, plan, v):
+        return plan.call("tf.ones_like", v)
+
+    def cast(self, plan, v, dtype):
+        return plan.call("tf.cast", v, Attr(f"tf.{dtype}"))
+
+    def invert(self, plan, v):
+        return plan.call("tf.bitwise.invert", v)
+
+    def transpose(self, plan, v, perm):
+        return plan.call("tf.transpose", v, perm=list(perm))
+
+    def native(self, plan, geom, v, layout, mode):
+        spec = geom.spec
+        axes = (geom.rows, geom.cols)
+        floor = all(g.out == g.floor_out() for g in axes)  # TF has no ceil mode
+        no_pads = geom.pads == ((0, 0), (0, 0))
+        if spec.dilation != (1, 1):
+            if mode == "max" and no_pads and floor and spec.stride == (1, 1):
+                return plan.call("tf.nn.pool", v, window_shape=spec.pool_size,
+                                 pooling_type="MAX", padding="VALID", dilations=spec.dilation)
+            return None
+        call = dict(ksize=spec.pool_size, strides=spec.stride)
+        if no_pads and floor:
+            return plan.call(f"tf.nn.{mode}_pool2d", v, **call, padding="VALID")
+        if spec.padding == "same" and floor and (mode == "max" or not spec.count_include_pad):
+            return plan.call(f"tf.nn.{mode}_pool2d", v, **call, padding="SAME")
+        fits = all(p < k for pair, k in zip(geom.pads, spec.pool_size) for p in pair)
+        if mode == "max" and floor and fits:
+            (top, bottom), (left, right) = geom.pads
+            return plan.call("tf.nn.max_pool2d", v, **call,
+                             padding=[[0, 0], [top, bottom], [left, right], [0, 0]])
+        return None
+
+
+VOCABULARY = TensorFlow()
+pool2d, plan, run = bind(VOCABULARY)

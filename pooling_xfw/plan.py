@@ -1,0 +1,167 @@
+"""A plan: the short list of framework calls an adapter makes, as data.
+
+The same ``Plan`` is executed (with the framework's modules) and rendered as Python code, so the
+code a report shows is the code that ran.  A step is a framework function (``"F.max_pool2d"``),
+a method (``".permute"``) or a Python operator (``"op:div"``) applied to earlier values.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import operator
+from typing import Any
+
+import numpy as np
+
+_OPERATORS = {
+    "op:div": ("{0} / {1}", operator.truediv),
+    "op:mul": ("{0} * {1}", operator.mul),
+    "op:add": ("{0} + {1}", operator.add),
+    "op:pow": ("{0} ** {1}", operator.pow),
+    "op:neg": ("-{0}", operator.neg),
+    "op:getitem": ("{0}[{1}]", operator.getitem),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Var:
+    """A value produced by an earlier step (or the input ``x``)."""
+
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Attr:
+    """A framework attribute used as an argument, e.g. ``torch.float64``."""
+
+    path: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    out: str
+    fn: str
+    args: tuple = ()
+    kwargs: tuple = ()  # ((name, value), ...)
+
+
+def render_value(value: Any) -> str:
+    if isinstance(value, (Var,)):
+        return value.name
+    if isinstance(value, Attr):
+        return value.path
+    if isinstance(value, slice):
+        parts = ["" if v is None else str(v) for v in (value.start, value.stop, value.step)]
+        return ":".join(parts[:2]) + (f":{parts[2]}" if parts[2] else "")
+    if isinstance(value, float) and math.isinf(value):
+        return "float('-inf')" if value < 0 else "float('inf')"
+    if isinstance(value, (np.integer, np.floating)):
+        return render_value(value.item())
+    if isinstance(value, tuple) and value and all(isinstance(v, slice) for v in value):
+        return ", ".join(render_value(v) for v in value)
+    if isinstance(value, (tuple, list)):
+        inner = ", ".join(render_value(v) for v in value)
+        if isinstance(value, tuple):
+            return f"({inner},)" if len(value) == 1 else f"({inner})"
+        return f"[{inner}]"
+    return repr(value)
+
+
+def _resolve(value: Any, env: dict, namespace: dict) -> Any:
+    if isinstance(value, Var):
+        return env[value.name]
+    if isinstance(value, Attr):
+        return _lookup(value.path, namespace)
+    if isinstance(value, list):
+        return [_resolve(v, env, namespace) for v in value]
+    if isinstance(value, tuple) and not all(isinstance(v, slice) for v in value):
+        return tuple(_resolve(v, env, namespace) for v in value)
+    return value
+
+
+def _lookup(path: str, namespace: dict):
+    root, *rest = path.split(".")
+    obj = namespace[root]
+    for part in rest:
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclasses.dataclass
+class Plan:
+    """How one backend computes one resolved pooling."""
+
+    backend: str
+    imports: tuple[str, ...]
+    steps: list[Step] = dataclasses.field(default_factory=list)
+    path: str = "native"  # native: one pooling call; emulated: pads/masks/slices around it
+    emulated_by: list[str] = dataclasses.field(default_factory=list)
+    adaptations: list[str] = dataclasses.field(default_factory=list)
+    computes_in: str = ""
+    input_note: str = ""
+    _counter: int = 0
+
+    # --- building -----------------------------------------------------------------------------
+    def call(self, fn: str, *args, **kwargs) -> Var:
+        self._counter += 1
+        out = f"t{self._counter}"
+        self.steps.append(Step(out, fn, args, tuple(kwargs.items())))
+        return Var(out)
+
+    def emulate(self, why: str) -> None:
+        self.path = "emulated"
+        if why not in self.emulated_by:
+            self.emulated_by.append(why)
+
+    def adapt(self, what: str) -> None:
+        if what not in self.adaptations:
+            self.adaptations.append(what)
+
+    # --- using --------------------------------------------------------------------------------
+    def _final(self) -> str:
+        return self.steps[-1].out if self.steps else "x"
+
+    def execute(self, namespace: dict, x) -> Any:
+        env = {"x": x}
+        for step in self.steps:
+            args = [_resolve(a, env, namespace) for a in step.args]
+            kwargs = {k: _resolve(v, env, namespace) for k, v in step.kwargs}
+            if step.fn in _OPERATORS:
+                env[step.out] = _OPERATORS[step.fn][1](*args)
+            elif step.fn.startswith("."):
+                env[step.out] = getattr(args[0], step.fn[1:])(*args[1:], **kwargs)
+            else:
+                env[step.out] = _lookup(step.fn, namespace)(*args, **kwargs)
+        return env[self._final()]
+
+    def render(self) -> str:
+        """The plan as runnable code: imports, then one line per step, result in ``y``."""
+        lines = list(self.imports)
+        if self.input_note:
+            lines.append(f"# x: {self.input_note}")
+        names = {step.out: step.out for step in self.steps}
+        if self.steps:
+            names[self.steps[-1].out] = "y"
+        for step in self.steps:
+            args = [Var(names.get(a.name, a.name)) if isinstance(a, Var) else a
+                    for a in step.args]
+            kwargs = [(k, Var(names.get(v.name, v.name)) if isinstance(v, Var) else v)
+                      for k, v in step.kwargs]
+            rendered = [render_value(a) for a in args]
+            if step.fn in _OPERATORS:
+                expr = _OPERATORS[step.fn][0].format(*rendered)
+            else:
+                params = ", ".join(rendered[1:] if step.fn.startswith(".") else rendered)
+                params = ", ".join(p for p in [params] + [f"{k}={render_value(v)}"
+                                                          for k, v in kwargs] if p)
+                expr = (f"{rendered[0]}{step.fn}({params})" if step.fn.startswith(".")
+                        else f"{step.fn}({params})")
+            lines.append(f"{names[step.out]} = {expr}")
+        return "\n".join(lines)
+
+    def describe(self) -> dict:
+        """JSON-friendly summary (what a report shows as "how")."""
+        calls = [s.fn for s in self.steps if not s.fn.startswith("op:")]
+        return {"path": self.path, "emulated_by": list(self.emulated_by),
+                "adaptations": list(self.adaptations), "computes_in": self.computes_in,
+                "calls": calls, "code": self.render()}

@@ -1,0 +1,249 @@
+"""Turn a resolved ``Geometry`` into a ``Plan`` of one backend's calls, written once for all four.
+
+An adapter supplies a ``Vocabulary``: how its framework spells a handful of primitives (pad,
+an unpadded floor pooling, elementwise maximum, cast, transpose, ...) and, in ``native``, the
+single framework call that computes a spec when the framework can express it.  Everything
+else is shared here, so a trick that two adapters need exists once:
+
+* layout: transpose in and out when the kernel lacks the requested layout;
+* dtype: cast to what the framework can pool, and back to the reference's output dtype;
+* min: ``-max(-x)`` for floats, ``~max(~x)`` for integers (exact, no overflow at the minimum);
+* lp: ``(sum |x|^p)^(1/p)`` with the sum taken by average pooling;
+* padding the framework cannot take (asymmetric, wider than its limit, SAME_LOWER, ceil
+  overhang): pad explicitly with the reduction's identity (``-inf`` for max, 0 for sums) and
+  pool without padding;
+* a divisor the framework cannot express: the same pooling applied to a mask of ones
+  (padding = 1 when it counts, 0 when not; ceil overhang = 0), as Flax does;
+* dilation the framework lacks: the window as strided slices, reduced one axis at a time.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .plan import Plan, Var
+from .spec import AxisGeometry, Geometry
+
+
+class Vocabulary:
+    """How one framework spells the primitives; subclassed once per adapter."""
+
+    name = ""
+    imports: tuple[str, ...] = ()
+    layouts: tuple[str, ...] = ("NCHW",)  # layouts its pooling kernels take
+    pool_dtypes: tuple[str, ...] = ("float16", "float32", "float64")  # dtypes its max pools
+
+    def avg_dtype(self, dtype: np.dtype) -> np.dtype:
+        """The float dtype avg/lp run in: at least float32 (float16 sums lose digits)."""
+        if dtype.kind != "f":
+            return np.dtype(np.float64)
+        return np.promote_types(dtype, np.float32)
+
+    # primitives: each appends steps to ``plan`` and returns the Var of the result
+    def pad(self, plan: Plan, v: Var, pads, value, layout: str) -> Var:
+        raise NotImplementedError
+
+    def pool(self, plan: Plan, v: Var, mode: str, kernel, stride, layout: str) -> Var:
+        """Unpadded, floor-mode max/avg pooling (the one primitive every framework has)."""
+        raise NotImplementedError
+
+    def maximum(self, plan: Plan, a: Var, b: Var) -> Var:
+        raise NotImplementedError
+
+    def abs(self, plan: Plan, v: Var) -> Var:
+        raise NotImplementedError
+
+    def ones_like(self, plan: Plan, v: Var) -> Var:
+        raise NotImplementedError
+
+    def cast(self, plan: Plan, v: Var, dtype: str) -> Var:
+        raise NotImplementedError
+
+    def invert(self, plan: Plan, v: Var) -> Var:
+        raise NotImplementedError
+
+    def transpose(self, plan: Plan, v: Var, perm: tuple[int, ...]) -> Var:
+        raise NotImplementedError
+
+    def native(self, plan: Plan, geom: Geometry, v: Var, layout: str, mode: str) -> Var | None:
+        """One framework call computing ``mode`` ('max' or 'avg') of ``geom``, or None."""
+        return None
+
+    # what a backend needs at run time
+    def namespace(self) -> dict:
+        raise NotImplementedError
+
+    def to_tensor(self, ns: dict, array: np.ndarray):
+        raise NotImplementedError
+
+    def to_numpy(self, ns: dict, tensor) -> np.ndarray:
+        raise NotImplementedError
+
+
+TO_NHWC, TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
+
+
+def hw_index(layout: str, rows: slice, cols: slice) -> tuple[slice, ...]:
+    full = slice(None)
+    return (full, full, rows, cols) if layout == "NCHW" else (full, rows, cols, full)
+
+
+def overhang_pads(geom: Geometry) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Pads that make every window of ``geom`` lie inside the padded array (padding + overhang);
+    never less than the resolved pads' before side, possibly less after (floor truncation)."""
+    return tuple((g.pad_before, max(g.span - g.pad_before - g.size, 0))
+                 for g in (geom.rows, geom.cols))  # type: ignore[return-value]
+
+
+def output_dtype(mode: str, dtype: np.dtype) -> np.dtype:
+    """The reference's output dtype rule (see ``pooling_xfw.reference``)."""
+    if mode in ("max", "min") or dtype.kind == "f":
+        return dtype
+    return np.dtype(np.float64)
+
+
+def build_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype) -> Plan:
+    """The calls ``vocab``'s framework makes to compute ``geom`` on a 4-D input of ``dtype``."""
+    spec = geom.spec
+    plan = Plan(vocab.name, vocab.imports)
+    plan.input_note = f"4-D {spec.layout} array of {dtype}"
+    layout = spec.layout if spec.layout in vocab.layouts else vocab.layouts[0]
+    v = Var("x")
+    if layout != spec.layout:
+        v = vocab.transpose(plan, v, TO_NCHW if layout == "NCHW" else TO_NHWC)
+        plan.adapt(f"transposed to {layout}: its pooling kernels take {layout} only")
+    mode = spec.mode
+    work = (vocab.avg_dtype(dtype) if mode in ("avg", "lp")
+            else dtype if dtype.name in vocab.pool_dtypes else np.dtype(np.float64))
+    plan.computes_in = work.name
+    if work != dtype:
+        v = vocab.cast(plan, v, work.name)
+        plan.adapt(f"cast {dtype.name} to {work.name}: {_cast_reason(mode, dtype, work)}")
+    flip = None
+    if mode == "min":
+        flip = vocab.invert if work.kind in "iu" else (lambda p, t: p.call("op:neg", t))
+        v = flip(plan, v)
+        plan.adapt("min pooling as ~max(~x)" if work.kind in "iu" else "min pooling as -max(-x)")
+        mode = "max"
+    if mode == "lp":
+        v = vocab.abs(plan, v)
+        if spec.p != 1:
+            v = plan.call("op:pow", v, spec.p)
+        plan.emulate(f"lp: (sum |x|^{spec.p:g})^(1/{spec.p:g}), the sum by average pooling")
+        y = _window_sum(vocab, plan, geom, v, layout)
+        y = plan.call("op:pow", y, 1.0 / spec.p) if spec.p != 1 else y
+    else:
+        y = vocab.native(plan, geom, v, layout, mode)
+        if y is None:
+            y = _emulate(vocab, plan, geom, v, layout, mode)
+    if flip is not None:
+        y = flip(plan, y)
+    out = output_dtype(spec.mode, dtype)
+    if out != work:
+        y = vocab.cast(plan, y, out.name)
+    if layout != spec.layout:
+        y = vocab.transpose(plan, y, TO_NHWC if spec.layout == "NHWC" else TO_NCHW)
+    return plan
+
+
+def _cast_reason(mode: str, dtype: np.dtype, work: np.dtype) -> str:
+    if mode in ("avg", "lp") and dtype.kind != "f":
+        return "the reference's avg/lp of integers is float64"
+    if mode in ("avg", "lp"):
+        return "sums accumulate in at least float32, as the reference does"
+    return f"its pooling takes no {dtype.name}; exact below 2**53"
+
+
+def _window_sum(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str) -> Var:
+    """Sum over each window's cells (padding and overhang add 0)."""
+    kh, kw = geom.spec.pool_size
+    if geom.spec.dilation != (1, 1):
+        return _slice_reduce(vocab, plan, geom, _padded(vocab, plan, geom, v, 0, layout), layout,
+                             "sum")
+    padded = _padded(vocab, plan, geom, v, 0, layout)
+    mean = _crop(plan, geom, vocab.pool(plan, padded, "avg", (kh, kw), geom.spec.stride, layout),
+                 layout)
+    return plan.call("op:mul", mean, kh * kw)
+
+
+def _emulate(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
+             mode: str) -> Var:
+    spec = geom.spec
+    if mode == "max":
+        fill = -np.inf if plan.computes_in.startswith("float") else int(
+            np.iinfo(plan.computes_in).min)
+        padded = _padded(vocab, plan, geom, v, fill, layout)
+        if spec.dilation != (1, 1):
+            plan.emulate("dilation: the window as strided slices, reduced axis by axis")
+            return _slice_reduce(vocab, plan, geom, padded, layout, "max")
+        return _crop(plan, geom, vocab.pool(plan, padded, "max", spec.pool_size, spec.stride,
+                                            layout), layout)
+    if spec.count_include_pad and not geom.has_overhang() and spec.dilation == (1, 1):
+        padded = _padded(vocab, plan, geom, v, 0, layout)  # every divisor is kh*kw
+        return _crop(plan, geom, vocab.pool(plan, padded, "avg", spec.pool_size, spec.stride,
+                                            layout), layout)
+    # avg = window sum / divisor, the divisor being the same pooling of a mask of ones
+    total = _window_sum(vocab, plan, geom, v, layout)
+    mask = vocab.ones_like(plan, v)
+    if spec.count_include_pad and geom.pads != ((0, 0), (0, 0)):
+        mask = vocab.pad(plan, mask, geom.pads, 1, layout)
+        plan.emulate("divisor: a ones mask padded with 1 (padding counts), pooled the same way")
+        count_geom = _without_pads(geom)
+    else:
+        plan.emulate("divisor: a ones mask, zero-padded, pooled the same way")
+        count_geom = geom
+    divisor = _window_sum(vocab, plan, count_geom, mask, layout)
+    return plan.call("op:div", total, divisor)
+
+
+def _without_pads(geom: Geometry) -> Geometry:
+    """The geometry of an input that already carries the resolved pads."""
+    import dataclasses
+
+    def shift(g: AxisGeometry) -> AxisGeometry:
+        return dataclasses.replace(g, size=g.size + g.pad_before + g.pad_after, pad_before=0,
+                                   pad_after=0)
+
+    return dataclasses.replace(geom, rows=shift(geom.rows), cols=shift(geom.cols))
+
+
+def _padded(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, fill, layout: str) -> Var:
+    """``v`` padded with ``fill`` so that every window lies inside it."""
+    pads = overhang_pads(geom)
+    if pads == ((0, 0), (0, 0)):
+        return v
+    if pads != geom.pads:
+        what = "pads" if geom.pads != ((0, 0), (0, 0)) else "ceil overhang"
+        plan.emulate(f"{what} {pads} taken by an explicit pad with {fill}, then unpadded pooling")
+    else:
+        plan.emulate(f"pads {pads} taken by an explicit pad with {fill}, then unpadded pooling")
+    return vocab.pad(plan, v, pads, fill, layout)
+
+
+def _crop(plan: Plan, geom: Geometry, v: Var, layout: str) -> Var:
+    """Drop windows the unpadded pooling adds past ``geom``'s output (ceil's dropped window)."""
+    pads = overhang_pads(geom)
+    extra = [((g.size + p[0] + p[1] - g.extent) // g.stride + 1) - g.out
+             for g, p in ((geom.rows, pads[0]), (geom.cols, pads[1]))]
+    if not any(extra):
+        return v
+    return plan.call("op:getitem", v, hw_index(layout, slice(None, geom.rows.out),
+                                                slice(None, geom.cols.out)))
+
+
+def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, layout: str,
+                  reduce: str) -> Var:
+    """Reduce each window as k strided slices per axis (columns, then rows)."""
+    v = padded
+    for axis, g in (("W", geom.cols), ("H", geom.rows)):
+        acc = None
+        for tap in range(g.kernel):
+            start = tap * g.dilation
+            cut = slice(start, start + (g.out - 1) * g.stride + 1, g.stride)
+            index = hw_index(layout, slice(None), cut) if axis == "W" else hw_index(
+                layout, cut, slice(None))
+            piece = plan.call("op:getitem", v, index)
+            acc = piece if acc is None else (
+                vocab.maximum(plan, acc, piece) if reduce == "max"
+                else plan.call("op:add", acc, piece))
+        v = acc
+    return v
