@@ -34,16 +34,21 @@ def run(vocab: Vocabulary, X, pool_size, mode="max", **kwargs) -> tuple[np.ndarr
     """Pool ``X`` with ``vocab``'s framework; returns the numpy output and the plan it ran."""
     the_plan, geom = plan(vocab, X, pool_size, mode, **kwargs)
     x = as_input(X)
-    ns = vocab.namespace()
-    try:
-        out = vocab.to_numpy(ns, the_plan.execute(ns, vocab.to_tensor(ns, _as_4d(x, geom.spec.layout))))
-    except Exception as exc:  # the framework's own failure, reported in one line
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        raise BackendError(f"{vocab.name}: {type(exc).__name__}: {text[:400]}") from exc
+    out = execute(vocab, the_plan, _as_4d(x, geom.spec.layout))
     h_axis, w_axis = spatial_axes(x.ndim, geom.spec.layout)
     shape = list(x.shape)
     shape[h_axis], shape[w_axis] = geom.out_hw
     return out.reshape(shape), the_plan
+
+
+def execute(vocab: Vocabulary, the_plan: Plan, x4: np.ndarray) -> np.ndarray:
+    """Run ``the_plan`` on a 4-D array with ``vocab``'s framework; its failures as BackendError."""
+    ns = vocab.namespace()
+    try:
+        return vocab.to_numpy(ns, the_plan.execute(ns, vocab.to_tensor(ns, x4)))
+    except Exception as exc:  # the framework's own failure, reported in one line
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise BackendError(f"{vocab.name}: {type(exc).__name__}: {text[:400]}") from exc
 
 
 def make_pool2d(vocab: Vocabulary):

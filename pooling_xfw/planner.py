@@ -112,7 +112,8 @@ def build_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype) -> Plan:
         v = vocab.transpose(plan, v, TO_NCHW if layout == "NCHW" else TO_NHWC)
         plan.adapt(f"transposed to {layout}: its pooling kernels take {layout} only")
     mode = spec.mode
-    work = (vocab.avg_dtype(dtype) if mode in ("avg", "lp")
+    work = (vocab.avg_dtype(dtype) if mode in ("avg", "lp") or dtype.kind == "f"
+            and dtype.name not in vocab.pool_dtypes
             else dtype if dtype.name in vocab.pool_dtypes else np.dtype(np.float64))
     plan.computes_in = work.name
     if work != dtype:
@@ -150,6 +151,8 @@ def _cast_reason(mode: str, dtype: np.dtype, work: np.dtype) -> str:
         return "the reference's avg/lp of integers is float64"
     if mode in ("avg", "lp"):
         return "sums accumulate in at least float32, as the reference does"
+    if dtype.kind == "f":
+        return f"its kernels take no {dtype.name}"
     return f"its pooling takes no {dtype.name}; exact below 2**53"
 
 

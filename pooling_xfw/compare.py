@@ -1,0 +1,153 @@
+"""``px.compare``: the reference against every backend, each in its own worker process.
+
+Statuses: ``agree``; ``differ`` (with the first differing position and, where the cause is a
+known framework behaviour, the reason); ``error`` (the framework raised, crashed, was killed
+or timed out: the reason in one line); ``unavailable`` (no environment: the fix).
+
+Tolerances: max and min compare exactly (NaN equal to NaN).  avg and lp compare with
+``numpy.isclose`` and a default per output dtype, ``DEFAULT_TOLERANCE`` (sums in another order
+differ in the last bits); ``rtol``/``atol`` override it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from .reference import as_input, pool_geometry
+from .runtime import envs
+from .runtime.client import CALL_TIMEOUT, WorkerFailure, WorkerPool, default_pool
+from .spec import make_spec, resolve
+
+STATUSES = ("agree", "differ", "error", "unavailable")
+#: (rtol, atol) for avg / lp, by output dtype
+DEFAULT_TOLERANCE = {"float16": (2e-3, 2e-3), "float32": (1e-5, 1e-6),
+                     "float64": (1e-10, 1e-12)}
+
+
+@dataclasses.dataclass
+class BackendResult:
+    backend: str
+    status: str
+    output: np.ndarray | None = None
+    max_abs_diff: float | None = None
+    detail: str = ""
+    framework_version: str | None = None
+    numpy_version: str | None = None
+    how: dict | None = None  # the plan: path, emulated_by, calls, code
+    differing: list | None = None  # [(index, value, reference), ...], at most 20
+
+
+@dataclasses.dataclass
+class Comparison:
+    input: np.ndarray
+    spec: dict
+    reference: np.ndarray
+    results: dict[str, BackendResult]
+    rtol: float | None
+    atol: float | None
+
+    @property
+    def ok(self) -> bool:
+        """True when every requested backend agrees with the reference."""
+        return all(r.status == "agree" for r in self.results.values())
+
+
+def tolerance(mode: str, dtype: np.dtype, rtol=None, atol=None) -> tuple[float, float]:
+    if mode in ("max", "min"):
+        return 0.0, 0.0
+    default = DEFAULT_TOLERANCE.get(np.dtype(dtype).name, DEFAULT_TOLERANCE["float64"])
+    return (default[0] if rtol is None else rtol), (default[1] if atol is None else atol)
+
+
+def compare(X, pool_size, mode: str = "max", *, backends=None, rtol=None, atol=None,
+            pool: WorkerPool | None = None, timeout: float = CALL_TIMEOUT,
+            **pool2d_kwargs) -> Comparison:
+    """Run ``px.pool2d(X, pool_size, mode, **pool2d_kwargs)`` and every backend's adapter.
+
+    ``backends``: names among ``"mxnet"``, ``"pytorch"``, ``"tensorflow"``, ``"paddle"`` (all
+    by default).  Invalid arguments raise ``PoolingError`` before any backend runs.
+    """
+    spec = make_spec(pool_size, mode, **pool2d_kwargs)
+    x = as_input(X)
+    reference = pool_geometry(x, resolve(spec, x.shape))
+    names = list(envs.BACKENDS) if backends is None else [
+        envs.check_backend(b) for b in ([backends] if isinstance(backends, str) else backends)]
+    pool = pool or default_pool()
+    hellos = pool.start(names)
+    request = {"op": "pool2d", "kwargs": spec.kwargs()}
+    results: dict[str, BackendResult] = {}
+    sent = []
+    for name in names:
+        hello = hellos[name]
+        if isinstance(hello, WorkerFailure):
+            results[name] = BackendResult(name, hello.status, detail=hello.reason)
+            continue
+        results[name] = BackendResult(name, "error", framework_version=hello.framework_version,
+                                      numpy_version=hello.numpy_version)
+        try:
+            pool.worker(name).send(request, [x])
+            sent.append(name)
+        except WorkerFailure as failure:
+            results[name].detail = failure.reason
+    tol = tolerance(spec.mode, reference.dtype, rtol, atol)
+    for name in sent:  # all workers compute at once; collect in order
+        result = results[name]
+        try:
+            reply, arrays = pool.worker(name).receive(timeout)
+        except WorkerFailure as failure:
+            result.detail = failure.reason
+            continue
+        if reply.get("status") != "ok":
+            result.detail = f"{reply.get('kind')}: {reply.get('message')}"
+            continue
+        result.how, result.output = reply.get("how"), arrays[0]
+        judge(result, reference, tol)
+    return Comparison(x, spec.kwargs(), reference, results, rtol, atol)
+
+
+def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float]) -> None:
+    """Set ``status``, ``max_abs_diff``, ``detail`` and ``differing`` from the output."""
+    out = result.output
+    if out.shape != reference.shape:
+        result.status = "differ"
+        result.max_abs_diff = math.inf
+        result.detail = f"output shape {out.shape}, reference {reference.shape}"
+        return
+    a, b = out.astype(np.float64), reference.astype(np.float64)
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    if tol != (0.0, 0.0):
+        same |= np.isclose(a, b, rtol=tol[0], atol=tol[1], equal_nan=True)
+    with np.errstate(invalid="ignore"):
+        diff = np.where(same, 0.0, np.abs(a - b))
+    diff[~same & ~np.isfinite(diff)] = math.inf
+    result.max_abs_diff = float(diff.max()) if diff.size else 0.0
+    bad = np.argwhere(~same)
+    if not len(bad):
+        result.status = "agree"
+        if out.dtype != reference.dtype:
+            result.detail = f"dtype {out.dtype}, reference {reference.dtype}"
+        return
+    result.status = "differ"
+    result.differing = [(tuple(int(i) for i in idx), out[tuple(idx)].item(),
+                         reference[tuple(idx)].item()) for idx in bad[:20]]
+    index, value, expected = result.differing[0]
+    reason = _known_cause(value, expected, out.dtype)
+    result.detail = (f"{len(bad)} of {reference.size} differ; first at {index}: {value!r} vs "
+                     f"reference {expected!r}" + (f" ({reason})" if reason else ""))
+
+
+def _known_cause(value, expected, dtype: np.dtype) -> str:
+    """Name the framework behaviour behind a difference, where it is a known one."""
+    if isinstance(expected, float) and math.isnan(expected) and not (
+            isinstance(value, float) and math.isnan(value)):
+        return "NaN in the window ignored; the reference propagates NaN"
+    if dtype.kind == "f" and isinstance(expected, float) and math.isinf(expected):
+        info = np.finfo(dtype)
+        lowest = {float(info.min), float(np.finfo(np.float32).min)}
+        if expected < 0 and value in lowest:
+            return "a window of only -inf gives the lowest finite value; the reference -inf"
+        if expected > 0 and -value in lowest:
+            return "a window of only +inf gives the largest finite value; the reference +inf"
+    return ""

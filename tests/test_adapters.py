@@ -1,0 +1,193 @@
+"""Every backend, through its adapter in its own worker, gives the reference's numbers.
+
+Max and min compare exactly; avg and lp within ``px.compare``'s default tolerance per dtype
+(float16 2e-3, float32 1e-5 relative, float64 1e-10).  Each id reads as the spec it tests,
+e.g. ``pytorch-avg-k3s2-same-NHWC-ceil-exclpad-float16``.
+"""
+import itertools
+
+import numpy as np
+import pytest
+
+import pooling_xfw as px
+from pooling_xfw.runtime.envs import BACKENDS
+
+LAYOUTS = ("NCHW", "NHWC")
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("case", px.cases.CHAPTER, ids=lambda c: c.name)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_chapter_example_on_every_backend(pool, backend, case, layout):
+    case = case.with_layout(layout)
+    result = px.compare(case.input, backends=[backend], pool=pool, **case.kwargs)
+    outcome = result.results[backend]
+    assert outcome.status == "agree", outcome.detail
+    np.testing.assert_array_equal(outcome.output, case.expected)
+
+
+# --- the grid ----------------------------------------------------------------------------------
+PADDINGS = {"p0": 0, "p1": 1, "asym": ((2, 0), (0, 1)), "wide": 2, "same": "same",
+            "samelower": "same_lower", "valid": "valid"}
+WINDOWS = [1, 2, 3, 4, (2, 3), (3, 1)]
+STRIDES = [1, 2, 3, (2, 1)]
+DTYPES = {"max": ["float32", "float64", "float16", "int32", "int64", "uint8"],
+          "min": ["float32", "int32", "float64", "int8"],
+          "avg": ["float32", "float64", "float16", "int32"],
+          "lp": ["float32", "float64"]}
+SHAPE = (2, 3, 7, 6)  # N, C, H, W
+
+
+def _input(dtype: str, layout: str) -> np.ndarray:
+    """Mixed signs, and an all-negative top-left corner so that padding could win there."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(-9, 10, size=SHAPE).astype(np.float64)
+    x[:, :, :3, :3] = -rng.integers(1, 10, size=(2, 3, 3, 3))
+    if dtype == "uint8":
+        x = np.abs(x)
+    x = x.astype(dtype)
+    return np.moveaxis(x, 1, -1) if layout == "NHWC" else x
+
+
+def _label(v) -> str:
+    return "x".join(map(str, v)) if isinstance(v, tuple) else str(v)
+
+
+def _grid():
+    """Every (mode, padding, layout, ceil) for each backend; window, stride, dilation,
+    count_include_pad and dtype rotate through their values so each appears many times."""
+    rotation = itertools.count()
+    for mode, (pad_name, padding), layout, ceil in itertools.product(
+            DTYPES, PADDINGS.items(), LAYOUTS, (False, True)):
+        for _ in range(2):
+            i = next(rotation)
+            window, stride = WINDOWS[i % len(WINDOWS)], STRIDES[(i // 2) % len(STRIDES)]
+            dilation = 2 if i % 5 == 0 else 1
+            include = mode != "avg" or i % 3 != 0
+            dtype = DTYPES[mode][i % len(DTYPES[mode])]
+            kwargs = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil,
+                          count_include_pad=include, layout=layout, p=3 if i % 4 == 0 else 2)
+            try:  # keep only specs the reference accepts for this input
+                px.output_shape(_input("float32", layout).shape, window, **{
+                    k: kwargs[k] for k in ("stride", "padding", "dilation", "ceil_mode", "layout")})
+            except px.PoolingError:
+                continue
+            name = "-".join(filter(None, [
+                mode, f"k{_label(window)}s{_label(stride)}", pad_name, layout,
+                "ceil" if ceil else "", f"d{dilation}" if dilation > 1 else "",
+                "" if include else "exclpad", f"p{kwargs['p']}" if mode == "lp" else "", dtype]))
+            yield name, window, mode, dtype, kwargs
+
+
+GRID = list(_grid())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name,window,mode,dtype,kwargs", GRID, ids=[g[0] for g in GRID])
+def test_grid_against_the_reference(pool, backend, name, window, mode, dtype, kwargs):
+    x = _input(dtype, kwargs["layout"])
+    outcome = px.compare(x, window, mode, backends=[backend], pool=pool, **kwargs).results[backend]
+    assert outcome.status == "agree", f"{outcome.status}: {outcome.detail}"
+    assert outcome.output.dtype == px.pool2d(x, window, mode, **kwargs).dtype
+
+
+def test_grid_covers_the_issue_matrix():
+    names = " ".join(g[0] for g in GRID)
+    for token in ["max-", "avg-", "min-", "lp-", "-same-", "-samelower-", "-valid-", "-asym-",
+                  "-wide-", "-ceil", "-d2", "-exclpad", "float16", "int32", "uint8", "NHWC",
+                  "k2x3", "k4"]:
+        assert token in names, token
+
+
+# --- what stays a real difference ----------------------------------------------------------------
+# Measured framework behaviour (see the conventions table); asserted so that an upgrade that
+# changes it is noticed.
+
+def _nan_windows() -> np.ndarray:
+    """4x4, k2 s2: each window holds one NaN, at scan position 0, 3, 1, 2 respectively."""
+    x = np.arange(1, 17, dtype=np.float32).reshape(1, 1, 4, 4)
+    for (r, c) in [(0, 0), (1, 3), (2, 1), (3, 2)]:
+        x[0, 0, r, c] = np.nan
+    return x
+
+
+def _windows(x):
+    return x.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(2, 2, 4)
+
+
+NAN_POLICY = {  # what each framework's max returns for a window holding a NaN
+    "pytorch": lambda w: np.full(w.shape[:-1], np.nan, np.float32),  # propagates
+    "tensorflow": lambda w: np.nanmax(w, axis=-1),  # ignores NaN
+    "mxnet": lambda w: np.nanmax(w, axis=-1),  # ignores NaN
+    "paddle": lambda w: np.where(np.isnan(w[..., -1]), np.nan, np.nanmax(w, axis=-1)),  # last only
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nan_in_a_max_window(pool, backend):
+    x = _nan_windows()
+    outcome = px.compare(x, 2, stride=2, backends=[backend], pool=pool).results[backend]
+    expected = NAN_POLICY[backend](_windows(x[0, 0]))
+    np.testing.assert_array_equal(outcome.output[0, 0], expected)
+    agrees = np.isnan(expected).all()
+    assert outcome.status == ("agree" if agrees else "differ")
+    if not agrees:
+        assert "NaN in the window ignored" in outcome.detail
+
+
+LOWEST = {name: np.finfo(name).min for name in ("float16", "float32", "float64")}
+ALL_NEG_INF = {  # max of a window of only -inf, by dtype (measured; -inf is the reference's)
+    "pytorch": {"float16": -np.inf, "float32": -np.inf, "float64": -np.inf},
+    "tensorflow": {"float16": -np.inf, "float32": LOWEST["float32"],
+                   "float64": LOWEST["float64"]},
+    "mxnet": {"float16": LOWEST["float16"], "float32": LOWEST["float32"],
+              "float64": LOWEST["float64"]},
+    # float16 is pooled in float32 (no CPU kernels): its lowest float32 overflows back to -inf
+    "paddle": {"float16": -np.inf, "float32": LOWEST["float32"], "float64": LOWEST["float32"]},
+}
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_window_of_only_minus_infinity(pool, backend, dtype):
+    x = np.arange(16, dtype=dtype).reshape(1, 1, 4, 4)
+    x[0, 0, :2, :2] = -np.inf
+    outcome = px.compare(x, 2, stride=2, backends=[backend], pool=pool).results[backend]
+    expected = ALL_NEG_INF[backend][dtype]
+    assert outcome.output[0, 0, 0, 0] == expected
+    np.testing.assert_array_equal(outcome.output[0, 0].ravel()[1:], [7, 13, 15])
+    if expected == -np.inf:
+        assert outcome.status == "agree"
+    else:
+        assert outcome.status == "differ" and "only -inf" in outcome.detail
+
+
+# --- how: native where the framework can, emulated (and why) where it cannot -----------------------
+
+@pytest.mark.parametrize("backend,window,kwargs,path", [
+    ("pytorch", 3, dict(padding=1, stride=2), "native"),
+    ("pytorch", 3, dict(padding=((1, 0), (1, 0)), stride=2), "emulated"),
+    ("pytorch", 2, dict(padding=1, stride=2, ceil_mode=True), "native"),
+    ("tensorflow", 3, dict(padding="same", stride=2), "native"),
+    ("tensorflow", 3, dict(padding=1, stride=2), "native"),
+    ("tensorflow", 3, dict(padding=1, stride=2, ceil_mode=True), "emulated"),
+    ("mxnet", 3, dict(padding=1, stride=2, ceil_mode=True), "native"),
+    ("mxnet", 2, dict(padding=1, stride=2, ceil_mode=True, input=5), "native"),
+    ("mxnet", 3, dict(dilation=2), "emulated"),
+    ("paddle", 3, dict(padding=((2, 0), (0, 1))), "native"),
+    ("paddle", 3, dict(padding=1, stride=2, ceil_mode=True), "native"),
+    ("paddle", 2, dict(padding=1, stride=2, ceil_mode=True, input=5), "native"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_plan_path(pool, backend, window, kwargs, path):
+    """6x6 unless stated: k3 s2 p1 ceil keeps 4 windows everywhere.  On 5x5, k2 s2 p1 ceil's
+    last window starts in the padding and is dropped, which MXNet ``full`` and Paddle's ceil
+    cannot do; dropping it leaves the floor count, so their floor mode computes it natively."""
+    n = kwargs.pop("input", 6)
+    x = np.arange(n * n, dtype=np.float32).reshape(1, 1, n, n) - 30
+    outcome = px.compare(x, window, backends=[backend], pool=pool, **kwargs).results[backend]
+    assert outcome.status == "agree", outcome.detail
+    assert outcome.how["path"] == path, outcome.how
+    assert path == "native" or outcome.how["emulated_by"]
+    if kwargs.get("ceil_mode") and n == 5:
+        assert "ceil_mode=True" not in outcome.how["code"]
+        assert "'full'" not in outcome.how["code"]
