@@ -53,6 +53,12 @@ class Paddle(Vocabulary):
     def ones_like(self, plan, v):
         return plan.call("paddle.ones_like", v)
 
+    def power(self, plan, v, exponent):
+        # ``t ** 0.333`` rounds a Python exponent to float32 (float64 results off by ~3e-8):
+        # pass the exponent as a tensor of the working dtype
+        e = plan.call("paddle.full", [], exponent, dtype=plan.computes_in)
+        return plan.call("paddle.pow", v, e)
+
     def cast(self, plan, v, dtype):
         return plan.call("paddle.cast", v, dtype)
 

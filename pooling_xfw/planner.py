@@ -55,6 +55,9 @@ class Vocabulary:
     def ones_like(self, plan: Plan, v: Var) -> Var:
         raise NotImplementedError
 
+    def power(self, plan: Plan, v: Var, exponent: float) -> Var:
+        return plan.call("op:pow", v, exponent)
+
     def cast(self, plan: Plan, v: Var, dtype: str) -> Var:
         raise NotImplementedError
 
@@ -128,10 +131,10 @@ def build_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype) -> Plan:
     if mode == "lp":
         v = vocab.abs(plan, v)
         if spec.p != 1:
-            v = plan.call("op:pow", v, spec.p)
+            v = vocab.power(plan, v, spec.p)
         plan.emulate(f"lp: (sum |x|^{spec.p:g})^(1/{spec.p:g}), the sum by average pooling")
         y = _window_sum(vocab, plan, geom, v, layout)
-        y = plan.call("op:pow", y, 1.0 / spec.p) if spec.p != 1 else y
+        y = vocab.power(plan, y, 1.0 / spec.p) if spec.p != 1 else y
     else:
         y = vocab.native(plan, geom, v, layout, mode)
         if y is None:

@@ -81,13 +81,13 @@ def _pool2d(adapter, request, arrays, PoolingError):
 
 
 def _framework_error(adapter, arrays):
-    """Make the framework itself fail (a pooling window of 0) through the adapter's error path."""
+    """Make the framework itself fail (a stride of 0) through the adapter's error path."""
     from adapters._base import BackendError, execute
     from pooling_xfw.plan import Plan, Var
 
     vocab = adapter.VOCABULARY
     plan = Plan(vocab.name, vocab.imports)
-    vocab.pool(plan, Var("x"), "max", (0, 0), (1, 1), vocab.layouts[0])
+    vocab.pool(plan, Var("x"), "max", (2, 2), (0, 0), vocab.layouts[0])
     try:
         execute(vocab, plan, arrays[0])
     except BackendError as exc:
