@@ -5,15 +5,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BASE_PYTHON ?= python3
 
-.PHONY: report test envs bench
+.PHONY: report test envs bench browser
 report: envs
 	$(PY) -m pooling_xfw report
 
-test: envs
+test: envs browser
 	$(PY) -m pytest
 
 envs: $(VENV)/.ready
 	$(PY) -m pooling_xfw envs create
+
+# the HTML report is checked in a real headless browser: Debian's chromium
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium (HTML report test)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 bench: envs
 	$(PY) benchmarks/bench_reference.py

@@ -51,8 +51,9 @@ class MXNet(Vocabulary):
         return self.transpose(plan, v, TO_NHWC) if layout == "NHWC" else v
 
     def pool(self, plan, v, mode, kernel, stride, layout):
+        extra = {"layout": layout} if layout != "NCHW" else {}
         return plan.call("npx.pooling", v, kernel=tuple(kernel), stride=tuple(stride),
-                         pool_type=mode, layout=layout)
+                         pool_type=mode, **extra)
 
     def maximum(self, plan, a, b):
         return plan.call("mnp.maximum", a, b)
@@ -83,10 +84,13 @@ class MXNet(Vocabulary):
             convention = "full"
         else:
             return None  # 'full' would keep a window the drop rule removes
-        kwargs = dict(kernel=spec.pool_size, stride=spec.stride, pad=pads, pool_type=mode,
-                      pooling_convention=convention, layout=layout)
+        kwargs = dict(kernel=spec.pool_size, stride=spec.stride, pad=pads, pool_type=mode)
+        if convention == "full":
+            kwargs["pooling_convention"] = "full"
         if mode == "avg":
             kwargs["count_include_pad"] = spec.count_include_pad
+        if layout != "NCHW":
+            kwargs["layout"] = layout
         return plan.call("npx.pooling", v, **kwargs)
 
 

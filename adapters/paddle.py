@@ -41,8 +41,9 @@ class Paddle(Vocabulary):
         return plan.call("F.pad", v, [left, right, top, bottom], value=value, data_format=layout)
 
     def pool(self, plan, v, mode, kernel, stride, layout):
+        extra = {"data_format": layout} if layout != "NCHW" else {}
         return plan.call(f"F.{mode}_pool2d", v, kernel_size=tuple(kernel), stride=tuple(stride),
-                         data_format=layout)
+                         **extra)
 
     def maximum(self, plan, a, b):
         return plan.call("paddle.maximum", a, b)
@@ -77,12 +78,17 @@ class Paddle(Vocabulary):
         else:
             return None  # Paddle's ceil_mode would keep a window the drop rule removes
         (top, bottom), (left, right) = geom.pads
-        kwargs = dict(kernel_size=spec.pool_size, stride=spec.stride,
-                      padding=[top, bottom, left, right], ceil_mode=ceil, data_format=layout)
+        kwargs = dict(kernel_size=spec.pool_size, stride=spec.stride)
+        if geom.pads != ((0, 0), (0, 0)):
+            kwargs["padding"] = [top, bottom, left, right]
+        if ceil:
+            kwargs["ceil_mode"] = True
         if mode == "avg":
             if spec.count_include_pad and not geom.symmetric:
                 return None  # its include-pad divisor clips the end with the *start* pad
-            kwargs["exclusive"] = not spec.count_include_pad
+            kwargs["exclusive"] = not spec.count_include_pad  # Paddle's default excludes
+        if layout != "NCHW":
+            kwargs["data_format"] = layout
         return plan.call(f"F.{mode}_pool2d", v, **kwargs)
 
 

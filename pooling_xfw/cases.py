@@ -19,7 +19,7 @@ class Case:
     title: str
     input: np.ndarray
     kwargs: dict
-    expected: np.ndarray
+    expected: np.ndarray | None
 
     def with_layout(self, layout: str) -> "Case":
         """The same example with its channel axis last (a no-op for 2-D inputs)."""
@@ -60,3 +60,25 @@ def by_name(name: str) -> Case:
         if case.name == name:
             return case
     raise PoolingError(f"case: got {name!r}; allowed: {', '.join(c.name for c in CHAPTER)}")
+
+
+def load(path: str) -> list[Case]:
+    """Cases from a JSON file: ``[{"name", "input": nested list, "kwargs": {pool_size, ...},
+    "expected": nested list (optional), "dtype": "float32" (optional)}, ...]``."""
+    import json
+
+    from .errors import PoolingError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            items = json.load(handle)
+        return [Case(item["name"], item.get("title", item["name"]),
+                     np.asarray(item["input"], dtype=item.get("dtype", "float32")),
+                     dict(item["kwargs"]),
+                     None if item.get("expected") is None else np.asarray(
+                         item["expected"], dtype=item.get("dtype", "float32")))
+                for item in items]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PoolingError(f"--cases: cannot read {path!r} ({type(exc).__name__}: {exc}); "
+                           f"allowed: case names or a JSON list of {{name, input, kwargs}}"
+                           ) from None

@@ -6,6 +6,7 @@ Bad input never shows a traceback: one line naming the argument and what is allo
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .errors import PoolingError
@@ -54,6 +55,110 @@ def _envs_list(args) -> int:
     return EXIT_OK if all(s.state == "ready" for s in statuses) else EXIT_UNAVAILABLE
 
 
+# --- report and compare ----------------------------------------------------------------------
+_FLAGS = {"pool_size": "--kernel", "stride": "--stride", "padding": "--padding",
+          "dilation": "--dilation", "mode": "--mode", "layout": "--layout", "p": "--p",
+          "X": "--input/--shape"}
+
+
+def _ints(flag: str, text: str):
+    """``3`` -> 3, ``2,3`` -> (2, 3)."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise PoolingError(f"{flag}: got {text!r}; allowed: an int or two ints 'h,w'") from None
+    return values[0] if len(values) == 1 else values
+
+
+def _padding(text: str):
+    """``1``, ``1,2``, ``2:0,0:1`` (top:bottom,left:right) or a padding name."""
+    if text.lower() in ("same", "valid", "same_lower"):
+        return text.lower()
+    allowed = ("an int, 'ph,pw', 'top:bottom,left:right' (e.g. 2:0,0:1), "
+               "'same', 'same_lower' or 'valid'")
+    try:
+        if ":" in text:
+            rows, cols = text.split(",")
+            return tuple(tuple(int(v) for v in part.split(":")) for part in (rows, cols))
+        return _ints("--padding", text)
+    except (ValueError, PoolingError):
+        raise PoolingError(f"--padding: got {text!r}; allowed: {allowed}") from None
+
+
+def _load_input(args):
+    import numpy as np
+
+    if args.input:
+        try:
+            return np.load(args.input, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise PoolingError(f"--input: cannot read {args.input!r} as a .npy array without "
+                               f"pickles ({exc}); allowed: a numeric .npy file") from None
+    shape = _ints("--shape", args.shape)
+    shape = (shape,) if isinstance(shape, int) else shape
+    if not 2 <= len(shape) <= 4 or min(shape) < 1:
+        raise PoolingError(f"--shape: got {args.shape!r}; allowed: 2 to 4 positive ints")
+    rng = np.random.default_rng(args.seed)
+    values = {"arange": lambda: np.arange(np.prod(shape)).reshape(shape),
+              "randn": lambda: rng.standard_normal(shape),
+              "negative": lambda: -1 - np.abs(rng.standard_normal(shape)) * 10}
+    return values[args.values]().astype(args.dtype)
+
+
+def _single_case(args):
+    from .cases import Case
+
+    kwargs = dict(pool_size=_ints("--kernel", args.kernel), mode=args.mode,
+                  stride=_ints("--stride", args.stride) if args.stride else None,
+                  padding=_padding(args.padding), dilation=_ints("--dilation", args.dilation),
+                  ceil_mode=args.ceil_mode, count_include_pad=not args.exclude_pad,
+                  layout=args.layout, p=args.p)
+    if kwargs["stride"] is None:  # like the frameworks' layers: stride defaults to the window
+        kwargs["stride"] = kwargs["pool_size"]
+    return Case("cli", "pooling-xfw compare", _load_input(args), kwargs, None)
+
+
+def _chosen_cases(text: str | None):
+    from . import cases
+
+    if not text:
+        return list(cases.CHAPTER)
+    if os.path.exists(text):
+        return cases.load(text)
+    return [cases.by_name(name.strip()) for name in text.split(",") if name.strip()]
+
+
+def _emit(args, cases) -> int:
+    from . import report
+    from .runtime.client import log
+
+    doc = report.build(cases, _backends(args.backends), progress=log)
+    color = (args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+    text = report.render(doc, args.format, verbose=args.verbose, color=color)
+    if args.output:
+        report.write(text, args.output)
+        log(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return doc["summary"]["exit_code"]
+
+
+def _report(args) -> int:
+    return _emit(args, _chosen_cases(args.cases))
+
+
+def _compare(args) -> int:
+    return _emit(args, [_single_case(args)])
+
+
+def _output_options(parser) -> None:
+    parser.add_argument("--format", choices=("text", "markdown", "json", "html"), default="text")
+    parser.add_argument("--output", metavar="FILE", help="write here (atomically), not stdout")
+    parser.add_argument("--backends", help="comma-separated subset (default: all four)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show each backend's calls and the differing positions")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pooling-xfw", description=__doc__.splitlines()[0])
     parser.add_argument("--python", action="append", metavar="BACKEND=PATH",
@@ -68,16 +173,49 @@ def build_parser() -> argparse.ArgumentParser:
     listing = env_sub.add_parser("list", help="show each backend's interpreter and versions")
     listing.add_argument("--backends", help="comma-separated subset (default: all four)")
     listing.set_defaults(run=_envs_list)
+
+    rep = sub.add_parser("report", help="the chapter's examples (or --cases) on every backend")
+    _output_options(rep)
+    rep.add_argument("--cases", help="case names (comma-separated) or a JSON file of cases")
+    rep.set_defaults(run=_report)
+
+    cmp_ = sub.add_parser("compare", help="one case from the command line on every backend")
+    _output_options(cmp_)
+    source = cmp_.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", metavar="X.npy", help="input array (.npy, pickles refused)")
+    source.add_argument("--shape", help="make an input of this shape, e.g. 1,3,8,8")
+    cmp_.add_argument("--values", choices=("arange", "randn", "negative"), default="randn")
+    cmp_.add_argument("--seed", type=int, default=0)
+    cmp_.add_argument("--dtype", default="float32",
+                      choices=("float16", "float32", "float64", "int32", "int64", "uint8"))
+    cmp_.add_argument("--mode", default="max", help="max, avg, min or lp")
+    cmp_.add_argument("--kernel", required=True, help="window: 3 or 2,3")
+    cmp_.add_argument("--stride", help="3 or 2,3 (default: the window, as the layers do)")
+    cmp_.add_argument("--padding", default="0",
+                      help="1, 1,2, top:bottom,left:right (2:0,0:1), same, same_lower, valid")
+    cmp_.add_argument("--dilation", default="1")
+    cmp_.add_argument("--ceil-mode", action="store_true")
+    cmp_.add_argument("--exclude-pad", action="store_true",
+                      help="avg divides by real cells only (count_include_pad=False)")
+    cmp_.add_argument("--layout", default="NCHW", help="NCHW or NHWC")
+    cmp_.add_argument("--p", type=float, default=2.0, help="power of lp pooling")
+    cmp_.set_defaults(run=_compare)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = None
     try:
         args = build_parser().parse_args(argv)
         _set_pythons(args.python)
         return args.run(args)
     except PoolingError as exc:
-        print(f"pooling-xfw: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        name = message.split(":", 1)[0]
+        if name in _FLAGS and getattr(args, "run", None) is _compare:
+            message = f"{_FLAGS[name]} ({message}"
+            message = message.replace(": got", "): got", 1)
+        print(f"pooling-xfw: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -1,0 +1,83 @@
+"""Text and markdown renderings of a report document: one row per case, one column per backend."""
+from __future__ import annotations
+
+_COLORS = {"agree": "32", "differ": "31", "error": "33", "unavailable": "33"}
+
+
+def _cell(result: dict) -> str:
+    status = result["status"]
+    if status == "agree":
+        return "agree" + ("*" if (result.get("how") or {}).get("path") == "emulated" else "")
+    if status == "differ":
+        diff = result.get("max_abs_diff")
+        return f"DIFFER {diff:.3g}" if isinstance(diff, (int, float)) else f"DIFFER {diff}"
+    return "ERROR" if status == "error" else "n/a"
+
+
+def _paint(text: str, status: str, color: bool) -> str:
+    return f"\033[{_COLORS[status]}m{text}\033[0m" if color else text
+
+
+def _backend_header(name: str, info: dict) -> str:
+    return f"{name} {info['framework_version']}" if info.get("framework_version") else name
+
+
+def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
+                 color: bool = False) -> str:
+    names = list(doc["backends"])
+    headers = ["case", "chapter"] + [_backend_header(n, doc["backends"][n]) for n in names]
+    rows, statuses = [], []
+    for case in doc["cases"]:
+        match = case["reference_matches_expected"]
+        rows.append([case["name"], "-" if match is None else ("ok" if match else "MISMATCH")]
+                    + [_cell(case["results"][n]) for n in names])
+        statuses.append([None, None] + [case["results"][n]["status"] for n in names])
+    lines = [f"pooling-xfw {doc['tool_version']}: {len(doc['cases'])} cases x {len(names)} "
+             f"backends, reference numpy {doc['numpy_version']}", ""]
+    if markdown:
+        lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+    else:
+        widths = [max(len(r[i]) for r in rows + [headers]) for i in range(len(headers))]
+        lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+        for row, status in zip(rows, statuses):
+            cells = [_paint(c.ljust(w), s, color) if s else c.ljust(w)
+                     for c, w, s in zip(row, widths, status)]
+            lines.append("  ".join(cells).rstrip())
+    lines += ["", "chapter: the reference equals the output printed in the chapter; "
+                  "agree*: agrees, computed by an emulation (pads, masks or slices around the "
+                  "framework's pooling), not one native call"]
+    lines += _notes(doc, names, verbose, markdown)
+    s = doc["summary"]
+    lines += ["", f"summary: {s['agree']} agree, {s['differ']} differ, {s['error']} error, "
+                  f"{s['unavailable']} unavailable; exit {s['exit_code']}"]
+    return "\n".join(lines) + "\n"
+
+
+def _notes(doc: dict, names: list[str], verbose: bool, markdown: bool) -> list[str]:
+    lines = []
+    down = {n: i for n, i in doc["backends"].items() if i["status"] != "ready"}
+    for name, info in down.items():
+        lines.append(f"{name}: {info['status']}: {info['detail']}")
+    for case in doc["cases"]:
+        for name in names:
+            r = case["results"][name]
+            if name in down and r["status"] != "agree":
+                continue
+            if r["status"] != "agree" and r["detail"]:
+                lines.append(f"{case['name']} / {name}: {r['status']}: {r['detail']}")
+            if verbose and r.get("how"):
+                lines += _how(case["name"], name, r, markdown)
+    return ["", *lines] if lines else []
+
+
+def _how(case: str, backend: str, r: dict, markdown: bool) -> list[str]:
+    how = r["how"]
+    why = "; ".join(how["emulated_by"] + how["adaptations"])
+    lines = [f"{case} / {backend}: {how['path']}, computes in {how['computes_in']}"
+             + (f" ({why})" if why else "")]
+    code = how["code"].splitlines()
+    lines += (["```python", *code, "```"] if markdown else ["    " + l for l in code])
+    for index, value, expected in (r.get("differing") or [])[:10]:
+        lines.append(f"    at {tuple(index)}: {backend} {value}  reference {expected}")
+    return lines

@@ -1,0 +1,203 @@
+"""The command line, run as a user runs it: exit codes, formats, errors, the HTML in a browser."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pooling_xfw as px
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, env=None, check_exit=None):
+    proc = subprocess.run([sys.executable, "-m", "pooling_xfw", *args], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=600)
+    if check_exit is not None:
+        assert proc.returncode == check_exit, (proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def report_json(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "report.json"
+    proc = cli("report", "--format", "json", "--output", str(out), check_exit=0)
+    assert "starting" in proc.stderr and proc.stdout == ""
+    return json.loads(out.read_text())
+
+
+def test_report_runs_every_chapter_example_on_every_backend(report_json):
+    assert report_json["schema"] == "pooling-xfw/report/1"
+    assert [c["name"] for c in report_json["cases"]] == [c.name for c in px.cases.CHAPTER]
+    assert set(report_json["backends"]) == {"mxnet", "pytorch", "tensorflow", "paddle"}
+    for info in report_json["backends"].values():
+        assert info["status"] == "ready" and info["framework_version"] and info["numpy_version"]
+    for case, chapter in zip(report_json["cases"], px.cases.CHAPTER):
+        assert case["reference_matches_expected"] is True
+        assert case["expected"] == chapter.expected.tolist()
+        for result in case["results"].values():
+            assert result["status"] == "agree" and result["max_abs_diff"] == 0
+            assert result["output"] == chapter.expected.tolist()
+            assert result["how"]["path"] in ("native", "emulated") and result["how"]["code"]
+    assert report_json["summary"] == {"agree": 24, "differ": 0, "error": 0, "unavailable": 0,
+                                      "exit_code": 0}
+
+
+def test_text_report_is_a_table_with_versions():
+    proc = cli("report", env={"NO_COLOR": "1"}, check_exit=0)
+    lines = proc.stdout.splitlines()
+    header = next(l for l in lines if l.startswith("case"))
+    for token in ("chapter", "mxnet 1.9.1", "pytorch 2.13.0", "tensorflow 2.21.0", "paddle 3.3.1"):
+        assert token in header
+    rows = [l for l in lines if l.split() and l.split()[0] in {c.name for c in px.cases.CHAPTER}]
+    assert len(rows) == 6 and all(l.split()[1:] == ["ok"] + ["agree"] * 4 for l in rows)
+    assert "\033[" not in proc.stdout
+    assert "summary: 24 agree, 0 differ, 0 error, 0 unavailable; exit 0" in proc.stdout
+
+
+def test_markdown_report():
+    out = cli("report", "--format", "markdown", "--cases", "pool2d-avg", check_exit=0).stdout
+    assert "| case | chapter | mxnet 1.9.1 |" in out and "| pool2d-avg | ok | agree |" in out
+
+
+@pytest.fixture(scope="module")
+def nan_input(tmp_path_factory):
+    path = tmp_path_factory.mktemp("inputs") / "nan.npy"
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4) - 8
+    x[0, 0, 1, 1] = np.nan
+    np.save(path, x)
+    return path
+
+
+def test_a_difference_exits_1_and_says_why(nan_input):
+    proc = cli("compare", "--input", str(nan_input), "--kernel", "2", "--verbose",
+               env={"NO_COLOR": "1"}, check_exit=1)
+    assert "cli / tensorflow: differ: 1 of 4 differ; first at (0, 0, 0, 0): -4.0 vs " \
+           "reference nan (NaN in the window ignored" in proc.stdout
+    assert "y = F.max_pool2d(x, kernel_size=(2, 2), stride=(2, 2))" in proc.stdout
+    assert "at (0, 0, 0, 0): tensorflow -4.0  reference nan" in proc.stdout
+
+
+def test_a_backend_that_cannot_run_exits_3():
+    proc = cli("compare", "--shape", "1,1,4,4", "--kernel", "2", "--format", "json",
+               env={"POOLING_XFW_PYTHON_PADDLE": "/nonexistent/python"}, check_exit=3)
+    doc = json.loads(proc.stdout)
+    assert doc["backends"]["paddle"]["status"] == "unavailable"
+    assert doc["cases"][0]["results"]["paddle"]["status"] == "unavailable"
+    assert doc["cases"][0]["results"]["pytorch"]["status"] == "agree"
+
+
+def test_python_flag_points_a_backend_at_an_interpreter():
+    proc = cli("--python", "mxnet=/nonexistent/python", "compare", "--shape", "4,4",
+               "--kernel", "2", "--backends", "mxnet,pytorch", "--format", "json",
+               check_exit=3)
+    doc = json.loads(proc.stdout)
+    assert "/nonexistent/python" in doc["backends"]["mxnet"]["detail"]
+    assert list(doc["backends"]) == ["mxnet", "pytorch"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["compare", "--shape", "1,1,4,4", "--kernel", "9"], "--kernel (pool_size): got kernel 9"),
+    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--padding", "1,2,3"],
+     "--padding (padding): got (1, 2, 3); allowed:"),
+    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--mode", "mean"],
+     "--mode (mode): got 'mean'; allowed: 'max', 'avg', 'min', 'lp'"),
+    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--layout", "CHWN"], "--layout (layout)"),
+    (["compare", "--shape", "1,x", "--kernel", "2"], "--shape: got '1,x'"),
+    (["compare", "--input", "/nonexistent.npy", "--kernel", "2"], "--input: cannot read"),
+    (["compare", "--shape", "4,4", "--kernel", "2", "--backends", "jax"], "backend: got 'jax'"),
+    (["report", "--cases", "nope"], "case: got 'nope'; allowed: pool2d-max"),
+    (["report", "--format", "yaml"], "invalid choice: 'yaml'"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+], ids=["kernel-too-large", "padding-3-values", "unknown-mode", "unknown-layout", "bad-shape",
+        "missing-input", "unknown-backend", "unknown-case", "unknown-format", "unknown-command"])
+def test_usage_errors_are_one_line_and_exit_2(args, message):
+    proc = cli(*args, check_exit=2)
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr and "starting" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
+
+
+def test_pickled_input_is_refused(tmp_path):
+    path = tmp_path / "obj.npy"
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    proc = cli("compare", "--input", str(path), "--kernel", "2", check_exit=2)
+    assert "--input: cannot read" in proc.stderr and "pickle" in proc.stderr.lower()
+
+
+def test_padding_forms_on_the_command_line(tmp_path):
+    out = tmp_path / "r.json"
+    cli("compare", "--shape", "1,5,6,2", "--values", "negative", "--kernel", "2,3",
+        "--stride", "1", "--padding", "1:0,0:2", "--layout", "NHWC", "--mode", "avg",
+        "--exclude-pad", "--ceil-mode", "--format", "json", "--output", str(out), check_exit=0)
+    spec = json.loads(out.read_text())["cases"][0]["spec"]
+    assert spec["padding"] == [[1, 0], [0, 2]] and spec["count_include_pad"] is False
+    assert spec["pool_size"] == [2, 3] and spec["layout"] == "NHWC" and spec["ceil_mode"]
+
+
+def test_cases_from_a_json_file(tmp_path):
+    cases = tmp_path / "cases.json"
+    cases.write_text(json.dumps([{"name": "neg", "input": [[-1, -2], [-3, -4]],
+                                  "kwargs": {"pool_size": 2, "padding": 1, "stride": 2},
+                                  "expected": [[-1, -2], [-3, -4]]}]))
+    doc = json.loads(cli("report", "--cases", str(cases), "--format", "json",
+                         check_exit=0).stdout)
+    assert doc["cases"][0]["reference_matches_expected"] is True
+
+
+def test_output_is_written_atomically(tmp_path):
+    target = tmp_path / "report.txt"
+    target.write_text("old report\n")
+    cli("report", "--cases", "pool2d-max", "--output", str(target), check_exit=0)
+    assert target.read_text().startswith("pooling-xfw")
+    assert [p.name for p in tmp_path.iterdir()] == ["report.txt"]  # no temporary left behind
+
+
+def test_envs_list():
+    proc = cli("envs", "list", check_exit=0)
+    for backend in ("mxnet", "pytorch", "tensorflow", "paddle"):
+        assert any(l.split()[:2] == [backend, "ready"] for l in proc.stdout.splitlines())
+
+
+# --- the HTML report in a real headless browser --------------------------------------------------
+
+def _screenshot(html_path: Path, png: Path) -> None:
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed (make test installs it)"
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                        "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync",
+                        f"--user-data-dir={profile}", "--window-size=1200,900",
+                        f"--screenshot={png}", html_path.as_uri()],
+                       capture_output=True, timeout=120, check=True)
+
+
+def _pixels(png: Path, rgb: tuple) -> int:
+    from PIL import Image
+
+    image = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    return int((np.abs(image - np.array(rgb)).sum(axis=-1) <= 6).sum())
+
+
+def test_html_report_renders_heatmaps_and_where_backends_differ(tmp_path, nan_input):
+    page = tmp_path / "report.html"
+    cli("compare", "--input", str(nan_input), "--kernel", "2", "--format", "html",
+        "--output", str(page), check_exit=1)
+    text = page.read_text()
+    assert "http://" not in text and "https://" not in text and "<script" not in text
+    assert text.count("<svg") == 8  # input, reference, 4 backends, 2 maps of where
+    png = tmp_path / "report.png"
+    _screenshot(page, png)
+    from PIL import Image
+
+    assert Image.open(png).size == (1200, 900)
+    assert _pixels(png, (0x1a, 0x7f, 0x37)) > 50  # the green "agree" badges
+    assert _pixels(png, (0xcf, 0x22, 0x2e)) > 500  # red "differ" badges and where-maps
+    assert _pixels(png, (0xff, 0x00, 0xff)) > 500  # NaN cells
+    assert _pixels(png, (68, 1, 84)) > 100  # the lowest input value in the colour map
