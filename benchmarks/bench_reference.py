@@ -26,21 +26,13 @@ import pooling_xfw as px  # noqa: E402
 from pooling_xfw import textbook  # noqa: E402
 
 
-def _reexec_in_pytorch_env() -> None:
-    from pooling_xfw.runtime import envs
-
-    python = envs.interpreter("pytorch")
-    if python is None:
-        sys.exit("torch is not importable here and the pytorch environment is missing: "
-                 "run `pooling-xfw envs create --backends pytorch`")
-    os.execve(python, [python, *sys.argv], envs.quiet_env())
-
-
 try:
     import torch
     import torch.nn.functional as F
 except ImportError:
-    _reexec_in_pytorch_env()
+    from pooling_xfw.runtime.envs import reexec_under
+
+    reexec_under("pytorch")
 
 
 def best_of(fn, repeat: int) -> float:

@@ -151,6 +151,23 @@ def _compare(args) -> int:
     return _emit(args, [_single_case(args)])
 
 
+def _conventions(args) -> int:
+    from pathlib import Path
+
+    from . import conventions
+    from .runtime.client import log
+
+    text = conventions.markdown(conventions.measure(backends=_backends(args.backends)),
+                                _backends(args.backends))
+    if args.update_readme:
+        readme = Path(__file__).resolve().parents[1] / "README.md"
+        changed = conventions.update_readme(readme, text)
+        log(f"README.md {'updated' if changed else 'already current'}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def _output_options(parser) -> None:
     parser.add_argument("--format", choices=("text", "markdown", "json", "html"), default="text")
     parser.add_argument("--output", metavar="FILE", help="write here (atomically), not stdout")
@@ -200,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--layout", default="NCHW", help="NCHW or NHWC")
     cmp_.add_argument("--p", type=float, default=2.0, help="power of lp pooling")
     cmp_.set_defaults(run=_compare)
+
+    conv = sub.add_parser("conventions", help="run each convention on every backend: the table")
+    conv.add_argument("--backends", help="comma-separated subset (default: all four)")
+    conv.add_argument("--update-readme", action="store_true",
+                      help="write the table into README.md instead of printing it")
+    conv.set_defaults(run=_conventions)
     return parser
 
 

@@ -217,11 +217,8 @@ def _padded(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, fill, layout:
     pads = overhang_pads(geom)
     if pads == ((0, 0), (0, 0)):
         return v
-    if pads != geom.pads:
-        what = "pads" if geom.pads != ((0, 0), (0, 0)) else "ceil overhang"
-        plan.emulate(f"{what} {pads} taken by an explicit pad with {fill}, then unpadded pooling")
-    else:
-        plan.emulate(f"pads {pads} taken by an explicit pad with {fill}, then unpadded pooling")
+    what = "ceil overhang" if geom.pads == ((0, 0), (0, 0)) else "pads"
+    plan.emulate(f"explicit padding: {what} {pads} padded with {fill}, then unpadded pooling")
     return vocab.pad(plan, v, pads, fill, layout)
 
 

@@ -230,3 +230,15 @@ def create(backends: Iterable[str] = BACKENDS, jobs: int = 4,
     report = progress or (lambda b, msg: print(f"[envs] {b}: {msg}", file=sys.stderr, flush=True))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(lambda b: create_one(b, report), names))
+
+
+def reexec_under(backend: str) -> None:
+    """Replace this process by the same script under ``backend``'s interpreter.
+
+    For scripts (examples, benchmarks) that need one framework in-process: they call this when
+    the framework does not import here."""
+    python = interpreter(backend)
+    if python is None:
+        sys.exit(f"{FRAMEWORK_MODULE[backend]} is not importable here and the {backend} "
+                 f"environment is missing: run `{fix_command(backend)}`")
+    os.execve(python, [python, *sys.argv], quiet_env())
