@@ -31,7 +31,9 @@ class MXNet(Vocabulary):
         from mxnet import np as mnp, npx
 
         npx.set_np()
-        return {"mx": mx, "mnp": mnp, "npx": npx}
+        from mxnet.gluon import nn
+
+        return {"mx": mx, "mnp": mnp, "npx": npx, "nn": nn}
 
     def to_tensor(self, ns, array):
         return ns["mnp"].array(array, dtype=array.dtype)

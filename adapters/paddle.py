@@ -28,7 +28,7 @@ class Paddle(Vocabulary):
         import paddle
         import paddle.nn.functional as F
 
-        return {"paddle": paddle, "F": F}
+        return {"paddle": paddle, "F": F, "nn": paddle.nn}
 
     def to_tensor(self, ns, array):
         return ns["paddle"].to_tensor(array)

@@ -32,7 +32,7 @@ class Torch(Vocabulary):
         import torch
         import torch.nn.functional as F
 
-        return {"torch": torch, "F": F}
+        return {"torch": torch, "F": F, "nn": torch.nn}
 
     def to_tensor(self, ns, array):
         return ns["torch"].from_numpy(np.ascontiguousarray(array))

@@ -168,6 +168,44 @@ def _conventions(args) -> int:
     return EXIT_OK
 
 
+def _translate(args) -> int:
+    from .porting import translate
+
+    shape = _ints("--shape", args.shape)
+    result = translate(args.call, args.frm, (shape,) if isinstance(shape, int) else shape,
+                       to=_backends(args.to) if args.to else None, verify=not args.no_verify)
+    sys.stdout.write(result.to_text())
+    checks = [t.check for t in result.targets.values()]
+    if any(c.startswith("DIFFERS") for c in checks):
+        return EXIT_DIFFER
+    if args.no_verify or all(c.startswith("agrees") for c in checks):
+        return EXIT_OK
+    return EXIT_UNAVAILABLE
+
+
+def _explain(args) -> int:
+    from .porting import explain
+
+    shape = _ints("--shape", args.shape) if args.shape else None
+    result = explain(args.call_a, args.frm_a, args.call_b, args.frm_b,
+                     shape=(shape,) if isinstance(shape, int) else shape, verify=not args.no_verify)
+    sys.stdout.write(result.to_text())
+    return EXIT_OK if result.equivalent else EXIT_DIFFER
+
+
+def _audit_chapter(args) -> int:
+    from .porting import chapter
+
+    text = chapter.audit()
+    if args.output:
+        from . import report
+
+        report.write(text, args.output)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def _output_options(parser) -> None:
     parser.add_argument("--format", choices=("text", "markdown", "json", "html"), default="text")
     parser.add_argument("--output", metavar="FILE", help="write here (atomically), not stdout")
@@ -217,6 +255,30 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--layout", default="NCHW", help="NCHW or NHWC")
     cmp_.add_argument("--p", type=float, default=2.0, help="power of lp pooling")
     cmp_.set_defaults(run=_compare)
+
+    tr = sub.add_parser("translate", help="a framework's own pooling call, in every framework")
+    tr.add_argument("call", help="the call as you write it, e.g. \"nn.MaxPool2d(3, stride=2)\"")
+    tr.add_argument("--from", dest="frm", required=True, choices=envs.BACKENDS,
+                    help="the call's framework")
+    tr.add_argument("--shape", required=True, help="input shape in the call's layout, e.g. 1,8,8,3")
+    tr.add_argument("--to", help="comma-separated targets (default: all four)")
+    tr.add_argument("--no-verify", action="store_true", help="render only; run nothing")
+    tr.set_defaults(run=_translate)
+
+    ex = sub.add_parser("explain", help="are two native calls equivalent? why not?")
+    ex.add_argument("frm_a", metavar="FRAMEWORK_A", choices=envs.BACKENDS)
+    ex.add_argument("call_a", metavar="CALL_A")
+    ex.add_argument("frm_b", metavar="FRAMEWORK_B", choices=envs.BACKENDS)
+    ex.add_argument("call_b", metavar="CALL_B")
+    ex.add_argument("--shape", help="judge for this input shape (A's layout); default: all "
+                                    "H, W in 1..9")
+    ex.add_argument("--no-verify", action="store_true",
+                    help="show the witness by the neutral semantics; run no framework")
+    ex.set_defaults(run=_explain)
+
+    au = sub.add_parser("audit-chapter", help="every tab of the chapter, as written, audited")
+    au.add_argument("--output", metavar="FILE")
+    au.set_defaults(run=_audit_chapter)
 
     conv = sub.add_parser("conventions", help="run each convention on every backend: the table")
     conv.add_argument("--backends", help="comma-separated subset (default: all four)")

@@ -20,6 +20,7 @@ _OPERATORS = {
     "op:pow": ("{0} ** {1}", operator.pow),
     "op:neg": ("-{0}", operator.neg),
     "op:getitem": ("{0}[{1}]", operator.getitem),
+    "op:call": ("{0}({1})", lambda f, *args: f(*args)),
 }
 
 
@@ -159,9 +160,69 @@ class Plan:
             lines.append(f"{names[step.out]} = {expr}")
         return "\n".join(lines)
 
+    def to_json(self) -> dict:
+        """The plan as plain JSON (for a worker to execute); ``from_json`` inverts it."""
+        return {"backend": self.backend, "imports": list(self.imports), "path": self.path,
+                "emulated_by": self.emulated_by, "adaptations": self.adaptations,
+                "computes_in": self.computes_in, "input_note": self.input_note,
+                "steps": [[s.out, s.fn, _encode(list(s.args)), _encode([list(kv) for kv in
+                                                                       s.kwargs])]
+                          for s in self.steps]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Plan":
+        plan = cls(data["backend"], tuple(data["imports"]), path=data["path"],
+                   emulated_by=list(data["emulated_by"]), adaptations=list(data["adaptations"]),
+                   computes_in=data["computes_in"], input_note=data["input_note"])
+        for out, fn, args, kwargs in data["steps"]:
+            plan.steps.append(Step(out, fn, tuple(_decode(args)),
+                                   tuple((k, v) for k, v in _decode(kwargs))))
+        return plan
+
     def describe(self) -> dict:
         """JSON-friendly summary (what a report shows as "how")."""
         calls = [s.fn for s in self.steps if not s.fn.startswith("op:")]
         return {"path": self.path, "emulated_by": list(self.emulated_by),
                 "adaptations": list(self.adaptations), "computes_in": self.computes_in,
                 "calls": calls, "code": self.render()}
+
+
+def _encode(value):
+    """JSON-safe tagged form of step arguments (tuples, slices, Vars, Attrs, non-finite floats)."""
+    if isinstance(value, Var):
+        return {"var": value.name}
+    if isinstance(value, Attr):
+        return {"attr": value.path}
+    if isinstance(value, slice):
+        return {"slice": [value.start, value.stop, value.step]}
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {"dict": [[k, _encode(v)] for k, v in value.items()]}
+    if isinstance(value, (np.integer, np.floating)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"float": repr(value)}
+    return value
+
+
+def _decode(value):
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        (tag, inner), = value.items()
+        if tag == "var":
+            return Var(inner)
+        if tag == "attr":
+            return Attr(inner)
+        if tag == "slice":
+            return slice(*inner)
+        if tag == "tuple":
+            return tuple(_decode(v) for v in inner)
+        if tag == "dict":
+            return {k: _decode(v) for k, v in inner}
+        if tag == "float":
+            return float(inner)
+    return value

@@ -159,16 +159,18 @@ def _cast_reason(mode: str, dtype: np.dtype, work: np.dtype) -> str:
     return f"its pooling takes no {dtype.name}; exact below 2**53"
 
 
-def _window_sum(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str) -> Var:
-    """Sum over each window's cells (padding and overhang add 0)."""
+def _window_sum(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
+                scaled: bool = True) -> Var:
+    """Sum over each window's cells (padding and overhang add 0).  With ``scaled=False`` the
+    pooling path returns the sum / (k_h * k_w) (a ratio of two such needs no rescaling)."""
     kh, kw = geom.spec.pool_size
-    if geom.spec.dilation != (1, 1):
-        return _slice_reduce(vocab, plan, geom, _padded(vocab, plan, geom, v, 0, layout), layout,
-                             "sum")
     padded = _padded(vocab, plan, geom, v, 0, layout)
+    if geom.spec.dilation != (1, 1):
+        plan.emulate("dilation: the window as strided slices, reduced axis by axis")
+        return _slice_reduce(vocab, plan, geom, padded, layout, "sum")
     mean = _crop(plan, geom, vocab.pool(plan, padded, "avg", (kh, kw), geom.spec.stride, layout),
                  layout)
-    return plan.call("op:mul", mean, kh * kw)
+    return plan.call("op:mul", mean, kh * kw) if scaled else mean
 
 
 def _emulate(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
@@ -188,7 +190,7 @@ def _emulate(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
         return _crop(plan, geom, vocab.pool(plan, padded, "avg", spec.pool_size, spec.stride,
                                             layout), layout)
     # avg = window sum / divisor, the divisor being the same pooling of a mask of ones
-    total = _window_sum(vocab, plan, geom, v, layout)
+    total = _window_sum(vocab, plan, geom, v, layout, scaled=False)
     mask = vocab.ones_like(plan, v)
     if spec.count_include_pad and geom.pads != ((0, 0), (0, 0)):
         mask = vocab.pad(plan, mask, geom.pads, 1, layout)
@@ -197,7 +199,7 @@ def _emulate(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
     else:
         plan.emulate("divisor: a ones mask, zero-padded, pooled the same way")
         count_geom = geom
-    divisor = _window_sum(vocab, plan, count_geom, mask, layout)
+    divisor = _window_sum(vocab, plan, count_geom, mask, layout, scaled=False)
     return plan.call("op:div", total, divisor)
 
 

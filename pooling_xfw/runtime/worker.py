@@ -54,8 +54,12 @@ def main(backend: str) -> int:
         if op == "pool2d":
             reply, result = _pool2d(adapter, request, arrays, PoolingError)
             protocol.write(out, reply, result)
+        elif op == "run-plan":  # a native call as the user wrote it (the porting assistant)
+            protocol.write(out, *_run_plan(adapter, request, arrays))
         elif op == "echo":  # the array round trip, across numpy versions
             protocol.write(out, {"status": "ok"}, arrays)
+        elif op == "test-hook" and hooks and request.get("action") == "run-code":
+            protocol.write(out, *_run_code(adapter, request, arrays))
         elif op == "test-hook" and hooks and request.get("action") == "framework-error":
             protocol.write(out, *_framework_error(adapter, arrays))
         elif op == "test-hook" and hooks:
@@ -78,6 +82,29 @@ def _pool2d(adapter, request, arrays, PoolingError):
         return {"status": "error", "kind": type(exc).__name__, "message": message}, []
     return {"status": "ok", "how": plan.describe(),
             "seconds": time.perf_counter() - started}, [output]
+
+
+def _run_plan(adapter, request, arrays):
+    from adapters._base import execute
+    from pooling_xfw.plan import Plan
+
+    try:
+        output = execute(adapter.VOCABULARY, Plan.from_json(request["plan"]), arrays[0])
+    except Exception as exc:
+        return {"status": "error", "kind": type(exc).__name__,
+                "message": " ".join(str(exc).split())[:500]}, []
+    return {"status": "ok"}, [output]
+
+
+def _run_code(adapter, request, arrays):
+    """Execute a rendered snippet as printed (tests: the code shown is code that runs)."""
+    vocab = adapter.VOCABULARY
+    scope = {"x": vocab.to_tensor(vocab.namespace(), arrays[0])}
+    try:
+        exec(request["code"], scope)  # noqa: S102 - the caller's own snippet, test hooks only
+        return {"status": "ok"}, [vocab.to_numpy(vocab.namespace(), scope["y"])]
+    except Exception as exc:
+        return {"status": "error", "kind": type(exc).__name__, "message": str(exc)[:500]}, []
 
 
 def _framework_error(adapter, arrays):

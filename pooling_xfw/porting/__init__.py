@@ -1,0 +1,426 @@
+"""The porting assistant: a framework's own pooling call -> the neutral spec -> every framework.
+
+* ``translate(call, frm, shape)``: parse the call, render the code each framework runs for the
+  same numbers (the adapters' plans: the code shown is the code that runs), and verify by
+  running the source call as written and every target on a random input with negative values.
+* ``explain(call_a, frm_a, call_b, frm_b)``: are two calls equivalent?  If not, each cause,
+  classified, with the smallest input that shows the difference.
+* ``audit_chapter()``: both, over every tab of the chapter and the historical d2l-en 1270/1271
+  configurations (``chapter.py``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+import numpy as np
+
+from ..compare import compare, judge, tolerance
+from ..errors import PoolingError
+from ..reference import pool2d
+from ..runtime.client import WorkerFailure, default_pool
+from ..runtime.envs import BACKENDS
+from ..spec import make_spec, resolve
+from .parse import NAN_POLICY, NativeCall, parse
+
+__all__ = ["parse", "NativeCall", "translate", "explain", "Translation", "Explanation",
+           "run_native", "evaluate"]
+
+
+# --- running a native call as written ------------------------------------------------------------
+
+def run_native(native: NativeCall, x: np.ndarray, pool=None) -> np.ndarray:
+    """The call exactly as the user wrote it, in its framework's worker."""
+    pool = pool or default_pool()
+    hello = pool.start([native.framework])[native.framework]
+    if isinstance(hello, WorkerFailure):
+        raise hello
+    reply, arrays = pool.worker(native.framework).request(
+        {"op": "run-plan", "plan": native.source_plan().to_json()}, [x])
+    if reply["status"] != "ok":
+        raise WorkerFailure("error", f"{reply['kind']}: {reply['message']}")
+    return arrays[0]
+
+
+def _neutral_kwargs(native: NativeCall) -> dict:
+    spec = dict(native.spec)
+    return {"pool_size": spec.pop("pool_size"), "mode": spec.pop("mode"), **spec}
+
+
+def evaluate(native: NativeCall, x: np.ndarray) -> np.ndarray:
+    """What the call computes, by the neutral semantics: the reference, plus a ``tf.pad`` with a
+    finite constant before a max, and MXNet/Paddle keeping a window that starts in the padding
+    (its cells are NaN here: the neutral spec has no value for a window of padding only)."""
+    kwargs = _neutral_kwargs(native)
+    if native.pad_value is not None and kwargs["mode"] in ("max", "min"):
+        (top, bottom), (left, right) = native.recipe_pads
+        h_axis = x.ndim - 3 if kwargs["layout"] == "NHWC" else x.ndim - 2
+        widths = [(0, 0)] * x.ndim
+        widths[h_axis], widths[h_axis + 1] = (top, bottom), (left, right)
+        x = np.pad(x, widths, constant_values=native.pad_value)
+        kwargs["padding"] = 0
+    out = pool2d(x, **kwargs)
+    if native.keeps_padding_windows and kwargs["ceil_mode"]:
+        geom = resolve(make_spec(**kwargs), x.shape)
+        extra = [g.ceil_keep_out() - g.out for g in (geom.rows, geom.cols)]
+        if any(extra):
+            h_axis = x.ndim - 3 if kwargs["layout"] == "NHWC" else x.ndim - 2
+            widths = [(0, 0)] * out.ndim
+            widths[h_axis], widths[h_axis + 1] = (0, extra[0]), (0, extra[1])
+            out = np.pad(out.astype(np.float64), widths, constant_values=np.nan)
+    return out
+
+
+def _random_input(shape, layout: str, seed: int = 0) -> np.ndarray:
+    """Values in [-10, 10), rounded to quarters (sums stay exact), with the top-left quadrant
+    all negative: windows at the border where padding would win a max if it were not -inf."""
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.uniform(-10, 10, size=shape) * 4) / 4
+    h_axis = len(shape) - 3 if layout == "NHWC" and len(shape) > 2 else len(shape) - 2
+    corner = [slice(None)] * len(shape)
+    corner[h_axis] = slice(0, -(-shape[h_axis] // 2))
+    corner[h_axis + 1] = slice(0, -(-shape[h_axis + 1] // 2))
+    x[tuple(corner)] = -np.abs(x[tuple(corner)]) - 0.25
+    return x.astype(np.float32)
+
+
+# --- translate ------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Target:
+    backend: str
+    verdict: str  # native | emulated | impossible
+    code: str
+    reasons: list[str]
+    check: str = ""  # agreement with the source call on the random input
+    max_abs_diff: float | None = None
+
+
+@dataclasses.dataclass
+class Translation:
+    source: NativeCall
+    shape: tuple
+    geometry: str
+    targets: dict[str, Target]
+    source_check: str = ""
+
+    def to_text(self) -> str:
+        src = self.source
+        lines = [f"source ({src.framework}): {src.function}", f"neutral spec: "
+                 + ", ".join(f"{k}={v!r}" for k, v in src.spec.items()),
+                 f"for input {self.shape}: {self.geometry}"]
+        if src.defaulted:
+            lines.append(f"from {src.framework}'s defaults: {', '.join(src.defaulted)}")
+        lines += [f"note: {n}" for n in src.notes]
+        if self.source_check:
+            lines.append(f"source as written vs the neutral spec: {self.source_check}")
+        lines += ["", f"{'target':<11} {'verdict':<10} check"]
+        for t in self.targets.values():
+            lines.append(f"{t.backend:<11} {t.verdict:<10} {t.check}")
+        for t in self.targets.values():
+            why = f"  ({'; '.join(t.reasons)})" if t.reasons else ""
+            lines += ["", f"# {t.backend}: {t.verdict}{why}", t.code]
+        return "\n".join(lines) + "\n"
+
+
+def _adapter(backend: str):
+    return importlib.import_module(f"adapters.{backend}")
+
+
+def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=None,
+              seed: int = 0) -> Translation:
+    """Parse ``call`` (``frm``'s syntax), render it for every target, and verify by running."""
+    native = parse(frm, call)
+    kwargs = _neutral_kwargs(native)
+    shape = tuple(int(v) for v in shape)
+    x = _random_input(shape, kwargs["layout"], seed)
+    geom = resolve(make_spec(**kwargs), x.shape)  # PoolingError when it does not fit
+    geometry = f"pads {geom.pads}, output {geom.out_hw[0]}x{geom.out_hw[1]}"
+    if native.keeps_padding_windows and evaluate(native, x).shape != pool2d(x, **kwargs).shape:
+        geometry += (f"; {native.framework} keeps a last window that starts in the padding "
+                     f"(the neutral spec drops it: its value is undefined here)")
+    names = [to] if isinstance(to, str) else list(to or BACKENDS)
+    targets = {}
+    for name in names:
+        plan = _adapter(name).plan(x, **kwargs)
+        targets[name] = Target(name, plan.path, plan.render(),
+                               plan.emulated_by + plan.adaptations)
+    result = Translation(native, shape, geometry, targets)
+    if verify:
+        _verify(result, x, kwargs, pool or default_pool())
+    return result
+
+
+def _verify(result: Translation, x, kwargs, pool) -> None:
+    try:
+        source = run_native(result.source, x, pool)
+    except WorkerFailure as failure:
+        result.source_check = f"could not run: {failure.reason}"
+        source = None
+    reference = pool2d(x, **kwargs)
+    tol = tolerance(kwargs["mode"], reference.dtype)
+    if source is not None:
+        result.source_check = _agreement(source, reference, tol)
+    outputs = compare(x, backends=list(result.targets), pool=pool, **kwargs).results
+    for name, target in result.targets.items():
+        r = outputs[name]
+        if r.output is None:
+            target.check = f"{r.status}: {r.detail}"
+            continue
+        against = source if source is not None else reference
+        target.check = _agreement(r.output, against, tol, "the source call")
+        if source is not None and r.output.shape == source.shape:
+            with np.errstate(invalid="ignore"):
+                diff = np.abs(r.output.astype(np.float64) - source.astype(np.float64))
+            target.max_abs_diff = float(np.nanmax(diff)) if diff.size else 0.0
+
+
+def _agreement(out, expected, tol, what: str = "the neutral spec") -> str:
+    from ..compare import BackendResult
+
+    probe = BackendResult("", "", output=out)
+    judge(probe, expected, tol)
+    return f"agrees with {what}" if probe.status == "agree" else f"DIFFERS: {probe.detail}"
+
+
+# --- explain --------------------------------------------------------------------------------------
+
+CAUSES = ("layout", "mode", "window", "default stride", "stride", "dilation", "output-shape rule",
+          "SAME split side", "padding", "pad value", "divisor", "ceil clamp", "NaN policy")
+
+
+@dataclasses.dataclass
+class Cause:
+    kind: str
+    detail: str
+    sizes: list = dataclasses.field(default_factory=list)  # input (H, W) where it applies
+
+
+@dataclasses.dataclass
+class Explanation:
+    a: NativeCall
+    b: NativeCall
+    causes: list[Cause]
+    witness: np.ndarray | None = None
+    witness_outputs: dict = dataclasses.field(default_factory=dict)  # label -> array or str
+
+    @property
+    def equivalent(self) -> bool:
+        """True when they compute the same numbers on the same data (transposed between layouts
+        when theirs differ), NaN inputs aside: the NaN policy is reported on its own."""
+        return all(c.kind in ("NaN policy", "layout") for c in self.causes)
+
+    @property
+    def verdict(self) -> str:
+        if not self.equivalent:
+            return "NOT equivalent"
+        kinds = {c.kind for c in self.causes}
+        return "equivalent" + "".join(text for kind, text in (
+            ("layout", ", with the input transposed between layouts"),
+            ("NaN policy", ", except on inputs with NaN")) if kind in kinds)
+
+    def to_text(self) -> str:
+        a, b = self.a, self.b
+        verdict = self.verdict
+        lines = [f"A ({a.framework}): {a.function}  " + _short(a),
+                 f"B ({b.framework}): {b.function}  " + _short(b), f"verdict: {verdict}"]
+        lines += [f"  - {c.kind}: {c.detail}" for c in self.causes]
+        if self.witness is not None:
+            lines.append(f"smallest input that shows it, shape {self.witness.shape}:")
+            lines.append("  " + np.array2string(self.witness, separator=", ").replace("\n", ""))
+            for label, value in self.witness_outputs.items():
+                shown = value if isinstance(value, str) else np.array2string(
+                    np.asarray(value), separator=", ").replace("\n", "")
+                lines.append(f"  {label}: {shown}")
+        return "\n".join(lines) + "\n"
+
+
+def _short(native: NativeCall) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in native.spec.items() if k != "p" or
+                     native.spec["mode"] == "lp")
+
+
+def _to_layout(x: np.ndarray, src: str, dst: str) -> np.ndarray:
+    if src == dst:
+        return x
+    return np.moveaxis(x, 1, -1) if dst == "NHWC" else np.moveaxis(x, -1, 1)
+
+
+def _pairs(value) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _geometry(native: NativeCall, hw):
+    kwargs = _neutral_kwargs(native)
+    shape = (1, 1, *hw) if kwargs["layout"] == "NCHW" else (1, *hw, 1)
+    try:
+        return resolve(make_spec(**kwargs), shape)
+    except PoolingError:
+        return None
+
+
+def _causes_for(a: NativeCall, b: NativeCall, hw) -> list[Cause]:
+    sa, sb = a.spec, b.spec
+    found = []
+    if _pairs(sa["stride"]) != _pairs(sb["stride"]):
+        defaulted = [f"{n.framework} {n.function} took its default"
+                     for n in (a, b) if "stride" in n.defaulted]
+        found.append(Cause("default stride" if defaulted else "stride",
+                           f"{_pairs(sa['stride'])} vs {_pairs(sb['stride'])}"
+                           + (f" ({'; '.join(defaulted)})" if defaulted else "")))
+    if _pairs(sa["dilation"]) != _pairs(sb["dilation"]):
+        found.append(Cause("dilation", f"{sa['dilation']} vs {sb['dilation']}"))
+    ga, gb = _geometry(a, hw), _geometry(b, hw)
+    if ga is None or gb is None:
+        return found
+    where = f"for {hw[0]}x{hw[1]}"
+    same_taps = all(np.array_equal(ta.tap_positions(), tb.tap_positions()) for ta, tb in
+                    ((ga.rows, gb.rows), (ga.cols, gb.cols)))
+    if ga.pads != gb.pads:
+        strings = {sa["padding"], sb["padding"]} & {"same", "same_lower"}
+        mirrored = ga.pads == tuple(p[::-1] for p in gb.pads)
+        if strings and mirrored:
+            found.append(Cause("SAME split side", f"{where}: pads {ga.pads} vs {gb.pads}: the "
+                                                  f"odd pad cell on opposite sides"))
+        elif ga.out_hw != gb.out_hw:
+            found.append(Cause("output-shape rule", f"{where}: pads {ga.pads} vs {gb.pads} give "
+                                                    f"{ga.out_hw} vs {gb.out_hw} windows"))
+        elif not same_taps:
+            found.append(Cause("padding", f"{where}: pads {ga.pads} vs {gb.pads} shift the "
+                                          f"windows"))
+    elif ga.out_hw != gb.out_hw and sa["ceil_mode"] != sb["ceil_mode"]:
+        found.append(Cause("output-shape rule", f"{where}: ceil_mode {sa['ceil_mode']} vs "
+                                                f"{sb['ceil_mode']} give {ga.out_hw} vs "
+                                                f"{gb.out_hw} windows"))
+    if same_taps or ga.out_hw == gb.out_hw:
+        for native, geom in ((a, ga), (b, gb)):
+            if native.keeps_padding_windows and native.spec["ceil_mode"] and any(
+                    g.ceil_keep_out() != g.out for g in (geom.rows, geom.cols)):
+                found.append(Cause("ceil clamp", f"{where}: {native.framework} keeps a last "
+                                                 f"window that starts in the padding"))
+    mode = sa["mode"]
+    pads_used = ga.pads != ((0, 0), (0, 0)) or gb.pads != ((0, 0), (0, 0))
+    values = {n.pad_value for n in (a, b) if n.pad_value is not None}
+    if mode in ("max", "min") and pads_used and any(np.isfinite(v) for v in values):
+        zero = next(n for n in (a, b) if n.pad_value is not None)
+        found.append(Cause("pad value", f"{zero.framework} pads with {zero.pad_value:g} "
+                                        f"(tf.pad) where max pooling needs -inf: equal only "
+                                        f"when windows at the border have a max >= "
+                                        f"{zero.pad_value:g}"))
+    if mode == "avg" and pads_used and sa["count_include_pad"] != sb["count_include_pad"]:
+        def says(n):
+            return "counts" if n.spec["count_include_pad"] else "excludes"
+
+        found.append(Cause("divisor", f"{a.framework} {says(a)} padding in the divisor, "
+                                      f"{b.framework} {says(b)} it"))
+    return found
+
+
+def _merge(found: list[Cause], tried: int) -> list[Cause]:
+    """One cause per kind; a size-dependent one says on how many of the sizes tried it bites."""
+    merged: dict[str, Cause] = {}
+    for cause in found:
+        if cause.kind in merged:
+            merged[cause.kind].sizes += [s for s in cause.sizes
+                                         if s not in merged[cause.kind].sizes]
+        else:
+            merged[cause.kind] = cause
+    for cause in merged.values():
+        if tried > 1 and cause.sizes and len(cause.sizes) < tried:
+            spared = tried - len(cause.sizes)
+            cause.detail += (f"; shape-dependent: bites on {len(cause.sizes)} of the {tried} "
+                             f"input sizes (H, W in 1..9) both calls accept, not on the other "
+                             f"{spared}")
+    return [merged[k] for k in CAUSES if k in merged]
+
+
+def _witness(a: NativeCall, b: NativeCall, sizes) -> np.ndarray | None:
+    """The smallest input (by H*W, then non-negative before negative values) on which the
+    neutral evaluations of ``a`` and ``b`` differ."""
+    layout = a.spec["layout"]
+    for h, w in sorted(sizes, key=lambda hw: (hw[0] * hw[1], hw)):
+        base = np.arange(h * w, dtype=np.float32).reshape(1, 1, h, w)
+        for x in (base, base - 100):
+            xa = _to_layout(x, "NCHW", layout)
+            xb = _to_layout(x, "NCHW", b.spec["layout"])
+            try:
+                ya = evaluate(a, xa)
+                yb = _to_layout(evaluate(b, xb), b.spec["layout"], layout)
+            except PoolingError:
+                continue
+            if ya.shape != yb.shape or not np.array_equal(ya, yb, equal_nan=True):
+                return xa
+    return None
+
+
+def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify: bool = True,
+            pool=None) -> Explanation:
+    """Are two native calls equivalent?  Each cause, classified, and the smallest input that
+    shows the difference (run in both frameworks when ``verify``).  ``shape``: the input shape
+    (in A's layout) to judge; by default every H, W from 1 to 9."""
+    a, b = parse(frm_a, call_a), parse(frm_b, call_b)
+    found = []
+    if a.spec["layout"] != b.spec["layout"]:
+        found.append(Cause("layout", f"{a.framework} takes {a.spec['layout']}, {b.framework} "
+                                     f"{b.spec['layout']}: transpose the input between them"))
+    if a.spec["mode"] != b.spec["mode"]:
+        found.append(Cause("mode", f"{a.spec['mode']} vs {b.spec['mode']}"))
+    if _pairs(a.spec["pool_size"]) != _pairs(b.spec["pool_size"]):
+        found.append(Cause("window", f"{a.spec['pool_size']} vs {b.spec['pool_size']}"))
+    if shape is not None:
+        dims = tuple(shape)
+        sizes = [dims[-3:-1] if a.spec["layout"] == "NHWC" else dims[-2:]]
+    else:
+        sizes = [(h, w) for h in range(1, 10) for w in range(1, 10)]
+    valid = [hw for hw in sizes if _geometry(a, hw) and _geometry(b, hw)]
+    if not valid:
+        raise PoolingError(f"shape: got {shape}; allowed: an input both calls can pool")
+    for hw in valid:
+        for cause in _causes_for(a, b, hw):
+            cause.sizes.append(hw)
+            found.append(cause)
+    if a.framework != b.framework and a.spec["mode"] in ("max", "min") and (
+            NAN_POLICY[a.framework] != NAN_POLICY[b.framework]):
+        found.append(Cause("NaN policy", f"{a.framework} {NAN_POLICY[a.framework]}; "
+                                         f"{b.framework} {NAN_POLICY[b.framework]}"))
+    result = Explanation(a, b, _merge(found, len(valid)))
+    result.witness = _witness(a, b, valid)
+    if result.witness is None and any(c.kind == "NaN policy" for c in result.causes):
+        result.witness = _nan_witness(a)
+    if result.witness is not None:
+        _run_witness(result, verify, pool)
+    return result
+
+
+def _nan_witness(a: NativeCall) -> np.ndarray | None:
+    for n in range(1, 10):
+        x = np.arange(n * n, dtype=np.float32).reshape(1, 1, n, n)
+        x[0, 0, 0, 0] = np.nan
+        x = _to_layout(x, "NCHW", a.spec["layout"])
+        try:
+            evaluate(a, x)
+        except PoolingError:
+            continue
+        return x
+    return None
+
+
+def _run_witness(result: Explanation, verify: bool, pool) -> None:
+    a, b, x = result.a, result.b, result.witness
+    xb = _to_layout(x, a.spec["layout"], b.spec["layout"])
+    for label, native, xin in (("A", a, x), ("B", b, xb)):
+        key = f"{label} {native.framework}"
+        if not verify:
+            result.witness_outputs[key + " (neutral semantics)"] = _squeeze(evaluate(native, xin),
+                                                                            native)
+            continue
+        try:
+            result.witness_outputs[key] = _squeeze(run_native(native, xin, pool), native)
+        except (WorkerFailure, PoolingError) as exc:
+            result.witness_outputs[key] = f"could not run: {exc}"
+
+
+def _squeeze(y: np.ndarray, native: NativeCall) -> np.ndarray:
+    """The first (H, W) plane, for display."""
+    y = _to_layout(y, native.spec["layout"], "NCHW") if y.ndim == 4 else y
+    return y.reshape((-1,) + y.shape[-2:])[0]

@@ -1,0 +1,155 @@
+"""The chapter's framework tabs as written, and the historical d2l-en 1270/1271 configurations,
+audited: each tab run as written in its framework, on the chapter's input and on ``X - 100``,
+and explained against the MXNet tab (the chapter's first)."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..cases import by_name
+from ..reference import pool2d
+from ..runtime.client import WorkerFailure
+from . import NativeCall, _to_layout, explain, parse, run_native, translate
+
+_TF_PAD_RECIPE = """paddings = tf.constant({paddings})
+X_padded = tf.pad(X, paddings, "CONSTANT")
+pool2d = tf.keras.layers.MaxPool2D(pool_size={size}, padding='valid', strides={strides})
+pool2d(X_padded)"""
+
+# (case in px.cases.CHAPTER, {framework: the tab's code as printed in the chapter})
+TABS = (
+    ("maxpool-k3", {
+        "mxnet": "pool2d = nn.MaxPool2D(3)\npool2d(X)",
+        "pytorch": "pool2d = nn.MaxPool2d(3)\npool2d(X)",
+        "tensorflow": "pool2d = tf.keras.layers.MaxPool2D(pool_size=[3, 3])\npool2d(X)",
+        "paddle": "pool2d = nn.MaxPool2D(3, stride=3)\npool2d(X)"}),
+    ("maxpool-k3-p1-s2", {
+        "mxnet": "pool2d = nn.MaxPool2D(3, padding=1, strides=2)\npool2d(X)",
+        "pytorch": "pool2d = nn.MaxPool2d(3, padding=1, stride=2)\npool2d(X)",
+        "tensorflow": _TF_PAD_RECIPE.format(paddings="[[0, 0], [1,0], [1,0], [0,0]]",
+                                            size="[3, 3]", strides="2"),
+        "paddle": "pool2d = nn.MaxPool2D(3, padding=1, stride=2)\npool2d(X)"}),
+    ("maxpool-k2x3-p0x1-s2x3", {
+        "mxnet": "pool2d = nn.MaxPool2D((2, 3), padding=(0, 1), strides=(2, 3))\npool2d(X)",
+        "pytorch": "pool2d = nn.MaxPool2d((2, 3), stride=(2, 3), padding=(0, 1))\npool2d(X)",
+        "tensorflow": _TF_PAD_RECIPE.format(paddings="[[0, 0], [0, 0], [1, 1], [0, 0]]",
+                                            size="[2, 3]", strides="(2, 3)"),
+        "paddle": "pool2d = nn.MaxPool2D((2, 3), padding=(0, 1), stride=(2, 3))\npool2d(X)"}),
+    ("maxpool-k3-p1-s2-2ch", {
+        "mxnet": "pool2d = nn.MaxPool2D(3, padding=1, strides=2)\npool2d(X)",
+        "pytorch": "pool2d = nn.MaxPool2d(3, padding=1, stride=2)\npool2d(X)",
+        "tensorflow": _TF_PAD_RECIPE.format(paddings="[[0, 0], [1,0], [1,0], [0,0]]",
+                                            size="[3, 3]", strides="2"),
+        "paddle": "pool2d = paddle.nn.MaxPool2D(3, padding=1, stride=2)\npool2d(X)"}),
+)
+
+# d2l-en issues 1270 and 1271: the MXNet tab, and what the ported tabs printed at the time
+HISTORICAL = (
+    ("d2l-en 1270", ("mxnet", "nn.MaxPool2D((2, 3), padding=(1, 2), strides=(2, 3))"),
+     ("pytorch", "nn.MaxPool2d((2, 3), padding=(1, 1), stride=(2, 3))")),
+    ("d2l-en 1271", ("mxnet", "nn.MaxPool2D((2, 3), padding=(1, 2), strides=(2, 3))"),
+     ("tensorflow", "tf.keras.layers.MaxPool2D(pool_size=[2, 3], padding='same', "
+                    "strides=(2, 3))")),
+)
+SHIFT = -100.0
+
+
+@dataclasses.dataclass
+class TabFinding:
+    case: str
+    framework: str
+    code: str
+    prints_chapter_output: bool | None
+    on_shifted: np.ndarray | None  # the tab as written, on X - 100
+    shifted_reference: np.ndarray
+    verdict: str  # Explanation.verdict
+    causes: list  # (kind, detail)
+    error: str = ""
+
+
+def _run(native: NativeCall, x: np.ndarray, pool) -> tuple[np.ndarray | None, str]:
+    try:
+        return run_native(native, _to_layout(x, "NCHW", native.spec["layout"]), pool), ""
+    except WorkerFailure as failure:
+        return None, failure.reason
+
+
+def _plane(y: np.ndarray, native: NativeCall) -> np.ndarray:
+    return _to_layout(y, native.spec["layout"], "NCHW")
+
+
+def audit_tabs(pool=None) -> list[TabFinding]:
+    findings = []
+    for case_name, tabs in TABS:
+        case = by_name(case_name)
+        x = case.input
+        reference_tab = tabs["mxnet"]
+        shifted_ref = pool2d(x + SHIFT, **case.kwargs)
+        for framework, code in tabs.items():
+            native = parse(framework, code)
+            out, error = _run(native, x, pool)
+            shifted, error2 = _run(native, x + SHIFT, pool)
+            why = explain(reference_tab, "mxnet", code, framework, shape=x.shape, verify=False)
+            findings.append(TabFinding(
+                case_name, framework, code,
+                None if out is None else bool(np.array_equal(_plane(out, native), case.expected)),
+                None if shifted is None else _plane(shifted, native), shifted_ref, why.verdict,
+                [(c.kind, c.detail) for c in why.causes], error or error2))
+    return findings
+
+
+def size_dependence(code_a: str, frm_a: str, code_b: str, frm_b: str) -> list[tuple]:
+    """(kind, detail) of the causes that appear across input sizes H, W in 1..9."""
+    return [(c.kind, c.detail) for c in explain(code_a, frm_a, code_b, frm_b,
+                                                verify=False).causes]
+
+
+def audit_history(pool=None) -> list[dict]:
+    rows = []
+    for name, (frm_a, call_a), (frm_b, call_b) in HISTORICAL:
+        why = explain(call_a, frm_a, call_b, frm_b, shape=(1, 1, 4, 4), pool=pool)
+        port = translate(call_a, frm_a, (1, 1, 4, 4), to=frm_b, pool=pool)
+        rows.append({"name": name, "a": (frm_a, call_a), "b": (frm_b, call_b),
+                     "explanation": why, "translation": port})
+    return rows
+
+
+def _fmt(a) -> str:
+    return "-" if a is None else np.array2string(np.asarray(a).reshape(
+        (-1,) + np.shape(a)[-2:])[0], separator=", ").replace("\n", "")
+
+
+def render(tabs: list[TabFinding], history: list[dict], dependence: list[tuple]) -> str:
+    lines = ["The chapter's tabs, as written, audited against the MXNet tab (the chapter's "
+             "first) and the neutral reference.", ""]
+    for t in tabs:
+        prints = {True: "prints the chapter's output", False: "does NOT print the chapter's "
+                  "output", None: "could not run"}[t.prints_chapter_output]
+        same = t.on_shifted is not None and np.array_equal(t.on_shifted, t.shifted_reference)
+        lines.append(f"{t.case} / {t.framework}: {prints}; on X{SHIFT:+g}: {_fmt(t.on_shifted)}"
+                     f" (reference {_fmt(t.shifted_reference)}: "
+                     f"{'same' if same else 'DIFFERENT'}); vs the MXNet tab: {t.verdict}")
+        lines += [f"    - {kind}: {detail}" for kind, detail in t.causes]
+        if t.error:
+            lines.append(f"    error: {t.error}")
+    lines += ["", "The TensorFlow tab's tf.pad((1, 0)) against the MXNet tab's padding=1, over "
+                  "input sizes:"]
+    lines += [f"    - {kind}: {detail}" for kind, detail in dependence]
+    for row in history:
+        why, port = row["explanation"], row["translation"]
+        lines += ["", f"{row['name']}: {row['a'][0]} {row['a'][1]}  vs  {row['b'][0]} "
+                      f"{row['b'][1]}", "    " + why.to_text().replace("\n", "\n    ").rstrip()]
+        target = port.targets[row["b"][0]]
+        lines += [f"    the {row['a'][0]} call ported to {row['b'][0]} by this toolkit: "
+                  f"{target.verdict} ({'; '.join(target.reasons) or 'one call'}), "
+                  f"{target.check}",
+                  "        " + target.code.replace("\n", "\n        ")]
+    return "\n".join(lines) + "\n"
+
+
+def audit(pool=None) -> str:
+    """The whole audit, as text."""
+    tf_tab = dict(TABS[1][1])["tensorflow"]
+    dependence = size_dependence(dict(TABS[1][1])["mxnet"], "mxnet", tf_tab, "tensorflow")
+    return render(audit_tabs(pool), audit_history(pool), dependence)

@@ -1,0 +1,243 @@
+"""The porting assistant: native calls read with each framework's defaults, rendered for every
+framework (the rendered code runs as printed), equivalence explained, the chapter audited."""
+import numpy as np
+import pytest
+
+import pooling_xfw as px
+from pooling_xfw import porting
+from pooling_xfw.porting import chapter
+from pooling_xfw.runtime.client import WorkerPool
+from pooling_xfw.runtime.envs import BACKENDS
+
+from .test_cli import cli
+
+# --- parse ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("framework,call,expected,defaulted", [
+    ("pytorch", "nn.MaxPool2d(3)", dict(pool_size=3, stride=3, padding=0), ["stride"]),
+    ("pytorch", "torch.nn.functional.avg_pool2d(x, 3, 2, 1, count_include_pad=False)",
+     dict(mode="avg", stride=2, padding=1, count_include_pad=False), []),
+    ("pytorch", "F.max_pool2d(x, 2, dilation=2, ceil_mode=True)",
+     dict(dilation=2, ceil_mode=True, stride=2), ["stride"]),
+    ("tensorflow", "tf.keras.layers.MaxPool2D(pool_size=[3, 3])",
+     dict(pool_size=(3, 3), stride=(3, 3), padding="valid", layout="NHWC"), ["stride"]),
+    ("tensorflow", "keras.layers.AveragePooling2D(3, 2, padding='same')",
+     dict(mode="avg", padding="same", count_include_pad=False), []),
+    ("tensorflow", "tf.nn.max_pool2d(x, ksize=3, strides=2, padding=[[0, 0], [1, 0], [0, 2], [0, 0]])",
+     dict(padding=((1, 0), (0, 2)), stride=2), []),
+    ("tensorflow", "tf.nn.pool(x, window_shape=(2, 2), pooling_type='MAX', dilations=(2, 2))",
+     dict(stride=1, dilation=(2, 2)), ["stride"]),
+    ("mxnet", "nn.MaxPool2D(3, padding=1, strides=2)", dict(stride=2, padding=1), []),
+    ("mxnet", "nn.AvgPool2D(2, ceil_mode=True, count_include_pad=False)",
+     dict(mode="avg", stride=2, ceil_mode=True, count_include_pad=False), ["stride"]),
+    ("mxnet", "npx.pooling(x, kernel=(3, 3), pool_type='avg')",
+     dict(stride=1, mode="avg", count_include_pad=True), ["stride"]),
+    ("paddle", "nn.AvgPool2D(3, padding=1, stride=2)",
+     dict(mode="avg", count_include_pad=False), []),
+    ("paddle", "F.max_pool2d(x, 3, padding=[1, 0, 2, 0], data_format='NHWC')",
+     dict(padding=((1, 0), (2, 0)), layout="NHWC", stride=3), ["stride"]),
+    ("paddle", "paddle.nn.MaxPool2D(3, padding='SAME')", dict(padding="same", stride=3), ["stride"]),
+], ids=lambda v: v if isinstance(v, str) and "(" in v else None)
+def test_parse_with_the_frameworks_defaults(framework, call, expected, defaulted):
+    native = porting.parse(framework, call)
+    for key, value in expected.items():
+        assert native.spec[key] == value, key
+    assert native.defaulted == defaulted
+    px.pool2d(np.zeros((1, 1, 9, 9), np.float32) if native.spec["layout"] == "NCHW"
+              else np.zeros((1, 9, 9, 1), np.float32),
+              native.spec["pool_size"], **{k: v for k, v in native.spec.items()
+                                           if k != "pool_size"})
+
+
+@pytest.mark.parametrize("framework,call,note", [
+    ("mxnet", "npx.pooling(x, kernel=(3, 3), pad=(1, 0, 1, 0))", "only the first two entries"),
+    ("tensorflow", chapter.TABS[1][1]["tensorflow"], "not -inf"),
+    ("paddle", "nn.AvgPool2D(3)", "excludes padding by default"),
+    ("pytorch", "nn.LPPool2d(3, 2)", "x, not |x|"),
+    ("pytorch", "nn.AvgPool2d(2, divisor_override=3)", "no fixed divisor"),
+], ids=["mxnet-pad-4-tuple", "tf-zero-pad-recipe", "paddle-exclusive", "torch-lp", "divisor"])
+def test_parse_says_what_the_spec_cannot_hold(framework, call, note):
+    assert any(note in n for n in porting.parse(framework, call).notes)
+
+
+@pytest.mark.parametrize("call,message", [
+    ("nn.MaxPool2d(3, padding=__import__('os').getpid())", "is not a literal"),
+    ("nn.Conv2d(3)", "no pytorch pooling call"),
+    ("nn.MaxPool2d(3, padding=", "cannot parse"),
+    ("nn.MaxPool2d(3, pading=1)", "unexpected argument 'pading'"),
+    ("nn.MaxPool2d()", "needs 'kernel_size'"),
+], ids=["no-eval", "not-pooling", "syntax", "typo", "missing-kernel"])
+def test_parse_refuses_with_a_clear_error(call, message):
+    with pytest.raises(px.PoolingError, match=message):
+        porting.parse("pytorch", call)
+
+
+# --- translate ----------------------------------------------------------------------------------
+
+TRANSLATIONS = [
+    ("tensorflow", "AveragePooling2D(pool_size=3, strides=2, padding='same')", (1, 8, 8, 3)),
+    ("pytorch", "nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)", (1, 2, 6, 6)),
+    ("pytorch", "F.avg_pool2d(x, (2, 3), stride=1, padding=(1, 1), count_include_pad=False)",
+     (2, 1, 5, 7)),
+    ("mxnet", "nn.MaxPool2D((2, 3), padding=(1, 2), strides=(2, 3))", (1, 1, 4, 4)),
+    ("mxnet", "npx.pooling(x, kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type='avg', "
+              "pooling_convention='full')", (1, 1, 6, 6)),
+    ("paddle", "nn.MaxPool2D(3, stride=2, padding=[2, 0, 0, 1])", (1, 1, 7, 6)),
+    ("paddle", "F.avg_pool2d(x, 2, stride=2, exclusive=False, data_format='NHWC')", (1, 6, 6, 2)),
+    ("tensorflow", "tf.nn.pool(x, window_shape=(2, 2), pooling_type='MAX', dilations=(2, 2))",
+     (1, 7, 7, 1)),
+]
+
+
+@pytest.mark.parametrize("framework,call,shape", TRANSLATIONS,
+                         ids=[f"{f}-{c.split('(')[0]}-{i}" for i, (f, c, _) in
+                              enumerate(TRANSLATIONS)])
+def test_translate_runs_source_and_every_target_and_they_agree(pool, framework, call, shape):
+    result = porting.translate(call, framework, shape, pool=pool)
+    assert result.source_check == "agrees with the neutral spec"
+    assert set(result.targets) == set(BACKENDS)
+    for target in result.targets.values():
+        assert target.check == "agrees with the source call", (target.backend, target.check)
+        assert target.verdict in ("native", "emulated")
+        assert target.verdict == "native" or target.reasons
+
+
+@pytest.fixture(scope="module")
+def hook_pool():
+    import os
+
+    os.environ["POOLING_XFW_TEST_HOOKS"] = "1"
+    try:
+        with WorkerPool() as workers:
+            yield workers
+    finally:
+        del os.environ["POOLING_XFW_TEST_HOOKS"]
+
+
+@pytest.mark.parametrize("framework,call,shape", TRANSLATIONS[:4],
+                         ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(TRANSLATIONS[:4])])
+def test_rendered_snippets_run_as_printed(hook_pool, framework, call, shape):
+    result = porting.translate(call, framework, shape, verify=False)
+    x = (np.random.default_rng(3).uniform(-5, 5, size=shape)).astype(np.float32)
+    kwargs = porting._neutral_kwargs(result.source)
+    reference = px.pool2d(x, **kwargs)
+    hook_pool.start(BACKENDS)
+    for name, target in result.targets.items():
+        code = "\n".join(line for line in target.code.splitlines())
+        reply, arrays = hook_pool.worker(name).request(
+            {"op": "test-hook", "action": "run-code", "code": code}, [x])
+        assert reply["status"] == "ok", (name, reply)
+        np.testing.assert_allclose(arrays[0], reference, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_the_source_call_as_written_differs_when_it_is_not_the_spec(pool):
+    x = chapter.TABS[1][1]["tensorflow"]
+    result = porting.translate(x, "tensorflow", (1, 4, 4, 1), pool=pool, to="pytorch")
+    assert result.source_check.startswith("DIFFERS")  # zero padding won on the negative input
+    assert result.targets["pytorch"].check.startswith("DIFFERS")
+
+
+# --- explain ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("a,b,shape,kinds", [
+    (("pytorch", "nn.MaxPool2d(3, padding=1, stride=2)"),
+     ("tensorflow", chapter.TABS[1][1]["tensorflow"]), (1, 1, 4, 4),
+     {"layout", "pad value", "NaN policy"}),
+    (("pytorch", "nn.AvgPool2d(3, padding=1, stride=2)"),
+     ("paddle", "nn.AvgPool2D(3, padding=1, stride=2)"), None, {"divisor"}),
+    (("tensorflow", "MaxPool2D(2, strides=1, padding='same')"),
+     ("paddle", "nn.MaxPool2D(2, stride=1, padding=[1, 0, 1, 0], data_format='NHWC')"),
+     (1, 4, 4, 1), {"SAME split side", "NaN policy"}),
+    (("pytorch", "nn.MaxPool2d(2, stride=2, padding=1, ceil_mode=True)"),
+     ("mxnet", "nn.MaxPool2D(2, strides=2, padding=1, ceil_mode=True)"), (1, 1, 5, 5),
+     {"ceil clamp", "NaN policy"}),
+    (("mxnet", "npx.pooling(x, kernel=(3, 3))"), ("mxnet", "nn.MaxPool2D(3)"), None,
+     {"default stride"}),
+    (("pytorch", "nn.MaxPool2d(2, ceil_mode=True)"), ("pytorch", "nn.MaxPool2d(2)"), (1, 1, 5, 5),
+     {"output-shape rule"}),
+    (("pytorch", "nn.MaxPool2d(3)"), ("paddle", "nn.MaxPool2D(3, stride=3)"), None,
+     {"NaN policy"}),
+], ids=["chapter-torch-vs-tf", "divisor", "same-split-side", "ceil-clamp", "default-stride",
+        "ceil-output-shape", "nan-only"])
+def test_explain_classifies_each_cause(pool, a, b, shape, kinds):
+    result = porting.explain(a[1], a[0], b[1], b[0], shape=shape, pool=pool)
+    assert {c.kind for c in result.causes} == kinds
+    assert result.equivalent == (kinds <= {"NaN policy", "layout"})
+    assert result.witness is not None
+    outputs = [v for v in result.witness_outputs.values()]
+    assert len(outputs) == 2 and not any(isinstance(v, str) for v in outputs)
+    assert outputs[0].shape != outputs[1].shape or not np.array_equal(outputs[0], outputs[1],
+                                                                      equal_nan=True)
+
+
+def test_explain_finds_the_chapter_tf_pad_is_shape_dependent():
+    causes = {c.kind: c for c in porting.explain(
+        "nn.MaxPool2D(3, padding=1, strides=2)", "mxnet", chapter.TABS[1][1]["tensorflow"],
+        "tensorflow", verify=False).causes}
+    rule = causes["output-shape rule"]
+    assert (4, 4) not in rule.sizes and (5, 5) in rule.sizes
+    assert "shape-dependent" in rule.detail
+
+
+def test_identical_calls_are_equivalent(pool):
+    result = porting.explain("nn.MaxPool2d(3, 2, 1)", "pytorch",
+                             "F.max_pool2d(x, kernel_size=3, stride=2, padding=1)", "pytorch",
+                             pool=pool)
+    assert result.causes == [] and result.verdict == "equivalent" and result.witness is None
+
+
+# --- the chapter, audited -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def audit(pool):
+    return chapter.audit_tabs(pool), chapter.audit_history(pool)
+
+
+def test_every_tab_prints_the_chapters_output(audit):
+    tabs, _ = audit
+    assert len(tabs) == 16 and all(t.prints_chapter_output for t in tabs)
+
+
+def test_only_the_tensorflow_zero_padding_tab_breaks_on_negative_inputs(audit):
+    tabs, _ = audit
+    for t in tabs:
+        same = np.array_equal(t.on_shifted, t.shifted_reference)
+        assert same == (t.framework != "tensorflow" or t.case == "maxpool-k3"), (t.case, t)
+    by = {(t.case, t.framework): t for t in tabs}
+    tf_tab = by[("maxpool-k3-p1-s2", "tensorflow")]
+    np.testing.assert_array_equal(tf_tab.on_shifted[0, 0], [[0, 0], [0, -85]])
+    np.testing.assert_array_equal(tf_tab.shifted_reference[0, 0], [[-95, -93], [-87, -85]])
+    np.testing.assert_array_equal(by[("maxpool-k2x3-p0x1-s2x3", "tensorflow")].on_shifted[0, 0],
+                                  [[0, 0], [0, 0]])
+    assert "pad value" in dict(tf_tab.causes)
+
+
+def test_history_d2l_en_1270_and_1271(audit):
+    _, history = audit
+    rows = {r["name"]: r for r in history}
+    out_1270 = rows["d2l-en 1270"]["explanation"].witness_outputs
+    np.testing.assert_array_equal(out_1270["A mxnet"], [[0, 3], [8, 11], [12, 15]])
+    np.testing.assert_array_equal(out_1270["B pytorch"], [[1, 3], [9, 11], [13, 15]])
+    port = rows["d2l-en 1270"]["translation"].targets["pytorch"]
+    assert port.verdict == "emulated" and port.check == "agrees with the source call"
+    out_1271 = rows["d2l-en 1271"]["explanation"].witness_outputs
+    np.testing.assert_array_equal(out_1271["B tensorflow"], [[5, 7], [13, 15]])
+    assert "output-shape rule" in {c.kind for c in rows["d2l-en 1271"]["explanation"].causes}
+
+
+# --- command line -------------------------------------------------------------------------------
+
+def test_cli_translate_explain_audit():
+    out = cli("translate", "--from", "tensorflow",
+              "AveragePooling2D(pool_size=3, strides=2, padding='same')", "--shape", "1,8,8,3",
+              check_exit=0).stdout
+    assert "neutral spec: pool_size=3, mode='avg'" in out and "tensorflow  native" in out
+    assert "y = tf.nn.avg_pool2d(x, ksize=(3, 3), strides=(2, 2), padding='SAME')" in out
+    out = cli("explain", "pytorch", "nn.MaxPool2d(3, padding=1, stride=2)", "tensorflow",
+              chapter.TABS[1][1]["tensorflow"], "--shape", "1,1,4,4", check_exit=1).stdout
+    assert "verdict: NOT equivalent" in out and "B tensorflow: [[  0.,   0.], [  0., -85.]]" in out
+    out = cli("audit-chapter", check_exit=0).stdout
+    assert "maxpool-k3-p1-s2 / tensorflow: prints the chapter's output; on X-100: " \
+           "[[  0.,   0.], [  0., -85.]]" in out
+    assert cli("translate", "--from", "torch", "nn.MaxPool2d(3)", "--shape", "1,1,4,4",
+               check_exit=2).stderr.count("\n") == 1
