@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pooling_xfw.errors import PoolingError
 from pooling_xfw.plan import Plan
 from pooling_xfw.planner import Vocabulary, build_plan
 from pooling_xfw.reference import as_input
@@ -25,20 +26,33 @@ def plan(vocab: Vocabulary, X, pool_size, mode="max", **kwargs) -> tuple[Plan, G
     """The plan ``vocab``'s ``pool2d`` would run for these arguments (nothing is computed)."""
     spec = make_spec(pool_size, mode, **kwargs)
     x = as_input(X)
-    spatial_axes(x.ndim, spec.layout)
     geom = resolve(spec, x.shape)
-    return build_plan(vocab, geom, x.dtype), geom
+    return build_plan(vocab, geom, x.dtype.newbyteorder("=")), geom
 
 
 def run(vocab: Vocabulary, X, pool_size, mode="max", **kwargs) -> tuple[np.ndarray, Plan]:
     """Pool ``X`` with ``vocab``'s framework; returns the numpy output and the plan it ran."""
     the_plan, geom = plan(vocab, X, pool_size, mode, **kwargs)
     x = as_input(X)
-    out = execute(vocab, the_plan, _as_4d(x, geom.spec.layout))
+    _check_exact(vocab, the_plan, x)
+    x4 = _as_4d(x, geom.spec.layout)
+    x4 = x4.astype(the_plan.handover or x4.dtype.newbyteorder("="), copy=False)
+    out = execute(vocab, the_plan, x4)
+    if the_plan.handback:
+        out = out.astype(the_plan.handback)
     h_axis, w_axis = spatial_axes(x.ndim, geom.spec.layout)
     shape = list(x.shape)
     shape[h_axis], shape[w_axis] = geom.out_hw
     return out.reshape(shape), the_plan
+
+
+def _check_exact(vocab: Vocabulary, the_plan: Plan, x: np.ndarray) -> None:
+    """Integers the framework can only pool in float64 must be exact there."""
+    if the_plan.exact_below and x.size and (
+            int(x.max()) >= the_plan.exact_below or int(x.min()) <= -the_plan.exact_below):
+        raise PoolingError(
+            f"X: got {x.dtype} values up to {max(abs(int(x.min())), int(x.max()))}; allowed "
+            f"for {vocab.name}, which pools {x.dtype} in float64: |values| < 2**53")
 
 
 def execute(vocab: Vocabulary, the_plan: Plan, x4: np.ndarray) -> np.ndarray:

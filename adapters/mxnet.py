@@ -10,7 +10,8 @@ wide and SAME_LOWER pads, ceil with a dropped window, dilation (MXNet has none),
 Padding is done with the legacy ``mx.nd.pad`` (NCHW only, transposed around for NHWC):
 ``mx.np.pad`` in 1.9.1 ignores ``constant_values`` and always pads with 0, which would let the
 padding win a max on negative inputs.  MXNet pools no integers: integer max/min are computed in
-float64 (exact below 2**53) and cast back.
+float64 and cast back, exact for |values| < 2**53 (larger values are refused, not rounded);
+int16 and unsigned inputs wider than 8 bits are handed over widened (it has no such tensors).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class MXNet(Vocabulary):
     name = "mxnet"
     imports = ("import mxnet as mx", "from mxnet import np as mnp, npx", "npx.set_np()")
     layouts = ("NCHW", "NHWC")
+    tensor_dtypes = ("float16", "float32", "float64", "int8", "uint8", "int32", "int64")
 
     def namespace(self):
         import mxnet as mx

@@ -8,8 +8,10 @@ that starts in the padding and fills it with -3.4e38 or NaN), NCHW and NHWC.  Em
 with a dropped window, dilation (Paddle has none), lp, and include-pad avg with asymmetric pads:
 measured on 3.3.1, ``exclusive=False`` with pads ``[2, 0, 0, 1]`` divides the last column's
 windows by 6 instead of 9 (its divisor clips a window's end with the start-side pad).  Paddle pools no integers on CPU:
-integer max/min are computed in float64 (exact below 2**53) and cast back; float16 in float32
-(its CPU ``pad3d`` and ``maximum`` kernels have no float16).
+integer max/min are computed in float64 and cast back, exact for |values| < 2**53 (larger
+values are refused, not rounded); float16 in float32 (its CPU ``pad3d`` and ``maximum``
+kernels have no float16).  uint16 and wider unsigned inputs are handed over widened:
+``paddle.to_tensor`` reads a uint16 array as bfloat16.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ class Paddle(Vocabulary):
     imports = ("import paddle", "import paddle.nn.functional as F")
     layouts = ("NCHW", "NHWC")
     pool_dtypes = ("float32", "float64")  # float16: no CPU kernel for pad3d or maximum
+    # uint16 is not here: paddle.to_tensor reads a uint16 array as bfloat16
+    tensor_dtypes = ("float16", "float32", "float64", "int8", "uint8", "int16", "int32", "int64")
 
     def namespace(self):
         import paddle

@@ -4,9 +4,10 @@ Native: ``F.max_pool2d`` / ``F.avg_pool2d`` with symmetric pads of at most half 
 window (PyTorch's limit), ``ceil_mode`` (PyTorch's drop rule is the reference's),
 ``count_include_pad``, and dilation for max.  Emulated (see ``pooling_xfw.planner``):
 asymmetric, wide and SAME_LOWER pads, dilated avg, lp (``F.lp_pool2d`` has no padding and
-over-counts ceil overhang).  Layout: NCHW kernels, NHWC transposed.  Computes max/min in the
-input dtype (signed integers included; unsigned 16-64-bit in float64), avg/lp in float32 or
-float64 (``F.avg_pool2d`` of int64 truncates).
+over-counts ceil overhang).  Layout: NCHW kernels, NHWC transposed (made contiguous for
+integers: the channels-last integer kernel overflows its index).  Computes max/min in the input
+dtype (signed integers and uint8; wider unsigned in float64, exact for values < 2**53, larger
+refused), avg/lp in float32 or float64 (``F.avg_pool2d`` of int64 truncates).
 """
 from __future__ import annotations
 
@@ -63,7 +64,12 @@ class Torch(Vocabulary):
         return plan.call("torch.bitwise_not", v)
 
     def transpose(self, plan, v, perm):
-        return plan.call(".permute", v, *perm)
+        v = plan.call(".permute", v, *perm)
+        if np.dtype(plan.computes_in).kind in "iu":
+            # its channels-last integer max pool indexes with the element type (int8 overflows
+            # past 127 cells): hand it a contiguous NCHW tensor
+            v = plan.call(".contiguous", v)
+        return v
 
     def native(self, plan, geom, v, layout, mode):
         spec = geom.spec

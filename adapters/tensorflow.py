@@ -6,8 +6,9 @@ with explicit per-side pads each smaller than the window (TF's limit); dilated m
 ``tf.nn.pool`` (stride 1, no padding only).  TF has no ceil mode, no avg padding argument and no
 ``count_include_pad``: those are emulated (explicit ``tf.pad`` with -inf or 0, a ones mask for
 the divisor).  CPU kernels are NHWC-only (NCHW needs oneDNN and no explicit pads), so NCHW
-input is transposed.  Max/min in the input dtype for float16/32/64, int8/32/64 and uint8; avg/lp
-in float32 or float64 (TF avg takes floats only).
+input is transposed.  Max/min in the input dtype for float16/32/64, int8/32/64 and uint8 (other
+integers in float64, exact for |values| < 2**53, larger refused); avg/lp in float32 or float64
+(TF avg takes floats only).
 """
 from __future__ import annotations
 

@@ -4,9 +4,11 @@ Statuses: ``agree``; ``differ`` (with the first differing position and, where th
 known framework behaviour, the reason); ``error`` (the framework raised, crashed, was killed
 or timed out: the reason in one line); ``unavailable`` (no environment: the fix).
 
-Tolerances: max and min compare exactly (NaN equal to NaN).  avg and lp compare with
-``numpy.isclose`` and a default per output dtype, ``DEFAULT_TOLERANCE`` (sums in another order
-differ in the last bits); ``rtol``/``atol`` override it.
+Tolerances: max and min compare exactly (NaN equal to NaN; integers in their own dtype).  avg
+and lp compare with ``numpy.isclose`` and a default per output dtype, ``DEFAULT_TOLERANCE``
+(sums in another order differ in the last bits), the absolute part raised to rtol times the
+largest finite |input| (large values that cancel lose digits relative to the inputs);
+``rtol``/``atol`` override the defaults.
 """
 from __future__ import annotations
 
@@ -52,6 +54,12 @@ class Comparison:
     def ok(self) -> bool:
         """True when every requested backend agrees with the reference."""
         return all(r.status == "agree" for r in self.results.values())
+
+
+def input_scale(x: np.ndarray) -> float:
+    """The largest finite magnitude in ``x`` (0 for none)."""
+    finite = np.abs(x[np.isfinite(x)]) if x.dtype.kind == "f" else np.abs(x.astype(np.float64))
+    return float(finite.max()) if finite.size else 0.0
 
 
 def tolerance(mode: str, dtype: np.dtype, rtol=None, atol=None) -> tuple[float, float]:
@@ -103,12 +111,17 @@ def compare(X, pool_size, mode: str = "max", *, backends=None, rtol=None, atol=N
             result.detail = f"{reply.get('kind')}: {reply.get('message')}"
             continue
         result.how, result.output = reply.get("how"), arrays[0]
-        judge(result, reference, tol)
+        judge(result, reference, tol, input_scale(x))
     return Comparison(x, spec.kwargs(), reference, results, rtol, atol)
 
 
-def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float]) -> None:
-    """Set ``status``, ``max_abs_diff``, ``detail`` and ``differing`` from the output."""
+def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float],
+          scale: float = 0.0) -> None:
+    """Set ``status``, ``max_abs_diff``, ``detail`` and ``differing`` from the output.
+
+    ``scale``: the largest finite |input|; avg/lp sums of large values that cancel lose digits
+    relative to the inputs, not the output, so the absolute tolerance is at least rtol * scale.
+    """
     out = result.output
     if out.shape != reference.shape:
         result.status = "differ"
@@ -116,9 +129,13 @@ def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float]
         result.detail = f"output shape {out.shape}, reference {reference.shape}"
         return
     a, b = out.astype(np.float64), reference.astype(np.float64)
-    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    if out.dtype.kind in "iu" and reference.dtype.kind in "iu":
+        same = out == reference  # exact in the integer dtype (float64 would merge 2**62 + 1)
+    else:
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
     if tol != (0.0, 0.0):
-        same |= np.isclose(a, b, rtol=tol[0], atol=tol[1], equal_nan=True)
+        same |= np.isclose(a, b, rtol=tol[0], atol=max(tol[1], tol[0] * scale),
+                           equal_nan=True)
     with np.errstate(invalid="ignore"):
         diff = np.where(same, 0.0, np.abs(a - b))
     diff[~same & ~np.isfinite(diff)] = math.inf

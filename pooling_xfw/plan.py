@@ -47,7 +47,7 @@ class Step:
 
 
 def render_value(value: Any) -> str:
-    if isinstance(value, (Var,)):
+    if isinstance(value, Var):
         return value.name
     if isinstance(value, Attr):
         return value.path
@@ -100,6 +100,9 @@ class Plan:
     adaptations: list[str] = dataclasses.field(default_factory=list)
     computes_in: str = ""
     input_note: str = ""
+    handover: str = ""  # the input is converted to this dtype before the framework sees it
+    handback: str = ""  # the output is converted to this dtype after it (exact)
+    exact_below: int = 0  # integers pooled in float64: refuse |values| >= this
     _counter: int = 0
 
     # --- building -----------------------------------------------------------------------------
@@ -177,6 +180,7 @@ class Plan:
         for out, fn, args, kwargs in data["steps"]:
             plan.steps.append(Step(out, fn, tuple(_decode(args)),
                                    tuple((k, v) for k, v in _decode(kwargs))))
+        plan._counter = len(plan.steps)
         return plan
 
     def describe(self) -> dict:

@@ -18,10 +18,18 @@ else is shared here, so a trick that two adapters need exists once:
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from .plan import Plan, Var
+from .reference import accumulator_dtype, identity, output_dtype
 from .spec import AxisGeometry, Geometry
+
+
+ALL_DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+              "uint16", "uint32", "uint64")
+EXACT_FLOAT64 = 2 ** 53  # integers of larger magnitude are not all representable in float64
 
 
 class Vocabulary:
@@ -31,12 +39,7 @@ class Vocabulary:
     imports: tuple[str, ...] = ()
     layouts: tuple[str, ...] = ("NCHW",)  # layouts its pooling kernels take
     pool_dtypes: tuple[str, ...] = ("float16", "float32", "float64")  # dtypes its max pools
-
-    def avg_dtype(self, dtype: np.dtype) -> np.dtype:
-        """The float dtype avg/lp run in: at least float32 (float16 sums lose digits)."""
-        if dtype.kind != "f":
-            return np.dtype(np.float64)
-        return np.promote_types(dtype, np.float32)
+    tensor_dtypes: tuple[str, ...] = ALL_DTYPES  # numpy dtypes it builds tensors from
 
     # primitives: each appends steps to ``plan`` and returns the Var of the result
     def pad(self, plan: Plan, v: Var, pads, value, layout: str) -> Var:
@@ -97,31 +100,51 @@ def overhang_pads(geom: Geometry) -> tuple[tuple[int, int], tuple[int, int]]:
                  for g in (geom.rows, geom.cols))  # type: ignore[return-value]
 
 
-def output_dtype(mode: str, dtype: np.dtype) -> np.dtype:
-    """The reference's output dtype rule (see ``pooling_xfw.reference``)."""
-    if mode in ("max", "min") or dtype.kind == "f":
+def handover_dtype(vocab: Vocabulary, dtype: np.dtype) -> np.dtype:
+    """The dtype the input is handed to the framework in: its own, or the narrowest wider one
+    the framework builds tensors from (e.g. MXNet has no uint16: int32)."""
+    if dtype.name in vocab.tensor_dtypes:
         return dtype
+    for name in ("int16", "int32", "int64", "float64"):
+        if name in vocab.tensor_dtypes and np.can_cast(dtype, name, "safe"):
+            return np.dtype(name)
     return np.dtype(np.float64)
+
+
+def work_dtype(vocab: Vocabulary, mode: str, dtype: np.dtype) -> np.dtype:
+    """What the framework computes in: avg/lp in the reference's accumulator; max/min in the
+    input dtype when the framework pools it, else float32 (floats) or float64 (integers, exact
+    only below 2**53: ``Plan.exact_below`` makes the adapter refuse larger values)."""
+    if mode in ("avg", "lp"):
+        return accumulator_dtype(dtype)
+    if dtype.name in vocab.pool_dtypes:
+        return dtype
+    return np.promote_types(dtype, np.float32) if dtype.kind == "f" else np.dtype(np.float64)
 
 
 def build_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype) -> Plan:
     """The calls ``vocab``'s framework makes to compute ``geom`` on a 4-D input of ``dtype``."""
     spec = geom.spec
     plan = Plan(vocab.name, vocab.imports)
+    given, dtype = dtype, handover_dtype(vocab, dtype)
     plan.input_note = f"4-D {spec.layout} array of {dtype}"
+    if dtype != given:
+        plan.handover = dtype.name
+        plan.input_note += f" (the {given.name} input, converted: {vocab.name} has no " \
+                           f"{given.name} tensors)"
+    mode = spec.mode
+    work = work_dtype(vocab, mode, dtype)
+    plan.computes_in = work.name
     layout = spec.layout if spec.layout in vocab.layouts else vocab.layouts[0]
     v = Var("x")
     if layout != spec.layout:
         v = vocab.transpose(plan, v, TO_NCHW if layout == "NCHW" else TO_NHWC)
         plan.adapt(f"transposed to {layout}: its pooling kernels take {layout} only")
-    mode = spec.mode
-    work = (vocab.avg_dtype(dtype) if mode in ("avg", "lp") or dtype.kind == "f"
-            and dtype.name not in vocab.pool_dtypes
-            else dtype if dtype.name in vocab.pool_dtypes else np.dtype(np.float64))
-    plan.computes_in = work.name
     if work != dtype:
         v = vocab.cast(plan, v, work.name)
         plan.adapt(f"cast {dtype.name} to {work.name}: {_cast_reason(mode, dtype, work)}")
+    if given.kind in "iu" and mode in ("max", "min") and work.kind == "f":
+        plan.exact_below = EXACT_FLOAT64
     flip = None
     if mode == "min":
         flip = vocab.invert if work.kind in "iu" else (lambda p, t: p.call("op:neg", t))
@@ -141,7 +164,10 @@ def build_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype) -> Plan:
             y = _emulate(vocab, plan, geom, v, layout, mode)
     if flip is not None:
         y = flip(plan, y)
-    out = output_dtype(spec.mode, dtype)
+    out = output_dtype(spec.mode, given)
+    if out.name not in vocab.tensor_dtypes:
+        plan.handback = out.name  # converted back after the framework (exact: integer values)
+        out = dtype
     if out != work:
         y = vocab.cast(plan, y, out.name)
     if layout != spec.layout:
@@ -156,13 +182,16 @@ def _cast_reason(mode: str, dtype: np.dtype, work: np.dtype) -> str:
         return "sums accumulate in at least float32, as the reference does"
     if dtype.kind == "f":
         return f"its kernels take no {dtype.name}"
-    return f"its pooling takes no {dtype.name}; exact below 2**53"
+    return f"its pooling takes no {dtype.name}; exact for |values| < 2**53, larger refused"
 
 
 def _window_sum(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
                 scaled: bool = True) -> Var:
-    """Sum over each window's cells (padding and overhang add 0).  With ``scaled=False`` the
-    pooling path returns the sum / (k_h * k_w) (a ratio of two such needs no rescaling)."""
+    """Sum over each window's cells (padding and overhang add 0).
+
+    ``scaled=False`` may return the sum times a constant instead (the average pooling's
+    1/(k_h*k_w), skipped): only for a ratio of two window sums over the same ``geom``'s window
+    shape and dilation, where the constant cancels."""
     kh, kw = geom.spec.pool_size
     padded = _padded(vocab, plan, geom, v, 0, layout)
     if geom.spec.dilation != (1, 1):
@@ -177,8 +206,8 @@ def _emulate(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
              mode: str) -> Var:
     spec = geom.spec
     if mode == "max":
-        fill = -np.inf if plan.computes_in.startswith("float") else int(
-            np.iinfo(plan.computes_in).min)
+        fill = identity(np.dtype(plan.computes_in), "max")
+        fill = float(fill) if np.dtype(plan.computes_in).kind == "f" else int(fill)
         padded = _padded(vocab, plan, geom, v, fill, layout)
         if spec.dilation != (1, 1):
             plan.emulate("dilation: the window as strided slices, reduced axis by axis")
@@ -205,7 +234,6 @@ def _emulate(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
 
 def _without_pads(geom: Geometry) -> Geometry:
     """The geometry of an input that already carries the resolved pads."""
-    import dataclasses
 
     def shift(g: AxisGeometry) -> AxisGeometry:
         return dataclasses.replace(g, size=g.size + g.pad_before + g.pad_after, pad_before=0,
@@ -227,9 +255,9 @@ def _padded(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, fill, layout:
 def _crop(plan: Plan, geom: Geometry, v: Var, layout: str) -> Var:
     """Drop windows the unpadded pooling adds past ``geom``'s output (ceil's dropped window)."""
     pads = overhang_pads(geom)
-    extra = [((g.size + p[0] + p[1] - g.extent) // g.stride + 1) - g.out
-             for g, p in ((geom.rows, pads[0]), (geom.cols, pads[1]))]
-    if not any(extra):
+    padded = [dataclasses.replace(g, pad_before=p[0], pad_after=p[1])
+              for g, p in ((geom.rows, pads[0]), (geom.cols, pads[1]))]
+    if all(g.floor_out() == g.out for g in padded):
         return v
     return plan.call("op:getitem", v, hw_index(layout, slice(None, geom.rows.out),
                                                 slice(None, geom.cols.out)))

@@ -37,7 +37,7 @@ def as_input(X) -> np.ndarray:
     return x
 
 
-def _identity(dtype: np.dtype, mode: str):
+def identity(dtype: np.dtype, mode: str):
     """The value padding takes so that it never wins a max (or min)."""
     if dtype.kind == "f":
         return -np.inf if mode == "max" else np.inf
@@ -83,10 +83,18 @@ def _separable(x: np.ndarray, geom: Geometry, op, fill) -> np.ndarray:
     return _reduce_axis(_reduce_axis(x, w_axis, geom.cols, op, fill), h_axis, geom.rows, op, fill)
 
 
-def _accumulator(dtype: np.dtype) -> np.dtype:
+def accumulator_dtype(dtype: np.dtype) -> np.dtype:
+    """What avg and lp sum in: float64 for integers, at least float32 for floats."""
     if dtype.kind != "f":
         return np.dtype(np.float64)
     return np.promote_types(dtype, np.float32)
+
+
+def output_dtype(mode: str, dtype: np.dtype) -> np.dtype:
+    """max/min keep the input dtype; avg/lp keep a float dtype and give float64 for integers."""
+    if mode in ("max", "min") or dtype.kind == "f":
+        return dtype
+    return np.dtype(np.float64)
 
 
 def _spatial(values: np.ndarray, ndim: int, layout: str) -> np.ndarray:
@@ -102,8 +110,8 @@ def pool_geometry(x: np.ndarray, geom: Geometry) -> np.ndarray:
     mode = geom.spec.mode
     if mode in ("max", "min"):
         op = np.maximum if mode == "max" else np.minimum
-        return _separable(x, geom, op, _identity(x.dtype, mode))
-    work = _accumulator(x.dtype)
+        return _separable(x, geom, op, identity(x.dtype, mode))
+    work = accumulator_dtype(x.dtype)
     values = x.astype(work, copy=False)
     p = geom.spec.p
     if mode == "lp":
@@ -114,7 +122,7 @@ def pool_geometry(x: np.ndarray, geom: Geometry) -> np.ndarray:
         total /= _spatial(geom.divisor().astype(work), x.ndim, geom.spec.layout)
     else:
         total = np.sqrt(total, out=total) if p == 2 else total ** work.type(1 / p)
-    return total.astype(x.dtype if x.dtype.kind == "f" else work, copy=False)
+    return total.astype(output_dtype(mode, x.dtype), copy=False)
 
 
 def pool2d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,

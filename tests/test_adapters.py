@@ -191,3 +191,60 @@ def test_plan_path(pool, backend, window, kwargs, path):
     if kwargs.get("ceil_mode") and n == 5:
         assert "ceil_mode=True" not in outcome.how["code"]
         assert "'full'" not in outcome.how["code"]
+
+
+# --- dtypes at the boundary ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["int16", "uint16", "uint32", "uint64", "int8", "uint8"])
+@pytest.mark.parametrize("mode", ["max", "min", "avg"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_integer_dtype_is_handed_over_exactly(pool, backend, mode, dtype):
+    info = np.iinfo(dtype)
+    x = np.array([[info.min, info.min + 1, 7, 9], [3, 5, min(info.max, 2**40), 1]], dtype)
+    outcome = px.compare(x, 2, mode, padding=1, backends=[backend], pool=pool).results[backend]
+    assert outcome.status == "agree", outcome.detail
+    assert outcome.output.dtype == px.pool2d(x, 2, mode, padding=1).dtype
+
+
+BIG = np.array([[2**62 + 1, 0], [-(2**62) - 1, 5]], np.int64)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_int64_beyond_2_53_is_exact_or_refused_never_rounded(pool, backend):
+    outcome = px.compare(BIG, (1, 2), backends=[backend], pool=pool).results[backend]
+    if backend in ("pytorch", "tensorflow"):  # they pool int64 natively
+        assert outcome.status == "agree" and outcome.output[0, 0] == 2**62 + 1
+    else:  # only in float64: refused with the reason
+        assert outcome.status == "error"
+        assert "pools int64 in float64: |values| < 2**53" in outcome.detail
+
+
+def test_compare_sees_a_difference_of_one_in_int64():
+    from pooling_xfw.compare import BackendResult, judge
+
+    result = BackendResult("x", "", output=np.array([2**62], np.int64))
+    judge(result, np.array([2**62 + 1], np.int64), (0.0, 0.0))
+    assert result.status == "differ"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nhwc_integers_on_more_cells_than_the_dtype_counts(pool, backend):
+    x = (np.arange(12 * 11 * 2) % 100 - 50).astype(np.int8).reshape(1, 12, 11, 2)
+    for mode in ("max", "min"):
+        outcome = px.compare(x, 2, mode, layout="NHWC", backends=[backend],
+                             pool=pool).results[backend]
+        assert outcome.status == "agree", outcome.detail
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_big_endian_input(pool, backend):
+    x = np.arange(16, dtype=">f4").reshape(4, 4) - 8
+    outcome = px.compare(x, 2, "avg", padding=1, backends=[backend], pool=pool).results[backend]
+    assert outcome.status == "agree", outcome.detail
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cancelling_large_averages_are_judged_against_the_input_scale(pool, backend):
+    x = np.array([[2**31 - 1, -(2**31), 1]], np.int64)
+    outcome = px.compare(x, (1, 3), "avg", backends=[backend], pool=pool).results[backend]
+    assert outcome.status == "agree", outcome.detail

@@ -15,7 +15,7 @@ import importlib
 
 import numpy as np
 
-from ..compare import compare, judge, tolerance
+from ..compare import compare, input_scale, judge, tolerance
 from ..errors import PoolingError
 from ..reference import pool2d
 from ..runtime.client import WorkerFailure, default_pool
@@ -160,7 +160,7 @@ def _verify(result: Translation, x, kwargs, pool) -> None:
     reference = pool2d(x, **kwargs)
     tol = tolerance(kwargs["mode"], reference.dtype)
     if source is not None:
-        result.source_check = _agreement(source, reference, tol)
+        result.source_check = _agreement(source, reference, tol, input_scale(x))
     outputs = compare(x, backends=list(result.targets), pool=pool, **kwargs).results
     for name, target in result.targets.items():
         r = outputs[name]
@@ -168,18 +168,18 @@ def _verify(result: Translation, x, kwargs, pool) -> None:
             target.check = f"{r.status}: {r.detail}"
             continue
         against = source if source is not None else reference
-        target.check = _agreement(r.output, against, tol, "the source call")
+        target.check = _agreement(r.output, against, tol, input_scale(x), "the source call")
         if source is not None and r.output.shape == source.shape:
             with np.errstate(invalid="ignore"):
                 diff = np.abs(r.output.astype(np.float64) - source.astype(np.float64))
             target.max_abs_diff = float(np.nanmax(diff)) if diff.size else 0.0
 
 
-def _agreement(out, expected, tol, what: str = "the neutral spec") -> str:
+def _agreement(out, expected, tol, scale: float, what: str = "the neutral spec") -> str:
     from ..compare import BackendResult
 
     probe = BackendResult("", "", output=out)
-    judge(probe, expected, tol)
+    judge(probe, expected, tol, scale)
     return f"agrees with {what}" if probe.status == "agree" else f"DIFFERS: {probe.detail}"
 
 
