@@ -22,18 +22,19 @@ def _as_4d(x: np.ndarray, layout: str) -> np.ndarray:
     return x[None]
 
 
-def plan(vocab: Vocabulary, X, pool_size, mode="max", **kwargs) -> tuple[Plan, Geometry]:
-    """The plan ``vocab``'s ``pool2d`` would run for these arguments (nothing is computed)."""
+def plan(vocab: Vocabulary, X, pool_size, mode="max", **kwargs
+         ) -> tuple[Plan, Geometry, np.ndarray]:
+    """The plan ``vocab``'s ``pool2d`` would run for these arguments (nothing is computed),
+    with the geometry and the validated input."""
     spec = make_spec(pool_size, mode, **kwargs)
     x = as_input(X)
     geom = resolve(spec, x.shape)
-    return build_plan(vocab, geom, x.dtype.newbyteorder("=")), geom
+    return build_plan(vocab, geom, x.dtype.newbyteorder("=")), geom, x
 
 
 def run(vocab: Vocabulary, X, pool_size, mode="max", **kwargs) -> tuple[np.ndarray, Plan]:
     """Pool ``X`` with ``vocab``'s framework; returns the numpy output and the plan it ran."""
-    the_plan, geom = plan(vocab, X, pool_size, mode, **kwargs)
-    x = as_input(X)
+    the_plan, geom, x = plan(vocab, X, pool_size, mode, **kwargs)
     _check_exact(vocab, the_plan, x)
     x4 = _as_4d(x, geom.spec.layout)
     x4 = x4.astype(the_plan.handover or x4.dtype.newbyteorder("="), copy=False)
@@ -87,7 +88,7 @@ def bind(vocab: Vocabulary):
     def plan_for(X, pool_size, mode="max", **kwargs) -> Plan:
         """The ``Plan`` (calls, native/emulated, rendered code) ``pool2d`` runs for these
         arguments; nothing is computed."""
-        return plan(vocab, X, pool_size, mode, **kwargs)[0]
+        return plan(vocab, X, pool_size, mode, **kwargs)[0]  # the plan alone
 
     def run_with_plan(X, pool_size, mode="max", **kwargs) -> tuple[np.ndarray, Plan]:
         """``pool2d`` that also returns the ``Plan`` it ran."""

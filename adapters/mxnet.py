@@ -4,8 +4,9 @@ Native: ``npx.pooling`` with symmetric pads smaller than the window (MKLDNN reje
 ``pad >= kernel``; a 4-tuple ``pad`` is silently cut to its first two values, so per-side pads
 are never passed), ``pooling_convention='valid'`` for floor and ``'full'`` for ceil when no
 window has to be dropped (``full`` keeps a last window that starts in the padding, PyTorch and
-the reference drop it), ``count_include_pad``, NCHW and NHWC layouts.  Emulated: asymmetric,
-wide and SAME_LOWER pads, ceil with a dropped window, dilation (MXNet has none), lp.
+the reference drop it; dropping it leaves the floor count, so ``'valid'`` computes that case),
+``count_include_pad``, NCHW and NHWC layouts.  Emulated: asymmetric, wide and SAME_LOWER pads,
+dilation (MXNet has none), lp.
 
 Padding is done with the legacy ``mx.nd.pad`` (NCHW only, transposed around for NHWC):
 ``mx.np.pad`` in 1.9.1 ignores ``constant_values`` and always pads with 0, which would let the
@@ -25,6 +26,7 @@ from ._base import bind
 class MXNet(Vocabulary):
     name = "mxnet"
     imports = ("import mxnet as mx", "from mxnet import np as mnp, npx", "npx.set_np()")
+    functions = {"maximum": "mnp.maximum", "abs": "mnp.abs", "ones_like": "mnp.ones_like"}
     layouts = ("NCHW", "NHWC")
     tensor_dtypes = ("float16", "float32", "float64", "int8", "uint8", "int32", "int64")
 
@@ -58,15 +60,6 @@ class MXNet(Vocabulary):
         extra = {"layout": layout} if layout != "NCHW" else {}
         return plan.call("npx.pooling", v, kernel=tuple(kernel), stride=tuple(stride),
                          pool_type=mode, **extra)
-
-    def maximum(self, plan, a, b):
-        return plan.call("mnp.maximum", a, b)
-
-    def abs(self, plan, v):
-        return plan.call("mnp.abs", v)
-
-    def ones_like(self, plan, v):
-        return plan.call("mnp.ones_like", v)
 
     def cast(self, plan, v, dtype):
         return plan.call(".astype", v, dtype)

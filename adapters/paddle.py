@@ -4,11 +4,12 @@ Native: ``F.max_pool2d`` / ``F.avg_pool2d`` with per-side pads ``[top, bottom, l
 (any size; validated first, since Paddle silently accepts negative pads and windows larger
 than the input), ``exclusive = not count_include_pad`` (Paddle's default ``exclusive=True``
 excludes padding), ``ceil_mode`` when no window has to be dropped (Paddle keeps a last window
-that starts in the padding and fills it with -3.4e38 or NaN), NCHW and NHWC.  Emulated: ceil
-with a dropped window, dilation (Paddle has none), lp, and include-pad avg with asymmetric pads:
+that starts in the padding and fills it with -3.4e38 or NaN; when the reference drops one, the
+count left is the floor count, so floor mode computes it), NCHW and NHWC.  Emulated: dilation
+(Paddle has none), lp, and include-pad avg with asymmetric pads:
 measured on 3.3.1, ``exclusive=False`` with pads ``[2, 0, 0, 1]`` divides the last column's
-windows by 6 instead of 9 (its divisor clips a window's end with the start-side pad).  Paddle pools no integers on CPU:
-integer max/min are computed in float64 and cast back, exact for |values| < 2**53 (larger
+windows by 6 instead of 9 (its divisor clips a window's end with the start-side pad).
+Paddle pools no integers on CPU: integer max/min are computed in float64 and cast back, exact for |values| < 2**53 (larger
 values are refused, not rounded); float16 in float32 (its CPU ``pad3d`` and ``maximum``
 kernels have no float16).  uint16 and wider unsigned inputs are handed over widened:
 ``paddle.to_tensor`` reads a uint16 array as bfloat16.
@@ -23,6 +24,8 @@ from ._base import bind
 class Paddle(Vocabulary):
     name = "paddle"
     imports = ("import paddle", "import paddle.nn.functional as F")
+    functions = {"maximum": "paddle.maximum", "abs": "paddle.abs",
+                 "ones_like": "paddle.ones_like"}
     layouts = ("NCHW", "NHWC")
     pool_dtypes = ("float32", "float64")  # float16: no CPU kernel for pad3d or maximum
     # uint16 is not here: paddle.to_tensor reads a uint16 array as bfloat16
@@ -48,15 +51,6 @@ class Paddle(Vocabulary):
         extra = {"data_format": layout} if layout != "NCHW" else {}
         return plan.call(f"F.{mode}_pool2d", v, kernel_size=tuple(kernel), stride=tuple(stride),
                          **extra)
-
-    def maximum(self, plan, a, b):
-        return plan.call("paddle.maximum", a, b)
-
-    def abs(self, plan, v):
-        return plan.call("paddle.abs", v)
-
-    def ones_like(self, plan, v):
-        return plan.call("paddle.ones_like", v)
 
     def power(self, plan, v, exponent):
         # ``t ** 0.333`` rounds a Python exponent to float32 (float64 results off by ~3e-8):

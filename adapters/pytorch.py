@@ -26,6 +26,7 @@ def _pair_kwargs(**kwargs):
 class Torch(Vocabulary):
     name = "pytorch"
     imports = ("import torch", "import torch.nn.functional as F")
+    functions = {"maximum": "torch.maximum", "abs": "torch.abs", "ones_like": "torch.ones_like"}
     layouts = ("NCHW",)
     pool_dtypes = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8")
 
@@ -47,15 +48,6 @@ class Torch(Vocabulary):
 
     def pool(self, plan, v, mode, kernel, stride, layout):
         return plan.call(f"F.{mode}_pool2d", v, kernel_size=tuple(kernel), stride=tuple(stride))
-
-    def maximum(self, plan, a, b):
-        return plan.call("torch.maximum", a, b)
-
-    def abs(self, plan, v):
-        return plan.call("torch.abs", v)
-
-    def ones_like(self, plan, v):
-        return plan.call("torch.ones_like", v)
 
     def cast(self, plan, v, dtype):
         return plan.call(".to", v, Attr(f"torch.{dtype}"))

@@ -21,6 +21,7 @@ from ._base import bind
 class TensorFlow(Vocabulary):
     name = "tensorflow"
     imports = ("import tensorflow as tf",)
+    functions = {"maximum": "tf.maximum", "abs": "tf.abs", "ones_like": "tf.ones_like"}
     layouts = ("NHWC",)
     pool_dtypes = ("float16", "float32", "float64", "int8", "int32", "int64", "uint8")
 
@@ -43,15 +44,6 @@ class TensorFlow(Vocabulary):
     def pool(self, plan, v, mode, kernel, stride, layout):
         return plan.call(f"tf.nn.{mode}_pool2d", v, ksize=tuple(kernel), strides=tuple(stride),
                          padding="VALID")
-
-    def maximum(self, plan, a, b):
-        return plan.call("tf.maximum", a, b)
-
-    def abs(self, plan, v):
-        return plan.call("tf.abs", v)
-
-    def ones_like(self, plan, v):
-        return plan.call("tf.ones_like", v)
 
     def cast(self, plan, v, dtype):
         return plan.call("tf.cast", v, Attr(f"tf.{dtype}"))

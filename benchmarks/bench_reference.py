@@ -89,7 +89,8 @@ def main() -> int:
          lambda: F.avg_pool2d(xt, 2, stride=2)),
     ]
     print(f"(b) (8, 64, 112, 112) float32 = {x.nbytes / 2**20:.1f} MiB")
-    print(f"    {'config':<14} {'reference':>10} {'torch 1 thr':>12} {'torch ' + str(default_threads) + ' thr':>12}"
+    threads = f"torch {default_threads} thr"
+    print(f"    {'config':<14} {'reference':>10} {'torch 1 thr':>12} {threads:>12}"
           f" {'ref/t1':>7} {'ref/tN':>7} {'extra mem/input':>16}")
     ok = loop / ref >= 1000
     for name, ours, theirs in configs:

@@ -1,7 +1,8 @@
 """pooling-xfw: 2-D pooling that gives the same numbers in MXNet, PyTorch, TensorFlow and Paddle.
 
 Public API: ``pool2d`` (the numpy reference), ``compare`` (every backend against it, each
-in its own worker process), ``PoolingError``, ``output_shape``,
+in its own worker process), ``translate`` / ``explain`` (the porting assistant),
+``PoolingError``, ``output_shape``,
 ``resolve_padding``, ``pool_cost``, ``cases`` (the chapter's examples as data).
 Importing this package imports numpy only, so every backend worker can import it.
 """
@@ -12,6 +13,22 @@ from .errors import PoolingError
 from .reference import pool2d
 from .spec import Geometry, PoolSpec, make_spec, output_shape, resolve, resolve_padding
 
-__all__ = ["pool2d", "compare", "Comparison", "BackendResult", "PoolingError", "output_shape", "resolve_padding", "pool_cost", "PoolCost",
-           "cases", "PoolSpec", "Geometry", "make_spec", "resolve"]
+
+def translate(call: str, frm: str, shape, to=None, verify: bool = True, **kwargs):
+    """A framework's own pooling call (text) in every framework; see ``pooling_xfw.porting``."""
+    from .porting import translate as _translate
+
+    return _translate(call, frm, shape, to=to, verify=verify, **kwargs)
+
+
+def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify: bool = True,
+            **kwargs):
+    """Are two native pooling calls equivalent, and if not, why; see ``pooling_xfw.porting``."""
+    from .porting import explain as _explain
+
+    return _explain(call_a, frm_a, call_b, frm_b, shape=shape, verify=verify, **kwargs)
+
+__all__ = ["pool2d", "compare", "translate", "explain", "Comparison", "BackendResult",
+           "PoolingError", "output_shape", "resolve_padding", "pool_cost", "PoolCost", "cases",
+           "PoolSpec", "Geometry", "make_spec", "resolve"]
 __version__ = "0.1.0"

@@ -49,14 +49,17 @@ class Vocabulary:
         """Unpadded, floor-mode max/avg pooling (the one primitive every framework has)."""
         raise NotImplementedError
 
+    #: the framework's elementwise functions: {"maximum": ..., "abs": ..., "ones_like": ...}
+    functions: dict[str, str] = {}
+
     def maximum(self, plan: Plan, a: Var, b: Var) -> Var:
-        raise NotImplementedError
+        return plan.call(self.functions["maximum"], a, b)
 
     def abs(self, plan: Plan, v: Var) -> Var:
-        raise NotImplementedError
+        return plan.call(self.functions["abs"], v)
 
     def ones_like(self, plan: Plan, v: Var) -> Var:
-        raise NotImplementedError
+        return plan.call(self.functions["ones_like"], v)
 
     def power(self, plan: Plan, v: Var, exponent: float) -> Var:
         return plan.call("op:pow", v, exponent)

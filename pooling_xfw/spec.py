@@ -276,11 +276,11 @@ def resolve(spec: PoolSpec, input_shape: Sequence[int]) -> Geometry:
     h, w = int(input_shape[h_axis]), int(input_shape[w_axis])
     if h < 1 or w < 1:
         raise _fail("X", f"<array of shape {tuple(input_shape)}>", "non-empty H and W")
-    pads = spec.padding if isinstance(spec.padding, str) else None
+    named = isinstance(spec.padding, str)  # 'valid' / 'same' / 'same_lower': per axis alike
     rows = _resolve_axis("H", h, spec.pool_size[0], spec.stride[0], spec.dilation[0],
-                         pads or spec.padding[0], spec.ceil_mode)
+                         spec.padding if named else spec.padding[0], spec.ceil_mode)
     cols = _resolve_axis("W", w, spec.pool_size[1], spec.stride[1], spec.dilation[1],
-                         pads or spec.padding[1], spec.ceil_mode)
+                         spec.padding if named else spec.padding[1], spec.ceil_mode)
     return Geometry(spec, rows, cols)
 
 

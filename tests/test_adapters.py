@@ -82,8 +82,8 @@ def _grid():
 GRID = list(_grid())
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name,window,mode,dtype,kwargs", GRID, ids=[g[0] for g in GRID])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_grid_against_the_reference(pool, backend, name, window, mode, dtype, kwargs):
     x = _input(dtype, kwargs["layout"])
     outcome = px.compare(x, window, mode, backends=[backend], pool=pool, **kwargs).results[backend]

@@ -49,6 +49,12 @@ def test_parse_with_the_frameworks_defaults(framework, call, expected, defaulted
                                            if k != "pool_size"})
 
 
+def test_parse_a_call_given_as_keyword_arguments():
+    native = porting.parse("paddle", function="F.avg_pool2d", kernel_size=2, exclusive=False)
+    assert native.spec["count_include_pad"] is True and native.spec["stride"] == 2
+    assert native.spec == porting.parse("paddle", "F.avg_pool2d(x, 2, exclusive=False)").spec
+
+
 @pytest.mark.parametrize("framework,call,note", [
     ("mxnet", "npx.pooling(x, kernel=(3, 3), pad=(1, 0, 1, 0))", "only the first two entries"),
     ("tensorflow", chapter.TABS[1][1]["tensorflow"], "not -inf"),

@@ -190,7 +190,8 @@ def test_lp_pooling_is_the_p_norm_of_each_window():
     (dict(X=np.zeros((4, 4), complex)), "X"), (dict(X=np.zeros((4, 4), bool)), "X"),
     (dict(X=[["a", "b"], ["c", "d"]]), "X"), (dict(X=np.zeros((1, 1, 0, 4))), "X"),
     (dict(pool_size=5), "pool_size"), (dict(pool_size=2, dilation=4), "pool_size"),
-    (dict(pool_size=2, padding=3), "padding"), (dict(pool_size=1, stride=1, padding=((0, 0), (0, 2))), "padding"),
+    (dict(pool_size=2, padding=3), "padding"),
+    (dict(pool_size=1, stride=1, padding=((0, 0), (0, 2))), "padding"),
 ], ids=lambda v: v if isinstance(v, str) else "-".join(f"{k}={v[k]!r}"[:24] for k in v))
 def test_invalid_argument_names_itself(kwargs, arg):
     call = dict(X=np.zeros((1, 1, 4, 4)), pool_size=2)

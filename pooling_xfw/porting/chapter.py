@@ -17,6 +17,13 @@ X_padded = tf.pad(X, paddings, "CONSTANT")
 pool2d = tf.keras.layers.MaxPool2D(pool_size={size}, padding='valid', strides={strides})
 pool2d(X_padded)"""
 
+_P1S2 = {
+    "mxnet": "pool2d = nn.MaxPool2D(3, padding=1, strides=2)\npool2d(X)",
+    "pytorch": "pool2d = nn.MaxPool2d(3, padding=1, stride=2)\npool2d(X)",
+    "tensorflow": _TF_PAD_RECIPE.format(paddings="[[0, 0], [1,0], [1,0], [0,0]]", size="[3, 3]",
+                                        strides="2"),
+    "paddle": "pool2d = nn.MaxPool2D(3, padding=1, stride=2)\npool2d(X)"}
+
 # (case in px.cases.CHAPTER, {framework: the tab's code as printed in the chapter})
 TABS = (
     ("maxpool-k3", {
@@ -24,24 +31,16 @@ TABS = (
         "pytorch": "pool2d = nn.MaxPool2d(3)\npool2d(X)",
         "tensorflow": "pool2d = tf.keras.layers.MaxPool2D(pool_size=[3, 3])\npool2d(X)",
         "paddle": "pool2d = nn.MaxPool2D(3, stride=3)\npool2d(X)"}),
-    ("maxpool-k3-p1-s2", {
-        "mxnet": "pool2d = nn.MaxPool2D(3, padding=1, strides=2)\npool2d(X)",
-        "pytorch": "pool2d = nn.MaxPool2d(3, padding=1, stride=2)\npool2d(X)",
-        "tensorflow": _TF_PAD_RECIPE.format(paddings="[[0, 0], [1,0], [1,0], [0,0]]",
-                                            size="[3, 3]", strides="2"),
-        "paddle": "pool2d = nn.MaxPool2D(3, padding=1, stride=2)\npool2d(X)"}),
+    ("maxpool-k3-p1-s2", _P1S2),
     ("maxpool-k2x3-p0x1-s2x3", {
         "mxnet": "pool2d = nn.MaxPool2D((2, 3), padding=(0, 1), strides=(2, 3))\npool2d(X)",
         "pytorch": "pool2d = nn.MaxPool2d((2, 3), stride=(2, 3), padding=(0, 1))\npool2d(X)",
         "tensorflow": _TF_PAD_RECIPE.format(paddings="[[0, 0], [0, 0], [1, 1], [0, 0]]",
                                             size="[2, 3]", strides="(2, 3)"),
         "paddle": "pool2d = nn.MaxPool2D((2, 3), padding=(0, 1), stride=(2, 3))\npool2d(X)"}),
-    ("maxpool-k3-p1-s2-2ch", {
-        "mxnet": "pool2d = nn.MaxPool2D(3, padding=1, strides=2)\npool2d(X)",
-        "pytorch": "pool2d = nn.MaxPool2d(3, padding=1, stride=2)\npool2d(X)",
-        "tensorflow": _TF_PAD_RECIPE.format(paddings="[[0, 0], [1,0], [1,0], [0,0]]",
-                                            size="[3, 3]", strides="2"),
-        "paddle": "pool2d = paddle.nn.MaxPool2D(3, padding=1, stride=2)\npool2d(X)"}),
+    ("maxpool-k3-p1-s2-2ch", {**_P1S2,  # the same tabs, but Paddle's spells out paddle.nn
+                              "paddle": "pool2d = paddle.nn.MaxPool2D(3, padding=1, stride=2)\n"
+                                        "pool2d(X)"}),
 )
 
 # d2l-en issues 1270 and 1271: the MXNet tab, and what the ported tabs printed at the time

@@ -183,10 +183,20 @@ def _bind(framework: str, function: str, call: ast.Call, names: dict) -> tuple[d
     return args, defaulted
 
 
-def parse(framework: str, text: str) -> NativeCall:
-    """Read ``text`` (one call, or a few statements such as the chapter's ``tf.pad`` recipe)."""
+def parse(framework: str, text: str | None = None, *, function: str | None = None,
+          **arguments) -> NativeCall:
+    """Read ``text`` (one call, or a few statements such as the chapter's ``tf.pad`` recipe),
+    or a call given as ``function`` and keyword ``arguments``:
+    ``parse("pytorch", function="nn.MaxPool2d", kernel_size=3, stride=2)``."""
     if framework not in BACKENDS:
         raise PoolingError(f"from: got {framework!r}; allowed: {', '.join(BACKENDS)}")
+    if text is None:
+        if function is None:
+            raise PoolingError("call: got neither text nor function=; allowed: one of them")
+        given = [f"{k}={v!r}" for k, v in arguments.items()]  # literals, read back by ast
+        if _takes_input(framework, _canonical(framework, function)):
+            given.insert(0, "x")
+        text = f"{function}({', '.join(given)})"
     try:
         tree = ast.parse(text.strip())
     except SyntaxError as exc:
