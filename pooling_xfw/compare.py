@@ -13,7 +13,9 @@ largest finite |input| (large values that cancel lose digits relative to the inp
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
+import sys
 
 import numpy as np
 
@@ -71,23 +73,30 @@ def tolerance(mode: str, dtype: np.dtype, rtol=None, atol=None) -> tuple[float, 
 
 def compare(X, pool_size, mode: str = "max", *, backends=None, rtol=None, atol=None,
             pool: WorkerPool | None = None, timeout: float = CALL_TIMEOUT,
-            **pool2d_kwargs) -> Comparison:
+            inprocess: bool = True, **pool2d_kwargs) -> Comparison:
     """Run ``px.pool2d(X, pool_size, mode, **pool2d_kwargs)`` and every backend's adapter.
 
     ``backends``: names among ``"mxnet"``, ``"pytorch"``, ``"tensorflow"``, ``"paddle"`` (all
-    by default).  Invalid arguments raise ``PoolingError`` before any backend runs.
+    by default).  Invalid arguments raise ``PoolingError`` before any backend runs.  A backend
+    whose framework is already imported in this process runs here (``inprocess=False``: always
+    in its worker), with the same statuses; the others run in their workers, in parallel.
     """
     spec = make_spec(pool_size, mode, **pool2d_kwargs)
     x = as_input(X)
     reference = pool_geometry(x, resolve(spec, x.shape))
     names = list(envs.BACKENDS) if backends is None else [
         envs.check_backend(b) for b in ([backends] if isinstance(backends, str) else backends)]
-    pool = pool or default_pool()
-    hellos = pool.start(names)
-    request = {"op": "pool2d", "kwargs": spec.kwargs()}
+    tol = tolerance(spec.mode, reference.dtype, rtol, atol)
     results: dict[str, BackendResult] = {}
+    local = [n for n in names if inprocess and envs.FRAMEWORK_MODULE[n] in sys.modules]
+    for name in local:
+        results[name] = _run_here(name, spec, x, reference, tol)
+    remote = [n for n in names if n not in local]
+    pool = (pool or default_pool()) if remote else pool
+    hellos = pool.start(remote) if remote else {}
+    request = {"op": "pool2d", "kwargs": spec.kwargs()}
     sent = []
-    for name in names:
+    for name in remote:
         hello = hellos[name]
         if isinstance(hello, WorkerFailure):
             results[name] = BackendResult(name, hello.status, detail=hello.reason)
@@ -99,7 +108,6 @@ def compare(X, pool_size, mode: str = "max", *, backends=None, rtol=None, atol=N
             sent.append(name)
         except WorkerFailure as failure:
             results[name].detail = failure.reason
-    tol = tolerance(spec.mode, reference.dtype, rtol, atol)
     for name in sent:  # all workers compute at once; collect in order
         result = results[name]
         try:
@@ -112,7 +120,25 @@ def compare(X, pool_size, mode: str = "max", *, backends=None, rtol=None, atol=N
             continue
         result.how, result.output = reply.get("how"), arrays[0]
         judge(result, reference, tol, input_scale(x))
-    return Comparison(x, spec.kwargs(), reference, results, rtol, atol)
+    return Comparison(x, spec.kwargs(), reference, {n: results[n] for n in names}, rtol, atol)
+
+
+def _run_here(name: str, spec, x, reference, tol) -> BackendResult:
+    """The in-process path: the framework is already imported here, so no worker is needed
+    (and none is risked: importing another framework here could crash this process)."""
+    from .runtime.worker import pool2d_reply
+
+    adapter = importlib.import_module(f"adapters.{name}")
+    result = BackendResult(name, "error",
+                           framework_version=sys.modules[envs.FRAMEWORK_MODULE[name]].__version__,
+                           numpy_version=np.__version__)
+    reply, arrays = pool2d_reply(adapter, spec.kwargs(), x)
+    if reply["status"] != "ok":
+        result.detail = f"{reply['kind']}: {reply['message']}"
+        return result
+    result.how, result.output = reply["how"], arrays[0]
+    judge(result, reference, tol, input_scale(x))
+    return result
 
 
 def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float],

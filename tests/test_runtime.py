@@ -182,3 +182,28 @@ def test_every_framework_is_pinned():
     for backend, package in [("mxnet", "mxnet"), ("pytorch", "torch"),
                              ("tensorflow", "tensorflow-cpu"), ("paddle", "paddlepaddle")]:
         assert _pin(backend, package)
+
+
+def test_in_process_fast_path_when_the_framework_is_already_imported(tmp_path):
+    """In the PyTorch environment, with torch imported: no worker, the same result."""
+    import subprocess
+
+    script = tmp_path / "here.py"
+    script.write_text(
+        "import numpy as np, torch, pooling_xfw as px\n"
+        "from pooling_xfw.runtime.client import WorkerPool\n"
+        "x = -np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)\n"
+        "with WorkerPool() as pool:\n"
+        "    here = px.compare(x, 3, 'avg', padding=1, backends=['pytorch'], pool=pool)\n"
+        "    assert not pool._workers, 'a worker was started'\n"
+        "    there = px.compare(x, 3, 'avg', padding=1, backends=['pytorch'], pool=pool,\n"
+        "                       inprocess=False)\n"
+        "    assert pool._workers\n"
+        "a, b = here.results['pytorch'], there.results['pytorch']\n"
+        "assert (a.status, a.max_abs_diff, a.framework_version, a.how) == "
+        "(b.status, b.max_abs_diff, b.framework_version, b.how), (a, b)\n"
+        "assert np.array_equal(a.output, b.output) and a.status == 'agree'\n"
+        "print('ok')\n")
+    proc = subprocess.run([envs.interpreter("pytorch"), str(script)], capture_output=True,
+                          text=True, env=envs.quiet_env(), timeout=300)
+    assert proc.stdout.strip().endswith("ok"), proc.stdout + proc.stderr

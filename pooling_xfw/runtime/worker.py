@@ -25,7 +25,6 @@ def main(backend: str) -> int:
     inp, out = _protocol_streams()
     import numpy as np
 
-    from pooling_xfw.errors import PoolingError
     from pooling_xfw.runtime import protocol
     from pooling_xfw.runtime.envs import FRAMEWORK_MODULE
 
@@ -52,8 +51,7 @@ def main(backend: str) -> int:
             return 0  # the client closed our input
         op = request.get("op")
         if op == "pool2d":
-            reply, result = _pool2d(adapter, request, arrays, PoolingError)
-            protocol.write(out, reply, result)
+            protocol.write(out, *pool2d_reply(adapter, request["kwargs"], arrays[0]))
         elif op == "run-plan":  # a native call as the user wrote it (the porting assistant)
             protocol.write(out, *_run_plan(adapter, request, arrays))
         elif op == "echo":  # the array round trip, across numpy versions
@@ -70,11 +68,14 @@ def main(backend: str) -> int:
                                  "message": f"unknown op {op!r}"})
 
 
-def _pool2d(adapter, request, arrays, PoolingError):
-    kwargs = request["kwargs"]
+def pool2d_reply(adapter, kwargs: dict, x):
+    """Run one ``pool2d`` request with ``adapter``: (reply header, [output]).  Shared by the
+    worker and ``compare``'s in-process path, so both report alike."""
+    from pooling_xfw.errors import PoolingError
+
     started = time.perf_counter()
     try:
-        output, plan = adapter.run(arrays[0], **kwargs)
+        output, plan = adapter.run(x, **kwargs)
     except PoolingError as exc:
         return {"status": "error", "kind": "PoolingError", "message": str(exc)}, []
     except Exception as exc:  # BackendError carries the framework's one-line message
