@@ -21,9 +21,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _backends(text: str | None) -> list[str]:
-    if not text:
+    if text is None:
         return list(envs.BACKENDS)
-    return [envs.check_backend(name.strip()) for name in text.split(",") if name.strip()]
+    names = [envs.check_backend(name.strip()) for name in text.split(",") if name.strip()]
+    if not names:
+        raise PoolingError(f"backends: got {text!r}; allowed: names among "
+                           f"{', '.join(envs.BACKENDS)}, comma-separated")
+    return names
 
 
 def _set_pythons(pairs: list[str]) -> None:
@@ -85,6 +89,14 @@ def _padding(text: str):
         raise PoolingError(f"--padding: got {text!r}; allowed: {allowed}") from None
 
 
+def _shape(flag: str, text: str) -> tuple[int, ...]:
+    shape = _ints(flag, text)
+    shape = (shape,) if isinstance(shape, int) else shape
+    if not 2 <= len(shape) <= 4 or min(shape) < 1:
+        raise PoolingError(f"{flag}: got {text!r}; allowed: 2 to 4 positive ints, e.g. 1,3,8,8")
+    return shape
+
+
 def _load_input(args):
     import numpy as np
 
@@ -94,10 +106,9 @@ def _load_input(args):
         except (OSError, ValueError) as exc:
             raise PoolingError(f"--input: cannot read {args.input!r} as a .npy array without "
                                f"pickles ({exc}); allowed: a numeric .npy file") from None
-    shape = _ints("--shape", args.shape)
-    shape = (shape,) if isinstance(shape, int) else shape
-    if not 2 <= len(shape) <= 4 or min(shape) < 1:
-        raise PoolingError(f"--shape: got {args.shape!r}; allowed: 2 to 4 positive ints")
+    shape = _shape("--shape", args.shape)
+    if args.seed < 0:
+        raise PoolingError(f"--seed: got {args.seed}; allowed: an int >= 0")
     rng = np.random.default_rng(args.seed)
     values = {"arange": lambda: np.arange(np.prod(shape)).reshape(shape),
               "randn": lambda: rng.standard_normal(shape),
@@ -132,6 +143,8 @@ def _emit(args, cases) -> int:
     from . import report
     from .runtime.client import log
 
+    if args.output:
+        report.check_writable(args.output)
     doc = report.build(cases, _backends(args.backends), progress=log)
     color = (args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     text = report.render(doc, args.format, verbose=args.verbose, color=color)
@@ -171,14 +184,15 @@ def _conventions(args) -> int:
 def _translate(args) -> int:
     from .porting import translate
 
-    shape = _ints("--shape", args.shape)
-    result = translate(args.call, args.frm, (shape,) if isinstance(shape, int) else shape,
-                       to=_backends(args.to) if args.to else None, verify=not args.no_verify)
+    result = translate(args.call, args.frm, _shape("--shape", args.shape),
+                       to=_backends(args.to) if args.to is not None else None,
+                       verify=not args.no_verify)
     sys.stdout.write(result.to_text())
     checks = [t.check for t in result.targets.values()]
-    if any(c.startswith("DIFFERS") for c in checks):
+    if any(c.startswith("DIFFERS") for c in checks + [result.source_check]):
         return EXIT_DIFFER
-    if args.no_verify or all(c.startswith("agrees") for c in checks):
+    if args.no_verify or (all(c.startswith("agrees") for c in checks)
+                          and result.source_check.startswith("agrees")):
         return EXIT_OK
     return EXIT_UNAVAILABLE
 
@@ -186,20 +200,21 @@ def _translate(args) -> int:
 def _explain(args) -> int:
     from .porting import explain
 
-    shape = _ints("--shape", args.shape) if args.shape else None
     result = explain(args.call_a, args.frm_a, args.call_b, args.frm_b,
-                     shape=(shape,) if isinstance(shape, int) else shape, verify=not args.no_verify)
+                     shape=_shape("--shape", args.shape) if args.shape else None,
+                     verify=not args.no_verify)
     sys.stdout.write(result.to_text())
     return EXIT_OK if result.equivalent else EXIT_DIFFER
 
 
 def _audit_chapter(args) -> int:
+    from . import report
     from .porting import chapter
 
+    if args.output:
+        report.check_writable(args.output)
     text = chapter.audit()
     if args.output:
-        from . import report
-
         report.write(text, args.output)
     else:
         sys.stdout.write(text)

@@ -60,19 +60,22 @@ def test_parse_a_call_given_as_keyword_arguments():
     ("tensorflow", chapter.TABS[1][1]["tensorflow"], "not -inf"),
     ("paddle", "nn.AvgPool2D(3)", "excludes padding by default"),
     ("pytorch", "nn.LPPool2d(3, 2)", "x, not |x|"),
-    ("pytorch", "nn.AvgPool2d(2, divisor_override=3)", "no fixed divisor"),
-], ids=["mxnet-pad-4-tuple", "tf-zero-pad-recipe", "paddle-exclusive", "torch-lp", "divisor"])
+    ("paddle", "nn.AvgPool2D(3, 2, [0, 1, 0, 1], exclusive=False)", "pads are asymmetric"),
+    ("paddle", "F.lp_pool2d(x, 1, 2)", "x, not |x|"),
+], ids=["mxnet-pad-4-tuple", "tf-zero-pad-recipe", "paddle-exclusive", "torch-lp",
+        "paddle-asymmetric-include-pad", "paddle-lp"])
 def test_parse_says_what_the_spec_cannot_hold(framework, call, note):
     assert any(note in n for n in porting.parse(framework, call).notes)
 
 
 @pytest.mark.parametrize("call,message", [
     ("nn.MaxPool2d(3, padding=__import__('os').getpid())", "is not a literal"),
-    ("nn.Conv2d(3)", "no pytorch pooling call"),
+    ("nn.Conv2d(3)", "is not understood"),
+    ("nn.AvgPool2d(2, divisor_override=3)", "has no neutral spec"),
     ("nn.MaxPool2d(3, padding=", "cannot parse"),
     ("nn.MaxPool2d(3, pading=1)", "unexpected argument 'pading'"),
     ("nn.MaxPool2d()", "needs 'kernel_size'"),
-], ids=["no-eval", "not-pooling", "syntax", "typo", "missing-kernel"])
+], ids=["no-eval", "not-pooling", "divisor-override", "syntax", "typo", "missing-kernel"])
 def test_parse_refuses_with_a_clear_error(call, message):
     with pytest.raises(px.PoolingError, match=message):
         porting.parse("pytorch", call)
@@ -247,3 +250,86 @@ def test_cli_translate_explain_audit():
            "[[  0.,   0.], [  0., -85.]]" in out
     assert cli("translate", "--from", "torch", "nn.MaxPool2d(3)", "--shape", "1,1,4,4",
                check_exit=2).stderr.count("\n") == 1
+
+
+# --- defects found in review, kept fixed ---------------------------------------------------------
+
+@pytest.mark.parametrize("framework,call,expected", [
+    ("mxnet", "npx.pooling(x, (2, 2), 'avg')", dict(mode="avg", stride=1)),  # MXNet's order
+    ("paddle", "nn.MaxPool2D(2, 2, 0, False, True)", dict(ceil_mode=True)),  # return_mask 4th
+    ("tensorflow", "tf.nn.max_pool2d(x, ksize=[1, 1, 3, 3], strides=[1, 1, 2, 2], "
+                   "padding='VALID', data_format='NCHW')", dict(pool_size=(3, 3), stride=(2, 2))),
+    ("tensorflow", "tf.nn.max_pool2d(x, ksize=[3], strides=2, padding='VALID')",
+     dict(pool_size=3)),
+    ("tensorflow", "layers.MaxPooling2D(2)(x)", dict(pool_size=2, stride=2)),
+    ("tensorflow", "tf.keras.layers.MaxPool2D(2, name='pool1')", dict(pool_size=2)),
+    ("pytorch", "k = 3\nnn.MaxPool2d(k)", dict(pool_size=3, stride=3)),
+    ("paddle", "nn.MaxPool2D(3, padding=[[1, 1], [1, 1]])", dict(padding=((1, 1), (1, 1)))),
+    ("paddle", "nn.LPPool2D(2, 3)", dict(mode="lp", p=2.0)),
+], ids=["npx-positional", "paddle-return-mask-order", "tf-4d-nchw-ksize", "tf-1-ksize",
+        "keras-layer-applied", "keras-name", "bound-literal", "paddle-two-pairs", "paddle-lp"])
+def test_parse_review_cases(framework, call, expected):
+    spec = porting.parse(framework, call).spec
+    for key, value in expected.items():
+        assert spec[key] == value, key
+
+
+@pytest.mark.parametrize("framework,call,message", [
+    ("pytorch", "x = F.pad(x, (1, 1, 1, 1), value=-1.0)\ny = F.max_pool2d(x, 3, stride=1)",
+     "is not understood"),
+    ("pytorch", "nn.MaxPool2d(3.7)", "where an int or a tuple of ints belongs"),
+    ("pytorch", "nn.MaxPool2d(3, return_indices=True)", "has no neutral spec"),
+    ("mxnet", "npx.pooling(x, kernel=(3, 3), global_pool=True)", "has no neutral spec"),
+    ("tensorflow", "x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode='REFLECT')\n"
+                   "y = tf.nn.max_pool2d(x, 3, 1, 'VALID')", "other modes have no neutral spec"),
+    ("tensorflow", "tf.pad(x)\ntf.nn.max_pool2d(x, 3, 1, 'VALID')", "cannot read"),
+    ("tensorflow", "(a, b) = tf.constant(3)", "is not understood"),
+    ("pytorch", "nn.MaxPool2d(3, 1, 0, 1, False, False, 7)", "positional arguments"),
+    ("pytorch", "x.max_pool2d(3)", "is not understood"),
+], ids=["torch-pad-before", "float-kernel", "return-indices", "global-pool", "reflect-pad",
+        "pad-without-paddings", "tuple-target", "too-many-args", "method-call"])
+def test_parse_refuses_what_it_cannot_read_faithfully(framework, call, message):
+    with pytest.raises(px.PoolingError, match=message) as info:
+        porting.parse(framework, call)
+    assert "\n" not in str(info.value).split("(", 1)[0]
+
+
+def test_lp_power_and_avg_pad_value_are_causes():
+    lp = porting.explain("nn.LPPool2d(2, 3)", "pytorch", "F.lp_pool2d(x, 4, 3)", "paddle",
+                         verify=False)
+    assert "lp power" in {c.kind for c in lp.causes} and not lp.equivalent
+    recipe = ("x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], constant_values=5.0)\n"
+              "y = tf.nn.avg_pool2d(x, 3, 1, 'VALID')")
+    avg = porting.explain("nn.AvgPool2d(3, 1, 1)", "pytorch", recipe, "tensorflow",
+                          shape=(1, 1, 4, 4), verify=False)
+    assert "pad value" in {c.kind for c in avg.causes} and not avg.equivalent
+
+
+def test_nan_witness_shows_the_difference(pool):
+    result = porting.explain("nn.MaxPool2d(3, stride=2, padding=1)", "pytorch",
+                             "nn.MaxPool2D(3, 2, 1)", "paddle", pool=pool)
+    a, b = result.witness_outputs.values()
+    assert not np.array_equal(a, b, equal_nan=True)
+
+
+@pytest.mark.parametrize("args", [
+    ["translate", "--from", "pytorch", "nn.MaxPool2d(3)", "--shape", "1,1,-4,4"],
+    ["compare", "--shape", "1,1,4,4", "--kernel", "2", "--seed", "-1"],
+    ["report", "--cases", "pool2d-max", "--output", "/nonexistent/dir/x.txt"],
+    ["report", "--cases", "pool2d-max", "--output", "/tmp"],
+    ["compare", "--shape", "4,4", "--kernel", "2", "--backends", ","],
+], ids=["negative-shape", "negative-seed", "missing-dir", "output-is-dir", "empty-backends"])
+def test_cli_review_cases_are_usage_errors(args):
+    proc = cli(*args, check_exit=2)
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_markdown_cells_are_escaped(tmp_path):
+    import json as _json
+
+    cases = tmp_path / "cases.json"
+    cases.write_text(_json.dumps([{"name": "a|<b>", "input": [[1, 2], [3, 4]],
+                                   "kwargs": {"pool_size": 2}}]))
+    out = cli("report", "--cases", str(cases), "--format", "markdown", "--backends", "pytorch",
+              check_exit=0).stdout
+    assert "| a\\|&lt;b&gt; |" in out

@@ -49,10 +49,12 @@ def _neutral_kwargs(native: NativeCall) -> dict:
 
 def evaluate(native: NativeCall, x: np.ndarray) -> np.ndarray:
     """What the call computes, by the neutral semantics: the reference, plus a ``tf.pad`` with a
-    finite constant before a max, and MXNet/Paddle keeping a window that starts in the padding
-    (its cells are NaN here: the neutral spec has no value for a window of padding only)."""
+    constant that is not the reduction's identity (any finite one before a max, a non-zero one
+    before an average), and MXNet/Paddle keeping a window that starts in the padding (its cells
+    are NaN here: the neutral spec has no value for a window of padding only)."""
     kwargs = _neutral_kwargs(native)
-    if native.pad_value is not None and kwargs["mode"] in ("max", "min"):
+    if native.pad_value is not None and (kwargs["mode"] in ("max", "min")
+                                         or native.pad_value != 0):
         (top, bottom), (left, right) = native.recipe_pads
         h_axis = x.ndim - 3 if kwargs["layout"] == "NHWC" else x.ndim - 2
         widths = [(0, 0)] * x.ndim
@@ -167,8 +169,10 @@ def _verify(result: Translation, x, kwargs, pool) -> None:
         if r.output is None:
             target.check = f"{r.status}: {r.detail}"
             continue
-        against = source if source is not None else reference
-        target.check = _agreement(r.output, against, tol, input_scale(x), "the source call")
+        if source is None:  # nothing to hold the targets to but the neutral spec
+            target.check = _agreement(r.output, reference, tol, input_scale(x))
+            continue
+        target.check = _agreement(r.output, source, tol, input_scale(x), "the source call")
         if source is not None and r.output.shape == source.shape:
             with np.errstate(invalid="ignore"):
                 diff = np.abs(r.output.astype(np.float64) - source.astype(np.float64))
@@ -185,8 +189,9 @@ def _agreement(out, expected, tol, scale: float, what: str = "the neutral spec")
 
 # --- explain --------------------------------------------------------------------------------------
 
-CAUSES = ("layout", "mode", "window", "default stride", "stride", "dilation", "output-shape rule",
-          "SAME split side", "padding", "pad value", "divisor", "ceil clamp", "NaN policy")
+CAUSES = ("layout", "mode", "window", "default stride", "stride", "dilation", "lp power",
+          "output-shape rule", "SAME split side", "padding", "pad value", "divisor",
+          "ceil clamp", "NaN policy")
 
 
 @dataclasses.dataclass
@@ -270,6 +275,8 @@ def _causes_for(a: NativeCall, b: NativeCall, hw) -> list[Cause]:
                            + (f" ({'; '.join(defaulted)})" if defaulted else "")))
     if _pairs(sa["dilation"]) != _pairs(sb["dilation"]):
         found.append(Cause("dilation", f"{sa['dilation']} vs {sb['dilation']}"))
+    if sa["mode"] == sb["mode"] == "lp" and sa["p"] != sb["p"]:
+        found.append(Cause("lp power", f"p={sa['p']:g} vs p={sb['p']:g}"))
     ga, gb = _geometry(a, hw), _geometry(b, hw)
     if ga is None or gb is None:
         return found
@@ -300,13 +307,16 @@ def _causes_for(a: NativeCall, b: NativeCall, hw) -> list[Cause]:
                                                  f"window that starts in the padding"))
     mode = sa["mode"]
     pads_used = ga.pads != ((0, 0), (0, 0)) or gb.pads != ((0, 0), (0, 0))
-    values = {n.pad_value for n in (a, b) if n.pad_value is not None}
-    if mode in ("max", "min") and pads_used and any(np.isfinite(v) for v in values):
-        zero = next(n for n in (a, b) if n.pad_value is not None)
-        found.append(Cause("pad value", f"{zero.framework} pads with {zero.pad_value:g} "
+    padder = next((n for n in (a, b) if n.pad_value is not None), None)
+    if padder and pads_used and mode in ("max", "min") and np.isfinite(padder.pad_value):
+        found.append(Cause("pad value", f"{padder.framework} pads with {padder.pad_value:g} "
                                         f"(tf.pad) where max pooling needs -inf: equal only "
                                         f"when windows at the border have a max >= "
-                                        f"{zero.pad_value:g}"))
+                                        f"{padder.pad_value:g}"))
+    elif padder and pads_used and mode in ("avg", "lp") and padder.pad_value != 0:
+        found.append(Cause("pad value", f"{padder.framework} pads with {padder.pad_value:g} "
+                                        f"(tf.pad), which the average sums where the neutral "
+                                        f"spec's padding adds 0"))
     if mode == "avg" and pads_used and sa["count_include_pad"] != sb["count_include_pad"]:
         def says(n):
             return "counts" if n.spec["count_include_pad"] else "excludes"
@@ -368,8 +378,8 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
     if _pairs(a.spec["pool_size"]) != _pairs(b.spec["pool_size"]):
         found.append(Cause("window", f"{a.spec['pool_size']} vs {b.spec['pool_size']}"))
     if shape is not None:
-        dims = tuple(shape)
-        sizes = [dims[-3:-1] if a.spec["layout"] == "NHWC" else dims[-2:]]
+        dims = tuple(int(v) for v in shape)
+        sizes = [dims[-3:-1] if a.spec["layout"] == "NHWC" and len(dims) > 2 else dims[-2:]]
     else:
         sizes = [(h, w) for h in range(1, 10) for w in range(1, 10)]
     valid = [hw for hw in sizes if _geometry(a, hw) and _geometry(b, hw)]
@@ -386,22 +396,36 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
     result = Explanation(a, b, _merge(found, len(valid)))
     result.witness = _witness(a, b, valid)
     if result.witness is None and any(c.kind == "NaN policy" for c in result.causes):
-        result.witness = _nan_witness(a)
+        result.witness = _nan_witness(a, b, verify, (pool or default_pool()) if verify else None)
     if result.witness is not None:
         _run_witness(result, verify, pool)
     return result
 
 
-def _nan_witness(a: NativeCall) -> np.ndarray | None:
+def _nan_witness(a: NativeCall, b: NativeCall, verify: bool, pool) -> np.ndarray | None:
+    """The smallest input with a NaN on which the two frameworks' outputs differ (run in both
+    when ``verify``; else the smallest whose first window has other cells beside the NaN)."""
     for n in range(1, 10):
-        x = np.arange(n * n, dtype=np.float32).reshape(1, 1, n, n)
-        x[0, 0, 0, 0] = np.nan
-        x = _to_layout(x, "NCHW", a.spec["layout"])
-        try:
-            evaluate(a, x)
-        except PoolingError:
-            continue
-        return x
+        for row, col in ((0, 0), (n - 1, n - 1)):
+            x = np.arange(n * n, dtype=np.float32).reshape(1, 1, n, n)
+            x[0, 0, row, col] = np.nan
+            xa = _to_layout(x, "NCHW", a.spec["layout"])
+            try:
+                geom = resolve(make_spec(**_neutral_kwargs(a)), xa.shape)
+            except PoolingError:
+                continue
+            if not verify:
+                if geom.rows.real_taps()[0] * geom.cols.real_taps()[0] > 1:
+                    return xa
+                continue
+            try:
+                ya = run_native(a, xa, pool)
+                yb = _to_layout(run_native(b, _to_layout(x, "NCHW", b.spec["layout"]), pool),
+                                b.spec["layout"], a.spec["layout"])
+            except (WorkerFailure, PoolingError):
+                return None
+            if ya.shape != yb.shape or not np.array_equal(ya, yb, equal_nan=True):
+                return xa
     return None
 
 

@@ -6,7 +6,9 @@ apply (a layer's stride is its window; ``npx.pooling`` and ``tf.nn.pool`` defaul
 averages exclude padding; TensorFlow is NHWC).  What the neutral spec cannot hold is said, not
 guessed: a ``tf.pad`` with zeros before a max pool (``pad_value``), MXNet ``full`` / Paddle
 ``ceil_mode`` keeping a window that starts in the padding (``keeps_padding_windows``), MXNet
-dropping extra pad entries, ``divisor_override``.
+dropping extra pad entries; and refused with the reason: ``divisor_override`` (Paddle's is not
+even sum/d), ``return_indices``/``return_mask``, ``global_pool``, padding ops other than
+TensorFlow's constant ``tf.pad``.
 """
 from __future__ import annotations
 
@@ -47,22 +49,23 @@ _SIGNATURES = {
                              (_NO, _NO, _NO, _NO, "NHWC", None)),
         "tf.nn.pool": ("input window_shape pooling_type strides padding data_format dilations name",
                        (_NO, _NO, _NO, None, "VALID", None, None, None)),
-        "tf.keras.layers.MaxPool2D": ("pool_size strides padding data_format",
-                                      ((2, 2), None, "valid", None)),
-        "tf.keras.layers.AveragePooling2D": ("pool_size strides padding data_format",
-                                             (_NO, None, "valid", None)),
+        "tf.keras.layers.MaxPool2D": ("pool_size strides padding data_format name",
+                                      ((2, 2), None, "valid", None, None)),
+        "tf.keras.layers.AveragePooling2D": ("pool_size strides padding data_format name",
+                                             (_NO, None, "valid", None, None)),
     },
     "mxnet": {
         "nn.MaxPool2D": ("pool_size strides padding layout ceil_mode",
                          ((2, 2), None, 0, "NCHW", False)),
         "nn.AvgPool2D": ("pool_size strides padding ceil_mode layout count_include_pad",
                          ((2, 2), None, 0, False, "NCHW", True)),
-        "npx.pooling": ("data kernel stride pad pool_type pooling_convention global_pool "
-                        "cudnn_off p_value count_include_pad layout",
-                        (_NO, _NO, None, None, "max", "valid", False, False, None, None, None)),
+        # MXNet 1.9.1's positional order
+        "npx.pooling": ("data kernel pool_type global_pool cudnn_off pooling_convention stride "
+                        "pad p_value count_include_pad layout",
+                        (_NO, _NO, "max", False, False, "valid", None, None, None, None, None)),
     },
     "paddle": {
-        "nn.MaxPool2D": ("kernel_size stride padding ceil_mode return_mask data_format name",
+        "nn.MaxPool2D": ("kernel_size stride padding return_mask ceil_mode data_format name",
                          (_NO, None, 0, False, False, "NCHW", None)),
         "nn.AvgPool2D": ("kernel_size stride padding ceil_mode exclusive divisor_override "
                          "data_format name", (_NO, None, 0, False, True, None, "NCHW", None)),
@@ -72,6 +75,8 @@ _SIGNATURES = {
                          "data_format name", (_NO, _NO, None, 0, False, True, None, "NCHW", None)),
         "F.lp_pool2d": ("x norm_type kernel_size stride padding ceil_mode data_format name",
                         (_NO, _NO, _NO, None, 0, False, "NCHW", None)),
+        "nn.LPPool2D": ("norm_type kernel_size stride padding ceil_mode data_format name",
+                        (_NO, _NO, None, 0, False, "NCHW", None)),
     },
 }
 _ALIASES = {  # prefixes and names users write -> canonical
@@ -126,12 +131,14 @@ def _takes_input(framework: str, function: str) -> bool:
 
 def _canonical(framework: str, name: str) -> str:
     for old, new in _ALIASES[framework]:
-        if name.startswith(old) or name.endswith(old):
-            name = name.replace(old, new)
-    if name not in _SIGNATURES[framework] and name.split(".")[-1] in {
-            k.split(".")[-1] for k in _SIGNATURES[framework]}:
-        short = name.split(".")[-1]
-        name = next(k for k in _SIGNATURES[framework] if k.split(".")[-1] == short)
+        if old.endswith("."):
+            if name.startswith(old):
+                name = new + name[len(old):]
+        elif name.split(".")[-1] == old:  # a class alias, e.g. MaxPooling2D -> MaxPool2D
+            name = name[: len(name) - len(old)] + new
+    if "." not in name:  # a bare name, imported as is (MaxPool2D, max_pool2d)
+        matches = [k for k in _SIGNATURES[framework] if k.split(".")[-1] == name]
+        name = matches[0] if matches else name
     if name not in _SIGNATURES[framework]:
         raise PoolingError(f"call: got {name!r} for {framework}; allowed: "
                            f"{', '.join(_SIGNATURES[framework])}")
@@ -155,6 +162,11 @@ def _literal(node, names: dict):
         return _literal(node.args[0], names)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return -_literal(node.operand, names)
+    text = ast.unparse(node)
+    if text in ("np.inf", "math.inf", "numpy.inf", "float('inf')", 'float("inf")'):
+        return float("inf")
+    if text in ("float('-inf')", 'float("-inf")'):
+        return float("-inf")
     try:
         return ast.literal_eval(node)
     except ValueError:
@@ -162,16 +174,21 @@ def _literal(node, names: dict):
                            f"literals or names bound to literals earlier in the text") from None
 
 
-def _bind(framework: str, function: str, call: ast.Call, names: dict) -> tuple[dict, list]:
+def _bind(framework: str, function: str, call: ast.Call, names: dict) -> dict:
+    """The call's arguments by name, as literals (the input excluded); defaults are not filled
+    in: each framework's reader applies its own."""
     params, defaults = _SIGNATURES[framework][function]
     params = params.split()
-    given = {}
-    for name, node in zip(params, call.args):
-        given[name] = node
+    if len(call.args) > len(params):
+        raise PoolingError(f"call: {function} got {len(call.args)} positional arguments; "
+                           f"allowed: at most {len(params)} ({', '.join(params)})")
+    given = dict(zip(params, call.args))
     for kw in call.keywords:
         if kw.arg not in params:
             raise PoolingError(f"call: {function} got an unexpected argument {kw.arg!r}; "
                                f"allowed: {', '.join(params)}")
+        if kw.arg in given:
+            raise PoolingError(f"call: {function} got {kw.arg!r} twice")
         given[kw.arg] = kw.value
     args = {}
     for name, default in zip(params, defaults):
@@ -179,8 +196,7 @@ def _bind(framework: str, function: str, call: ast.Call, names: dict) -> tuple[d
             args[name] = _literal(given[name], names)
         elif name not in given and default is _NO and name not in ("input", "x", "data"):
             raise PoolingError(f"call: {function} needs {name!r}")
-    defaulted = [p for p, d in zip(params, defaults) if p not in given and d is not _NO]
-    return args, defaulted
+    return args
 
 
 def parse(framework: str, text: str | None = None, *, function: str | None = None,
@@ -202,28 +218,61 @@ def parse(framework: str, text: str | None = None, *, function: str | None = Non
     except SyntaxError as exc:
         raise PoolingError(f"call: cannot parse {text!r} ({exc.msg}); allowed: Python call "
                            f"syntax") from None
-    names, pads, pool = {}, None, None
+    try:
+        return _read(framework, text, tree)
+    except PoolingError:
+        raise
+    except (IndexError, KeyError, StopIteration, TypeError, ValueError, OverflowError,
+            AttributeError) as exc:
+        raise PoolingError(f"call: cannot read {text!r} ({type(exc).__name__}: {exc}); "
+                           f"allowed: {', '.join(_SIGNATURES[framework])} with literal "
+                           f"arguments") from None
+
+
+def _read(framework: str, text: str, tree: ast.Module) -> NativeCall:
+    names, pads, pool, layer = {}, None, None, None
     for stmt in tree.body:
         value = stmt.value if isinstance(stmt, (ast.Assign, ast.Expr)) else None
-        if not isinstance(value, ast.Call):
-            continue
-        func = _dotted(value.func)
-        if func.split(".")[-1] == "pad" and framework == "tensorflow":
+        target = stmt.targets[0].id if isinstance(stmt, ast.Assign) and len(
+            stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) else None
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Call):
+            value = value.func  # the layer applied at once: MaxPool2D(2)(x)
+        func = _dotted(value.func) if isinstance(value, ast.Call) and isinstance(
+            value.func, (ast.Name, ast.Attribute)) else None
+        if func and pool is None and _is_pooling(framework, func):
+            pool, layer = value, target
+        elif func and framework == "tensorflow" and func in ("tf.pad", "pad") and pads is None:
             pads = value
-        elif func.split(".")[-1] == "constant" and isinstance(stmt, ast.Assign):
-            names[stmt.targets[0].id] = _literal(value, names)
-        elif pool is None and _is_pooling(framework, func):
-            pool = value
+        elif target and func in ("tf.constant", "constant") or (
+                target and not isinstance(value, ast.Call) and value is not None):
+            names[target] = _literal(value, names)
+        elif func is not None and pool is not None and func == layer:
+            continue  # the layer applied to an input: pool2d(X)
+        else:
+            raise PoolingError(
+                f"call: {ast.unparse(stmt)!r} is not understood; allowed: one {framework} "
+                f"pooling call, literal bindings" + (", and tf.pad(..., 'CONSTANT') before it"
+                                                     if framework == "tensorflow" else ""))
     if pool is None:
         raise PoolingError(f"call: no {framework} pooling call in {text!r}; allowed: "
                            f"{', '.join(_SIGNATURES[framework])}")
     function = _canonical(framework, _dotted(pool.func))
-    args, defaulted = _bind(framework, function, pool, names)
+    args = _bind(framework, function, pool, names)
+    _refuse_unexpressible(function, args)
     native = NativeCall(framework, text, function, args, {})
-    _TO_SPEC[framework](native, args, defaulted)
+    _TO_SPEC[framework](native, args)
     if pads is not None:
         _tf_pad_recipe(native, pads, names)
     return native
+
+
+def _refuse_unexpressible(function: str, args: dict) -> None:
+    """Arguments that change what the call returns beyond any neutral spec: say so."""
+    for name, harmless in (("return_indices", False), ("return_mask", False),
+                           ("global_pool", False), ("divisor_override", None)):
+        if args.get(name, harmless) not in (harmless, None):
+            raise PoolingError(f"call: {function}({name}={args[name]!r}) has no neutral spec; "
+                               f"allowed: {name}={harmless!r}")
 
 
 def _is_pooling(framework: str, name: str) -> bool:
@@ -235,14 +284,15 @@ def _is_pooling(framework: str, name: str) -> bool:
 
 
 def _tf_pad_recipe(native: NativeCall, call: ast.Call, names: dict) -> None:
-    paddings = _literal(call.args[1], names) if len(call.args) > 1 else _literal(
-        next(k.value for k in call.keywords if k.arg == "paddings"), names)
-    mode = _literal(call.args[2], names) if len(call.args) > 2 else "CONSTANT"
-    value = next((_literal(k.value, names) for k in call.keywords
-                  if k.arg == "constant_values"), 0)
+    params = ["tensor", "paddings", "mode", "constant_values", "name"]
+    given = dict(zip(params, call.args))
+    given.update({k.arg: k.value for k in call.keywords})
+    paddings = _literal(given["paddings"], names)
+    mode = _literal(given["mode"], names) if "mode" in given else "CONSTANT"
+    value = _literal(given["constant_values"], names) if "constant_values" in given else 0
     if str(mode).upper() != "CONSTANT" or len(paddings) != 4:
-        raise PoolingError(f"call: tf.pad({mode!r}) with {paddings}; allowed: CONSTANT padding "
-                           f"of a 4-D NHWC tensor")
+        raise PoolingError(f"call: tf.pad(mode={mode!r}) with {paddings}; allowed: CONSTANT "
+                           f"padding of a 4-D NHWC tensor (other modes have no neutral spec)")
     if native.spec["padding"] not in ("valid", ((0, 0), (0, 0))):
         raise PoolingError("call: tf.pad followed by a padded pooling; allowed: 'valid' after it")
     rows, cols = tuple(paddings[1]), tuple(paddings[2])
@@ -262,12 +312,18 @@ def _tf_pad_recipe(native: NativeCall, call: ast.Call, names: dict) -> None:
 
 
 def _pair(value):
+    """An int or a tuple of ints, as written; anything else is refused (3.7 is not 3)."""
+    def one(v):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise PoolingError(f"call: got {value!r} where an int or a tuple of ints belongs")
+        return v
+
     if isinstance(value, (list, tuple)):
-        return tuple(int(v) for v in value)
-    return int(value)
+        return tuple(one(v) for v in value)
+    return one(value)
 
 
-def _torch(native, args, defaulted):
+def _torch(native, args):
     f = native.function
     mode = "max" if "max" in f.lower() else "avg" if "avg" in f.lower() else "lp"
     kernel = _pair(args["kernel_size"])
@@ -278,46 +334,53 @@ def _torch(native, args, defaulted):
                 p=float(args.get("norm_type", 2)))
     if args.get("stride") is None:
         native.defaulted.append("stride")
-    if args.get("divisor_override") is not None:
-        native.notes.append("divisor_override: the neutral spec has no fixed divisor; "
-                            "sum pooling is avg * k_h * k_w")
     if mode == "lp":
         native.notes.append("PyTorch's lp_pool2d raises x, not |x|, to the power p (negative "
                             "inputs with odd p differ) and over-counts the ceil overhang")
     native.spec = spec
 
 
-def _tensorflow(native, args, defaulted):
+def _tf_hw(value, layout: str):
+    """TensorFlow's ksize / strides: an int, [k], [h, w], or the 4-D form in ``layout``."""
+    if not isinstance(value, (list, tuple)):
+        return _pair(value)
+    value = _pair(tuple(value))
+    if len(value) in (1, 2):
+        return value[0] if len(value) == 1 else value
+    if len(value) == 4:
+        return value[1:3] if layout == "NHWC" else value[2:4]
+    raise PoolingError(f"call: got {list(value)}; allowed: an int, [k], [h, w] or a 4-D list")
+
+
+def _tensorflow(native, args):
     f = native.function
     if f.startswith("tf.keras"):
-        kernel = _pair(args.get("pool_size", (2, 2)))
+        layout = "NCHW" if args.get("data_format") == "channels_first" else "NHWC"
+        kernel = _tf_hw(args.get("pool_size", (2, 2)), layout)
         stride = args.get("strides")
         if stride is None:
             native.defaulted.append("stride")
-        stride = _pair(stride) if stride is not None else kernel
+        stride = _tf_hw(stride, layout) if stride is not None else kernel
         padding = str(args.get("padding", "valid")).lower()
-        layout = "NCHW" if args.get("data_format") == "channels_first" else "NHWC"
         mode = "max" if "Max" in f else "avg"
         dilation = 1
     else:
-        kernel = _pair(args.get("ksize", args.get("window_shape")))
+        layout = "NCHW" if args.get("data_format") in ("NCHW", "channels_first") else "NHWC"
+        kernel = _tf_hw(args.get("ksize", args.get("window_shape")), layout)
         stride = args.get("strides")
         if stride is None:
             native.defaulted.append("stride")
             stride = 1  # tf.nn.pool's default
-        stride = _pair(stride)
+        stride = _tf_hw(stride, layout)
         padding = args.get("padding", "VALID")
-        layout = "NCHW" if args.get("data_format") in ("NCHW", "channels_first") else "NHWC"
         mode = ("max" if "max" in f else "avg" if "avg" in f
                 else str(args["pooling_type"]).lower().replace("average", "avg"))
-        dilation = _pair(args.get("dilations") or 1)
-    kernel = kernel if not isinstance(kernel, tuple) or len(kernel) == 2 else kernel[1:3]
-    stride = stride if not isinstance(stride, tuple) or len(stride) == 2 else stride[1:3]
+        dilation = _tf_hw(args.get("dilations") or 1, layout)
     if isinstance(padding, str):
         padding = padding.lower()
-    else:  # explicit [[0, 0], [t, b], [l, r], [0, 0]] (NHWC)
-        padding = tuple(tuple(p) for p in padding[1:3]) if layout == "NHWC" else tuple(
-            tuple(p) for p in padding[2:4])
+    else:  # explicit [[0, 0], [t, b], [l, r], [0, 0]] in the data format's order
+        rows_cols = padding[1:3] if layout == "NHWC" else padding[2:4]
+        padding = tuple(tuple(_pair(tuple(p))) for p in rows_cols)
     native.spec = dict(pool_size=kernel, mode=mode, stride=stride, padding=padding,
                        dilation=dilation, ceil_mode=False,
                        count_include_pad=not (mode == "avg" and padding == "same"),
@@ -326,7 +389,7 @@ def _tensorflow(native, args, defaulted):
         native.notes.append("TensorFlow's SAME average excludes padding from the divisor")
 
 
-def _mxnet(native, args, defaulted):
+def _mxnet(native, args):
     f = native.function
     if f == "npx.pooling":
         kernel = _pair(args["kernel"])
@@ -359,13 +422,16 @@ def _mxnet(native, args, defaulted):
         pad = tuple(pad[:2])
     if convention == "same":
         native.notes.append("pooling_convention='same' is rejected for 2-D pooling in MXNet 1.9.1")
+    if mode == "lp" and p % 2:
+        native.notes.append(f"MXNet's lp pooling raises x, not |x|, to p={p:g}: with an odd p, "
+                            f"negative inputs differ from the neutral spec")
     native.keeps_padding_windows = convention == "full"
     native.spec = dict(pool_size=kernel, mode=mode, stride=_pair(stride), padding=_pair(pad),
                        dilation=1, ceil_mode=convention == "full", count_include_pad=include,
                        layout=layout, p=p)
 
 
-def _paddle(native, args, defaulted):
+def _paddle(native, args):
     f = native.function
     mode = "max" if "max" in f.lower() else "avg" if "avg" in f.lower() else "lp"
     kernel = _pair(args["kernel_size"])
@@ -378,10 +444,12 @@ def _paddle(native, args, defaulted):
     elif isinstance(padding, (list, tuple)) and len(padding) == 4 and all(
             isinstance(v, int) for v in padding):
         padding = ((padding[0], padding[1]), (padding[2], padding[3]))  # [t, b, l, r]
-    elif isinstance(padding, (list, tuple)) and len(padding) == 4:
+    elif isinstance(padding, (list, tuple)) and len(padding) in (2, 4) and all(
+            isinstance(p, (list, tuple)) for p in padding):
         layout = args.get("data_format", "NCHW")
-        pairs = padding[2:4] if layout == "NCHW" else padding[1:3]
-        padding = tuple(tuple(p) for p in pairs)
+        pairs = padding if len(padding) == 2 else (
+            padding[2:4] if layout == "NCHW" else padding[1:3])
+        padding = tuple(tuple(_pair(tuple(p))) for p in pairs)
     else:
         padding = _pair(padding)
     ceil = bool(args.get("ceil_mode", False))
@@ -394,8 +462,16 @@ def _paddle(native, args, defaulted):
                        p=float(args.get("norm_type", 2)))
     if mode == "avg" and "exclusive" not in args:
         native.notes.append("Paddle's average excludes padding by default (exclusive=True)")
-    if args.get("divisor_override") is not None:
-        native.notes.append("divisor_override in Paddle is not sum/d (it rescales the mean)")
+    spec = native.spec
+    asymmetric = spec["padding"] == "same" or (isinstance(spec["padding"], tuple) and any(
+        isinstance(p, tuple) and p[0] != p[1] for p in spec["padding"]))
+    if mode == "avg" and spec["count_include_pad"] and asymmetric:
+        native.notes.append("Paddle 3.3.1's exclusive=False divides windows wrongly when the "
+                            "pads are asymmetric (measured): this call differs from the neutral "
+                            "spec there")
+    if mode == "lp" and spec["p"] % 2:
+        native.notes.append(f"Paddle's lp pooling raises x, not |x|, to p={spec['p']:g}: with "
+                            f"an odd p, negative inputs differ from the neutral spec")
 
 
 _TO_SPEC = {"pytorch": _torch, "tensorflow": _tensorflow, "mxnet": _mxnet, "paddle": _paddle}

@@ -121,7 +121,7 @@ def render(doc: dict, fmt: str, verbose: bool = False, color: bool = False) -> s
     if fmt == "json":
         import json
 
-        return json.dumps(doc, indent=1) + "\n"
+        return json.dumps(doc, indent=1, allow_nan=False) + "\n"
     if fmt == "html":
         from .html import render_html
 
@@ -131,10 +131,24 @@ def render(doc: dict, fmt: str, verbose: bool = False, color: bool = False) -> s
     return render_table(doc, markdown=fmt == "markdown", verbose=verbose, color=color)
 
 
+def check_writable(path: str | os.PathLike) -> Path:
+    """``path`` as a file we can write atomically (checked before any work is done)."""
+    from ..errors import PoolingError
+
+    target = Path(path).absolute()
+    problem = ("is a directory" if target.is_dir() else
+               "its directory does not exist" if not target.parent.is_dir() else
+               "its directory is not writable" if not os.access(target.parent, os.W_OK) else "")
+    if problem:
+        raise PoolingError(f"--output: cannot write {str(path)!r} ({problem}); allowed: a file "
+                           f"in an existing, writable directory")
+    return target
+
+
 def write(text: str, path: str | os.PathLike) -> None:
     """Write ``text`` to ``path`` atomically: a reader sees the old file or the whole new one."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
+    target = check_writable(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

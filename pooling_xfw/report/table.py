@@ -14,6 +14,12 @@ def _cell(result: dict) -> str:
     return "ERROR" if status == "error" else "n/a"
 
 
+def _markdown_cell(text: str) -> str:
+    """A table cell that cannot break the table or inject markup."""
+    return (text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+            .replace(">", "&gt;"))
+
+
 def _paint(text: str, status: str, color: bool) -> str:
     return f"\033[{_COLORS[status]}m{text}\033[0m" if color else text
 
@@ -36,7 +42,7 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
              f"backends, reference numpy {doc['numpy_version']}", ""]
     if markdown:
         lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines += ["| " + " | ".join(_markdown_cell(c) for c in row) + " |" for row in rows]
     else:
         widths = [max(len(r[i]) for r in rows + [headers]) for i in range(len(headers))]
         lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
