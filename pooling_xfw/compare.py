@@ -142,11 +142,13 @@ def _run_here(name: str, spec, x, reference, tol) -> BackendResult:
 
 
 def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float],
-          scale: float = 0.0) -> None:
+          scale: float = 0.0, against: str = "reference") -> None:
     """Set ``status``, ``max_abs_diff``, ``detail`` and ``differing`` from the output.
 
     ``scale``: the largest finite |input|; avg/lp sums of large values that cancel lose digits
     relative to the inputs, not the output, so the absolute tolerance is at least rtol * scale.
+    ``against``: what ``reference`` is, in the detail; known framework causes are named only
+    against the neutral reference.
     """
     out = result.output
     if out.shape != reference.shape:
@@ -176,9 +178,9 @@ def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float]
     result.differing = [(tuple(int(i) for i in idx), out[tuple(idx)].item(),
                          reference[tuple(idx)].item()) for idx in bad[:20]]
     index, value, expected = result.differing[0]
-    reason = _known_cause(value, expected, out.dtype)
+    reason = _known_cause(value, expected, out.dtype) if against == "reference" else ""
     result.detail = (f"{len(bad)} of {reference.size} differ; first at {index}: {value!r} vs "
-                     f"reference {expected!r}" + (f" ({reason})" if reason else ""))
+                     f"{against} {expected!r}" + (f" ({reason})" if reason else ""))
 
 
 def _known_cause(value, expected, dtype: np.dtype) -> str:

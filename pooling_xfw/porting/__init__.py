@@ -183,7 +183,7 @@ def _agreement(out, expected, tol, scale: float, what: str = "the neutral spec")
     from ..compare import BackendResult
 
     probe = BackendResult("", "", output=out)
-    judge(probe, expected, tol, scale)
+    judge(probe, expected, tol, scale, "reference" if what == "the neutral spec" else what)
     return f"agrees with {what}" if probe.status == "agree" else f"DIFFERS: {probe.detail}"
 
 

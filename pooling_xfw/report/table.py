@@ -53,6 +53,11 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
     lines += ["", "chapter: the reference equals the output printed in the chapter; "
                   "agree*: agrees, computed by an emulation (pads, masks or slices around the "
                   "framework's pooling), not one native call"]
+    from ..cases import CHAPTER
+
+    if {c["name"] for c in doc["cases"]} <= {c.name for c in CHAPTER}:
+        lines.append("the tabs as the chapter wrote them (each framework's own call, its "
+                     "defaults, its padding): pooling-xfw audit-chapter")
     lines += _notes(doc, names, verbose, markdown)
     s = doc["summary"]
     lines += ["", f"summary: {s['agree']} agree, {s['differ']} differ, {s['error']} error, "
