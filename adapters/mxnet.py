@@ -16,7 +16,6 @@ int16 and unsigned inputs wider than 8 bits are handed over widened (it has no s
 """
 from __future__ import annotations
 
-import numpy as np
 
 from pooling_xfw.planner import TO_NCHW, TO_NHWC, Vocabulary
 

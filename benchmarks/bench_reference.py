@@ -12,7 +12,6 @@ torch is not importable here).  Usage: ``python benchmarks/bench_reference.py [-
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import tracemalloc

@@ -108,7 +108,7 @@ class Translation:
 
     def to_text(self) -> str:
         src = self.source
-        lines = [f"source ({src.framework}): {src.function}", f"neutral spec: "
+        lines = [f"source ({src.framework}): {src.function}", "neutral spec: "
                  + ", ".join(f"{k}={v!r}" for k, v in src.spec.items()),
                  f"for input {self.shape}: {self.geometry}"]
         if src.defaulted:
