@@ -73,13 +73,10 @@ class MXNet(Vocabulary):
         pads = (geom.rows.pad_before, geom.cols.pad_before)
         if any(p >= k for p, k in zip(pads, spec.pool_size)):
             return None  # MKLDNN: "Check failed: pad_l[0] < kernel[0]"
-        axes = (geom.rows, geom.cols)
-        if all(g.out == g.floor_out() for g in axes):
-            convention = "valid"
-        elif all(g.out == g.ceil_keep_out() for g in axes):
-            convention = "full"
-        else:
-            return None  # 'full' would keep a window the drop rule removes
+        rule = geom.output_rule()
+        if rule is None:
+            return None  # neither 'valid' nor 'full' makes exactly these windows
+        convention = "valid" if rule == "floor" else "full"
         kwargs = dict(kernel=spec.pool_size, stride=spec.stride, pad=pads, pool_type=mode)
         if convention == "full":
             kwargs["pooling_convention"] = "full"

@@ -68,13 +68,10 @@ class Paddle(Vocabulary):
         spec = geom.spec
         if spec.dilation != (1, 1):
             return None
-        axes = (geom.rows, geom.cols)
-        if all(g.out == g.floor_out() for g in axes):
-            ceil = False
-        elif all(g.out == g.ceil_keep_out() for g in axes):
-            ceil = True
-        else:
-            return None  # Paddle's ceil_mode would keep a window the drop rule removes
+        rule = geom.output_rule()
+        if rule is None:
+            return None  # neither its floor nor its ceil_mode makes exactly these windows
+        ceil = rule == "ceil"
         (top, bottom), (left, right) = geom.pads
         kwargs = dict(kernel_size=spec.pool_size, stride=spec.stride)
         if geom.pads != ((0, 0), (0, 0)):

@@ -56,8 +56,7 @@ class TensorFlow(Vocabulary):
 
     def native(self, plan, geom, v, layout, mode):
         spec = geom.spec
-        axes = (geom.rows, geom.cols)
-        floor = all(g.out == g.floor_out() for g in axes)  # TF has no ceil mode
+        floor = geom.output_rule() == "floor"  # TF has no ceil mode
         no_pads = geom.pads == ((0, 0), (0, 0))
         if spec.dilation != (1, 1):
             if mode == "max" and no_pads and floor and spec.stride == (1, 1):

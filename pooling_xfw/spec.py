@@ -256,6 +256,17 @@ class Geometry:
         flag = self.spec.count_include_pad
         return np.outer(self.rows.divisor(flag), self.cols.divisor(flag))
 
+    def output_rule(self) -> str | None:
+        """Which plain output-size rule yields exactly these windows on both axes: "floor"
+        (every framework's floor mode; also what ceil_mode leaves after dropping a window),
+        "ceil" (ceil without a drop rule: MXNet ``full``, Paddle ``ceil_mode``), or None."""
+        axes = (self.rows, self.cols)
+        if all(g.out == g.floor_out() for g in axes):
+            return "floor"
+        if all(g.out == g.ceil_keep_out() for g in axes):
+            return "ceil"
+        return None
+
     def has_overhang(self) -> bool:
         return bool(self.rows.overhang or self.cols.overhang)
 
