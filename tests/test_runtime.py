@@ -207,3 +207,19 @@ def test_in_process_fast_path_when_the_framework_is_already_imported(tmp_path):
     proc = subprocess.run([envs.interpreter("pytorch"), str(script)], capture_output=True,
                           text=True, env=envs.quiet_env(), timeout=300)
     assert proc.stdout.strip().endswith("ok"), proc.stdout + proc.stderr
+
+
+def test_a_backend_runs_on_an_interpreter_the_user_already_has(tmp_path, monkeypatch):
+    """POOLING_XFW_PYTHON_<BACKEND>: any interpreter with the framework (here a wrapper around
+    the managed one, standing in for a user's own conda env) is used as it is."""
+    own = tmp_path / "my-python"
+    own.write_text(f"#!/bin/sh\nexec {envs.interpreter('mxnet')} \"$@\"\n")
+    own.chmod(0o755)
+    monkeypatch.setenv("POOLING_XFW_PYTHON_MXNET", str(own))
+    assert envs.interpreter("mxnet") == str(own)
+    assert envs.inspect("mxnet").state == "ready"
+    with WorkerPool() as fresh:
+        outcome = px.compare(X16, 3, padding=1, stride=2, backends=["mxnet"],
+                             pool=fresh).results["mxnet"]
+        assert fresh.worker("mxnet").python == str(own)
+    assert outcome.status == "agree" and outcome.framework_version == "1.9.1"
