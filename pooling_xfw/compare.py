@@ -87,10 +87,11 @@ def compare(X, pool_size, mode: str = "max", *, backends=None, rtol=None, atol=N
     names = list(envs.BACKENDS) if backends is None else [
         envs.check_backend(b) for b in ([backends] if isinstance(backends, str) else backends)]
     tol = tolerance(spec.mode, reference.dtype, rtol, atol)
+    scale = input_scale(x)
     results: dict[str, BackendResult] = {}
     local = [n for n in names if inprocess and envs.FRAMEWORK_MODULE[n] in sys.modules]
     for name in local:
-        results[name] = _run_here(name, spec, x, reference, tol)
+        results[name] = _run_here(name, spec, x, reference, tol, scale)
     remote = [n for n in names if n not in local]
     pool = (pool or default_pool()) if remote else pool
     hellos = pool.start(remote) if remote else {}
@@ -115,15 +116,20 @@ def compare(X, pool_size, mode: str = "max", *, backends=None, rtol=None, atol=N
         except WorkerFailure as failure:
             result.detail = failure.reason
             continue
-        if reply.get("status") != "ok":
-            result.detail = f"{reply.get('kind')}: {reply.get('message')}"
-            continue
-        result.how, result.output = reply.get("how"), arrays[0]
-        judge(result, reference, tol, input_scale(x))
+        _take_reply(result, reply, arrays, reference, tol, scale)
     return Comparison(x, spec.kwargs(), reference, {n: results[n] for n in names}, rtol, atol)
 
 
-def _run_here(name: str, spec, x, reference, tol) -> BackendResult:
+def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scale) -> None:
+    """A ``pool2d`` reply (from a worker or in-process) into ``result``: error or judged."""
+    if reply.get("status") != "ok":
+        result.detail = f"{reply.get('kind')}: {reply.get('message')}"
+        return
+    result.how, result.output = reply.get("how"), arrays[0]
+    judge(result, reference, tol, scale)
+
+
+def _run_here(name: str, spec, x, reference, tol, scale) -> BackendResult:
     """The in-process path: the framework is already imported here, so no worker is needed
     (and none is risked: importing another framework here could crash this process)."""
     from .runtime.worker import pool2d_reply
@@ -132,12 +138,7 @@ def _run_here(name: str, spec, x, reference, tol) -> BackendResult:
     result = BackendResult(name, "error",
                            framework_version=sys.modules[envs.FRAMEWORK_MODULE[name]].__version__,
                            numpy_version=np.__version__)
-    reply, arrays = pool2d_reply(adapter, spec.kwargs(), x)
-    if reply["status"] != "ok":
-        result.detail = f"{reply['kind']}: {reply['message']}"
-        return result
-    result.how, result.output = reply["how"], arrays[0]
-    judge(result, reference, tol, input_scale(x))
+    _take_reply(result, *pool2d_reply(adapter, spec.kwargs(), x), reference, tol, scale)
     return result
 
 

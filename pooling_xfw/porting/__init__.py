@@ -159,32 +159,31 @@ def _verify(result: Translation, x, kwargs, pool) -> None:
     except WorkerFailure as failure:
         result.source_check = f"could not run: {failure.reason}"
         source = None
-    reference = pool2d(x, **kwargs)
+    comparison = compare(x, backends=list(result.targets), pool=pool, **kwargs)
+    reference, scale = comparison.reference, input_scale(x)
     tol = tolerance(kwargs["mode"], reference.dtype)
     if source is not None:
-        result.source_check = _agreement(source, reference, tol, input_scale(x))
-    outputs = compare(x, backends=list(result.targets), pool=pool, **kwargs).results
+        result.source_check = _agreement(source, reference, tol, scale)[0]
     for name, target in result.targets.items():
-        r = outputs[name]
+        r = comparison.results[name]
         if r.output is None:
             target.check = f"{r.status}: {r.detail}"
-            continue
-        if source is None:  # nothing to hold the targets to but the neutral spec
-            target.check = _agreement(r.output, reference, tol, input_scale(x))
-            continue
-        target.check = _agreement(r.output, source, tol, input_scale(x), "the source call")
-        if source is not None and r.output.shape == source.shape:
-            with np.errstate(invalid="ignore"):
-                diff = np.abs(r.output.astype(np.float64) - source.astype(np.float64))
-            target.max_abs_diff = float(np.nanmax(diff)) if diff.size else 0.0
+        elif source is None:  # nothing to hold the targets to but the neutral spec
+            target.check = _agreement(r.output, reference, tol, scale)[0]
+        else:
+            target.check, target.max_abs_diff = _agreement(r.output, source, tol, scale,
+                                                           "the source call")
 
 
-def _agreement(out, expected, tol, scale: float, what: str = "the neutral spec") -> str:
+def _agreement(out, expected, tol, scale: float,
+               what: str = "the neutral spec") -> tuple[str, float]:
+    """``out`` judged against ``expected`` as ``compare`` judges: (verdict line, max |diff|)."""
     from ..compare import BackendResult
 
     probe = BackendResult("", "", output=out)
     judge(probe, expected, tol, scale, "reference" if what == "the neutral spec" else what)
-    return f"agrees with {what}" if probe.status == "agree" else f"DIFFERS: {probe.detail}"
+    verdict = f"agrees with {what}" if probe.status == "agree" else f"DIFFERS: {probe.detail}"
+    return verdict, probe.max_abs_diff
 
 
 # --- explain --------------------------------------------------------------------------------------

@@ -17,7 +17,9 @@ import numpy as np
 from .. import __version__
 from ..cases import Case
 from ..compare import compare
-from ..reference import pool2d
+from ..errors import PoolingError
+from ..reference import as_input
+from ..spec import make_spec, resolve
 from ..runtime.client import WorkerFailure, default_pool
 from ..runtime.envs import BACKENDS
 
@@ -76,9 +78,12 @@ def build(cases: Iterable[Case], backends: Iterable[str] = BACKENDS, pool=None,
           progress: Callable[[str], None] | None = None) -> dict:
     """Run every case on every backend; the report document (see ``SCHEMA_DOC``)."""
     cases = list(cases)
-    for case in cases:  # every argument checked before any worker starts
-        kwargs = dict(case.kwargs)
-        pool2d(case.input, kwargs.pop("pool_size"), kwargs.pop("mode", "max"), **kwargs)
+    for case in cases:  # every argument checked before any worker starts (nothing computed)
+        try:
+            resolve(make_spec(**case.kwargs), as_input(case.input).shape)
+        except TypeError as exc:  # a case file's kwargs that pool2d does not take
+            raise PoolingError(f"case {case.name!r}: {exc}; allowed: px.pool2d's keyword "
+                               f"arguments") from None
     pool = pool or default_pool()
     names = list(backends)
     hellos = pool.start(names, progress=progress)
@@ -133,8 +138,6 @@ def render(doc: dict, fmt: str, verbose: bool = False, color: bool = False) -> s
 
 def check_writable(path: str | os.PathLike) -> Path:
     """``path`` as a file we can write atomically (checked before any work is done)."""
-    from ..errors import PoolingError
-
     target = Path(path).absolute()
     problem = ("is a directory" if target.is_dir() else
                "its directory does not exist" if not target.parent.is_dir() else
