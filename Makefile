@@ -5,20 +5,23 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BASE_PYTHON ?= python3
 
-.PHONY: report test envs bench browser
+.PHONY: report test envs bench test-tools
 report: envs
 	$(PY) -m pooling_xfw report
 
-test: envs browser
+test: envs test-tools
 	$(PY) -m pytest
 
 envs: $(VENV)/.ready
 	$(PY) -m pooling_xfw envs create
 
-# the HTML report is checked in a real headless browser: Debian's chromium
-browser:
-	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium (HTML report test)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# what the tests drive for real: Debian's chromium (the HTML report in a headless browser) and
+# openssh-server (a backend over an ssh gateway, on 127.0.0.1 only)
+test-tools:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="chromium"; \
+	  [ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
+	  if [ -n "$$missing" ]; then echo "installing Debian's$$missing (tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 bench: envs
 	$(PY) benchmarks/bench_reference.py

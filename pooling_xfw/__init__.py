@@ -1,13 +1,13 @@
 """pooling-xfw: 2-D pooling that gives the same numbers in MXNet, PyTorch, TensorFlow and Paddle.
 
-Public API: ``pool2d`` (the numpy reference), ``compare`` (every backend against it, each
+Public API: ``pool2d`` (the numpy reference), ``compare`` and ``compare_many`` (every backend against it, each
 in its own worker process), ``translate`` / ``explain`` (the porting assistant),
 ``PoolingError``, ``output_shape``,
 ``resolve_padding``, ``pool_cost``, ``cases`` (the chapter's examples as data).
 Importing this package imports numpy only, so every backend worker can import it.
 """
 from . import cases
-from .compare import BackendResult, Comparison, compare
+from .compare import BackendResult, Comparison, compare, compare_many
 from .cost import PoolCost, pool_cost
 from .errors import PoolingError
 from .reference import pool2d
@@ -28,7 +28,7 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
 
     return _explain(call_a, frm_a, call_b, frm_b, shape=shape, verify=verify, **kwargs)
 
-__all__ = ["pool2d", "compare", "translate", "explain", "Comparison", "BackendResult",
+__all__ = ["pool2d", "compare", "compare_many", "translate", "explain", "Comparison", "BackendResult",
            "PoolingError", "output_shape", "resolve_padding", "pool_cost", "PoolCost", "cases",
            "PoolSpec", "Geometry", "make_spec", "resolve"]
 __version__ = "0.1.0"

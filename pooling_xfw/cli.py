@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from .errors import PoolingError
-from .runtime import envs
+from .runtime import client, envs
 
 EXIT_OK, EXIT_DIFFER, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -39,6 +40,17 @@ def _set_pythons(pairs: list[str]) -> None:
         envs.set_interpreter(backend, path)
 
 
+def _set_gateways(pairs: list[str]) -> None:
+    from .runtime import gateways
+
+    for pair in pairs or []:
+        backend, sep, spec = pair.partition("=")
+        if not sep or not spec:
+            raise PoolingError(f"--gateway: got {pair!r}; allowed: BACKEND=SPEC, e.g. "
+                               f"pytorch=ssh=gpu-box//python=/opt/venv/bin/python")
+        gateways.set_gateway(backend, spec)
+
+
 def _envs_create(args) -> int:
     statuses = envs.create(_backends(args.backends), jobs=args.jobs)
     return EXIT_OK if all(s.state == "ready" for s in statuses) else EXIT_UNAVAILABLE
@@ -49,14 +61,34 @@ def _envs_list(args) -> int:
 
     names = _backends(args.backends)
     with ThreadPoolExecutor(len(names)) as pool:
-        statuses = list(pool.map(envs.inspect, names))
+        statuses = list(pool.map(_inspect, names))
     print(f"environments in {envs.envs_root()} (override: POOLING_XFW_ENVS)")
     for s in statuses:
         versions = f"{s.framework_version or '-':<12} numpy {s.numpy_version or '-':<8}"
-        print(f"  {s.backend:<11} {s.state:<8} {versions} {s.python or '-'}")
+        print(f"  {s.backend:<11} {s.state:<8} {versions} {s.where:<14} {s.python or '-'}")
         if s.state != "ready":
-            print(f"  {'':<11} {s.detail}; fix: {s.fix}")
+            print(f"  {'':<11} {s.detail}" + (f"; fix: {s.fix}" if s.fix else ""))
     return EXIT_OK if all(s.state == "ready" for s in statuses) else EXIT_UNAVAILABLE
+
+
+def _inspect(backend: str):
+    """A backend's environment as ``envs list`` shows it; through its gateway when it runs
+    on another machine (the worker's hello gives the versions and the host)."""
+    from .runtime import gateways
+    from .runtime.client import WorkerFailure, WorkerPool
+
+    spec = gateways.spec_for(backend)
+    if spec is None or gateways.is_local(spec):
+        status = envs.inspect(backend)
+        status.where = "this machine"
+        return status
+    with WorkerPool() as pool:
+        hello = pool.start([backend])[backend]
+    if isinstance(hello, WorkerFailure):
+        return envs.EnvStatus(backend, "broken", spec, detail=hello.reason,
+                              where=gateways.where(spec))
+    return envs.EnvStatus(backend, "ready", f"{spec} ({hello.python})", hello.framework_version,
+                          hello.numpy_version, where=hello.host)
 
 
 # --- report and compare ----------------------------------------------------------------------
@@ -233,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pooling-xfw", description=__doc__.splitlines()[0])
     parser.add_argument("--python", action="append", metavar="BACKEND=PATH",
                         help="run BACKEND with this interpreter (also POOLING_XFW_PYTHON_<BACKEND>)")
+    parser.add_argument("--gateway", action="append", metavar="BACKEND=SPEC",
+                        help="run BACKEND's worker through an execnet gateway, e.g. "
+                             "pytorch=ssh=gpu-box//python=/opt/venv/bin/python or "
+                             "pytorch=socket=127.0.0.1:8888 (also POOLING_XFW_GATEWAY_<BACKEND>)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     env = sub.add_parser("envs", help="create or list the per-backend environments")
     env_sub = env.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -304,10 +340,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = None
+    args, replaced = None, {}
     try:
         args = build_parser().parse_args(argv)
         _set_pythons(args.python)
+        _set_gateways(args.gateway)
+        client.start_timeout(), client.call_timeout()  # a bad value is a usage error, up front
+        replaced = client.install_signal_handlers()
         return args.run(args)
     except PoolingError as exc:
         message = str(exc)
@@ -319,3 +358,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    finally:
+        for signum, handler in replaced.items():
+            signal.signal(signum, handler)
+        _forget_choices()
+
+
+def _forget_choices() -> None:
+    """``--python`` and ``--gateway`` hold for one command (``main`` may be called again)."""
+    from .runtime import gateways
+
+    envs.forget_interpreters()
+    gateways.forget_gateways()

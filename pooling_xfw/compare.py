@@ -12,6 +12,7 @@ largest finite |input| (large values that cancel lose digits relative to the inp
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import importlib
 import math
@@ -19,9 +20,10 @@ import sys
 
 import numpy as np
 
+from .errors import PoolingError
 from .reference import as_input, pool_geometry
 from .runtime import envs
-from .runtime.client import CALL_TIMEOUT, WorkerFailure, WorkerPool, default_pool
+from .runtime.client import Hello, WorkerFailure, WorkerPool, default_pool
 from .spec import make_spec, resolve
 
 STATUSES = ("agree", "differ", "error", "unavailable")
@@ -72,52 +74,135 @@ def tolerance(mode: str, dtype: np.dtype, rtol=None, atol=None) -> tuple[float, 
 
 
 def compare(X, pool_size, mode: str = "max", *, backends=None, rtol=None, atol=None,
-            pool: WorkerPool | None = None, timeout: float = CALL_TIMEOUT,
-            inprocess: bool = True, **pool2d_kwargs) -> Comparison:
+            pool: WorkerPool | None = None, timeout: float | None = None,
+            inprocess: bool = True, gateways: dict[str, str] | None = None,
+            **pool2d_kwargs) -> Comparison:
     """Run ``px.pool2d(X, pool_size, mode, **pool2d_kwargs)`` and every backend's adapter.
 
     ``backends``: names among ``"mxnet"``, ``"pytorch"``, ``"tensorflow"``, ``"paddle"`` (all
     by default).  Invalid arguments raise ``PoolingError`` before any backend runs.  A backend
     whose framework is already imported in this process runs here (``inprocess=False``: always
     in its worker), with the same statuses; the others run in their workers, in parallel.
+    ``gateways``: where some backends' workers run (``{"pytorch": "ssh=host//python=PATH"}``,
+    see ``pooling_xfw.runtime.gateways``), set on the pool used.  ``timeout``: the longest wait
+    for a worker's reply (default ``POOLING_XFW_CALL_TIMEOUT``).
     """
-    spec = make_spec(pool_size, mode, **pool2d_kwargs)
-    x = as_input(X)
-    reference = pool_geometry(x, resolve(spec, x.shape))
-    names = list(envs.BACKENDS) if backends is None else [
-        envs.check_backend(b) for b in ([backends] if isinstance(backends, str) else backends)]
-    tol = tolerance(spec.mode, reference.dtype, rtol, atol)
-    scale = input_scale(x)
-    results: dict[str, BackendResult] = {}
+    case = dict(pool2d_kwargs, X=X, pool_size=pool_size, mode=mode)
+    return compare_many([case], backends=backends, rtol=rtol, atol=atol, pool=pool,
+                        timeout=timeout, inprocess=inprocess, gateways=gateways)[0]
+
+
+#: pipelining bounds: cases (and bytes of input) in flight at once
+WINDOW_CASES, WINDOW_BYTES = 64, 256 << 20
+
+
+def compare_many(cases, *, backends=None, rtol=None, atol=None, pool: WorkerPool | None = None,
+                 timeout: float | None = None, inprocess: bool = True,
+                 gateways: dict[str, str] | None = None) -> list[Comparison]:
+    """``compare`` for many cases, pipelined: each case goes to every worker before earlier
+    replies are awaited (at most ``WINDOW_CASES`` cases or ``WINDOW_BYTES`` of input in
+    flight), and the reference of a case is computed while the workers compute theirs.
+
+    ``cases``: dicts of ``compare``'s arguments (``X``, ``pool_size``, ``mode`` and
+    ``px.pool2d``'s keywords).  Every case is validated before any backend runs."""
+    names = backend_names(backends)
+    jobs = [_Job(dict(case), rtol, atol) for case in cases]
     local = [n for n in names if inprocess and envs.FRAMEWORK_MODULE[n] in sys.modules]
-    for name in local:
-        results[name] = _run_here(name, spec, x, reference, tol, scale)
     remote = [n for n in names if n not in local]
-    pool = (pool or default_pool()) if remote else pool
-    hellos = pool.start(remote) if remote else {}
-    request = {"op": "pool2d", "kwargs": spec.kwargs()}
-    sent = []
-    for name in remote:
-        hello = hellos[name]
-        if isinstance(hello, WorkerFailure):
-            results[name] = BackendResult(name, hello.status, detail=hello.reason)
-            continue
-        results[name] = BackendResult(name, "error", framework_version=hello.framework_version,
-                                      numpy_version=hello.numpy_version)
+    if remote:
+        pool = pool or default_pool()
+        pool.set_gateways(gateways or {})
+    flight: collections.deque[_Job] = collections.deque()
+    for job in jobs:
+        job.submit(pool, remote)
+        flight.append(job)
+        job.compute_reference()
+        while len(flight) > WINDOW_CASES or (len(flight) > 1 and sum(
+                j.x.nbytes for j in flight) > WINDOW_BYTES):
+            flight.popleft().collect(pool, timeout)
+    while flight:
+        flight.popleft().collect(pool, timeout)
+    for job in jobs:
+        for name in local:
+            job.results[name] = _run_here(name, job)
+    return [job.comparison(names, rtol, atol) for job in jobs]
+
+
+def backend_names(backends) -> list[str]:
+    """The backends asked for, checked (``PoolingError`` naming ``backends``)."""
+    if backends is None:
+        return list(envs.BACKENDS)
+    names = [backends] if isinstance(backends, str) else list(backends)
+    if not names:
+        raise PoolingError(f"backends: got {names!r}; allowed: one or more of "
+                           f"{', '.join(envs.BACKENDS)}")
+    return [envs.check_backend(b) for b in names]
+
+
+class _Job:
+    """One case on its way through the workers: validated input, tickets, results."""
+
+    def __init__(self, case: dict, rtol, atol):
+        X = case.pop("X")
+        self.spec = make_spec(case.pop("pool_size"), case.pop("mode", "max"), **case)
+        self.x = as_input(X)
+        self.geometry = resolve(self.spec, self.x.shape)
+        self.rtol, self.atol = rtol, atol
+        self.reference: np.ndarray | None = None
+        self.results: dict[str, BackendResult] = {}
+        self.tickets: dict[str, object] = {}
+        self.shared: dict | None = None
+
+    def compute_reference(self) -> None:
+        if self.reference is None:
+            self.reference = pool_geometry(self.x, self.geometry)
+            self.tol = tolerance(self.spec.mode, self.reference.dtype, self.rtol, self.atol)
+            self.scale = input_scale(self.x)
+
+    def submit(self, pool: WorkerPool | None, names: list[str]) -> None:
+        """Send this case to every worker (starting or restarting them as needed)."""
+        if not names:
+            return
+        hellos = pool.start(names)
+        request = {"op": "pool2d", "kwargs": self.spec.kwargs()}
+        if any(isinstance(h, Hello) and h.local for h in hellos.values()):
+            self.shared = pool.share(self.x)
+        for name in names:
+            hello = hellos[name]
+            if isinstance(hello, WorkerFailure):
+                self.results[name] = BackendResult(name, hello.status, detail=hello.reason)
+                continue
+            self.results[name] = BackendResult(name, "error",
+                                               framework_version=hello.framework_version,
+                                               numpy_version=hello.numpy_version)
+            worker = pool.worker(name)
+            try:
+                self.tickets[name] = worker.send(
+                    request, [self.shared if (self.shared and hello.local) else self.x])
+            except WorkerFailure as failure:
+                self.results[name].detail = failure.reason
+
+    def collect(self, pool: WorkerPool | None, timeout: float | None) -> None:
+        """Wait for this case's replies and judge them against the reference."""
+        self.compute_reference()
         try:
-            pool.worker(name).send(request, [x])
-            sent.append(name)
-        except WorkerFailure as failure:
-            results[name].detail = failure.reason
-    for name in sent:  # all workers compute at once; collect in order
-        result = results[name]
-        try:
-            reply, arrays = pool.worker(name).receive(timeout)
-        except WorkerFailure as failure:
-            result.detail = failure.reason
-            continue
-        _take_reply(result, reply, arrays, reference, tol, scale)
-    return Comparison(x, spec.kwargs(), reference, {n: results[n] for n in names}, rtol, atol)
+            for name, ticket in self.tickets.items():
+                try:
+                    reply, arrays = pool.worker(name).receive(
+                        timeout if timeout is not None else pool.call_timeout, ticket)
+                except WorkerFailure as failure:
+                    self.results[name].detail = failure.reason
+                    continue
+                _take_reply(self.results[name], reply, arrays, self.reference, self.tol,
+                            self.scale)
+        finally:
+            WorkerPool.unshare(self.shared)
+            self.shared, self.tickets = None, {}
+
+    def comparison(self, names, rtol, atol) -> Comparison:
+        self.compute_reference()
+        return Comparison(self.x, self.spec.kwargs(), self.reference,
+                          {n: self.results[n] for n in names}, rtol, atol)
 
 
 def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scale) -> None:
@@ -125,11 +210,14 @@ def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scal
     if reply.get("status") != "ok":
         result.detail = f"{reply.get('kind')}: {reply.get('message')}"
         return
+    if len(arrays) != 1:
+        result.detail = f"the worker replied with {len(arrays)} arrays where one was expected"
+        return
     result.how, result.output = reply.get("how"), arrays[0]
     judge(result, reference, tol, scale)
 
 
-def _run_here(name: str, spec, x, reference, tol, scale) -> BackendResult:
+def _run_here(name: str, job: "_Job") -> BackendResult:
     """The in-process path: the framework is already imported here, so no worker is needed
     (and none is risked: importing another framework here could crash this process)."""
     from .runtime.worker import pool2d_reply
@@ -138,7 +226,8 @@ def _run_here(name: str, spec, x, reference, tol, scale) -> BackendResult:
     result = BackendResult(name, "error",
                            framework_version=sys.modules[envs.FRAMEWORK_MODULE[name]].__version__,
                            numpy_version=np.__version__)
-    _take_reply(result, *pool2d_reply(adapter, spec.kwargs(), x), reference, tol, scale)
+    _take_reply(result, *pool2d_reply(adapter, job.spec.kwargs(), job.x), job.reference,
+                job.tol, job.scale)
     return result
 
 

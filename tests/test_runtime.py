@@ -1,15 +1,18 @@
 """Environments, workers and fault containment, with real workers in real environments."""
 import os
 import signal
+import subprocess
 import sys
+import textwrap
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import pooling_xfw as px
-from pooling_xfw.runtime import envs, protocol
+from pooling_xfw.runtime import client, envs, transfer
 from pooling_xfw.runtime.client import WorkerFailure, WorkerPool
 from pooling_xfw.runtime.envs import BACKENDS
 
@@ -26,10 +29,11 @@ def _pin(backend: str, package: str) -> str:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_worker_reports_the_pinned_framework_and_numpy(pool, backend):
+def test_worker_reports_the_pinned_framework_numpy_and_host(pool, backend):
     hello = pool.start([backend])[backend]
     assert hello.framework_version.startswith(EXPECTED_FRAMEWORK[backend])
     assert hello.numpy_version == _pin(backend, "numpy")
+    assert hello.where == "this machine" and hello.local and hello.host
     result = px.compare(X16, 2, backends=[backend], pool=pool).results[backend]
     assert result.framework_version == hello.framework_version
 
@@ -39,20 +43,96 @@ def test_mxnet_runs_on_numpy_older_than_1_24(pool):
     assert (major, minor) < (1, 24)
 
 
+# --- arrays across: inline, shared memory, every size ----------------------------------------------
+
+SIZES = {  # name -> shape (float32 unless the dtype says otherwise)
+    "empty spatial axis": (2, 3, 0, 5),
+    "one element": (1,),
+    "exactly the inline limit": (transfer.INLINE_BYTES // 4,),
+    "one past the inline limit": (transfer.INLINE_BYTES // 4 + 1,),
+    "4 MiB in shared memory": (1, 16, 256, 256),
+}
+
+
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int8", "int64", "uint16"])
-@pytest.mark.parametrize("backend", ["mxnet", "pytorch"])
-def test_npy_round_trip_across_numpy_versions(pool, backend, dtype):
-    x = (np.arange(60).reshape(3, 4, 5) - 30).astype(dtype)[:, ::2, ::-1]  # not contiguous
-    reply, arrays = pool.worker(backend).request({"op": "echo"}, [x, x.T])
+@pytest.mark.parametrize("backend", ["mxnet", "pytorch"])  # numpy 1.23 and numpy 2
+@pytest.mark.parametrize("size", list(SIZES), ids=str)
+def test_arrays_round_trip_across_numpy_versions(pool, backend, dtype, size):
+    count = int(np.prod(SIZES[size]))
+    x = (np.arange(count) % 251 - 125).astype(dtype).reshape(SIZES[size])
+    strided = (np.arange(60).reshape(3, 4, 5) - 30).astype(dtype)[:, ::2, ::-1]
+    reply, arrays = pool.worker(backend).request({"op": "echo"}, [x, strided])
     assert reply["status"] == "ok"
-    for sent, back in zip([x, x.T], arrays):
+    for sent, back in zip([x, strided], arrays):
         assert back.dtype == sent.dtype and back.shape == sent.shape
         np.testing.assert_array_equal(back, sent)
 
 
-def test_wire_format_refuses_pickles():
-    with pytest.raises(ValueError):
-        protocol.encode({}, [np.array([object()], dtype=object)])
+def test_pickles_are_refused_on_the_wire():
+    with pytest.raises(ValueError, match="pickles are refused"):
+        transfer.pack(np.array([object()], dtype=object))
+
+
+def test_a_big_byte_order_swapped_input_arrives_as_numbers():
+    x = np.arange(1 << 15, dtype=">f8").reshape(1, 1, 128, 256)
+    back = transfer.receive(*_through_chunks(x))
+    assert back.dtype == x.dtype and np.array_equal(back, x)
+
+
+def _through_chunks(x):
+    """``x`` sent as for a worker on another machine, into a list of messages."""
+
+    class Recorder:
+        sent = []
+
+        def send(self, item):
+            self.sent.append(item)
+
+    descriptor, chunked = transfer.pack(x)
+    recorder = Recorder()
+    transfer.send_chunks(recorder, chunked)
+    assert "chunks" in descriptor and len(recorder.sent) == descriptor["chunks"] + 1
+    messages = iter(recorder.sent)
+    return descriptor, lambda: next(messages)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (1, 1, 128, 128), (1, 1, 128, 129),
+                                   (8, 64, 112, 112)],
+                         ids=["1 element", "exactly the old 64 KiB pipe edge", "past it",
+                              "ResNet stem activation 8x64x112x112"])
+def test_every_backend_agrees_at_every_size(pool, shape):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    tiny = shape[-1] == 1  # one element: the window and stride of 1 are all there is
+    for mode, window, kwargs in [("max", 3, dict(stride=2, padding=1)),
+                                 ("avg", 2, dict(stride=2))]:
+        result = px.compare(x, 1 if tiny else window, mode, pool=pool,
+                            **({} if tiny else kwargs))
+        assert result.ok, {b: r.detail for b, r in result.results.items()}
+
+
+def test_shared_memory_is_removed_after_each_comparison_and_on_close():
+    x = np.ones((2, 8, 64, 64), np.float32)
+    with WorkerPool() as fresh:
+        assert px.compare(x, 2, backends=["pytorch", "paddle"], pool=fresh).ok
+        directory = Path(fresh.shared.path)
+        assert directory.exists() and not list(directory.iterdir())
+    assert not directory.exists()
+
+
+def test_pipelined_batch_equals_one_at_a_time(pool):
+    rng = np.random.default_rng(1)
+    cases = [dict(X=rng.standard_normal((1, 2, 7, 7)).astype(np.float32), pool_size=k,
+                  mode=mode, stride=s, padding=k // 2)
+             for k, mode, s in [(3, "max", 2), (2, "avg", 1), (3, "avg", 2), (1, "min", 1)] * 5]
+    batch = px.compare_many(cases, pool=pool)
+    assert len(batch) == len(cases)
+    for case, together in zip(cases, batch):
+        alone = px.compare(**case, pool=pool)
+        np.testing.assert_array_equal(together.reference, alone.reference)
+        for name in BACKENDS:
+            assert together.results[name].status == alone.results[name].status == "agree"
+            np.testing.assert_array_equal(together.results[name].output,
+                                          alone.results[name].output)
 
 
 # --- fault containment ---------------------------------------------------------------------------
@@ -71,6 +151,13 @@ def _others_agree(pool, failing):
     assert all(r.status == "agree" for r in result.results.values()), result.results
 
 
+def _wrapper(tmp_path, name: str, body: str) -> str:
+    script = tmp_path / name
+    script.write_text("#!/bin/sh\n" + body + "\n")
+    script.chmod(0o755)
+    return str(script)
+
+
 def test_missing_environment_is_unavailable_with_the_fix(tmp_path, monkeypatch, pool):
     monkeypatch.setenv("POOLING_XFW_ENVS", str(tmp_path / "nowhere"))
     for backend in ("mxnet", "pytorch", "tensorflow"):  # keep paddle on its real interpreter
@@ -86,14 +173,55 @@ def test_missing_environment_is_unavailable_with_the_fix(tmp_path, monkeypatch, 
     assert not result.ok
 
 
-def test_a_broken_interpreter_is_unavailable(tmp_path, monkeypatch):
-    fake = tmp_path / "python"
-    fake.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'import sys; sys.exit(\"no torch here\")'\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("POOLING_XFW_PYTHON_PYTORCH", str(fake))
+def test_a_broken_interpreter_is_an_error_with_its_last_words(tmp_path, monkeypatch):
+    fake = _wrapper(tmp_path, "python",
+                    f"exec {sys.executable} -c 'import sys; sys.exit(\"no torch here\")'")
+    monkeypatch.setenv("POOLING_XFW_PYTHON_PYTORCH", fake)
     with WorkerPool(start_timeout=60) as fresh:
         outcome = px.compare(X16, 2, backends=["pytorch"], pool=fresh).results["pytorch"]
     assert outcome.status == "error" and "exited with status 1" in outcome.detail
+    assert "no torch here" in outcome.detail and "log: " in outcome.detail
+
+
+def test_a_banner_before_python_is_an_error_not_a_length(tmp_path, monkeypatch):
+    banner = _wrapper(tmp_path, "python",
+                      f"echo 'Welcome to the cluster'\nexec {envs.interpreter('mxnet')} \"$@\"")
+    monkeypatch.setenv("POOLING_XFW_PYTHON_MXNET", banner)
+    with WorkerPool(start_timeout=60) as fresh:
+        outcome = px.compare(X16, 2, backends=["mxnet", "paddle"], pool=fresh).results
+    assert outcome["mxnet"].status == "error"
+    assert "before Python started" in outcome["mxnet"].detail
+    assert "elcome to the cluster" in outcome["mxnet"].detail
+    assert outcome["paddle"].status == "agree"
+
+
+def test_an_interpreter_that_hangs_at_start_costs_the_timeout_once_per_run(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setenv("POOLING_XFW_PYTHON_TENSORFLOW", _wrapper(tmp_path, "python", "sleep 600"))
+    cases = [px.cases.by_name(n) for n in ("pool2d-max", "pool2d-avg", "maxpool-k3")]
+    from pooling_xfw import report
+
+    started = time.monotonic()
+    with WorkerPool(start_timeout=3) as fresh:
+        doc = report.build(cases, ["tensorflow", "pytorch"], pool=fresh)
+        elapsed = time.monotonic() - started
+        leftover = [p.pid for p in fresh._workers["tensorflow"]._launcher.processes]
+    assert elapsed < 3 * 3, elapsed  # one start timeout, not one per case
+    assert doc["backends"]["tensorflow"]["status"] == "error"
+    assert "did not start within 3 s" in doc["backends"]["tensorflow"]["detail"]
+    for case in doc["cases"]:
+        assert case["results"]["tensorflow"]["status"] == "error"
+        assert case["results"]["pytorch"]["status"] == "agree"
+    assert not any(_alive(pid) for pid in leftover)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is not alive
+        return stat.read().split(")")[-1].split()[0] != "Z"
 
 
 def test_worker_killed_mid_call_is_an_error_then_restarts(hook_pool):
@@ -108,11 +236,39 @@ def test_worker_killed_mid_call_is_an_error_then_restarts(hook_pool):
     assert again.status == "agree" and hook_pool.worker("tensorflow").hello.pid != pid
 
 
+def test_worker_killed_in_the_middle_of_a_large_transfer(hook_pool):
+    hook_pool.start(["pytorch", "mxnet"])
+    pid = hook_pool.worker("pytorch").hello.pid
+    big = np.ones((8, 64, 224, 224), np.float32)  # 100 MB: the worker is still mapping it
+    threading.Timer(0.05, os.kill, (pid, signal.SIGKILL)).start()
+    outcome = px.compare(big, 2, stride=2, backends=["pytorch", "mxnet"], pool=hook_pool)
+    assert outcome.results["pytorch"].status == "error"
+    assert "SIGKILL" in outcome.results["pytorch"].detail
+    assert outcome.results["mxnet"].status == "agree"
+    assert px.compare(X16, 2, backends=["pytorch"], pool=hook_pool).ok
+
+
 def test_segfault_is_an_error_and_others_are_unaffected(hook_pool):
     hook_pool.start(BACKENDS)
     with pytest.raises(WorkerFailure, match="killed by SIGSEGV"):
         hook_pool.worker("paddle").request({"op": "test-hook", "action": "segfault"})
     _others_agree(hook_pool, "paddle")
+
+
+@pytest.mark.parametrize("action,reason", [
+    ("garbage", "broke the connection"),
+    ("huge-garbage", "timed out after 5 s"),  # the frame claims 1.6 GB: never completes
+    ("truncate", "exited with status 3"),
+], ids=["a frame of no known type", "a frame announcing 1.6 GB", "half a frame then death"])
+def test_a_worker_that_breaks_the_stream_is_an_error_for_it_alone(hook_pool, action, reason):
+    hook_pool.start(BACKENDS)
+    worker = hook_pool.worker("mxnet")
+    worker.send({"op": "test-hook", "action": action})
+    outcome = px.compare(X16, 2, pool=hook_pool, timeout=5)  # queued behind the hook
+    assert outcome.results["mxnet"].status == "error"
+    assert reason in outcome.results["mxnet"].detail
+    assert all(outcome.results[b].status == "agree" for b in BACKENDS if b != "mxnet")
+    assert px.compare(X16, 2, backends=["mxnet"], pool=hook_pool).ok  # restarted
 
 
 def test_hang_past_the_timeout_is_an_error_then_restarts(hook_pool):
@@ -125,6 +281,14 @@ def test_hang_past_the_timeout_is_an_error_then_restarts(hook_pool):
     assert time.monotonic() - started < 10
     assert not worker.alive()
     assert px.compare(X16, 2, backends=["mxnet"], pool=hook_pool).results["mxnet"].status == "agree"
+
+
+def test_timeout_in_the_middle_of_a_reply(hook_pool):
+    hook_pool.start(["paddle"])
+    with pytest.raises(WorkerFailure, match=r"timed out after 2 s while sending"):
+        hook_pool.worker("paddle").request({"op": "test-hook", "action": "half-reply"},
+                                           timeout=2)
+    assert px.compare(X16, 2, backends=["paddle"], pool=hook_pool).ok
 
 
 def test_compare_reports_a_hang_as_error(hook_pool):
@@ -150,6 +314,84 @@ def test_invalid_arguments_fail_before_any_backend_runs():
         px.compare(X16, 2, "mean", pool=WorkerPool())
     with pytest.raises(px.PoolingError, match="^backend: got 'jax'"):
         px.compare(X16, 2, backends=["jax"], pool=WorkerPool())
+    with pytest.raises(px.PoolingError, match=r"^backends: got \[\]"):
+        px.compare(X16, 2, backends=[], pool=WorkerPool())
+    with pytest.raises(px.PoolingError, match="^gateways\\['pytorch'\\]: got 'ftp=x'"):
+        px.compare(X16, 2, gateways={"pytorch": "ftp=x"}, pool=WorkerPool())
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "0", "-5", "inf"])
+@pytest.mark.parametrize("name", ["POOLING_XFW_CALL_TIMEOUT", "POOLING_XFW_START_TIMEOUT"])
+def test_a_bad_timeout_is_a_usage_error(monkeypatch, capsys, name, value):
+    from pooling_xfw.cli import main
+
+    monkeypatch.setenv(name, value)
+    assert main(["compare", "--shape", "1,1,4,4", "--kernel", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{name}: got {value!r}" in err and "> 0" in err
+
+
+# --- signals, leftovers, the caller's site-packages ---------------------------------------------------
+
+_HANGING_CALLER = textwrap.dedent("""
+    import os, sys, time
+    import numpy as np
+    from pooling_xfw.runtime import client
+    pool = client.WorkerPool()
+    pool.start(["mxnet", "pytorch"])
+    print(pool.worker("mxnet").hello.pid, pool.worker("pytorch").hello.pid, pool.shared.path,
+          flush=True)
+    client.install_signal_handlers()
+    pool.worker("mxnet").request({"op": "test-hook", "action": "sleep", "seconds": 600})
+""")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP],
+                         ids=lambda s: signal.Signals(s).name)
+def test_a_signal_to_the_caller_kills_every_worker(tmp_path, signum):
+    script = tmp_path / "caller.py"
+    script.write_text(_HANGING_CALLER)
+    env = dict(os.environ, POOLING_XFW_TEST_HOOKS="1",
+               PYTHONPATH=str(envs.PROJECT_ROOT))
+    caller = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              env=env)
+    mxnet_pid, pytorch_pid, shared = caller.stdout.readline().split()
+    time.sleep(0.5)  # the request is in flight
+    caller.send_signal(signum)
+    caller.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(int(p)) for p in (mxnet_pid, pytorch_pid)):
+        time.sleep(0.1)
+    assert not _alive(int(mxnet_pid)) and not _alive(int(pytorch_pid))
+    assert not Path(shared).exists()
+
+
+def test_a_run_leaves_no_temporary_directories(tmp_path):
+    before = set(os.listdir("/tmp")) | set(os.listdir(client._shm_root()))
+    proc = subprocess.run([sys.executable, "-m", "pooling_xfw", "compare", "--shape",
+                           "2,16,64,64", "--kernel", "2", "--backends", "pytorch,mxnet"],
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(envs.PROJECT_ROOT)))
+    assert proc.returncode == 0, proc.stderr
+    after = set(os.listdir("/tmp")) | set(os.listdir(client._shm_root()))
+    assert not [n for n in after - before if n.startswith("pooling-xfw")]
+
+
+def test_an_installed_copy_does_not_put_its_site_packages_on_the_workers_path(tmp_path):
+    """A non-editable install beside numpy 2 in the caller's path: MXNet (numpy 1.23) still
+    imports in its worker, because the worker gets the toolkit shipped, not the path."""
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--target", str(site), str(envs.PROJECT_ROOT)], check=True, timeout=300)
+    numpy_site = Path(np.__file__).resolve().parents[1]
+    code = ("import numpy as np, pooling_xfw as px; "
+            "assert 'site' in px.__file__, px.__file__; "
+            "r = px.compare(np.arange(16.).reshape(1, 1, 4, 4), 2, backends=['mxnet']); "
+            "print(r.results['mxnet'].status, r.results['mxnet'].detail)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path,
+                          env=dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{numpy_site}"))
+    assert proc.stdout.startswith("agree"), proc.stdout + proc.stderr
 
 
 # --- environments ------------------------------------------------------------------------------
@@ -186,8 +428,6 @@ def test_every_framework_is_pinned():
 
 def test_in_process_fast_path_when_the_framework_is_already_imported(tmp_path):
     """In the PyTorch environment, with torch imported: no worker, the same result."""
-    import subprocess
-
     script = tmp_path / "here.py"
     script.write_text(
         "import numpy as np, torch, pooling_xfw as px\n"
@@ -204,22 +444,27 @@ def test_in_process_fast_path_when_the_framework_is_already_imported(tmp_path):
         "(b.status, b.max_abs_diff, b.framework_version, b.how), (a, b)\n"
         "assert np.array_equal(a.output, b.output) and a.status == 'agree'\n"
         "print('ok')\n")
+    import execnet  # the toolkit's one dependency besides numpy, as the user's env has it
+
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    (deps / "execnet").symlink_to(Path(execnet.__file__).parent)
+    env = envs.quiet_env()
+    env["PYTHONPATH"] += os.pathsep + str(deps)
     proc = subprocess.run([envs.interpreter("pytorch"), str(script)], capture_output=True,
-                          text=True, env=envs.quiet_env(), timeout=300)
+                          text=True, env=env, timeout=300)
     assert proc.stdout.strip().endswith("ok"), proc.stdout + proc.stderr
 
 
 def test_a_backend_runs_on_an_interpreter_the_user_already_has(tmp_path, monkeypatch):
     """POOLING_XFW_PYTHON_<BACKEND>: any interpreter with the framework (here a wrapper around
     the managed one, standing in for a user's own conda env) is used as it is."""
-    own = tmp_path / "my-python"
-    own.write_text(f"#!/bin/sh\nexec {envs.interpreter('mxnet')} \"$@\"\n")
-    own.chmod(0o755)
-    monkeypatch.setenv("POOLING_XFW_PYTHON_MXNET", str(own))
-    assert envs.interpreter("mxnet") == str(own)
+    own = _wrapper(tmp_path, "my-python", f"exec {envs.interpreter('mxnet')} \"$@\"")
+    monkeypatch.setenv("POOLING_XFW_PYTHON_MXNET", own)
+    assert envs.interpreter("mxnet") == own
     assert envs.inspect("mxnet").state == "ready"
     with WorkerPool() as fresh:
         outcome = px.compare(X16, 3, padding=1, stride=2, backends=["mxnet"],
                              pool=fresh).results["mxnet"]
-        assert fresh.worker("mxnet").python == str(own)
+        assert fresh.worker("mxnet").python == own
     assert outcome.status == "agree" and outcome.framework_version == "1.9.1"

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import __version__
 from ..cases import Case
-from ..compare import compare
+from ..compare import compare_many
 from ..errors import PoolingError
 from ..reference import as_input
 from ..spec import make_spec, resolve
@@ -32,7 +32,8 @@ SCHEMA_DOC = """\
   "schema": "pooling-xfw/report/1",
   "tool_version": str, "numpy_version": str,
   "backends": {name: {"status": "ready"|"unavailable"|"error", "framework_version": str|null,
-                      "numpy_version": str|null, "python": str|null, "detail": str}},
+                      "numpy_version": str|null, "python": str|null, "host": str|null,
+                      "where": str|null, "detail": str}},
   "cases": [{"name": str, "title": str,
              "spec": {pool2d keyword arguments: pool_size, mode, stride, padding, dilation,
                       ceil_mode, count_include_pad, layout, p},
@@ -88,23 +89,11 @@ def build(cases: Iterable[Case], backends: Iterable[str] = BACKENDS, pool=None,
     names = list(backends)
     hellos = pool.start(names, progress=progress)
     doc = {"schema": SCHEMA, "tool_version": __version__, "numpy_version": np.__version__,
-           "backends": {}, "cases": []}
-    for name in names:
-        hello = hellos[name]
-        if isinstance(hello, WorkerFailure):
-            doc["backends"][name] = {"status": hello.status, "framework_version": None,
-                                     "numpy_version": None, "python": None,
-                                     "detail": hello.reason}
-        else:
-            doc["backends"][name] = {"status": "ready",
-                                     "framework_version": hello.framework_version,
-                                     "numpy_version": hello.numpy_version,
-                                     "python": hello.python, "detail": ""}
+           "backends": {name: _backend_entry(hellos[name]) for name in names}, "cases": []}
     counts = dict.fromkeys(("agree", "differ", "error", "unavailable"), 0)
-    for case in cases:
-        kwargs = dict(case.kwargs)
-        result = compare(case.input, kwargs.pop("pool_size"), kwargs.pop("mode", "max"),
-                         backends=names, pool=pool, **kwargs)
+    comparisons = compare_many([dict(case.kwargs, X=case.input) for case in cases],
+                               backends=names, pool=pool)
+    for case, result in zip(cases, comparisons):
         expected = case.expected
         entry = {"name": case.name, "title": case.title, "spec": result.spec,
                  "input": case.input, "reference": result.reference, "expected": expected,
@@ -120,6 +109,16 @@ def build(cases: Iterable[Case], backends: Iterable[str] = BACKENDS, pool=None,
         doc["cases"].append(entry)
     doc["summary"] = {**counts, "exit_code": exit_code(counts)}
     return jsonable(doc)
+
+
+def _backend_entry(hello) -> dict:
+    """What the report says of one backend's worker: versions and where it runs, or why not."""
+    if isinstance(hello, WorkerFailure):
+        return {"status": hello.status, "framework_version": None, "numpy_version": None,
+                "python": None, "host": None, "where": None, "detail": hello.reason}
+    return {"status": "ready", "framework_version": hello.framework_version,
+            "numpy_version": hello.numpy_version, "python": hello.python, "host": hello.host,
+            "where": hello.where, "detail": ""}
 
 
 def render(doc: dict, fmt: str, verbose: bool = False, color: bool = False) -> str:

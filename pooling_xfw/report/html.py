@@ -141,7 +141,8 @@ table{border-collapse:collapse} td,th{border:1px solid #d0d7de;padding:2px 8px;f
 
 def render_html(doc: dict) -> str:
     rows = "".join(f"<tr><td>{html.escape(n)}</td><td>{i.get('framework_version') or '-'}</td>"
-                   f"<td>{i.get('numpy_version') or '-'}</td><td>{i['status']}</td>"
+                   f"<td>{i.get('numpy_version') or '-'}</td>"
+                   f"<td>{html.escape(i.get('host') or '-')}</td><td>{i['status']}</td>"
                    f"<td>{html.escape(i.get('detail') or '')}</td></tr>"
                    for n, i in doc["backends"].items())
     s = doc["summary"]
@@ -149,6 +150,6 @@ def render_html(doc: dict) -> str:
             f"<style>{_CSS}</style></head><body><h1>pooling-xfw {doc['tool_version']} report"
             f"</h1><p>{s['agree']} agree, {s['differ']} differ, {s['error']} error, "
             f"{s['unavailable']} unavailable. Reference: numpy {doc['numpy_version']}.</p>"
-            f"<table><tr><th>backend</th><th>framework</th><th>numpy</th><th>status</th>"
+            f"<table><tr><th>backend</th><th>framework</th><th>numpy</th><th>host</th><th>status</th>"
             f"<th>detail</th></tr>{rows}</table>"
             + "".join(_case(c, doc["backends"]) for c in doc["cases"]) + "</body></html>\n")

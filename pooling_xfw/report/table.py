@@ -25,7 +25,10 @@ def _paint(text: str, status: str, color: bool) -> str:
 
 
 def _backend_header(name: str, info: dict) -> str:
-    return f"{name} {info['framework_version']}" if info.get("framework_version") else name
+    """``pytorch 2.13.0+cpu``, and ``@ host`` for a worker on another machine."""
+    label = f"{name} {info['framework_version']}" if info.get("framework_version") else name
+    where = info.get("where")
+    return f"{label} @ {info.get('host') or where}" if where and where != "this machine" else label
 
 
 def render_table(doc: dict, markdown: bool = False, verbose: bool = False,

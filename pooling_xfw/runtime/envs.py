@@ -13,8 +13,9 @@ A user can bring their own interpreter for a backend with ``POOLING_XFW_PYTHON_<
 (e.g. ``POOLING_XFW_PYTHON_PYTORCH=~/miniconda3/envs/torch/bin/python``) or the CLI's
 ``--python BACKEND=PATH``; such an interpreter is used as it is and never modified.
 
-The worker needs no install of this project in the venv: it is started with the project root on
-``PYTHONPATH`` and imports only numpy, ``pooling_xfw`` and its own framework.
+The worker needs no install of this project in the venv: the toolkit's sources are shipped to it
+through its gateway (``bootstrap``), and it imports only numpy, those sources and its own
+framework; the caller's ``PYTHONPATH`` is not passed on.
 """
 from __future__ import annotations
 
@@ -31,14 +32,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .worker import FRAMEWORK_MODULE, QUIET
+
 BACKENDS = ("mxnet", "pytorch", "tensorflow", "paddle")
-#: the module each backend's environment must import, and how to read its version
-FRAMEWORK_MODULE = {"mxnet": "mxnet", "pytorch": "torch", "tensorflow": "tensorflow",
-                    "paddle": "paddle"}
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS_DIR = PROJECT_ROOT / "adapters" / "requirements"
 STAMP = "pooling-xfw.json"
 _overrides: dict[str, str] = {}
+
+
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/pooling-xfw`` (default ``~/.cache/pooling-xfw``)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "pooling-xfw"
 
 
 def envs_root() -> Path:
@@ -46,8 +52,7 @@ def envs_root() -> Path:
     explicit = os.environ.get("POOLING_XFW_ENVS")
     if explicit:
         return Path(explicit).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache).expanduser() / "pooling-xfw" / "envs"
+    return cache_root() / "envs"
 
 
 def check_backend(name: str) -> str:
@@ -61,6 +66,10 @@ def check_backend(name: str) -> str:
 def set_interpreter(backend: str, python: str) -> None:
     """Point ``backend`` at an existing interpreter (the CLI's ``--python BACKEND=PATH``)."""
     _overrides[check_backend(backend)] = python
+
+
+def forget_interpreters() -> None:
+    _overrides.clear()
 
 
 def user_interpreter(backend: str) -> str | None:
@@ -123,6 +132,7 @@ class EnvStatus:
     numpy_version: str | None = None
     detail: str = ""
     fix: str = ""
+    where: str = "this machine"
 
 
 _VERSION_PROBE = (
@@ -156,19 +166,20 @@ def probe(backend: str, python: str, timeout: float = 120.0) -> EnvStatus:
     return EnvStatus(backend, "ready", python, versions["framework"], versions["numpy"])
 
 
+def worker_env() -> dict[str, str]:
+    """Environment for a worker process: framework log noise off and nothing of the caller's
+    module path (``PYTHONPATH``, ``PYTHONHOME``): the toolkit is shipped to it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env.update(QUIET)
+    return env
+
+
 def quiet_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for a backend process: the project importable, framework log noise off."""
-    env = dict(os.environ)
+    """Environment for a script of this checkout run by a backend's interpreter (examples,
+    benchmarks, probes): the project root importable, framework log noise off."""
+    env = worker_env()
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
-    env.update({
-        "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow C++ banners (oneDNN, cpu features)
-        "GLOG_minloglevel": "2",  # Paddle's glog
-        "FLAGS_call_stack_level": "0",  # Paddle: one-line errors
-        "MXNET_STORAGE_FALLBACK_LOG_VERBOSE": "0",
-        "KMP_WARNINGS": "0",
-        "PYTHONWARNINGS": "ignore",
-    })
+        p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env.update(extra or {})
     return env
 

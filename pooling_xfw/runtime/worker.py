@@ -1,71 +1,110 @@
-"""A backend worker: ``python -m pooling_xfw.runtime.worker BACKEND``, run by that backend's
-interpreter.  It imports numpy, ``pooling_xfw`` and its own framework only, says hello with the
-versions, then answers ``pool2d`` requests until its input closes.
+"""The worker side: runs in a backend's interpreter, on this machine or another, inside an
+execnet gateway.
 
-The protocol travels on the original stdout, which is moved to a private descriptor first:
-anything a framework prints goes to stderr, which the client sends to a log, never to the
-user's terminal.
+The caller ships this package's sources (``bootstrap.py``), so the interpreter needs only
+Python, numpy and its framework.  ``serve`` imports the backend's adapter (paying the framework
+import once), says hello on the channel with its versions and host, then answers requests in
+order until the channel closes.
+
+A request is a dict ``{"id", "op", "inputs": [descriptor], "output_path": str|None, ...}``
+followed by the chunks of any chunked input (``transfer``); the reply is
+``{"id", "status": "ok"|"error", "outputs": [descriptor], ...}`` followed likewise.  Anything a
+framework prints goes to stderr (fd 1 is pointed there), which the caller keeps in a log file.
 """
 from __future__ import annotations
 
 import importlib
 import os
 import platform
-import sys
 import time
 
+PROTOCOL = 2
+#: the module each backend's environment must import, and how to read its version
+FRAMEWORK_MODULE = {"mxnet": "mxnet", "pytorch": "torch", "tensorflow": "tensorflow",
+                    "paddle": "paddle"}
+#: framework log noise off (set before the framework is imported)
+QUIET = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow C++ banners (oneDNN, cpu features)
+    "GLOG_minloglevel": "2",  # Paddle's glog
+    "FLAGS_call_stack_level": "0",  # Paddle: one-line errors
+    "MXNET_STORAGE_FALLBACK_LOG_VERBOSE": "0",
+    "KMP_WARNINGS": "0",
+    "PYTHONWARNINGS": "ignore",
+}
+HELLO_KEYS = ("protocol", "ok", "backend", "framework_version", "numpy_version", "python",
+              "host", "pid", "import_seconds")
 
-def _protocol_streams():
-    out_fd = os.dup(1)
-    os.dup2(2, 1)  # framework prints land on stderr
-    return os.fdopen(0, "rb", buffering=0), os.fdopen(out_fd, "wb")
+
+_protocol_fd = None  # the gateway's own output stream (the garbage/truncate test hooks)
 
 
-def main(backend: str) -> int:
-    inp, out = _protocol_streams()
-    import numpy as np
-
-    from pooling_xfw.runtime import protocol
-    from pooling_xfw.runtime.envs import FRAMEWORK_MODULE
-
-    hooks = os.environ.get("POOLING_XFW_TEST_HOOKS") == "1"
+def serve(channel, backend: str, hooks: bool = False) -> None:
+    """Answer ``backend`` requests on ``channel`` until it closes."""
+    global _protocol_fd
+    if hooks:
+        stream = getattr(channel.gateway._io, "outfile", None)  # pipes; sockets have none
+        _protocol_fd = stream.fileno() if stream else None
+    os.dup2(2, 1)  # framework prints land in the log, never in the protocol or a terminal
+    os.environ.update(QUIET)  # for gateways that did not start with it (ssh, socket)
     started = time.perf_counter()
     try:
+        import numpy as np
+
         adapter = importlib.import_module(f"adapters.{backend}")
-        namespace = adapter.VOCABULARY.namespace()  # the framework import, paid once
-        version = importlib.import_module(FRAMEWORK_MODULE[backend]).__version__
+        adapter.VOCABULARY.namespace()  # the framework import, paid once
+        version = str(importlib.import_module(FRAMEWORK_MODULE[backend]).__version__)
     except Exception as exc:  # a broken environment: say why, then stop
-        protocol.write(out, {"protocol": protocol.PROTOCOL_VERSION, "ok": False,
-                             "error": f"{type(exc).__name__}: {exc}"})
-        return 1
-    del namespace
-    protocol.write(out, {"protocol": protocol.PROTOCOL_VERSION, "ok": True, "backend": backend,
-                         "framework_version": version, "numpy_version": np.__version__,
-                         "python": platform.python_version(), "pid": os.getpid(),
-                         "import_seconds": time.perf_counter() - started})
-    read_exact = protocol.stream_reader(inp)
+        channel.send({"protocol": PROTOCOL, "ok": False, "error": _one_line(exc)})
+        return
+    channel.send({"protocol": PROTOCOL, "ok": True, "backend": backend,
+                  "framework_version": version, "numpy_version": np.__version__,
+                  "python": platform.python_version(), "host": platform.node(),
+                  "pid": os.getpid(), "import_seconds": time.perf_counter() - started})
     while True:
         try:
-            request, arrays = protocol.read(read_exact)
-        except protocol.ProtocolError:
-            return 0  # the client closed our input
-        op = request.get("op")
-        if op == "pool2d":
-            protocol.write(out, *pool2d_reply(adapter, request["kwargs"], arrays[0]))
-        elif op == "run-plan":  # a native call as the user wrote it (the porting assistant)
-            protocol.write(out, *_run_plan(adapter, request, arrays))
-        elif op == "echo":  # the array round trip, across numpy versions
-            protocol.write(out, {"status": "ok"}, arrays)
-        elif op == "test-hook" and hooks and request.get("action") == "run-code":
-            protocol.write(out, *_run_code(adapter, request, arrays))
-        elif op == "test-hook" and hooks and request.get("action") == "framework-error":
-            protocol.write(out, *_framework_error(adapter, arrays))
-        elif op == "test-hook" and hooks:
-            _test_hook(request)
-            protocol.write(out, {"status": "ok"})
-        else:
-            protocol.write(out, {"status": "error", "kind": "ProtocolError",
-                                 "message": f"unknown op {op!r}"})
+            request = channel.receive()
+        except EOFError:  # the caller closed the channel
+            return
+        _answer(channel, adapter, request, hooks)
+
+
+def _answer(channel, adapter, request: dict, hooks: bool) -> None:
+    from . import transfer
+
+    inputs = [transfer.receive(d, channel.receive) for d in request.get("inputs", [])]
+    if hooks and request.get("action") == "half-reply":  # a reply that stops mid-array
+        channel.send({"id": request.get("id"), "status": "ok", "outputs": [{"chunks": 4}]})
+        time.sleep(float(request.get("seconds", 60)))
+    header, outputs = _dispatch(adapter, request, inputs, hooks)
+    packed = [transfer.pack(out, _output_path(request, i)) for i, out in enumerate(outputs)]
+    header["id"] = request.get("id")
+    header["outputs"] = [descriptor for descriptor, _ in packed]
+    channel.send(header)
+    for _, chunked in packed:
+        transfer.send_chunks(channel, chunked)
+
+
+def _output_path(request: dict, index: int) -> str | None:
+    prefix = request.get("output_path")
+    return f"{prefix}-{index}.npy" if prefix else None
+
+
+def _dispatch(adapter, request: dict, inputs: list, hooks: bool):
+    op = request.get("op")
+    if op == "pool2d":
+        return pool2d_reply(adapter, request["kwargs"], inputs[0])
+    if op == "run-plan":  # a native call as the user wrote it (the porting assistant)
+        return _run_plan(adapter, request, inputs)
+    if op == "echo":  # the array round trip, across numpy versions and transfer ways
+        return {"status": "ok"}, inputs
+    if op == "test-hook" and hooks:
+        return _test_hook(adapter, request, inputs)
+    return {"status": "error", "kind": "ProtocolError", "message": f"unknown op {op!r}"}, []
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())[:500]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def pool2d_reply(adapter, kwargs: dict, x):
@@ -85,47 +124,26 @@ def pool2d_reply(adapter, kwargs: dict, x):
             "seconds": time.perf_counter() - started}, [output]
 
 
-def _run_plan(adapter, request, arrays):
+def _run_plan(adapter, request, inputs):
     from adapters._base import execute
     from pooling_xfw.plan import Plan
 
     try:
-        output = execute(adapter.VOCABULARY, Plan.from_json(request["plan"]), arrays[0])
+        output = execute(adapter.VOCABULARY, Plan.from_json(request["plan"]), inputs[0])
     except Exception as exc:
         return {"status": "error", "kind": type(exc).__name__,
                 "message": " ".join(str(exc).split())[:500]}, []
     return {"status": "ok"}, [output]
 
 
-def _run_code(adapter, request, arrays):
-    """Execute a rendered snippet as printed (tests: the code shown is code that runs)."""
-    vocab = adapter.VOCABULARY
-    scope = {"x": vocab.to_tensor(vocab.namespace(), arrays[0])}
-    try:
-        exec(request["code"], scope)  # noqa: S102 - the caller's own snippet, test hooks only
-        return {"status": "ok"}, [vocab.to_numpy(vocab.namespace(), scope["y"])]
-    except Exception as exc:
-        return {"status": "error", "kind": type(exc).__name__, "message": str(exc)[:500]}, []
+# --- faults, for the tests of fault containment (POOLING_XFW_TEST_HOOKS=1 in the caller) --------
 
-
-def _framework_error(adapter, arrays):
-    """Make the framework itself fail (a stride of 0) through the adapter's error path."""
-    from adapters._base import BackendError, execute
-    from pooling_xfw.plan import Plan, Var
-
-    vocab = adapter.VOCABULARY
-    plan = Plan(vocab.name, vocab.imports)
-    vocab.pool(plan, Var("x"), "max", (2, 2), (0, 0), vocab.layouts[0])
-    try:
-        execute(vocab, plan, arrays[0])
-    except BackendError as exc:
-        return {"status": "error", "kind": "BackendError", "message": str(exc)}, []
-    return {"status": "ok"}, []
-
-
-def _test_hook(request):
-    """Faults for the tests of fault containment (enabled by POOLING_XFW_TEST_HOOKS=1 only)."""
+def _test_hook(adapter, request, inputs):
     action = request.get("action")
+    if action == "run-code":
+        return _run_code(adapter, request, inputs)
+    if action == "framework-error":
+        return _framework_error(adapter, inputs)
     if action == "sleep":
         time.sleep(float(request.get("seconds", 3600)))
     elif action == "die":
@@ -134,7 +152,39 @@ def _test_hook(request):
         import ctypes
 
         ctypes.string_at(0)
+    elif action == "garbage":  # a frame of an unknown message type, into the gateway's stream
+        os.write(_protocol_fd, b"\x7f\x00\x00\x00\x01\x00\x00\x00\x10" + b"garbage!" * 2)
+        time.sleep(60)
+    elif action == "huge-garbage":  # bytes whose length field reads as about 1.6 GB
+        os.write(_protocol_fd, b"\x00garbage from a worker\xff" * 64)
+        time.sleep(60)
+    elif action == "truncate":  # half a message, then death
+        os.write(_protocol_fd, b"\x02\x00\x00")
+        os._exit(3)
+    return {"status": "ok"}, []
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+def _run_code(adapter, request, inputs):
+    """Execute a rendered snippet as printed (tests: the code shown is code that runs)."""
+    vocab = adapter.VOCABULARY
+    scope = {"x": vocab.to_tensor(vocab.namespace(), inputs[0])}
+    try:
+        exec(request["code"], scope)  # noqa: S102 - the caller's own snippet, test hooks only
+        return {"status": "ok"}, [vocab.to_numpy(vocab.namespace(), scope["y"])]
+    except Exception as exc:
+        return {"status": "error", "kind": type(exc).__name__, "message": str(exc)[:500]}, []
+
+
+def _framework_error(adapter, inputs):
+    """Make the framework itself fail (a stride of 0) through the adapter's error path."""
+    from adapters._base import BackendError, execute
+    from pooling_xfw.plan import Plan, Var
+
+    vocab = adapter.VOCABULARY
+    plan = Plan(vocab.name, vocab.imports)
+    vocab.pool(plan, Var("x"), "max", (2, 2), (0, 0), vocab.layouts[0])
+    try:
+        execute(vocab, plan, inputs[0])
+    except BackendError as exc:
+        return {"status": "error", "kind": "BackendError", "message": str(exc)}, []
+    return {"status": "ok"}, []

@@ -1,0 +1,71 @@
+"""What a worker's interpreter is given: this toolkit's sources, shipped through the gateway.
+
+The interpreter at the other end of a gateway (a venv here, a GPU box over ssh) needs only
+Python, numpy and its framework: ``remote_exec(BOOTSTRAP)`` receives the sources of
+``pooling_xfw`` and ``adapters`` as text, imports them from memory (a finder placed first on
+``sys.meta_path``, so a different installed copy never shadows them) and starts
+``pooling_xfw.runtime.worker.serve``.  Nothing is written on the other side and nothing of the
+caller's ``site-packages`` is put on the worker's path.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+#: package name -> source directory; the adapters live beside the package in the source tree
+PACKAGES = {"pooling_xfw": PACKAGE_ROOT}
+
+
+def _adapters_dir() -> Path:
+    """``adapters/``: beside the package in a checkout, inside it once installed."""
+    import adapters
+
+    return Path(adapters.__file__).resolve().parent
+
+
+@functools.lru_cache(maxsize=1)
+def sources() -> dict[str, tuple[bool, str]]:
+    """Every module the worker may import: name -> (is_package, source)."""
+    modules: dict[str, tuple[bool, str]] = {}
+    for package, root in {**PACKAGES, "adapters": _adapters_dir()}.items():
+        for path in sorted(root.rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            is_package = parts[-1] == "__init__"
+            name = ".".join((package, *(parts[:-1] if is_package else parts)))
+            modules[name] = (is_package, path.read_text(encoding="utf-8"))
+    return modules
+
+
+#: Run on the worker by ``gateway.remote_exec``; ``channel`` is execnet's.  Its first message
+#: is ``{"modules": sources(), "backend": name, "hooks": bool}``.
+BOOTSTRAP = '''
+import importlib.abc, importlib.util, sys
+
+class ShippedSources(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Modules imported from the sources the caller sent."""
+    def __init__(self, modules):
+        self.modules = modules
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.modules:
+            return None
+        is_package = self.modules[name][0]
+        return importlib.util.spec_from_loader(name, self, is_package=is_package)
+    def create_module(self, spec):
+        return None
+    def exec_module(self, module):
+        is_package, source = self.modules[module.__name__]
+        filename = "<shipped>/" + module.__name__.replace(".", "/") + (
+            "/__init__.py" if is_package else ".py")
+        if is_package:
+            module.__path__ = []
+        module.__file__ = filename
+        exec(compile(source, filename, "exec"), module.__dict__)
+
+payload = channel.receive()
+sys.meta_path.insert(0, ShippedSources(payload["modules"]))
+for name in [n for n in sys.modules if n.split(".")[0] in ("pooling_xfw", "adapters")]:
+    del sys.modules[name]
+from pooling_xfw.runtime.worker import serve
+serve(channel, payload["backend"], payload["hooks"])
+'''

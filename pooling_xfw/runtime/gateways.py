@@ -1,0 +1,172 @@
+"""Where each backend's worker runs: an execnet gateway spec per backend.
+
+* ``popen//python=PATH``: a process on this machine (the default, with the backend's managed
+  venv or the interpreter the user chose, see ``envs``); arrays cross through shared memory.
+* ``ssh=[user@]host//python=PATH`` (ssh options may follow the host, or a config file with
+  ``//ssh_config=FILE``): an interpreter on another machine, started over ssh.
+* ``socket=host:port``: an execnet socket server already running on the other machine
+  (``python -m execnet.script.socketserver host:port``, which needs execnet there; it runs
+  whatever it is sent, so bind it to loopback or a trusted network only).
+
+Across machines arrays travel as ``.npy`` bytes in chunks.  A spec is chosen per backend by
+the API's ``gateways={"pytorch": "ssh=gpu-box//python=/opt/venv/bin/python"}`` (a pool
+setting), the CLI's ``--gateway pytorch=ssh=...``, or ``POOLING_XFW_GATEWAY_PYTORCH``, in that
+order.  Gateway processes are started in their own session (so a terminal's Ctrl-C reaches the
+caller, which then stops them all), with stderr in the backend's log file and with no
+``PYTHONPATH`` from the caller: the toolkit is shipped to them (``bootstrap``).
+"""
+from __future__ import annotations
+
+import os
+import socket as _socket
+import subprocess
+import threading
+
+from ..errors import PoolingError
+from . import envs
+
+KINDS = ("popen", "ssh", "socket")
+ALLOWED = ("popen//python=PATH, ssh=[user@]host[ options]//python=PATH[//ssh_config=FILE] "
+           "or socket=host:port")
+_chosen: dict[str, str] = {}
+
+
+def set_gateway(backend: str, spec: str) -> None:
+    """Run ``backend`` through ``spec`` (the CLI's ``--gateway BACKEND=SPEC``)."""
+    _chosen[envs.check_backend(backend)] = check_spec(spec, f"--gateway {backend}")
+
+
+def forget_gateways() -> None:
+    _chosen.clear()
+
+
+def env_var(backend: str) -> str:
+    return f"POOLING_XFW_GATEWAY_{backend.upper()}"
+
+
+def check_spec(spec: str, where: str = "gateway") -> str:
+    """``spec`` if it is a gateway this toolkit runs; ``PoolingError`` naming ``where`` if not."""
+    import execnet
+
+    try:
+        parsed = execnet.XSpec(spec) if isinstance(spec, str) else None
+    except Exception:  # execnet's parser raises bare errors on malformed specs
+        parsed = None
+    kinds = [k for k in KINDS if parsed is not None and getattr(parsed, k)]
+    bad = (parsed is None or len(kinds) != 1 or parsed.via or parsed.vagrant_ssh
+           or (kinds[0] == "socket" and (parsed.python or ":" not in parsed.socket))
+           or (kinds[0] == "ssh" and not parsed.ssh.strip()))
+    if bad:
+        raise PoolingError(f"{where}: got {spec!r}; allowed: {ALLOWED}")
+    return spec
+
+
+def spec_for(backend: str, pool_setting: dict[str, str] | None = None) -> str | None:
+    """The gateway spec of ``backend``: the pool's setting, the CLI's, the environment's, or a
+    local process with the backend's interpreter; None when there is no interpreter yet."""
+    chosen = ((pool_setting or {}).get(backend) or _chosen.get(backend)
+              or os.environ.get(env_var(backend)))
+    if chosen:
+        return check_spec(chosen, (f"gateways[{backend!r}]" if (pool_setting or {}).get(backend)
+                                   else env_var(backend)))
+    python = envs.interpreter(backend)
+    return None if python is None else f"popen//python={python}"
+
+
+def is_local(spec: str) -> bool:
+    """True when the worker shares this machine's memory (a ``popen`` gateway)."""
+    return spec.startswith("popen")
+
+
+def where(spec: str) -> str:
+    """A short name for where a gateway runs, for messages: ``this machine``, a host, ``h:p``."""
+    import execnet
+
+    parsed = execnet.XSpec(spec)
+    if parsed.popen:
+        return "this machine"
+    if parsed.socket:
+        return parsed.socket
+    return next((word for word in parsed.ssh.split() if not word.startswith("-")), parsed.ssh)
+
+
+class Launcher:
+    """execnet's thread execution model, with what it starts recorded so it can be stopped.
+
+    Processes (``popen``, the ``ssh`` client) start in a new session, with stderr in
+    ``log_path`` and the worker environment (``envs.worker_env``); sockets are recorded so a
+    gateway that hangs while starting can be cut off."""
+
+    def __init__(self, log_path) -> None:
+        from execnet.gateway_base import ThreadExecModel
+
+        self.log_path = log_path
+        self.processes: list[subprocess.Popen] = []
+        self.sockets: list[_socket.socket] = []
+        self._lock = threading.Lock()
+        launcher = self
+
+        class Model(ThreadExecModel):
+            @property
+            def subprocess(self):
+                return launcher
+
+            @property
+            def socket(self):
+                return _RecordingSockets(launcher)
+
+        self.execmodel = Model()
+
+    # the part of the ``subprocess`` module execnet uses
+    PIPE = subprocess.PIPE
+
+    def Popen(self, args, stdout, stdin):  # noqa: N802 - execnet calls it by this name
+        with open(self.log_path, "ab") as log:
+            proc = subprocess.Popen(args, stdout=stdout, stdin=stdin, stderr=log,
+                                    env=envs.worker_env(), start_new_session=True)
+        with self._lock:
+            self.processes.append(proc)
+        return proc
+
+    def kill(self) -> None:
+        """Kill every process group started and cut every socket opened."""
+        with self._lock:
+            processes, sockets = list(self.processes), list(self.sockets)
+        for proc in processes:
+            kill_group(proc)
+        for sock in sockets:
+            try:
+                sock.shutdown(_socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def exit_status(self) -> int | None:
+        """The first process's exit status once it has ended (negative: killed by a signal)."""
+        return self.processes[0].poll() if self.processes else None
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, 9)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+class _RecordingSockets:
+    """The ``socket`` module as execnet sees it, recording the sockets it opens."""
+
+    def __init__(self, launcher: Launcher) -> None:
+        self._launcher = launcher
+
+    def __getattr__(self, name):
+        return getattr(_socket, name)
+
+    def socket(self, *args, **kwargs):
+        sock = _socket.socket(*args, **kwargs)
+        with self._launcher._lock:
+            self._launcher.sockets.append(sock)
+        return sock

@@ -1,0 +1,137 @@
+"""How an array crosses between the caller and a worker: ``.npy`` bytes, never pickles.
+
+Three ways, chosen by size and by where the worker runs; each message names its way in a small
+descriptor dict that travels in the request or reply:
+
+* ``{"inline": bytes}``: the whole ``.npy`` file inside the message (arrays up to
+  ``INLINE_BYTES``: a round trip costs less than a file would).
+* ``{"shm": path}``: a ``.npy`` file in shared memory (``/dev/shm`` where the system has it),
+  for a worker on this machine.  The reader maps it read-only (``numpy.load(mmap_mode=...)``),
+  so no payload crosses a pipe: the caller writes an input once for every local worker, and a
+  worker writes its output straight into the file the caller named.
+* ``{"chunks": n}``: for a worker on another machine, the ``.npy`` header then ``n`` messages of
+  at most ``CHUNK_BYTES`` raw bytes each, read into a preallocated array (no whole-payload
+  copies on either side).
+
+This module is shipped to workers, so it runs under numpy 1.23 as well as 2.x and imports
+nothing from outside the standard library and numpy.
+"""
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+
+INLINE_BYTES = 1 << 16
+CHUNK_BYTES = 4 << 20
+_FORMAT = np.lib.format
+
+
+def _refuse_objects(array: np.ndarray) -> None:
+    if array.dtype.hasobject:
+        raise ValueError(f"dtype {array.dtype} holds Python objects; only plain numeric arrays "
+                         f"cross to a worker (pickles are refused)")
+
+
+def _header(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    _FORMAT.write_array_header_1_0(buffer, _FORMAT.header_data_from_array_1_0(array))
+    return buffer.getvalue()
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """The ``.npy`` file of ``array`` as bytes (C order)."""
+    array = np.ascontiguousarray(array)
+    _refuse_objects(array)
+    return _header(array) + array.tobytes()
+
+
+def from_npy_bytes(data: bytes) -> np.ndarray:
+    return _FORMAT.read_array(io.BytesIO(data), allow_pickle=False)
+
+
+def write_npy(path: str, array: np.ndarray) -> None:
+    """Write ``array`` as a ``.npy`` file with plain writes (nothing of it is mapped here, so
+    the file's pages do not count in this process's memory)."""
+    array = np.ascontiguousarray(array)
+    _refuse_objects(array)
+    with open(path, "wb") as handle:
+        handle.write(_header(array))
+        view = memoryview(array.reshape(-1).view(np.uint8))
+        for start in range(0, len(view), CHUNK_BYTES):
+            handle.write(view[start:start + CHUNK_BYTES])
+
+
+def map_npy(path: str, writable: bool = False) -> np.ndarray:
+    """A ``.npy`` file mapped into memory: read-only, or copy-on-write (private) when
+    ``writable``; a plain ndarray (not a ``numpy.memmap``), valid after the file is unlinked."""
+    mapped = np.load(path, mmap_mode="c" if writable else "r", allow_pickle=False)
+    return mapped.view(np.ndarray)
+
+
+def write_into(path: str, array: np.ndarray) -> None:
+    """A worker's output, written straight into a new ``.npy`` file at ``path``."""
+    _refuse_objects(array)
+    target = _FORMAT.open_memmap(path, mode="w+", dtype=array.dtype, shape=array.shape)
+    target[...] = array
+    target.flush()
+    del target
+
+
+def pack(array: np.ndarray, shm_path: str | None = None) -> tuple[dict, np.ndarray | None]:
+    """The cheapest way to send ``array``: its descriptor for the message, and the array whose
+    chunks must follow the message (``send_chunks``), or None when nothing follows.
+    ``shm_path``: where to write it when the reader shares this machine's memory."""
+    array = np.asarray(array)
+    _refuse_objects(array)
+    if array.nbytes <= INLINE_BYTES:
+        return {"inline": npy_bytes(array)}, None
+    if shm_path is not None:
+        write_into(shm_path, array)
+        return {"shm": shm_path}, None
+    return {"chunks": -(-array.nbytes // CHUNK_BYTES)}, array
+
+
+def send_chunks(channel, array: np.ndarray | None) -> None:
+    """The ``.npy`` header then the raw bytes of ``array`` in chunks (``pack``'s second value)."""
+    if array is None:
+        return
+    array = np.ascontiguousarray(array)
+    channel.send(_header(array))
+    view = memoryview(array.reshape(-1).view(np.uint8))
+    for start in range(0, len(view), CHUNK_BYTES):
+        channel.send(bytes(view[start:start + CHUNK_BYTES]))
+
+
+def receive(descriptor: dict, next_message, writable: bool = False) -> np.ndarray:
+    """The array a descriptor stands for; ``next_message()`` yields the chunks that follow."""
+    if "inline" in descriptor:
+        return from_npy_bytes(descriptor["inline"])
+    if "shm" in descriptor:
+        return map_npy(descriptor["shm"], writable)
+    header = io.BytesIO(next_message())
+    version = _FORMAT.read_magic(header)
+    if version != (1, 0):
+        raise ValueError(f"unexpected .npy header version {version}")
+    shape, fortran, dtype = _FORMAT.read_array_header_1_0(header)
+    if dtype.hasobject or fortran:
+        raise ValueError("refused: object dtype or Fortran order in a chunked array")
+    array = np.empty(shape, dtype)
+    flat = memoryview(array.reshape(-1).view(np.uint8))
+    filled = 0
+    for _ in range(descriptor["chunks"]):
+        chunk = next_message()
+        flat[filled:filled + len(chunk)] = chunk
+        filled += len(chunk)
+    if filled != array.nbytes:
+        raise ValueError(f"chunked array: got {filled} bytes, expected {array.nbytes}")
+    return array
+
+
+def unlink_quietly(path: str | None) -> None:
+    if path:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
