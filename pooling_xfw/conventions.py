@@ -21,7 +21,7 @@ README_END = "<!-- end of conventions table -->"
 @dataclasses.dataclass(frozen=True)
 class Probe:
     name: str
-    input: str  # "neg6": -1..-36 as 1x1x6x6, "neg5", "x16", "nan", "neginf", "int", "nhwc"
+    input: str  # "neg6": -1..-36 as 1x1x6x6, "neg5", "nan", "neginf", "int", "f16", "nhwc", "f64low"
     pool_size: object
     kwargs: dict
 
@@ -53,10 +53,13 @@ PROBES = (
     Probe("NHWC layout", "nhwc", 3, dict(stride=2, padding=1, layout="NHWC")),
     Probe("NaN in a max window", "nan", 2, dict(stride=2)),
     Probe("max of a window of only -inf", "neginf", 2, dict(stride=2)),
+    Probe("max of float64 below float32's range (-1e300, k3 p1)", "f64low", 3, dict(padding=1)),
 )
 
 
 def probe_input(kind: str) -> np.ndarray:
+    if kind == "f64low":
+        return np.full((1, 1, 3, 3), -1e300)
     n = 5 if kind == "neg5" else 6
     x = -np.arange(1, n * n + 1, dtype=np.float32).reshape(1, 1, n, n)
     if kind == "int":
@@ -110,8 +113,9 @@ def markdown(rows, backends=BACKENDS) -> str:
         lines.append("| " + " | ".join([probe.name] + [_cell(results[b]) for b in backends]) + " |")
     lines += ["", "native: one framework pooling call (transposes and casts aside); emulated: "
                   "the framework's own ops around it (explicit padding with the reduction's "
-                  "identity, a pooled ones mask as divisor, strided slices for dilation, lp as "
-                  "a window sum of |x|^p)."]
+                  "identity, a pooled ones mask as divisor, strided slices for dilation, the "
+                  "elementwise maximum over strided slices where the framework's max pooling "
+                  "starts above the dtype's lowest, lp as a window sum of |x|^p)."]
     return "\n".join(lines) + "\n"
 
 

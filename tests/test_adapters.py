@@ -142,8 +142,9 @@ ALL_NEG_INF = {  # max of a window of only -inf, by dtype (measured; -inf is the
                    "float64": LOWEST["float64"]},
     "mxnet": {"float16": LOWEST["float16"], "float32": LOWEST["float32"],
               "float64": LOWEST["float64"]},
-    # float16 is pooled in float32 (no CPU kernels): its lowest float32 overflows back to -inf
-    "paddle": {"float16": -np.inf, "float32": LOWEST["float32"], "float64": LOWEST["float32"]},
+    # float16 is pooled in float32 (no CPU kernels): its lowest float32 overflows back to -inf;
+    # float64 max is the elementwise maximum (its float64 pooling starts from float32's lowest)
+    "paddle": {"float16": -np.inf, "float32": LOWEST["float32"], "float64": -np.inf},
 }
 
 
@@ -160,6 +161,35 @@ def test_window_of_only_minus_infinity(pool, backend, dtype):
         assert outcome.status == "agree"
     else:
         assert outcome.status == "differ" and "only -inf" in outcome.detail
+
+
+# --- finite values a framework's own pooling mishandles ------------------------------------------
+
+BEYOND_FLOAT32 = {  # name: (window, kwargs); 3x3 input
+    "k3-p1": (3, dict(padding=1)),
+    "k3-p0": (3, dict(padding=0)),
+    "k2-asym": (2, dict(padding=((1, 0), (0, 1)))),
+    "k2-same": (2, dict(padding="same")),
+    "k2s2-p1-ceil": (2, dict(stride=2, padding=1, ceil_mode=True)),
+    "k3-p1-NHWC": (3, dict(padding=1, layout="NHWC")),
+}
+
+
+@pytest.mark.parametrize("mode", ["max", "min"])
+@pytest.mark.parametrize("geometry", BEYOND_FLOAT32)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float64_values_beyond_float32s_range(pool, backend, geometry, mode):
+    """-1e300 is a float64 like any other: its max is -1e300 (min of 1e300: 1e300), padding or
+    not.  Paddle's float64 max pooling starts from (and pads with) float32's lowest, -3.4e38,
+    which beats -1e300."""
+    window, kwargs = BEYOND_FLOAT32[geometry]
+    value = -1e300 if mode == "max" else 1e300
+    x = np.full((1, 1, 3, 3), value)
+    result = px.compare(x, window, mode, backends=[backend], pool=pool, **kwargs)
+    assert result.reference.size and (result.reference == value).all()
+    outcome = result.results[backend]
+    assert outcome.status == "agree", outcome.detail
+    assert (outcome.output == value).all()
 
 
 # --- how: native where the framework can, emulated (and why) where it cannot -----------------------
