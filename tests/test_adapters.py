@@ -319,13 +319,24 @@ def test_compare_sees_a_difference_of_one_in_int64():
     assert result.status == "differ"
 
 
+@pytest.mark.parametrize("mode", ["max", "min"])
+@pytest.mark.parametrize("h,w", [(12, 11), (16, 16), (64, 48)], ids=lambda v: str(v))
+@pytest.mark.parametrize("channels", [1, 2, 3], ids=lambda c: f"C{c}")
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_nhwc_integers_on_more_cells_than_the_dtype_counts(pool, backend):
-    x = (np.arange(12 * 11 * 2) % 100 - 50).astype(np.int8).reshape(1, 12, 11, 2)
-    for mode in ("max", "min"):
-        outcome = px.compare(x, 2, mode, layout="NHWC", backends=[backend],
-                             pool=pool).results[backend]
-        assert outcome.status == "agree", outcome.detail
+def test_nhwc_integers_on_more_cells_than_the_dtype_counts(pool, backend, dtype, channels, h, w,
+                                                           mode):
+    """H*W (and H*W*C) past 127 / 255: PyTorch's channels-last integer max pool indexes with
+    the element type; with one channel the transposed tensor is also channels-last."""
+    info = np.iinfo(dtype)
+    x = (np.arange(2 * h * w * channels) % 100 + max(info.min, -50)).astype(dtype)
+    x = x.reshape(2, h, w, channels)
+    result = px.compare(x, 2, mode, stride=2, layout="NHWC", backends=[backend], pool=pool)
+    windows = x[:, : h // 2 * 2, : w // 2 * 2].reshape(2, h // 2, 2, w // 2, 2, channels)
+    expected = getattr(windows, mode)(axis=(2, 4))
+    np.testing.assert_array_equal(result.reference, expected)
+    outcome = result.results[backend]
+    assert outcome.status == "agree", f"{outcome.status}: {outcome.detail}"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
