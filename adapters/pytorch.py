@@ -20,6 +20,15 @@ from pooling_xfw.planner import TO_NCHW, Vocabulary
 from ._base import bind
 
 
+def _c_strides(array: np.ndarray) -> tuple[int, ...]:
+    """The strides of a fresh C-ordered array of ``array``'s shape and dtype."""
+    strides, step = [], array.itemsize
+    for n in reversed(array.shape):
+        strides.append(step)
+        step *= n
+    return tuple(reversed(strides))
+
+
 def _pair_kwargs(**kwargs):
     return {k: v for k, v in kwargs.items() if v is not None}
 
@@ -38,7 +47,14 @@ class Torch(Vocabulary):
         return {"torch": torch, "F": F, "nn": torch.nn}
 
     def to_tensor(self, ns, array):
-        return ns["torch"].from_numpy(np.ascontiguousarray(array))
+        # torch.from_numpy shares the array's memory and keeps its strides: copy an array that is
+        # read-only (a memory map opened "r": the tensor would be writable; PyTorch warns) or not
+        # laid out with plain C strides (numpy calls a one-channel NCHW view of NHWC data
+        # contiguous, but its strides are channels-last to PyTorch, whose integer max pool then
+        # takes the channels-last kernel)
+        if not array.flags.writeable or array.strides != _c_strides(array):
+            array = np.array(array, order="C", copy=True)
+        return ns["torch"].from_numpy(array)
 
     def to_numpy(self, ns, tensor):
         return tensor.detach().contiguous().numpy()

@@ -351,3 +351,98 @@ def test_cancelling_large_averages_are_judged_against_the_input_scale(pool, back
     x = np.array([[2**31 - 1, -(2**31), 1]], np.int64)
     outcome = px.compare(x, (1, 3), "avg", backends=[backend], pool=pool).results[backend]
     assert outcome.status == "agree", outcome.detail
+
+
+# --- inputs as they come: read-only, memory-mapped, views -------------------------------------------
+# Through a worker an input arrives as a fresh copy; with the framework imported in the caller,
+# ``px.compare`` hands the caller's own array to the adapter.  So these run in each backend's own
+# interpreter, on memory maps opened read-only (``np.load(..., mmap_mode="r")``) and views of
+# them, with warnings as errors (PyTorch warns before sharing a read-only buffer).
+
+READ_ONLY = {  # name: (stored array, view of the read-only map, window, mode, kwargs)
+    "float32-max-k3s2p1": ("f32", "as is", 3, "max", dict(stride=2, padding=1)),
+    "float32-avg-same-exclpad": ("f32", "as is", 3, "avg",
+                                 dict(stride=2, padding="same", count_include_pad=False)),
+    "float64-min-asym": ("f64", "as is", 2, "min", dict(padding=[[1, 0], [0, 1]])),
+    "float64-max-p1": ("f64", "as is", 3, "max", dict(padding=1)),
+    "float16-lp-p1": ("f16", "as is", 2, "lp", dict(padding=1)),
+    "float32-max-d2": ("f32", "as is", 2, "max", dict(dilation=2)),
+    "float32-avg-ceil-NHWC": ("f32", "channels last", 3, "avg",
+                              dict(stride=2, padding=1, ceil_mode=True, layout="NHWC")),
+    "int8-max-NHWC": ("i8", "channels last", 2, "max", dict(stride=2, layout="NHWC")),
+    "uint16-max-p1": ("u16", "as is", 3, "max", dict(padding=1)),
+    "big-endian-float32-avg": (">f4", "as is", 2, "avg", dict(padding=1)),
+    "int8-one-channel-NCHW-view-of-NHWC": ("i8-hwc1", "NCHW view", 2, "max", dict(stride=2)),
+    "float32-broadcast": ("row", "broadcast", 3, "max", dict(padding=1)),
+}
+
+
+def _stored(kind: str) -> np.ndarray:
+    rng = np.random.default_rng(11)
+    x = rng.integers(-9, 10, size=(2, 3, 7, 6))
+    return {"f32": x.astype(np.float32), "f64": x * 1.5, "f16": x.astype(np.float16),
+            "i8": x.astype(np.int8), "u16": (x + 9).astype(np.uint16) * 7000,
+            ">f4": x.astype(">f4"),
+            "i8-hwc1": rng.integers(-128, 128, size=(2, 16, 16, 1)).astype(np.int8),
+            "row": np.arange(-4.0, 4.0, dtype=np.float32)}[kind]
+
+
+IN_PROCESS = """
+import json, sys, warnings
+import numpy as np
+import {module}  # the framework: compare now runs its adapter here, on the array as given
+import pooling_xfw as px
+
+warnings.simplefilter("error")
+VIEWS = {{"as is": lambda m: m, "channels last": lambda m: np.moveaxis(m, 1, -1),
+          "NCHW view": lambda m: m.transpose(0, 3, 1, 2),
+          "broadcast": lambda m: np.broadcast_to(m, (1, 2, 8, 8))}}
+results = {{}}
+for name, (path, view, window, mode, kwargs) in json.loads(sys.argv[1]).items():
+    mapped = np.load(path, mmap_mode="r")
+    x = VIEWS[view](mapped)
+    assert not x.flags.writeable
+    try:
+        r = px.compare(x, window, mode, backends=["{backend}"], **kwargs).results["{backend}"]
+        results[name] = [r.status, r.detail]
+    except Exception as exc:
+        results[name] = ["raised", f"{{type(exc).__name__}}: {{exc}}"]
+print(json.dumps(results))
+"""
+
+_in_process_results: dict = {}
+
+
+def _run_in_process(backend: str, tmp_path_factory) -> dict:
+    """Every READ_ONLY case, in ``backend``'s interpreter (once per backend)."""
+    import json
+    import subprocess
+
+    from pooling_xfw.runtime import envs
+
+    if backend not in _in_process_results:
+        folder = tmp_path_factory.mktemp(f"read-only-{backend}")
+        cases = {}
+        for name, (kind, view, window, mode, kwargs) in READ_ONLY.items():
+            path = folder / f"{kind}.npy"
+            np.save(path, _stored(kind))
+            path.chmod(0o444)
+            cases[name] = [str(path), view, window, mode, kwargs]
+        script = folder / "in_process.py"
+        script.write_text(IN_PROCESS.format(module=envs.FRAMEWORK_MODULE[backend],
+                                            backend=backend))
+        proc = subprocess.run([envs.interpreter(backend), str(script), json.dumps(cases)],
+                              capture_output=True, text=True, env=envs.quiet_env(),
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        _in_process_results[backend] = json.loads(proc.stdout.strip().splitlines()[-1])
+        for name, (kind, *_rest) in READ_ONLY.items():  # the stored inputs are untouched
+            np.testing.assert_array_equal(np.load(folder / f"{kind}.npy"), _stored(kind))
+    return _in_process_results[backend]
+
+
+@pytest.mark.parametrize("case", READ_ONLY)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_read_only_input_in_process(tmp_path_factory, backend, case):
+    status, detail = _run_in_process(backend, tmp_path_factory)[case]
+    assert status == "agree", f"{status}: {detail}"
