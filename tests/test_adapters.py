@@ -353,7 +353,7 @@ def test_cancelling_large_averages_are_judged_against_the_input_scale(pool, back
     assert outcome.status == "agree", outcome.detail
 
 
-# --- inputs as they come: read-only, memory-mapped, views -------------------------------------------
+# --- inputs as they come: read-only, memory-mapped, views ---------------------------------------
 # Through a worker an input arrives as a fresh copy; with the framework imported in the caller,
 # ``px.compare`` hands the caller's own array to the adapter.  So these run in each backend's own
 # interpreter, on memory maps opened read-only (``np.load(..., mmap_mode="r")``) and views of
