@@ -320,7 +320,7 @@ def test_compare_sees_a_difference_of_one_in_int64():
 
 
 @pytest.mark.parametrize("mode", ["max", "min"])
-@pytest.mark.parametrize("h,w", [(12, 11), (16, 16), (64, 48)], ids=lambda v: str(v))
+@pytest.mark.parametrize("h,w", [(12, 11), (16, 16), (64, 48)], ids=["12x11", "16x16", "64x48"])
 @pytest.mark.parametrize("channels", [1, 2, 3], ids=lambda c: f"C{c}")
 @pytest.mark.parametrize("dtype", ["int8", "uint8"])
 @pytest.mark.parametrize("backend", BACKENDS)
