@@ -9,12 +9,18 @@ count left is the floor count, so floor mode computes it), NCHW and NHWC.  Emula
 (Paddle has none), lp, and include-pad avg with asymmetric pads:
 measured on 3.3.1, ``exclusive=False`` with pads ``[2, 0, 0, 1]`` divides the last column's
 windows by 6 instead of 9 (its divisor clips a window's end with the start-side pad).
+float64 max/min: measured on 3.3.1, its float64 max pooling starts from (and pads with)
+float32's lowest, -3.4028e38, padded or not, so a window of values all below it (-1e300, or
+-inf) gives -3.4028e38: a float64 max is taken as strided slices with ``paddle.maximum``
+(which propagates NaN), after ``F.pad`` with -inf.
 Paddle pools no integers on CPU: integer max/min are computed in float64 and cast back, exact for |values| < 2**53 (larger
 values are refused, not rounded); float16 in float32 (its CPU ``pad3d`` and ``maximum``
 kernels have no float16).  uint16 and wider unsigned inputs are handed over widened:
 ``paddle.to_tensor`` reads a uint16 array as bfloat16.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from pooling_xfw.planner import Vocabulary
 
@@ -30,6 +36,9 @@ class Paddle(Vocabulary):
     pool_dtypes = ("float32", "float64")  # float16: no CPU kernel for pad3d or maximum
     # uint16 is not here: paddle.to_tensor reads a uint16 array as bfloat16
     tensor_dtypes = ("float16", "float32", "float64", "int8", "uint8", "int16", "int32", "int64")
+    # F.max_pool2d of float64 starts from float32's lowest: np.full((1, 1, 3, 3), -1e300) gives
+    # -3.4028e38 with padding=1 and without
+    max_pool_start = {"float64": float(np.finfo(np.float32).min)}
 
     def namespace(self):
         import paddle

@@ -4,8 +4,9 @@ Native: ``F.max_pool2d`` / ``F.avg_pool2d`` with symmetric pads of at most half 
 window (PyTorch's limit), ``ceil_mode`` (PyTorch's drop rule is the reference's),
 ``count_include_pad``, and dilation for max.  Emulated (see ``pooling_xfw.planner``):
 asymmetric, wide and SAME_LOWER pads, dilated avg, lp (``F.lp_pool2d`` has no padding and
-over-counts ceil overhang).  Layout: NCHW kernels, NHWC transposed (made contiguous for
-integers: the channels-last integer kernel overflows its index).  Computes max/min in the input
+over-counts ceil overhang).  Layout: NCHW kernels, NHWC transposed (cloned with NCHW
+strides for integers: the channels-last integer kernel overflows its index, and a one-channel
+transpose would still count as channels-last).  Computes max/min in the input
 dtype (signed integers and uint8; wider unsigned in float64, exact for values < 2**53, larger
 refused), avg/lp in float32 or float64 (``F.avg_pool2d`` of int64 truncates).
 """
@@ -14,9 +15,18 @@ from __future__ import annotations
 import numpy as np
 
 from pooling_xfw.plan import Attr
-from pooling_xfw.planner import Vocabulary
+from pooling_xfw.planner import TO_NCHW, Vocabulary
 
 from ._base import bind
+
+
+def _c_strides(array: np.ndarray) -> tuple[int, ...]:
+    """The strides of a fresh C-ordered array of ``array``'s shape and dtype."""
+    strides, step = [], array.itemsize
+    for n in reversed(array.shape):
+        strides.append(step)
+        step *= n
+    return tuple(reversed(strides))
 
 
 def _pair_kwargs(**kwargs):
@@ -37,7 +47,14 @@ class Torch(Vocabulary):
         return {"torch": torch, "F": F, "nn": torch.nn}
 
     def to_tensor(self, ns, array):
-        return ns["torch"].from_numpy(np.ascontiguousarray(array))
+        # torch.from_numpy shares the array's memory and keeps its strides: copy an array that is
+        # read-only (a memory map opened "r": the tensor would be writable; PyTorch warns) or not
+        # laid out with plain C strides (numpy calls a one-channel NCHW view of NHWC data
+        # contiguous, but its strides are channels-last to PyTorch, whose integer max pool then
+        # takes the channels-last kernel)
+        if not array.flags.writeable or array.strides != _c_strides(array):
+            array = np.array(array, order="C", copy=True)
+        return ns["torch"].from_numpy(array)
 
     def to_numpy(self, ns, tensor):
         return tensor.detach().contiguous().numpy()
@@ -57,10 +74,12 @@ class Torch(Vocabulary):
 
     def transpose(self, plan, v, perm):
         v = plan.call(".permute", v, *perm)
-        if np.dtype(plan.computes_in).kind in "iu":
+        if perm == TO_NCHW and np.dtype(plan.computes_in).kind in "iu":
             # its channels-last integer max pool indexes with the element type (int8 overflows
-            # past 127 cells): hand it a contiguous NCHW tensor
-            v = plan.call(".contiguous", v)
+            # past 127 cells): hand it an NCHW copy.  Not ``.contiguous()``: with one channel the
+            # permuted tensor is already contiguous, keeps its channels-last strides and so the
+            # channels-last kernel; a clone in contiguous_format gets NCHW strides
+            v = plan.call(".clone", v, memory_format=Attr("torch.contiguous_format"))
         return v
 
     def native(self, plan, geom, v, layout, mode):

@@ -14,7 +14,10 @@ else is shared here, so a trick that two adapters need exists once:
   pool without padding;
 * a divisor the framework cannot express: the same pooling applied to a mask of ones
   (padding = 1 when it counts, 0 when not; ceil overhang = 0), as Flax does;
-* dilation the framework lacks: the window as strided slices, reduced one axis at a time.
+* dilation the framework lacks: the window as strided slices, reduced one axis at a time;
+* a max pooling that starts from a finite value above the dtype's lowest (Paddle's float64
+  kernels start from float32's lowest): the same strided slices, reduced with the elementwise
+  maximum, after explicit padding with -inf.
 """
 from __future__ import annotations
 
@@ -40,6 +43,9 @@ class Vocabulary:
     layouts: tuple[str, ...] = ("NCHW",)  # layouts its pooling kernels take
     pool_dtypes: tuple[str, ...] = ("float16", "float32", "float64")  # dtypes its max pools
     tensor_dtypes: tuple[str, ...] = ALL_DTYPES  # numpy dtypes it builds tensors from
+    #: by dtype, the finite value its max pooling starts from (and pads with) where that lies
+    #: above the dtype's lowest: a window of values all below it comes out as that value
+    max_pool_start: dict[str, float] = {}
 
     # primitives: each appends steps to ``plan`` and returns the Var of the result
     def pad(self, plan: Plan, v: Var, pads, value, layout: str) -> Var:
@@ -162,9 +168,17 @@ def build_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype) -> Plan:
         y = _window_sum(vocab, plan, geom, v, layout)
         y = vocab.power(plan, y, 1.0 / spec.p) if spec.p != 1 else y
     else:
-        y = vocab.native(plan, geom, v, layout, mode)
+        start = _max_pool_start_too_high(vocab, mode, given, work)
+        if start is not None:
+            plan.emulate(f"elementwise max: its {work.name} max pooling starts from {start:.5g}, "
+                         f"so a window of {given.name} values all below it would give "
+                         f"{start:.5g}; the window as strided slices, reduced with the "
+                         f"elementwise maximum")
+            y = None
+        else:
+            y = vocab.native(plan, geom, v, layout, mode)
         if y is None:
-            y = _emulate(vocab, plan, geom, v, layout, mode)
+            y = _emulate(vocab, plan, geom, v, layout, mode, slices=start is not None)
     if flip is not None:
         y = flip(plan, y)
     out = output_dtype(spec.mode, given)
@@ -176,6 +190,20 @@ def build_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype) -> Plan:
     if layout != spec.layout:
         y = vocab.transpose(plan, y, TO_NHWC if spec.layout == "NHWC" else TO_NCHW)
     return plan
+
+
+def _max_pool_start_too_high(vocab: Vocabulary, mode: str, given: np.dtype,
+                             work: np.dtype) -> float | None:
+    """The value ``vocab``'s max pooling in ``work`` starts from when a ``given`` input can hold
+    finite values below it (a window of those would come out as that value), else None.
+
+    Per dtype, not per value: a plan never looks at the values.  Integers pooled in a float
+    dtype are refused beyond 2**53 in magnitude, so only that range counts for them."""
+    start = vocab.max_pool_start.get(work.name)
+    if start is None or mode != "max":
+        return None
+    lowest = float(np.finfo(given).min) if given.kind == "f" else -float(EXACT_FLOAT64)
+    return start if lowest < start else None
 
 
 def _cast_reason(mode: str, dtype: np.dtype, work: np.dtype) -> str:
@@ -206,14 +234,16 @@ def _window_sum(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: s
 
 
 def _emulate(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
-             mode: str) -> Var:
+             mode: str, slices: bool = False) -> Var:
+    """``slices``: reduce a max window as strided slices even without dilation."""
     spec = geom.spec
     if mode == "max":
         fill = identity(np.dtype(plan.computes_in), "max")
         fill = float(fill) if np.dtype(plan.computes_in).kind == "f" else int(fill)
         padded = _padded(vocab, plan, geom, v, fill, layout)
-        if spec.dilation != (1, 1):
-            plan.emulate("dilation: the window as strided slices, reduced axis by axis")
+        if spec.dilation != (1, 1) or slices:
+            if spec.dilation != (1, 1):
+                plan.emulate("dilation: the window as strided slices, reduced axis by axis")
             return _slice_reduce(vocab, plan, geom, padded, layout, "max")
         return _crop(plan, geom, vocab.pool(plan, padded, "max", spec.pool_size, spec.stride,
                                             layout), layout)
