@@ -24,7 +24,7 @@ from .errors import PoolingError
 from .reference import as_input, pool_geometry
 from .runtime import envs
 from .runtime.client import Hello, WorkerFailure, WorkerPool, default_pool
-from .spec import make_spec, resolve
+from .spec import make_spec, resolve, spatial_axes
 
 STATUSES = ("agree", "differ", "error", "unavailable")
 #: (rtol, atol) for avg / lp, by output dtype
@@ -128,6 +128,37 @@ def compare_many(cases, *, backends=None, rtol=None, atol=None, pool: WorkerPool
     return [job.comparison(names, rtol, atol) for job in jobs]
 
 
+#: inputs larger than this are pooled by the reference in blocks of the batch/channel axes
+REFERENCE_BLOCK_BYTES = 64 << 20
+
+
+def reference_in_blocks(x: np.ndarray, geometry) -> np.ndarray:
+    """The reference's numbers, computed block by block over the axes before H (batch, and
+    channels in NCHW) for a large input, so its temporaries stay near ``REFERENCE_BLOCK_BYTES``
+    instead of a multiple of the input (pooling never mixes those axes)."""
+    h_axis = spatial_axes(x.ndim, geometry.spec.layout)[0]
+    if x.nbytes <= 2 * REFERENCE_BLOCK_BYTES or h_axis == 0 or not x.size:
+        return pool_geometry(x, geometry)
+    out = None
+    for index in _leading_blocks(x.shape[:h_axis], x.nbytes // math.prod(x.shape[:h_axis])):
+        part = pool_geometry(x[index], geometry)
+        if out is None:
+            out = np.empty(x.shape[:h_axis] + part.shape[h_axis:], part.dtype)
+        out[index] = part
+    return out
+
+
+def _leading_blocks(lead: tuple[int, ...], item_bytes: int) -> list[tuple[slice, ...]]:
+    """Index blocks over the leading axes ``lead`` of about ``REFERENCE_BLOCK_BYTES`` each."""
+    per_first = item_bytes * math.prod(lead[1:])
+    if per_first <= REFERENCE_BLOCK_BYTES or len(lead) == 1:
+        step = max(1, REFERENCE_BLOCK_BYTES // per_first)
+        return [(slice(i, i + step),) for i in range(0, lead[0], step)]
+    step = max(1, REFERENCE_BLOCK_BYTES // item_bytes)
+    return [(slice(i, i + 1), slice(j, j + step)) for i in range(lead[0])
+            for j in range(0, lead[1], step)]
+
+
 def backend_names(backends) -> list[str]:
     """The backends asked for, checked (``PoolingError`` naming ``backends``)."""
     if backends is None:
@@ -155,7 +186,7 @@ class _Job:
 
     def compute_reference(self) -> None:
         if self.reference is None:
-            self.reference = pool_geometry(self.x, self.geometry)
+            self.reference = reference_in_blocks(self.x, self.geometry)
             self.tol = tolerance(self.spec.mode, self.reference.dtype, self.rtol, self.atol)
             self.scale = input_scale(self.x)
 

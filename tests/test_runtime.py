@@ -1,4 +1,5 @@
 """Environments, workers and fault containment, with real workers in real environments."""
+import importlib
 import os
 import signal
 import subprocess
@@ -108,6 +109,22 @@ def test_every_backend_agrees_at_every_size(pool, shape):
         result = px.compare(x, 1 if tiny else window, mode, pool=pool,
                             **({} if tiny else kwargs))
         assert result.ok, {b: r.detail for b, r in result.results.items()}
+
+
+@pytest.mark.parametrize("shape,layout", [
+    ((5, 3, 9, 8), "NCHW"), ((1, 7, 9, 8), "NCHW"), ((6, 9, 8), "NCHW"),
+    ((5, 9, 8, 3), "NHWC"), ((9, 8, 3), "NHWC"),
+], ids=lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else v)
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_a_large_reference_in_blocks_gives_the_same_numbers(monkeypatch, shape, layout, mode):
+    compare_module = importlib.import_module("pooling_xfw.compare")
+
+    x = np.random.default_rng(2).standard_normal(shape)
+    spec = px.make_spec(3, mode, stride=2, padding=1, layout=layout)
+    whole = compare_module.pool_geometry(x, px.resolve(spec, x.shape))
+    monkeypatch.setattr(compare_module, "REFERENCE_BLOCK_BYTES", 9 * 8 * 8 * 2)  # ~2 planes
+    blocks = compare_module.reference_in_blocks(x, px.resolve(spec, x.shape))
+    assert blocks.dtype == whole.dtype and np.array_equal(blocks, whole)
 
 
 def test_shared_memory_is_removed_after_each_comparison_and_on_close():
