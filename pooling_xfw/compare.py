@@ -6,23 +6,32 @@ or timed out: the reason in one line); ``unavailable`` (no environment: the fix)
 
 Tolerances: max and min compare exactly (NaN equal to NaN; integers in their own dtype).  avg
 and lp compare with ``numpy.isclose`` and a default per output dtype, ``DEFAULT_TOLERANCE``
-(sums in another order differ in the last bits), the absolute part raised to rtol times the
-largest finite |input| (large values that cancel lose digits relative to the inputs);
-``rtol``/``atol`` override the defaults.
+(sums in another order differ in the last bits); ``rtol``/``atol`` override the defaults and
+must be real, finite and >= 0 (``check_tolerance``).  ``judge`` raises the absolute part, per
+output cell, to rtol times that cell's scale.  ``input_scale(x, spec)`` gives each window's own
+magnitude: the same pooling (same geometry and divisor) of ``|x|``, so mean |x| for avg (a sum
+of large values that cancel loses digits relative to them, not to the result) and the p-norm
+itself for lp (a sum of powers does not cancel); a window that reads an inf or NaN gets no
+absolute slack (its result compares exactly), and a large value in one window widens no other
+window's tolerance.  ``input_scale(x)``, without the spec, is the largest finite |x| for every
+cell: the older, coarser rule, which is what ``compare`` still passes until its body hands
+``judge`` the spec (``input_scale(x, spec)``).
 """
 from __future__ import annotations
 
 import dataclasses
 import importlib
 import math
+import numbers
 import sys
 
 import numpy as np
 
+from .errors import PoolingError
 from .reference import as_input, pool_geometry
 from .runtime import envs
 from .runtime.client import CALL_TIMEOUT, WorkerFailure, WorkerPool, default_pool
-from .spec import make_spec, resolve
+from .spec import PoolSpec, make_spec, resolve
 
 STATUSES = ("agree", "differ", "error", "unavailable")
 #: (rtol, atol) for avg / lp, by output dtype
@@ -58,17 +67,46 @@ class Comparison:
         return all(r.status == "agree" for r in self.results.values())
 
 
-def input_scale(x: np.ndarray) -> float:
-    """The largest finite magnitude in ``x`` (0 for none)."""
-    finite = np.abs(x[np.isfinite(x)]) if x.dtype.kind == "f" else np.abs(x.astype(np.float64))
-    return float(finite.max()) if finite.size else 0.0
+def input_scale(x: np.ndarray, spec: PoolSpec | None = None) -> float | np.ndarray:
+    """The magnitude each output cell's absolute tolerance is relative to.
+
+    With the pooling's ``spec``: per output cell, the same pooling of ``|x|`` in float64 (mean
+    |x| for avg, the p-norm for lp; 0 for max/min, which compare exactly, and where a window
+    reads an inf or NaN).  Without: the largest finite magnitude in ``x`` (0 for none), one
+    number for every cell.
+    """
+    if spec is None:
+        finite = (np.abs(x[np.isfinite(x)]) if x.dtype.kind == "f"
+                  else np.abs(x.astype(np.float64)))
+        return float(finite.max()) if finite.size else 0.0
+    if spec.mode in ("max", "min"):
+        return 0.0
+    magnitude = pool_geometry(np.abs(x.astype(np.float64)), resolve(spec, x.shape))
+    magnitude[~np.isfinite(magnitude)] = 0.0
+    return magnitude
+
+
+def check_tolerance(rtol=None, atol=None) -> None:
+    """Refuse (``PoolingError``) an ``rtol`` or ``atol`` that is not None or a real, finite
+    number >= 0."""
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if value is None:
+            continue
+        if (not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_))
+                or not math.isfinite(value) or value < 0):
+            raise PoolingError(f"{name}: got {value!r}; allowed: None (the default for the "
+                               f"output dtype) or a real, finite number >= 0")
 
 
 def tolerance(mode: str, dtype: np.dtype, rtol=None, atol=None) -> tuple[float, float]:
+    """(rtol, atol) for ``mode`` and the output ``dtype``: 0 for max/min, else the defaults of
+    ``DEFAULT_TOLERANCE`` where ``rtol``/``atol`` is None."""
+    check_tolerance(rtol, atol)
     if mode in ("max", "min"):
         return 0.0, 0.0
     default = DEFAULT_TOLERANCE.get(np.dtype(dtype).name, DEFAULT_TOLERANCE["float64"])
-    return (default[0] if rtol is None else rtol), (default[1] if atol is None else atol)
+    return (default[0] if rtol is None else float(rtol)), (default[1] if atol is None
+                                                           else float(atol))
 
 
 def compare(X, pool_size, mode: str = "max", *, backends=None, rtol=None, atol=None,
@@ -81,6 +119,7 @@ def compare(X, pool_size, mode: str = "max", *, backends=None, rtol=None, atol=N
     whose framework is already imported in this process runs here (``inprocess=False``: always
     in its worker), with the same statuses; the others run in their workers, in parallel.
     """
+    check_tolerance(rtol, atol)
     spec = make_spec(pool_size, mode, **pool2d_kwargs)
     x = as_input(X)
     reference = pool_geometry(x, resolve(spec, x.shape))
@@ -143,13 +182,14 @@ def _run_here(name: str, spec, x, reference, tol, scale) -> BackendResult:
 
 
 def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float],
-          scale: float = 0.0, against: str = "reference") -> None:
+          scale: float | np.ndarray = 0.0, against: str = "reference") -> None:
     """Set ``status``, ``max_abs_diff``, ``detail`` and ``differing`` from the output.
 
-    ``scale``: the largest finite |input|; avg/lp sums of large values that cancel lose digits
-    relative to the inputs, not the output, so the absolute tolerance is at least rtol * scale.
-    ``against``: what ``reference`` is, in the detail; known framework causes are named only
-    against the neutral reference.
+    ``scale``: ``input_scale``'s magnitude, one per output cell (an array of the reference's
+    shape) or one for all; avg/lp sums of large values that cancel lose digits relative to the
+    values summed, not the result, so each cell's absolute tolerance is at least rtol times its
+    scale.  ``against``: what ``reference`` is, in the detail; known framework causes are named
+    only against the neutral reference.
     """
     out = result.output
     if out.shape != reference.shape:
@@ -163,7 +203,7 @@ def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float]
     else:
         same = (a == b) | (np.isnan(a) & np.isnan(b))
     if tol != (0.0, 0.0):
-        same |= np.isclose(a, b, rtol=tol[0], atol=max(tol[1], tol[0] * scale),
+        same |= np.isclose(a, b, rtol=tol[0], atol=np.maximum(tol[1], tol[0] * scale),
                            equal_nan=True)
     with np.errstate(invalid="ignore"):
         diff = np.where(same, 0.0, np.abs(a - b))
