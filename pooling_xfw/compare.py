@@ -6,9 +6,17 @@ or timed out: the reason in one line); ``unavailable`` (no environment: the fix)
 
 Tolerances: max and min compare exactly (NaN equal to NaN; integers in their own dtype).  avg
 and lp compare with ``numpy.isclose`` and a default per output dtype, ``DEFAULT_TOLERANCE``
-(sums in another order differ in the last bits), the absolute part raised to rtol times the
-largest finite |input| (large values that cancel lose digits relative to the inputs);
-``rtol``/``atol`` override the defaults.
+(sums in another order differ in the last bits); ``rtol``/``atol`` override the defaults and
+must be real, finite and >= 0 (``check_tolerance``).  ``judge`` raises the absolute part, per
+output cell, to rtol times that cell's scale.  ``input_scale(x, spec)`` gives each window's own
+magnitude: the same pooling (same geometry and divisor) of ``|x|``, so mean |x| for avg (a sum
+of large values that cancel loses digits relative to them, not to the result) and the p-norm
+itself for lp (a sum of powers does not cancel); a window that reads an inf or NaN gets no
+absolute slack (its result compares exactly), and a large value in one window widens no other
+window's tolerance.  ``input_scale(x)``, without the spec, is the largest finite |x| for every
+cell (one number).  Large inputs are judged in blocks of ``JUDGE_BLOCK`` cells and their
+reference and scale computed in blocks of the batch/channel axes, so the caller's memory stays
+near the input plus the outputs.
 """
 from __future__ import annotations
 
@@ -16,15 +24,16 @@ import collections
 import dataclasses
 import importlib
 import math
+import numbers
 import sys
 
 import numpy as np
 
 from .errors import PoolingError
-from .reference import as_input, pool_geometry
+from .reference import accumulator_dtype, as_input, pool_geometry
 from .runtime import envs
 from .runtime.client import Hello, WorkerFailure, WorkerPool, default_pool
-from .spec import make_spec, resolve, spatial_axes
+from .spec import PoolSpec, make_spec, resolve, spatial_axes
 
 STATUSES = ("agree", "differ", "error", "unavailable")
 #: (rtol, atol) for avg / lp, by output dtype
@@ -60,17 +69,47 @@ class Comparison:
         return all(r.status == "agree" for r in self.results.values())
 
 
-def input_scale(x: np.ndarray) -> float:
-    """The largest finite magnitude in ``x`` (0 for none)."""
-    finite = np.abs(x[np.isfinite(x)]) if x.dtype.kind == "f" else np.abs(x.astype(np.float64))
-    return float(finite.max()) if finite.size else 0.0
+def input_scale(x: np.ndarray, spec: PoolSpec | None = None) -> float | np.ndarray:
+    """The magnitude each output cell's absolute tolerance is relative to.
+
+    With the pooling's ``spec``: per output cell, the same pooling of ``|x|`` in float64 (mean
+    |x| for avg, the p-norm for lp; 0 for max/min, which compare exactly, and where a window
+    reads an inf or NaN).  Without: the largest finite magnitude in ``x`` (0 for none), one
+    number for every cell.
+    """
+    if spec is None:
+        finite = (np.abs(x[np.isfinite(x)]) if x.dtype.kind == "f"
+                  else np.abs(x.astype(np.float64)))
+        return float(finite.max()) if finite.size else 0.0
+    if spec.mode in ("max", "min"):
+        return 0.0
+    magnitude = reference_in_blocks(x, resolve(spec, x.shape),
+                                    lambda block: np.abs(block.astype(np.float64)))
+    magnitude[~np.isfinite(magnitude)] = 0.0
+    return magnitude
+
+
+def check_tolerance(rtol=None, atol=None) -> None:
+    """Refuse (``PoolingError``) an ``rtol`` or ``atol`` that is not None or a real, finite
+    number >= 0."""
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if value is None:
+            continue
+        if (not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_))
+                or not math.isfinite(value) or value < 0):
+            raise PoolingError(f"{name}: got {value!r}; allowed: None (the default for the "
+                               f"output dtype) or a real, finite number >= 0")
 
 
 def tolerance(mode: str, dtype: np.dtype, rtol=None, atol=None) -> tuple[float, float]:
+    """(rtol, atol) for ``mode`` and the output ``dtype``: 0 for max/min, else the defaults of
+    ``DEFAULT_TOLERANCE`` where ``rtol``/``atol`` is None."""
+    check_tolerance(rtol, atol)
     if mode in ("max", "min"):
         return 0.0, 0.0
     default = DEFAULT_TOLERANCE.get(np.dtype(dtype).name, DEFAULT_TOLERANCE["float64"])
-    return (default[0] if rtol is None else rtol), (default[1] if atol is None else atol)
+    return (default[0] if rtol is None else float(rtol)), (default[1] if atol is None
+                                                           else float(atol))
 
 
 def compare(X, pool_size, mode: str = "max", *, backends=None, rtol=None, atol=None,
@@ -105,6 +144,7 @@ def compare_many(cases, *, backends=None, rtol=None, atol=None, pool: WorkerPool
 
     ``cases``: dicts of ``compare``'s arguments (``X``, ``pool_size``, ``mode`` and
     ``px.pool2d``'s keywords).  Every case is validated before any backend runs."""
+    check_tolerance(rtol, atol)
     names = backend_names(backends)
     jobs = [_Job(dict(case), rtol, atol) for case in cases]
     local = [n for n in names if inprocess and envs.FRAMEWORK_MODULE[n] in sys.modules]
@@ -132,16 +172,18 @@ def compare_many(cases, *, backends=None, rtol=None, atol=None, pool: WorkerPool
 REFERENCE_BLOCK_BYTES = 64 << 20
 
 
-def reference_in_blocks(x: np.ndarray, geometry) -> np.ndarray:
-    """The reference's numbers, computed block by block over the axes before H (batch, and
-    channels in NCHW) for a large input, so its temporaries stay near ``REFERENCE_BLOCK_BYTES``
-    instead of a multiple of the input (pooling never mixes those axes)."""
+def reference_in_blocks(x: np.ndarray, geometry, transform=None) -> np.ndarray:
+    """The reference's numbers (of ``transform(x)`` when given), computed block by block over
+    the axes before H (batch, and channels in NCHW) for a large input, so temporaries stay near
+    ``REFERENCE_BLOCK_BYTES`` instead of a multiple of the input (pooling never mixes those
+    axes)."""
+    transform = transform or (lambda block: block)
     h_axis = spatial_axes(x.ndim, geometry.spec.layout)[0]
     if x.nbytes <= 2 * REFERENCE_BLOCK_BYTES or h_axis == 0 or not x.size:
-        return pool_geometry(x, geometry)
+        return pool_geometry(transform(x), geometry)
     out = None
     for index in _leading_blocks(x.shape[:h_axis], x.nbytes // math.prod(x.shape[:h_axis])):
-        part = pool_geometry(x[index], geometry)
+        part = pool_geometry(transform(x[index]), geometry)
         if out is None:
             out = np.empty(x.shape[:h_axis] + part.shape[h_axis:], part.dtype)
         out[index] = part
@@ -178,6 +220,8 @@ class _Job:
         self.spec = make_spec(case.pop("pool_size"), case.pop("mode", "max"), **case)
         self.x = as_input(X)
         self.geometry = resolve(self.spec, self.x.shape)
+        self.geometry.check_fits(self.x.shape, self.x.dtype if self.spec.mode in ("max", "min")
+                                 else accumulator_dtype(self.x.dtype))  # before any backend
         self.rtol, self.atol = rtol, atol
         self.reference: np.ndarray | None = None
         self.results: dict[str, BackendResult] = {}
@@ -188,7 +232,7 @@ class _Job:
         if self.reference is None:
             self.reference = reference_in_blocks(self.x, self.geometry)
             self.tol = tolerance(self.spec.mode, self.reference.dtype, self.rtol, self.atol)
-            self.scale = input_scale(self.x)
+            self.scale = input_scale(self.x, self.spec)
 
     def submit(self, pool: WorkerPool | None, names: list[str]) -> None:
         """Send this case to every worker (starting or restarting them as needed)."""
@@ -263,13 +307,14 @@ def _run_here(name: str, job: "_Job") -> BackendResult:
 
 
 def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float],
-          scale: float = 0.0, against: str = "reference") -> None:
+          scale: float | np.ndarray = 0.0, against: str = "reference") -> None:
     """Set ``status``, ``max_abs_diff``, ``detail`` and ``differing`` from the output.
 
-    ``scale``: the largest finite |input|; avg/lp sums of large values that cancel lose digits
-    relative to the inputs, not the output, so the absolute tolerance is at least rtol * scale.
-    ``against``: what ``reference`` is, in the detail; known framework causes are named only
-    against the neutral reference.
+    ``scale``: ``input_scale``'s magnitude, one per output cell (an array of the reference's
+    shape) or one for all; avg/lp sums of large values that cancel lose digits relative to the
+    values summed, not the result, so each cell's absolute tolerance is at least rtol times its
+    scale.  ``against``: what ``reference`` is, in the detail; known framework causes are named
+    only against the neutral reference.
     """
     out = result.output
     if out.shape != reference.shape:
@@ -277,19 +322,20 @@ def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float]
         result.max_abs_diff = math.inf
         result.detail = f"output shape {out.shape}, reference {reference.shape}"
         return
-    a, b = out.astype(np.float64), reference.astype(np.float64)
-    if out.dtype.kind in "iu" and reference.dtype.kind in "iu":
-        same = out == reference  # exact in the integer dtype (float64 would merge 2**62 + 1)
-    else:
-        same = (a == b) | (np.isnan(a) & np.isnan(b))
-    if tol != (0.0, 0.0):
-        same |= np.isclose(a, b, rtol=tol[0], atol=max(tol[1], tol[0] * scale),
-                           equal_nan=True)
-    with np.errstate(invalid="ignore"):
-        diff = np.where(same, 0.0, np.abs(a - b))
-    diff[~same & ~np.isfinite(diff)] = math.inf
-    result.max_abs_diff = float(diff.max()) if diff.size else 0.0
-    bad = np.argwhere(~same)
+    count, worst, bad = 0, 0.0, []
+    flat_out, flat_ref = out.reshape(-1), reference.reshape(-1)
+    flat_scale = (np.broadcast_to(scale, reference.shape).reshape(-1) if np.ndim(scale)
+                  else scale)
+    for start in range(0, flat_ref.size, JUDGE_BLOCK):
+        block = slice(start, start + JUDGE_BLOCK)
+        same, diff = _same(flat_out[block], flat_ref[block], tol,
+                           flat_scale[block] if np.ndim(flat_scale) else flat_scale)
+        worst = max(worst, float(diff.max()) if diff.size else 0.0)
+        misses = np.flatnonzero(~same)
+        count += misses.size
+        bad.extend(int(i) + start for i in misses[:20 - len(bad)])
+    result.max_abs_diff = worst
+    bad = [np.unravel_index(i, reference.shape) for i in bad]
     if not len(bad):
         result.status = "agree"
         if out.dtype != reference.dtype:
@@ -297,11 +343,32 @@ def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float]
         return
     result.status = "differ"
     result.differing = [(tuple(int(i) for i in idx), out[tuple(idx)].item(),
-                         reference[tuple(idx)].item()) for idx in bad[:20]]
+                         reference[tuple(idx)].item()) for idx in bad]
     index, value, expected = result.differing[0]
     reason = _known_cause(value, expected, out.dtype) if against == "reference" else ""
-    result.detail = (f"{len(bad)} of {reference.size} differ; first at {index}: {value!r} vs "
+    result.detail = (f"{count} of {reference.size} differ; first at {index}: {value!r} vs "
                      f"{against} {expected!r}" + (f" ({reason})" if reason else ""))
+
+
+#: output cells judged at once (temporaries of a few such blocks, whatever the output's size)
+JUDGE_BLOCK = 1 << 20
+
+
+def _same(out: np.ndarray, reference: np.ndarray, tol, scale) -> tuple[np.ndarray, np.ndarray]:
+    """Which cells of two flat blocks agree, and |difference| where they do not (inf where it
+    is not finite, 0 where they agree)."""
+    a, b = out.astype(np.float64), reference.astype(np.float64)
+    if out.dtype.kind in "iu" and reference.dtype.kind in "iu":
+        same = out == reference  # exact in the integer dtype (float64 would merge 2**62 + 1)
+    else:
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+    if tol != (0.0, 0.0):
+        same |= np.isclose(a, b, rtol=tol[0], atol=np.maximum(tol[1], tol[0] * scale),
+                           equal_nan=True)
+    with np.errstate(invalid="ignore"):
+        diff = np.where(same, 0.0, np.abs(a - b))
+    diff[~same & ~np.isfinite(diff)] = math.inf
+    return same, diff
 
 
 def _known_cause(value, expected, dtype: np.dtype) -> str:

@@ -13,7 +13,15 @@ Paddle return the lowest finite value).
 
 Dtypes: max/min keep the input dtype, integers included.  avg and lp of floats keep the float
 dtype and accumulate in at least float32 (float16 sums in float32); of integers they return
-float64.
+float64.  Extended precision (``longdouble``, float128 on x86-64) is refused, as complex is: no
+framework pools it.
+
+Range: a result is finite wherever the true result is.  Sums run plainly, with numpy's
+floating-point overflow (and, for lp, underflow) flag watched; only when it is raised is the
+work redone, for the windows it hurt: avg sums the window scaled by ``2**-ceil(log2(kh*kw))`` (exact: a
+power of two) and scales the mean back; lp computes ``m * (sum (|x|/m)**p)**(1/p)`` with ``m``
+the window's largest ``|x|`` for the windows whose plain sum of powers overflowed or fell below
+the smallest normal number.  Every other window keeps its plain sum, bit for bit.
 """
 from __future__ import annotations
 
@@ -23,6 +31,7 @@ from .errors import PoolingError
 from .spec import AxisGeometry, Geometry, make_spec, resolve, spatial_axes
 
 _ALLOWED_DTYPES = "integer or real floating arrays (int8..int64, uint8..uint64, float16/32/64)"
+_FLOATS = "efd"  # float16, float32, float64 (of either byte order); not longdouble ('g')
 
 
 def as_input(X) -> np.ndarray:
@@ -32,7 +41,7 @@ def as_input(X) -> np.ndarray:
     except (ValueError, TypeError) as exc:
         raise PoolingError(f"X: got an object numpy cannot read as an array ({exc}); allowed: "
                            f"{_ALLOWED_DTYPES}") from None
-    if x.dtype.kind not in "iuf":
+    if x.dtype.kind not in "iu" and x.dtype.char not in _FLOATS:
         raise PoolingError(f"X: got dtype {x.dtype}; allowed: {_ALLOWED_DTYPES}")
     return x
 
@@ -58,16 +67,27 @@ def _pad_axis(arr: np.ndarray, axis: int, before: int, after: int, fill) -> np.n
     return out
 
 
-def _reduce_axis(arr: np.ndarray, axis: int, g: AxisGeometry, op, fill) -> np.ndarray:
-    """Pool one axis: ``op``-reduce the k taps of every window (k strided slices)."""
+def _pad_for(arr: np.ndarray, axis: int, g: AxisGeometry, fill) -> np.ndarray:
+    """``arr`` padded along ``axis`` with what the windows read: pads and ceil overhang."""
     after = g.span - g.pad_before - g.size  # padding + overhang actually read (may be < 0)
     if g.pad_before or after > 0:
         arr = _pad_axis(arr, axis, g.pad_before, max(after, 0), fill)
+    return arr
+
+
+def _tap(g: AxisGeometry, j: int) -> slice:
+    """Tap ``j`` of every window along one axis of the padded array, as one strided slice."""
+    start = j * g.dilation
+    return slice(start, start + (g.out - 1) * g.stride + 1, g.stride)
+
+
+def _reduce_axis(arr: np.ndarray, axis: int, g: AxisGeometry, op, fill) -> np.ndarray:
+    """Pool one axis: ``op``-reduce the k taps of every window (k strided slices)."""
+    arr = _pad_for(arr, axis, g, fill)
     index = [slice(None)] * arr.ndim
 
     def tap(j):
-        start = j * g.dilation
-        index[axis] = slice(start, start + (g.out - 1) * g.stride + 1, g.stride)
+        index[axis] = _tap(g, j)
         return arr[tuple(index)]
 
     if g.kernel == 1:
@@ -105,23 +125,89 @@ def _spatial(values: np.ndarray, ndim: int, layout: str) -> np.ndarray:
     return values.reshape(shape)
 
 
+def _taps_2d(arr: np.ndarray, geom: Geometry):
+    """Every tap of the 2-D window, each an output-shaped view of the zero-padded ``arr``."""
+    h_axis, w_axis = spatial_axes(arr.ndim, geom.spec.layout)
+    arr = _pad_for(_pad_for(arr, w_axis, geom.cols, 0), h_axis, geom.rows, 0)
+    index = [slice(None)] * arr.ndim
+    for a in range(geom.rows.kernel):
+        index[h_axis] = _tap(geom.rows, a)
+        for b in range(geom.cols.kernel):
+            index[w_axis] = _tap(geom.cols, b)
+            yield arr[tuple(index)]
+
+
+def _mean(values: np.ndarray, geom: Geometry) -> np.ndarray:
+    """avg in ``values.dtype``: the plain window sum over the divisor; where a partial sum
+    overflowed, the sum of the window scaled by a power of two, so the mean is finite."""
+    divisor = _spatial(geom.divisor().astype(values.dtype), values.ndim, geom.spec.layout)
+    try:
+        with np.errstate(over="raise"):
+            total = _separable(values, geom, np.add, 0)
+        total /= divisor
+        return total
+    except FloatingPointError:
+        pass
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = _separable(values, geom, np.add, 0)
+    total /= divisor
+    shift = (geom.rows.kernel * geom.cols.kernel - 1).bit_length()  # 2**shift >= taps
+    down, up = values.dtype.type(2.0 ** -shift), values.dtype.type(2.0 ** shift)
+    with np.errstate(invalid="ignore"):
+        scaled = _separable(values * down, geom, np.add, 0)  # |partial sums| <= max |x|
+    hurt = ~np.isfinite(total)
+    total[hurt] = (scaled / divisor * up)[hurt]
+    return total
+
+
+def _p_norm(values: np.ndarray, geom: Geometry, p: float) -> np.ndarray:
+    """lp in ``values.dtype``: ``(sum |x|**p)**(1/p)``; where the plain sum of powers
+    overflowed or fell below the smallest normal number, ``m * (sum (|x|/m)**p)**(1/p)`` with
+    ``m`` the window's largest ``|x|`` (every ratio <= 1, one of them exactly 1)."""
+    work = values.dtype
+
+    def power(base):
+        return base * base if p == 2 else base ** work.type(p)
+
+    def root(total, out=None):
+        return np.sqrt(total, out=out) if p == 2 else np.power(total, work.type(1 / p), out=out)
+
+    try:
+        with np.errstate(over="raise", under="raise"):
+            total = _separable(power(np.abs(values)), geom, np.add, 0)
+            return root(total, out=total)
+    except FloatingPointError:
+        pass
+    magnitudes = np.abs(values)
+    with np.errstate(over="ignore", under="ignore"):
+        total = _separable(power(magnitudes), geom, np.add, 0)
+        result = root(total)
+    peak = _separable(magnitudes, geom, np.maximum, 0)
+    with np.errstate(invalid="ignore"):
+        hurt = (np.isfinite(peak) & (peak > 0)
+                & ~(np.isfinite(total) & (total >= np.finfo(work).tiny)))
+    if not hurt.any():
+        return result
+    scale = np.where(hurt, peak, work.type(1))
+    ratios = np.zeros_like(result)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for tap in _taps_2d(magnitudes, geom):
+            ratios += power(tap / scale)
+        scaled = scale * root(ratios)
+    result[hurt] = scaled[hurt]
+    return result
+
+
 def pool_geometry(x: np.ndarray, geom: Geometry) -> np.ndarray:
     """Pool a validated array with a resolved geometry (the reference's core)."""
     mode = geom.spec.mode
+    work = x.dtype if mode in ("max", "min") else accumulator_dtype(x.dtype)
+    geom.check_fits(x.shape, work)  # before anything of that size is allocated
     if mode in ("max", "min"):
         op = np.maximum if mode == "max" else np.minimum
         return _separable(x, geom, op, identity(x.dtype, mode))
-    work = accumulator_dtype(x.dtype)
     values = x.astype(work, copy=False)
-    p = geom.spec.p
-    if mode == "lp":
-        values = np.abs(values)
-        values = values * values if p == 2 else values ** work.type(p)
-    total = _separable(values, geom, np.add, 0)
-    if mode == "avg":
-        total /= _spatial(geom.divisor().astype(work), x.ndim, geom.spec.layout)
-    else:
-        total = np.sqrt(total, out=total) if p == 2 else total ** work.type(1 / p)
+    total = _mean(values, geom) if mode == "avg" else _p_norm(values, geom, geom.spec.p)
     return total.astype(output_dtype(mode, x.dtype), copy=False)
 
 

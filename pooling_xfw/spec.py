@@ -25,6 +25,14 @@ Conventions (one axis; ``n`` input length, ``k`` window, ``s`` stride, ``d`` dil
 
 Because a 2-D window is the product of a row window and a column window, every per-window
 quantity (tap validity, divisor) is the outer product of two per-axis vectors.
+
+Sizes are bounded before anything is allocated: every window, stride, dilation and pad is an
+int below ``2**63`` (C int64, as the frameworks take them), and so is every padded length
+(input + pads + ceil overhang) once resolved; resolving allocates at most a few vectors of one
+entry per output window.  ``Geometry.check_fits`` refuses a pooling whose padded input, in the
+dtype it is pooled in, would take more bytes than this machine's physical memory (the output is
+never larger); ``px.pool2d`` and ``px.compare`` call it before allocating.  ``output_shape`` and
+``resolve_padding`` are arithmetic and take any int64 size.
 """
 from __future__ import annotations
 
@@ -32,6 +40,7 @@ import dataclasses
 import functools
 import math
 import numbers
+import os
 from typing import Sequence, Union
 
 import numpy as np
@@ -45,6 +54,9 @@ PADDING_STRINGS = ("valid", "same", "same_lower")
 Pads = tuple[tuple[int, int], tuple[int, int]]
 PaddingArg = Union[int, str, Sequence]
 
+#: every size (window, stride, dilation, pad, padded length) is an int <= this (C int64)
+MAX_SIZE = 2**63 - 1
+
 
 def _fail(arg: str, value, allowed: str) -> PoolingError:
     return PoolingError(f"{arg}: got {value!r}; allowed: {allowed}")
@@ -57,27 +69,26 @@ def _is_int(value) -> bool:
 
 
 def _pair(arg: str, value, minimum: int) -> tuple[int, int]:
-    """An int or an (h, w) pair of ints, each >= minimum."""
-    allowed = f"an int >= {minimum} or a pair (h, w) of such ints"
-    if type(value) is int and value >= minimum:
+    """An int or an (h, w) pair of ints, each >= minimum and < 2**63."""
+    allowed = f"an int >= {minimum} and < 2**63 (C int64), or a pair (h, w) of such ints"
+    if type(value) is int and minimum <= value <= MAX_SIZE:
         return value, value
-    if _is_int(value):
-        value = (value, value)
-    if (not isinstance(value, (tuple, list)) or len(value) != 2
-            or not all(_is_int(v) for v in value)):
+    pair = (value, value) if _is_int(value) else value
+    if (not isinstance(pair, (tuple, list)) or len(pair) != 2
+            or not all(_is_int(v) for v in pair)):
         raise _fail(arg, value, allowed)
-    if any(v < minimum for v in value):
+    if any(v < minimum or v > MAX_SIZE for v in pair):
         raise _fail(arg, value, allowed)
-    return int(value[0]), int(value[1])
+    return int(pair[0]), int(pair[1])
 
 
-_PADDING_ALLOWED = ("an int >= 0; (ph, pw); ((top, bottom), (left, right)); or one of "
-                    "'valid', 'same', 'same_lower' (any case)")
+_PADDING_ALLOWED = ("an int >= 0 and < 2**63; (ph, pw); ((top, bottom), (left, right)); or one "
+                    "of 'valid', 'same', 'same_lower' (any case)")
 
 
 def normalize_padding(padding: PaddingArg) -> str | Pads:
     """Return a lower-case padding string or explicit ``((top, bottom), (left, right))``."""
-    if type(padding) is int and padding >= 0:
+    if type(padding) is int and 0 <= padding <= MAX_SIZE:
         return ((padding, padding), (padding, padding))
     if isinstance(padding, str):
         if padding.lower() not in PADDING_STRINGS:
@@ -93,6 +104,8 @@ def normalize_padding(padding: PaddingArg) -> str | Pads:
             pads = tuple((int(a), int(b)) for a, b in padding)
             if min(min(p) for p in pads) < 0:
                 raise _fail("padding", padding, _PADDING_ALLOWED + " (pads are never negative)")
+            if max(max(p) for p in pads) > MAX_SIZE:
+                raise _fail("padding", padding, _PADDING_ALLOWED + " (pads < 2**63, C int64)")
             return pads  # type: ignore[return-value]
     raise _fail("padding", padding, _PADDING_ALLOWED)
 
@@ -169,20 +182,58 @@ class AxisGeometry:
         """Cells past the padded border that ceil_mode's last window reaches (never padding)."""
         return max(self.span - (self.pad_before + self.size + self.pad_after), 0)
 
+    @property
+    def reach(self) -> int:
+        """Cells a pooling materializes along this axis: the padded input, or up to the end of
+        the last window where ceil_mode's overhang reaches past it."""
+        return max(self.pad_before + self.size + self.pad_after, self.span)
+
     def tap_positions(self) -> np.ndarray:
         """(out, kernel) input index of every tap; may be < 0 or >= size (padding/overhang)."""
         starts = np.arange(self.out) * self.stride - self.pad_before
         return starts[:, None] + np.arange(self.kernel)[None, :] * self.dilation
 
+    def _taps_inside(self, low: int, high: int) -> np.ndarray:
+        """Per window, how many taps ``start + j*d`` (``0 <= j < k``) lie in ``[low, high)``:
+        ``j`` from ``ceil((low - start)/d)`` to ``ceil((high - start)/d)``, clipped to [0, k]."""
+        starts = np.arange(self.out, dtype=np.int64) * self.stride - self.pad_before
+        first = np.maximum(-((starts - low) // self.dilation), 0)
+        stop = np.minimum(-((starts - high) // self.dilation), self.kernel)
+        return np.maximum(stop - first, 0)  # 0 also where first > k or stop < 0
+
     def real_taps(self) -> np.ndarray:
         """Per window, how many taps read real input cells."""
-        taps = self.tap_positions()
-        return ((taps >= 0) & (taps < self.size)).sum(axis=1)
+        return self._taps_inside(0, self.size)
 
     def padded_taps(self) -> np.ndarray:
         """Per window, how many taps lie inside the padded input (real cells + padding)."""
-        taps = self.tap_positions()
-        return ((taps >= -self.pad_before) & (taps < self.size + self.pad_after)).sum(axis=1)
+        return self._taps_inside(-self.pad_before, self.size + self.pad_after)
+
+    def first_empty_window(self) -> int | None:
+        """The first window that reads only padding or overhang (None when there is none),
+        found without enumerating the windows.
+
+        Window ``i`` starts at ``s_i = i*stride - pb``.  It reads no input cell when its last
+        tap is before the input (``s_i + (k-1)*d < 0``: a prefix of the windows), when it
+        starts after it (``s_i >= n``: a suffix), or, only possible when ``d > n``, when its
+        taps step over the input: ``s_i mod d >= n``.  That residue repeats with period
+        ``d / gcd(stride, d)`` and takes distinct values within a period, at most ``n`` of them
+        below ``n``: the first ``min(out, period, n + 1)`` windows decide it.
+        """
+        n, s, d, pb = self.size, self.stride, self.dilation, self.pad_before
+        if (self.kernel - 1) * d - pb < 0:
+            return 0
+        found = []
+        if d > n:
+            count = min(self.out, d // math.gcd(s, d), n + 1)
+            index = np.arange(count, dtype=np.int64 if (count + 1) * d <= MAX_SIZE else object)
+            residues = (index * (s % d) + (-pb) % d) % d
+            late = np.flatnonzero(residues >= n)
+            if late.size:
+                found.append(int(late[0]))
+        if (self.out - 1) * s - pb >= n:  # the first window starting past the input
+            found.append(-(-(n + pb) // s))
+        return min(found) if found else None
 
     def floor_out(self) -> int:
         """Windows a floor-mode pooling of the padded input makes (no ceil, no drop rule)."""
@@ -194,12 +245,21 @@ class AxisGeometry:
         return -(-room // self.stride) + 1
 
     def divisor(self, count_include_pad: bool) -> np.ndarray:
-        return self.padded_taps() if count_include_pad else self.real_taps()
+        """Per window, the taps an avg divides by (read-only: computed once per geometry)."""
+        return _axis_divisor(self, bool(count_include_pad))
+
+
+@functools.lru_cache(maxsize=1024)
+def _axis_divisor(geom: AxisGeometry, count_include_pad: bool) -> np.ndarray:
+    taps = geom.padded_taps() if count_include_pad else geom.real_taps()
+    taps.flags.writeable = False
+    return taps
 
 
 @functools.lru_cache(maxsize=1024)
 def _resolve_axis(axis: str, n: int, k: int, s: int, d: int, padding, ceil_mode: bool
                   ) -> AxisGeometry:
+    """One axis's pads and output length, in Python ints (nothing allocated)."""
     extent = d * (k - 1) + 1
     if isinstance(padding, str):
         if padding == "valid":
@@ -219,14 +279,57 @@ def _resolve_axis(axis: str, n: int, k: int, s: int, d: int, padding, ceil_mode:
     out = (-(-room // s) if ceil_mode else room // s) + 1
     if ceil_mode and (out - 1) * s >= n + pb:
         out -= 1  # the last window would start in the after-padding: PyTorch/ONNX drop it
-    geom = AxisGeometry(n, k, s, d, pb, pa, out)
-    empty = np.flatnonzero(geom.real_taps() == 0)
-    if empty.size:
+    return AxisGeometry(n, k, s, d, pb, pa, out)
+
+
+@functools.lru_cache(maxsize=1024)
+def _check_axis(axis: str, geom: AxisGeometry, padding) -> None:
+    """Refuse a padded length beyond int64 and windows of padding only (``padding``: the
+    user's value, for the message)."""
+    if geom.reach > MAX_SIZE:
+        raise _fail_size("padding", padding,
+                         f"along {axis} the padded input would be {geom.reach} cells",
+                         "pads and windows whose padded length is < 2**63 cells (C int64)")
+    empty = geom.first_empty_window()
+    if empty is not None:
         raise PoolingError(
-            f"padding: got {(pb, pa)} along {axis}, where output window {int(empty[0])} reads "
-            f"only padding (input {n}, kernel {k}, stride {s}, dilation {d}); allowed: pads "
-            f"that leave every window at least one input cell")
-    return geom
+            f"padding: got {(geom.pad_before, geom.pad_after)} along {axis}, where output "
+            f"window {empty} reads only padding (input {geom.size}, kernel {geom.kernel}, "
+            f"stride {geom.stride}, dilation {geom.dilation}); allowed: pads that leave every "
+            f"window at least one input cell")
+
+
+def _fail_size(arg: str, value, what: str, allowed: str) -> PoolingError:
+    return PoolingError(f"{arg}: got {value!r}; {what}; allowed: {allowed}")
+
+
+def _as_given(padding: str | Pads):
+    """A normalized padding in the shortest form that means it: 'same', 1, (1, 2) or pads."""
+    if isinstance(padding, str):
+        return padding
+    (top, bottom), (left, right) = padding
+    if top == bottom and left == right:
+        return top if top == left else (top, left)
+    return padding
+
+
+@functools.lru_cache(maxsize=1)
+def memory_limit() -> int:
+    """Bytes of this machine's physical memory (2**63 - 1 where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return MAX_SIZE
+
+
+def format_bytes(count: int) -> str:
+    """``count`` bytes in decimal units: 512 B, 7.4 TB, 32.0 EB."""
+    size, unit = float(count), "B"
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"):
+        if size < 1000 or unit == "YB":
+            break
+        size /= 1000
+    return f"{count} B" if unit == "B" else f"{size:.1f} {unit}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,6 +373,28 @@ class Geometry:
     def has_overhang(self) -> bool:
         return bool(self.rows.overhang or self.cols.overhang)
 
+    def check_fits(self, input_shape: Sequence[int], dtype) -> None:
+        """Refuse (``PoolingError``) a pooling of an input of ``input_shape`` whose padded
+        input (pads and ceil overhang included) in ``dtype`` would take more bytes than this
+        machine's physical memory: it could never be allocated.  The output is never larger."""
+        dtype = np.dtype(dtype)
+        h_axis, w_axis = spatial_axes(len(input_shape), self.spec.layout)
+        shape = [int(v) for v in input_shape]
+        shape[h_axis], shape[w_axis] = self.rows.reach, self.cols.reach
+        need, limit = math.prod(shape) * dtype.itemsize, memory_limit()
+        if need <= limit:
+            return
+        what = (f"the padded input {' x '.join(map(str, shape))} of {dtype.name} would need "
+                f"{format_bytes(need)}, more than this machine's memory ({format_bytes(limit)})")
+        allowed = ("a padded input (input + pads + ceil_mode overhang, in the dtype pooled in) "
+                   "that fits in memory")
+        if any(map(any, self.pads)):
+            raise _fail_size("padding", _as_given(self.spec.padding), what, allowed)
+        if self.has_overhang():
+            raise _fail_size("ceil_mode", True, what, allowed)
+        raise _fail_size("X", f"<{dtype.name} array of shape {tuple(input_shape)}>", what,
+                         allowed)
+
 
 def spatial_axes(ndim: int, layout: str) -> tuple[int, int]:
     """Axes of H and W in an input of rank ``ndim`` (2, 3 or 4) and ``layout``."""
@@ -292,6 +417,9 @@ def resolve(spec: PoolSpec, input_shape: Sequence[int]) -> Geometry:
                          spec.padding if named else spec.padding[0], spec.ceil_mode)
     cols = _resolve_axis("W", w, spec.pool_size[1], spec.stride[1], spec.dilation[1],
                          spec.padding if named else spec.padding[1], spec.ceil_mode)
+    given = _as_given(spec.padding)
+    _check_axis("H", rows, given)
+    _check_axis("W", cols, given)
     return Geometry(spec, rows, cols)
 
 

@@ -2,9 +2,14 @@
 
 It shares no code with ``pooling_xfw``: it enumerates windows in padded coordinates, classifies
 every tap as a real cell, padding, or ceil overhang, and reduces the real cells with Python-level
-logic.  Tests hold the vectorized reference to it.
+logic.  Sums are exact (``Fraction`` for avg, 40-digit ``Decimal`` with an unbounded exponent for
+lp) and rounded once to float64, so values near the ends of the float range give the true
+result (inf only where the true result is beyond float64).  Tests hold the vectorized reference
+to it.
 """
+import decimal
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -87,10 +92,30 @@ def pool_plane(plane, pool_size, mode="max", stride=1, padding=0, dilation=1, ce
             elif mode == "min":
                 out[i, j] = min(reals)
             elif mode == "avg":
-                out[i, j] = sum(reals) / (len(reals) + (pads if count_include_pad else 0))
+                out[i, j] = _mean(reals, len(reals) + (pads if count_include_pad else 0))
             else:
-                out[i, j] = sum(abs(v) ** p for v in reals) ** (1.0 / p)
+                out[i, j] = _p_norm(reals, p)
     return out
+
+
+def _mean(values, count):
+    """The exact sum divided by ``count``, rounded once (an infinite value wins; +inf - inf is
+    NaN)."""
+    infinities = {v for v in values if math.isinf(v)}
+    if infinities:
+        return infinities.pop() if len(infinities) == 1 else math.nan
+    return float(sum(Fraction(v) for v in values) / count)
+
+
+def _p_norm(values, p):
+    """``(sum |v|**p) ** (1/p)`` to 40 digits, with no float range in between."""
+    if any(math.isinf(v) for v in values):
+        return math.inf
+    with decimal.localcontext() as ctx:
+        ctx.prec, ctx.Emax, ctx.Emin = 40, decimal.MAX_EMAX, decimal.MIN_EMIN
+        power = decimal.Decimal(p)
+        total = sum(decimal.Decimal(abs(v)) ** power for v in values)
+        return float(total ** (1 / power)) if total else 0.0
 
 
 def pool(x, pool_size, mode="max", layout="NCHW", **kwargs):

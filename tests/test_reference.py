@@ -176,6 +176,60 @@ def test_lp_pooling_is_the_p_norm_of_each_window():
     assert px.pool2d(x, (1, 2), "lp", p=3, padding=(0, 1)).shape == (1, 3)
 
 
+# --- the range of the dtype: no overflow where the true result is finite ----------------------
+
+F64, F32 = np.finfo(np.float64).max, np.finfo(np.float32).max
+
+
+@pytest.mark.parametrize("x,pool_size,kwargs,expected", [
+    # the mean of equal values is that value, even when their sum is beyond the dtype's range
+    (np.full((1, 1, 2, 2), 1e308), 2, {}, [[1e308]]),
+    (np.full((2, 2), F64), 2, {}, [[F64]]),
+    (np.full((2, 2), F32, np.float32), 2, {}, [[F32]]),
+    # a partial sum beyond the range (M + M) cancels: the mean is 0
+    (np.array([[F64, F64], [-F64, -F64]]), 2, {}, [[0.0]]),
+    # padding counted: the corner windows hold 1 of 4 cells, edge ones 2 of 4, the middle 4
+    (np.full((2, 2), F64), 2, dict(padding=1),
+     [[F64 / 4, F64 / 2, F64 / 4], [F64 / 2, F64, F64 / 2], [F64 / 4, F64 / 2, F64 / 4]]),
+    # a large window beside an ordinary one: the ordinary one keeps its exact mean
+    (np.array([[F64, F64, 1.0, 2.0]]), (1, 2), dict(stride=2), [[F64, 1.5]]),
+    # a window whose sum overflows, then meets -inf: the mean is -inf, not NaN (inf - inf)
+    (np.array([[F64, F64, -np.inf]]), (1, 3), {}, [[-np.inf]]),
+], ids=["1e308", "float64-max", "float32-max", "cancelling", "padding-counted",
+        "beside-ordinary", "overflowing-then-minus-inf"])
+def test_avg_is_finite_wherever_the_mean_is(x, pool_size, kwargs, expected):
+    out = px.pool2d(x, pool_size, "avg", **kwargs)
+    np.testing.assert_array_equal(out.reshape(np.shape(expected)), np.array(expected, x.dtype))
+
+
+@pytest.mark.parametrize("x,p,expected", [
+    # 3-4-5: sqrt(3**2 + 4**2) * scale, whose squares are beyond (or below) the dtype's range
+    (np.array([[3e200, -4e200]]), 2, 5e200),
+    (np.array([[3e-200, 4e-200]]), 2, 5e-200),
+    (np.array([[3e20, 4e20]], np.float32), 2, 5e20),
+    (np.array([[3e-30, -4e-30]], np.float32), 2, 5e-30),
+    # one cell: (|v|**p)**(1/p) = |v|, for the largest value and a subnormal one
+    (np.array([[-F64]]), 3, F64),
+    (np.array([[5e-324]]), 2, 5e-324),
+    # the exact p-norm: (8 * (2**1000)**3)**(1/3) = 2 * 2**1000 = 2**1001
+    (np.full((2, 4), 2.0**1000), 3, 2.0**1001),
+    # beyond the range the p-norm is inf: |F64| + |F64| (p=1)
+    (np.array([[F64, F64]]), 1, np.inf),
+], ids=["float64-huge", "float64-tiny", "float32-huge", "float32-tiny", "one-cell-max",
+        "one-cell-subnormal", "cube-root", "beyond-range"])
+def test_lp_is_finite_wherever_the_p_norm_is(x, p, expected):
+    out = px.pool2d(x, x.shape, "lp", p=p)
+    assert out.dtype == x.dtype
+    np.testing.assert_allclose(out[0, 0], np.array(expected, x.dtype),
+                               rtol=4 * np.finfo(x.dtype).eps)
+
+
+def test_float16_avg_of_the_largest_float16_values():
+    # float16 sums in float32, where 4 * 65504 is ordinary: the mean is 65504, not inf
+    x = np.full((2, 2), np.finfo(np.float16).max, np.float16)
+    assert px.pool2d(x, 2, "avg")[0, 0] == np.finfo(np.float16).max
+
+
 # --- errors ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs,arg", [
@@ -188,6 +242,10 @@ def test_lp_pooling_is_the_p_norm_of_each_window():
     (dict(p=0), "p"), (dict(p=float("inf")), "p"),
     (dict(X=np.zeros(4)), "X"), (dict(X=np.zeros((1, 1, 1, 4, 4))), "X"),
     (dict(X=np.zeros((4, 4), complex)), "X"), (dict(X=np.zeros((4, 4), bool)), "X"),
+    (dict(X=np.zeros((4, 4), np.longdouble)), "X"),
+    (dict(stride=10**30), "stride"), (dict(pool_size=(2, 2**63)), "pool_size"),
+    (dict(dilation=np.uint64(2**63)), "dilation"), (dict(padding=((0, 2**63), (0, 0))), "padding"),
+    (dict(padding=2**62), "padding"), (dict(padding=10**9), "padding"),
     (dict(X=[["a", "b"], ["c", "d"]]), "X"), (dict(X=np.zeros((1, 1, 0, 4))), "X"),
     (dict(pool_size=5), "pool_size"), (dict(pool_size=2, dilation=4), "pool_size"),
     (dict(pool_size=2, padding=3), "padding"),
@@ -202,6 +260,66 @@ def test_invalid_argument_names_itself(kwargs, arg):
 
 def test_pooling_error_is_a_value_error():
     assert issubclass(px.PoolingError, ValueError)
+
+
+def test_longdouble_is_refused_naming_the_dtype_and_the_allowed_ones():
+    # numpy's extended precision (float128 on x86-64) has no framework counterpart
+    x = np.arange(16, dtype=np.longdouble).reshape(4, 4)
+    allowed = r"; allowed: integer or real floating arrays \(.*float16/32/64\)$"
+    with pytest.raises(px.PoolingError, match=rf"^X: got dtype {np.dtype(np.longdouble)}{allowed}"):
+        px.pool2d(x, 2, "avg")
+    with pytest.raises(px.PoolingError, match=r"^X: got dtype "):
+        px.compare(x, 2, "avg", backends=["pytorch"], pool=object())  # before any backend
+
+
+# --- sizes are bounded before anything is allocated ----------------------------------------------
+
+@pytest.mark.parametrize("pool_size,kwargs,message", [
+    # pads of 10**9 read by a window dilated to 2 * 10**9 + 1 cells, on a 4x4 float64 plane:
+    # (4 + 2 * 10**9)**2 cells * 8 bytes = 3.2e19 bytes
+    (3, dict(padding=10**9, dilation=10**9),
+     r"^padding: got 1000000000; the padded input 1 x 1 x 2000000004 x 2000000004 of float64 "
+     r"would need 32\.0 EB, more than this machine's memory \(.*\); allowed: "),
+    # per side, with windows long enough to reach the input:
+    # (4 + 10**9) * (4 + 10**9 + 2) cells of 8 bytes = 8.0e18 bytes
+    ((10**9 + 1, 10**9 + 3), dict(padding=((10**9, 0), (0, 10**9 + 2))),
+     r"^padding: got \(\(1000000000, 0\), \(0, 1000000002\)\); the padded input "
+     r"1 x 1 x 1000000004 x 1000000006 of float64 would need 8\.0 EB"),
+    # 'same' pads a window of extent 2 * 10**9 + 1 with (4 - 1) + 2 * 10**9 + 1 - 4 cells
+    (3, dict(padding="same", dilation=10**9), r"^padding: got 'same'; the padded input "
+     r"1 x 1 x 2000000004 x 2000000004 of float64 would need 32\.0 EB"),
+    # int64 overflow: a padded length beyond 2**63 - 1 cells (4 + 2 * 2**62)
+    (3, dict(padding=(2**62, 0)), r"^padding: got \(4611686018427387904, 0\); along H the "
+     r"padded input would be 9223372036854775812 cells; allowed: .*2\*\*63"),
+    (3, dict(stride=10**30), r"^stride: got 10{30}; allowed: an int >= 1 and < 2\*\*63"),
+], ids=["padding-1e9", "per-side-pads", "same-huge-dilation", "padded-beyond-int64",
+        "stride-beyond-int64"])
+def test_sizes_beyond_memory_or_int64_are_refused(pool_size, kwargs, message):
+    x = np.zeros((1, 1, 4, 4))
+    with pytest.raises(px.PoolingError, match=message):
+        px.pool2d(x, pool_size, "avg", **kwargs)
+    with pytest.raises(px.PoolingError, match=message):  # before any backend starts:
+        px.compare(x, pool_size, "avg", backends=["pytorch"], pool=object(), **kwargs)
+
+
+def test_pads_of_only_padding_windows_are_refused_without_allocating():
+    # 10**9 pads and a 3-cell window: window 0 reads only padding (once: a MemoryError)
+    with pytest.raises(px.PoolingError, match=r"^padding: got .* window 0 reads only padding"):
+        px.pool2d(np.zeros((1, 1, 4, 4)), 3, padding=10**9)
+
+
+@pytest.mark.parametrize("stride", [10**9, 2**63 - 1], ids=["1e9", "int64-max"])
+def test_a_huge_stride_takes_one_window(stride):
+    x = np.arange(16.0).reshape(4, 4)
+    np.testing.assert_array_equal(px.pool2d(x, 3, stride=stride), [[10.0]])  # max of x[:3, :3]
+
+
+def test_output_shape_is_arithmetic_and_takes_any_int64_size():
+    # nothing is allocated: only the padded input of an actual pooling has to fit in memory
+    # a window of 10**9 + 1 cells over 10**9 pads a side: 4 + 2 * 10**9 - 10**9 windows
+    assert px.output_shape((1, 1, 4, 4), 10**9 + 1, padding=10**9) == (1, 1, 10**9 + 4,
+                                                                        10**9 + 4)
+    assert px.output_shape((4, 4), (1, 4), stride=(1, 2**63 - 1)) == (4, 1)
 
 
 # --- exercise 3: cost ---------------------------------------------------------------------------
@@ -267,3 +385,49 @@ def test_reference_matches_brute_force(problem):
     else:
         rtol = 2e-3 if x.dtype == np.float16 else 1e-5
         np.testing.assert_allclose(out.astype(np.float64), expected, rtol=rtol, atol=rtol)
+
+
+# values near both ends of each dtype's range (and mixed in one window), held to the exact
+# brute force: small integers times a power of two, so no result sits on a rounding boundary
+EXPONENTS = {"float64": [-1070, -1030, -600, 0, 600, 1018],
+             "float32": [-146, -130, -70, 0, 60, 122], "float16": [-24, -14, 0, 12]}
+
+
+@st.composite
+def extreme_problems(draw):
+    dtype = draw(st.sampled_from(sorted(EXPONENTS)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    shape = (draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+    exponents = rng.choice(EXPONENTS[dtype], size=shape)
+    x = np.ldexp(rng.integers(-9, 10, size=shape).astype(np.float64), exponents).astype(dtype)
+    kwargs = dict(mode=draw(st.sampled_from(["avg", "lp"])), stride=draw(SIZES),
+                  padding=draw(PADDINGS), dilation=draw(st.sampled_from([1, 2])),
+                  ceil_mode=draw(st.booleans()), count_include_pad=draw(st.booleans()),
+                  p=draw(st.sampled_from([0.5, 1.0, 2.0, 3.0])))
+    return x, draw(SIZES), kwargs
+
+
+# the reference's own rounding, relative to each window's magnitude (sum |x| / divisor for avg,
+# the p-norm itself for lp): a few float32/float64 sums and powers; float16's one rounding of a
+# float32 result
+EXTREME_RTOL = {"float16": 2 * 2.0**-10, "float32": 16 * 2.0**-23, "float64": 16 * 2.0**-52}
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(extreme_problems())
+def test_reference_matches_exact_brute_force_at_the_ends_of_the_range(problem):
+    x, pool_size, kwargs = problem
+    try:
+        expected = brute.pool(x, pool_size, **kwargs)
+    except brute.Invalid:
+        return  # invalid geometries are the other brute-force test's business
+    out = px.pool2d(x, pool_size, **kwargs)
+    magnitude = (brute.pool(np.abs(x), pool_size, **kwargs) if kwargs["mode"] == "avg"
+                 else expected)
+    rtol = EXTREME_RTOL[x.dtype.name]
+    atol = float(np.finfo(x.dtype).smallest_subnormal)
+    with np.errstate(over="ignore"):
+        same = out == expected.astype(x.dtype)  # inf where the true result is beyond the dtype
+    close = np.abs(out.astype(np.float64) - expected) <= rtol * magnitude + atol
+    assert (same | close).all(), (out[~(same | close)], expected[~(same | close)])

@@ -160,7 +160,7 @@ def _verify(result: Translation, x, kwargs, pool) -> None:
         result.source_check = f"could not run: {failure.reason}"
         source = None
     comparison = compare(x, backends=list(result.targets), pool=pool, **kwargs)
-    reference, scale = comparison.reference, input_scale(x)
+    reference, scale = comparison.reference, input_scale(x, make_spec(**kwargs))
     tol = tolerance(kwargs["mode"], reference.dtype)
     if source is not None:
         result.source_check = _agreement(source, reference, tol, scale)[0]
