@@ -232,7 +232,12 @@ class _Job:
         if self.reference is None:
             self.reference = reference_in_blocks(self.x, self.geometry)
             self.tol = tolerance(self.spec.mode, self.reference.dtype, self.rtol, self.atol)
-            self.scale = input_scale(self.x, self.spec)
+            self.scale = self._window_scale  # computed only if a plain check fails
+
+    def _window_scale(self) -> np.ndarray | float:
+        if not hasattr(self, "_scale"):
+            self._scale = input_scale(self.x, self.spec)
+        return self._scale
 
     def submit(self, pool: WorkerPool | None, names: list[str]) -> None:
         """Send this case to every worker (starting or restarting them as needed)."""
@@ -311,7 +316,7 @@ def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float]
     """Set ``status``, ``max_abs_diff``, ``detail`` and ``differing`` from the output.
 
     ``scale``: ``input_scale``'s magnitude, one per output cell (an array of the reference's
-    shape) or one for all; avg/lp sums of large values that cancel lose digits relative to the
+    shape) or one for all, or a function giving it (called only if a cell fails without it); avg/lp sums of large values that cancel lose digits relative to the
     values summed, not the result, so each cell's absolute tolerance is at least rtol times its
     scale.  ``against``: what ``reference`` is, in the detail; known framework causes are named
     only against the neutral reference.
@@ -322,18 +327,9 @@ def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float]
         result.max_abs_diff = math.inf
         result.detail = f"output shape {out.shape}, reference {reference.shape}"
         return
-    count, worst, bad = 0, 0.0, []
-    flat_out, flat_ref = out.reshape(-1), reference.reshape(-1)
-    flat_scale = (np.broadcast_to(scale, reference.shape).reshape(-1) if np.ndim(scale)
-                  else scale)
-    for start in range(0, flat_ref.size, JUDGE_BLOCK):
-        block = slice(start, start + JUDGE_BLOCK)
-        same, diff = _same(flat_out[block], flat_ref[block], tol,
-                           flat_scale[block] if np.ndim(flat_scale) else flat_scale)
-        worst = max(worst, float(diff.max()) if diff.size else 0.0)
-        misses = np.flatnonzero(~same)
-        count += misses.size
-        bad.extend(int(i) + start for i in misses[:20 - len(bad)])
+    count, worst, bad = _scan(out, reference, tol, 0.0 if callable(scale) else scale)
+    if count and callable(scale):  # the per-window scale only widens: needed only now
+        count, worst, bad = _scan(out, reference, tol, scale())
     result.max_abs_diff = worst
     bad = [np.unravel_index(i, reference.shape) for i in bad]
     if not len(bad):
@@ -354,10 +350,34 @@ def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float]
 JUDGE_BLOCK = 1 << 20
 
 
+def _scan(out: np.ndarray, reference: np.ndarray, tol, scale) -> tuple[int, float, list[int]]:
+    """Cells that differ, block by block: (how many, largest |difference|, the first 20 flat
+    indices).  A block equal to the letter in one dtype costs one pass."""
+    count, worst, bad = 0, 0.0, []
+    flat_out, flat_ref = out.reshape(-1), reference.reshape(-1)
+    flat_scale = (np.broadcast_to(scale, reference.shape).reshape(-1) if np.ndim(scale)
+                  else scale)
+    for start in range(0, flat_ref.size, JUDGE_BLOCK):
+        block = slice(start, start + JUDGE_BLOCK)
+        o, r = flat_out[block], flat_ref[block]
+        if o.dtype == r.dtype and np.array_equal(o, r):
+            continue
+        same, diff = _same(o, r, tol, flat_scale[block] if np.ndim(flat_scale) else flat_scale)
+        worst = max(worst, float(diff.max()) if diff.size else 0.0)
+        misses = np.flatnonzero(~same)
+        count += misses.size
+        bad.extend(int(i) + start for i in misses[:20 - len(bad)])
+    return count, worst, bad
+
+
 def _same(out: np.ndarray, reference: np.ndarray, tol, scale) -> tuple[np.ndarray, np.ndarray]:
     """Which cells of two flat blocks agree, and |difference| where they do not (inf where it
-    is not finite, 0 where they agree)."""
-    a, b = out.astype(np.float64), reference.astype(np.float64)
+    is not finite, 0 where they agree); in the wider float dtype of the two (at least float32;
+    float64 where an integer is involved)."""
+    floats = out.dtype.kind == "f" and reference.dtype.kind == "f"
+    work = (np.promote_types(np.result_type(out.dtype, reference.dtype), np.float32) if floats
+            else np.dtype(np.float64))
+    a, b = out.astype(work, copy=False), reference.astype(work, copy=False)
     if out.dtype.kind in "iu" and reference.dtype.kind in "iu":
         same = out == reference  # exact in the integer dtype (float64 would merge 2**62 + 1)
     else:

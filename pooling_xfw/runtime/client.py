@@ -472,6 +472,9 @@ class WorkerPool:
         for backend, spec in mapping.items():
             self.gateways[envs.check_backend(backend)] = gateways.check_spec(
                 spec, f"gateways[{backend!r}]")
+            running = self._workers.get(backend)
+            if running is not None and running.spec != spec:
+                running.stop()
 
     @property
     def shared(self) -> SharedDir:
@@ -494,6 +497,9 @@ class WorkerPool:
             transfer.unlink_quietly(descriptor["shm"])
 
     def _spawn(self, backend: str) -> Worker:
+        running = self._workers.get(backend)
+        if running is not None and running.alive():  # its gateway was resolved when it started
+            return running
         spec = gateways.spec_for(backend, self.gateways)
         if spec is None:
             raise WorkerFailure("unavailable", f"no {backend} environment; fix: "
