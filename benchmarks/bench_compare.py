@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+import timeit
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -80,15 +81,6 @@ def in_process_seconds(backend: str) -> dict[str, float]:
     return json.loads(proc.stdout.splitlines()[-1])
 
 
-def best(fn, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=1000)
@@ -127,8 +119,8 @@ def main() -> int:
         large = {}
         for name, kwargs in LARGE_CASES.items():
             assert px.compare(big, pool=pool, **kwargs).ok
-            large[name] = (best(lambda: px.compare(big, pool=pool, **kwargs)),
-                           best(lambda: pool2d(big, **kwargs)))
+            large[name] = tuple(min(timeit.repeat(run, number=1, repeat=5)) for run in (
+                lambda: px.compare(big, pool=pool, **kwargs), lambda: pool2d(big, **kwargs)))
     frameworks = {b: in_process_seconds(b) for b in envs.BACKENDS}
 
     total = sum(imports.values())

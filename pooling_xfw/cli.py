@@ -31,24 +31,27 @@ def _backends(text: str | None) -> list[str]:
     return names
 
 
-def _set_pythons(pairs: list[str]) -> None:
+def _set_per_backend(flag: str, pairs: list[str] | None, example: str, apply) -> None:
+    """``--python`` / ``--gateway``: repeated ``BACKEND=VALUE`` pairs, each given to ``apply``;
+    ``example`` shows the form (``pytorch=/path/to/python``)."""
     for pair in pairs or []:
-        backend, sep, path = pair.partition("=")
-        if not sep or not path:
-            raise PoolingError(f"--python: got {pair!r}; allowed: BACKEND=PATH, e.g. "
-                               f"pytorch=/opt/conda/envs/torch/bin/python")
-        envs.set_interpreter(backend, path)
+        backend, sep, value = pair.partition("=")
+        if not sep or not value:
+            form = "BACKEND=PATH" if flag == "--python" else "BACKEND=SPEC"
+            raise PoolingError(f"{flag}: got {pair!r}; allowed: {form}, e.g. {example}")
+        apply(backend, value)
+
+
+def _set_pythons(pairs: list[str]) -> None:
+    _set_per_backend("--python", pairs, "pytorch=/opt/conda/envs/torch/bin/python",
+                     envs.set_interpreter)
 
 
 def _set_gateways(pairs: list[str]) -> None:
     from .runtime import gateways
 
-    for pair in pairs or []:
-        backend, sep, spec = pair.partition("=")
-        if not sep or not spec:
-            raise PoolingError(f"--gateway: got {pair!r}; allowed: BACKEND=SPEC, e.g. "
-                               f"pytorch=ssh=gpu-box//python=/opt/venv/bin/python")
-        gateways.set_gateway(backend, spec)
+    _set_per_backend("--gateway", pairs, "pytorch=ssh=gpu-box//python=/opt/venv/bin/python",
+                     gateways.set_gateway)
 
 
 def _envs_create(args) -> int:
