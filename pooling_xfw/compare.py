@@ -30,7 +30,7 @@ import sys
 import numpy as np
 
 from .errors import PoolingError
-from .reference import accumulator_dtype, as_input, pool_geometry
+from .reference import as_input, pool_geometry, work_dtype
 from .runtime import envs
 from .runtime.client import Hello, WorkerFailure, WorkerPool, default_pool
 from .spec import PoolSpec, make_spec, resolve, spatial_axes
@@ -220,8 +220,9 @@ class _Job:
         self.spec = make_spec(case.pop("pool_size"), case.pop("mode", "max"), **case)
         self.x = as_input(X)
         self.geometry = resolve(self.spec, self.x.shape)
-        self.geometry.check_fits(self.x.shape, self.x.dtype if self.spec.mode in ("max", "min")
-                                 else accumulator_dtype(self.x.dtype))  # before any backend
+        # the padded input must fit now, before any backend runs (the reference is computed
+        # later, while the workers compute)
+        self.geometry.check_fits(self.x.shape, work_dtype(self.spec.mode, self.x.dtype))
         self.rtol, self.atol = rtol, atol
         self.reference: np.ndarray | None = None
         self.results: dict[str, BackendResult] = {}
@@ -316,9 +317,9 @@ def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float]
     """Set ``status``, ``max_abs_diff``, ``detail`` and ``differing`` from the output.
 
     ``scale``: ``input_scale``'s magnitude, one per output cell (an array of the reference's
-    shape) or one for all, or a function giving it (called only if a cell fails without it); avg/lp sums of large values that cancel lose digits relative to the
-    values summed, not the result, so each cell's absolute tolerance is at least rtol times its
-    scale.  ``against``: what ``reference`` is, in the detail; known framework causes are named
+    shape) or one for all, or a function giving it (called only if a cell fails without it);
+    avg/lp sums of large values that cancel lose digits relative to the values summed, not the
+    result, so each cell's absolute tolerance is at least rtol times its scale.  ``against``: what ``reference`` is, in the detail; known framework causes are named
     only against the neutral reference.
     """
     out = result.output
@@ -362,18 +363,18 @@ def _scan(out: np.ndarray, reference: np.ndarray, tol, scale) -> tuple[int, floa
         o, r = flat_out[block], flat_ref[block]
         if o.dtype == r.dtype and np.array_equal(o, r):
             continue
-        same, diff = _same(o, r, tol, flat_scale[block] if np.ndim(flat_scale) else flat_scale)
-        worst = max(worst, float(diff.max()) if diff.size else 0.0)
+        same = _same(o, r, tol, flat_scale[block] if np.ndim(flat_scale) else flat_scale)
         misses = np.flatnonzero(~same)
+        worst = max(worst, _largest_difference(o[misses], r[misses]))
         count += misses.size
         bad.extend(int(i) + start for i in misses[:20 - len(bad)])
     return count, worst, bad
 
 
-def _same(out: np.ndarray, reference: np.ndarray, tol, scale) -> tuple[np.ndarray, np.ndarray]:
-    """Which cells of two flat blocks agree, and |difference| where they do not (inf where it
-    is not finite, 0 where they agree); in the wider float dtype of the two (at least float32;
-    float64 where an integer is involved)."""
+def _same(out: np.ndarray, reference: np.ndarray, tol, scale) -> np.ndarray:
+    """Which cells of two flat blocks agree; compared in the wider float dtype of the two (at
+    least float32; float64 where an integer is involved), which decides closeness as float64
+    would (a difference of close values is exact, of far ones clearly too large)."""
     floats = out.dtype.kind == "f" and reference.dtype.kind == "f"
     work = (np.promote_types(np.result_type(out.dtype, reference.dtype), np.float32) if floats
             else np.dtype(np.float64))
@@ -383,12 +384,18 @@ def _same(out: np.ndarray, reference: np.ndarray, tol, scale) -> tuple[np.ndarra
     else:
         same = (a == b) | (np.isnan(a) & np.isnan(b))
     if tol != (0.0, 0.0):
-        same |= np.isclose(a, b, rtol=tol[0], atol=np.maximum(tol[1], tol[0] * scale),
-                           equal_nan=True)
-    with np.errstate(invalid="ignore"):
-        diff = np.where(same, 0.0, np.abs(a - b))
-    diff[~same & ~np.isfinite(diff)] = math.inf
-    return same, diff
+        with np.errstate(over="ignore", invalid="ignore"):  # far apart: not close, no warning
+            same |= np.isclose(a, b, rtol=tol[0], atol=np.maximum(tol[1], tol[0] * scale),
+                               equal_nan=True)
+    return same
+
+
+def _largest_difference(out: np.ndarray, reference: np.ndarray) -> float:
+    """max |out - reference| over cells that differ, in float64 (inf where not finite)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(out.astype(np.float64) - reference.astype(np.float64))
+    diff[~np.isfinite(diff)] = math.inf
+    return float(diff.max()) if diff.size else 0.0
 
 
 def _known_cause(value, expected, dtype: np.dtype) -> str:

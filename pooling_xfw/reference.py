@@ -110,6 +110,12 @@ def accumulator_dtype(dtype: np.dtype) -> np.dtype:
     return np.promote_types(dtype, np.float32)
 
 
+def work_dtype(mode: str, dtype: np.dtype) -> np.dtype:
+    """What ``mode`` pools ``dtype`` in: max/min in the dtype itself, avg/lp in
+    ``accumulator_dtype``."""
+    return np.dtype(dtype) if mode in ("max", "min") else accumulator_dtype(dtype)
+
+
 def output_dtype(mode: str, dtype: np.dtype) -> np.dtype:
     """max/min keep the input dtype; avg/lp keep a float dtype and give float64 for integers."""
     if mode in ("max", "min") or dtype.kind == "f":
@@ -201,7 +207,7 @@ def _p_norm(values: np.ndarray, geom: Geometry, p: float) -> np.ndarray:
 def pool_geometry(x: np.ndarray, geom: Geometry) -> np.ndarray:
     """Pool a validated array with a resolved geometry (the reference's core)."""
     mode = geom.spec.mode
-    work = x.dtype if mode in ("max", "min") else accumulator_dtype(x.dtype)
+    work = work_dtype(mode, x.dtype)
     geom.check_fits(x.shape, work)  # before anything of that size is allocated
     if mode in ("max", "min"):
         op = np.maximum if mode == "max" else np.minimum

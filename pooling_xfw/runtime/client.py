@@ -153,6 +153,15 @@ class SharedDir:
     def new_path(self, stem: str) -> str:
         return os.path.join(self.path, f"{stem}-{next(self._names)}")
 
+    def put(self, stem: str, array: np.ndarray) -> dict | None:
+        """``array`` written to a new ``.npy`` file here: its descriptor, or None when it is
+        small enough to travel inside the message."""
+        if np.asarray(array).nbytes <= transfer.INLINE_BYTES:
+            return None
+        path = self.new_path(stem) + ".npy"
+        transfer.write_npy(path, array)
+        return {"shm": path}
+
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
 
@@ -312,12 +321,10 @@ class Worker:
             if isinstance(item, dict):
                 descriptors.append(item)
                 continue
-            path = None
-            if self._shared is not None and np.asarray(item).nbytes > transfer.INLINE_BYTES:
-                path = self._shared.new_path(f"in-{self.backend}") + ".npy"
-                ticket.owned_inputs.append(path)
-                transfer.write_npy(path, item)
-                descriptors.append({"shm": path})
+            shared = self._shared.put(f"in-{self.backend}", item) if self._shared else None
+            if shared is not None:
+                ticket.owned_inputs.append(shared["shm"])
+                descriptors.append(shared)
                 continue
             descriptor, array = transfer.pack(item)
             descriptors.append(descriptor)
@@ -363,8 +370,9 @@ class Worker:
                                                       f"the reply to request {ticket.id} was "
                                                       f"expected; restarted next call"))
                 return
+            outputs = reply.pop("outputs")
             arrays = [transfer.receive(d, lambda: self._next_message(timeout, "sending"),
-                                       writable=True) for d in reply.pop("outputs")]
+                                       writable=True) for d in outputs]
         except WorkerFailure as failure:
             self.stop_with(failure)
             return
@@ -373,6 +381,8 @@ class Worker:
                                                   f"restarted next call"))
             return
         self._pending.popleft()
+        for descriptor in outputs:  # mapped: the files can go (their pages stay mapped)
+            transfer.unlink_quietly(descriptor.get("shm"))
         self._cleanup(ticket)
         self._answers[ticket.id] = (reply, arrays)
 
@@ -393,13 +403,15 @@ class Worker:
     def _fail_pending(self, failure: WorkerFailure) -> None:
         while self._pending:
             ticket = self._pending.popleft()
-            self._cleanup(ticket)
+            self._cleanup(ticket, unanswered=True)
             self._answers[ticket.id] = failure
 
-    def _cleanup(self, ticket: Ticket) -> None:
+    def _cleanup(self, ticket: Ticket, unanswered: bool = False) -> None:
+        """Remove a request's input files, and for one never answered whatever part of its
+        outputs the worker had written."""
         for path in ticket.owned_inputs:
             transfer.unlink_quietly(path)
-        if ticket.output_path:
+        if unanswered and ticket.output_path:
             directory, stem = os.path.split(ticket.output_path)
             for name in os.listdir(directory) if os.path.isdir(directory) else ():
                 if name.startswith(stem + "-"):
@@ -458,7 +470,6 @@ class WorkerPool:
         self.start_timeout = start_timeout
         self.call_timeout = call_timeout
         self._shared: SharedDir | None = None
-        self._lock = threading.Lock()
         _live_pools.add(self)
 
     def __enter__(self) -> "WorkerPool":
@@ -485,11 +496,7 @@ class WorkerPool:
     def share(self, x: np.ndarray) -> dict | None:
         """``x`` written once to shared memory for every local worker (None when it is small
         enough to travel in the message); remove it with ``unshare``."""
-        if x.nbytes <= transfer.INLINE_BYTES:
-            return None
-        path = self.shared.new_path("in") + ".npy"
-        transfer.write_npy(path, x)
-        return {"shm": path}
+        return self.shared.put("in", x)
 
     @staticmethod
     def unshare(descriptor: dict | None) -> None:

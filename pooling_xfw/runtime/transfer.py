@@ -8,7 +8,7 @@ descriptor dict that travels in the request or reply:
 * ``{"shm": path}``: a ``.npy`` file in shared memory (``/dev/shm`` where the system has it),
   for a worker on this machine.  The reader maps it read-only (``numpy.load(mmap_mode=...)``),
   so no payload crosses a pipe: the caller writes an input once for every local worker, and a
-  worker writes its output straight into the file the caller named.
+  worker writes its output into the file the caller named.
 * ``{"chunks": n}``: for a worker on another machine, the ``.npy`` header then ``n`` messages of
   at most ``CHUNK_BYTES`` raw bytes each, read into a preallocated array (no whole-payload
   copies on either side).
@@ -53,7 +53,8 @@ def from_npy_bytes(data: bytes) -> np.ndarray:
 
 def write_npy(path: str, array: np.ndarray) -> None:
     """Write ``array`` as a ``.npy`` file with plain writes (nothing of it is mapped here, so
-    the file's pages do not count in this process's memory)."""
+    the file's pages do not count in this process's memory): a caller's input, a worker's
+    output."""
     array = np.ascontiguousarray(array)
     _refuse_objects(array)
     with open(path, "wb") as handle:
@@ -70,15 +71,6 @@ def map_npy(path: str, writable: bool = False) -> np.ndarray:
     return mapped.view(np.ndarray)
 
 
-def write_into(path: str, array: np.ndarray) -> None:
-    """A worker's output, written straight into a new ``.npy`` file at ``path``."""
-    _refuse_objects(array)
-    target = _FORMAT.open_memmap(path, mode="w+", dtype=array.dtype, shape=array.shape)
-    target[...] = array
-    target.flush()
-    del target
-
-
 def pack(array: np.ndarray, shm_path: str | None = None) -> tuple[dict, np.ndarray | None]:
     """The cheapest way to send ``array``: its descriptor for the message, and the array whose
     chunks must follow the message (``send_chunks``), or None when nothing follows.
@@ -88,7 +80,7 @@ def pack(array: np.ndarray, shm_path: str | None = None) -> tuple[dict, np.ndarr
     if array.nbytes <= INLINE_BYTES:
         return {"inline": npy_bytes(array)}, None
     if shm_path is not None:
-        write_into(shm_path, array)
+        write_npy(shm_path, array)
         return {"shm": shm_path}, None
     return {"chunks": -(-array.nbytes // CHUNK_BYTES)}, array
 
