@@ -41,7 +41,7 @@ LARGE_CASES = {"max 3x3/s2/p1": dict(pool_size=3, mode="max", stride=2, padding=
 # run by each backend's interpreter: its adapter's pool2d on the same input, warm, best of 5
 _IN_PROCESS = """
 import json, sys, time, numpy as np
-from adapters import {backend} as adapter
+from pooling_xfw.adapters import {backend} as adapter
 x = np.random.default_rng(0).standard_normal({shape}).astype(np.float32)
 cases = json.loads(sys.argv[1])
 out = {{}}

@@ -13,7 +13,7 @@ except ImportError:
 
     reexec_under("tensorflow")
 
-from adapters import tensorflow as tf_adapter  # noqa: E402
+from pooling_xfw.adapters import tensorflow as tf_adapter  # noqa: E402
 
 
 def chapter_recipe(X, paddings, pool_size, strides):
@@ -40,7 +40,7 @@ for title, paddings, size, strides, spec in examples:
         print(f"\n{title} on X{shift:+d}" if shift else f"\n{title} on X")
         print(f"  chapter's tf.pad recipe   {flat(recipe)}")
         print(f"  reference (-inf padding)  {flat(reference)}")
-        print(f"  adapters.tensorflow       {flat(adapter)}")
+        print(f"  pooling_xfw.adapters.tensorflow {flat(adapter)}")
         print("  -> same" if same else "  -> DIFFERENT: the zero padding won the max")
 print(f"\nthe recipe differs from the reference in {differs} of 4 runs (expected: the 2 negative)")
 raise SystemExit(0 if differs == 2 else 1)

@@ -6,7 +6,7 @@ in its own worker process), ``translate`` / ``explain`` (the porting assistant),
 ``resolve_padding``, ``pool_cost``, ``cases`` (the chapter's examples as data).
 Importing this package imports numpy only, so every backend worker can import it.
 """
-from . import cases
+from . import _checkout, cases
 from .compare import BackendResult, Comparison, compare, compare_many
 from .cost import PoolCost, pool_cost
 from .errors import PoolingError
@@ -27,6 +27,9 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
     from .porting import explain as _explain
 
     return _explain(call_a, frm_a, call_b, frm_b, shape=shape, verify=verify, **kwargs)
+
+
+_checkout.map_adapters()
 
 __all__ = ["pool2d", "compare", "compare_many", "translate", "explain", "Comparison", "BackendResult",
            "PoolingError", "output_shape", "resolve_padding", "pool_cost", "PoolCost", "cases",

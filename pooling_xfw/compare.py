@@ -303,7 +303,7 @@ def _run_here(name: str, job: "_Job") -> BackendResult:
     (and none is risked: importing another framework here could crash this process)."""
     from .runtime.worker import pool2d_reply
 
-    adapter = importlib.import_module(f"adapters.{name}")
+    adapter = importlib.import_module(f".adapters.{name}", __package__)
     result = BackendResult(name, "error",
                            framework_version=sys.modules[envs.FRAMEWORK_MODULE[name]].__version__,
                            numpy_version=np.__version__)

@@ -400,8 +400,11 @@ def test_an_installed_copy_does_not_put_its_site_packages_on_the_workers_path(tm
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--target", str(site), str(envs.PROJECT_ROOT)], check=True, timeout=300)
+    assert not (site / "adapters").exists(), "a top-level `adapters` is another project's name"
+    assert (site / "pooling_xfw" / "adapters" / "requirements" / "mxnet.txt").is_file()
     numpy_site = Path(np.__file__).resolve().parents[1]
     code = ("import numpy as np, pooling_xfw as px; "
+            "from pooling_xfw.runtime import envs; assert envs.requirements('mxnet').is_file(); "
             "assert 'site' in px.__file__, px.__file__; "
             "r = px.compare(np.arange(16.).reshape(1, 1, 4, 4), 2, backends=['mxnet']); "
             "print(r.results['mxnet'].status, r.results['mxnet'].detail)")

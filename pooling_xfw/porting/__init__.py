@@ -126,7 +126,7 @@ class Translation:
 
 
 def _adapter(backend: str):
-    return importlib.import_module(f"adapters.{backend}")
+    return importlib.import_module(f"pooling_xfw.adapters.{backend}")
 
 
 def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=None,

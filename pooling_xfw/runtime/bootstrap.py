@@ -2,7 +2,7 @@
 
 The interpreter at the other end of a gateway (a venv here, a GPU box over ssh) needs only
 Python, numpy and its framework: ``remote_exec(BOOTSTRAP)`` receives the sources of
-``pooling_xfw`` and ``adapters`` as text, imports them from memory (a finder placed first on
+``pooling_xfw`` (its ``adapters`` included) as text, imports them from memory (a finder placed first on
 ``sys.meta_path``, so a different installed copy never shadows them) and starts
 ``pooling_xfw.runtime.worker.serve``.  Nothing is written on the other side and nothing of the
 caller's ``site-packages`` is put on the worker's path.
@@ -13,22 +13,22 @@ import functools
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-#: package name -> source directory; the adapters live beside the package in the source tree
-PACKAGES = {"pooling_xfw": PACKAGE_ROOT}
 
 
 def _adapters_dir() -> Path:
-    """``adapters/``: beside the package in a checkout, inside it once installed."""
-    import adapters
+    """``adapters/``: at the top of a checkout (mapped to ``pooling_xfw.adapters``), inside
+    the package once installed."""
+    import pooling_xfw.adapters
 
-    return Path(adapters.__file__).resolve().parent
+    return Path(pooling_xfw.adapters.__file__).resolve().parent
 
 
 @functools.lru_cache(maxsize=1)
 def sources() -> dict[str, tuple[bool, str]]:
     """Every module the worker may import: name -> (is_package, source)."""
     modules: dict[str, tuple[bool, str]] = {}
-    for package, root in {**PACKAGES, "adapters": _adapters_dir()}.items():
+    roots = {"pooling_xfw": PACKAGE_ROOT, "pooling_xfw.adapters": _adapters_dir()}
+    for package, root in roots.items():
         for path in sorted(root.rglob("*.py")):
             parts = path.relative_to(root).with_suffix("").parts
             is_package = parts[-1] == "__init__"
@@ -64,7 +64,7 @@ class ShippedSources(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 payload = channel.receive()
 sys.meta_path.insert(0, ShippedSources(payload["modules"]))
-for name in [n for n in sys.modules if n.split(".")[0] in ("pooling_xfw", "adapters")]:
+for name in [n for n in sys.modules if n.split(".")[0] == "pooling_xfw"]:
     del sys.modules[name]
 from pooling_xfw.runtime.worker import serve
 serve(channel, payload["backend"], payload["hooks"])

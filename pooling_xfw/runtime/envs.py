@@ -36,7 +36,10 @@ from .worker import FRAMEWORK_MODULE, QUIET
 
 BACKENDS = ("mxnet", "pytorch", "tensorflow", "paddle")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-REQUIREMENTS_DIR = PROJECT_ROOT / "adapters" / "requirements"
+_INSTALLED_REQUIREMENTS = Path(__file__).resolve().parents[1] / "adapters" / "requirements"
+#: the pins: ``adapters/requirements`` at the top of a checkout, ``pooling_xfw/adapters/...`` once installed
+REQUIREMENTS_DIR = (_INSTALLED_REQUIREMENTS if _INSTALLED_REQUIREMENTS.is_dir()
+                    else PROJECT_ROOT / "adapters" / "requirements")
 STAMP = "pooling-xfw.json"
 _overrides: dict[str, str] = {}
 

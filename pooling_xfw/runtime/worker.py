@@ -50,7 +50,7 @@ def serve(channel, backend: str, hooks: bool = False) -> None:
     try:
         import numpy as np
 
-        adapter = importlib.import_module(f"adapters.{backend}")
+        adapter = importlib.import_module(f"pooling_xfw.adapters.{backend}")
         adapter.VOCABULARY.namespace()  # the framework import, paid once
         version = str(importlib.import_module(FRAMEWORK_MODULE[backend]).__version__)
     except Exception as exc:  # a broken environment: say why, then stop
@@ -125,7 +125,7 @@ def pool2d_reply(adapter, kwargs: dict, x):
 
 
 def _run_plan(adapter, request, inputs):
-    from adapters._base import execute
+    from pooling_xfw.adapters._base import execute
     from pooling_xfw.plan import Plan
 
     try:
@@ -177,7 +177,7 @@ def _run_code(adapter, request, inputs):
 
 def _framework_error(adapter, inputs):
     """Make the framework itself fail (a stride of 0) through the adapter's error path."""
-    from adapters._base import BackendError, execute
+    from pooling_xfw.adapters._base import BackendError, execute
     from pooling_xfw.plan import Plan, Var
 
     vocab = adapter.VOCABULARY
