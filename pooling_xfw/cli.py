@@ -349,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         _set_pythons(args.python)
         _set_gateways(args.gateway)
         client.start_timeout(), client.call_timeout()  # a bad value is a usage error, up front
+        client.worker_threads(local=True)
         replaced = client.install_signal_handlers()
         return args.run(args)
     except PoolingError as exc:

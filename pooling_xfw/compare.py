@@ -133,6 +133,8 @@ def compare(X, pool_size, mode: str = "max", *, backends=None, rtol=None, atol=N
 
 #: pipelining bounds: cases (and bytes of input) in flight at once
 WINDOW_CASES, WINDOW_BYTES = 64, 256 << 20
+#: small cases travel to a worker together, one message for up to this many (and bytes)
+BATCH_CASES, BATCH_BYTES = 16, 1 << 20
 
 
 def compare_many(cases, *, backends=None, rtol=None, atol=None, pool: WorkerPool | None = None,
@@ -140,7 +142,8 @@ def compare_many(cases, *, backends=None, rtol=None, atol=None, pool: WorkerPool
                  gateways: dict[str, str] | None = None) -> list[Comparison]:
     """``compare`` for many cases, pipelined: each case goes to every worker before earlier
     replies are awaited (at most ``WINDOW_CASES`` cases or ``WINDOW_BYTES`` of input in
-    flight), and the reference of a case is computed while the workers compute theirs.
+    flight; consecutive small cases share one message, ``BATCH_CASES``/``BATCH_BYTES``), and
+    the reference of a case is computed while the workers compute theirs.
 
     ``cases``: dicts of ``compare``'s arguments (``X``, ``pool_size``, ``mode`` and
     ``px.pool2d``'s keywords).  Every case is validated before any backend runs."""
@@ -153,10 +156,11 @@ def compare_many(cases, *, backends=None, rtol=None, atol=None, pool: WorkerPool
         pool = pool or default_pool()
         pool.set_gateways(gateways or {})
     flight: collections.deque[_Job] = collections.deque()
-    for job in jobs:
-        job.submit(pool, remote)
-        flight.append(job)
-        job.compute_reference()
+    for batch in _batches(jobs):
+        _submit(pool, remote, batch)
+        for job in batch:
+            flight.append(job)
+            job.compute_reference()
         while len(flight) > WINDOW_CASES or (len(flight) > 1 and sum(
                 j.x.nbytes for j in flight) > WINDOW_BYTES):
             flight.popleft().collect(pool, timeout)
@@ -166,6 +170,50 @@ def compare_many(cases, *, backends=None, rtol=None, atol=None, pool: WorkerPool
         for name in local:
             job.results[name] = _run_here(name, job)
     return [job.comparison(names, rtol, atol) for job in jobs]
+
+
+def _batches(jobs: list["_Job"]):
+    """Consecutive jobs grouped into messages: small ones together, a large one alone."""
+    batch: list[_Job] = []
+    for job in jobs:
+        if batch and (len(batch) == BATCH_CASES or
+                      sum(j.x.nbytes for j in batch) + job.x.nbytes > BATCH_BYTES):
+            yield batch
+            batch = []
+        batch.append(job)
+    if batch:
+        yield batch
+
+
+def _submit(pool: WorkerPool | None, names: list[str], batch: list["_Job"]) -> None:
+    """Send a batch of jobs to every worker, one message each (starting or restarting the
+    workers as needed); a worker that cannot start or take them fails these jobs alone."""
+    if not names:
+        return
+    hellos = pool.start(names)
+    if any(isinstance(h, Hello) and h.local for h in hellos.values()):
+        for job in batch:
+            job.shared = pool.share(job.x)
+    for name in names:
+        hello = hellos[name]
+        if isinstance(hello, WorkerFailure):
+            for job in batch:
+                job.results[name] = BackendResult(name, hello.status, detail=hello.reason)
+            continue
+        for job in batch:
+            job.results[name] = BackendResult(name, "error",
+                                              framework_version=hello.framework_version,
+                                              numpy_version=hello.numpy_version)
+        requests = [({"op": "pool2d", "kwargs": job.kwargs},
+                     [job.shared if (job.shared and hello.local) else job.x]) for job in batch]
+        try:
+            tickets = pool.worker(name).send_batch(requests)
+        except WorkerFailure as failure:
+            for job in batch:
+                job.results[name].detail = failure.reason
+            continue
+        for job, ticket in zip(batch, tickets):
+            job.tickets[name] = ticket
 
 
 #: inputs larger than this are pooled by the reference in blocks of the batch/channel axes
@@ -218,6 +266,7 @@ class _Job:
     def __init__(self, case: dict, rtol, atol):
         X = case.pop("X")
         self.spec = make_spec(case.pop("pool_size"), case.pop("mode", "max"), **case)
+        self.kwargs = self.spec.kwargs()
         self.x = as_input(X)
         self.geometry = resolve(self.spec, self.x.shape)
         # the padded input must fit now, before any backend runs (the reference is computed
@@ -240,29 +289,6 @@ class _Job:
             self._scale = input_scale(self.x, self.spec)
         return self._scale
 
-    def submit(self, pool: WorkerPool | None, names: list[str]) -> None:
-        """Send this case to every worker (starting or restarting them as needed)."""
-        if not names:
-            return
-        hellos = pool.start(names)
-        request = {"op": "pool2d", "kwargs": self.spec.kwargs()}
-        if any(isinstance(h, Hello) and h.local for h in hellos.values()):
-            self.shared = pool.share(self.x)
-        for name in names:
-            hello = hellos[name]
-            if isinstance(hello, WorkerFailure):
-                self.results[name] = BackendResult(name, hello.status, detail=hello.reason)
-                continue
-            self.results[name] = BackendResult(name, "error",
-                                               framework_version=hello.framework_version,
-                                               numpy_version=hello.numpy_version)
-            worker = pool.worker(name)
-            try:
-                self.tickets[name] = worker.send(
-                    request, [self.shared if (self.shared and hello.local) else self.x])
-            except WorkerFailure as failure:
-                self.results[name].detail = failure.reason
-
     def collect(self, pool: WorkerPool | None, timeout: float | None) -> None:
         """Wait for this case's replies and judge them against the reference."""
         self.compute_reference()
@@ -282,7 +308,7 @@ class _Job:
 
     def comparison(self, names, rtol, atol) -> Comparison:
         self.compute_reference()
-        return Comparison(self.x, self.spec.kwargs(), self.reference,
+        return Comparison(self.x, self.kwargs, self.reference,
                           {n: self.results[n] for n in names}, rtol, atol)
 
 
@@ -307,7 +333,7 @@ def _run_here(name: str, job: "_Job") -> BackendResult:
     result = BackendResult(name, "error",
                            framework_version=sys.modules[envs.FRAMEWORK_MODULE[name]].__version__,
                            numpy_version=np.__version__)
-    _take_reply(result, *pool2d_reply(adapter, job.spec.kwargs(), job.x), job.reference,
+    _take_reply(result, *pool2d_reply(adapter, job.kwargs, job.x), job.reference,
                 job.tol, job.scale)
     return result
 
@@ -353,7 +379,8 @@ JUDGE_BLOCK = 1 << 20
 
 def _scan(out: np.ndarray, reference: np.ndarray, tol, scale) -> tuple[int, float, list[int]]:
     """Cells that differ, block by block: (how many, largest |difference|, the first 20 flat
-    indices).  A block equal to the letter in one dtype costs one pass."""
+    indices).  Where the comparison is exact, a block equal to the letter in one dtype costs
+    one pass."""
     count, worst, bad = 0, 0.0, []
     flat_out, flat_ref = out.reshape(-1), reference.reshape(-1)
     flat_scale = (np.broadcast_to(scale, reference.shape).reshape(-1) if np.ndim(scale)
@@ -361,7 +388,7 @@ def _scan(out: np.ndarray, reference: np.ndarray, tol, scale) -> tuple[int, floa
     for start in range(0, flat_ref.size, JUDGE_BLOCK):
         block = slice(start, start + JUDGE_BLOCK)
         o, r = flat_out[block], flat_ref[block]
-        if o.dtype == r.dtype and np.array_equal(o, r):
+        if tol == (0.0, 0.0) and o.dtype == r.dtype and np.array_equal(o, r):
             continue
         same = _same(o, r, tol, flat_scale[block] if np.ndim(flat_scale) else flat_scale)
         misses = np.flatnonzero(~same)
@@ -379,15 +406,34 @@ def _same(out: np.ndarray, reference: np.ndarray, tol, scale) -> np.ndarray:
     work = (np.promote_types(np.result_type(out.dtype, reference.dtype), np.float32) if floats
             else np.dtype(np.float64))
     a, b = out.astype(work, copy=False), reference.astype(work, copy=False)
-    if out.dtype.kind in "iu" and reference.dtype.kind in "iu":
-        same = out == reference  # exact in the integer dtype (float64 would merge 2**62 + 1)
-    else:
-        same = (a == b) | (np.isnan(a) & np.isnan(b))
-    if tol != (0.0, 0.0):
-        with np.errstate(over="ignore", invalid="ignore"):  # far apart: not close, no warning
-            same |= np.isclose(a, b, rtol=tol[0], atol=np.maximum(tol[1], tol[0] * scale),
-                               equal_nan=True)
+    if tol == (0.0, 0.0):
+        return _equal(out, reference, a, b)
+    same = _close(a, b, tol[0], np.maximum(tol[1], tol[0] * scale))
+    misses = np.flatnonzero(~same)  # infinities and NaN: equal to the letter, or not at all
+    same[misses] = _equal(out[misses], reference[misses], a[misses], b[misses])
     return same
+
+
+def _equal(out, reference, a, b) -> np.ndarray:
+    """Equal to the letter, NaN equal to NaN (integers compared in their own dtype: float64
+    would merge 2**62 and 2**62 + 1)."""
+    if out.dtype.kind in "iu" and reference.dtype.kind in "iu":
+        return out == reference
+    return (a == b) | (np.isnan(a) & np.isnan(b))
+
+
+def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol) -> np.ndarray:
+    """``|a - b| <= atol + rtol * |b|`` (``numpy.isclose``'s rule) for finite cells, in a few
+    in-place passes (``numpy.isclose`` makes several temporaries of the block); a cell with an
+    inf or NaN is not close here."""
+    with np.errstate(over="ignore", invalid="ignore"):  # far apart: not close, no warning
+        diff = np.subtract(a, b)
+        np.abs(diff, out=diff)
+        bound = np.abs(b)
+        bound *= rtol
+        bound += atol
+        np.minimum(bound, np.finfo(bound.dtype).max, out=bound)  # an inf reference: no slack
+        return diff <= bound
 
 
 def _largest_difference(out: np.ndarray, reference: np.ndarray) -> float:

@@ -152,6 +152,26 @@ def test_pipelined_batch_equals_one_at_a_time(pool):
                                           alone.results[name].output)
 
 
+def test_one_message_carries_a_batch_of_inline_shared_and_chunked_arrays(pool):
+    """A batch of requests is one message each way; its arrays travel every way there is:
+    inline, shared memory (a local worker) and chunks (a worker on another machine, here a
+    worker given no shared memory)."""
+    arrays = [np.arange(n, dtype=np.float32) for n in
+              (1, transfer.INLINE_BYTES // 4, transfer.INLINE_BYTES // 4 + 1, 3 << 20)]
+    pool.start(["pytorch"])
+    chunked = client.Worker("pytorch", pool.worker("pytorch").spec, shared=None)
+    chunked.start()
+    try:
+        chunked.wait_ready()
+        for worker in (pool.worker("pytorch"), chunked):
+            tickets = worker.send_batch([({"op": "echo"}, [a]) for a in arrays])
+            for ticket, array in zip(tickets, arrays):
+                _, (echoed,) = worker.receive(ticket=ticket)
+                np.testing.assert_array_equal(echoed, array)
+    finally:
+        chunked.stop()
+
+
 # --- fault containment ---------------------------------------------------------------------------
 
 @pytest.fixture
@@ -265,6 +285,18 @@ def test_worker_killed_in_the_middle_of_a_large_transfer(hook_pool):
     assert px.compare(X16, 2, backends=["pytorch"], pool=hook_pool).ok
 
 
+def test_a_worker_dying_inside_a_batch_fails_the_whole_batch_then_restarts(hook_pool):
+    hook_pool.start(["mxnet"])
+    worker = hook_pool.worker("mxnet")
+    tickets = worker.send_batch([({"op": "echo"}, [X16]),
+                                 ({"op": "test-hook", "action": "die", "code": 7}, []),
+                                 ({"op": "echo"}, [X16])])
+    for ticket in tickets:  # the replies travel together: none came
+        with pytest.raises(WorkerFailure, match="exited with status 7"):
+            worker.receive(ticket=ticket)
+    assert px.compare(X16, 2, backends=["mxnet"], pool=hook_pool).ok
+
+
 def test_segfault_is_an_error_and_others_are_unaffected(hook_pool):
     hook_pool.start(BACKENDS)
     with pytest.raises(WorkerFailure, match="killed by SIGSEGV"):
@@ -348,6 +380,32 @@ def test_a_bad_timeout_is_a_usage_error(monkeypatch, capsys, name, value):
     assert err.count("\n") == 1 and f"{name}: got {value!r}" in err and "> 0" in err
 
 
+def test_local_workers_share_the_cores_unless_told(monkeypatch):
+    """Four frameworks computing at once get a share of the cores each, not a thread per core
+    each; ``POOLING_XFW_WORKER_THREADS`` sets it (PyTorch asked for its own count)."""
+    cores = len(os.sched_getaffinity(0))
+    code = "import torch\ny = x * 0 + torch.get_num_threads()"
+    monkeypatch.setenv("POOLING_XFW_TEST_HOOKS", "1")
+    for setting, expected in ((None, max(1, cores // 4)), ("3", 3)):
+        if setting:
+            monkeypatch.setenv("POOLING_XFW_WORKER_THREADS", setting)
+        with WorkerPool() as fresh:
+            assert fresh.start(["pytorch"])["pytorch"].threads == str(expected)
+            _, (threads,) = fresh.worker("pytorch").request(
+                {"op": "test-hook", "action": "run-code", "code": code}, [X16])
+            assert threads.flat[0] == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_a_bad_thread_count_is_a_usage_error(monkeypatch, capsys, value):
+    from pooling_xfw.cli import main
+
+    monkeypatch.setenv("POOLING_XFW_WORKER_THREADS", value)
+    assert main(["compare", "--shape", "1,1,4,4", "--kernel", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"POOLING_XFW_WORKER_THREADS: got {value!r}" in err
+
+
 # --- signals, leftovers, the caller's site-packages ---------------------------------------------------
 
 _HANGING_CALLER = textwrap.dedent("""
@@ -384,14 +442,19 @@ def test_a_signal_to_the_caller_kills_every_worker(tmp_path, signum):
 
 
 def test_a_run_leaves_no_temporary_directories(tmp_path):
+    """Nothing of the run is left in the temp dir or shared memory (other runs on the machine
+    may come and go meanwhile: only this run's names count, its pid in them)."""
     before = set(os.listdir("/tmp")) | set(os.listdir(client._shm_root()))
-    proc = subprocess.run([sys.executable, "-m", "pooling_xfw", "compare", "--shape",
-                           "2,16,64,64", "--kernel", "2", "--backends", "pytorch,mxnet"],
-                          capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, PYTHONPATH=str(envs.PROJECT_ROOT)))
-    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "pooling_xfw", "compare", "--shape",
+                             "2,16,64,64", "--kernel", "2", "--backends", "pytorch,mxnet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(envs.PROJECT_ROOT)))
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
     after = set(os.listdir("/tmp")) | set(os.listdir(client._shm_root()))
-    assert not [n for n in after - before if n.startswith("pooling-xfw")]
+    left = [n for n in after - before if n.startswith("pooling-xfw") and (
+        f"-{proc.pid}-" in n or not n.split("-")[2].isdigit())]
+    assert not left
 
 
 def test_an_installed_copy_does_not_put_its_site_packages_on_the_workers_path(tmp_path):

@@ -38,7 +38,7 @@ def sources() -> dict[str, tuple[bool, str]]:
 
 
 #: Run on the worker by ``gateway.remote_exec``; ``channel`` is execnet's.  Its first message
-#: is ``{"modules": sources(), "backend": name, "hooks": bool}``.
+#: is ``{"modules": sources(), "backend": name, "hooks": bool, "threads": int | None}``.
 BOOTSTRAP = '''
 import importlib.abc, importlib.util, sys
 
@@ -67,5 +67,5 @@ sys.meta_path.insert(0, ShippedSources(payload["modules"]))
 for name in [n for n in sys.modules if n.split(".")[0] == "pooling_xfw"]:
     del sys.modules[name]
 from pooling_xfw.runtime.worker import serve
-serve(channel, payload["backend"], payload["hooks"])
+serve(channel, payload["backend"], payload["hooks"], payload.get("threads"))
 '''

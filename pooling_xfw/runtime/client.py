@@ -16,6 +16,11 @@ Timeouts (seconds, > 0): ``POOLING_XFW_START_TIMEOUT`` (default 300: the framewo
 included) and ``POOLING_XFW_CALL_TIMEOUT`` (default 120: with requests pipelined, the longest
 wait for the *next* reply).  Framework noise goes to ``<logs>/<backend>.log`` (``$POOLING_XFW_LOGS``,
 default ``~/.cache/pooling-xfw/logs``), never to the terminal.
+
+Threads: a worker on this machine gives its framework ``POOLING_XFW_WORKER_THREADS`` intra-op
+threads, by default its share of the cores (cores // 4, at least 1): the four workers compute
+at once, and four frameworks each spinning a thread per core made a 4x4 average pooling take
+milliseconds.  A worker on another machine keeps its framework's default.
 """
 from __future__ import annotations
 
@@ -68,6 +73,23 @@ def seconds_from_env(name: str, default: float) -> float:
     return value
 
 
+def worker_threads(local: bool) -> int | None:
+    """Intra-op threads for one worker's framework: ``POOLING_XFW_WORKER_THREADS`` (a whole
+    number >= 1), else for a worker on this machine its share of the cores, else None (the
+    framework's default, on a machine of its own)."""
+    text = os.environ.get("POOLING_XFW_WORKER_THREADS", "").strip()
+    if text:
+        if not (text.isdigit() and int(text) >= 1):
+            raise PoolingError(f"POOLING_XFW_WORKER_THREADS: got {text!r}; allowed: a whole "
+                               f"number of threads >= 1")
+        return int(text)
+    if not local:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    return max(1, cores // len(envs.BACKENDS))
+
+
 def start_timeout() -> float:
     return seconds_from_env("POOLING_XFW_START_TIMEOUT", DEFAULT_START_TIMEOUT)
 
@@ -109,6 +131,7 @@ class Hello:
     import_seconds: float
     where: str  # "this machine", a host or host:port
     local: bool  # shares this machine's memory
+    threads: str | None = None  # the framework's intra-op threads, where this toolkit set them
 
 
 def _signal_name(code: int) -> str:
@@ -184,6 +207,7 @@ class Worker:
         self.local = gateways.is_local(spec)
         self.where = gateways.where(spec)
         self.log_path = _open_log(backend, spec)
+        self.threads = worker_threads(self.local)
         self.hello: Hello | None = None
         self._shared = shared if self.local else None
         self._launcher = gateways.Launcher(self.log_path)
@@ -217,7 +241,8 @@ class Worker:
             self._gateway = self._group.makegateway(self.spec)
             self._channel = self._gateway.remote_exec(BOOTSTRAP)
             self._channel.send({"modules": sources(), "backend": self.backend,
-                                "hooks": os.environ.get("POOLING_XFW_TEST_HOOKS") == "1"})
+                                "hooks": os.environ.get("POOLING_XFW_TEST_HOOKS") == "1",
+                                "threads": self.threads})
             self._outcome = self._channel.receive()
         except BaseException as exc:  # noqa: BLE001 - every start failure becomes a status
             self._outcome = exc
@@ -255,7 +280,8 @@ class Worker:
             raise self._failure("error", f"worker's hello lacks {', '.join(missing)}")
         return Hello(self.backend, str(hello["framework_version"]), str(hello["numpy_version"]),
                      str(hello["python"]), str(hello["host"]), int(hello["pid"]),
-                     float(hello["import_seconds"]), self.where, self.local)
+                     float(hello["import_seconds"]), self.where, self.local,
+                     hello.get("threads"))
 
     def _start_failure(self, exc: BaseException) -> WorkerFailure:
         """Why the gateway did not come up, in one line."""
@@ -311,34 +337,46 @@ class Worker:
     def send(self, header: dict, inputs=()) -> Ticket:
         """Queue a request; ``inputs``: arrays, or descriptors already in shared memory.
         Returns at once: several requests may be in flight (answered in order)."""
+        return self.send_batch([(header, inputs)])[0]
+
+    def send_batch(self, requests) -> list[Ticket]:
+        """Queue several ``(header, inputs)`` requests as one message (one reply message
+        answers them all); their tickets, in order."""
         if self._broken is not None or self.hello is None:
             raise self._broken or WorkerFailure("error", "worker not running")
-        ticket = Ticket(next(self._ids), None, [])
-        if self._shared is not None:
-            ticket.output_path = self._shared.new_path(f"out-{self.backend}")
-        descriptors, chunked = [], []
-        for item in inputs:
-            if isinstance(item, dict):
-                descriptors.append(item)
-                continue
-            shared = self._shared.put(f"in-{self.backend}", item) if self._shared else None
-            if shared is not None:
-                ticket.owned_inputs.append(shared["shm"])
-                descriptors.append(shared)
-                continue
-            descriptor, array = transfer.pack(item)
-            descriptors.append(descriptor)
-            chunked.append(array)
+        tickets, messages, chunked = [], [], []
+        for header, inputs in requests:
+            ticket = Ticket(next(self._ids), None, [])
+            if self._shared is not None:
+                ticket.output_path = self._shared.new_path(f"out-{self.backend}")
+            descriptors = [self._describe(item, ticket, chunked) for item in inputs]
+            messages.append({**header, "id": ticket.id, "inputs": descriptors,
+                             "output_path": ticket.output_path})
+            tickets.append(ticket)
         try:
-            self._channel.send({**header, "id": ticket.id, "inputs": descriptors,
-                                "output_path": ticket.output_path})
+            self._channel.send(messages[0] if len(messages) == 1 else {"batch": messages})
             for array in chunked:
                 transfer.send_chunks(self._channel, array)
         except (OSError, EOFError) as exc:
-            self._cleanup(ticket)
+            for ticket in tickets:
+                self._cleanup(ticket)
             raise self._died("sending the request", exc) from None
-        self._pending.append(ticket)
-        return ticket
+        self._pending.extend(tickets)
+        return tickets
+
+    def _describe(self, item, ticket: Ticket, chunked: list) -> dict:
+        """An input's descriptor: as given, in shared memory (a local worker), inline, or
+        announcing chunks (appended to ``chunked``)."""
+        if isinstance(item, dict):
+            return item
+        shared = self._shared.put(f"in-{self.backend}", item) if self._shared else None
+        if shared is not None:
+            ticket.owned_inputs.append(shared["shm"])
+            return shared
+        descriptor, array = transfer.pack(item)
+        if array is not None:
+            chunked.append(array)
+        return descriptor
 
     def receive(self, timeout: float | None = None, ticket: Ticket | None = None):
         """The reply to ``ticket`` (default: the oldest in flight) as (header, arrays).
@@ -361,18 +399,15 @@ class Worker:
         return self.receive(timeout, self.send(header, inputs))
 
     def _read_next(self, timeout: float) -> None:
-        ticket = self._pending[0]
+        """Read the next reply message (one reply, or a batch of them) and file its answers."""
         try:
-            reply = self._next_message(timeout, "computing")
-            if not isinstance(reply, dict) or reply.get("id") != ticket.id or not isinstance(
-                    reply.get("outputs"), list):
-                self.stop_with(self._failure("error", f"worker sent {str(reply)[:80]!r} where "
-                                                      f"the reply to request {ticket.id} was "
-                                                      f"expected; restarted next call"))
-                return
-            outputs = reply.pop("outputs")
-            arrays = [transfer.receive(d, lambda: self._next_message(timeout, "sending"),
-                                       writable=True) for d in outputs]
+            message = self._next_message(timeout, "computing")
+            batch = message.get("batch") if isinstance(message, dict) else None
+            replies = batch if isinstance(batch, list) else [message]
+            answered = [self._read_reply(ticket, reply, timeout)
+                        for ticket, reply in zip(list(self._pending), replies)]
+            if len(replies) > len(answered):
+                raise self._unexpected(replies[len(answered)], None)
         except WorkerFailure as failure:
             self.stop_with(failure)
             return
@@ -380,11 +415,28 @@ class Worker:
             self.stop_with(self._failure("error", f"worker sent an unreadable array ({exc}); "
                                                   f"restarted next call"))
             return
-        self._pending.popleft()
-        for descriptor in outputs:  # mapped: the files can go (their pages stay mapped)
-            transfer.unlink_quietly(descriptor.get("shm"))
-        self._cleanup(ticket)
-        self._answers[ticket.id] = (reply, arrays)
+        for ticket, reply, outputs, arrays in answered:
+            self._pending.popleft()
+            for descriptor in outputs:  # mapped: the files can go (their pages stay mapped)
+                transfer.unlink_quietly(descriptor.get("shm"))
+            self._cleanup(ticket)
+            self._answers[ticket.id] = (reply, arrays)
+
+    def _read_reply(self, ticket: Ticket, reply, timeout: float):
+        """One reply of a message, checked against the request it must answer, with its
+        arrays (reading their chunks)."""
+        if not isinstance(reply, dict) or reply.get("id") != ticket.id or not isinstance(
+                reply.get("outputs"), list):
+            raise self._unexpected(reply, ticket)
+        outputs = reply.pop("outputs")
+        arrays = [transfer.receive(d, lambda: self._next_message(timeout, "sending"),
+                                   writable=True) for d in outputs]
+        return ticket, reply, outputs, arrays
+
+    def _unexpected(self, reply, ticket: Ticket | None) -> WorkerFailure:
+        wanted = f"the reply to request {ticket.id}" if ticket else "nothing more"
+        return self._failure("error", f"worker sent {str(reply)[:80]!r} where {wanted} was "
+                                      f"expected; restarted next call")
 
     def _next_message(self, timeout: float, doing: str):
         try:

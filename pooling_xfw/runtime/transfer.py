@@ -1,10 +1,12 @@
-"""How an array crosses between the caller and a worker: ``.npy`` bytes, never pickles.
+"""How an array crosses between the caller and a worker: raw or ``.npy`` bytes, never pickles.
 
 Three ways, chosen by size and by where the worker runs; each message names its way in a small
 descriptor dict that travels in the request or reply:
 
-* ``{"inline": bytes}``: the whole ``.npy`` file inside the message (arrays up to
-  ``INLINE_BYTES``: a round trip costs less than a file would).
+* ``{"raw": bytes, "dtype": str, "shape": list}``: the array's bytes inside the message,
+  with its dtype (``numpy.dtype.str``, object dtypes refused) and shape, for arrays up to
+  ``INLINE_BYTES`` (a round trip costs less than a file would, and parsing a ``.npy`` header
+  would cost more than the pooling of a small array).
 * ``{"shm": path}``: a ``.npy`` file in shared memory (``/dev/shm`` where the system has it),
   for a worker on this machine.  The reader maps it read-only (``numpy.load(mmap_mode=...)``),
   so no payload crosses a pipe: the caller writes an input once for every local worker, and a
@@ -40,17 +42,6 @@ def _header(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def npy_bytes(array: np.ndarray) -> bytes:
-    """The ``.npy`` file of ``array`` as bytes (C order)."""
-    array = np.ascontiguousarray(array)
-    _refuse_objects(array)
-    return _header(array) + array.tobytes()
-
-
-def from_npy_bytes(data: bytes) -> np.ndarray:
-    return _FORMAT.read_array(io.BytesIO(data), allow_pickle=False)
-
-
 def write_npy(path: str, array: np.ndarray) -> None:
     """Write ``array`` as a ``.npy`` file with plain writes (nothing of it is mapped here, so
     the file's pages do not count in this process's memory): a caller's input, a worker's
@@ -71,6 +62,22 @@ def map_npy(path: str, writable: bool = False) -> np.ndarray:
     return mapped.view(np.ndarray)
 
 
+def inline(array: np.ndarray) -> dict:
+    """A small array as a descriptor holding its bytes (C order)."""
+    array = np.ascontiguousarray(array)
+    _refuse_objects(array)
+    return {"raw": array.tobytes(), "dtype": array.dtype.str, "shape": list(array.shape)}
+
+
+def from_inline(descriptor: dict) -> np.ndarray:
+    """``inline``'s array back, writable (a copy of the message's bytes)."""
+    dtype = np.dtype(descriptor["dtype"])
+    if dtype.hasobject:
+        raise ValueError(f"refused: dtype {dtype} holds Python objects")
+    shape = tuple(int(n) for n in descriptor["shape"])
+    return np.frombuffer(bytearray(descriptor["raw"]), dtype).reshape(shape)
+
+
 def pack(array: np.ndarray, shm_path: str | None = None) -> tuple[dict, np.ndarray | None]:
     """The cheapest way to send ``array``: its descriptor for the message, and the array whose
     chunks must follow the message (``send_chunks``), or None when nothing follows.
@@ -78,7 +85,7 @@ def pack(array: np.ndarray, shm_path: str | None = None) -> tuple[dict, np.ndarr
     array = np.asarray(array)
     _refuse_objects(array)
     if array.nbytes <= INLINE_BYTES:
-        return {"inline": npy_bytes(array)}, None
+        return inline(array), None
     if shm_path is not None:
         write_npy(shm_path, array)
         return {"shm": shm_path}, None
@@ -98,8 +105,8 @@ def send_chunks(channel, array: np.ndarray | None) -> None:
 
 def receive(descriptor: dict, next_message, writable: bool = False) -> np.ndarray:
     """The array a descriptor stands for; ``next_message()`` yields the chunks that follow."""
-    if "inline" in descriptor:
-        return from_npy_bytes(descriptor["inline"])
+    if "raw" in descriptor:
+        return from_inline(descriptor)
     if "shm" in descriptor:
         return map_npy(descriptor["shm"], writable)
     header = io.BytesIO(next_message())

@@ -8,8 +8,16 @@ order until the channel closes.
 
 A request is a dict ``{"id", "op", "inputs": [descriptor], "output_path": str|None, ...}``
 followed by the chunks of any chunked input (``transfer``); the reply is
-``{"id", "status": "ok"|"error", "outputs": [descriptor], ...}`` followed likewise.  Anything a
-framework prints goes to stderr (fd 1 is pointed there), which the caller keeps in a log file.
+``{"id", "status": "ok"|"error", "outputs": [descriptor], ...}`` followed likewise.  Several
+requests may travel as one message, ``{"batch": [request, ...]}``, answered by one
+``{"batch": [reply, ...]}`` (chunks of every request, then of every reply, follow in order):
+small cases then cost one message each way, not one per case.  Anything a framework prints goes
+to stderr (fd 1 is pointed there), which the caller keeps in a log file.
+
+``threads``: the framework's intra-op threads (OpenMP, MKL, TensorFlow's pools), set before
+the framework is imported unless this environment already sets them: the caller gives each of
+the workers sharing its machine a share of the cores, so four frameworks computing at once do
+not each spin a thread per core.
 """
 from __future__ import annotations
 
@@ -31,6 +39,9 @@ QUIET = {
     "KMP_WARNINGS": "0",
     "PYTHONWARNINGS": "ignore",
 }
+#: what ``threads`` sets (each framework reads one of them when it is imported)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                    "TF_NUM_INTEROP_THREADS")
 HELLO_KEYS = ("protocol", "ok", "backend", "framework_version", "numpy_version", "python",
               "host", "pid", "import_seconds")
 
@@ -38,7 +49,7 @@ HELLO_KEYS = ("protocol", "ok", "backend", "framework_version", "numpy_version",
 _protocol_fd = None  # the gateway's own output stream (the garbage/truncate test hooks)
 
 
-def serve(channel, backend: str, hooks: bool = False) -> None:
+def serve(channel, backend: str, hooks: bool = False, threads: int | None = None) -> None:
     """Answer ``backend`` requests on ``channel`` until it closes."""
     global _protocol_fd
     if hooks:
@@ -46,6 +57,8 @@ def serve(channel, backend: str, hooks: bool = False) -> None:
         _protocol_fd = stream.fileno() if stream else None
     os.dup2(2, 1)  # framework prints land in the log, never in the protocol or a terminal
     os.environ.update(QUIET)  # for gateways that did not start with it (ssh, socket)
+    for variable in THREAD_VARIABLES if threads else ():
+        os.environ.setdefault(variable, str(int(threads)))
     started = time.perf_counter()
     try:
         import numpy as np
@@ -59,7 +72,8 @@ def serve(channel, backend: str, hooks: bool = False) -> None:
     channel.send({"protocol": PROTOCOL, "ok": True, "backend": backend,
                   "framework_version": version, "numpy_version": np.__version__,
                   "python": platform.python_version(), "host": platform.node(),
-                  "pid": os.getpid(), "import_seconds": time.perf_counter() - started})
+                  "pid": os.getpid(), "import_seconds": time.perf_counter() - started,
+                  "threads": os.environ.get("OMP_NUM_THREADS")})
     while True:
         try:
             request = channel.receive()
@@ -68,10 +82,27 @@ def serve(channel, backend: str, hooks: bool = False) -> None:
         _answer(channel, adapter, request, hooks)
 
 
-def _answer(channel, adapter, request: dict, hooks: bool) -> None:
+def _answer(channel, adapter, message: dict, hooks: bool) -> None:
+    """Answer one message: a request, or a batch of them in one reply."""
     from . import transfer
 
-    inputs = [transfer.receive(d, channel.receive) for d in request.get("inputs", [])]
+    batch = message.get("batch") if isinstance(message, dict) else None
+    answers = [_compute(channel, adapter, request, hooks) for request in (batch or [message])]
+    headers = [header for header, _ in answers]
+    channel.send({"batch": headers} if batch is not None else headers[0])
+    for _, chunked in answers:
+        for array in chunked:
+            transfer.send_chunks(channel, array)
+
+
+def _compute(channel, adapter, request: dict, hooks: bool):
+    """One request's reply header and the arrays whose chunks follow the reply."""
+    from . import transfer
+
+    # writable: a shared input is mapped copy-on-write, so a framework that wraps writable
+    # memory without copying (torch.from_numpy) does, and the caller's file stays as written
+    inputs = [transfer.receive(d, channel.receive, writable=True)
+              for d in request.get("inputs", [])]
     if hooks and request.get("action") == "half-reply":  # a reply that stops mid-array
         channel.send({"id": request.get("id"), "status": "ok", "outputs": [{"chunks": 4}]})
         time.sleep(float(request.get("seconds", 60)))
@@ -79,9 +110,7 @@ def _answer(channel, adapter, request: dict, hooks: bool) -> None:
     packed = [transfer.pack(out, _output_path(request, i)) for i, out in enumerate(outputs)]
     header["id"] = request.get("id")
     header["outputs"] = [descriptor for descriptor, _ in packed]
-    channel.send(header)
-    for _, chunked in packed:
-        transfer.send_chunks(channel, chunked)
+    return header, [chunked for _, chunked in packed if chunked is not None]
 
 
 def _output_path(request: dict, index: int) -> str | None:
