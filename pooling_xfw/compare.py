@@ -283,6 +283,7 @@ class _Job:
             self.reference = reference_in_blocks(self.x, self.geometry)
             self.tol = tolerance(self.spec.mode, self.reference.dtype, self.rtol, self.atol)
             self.scale = self._window_scale  # computed only if a plain check fails
+            self.bounds: dict = {}  # the tolerance of each block, shared by every backend
 
     def _window_scale(self) -> np.ndarray | float:
         if not hasattr(self, "_scale"):
@@ -301,9 +302,10 @@ class _Job:
                     self.results[name].detail = failure.reason
                     continue
                 _take_reply(self.results[name], reply, arrays, self.reference, self.tol,
-                            self.scale)
+                            self.scale, self.bounds)
         finally:
-            WorkerPool.unshare(self.shared)
+            if self.shared:
+                pool.unshare(self.shared)
             self.shared, self.tickets = None, {}
 
     def comparison(self, names, rtol, atol) -> Comparison:
@@ -312,7 +314,8 @@ class _Job:
                           {n: self.results[n] for n in names}, rtol, atol)
 
 
-def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scale) -> None:
+def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scale,
+                bounds: dict | None = None) -> None:
     """A ``pool2d`` reply (from a worker or in-process) into ``result``: error or judged."""
     if reply.get("status") != "ok":
         result.detail = f"{reply.get('kind')}: {reply.get('message')}"
@@ -321,7 +324,7 @@ def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scal
         result.detail = f"the worker replied with {len(arrays)} arrays where one was expected"
         return
     result.how, result.output = reply.get("how"), arrays[0]
-    judge(result, reference, tol, scale)
+    judge(result, reference, tol, scale, bounds=bounds)
 
 
 def _run_here(name: str, job: "_Job") -> BackendResult:
@@ -334,19 +337,22 @@ def _run_here(name: str, job: "_Job") -> BackendResult:
                            framework_version=sys.modules[envs.FRAMEWORK_MODULE[name]].__version__,
                            numpy_version=np.__version__)
     _take_reply(result, *pool2d_reply(adapter, job.kwargs, job.x), job.reference,
-                job.tol, job.scale)
+                job.tol, job.scale, job.bounds)
     return result
 
 
 def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float],
-          scale: float | np.ndarray = 0.0, against: str = "reference") -> None:
+          scale: float | np.ndarray = 0.0, against: str = "reference",
+          bounds: dict | None = None) -> None:
     """Set ``status``, ``max_abs_diff``, ``detail`` and ``differing`` from the output.
 
     ``scale``: ``input_scale``'s magnitude, one per output cell (an array of the reference's
     shape) or one for all, or a function giving it (called only if a cell fails without it);
     avg/lp sums of large values that cancel lose digits relative to the values summed, not the
-    result, so each cell's absolute tolerance is at least rtol times its scale.  ``against``: what ``reference`` is, in the detail; known framework causes are named
-    only against the neutral reference.
+    result, so each cell's absolute tolerance is at least rtol times its scale.
+    ``against``: what ``reference`` is, in the detail; known framework causes are named only
+    against the neutral reference.  ``bounds``: a dict kept with ``reference`` for every backend
+    judged against it, so each block's tolerance bound is computed once.
     """
     out = result.output
     if out.shape != reference.shape:
@@ -354,7 +360,8 @@ def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float]
         result.max_abs_diff = math.inf
         result.detail = f"output shape {out.shape}, reference {reference.shape}"
         return
-    count, worst, bad = _scan(out, reference, tol, 0.0 if callable(scale) else scale)
+    count, worst, bad = _scan(out, reference, tol, 0.0 if callable(scale) else scale,
+                              bounds if callable(scale) or not np.ndim(scale) else None)
     if count and callable(scale):  # the per-window scale only widens: needed only now
         count, worst, bad = _scan(out, reference, tol, scale())
     result.max_abs_diff = worst
@@ -377,7 +384,8 @@ def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float]
 JUDGE_BLOCK = 1 << 20
 
 
-def _scan(out: np.ndarray, reference: np.ndarray, tol, scale) -> tuple[int, float, list[int]]:
+def _scan(out: np.ndarray, reference: np.ndarray, tol, scale,
+          bounds: dict | None = None) -> tuple[int, float, list[int]]:
     """Cells that differ, block by block: (how many, largest |difference|, the first 20 flat
     indices).  Where the comparison is exact, a block equal to the letter in one dtype costs
     one pass."""
@@ -390,7 +398,10 @@ def _scan(out: np.ndarray, reference: np.ndarray, tol, scale) -> tuple[int, floa
         o, r = flat_out[block], flat_ref[block]
         if tol == (0.0, 0.0) and o.dtype == r.dtype and np.array_equal(o, r):
             continue
-        same = _same(o, r, tol, flat_scale[block] if np.ndim(flat_scale) else flat_scale)
+        same = _same(o, r, tol, flat_scale[block] if np.ndim(flat_scale) else flat_scale,
+                     bounds, start)
+        if np.count_nonzero(same) == same.size:
+            continue
         misses = np.flatnonzero(~same)
         worst = max(worst, _largest_difference(o[misses], r[misses]))
         count += misses.size
@@ -398,7 +409,8 @@ def _scan(out: np.ndarray, reference: np.ndarray, tol, scale) -> tuple[int, floa
     return count, worst, bad
 
 
-def _same(out: np.ndarray, reference: np.ndarray, tol, scale) -> np.ndarray:
+def _same(out: np.ndarray, reference: np.ndarray, tol, scale, bounds: dict | None = None,
+          key: int = 0) -> np.ndarray:
     """Which cells of two flat blocks agree; compared in the wider float dtype of the two (at
     least float32; float64 where an integer is involved), which decides closeness as float64
     would (a difference of close values is exact, of far ones clearly too large)."""
@@ -408,7 +420,17 @@ def _same(out: np.ndarray, reference: np.ndarray, tol, scale) -> np.ndarray:
     a, b = out.astype(work, copy=False), reference.astype(work, copy=False)
     if tol == (0.0, 0.0):
         return _equal(out, reference, a, b)
-    same = _close(a, b, tol[0], np.maximum(tol[1], tol[0] * scale))
+    atol = np.maximum(tol[1], tol[0] * scale)
+    if bounds is None:
+        bound = _bound(b, tol[0], atol)
+    else:
+        bound = bounds.get((key, work))
+        if bound is None:
+            bound = bounds[key, work] = _bound(b, tol[0], atol)
+    with np.errstate(over="ignore", invalid="ignore"):  # far apart: not close, no warning
+        diff = np.subtract(a, b)
+        np.abs(diff, out=diff)
+        same = diff <= bound  # a cell with an inf or NaN is not close: see below
     misses = np.flatnonzero(~same)  # infinities and NaN: equal to the letter, or not at all
     same[misses] = _equal(out[misses], reference[misses], a[misses], b[misses])
     return same
@@ -422,18 +444,16 @@ def _equal(out, reference, a, b) -> np.ndarray:
     return (a == b) | (np.isnan(a) & np.isnan(b))
 
 
-def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol) -> np.ndarray:
-    """``|a - b| <= atol + rtol * |b|`` (``numpy.isclose``'s rule) for finite cells, in a few
-    in-place passes (``numpy.isclose`` makes several temporaries of the block); a cell with an
-    inf or NaN is not close here."""
-    with np.errstate(over="ignore", invalid="ignore"):  # far apart: not close, no warning
-        diff = np.subtract(a, b)
-        np.abs(diff, out=diff)
+def _bound(b: np.ndarray, rtol: float, atol) -> np.ndarray:
+    """``atol + rtol * |b|``: how far from ``b`` a value is still close (``numpy.isclose``'s
+    rule, in a few in-place passes instead of its several temporaries), finite everywhere so
+    that an inf reference gives no slack."""
+    with np.errstate(over="ignore", invalid="ignore"):
         bound = np.abs(b)
         bound *= rtol
         bound += atol
-        np.minimum(bound, np.finfo(bound.dtype).max, out=bound)  # an inf reference: no slack
-        return diff <= bound
+        np.minimum(bound, np.finfo(bound.dtype).max, out=bound)
+    return bound
 
 
 def _largest_difference(out: np.ndarray, reference: np.ndarray) -> float:

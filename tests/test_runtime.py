@@ -127,12 +127,24 @@ def test_a_large_reference_in_blocks_gives_the_same_numbers(monkeypatch, shape, 
     assert blocks.dtype == whole.dtype and np.array_equal(blocks, whole)
 
 
-def test_shared_memory_is_removed_after_each_comparison_and_on_close():
+def test_shared_memory_keeps_only_reusable_inputs_and_is_removed_on_close():
+    """After each comparison no output file is left, and at most a few input files are kept
+    to be written over by the next input of a similar size; closing removes it all."""
     x = np.ones((2, 8, 64, 64), np.float32)
+    y = np.ones((1, 1, 700, 700), np.float32)
+    shared = client.SharedDir
     with WorkerPool() as fresh:
-        assert px.compare(x, 2, backends=["pytorch", "paddle"], pool=fresh).ok
-        directory = Path(fresh.shared.path)
-        assert directory.exists() and not list(directory.iterdir())
+        kept = []
+        for array in (x, x * 2, y, x * 3, y):
+            result = px.compare(array, 2, backends=["pytorch", "paddle"], pool=fresh)
+            assert result.ok and result.results["paddle"].output.max() == array.max()
+            directory = Path(fresh.shared.path)
+            files = sorted(directory.iterdir())
+            assert all(f.name.startswith("in-") for f in files), files
+            assert len(files) <= shared.KEEP_FILES
+            assert sum(f.stat().st_size for f in files) <= shared.KEEP_BYTES
+            kept.append({f.name for f in files})
+        assert kept[0] == kept[1] and kept[2] == kept[4]  # written over, not made anew
     assert not directory.exists()
 
 

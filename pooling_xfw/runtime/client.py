@@ -163,6 +163,9 @@ class SharedDir:
     directories of callers that died without closing theirs are removed on creation."""
 
     PREFIX = "pooling-xfw-"
+    #: input files kept for reuse (writing into pages tmpfs already has costs about half as much
+    #: as a new file's page faults): at most this many, of at most this many bytes in all
+    KEEP_FILES, KEEP_BYTES = 4, 256 << 20
 
     def __init__(self) -> None:
         root = _shm_root()
@@ -172,6 +175,7 @@ class SharedDir:
                 shutil.rmtree(stale, ignore_errors=True)
         self.path = tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-", dir=root)
         self._names = itertools.count()
+        self._spare: dict[str, int] = {}  # released input files -> their size
 
     def new_path(self, stem: str) -> str:
         return os.path.join(self.path, f"{stem}-{next(self._names)}")
@@ -185,7 +189,42 @@ class SharedDir:
         transfer.write_npy(path, array)
         return {"shm": path}
 
+    def lend(self, stem: str, array: np.ndarray) -> dict | None:
+        """``put``, into a released file big enough when there is one (its pages exist
+        already); give the file back with ``release``."""
+        if np.asarray(array).nbytes <= transfer.INLINE_BYTES:
+            return None
+        array = np.ascontiguousarray(array)
+        needed = array.nbytes + 128
+        fitting = [p for p, size in self._spare.items() if needed <= size <= 2 * needed]
+        if not fitting:
+            return self.put(stem, array)
+        path = fitting[0]
+        del self._spare[path]
+        try:
+            transfer.write_npy(path, array, truncate=False)
+        except OSError:
+            transfer.unlink_quietly(path)
+            raise
+        return {"shm": path}
+
+    def release(self, descriptor: dict | None) -> None:
+        """A lent file back: kept for the next ``lend`` (within ``KEEP_FILES``/``KEEP_BYTES``,
+        the largest kept), else removed."""
+        if not descriptor:
+            return
+        path = descriptor["shm"]
+        try:
+            self._spare[path] = os.path.getsize(path)
+        except OSError:
+            return
+        while len(self._spare) > self.KEEP_FILES or sum(self._spare.values()) > self.KEEP_BYTES:
+            smallest = min(self._spare, key=self._spare.get)
+            del self._spare[smallest]
+            transfer.unlink_quietly(smallest)
+
     def remove(self) -> None:
+        self._spare.clear()
         shutil.rmtree(self.path, ignore_errors=True)
 
 
@@ -547,13 +586,12 @@ class WorkerPool:
 
     def share(self, x: np.ndarray) -> dict | None:
         """``x`` written once to shared memory for every local worker (None when it is small
-        enough to travel in the message); remove it with ``unshare``."""
-        return self.shared.put("in", x)
+        enough to travel in the message); give it back with ``unshare`` once answered."""
+        return self.shared.lend("in", x)
 
-    @staticmethod
-    def unshare(descriptor: dict | None) -> None:
-        if descriptor:
-            transfer.unlink_quietly(descriptor["shm"])
+    def unshare(self, descriptor: dict | None) -> None:
+        if descriptor and self._shared is not None:
+            self._shared.release(descriptor)
 
     def _spawn(self, backend: str) -> Worker:
         running = self._workers.get(backend)

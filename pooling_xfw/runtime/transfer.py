@@ -42,13 +42,14 @@ def _header(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def write_npy(path: str, array: np.ndarray) -> None:
+def write_npy(path: str, array: np.ndarray, truncate: bool = True) -> None:
     """Write ``array`` as a ``.npy`` file with plain writes (nothing of it is mapped here, so
     the file's pages do not count in this process's memory): a caller's input, a worker's
-    output."""
+    output.  ``truncate=False`` writes over an existing file in place (its pages exist; bytes
+    past the array stay, unread: the header says where the array ends)."""
     array = np.ascontiguousarray(array)
     _refuse_objects(array)
-    with open(path, "wb") as handle:
+    with open(path, "wb" if truncate else "r+b") as handle:
         handle.write(_header(array))
         view = memoryview(array.reshape(-1).view(np.uint8))
         for start in range(0, len(view), CHUNK_BYTES):
