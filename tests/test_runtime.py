@@ -398,14 +398,14 @@ def test_local_workers_share_the_cores_unless_told(monkeypatch):
     cores = len(os.sched_getaffinity(0))
     code = "import torch\ny = x * 0 + torch.get_num_threads()"
     monkeypatch.setenv("POOLING_XFW_TEST_HOOKS", "1")
-    for setting, expected in ((None, max(1, cores // 4)), ("3", 3)):
+    for setting, expected in ((None, max(1, cores // 4)), (2, 2)):
         if setting:
-            monkeypatch.setenv("POOLING_XFW_WORKER_THREADS", setting)
+            monkeypatch.setenv("POOLING_XFW_WORKER_THREADS", str(setting))
         with WorkerPool() as fresh:
             assert fresh.start(["pytorch"])["pytorch"].threads == str(expected)
             _, (threads,) = fresh.worker("pytorch").request(
                 {"op": "test-hook", "action": "run-code", "code": code}, [X16])
-            assert threads.flat[0] == expected
+            assert threads.flat[0] == min(expected, cores)  # PyTorch caps it at the cores
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])

@@ -393,7 +393,8 @@ class Worker:
                              "output_path": ticket.output_path})
             tickets.append(ticket)
         try:
-            self._channel.send(messages[0] if len(messages) == 1 else {"batch": messages})
+            self._channel.send(transfer.encode(
+                messages[0] if len(messages) == 1 else {"batch": messages}, "inputs"))
             for array in chunked:
                 transfer.send_chunks(self._channel, array)
         except (OSError, EOFError) as exc:
@@ -440,7 +441,7 @@ class Worker:
     def _read_next(self, timeout: float) -> None:
         """Read the next reply message (one reply, or a batch of them) and file its answers."""
         try:
-            message = self._next_message(timeout, "computing")
+            message = transfer.decode(self._next_message(timeout, "computing"), "outputs")
             batch = message.get("batch") if isinstance(message, dict) else None
             replies = batch if isinstance(batch, list) else [message]
             answered = [self._read_reply(ticket, reply, timeout)

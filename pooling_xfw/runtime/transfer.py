@@ -15,12 +15,16 @@ descriptor dict that travels in the request or reply:
   at most ``CHUNK_BYTES`` raw bytes each, read into a preallocated array (no whole-payload
   copies on either side).
 
+Requests and replies themselves cross as one JSON text plus the raw bytes of their inline
+arrays (``encode``/``decode``), never as pickles.
+
 This module is shipped to workers, so it runs under numpy 1.23 as well as 2.x and imports
 nothing from outside the standard library and numpy.
 """
 from __future__ import annotations
 
 import io
+import json
 import os
 
 import numpy as np
@@ -127,6 +131,38 @@ def receive(descriptor: dict, next_message, writable: bool = False) -> np.ndarra
     if filled != array.nbytes:
         raise ValueError(f"chunked array: got {filled} bytes, expected {array.nbytes}")
     return array
+
+
+def encode(message: dict, key: str) -> tuple[str, list[bytes]]:
+    """A request or reply (or ``{"batch": [...]}`` of them) for the wire: one JSON text, and
+    the raw bytes of the inline arrays in its ``key`` descriptors (``"inputs"`` or
+    ``"outputs"``), each replaced by its index.  execnet walks nested containers in Python,
+    object by object; a str and a few bytes objects cost it next to nothing."""
+    blobs: list[bytes] = []
+    for item in message.get("batch") or [message]:
+        for descriptor in item.get(key) or ():
+            raw = descriptor.get("raw")
+            if isinstance(raw, bytes):
+                descriptor["raw"] = len(blobs)
+                blobs.append(raw)
+    return json.dumps(message), blobs
+
+
+def decode(wire, key: str):
+    """``encode``'s message back; anything else is returned as it came (for the caller to
+    judge: a worker that breaks the protocol)."""
+    if not (isinstance(wire, tuple) and len(wire) == 2 and isinstance(wire[0], str)
+            and isinstance(wire[1], (list, tuple))):
+        return wire
+    text, blobs = wire
+    message = json.loads(text)
+    batch = message.get("batch") if isinstance(message, dict) else None
+    for item in batch if isinstance(batch, list) else [message]:
+        descriptors = item.get(key) if isinstance(item, dict) else None
+        for descriptor in descriptors if isinstance(descriptors, list) else ():
+            if isinstance(descriptor, dict) and isinstance(descriptor.get("raw"), int):
+                descriptor["raw"] = blobs[descriptor["raw"]]
+    return message
 
 
 def unlink_quietly(path: str | None) -> None:

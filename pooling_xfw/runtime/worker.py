@@ -74,9 +74,11 @@ def serve(channel, backend: str, hooks: bool = False, threads: int | None = None
                   "python": platform.python_version(), "host": platform.node(),
                   "pid": os.getpid(), "import_seconds": time.perf_counter() - started,
                   "threads": os.environ.get("OMP_NUM_THREADS")})
+    from . import transfer
+
     while True:
         try:
-            request = channel.receive()
+            request = transfer.decode(channel.receive(), "inputs")
         except EOFError:  # the caller closed the channel
             return
         _answer(channel, adapter, request, hooks)
@@ -89,7 +91,8 @@ def _answer(channel, adapter, message: dict, hooks: bool) -> None:
     batch = message.get("batch") if isinstance(message, dict) else None
     answers = [_compute(channel, adapter, request, hooks) for request in (batch or [message])]
     headers = [header for header, _ in answers]
-    channel.send({"batch": headers} if batch is not None else headers[0])
+    channel.send(transfer.encode({"batch": headers} if batch is not None else headers[0],
+                                 "outputs"))
     for _, chunked in answers:
         for array in chunked:
             transfer.send_chunks(channel, array)
