@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -232,6 +233,48 @@ def _layout(page: Path) -> dict:
     return json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)[1]))
 
 
+class _Page(HTMLParser):
+    """A report as read: its figures (caption -> the titles of its cells), its table rows (the
+    cells' text) and its spec lines."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.figures, self.rows, self.specs = {}, [], []
+        self._in, self._caption, self._titles = None, "", None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "figure":
+            self._caption, self._titles = "", []
+        elif tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.rows[-1].append("")
+        elif tag == "title" and self._titles is not None:
+            self._titles.append("")
+        if tag in ("figcaption", "title", "td", "th") or ("class", "spec") in attrs:
+            self._in = tag if tag != "p" else "spec"
+            if self._in == "spec":
+                self.specs.append("")
+
+    def handle_data(self, data):
+        if self._in == "figcaption":
+            self._caption += data
+        elif self._in == "title" and self._titles:
+            self._titles[-1] += data
+        elif self._in in ("td", "th"):
+            self.rows[-1][-1] += data
+        elif self._in == "spec":
+            self.specs[-1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "figure":
+            self.figures[" ".join(self._caption.split())] = self._titles
+            self._titles = None
+        if tag in ("figcaption", "title", "td", "th", "p"):
+            self._in = None
+
+
 def _cells(text: str) -> dict:
     """Each heatmap cell's title -> its fill colour and whether it is marked beyond the scale."""
     cells = {}
@@ -320,3 +363,50 @@ def test_html_where_maps_sit_beside_the_outputs_in_chromium(differing_page):
     _screenshot(differing_page, png)
     assert _pixels(png, (0xcf, 0x22, 0x2e)) > 200  # the differing cells, red
     assert _pixels(png, (0xff, 0x00, 0xff)) > 50  # NaN cells
+
+
+@pytest.fixture(scope="module")
+def chapter_page(tmp_path_factory):
+    """The chapter's first example, the same with a wrong printed output, and an lp case."""
+    where = tmp_path_factory.mktemp("chapter")
+    x3 = [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    (where / "cases.json").write_text(json.dumps([
+        {"name": "pool2d-max", "input": x3, "kwargs": {"pool_size": 2},
+         "expected": [[4, 5], [7, 8]]},
+        {"name": "misprinted", "input": x3, "kwargs": {"pool_size": 2},
+         "expected": [[4, 5], [7, 9]]},
+        {"name": "lp3", "input": x3, "kwargs": {"pool_size": 2, "mode": "lp", "p": 3}}]))
+    cli("report", "--cases", str(where / "cases.json"), "--format", "html", "--output",
+        str(where / "report.html"), check_exit=0)
+    return where / "report.html"
+
+
+def test_html_shows_the_chapters_output_and_a_mismatch_as_the_text_report(chapter_page):
+    page = _Page(chapter_page.read_text())
+    rows = {r[0]: r[1:] for r in page.rows if r and r[0] in ("case", "pool2d-max",
+                                                              "misprinted", "lp3")}
+    assert rows["case"][:2] == ["chapter", "mxnet 1.9.1"]
+    assert rows["pool2d-max"] == ["ok"] + ["agree"] * 4
+    assert rows["misprinted"] == ["MISMATCH"] + ["agree"] * 4
+    assert rows["lp3"][0] == "-"
+    assert "chapter ok" in page.figures and "chapter MISMATCH" in page.figures
+    assert "chapter (1, 1) = 9.0" in page.figures["chapter MISMATCH"]
+    assert page.figures["where the reference differs from the chapter"] == [
+        "(0, 0): reference 4.0, chapter 4.0", "(0, 1): reference 5.0, chapter 5.0",
+        "(1, 0): reference 7.0, chapter 7.0", "(1, 1): reference 8.0, chapter 9.0 differs"]
+    assert "chapter: the reference equals the output printed in the chapter" in \
+        chapter_page.read_text()
+
+
+def test_html_report_of_the_chapters_size_in_chromium(chapter_page):
+    page = _layout(chapter_page)
+    assert page["scroll_width"] <= page["width"] and len(page["legends"]) == 3
+    figures = {f["caption"]: f for f in page["figures"]}
+    chapter, where = figures["chapter MISMATCH"], figures[
+        "where the reference differs from the chapter"]
+    assert where["box"][1] == chapter["box"][1] and where["box"][0] >= chapter["box"][2]
+    assert figures["input"]["planes"][0][2] - figures["input"]["planes"][0][0] >= 3 * 24
+    png = chapter_page.with_suffix(".png")
+    _screenshot(chapter_page, png)
+    assert _pixels(png, (0x1a, 0x7f, 0x37)) > 300  # the "agree" and "ok" badges
+    assert _pixels(png, (0xcf, 0x22, 0x2e)) > 100  # MISMATCH and its map

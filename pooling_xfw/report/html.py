@@ -1,8 +1,9 @@
 """A self-contained HTML report (inline SVG and CSS: no scripts, no network).
 
-For each case it draws heatmaps of the input, the reference and each backend's output, with,
-beside an output that differs, a map of where; and a legend: the colour scale of the finite
-values and the colours of -inf, +inf and NaN.
+It draws the text report's table (cases x backends, with the chapter column), then for each case
+heatmaps of the input, the reference, the chapter's printed output (ok or MISMATCH) and each
+backend's output, each with, beside it, a map of where it differs from the reference; and a
+legend: the colour scale of the finite values and the colours of -inf, +inf and NaN.
 """
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ import math
 import numpy as np
 
 from ..compare import DEFAULT_TOLERANCE
+from .table import CHAPTER_NOTE, result_cell
 
 _STOPS = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]  # viridis
 _SPECIAL = {"-inf": "#000000", "+inf": "#ff7f0e", "NaN": "#ff00ff"}
 _DIFFERS, _SAME = "#cf222e", "#eaeef2"
 _STATUS_COLOR = {"agree": "#1a7f37", "differ": "#cf222e", "error": "#9a6700",
-                 "unavailable": "#6e7781"}
+                 "unavailable": "#6e7781", "ok": "#1a7f37", "MISMATCH": "#cf222e"}
 _LOOSEST = DEFAULT_TOLERANCE["float16"]  # a map of where is drawn at the loosest tolerance
 
 
@@ -193,7 +195,7 @@ def _beside(*figures: str) -> str:
 
 
 def _scale(arrays) -> tuple[float, float]:
-    """The colour scale: the finite values of the input and the reference."""
+    """The colour scale: the finite values of the input, the reference and the chapter."""
     finite = np.concatenate([a[np.isfinite(a)].ravel() for a in arrays])
     return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
 
@@ -214,6 +216,19 @@ def _differs(out: np.ndarray, ref: np.ndarray, mode: str) -> np.ndarray:
     if mode in ("avg", "lp"):
         where &= ~np.isclose(out, ref, rtol=_LOOSEST[0], atol=_LOOSEST[1])
     return where
+
+
+def _chapter(canvas: _Canvas, case: dict, ref: np.ndarray) -> str:
+    """The chapter's printed output with the text report's ok / MISMATCH, and, when it differs
+    from the reference, beside it where."""
+    expected = _array(case["expected"])
+    status = "ok" if case["reference_matches_expected"] else "MISMATCH"
+    fig = _figure("chapter", canvas.heatmap("chapter", expected), status)
+    if status == "ok" or expected.shape != ref.shape:
+        return fig
+    mask = _differs(expected, ref, case["spec"]["mode"])
+    return _beside(fig, _figure("where the reference differs from the chapter",
+                                canvas.where("chapter", expected, ref, mask)))
 
 
 def _backend(canvas: _Canvas, name: str, r: dict, info: dict, ref: np.ndarray,
@@ -264,10 +279,12 @@ def _figures(case: dict, backends: dict) -> tuple[str, str]:
     """Every figure of a case, and its legend."""
     layout, mode = case["spec"]["layout"], case["spec"]["mode"]
     x, ref = _array(case["input"]), _array(case["reference"])
-    scaled = [x, ref]
+    scaled = [x, ref] + ([] if case["expected"] is None else [_array(case["expected"])])
     canvas = _Canvas(layout, *_scale(scaled), _cell_size(scaled, layout))
     figs = [_figure("input", canvas.heatmap("input", x)),
             _figure("reference", canvas.heatmap("reference", ref))]
+    if case["expected"] is not None:
+        figs.append(_chapter(canvas, case, ref))
     figs += [_backend(canvas, name, r, backends[name], ref, mode)
              for name, r in case["results"].items()]
     return "".join(figs), _legend(canvas)
@@ -283,14 +300,34 @@ def _case(case: dict, backends: dict, k: int) -> str:
     notes = "".join(f"<li><b>{html.escape(n)}</b> ({r['how']['path']}):"
                     f"<pre>{html.escape(r['how']['code'])}</pre></li>"
                     for n, r in case["results"].items() if r.get("how"))
-    return (f'<section id="case-{k}"><h2>{html.escape(case["name"])}</h2>'
-            f'<p>{html.escape(case["title"])}</p>'
+    title = f'<p>{html.escape(case["title"])}</p>' if case["title"] != case["name"] else ""
+    return (f'<section id="case-{k}"><h2>{html.escape(case["name"])}</h2>{title}'
             f'<p class="spec">{html.escape(_spec(case["spec"]))}</p>'
             f'<div class="figs">{figs}</div>{legend}'
             + (f'<p class="hint">{left_out}</p>' if left_out else "")
             + (f'<ul class="detail">{details}</ul>' if details else "")
             + f'<details><summary>how each backend computed it</summary><ul>{notes}'
               f'</ul></details></section>')
+
+
+def _overview(doc: dict) -> str:
+    """The text report's table: per case the chapter column (ok / MISMATCH / -) and each
+    backend's cell (agree, agree*, DIFFER max |diff|, ERROR, n/a), coloured by status."""
+    names = list(doc["backends"])
+    head = "".join(f"<th>{html.escape(n)} {doc['backends'][n].get('framework_version') or ''}"
+                   f"</th>" for n in names)
+    rows = []
+    for k, case in enumerate(doc["cases"]):
+        match = case["reference_matches_expected"]
+        chapter = "-" if match is None else ("ok" if match else "MISMATCH")
+        cells = [(chapter, _STATUS_COLOR.get(chapter, "inherit"))] + [
+            (result_cell(case["results"][n]), _STATUS_COLOR[case["results"][n]["status"]])
+            for n in names]
+        rows.append(f'<tr><td><a href="#case-{k}">{html.escape(case["name"])}</a></td>' + "".join(
+            f'<td style="color:{color}">{html.escape(text)}</td>' for text, color in cells)
+            + "</tr>")
+    return (f'<table><tr><th>case</th><th>chapter</th>{head}</tr>{"".join(rows)}</table>'
+            f'<p class="hint">{html.escape(CHAPTER_NOTE)}</p>')
 
 
 def _backends(doc: dict) -> str:
@@ -326,12 +363,12 @@ td,th{border:1px solid #d0d7de;padding:2px 8px;font-size:12px}
 
 
 def render_html(doc: dict) -> str:
-    """The whole page: summary, the backends, then each case."""
+    """The whole page: summary, the backends, the table of cases, then each case."""
     s = doc["summary"]
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>pooling-xfw report</title>"
             f"<style>{_CSS}</style></head><body><h1>pooling-xfw {doc['tool_version']} report"
             f"</h1><p>{s['agree']} agree, {s['differ']} differ, {s['error']} error, "
             f"{s['unavailable']} unavailable. Reference: numpy {doc['numpy_version']}.</p>"
-            + _backends(doc)
+            + _backends(doc) + _overview(doc)
             + "".join(_case(c, doc["backends"], k) for k, c in enumerate(doc["cases"]))
             + "</body></html>\n")
