@@ -398,6 +398,13 @@ def test_html_shows_the_chapters_output_and_a_mismatch_as_the_text_report(chapte
         chapter_page.read_text()
 
 
+def test_html_shows_p_only_for_lp(chapter_page):
+    specs = _Page(chapter_page.read_text()).specs
+    assert len(specs) == 3
+    assert "p=" not in specs[0] and "p=" not in specs[1] and "p=3" in specs[2]
+    assert "mode=lp" in specs[2] and "mode=max" in specs[0]
+
+
 def test_html_report_of_the_chapters_size_in_chromium(chapter_page):
     page = _layout(chapter_page)
     assert page["scroll_width"] <= page["width"] and len(page["legends"]) == 3

@@ -271,8 +271,8 @@ def _swatch(fill: str, text: str, beyond: str = "") -> str:
 
 
 def _spec(spec: dict) -> str:
-    """The pooling's arguments."""
-    return ", ".join(f"{k}={v}" for k, v in spec.items())
+    """The pooling's arguments, ``p`` only for lp pooling."""
+    return ", ".join(f"{k}={v}" for k, v in spec.items() if k != "p" or spec["mode"] == "lp")
 
 
 def _figures(case: dict, backends: dict) -> tuple[str, str]:
