@@ -1,10 +1,13 @@
 """The command line, run as a user runs it: exit codes, formats, errors, the HTML in a browser."""
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -166,16 +169,20 @@ def test_envs_list():
 
 # --- the HTML report in a real headless browser --------------------------------------------------
 
-def _screenshot(html_path: Path, png: Path) -> None:
+def _browser(html_path: Path, *args: str, size="1200,900") -> str:
     chromium = shutil.which("chromium")
     assert chromium, "Debian's chromium is needed (make test installs it)"
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                        "--no-first-run", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync",
-                        f"--user-data-dir={profile}", "--window-size=1200,900",
-                        f"--screenshot={png}", html_path.as_uri()],
-                       capture_output=True, timeout=120, check=True)
+        return subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                               "--disable-quic", "--no-first-run",
+                               "--disable-background-networking", "--disable-component-update",
+                               "--disable-sync", f"--user-data-dir={profile}",
+                               f"--window-size={size}", *args, html_path.as_uri()],
+                              capture_output=True, text=True, timeout=120, check=True).stdout
+
+
+def _screenshot(html_path: Path, png: Path) -> None:
+    _browser(html_path, f"--screenshot={png}")
 
 
 def _pixels(png: Path, rgb: tuple) -> int:
@@ -191,7 +198,7 @@ def test_html_report_renders_heatmaps_and_where_backends_differ(tmp_path, nan_in
         "--output", str(page), check_exit=1)
     text = page.read_text()
     assert "http://" not in text and "https://" not in text and "<script" not in text
-    assert text.count("<svg") == 8  # input, reference, 4 backends, 2 maps of where
+    assert text.count("<figure>") == 8  # input, reference, 4 backends, 2 maps of where
     png = tmp_path / "report.png"
     _screenshot(page, png)
     from PIL import Image
@@ -201,3 +208,212 @@ def test_html_report_renders_heatmaps_and_where_backends_differ(tmp_path, nan_in
     assert _pixels(png, (0xcf, 0x22, 0x2e)) > 500  # red "differ" badges and where-maps
     assert _pixels(png, (0xff, 0x00, 0xff)) > 500  # NaN cells
     assert _pixels(png, (68, 1, 84)) > 100  # the lowest input value in the colour map
+
+
+# the page as a browser lays it out: a copy of the report (the report itself has no scripts) with
+# a probe that writes every figure's box, its planes' boxes and the legends' into the DOM
+_PROBE = """<script>
+const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom] };
+const page = {width: document.documentElement.clientWidth,
+  scroll_width: document.documentElement.scrollWidth,
+  figures: [...document.querySelectorAll("figure")].map(f => ({
+    caption: f.querySelector("figcaption").textContent.trim(), box: box(f),
+    planes: [...f.querySelectorAll("svg")].map(box)})),
+  legends: [...document.querySelectorAll(".legend")].map(
+    l => ({text: l.textContent, box: box(l)}))};
+const out = document.createElement("pre");
+out.id = "probe"; out.textContent = JSON.stringify(page); document.body.appendChild(out);
+</script>"""
+
+
+def _layout(page: Path) -> dict:
+    probed = page.with_name(page.stem + "-probe.html")
+    probed.write_text(page.read_text().replace("</body>", _PROBE + "</body>"))
+    dom = _browser(probed, "--dump-dom")
+    return json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)[1]))
+
+
+class _Page(HTMLParser):
+    """A report as read: its figures (caption -> the titles of its cells), its table rows (the
+    cells' text) and its spec lines."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.figures, self.rows, self.specs = {}, [], []
+        self._in, self._caption, self._titles = None, "", None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "figure":
+            self._caption, self._titles = "", []
+        elif tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.rows[-1].append("")
+        elif tag == "title" and self._titles is not None:
+            self._titles.append("")
+        if tag in ("figcaption", "title", "td", "th") or ("class", "spec") in attrs:
+            self._in = tag if tag != "p" else "spec"
+            if self._in == "spec":
+                self.specs.append("")
+
+    def handle_data(self, data):
+        if self._in == "figcaption":
+            self._caption += data
+        elif self._in == "title" and self._titles:
+            self._titles[-1] += data
+        elif self._in in ("td", "th"):
+            self.rows[-1][-1] += data
+        elif self._in == "spec":
+            self.specs[-1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "figure":
+            self.figures[" ".join(self._caption.split())] = self._titles
+            self._titles = None
+        if tag in ("figcaption", "title", "td", "th", "p"):
+            self._in = None
+
+
+def _cells(text: str) -> dict:
+    """Each heatmap cell's title -> its fill colour and whether it is marked beyond the scale."""
+    cells = {}
+    for title, body in re.findall(r"<g><title>(.*?)</title>(.*?)</g>", text):
+        fill = re.search(r'<rect [^>]*fill="(#[0-9a-f]{6})"', body)[1]
+        cells[html.unescape(title)] = (fill, "<path" in body)
+    return cells
+
+
+@pytest.fixture(scope="module")
+def nonfinite_page(tmp_path_factory):
+    """MXNet gives float32's lowest (-3.4e38) for a window of only -inf, PyTorch -inf."""
+    where = tmp_path_factory.mktemp("nonfinite")
+    x = np.array([[-np.inf, -np.inf, -6, np.inf], [-np.inf, -np.inf, -2, -1], [0, 1, 2, 3],
+                  [4, 5, 6, np.nan]], dtype=np.float32).reshape(1, 1, 4, 4)
+    np.save(where / "x.npy", x)
+    cli("compare", "--input", str(where / "x.npy"), "--kernel", "2", "--backends",
+        "mxnet,pytorch", "--format", "html", "--output", str(where / "report.html"),
+        check_exit=1)
+    return where / "report.html"
+
+
+def test_html_nonfinite_values_have_their_own_colours_and_exact_values(nonfinite_page):
+    text = nonfinite_page.read_text()
+    cells = _cells(text)
+    lowest = cells["mxnet (0, 0, 0, 0) = -3.4028234663852886e+38"]
+    minus_inf = cells["reference (0, 0, 0, 0) = -inf"]
+    assert cells["pytorch (0, 0, 0, 0) = -inf"] == minus_inf == cells["input (0, 0, 0, 0) = -inf"]
+    plus_inf = cells["reference (0, 0, 0, 1) = inf"]
+    assert cells["mxnet (0, 0, 0, 1) = inf"] == plus_inf == cells["input (0, 0, 0, 3) = inf"]
+    nan = cells["reference (0, 0, 1, 1) = nan"]
+    finite = {c for title, c in cells.items() if re.search(r"= -?\d", title)}
+    # -3.4e38 is finite: the scale's lowest colour (that of -6, the lowest finite input), marked
+    # as beyond the scale; -inf, +inf and NaN each have a colour no finite value has
+    assert lowest == (cells["input (0, 0, 0, 2) = -6.0"][0], True)
+    assert len({minus_inf, plus_inf, nan, lowest}) == 4
+    assert not {minus_inf, plus_inf, nan} & finite
+    legend = _layout(nonfinite_page)["legends"]
+    assert len(legend) == 1 and legend[0]["box"][3] > legend[0]["box"][1]
+    for key in ("-inf", "+inf", "NaN", "below the scale"):
+        assert key in legend[0]["text"]
+    png = nonfinite_page.with_suffix(".png")
+    _screenshot(nonfinite_page, png)
+    for fill, _ in (minus_inf, plus_inf, nan):
+        rgb = tuple(int(fill[i:i + 2], 16) for i in (1, 3, 5))
+        assert _pixels(png, rgb) > 300  # each drawn large enough to see, and in the legend
+
+
+@pytest.fixture(scope="module", params=[((1, 40, 3, 2), "NHWC"), ((1, 2, 24, 24), "NCHW")],
+                ids=["tall-nhwc", "1x2x24x24"])
+def differing_page(request, tmp_path_factory):
+    """A NaN in each channel: TensorFlow ignores it (and more backends may), so maps of where."""
+    shape, layout = request.param
+    where = tmp_path_factory.mktemp("differing")
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    x[(0, 5, 1, 0) if layout == "NHWC" else (0, 0, 5, 1)] = np.nan
+    x[(0, 30, 2, 1) if layout == "NHWC" else (0, 1, 20, 22)] = np.nan
+    np.save(where / "x.npy", x)
+    cli("compare", "--input", str(where / "x.npy"), "--kernel", "2", "--stride", "1",
+        "--layout", layout, "--format", "html", "--output", str(where / "report.html"),
+        check_exit=1)
+    return where / "report.html"
+
+
+def test_html_where_maps_sit_beside_the_outputs_in_chromium(differing_page):
+    page = _layout(differing_page)
+    assert page["scroll_width"] <= page["width"]  # nothing wider than the window
+    figures = {f["caption"]: f for f in page["figures"]}
+    assert all(f["box"][2] <= page["width"] for f in figures.values())
+    for f in figures.values():  # the planes (channels) of a figure side by side
+        assert len({p[1] for p in f["planes"]}) == 1, f
+        assert all(a[2] <= b[0] for a, b in zip(f["planes"], f["planes"][1:])), f
+    assert len(figures["input"]["planes"]) == 2
+    differing = [c.split()[1] for c in figures if c.startswith("where ")]
+    assert "tensorflow" in differing
+    for name in differing:
+        out = next(f for c, f in figures.items() if c.split()[0] == name)
+        where = figures[f"where {name} differs"]
+        assert where["box"][1] == out["box"][1] and where["box"][0] >= out["box"][2]
+        sizes = [[p[2] - p[0], p[3] - p[1]] for p in out["planes"]]
+        assert [[p[2] - p[0], p[3] - p[1]] for p in where["planes"]] == sizes
+        assert [p[1] for p in where["planes"]] == [p[1] for p in out["planes"]]
+    assert len(page["legends"]) == 1 and "NaN" in page["legends"][0]["text"]
+    assert "differs" in page["legends"][0]["text"]
+    png = differing_page.with_suffix(".png")
+    _screenshot(differing_page, png)
+    assert _pixels(png, (0xcf, 0x22, 0x2e)) > 200  # the differing cells, red
+    assert _pixels(png, (0xff, 0x00, 0xff)) > 50  # NaN cells
+
+
+@pytest.fixture(scope="module")
+def chapter_page(tmp_path_factory):
+    """The chapter's first example, the same with a wrong printed output, and an lp case."""
+    where = tmp_path_factory.mktemp("chapter")
+    x3 = [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    (where / "cases.json").write_text(json.dumps([
+        {"name": "pool2d-max", "input": x3, "kwargs": {"pool_size": 2},
+         "expected": [[4, 5], [7, 8]]},
+        {"name": "misprinted", "input": x3, "kwargs": {"pool_size": 2},
+         "expected": [[4, 5], [7, 9]]},
+        {"name": "lp3", "input": x3, "kwargs": {"pool_size": 2, "mode": "lp", "p": 3}}]))
+    cli("report", "--cases", str(where / "cases.json"), "--format", "html", "--output",
+        str(where / "report.html"), check_exit=0)
+    return where / "report.html"
+
+
+def test_html_shows_the_chapters_output_and_a_mismatch_as_the_text_report(chapter_page):
+    page = _Page(chapter_page.read_text())
+    rows = {r[0]: r[1:] for r in page.rows if r and r[0] in ("case", "pool2d-max",
+                                                              "misprinted", "lp3")}
+    assert rows["case"][:2] == ["chapter", "mxnet 1.9.1"]
+    assert rows["pool2d-max"] == ["ok"] + ["agree"] * 4
+    assert rows["misprinted"] == ["MISMATCH"] + ["agree"] * 4
+    assert rows["lp3"][0] == "-"
+    assert "chapter ok" in page.figures and "chapter MISMATCH" in page.figures
+    assert "chapter (1, 1) = 9.0" in page.figures["chapter MISMATCH"]
+    assert page.figures["where the reference differs from the chapter"] == [
+        "(0, 0): reference 4.0, chapter 4.0", "(0, 1): reference 5.0, chapter 5.0",
+        "(1, 0): reference 7.0, chapter 7.0", "(1, 1): reference 8.0, chapter 9.0 differs"]
+    assert "chapter: the reference equals the output printed in the chapter" in \
+        chapter_page.read_text()
+
+
+def test_html_shows_p_only_for_lp(chapter_page):
+    specs = _Page(chapter_page.read_text()).specs
+    assert len(specs) == 3
+    assert "p=" not in specs[0] and "p=" not in specs[1] and "p=3" in specs[2]
+    assert "mode=lp" in specs[2] and "mode=max" in specs[0]
+
+
+def test_html_report_of_the_chapters_size_in_chromium(chapter_page):
+    page = _layout(chapter_page)
+    assert page["scroll_width"] <= page["width"] and len(page["legends"]) == 3
+    figures = {f["caption"]: f for f in page["figures"]}
+    chapter, where = figures["chapter MISMATCH"], figures[
+        "where the reference differs from the chapter"]
+    assert where["box"][1] == chapter["box"][1] and where["box"][0] >= chapter["box"][2]
+    assert figures["input"]["planes"][0][2] - figures["input"]["planes"][0][0] >= 3 * 24
+    png = chapter_page.with_suffix(".png")
+    _screenshot(chapter_page, png)
+    assert _pixels(png, (0x1a, 0x7f, 0x37)) > 300  # the "agree" and "ok" badges
+    assert _pixels(png, (0xcf, 0x22, 0x2e)) > 100  # MISMATCH and its map

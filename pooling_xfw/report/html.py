@@ -1,155 +1,374 @@
-"""A self-contained HTML report: every case's input, reference and each backend's output as
-small heatmaps (inline SVG, no scripts, no network), and where a backend differs, a map of where."""
+"""A self-contained HTML report (inline SVG and CSS: no scripts, no network).
+
+It draws the text report's table (cases x backends, with the chapter column), then for each case
+heatmaps of the input, the reference, the chapter's printed output (ok or MISMATCH) and each
+backend's output, each with, beside it, a map of where it differs from the reference; and a
+legend: the colour scale of the finite values and the colours of -inf, +inf and NaN.
+"""
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 
 import numpy as np
 
 from ..compare import DEFAULT_TOLERANCE
+from .table import CHAPTER_NOTE, result_cell
 
 _STOPS = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]  # viridis
+_SPECIAL = {"-inf": "#000000", "+inf": "#ff7f0e", "NaN": "#ff00ff"}
+_DIFFERS, _SAME = "#cf222e", "#eaeef2"
 _STATUS_COLOR = {"agree": "#1a7f37", "differ": "#cf222e", "error": "#9a6700",
-                 "unavailable": "#6e7781"}
-CELL = 26
+                 "unavailable": "#6e7781", "ok": "#1a7f37", "MISMATCH": "#cf222e"}
 _LOOSEST = DEFAULT_TOLERANCE["float16"]  # a map of where is drawn at the loosest tolerance
 
 
 def _array(nested) -> np.ndarray:
-    def fix(v):
-        return float(v) if isinstance(v, str) else v
-
     def walk(v):
-        return [walk(x) for x in v] if isinstance(v, list) else fix(v)
+        return [walk(x) for x in v] if isinstance(v, list) else float(v)
 
     return np.array(walk(nested), dtype=np.float64)
 
 
-def _planes(a: np.ndarray, layout: str) -> list[np.ndarray]:
-    """The (H, W) planes to draw: the first batch item, up to four channels."""
+def _planes(a: np.ndarray, layout: str) -> list:
+    """The (H, W) planes drawn of ``a``: its first batch item, up to four channels; each as
+    (label, plane, the index in ``a`` of its cell (i, j))."""
     if a.ndim == 2:
-        return [a]
-    if layout == "NHWC":
-        a = np.moveaxis(a, -1, -3)
-    a = a.reshape((-1,) + a.shape[-3:])[0]
-    return [a[c] for c in range(min(a.shape[0], 4))]
+        return [("", a, lambda i, j: (i, j))]
+    last = layout == "NHWC"
+    chw = np.moveaxis(a, -1, -3) if last else a
+    chw = chw.reshape((-1,) + chw.shape[-3:])[0]
+    lead = (0,) * (a.ndim - 3)
+
+    def index(c):
+        return lambda i, j: lead + ((i, j, c) if last else (c, i, j))
+
+    n = chw.shape[0]
+    return [(f"ch {c}" if n > 1 else "", chw[c], index(c)) for c in range(min(n, 4))]
+
+
+def _left_out(a: np.ndarray, layout: str) -> str:
+    """What ``_planes`` does not draw, in words (empty when it draws everything)."""
+    if a.ndim == 2:
+        return ""
+    channels = a.shape[-1 if layout == "NHWC" else -3]
+    batch = a.shape[0] if a.ndim == 4 else 1
+    parts = ([f"batch item 0 of {batch}"] if batch > 1 else []) + (
+        [f"channels 0-3 of {channels}"] if channels > 4 else [])
+    return f"drawn: {', '.join(parts)}" if parts else ""
 
 
 def _color(t: float) -> str:
     t = min(max(t, 0.0), 1.0) * (len(_STOPS) - 1)
     i = min(int(t), len(_STOPS) - 2)
-    f = t - i
-    rgb = [round(a + (b - a) * f) for a, b in zip(_STOPS[i], _STOPS[i + 1])]
+    rgb = [round(a + (b - a) * (t - i)) for a, b in zip(_STOPS[i], _STOPS[i + 1])]
     return "#%02x%02x%02x" % tuple(rgb)
 
 
+def _dark(fill: str) -> bool:
+    r, g, b = (int(fill[k:k + 2], 16) for k in (1, 3, 5))
+    return 0.299 * r + 0.587 * g + 0.114 * b < 140
+
+
+def _exact(v: float) -> str:
+    """The value as stored (float64's shortest round trip): the cell's title."""
+    return repr(float(v))
+
+
 def _label(v: float) -> str:
+    """The value in at most about five characters: the text drawn in a large cell."""
+    if not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    short = [f"{v:.{d}g}" for d in (3, 2, 1)] + ([f"{v:.0f}"] if abs(v) >= 1 else [])
+    for text in short:
+        if len(text) <= 5 and "e" not in text:
+            return text
+    mantissa, exponent = f"{v:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _kind(v: float, lo: float, hi: float) -> str:
+    """-inf, +inf, NaN, finite, or finite but below / above the colour scale."""
     if math.isnan(v):
-        return "nan"
+        return "NaN"
     if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if abs(v) >= 1e5:
-        return f"{v:.0e}"
-    return f"{v:.3g}"
+        return "+inf" if v > 0 else "-inf"
+    return "below" if v < lo else "above" if v > hi else "finite"
 
 
-def _heatmap(plane: np.ndarray, lo: float, hi: float, mask: np.ndarray | None = None) -> str:
-    h, w = plane.shape
-    cells = []
-    for i in range(h):
-        for j in range(w):
-            v = plane[i, j]
-            if mask is not None:
-                fill = "#cf222e" if mask[i, j] else "#eaeef2"
-            elif math.isnan(v):
-                fill = "#ff00ff"
-            else:
-                fill = _color((min(max(v, lo), hi) - lo) / (hi - lo) if hi > lo else 0.5)
-            cells.append(f'<rect x="{j * CELL}" y="{i * CELL}" width="{CELL}" height="{CELL}" '
-                         f'fill="{fill}"><title>[{i}, {j}] = {_label(v)}</title></rect>')
-            if h * w <= 64 and mask is None:
-                dark = not math.isnan(v) and hi > lo and (v - lo) / (hi - lo) < 0.6
-                cells.append(f'<text x="{j * CELL + CELL / 2}" y="{i * CELL + CELL / 2 + 4}" '
-                             f'fill="{"#fff" if dark else "#000"}">{_label(v)}</text>')
-    return (f'<svg width="{w * CELL}" height="{h * CELL}" viewBox="0 0 {w * CELL} {h * CELL}" '
+def _fill(v: float, lo: float, hi: float) -> str:
+    """-inf, +inf and NaN their own colours; finite values on viridis from lo to hi, those
+    beyond the scale at its end."""
+    kind = _kind(v, lo, hi)
+    if kind in _SPECIAL:
+        return _SPECIAL[kind]
+    return _color((min(max(v, lo), hi) - lo) / (hi - lo) if hi > lo else 0.5)
+
+
+def _cell(x: int, y: int, size: int, fill: str, title: str, label: str = "",
+          beyond: str = "") -> str:
+    """One square: its fill, for a value beyond the scale a triangle in its lower-left (below)
+    or upper-right (above) corner, its label if any; the title is its tooltip."""
+    ink = "#fff" if _dark(fill) else "#000"
+    parts = [f'<g><title>{html.escape(title)}</title><rect x="{x}" y="{y}" width="{size}" '
+             f'height="{size}" fill="{fill}"/>']
+    if beyond:
+        t = max(4, size * 2 // 5)
+        corner = (f"M{x} {y + size}v{-t}l{t} {t}z" if beyond == "below"
+                  else f"M{x + size} {y}v{t}l{-t} {-t}z")
+        parts.append(f'<path d="{corner}" fill="{ink}"/>')
+    if label:
+        parts.append(f'<text x="{x + size / 2}" y="{y + size / 2 + 3}" fill="{ink}">'
+                     f'{html.escape(label)}</text>')
+    return "".join(parts) + "</g>"
+
+
+def _svg(shape: tuple, size: int, cells: list[str]) -> str:
+    h, w = shape
+    return (f'<svg width="{w * size}" height="{h * size}" viewBox="0 0 {w * size} {h * size}" '
             f'role="img">{"".join(cells)}</svg>')
 
 
-def _figure(title: str, a: np.ndarray, layout: str, lo: float, hi: float,
-            status: str | None = None, mask=None) -> str:
-    badge = (f' <span class="badge" style="background:{_STATUS_COLOR[status]}">{status}</span>'
-             if status else "")
-    maps = "".join(_heatmap(p, lo, hi, m) for p, m in zip(
-        _planes(a, layout), _planes(mask, layout) if mask is not None else [None] * 4))
-    return f'<figure><figcaption>{html.escape(title)}{badge}</figcaption>{maps}</figure>'
+@dataclasses.dataclass
+class _Canvas:
+    """One case's drawing: its layout, colour scale (lo..hi), cell size in pixels, and the kinds
+    of cells drawn so far (for the legend)."""
+
+    layout: str
+    lo: float
+    hi: float
+    size: int
+    drawn: set = dataclasses.field(default_factory=set)
+
+    def heatmap(self, name: str, a: np.ndarray) -> str:
+        """Each plane of ``a`` as a grid of ``_fill`` colours, beyond-the-scale cells marked,
+        each cell titled ``name (index) = exact value``; labelled when cells are large."""
+        return self._planes(a, lambda plane, index: [
+            self._value_cell(name, v, index(i, j), i, j) for (i, j), v in np.ndenumerate(plane)])
+
+    def _value_cell(self, name: str, v: float, index: tuple, i: int, j: int) -> str:
+        kind = _kind(v, self.lo, self.hi)
+        self.drawn.add(kind)
+        return _cell(j * self.size, i * self.size, self.size, _fill(v, self.lo, self.hi),
+                     f"{name} {index} = {_exact(v)}", _label(v) if self.size >= 26 else "",
+                     beyond=kind if kind in ("below", "above") else "")
+
+    def where(self, name: str, a: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> str:
+        """Where ``a`` differs from ``ref`` (``mask``): red cells where it does, grey where not,
+        laid out as ``a``'s heatmap; each cell titled with both exact values."""
+        self.drawn.add("where")
+
+        def cell(k: tuple, i: int, j: int) -> str:
+            title = (f"{k}: reference {_exact(ref[k])}, {name} {_exact(a[k])}"
+                     + (" differs" if mask[k] else ""))
+            return _cell(j * self.size, i * self.size, self.size,
+                         _DIFFERS if mask[k] else _SAME, title)
+
+        return self._planes(a, lambda plane, index: [
+            cell(index(i, j), i, j) for i, j in np.ndindex(plane.shape)])
+
+    def _planes(self, a: np.ndarray, draw) -> str:
+        """The planes of ``a`` side by side, each an SVG of the cells ``draw(plane, index)``."""
+        return '<div class="planes">' + "".join(
+            _plane(label, _svg(plane.shape, self.size, draw(plane, index)))
+            for label, plane, index in _planes(a, self.layout)) + "</div>"
 
 
-def _range(arrays) -> tuple[float, float]:
-    finite = np.concatenate([a[np.isfinite(a)].ravel() for a in arrays] or [np.zeros(1)])
+def _plane(label: str, svg: str) -> str:
+    return f'<div>{f"<small>{label}</small>" if label else ""}{svg}</div>'
+
+
+def _badge(status: str) -> str:
+    return (f' <span class="badge" style="background:{_STATUS_COLOR[status]}">'
+            f'{html.escape(status)}</span>')
+
+
+def _figure(caption: str, body: str, status: str | None = None) -> str:
+    return (f'<figure><figcaption>{html.escape(caption)}{_badge(status) if status else ""}'
+            f'</figcaption>{body}</figure>')
+
+
+def _beside(*figures: str) -> str:
+    """Figures kept on one row (a backend's output and its map of where)."""
+    return f'<div class="beside">{"".join(figures)}</div>'
+
+
+def _scale(arrays) -> tuple[float, float]:
+    """The colour scale: the finite values of the input, the reference and the chapter."""
+    finite = np.concatenate([a[np.isfinite(a)].ravel() for a in arrays])
     return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
 
 
-def _case(case: dict, backends: dict) -> str:
-    layout = case["spec"]["layout"]
+def _cell_size(arrays, layout: str) -> int:
+    """Pixels per cell: 30 (labelled) for the chapter's small inputs; less for larger ones, so
+    that a plane is at most 400 px high and an output beside its map (2 x up to 4 planes) at most
+    about 960 px wide; at least 3."""
+    h = max(_planes(a, layout)[0][1].shape[0] for a in arrays)
+    w = max(_planes(a, layout)[0][1].shape[1] for a in arrays)
+    n = len(_planes(arrays[0], layout))
+    return max(3, min(30, 400 // h, (960 - 2 * 8 * n) // (2 * n * w)))
+
+
+def _differs(out: np.ndarray, ref: np.ndarray, mode: str) -> np.ndarray:
+    """Where ``out`` is not the reference: NaN equals NaN; avg and lp within tolerance agree."""
+    where = ~((out == ref) | (np.isnan(out) & np.isnan(ref)))
+    if mode in ("avg", "lp"):
+        where &= ~np.isclose(out, ref, rtol=_LOOSEST[0], atol=_LOOSEST[1])
+    return where
+
+
+def _chapter(canvas: _Canvas, case: dict, ref: np.ndarray) -> str:
+    """The chapter's printed output with the text report's ok / MISMATCH, and, when it differs
+    from the reference, beside it where."""
+    expected = _array(case["expected"])
+    status = "ok" if case["reference_matches_expected"] else "MISMATCH"
+    fig = _figure("chapter", canvas.heatmap("chapter", expected), status)
+    if status == "ok" or expected.shape != ref.shape:
+        return fig
+    mask = _differs(expected, ref, case["spec"]["mode"])
+    return _beside(fig, _figure("where the reference differs from the chapter",
+                                canvas.where("chapter", expected, ref, mask)))
+
+
+def _backend(canvas: _Canvas, name: str, r: dict, info: dict, ref: np.ndarray,
+             mode: str) -> str:
+    """A backend's output with its status, and, when it differs, beside it where."""
+    title = f"{name} {info.get('framework_version') or ''}".strip()
+    if r["output"] is None:
+        return _figure(title, '<p class="none">no output</p>', r["status"])
+    out = _array(r["output"])
+    fig = _figure(title, canvas.heatmap(name, out), r["status"])
+    if r["status"] != "differ" or out.shape != ref.shape:
+        return fig
+    return _beside(fig, _figure(f"where {name} differs",
+                                canvas.where(name, out, ref, _differs(out, ref, mode))))
+
+
+def _legend(canvas: _Canvas) -> str:
+    """The colour scale from its lowest to its highest finite value, and a swatch for each
+    other kind of cell drawn in the case."""
+    bar = "".join(f'<rect x="{k * 6}" y="0" width="6" height="12" fill="{_color(k / 19)}"/>'
+                  for k in range(20))
+    items = [f'<span>{html.escape(_label(canvas.lo))} <svg width="120" height="12">{bar}</svg> '
+             f'{html.escape(_label(canvas.hi))}</span>']
+    words = {"-inf": "-inf", "+inf": "+inf", "NaN": "NaN",
+             "below": "finite, below the scale (its lowest colour, marked)",
+             "above": "finite, above the scale (its highest colour, marked)"}
+    for kind, text in words.items():
+        if kind in canvas.drawn:
+            fill = _SPECIAL.get(kind) or _color(0.0 if kind == "below" else 1.0)
+            items.append(_swatch(fill, text, kind if kind in ("below", "above") else ""))
+    if "where" in canvas.drawn:
+        items += [_swatch(_DIFFERS, "differs"), _swatch(_SAME, "agrees")]
+    return (f'<p class="legend">{"".join(items)} <span class="hint">(exact values: hover over '
+            f'a cell)</span></p>')
+
+
+def _swatch(fill: str, text: str, beyond: str = "") -> str:
+    return (f'<span><svg width="14" height="14">{_cell(0, 0, 14, fill, text, beyond=beyond)}'
+            f'</svg> {html.escape(text)}</span>')
+
+
+def _spec(spec: dict) -> str:
+    """The pooling's arguments, ``p`` only for lp pooling."""
+    return ", ".join(f"{k}={v}" for k, v in spec.items() if k != "p" or spec["mode"] == "lp")
+
+
+def _figures(case: dict, backends: dict) -> tuple[str, str]:
+    """Every figure of a case, and its legend."""
+    layout, mode = case["spec"]["layout"], case["spec"]["mode"]
     x, ref = _array(case["input"]), _array(case["reference"])
-    lo, hi = _range([x, ref])
-    figs = [_figure("input", x, layout, lo, hi), _figure("reference", ref, layout, lo, hi)]
-    notes, details = [], []
-    for name, r in case["results"].items():
-        title = f"{name} {backends[name].get('framework_version') or ''}".strip()
-        if r["output"] is None:
-            figs.append(f'<figure><figcaption>{html.escape(title)} <span class="badge" '
-                        f'style="background:{_STATUS_COLOR[r["status"]]}">{r["status"]}</span>'
-                        f'</figcaption><p class="none">no output</p></figure>')
-        else:
-            out = _array(r["output"])
-            figs.append(_figure(title, out, layout, lo, hi, r["status"]))
-            if r["status"] == "differ" and out.shape == ref.shape:
-                where = ~((out == ref) | (np.isnan(out) & np.isnan(ref)))
-                if case["spec"]["mode"] in ("avg", "lp"):  # within tolerance is not a difference
-                    where &= ~np.isclose(out, ref, rtol=_LOOSEST[0], atol=_LOOSEST[1])
-                figs.append(_figure(f"where {name} differs", out, layout, lo, hi, mask=where))
-        if r["detail"]:
-            details.append(f"<li><b>{html.escape(name)}</b> {r['status']}: "
-                           f"{html.escape(r['detail'])}</li>")
-        if r.get("how"):
-            notes.append(f"<li><b>{html.escape(name)}</b> ({r['how']['path']}):"
-                         f"<pre>{html.escape(r['how']['code'])}</pre></li>")
-    spec = ", ".join(f"{k}={v}" for k, v in case["spec"].items())
-    return (f'<section><h2>{html.escape(case["name"])}</h2><p>{html.escape(case["title"])}</p>'
-            f'<p class="spec">{html.escape(spec)}</p><div class="figs">{"".join(figs)}</div>'
-            + (f'<ul class="detail">{"".join(details)}</ul>' if details else "")
-            + f'<details><summary>how each backend computed it</summary><ul>{"".join(notes)}'
+    scaled = [x, ref] + ([] if case["expected"] is None else [_array(case["expected"])])
+    canvas = _Canvas(layout, *_scale(scaled), _cell_size(scaled, layout))
+    figs = [_figure("input", canvas.heatmap("input", x)),
+            _figure("reference", canvas.heatmap("reference", ref))]
+    if case["expected"] is not None:
+        figs.append(_chapter(canvas, case, ref))
+    figs += [_backend(canvas, name, r, backends[name], ref, mode)
+             for name, r in case["results"].items()]
+    return "".join(figs), _legend(canvas)
+
+
+def _case(case: dict, backends: dict, k: int) -> str:
+    """A case's section: its name, title and arguments, its figures and legend, what went wrong
+    and, folded, the code each backend ran."""
+    figs, legend = _figures(case, backends)
+    left_out = _left_out(_array(case["input"]), case["spec"]["layout"])
+    details = "".join(f"<li><b>{html.escape(n)}</b> {r['status']}: {html.escape(r['detail'])}"
+                      f"</li>" for n, r in case["results"].items() if r["detail"])
+    notes = "".join(f"<li><b>{html.escape(n)}</b> ({r['how']['path']}):"
+                    f"<pre>{html.escape(r['how']['code'])}</pre></li>"
+                    for n, r in case["results"].items() if r.get("how"))
+    title = f'<p>{html.escape(case["title"])}</p>' if case["title"] != case["name"] else ""
+    return (f'<section id="case-{k}"><h2>{html.escape(case["name"])}</h2>{title}'
+            f'<p class="spec">{html.escape(_spec(case["spec"]))}</p>'
+            f'<div class="figs">{figs}</div>{legend}'
+            + (f'<p class="hint">{left_out}</p>' if left_out else "")
+            + (f'<ul class="detail">{details}</ul>' if details else "")
+            + f'<details><summary>how each backend computed it</summary><ul>{notes}'
               f'</ul></details></section>')
+
+
+def _overview(doc: dict) -> str:
+    """The text report's table: per case the chapter column (ok / MISMATCH / -) and each
+    backend's cell (agree, agree*, DIFFER max |diff|, ERROR, n/a), coloured by status."""
+    names = list(doc["backends"])
+    head = "".join(f"<th>{html.escape(n)} {doc['backends'][n].get('framework_version') or ''}"
+                   f"</th>" for n in names)
+    rows = []
+    for k, case in enumerate(doc["cases"]):
+        match = case["reference_matches_expected"]
+        chapter = "-" if match is None else ("ok" if match else "MISMATCH")
+        cells = [(chapter, _STATUS_COLOR.get(chapter, "inherit"))] + [
+            (result_cell(case["results"][n]), _STATUS_COLOR[case["results"][n]["status"]])
+            for n in names]
+        rows.append(f'<tr><td><a href="#case-{k}">{html.escape(case["name"])}</a></td>' + "".join(
+            f'<td style="color:{color}">{html.escape(text)}</td>' for text, color in cells)
+            + "</tr>")
+    return (f'<table><tr><th>case</th><th>chapter</th>{head}</tr>{"".join(rows)}</table>'
+            f'<p class="hint">{html.escape(CHAPTER_NOTE)}</p>')
+
+
+def _backends(doc: dict) -> str:
+    """Each backend's versions, host and readiness."""
+    rows = "".join(f"<tr><td>{html.escape(n)}</td><td>{i.get('framework_version') or '-'}</td>"
+                   f"<td>{i.get('numpy_version') or '-'}</td>"
+                   f"<td>{html.escape(i.get('host') or '-')}</td><td>{i['status']}</td>"
+                   f"<td>{html.escape(i.get('detail') or '')}</td></tr>"
+                   for n, i in doc["backends"].items())
+    return (f"<table><tr><th>backend</th><th>framework</th><th>numpy</th><th>host</th>"
+            f"<th>status</th><th>detail</th></tr>{rows}</table>")
 
 
 _CSS = """
 body{font:14px system-ui,sans-serif;margin:24px;color:#1f2328}
 h1{font-size:20px} h2{font-size:16px;margin:0 0 4px}
 section{border:1px solid #d0d7de;border-radius:6px;padding:12px;margin:12px 0}
-.figs{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
-figure{margin:0} figcaption{font-size:12px;margin-bottom:4px}
-svg{display:block;margin-bottom:4px} text{font-size:9px;text-anchor:middle}
+.figs{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start;overflow-x:auto}
+.beside,.planes{display:flex;gap:8px;align-items:flex-start}
+.planes small{display:block;font-size:10px;color:#57606a}
+figure{margin:0} figcaption{font-size:12px;margin-bottom:4px;white-space:nowrap}
+svg{display:block} text{font-size:9px;text-anchor:middle}
+.legend{display:flex;flex-wrap:wrap;gap:4px 16px;align-items:center;font-size:12px}
+.legend span{display:inline-flex;gap:4px;align-items:center}
+.hint{font-size:12px;color:#57606a}
 .detail{color:#cf222e}
 .badge{color:#fff;border-radius:8px;padding:0 6px;font-size:11px}
 .spec{font-family:monospace;font-size:12px;color:#57606a}
 pre{background:#f6f8fa;padding:6px;font-size:11px;overflow:auto}
-table{border-collapse:collapse} td,th{border:1px solid #d0d7de;padding:2px 8px;font-size:12px}
+table{border-collapse:collapse;margin:8px 0}
+td,th{border:1px solid #d0d7de;padding:2px 8px;font-size:12px}
 """
 
 
 def render_html(doc: dict) -> str:
-    rows = "".join(f"<tr><td>{html.escape(n)}</td><td>{i.get('framework_version') or '-'}</td>"
-                   f"<td>{i.get('numpy_version') or '-'}</td>"
-                   f"<td>{html.escape(i.get('host') or '-')}</td><td>{i['status']}</td>"
-                   f"<td>{html.escape(i.get('detail') or '')}</td></tr>"
-                   for n, i in doc["backends"].items())
+    """The whole page: summary, the backends, the table of cases, then each case."""
     s = doc["summary"]
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>pooling-xfw report</title>"
             f"<style>{_CSS}</style></head><body><h1>pooling-xfw {doc['tool_version']} report"
             f"</h1><p>{s['agree']} agree, {s['differ']} differ, {s['error']} error, "
             f"{s['unavailable']} unavailable. Reference: numpy {doc['numpy_version']}.</p>"
-            f"<table><tr><th>backend</th><th>framework</th><th>numpy</th><th>host</th><th>status</th>"
-            f"<th>detail</th></tr>{rows}</table>"
-            + "".join(_case(c, doc["backends"]) for c in doc["cases"]) + "</body></html>\n")
+            + _backends(doc) + _overview(doc)
+            + "".join(_case(c, doc["backends"], k) for k, c in enumerate(doc["cases"]))
+            + "</body></html>\n")

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 _COLORS = {"agree": "32", "differ": "31", "error": "33", "unavailable": "33"}
+CHAPTER_NOTE = ("chapter: the reference equals the output printed in the chapter; agree*: agrees, "
+                "computed by an emulation (pads, masks or slices around the framework's pooling), "
+                "not one native call")
 
 
-def _cell(result: dict) -> str:
+def result_cell(result: dict) -> str:
+    """A backend's cell: agree (agree* when emulated), DIFFER max |diff|, ERROR or n/a."""
     status = result["status"]
     if status == "agree":
         return "agree" + ("*" if (result.get("how") or {}).get("path") == "emulated" else "")
@@ -39,7 +43,7 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
     for case in doc["cases"]:
         match = case["reference_matches_expected"]
         rows.append([case["name"], "-" if match is None else ("ok" if match else "MISMATCH")]
-                    + [_cell(case["results"][n]) for n in names])
+                    + [result_cell(case["results"][n]) for n in names])
         statuses.append([None, None] + [case["results"][n]["status"] for n in names])
     lines = [f"pooling-xfw {doc['tool_version']}: {len(doc['cases'])} cases x {len(names)} "
              f"backends, reference numpy {doc['numpy_version']}", ""]
@@ -53,9 +57,7 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
             cells = [_paint(c.ljust(w), s, color) if s else c.ljust(w)
                      for c, w, s in zip(row, widths, status)]
             lines.append("  ".join(cells).rstrip())
-    lines += ["", "chapter: the reference equals the output printed in the chapter; "
-                  "agree*: agrees, computed by an emulation (pads, masks or slices around the "
-                  "framework's pooling), not one native call"]
+    lines += ["", CHAPTER_NOTE]
     from ..cases import CHAPTER
 
     if {c["name"] for c in doc["cases"]} <= {c.name for c in CHAPTER}:
