@@ -1,13 +1,22 @@
-"""One virtual environment per backend, built from the pinned files in ``adapters/requirements``.
+"""Virtual environments for the backends, built from the pinned files in ``adapters/requirements``.
 
 The four frameworks cannot share an interpreter (MXNet 1.9.1 needs numpy<1.24; TensorFlow then
 Paddle in one process segfaults), so each gets its own venv.  Where they live:
 
 * ``$POOLING_XFW_ENVS`` if set, else ``$XDG_CACHE_HOME/pooling-xfw/envs`` (``~/.cache/...``):
-  outside the clone, so a second clone on the same machine shares them.
-* ``<root>/<backend>/`` holds the venv; ``<root>/<backend>/pooling-xfw.json`` is written last and
-  records the fingerprint of the pinned requirements it was built from.  No stamp, or a stamp with
+  outside the clone, so clones on the same machine share them.
+* A venv is keyed by its pins: ``<root>/<backend>-<fingerprint[:8]>/``, the fingerprint being a
+  hash of ``<backend>.txt`` and the base interpreter's version.  Clones with the same pins share
+  one venv; clones with different pins each have their own, side by side, and never rebuild
+  each other's.  ``<root>/<name>/pooling-xfw.json`` (the stamp) is written last, once the
+  framework imports; it records the full fingerprint, the pins' directory that built it and
+  every pins' directory that used it (with the day it last did).  No stamp, or a stamp with
   another fingerprint, means the venv is rebuilt; a matching stamp means it is reused at once.
+* Versions before the keying kept one venv per backend at ``<root>/<backend>/``.  Such a venv
+  whose stamp matches the pins is used where it is (a venv cannot be moved: its paths are baked
+  in; it is not rebuilt either); one that does not match is left alone: a clone of an earlier
+  version may still use it (and would rebuild it in place), so it is listed and removable with
+  ``envs prune`` like any other.
 
 A user can bring their own interpreter for a backend with ``POOLING_XFW_PYTHON_<BACKEND>``
 (e.g. ``POOLING_XFW_PYTHON_PYTORCH=~/miniconda3/envs/torch/bin/python``) or the CLI's
@@ -28,6 +37,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable
@@ -41,6 +51,8 @@ _INSTALLED_REQUIREMENTS = Path(__file__).resolve().parents[1] / "adapters" / "re
 REQUIREMENTS_DIR = (_INSTALLED_REQUIREMENTS if _INSTALLED_REQUIREMENTS.is_dir()
                     else PROJECT_ROOT / "adapters" / "requirements")
 STAMP = "pooling-xfw.json"
+_PYTHON_VERSION = sys.version.split()[0]
+_noted: set[Path] = set()  # venvs whose stamp already names this checkout today
 _overrides: dict[str, str] = {}
 
 
@@ -84,32 +96,92 @@ def requirements(backend: str) -> Path:
     return REQUIREMENTS_DIR / f"{backend}.txt"
 
 
-def fingerprint(backend: str) -> str:
-    """Hash of the pinned requirements and the base interpreter's version: a change rebuilds."""
-    digest = hashlib.sha256(requirements(backend).read_bytes())
-    digest.update(sys.version.split()[0].encode())
+def _fingerprint_of(pins: Path, python_version: str) -> str:
+    digest = hashlib.sha256(pins.read_bytes())
+    digest.update(python_version.encode())
     return digest.hexdigest()[:16]
 
 
+def fingerprint(backend: str) -> str:
+    """Hash of the pinned requirements and the base interpreter's version: a change rebuilds."""
+    return _fingerprint_of(requirements(backend), _PYTHON_VERSION)
+
+
+def env_name(backend: str) -> str:
+    """``<backend>-<fingerprint[:8]>``: the name of the venv built from this checkout's pins."""
+    return f"{backend}-{fingerprint(backend)[:8]}"
+
+
 def env_dir(backend: str) -> Path:
+    """Where the venv built from this checkout's pins is (or will be built)."""
+    return envs_root() / env_name(backend)
+
+
+def _legacy_dir(backend: str) -> Path:
+    """The one unkeyed venv per backend of versions before the keying."""
     return envs_root() / backend
 
 
-def _venv_python(backend: str) -> Path:
-    return env_dir(backend) / "bin" / "python"
+def _python_in(venv: Path) -> Path:
+    return venv / "bin" / "python"
 
 
-def _stamp(backend: str) -> dict:
+def _read_stamp(venv: Path) -> dict:
     try:
-        return json.loads((env_dir(backend) / STAMP).read_text())
+        stamp = json.loads((venv / STAMP).read_text())
     except (OSError, ValueError):
         return {}
+    return stamp if isinstance(stamp, dict) else {}
+
+
+def _write_stamp(venv: Path, stamp: dict) -> None:
+    """Atomically: a reader sees the old stamp or the new one, never half of one."""
+    partial = venv / f"{STAMP}.{os.getpid()}.tmp"
+    partial.write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
+    os.replace(partial, venv / STAMP)
+
+
+def _matches(venv: Path, backend: str) -> bool:
+    return (_read_stamp(venv).get("fingerprint") == fingerprint(backend)
+            and _python_in(venv).exists())
+
+
+def current_dir(backend: str) -> Path | None:
+    """The venv this checkout's pins select: its keyed venv, else an unkeyed one of an earlier
+    version built from the same pins (used where it is); None when neither is there."""
+    for venv in (env_dir(backend), _legacy_dir(backend)):
+        if _matches(venv, backend):
+            return venv
+    return None
 
 
 def is_current(backend: str) -> bool:
-    """True when the managed venv exists and was built from the current pins."""
-    return _stamp(backend).get("fingerprint") == fingerprint(backend) and _venv_python(
-        backend).exists()
+    """True when a venv built from the current pins is there."""
+    return current_dir(backend) is not None
+
+
+def _today() -> str:
+    return time.strftime("%Y-%m-%d")
+
+
+def _note_use(venv: Path) -> None:
+    """Record in the venv's stamp that this checkout's pins use it (once a day, best effort:
+    a read-only root or a busy lock only skips the record)."""
+    if venv in _noted:
+        return
+    _noted.add(venv)
+    me = str(REQUIREMENTS_DIR)
+    if _read_stamp(venv).get("used_by", {}).get(me) == _today():
+        return
+    try:
+        with open(_lock_path(venv), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            stamp = _read_stamp(venv)
+            if stamp:
+                stamp.setdefault("used_by", {})[me] = _today()
+                _write_stamp(venv, stamp)
+    except OSError:
+        pass
 
 
 def interpreter(backend: str) -> str | None:
@@ -117,7 +189,11 @@ def interpreter(backend: str) -> str | None:
     chosen = user_interpreter(backend)
     if chosen:
         return chosen
-    return str(_venv_python(backend)) if is_current(backend) else None
+    venv = current_dir(backend)
+    if venv is None:
+        return None
+    _note_use(venv)
+    return str(_python_in(venv))
 
 
 def fix_command(backend: str) -> str:
@@ -146,11 +222,17 @@ _VERSION_PROBE = (
 
 def inspect(backend: str, timeout: float = 120.0) -> EnvStatus:
     """Probe one backend's interpreter: does it import its framework, and which versions?"""
-    python = interpreter(backend)
+    python = user_interpreter(backend)
     if python is None:
-        state = "stale" if env_dir(backend).exists() else "missing"
-        return EnvStatus(backend, state, None, detail=f"no current environment in {env_dir(backend)}",
-                         fix=fix_command(backend))
+        venv = current_dir(backend)
+        python = None if venv is None else str(_python_in(venv))
+    if python is None:
+        others = sorted(p.name for p in _all_dirs() if _backend_of(p.name) == backend)
+        state = "stale" if others else "missing"
+        detail = f"no environment for these pins ({env_name(backend)}) in {envs_root()}"
+        if others:
+            detail += f"; others there: {', '.join(others)}"
+        return EnvStatus(backend, state, None, detail=detail, fix=fix_command(backend))
     return probe(backend, python, timeout)
 
 
@@ -187,11 +269,33 @@ def quiet_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _backend_of(name: str) -> str | None:
+    """The backend of a venv's directory name (``paddle``, ``paddle-1a2b3c4d``), else None."""
+    backend, _, key = name.partition("-")
+    if backend in BACKENDS and (not key or (len(key) == 8 and all(
+            c in "0123456789abcdef" for c in key))):
+        return backend
+    return None
+
+
+def _all_dirs() -> list[Path]:
+    """Every venv directory in the root, keyed or of an earlier version, stamped or not."""
+    try:
+        entries = sorted(envs_root().iterdir())
+    except OSError:
+        return []
+    return [p for p in entries if p.is_dir() and _backend_of(p.name)]
+
+
+def _lock_path(venv: Path) -> Path:
+    return venv.parent / f".{venv.name}.lock"
+
+
 @contextlib.contextmanager
-def _locked(backend: str):
-    """Serialize builds of one backend across processes and clones sharing the root."""
+def _locked(venv: Path):
+    """Serialize builds of one venv across processes and clones sharing the root."""
     envs_root().mkdir(parents=True, exist_ok=True)
-    with open(envs_root() / f".{backend}.lock", "w") as lock:
+    with open(_lock_path(venv), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -202,38 +306,52 @@ def _run(cmd: list[str], log) -> None:
     subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
 
 
+def _build(backend: str, target: Path, log, say: Callable[[str], None]) -> None:
+    """A venv at ``target`` with the pins of ``backend`` installed (raises CalledProcessError)."""
+    say("creating venv")
+    _run([sys.executable, "-m", "venv", str(target)], log)
+    say(f"installing {requirements(backend)} (log: {log.name})")
+    _run([str(_python_in(target)), "-m", "pip", "install", "--quiet",
+          "-r", str(requirements(backend))], log)
+
+
 def create_one(backend: str, progress: Callable[[str, str], None]) -> EnvStatus:
-    """Build (or reuse) the venv for ``backend``; rebuilds only when its pins changed."""
+    """Build (or reuse) the venv for ``backend``'s pins; another venv is never touched."""
+    def say(message: str) -> None:
+        progress(backend, message)
+
     if user_interpreter(backend):
-        progress(backend, "using the interpreter you chose")
+        say("using the interpreter you chose")
         return inspect(backend)
-    with _locked(backend):
-        if is_current(backend):
-            progress(backend, "up to date")
-            return EnvStatus(backend, "ready", str(_venv_python(backend)))
-        target = env_dir(backend)
+    target = env_dir(backend)
+    with _locked(target):
+        venv = current_dir(backend)
+        if venv is not None:
+            _note_use(venv)
+            say("up to date" if venv == target else
+                f"up to date (built by an earlier version, used where it is: {venv})")
+            return EnvStatus(backend, "ready", str(_python_in(venv)))
         if target.exists():
-            progress(backend, "pins changed or build incomplete: removing the old environment")
+            say("build incomplete: removing it")
             shutil.rmtree(target)
-        log_path = envs_root() / f"{backend}.log"
+        log_path = envs_root() / f"{target.name}.log"
         with open(log_path, "w") as log:
             try:
-                progress(backend, "creating venv")
-                _run([sys.executable, "-m", "venv", str(target)], log)
-                progress(backend, f"installing {requirements(backend).name} (log: {log_path})")
-                _run([str(_venv_python(backend)), "-m", "pip", "install", "--quiet",
-                      "-r", str(requirements(backend))], log)
+                _build(backend, target, log, say)
             except subprocess.CalledProcessError as exc:
-                progress(backend, f"FAILED ({exc.cmd[-1]}); see {log_path}")
+                say(f"FAILED ({exc.cmd[-1]}); see {log_path}")
                 return EnvStatus(backend, "broken", None, detail=f"install failed, see {log_path}",
                                  fix=fix_command(backend))
-        progress(backend, "checking the import")
-        status = probe(backend, str(_venv_python(backend)))
+        say("checking the import")
+        status = probe(backend, str(_python_in(target)))
         if status.state == "ready":
-            (target / STAMP).write_text(json.dumps(
-                {"fingerprint": fingerprint(backend), "python": sys.version.split()[0]}))
-        progress(backend, status.state if status.state != "ready" else
-                 f"ready ({FRAMEWORK_MODULE[backend]} {status.framework_version})")
+            me = str(REQUIREMENTS_DIR)
+            _write_stamp(target, {"fingerprint": fingerprint(backend), "backend": backend,
+                                  "python": _PYTHON_VERSION, "pins": requirements(backend).name,
+                                  "built_by": me, "built": _today(), "used_by": {me: _today()}})
+            _noted.add(target)
+        say(status.state if status.state != "ready" else
+            f"ready ({FRAMEWORK_MODULE[backend]} {status.framework_version})")
         return status
 
 
@@ -241,7 +359,8 @@ def create(backends: Iterable[str] = BACKENDS, jobs: int = 4,
            progress: Callable[[str, str], None] | None = None) -> list[EnvStatus]:
     """Create every requested environment, in parallel; returns their statuses in order."""
     names = [check_backend(b) for b in backends]
-    report = progress or (lambda b, msg: print(f"[envs] {b}: {msg}", file=sys.stderr, flush=True))
+    report = progress if progress is not None else (
+        lambda b, msg: print(f"[envs] {b}: {msg}", file=sys.stderr, flush=True))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(lambda b: create_one(b, report), names))
 
