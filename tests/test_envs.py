@@ -110,3 +110,70 @@ def test_an_unkeyed_environment_of_an_earlier_version_is_used_where_it_is(root, 
     assert any(m.startswith("paddle: up to date (built by an earlier version") for m in said)
     used_by = json.loads((legacy / envs.STAMP).read_text())["used_by"]
     assert list(used_by) == [str(envs.REQUIREMENTS_DIR)]
+
+
+def _cli(capsys, *args) -> tuple[int, str]:
+    from pooling_xfw import cli
+
+    code = cli.main(list(args))
+    return code, capsys.readouterr().out
+
+
+def test_envs_list_shows_every_environment_with_its_fingerprint_and_who_uses_it(
+        tmp_path, root, builds, monkeypatch, capsys):
+    first, second = _checkout(tmp_path, "a"), _checkout(tmp_path, "b", "# b differs\n")
+    names = {}
+    for pins in (first, second):
+        monkeypatch.setattr(envs, "REQUIREMENTS_DIR", pins)
+        envs.create(["paddle"], progress=Messages())
+        names[pins] = (envs.env_name("paddle"), envs.fingerprint("paddle"))
+    (first / "paddle.txt").write_text("numpy==1.0\n")  # checkout a moves on: its venv is unused
+    monkeypatch.setattr(envs, "REQUIREMENTS_DIR", second)
+    code, out = _cli(capsys, "envs", "list", "--backends", "paddle")
+    assert code == 0
+    rows = out.splitlines()
+    old = rows.index(next(r for r in rows if r.split()[:1] == [names[first][0]]))
+    assert rows[old].split()[1:] == [names[first][1], "unused"]
+    assert rows[old + 1].split() == ["used", "by", f"{first},", "last", time.strftime("%Y-%m-%d"),
+                                     "(its", "pins", "changed", "since)"]
+    mine = rows.index(next(r for r in rows if r.split()[:1] == [names[second][0]]))
+    assert rows[mine].split()[1:] == [names[second][1], "used", "here"]
+    assert rows[mine + 1].split()[:3] == ["used", "by", f"{second},"]
+
+
+def test_envs_prune_removes_only_what_no_checkout_uses(tmp_path, root, builds, monkeypatch,
+                                                       capsys):
+    first, second = _checkout(tmp_path, "a"), _checkout(tmp_path, "b", "# b differs\n")
+    for pins in (first, second):
+        monkeypatch.setattr(envs, "REQUIREMENTS_DIR", pins)
+        envs.create(["paddle"], progress=Messages())
+    used_by_a = envs.env_dir("paddle")  # b's pins
+    monkeypatch.setattr(envs, "REQUIREMENTS_DIR", first)
+    mine = envs.env_dir("paddle")
+    (second / "paddle.txt").write_text("numpy==1.0\n")  # b moves on: its venv is unused
+    (root / "mxnet-0123abcd").mkdir()  # a build that failed: no stamp
+    other = root / "mxnet"  # an earlier version's venv, of pins no checkout recorded
+    _fake_python(other)
+    (other / envs.STAMP).write_text(json.dumps({"fingerprint": "0" * 16, "python": "3.x"}))
+    (root / "mxnet.log").write_text("its build log\n")
+    busy = root / "pytorch-0123abcd"  # unused, but its python runs right now
+    (busy / "bin").mkdir(parents=True)
+    (busy / "bin" / "python").symlink_to("/bin/sleep")
+    sleeper = subprocess.Popen([str(busy / "bin" / "python"), "60"])
+    try:
+        code, out = _cli(capsys, "envs", "prune", "--dry-run")
+        assert code == 0 and sorted(out.splitlines()) == [
+            "kept pytorch-0123abcd (incomplete): its python runs (pid %d)" % sleeper.pid,
+            "would remove mxnet (unused)", "would remove mxnet-0123abcd (incomplete)",
+            f"would remove {used_by_a.name} (unused)"]
+        assert used_by_a.exists() and other.exists()
+        code, out = _cli(capsys, "envs", "prune")
+        assert code == 0 and "removed mxnet (unused)" in out.splitlines()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == sorted(
+        [mine.name, f"{mine.name}.log", busy.name])
+    assert sorted(p.name for p in root.glob(".*.lock")) == [f".{mine.name}.lock"]
+    code, out = _cli(capsys, "envs", "prune", "--backends", "paddle")
+    assert out == f"nothing to remove in {root}\n"

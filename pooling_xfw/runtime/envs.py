@@ -52,7 +52,8 @@ REQUIREMENTS_DIR = (_INSTALLED_REQUIREMENTS if _INSTALLED_REQUIREMENTS.is_dir()
                     else PROJECT_ROOT / "adapters" / "requirements")
 STAMP = "pooling-xfw.json"
 _PYTHON_VERSION = sys.version.split()[0]
-_noted: set[Path] = set()  # venvs whose stamp already names this checkout today
+#: the venvs whose stamp this process has already brought up to date with its use
+_noted: set[Path] = set()
 _overrides: dict[str, str] = {}
 
 
@@ -174,8 +175,10 @@ def _note_use(venv: Path) -> None:
     if _read_stamp(venv).get("used_by", {}).get(me) == _today():
         return
     try:
-        with open(_lock_path(venv), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock = _acquire(venv, wait=False)
+        if lock is None:
+            return
+        with lock:
             stamp = _read_stamp(venv)
             if stamp:
                 stamp.setdefault("used_by", {})[me] = _today()
@@ -291,13 +294,157 @@ def _lock_path(venv: Path) -> Path:
     return venv.parent / f".{venv.name}.lock"
 
 
+def _acquire(venv: Path, wait: bool = True):
+    """The open lock file of ``venv``, locked; None when another process holds it and ``wait``
+    is false.  A lock file removed (by ``prune``) while waiting for it is opened again."""
+    path = _lock_path(venv)
+    while True:
+        lock = open(path, "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            if os.fstat(lock.fileno()).st_ino == os.stat(path).st_ino:
+                return lock
+        except BlockingIOError:
+            lock.close()
+            return None
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            lock.close()
+            raise
+        lock.close()
+
+
 @contextlib.contextmanager
 def _locked(venv: Path):
     """Serialize builds of one venv across processes and clones sharing the root."""
     envs_root().mkdir(parents=True, exist_ok=True)
-    with open(_lock_path(venv), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _acquire(venv):
         yield
+
+
+# --- every venv in the root: list and prune ---------------------------------------------------
+
+@dataclasses.dataclass
+class Venv:
+    """One venv directory in the root, as ``envs list`` and ``envs prune`` see it."""
+
+    path: Path
+    backend: str
+    fingerprint: str | None  # None: no stamp (a build failed, or is under way)
+    used_by: dict[str, str]  # pins' directory -> the day it last used this venv
+    still: dict[str, str]  # of those, why each no longer does ("" when it still does)
+    here: bool  # this checkout's pins select it
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def unkeyed(self) -> bool:
+        return self.name == self.backend
+
+    @property
+    def state(self) -> str:
+        if self.fingerprint is None:
+            return "incomplete"
+        if self.here:
+            return "used here"
+        if any(not why for why in self.still.values()):
+            return "in use"
+        return "unused"
+
+    @property
+    def removable(self) -> bool:
+        return self.state in ("unused", "incomplete")
+
+
+def _why_not_used(pins: str, backend: str, stamp: dict) -> str:
+    """Empty when the pins' directory ``pins`` still selects the venv of ``stamp``."""
+    try:
+        now = _fingerprint_of(Path(pins) / f"{backend}.txt",
+                              stamp.get("python") or _PYTHON_VERSION)
+    except OSError:
+        return "gone"
+    return "" if now == stamp.get("fingerprint") else "its pins changed since"
+
+
+def _describe(venv: Path) -> Venv:
+    backend = _backend_of(venv.name)
+    stamp = _read_stamp(venv)
+    used_by = stamp.get("used_by") if isinstance(stamp.get("used_by"), dict) else {}
+    return Venv(venv, backend, stamp.get("fingerprint"), dict(used_by),
+                {pins: _why_not_used(pins, backend, stamp) for pins in used_by},
+                here=current_dir(backend) == venv)
+
+
+def environments(backends: Iterable[str] = BACKENDS) -> list[Venv]:
+    """Every venv in the root (keyed or unkeyed, complete or not) of these backends."""
+    chosen = set(backends)
+    return [_describe(p) for p in _all_dirs() if _backend_of(p.name) in chosen]
+
+
+def _running() -> dict[str, int]:
+    """The program (``argv[0]``) of every process this user can see, with one pid of each."""
+    programs: dict[str, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv0 = (entry / "cmdline").read_bytes().split(b"\0", 1)[0]
+        except OSError:
+            continue
+        programs.setdefault(os.fsdecode(argv0), int(entry.name))
+    return programs
+
+
+def prune(backends: Iterable[str] = BACKENDS, dry_run: bool = False,
+          progress: Callable[[str], None] = print) -> list[Venv]:
+    """Remove the unused venvs (no checkout recorded in the stamp still has their pins; a
+    venv of an earlier version records none) and the incomplete ones (no stamp), with their
+    log and lock; a venv whose lock is held (a build under way) or whose python runs is kept.
+    Returns those removed (or, with ``dry_run``, those that would be)."""
+    removed = []
+    running = _running()
+    for venv in environments(backends):
+        if not venv.removable:
+            continue
+        pid = next((pid for prog, pid in running.items()
+                    if prog.startswith(str(venv.path) + os.sep)), None)
+        if pid is not None:
+            progress(f"kept {venv.name} ({venv.state}): its python runs (pid {pid})")
+            continue
+        if dry_run:
+            progress(f"would remove {venv.name} ({venv.state})")
+            removed.append(venv)
+            continue
+        lock = _acquire(venv.path, wait=False)
+        if lock is None:
+            progress(f"kept {venv.name} ({venv.state}): another process holds its lock")
+            continue
+        with lock:
+            venv = _describe(venv.path)  # as it is now that no build can start
+            if not venv.removable:
+                continue
+            shutil.rmtree(venv.path)
+            for leftover in (envs_root() / f"{venv.name}.log", _lock_path(venv.path)):
+                leftover.unlink(missing_ok=True)
+        progress(f"removed {venv.name} ({venv.state})")
+        removed.append(venv)
+    if not dry_run:
+        _remove_leftovers()
+    return removed
+
+
+def _remove_leftovers() -> None:
+    """Lock and log files of venvs no longer there (a lock only when no one holds it)."""
+    root = envs_root()
+    for lock_path in root.glob(".*.lock"):
+        name = lock_path.name[1:-len(".lock")]
+        if _backend_of(name) and not (root / name).exists():
+            lock = _acquire(root / name, wait=False)
+            if lock is not None:
+                with lock:
+                    lock_path.unlink(missing_ok=True)
+                    (root / f"{name}.log").unlink(missing_ok=True)
 
 
 def _run(cmd: list[str], log) -> None:
