@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -161,6 +162,11 @@ def test_envs_prune_removes_only_what_no_checkout_uses(tmp_path, root, builds, m
     (busy / "bin" / "python").symlink_to("/bin/sleep")
     sleeper = subprocess.Popen([str(busy / "bin" / "python"), "60"])
     try:
+        cmdline = Path(f"/proc/{sleeper.pid}/cmdline")
+        for _ in range(500):  # Popen returns while exec may still be setting up the arguments
+            if cmdline.read_bytes().startswith(os.fsencode(busy)):
+                break
+            time.sleep(0.01)
         code, out = _cli(capsys, "envs", "prune", "--dry-run")
         assert code == 0 and sorted(out.splitlines()) == [
             "kept pytorch-0123abcd (incomplete): its python runs (pid %d)" % sleeper.pid,
@@ -177,3 +183,37 @@ def test_envs_prune_removes_only_what_no_checkout_uses(tmp_path, root, builds, m
     assert sorted(p.name for p in root.glob(".*.lock")) == [f".{mine.name}.lock"]
     code, out = _cli(capsys, "envs", "prune", "--backends", "paddle")
     assert out == f"nothing to remove in {root}\n"
+
+
+def test_a_waiting_create_says_which_process_and_checkout_it_waits_for(tmp_path, root,
+                                                                       monkeypatch):
+    pins = _checkout(tmp_path, "a")
+    builder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from pathlib import Path
+            from pooling_xfw.runtime import envs
+            envs.REQUIREMENTS_DIR = Path({str(pins)!r})
+            envs.FRAMEWORK_MODULE["paddle"] = "json"
+            def build(backend, target, log, say):
+                print("building", flush=True)
+                time.sleep(3)
+                python = target / "bin" / "python"
+                python.parent.mkdir(parents=True)
+                python.write_text("#!/bin/sh\\nexec {sys.executable} \\"$@\\"\\n")
+                python.chmod(0o755)
+            envs._build = build
+            envs.create(["paddle"], progress=lambda *a: None)
+            """)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert builder.stdout.readline() == "building\n"
+        monkeypatch.setattr(envs, "REQUIREMENTS_DIR", pins)
+        said = Messages()
+        [status] = envs.create(["paddle"], progress=said)
+    finally:
+        builder.wait(timeout=60)
+    assert status.state == "ready"
+    name = envs.env_name("paddle")
+    assert len(said) == 2 and said[1] == "paddle: up to date", said
+    assert said[0].startswith(f"paddle: waiting for pid {builder.pid} (building {name} for "
+                              f"{pins} since "), said

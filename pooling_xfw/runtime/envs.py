@@ -315,12 +315,40 @@ def _acquire(venv: Path, wait: bool = True):
         lock.close()
 
 
+def _holder(venv: Path) -> str:
+    """Who holds the lock of ``venv``, as its holder wrote it in the lock file."""
+    try:
+        info = json.loads(_lock_path(venv).read_text())
+        return (f"pid {info['pid']} ({info['doing']} {venv.name} for {info['pins']} "
+                f"since {info['since']})")
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"another process (it holds the lock of {venv.name})"
+
+
 @contextlib.contextmanager
-def _locked(venv: Path):
-    """Serialize builds of one venv across processes and clones sharing the root."""
+def _locked(venv: Path, doing: str, waiting: Callable[[str], None] | None = None,
+            wait: bool = True):
+    """Serialize work on one venv across processes and clones sharing the root; the holder
+    writes who it is into the lock file, and a process that has to wait says for whom.
+    Yields True once locked; with ``wait`` false, False at once when another holds it."""
     envs_root().mkdir(parents=True, exist_ok=True)
-    with _acquire(venv):
-        yield
+    lock = _acquire(venv, wait=False)
+    if lock is None and not wait:
+        yield False
+        return
+    if lock is None:
+        if waiting:
+            waiting(f"waiting for {_holder(venv)}")
+        lock = _acquire(venv)
+    with lock:
+        lock.truncate(0)
+        lock.write(json.dumps({"pid": os.getpid(), "doing": doing, "pins": str(REQUIREMENTS_DIR),
+                               "since": time.strftime("%H:%M:%S")}))
+        lock.flush()
+        try:
+            yield True
+        finally:
+            lock.truncate(0)
 
 
 # --- every venv in the root: list and prune ---------------------------------------------------
@@ -416,11 +444,10 @@ def prune(backends: Iterable[str] = BACKENDS, dry_run: bool = False,
             progress(f"would remove {venv.name} ({venv.state})")
             removed.append(venv)
             continue
-        lock = _acquire(venv.path, wait=False)
-        if lock is None:
-            progress(f"kept {venv.name} ({venv.state}): another process holds its lock")
-            continue
-        with lock:
+        with _locked(venv.path, "removing", wait=False) as held:
+            if not held:
+                progress(f"kept {venv.name} ({venv.state}): held by {_holder(venv.path)}")
+                continue
             venv = _describe(venv.path)  # as it is now that no build can start
             if not venv.removable:
                 continue
@@ -471,7 +498,7 @@ def create_one(backend: str, progress: Callable[[str, str], None]) -> EnvStatus:
         say("using the interpreter you chose")
         return inspect(backend)
     target = env_dir(backend)
-    with _locked(target):
+    with _locked(target, "building", waiting=say):
         venv = current_dir(backend)
         if venv is not None:
             _note_use(venv)
