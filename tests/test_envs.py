@@ -217,3 +217,68 @@ def test_a_waiting_create_says_which_process_and_checkout_it_waits_for(tmp_path,
     assert len(said) == 2 and said[1] == "paddle: up to date", said
     assert said[0].startswith(f"paddle: waiting for pid {builder.pid} (building {name} for "
                               f"{pins} since "), said
+
+
+def _script(path: Path, body: str, mode: int = 0o755) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(mode)
+    return path
+
+
+OLD_NUMPY = "numpy/__init__.py"
+
+
+@pytest.mark.parametrize("case", ["missing", "directory", "not executable", "not python",
+                                  "old python", "no framework", "no numpy", "old numpy"])
+@pytest.mark.parametrize("chosen", ["flag", "variable"])
+def test_envs_list_says_what_is_wrong_with_an_interpreter_the_user_chose(
+        case, chosen, tmp_path, root, monkeypatch, capsys):
+    """Not `envs create` (rebuilding pooling-xfw's own venv does not change the user's
+    interpreter): what is wrong with it, and how to fix that interpreter."""
+    python = {
+        "missing": lambda: tmp_path / "no" / "python",
+        "directory": lambda: tmp_path,
+        "not executable": lambda: _script(tmp_path / "python", f"exec {sys.executable}", 0o644),
+        "not python": lambda: _script(tmp_path / "python", "echo 'this is not python'"),
+        "old python": lambda: _script(tmp_path / "python", "echo '{\"python\": \"2.7.18\"}'"),
+        "no framework": lambda: _script(tmp_path / "python", f'exec {sys.executable} "$@"'),
+        "no numpy": lambda: _script(tmp_path / "python", f'exec {sys.executable} -S "$@"'),
+        "old numpy": lambda: _script(tmp_path / "python",
+                                     f'PYTHONPATH={tmp_path / "site"} exec {sys.executable} "$@"'),
+    }[case]()
+    (tmp_path / "site" / "numpy").mkdir(parents=True)
+    (tmp_path / "site" / "numpy" / "__init__.py").write_text("__version__ = '1.19.5'\n")
+    if chosen == "flag":
+        given, args = f"--python mxnet={python}", ["--python", f"mxnet={python}"]
+    else:
+        given, args = f"POOLING_XFW_PYTHON_MXNET={python}", []
+        monkeypatch.setenv("POOLING_XFW_PYTHON_MXNET", str(python))
+    code, out = _cli(capsys, *args, "envs", "list", "--backends", "mxnet")
+    assert code == 3
+    detail = out.splitlines()[2].strip()
+    what = {"missing": "no such file", "directory": "a directory, not an interpreter",
+            "not executable": "not executable",
+            "not python": "printed no versions: is it a Python interpreter? (",
+            "old python": "Python 2.7.18; pooling-xfw needs Python >= 3.10",
+            "no framework": "mxnet does not import there: ModuleNotFoundError: "
+                            "No module named 'mxnet'",
+            "no numpy": "numpy does not import there: ModuleNotFoundError: "
+                        "No module named 'numpy'",
+            "old numpy": "numpy 1.19.5 there; pooling-xfw needs numpy >= 1.21"}[case]
+    assert detail.startswith(f"{given}: {what}"), detail
+    name = given.split("=")[0]
+    drop = f"leave out {name}" if chosen == "flag" else f"unset {name}"
+    assert detail.endswith(f", or {drop} to use pooling-xfw's own environment"), detail
+    assert "envs create" not in detail
+
+
+def test_a_broken_managed_environment_is_removed_and_built_anew(root):
+    """Its stamp matches, so `envs create` alone would call it up to date."""
+    venv = envs.env_dir("mxnet")
+    _fake_python(venv)  # the calling interpreter: no mxnet there
+    (venv / envs.STAMP).write_text(json.dumps({"fingerprint": envs.fingerprint("mxnet")}))
+    status = envs.inspect("mxnet")
+    assert (status.state, status.detail) == (
+        "broken", "mxnet does not import there: ModuleNotFoundError: No module named 'mxnet'")
+    assert status.fix == f"rm -r {venv}; pooling-xfw envs create --backends mxnet"

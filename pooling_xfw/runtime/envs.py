@@ -32,9 +32,11 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -217,41 +219,119 @@ class EnvStatus:
     where: str = "this machine"
 
 
-_VERSION_PROBE = (
-    "import importlib, json, numpy; m = importlib.import_module({module!r}); "
-    "print(json.dumps({{'framework': m.__version__, 'numpy': numpy.__version__}}))"
-)
+#: what a worker needs besides its framework (pyproject's numpy and Python requirements)
+MIN_NUMPY, MIN_PYTHON = (1, 21), (3, 10)
+
+# in a syntax old interpreters parse too, so that they can say their version
+_VERSION_PROBE = """\
+import importlib, json, sys
+found = {"python": sys.version.split()[0]}
+for key, name in (("numpy", "numpy"), ("framework", MODULE)):
+    try:
+        found[key] = str(importlib.import_module(name).__version__)
+    except BaseException as exc:
+        found[key + "_error"] = "%s: %s" % (type(exc).__name__, exc)
+        break
+print(json.dumps(found))
+"""
+
+
+def _chosen_by(backend: str) -> str:
+    """How the user chose ``backend``'s interpreter, as they wrote it."""
+    if backend in _overrides:
+        return f"--python {backend}={_overrides[backend]}"
+    return f"POOLING_XFW_PYTHON_{backend.upper()}={user_interpreter(backend)}"
 
 
 def inspect(backend: str, timeout: float = 120.0) -> EnvStatus:
     """Probe one backend's interpreter: does it import its framework, and which versions?"""
-    python = user_interpreter(backend)
-    if python is None:
-        venv = current_dir(backend)
-        python = None if venv is None else str(_python_in(venv))
-    if python is None:
+    if user_interpreter(backend):
+        return probe(backend, user_interpreter(backend), timeout, chosen_by=_chosen_by(backend))
+    venv = current_dir(backend)
+    if venv is None:
         others = sorted(p.name for p in _all_dirs() if _backend_of(p.name) == backend)
         state = "stale" if others else "missing"
         detail = f"no environment for these pins ({env_name(backend)}) in {envs_root()}"
         if others:
             detail += f"; others there: {', '.join(others)}"
         return EnvStatus(backend, state, None, detail=detail, fix=fix_command(backend))
-    return probe(backend, python, timeout)
+    return probe(backend, str(_python_in(venv)), timeout)
 
 
-def probe(backend: str, python: str, timeout: float = 120.0) -> EnvStatus:
-    """Run ``python`` once: ready when it imports numpy and the backend's framework."""
-    code = _VERSION_PROBE.format(module=FRAMEWORK_MODULE[backend])
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = []
+    for part in text.split(".")[:2]:
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def probe(backend: str, python: str, timeout: float = 120.0,
+          chosen_by: str | None = None) -> EnvStatus:
+    """Run ``python`` once, as a worker runs: ready when it is a Python recent enough that
+    imports numpy (recent enough) and the backend's framework.  Otherwise the status says what
+    is wrong and how to fix it: for an interpreter the user chose (``chosen_by``: the flag or
+    variable, as written), in that interpreter, since rebuilding pooling-xfw's own venv would
+    not change it; for a managed venv, by building it anew."""
+    module = FRAMEWORK_MODULE[backend]
+    if chosen_by:
+        name = chosen_by.split("=", 1)[0]
+        drop = (f"leave out {name}" if name.startswith("--") else f"unset {name}") + (
+            " to use pooling-xfw's own environment")
+        install = f"{python} -m pip install -r {requirements(backend)}, or {drop}"
+        repoint = f"point {name} at a Python with numpy and {module}, or {drop}"
+    else:
+        install = repoint = f"rm -r {Path(python).parents[1]}; {fix_command(backend)}"
+
+    def broken(detail: str, fix: str) -> EnvStatus:
+        return EnvStatus(backend, "broken", python, fix=fix,
+                         detail=f"{chosen_by}: {detail}" if chosen_by else detail)
+
+    if chosen_by:
+        found = python if os.sep in python else shutil.which(python)
+        if not found or not os.path.exists(found):
+            return broken("no such file", repoint)
+        if os.path.isdir(found):
+            return broken("a directory, not an interpreter", repoint)
+        if not os.access(found, os.X_OK):
+            return broken("not executable", repoint)
+    code = _VERSION_PROBE.replace("MODULE", repr(module))
     try:
         proc = subprocess.run([python, "-c", code], capture_output=True, text=True,
-                              timeout=timeout, env=quiet_env())
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return EnvStatus(backend, "broken", python, detail=str(exc), fix=fix_command(backend))
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["exit %d" % proc.returncode])[-1]
-        return EnvStatus(backend, "broken", python, detail=last, fix=fix_command(backend))
-    versions = json.loads(proc.stdout.strip().splitlines()[-1])
-    return EnvStatus(backend, "ready", python, versions["framework"], versions["numpy"])
+                              timeout=timeout, env=worker_env())
+    except subprocess.TimeoutExpired:
+        return broken(f"no answer within {timeout:g} s (importing numpy and {module})", install)
+    except OSError as exc:
+        return broken(f"cannot run it ({exc.strerror or exc})", repoint)
+    lines = proc.stdout.strip().splitlines()
+    try:
+        found = json.loads(lines[-1])
+        assert isinstance(found, dict) and "python" in found
+    except (IndexError, ValueError, AssertionError):
+        if proc.returncode < 0:
+            return broken(f"killed by {_signal_name(-proc.returncode)} while importing "
+                          f"numpy and {module}", install)
+        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        return broken(f"printed no versions: is it a Python interpreter? ({last})", repoint)
+    if _version(found["python"]) < MIN_PYTHON:
+        return broken(f"Python {found['python']}; pooling-xfw needs Python >= "
+                      f"{'.'.join(map(str, MIN_PYTHON))}", repoint)
+    for key, what in (("numpy", "numpy"), ("framework", module)):
+        error = found.get(f"{key}_error")
+        if error:
+            last = [line for line in error.splitlines() if line.strip()][-1]
+            return broken(f"{what} does not import there: {last}", install)
+        if key == "numpy" and _version(found["numpy"]) < MIN_NUMPY:
+            return broken(f"numpy {found['numpy']} there; pooling-xfw needs numpy >= "
+                          f"{'.'.join(map(str, MIN_NUMPY))}", install)
+    return EnvStatus(backend, "ready", python, found["framework"], found["numpy"])
 
 
 def worker_env() -> dict[str, str]:
