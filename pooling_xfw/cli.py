@@ -96,6 +96,15 @@ def _envs_prune(args) -> int:
     return EXIT_OK
 
 
+def _check_envs_root(args) -> None:
+    """report, compare: a backend with no interpreter yet is fixed by `envs create`; when the
+    environments' directory cannot take its venv, that is the error (exit 2), said up front."""
+    from .runtime import gateways
+
+    if any(gateways.spec_for(b) is None for b in _backends(args.backends)):
+        envs.check_root()
+
+
 def _inspect(backend: str):
     """A backend's environment as ``envs list`` shows it; through its gateway when it runs
     on another machine (the worker's hello gives the versions and the host)."""
@@ -376,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         _set_gateways(args.gateway)
         client.start_timeout(), client.call_timeout()  # a bad value is a usage error, up front
         replaced = client.install_signal_handlers()
+        if args.run in (_report, _compare):
+            _check_envs_root(args)
         return args.run(args)
     except PoolingError as exc:
         message = str(exc)

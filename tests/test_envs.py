@@ -282,3 +282,45 @@ def test_a_broken_managed_environment_is_removed_and_built_anew(root):
     assert (status.state, status.detail) == (
         "broken", "mxnet does not import there: ModuleNotFoundError: No module named 'mxnet'")
     assert status.fix == f"rm -r {venv}; pooling-xfw envs create --backends mxnet"
+
+
+def _unwritable(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A directory this test's CLI cannot write: mode 555, the CLI run in a user namespace of
+    its own when this is root (root writes anywhere)."""
+    path = tmp_path / "read-only"
+    path.mkdir()
+    path.chmod(0o555)
+    if os.geteuid() != 0:
+        return path, []
+    if subprocess.run(["unshare", "-U", "true"], capture_output=True).returncode != 0:
+        pytest.skip("root, and no user namespace to be another user in")
+    return path, ["unshare", "-U"]
+
+
+@pytest.mark.parametrize("problem", ["a file", "no parent", "not writable"])
+@pytest.mark.parametrize("command", [
+    ["envs", "create", "--backends", "paddle"],
+    ["report", "--cases", "pool2d-max", "--backends", "paddle,mxnet"],
+    ["compare", "--shape", "4,4", "--kernel", "2", "--backends", "paddle"]], ids=lambda c: c[0])
+def test_environments_directory_that_cannot_hold_them_is_one_line_exit_2(problem, command,
+                                                                        tmp_path):
+    prefix = []
+    if problem == "a file":
+        path = tmp_path / "envs"
+        path.write_text("not a directory\n")
+        why = "not a directory"
+    elif problem == "no parent":
+        path = tmp_path / "missing" / "envs"
+        why = f"{path.parent} does not exist"
+    else:
+        path, prefix = _unwritable(tmp_path)
+        why = "not writable (Permission denied)"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POOLING_XFW_PYTHON_")}
+    env.update(POOLING_XFW_ENVS=str(path), NO_COLOR="1")
+    proc = subprocess.run([*prefix, sys.executable, "-m", "pooling_xfw", *command],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert proc.stdout == ""
+    assert proc.stderr == (f"pooling-xfw: error: POOLING_XFW_ENVS: got {str(path)!r}: {why}; "
+                           f"allowed: a writable directory, or one to create in an existing "
+                           f"directory\n")

@@ -39,6 +39,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -71,6 +72,45 @@ def envs_root() -> Path:
     if explicit:
         return Path(explicit).expanduser()
     return cache_root() / "envs"
+
+
+def check_root(create: bool = False) -> Path:
+    """The root, when venvs can be built there; else ``PoolingError``, one line naming
+    ``POOLING_XFW_ENVS`` and the path: it is not a directory, a missing parent (of
+    ``POOLING_XFW_ENVS``; the default's parents are made, as for any cache), or not writable.
+    With ``create`` the root is made (tried for real: permission bits do not stop root)."""
+    from pooling_xfw.errors import PoolingError
+
+    root = envs_root()
+    explicit = bool(os.environ.get("POOLING_XFW_ENVS"))
+
+    def fail(why: str):
+        given = f"got {str(root)!r}" if explicit else f"unset, so {str(root)!r}"
+        raise PoolingError(f"POOLING_XFW_ENVS: {given}: {why}; allowed: a writable directory, "
+                           f"or one to create in an existing directory")
+
+    if root.exists() and not root.is_dir():
+        fail("not a directory")
+    if not root.exists():
+        if explicit and not root.parent.is_dir():
+            fail(f"{root.parent} " + ("is not a directory" if root.parent.exists() else
+                                      "does not exist"))
+        existing = next(p for p in root.parents if p.exists())
+        if not existing.is_dir():
+            fail(f"{existing} is not a directory")
+        if not create:
+            if not os.access(existing, os.W_OK | os.X_OK):
+                fail(f"{existing} is not writable")
+            return root
+        try:
+            root.mkdir(parents=not explicit, exist_ok=True)
+        except OSError as exc:
+            fail(f"cannot be made ({exc.strerror or exc})")
+    try:
+        tempfile.TemporaryFile(dir=root).close()
+    except OSError as exc:
+        fail(f"not writable ({exc.strerror or exc})")
+    return root
 
 
 def check_backend(name: str) -> str:
@@ -411,7 +451,6 @@ def _locked(venv: Path, doing: str, waiting: Callable[[str], None] | None = None
     """Serialize work on one venv across processes and clones sharing the root; the holder
     writes who it is into the lock file, and a process that has to wait says for whom.
     Yields True once locked; with ``wait`` false, False at once when another holds it."""
-    envs_root().mkdir(parents=True, exist_ok=True)
     lock = _acquire(venv, wait=False)
     if lock is None and not wait:
         yield False
@@ -577,42 +616,52 @@ def create_one(backend: str, progress: Callable[[str, str], None]) -> EnvStatus:
     if user_interpreter(backend):
         say("using the interpreter you chose")
         return inspect(backend)
+    venv = current_dir(backend)  # a stamp is written last and atomically: no lock to read it
+    if venv is None:
+        check_root(create=True)
+        with _locked(env_dir(backend), "building", waiting=say):
+            venv = current_dir(backend)  # built meanwhile by the process we waited for?
+            if venv is None:
+                return _build_here(backend, say)
+    _note_use(venv)
+    say("up to date" if venv == env_dir(backend) else
+        f"up to date (built by an earlier version, used where it is: {venv})")
+    return EnvStatus(backend, "ready", str(_python_in(venv)))
+
+
+def _build_here(backend: str, say: Callable[[str], None]) -> EnvStatus:
+    """Build ``env_dir(backend)`` (its lock held), stamped once its framework imports."""
     target = env_dir(backend)
-    with _locked(target, "building", waiting=say):
-        venv = current_dir(backend)
-        if venv is not None:
-            _note_use(venv)
-            say("up to date" if venv == target else
-                f"up to date (built by an earlier version, used where it is: {venv})")
-            return EnvStatus(backend, "ready", str(_python_in(venv)))
-        if target.exists():
-            say("build incomplete: removing it")
-            shutil.rmtree(target)
-        log_path = envs_root() / f"{target.name}.log"
-        with open(log_path, "w") as log:
-            try:
-                _build(backend, target, log, say)
-            except subprocess.CalledProcessError as exc:
-                say(f"FAILED ({exc.cmd[-1]}); see {log_path}")
-                return EnvStatus(backend, "broken", None, detail=f"install failed, see {log_path}",
-                                 fix=fix_command(backend))
-        say("checking the import")
-        status = probe(backend, str(_python_in(target)))
-        if status.state == "ready":
-            me = str(REQUIREMENTS_DIR)
-            _write_stamp(target, {"fingerprint": fingerprint(backend), "backend": backend,
-                                  "python": _PYTHON_VERSION, "pins": requirements(backend).name,
-                                  "built_by": me, "built": _today(), "used_by": {me: _today()}})
-            _noted.add(target)
-        say(status.state if status.state != "ready" else
-            f"ready ({FRAMEWORK_MODULE[backend]} {status.framework_version})")
-        return status
+    if target.exists():
+        say("build incomplete: removing it")
+        shutil.rmtree(target)
+    log_path = envs_root() / f"{target.name}.log"
+    with open(log_path, "w") as log:
+        try:
+            _build(backend, target, log, say)
+        except subprocess.CalledProcessError as exc:
+            say(f"FAILED ({exc.cmd[-1]}); see {log_path}")
+            return EnvStatus(backend, "broken", None, detail=f"install failed, see {log_path}",
+                             fix=fix_command(backend))
+    say("checking the import")
+    status = probe(backend, str(_python_in(target)))
+    if status.state == "ready":
+        me = str(REQUIREMENTS_DIR)
+        _write_stamp(target, {"fingerprint": fingerprint(backend), "backend": backend,
+                              "python": _PYTHON_VERSION, "pins": requirements(backend).name,
+                              "built_by": me, "built": _today(), "used_by": {me: _today()}})
+        _noted.add(target)
+    say(status.state if status.state != "ready" else
+        f"ready ({FRAMEWORK_MODULE[backend]} {status.framework_version})")
+    return status
 
 
 def create(backends: Iterable[str] = BACKENDS, jobs: int = 4,
            progress: Callable[[str, str], None] | None = None) -> list[EnvStatus]:
     """Create every requested environment, in parallel; returns their statuses in order."""
     names = [check_backend(b) for b in backends]
+    if any(not user_interpreter(b) and not is_current(b) for b in names):
+        check_root(create=True)  # one error before any build starts
     report = progress if progress is not None else (
         lambda b, msg: print(f"[envs] {b}: {msg}", file=sys.stderr, flush=True))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
