@@ -284,11 +284,12 @@ def test_a_broken_managed_environment_is_removed_and_built_anew(root):
     assert status.fix == f"rm -r {venv}; pooling-xfw envs create --backends mxnet"
 
 
-def _unwritable(tmp_path: Path) -> tuple[Path, list[str]]:
-    """A directory this test's CLI cannot write: mode 555, the CLI run in a user namespace of
-    its own when this is root (root writes anywhere)."""
+def _unwritable(tmp_path: Path, fill=lambda path: None) -> tuple[Path, list[str]]:
+    """A directory this test's CLI cannot write (``fill`` puts things in it first): mode 555,
+    the CLI run in a user namespace of its own when this is root (root writes anywhere)."""
     path = tmp_path / "read-only"
     path.mkdir()
+    fill(path)
     path.chmod(0o555)
     if os.geteuid() != 0:
         return path, []
@@ -324,3 +325,18 @@ def test_environments_directory_that_cannot_hold_them_is_one_line_exit_2(problem
     assert proc.stderr == (f"pooling-xfw: error: POOLING_XFW_ENVS: got {str(path)!r}: {why}; "
                            f"allowed: a writable directory, or one to create in an existing "
                            f"directory\n")
+
+
+def test_a_read_only_directory_of_current_environments_still_serves(tmp_path):
+    def fill(path):
+        venv = path / envs.env_name("paddle")
+        _fake_python(venv)
+        (venv / envs.STAMP).write_text(json.dumps({"fingerprint": envs.fingerprint("paddle")}))
+        venv.chmod(0o555)
+
+    path, prefix = _unwritable(tmp_path, fill)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POOLING_XFW_PYTHON_")}
+    proc = subprocess.run([*prefix, sys.executable, "-m", "pooling_xfw", "envs", "create",
+                           "--backends", "paddle"], capture_output=True, text=True, cwd=ROOT,
+                          env={**env, "POOLING_XFW_ENVS": str(path)}, timeout=120)
+    assert (proc.returncode, proc.stderr) == (0, "[envs] paddle: up to date\n")
