@@ -340,3 +340,17 @@ def test_a_read_only_directory_of_current_environments_still_serves(tmp_path):
                            "--backends", "paddle"], capture_output=True, text=True, cwd=ROOT,
                           env={**env, "POOLING_XFW_ENVS": str(path)}, timeout=120)
     assert (proc.returncode, proc.stderr) == (0, "[envs] paddle: up to date\n")
+
+
+def test_checkouts_with_the_same_pins_share_one_environment_and_each_is_recorded(
+        tmp_path, root, builds, monkeypatch):
+    first, second = _checkout(tmp_path, "a"), _checkout(tmp_path, "b")
+    monkeypatch.setattr(envs, "REQUIREMENTS_DIR", first)
+    envs.create(["paddle"], progress=Messages())
+    monkeypatch.setattr(envs, "REQUIREMENTS_DIR", second)
+    python = envs.interpreter("paddle")  # a run of b: no build, its use recorded
+    assert builds == [envs.env_name("paddle")] and python.startswith(str(envs.env_dir("paddle")))
+    [venv] = envs.environments(["paddle"])
+    today = time.strftime("%Y-%m-%d")
+    assert venv.used_by == {str(first): today, str(second): today}
+    assert venv.state == "used here" and venv.still == {str(first): "", str(second): ""}

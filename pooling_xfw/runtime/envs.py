@@ -55,8 +55,8 @@ REQUIREMENTS_DIR = (_INSTALLED_REQUIREMENTS if _INSTALLED_REQUIREMENTS.is_dir()
                     else PROJECT_ROOT / "adapters" / "requirements")
 STAMP = "pooling-xfw.json"
 _PYTHON_VERSION = sys.version.split()[0]
-#: the venvs whose stamp this process has already brought up to date with its use
-_noted: set[Path] = set()
+#: (venv, pins' directory) whose use this process has already recorded in the venv's stamp
+_noted: set[tuple[Path, str]] = set()
 _overrides: dict[str, str] = {}
 
 
@@ -174,14 +174,21 @@ def _read_stamp(venv: Path) -> dict:
         stamp = json.loads((venv / STAMP).read_text())
     except (OSError, ValueError):
         return {}
-    return stamp if isinstance(stamp, dict) else {}
+    if not isinstance(stamp, dict):
+        return {}
+    if not isinstance(stamp.get("used_by"), dict):
+        stamp["used_by"] = {}
+    return stamp
 
 
 def _write_stamp(venv: Path, stamp: dict) -> None:
     """Atomically: a reader sees the old stamp or the new one, never half of one."""
     partial = venv / f"{STAMP}.{os.getpid()}.tmp"
-    partial.write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
-    os.replace(partial, venv / STAMP)
+    try:
+        partial.write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
+        os.replace(partial, venv / STAMP)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _matches(venv: Path, backend: str) -> bool:
@@ -210,11 +217,12 @@ def _today() -> str:
 def _note_use(venv: Path) -> None:
     """Record in the venv's stamp that this checkout's pins use it (once a day, best effort:
     a read-only root or a busy lock only skips the record)."""
-    if venv in _noted:
-        return
-    _noted.add(venv)
     me = str(REQUIREMENTS_DIR)
-    if _read_stamp(venv).get("used_by", {}).get(me) == _today():
+    if (venv, me) in _noted:
+        return
+    _noted.add((venv, me))
+    stamp = _read_stamp(venv)
+    if not stamp or stamp["used_by"].get(me) == _today():
         return
     try:
         lock = _acquire(venv, wait=False)
@@ -223,7 +231,7 @@ def _note_use(venv: Path) -> None:
         with lock:
             stamp = _read_stamp(venv)
             if stamp:
-                stamp.setdefault("used_by", {})[me] = _today()
+                stamp["used_by"][me] = _today()
                 _write_stamp(venv, stamp)
     except OSError:
         pass
@@ -365,6 +373,9 @@ def probe(backend: str, python: str, timeout: float = 120.0,
                       f"{'.'.join(map(str, MIN_PYTHON))}", repoint)
     for key, what in (("numpy", "numpy"), ("framework", module)):
         error = found.get(f"{key}_error")
+        if not error and key not in found:
+            return broken(f"did not say its {what} version: is it a Python interpreter?",
+                          repoint)
         if error:
             last = [line for line in error.splitlines() if line.strip()][-1]
             return broken(f"{what} does not import there: {last}", install)
@@ -519,7 +530,7 @@ def _why_not_used(pins: str, backend: str, stamp: dict) -> str:
 def _describe(venv: Path) -> Venv:
     backend = _backend_of(venv.name)
     stamp = _read_stamp(venv)
-    used_by = stamp.get("used_by") if isinstance(stamp.get("used_by"), dict) else {}
+    used_by = stamp.get("used_by", {})
     return Venv(venv, backend, stamp.get("fingerprint"), dict(used_by),
                 {pins: _why_not_used(pins, backend, stamp) for pins in used_by},
                 here=current_dir(backend) == venv)
@@ -589,8 +600,9 @@ def _remove_leftovers() -> None:
             lock = _acquire(root / name, wait=False)
             if lock is not None:
                 with lock:
-                    lock_path.unlink(missing_ok=True)
-                    (root / f"{name}.log").unlink(missing_ok=True)
+                    if not (root / name).exists():  # no build started before we locked
+                        lock_path.unlink(missing_ok=True)
+                        (root / f"{name}.log").unlink(missing_ok=True)
 
 
 def _run(cmd: list[str], log) -> None:
@@ -650,7 +662,7 @@ def _build_here(backend: str, say: Callable[[str], None]) -> EnvStatus:
         _write_stamp(target, {"fingerprint": fingerprint(backend), "backend": backend,
                               "python": _PYTHON_VERSION, "pins": requirements(backend).name,
                               "built_by": me, "built": _today(), "used_by": {me: _today()}})
-        _noted.add(target)
+        _noted.add((target, me))
     say(status.state if status.state != "ready" else
         f"ready ({FRAMEWORK_MODULE[backend]} {status.framework_version})")
     return status
