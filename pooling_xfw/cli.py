@@ -71,7 +71,38 @@ def _envs_list(args) -> int:
         print(f"  {s.backend:<11} {s.state:<8} {versions} {s.where:<14} {s.python or '-'}")
         if s.state != "ready":
             print(f"  {'':<11} {s.detail}" + (f"; fix: {s.fix}" if s.fix else ""))
+    _print_venvs(envs.environments(names))
     return EXIT_OK if all(s.state == "ready" for s in statuses) else EXIT_UNAVAILABLE
+
+
+def _print_venvs(venvs) -> None:
+    """Every venv in the root: its fingerprint, whether used, and which pins used it."""
+    if not venvs:
+        return
+    print("all environments there, by fingerprint (`pooling-xfw envs prune` removes the unused "
+          "and incomplete ones):")
+    for v in venvs:
+        note = "; unkeyed: built by an earlier version" if v.unkeyed else ""
+        print(f"  {v.name:<20} {v.fingerprint or '-':<16}  {v.state}{note}")
+        for pins, day in v.used_by.items():
+            why = f" ({v.still[pins]})" if v.still[pins] else ""
+            print(f"  {'':<20} used by {pins}, last {day}{why}")
+
+
+def _envs_prune(args) -> int:
+    removed = envs.prune(_backends(args.backends), dry_run=args.dry_run)
+    if not removed:
+        print(f"nothing to remove in {envs.envs_root()}")
+    return EXIT_OK
+
+
+def _check_envs_root(args) -> None:
+    """report, compare: a backend with no interpreter yet is fixed by `envs create`; when the
+    environments' directory cannot take its venv, that is the error (exit 2), said up front."""
+    from .runtime import gateways
+
+    if any(gateways.spec_for(b) is None for b in _backends(args.backends)):
+        envs.check_root()
 
 
 def _inspect(backend: str):
@@ -273,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "pytorch=ssh=gpu-box//python=/opt/venv/bin/python or "
                              "pytorch=socket=127.0.0.1:8888 (also POOLING_XFW_GATEWAY_<BACKEND>)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    env = sub.add_parser("envs", help="create or list the per-backend environments")
+    env = sub.add_parser("envs", help="create, list or prune the backends' environments")
     env_sub = env.add_subparsers(dest="action", required=True, parser_class=_Parser)
     create = env_sub.add_parser("create", help="build missing or outdated environments")
     create.add_argument("--backends", help="comma-separated subset (default: all four)")
@@ -282,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing = env_sub.add_parser("list", help="show each backend's interpreter and versions")
     listing.add_argument("--backends", help="comma-separated subset (default: all four)")
     listing.set_defaults(run=_envs_list)
+    prune = env_sub.add_parser("prune", help="remove environments no checkout uses any more")
+    prune.add_argument("--backends", help="comma-separated subset (default: all four)")
+    prune.add_argument("--dry-run", action="store_true", help="say what would be removed")
+    prune.set_defaults(run=_envs_prune)
 
     rep = sub.add_parser("report", help="the chapter's examples (or --cases) on every backend")
     _output_options(rep)
@@ -351,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         client.start_timeout(), client.call_timeout()  # a bad value is a usage error, up front
         client.worker_threads(local=True)
         replaced = client.install_signal_handlers()
+        if args.run in (_report, _compare):
+            _check_envs_root(args)
         return args.run(args)
     except PoolingError as exc:
         message = str(exc)

@@ -493,7 +493,7 @@ def test_an_installed_copy_does_not_put_its_site_packages_on_the_workers_path(tm
 
 def test_envs_root_is_overridable(monkeypatch, tmp_path):
     monkeypatch.setenv("POOLING_XFW_ENVS", str(tmp_path))
-    assert envs.env_dir("paddle") == tmp_path / "paddle"
+    assert envs.env_dir("paddle") == tmp_path / f"paddle-{envs.fingerprint('paddle')[:8]}"
 
 
 def test_a_changed_pin_changes_only_that_fingerprint(monkeypatch, tmp_path):

@@ -1,13 +1,22 @@
-"""One virtual environment per backend, built from the pinned files in ``adapters/requirements``.
+"""Virtual environments for the backends, built from the pinned files in ``adapters/requirements``.
 
 The four frameworks cannot share an interpreter (MXNet 1.9.1 needs numpy<1.24; TensorFlow then
 Paddle in one process segfaults), so each gets its own venv.  Where they live:
 
 * ``$POOLING_XFW_ENVS`` if set, else ``$XDG_CACHE_HOME/pooling-xfw/envs`` (``~/.cache/...``):
-  outside the clone, so a second clone on the same machine shares them.
-* ``<root>/<backend>/`` holds the venv; ``<root>/<backend>/pooling-xfw.json`` is written last and
-  records the fingerprint of the pinned requirements it was built from.  No stamp, or a stamp with
+  outside the clone, so clones on the same machine share them.
+* A venv is keyed by its pins: ``<root>/<backend>-<fingerprint[:8]>/``, the fingerprint being a
+  hash of ``<backend>.txt`` and the base interpreter's version.  Clones with the same pins share
+  one venv; clones with different pins each have their own, side by side, and never rebuild
+  each other's.  ``<root>/<name>/pooling-xfw.json`` (the stamp) is written last, once the
+  framework imports; it records the full fingerprint, the pins' directory that built it and
+  every pins' directory that used it (with the day it last did).  No stamp, or a stamp with
   another fingerprint, means the venv is rebuilt; a matching stamp means it is reused at once.
+* Versions before the keying kept one venv per backend at ``<root>/<backend>/``.  Such a venv
+  whose stamp matches the pins is used where it is (a venv cannot be moved: its paths are baked
+  in; it is not rebuilt either); one that does not match is left alone: a clone of an earlier
+  version may still use it (and would rebuild it in place), so it is listed and removable with
+  ``envs prune`` like any other.
 
 A user can bring their own interpreter for a backend with ``POOLING_XFW_PYTHON_<BACKEND>``
 (e.g. ``POOLING_XFW_PYTHON_PYTORCH=~/miniconda3/envs/torch/bin/python``) or the CLI's
@@ -23,11 +32,15 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable
@@ -41,6 +54,9 @@ _INSTALLED_REQUIREMENTS = Path(__file__).resolve().parents[1] / "adapters" / "re
 REQUIREMENTS_DIR = (_INSTALLED_REQUIREMENTS if _INSTALLED_REQUIREMENTS.is_dir()
                     else PROJECT_ROOT / "adapters" / "requirements")
 STAMP = "pooling-xfw.json"
+_PYTHON_VERSION = sys.version.split()[0]
+#: (venv, pins' directory) whose use this process has already recorded in the venv's stamp
+_noted: set[tuple[Path, str]] = set()
 _overrides: dict[str, str] = {}
 
 
@@ -56,6 +72,45 @@ def envs_root() -> Path:
     if explicit:
         return Path(explicit).expanduser()
     return cache_root() / "envs"
+
+
+def check_root(create: bool = False) -> Path:
+    """The root, when venvs can be built there; else ``PoolingError``, one line naming
+    ``POOLING_XFW_ENVS`` and the path: it is not a directory, a missing parent (of
+    ``POOLING_XFW_ENVS``; the default's parents are made, as for any cache), or not writable.
+    With ``create`` the root is made (tried for real: permission bits do not stop root)."""
+    from pooling_xfw.errors import PoolingError
+
+    root = envs_root()
+    explicit = bool(os.environ.get("POOLING_XFW_ENVS"))
+
+    def fail(why: str):
+        given = f"got {str(root)!r}" if explicit else f"unset, so {str(root)!r}"
+        raise PoolingError(f"POOLING_XFW_ENVS: {given}: {why}; allowed: a writable directory, "
+                           f"or one to create in an existing directory")
+
+    if root.exists() and not root.is_dir():
+        fail("not a directory")
+    if not root.exists():
+        if explicit and not root.parent.is_dir():
+            fail(f"{root.parent} " + ("is not a directory" if root.parent.exists() else
+                                      "does not exist"))
+        existing = next(p for p in root.parents if p.exists())
+        if not existing.is_dir():
+            fail(f"{existing} is not a directory")
+        if not create:
+            if not os.access(existing, os.W_OK | os.X_OK):
+                fail(f"{existing} is not writable")
+            return root
+        try:
+            root.mkdir(parents=not explicit, exist_ok=True)
+        except OSError as exc:
+            fail(f"cannot be made ({exc.strerror or exc})")
+    try:
+        tempfile.TemporaryFile(dir=root).close()
+    except OSError as exc:
+        fail(f"not writable ({exc.strerror or exc})")
+    return root
 
 
 def check_backend(name: str) -> str:
@@ -84,32 +139,102 @@ def requirements(backend: str) -> Path:
     return REQUIREMENTS_DIR / f"{backend}.txt"
 
 
-def fingerprint(backend: str) -> str:
-    """Hash of the pinned requirements and the base interpreter's version: a change rebuilds."""
-    digest = hashlib.sha256(requirements(backend).read_bytes())
-    digest.update(sys.version.split()[0].encode())
+def _fingerprint_of(pins: Path, python_version: str) -> str:
+    digest = hashlib.sha256(pins.read_bytes())
+    digest.update(python_version.encode())
     return digest.hexdigest()[:16]
 
 
+def fingerprint(backend: str) -> str:
+    """Hash of the pinned requirements and the base interpreter's version: a change rebuilds."""
+    return _fingerprint_of(requirements(backend), _PYTHON_VERSION)
+
+
+def env_name(backend: str) -> str:
+    """``<backend>-<fingerprint[:8]>``: the name of the venv built from this checkout's pins."""
+    return f"{backend}-{fingerprint(backend)[:8]}"
+
+
 def env_dir(backend: str) -> Path:
+    """Where the venv built from this checkout's pins is (or will be built)."""
+    return envs_root() / env_name(backend)
+
+
+def _legacy_dir(backend: str) -> Path:
+    """The one unkeyed venv per backend of versions before the keying."""
     return envs_root() / backend
 
 
-def _venv_python(backend: str) -> Path:
-    return env_dir(backend) / "bin" / "python"
+def _python_in(venv: Path) -> Path:
+    return venv / "bin" / "python"
 
 
-def _stamp(backend: str) -> dict:
+def _read_stamp(venv: Path) -> dict:
     try:
-        return json.loads((env_dir(backend) / STAMP).read_text())
+        stamp = json.loads((venv / STAMP).read_text())
     except (OSError, ValueError):
         return {}
+    if not isinstance(stamp, dict):
+        return {}
+    if not isinstance(stamp.get("used_by"), dict):
+        stamp["used_by"] = {}
+    return stamp
+
+
+def _write_stamp(venv: Path, stamp: dict) -> None:
+    """Atomically: a reader sees the old stamp or the new one, never half of one."""
+    partial = venv / f"{STAMP}.{os.getpid()}.tmp"
+    try:
+        partial.write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
+        os.replace(partial, venv / STAMP)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _matches(venv: Path, backend: str) -> bool:
+    return (_read_stamp(venv).get("fingerprint") == fingerprint(backend)
+            and _python_in(venv).exists())
+
+
+def current_dir(backend: str) -> Path | None:
+    """The venv this checkout's pins select: its keyed venv, else an unkeyed one of an earlier
+    version built from the same pins (used where it is); None when neither is there."""
+    for venv in (env_dir(backend), _legacy_dir(backend)):
+        if _matches(venv, backend):
+            return venv
+    return None
 
 
 def is_current(backend: str) -> bool:
-    """True when the managed venv exists and was built from the current pins."""
-    return _stamp(backend).get("fingerprint") == fingerprint(backend) and _venv_python(
-        backend).exists()
+    """True when a venv built from the current pins is there."""
+    return current_dir(backend) is not None
+
+
+def _today() -> str:
+    return time.strftime("%Y-%m-%d")
+
+
+def _note_use(venv: Path) -> None:
+    """Record in the venv's stamp that this checkout's pins use it (once a day, best effort:
+    a read-only root or a busy lock only skips the record)."""
+    me = str(REQUIREMENTS_DIR)
+    if (venv, me) in _noted:
+        return
+    _noted.add((venv, me))
+    stamp = _read_stamp(venv)
+    if not stamp or stamp["used_by"].get(me) == _today():
+        return
+    try:
+        lock = _acquire(venv, wait=False)
+        if lock is None:
+            return
+        with lock:
+            stamp = _read_stamp(venv)
+            if stamp:
+                stamp["used_by"][me] = _today()
+                _write_stamp(venv, stamp)
+    except OSError:
+        pass
 
 
 def interpreter(backend: str) -> str | None:
@@ -117,7 +242,11 @@ def interpreter(backend: str) -> str | None:
     chosen = user_interpreter(backend)
     if chosen:
         return chosen
-    return str(_venv_python(backend)) if is_current(backend) else None
+    venv = current_dir(backend)
+    if venv is None:
+        return None
+    _note_use(venv)
+    return str(_python_in(venv))
 
 
 def fix_command(backend: str) -> str:
@@ -138,35 +267,122 @@ class EnvStatus:
     where: str = "this machine"
 
 
-_VERSION_PROBE = (
-    "import importlib, json, numpy; m = importlib.import_module({module!r}); "
-    "print(json.dumps({{'framework': m.__version__, 'numpy': numpy.__version__}}))"
-)
+#: what a worker needs besides its framework (pyproject's numpy and Python requirements)
+MIN_NUMPY, MIN_PYTHON = (1, 21), (3, 10)
+
+# in a syntax old interpreters parse too, so that they can say their version
+_VERSION_PROBE = """\
+import importlib, json, sys
+found = {"python": sys.version.split()[0]}
+for key, name in (("numpy", "numpy"), ("framework", MODULE)):
+    try:
+        found[key] = str(importlib.import_module(name).__version__)
+    except BaseException as exc:
+        found[key + "_error"] = "%s: %s" % (type(exc).__name__, exc)
+        break
+print(json.dumps(found))
+"""
+
+
+def _chosen_by(backend: str) -> str:
+    """How the user chose ``backend``'s interpreter, as they wrote it."""
+    if backend in _overrides:
+        return f"--python {backend}={_overrides[backend]}"
+    return f"POOLING_XFW_PYTHON_{backend.upper()}={user_interpreter(backend)}"
 
 
 def inspect(backend: str, timeout: float = 120.0) -> EnvStatus:
     """Probe one backend's interpreter: does it import its framework, and which versions?"""
-    python = interpreter(backend)
-    if python is None:
-        state = "stale" if env_dir(backend).exists() else "missing"
-        return EnvStatus(backend, state, None, detail=f"no current environment in {env_dir(backend)}",
-                         fix=fix_command(backend))
-    return probe(backend, python, timeout)
+    if user_interpreter(backend):
+        return probe(backend, user_interpreter(backend), timeout, chosen_by=_chosen_by(backend))
+    venv = current_dir(backend)
+    if venv is None:
+        others = sorted(p.name for p in _all_dirs() if _backend_of(p.name) == backend)
+        state = "stale" if others else "missing"
+        detail = f"no environment for these pins ({env_name(backend)}) in {envs_root()}"
+        if others:
+            detail += f"; others there: {', '.join(others)}"
+        return EnvStatus(backend, state, None, detail=detail, fix=fix_command(backend))
+    return probe(backend, str(_python_in(venv)), timeout)
 
 
-def probe(backend: str, python: str, timeout: float = 120.0) -> EnvStatus:
-    """Run ``python`` once: ready when it imports numpy and the backend's framework."""
-    code = _VERSION_PROBE.format(module=FRAMEWORK_MODULE[backend])
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = []
+    for part in text.split(".")[:2]:
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def probe(backend: str, python: str, timeout: float = 120.0,
+          chosen_by: str | None = None) -> EnvStatus:
+    """Run ``python`` once, as a worker runs: ready when it is a Python recent enough that
+    imports numpy (recent enough) and the backend's framework.  Otherwise the status says what
+    is wrong and how to fix it: for an interpreter the user chose (``chosen_by``: the flag or
+    variable, as written), in that interpreter, since rebuilding pooling-xfw's own venv would
+    not change it; for a managed venv, by building it anew."""
+    module = FRAMEWORK_MODULE[backend]
+    if chosen_by:
+        name = chosen_by.split("=", 1)[0]
+        drop = (f"leave out {name}" if name.startswith("--") else f"unset {name}") + (
+            " to use pooling-xfw's own environment")
+        install = f"{python} -m pip install -r {requirements(backend)}, or {drop}"
+        repoint = f"point {name} at a Python with numpy and {module}, or {drop}"
+    else:
+        install = repoint = f"rm -r {Path(python).parents[1]}; {fix_command(backend)}"
+
+    def broken(detail: str, fix: str) -> EnvStatus:
+        return EnvStatus(backend, "broken", python, fix=fix,
+                         detail=f"{chosen_by}: {detail}" if chosen_by else detail)
+
+    if chosen_by:
+        found = python if os.sep in python else shutil.which(python)
+        if not found or not os.path.exists(found):
+            return broken("no such file", repoint)
+        if os.path.isdir(found):
+            return broken("a directory, not an interpreter", repoint)
+        if not os.access(found, os.X_OK):
+            return broken("not executable", repoint)
+    code = _VERSION_PROBE.replace("MODULE", repr(module))
     try:
         proc = subprocess.run([python, "-c", code], capture_output=True, text=True,
-                              timeout=timeout, env=quiet_env())
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return EnvStatus(backend, "broken", python, detail=str(exc), fix=fix_command(backend))
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["exit %d" % proc.returncode])[-1]
-        return EnvStatus(backend, "broken", python, detail=last, fix=fix_command(backend))
-    versions = json.loads(proc.stdout.strip().splitlines()[-1])
-    return EnvStatus(backend, "ready", python, versions["framework"], versions["numpy"])
+                              timeout=timeout, env=worker_env())
+    except subprocess.TimeoutExpired:
+        return broken(f"no answer within {timeout:g} s (importing numpy and {module})", install)
+    except OSError as exc:
+        return broken(f"cannot run it ({exc.strerror or exc})", repoint)
+    lines = proc.stdout.strip().splitlines()
+    try:
+        found = json.loads(lines[-1])
+        assert isinstance(found, dict) and "python" in found
+    except (IndexError, ValueError, AssertionError):
+        if proc.returncode < 0:
+            return broken(f"killed by {_signal_name(-proc.returncode)} while importing "
+                          f"numpy and {module}", install)
+        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        return broken(f"printed no versions: is it a Python interpreter? ({last})", repoint)
+    if _version(found["python"]) < MIN_PYTHON:
+        return broken(f"Python {found['python']}; pooling-xfw needs Python >= "
+                      f"{'.'.join(map(str, MIN_PYTHON))}", repoint)
+    for key, what in (("numpy", "numpy"), ("framework", module)):
+        error = found.get(f"{key}_error")
+        if not error and key not in found:
+            return broken(f"did not say its {what} version: is it a Python interpreter?",
+                          repoint)
+        if error:
+            last = [line for line in error.splitlines() if line.strip()][-1]
+            return broken(f"{what} does not import there: {last}", install)
+        if key == "numpy" and _version(found["numpy"]) < MIN_NUMPY:
+            return broken(f"numpy {found['numpy']} there; pooling-xfw needs numpy >= "
+                          f"{'.'.join(map(str, MIN_NUMPY))}", install)
+    return EnvStatus(backend, "ready", python, found["framework"], found["numpy"])
 
 
 def worker_env() -> dict[str, str]:
@@ -187,13 +403,206 @@ def quiet_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _backend_of(name: str) -> str | None:
+    """The backend of a venv's directory name (``paddle``, ``paddle-1a2b3c4d``), else None."""
+    backend, _, key = name.partition("-")
+    if backend in BACKENDS and (not key or (len(key) == 8 and all(
+            c in "0123456789abcdef" for c in key))):
+        return backend
+    return None
+
+
+def _all_dirs() -> list[Path]:
+    """Every venv directory in the root, keyed or of an earlier version, stamped or not."""
+    try:
+        entries = sorted(envs_root().iterdir())
+    except OSError:
+        return []
+    return [p for p in entries if p.is_dir() and _backend_of(p.name)]
+
+
+def _lock_path(venv: Path) -> Path:
+    return venv.parent / f".{venv.name}.lock"
+
+
+def _acquire(venv: Path, wait: bool = True):
+    """The open lock file of ``venv``, locked; None when another process holds it and ``wait``
+    is false.  A lock file removed (by ``prune``) while waiting for it is opened again."""
+    path = _lock_path(venv)
+    while True:
+        lock = open(path, "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            if os.fstat(lock.fileno()).st_ino == os.stat(path).st_ino:
+                return lock
+        except BlockingIOError:
+            lock.close()
+            return None
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            lock.close()
+            raise
+        lock.close()
+
+
+def _holder(venv: Path) -> str:
+    """Who holds the lock of ``venv``, as its holder wrote it in the lock file."""
+    try:
+        info = json.loads(_lock_path(venv).read_text())
+        return (f"pid {info['pid']} ({info['doing']} {venv.name} for {info['pins']} "
+                f"since {info['since']})")
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"another process (it holds the lock of {venv.name})"
+
+
 @contextlib.contextmanager
-def _locked(backend: str):
-    """Serialize builds of one backend across processes and clones sharing the root."""
-    envs_root().mkdir(parents=True, exist_ok=True)
-    with open(envs_root() / f".{backend}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+def _locked(venv: Path, doing: str, waiting: Callable[[str], None] | None = None,
+            wait: bool = True):
+    """Serialize work on one venv across processes and clones sharing the root; the holder
+    writes who it is into the lock file, and a process that has to wait says for whom.
+    Yields True once locked; with ``wait`` false, False at once when another holds it."""
+    lock = _acquire(venv, wait=False)
+    if lock is None and not wait:
+        yield False
+        return
+    if lock is None:
+        if waiting:
+            waiting(f"waiting for {_holder(venv)}")
+        lock = _acquire(venv)
+    with lock:
+        lock.truncate(0)
+        lock.write(json.dumps({"pid": os.getpid(), "doing": doing, "pins": str(REQUIREMENTS_DIR),
+                               "since": time.strftime("%H:%M:%S")}))
+        lock.flush()
+        try:
+            yield True
+        finally:
+            lock.truncate(0)
+
+
+# --- every venv in the root: list and prune ---------------------------------------------------
+
+@dataclasses.dataclass
+class Venv:
+    """One venv directory in the root, as ``envs list`` and ``envs prune`` see it."""
+
+    path: Path
+    backend: str
+    fingerprint: str | None  # None: no stamp (a build failed, or is under way)
+    used_by: dict[str, str]  # pins' directory -> the day it last used this venv
+    still: dict[str, str]  # of those, why each no longer does ("" when it still does)
+    here: bool  # this checkout's pins select it
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def unkeyed(self) -> bool:
+        return self.name == self.backend
+
+    @property
+    def state(self) -> str:
+        if self.fingerprint is None:
+            return "incomplete"
+        if self.here:
+            return "used here"
+        if any(not why for why in self.still.values()):
+            return "in use"
+        return "unused"
+
+    @property
+    def removable(self) -> bool:
+        return self.state in ("unused", "incomplete")
+
+
+def _why_not_used(pins: str, backend: str, stamp: dict) -> str:
+    """Empty when the pins' directory ``pins`` still selects the venv of ``stamp``."""
+    try:
+        now = _fingerprint_of(Path(pins) / f"{backend}.txt",
+                              stamp.get("python") or _PYTHON_VERSION)
+    except OSError:
+        return "gone"
+    return "" if now == stamp.get("fingerprint") else "its pins changed since"
+
+
+def _describe(venv: Path) -> Venv:
+    backend = _backend_of(venv.name)
+    stamp = _read_stamp(venv)
+    used_by = stamp.get("used_by", {})
+    return Venv(venv, backend, stamp.get("fingerprint"), dict(used_by),
+                {pins: _why_not_used(pins, backend, stamp) for pins in used_by},
+                here=current_dir(backend) == venv)
+
+
+def environments(backends: Iterable[str] = BACKENDS) -> list[Venv]:
+    """Every venv in the root (keyed or unkeyed, complete or not) of these backends."""
+    chosen = set(backends)
+    return [_describe(p) for p in _all_dirs() if _backend_of(p.name) in chosen]
+
+
+def _running() -> dict[str, int]:
+    """The program (``argv[0]``) of every process this user can see, with one pid of each."""
+    programs: dict[str, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv0 = (entry / "cmdline").read_bytes().split(b"\0", 1)[0]
+        except OSError:
+            continue
+        programs.setdefault(os.fsdecode(argv0), int(entry.name))
+    return programs
+
+
+def prune(backends: Iterable[str] = BACKENDS, dry_run: bool = False,
+          progress: Callable[[str], None] = print) -> list[Venv]:
+    """Remove the unused venvs (no checkout recorded in the stamp still has their pins; a
+    venv of an earlier version records none) and the incomplete ones (no stamp), with their
+    log and lock; a venv whose lock is held (a build under way) or whose python runs is kept.
+    Returns those removed (or, with ``dry_run``, those that would be)."""
+    removed = []
+    running = _running()
+    for venv in environments(backends):
+        if not venv.removable:
+            continue
+        pid = next((pid for prog, pid in running.items()
+                    if prog.startswith(str(venv.path) + os.sep)), None)
+        if pid is not None:
+            progress(f"kept {venv.name} ({venv.state}): its python runs (pid {pid})")
+            continue
+        if dry_run:
+            progress(f"would remove {venv.name} ({venv.state})")
+            removed.append(venv)
+            continue
+        with _locked(venv.path, "removing", wait=False) as held:
+            if not held:
+                progress(f"kept {venv.name} ({venv.state}): held by {_holder(venv.path)}")
+                continue
+            venv = _describe(venv.path)  # as it is now that no build can start
+            if not venv.removable:
+                continue
+            shutil.rmtree(venv.path)
+            for leftover in (envs_root() / f"{venv.name}.log", _lock_path(venv.path)):
+                leftover.unlink(missing_ok=True)
+        progress(f"removed {venv.name} ({venv.state})")
+        removed.append(venv)
+    if not dry_run:
+        _remove_leftovers()
+    return removed
+
+
+def _remove_leftovers() -> None:
+    """Lock and log files of venvs no longer there (a lock only when no one holds it)."""
+    root = envs_root()
+    for lock_path in root.glob(".*.lock"):
+        name = lock_path.name[1:-len(".lock")]
+        if _backend_of(name) and not (root / name).exists():
+            lock = _acquire(root / name, wait=False)
+            if lock is not None:
+                with lock:
+                    if not (root / name).exists():  # no build started before we locked
+                        lock_path.unlink(missing_ok=True)
+                        (root / f"{name}.log").unlink(missing_ok=True)
 
 
 def _run(cmd: list[str], log) -> None:
@@ -202,46 +611,71 @@ def _run(cmd: list[str], log) -> None:
     subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
 
 
+def _build(backend: str, target: Path, log, say: Callable[[str], None]) -> None:
+    """A venv at ``target`` with the pins of ``backend`` installed (raises CalledProcessError)."""
+    say("creating venv")
+    _run([sys.executable, "-m", "venv", str(target)], log)
+    say(f"installing {requirements(backend)} (log: {log.name})")
+    _run([str(_python_in(target)), "-m", "pip", "install", "--quiet",
+          "-r", str(requirements(backend))], log)
+
+
 def create_one(backend: str, progress: Callable[[str, str], None]) -> EnvStatus:
-    """Build (or reuse) the venv for ``backend``; rebuilds only when its pins changed."""
+    """Build (or reuse) the venv for ``backend``'s pins; another venv is never touched."""
+    def say(message: str) -> None:
+        progress(backend, message)
+
     if user_interpreter(backend):
-        progress(backend, "using the interpreter you chose")
+        say("using the interpreter you chose")
         return inspect(backend)
-    with _locked(backend):
-        if is_current(backend):
-            progress(backend, "up to date")
-            return EnvStatus(backend, "ready", str(_venv_python(backend)))
-        target = env_dir(backend)
-        if target.exists():
-            progress(backend, "pins changed or build incomplete: removing the old environment")
-            shutil.rmtree(target)
-        log_path = envs_root() / f"{backend}.log"
-        with open(log_path, "w") as log:
-            try:
-                progress(backend, "creating venv")
-                _run([sys.executable, "-m", "venv", str(target)], log)
-                progress(backend, f"installing {requirements(backend).name} (log: {log_path})")
-                _run([str(_venv_python(backend)), "-m", "pip", "install", "--quiet",
-                      "-r", str(requirements(backend))], log)
-            except subprocess.CalledProcessError as exc:
-                progress(backend, f"FAILED ({exc.cmd[-1]}); see {log_path}")
-                return EnvStatus(backend, "broken", None, detail=f"install failed, see {log_path}",
-                                 fix=fix_command(backend))
-        progress(backend, "checking the import")
-        status = probe(backend, str(_venv_python(backend)))
-        if status.state == "ready":
-            (target / STAMP).write_text(json.dumps(
-                {"fingerprint": fingerprint(backend), "python": sys.version.split()[0]}))
-        progress(backend, status.state if status.state != "ready" else
-                 f"ready ({FRAMEWORK_MODULE[backend]} {status.framework_version})")
-        return status
+    venv = current_dir(backend)  # a stamp is written last and atomically: no lock to read it
+    if venv is None:
+        check_root(create=True)
+        with _locked(env_dir(backend), "building", waiting=say):
+            venv = current_dir(backend)  # built meanwhile by the process we waited for?
+            if venv is None:
+                return _build_here(backend, say)
+    _note_use(venv)
+    say("up to date" if venv == env_dir(backend) else
+        f"up to date (built by an earlier version, used where it is: {venv})")
+    return EnvStatus(backend, "ready", str(_python_in(venv)))
+
+
+def _build_here(backend: str, say: Callable[[str], None]) -> EnvStatus:
+    """Build ``env_dir(backend)`` (its lock held), stamped once its framework imports."""
+    target = env_dir(backend)
+    if target.exists():
+        say("build incomplete: removing it")
+        shutil.rmtree(target)
+    log_path = envs_root() / f"{target.name}.log"
+    with open(log_path, "w") as log:
+        try:
+            _build(backend, target, log, say)
+        except subprocess.CalledProcessError as exc:
+            say(f"FAILED ({exc.cmd[-1]}); see {log_path}")
+            return EnvStatus(backend, "broken", None, detail=f"install failed, see {log_path}",
+                             fix=fix_command(backend))
+    say("checking the import")
+    status = probe(backend, str(_python_in(target)))
+    if status.state == "ready":
+        me = str(REQUIREMENTS_DIR)
+        _write_stamp(target, {"fingerprint": fingerprint(backend), "backend": backend,
+                              "python": _PYTHON_VERSION, "pins": requirements(backend).name,
+                              "built_by": me, "built": _today(), "used_by": {me: _today()}})
+        _noted.add((target, me))
+    say(status.state if status.state != "ready" else
+        f"ready ({FRAMEWORK_MODULE[backend]} {status.framework_version})")
+    return status
 
 
 def create(backends: Iterable[str] = BACKENDS, jobs: int = 4,
            progress: Callable[[str, str], None] | None = None) -> list[EnvStatus]:
     """Create every requested environment, in parallel; returns their statuses in order."""
     names = [check_backend(b) for b in backends]
-    report = progress or (lambda b, msg: print(f"[envs] {b}: {msg}", file=sys.stderr, flush=True))
+    if any(not user_interpreter(b) and not is_current(b) for b in names):
+        check_root(create=True)  # one error before any build starts
+    report = progress if progress is not None else (
+        lambda b, msg: print(f"[envs] {b}: {msg}", file=sys.stderr, flush=True))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(lambda b: create_one(b, report), names))
 
