@@ -15,9 +15,10 @@ import pooling_xfw as px
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cli(*args, env=None, check_exit=None):
+def cli(*args, env=None, check_exit=None, umask=None):
     proc = subprocess.run([sys.executable, "-m", "pooling_xfw", *args], capture_output=True,
-                          text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=600)
+                          text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=600,
+                          preexec_fn=None if umask is None else (lambda: os.umask(umask)))
     if check_exit is not None:
         assert proc.returncode == check_exit, (proc.returncode, proc.stdout, proc.stderr)
     return proc
@@ -156,6 +157,71 @@ def test_output_is_written_atomically(tmp_path):
     cli("report", "--cases", "pool2d-max", "--output", str(target), check_exit=0)
     assert target.read_text().startswith("pooling-xfw")
     assert [p.name for p in tmp_path.iterdir()] == ["report.txt"]  # no temporary left behind
+
+
+def _one_line_error(proc, *fragments):
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [l for l in proc.stderr.splitlines() if l.startswith("pooling-xfw: error:")]
+    assert len(errors) == 1 and all(f in errors[0] for f in fragments), proc.stderr
+
+
+@pytest.mark.parametrize("umask,existing,expected", [
+    (0o022, None, 0o644), (0o077, None, 0o600), (0o002, None, 0o664),
+    (0o022, 0o600, 0o600), (0o077, 0o644, 0o644), (0o022, 0o640, 0o640),
+], ids=["new-umask-022", "new-umask-077", "new-umask-002", "replaced-0600-kept",
+        "replaced-0644-kept-under-umask-077", "replaced-0640-kept"])
+def test_output_mode_is_the_umasks_or_the_replaced_files(tmp_path, umask, existing, expected):
+    target = tmp_path / "report.txt"
+    if existing is not None:
+        target.write_text("old report\n")
+        target.chmod(existing)
+    cli("report", "--cases", "pool2d-max", "--backends", "pytorch", "--output", str(target),
+        umask=umask, check_exit=0)
+    assert target.read_text().startswith("pooling-xfw")
+    assert oct(target.stat().st_mode & 0o7777) == oct(expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.txt"]
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["to-a-file", "dangling"])
+def test_output_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path, existing):
+    real = tmp_path / "reports" / "latest.txt"
+    real.parent.mkdir()
+    if existing:
+        real.write_text("old report\n")
+        real.chmod(0o640)
+    link = tmp_path / "report.txt"
+    link.symlink_to(Path("reports") / "latest.txt")
+    cli("report", "--cases", "pool2d-max", "--backends", "pytorch", "--output", str(link),
+        umask=0o022, check_exit=0)
+    assert link.is_symlink() and os.readlink(link) == str(Path("reports") / "latest.txt")
+    assert real.read_text().startswith("pooling-xfw")
+    assert oct(real.stat().st_mode & 0o7777) == oct(0o640 if existing else 0o644)
+    assert sorted(p.name for p in real.parent.iterdir()) == ["latest.txt"]
+
+
+def test_output_to_a_descriptor_is_written_in_place(tmp_path):
+    link = tmp_path / "out"  # a link to /dev/stdout: the same path through one more link
+    link.symlink_to("/dev/stdout")
+    proc = cli("report", "--cases", "pool2d-max", "--backends", "pytorch", "--output",
+               str(link), check_exit=0)
+    assert proc.stdout.startswith("pooling-xfw") and "summary: 1 agree" in proc.stdout
+    assert link.is_symlink() and os.readlink(link) == "/dev/stdout"
+
+
+@pytest.mark.parametrize("where,message", [
+    ("/proc/r.txt", "--output: cannot write '/proc/r.txt' (cannot create a file in its "
+                    "directory"),
+    ("full", "(No space left on device); nothing was written in its place"),
+], ids=["a-place-that-takes-no-files", "a-full-disk"])
+def test_output_that_cannot_be_written_is_one_line_exit_2(tmp_path, where, message):
+    if where == "full":  # a link to the device that is always full: the real write error
+        where = tmp_path / "report.txt"
+        where.symlink_to("/dev/full")
+    proc = cli("report", "--cases", "pool2d-max", "--backends", "pytorch", "--output",
+               str(where), check_exit=2)
+    _one_line_error(proc, message)
+    if isinstance(where, Path):
+        assert where.is_symlink() and os.readlink(where) == "/dev/full"
 
 
 def test_envs_list():
