@@ -132,18 +132,60 @@ def _shape(flag: str, text: str) -> tuple[int, ...]:
     return shape
 
 
+def _check_fits(flag: str, text: str, cells: int, what: str, bytes_per_cell: int) -> None:
+    """Refuse (one line naming ``flag``, with the bytes) an array of ``cells`` cells that would
+    take more than this machine's memory to make, ``bytes_per_cell`` each (temporaries
+    included): it would fail half-made, or take the machine down, not pool."""
+    from .spec import format_bytes, memory_limit
+
+    need, limit = cells * bytes_per_cell, memory_limit()
+    if need > limit:
+        raise PoolingError(f"{flag}: got {text!r}; {what} would need {format_bytes(need)}, more "
+                           f"than this machine's memory ({format_bytes(limit)}); allowed: a "
+                           f"shape whose input fits in memory")
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _read_npy(path: str):
+    """The array in a .npy file, pickles refused; one line naming --input otherwise."""
+    import numpy as np
+
+    def refuse(why: str) -> PoolingError:
+        return PoolingError(f"--input: cannot read {path!r} as a .npy array without pickles "
+                            f"({why}); allowed: a numeric .npy file")
+
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(len(_NPY_MAGIC))
+            if not magic:
+                raise refuse("the file is empty")
+            if magic != _NPY_MAGIC:
+                raise refuse("not a .npy file: it does not start with the .npy magic string")
+            handle.seek(0)
+            return np.load(handle, allow_pickle=False)
+    except PoolingError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:
+        raise refuse(getattr(exc, "strerror", None) or str(exc) or type(exc).__name__) from None
+
+
 def _load_input(args):
+    import math
+
     import numpy as np
 
     if args.input:
-        try:
-            return np.load(args.input, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise PoolingError(f"--input: cannot read {args.input!r} as a .npy array without "
-                               f"pickles ({exc}); allowed: a numeric .npy file") from None
+        return _read_npy(args.input)
     shape = _shape("--shape", args.shape)
     if args.seed < 0:
         raise PoolingError(f"--seed: got {args.seed}; allowed: an int >= 0")
+    itemsize = np.dtype(args.dtype).itemsize  # made in float64 (int64 for arange), then cast
+    _check_fits("--shape", args.shape, math.prod(shape),
+               f"the {' x '.join(map(str, shape))} {args.dtype} input ({args.values}, made in "
+               f"{'int64' if args.values == 'arange' else 'float64'})",
+               itemsize + (16 if args.values == "negative" else 8))
     rng = np.random.default_rng(args.seed)
     values = {"arange": lambda: np.arange(np.prod(shape)).reshape(shape),
               "randn": lambda: rng.standard_normal(shape),
@@ -217,9 +259,20 @@ def _conventions(args) -> int:
 
 
 def _translate(args) -> int:
+    import math
+
     from .porting import translate
 
-    result = translate(args.call, args.frm, _shape("--shape", args.shape),
+    shape = _shape("--shape", args.shape)
+    if args.no_verify:  # rendered for the shape, nothing made: any shape numpy can index
+        if math.prod(shape) >= 2**63:
+            raise PoolingError(f"--shape: got {args.shape!r}; allowed: 2 to 4 positive ints "
+                               f"whose product is < 2**63 (C int64)")
+    else:  # a random float32 input, made in float64, and run in every framework
+        _check_fits("--shape", args.shape, math.prod(shape),
+                   f"the random {' x '.join(map(str, shape))} float32 input (made in float64)",
+                   20)
+    result = translate(args.call, args.frm, shape,
                        to=_backends(args.to) if args.to is not None else None,
                        verify=not args.no_verify)
     sys.stdout.write(result.to_text())
@@ -357,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
         if name in _FLAGS and getattr(args, "run", None) is _compare:
             message = f"{_FLAGS[name]} ({message}"
             message = message.replace(": got", "): got", 1)
+        elif name == "shape" and getattr(args, "run", None) in (_translate, _explain):
+            message = f"--{message}"
         print(f"pooling-xfw: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -24,6 +24,13 @@ def cli(*args, env=None, check_exit=None, umask=None):
     return proc
 
 
+def _one_line_error(proc, *fragments):
+    """One error line on stderr, holding every fragment, and no traceback."""
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [l for l in proc.stderr.splitlines() if l.startswith("pooling-xfw: error:")]
+    assert len(errors) == 1 and all(f in errors[0] for f in fragments), proc.stderr
+
+
 @pytest.fixture(scope="module")
 def report_json(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "report.json"
@@ -124,6 +131,63 @@ def test_usage_errors_are_one_line_and_exit_2(args, message):
     assert proc.stderr.strip().count("\n") == 0
 
 
+def _npy(tmp_path, kind: str) -> str:
+    """A broken .npy file: empty, not a .npy at all, or cut in its header or its data."""
+    good = tmp_path / "good.npy"
+    np.save(good, np.zeros((1, 1, 40, 40), np.float32))
+    data = {"empty": b"", "garbage": bytes(range(7, 37)), "cut-header": good.read_bytes()[:100],
+            "cut-data": good.read_bytes()[:1000]}[kind]
+    path = tmp_path / f"{kind}.npy"
+    path.write_bytes(data)
+    return str(path)
+
+
+HUGE = "10000000,10000000"  # 1.2 PB to make: beyond any machine's memory
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["compare", "--input", "npy:empty", "--kernel", "2"],
+     ["--input: cannot read", "(the file is empty)"]),
+    (["compare", "--input", "npy:garbage", "--kernel", "2"],
+     ["--input: cannot read", "not a .npy file"]),
+    (["compare", "--input", "npy:cut-header", "--kernel", "2"],
+     ["--input: cannot read", "reading array header"]),
+    (["compare", "--input", "npy:cut-data", "--kernel", "2"],
+     ["--input: cannot read", "could only read 218 elements"]),
+    (["compare", "--shape", HUGE, "--kernel", "2"],
+     [f"--shape: got '{HUGE}'; the 10000000 x 10000000 float32 input", "would need 1.2 PB",
+      "more than this machine's memory"]),
+    (["compare", "--shape", "1,1,99999999999999999999,4", "--kernel", "2"],
+     ["--shape: got '1,1,99999999999999999999,4'", "would need 4.8 ZB", "machine's memory"]),
+    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--stride", "99999999999999999999"],
+     ["--stride (stride): got 99999999999999999999; allowed: an int >= 1 and < 2**63"]),
+    (["translate", "--from", "pytorch", "nn.MaxPool2d(3)", "--shape", f"1,1,{HUGE}"],
+     [f"--shape: got '1,1,{HUGE}'; the random", "would need 2.0 PB", "machine's memory"]),
+    (["translate", "--from", "pytorch", "nn.MaxPool2d(3)", "--shape",
+      "1,1,99999999999999999999,4", "--no-verify"],
+     ["--shape: got '1,1,99999999999999999999,4'; allowed:", "product is < 2**63"]),
+    (["explain", "pytorch", "nn.MaxPool2d(3)", "pytorch", "nn.MaxPool2d(3, stride=1)",
+      "--shape", f"1,1,{HUGE}"],
+     ["--shape: got (1, 1, 10000000, 10000000); the 10000000 x 10000000 inputs",
+      "would need 1.6 PB", "machine's memory"]),
+], ids=["npy-empty", "npy-garbage", "npy-cut-in-header", "npy-cut-in-data", "shape-huge",
+        "shape-beyond-int64", "stride-beyond-int64", "translate-shape-huge",
+        "translate-no-verify-beyond-int64", "explain-shape-huge"])
+def test_bad_inputs_and_sizes_are_one_line_exit_2(tmp_path, args, fragments):
+    args = [_npy(tmp_path, a[4:]) if a.startswith("npy:") else a for a in args]
+    proc = cli(*args, check_exit=2)
+    _one_line_error(proc, *fragments)
+    assert proc.stderr.count("\n") == 1 and "starting" not in proc.stderr
+
+
+def test_translate_no_verify_renders_a_huge_shape_without_making_it():
+    proc = cli("translate", "--from", "tensorflow",
+               "AveragePooling2D(pool_size=3, strides=2, padding='same')", "--shape",
+               f"1,{HUGE},3", "--no-verify", check_exit=0)
+    assert "output 5000000x5000000" in proc.stdout and "F.avg_pool2d(" in proc.stdout
+    assert proc.stderr == ""
+
+
 def test_pickled_input_is_refused(tmp_path):
     path = tmp_path / "obj.npy"
     np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
@@ -157,12 +221,6 @@ def test_output_is_written_atomically(tmp_path):
     cli("report", "--cases", "pool2d-max", "--output", str(target), check_exit=0)
     assert target.read_text().startswith("pooling-xfw")
     assert [p.name for p in tmp_path.iterdir()] == ["report.txt"]  # no temporary left behind
-
-
-def _one_line_error(proc, *fragments):
-    assert "Traceback" not in proc.stderr, proc.stderr
-    errors = [l for l in proc.stderr.splitlines() if l.startswith("pooling-xfw: error:")]
-    assert len(errors) == 1 and all(f in errors[0] for f in fragments), proc.stderr
 
 
 @pytest.mark.parametrize("umask,existing,expected", [

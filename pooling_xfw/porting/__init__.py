@@ -17,7 +17,7 @@ import numpy as np
 
 from ..compare import compare, input_scale, judge, tolerance
 from ..errors import PoolingError
-from ..reference import pool2d
+from ..reference import pool2d, work_dtype
 from ..runtime.client import WorkerFailure, default_pool
 from ..runtime.envs import BACKENDS
 from ..spec import make_spec, resolve
@@ -71,6 +71,15 @@ def evaluate(native: NativeCall, x: np.ndarray) -> np.ndarray:
             widths[h_axis], widths[h_axis + 1] = (0, extra[0]), (0, extra[1])
             out = np.pad(out.astype(np.float64), widths, constant_values=np.nan)
     return out
+
+
+def _shape_only(shape) -> np.ndarray:
+    """A float32 array of ``shape`` that takes no memory (every cell is one zero)."""
+    try:
+        return np.broadcast_to(np.zeros((), np.float32), shape)
+    except ValueError:  # more cells than numpy can index
+        raise PoolingError(f"shape: got {tuple(shape)}; allowed: fewer than 2**63 cells in "
+                           f"all (C int64)") from None
 
 
 def _random_input(shape, layout: str, seed: int = 0) -> np.ndarray:
@@ -135,10 +144,15 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=Non
     native = parse(frm, call)
     kwargs = _neutral_kwargs(native)
     shape = tuple(int(v) for v in shape)
-    x = _random_input(shape, kwargs["layout"], seed)
-    geom = resolve(make_spec(**kwargs), x.shape)  # PoolingError when it does not fit
+    geom = resolve(make_spec(**kwargs), shape)  # arithmetic only; PoolingError: does not fit
+    if verify:  # the input is made, and pooled: it must fit, checked before it is made
+        geom.check_fits(shape, work_dtype(kwargs["mode"], np.dtype(np.float32)))
+        x = _random_input(shape, kwargs["layout"], seed)
+    else:  # rendering needs the input's shape and dtype only: a view of one cell, no memory
+        x = _shape_only(shape)
     geometry = f"pads {geom.pads}, output {geom.out_hw[0]}x{geom.out_hw[1]}"
-    if native.keeps_padding_windows and evaluate(native, x).shape != pool2d(x, **kwargs).shape:
+    if native.keeps_padding_windows and kwargs["ceil_mode"] and any(
+            g.ceil_keep_out() != g.out for g in (geom.rows, geom.cols)):
         geometry += (f"; {native.framework} keeps a last window that starts in the padding "
                      f"(the neutral spec drops it: its value is undefined here)")
     names = [to] if isinstance(to, str) else list(to or BACKENDS)
@@ -379,6 +393,7 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
     if shape is not None:
         dims = tuple(int(v) for v in shape)
         sizes = [dims[-3:-1] if a.spec["layout"] == "NHWC" and len(dims) > 2 else dims[-2:]]
+        _check_witness_fits(shape, *sizes[0])
     else:
         sizes = [(h, w) for h in range(1, 10) for w in range(1, 10)]
     valid = [hw for hw in sizes if _geometry(a, hw) and _geometry(b, hw)]
@@ -399,6 +414,24 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
     if result.witness is not None:
         _run_witness(result, verify, pool)
     return result
+
+
+#: bytes per cell of an (H, W) plane that the witness search makes: the input and its shift by
+#: -100 in float32, and each call's neutral evaluation of them
+WITNESS_BYTES_PER_CELL = 16
+
+
+def _check_witness_fits(shape, h: int, w: int) -> None:
+    """Refuse a ``shape`` whose (H, W) witness inputs would not fit in memory (before any is
+    made): one line with the bytes they would take."""
+    from ..spec import format_bytes, memory_limit
+
+    need, limit = h * w * WITNESS_BYTES_PER_CELL, memory_limit()
+    if need > limit:
+        raise PoolingError(f"shape: got {tuple(shape)}; the {h} x {w} inputs that show a "
+                           f"difference would need {format_bytes(need)}, more than this "
+                           f"machine's memory ({format_bytes(limit)}); allowed: a shape whose "
+                           f"input fits in memory")
 
 
 def _nan_witness(a: NativeCall, b: NativeCall, verify: bool, pool) -> np.ndarray | None:
