@@ -241,20 +241,42 @@ def _compare(args) -> int:
     return _emit(args, [_single_case(args)])
 
 
+def _could_not_run(unrun: dict[str, str], consequence: str) -> int:
+    """Exit 3 with one line on stderr naming each backend that could not run and why, and what
+    that leaves (``consequence``); exit 0 when ``unrun`` is empty."""
+    if not unrun:
+        return EXIT_OK
+    why = "; ".join(f"{name} ({' '.join(reason.split())})" for name, reason in unrun.items())
+    print(f"pooling-xfw: could not run {why}: {consequence}", file=sys.stderr)
+    return EXIT_UNAVAILABLE
+
+
 def _conventions(args) -> int:
     from pathlib import Path
 
     from . import conventions
     from .runtime.client import log
 
-    text = conventions.markdown(conventions.measure(backends=_backends(args.backends)),
-                                _backends(args.backends))
-    if args.update_readme:
-        readme = Path(__file__).resolve().parents[1] / "README.md"
-        changed = conventions.update_readme(readme, text)
-        log(f"README.md {'updated' if changed else 'already current'}")
-    else:
+    backends = _backends(args.backends)
+    if args.update_readme and backends != list(envs.BACKENDS):
+        raise PoolingError(f"--update-readme: got --backends {args.backends}; allowed: all four "
+                           f"backends ({', '.join(envs.BACKENDS)}, the default): the README's "
+                           f"table has a column for each; README.md not written")
+    rows = conventions.measure(backends=backends)
+    text = conventions.markdown(rows, backends)
+    unrun = {}
+    for _, results in rows:
+        for name, r in results.items():
+            if r.status in ("error", "unavailable"):
+                unrun.setdefault(name, r.detail)
+    if not args.update_readme:
         sys.stdout.write(text)
+        return _could_not_run(unrun, "the table is incomplete")
+    if unrun:
+        return _could_not_run(unrun, "the table would be incomplete; README.md not written")
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    changed = conventions.update_readme(readme, text)
+    log(f"README.md {'updated' if changed else 'already current'}")
     return EXIT_OK
 
 
@@ -292,7 +314,8 @@ def _explain(args) -> int:
                      shape=_shape("--shape", args.shape) if args.shape else None,
                      verify=not args.no_verify)
     sys.stdout.write(result.to_text())
-    return EXIT_OK if result.equivalent else EXIT_DIFFER
+    incomplete = _could_not_run(result.unrun, "the witness was not run")
+    return EXIT_DIFFER if not result.equivalent else incomplete
 
 
 def _audit_chapter(args) -> int:
@@ -301,12 +324,12 @@ def _audit_chapter(args) -> int:
 
     if args.output:
         report.check_writable(args.output)
-    text = chapter.audit()
+    text, unrun = chapter.run_audit()
     if args.output:
         report.write(text, args.output)
     else:
         sys.stdout.write(text)
-    return EXIT_OK
+    return _could_not_run(unrun, "the audit is incomplete")
 
 
 def _output_options(parser) -> None:

@@ -109,6 +109,53 @@ def test_python_flag_points_a_backend_at_an_interpreter():
     assert list(doc["backends"]) == ["mxnet", "pytorch"]
 
 
+@pytest.fixture
+def readme_kept():
+    """README.md's bytes before the test; put back after it, whatever the test did."""
+    readme = ROOT / "README.md"
+    before = readme.read_bytes()
+    yield before
+    if readme.read_bytes() != before:
+        readme.write_bytes(before)
+
+
+NO_PADDLE = ["--python", "paddle=/nonexistent/python"]
+NO_TF = {"POOLING_XFW_PYTHON_TENSORFLOW": "/nonexistent/python"}
+CANNOT_START = "cannot start /nonexistent/python"
+
+
+@pytest.mark.parametrize("args,env,code,fragments", [
+    (NO_PADDLE + ["audit-chapter"], None, 3,
+     ["could not run paddle (", CANNOT_START, "): the audit is incomplete"]),
+    (["explain", "pytorch", "nn.MaxPool2d(2)", "tensorflow",
+      "tf.keras.layers.MaxPool2D(pool_size=2)"], NO_TF, 3,
+     ["could not run tensorflow (", CANNOT_START, "): the witness was not run"]),
+    (["explain", "pytorch", "nn.MaxPool2d(3, padding=1, stride=2)", "tensorflow",
+      "tf.keras.layers.MaxPool2D(pool_size=[3, 3], padding='same', strides=2)"], NO_TF, 1,
+     ["could not run tensorflow (", CANNOT_START, "): the witness was not run"]),
+    (NO_PADDLE + ["conventions", "--backends", "pytorch,paddle"], None, 3,
+     ["could not run paddle (", CANNOT_START, "): the table is incomplete"]),
+    (NO_PADDLE + ["conventions", "--update-readme"], None, 3,
+     ["could not run paddle (", CANNOT_START, "): the table would be incomplete; README.md "
+                                              "not written"]),
+    (["conventions", "--backends", "pytorch", "--update-readme"], None, 2,
+     ["error: --update-readme: got --backends pytorch; allowed: all four backends",
+      "README.md not written"]),
+], ids=["audit-chapter", "explain-equivalent-witness-not-run",
+        "explain-not-equivalent-stays-1", "conventions", "conventions-update-readme",
+        "conventions-update-readme-some-backends"])
+def test_a_backend_that_could_not_run_exits_3_with_one_line(readme_kept, args, env, code,
+                                                            fragments):
+    proc = cli(*args, env=env, check_exit=code)
+    assert "Traceback" not in proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("pooling-xfw:")]
+    assert len(lines) == 1 and all(f in lines[0] for f in fragments), proc.stderr
+    assert (ROOT / "README.md").read_bytes() == readme_kept
+    if "audit-chapter" in args:
+        assert "maxpool-k3 / paddle: could not run; on X-100: - (reference [[-90.]]: not run)" \
+            in proc.stdout
+
+
 @pytest.mark.parametrize("args,message", [
     (["compare", "--shape", "1,1,4,4", "--kernel", "9"], "--kernel (pool_size): got kernel 9"),
     (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--padding", "1,2,3"],

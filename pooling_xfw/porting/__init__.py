@@ -97,6 +97,8 @@ def _random_input(shape, layout: str, seed: int = 0) -> np.ndarray:
 
 # --- translate ------------------------------------------------------------------------------------
 
+COULD_NOT_RUN = "could not run: "
+
 @dataclasses.dataclass
 class Target:
     backend: str
@@ -114,6 +116,19 @@ class Translation:
     geometry: str
     targets: dict[str, Target]
     source_check: str = ""
+
+    @property
+    def unrun(self) -> dict[str, str]:
+        """Each framework that could not run in the verification, and why (empty when all
+        ran, or nothing was verified)."""
+        found = {}
+        if self.source_check.startswith(COULD_NOT_RUN):
+            found[self.source.framework] = self.source_check[len(COULD_NOT_RUN):]
+        for t in self.targets.values():
+            status, _, detail = t.check.partition(": ")
+            if status in ("unavailable", "error"):
+                found.setdefault(t.backend, detail)
+        return found
 
     def to_text(self) -> str:
         src = self.source
@@ -171,7 +186,7 @@ def _verify(result: Translation, x, kwargs, pool) -> None:
     try:
         source = run_native(result.source, x, pool)
     except WorkerFailure as failure:
-        result.source_check = f"could not run: {failure.reason}"
+        result.source_check = f"{COULD_NOT_RUN}{failure.reason}"
         source = None
     comparison = compare(x, backends=list(result.targets), pool=pool, **kwargs)
     reference, scale = comparison.reference, input_scale(x, make_spec(**kwargs))
@@ -221,6 +236,8 @@ class Explanation:
     causes: list[Cause]
     witness: np.ndarray | None = None
     witness_outputs: dict = dataclasses.field(default_factory=dict)  # label -> array or str
+    #: each framework that could not run the witness, and why (empty when all ran)
+    unrun: dict = dataclasses.field(default_factory=dict)
 
     @property
     def equivalent(self) -> bool:
@@ -410,7 +427,8 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
     result = Explanation(a, b, _merge(found, len(valid)))
     result.witness = _witness(a, b, valid)
     if result.witness is None and any(c.kind == "NaN policy" for c in result.causes):
-        result.witness = _nan_witness(a, b, verify, (pool or default_pool()) if verify else None)
+        result.witness = _nan_witness(a, b, verify, (pool or default_pool()) if verify else None,
+                                      result.unrun)
     if result.witness is not None:
         _run_witness(result, verify, pool)
     return result
@@ -434,9 +452,11 @@ def _check_witness_fits(shape, h: int, w: int) -> None:
                            f"input fits in memory")
 
 
-def _nan_witness(a: NativeCall, b: NativeCall, verify: bool, pool) -> np.ndarray | None:
+def _nan_witness(a: NativeCall, b: NativeCall, verify: bool, pool,
+                 unrun: dict) -> np.ndarray | None:
     """The smallest input with a NaN on which the two frameworks' outputs differ (run in both
-    when ``verify``; else the smallest whose first window has other cells beside the NaN)."""
+    when ``verify``; else the smallest whose first window has other cells beside the NaN).
+    A framework that could not run goes into ``unrun`` (framework: why), and no witness."""
     for n in range(1, 10):
         for row, col in ((0, 0), (n - 1, n - 1)):
             x = np.arange(n * n, dtype=np.float32).reshape(1, 1, n, n)
@@ -450,12 +470,14 @@ def _nan_witness(a: NativeCall, b: NativeCall, verify: bool, pool) -> np.ndarray
                 if geom.rows.real_taps()[0] * geom.cols.real_taps()[0] > 1:
                     return xa
                 continue
-            try:
-                ya = run_native(a, xa, pool)
-                yb = _to_layout(run_native(b, _to_layout(x, "NCHW", b.spec["layout"]), pool),
-                                b.spec["layout"], a.spec["layout"])
-            except (WorkerFailure, PoolingError):
-                return None
+            outputs = []
+            for native, xin in ((a, xa), (b, _to_layout(x, "NCHW", b.spec["layout"]))):
+                try:
+                    outputs.append(run_native(native, xin, pool))
+                except (WorkerFailure, PoolingError) as exc:
+                    unrun[native.framework] = str(exc)
+                    return None
+            ya, yb = outputs[0], _to_layout(outputs[1], b.spec["layout"], a.spec["layout"])
             if ya.shape != yb.shape or not np.array_equal(ya, yb, equal_nan=True):
                 return xa
     return None
@@ -473,7 +495,8 @@ def _run_witness(result: Explanation, verify: bool, pool) -> None:
         try:
             result.witness_outputs[key] = _squeeze(run_native(native, xin, pool), native)
         except (WorkerFailure, PoolingError) as exc:
-            result.witness_outputs[key] = f"could not run: {exc}"
+            result.witness_outputs[key] = f"{COULD_NOT_RUN}{exc}"
+            result.unrun.setdefault(native.framework, str(exc))
 
 
 def _squeeze(y: np.ndarray, native: NativeCall) -> np.ndarray:
