@@ -53,7 +53,7 @@ def test_report_runs_every_chapter_example_on_every_backend(report_json):
             assert result["output"] == chapter.expected.tolist()
             assert result["how"]["path"] in ("native", "emulated") and result["how"]["code"]
     assert report_json["summary"] == {"agree": 24, "differ": 0, "error": 0, "unavailable": 0,
-                                      "exit_code": 0}
+                                      "mismatch": 0, "exit_code": 0}
 
 
 def test_text_report_is_a_table_with_versions():
@@ -260,6 +260,38 @@ def test_cases_from_a_json_file(tmp_path):
     doc = json.loads(cli("report", "--cases", str(cases), "--format", "json",
                          check_exit=0).stdout)
     assert doc["cases"][0]["reference_matches_expected"] is True
+
+
+@pytest.mark.parametrize("case,code,note", [
+    ({"name": "neg", "input": [[-1, -2], [-3, -4]], "expected": [[-1, -2], [-3, -5]],
+      "kwargs": {"pool_size": 2, "padding": 1, "stride": 2}}, 1,
+     "neg: MISMATCH: the reference does not match the case's expected output (1 of 4 cells "
+     "differ; first at (1, 1): expected -5.0, reference -4.0)"),
+    ({"name": "wide", "input": [[1, 2], [3, 4]], "expected": [[4, 4]],
+      "kwargs": {"pool_size": 2}}, 1,
+     "wide: MISMATCH: the reference does not match the case's expected output (expected shape "
+     "(1, 2), reference (1, 1))"),
+    ({"name": "ninth", "input": [[1, 0, 0], [0, 0, 0], [0, 0, 0]], "expected": [[0.1111111]],
+      "kwargs": {"pool_size": 3, "mode": "avg"}}, 0, None),
+], ids=["value-differs-exits-1", "shape-differs-exits-1", "avg-within-tolerance-exits-0"])
+def test_a_case_file_whose_expected_output_is_not_the_reference(tmp_path, case, code, note):
+    cases = tmp_path / "cases.json"
+    cases.write_text(json.dumps([case]))
+    text = cli("report", "--cases", str(cases), "--backends", "pytorch", env={"NO_COLOR": "1"},
+               check_exit=code)
+    assert "Traceback" not in text.stderr
+    row = next(l.split() for l in text.stdout.splitlines() if l.startswith(case["name"] + " "))
+    assert row == [case["name"], "MISMATCH" if code else "ok", "agree"]
+    if code:
+        assert note in text.stdout.splitlines()
+        assert text.stdout.rstrip().endswith("0 unavailable, 1 MISMATCH their expected output; "
+                                             "exit 1")
+    doc = json.loads(cli("report", "--cases", str(cases), "--backends", "pytorch",
+                         "--format", "json", check_exit=code).stdout)
+    assert doc["cases"][0]["reference_matches_expected"] is (code == 0)
+    assert doc["summary"]["mismatch"] == (1 if code else 0)
+    assert doc["cases"][0]["expected_detail"] == ("" if note is None else note.split("(", 1)[1]
+                                                  .rsplit(")", 1)[0])
 
 
 def test_output_is_written_atomically(tmp_path):

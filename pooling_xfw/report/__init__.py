@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import __version__
 from ..cases import Case
-from ..compare import compare_many
+from ..compare import BackendResult, compare_many, input_scale, judge, tolerance
 from ..errors import PoolingError
 from ..reference import as_input
 from ..spec import make_spec, resolve
@@ -39,7 +39,7 @@ SCHEMA_DOC = """\
              "spec": {pool2d keyword arguments: pool_size, mode, stride, padding, dilation,
                       ceil_mode, count_include_pad, layout, p},
              "input": array, "reference": array, "expected": array|null,
-             "reference_matches_expected": bool|null,
+             "reference_matches_expected": bool|null, "expected_detail": str,
              "results": {name: {"status": "agree"|"differ"|"error"|"unavailable",
                                 "max_abs_diff": number|null, "output": array|null,
                                 "detail": str,
@@ -47,8 +47,13 @@ SCHEMA_DOC = """\
                                         "adaptations": [str], "computes_in": str,
                                         "calls": [str], "code": str}|null,
                                 "differing": [[index, value, reference], ...]|null}}}],
-  "summary": {"agree": int, "differ": int, "error": int, "unavailable": int, "exit_code": int}
+  "summary": {"agree": int, "differ": int, "error": int, "unavailable": int, "mismatch": int,
+              "exit_code": int}
 }
+A case's "expected" (the chapter's printed output, or a case file's) is held to the reference as
+a backend is (max/min exactly, avg/lp within the tolerance); "mismatch" counts the cases whose
+reference does not match it, "expected_detail" says where.  Exit code: 1 when a backend differs
+or a case mismatches its expected output; else 3 when a backend could not run; else 0.
 Arrays are nested lists; non-finite numbers are the strings "nan", "inf" and "-inf"."""
 
 
@@ -68,8 +73,9 @@ def jsonable(value):
 
 
 def exit_code(counts: dict) -> int:
-    """1 when any backend differs; else 3 when any could not run; else 0."""
-    if counts["differ"]:
+    """1 when any backend differs, or a case's reference does not match its expected output;
+    else 3 when any backend could not run; else 0."""
+    if counts["differ"] or counts.get("mismatch"):
         return EXIT_DIFFER
     if counts["error"] or counts["unavailable"]:
         return EXIT_UNAVAILABLE
@@ -91,16 +97,16 @@ def build(cases: Iterable[Case], backends: Iterable[str] = BACKENDS, pool=None,
     hellos = pool.start(names, progress=progress)
     doc = {"schema": SCHEMA, "tool_version": __version__, "numpy_version": np.__version__,
            "backends": {name: _backend_entry(hellos[name]) for name in names}, "cases": []}
-    counts = dict.fromkeys(("agree", "differ", "error", "unavailable"), 0)
+    counts = dict.fromkeys(("agree", "differ", "error", "unavailable", "mismatch"), 0)
     comparisons = compare_many([dict(case.kwargs, X=case.input) for case in cases],
                                backends=names, pool=pool)
     for case, result in zip(cases, comparisons):
         expected = case.expected
+        matches, detail = _matches_expected(case, result)
+        counts["mismatch"] += matches is False
         entry = {"name": case.name, "title": case.title, "spec": result.spec,
                  "input": case.input, "reference": result.reference, "expected": expected,
-                 "reference_matches_expected": None if expected is None else bool(
-                     expected.shape == result.reference.shape
-                     and np.array_equal(expected, result.reference, equal_nan=True)),
+                 "reference_matches_expected": matches, "expected_detail": detail,
                  "results": {}}
         for name, r in result.results.items():
             counts[r.status] += 1
@@ -110,6 +116,26 @@ def build(cases: Iterable[Case], backends: Iterable[str] = BACKENDS, pool=None,
         doc["cases"].append(entry)
     doc["summary"] = {**counts, "exit_code": exit_code(counts)}
     return jsonable(doc)
+
+
+def _matches_expected(case: Case, result) -> tuple[bool | None, str]:
+    """Whether the reference matches ``case.expected`` (None: the case has none), judged as a
+    backend's output is judged against the reference, and where not, the first difference."""
+    if case.expected is None:
+        return None, ""
+    reference = np.asarray(result.reference)
+    spec = make_spec(**result.spec)
+    probe = BackendResult("expected", "", output=np.asarray(case.expected))
+    judge(probe, reference, tolerance(spec.mode, reference.dtype, result.rtol, result.atol),
+          lambda: input_scale(as_input(case.input), spec), "the expected output")
+    if probe.status == "agree":
+        return True, ""
+    if not probe.differing:  # another shape
+        return False, f"expected shape {probe.output.shape}, reference {reference.shape}"
+    count = probe.detail.split(" of ", 1)[0]
+    index, value, ref = probe.differing[0]
+    return False, (f"{count} of {reference.size} cells differ; first at {index}: expected "
+                   f"{value!r}, reference {ref!r}")
 
 
 def _backend_entry(hello) -> dict:
