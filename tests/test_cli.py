@@ -144,8 +144,8 @@ CANNOT_START = "cannot start /nonexistent/python"
 ], ids=["audit-chapter", "explain-equivalent-witness-not-run",
         "explain-not-equivalent-stays-1", "conventions", "conventions-update-readme",
         "conventions-update-readme-some-backends"])
-def test_a_backend_that_could_not_run_exits_3_with_one_line(readme_kept, args, env, code,
-                                                            fragments):
+def test_a_backend_that_could_not_run_is_named_in_one_line(readme_kept, args, env, code,
+                                                           fragments):
     proc = cli(*args, env=env, check_exit=code)
     assert "Traceback" not in proc.stderr
     lines = [l for l in proc.stderr.splitlines() if l.startswith("pooling-xfw:")]
