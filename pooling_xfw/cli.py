@@ -163,18 +163,60 @@ def _shape(flag: str, text: str) -> tuple[int, ...]:
     return shape
 
 
+def _check_fits(flag: str, text: str, cells: int, what: str, bytes_per_cell: int) -> None:
+    """Refuse (one line naming ``flag``, with the bytes) an array of ``cells`` cells that would
+    take more than this machine's memory to make, ``bytes_per_cell`` each (temporaries
+    included): it would fail half-made, or take the machine down, not pool."""
+    from .spec import format_bytes, memory_limit
+
+    need, limit = cells * bytes_per_cell, memory_limit()
+    if need > limit:
+        raise PoolingError(f"{flag}: got {text!r}; {what} would need {format_bytes(need)}, more "
+                           f"than this machine's memory ({format_bytes(limit)}); allowed: a "
+                           f"shape whose input fits in memory")
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _read_npy(path: str):
+    """The array in a .npy file, pickles refused; one line naming --input otherwise."""
+    import numpy as np
+
+    def refuse(why: str) -> PoolingError:
+        return PoolingError(f"--input: cannot read {path!r} as a .npy array without pickles "
+                            f"({why}); allowed: a numeric .npy file")
+
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(len(_NPY_MAGIC))
+            if not magic:
+                raise refuse("the file is empty")
+            if magic != _NPY_MAGIC:
+                raise refuse("not a .npy file: it does not start with the .npy magic string")
+            handle.seek(0)
+            return np.load(handle, allow_pickle=False)
+    except PoolingError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:
+        raise refuse(getattr(exc, "strerror", None) or str(exc) or type(exc).__name__) from None
+
+
 def _load_input(args):
+    import math
+
     import numpy as np
 
     if args.input:
-        try:
-            return np.load(args.input, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise PoolingError(f"--input: cannot read {args.input!r} as a .npy array without "
-                               f"pickles ({exc}); allowed: a numeric .npy file") from None
+        return _read_npy(args.input)
     shape = _shape("--shape", args.shape)
     if args.seed < 0:
         raise PoolingError(f"--seed: got {args.seed}; allowed: an int >= 0")
+    itemsize = np.dtype(args.dtype).itemsize  # made in float64 (int64 for arange), then cast
+    _check_fits("--shape", args.shape, math.prod(shape),
+               f"the {' x '.join(map(str, shape))} {args.dtype} input ({args.values}, made in "
+               f"{'int64' if args.values == 'arange' else 'float64'})",
+               itemsize + (16 if args.values == "negative" else 8))
     rng = np.random.default_rng(args.seed)
     values = {"arange": lambda: np.arange(np.prod(shape)).reshape(shape),
               "randn": lambda: rng.standard_normal(shape),
@@ -230,27 +272,60 @@ def _compare(args) -> int:
     return _emit(args, [_single_case(args)])
 
 
+def _could_not_run(unrun: dict[str, str], consequence: str) -> int:
+    """Exit 3 with one line on stderr naming each backend that could not run and why, and what
+    that leaves (``consequence``); exit 0 when ``unrun`` is empty."""
+    if not unrun:
+        return EXIT_OK
+    why = "; ".join(f"{name} ({' '.join(reason.split())})" for name, reason in unrun.items())
+    print(f"pooling-xfw: could not run {why}: {consequence}", file=sys.stderr)
+    return EXIT_UNAVAILABLE
+
+
 def _conventions(args) -> int:
     from pathlib import Path
 
     from . import conventions
     from .runtime.client import log
 
-    text = conventions.markdown(conventions.measure(backends=_backends(args.backends)),
-                                _backends(args.backends))
-    if args.update_readme:
-        readme = Path(__file__).resolve().parents[1] / "README.md"
-        changed = conventions.update_readme(readme, text)
-        log(f"README.md {'updated' if changed else 'already current'}")
-    else:
+    backends = _backends(args.backends)
+    if args.update_readme and backends != list(envs.BACKENDS):
+        raise PoolingError(f"--update-readme: got --backends {args.backends}; allowed: all four "
+                           f"backends ({', '.join(envs.BACKENDS)}, the default): the README's "
+                           f"table has a column for each; README.md not written")
+    rows = conventions.measure(backends=backends)
+    text = conventions.markdown(rows, backends)
+    unrun = {}
+    for _, results in rows:
+        for name, r in results.items():
+            if r.status in ("error", "unavailable"):
+                unrun.setdefault(name, r.detail)
+    if not args.update_readme:
         sys.stdout.write(text)
+        return _could_not_run(unrun, "the table is incomplete")
+    if unrun:
+        return _could_not_run(unrun, "the table would be incomplete; README.md not written")
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    changed = conventions.update_readme(readme, text)
+    log(f"README.md {'updated' if changed else 'already current'}")
     return EXIT_OK
 
 
 def _translate(args) -> int:
+    import math
+
     from .porting import translate
 
-    result = translate(args.call, args.frm, _shape("--shape", args.shape),
+    shape = _shape("--shape", args.shape)
+    if args.no_verify:  # rendered for the shape, nothing made: any shape numpy can index
+        if math.prod(shape) >= 2**63:
+            raise PoolingError(f"--shape: got {args.shape!r}; allowed: 2 to 4 positive ints "
+                               f"whose product is < 2**63 (C int64)")
+    else:  # a random float32 input, made in float64, and run in every framework
+        _check_fits("--shape", args.shape, math.prod(shape),
+                   f"the random {' x '.join(map(str, shape))} float32 input (made in float64)",
+                   20)
+    result = translate(args.call, args.frm, shape,
                        to=_backends(args.to) if args.to is not None else None,
                        verify=not args.no_verify)
     sys.stdout.write(result.to_text())
@@ -270,7 +345,8 @@ def _explain(args) -> int:
                      shape=_shape("--shape", args.shape) if args.shape else None,
                      verify=not args.no_verify)
     sys.stdout.write(result.to_text())
-    return EXIT_OK if result.equivalent else EXIT_DIFFER
+    incomplete = _could_not_run(result.unrun, "the witness was not run")
+    return EXIT_DIFFER if not result.equivalent else incomplete
 
 
 def _audit_chapter(args) -> int:
@@ -279,12 +355,12 @@ def _audit_chapter(args) -> int:
 
     if args.output:
         report.check_writable(args.output)
-    text = chapter.audit()
+    text, unrun = chapter.run_audit()
     if args.output:
         report.write(text, args.output)
     else:
         sys.stdout.write(text)
-    return EXIT_OK
+    return _could_not_run(unrun, "the audit is incomplete")
 
 
 def _output_options(parser) -> None:
@@ -395,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
         if name in _FLAGS and getattr(args, "run", None) is _compare:
             message = f"{_FLAGS[name]} ({message}"
             message = message.replace(": got", "): got", 1)
+        elif name == "shape" and getattr(args, "run", None) in (_translate, _explain):
+            message = f"--{message}"
         print(f"pooling-xfw: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

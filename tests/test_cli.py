@@ -18,12 +18,20 @@ import pooling_xfw as px
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cli(*args, env=None, check_exit=None):
+def cli(*args, env=None, check_exit=None, umask=None):
     proc = subprocess.run([sys.executable, "-m", "pooling_xfw", *args], capture_output=True,
-                          text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=600)
+                          text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=600,
+                          preexec_fn=None if umask is None else (lambda: os.umask(umask)))
     if check_exit is not None:
         assert proc.returncode == check_exit, (proc.returncode, proc.stdout, proc.stderr)
     return proc
+
+
+def _one_line_error(proc, *fragments):
+    """One error line on stderr, holding every fragment, and no traceback."""
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [l for l in proc.stderr.splitlines() if l.startswith("pooling-xfw: error:")]
+    assert len(errors) == 1 and all(f in errors[0] for f in fragments), proc.stderr
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +56,7 @@ def test_report_runs_every_chapter_example_on_every_backend(report_json):
             assert result["output"] == chapter.expected.tolist()
             assert result["how"]["path"] in ("native", "emulated") and result["how"]["code"]
     assert report_json["summary"] == {"agree": 24, "differ": 0, "error": 0, "unavailable": 0,
-                                      "exit_code": 0}
+                                      "mismatch": 0, "exit_code": 0}
 
 
 def test_text_report_is_a_table_with_versions():
@@ -104,6 +112,53 @@ def test_python_flag_points_a_backend_at_an_interpreter():
     assert list(doc["backends"]) == ["mxnet", "pytorch"]
 
 
+@pytest.fixture
+def readme_kept():
+    """README.md's bytes before the test; put back after it, whatever the test did."""
+    readme = ROOT / "README.md"
+    before = readme.read_bytes()
+    yield before
+    if readme.read_bytes() != before:
+        readme.write_bytes(before)
+
+
+NO_PADDLE = ["--python", "paddle=/nonexistent/python"]
+NO_TF = {"POOLING_XFW_PYTHON_TENSORFLOW": "/nonexistent/python"}
+CANNOT_START = "cannot start /nonexistent/python"
+
+
+@pytest.mark.parametrize("args,env,code,fragments", [
+    (NO_PADDLE + ["audit-chapter"], None, 3,
+     ["could not run paddle (", CANNOT_START, "): the audit is incomplete"]),
+    (["explain", "pytorch", "nn.MaxPool2d(2)", "tensorflow",
+      "tf.keras.layers.MaxPool2D(pool_size=2)"], NO_TF, 3,
+     ["could not run tensorflow (", CANNOT_START, "): the witness was not run"]),
+    (["explain", "pytorch", "nn.MaxPool2d(3, padding=1, stride=2)", "tensorflow",
+      "tf.keras.layers.MaxPool2D(pool_size=[3, 3], padding='same', strides=2)"], NO_TF, 1,
+     ["could not run tensorflow (", CANNOT_START, "): the witness was not run"]),
+    (NO_PADDLE + ["conventions", "--backends", "pytorch,paddle"], None, 3,
+     ["could not run paddle (", CANNOT_START, "): the table is incomplete"]),
+    (NO_PADDLE + ["conventions", "--update-readme"], None, 3,
+     ["could not run paddle (", CANNOT_START, "): the table would be incomplete; README.md "
+                                              "not written"]),
+    (["conventions", "--backends", "pytorch", "--update-readme"], None, 2,
+     ["error: --update-readme: got --backends pytorch; allowed: all four backends",
+      "README.md not written"]),
+], ids=["audit-chapter", "explain-equivalent-witness-not-run",
+        "explain-not-equivalent-stays-1", "conventions", "conventions-update-readme",
+        "conventions-update-readme-some-backends"])
+def test_a_backend_that_could_not_run_is_named_in_one_line(readme_kept, args, env, code,
+                                                           fragments):
+    proc = cli(*args, env=env, check_exit=code)
+    assert "Traceback" not in proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("pooling-xfw:")]
+    assert len(lines) == 1 and all(f in lines[0] for f in fragments), proc.stderr
+    assert (ROOT / "README.md").read_bytes() == readme_kept
+    if "audit-chapter" in args:
+        assert "maxpool-k3 / paddle: could not run; on X-100: - (reference [[-90.]]: not run)" \
+            in proc.stdout
+
+
 @pytest.mark.parametrize("args,message", [
     (["compare", "--shape", "1,1,4,4", "--kernel", "9"], "--kernel (pool_size): got kernel 9"),
     (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--padding", "1,2,3"],
@@ -124,6 +179,63 @@ def test_usage_errors_are_one_line_and_exit_2(args, message):
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr and "starting" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
+
+
+def _npy(tmp_path, kind: str) -> str:
+    """A broken .npy file: empty, not a .npy at all, or cut in its header or its data."""
+    good = tmp_path / "good.npy"
+    np.save(good, np.zeros((1, 1, 40, 40), np.float32))
+    data = {"empty": b"", "garbage": bytes(range(7, 37)), "cut-header": good.read_bytes()[:100],
+            "cut-data": good.read_bytes()[:1000]}[kind]
+    path = tmp_path / f"{kind}.npy"
+    path.write_bytes(data)
+    return str(path)
+
+
+HUGE = "10000000,10000000"  # 1.2 PB to make: beyond any machine's memory
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["compare", "--input", "npy:empty", "--kernel", "2"],
+     ["--input: cannot read", "(the file is empty)"]),
+    (["compare", "--input", "npy:garbage", "--kernel", "2"],
+     ["--input: cannot read", "not a .npy file"]),
+    (["compare", "--input", "npy:cut-header", "--kernel", "2"],
+     ["--input: cannot read", "reading array header"]),
+    (["compare", "--input", "npy:cut-data", "--kernel", "2"],
+     ["--input: cannot read", "could only read 218 elements"]),
+    (["compare", "--shape", HUGE, "--kernel", "2"],
+     [f"--shape: got '{HUGE}'; the 10000000 x 10000000 float32 input", "would need 1.2 PB",
+      "more than this machine's memory"]),
+    (["compare", "--shape", "1,1,99999999999999999999,4", "--kernel", "2"],
+     ["--shape: got '1,1,99999999999999999999,4'", "would need 4.8 ZB", "machine's memory"]),
+    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--stride", "99999999999999999999"],
+     ["--stride (stride): got 99999999999999999999; allowed: an int >= 1 and < 2**63"]),
+    (["translate", "--from", "pytorch", "nn.MaxPool2d(3)", "--shape", f"1,1,{HUGE}"],
+     [f"--shape: got '1,1,{HUGE}'; the random", "would need 2.0 PB", "machine's memory"]),
+    (["translate", "--from", "pytorch", "nn.MaxPool2d(3)", "--shape",
+      "1,1,99999999999999999999,4", "--no-verify"],
+     ["--shape: got '1,1,99999999999999999999,4'; allowed:", "product is < 2**63"]),
+    (["explain", "pytorch", "nn.MaxPool2d(3)", "pytorch", "nn.MaxPool2d(3, stride=1)",
+      "--shape", f"1,1,{HUGE}"],
+     ["--shape: got (1, 1, 10000000, 10000000); the 10000000 x 10000000 inputs",
+      "would need 1.6 PB", "machine's memory"]),
+], ids=["npy-empty", "npy-garbage", "npy-cut-in-header", "npy-cut-in-data", "shape-huge",
+        "shape-beyond-int64", "stride-beyond-int64", "translate-shape-huge",
+        "translate-no-verify-beyond-int64", "explain-shape-huge"])
+def test_bad_inputs_and_sizes_are_one_line_exit_2(tmp_path, args, fragments):
+    args = [_npy(tmp_path, a[4:]) if a.startswith("npy:") else a for a in args]
+    proc = cli(*args, check_exit=2)
+    _one_line_error(proc, *fragments)
+    assert proc.stderr.count("\n") == 1 and "starting" not in proc.stderr
+
+
+def test_translate_no_verify_renders_a_huge_shape_without_making_it():
+    proc = cli("translate", "--from", "tensorflow",
+               "AveragePooling2D(pool_size=3, strides=2, padding='same')", "--shape",
+               f"1,{HUGE},3", "--no-verify", check_exit=0)
+    assert "output 5000000x5000000" in proc.stdout and "F.avg_pool2d(" in proc.stdout
+    assert proc.stderr == ""
 
 
 def test_pickled_input_is_refused(tmp_path):
@@ -153,12 +265,103 @@ def test_cases_from_a_json_file(tmp_path):
     assert doc["cases"][0]["reference_matches_expected"] is True
 
 
+@pytest.mark.parametrize("case,code,note", [
+    ({"name": "neg", "input": [[-1, -2], [-3, -4]], "expected": [[-1, -2], [-3, -5]],
+      "kwargs": {"pool_size": 2, "padding": 1, "stride": 2}}, 1,
+     "neg: MISMATCH: the reference does not match the case's expected output (1 of 4 cells "
+     "differ; first at (1, 1): expected -5.0, reference -4.0)"),
+    ({"name": "wide", "input": [[1, 2], [3, 4]], "expected": [[4, 4]],
+      "kwargs": {"pool_size": 2}}, 1,
+     "wide: MISMATCH: the reference does not match the case's expected output (expected shape "
+     "(1, 2), reference (1, 1))"),
+    ({"name": "ninth", "input": [[1, 0, 0], [0, 0, 0], [0, 0, 0]], "expected": [[0.1111111]],
+      "kwargs": {"pool_size": 3, "mode": "avg"}}, 0, None),
+], ids=["value-differs-exits-1", "shape-differs-exits-1", "avg-within-tolerance-exits-0"])
+def test_a_case_file_whose_expected_output_is_not_the_reference(tmp_path, case, code, note):
+    cases = tmp_path / "cases.json"
+    cases.write_text(json.dumps([case]))
+    text = cli("report", "--cases", str(cases), "--backends", "pytorch", env={"NO_COLOR": "1"},
+               check_exit=code)
+    assert "Traceback" not in text.stderr
+    row = next(l.split() for l in text.stdout.splitlines() if l.startswith(case["name"] + " "))
+    assert row == [case["name"], "MISMATCH" if code else "ok", "agree"]
+    if code:
+        assert note in text.stdout.splitlines()
+        assert text.stdout.rstrip().endswith("0 unavailable, 1 MISMATCH their expected output; "
+                                             "exit 1")
+    doc = json.loads(cli("report", "--cases", str(cases), "--backends", "pytorch",
+                         "--format", "json", check_exit=code).stdout)
+    assert doc["cases"][0]["reference_matches_expected"] is (code == 0)
+    assert doc["summary"]["mismatch"] == (1 if code else 0)
+    assert doc["cases"][0]["expected_detail"] == ("" if note is None else note.split("(", 1)[1]
+                                                  .rsplit(")", 1)[0])
+
+
 def test_output_is_written_atomically(tmp_path):
     target = tmp_path / "report.txt"
     target.write_text("old report\n")
     cli("report", "--cases", "pool2d-max", "--output", str(target), check_exit=0)
     assert target.read_text().startswith("pooling-xfw")
     assert [p.name for p in tmp_path.iterdir()] == ["report.txt"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("umask,existing,expected", [
+    (0o022, None, 0o644), (0o077, None, 0o600), (0o002, None, 0o664),
+    (0o022, 0o600, 0o600), (0o077, 0o644, 0o644), (0o022, 0o640, 0o640),
+], ids=["new-umask-022", "new-umask-077", "new-umask-002", "replaced-0600-kept",
+        "replaced-0644-kept-under-umask-077", "replaced-0640-kept"])
+def test_output_mode_is_the_umasks_or_the_replaced_files(tmp_path, umask, existing, expected):
+    target = tmp_path / "report.txt"
+    if existing is not None:
+        target.write_text("old report\n")
+        target.chmod(existing)
+    cli("report", "--cases", "pool2d-max", "--backends", "pytorch", "--output", str(target),
+        umask=umask, check_exit=0)
+    assert target.read_text().startswith("pooling-xfw")
+    assert oct(target.stat().st_mode & 0o7777) == oct(expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.txt"]
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["to-a-file", "dangling"])
+def test_output_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path, existing):
+    real = tmp_path / "reports" / "latest.txt"
+    real.parent.mkdir()
+    if existing:
+        real.write_text("old report\n")
+        real.chmod(0o640)
+    link = tmp_path / "report.txt"
+    link.symlink_to(Path("reports") / "latest.txt")
+    cli("report", "--cases", "pool2d-max", "--backends", "pytorch", "--output", str(link),
+        umask=0o022, check_exit=0)
+    assert link.is_symlink() and os.readlink(link) == str(Path("reports") / "latest.txt")
+    assert real.read_text().startswith("pooling-xfw")
+    assert oct(real.stat().st_mode & 0o7777) == oct(0o640 if existing else 0o644)
+    assert sorted(p.name for p in real.parent.iterdir()) == ["latest.txt"]
+
+
+def test_output_to_a_descriptor_is_written_in_place(tmp_path):
+    link = tmp_path / "out"  # a link to /dev/stdout: the same path through one more link
+    link.symlink_to("/dev/stdout")
+    proc = cli("report", "--cases", "pool2d-max", "--backends", "pytorch", "--output",
+               str(link), check_exit=0)
+    assert proc.stdout.startswith("pooling-xfw") and "summary: 1 agree" in proc.stdout
+    assert link.is_symlink() and os.readlink(link) == "/dev/stdout"
+
+
+@pytest.mark.parametrize("where,message", [
+    ("/proc/r.txt", "--output: cannot write '/proc/r.txt' (cannot create a file in its "
+                    "directory"),
+    ("full", "(No space left on device); nothing was written in its place"),
+], ids=["a-place-that-takes-no-files", "a-full-disk"])
+def test_output_that_cannot_be_written_is_one_line_exit_2(tmp_path, where, message):
+    if where == "full":  # a link to the device that is always full: the real write error
+        where = tmp_path / "report.txt"
+        where.symlink_to("/dev/full")
+    proc = cli("report", "--cases", "pool2d-max", "--backends", "pytorch", "--output",
+               str(where), check_exit=2)
+    _one_line_error(proc, message)
+    if isinstance(where, Path):
+        assert where.is_symlink() and os.readlink(where) == "/dev/full"
 
 
 def test_envs_list():

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..compare import compare, input_scale, judge, tolerance
 from ..errors import PoolingError
-from ..reference import pool2d
+from ..reference import pool2d, work_dtype
 from ..runtime.client import WorkerFailure, default_pool
 from ..runtime.envs import BACKENDS
 from ..spec import make_spec, resolve
@@ -73,6 +73,15 @@ def evaluate(native: NativeCall, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _shape_only(shape) -> np.ndarray:
+    """A float32 array of ``shape`` that takes no memory (every cell is one zero)."""
+    try:
+        return np.broadcast_to(np.zeros((), np.float32), shape)
+    except ValueError:  # more cells than numpy can index
+        raise PoolingError(f"shape: got {tuple(shape)}; allowed: fewer than 2**63 cells in "
+                           f"all (C int64)") from None
+
+
 def _random_input(shape, layout: str, seed: int = 0) -> np.ndarray:
     """Values in [-10, 10), rounded to quarters (sums stay exact), with the top-left quadrant
     all negative: windows at the border where padding would win a max if it were not -inf."""
@@ -87,6 +96,8 @@ def _random_input(shape, layout: str, seed: int = 0) -> np.ndarray:
 
 
 # --- translate ------------------------------------------------------------------------------------
+
+COULD_NOT_RUN = "could not run: "
 
 @dataclasses.dataclass
 class Target:
@@ -105,6 +116,19 @@ class Translation:
     geometry: str
     targets: dict[str, Target]
     source_check: str = ""
+
+    @property
+    def unrun(self) -> dict[str, str]:
+        """Each framework that could not run in the verification, and why (empty when all
+        ran, or nothing was verified)."""
+        found = {}
+        if self.source_check.startswith(COULD_NOT_RUN):
+            found[self.source.framework] = self.source_check[len(COULD_NOT_RUN):]
+        for t in self.targets.values():
+            status, _, detail = t.check.partition(": ")
+            if status in ("unavailable", "error"):
+                found.setdefault(t.backend, detail)
+        return found
 
     def to_text(self) -> str:
         src = self.source
@@ -135,10 +159,15 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=Non
     native = parse(frm, call)
     kwargs = _neutral_kwargs(native)
     shape = tuple(int(v) for v in shape)
-    x = _random_input(shape, kwargs["layout"], seed)
-    geom = resolve(make_spec(**kwargs), x.shape)  # PoolingError when it does not fit
+    geom = resolve(make_spec(**kwargs), shape)  # arithmetic only; PoolingError: does not fit
+    if verify:  # the input is made, and pooled: it must fit, checked before it is made
+        geom.check_fits(shape, work_dtype(kwargs["mode"], np.dtype(np.float32)))
+        x = _random_input(shape, kwargs["layout"], seed)
+    else:  # rendering needs the input's shape and dtype only: a view of one cell, no memory
+        x = _shape_only(shape)
     geometry = f"pads {geom.pads}, output {geom.out_hw[0]}x{geom.out_hw[1]}"
-    if native.keeps_padding_windows and evaluate(native, x).shape != pool2d(x, **kwargs).shape:
+    if native.keeps_padding_windows and kwargs["ceil_mode"] and any(
+            g.ceil_keep_out() != g.out for g in (geom.rows, geom.cols)):
         geometry += (f"; {native.framework} keeps a last window that starts in the padding "
                      f"(the neutral spec drops it: its value is undefined here)")
     names = [to] if isinstance(to, str) else list(to or BACKENDS)
@@ -157,7 +186,7 @@ def _verify(result: Translation, x, kwargs, pool) -> None:
     try:
         source = run_native(result.source, x, pool)
     except WorkerFailure as failure:
-        result.source_check = f"could not run: {failure.reason}"
+        result.source_check = f"{COULD_NOT_RUN}{failure.reason}"
         source = None
     comparison = compare(x, backends=list(result.targets), pool=pool, **kwargs)
     reference, scale = comparison.reference, input_scale(x, make_spec(**kwargs))
@@ -207,6 +236,8 @@ class Explanation:
     causes: list[Cause]
     witness: np.ndarray | None = None
     witness_outputs: dict = dataclasses.field(default_factory=dict)  # label -> array or str
+    #: each framework that could not run the witness, and why (empty when all ran)
+    unrun: dict = dataclasses.field(default_factory=dict)
 
     @property
     def equivalent(self) -> bool:
@@ -379,6 +410,7 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
     if shape is not None:
         dims = tuple(int(v) for v in shape)
         sizes = [dims[-3:-1] if a.spec["layout"] == "NHWC" and len(dims) > 2 else dims[-2:]]
+        _check_witness_fits(shape, *sizes[0])
     else:
         sizes = [(h, w) for h in range(1, 10) for w in range(1, 10)]
     valid = [hw for hw in sizes if _geometry(a, hw) and _geometry(b, hw)]
@@ -395,15 +427,36 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
     result = Explanation(a, b, _merge(found, len(valid)))
     result.witness = _witness(a, b, valid)
     if result.witness is None and any(c.kind == "NaN policy" for c in result.causes):
-        result.witness = _nan_witness(a, b, verify, (pool or default_pool()) if verify else None)
+        result.witness = _nan_witness(a, b, verify, (pool or default_pool()) if verify else None,
+                                      result.unrun)
     if result.witness is not None:
         _run_witness(result, verify, pool)
     return result
 
 
-def _nan_witness(a: NativeCall, b: NativeCall, verify: bool, pool) -> np.ndarray | None:
+#: bytes per cell of an (H, W) plane that the witness search makes: the input and its shift by
+#: -100 in float32, and each call's neutral evaluation of them
+WITNESS_BYTES_PER_CELL = 16
+
+
+def _check_witness_fits(shape, h: int, w: int) -> None:
+    """Refuse a ``shape`` whose (H, W) witness inputs would not fit in memory (before any is
+    made): one line with the bytes they would take."""
+    from ..spec import format_bytes, memory_limit
+
+    need, limit = h * w * WITNESS_BYTES_PER_CELL, memory_limit()
+    if need > limit:
+        raise PoolingError(f"shape: got {tuple(shape)}; the {h} x {w} inputs that show a "
+                           f"difference would need {format_bytes(need)}, more than this "
+                           f"machine's memory ({format_bytes(limit)}); allowed: a shape whose "
+                           f"input fits in memory")
+
+
+def _nan_witness(a: NativeCall, b: NativeCall, verify: bool, pool,
+                 unrun: dict) -> np.ndarray | None:
     """The smallest input with a NaN on which the two frameworks' outputs differ (run in both
-    when ``verify``; else the smallest whose first window has other cells beside the NaN)."""
+    when ``verify``; else the smallest whose first window has other cells beside the NaN).
+    A framework that could not run goes into ``unrun`` (framework: why), and no witness."""
     for n in range(1, 10):
         for row, col in ((0, 0), (n - 1, n - 1)):
             x = np.arange(n * n, dtype=np.float32).reshape(1, 1, n, n)
@@ -417,12 +470,14 @@ def _nan_witness(a: NativeCall, b: NativeCall, verify: bool, pool) -> np.ndarray
                 if geom.rows.real_taps()[0] * geom.cols.real_taps()[0] > 1:
                     return xa
                 continue
-            try:
-                ya = run_native(a, xa, pool)
-                yb = _to_layout(run_native(b, _to_layout(x, "NCHW", b.spec["layout"]), pool),
-                                b.spec["layout"], a.spec["layout"])
-            except (WorkerFailure, PoolingError):
-                return None
+            outputs = []
+            for native, xin in ((a, xa), (b, _to_layout(x, "NCHW", b.spec["layout"]))):
+                try:
+                    outputs.append(run_native(native, xin, pool))
+                except (WorkerFailure, PoolingError) as exc:
+                    unrun[native.framework] = str(exc)
+                    return None
+            ya, yb = outputs[0], _to_layout(outputs[1], b.spec["layout"], a.spec["layout"])
             if ya.shape != yb.shape or not np.array_equal(ya, yb, equal_nan=True):
                 return xa
     return None
@@ -440,7 +495,8 @@ def _run_witness(result: Explanation, verify: bool, pool) -> None:
         try:
             result.witness_outputs[key] = _squeeze(run_native(native, xin, pool), native)
         except (WorkerFailure, PoolingError) as exc:
-            result.witness_outputs[key] = f"could not run: {exc}"
+            result.witness_outputs[key] = f"{COULD_NOT_RUN}{exc}"
+            result.unrun.setdefault(native.framework, str(exc))
 
 
 def _squeeze(y: np.ndarray, native: NativeCall) -> np.ndarray:

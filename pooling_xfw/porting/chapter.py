@@ -125,10 +125,11 @@ def render(tabs: list[TabFinding], history: list[dict], dependence: list[tuple])
     for t in tabs:
         prints = {True: "prints the chapter's output", False: "does NOT print the chapter's "
                   "output", None: "could not run"}[t.prints_chapter_output]
-        same = t.on_shifted is not None and np.array_equal(t.on_shifted, t.shifted_reference)
+        same = ("not run" if t.on_shifted is None else
+                "same" if np.array_equal(t.on_shifted, t.shifted_reference) else "DIFFERENT")
         lines.append(f"{t.case} / {t.framework}: {prints}; on X{SHIFT:+g}: {_fmt(t.on_shifted)}"
-                     f" (reference {_fmt(t.shifted_reference)}: "
-                     f"{'same' if same else 'DIFFERENT'}); vs the MXNet tab: {t.verdict}")
+                     f" (reference {_fmt(t.shifted_reference)}: {same}); vs the MXNet tab: "
+                     f"{t.verdict}")
         lines += [f"    - {kind}: {detail}" for kind, detail in t.causes]
         if t.error:
             lines.append(f"    error: {t.error}")
@@ -147,8 +148,26 @@ def render(tabs: list[TabFinding], history: list[dict], dependence: list[tuple])
     return "\n".join(lines) + "\n"
 
 
+def unrun(tabs: list[TabFinding], history: list[dict]) -> dict[str, str]:
+    """Each framework that could not run some part of the audit, and why (empty: all ran)."""
+    found = {}
+    for t in tabs:
+        if t.error:
+            found.setdefault(t.framework, t.error)
+    for row in history:
+        for framework, why in {**row["explanation"].unrun, **row["translation"].unrun}.items():
+            found.setdefault(framework, why)
+    return found
+
+
 def audit(pool=None) -> str:
     """The whole audit, as text."""
+    return run_audit(pool)[0]
+
+
+def run_audit(pool=None) -> tuple[str, dict[str, str]]:
+    """The whole audit, as text, and each framework that could not run, with why (``unrun``)."""
     tf_tab = dict(TABS[1][1])["tensorflow"]
     dependence = size_dependence(dict(TABS[1][1])["mxnet"], "mxnet", tf_tab, "tensorflow")
-    return render(audit_tabs(pool), audit_history(pool), dependence)
+    tabs, history = audit_tabs(pool), audit_history(pool)
+    return render(tabs, history, dependence), unrun(tabs, history)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
@@ -16,7 +17,7 @@ import numpy as np
 
 from .. import __version__
 from ..cases import Case
-from ..compare import compare_many
+from ..compare import BackendResult, compare_many, input_scale, judge, tolerance
 from ..errors import PoolingError
 from ..reference import as_input
 from ..spec import make_spec, resolve
@@ -38,7 +39,7 @@ SCHEMA_DOC = """\
              "spec": {pool2d keyword arguments: pool_size, mode, stride, padding, dilation,
                       ceil_mode, count_include_pad, layout, p},
              "input": array, "reference": array, "expected": array|null,
-             "reference_matches_expected": bool|null,
+             "reference_matches_expected": bool|null, "expected_detail": str,
              "results": {name: {"status": "agree"|"differ"|"error"|"unavailable",
                                 "max_abs_diff": number|null, "output": array|null,
                                 "detail": str,
@@ -46,8 +47,13 @@ SCHEMA_DOC = """\
                                         "adaptations": [str], "computes_in": str,
                                         "calls": [str], "code": str}|null,
                                 "differing": [[index, value, reference], ...]|null}}}],
-  "summary": {"agree": int, "differ": int, "error": int, "unavailable": int, "exit_code": int}
+  "summary": {"agree": int, "differ": int, "error": int, "unavailable": int, "mismatch": int,
+              "exit_code": int}
 }
+A case's "expected" (the chapter's printed output, or a case file's) is held to the reference as
+a backend is (max/min exactly, avg/lp within the tolerance); "mismatch" counts the cases whose
+reference does not match it, "expected_detail" says where.  Exit code: 1 when a backend differs
+or a case mismatches its expected output; else 3 when a backend could not run; else 0.
 Arrays are nested lists; non-finite numbers are the strings "nan", "inf" and "-inf"."""
 
 
@@ -67,8 +73,9 @@ def jsonable(value):
 
 
 def exit_code(counts: dict) -> int:
-    """1 when any backend differs; else 3 when any could not run; else 0."""
-    if counts["differ"]:
+    """1 when any backend differs, or a case's reference does not match its expected output;
+    else 3 when any backend could not run; else 0."""
+    if counts["differ"] or counts.get("mismatch"):
         return EXIT_DIFFER
     if counts["error"] or counts["unavailable"]:
         return EXIT_UNAVAILABLE
@@ -90,16 +97,16 @@ def build(cases: Iterable[Case], backends: Iterable[str] = BACKENDS, pool=None,
     hellos = pool.start(names, progress=progress)
     doc = {"schema": SCHEMA, "tool_version": __version__, "numpy_version": np.__version__,
            "backends": {name: _backend_entry(hellos[name]) for name in names}, "cases": []}
-    counts = dict.fromkeys(("agree", "differ", "error", "unavailable"), 0)
+    counts = dict.fromkeys(("agree", "differ", "error", "unavailable", "mismatch"), 0)
     comparisons = compare_many([dict(case.kwargs, X=case.input) for case in cases],
                                backends=names, pool=pool)
     for case, result in zip(cases, comparisons):
         expected = case.expected
+        matches, detail = _matches_expected(case, result)
+        counts["mismatch"] += matches is False
         entry = {"name": case.name, "title": case.title, "spec": result.spec,
                  "input": case.input, "reference": result.reference, "expected": expected,
-                 "reference_matches_expected": None if expected is None else bool(
-                     expected.shape == result.reference.shape
-                     and np.array_equal(expected, result.reference, equal_nan=True)),
+                 "reference_matches_expected": matches, "expected_detail": detail,
                  "results": {}}
         for name, r in result.results.items():
             counts[r.status] += 1
@@ -109,6 +116,26 @@ def build(cases: Iterable[Case], backends: Iterable[str] = BACKENDS, pool=None,
         doc["cases"].append(entry)
     doc["summary"] = {**counts, "exit_code": exit_code(counts)}
     return jsonable(doc)
+
+
+def _matches_expected(case: Case, result) -> tuple[bool | None, str]:
+    """Whether the reference matches ``case.expected`` (None: the case has none), judged as a
+    backend's output is judged against the reference, and where not, the first difference."""
+    if case.expected is None:
+        return None, ""
+    reference = np.asarray(result.reference)
+    spec = make_spec(**result.spec)
+    probe = BackendResult("expected", "", output=np.asarray(case.expected))
+    judge(probe, reference, tolerance(spec.mode, reference.dtype, result.rtol, result.atol),
+          lambda: input_scale(as_input(case.input), spec), "the expected output")
+    if probe.status == "agree":
+        return True, ""
+    if not probe.differing:  # another shape
+        return False, f"expected shape {probe.output.shape}, reference {reference.shape}"
+    count = probe.detail.split(" of ", 1)[0]
+    index, value, ref = probe.differing[0]
+    return False, (f"{count} of {reference.size} cells differ; first at {index}: expected "
+                   f"{value!r}, reference {ref!r}")
 
 
 def _backend_entry(hello) -> dict:
@@ -135,26 +162,114 @@ def render(doc: dict, fmt: str, verbose: bool = False, color: bool = False) -> s
     return render_table(doc, markdown=fmt == "markdown", verbose=verbose, color=color)
 
 
+def _names_a_descriptor(path: Path) -> bool:
+    """Whether ``path`` (through its symlinks) names an open descriptor, as ``/dev/stdout``,
+    ``/dev/fd/1`` and ``/proc/self/fd/1`` do: whatever it is open on is written in place."""
+    for _ in range(40):
+        if Path(os.path.realpath(path.parent)).parts[1:2] == ("proc",):
+            return True
+        if not path.is_symlink():
+            return False
+        path = Path(os.path.realpath(path.parent)) / os.readlink(path)
+    return False
+
+
+def _destination(path: str | os.PathLike) -> tuple[Path, bool]:
+    """Where writing ``path`` lands, and whether in place: a device, a pipe or a descriptor
+    (``/dev/stdout``) is written in place; a regular file, new or not, is replaced atomically,
+    a symlink's final target (the link itself stays)."""
+    given = Path(path).absolute()
+    try:
+        mode = os.stat(given).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISDIR(mode) and (
+            not stat.S_ISREG(mode) or _names_a_descriptor(given)):
+        return given, True
+    return Path(os.path.realpath(given)), False
+
+
+def _cannot_write(path, problem: str, after: str = "allowed: a file in an existing, writable "
+                                                     "directory") -> PoolingError:
+    return PoolingError(f"--output: cannot write {str(path)!r} ({problem}); {after}")
+
+
 def check_writable(path: str | os.PathLike) -> Path:
-    """``path`` as a file we can write atomically (checked before any work is done)."""
-    target = Path(path).absolute()
-    problem = ("is a directory" if target.is_dir() else
-               "its directory does not exist" if not target.parent.is_dir() else
-               "its directory is not writable" if not os.access(target.parent, os.W_OK) else "")
-    if problem:
-        raise PoolingError(f"--output: cannot write {str(path)!r} ({problem}); allowed: a file "
-                           f"in an existing, writable directory")
+    """``path`` as a file we can write (checked before any work is done): its destination (a
+    symlink's target) where a temporary file can be created next to it, or an existing device,
+    pipe or descriptor (``/dev/stdout``) we may open for writing."""
+    target, in_place = _destination(path)
+    if in_place:
+        if not os.access(target, os.W_OK):
+            raise _cannot_write(path, "not writable")
+        return target
+    if target.is_dir():
+        raise _cannot_write(path, "is a directory")
+    if not target.parent.is_dir():
+        raise _cannot_write(path, "its directory does not exist")
+    try:  # the directory's permission bits do not tell (root, read-only mounts, /proc)
+        fd, probe = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                     suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise _cannot_write(path, f"cannot create a file in its directory: "
+                                  f"{exc.strerror or exc}") from None
     return target
 
 
+def _new_file(directory: Path, name: str, like: os.stat_result | None) -> tuple[int, Path]:
+    """A new temporary file next to the destination, opened for writing: with the mode (and,
+    where allowed, the owner) of the file it will replace, ``like``, or else with what the
+    umask leaves of 0666, as any new file gets."""
+    for _ in range(100):
+        tmp = directory / f".{name}.{os.urandom(6).hex()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                         0o666 if like is None else 0o600)
+        except FileExistsError:
+            continue
+        if like is not None:
+            try:
+                if (like.st_uid, like.st_gid) != (os.getuid(), os.getgid()):
+                    try:
+                        os.fchown(fd, like.st_uid, like.st_gid)
+                    except OSError:
+                        pass  # not ours to give away: the mode still holds
+                os.fchmod(fd, stat.S_IMODE(like.st_mode))
+            except BaseException:
+                os.close(fd)
+                os.unlink(tmp)
+                raise
+        return fd, tmp
+    raise FileExistsError(f"no free temporary name in {directory}")
+
+
 def write(text: str, path: str | os.PathLike) -> None:
-    """Write ``text`` to ``path`` atomically: a reader sees the old file or the whole new one."""
+    """Write ``text`` to ``path`` atomically: a reader sees the old file or the whole new one.
+
+    A new file gets the mode the umask gives (0666 & ~umask), a replaced file keeps its mode,
+    and a symlink is written through (its target is replaced, the link stays).  A device, a
+    pipe or a descriptor (``/dev/stdout``) is written in place, appended to.  A failure (a full
+    disk, a place that takes no files) is a ``PoolingError`` naming ``--output``; a replaced
+    file is then as it was."""
     target = check_writable(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        if _destination(path)[1]:
+            with open(target, "a", encoding="utf-8") as handle:
+                handle.write(text)
+            return
+        fd, tmp = _new_file(target.parent, target.name,
+                            target.stat() if target.exists() else None)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise _cannot_write(path, exc.strerror or str(exc),
+                            "nothing was written in its place") from None

@@ -65,13 +65,17 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
                      "defaults, its padding): pooling-xfw audit-chapter")
     lines += _notes(doc, names, verbose, markdown)
     s = doc["summary"]
+    mismatch = (f", {s['mismatch']} MISMATCH their expected output" if s.get("mismatch")
+                else "")
     lines += ["", f"summary: {s['agree']} agree, {s['differ']} differ, {s['error']} error, "
-                  f"{s['unavailable']} unavailable; exit {s['exit_code']}"]
+                  f"{s['unavailable']} unavailable{mismatch}; exit {s['exit_code']}"]
     return "\n".join(lines) + "\n"
 
 
 def _notes(doc: dict, names: list[str], verbose: bool, markdown: bool) -> list[str]:
-    lines = []
+    lines = [f"{case['name']}: MISMATCH: the reference does not match the case's expected "
+             f"output ({case.get('expected_detail') or 'see the case'})"
+             for case in doc["cases"] if case["reference_matches_expected"] is False]
     down = {n: i for n, i in doc["backends"].items() if i["status"] != "ready"}
     for name, info in down.items():
         lines.append(f"{name}: {info['status']}: {info['detail']}")
