@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 
+from . import __version__
 from .errors import PoolingError
 from .runtime import client, envs
 
@@ -256,86 +257,134 @@ def _audit_chapter(args) -> int:
     return EXIT_OK
 
 
+_BACKENDS_HELP = "comma-separated subset of mxnet, pytorch, tensorflow, paddle (default: all)"
+
+_DESCRIPTION = """\
+2-D pooling compared across MXNet, PyTorch, TensorFlow and Paddle: each framework runs in its
+own environment and is checked against one numpy reference, which states every convention.
+
+exit codes: 0 every backend agrees (or the command succeeded), 1 a backend differs,
+2 usage error (one line naming the argument), 3 a backend could not run.
+Also runs as: python -m pooling_xfw"""
+
+
 def _output_options(parser) -> None:
-    parser.add_argument("--format", choices=("text", "markdown", "json", "html"), default="text")
+    parser.add_argument("--format", choices=("text", "markdown", "json", "html"), default="text",
+                        help="text (default), markdown, json or html (one self-contained page)")
     parser.add_argument("--output", metavar="FILE", help="write here (atomically), not stdout")
-    parser.add_argument("--backends", help="comma-separated subset (default: all four)")
+    parser.add_argument("--backends", help=_BACKENDS_HELP)
     parser.add_argument("--verbose", action="store_true",
                         help="show each backend's calls and the differing positions")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pooling-xfw", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="pooling-xfw", description=_DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"pooling-xfw {__version__}",
+                        help="print the name and version, then exit")
     parser.add_argument("--python", action="append", metavar="BACKEND=PATH",
                         help="run BACKEND with this interpreter (also POOLING_XFW_PYTHON_<BACKEND>)")
     parser.add_argument("--gateway", action="append", metavar="BACKEND=SPEC",
                         help="run BACKEND's worker through an execnet gateway, e.g. "
                              "pytorch=ssh=gpu-box//python=/opt/venv/bin/python or "
                              "pytorch=socket=127.0.0.1:8888 (also POOLING_XFW_GATEWAY_<BACKEND>)")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    env = sub.add_parser("envs", help="create or list the per-backend environments")
-    env_sub = env.add_subparsers(dest="action", required=True, parser_class=_Parser)
-    create = env_sub.add_parser("create", help="build missing or outdated environments")
-    create.add_argument("--backends", help="comma-separated subset (default: all four)")
-    create.add_argument("--jobs", type=int, default=4, help="environments built at once")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                title="commands", metavar="COMMAND",
+                                help="pooling-xfw COMMAND --help shows its options")
+    env = sub.add_parser("envs", help="create or list the per-backend environments",
+                         description="The venv each framework runs in, one per backend.")
+    env_sub = env.add_subparsers(dest="action", required=True, parser_class=_Parser,
+                                 title="actions", metavar="ACTION",
+                                 help="pooling-xfw envs ACTION --help shows its options")
+    create = env_sub.add_parser("create", help="build missing or outdated environments",
+                                description="Build the missing or outdated environments, in "
+                                            "parallel, with progress.")
+    create.add_argument("--backends", help=_BACKENDS_HELP)
+    create.add_argument("--jobs", type=int, default=4,
+                        help="environments built at once (default: 4)")
     create.set_defaults(run=_envs_create)
-    listing = env_sub.add_parser("list", help="show each backend's interpreter and versions")
-    listing.add_argument("--backends", help="comma-separated subset (default: all four)")
+    listing = env_sub.add_parser("list", help="show each backend's interpreter and versions",
+                                 description="Each backend's interpreter, framework and numpy "
+                                             "version, host and state, and the fix when it is "
+                                             "not ready.")
+    listing.add_argument("--backends", help=_BACKENDS_HELP)
     listing.set_defaults(run=_envs_list)
 
-    rep = sub.add_parser("report", help="the chapter's examples (or --cases) on every backend")
+    rep = sub.add_parser("report", help="the chapter's examples (or --cases) on every backend",
+                         description="Run the chapter's examples (or the cases named by --cases) "
+                                     "on every backend and compare each with the reference.")
     _output_options(rep)
     rep.add_argument("--cases", help="case names (comma-separated) or a JSON file of cases")
     rep.set_defaults(run=_report)
 
-    cmp_ = sub.add_parser("compare", help="one case from the command line on every backend")
+    cmp_ = sub.add_parser("compare", help="one case from the command line on every backend",
+                          description="Pool one input (a .npy file or a generated array) on "
+                                      "every backend and compare each with the reference.")
     _output_options(cmp_)
     source = cmp_.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", metavar="X.npy", help="input array (.npy, pickles refused)")
     source.add_argument("--shape", help="make an input of this shape, e.g. 1,3,8,8")
-    cmp_.add_argument("--values", choices=("arange", "randn", "negative"), default="randn")
-    cmp_.add_argument("--seed", type=int, default=0)
+    cmp_.add_argument("--values", choices=("arange", "randn", "negative"), default="randn",
+                      help="the generated input: 0, 1, 2, ...; normal noise (default); or "
+                           "all negative")
+    cmp_.add_argument("--seed", type=int, default=0, help="seed of randn and negative (default: 0)")
     cmp_.add_argument("--dtype", default="float32",
-                      choices=("float16", "float32", "float64", "int32", "int64", "uint8"))
+                      choices=("float16", "float32", "float64", "int32", "int64", "uint8"),
+                      help="dtype of the generated input (default: float32)")
     cmp_.add_argument("--mode", default="max", help="max, avg, min or lp")
     cmp_.add_argument("--kernel", required=True, help="window: 3 or 2,3")
     cmp_.add_argument("--stride", help="3 or 2,3 (default: the window, as the layers do)")
     cmp_.add_argument("--padding", default="0",
                       help="1, 1,2, top:bottom,left:right (2:0,0:1), same, same_lower, valid")
-    cmp_.add_argument("--dilation", default="1")
-    cmp_.add_argument("--ceil-mode", action="store_true")
+    cmp_.add_argument("--dilation", default="1", help="3 or 2,3 (default: 1)")
+    cmp_.add_argument("--ceil-mode", action="store_true",
+                      help="keep a last partial window (dropped when it would start in the "
+                           "padding)")
     cmp_.add_argument("--exclude-pad", action="store_true",
                       help="avg divides by real cells only (count_include_pad=False)")
     cmp_.add_argument("--layout", default="NCHW", help="NCHW or NHWC")
     cmp_.add_argument("--p", type=float, default=2.0, help="power of lp pooling")
     cmp_.set_defaults(run=_compare)
 
-    tr = sub.add_parser("translate", help="a framework's own pooling call, in every framework")
+    tr = sub.add_parser("translate", help="a framework's own pooling call, in every framework",
+                        description="Read a framework's own pooling call with that framework's "
+                                    "defaults, show the code that gives the same numbers in "
+                                    "every framework, and check it by running them.")
     tr.add_argument("call", help="the call as you write it, e.g. \"nn.MaxPool2d(3, stride=2)\"")
     tr.add_argument("--from", dest="frm", required=True, choices=envs.BACKENDS,
                     help="the call's framework")
     tr.add_argument("--shape", required=True, help="input shape in the call's layout, e.g. 1,8,8,3")
-    tr.add_argument("--to", help="comma-separated targets (default: all four)")
+    tr.add_argument("--to", help="comma-separated targets among mxnet, pytorch, tensorflow, "
+                                 "paddle (default: all)")
     tr.add_argument("--no-verify", action="store_true", help="render only; run nothing")
     tr.set_defaults(run=_translate)
 
-    ex = sub.add_parser("explain", help="are two native calls equivalent? why not?")
-    ex.add_argument("frm_a", metavar="FRAMEWORK_A", choices=envs.BACKENDS)
-    ex.add_argument("call_a", metavar="CALL_A")
-    ex.add_argument("frm_b", metavar="FRAMEWORK_B", choices=envs.BACKENDS)
-    ex.add_argument("call_b", metavar="CALL_B")
+    ex = sub.add_parser("explain", help="are two native calls equivalent? why not?",
+                        description="Are two frameworks' own pooling calls equivalent?  If "
+                                    "not, each cause, and the smallest input that shows it.")
+    ex.add_argument("frm_a", metavar="FRAMEWORK_A", choices=envs.BACKENDS,
+                    help="the first call's framework: mxnet, pytorch, tensorflow or paddle")
+    ex.add_argument("call_a", metavar="CALL_A", help="the first call, as you write it")
+    ex.add_argument("frm_b", metavar="FRAMEWORK_B", choices=envs.BACKENDS,
+                    help="the second call's framework")
+    ex.add_argument("call_b", metavar="CALL_B", help="the second call, as you write it")
     ex.add_argument("--shape", help="judge for this input shape (A's layout); default: all "
                                     "H, W in 1..9")
     ex.add_argument("--no-verify", action="store_true",
                     help="show the witness by the neutral semantics; run no framework")
     ex.set_defaults(run=_explain)
 
-    au = sub.add_parser("audit-chapter", help="every tab of the chapter, as written, audited")
-    au.add_argument("--output", metavar="FILE")
+    au = sub.add_parser("audit-chapter", help="every tab of the chapter, as written, audited",
+                        description="Every tab of the chapter, run as written, against the "
+                                    "MXNet tab and the reference, and the historical d2l-en "
+                                    "1270/1271 ports.")
+    au.add_argument("--output", metavar="FILE", help="write here (atomically), not stdout")
     au.set_defaults(run=_audit_chapter)
 
-    conv = sub.add_parser("conventions", help="run each convention on every backend: the table")
-    conv.add_argument("--backends", help="comma-separated subset (default: all four)")
+    conv = sub.add_parser("conventions", help="run each convention on every backend: the table",
+                          description="Run each convention on every backend: the README's "
+                                      "table of native, emulated and differing behaviour.")
+    conv.add_argument("--backends", help=_BACKENDS_HELP)
     conv.add_argument("--update-readme", action="store_true",
                       help="write the table into README.md instead of printing it")
     conv.set_defaults(run=_conventions)

@@ -15,9 +15,9 @@ import pooling_xfw as px
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cli(*args, env=None, check_exit=None):
+def cli(*args, env=None, check_exit=None, cwd=ROOT):
     proc = subprocess.run([sys.executable, "-m", "pooling_xfw", *args], capture_output=True,
-                          text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=600)
+                          text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=600)
     if check_exit is not None:
         assert proc.returncode == check_exit, (proc.returncode, proc.stdout, proc.stderr)
     return proc
@@ -162,6 +162,47 @@ def test_envs_list():
     proc = cli("envs", "list", check_exit=0)
     for backend in ("mxnet", "pytorch", "tensorflow", "paddle"):
         assert any(l.split()[:2] == [backend, "ready"] for l in proc.stdout.splitlines())
+
+
+# --- the command line as a person reads it -------------------------------------------------------
+
+def _commands(parser=None, path=()):
+    """Every command of the CLI: (the words typed before ``--help``, its parser)."""
+    import argparse
+
+    from pooling_xfw.cli import build_parser
+
+    parser = parser or build_parser()
+    found = [(path, parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += _commands(sub, path + (name,))
+    return found
+
+
+@pytest.mark.parametrize("command", [
+    [sys.executable, "-m", "pooling_xfw"],
+    [str(Path(sys.executable).parent / "pooling-xfw")],
+], ids=["python -m pooling_xfw", "pooling-xfw script"])
+def test_version_prints_the_name_and_the_version(command):
+    proc = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"pooling-xfw {px.__version__}\n", "")
+
+
+@pytest.mark.parametrize("path", [p for p, _ in _commands()],
+                         ids=lambda p: " ".join(p) or "top level")
+def test_help_is_plain_text_for_a_terminal(path):
+    proc = cli(*path, "--help", env={"COLUMNS": "100"}, check_exit=0)
+    text = proc.stdout
+    assert text.startswith("usage: pooling-xfw") and proc.stderr == ""
+    for raw in ("``", ":func:", ":class:", ":mod:", ":meth:", ":data:", ".. "):
+        assert raw not in text, (raw, text)
+    assert "`" not in text, text
+    description = text.split("\n\n")[1]  # what the command does, under the usage
+    assert not description.startswith(("options:", "positional arguments:")), text
+    parser = dict(_commands())[path]
+    assert all(a.help for a in parser._actions), [a.dest for a in parser._actions if not a.help]
 
 
 # --- the HTML report in a real headless browser --------------------------------------------------
