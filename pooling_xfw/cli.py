@@ -18,8 +18,17 @@ EXIT_OK, EXIT_DIFFER, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2 (argparse's default prints usage too)
-        raise PoolingError(f"{self.prog}: {message}")
+    def error(self, message):
+        """One line, exit 2, behind main's one ``pooling-xfw: error:`` prefix (argparse's
+        default prints the usage too, and its own prefix)."""
+        commands = self._subparsers._group_actions if self._subparsers else []
+        for action in commands:  # no command given: say which there are
+            if message == f"the following arguments are required: {action.metavar}":
+                what = "a command" if action.dest == "command" else "an action"
+                context = self.prog.partition(" ")[2]
+                message = (f"{context + ': ' if context else ''}{what} is required; allowed: "
+                           f"{', '.join(action.choices)}")
+        raise PoolingError(message)
 
 
 def _backends(text: str | None) -> list[str]:

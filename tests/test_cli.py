@@ -205,6 +205,26 @@ def test_help_is_plain_text_for_a_terminal(path):
     assert all(a.help for a in parser._actions), [a.dest for a in parser._actions if not a.help]
 
 
+@pytest.mark.parametrize("args,message", [
+    ([], "a command is required; allowed: envs, report, compare, translate, explain, "
+         "audit-chapter, conventions"),
+    (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
+    (["envs"], "envs: an action is required; allowed: create, list"),
+    (["report", "--format", "yaml"], "argument --format: invalid choice: 'yaml'"),
+    (["report", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["compare", "--shape", "4,4"], "the following arguments are required: --kernel"),
+    (["compare", "--shape", "4,4", "--kernel", "2", "--seed", "x"],
+     "argument --seed: invalid int value: 'x'"),
+    (["explain", "pytorch"], "the following arguments are required: CALL_A"),
+], ids=["no-command", "unknown-command", "envs-without-action", "unknown-format",
+        "unknown-option", "missing-kernel", "seed-not-an-int", "explain-missing-call"])
+def test_usage_errors_have_one_prefix(args, message):
+    proc = cli(*args, check_exit=2)
+    assert proc.stderr.startswith(f"pooling-xfw: error: {message}"), proc.stderr
+    assert proc.stderr.count("error:") == 1 and proc.stderr.count("pooling-xfw:") == 1
+    assert proc.stderr.endswith("\n") and proc.stderr.count("\n") == 1 and proc.stdout == ""
+
+
 # --- the HTML report in a real headless browser --------------------------------------------------
 
 def _screenshot(html_path: Path, png: Path) -> None:
