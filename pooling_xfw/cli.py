@@ -6,7 +6,12 @@ Bad input never shows a traceback: one line naming the argument and what is allo
 from __future__ import annotations
 
 import argparse
+import ast
+import difflib
+import math
 import os
+import re
+import shlex
 import signal
 import sys
 
@@ -17,7 +22,47 @@ from .runtime import client, envs
 EXIT_OK, EXIT_DIFFER, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 
+def _usage(flag: str, text, problem: str, allowed: str) -> PoolingError:
+    """A usage error that echoes what was typed: ``--kernel -3: -3 is below 1; allowed: ...``
+    (``flag`` empty for a positional word, ``text`` None for a switch)."""
+    typed = " ".join(w for w in (flag, None if text is None else shlex.quote(str(text))) if w)
+    return PoolingError(f"{typed}: {problem}; allowed: {allowed}")
+
+
+def _did_you_mean(text: str, names, aliases: dict | None = None) -> str:
+    """`` (did you mean pytorch?)`` for a close or well-known other name, else ``''``."""
+    key = text.strip().lower()
+    close = (aliases or {}).get(key) or next(
+        iter(difflib.get_close_matches(key, [n.lower() for n in names], n=1)), None)
+    if close is None:
+        return ""
+    return f" (did you mean {next(n for n in names if n.lower() == close)}?)"
+
+
+#: what an unknown value of a choice is called: ``--format yaml: unknown format``
+_NOUNS = {"frm": "backend", "frm_a": "backend", "frm_b": "backend", "values": "value set"}
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # a value that starts with a minus is a value, not an option: --stride -1,2 is read,
+        # and refused as a stride, rather than "expected one argument"
+        self._negative_number_matcher = re.compile(r"^-\d[\d,:.]*$|^-\.\d+$")
+
+    def _check_value(self, action, value):
+        """An unknown choice echoed as typed, with the close name when there is one."""
+        if action.choices is None or value in action.choices:
+            return
+        names = [str(c) for c in action.choices]
+        if isinstance(action, argparse._SubParsersAction):
+            flag, noun = "", action.dest  # "command" or "action"
+        else:
+            flag = "/".join(action.option_strings) or action.metavar or action.dest
+            noun = _NOUNS.get(action.dest, action.dest)
+        raise _usage(flag, value, f"unknown {noun}{_did_you_mean(value, names)}",
+                     ", ".join(names))
+
     def error(self, message):
         """One line, exit 2, behind main's one ``pooling-xfw: error:`` prefix (argparse's
         default prints the usage too, and its own prefix)."""
@@ -65,7 +110,8 @@ def _set_gateways(pairs: list[str]) -> None:
 
 
 def _envs_create(args) -> int:
-    statuses = envs.create(_backends(args.backends), jobs=args.jobs)
+    jobs = _int("--jobs", args.jobs, args.jobs, 1, "an int >= 1")
+    statuses = envs.create(_backends(args.backends), jobs=jobs)
     return EXIT_OK if all(s.state == "ready" for s in statuses) else EXIT_UNAVAILABLE
 
 
@@ -105,41 +151,117 @@ def _inspect(backend: str):
 
 
 # --- report and compare ----------------------------------------------------------------------
-_FLAGS = {"pool_size": "--kernel", "stride": "--stride", "padding": "--padding",
-          "dilation": "--dilation", "mode": "--mode", "layout": "--layout", "p": "--p",
-          "X": "--input/--shape"}
+# Every flag is read here, so that an error echoes what was typed (``--kernel -3``), never the
+# value as the Python API normalized it (``(-3, -3)``).
 
+def _int(flag: str, text: str, part: str, minimum: int, allowed: str) -> int:
+    """One int of ``text`` (``part`` of it), >= ``minimum`` and < 2**63 (C int64)."""
+    from .spec import MAX_SIZE
 
-def _ints(flag: str, text: str):
-    """``3`` -> 3, ``2,3`` -> (2, 3)."""
     try:
-        values = tuple(int(v) for v in text.split(","))
+        value = int(part)
     except ValueError:
-        raise PoolingError(f"{flag}: got {text!r}; allowed: an int or two ints 'h,w'") from None
+        raise _usage(flag, text, f"{part!r} is not an int", allowed) from None
+    if value < minimum:
+        raise _usage(flag, text, f"{value} is below {minimum}", allowed)
+    if value > MAX_SIZE:
+        raise _usage(flag, text, f"{value} is 2**63 or more", allowed)
+    return value
+
+
+def _sizes(flag: str, text: str, minimum: int, example: str):
+    """``--kernel`` / ``--stride`` / ``--dilation``: ``3`` -> 3, ``2,3`` -> (2, 3)."""
+    allowed = f"an int >= {minimum} and < 2**63, or two as h,w (e.g. {example})"
+    parts = text.split(",")
+    if len(parts) > 2:
+        raise _usage(flag, text, f"{len(parts)} values", allowed)
+    values = tuple(_int(flag, text, part, minimum, allowed) for part in parts)
     return values[0] if len(values) == 1 else values
 
 
 def _padding(text: str):
-    """``1``, ``1,2``, ``2:0,0:1`` (top:bottom,left:right) or a padding name."""
-    if text.lower() in ("same", "valid", "same_lower"):
-        return text.lower()
-    allowed = ("an int, 'ph,pw', 'top:bottom,left:right' (e.g. 2:0,0:1), "
-               "'same', 'same_lower' or 'valid'")
+    """``1``, ``1,2``, ``2:0,0:1`` (top:bottom,left:right; either axis may be one int) or a
+    padding name."""
+    from .spec import PADDING_STRINGS
+
+    if text.strip().lower() in PADDING_STRINGS:
+        return text.strip().lower()
+    allowed = ("an int >= 0, ph,pw, top:bottom,left:right (e.g. 2:0,0:1), same, same_lower or "
+               "valid")
+    parts = text.split(",")
+    if len(parts) > 2:
+        raise _usage("--padding", text, f"{len(parts)} values", allowed)
+    axes = []
+    for part in parts:
+        pads = part.split(":")
+        if len(pads) > 2:
+            raise _usage("--padding", text, f"{part!r} is not before:after", allowed)
+        pads = tuple(_int("--padding", text, v, 0, allowed) for v in pads)
+        axes.append(pads if len(pads) == 2 else pads[0])
+    if len(axes) == 1:
+        if isinstance(axes[0], tuple):
+            raise _usage("--padding", text, "before:after of one axis only", allowed)
+        return axes[0]
+    if any(isinstance(a, tuple) for a in axes):
+        return tuple(a if isinstance(a, tuple) else (a, a) for a in axes)
+    return tuple(axes)
+
+
+def _number(flag: str, text: str) -> float:
+    """``--p``: a finite number > 0."""
+    allowed = "a finite number > 0 (the power of lp pooling)"
     try:
-        if ":" in text:
-            rows, cols = text.split(",")
-            return tuple(tuple(int(v) for v in part.split(":")) for part in (rows, cols))
-        return _ints("--padding", text)
-    except (ValueError, PoolingError):
-        raise PoolingError(f"--padding: got {text!r}; allowed: {allowed}") from None
+        value = float(text)
+    except ValueError:
+        raise _usage(flag, text, f"{text!r} is not a number", allowed) from None
+    if not math.isfinite(value):
+        raise _usage(flag, text, "not finite", allowed)
+    if value <= 0:
+        raise _usage(flag, text, "not > 0", allowed)
+    return value
+
+
+def _word(flag: str, text: str, noun: str, names, fold=str.lower) -> str:
+    """``--mode`` / ``--layout``: one of ``names``, in any case."""
+    if fold(text.strip()) in names:
+        return fold(text.strip())
+    raise _usage(flag, text, f"unknown {noun}{_did_you_mean(text, names)}", ", ".join(names))
 
 
 def _shape(flag: str, text: str) -> tuple[int, ...]:
-    shape = _ints(flag, text)
-    shape = (shape,) if isinstance(shape, int) else shape
-    if not 2 <= len(shape) <= 4 or min(shape) < 1:
-        raise PoolingError(f"{flag}: got {text!r}; allowed: 2 to 4 positive ints, e.g. 1,3,8,8")
+    """``--shape``: 2 to 4 sizes, whose generated input (float64 while it is made) fits in this
+    machine's memory."""
+    from .spec import format_bytes, memory_limit
+
+    allowed = ("2 to 4 sizes >= 1, comma-separated: H,W, C,H,W or N,C,H,W (H,W,C or N,H,W,C "
+               "for NHWC), e.g. 1,3,8,8")
+    if not text.strip():
+        raise _usage(flag, text, "empty", allowed)
+    parts = text.split(",")
+    try:
+        shape = tuple(int(part) for part in parts)
+    except ValueError:
+        bad = next(part for part in parts if not _is_int(part))
+        raise _usage(flag, text, f"{bad!r} is not an int", allowed) from None
+    if not 2 <= len(shape) <= 4:
+        raise _usage(flag, text, f"{len(shape)} size{'s' if len(shape) != 1 else ''}", allowed)
+    for size in shape:
+        if size < 1:
+            raise _usage(flag, text, f"{size} is below 1", allowed)
+    need, limit = math.prod(shape) * 8, memory_limit()
+    if need > limit:
+        raise _usage(flag, text, f"the generated input would need {format_bytes(need)}, more "
+                                 f"than this machine's memory ({format_bytes(limit)})",
+                     "a shape whose input fits in memory")
     return shape
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _load_input(args):
@@ -149,12 +271,12 @@ def _load_input(args):
         try:
             return np.load(args.input, allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise PoolingError(f"--input: cannot read {args.input!r} as a .npy array without "
-                               f"pickles ({exc}); allowed: a numeric .npy file") from None
+            raise _usage("--input", args.input, f"cannot read it as a .npy array without "
+                                                f"pickles ({exc})", "a numeric .npy file"
+                         ) from None
     shape = _shape("--shape", args.shape)
-    if args.seed < 0:
-        raise PoolingError(f"--seed: got {args.seed}; allowed: an int >= 0")
-    rng = np.random.default_rng(args.seed)
+    seed = _int("--seed", args.seed, args.seed, 0, "an int >= 0")
+    rng = np.random.default_rng(seed)
     values = {"arange": lambda: np.arange(np.prod(shape)).reshape(shape),
               "randn": lambda: rng.standard_normal(shape),
               "negative": lambda: -1 - np.abs(rng.standard_normal(shape)) * 10}
@@ -163,15 +285,51 @@ def _load_input(args):
 
 def _single_case(args):
     from .cases import Case
+    from .spec import LAYOUTS, MODES
 
-    kwargs = dict(pool_size=_ints("--kernel", args.kernel), mode=args.mode,
-                  stride=_ints("--stride", args.stride) if args.stride else None,
-                  padding=_padding(args.padding), dilation=_ints("--dilation", args.dilation),
+    kwargs = dict(pool_size=_sizes("--kernel", args.kernel, 1, "3 or 2,3"),
+                  mode=_word("--mode", args.mode, "mode", MODES),
+                  stride=_sizes("--stride", args.stride, 1, "2 or 2,3") if args.stride else None,
+                  padding=_padding(args.padding),
+                  dilation=_sizes("--dilation", args.dilation, 1, "2 or 2,3"),
                   ceil_mode=args.ceil_mode, count_include_pad=not args.exclude_pad,
-                  layout=args.layout, p=args.p)
+                  layout=_word("--layout", args.layout, "layout", LAYOUTS, str.upper),
+                  p=_number("--p", args.p))
     if kwargs["stride"] is None:  # like the frameworks' layers: stride defaults to the window
         kwargs["stride"] = kwargs["pool_size"]
+    # what was typed for each pool2d argument, for an error found later against the input
+    args.typed = {"pool_size": ("--kernel", args.kernel), "stride": ("--stride", args.stride),
+                  "padding": ("--padding", args.padding),
+                  "dilation": ("--dilation", args.dilation), "ceil_mode": ("--ceil-mode", None),
+                  "X": ("--input", args.input) if args.input else ("--shape", args.shape)}
     return Case("cli", "pooling-xfw compare", _load_input(args), kwargs, None)
+
+
+def _echo_typed(message: str, typed: dict) -> str:
+    """A pool2d argument's error (``pool_size: got kernel 9 ...; allowed: ...``) as the flag
+    typed for it (``--kernel 9: got kernel 9 ...``); the argument's own normalized value
+    (``got (9, 9); ``) is dropped: the typed text says it."""
+    name, _, rest = message.partition(": ")
+    if name not in typed:
+        return message
+    flag, text = typed[name]
+    if rest.startswith("got "):
+        value, sep, tail = rest[4:].partition("; ")
+        if sep and _is_value(value):
+            rest = tail
+    return f"{flag}{'' if text is None else ' ' + shlex.quote(str(text))}: {rest}"
+
+
+def _is_value(text: str) -> bool:
+    """Is ``text`` a value as the API printed it (``(3, 3)``, ``True``, ``<float32 array ...>``)
+    rather than words about it (``kernel 9 with dilation 1 ...``)?"""
+    if text.startswith("<") and text.endswith(">"):
+        return True
+    try:
+        ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return False
+    return True
 
 
 def _chosen_cases(text: str | None):
@@ -309,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Build the missing or outdated environments, in "
                                             "parallel, with progress.")
     create.add_argument("--backends", help=_BACKENDS_HELP)
-    create.add_argument("--jobs", type=int, default=4,
+    create.add_argument("--jobs", default="4",
                         help="environments built at once (default: 4)")
     create.set_defaults(run=_envs_create)
     listing = env_sub.add_parser("list", help="show each backend's interpreter and versions",
@@ -336,11 +494,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--values", choices=("arange", "randn", "negative"), default="randn",
                       help="the generated input: 0, 1, 2, ...; normal noise (default); or "
                            "all negative")
-    cmp_.add_argument("--seed", type=int, default=0, help="seed of randn and negative (default: 0)")
+    cmp_.add_argument("--seed", default="0", help="seed of randn and negative (default: 0)")
     cmp_.add_argument("--dtype", default="float32",
                       choices=("float16", "float32", "float64", "int32", "int64", "uint8"),
                       help="dtype of the generated input (default: float32)")
-    cmp_.add_argument("--mode", default="max", help="max, avg, min or lp")
+    cmp_.add_argument("--mode", default="max", help="max (default), avg, min or lp")
     cmp_.add_argument("--kernel", required=True, help="window: 3 or 2,3")
     cmp_.add_argument("--stride", help="3 or 2,3 (default: the window, as the layers do)")
     cmp_.add_argument("--padding", default="0",
@@ -352,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--exclude-pad", action="store_true",
                       help="avg divides by real cells only (count_include_pad=False)")
     cmp_.add_argument("--layout", default="NCHW", help="NCHW or NHWC")
-    cmp_.add_argument("--p", type=float, default=2.0, help="power of lp pooling")
+    cmp_.add_argument("--p", default="2", help="power of lp pooling (default: 2)")
     cmp_.set_defaults(run=_compare)
 
     tr = sub.add_parser("translate", help="a framework's own pooling call, in every framework",
@@ -410,11 +568,7 @@ def main(argv: list[str] | None = None) -> int:
         replaced = client.install_signal_handlers()
         return args.run(args)
     except PoolingError as exc:
-        message = str(exc)
-        name = message.split(":", 1)[0]
-        if name in _FLAGS and getattr(args, "run", None) is _compare:
-            message = f"{_FLAGS[name]} ({message}"
-            message = message.replace(": got", "): got", 1)
+        message = _echo_typed(str(exc), getattr(args, "typed", {}))
         print(f"pooling-xfw: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -102,18 +102,19 @@ def test_python_flag_points_a_backend_at_an_interpreter():
 
 
 @pytest.mark.parametrize("args,message", [
-    (["compare", "--shape", "1,1,4,4", "--kernel", "9"], "--kernel (pool_size): got kernel 9"),
+    (["compare", "--shape", "1,1,4,4", "--kernel", "9"], "--kernel 9: got kernel 9"),
     (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--padding", "1,2,3"],
-     "--padding (padding): got (1, 2, 3); allowed:"),
+     "--padding 1,2,3: 3 values; allowed:"),
     (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--mode", "mean"],
-     "--mode (mode): got 'mean'; allowed: 'max', 'avg', 'min', 'lp'"),
-    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--layout", "CHWN"], "--layout (layout)"),
-    (["compare", "--shape", "1,x", "--kernel", "2"], "--shape: got '1,x'"),
-    (["compare", "--input", "/nonexistent.npy", "--kernel", "2"], "--input: cannot read"),
+     "--mode mean: unknown mode; allowed: max, avg, min, lp"),
+    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--layout", "CHWN"], "--layout CHWN: "),
+    (["compare", "--shape", "1,x", "--kernel", "2"], "--shape 1,x: 'x' is not an int"),
+    (["compare", "--input", "/nonexistent.npy", "--kernel", "2"],
+     "--input /nonexistent.npy: cannot read"),
     (["compare", "--shape", "4,4", "--kernel", "2", "--backends", "jax"], "backend: got 'jax'"),
     (["report", "--cases", "nope"], "case: got 'nope'; allowed: pool2d-max"),
-    (["report", "--format", "yaml"], "invalid choice: 'yaml'"),
-    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["report", "--format", "yaml"], "--format yaml: unknown format"),
+    (["frobnicate"], "frobnicate: unknown command"),
 ], ids=["kernel-too-large", "padding-3-values", "unknown-mode", "unknown-layout", "bad-shape",
         "missing-input", "unknown-backend", "unknown-case", "unknown-format", "unknown-command"])
 def test_usage_errors_are_one_line_and_exit_2(args, message):
@@ -127,7 +128,7 @@ def test_pickled_input_is_refused(tmp_path):
     path = tmp_path / "obj.npy"
     np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     proc = cli("compare", "--input", str(path), "--kernel", "2", check_exit=2)
-    assert "--input: cannot read" in proc.stderr and "pickle" in proc.stderr.lower()
+    assert f"--input {path}: cannot read" in proc.stderr and "pickle" in proc.stderr.lower()
 
 
 def test_padding_forms_on_the_command_line(tmp_path):
@@ -208,21 +209,96 @@ def test_help_is_plain_text_for_a_terminal(path):
 @pytest.mark.parametrize("args,message", [
     ([], "a command is required; allowed: envs, report, compare, translate, explain, "
          "audit-chapter, conventions"),
-    (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
+    (["frobnicate"], "frobnicate: unknown command; allowed: envs, report, compare, "),
     (["envs"], "envs: an action is required; allowed: create, list"),
-    (["report", "--format", "yaml"], "argument --format: invalid choice: 'yaml'"),
+    (["report", "--format", "yaml"], "--format yaml: unknown format; allowed: text, markdown"),
     (["report", "--frobnicate"], "unrecognized arguments: --frobnicate"),
     (["compare", "--shape", "4,4"], "the following arguments are required: --kernel"),
-    (["compare", "--shape", "4,4", "--kernel", "2", "--seed", "x"],
-     "argument --seed: invalid int value: 'x'"),
+    (["compare", "--shape", "4,4", "--kernel", "2", "--jobs", "2"],
+     "unrecognized arguments: --jobs 2"),
     (["explain", "pytorch"], "the following arguments are required: CALL_A"),
 ], ids=["no-command", "unknown-command", "envs-without-action", "unknown-format",
-        "unknown-option", "missing-kernel", "seed-not-an-int", "explain-missing-call"])
+        "unknown-option", "missing-kernel", "option-of-another-command", "explain-missing-call"])
 def test_usage_errors_have_one_prefix(args, message):
     proc = cli(*args, check_exit=2)
     assert proc.stderr.startswith(f"pooling-xfw: error: {message}"), proc.stderr
     assert proc.stderr.count("error:") == 1 and proc.stderr.count("pooling-xfw:") == 1
     assert proc.stderr.endswith("\n") and proc.stderr.count("\n") == 1 and proc.stdout == ""
+
+
+def _one_usage_line(proc) -> str:
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("pooling-xfw: error: ") and proc.stdout == "", proc.stderr
+    return proc.stderr[len("pooling-xfw: error: "):].rstrip("\n")
+
+
+_SIZES = "allowed: an int >= 1 and < 2**63, or two as h,w"
+
+
+@pytest.mark.parametrize("args,starts,allowed", [
+    (["--kernel", "-3"], "--kernel -3: -3 is below 1", _SIZES + " (e.g. 3 or 2,3)"),
+    (["--kernel", "2,3,4"], "--kernel 2,3,4: 3 values", _SIZES),
+    (["--kernel", "two"], "--kernel two: 'two' is not an int", _SIZES),
+    (["--kernel", "9"], "--kernel 9: got kernel 9 with dilation 1 along H, a window of 9 cells",
+     "allowed: a window no larger than the padded input"),
+    (["--kernel", "2", "--stride", "-1,2"], "--stride -1,2: -1 is below 1",
+     _SIZES + " (e.g. 2 or 2,3)"),
+    (["--kernel", "2", "--stride", "1.5"], "--stride 1.5: '1.5' is not an int", _SIZES),
+    (["--kernel", "2", "--dilation", "0"], "--dilation 0: 0 is below 1", _SIZES),
+    (["--kernel", "2", "--padding", "-1"], "--padding -1: -1 is below 0",
+     "allowed: an int >= 0, ph,pw, top:bottom,left:right (e.g. 2:0,0:1), same, same_lower or "
+     "valid"),
+    (["--kernel", "2", "--padding", "1,2,3"], "--padding 1,2,3: 3 values", "allowed: an int >= 0"),
+    (["--kernel", "2", "--padding", "1:2:3,0"], "--padding 1:2:3,0: '1:2:3' is not before:after",
+     "allowed: an int >= 0"),
+    (["--kernel", "2", "--padding", "3"],
+     "--padding 3: got (3, 3) along H, where output window 0 reads only padding",
+     "allowed: pads that leave every window at least one input cell"),
+    (["--kernel", "2", "--mode", "mean"], "--mode mean: unknown mode", "allowed: max, avg, min, lp"),
+    (["--kernel", "2", "--mode", "maxx"], "--mode maxx: unknown mode (did you mean max?)",
+     "allowed: max, avg, min, lp"),
+    (["--kernel", "2", "--layout", "CHWN"], "--layout CHWN: unknown layout",
+     "allowed: NCHW, NHWC"),
+    (["--kernel", "2", "--mode", "lp", "--p", "0"], "--p 0: not > 0",
+     "allowed: a finite number > 0 (the power of lp pooling)"),
+    (["--kernel", "2", "--mode", "lp", "--p", "inf"], "--p inf: not finite", "allowed: a finite"),
+    (["--kernel", "2", "--seed", "-1"], "--seed -1: -1 is below 0", "allowed: an int >= 0"),
+    (["--kernel", "2", "--seed", "x"], "--seed x: 'x' is not an int", "allowed: an int >= 0"),
+    (["--kernel", "2", "--format", "yaml"], "--format yaml: unknown format",
+     "allowed: text, markdown, json, html"),
+    (["--kernel", "2", "--dtype", "float8"], "--dtype float8: unknown dtype", "allowed: float16,"),
+], ids=["kernel-negative", "kernel-three-values", "kernel-not-an-int", "kernel-larger-than-input",
+        "stride-negative", "stride-not-an-int", "dilation-zero", "padding-negative",
+        "padding-three-values", "padding-three-pads", "padding-only-windows", "mode-unknown",
+        "mode-close-name", "layout-unknown", "p-zero", "p-infinite", "seed-negative",
+        "seed-not-an-int", "format-unknown", "dtype-unknown"])
+def test_flag_errors_echo_what_was_typed(args, starts, allowed):
+    message = _one_usage_line(cli("compare", "--shape", "1,1,4,4", *args))
+    assert message.startswith(starts) and allowed in message, message
+    assert "(-" not in message and "((" not in message and "pool_size" not in message, message
+
+
+@pytest.mark.parametrize("command,shape,problem,allowed", [
+    ("compare", "1,x,4", "'x' is not an int", "allowed: 2 to 4 sizes >= 1, comma-separated"),
+    ("compare", "0", "1 size", "allowed: 2 to 4 sizes >= 1, comma-separated"),
+    ("compare", "", "empty", "allowed: 2 to 4 sizes >= 1, comma-separated"),
+    ("compare", "4,-4", "-4 is below 1", "allowed: 2 to 4 sizes >= 1, comma-separated"),
+    ("compare", "4,,4", "'' is not an int", "allowed: 2 to 4 sizes >= 1, comma-separated"),
+    ("compare", "1,1,1,4,4", "5 sizes", "allowed: 2 to 4 sizes >= 1, comma-separated"),
+    ("compare", "100000,100000,100000", "the generated input would need 8.0 PB",
+     "allowed: a shape whose input fits in memory"),
+    ("translate", "8,8,x", "'x' is not an int", "allowed: 2 to 4 sizes >= 1, comma-separated"),
+], ids=["not-an-int", "one-size", "empty", "negative-size", "empty-size", "five-sizes",
+        "larger-than-memory", "translate-not-an-int"])
+def test_shape_errors_name_the_shape_and_its_form(command, shape, problem, allowed):
+    import shlex
+
+    extra = (["--kernel", "2"] if command == "compare"
+             else ["nn.MaxPool2d(2)", "--from", "pytorch", "--no-verify"])
+    message = _one_usage_line(cli(command, "--shape", shape, *extra))
+    assert message.startswith(f"--shape {shlex.quote(shape)}: {problem}"), message
+    assert allowed in message, message
 
 
 # --- the HTML report in a real headless browser --------------------------------------------------
