@@ -60,7 +60,8 @@ class _Parser(argparse.ArgumentParser):
         else:
             flag = "/".join(action.option_strings) or action.metavar or action.dest
             noun = _NOUNS.get(action.dest, action.dest)
-        raise _usage(flag, value, f"unknown {noun}{_did_you_mean(value, names)}",
+        aliases = _BACKEND_ALIASES if noun == "backend" else None
+        raise _usage(flag, value, f"unknown {noun}{_did_you_mean(value, names, aliases)}",
                      ", ".join(names))
 
     def error(self, message):
@@ -76,14 +77,29 @@ class _Parser(argparse.ArgumentParser):
         raise PoolingError(message)
 
 
-def _backends(text: str | None) -> list[str]:
+#: names people type for a backend, for "did you mean"
+_BACKEND_ALIASES = {"torch": "pytorch", "pt": "pytorch", "tf": "tensorflow", "keras": "tensorflow",
+                    "mx": "mxnet", "gluon": "mxnet", "paddlepaddle": "paddle", "pd": "paddle"}
+
+
+def _backend(flag: str, typed: str, name: str, several: bool = True) -> str:
+    """One backend name (any case) of what was typed for ``flag`` (a list when ``several``)."""
+    if name.strip().lower() in envs.BACKENDS:
+        return name.strip().lower()
+    hint = _did_you_mean(name, envs.BACKENDS, _BACKEND_ALIASES)
+    raise _usage(flag, typed, f"unknown backend {name.strip()!r}{hint}",
+                 ", ".join(envs.BACKENDS) + (", comma-separated" if several else ""))
+
+
+def _backends(text: str | None, flag: str = "--backends") -> list[str]:
+    """``--backends`` / ``--to``: comma-separated names, in any case (all when not given)."""
     if text is None:
         return list(envs.BACKENDS)
-    names = [envs.check_backend(name.strip()) for name in text.split(",") if name.strip()]
+    names = [_backend(flag, text, name) for name in text.split(",") if name.strip()]
     if not names:
-        raise PoolingError(f"backends: got {text!r}; allowed: names among "
-                           f"{', '.join(envs.BACKENDS)}, comma-separated")
-    return names
+        raise _usage(flag, text, "no backend named",
+                     ", ".join(envs.BACKENDS) + ", comma-separated")
+    return list(dict.fromkeys(names))  # each once, in the order given
 
 
 def _set_per_backend(flag: str, pairs: list[str] | None, example: str, apply) -> None:
@@ -93,8 +109,8 @@ def _set_per_backend(flag: str, pairs: list[str] | None, example: str, apply) ->
         backend, sep, value = pair.partition("=")
         if not sep or not value:
             form = "BACKEND=PATH" if flag == "--python" else "BACKEND=SPEC"
-            raise PoolingError(f"{flag}: got {pair!r}; allowed: {form}, e.g. {example}")
-        apply(backend, value)
+            raise _usage(flag, pair, f"no {form}", f"{form}, e.g. {example}")
+        apply(_backend(flag, pair, backend, several=False), value)
 
 
 def _set_pythons(pairs: list[str]) -> None:
@@ -388,7 +404,7 @@ def _translate(args) -> int:
     from .porting import translate
 
     result = translate(args.call, args.frm, _shape("--shape", args.shape),
-                       to=_backends(args.to) if args.to is not None else None,
+                       to=_backends(args.to, "--to") if args.to is not None else None,
                        verify=not args.no_verify)
     sys.stdout.write(result.to_text())
     checks = [t.check for t in result.targets.values()]
@@ -518,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "defaults, show the code that gives the same numbers in "
                                     "every framework, and check it by running them.")
     tr.add_argument("call", help="the call as you write it, e.g. \"nn.MaxPool2d(3, stride=2)\"")
-    tr.add_argument("--from", dest="frm", required=True, choices=envs.BACKENDS,
+    tr.add_argument("--from", dest="frm", required=True, choices=envs.BACKENDS, type=str.lower,
                     help="the call's framework")
     tr.add_argument("--shape", required=True, help="input shape in the call's layout, e.g. 1,8,8,3")
     tr.add_argument("--to", help="comma-separated targets among mxnet, pytorch, tensorflow, "
@@ -529,10 +545,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("explain", help="are two native calls equivalent? why not?",
                         description="Are two frameworks' own pooling calls equivalent?  If "
                                     "not, each cause, and the smallest input that shows it.")
-    ex.add_argument("frm_a", metavar="FRAMEWORK_A", choices=envs.BACKENDS,
+    ex.add_argument("frm_a", metavar="FRAMEWORK_A", choices=envs.BACKENDS, type=str.lower,
                     help="the first call's framework: mxnet, pytorch, tensorflow or paddle")
     ex.add_argument("call_a", metavar="CALL_A", help="the first call, as you write it")
-    ex.add_argument("frm_b", metavar="FRAMEWORK_B", choices=envs.BACKENDS,
+    ex.add_argument("frm_b", metavar="FRAMEWORK_B", choices=envs.BACKENDS, type=str.lower,
                     help="the second call's framework")
     ex.add_argument("call_b", metavar="CALL_B", help="the second call, as you write it")
     ex.add_argument("--shape", help="judge for this input shape (A's layout); default: all "

@@ -255,7 +255,8 @@ _SIZES = "allowed: an int >= 1 and < 2**63, or two as h,w"
     (["--kernel", "2", "--padding", "3"],
      "--padding 3: got (3, 3) along H, where output window 0 reads only padding",
      "allowed: pads that leave every window at least one input cell"),
-    (["--kernel", "2", "--mode", "mean"], "--mode mean: unknown mode", "allowed: max, avg, min, lp"),
+    (["--kernel", "2", "--mode", "mean"], "--mode mean: unknown mode",
+     "allowed: max, avg, min, lp"),
     (["--kernel", "2", "--mode", "maxx"], "--mode maxx: unknown mode (did you mean max?)",
      "allowed: max, avg, min, lp"),
     (["--kernel", "2", "--layout", "CHWN"], "--layout CHWN: unknown layout",
@@ -299,6 +300,45 @@ def test_shape_errors_name_the_shape_and_its_form(command, shape, problem, allow
     message = _one_usage_line(cli(command, "--shape", shape, *extra))
     assert message.startswith(f"--shape {shlex.quote(shape)}: {problem}"), message
     assert allowed in message, message
+
+
+_BACKENDS_ALLOWED = "allowed: mxnet, pytorch, tensorflow, paddle"
+
+
+@pytest.mark.parametrize("args,starts", [
+    (["compare", "--shape", "4,4", "--kernel", "2", "--backends", "torch"],
+     "--backends torch: unknown backend 'torch' (did you mean pytorch?)"),
+    (["report", "--backends", "mxnet,tf"],
+     "--backends mxnet,tf: unknown backend 'tf' (did you mean tensorflow?)"),
+    (["report", "--backends", "jax"], "--backends jax: unknown backend 'jax'; "),
+    (["report", "--backends", ","], "--backends ,: no backend named; "),
+    (["envs", "list", "--backends", "pytorch,mx"],
+     "--backends pytorch,mx: unknown backend 'mx' (did you mean mxnet?)"),
+    (["conventions", "--backends", "padle"],
+     "--backends padle: unknown backend 'padle' (did you mean paddle?)"),
+    (["translate", "nn.MaxPool2d(2)", "--from", "torch", "--shape", "4,4"],
+     "--from torch: unknown backend (did you mean pytorch?)"),
+    (["translate", "nn.MaxPool2d(2)", "--from", "pytorch", "--shape", "4,4", "--to", "torch"],
+     "--to torch: unknown backend 'torch' (did you mean pytorch?)"),
+    (["explain", "torch", "nn.MaxPool2d(2)", "pytorch", "nn.MaxPool2d(2)"],
+     "FRAMEWORK_A torch: unknown backend (did you mean pytorch?)"),
+    (["--python", "torch=/usr/bin/python3", "envs", "list"],
+     "--python torch=/usr/bin/python3: unknown backend 'torch' (did you mean pytorch?)"),
+    (["--gateway", "tf=popen", "envs", "list"],
+     "--gateway tf=popen: unknown backend 'tf' (did you mean tensorflow?)"),
+], ids=["compare-torch", "report-tf-among-two", "report-jax", "report-none", "envs-list-mx",
+        "conventions-typo", "translate-from", "translate-to", "explain-framework", "python-pair",
+        "gateway-pair"])
+def test_backend_names_name_the_flag_and_the_backends(args, starts):
+    message = _one_usage_line(cli(*args))
+    assert message.startswith(starts) and _BACKENDS_ALLOWED in message, message
+
+
+def test_backend_names_are_read_in_any_case():
+    proc = cli("translate", "nn.MaxPool2d(2)", "--from", "PyTorch", "--shape", "4,4",
+               "--to", "MXNet,Paddle", "--no-verify", check_exit=0)
+    assert "source (pytorch): nn.MaxPool2d" in proc.stdout
+    assert "# mxnet: native" in proc.stdout and "# paddle: native" in proc.stdout
 
 
 # --- the HTML report in a real headless browser --------------------------------------------------
