@@ -292,11 +292,17 @@ def _load_input(args):
                          ) from None
     shape = _shape("--shape", args.shape)
     seed = _int("--seed", args.seed, args.seed, 0, "an int >= 0")
+    unsigned = np.dtype(args.dtype).kind == "u"
+    chosen = args.values or ("arange" if unsigned else "randn")
+    if unsigned and chosen != "arange":  # a cast would wrap them around: not the input asked
+        raise PoolingError(f"--values {chosen} --dtype {args.dtype}: {chosen} makes "
+                           f"negative values, which {args.dtype} cannot hold; allowed: --values arange "
+                           f"with an unsigned --dtype, or a signed or float --dtype")
     rng = np.random.default_rng(seed)
     values = {"arange": lambda: np.arange(np.prod(shape)).reshape(shape),
               "randn": lambda: rng.standard_normal(shape),
               "negative": lambda: -1 - np.abs(rng.standard_normal(shape)) * 10}
-    return values[args.values]().astype(args.dtype)
+    return values[chosen]().astype(args.dtype)
 
 
 def _single_case(args):
@@ -507,9 +513,10 @@ def build_parser() -> argparse.ArgumentParser:
     source = cmp_.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", metavar="X.npy", help="input array (.npy, pickles refused)")
     source.add_argument("--shape", help="make an input of this shape, e.g. 1,3,8,8")
-    cmp_.add_argument("--values", choices=("arange", "randn", "negative"), default="randn",
-                      help="the generated input: 0, 1, 2, ...; normal noise (default); or "
-                           "all negative")
+    cmp_.add_argument("--values", choices=("arange", "randn", "negative"),
+                      help="the generated input: 0, 1, 2, ...; normal noise; or all negative "
+                           "(default: randn; arange for an unsigned --dtype, which holds no "
+                           "negative values)")
     cmp_.add_argument("--seed", default="0", help="seed of randn and negative (default: 0)")
     cmp_.add_argument("--dtype", default="float32",
                       choices=("float16", "float32", "float64", "int32", "int64", "uint8"),

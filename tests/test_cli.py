@@ -341,6 +341,20 @@ def test_backend_names_are_read_in_any_case():
     assert "# mxnet: native" in proc.stdout and "# paddle: native" in proc.stdout
 
 
+@pytest.mark.parametrize("values", ["negative", "randn"])
+def test_negative_values_are_refused_for_an_unsigned_dtype(values):
+    message = _one_usage_line(cli("compare", "--shape", "4,4", "--kernel", "2", "--values",
+                                  values, "--dtype", "uint8"))
+    assert message.startswith(f"--values {values} --dtype uint8: "), message
+    assert "allowed: --values arange with an unsigned --dtype" in message, message
+
+
+def test_an_unsigned_dtype_defaults_to_arange_values():
+    doc = json.loads(cli("compare", "--shape", "3,3", "--kernel", "2", "--dtype", "uint8",
+                         "--backends", "pytorch", "--format", "json", check_exit=0).stdout)
+    assert doc["cases"][0]["input"] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+
+
 # --- the HTML report in a real headless browser --------------------------------------------------
 
 def _screenshot(html_path: Path, png: Path) -> None:
