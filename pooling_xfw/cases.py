@@ -66,6 +66,7 @@ def load(path: str) -> list[Case]:
     """Cases from a JSON file: ``[{"name", "input": nested list, "kwargs": {pool_size, ...},
     "expected": nested list (optional), "dtype": "float32" (optional)}, ...]``."""
     import json
+    import shlex
 
     from .errors import PoolingError
 
@@ -79,6 +80,5 @@ def load(path: str) -> list[Case]:
                          item["expected"], dtype=item.get("dtype", "float32")))
                 for item in items]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PoolingError(f"--cases: cannot read {path!r} ({type(exc).__name__}: {exc}); "
-                           f"allowed: case names or a JSON list of {{name, input, kwargs}}"
-                           ) from None
+        raise PoolingError(f"--cases {shlex.quote(path)}: cannot read it ({type(exc).__name__}: "
+                           f"{exc}); allowed: a JSON list of {{name, input, kwargs}}") from None

@@ -354,14 +354,42 @@ def _is_value(text: str) -> bool:
     return True
 
 
+def _is_case_file(text: str) -> bool:
+    """``--cases``: a value with a path separator or ending in .json is a file of cases, any
+    other is case names, so that a file in the working directory never stands in for a case."""
+    separators = {"/", os.sep, os.altsep} - {None}
+    return any(sep in text for sep in separators) or text.strip().lower().endswith(".json")
+
+
 def _chosen_cases(text: str | None):
     from . import cases
+    from .reference import as_input
+    from .spec import make_spec, resolve
 
-    if not text:
+    if text is None:
         return list(cases.CHAPTER)
-    if os.path.exists(text):
-        return cases.load(text)
-    return [cases.by_name(name.strip()) for name in text.split(",") if name.strip()]
+    if _is_case_file(text):
+        chosen = cases.load(text)
+        for case in chosen:  # which case of the file, before any worker starts
+            try:
+                resolve(make_spec(**case.kwargs), as_input(case.input).shape)
+            except (PoolingError, TypeError) as exc:
+                why = "" if isinstance(exc, PoolingError) else "; allowed: pool2d's arguments"
+                raise PoolingError(f"--cases {shlex.quote(text)}: case {case.name!r}: "
+                                   f"{exc}{why}") from None
+        return chosen
+    known = [case.name for case in cases.CHAPTER]
+    allowed = (f"{', '.join(known)}, comma-separated, or a JSON file of cases (a path with a / "
+               f"or ending in .json)")
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise _usage("--cases", text, "no case named", allowed)
+    for name in names:
+        if name not in known:
+            here = (f" (a file by that name is here: write ./{name} to read it)"
+                    if os.path.isfile(name) else _did_you_mean(name, known))
+            raise _usage("--cases", text, f"unknown case {name!r}{here}", allowed)
+    return [cases.by_name(name) for name in names]
 
 
 def _emit(args, cases) -> int:
@@ -503,7 +531,10 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Run the chapter's examples (or the cases named by --cases) "
                                      "on every backend and compare each with the reference.")
     _output_options(rep)
-    rep.add_argument("--cases", help="case names (comma-separated) or a JSON file of cases")
+    rep.add_argument("--cases", metavar="NAMES|FILE",
+                     help="the chapter's cases by name, comma-separated (default: all), or a JSON "
+                          "file of cases: a value with a / or ending in .json is a file (write "
+                          "./NAME for a file named otherwise)")
     rep.set_defaults(run=_report)
 
     cmp_ = sub.add_parser("compare", help="one case from the command line on every backend",

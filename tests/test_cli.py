@@ -112,7 +112,7 @@ def test_python_flag_points_a_backend_at_an_interpreter():
     (["compare", "--input", "/nonexistent.npy", "--kernel", "2"],
      "--input /nonexistent.npy: cannot read"),
     (["compare", "--shape", "4,4", "--kernel", "2", "--backends", "jax"], "backend: got 'jax'"),
-    (["report", "--cases", "nope"], "case: got 'nope'; allowed: pool2d-max"),
+    (["report", "--cases", "nope"], "--cases nope: unknown case 'nope'; allowed: pool2d-max"),
     (["report", "--format", "yaml"], "--format yaml: unknown format"),
     (["frobnicate"], "frobnicate: unknown command"),
 ], ids=["kernel-too-large", "padding-3-values", "unknown-mode", "unknown-layout", "bad-shape",
@@ -353,6 +353,42 @@ def test_an_unsigned_dtype_defaults_to_arange_values():
     doc = json.loads(cli("compare", "--shape", "3,3", "--kernel", "2", "--dtype", "uint8",
                          "--backends", "pytorch", "--format", "json", check_exit=0).stdout)
     assert doc["cases"][0]["input"] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+
+
+_NEG_CASE = [{"name": "neg", "input": [[-1, -2], [-3, -4]],
+              "kwargs": {"pool_size": 2, "padding": 1, "stride": 2},
+              "expected": [[-1, -2], [-3, -4]]}]
+
+
+@pytest.mark.parametrize("files,cases,exit_code,outcome", [
+    ({"pool2d-max": "not the case"}, "pool2d-max", 0, "pool2d-max"),
+    ({"pool2d-max.json": _NEG_CASE}, "pool2d-max", 0, "pool2d-max"),
+    ({"mycases": _NEG_CASE}, "./mycases", 0, "neg"),
+    ({"mycases.json": _NEG_CASE}, "mycases.json", 0, "neg"),
+    ({"sub/mycases": _NEG_CASE}, "sub/mycases", 0, "neg"),
+    ({"mycases": _NEG_CASE}, "mycases", 2,
+     "--cases mycases: unknown case 'mycases' (a file by that name is here: write ./mycases to "
+     "read it); allowed: pool2d-max, pool2d-avg, "),
+    ({}, "pool2d-mx", 2, "--cases pool2d-mx: unknown case 'pool2d-mx' (did you mean pool2d-max?)"),
+    ({}, "nope.json", 2, "--cases nope.json: cannot read it (FileNotFoundError"),
+    ({}, "", 2, "--cases '': no case named; allowed: "),
+    ({"bad.json": [dict(_NEG_CASE[0], kwargs={"pool_size": 9})]}, "bad.json", 2,
+     "--cases bad.json: case 'neg': pool_size: got kernel 9 with dilation 1 along H"),
+], ids=["file-named-like-a-case", "json-file-named-like-a-case", "dot-slash-file", "json-file",
+        "path-with-a-slash", "bare-name-of-a-file", "close-case-name", "missing-json-file",
+        "empty", "case-that-does-not-fit"])
+def test_cases_names_and_files_are_told_apart(tmp_path, files, cases, exit_code, outcome):
+    for name, content in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(content if isinstance(content, str) else json.dumps(content))
+    proc = cli("report", "--cases", cases, "--backends", "pytorch", "--format", "json",
+               cwd=tmp_path)
+    if exit_code == 2:
+        message = _one_usage_line(proc)
+        assert message.startswith(outcome), message
+    else:
+        assert proc.returncode == 0, proc.stderr
+        assert [c["name"] for c in json.loads(proc.stdout)["cases"]] == [outcome]
 
 
 # --- the HTML report in a real headless browser --------------------------------------------------
