@@ -391,6 +391,62 @@ def test_cases_names_and_files_are_told_apart(tmp_path, files, cases, exit_code,
         assert [c["name"] for c in json.loads(proc.stdout)["cases"]] == [outcome]
 
 
+@pytest.mark.parametrize("name,problem", [
+    ("two\nlines", "case 1's name 'two\\nlines' has a control character"),
+    ("carriage\rreturn", "case 1's name 'carriage\\rreturn' has a control character"),
+    ("\x1b[31mred", "case 1's name '\\x1b[31mred' has a control character"),
+    ("line\u2028separator", "case 1's name 'line\\u2028separator' has a control character"),
+    ("", "case 1's name '' is empty"),
+    (7, "case 1's name 7 is not a string"),
+], ids=["newline", "carriage-return", "terminal-escape", "unicode-line-separator", "empty",
+        "not-a-string"])
+def test_case_names_that_would_break_a_table_are_refused(tmp_path, name, problem):
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps([dict(_NEG_CASE[0], name=name)]))
+    message = _one_usage_line(cli("report", "--cases", str(path)))
+    assert message.startswith(f"--cases {path}: {problem}; allowed: a name on one line"), message
+
+
+def _report_doc(cases, backends=("pytorch",)):
+    """A report document as ``report.build`` makes it, every backend agreeing (none runs)."""
+    from pooling_xfw.report import SCHEMA, jsonable
+
+    info = {"status": "ready", "framework_version": "1.0", "numpy_version": np.__version__,
+            "python": None, "host": None, "where": "this machine", "detail": ""}
+    doc = {"schema": SCHEMA, "tool_version": px.__version__, "numpy_version": np.__version__,
+           "backends": {b: dict(info) for b in backends}, "cases": []}
+    for case in cases:
+        reference = px.pool2d(case.input, **case.kwargs)
+        agree = {"status": "agree", "max_abs_diff": 0.0, "output": reference, "detail": "",
+                 "how": None, "differing": None}
+        doc["cases"].append({
+            "name": case.name, "title": case.title, "spec": px.make_spec(**case.kwargs).kwargs(),
+            "input": case.input, "reference": reference, "expected": case.expected,
+            "reference_matches_expected": None if case.expected is None else bool(
+                np.array_equal(case.expected, reference)),
+            "results": {b: dict(agree) for b in backends}})
+    count = len(cases) * len(backends)
+    doc["summary"] = {"agree": count, "differ": 0, "error": 0, "unavailable": 0, "exit_code": 0}
+    return jsonable(doc)
+
+
+def _user_case(name, expected=True):
+    x = np.array([[-1.0, -2.0], [-3.0, -4.0]], np.float32)
+    return px.cases.Case(name, name, x, {"pool_size": 2}, x[:1, :1] if expected else None)
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_a_table_escapes_control_characters_in_case_names(fmt):
+    from pooling_xfw.report import render
+
+    doc = _report_doc([_user_case("two\nlines\x1b[31m"), _user_case("plain")])
+    doc["cases"][0]["results"]["pytorch"].update(status="error", detail="it broke")
+    text = render(doc, fmt)
+    assert "two\\nlines\\x1b[31m" in text and "\x1b" not in text
+    rows = [l for l in text.splitlines() if "lines" in l or "plain" in l]
+    assert len(rows) == 3, rows  # two table rows and the error note, each on one line
+
+
 # --- the HTML report in a real headless browser --------------------------------------------------
 
 def _screenshot(html_path: Path, png: Path) -> None:

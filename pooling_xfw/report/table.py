@@ -14,6 +14,15 @@ def _cell(result: dict) -> str:
     return "ERROR" if status == "error" else "n/a"
 
 
+def _one_line(text: str) -> str:
+    """``text`` with every control character and line separator escaped (``\\n``, ``\\x1b``):
+    a name from a case file cannot break a row or send a terminal escape."""
+    from ..cases import breaks_a_line
+
+    return "".join(c.encode("unicode_escape").decode("ascii") if breaks_a_line(c) else c
+                   for c in str(text))
+
+
 def _markdown_cell(text: str) -> str:
     """A table cell that cannot break the table or inject markup."""
     return (text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
@@ -38,7 +47,7 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
     rows, statuses = [], []
     for case in doc["cases"]:
         match = case["reference_matches_expected"]
-        rows.append([case["name"], "-" if match is None else ("ok" if match else "MISMATCH")]
+        rows.append([_one_line(case["name"]), "-" if match is None else ("ok" if match else "MISMATCH")]
                     + [_cell(case["results"][n]) for n in names])
         statuses.append([None, None] + [case["results"][n]["status"] for n in names])
     lines = [f"pooling-xfw {doc['tool_version']}: {len(doc['cases'])} cases x {len(names)} "
@@ -79,9 +88,10 @@ def _notes(doc: dict, names: list[str], verbose: bool, markdown: bool) -> list[s
             if name in down and r["status"] != "agree":
                 continue
             if r["status"] != "agree" and r["detail"]:
-                lines.append(f"{case['name']} / {name}: {r['status']}: {r['detail']}")
+                lines.append(f"{_one_line(case['name'])} / {name}: {r['status']}: "
+                             f"{_one_line(r['detail'])}")
             if verbose and r.get("how"):
-                lines += _how(case["name"], name, r, markdown)
+                lines += _how(_one_line(case["name"]), name, r, markdown)
     return ["", *lines] if lines else []
 
 
