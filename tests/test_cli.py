@@ -1,6 +1,7 @@
 """The command line, run as a user runs it: exit codes, formats, errors, the HTML in a browser."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -445,6 +446,50 @@ def test_a_table_escapes_control_characters_in_case_names(fmt):
     assert "two\\nlines\\x1b[31m" in text and "\x1b" not in text
     rows = [l for l in text.splitlines() if "lines" in l or "plain" in l]
     assert len(rows) == 3, rows  # two table rows and the error note, each on one line
+
+
+def _impostor():
+    """A user's case named like a chapter example, with other numbers."""
+    chapter = px.cases.CHAPTER[0]
+    return px.cases.Case(chapter.name, chapter.title, chapter.input + 1, chapter.kwargs,
+                         chapter.expected + 1)
+
+
+@pytest.mark.parametrize("cases,header,legend", [
+    (lambda: px.cases.CHAPTER[:2], ["case", "chapter", "pytorch 1.0"],
+     "chapter: the reference equals the output printed in the chapter"),
+    (lambda: [_user_case("mine")], ["case", "expected", "pytorch 1.0"],
+     "expected: the reference equals the case's expected output"),
+    (lambda: [_user_case("mine"), _user_case("other", expected=False)],
+     ["case", "expected", "pytorch 1.0"], "-: the case gives no expected output"),
+    (lambda: [_impostor()], ["case", "expected", "pytorch 1.0"],
+     "expected: the reference equals the case's expected output"),
+    (lambda: [px.cases.CHAPTER[0], _user_case("mine")], ["case", "expected", "pytorch 1.0"],
+     "(the output printed in the chapter for its examples)"),
+    (lambda: [_user_case("cli", expected=False)], ["case", "pytorch 1.0"], None),
+], ids=["chapter-examples", "user-cases", "user-case-without-expected",
+        "user-case-named-like-a-chapter-example", "chapter-and-user-cases", "no-expected-output"])
+def test_the_expected_column_is_chapter_only_for_the_chapters_examples(cases, header, legend):
+    from pooling_xfw.report import render
+
+    text = render(_report_doc(list(cases())), "text")
+    lines = text.splitlines()
+    assert re.split(r"\s{2,}", lines[2].strip()) == header, lines[2]
+    if legend:
+        assert legend in text
+    if header[1] != "chapter":
+        assert "chapter:" not in text and "pooling-xfw audit-chapter" not in text, text
+    markdown = render(_report_doc(list(cases())), "markdown")
+    assert "| " + " | ".join(header) + " |" in markdown
+
+
+def test_a_report_of_user_cases_titles_the_column_expected(tmp_path):
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps(_NEG_CASE))
+    out = cli("report", "--cases", str(path), "--backends", "pytorch", env={"NO_COLOR": "1"},
+              check_exit=0).stdout
+    header = next(l for l in out.splitlines() if l.startswith("case"))
+    assert header.split()[:2] == ["case", "expected"] and "chapter" not in out, out
 
 
 # --- the HTML report in a real headless browser --------------------------------------------------

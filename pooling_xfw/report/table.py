@@ -40,16 +40,51 @@ def _backend_header(name: str, info: dict) -> str:
     return f"{label} @ {info.get('host') or where}" if where and where != "this machine" else label
 
 
+def _is_chapter_example(case: dict) -> bool:
+    """Is this report entry one of the chapter's own examples (its name, numbers and pooling),
+    not a user's case that only shares a name?"""
+    from . import jsonable
+    from ..cases import CHAPTER
+    from ..spec import make_spec
+
+    for example in CHAPTER:
+        if example.name == case["name"]:
+            return (case["input"] == jsonable(example.input)
+                    and case["expected"] == jsonable(example.expected)
+                    and case["spec"] == jsonable(make_spec(**example.kwargs).kwargs()))
+    return False
+
+
+def _expected_column(doc: dict) -> tuple[str | None, str]:
+    """The title of the column that holds the reference against each case's expected output
+    (None: no case gives one, no column), and its legend."""
+    if all(case["expected"] is None for case in doc["cases"]):
+        return None, ""
+    if all(_is_chapter_example(case) for case in doc["cases"]):
+        return "chapter", "chapter: the reference equals the output printed in the chapter"
+    chapter = any(_is_chapter_example(case) for case in doc["cases"])
+    legend = ("expected: the reference equals the case's expected output"
+              + (" (the output printed in the chapter for its examples)" if chapter else ""))
+    if any(case["expected"] is None for case in doc["cases"]):
+        legend += "; -: the case gives no expected output"
+    return "expected", legend
+
+
 def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
                  color: bool = False) -> str:
     names = list(doc["backends"])
-    headers = ["case", "chapter"] + [_backend_header(n, doc["backends"][n]) for n in names]
+    title, legend = _expected_column(doc)
+    headers = ["case"] + ([title] if title else []) + [
+        _backend_header(n, doc["backends"][n]) for n in names]
     rows, statuses = [], []
     for case in doc["cases"]:
         match = case["reference_matches_expected"]
-        rows.append([_one_line(case["name"]), "-" if match is None else ("ok" if match else "MISMATCH")]
+        expected = ([] if title is None else
+                    ["-" if match is None else ("ok" if match else "MISMATCH")])
+        rows.append([_one_line(case["name"])] + expected
                     + [_cell(case["results"][n]) for n in names])
-        statuses.append([None, None] + [case["results"][n]["status"] for n in names])
+        statuses.append([None] * (1 + len(expected))
+                        + [case["results"][n]["status"] for n in names])
     lines = [f"pooling-xfw {doc['tool_version']}: {len(doc['cases'])} cases x {len(names)} "
              f"backends, reference numpy {doc['numpy_version']}", ""]
     if markdown:
@@ -62,12 +97,10 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
             cells = [_paint(c.ljust(w), s, color) if s else c.ljust(w)
                      for c, w, s in zip(row, widths, status)]
             lines.append("  ".join(cells).rstrip())
-    lines += ["", "chapter: the reference equals the output printed in the chapter; "
-                  "agree*: agrees, computed by an emulation (pads, masks or slices around the "
-                  "framework's pooling), not one native call"]
-    from ..cases import CHAPTER
-
-    if {c["name"] for c in doc["cases"]} <= {c.name for c in CHAPTER}:
+    lines += ["", (legend + "; " if legend else "")
+              + "agree*: agrees, computed by an emulation (pads, masks or slices around the "
+                "framework's pooling), not one native call"]
+    if title == "chapter":
         lines.append("the tabs as the chapter wrote them (each framework's own call, its "
                      "defaults, its padding): pooling-xfw audit-chapter")
     lines += _notes(doc, names, verbose, markdown)
