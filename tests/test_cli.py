@@ -492,6 +492,27 @@ def test_a_report_of_user_cases_titles_the_column_expected(tmp_path):
     assert header.split()[:2] == ["case", "expected"] and "chapter" not in out, out
 
 
+@pytest.mark.parametrize("cases,backends,counted", [
+    (1, 1, "1 case x 1 backend,"), (2, 1, "2 cases x 1 backend,"),
+    (1, 2, "1 case x 2 backends,"), (3, 4, "3 cases x 4 backends,"),
+], ids=["1-case-1-backend", "2-cases-1-backend", "1-case-2-backends", "3-cases-4-backends"])
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_the_summary_counts_cases_and_backends_in_words(cases, backends, counted, fmt):
+    from pooling_xfw.report import render
+
+    names = ("mxnet", "pytorch", "tensorflow", "paddle")[:backends]
+    text = render(_report_doc([_user_case(f"c{i}") for i in range(cases)], names), fmt)
+    assert text.splitlines()[0] == f"pooling-xfw {px.__version__}: {counted} reference numpy " \
+                                   f"{np.__version__}"
+
+
+def test_compare_of_one_case_on_one_backend_says_so():
+    out = cli("compare", "--shape", "4,4", "--kernel", "2", "--backends", "pytorch",
+              check_exit=0).stdout
+    assert out.startswith(f"pooling-xfw {px.__version__}: 1 case x 1 backend, reference numpy")
+    assert not re.search(r"\b1 (cases|backends)\b", out), out
+
+
 # --- the HTML report in a real headless browser --------------------------------------------------
 
 def _screenshot(html_path: Path, png: Path) -> None:

@@ -33,6 +33,11 @@ def _paint(text: str, status: str, color: bool) -> str:
     return f"\033[{_COLORS[status]}m{text}\033[0m" if color else text
 
 
+def _count(number: int, noun: str) -> str:
+    """``1 case``, ``2 cases``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _backend_header(name: str, info: dict) -> str:
     """``pytorch 2.13.0+cpu``, and ``@ host`` for a worker on another machine."""
     label = f"{name} {info['framework_version']}" if info.get("framework_version") else name
@@ -85,8 +90,8 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
                     + [_cell(case["results"][n]) for n in names])
         statuses.append([None] * (1 + len(expected))
                         + [case["results"][n]["status"] for n in names])
-    lines = [f"pooling-xfw {doc['tool_version']}: {len(doc['cases'])} cases x {len(names)} "
-             f"backends, reference numpy {doc['numpy_version']}", ""]
+    lines = [f"pooling-xfw {doc['tool_version']}: {_count(len(doc['cases']), 'case')} x "
+             f"{_count(len(names), 'backend')}, reference numpy {doc['numpy_version']}", ""]
     if markdown:
         lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         lines += ["| " + " | ".join(_markdown_cell(c) for c in row) + " |" for row in rows]
