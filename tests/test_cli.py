@@ -513,6 +513,41 @@ def test_compare_of_one_case_on_one_backend_says_so():
     assert not re.search(r"\b1 (cases|backends)\b", out), out
 
 
+_X_2D = "# x: the input X, shape (8, 8) (H, W), float32, as a 4-D NCHW array (1, 1, 8, 8) = " \
+        "X[None, None]"
+_Y_2D = "# y: (1, 1, 4, 4) NCHW; the result, shape (4, 4) (H, W), is y[0, 0]"
+
+
+@pytest.mark.parametrize("args,x_line,y_line,blocks", [
+    (["translate", "nn.MaxPool2d(2)", "--from", "pytorch", "--shape", "8,8", "--no-verify"],
+     _X_2D, _Y_2D, 4),
+    (["translate", "tf.keras.layers.MaxPool2D(2)", "--from", "tensorflow", "--shape", "8,8,3",
+      "--no-verify"],
+     "# x: the input X, shape (8, 8, 3) (H, W, C), float32, as a 4-D NHWC array (1, 8, 8, 3) = "
+     "X[None]", "# y: (1, 4, 4, 3) NHWC; the result, shape (4, 4, 3) (H, W, C), is y[0]", 4),
+    (["translate", "nn.MaxPool2d(2)", "--from", "pytorch", "--shape", "1,3,8,8", "--no-verify"],
+     "# x: the input X, shape (1, 3, 8, 8) (N, C, H, W), float32", None, 4),
+    (["compare", "--shape", "8,8", "--kernel", "2", "--backends", "pytorch,tensorflow",
+      "--verbose"], _X_2D, _Y_2D, 2),
+    (["compare", "--shape", "3,8,8", "--kernel", "2", "--backends", "mxnet", "--verbose",
+      "--dtype", "int32"],
+     "# x: the input X, shape (3, 8, 8) (C, H, W), int32, as a 4-D NCHW array (1, 3, 8, 8) = "
+     "X[None]", "    # y: (1, 3, 4, 4) NCHW; the result, shape (3, 4, 4) (C, H, W), is y[0]", 1),
+    (["compare", "--shape", "8,8", "--layout", "NHWC", "--kernel", "2", "--backends", "paddle",
+      "--verbose"],
+     "# x: the input X, shape (8, 8) (H, W), float32, as a 4-D NHWC array (1, 8, 8, 1) = "
+     "X[None, :, :, None]", "# y: (1, 4, 4, 1) NHWC; the result, shape (4, 4) (H, W), is "
+     "y[0, :, :, 0]", 1),
+], ids=["translate-HW", "translate-HWC", "translate-NCHW", "compare-HW-in-workers",
+        "compare-CHW-int32", "compare-HW-NHWC"])
+def test_the_code_shown_states_the_inputs_rank_and_layout(args, x_line, y_line, blocks):
+    out = cli(*args, env={"NO_COLOR": "1"}, check_exit=0).stdout
+    lines = [l.strip() for l in out.splitlines()]
+    assert lines.count(x_line.strip()) == blocks, out
+    assert lines.count(y_line.strip()) == blocks if y_line else "# y:" not in out, out
+    assert "4-D NCHW array of" not in out and "4-D NHWC array of" not in out
+
+
 # --- the HTML report in a real headless browser --------------------------------------------------
 
 def _screenshot(html_path: Path, png: Path) -> None:
