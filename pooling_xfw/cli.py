@@ -109,7 +109,7 @@ def _set_per_backend(flag: str, pairs: list[str] | None, example: str, apply) ->
         backend, sep, value = pair.partition("=")
         if not sep or not value:
             form = "BACKEND=PATH" if flag == "--python" else "BACKEND=SPEC"
-            raise _usage(flag, pair, f"no {form}", f"{form}, e.g. {example}")
+            raise _usage(flag, pair, f"not {form}", f"{form}, e.g. {example}")
         apply(_backend(flag, pair, backend, several=False), value)
 
 
@@ -253,12 +253,13 @@ def _shape(flag: str, text: str) -> tuple[int, ...]:
                "for NHWC), e.g. 1,3,8,8")
     if not text.strip():
         raise _usage(flag, text, "empty", allowed)
-    parts = text.split(",")
-    try:
-        shape = tuple(int(part) for part in parts)
-    except ValueError:
-        bad = next(part for part in parts if not _is_int(part))
-        raise _usage(flag, text, f"{bad!r} is not an int", allowed) from None
+    shape = []
+    for part in text.split(","):
+        try:
+            shape.append(int(part))
+        except ValueError:
+            raise _usage(flag, text, f"{part!r} is not an int", allowed) from None
+    shape = tuple(shape)
     if not 2 <= len(shape) <= 4:
         raise _usage(flag, text, f"{len(shape)} size{'s' if len(shape) != 1 else ''}", allowed)
     for size in shape:
@@ -270,14 +271,6 @@ def _shape(flag: str, text: str) -> tuple[int, ...]:
                                  f"than this machine's memory ({format_bytes(limit)})",
                      "a shape whose input fits in memory")
     return shape
-
-
-def _is_int(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _load_input(args):
@@ -295,8 +288,8 @@ def _load_input(args):
     unsigned = np.dtype(args.dtype).kind == "u"
     chosen = args.values or ("arange" if unsigned else "randn")
     if unsigned and chosen != "arange":  # a cast would wrap them around: not the input asked
-        raise PoolingError(f"--values {chosen} --dtype {args.dtype}: {chosen} makes "
-                           f"negative values, which {args.dtype} cannot hold; allowed: --values arange "
+        raise PoolingError(f"--values {chosen} --dtype {args.dtype}: {chosen} makes negative "
+                           f"values, which {args.dtype} cannot hold; allowed: --values arange "
                            f"with an unsigned --dtype, or a signed or float --dtype")
     rng = np.random.default_rng(seed)
     values = {"arange": lambda: np.arange(np.prod(shape)).reshape(shape),
@@ -329,15 +322,16 @@ def _single_case(args):
 
 def _echo_typed(message: str, typed: dict) -> str:
     """A pool2d argument's error (``pool_size: got kernel 9 ...; allowed: ...``) as the flag
-    typed for it (``--kernel 9: got kernel 9 ...``); the argument's own normalized value
-    (``got (9, 9); ``) is dropped: the typed text says it."""
+    typed for it (``--kernel 9: got kernel 9 ...``); the argument's own normalized value before
+    what is wrong (``padding: got 9; the padded input would need ...``) is dropped: the typed
+    text says it."""
     name, _, rest = message.partition(": ")
     if name not in typed:
         return message
     flag, text = typed[name]
     if rest.startswith("got "):
         value, sep, tail = rest[4:].partition("; ")
-        if sep and _is_value(value):
+        if sep and not tail.startswith("allowed:") and _is_value(value):
             rest = tail
     return f"{flag}{'' if text is None else ' ' + shlex.quote(str(text))}: {rest}"
 

@@ -281,6 +281,21 @@ def test_flag_errors_echo_what_was_typed(args, starts, allowed):
     assert "(-" not in message and "((" not in message and "pool_size" not in message, message
 
 
+@pytest.mark.parametrize("array,problem", [
+    (np.zeros((1, 1, 1, 4, 4), np.float32), "got '<array of rank 5>'; allowed: rank 2 (H, W)"),
+    (np.zeros((4, 4), np.complex64), "got dtype complex64; allowed: integer or real floating"),
+    (None, "cannot read it as a .npy array without pickles"),
+], ids=["rank-5", "complex-dtype", "not-npy"])
+def test_input_errors_name_the_file_and_what_is_wrong(tmp_path, array, problem):
+    path = tmp_path / "x.npy"
+    if array is None:
+        path.write_text("not an array")
+    else:
+        np.save(path, array)
+    message = _one_usage_line(cli("compare", "--input", str(path), "--kernel", "2"))
+    assert message.startswith(f"--input {path}: {problem}"), message
+
+
 @pytest.mark.parametrize("command,shape,problem,allowed", [
     ("compare", "1,x,4", "'x' is not an int", "allowed: 2 to 4 sizes >= 1, comma-separated"),
     ("compare", "0", "1 size", "allowed: 2 to 4 sizes >= 1, comma-separated"),
