@@ -557,7 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "padding)")
     cmp_.add_argument("--exclude-pad", action="store_true",
                       help="avg divides by real cells only (count_include_pad=False)")
-    cmp_.add_argument("--layout", default="NCHW", help="NCHW or NHWC")
+    cmp_.add_argument("--layout", default="NCHW", help="NCHW (default) or NHWC")
     cmp_.add_argument("--p", default="2", help="power of lp pooling (default: 2)")
     cmp_.set_defaults(run=_compare)
 
