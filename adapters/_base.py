@@ -29,7 +29,7 @@ def plan(vocab: Vocabulary, X, pool_size, mode="max", **kwargs
     spec = make_spec(pool_size, mode, **kwargs)
     x = as_input(X)
     geom = resolve(spec, x.shape)
-    return build_plan(vocab, geom, x.dtype.newbyteorder("=")), geom, x
+    return build_plan(vocab, geom, x.dtype.newbyteorder("="), x.shape), geom, x
 
 
 def run(vocab: Vocabulary, X, pool_size, mode="max", **kwargs) -> tuple[np.ndarray, Plan]:

@@ -66,19 +66,45 @@ def load(path: str) -> list[Case]:
     """Cases from a JSON file: ``[{"name", "input": nested list, "kwargs": {pool_size, ...},
     "expected": nested list (optional), "dtype": "float32" (optional)}, ...]``."""
     import json
+    import shlex
 
     from .errors import PoolingError
 
     try:
         with open(path, encoding="utf-8") as handle:
             items = json.load(handle)
-        return [Case(item["name"], item.get("title", item["name"]),
+        cases = [Case(item["name"], item.get("title", item["name"]),
                      np.asarray(item["input"], dtype=item.get("dtype", "float32")),
                      dict(item["kwargs"]),
                      None if item.get("expected") is None else np.asarray(
                          item["expected"], dtype=item.get("dtype", "float32")))
                 for item in items]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PoolingError(f"--cases: cannot read {path!r} ({type(exc).__name__}: {exc}); "
-                           f"allowed: case names or a JSON list of {{name, input, kwargs}}"
-                           ) from None
+        raise PoolingError(f"--cases {shlex.quote(path)}: cannot read it ({type(exc).__name__}: "
+                           f"{exc}); allowed: a JSON list of {{name, input, kwargs}}") from None
+    for number, case in enumerate(cases, 1):  # a name is a row of a table: one line
+        problem = name_problem(case.name)
+        if problem:
+            raise PoolingError(f"--cases {shlex.quote(path)}: case {number}'s name {case.name!r} "
+                               f"{problem}; allowed: a name on one line, without control "
+                               f"characters")
+    return cases
+
+
+def breaks_a_line(char: str) -> bool:
+    """A control character or a line/paragraph separator: text that holds one is not one line
+    (a newline, a carriage return, a terminal escape, U+2028)."""
+    import unicodedata
+
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp")
+
+
+def name_problem(name) -> str | None:
+    """Why ``name`` cannot name a case (a row of the report's table), or None."""
+    if not isinstance(name, str):
+        return "is not a string"
+    if not name:
+        return "is empty"
+    if any(breaks_a_line(c) for c in name):
+        return "has a control character"
+    return None

@@ -6,29 +6,100 @@ Bad input never shows a traceback: one line naming the argument and what is allo
 from __future__ import annotations
 
 import argparse
+import ast
+import difflib
+import math
 import os
+import re
+import shlex
 import signal
 import sys
 
+from . import __version__
 from .errors import PoolingError
 from .runtime import client, envs
 
 EXIT_OK, EXIT_DIFFER, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 
+def _usage(flag: str, text, problem: str, allowed: str) -> PoolingError:
+    """A usage error that echoes what was typed: ``--kernel -3: -3 is below 1; allowed: ...``
+    (``flag`` empty for a positional word, ``text`` None for a switch)."""
+    typed = " ".join(w for w in (flag, None if text is None else shlex.quote(str(text))) if w)
+    return PoolingError(f"{typed}: {problem}; allowed: {allowed}")
+
+
+def _did_you_mean(text: str, names, aliases: dict | None = None) -> str:
+    """`` (did you mean pytorch?)`` for a close or well-known other name, else ``''``."""
+    key = text.strip().lower()
+    close = (aliases or {}).get(key) or next(
+        iter(difflib.get_close_matches(key, [n.lower() for n in names], n=1)), None)
+    if close is None:
+        return ""
+    return f" (did you mean {next(n for n in names if n.lower() == close)}?)"
+
+
+#: what an unknown value of a choice is called: ``--format yaml: unknown format``
+_NOUNS = {"frm": "backend", "frm_a": "backend", "frm_b": "backend", "values": "value set"}
+
+
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2 (argparse's default prints usage too)
-        raise PoolingError(f"{self.prog}: {message}")
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # a value that starts with a minus is a value, not an option: --stride -1,2 is read,
+        # and refused as a stride, rather than "expected one argument"
+        self._negative_number_matcher = re.compile(r"^-\d[\d,:.]*$|^-\.\d+$")
+
+    def _check_value(self, action, value):
+        """An unknown choice echoed as typed, with the close name when there is one."""
+        if action.choices is None or value in action.choices:
+            return
+        names = [str(c) for c in action.choices]
+        if isinstance(action, argparse._SubParsersAction):
+            flag, noun = "", action.dest  # "command" or "action"
+        else:
+            flag = "/".join(action.option_strings) or action.metavar or action.dest
+            noun = _NOUNS.get(action.dest, action.dest)
+        aliases = _BACKEND_ALIASES if noun == "backend" else None
+        raise _usage(flag, value, f"unknown {noun}{_did_you_mean(value, names, aliases)}",
+                     ", ".join(names))
+
+    def error(self, message):
+        """One line, exit 2, behind main's one ``pooling-xfw: error:`` prefix (argparse's
+        default prints the usage too, and its own prefix)."""
+        commands = self._subparsers._group_actions if self._subparsers else []
+        for action in commands:  # no command given: say which there are
+            if message == f"the following arguments are required: {action.metavar}":
+                what = "a command" if action.dest == "command" else "an action"
+                context = self.prog.partition(" ")[2]
+                message = (f"{context + ': ' if context else ''}{what} is required; allowed: "
+                           f"{', '.join(action.choices)}")
+        raise PoolingError(message)
 
 
-def _backends(text: str | None) -> list[str]:
+#: names people type for a backend, for "did you mean"
+_BACKEND_ALIASES = {"torch": "pytorch", "pt": "pytorch", "tf": "tensorflow", "keras": "tensorflow",
+                    "mx": "mxnet", "gluon": "mxnet", "paddlepaddle": "paddle", "pd": "paddle"}
+
+
+def _backend(flag: str, typed: str, name: str, several: bool = True) -> str:
+    """One backend name (any case) of what was typed for ``flag`` (a list when ``several``)."""
+    if name.strip().lower() in envs.BACKENDS:
+        return name.strip().lower()
+    hint = _did_you_mean(name, envs.BACKENDS, _BACKEND_ALIASES)
+    raise _usage(flag, typed, f"unknown backend {name.strip()!r}{hint}",
+                 ", ".join(envs.BACKENDS) + (", comma-separated" if several else ""))
+
+
+def _backends(text: str | None, flag: str = "--backends") -> list[str]:
+    """``--backends`` / ``--to``: comma-separated names, in any case (all when not given)."""
     if text is None:
         return list(envs.BACKENDS)
-    names = [envs.check_backend(name.strip()) for name in text.split(",") if name.strip()]
+    names = [_backend(flag, text, name) for name in text.split(",") if name.strip()]
     if not names:
-        raise PoolingError(f"backends: got {text!r}; allowed: names among "
-                           f"{', '.join(envs.BACKENDS)}, comma-separated")
-    return names
+        raise _usage(flag, text, "no backend named",
+                     ", ".join(envs.BACKENDS) + ", comma-separated")
+    return list(dict.fromkeys(names))  # each once, in the order given
 
 
 def _set_per_backend(flag: str, pairs: list[str] | None, example: str, apply) -> None:
@@ -38,8 +109,8 @@ def _set_per_backend(flag: str, pairs: list[str] | None, example: str, apply) ->
         backend, sep, value = pair.partition("=")
         if not sep or not value:
             form = "BACKEND=PATH" if flag == "--python" else "BACKEND=SPEC"
-            raise PoolingError(f"{flag}: got {pair!r}; allowed: {form}, e.g. {example}")
-        apply(backend, value)
+            raise _usage(flag, pair, f"not {form}", f"{form}, e.g. {example}")
+        apply(_backend(flag, pair, backend, several=False), value)
 
 
 def _set_pythons(pairs: list[str]) -> None:
@@ -55,7 +126,8 @@ def _set_gateways(pairs: list[str]) -> None:
 
 
 def _envs_create(args) -> int:
-    statuses = envs.create(_backends(args.backends), jobs=args.jobs)
+    jobs = _int("--jobs", args.jobs, args.jobs, 1, "an int >= 1")
+    statuses = envs.create(_backends(args.backends), jobs=jobs)
     return EXIT_OK if all(s.state == "ready" for s in statuses) else EXIT_UNAVAILABLE
 
 
@@ -126,40 +198,102 @@ def _inspect(backend: str):
 
 
 # --- report and compare ----------------------------------------------------------------------
-_FLAGS = {"pool_size": "--kernel", "stride": "--stride", "padding": "--padding",
-          "dilation": "--dilation", "mode": "--mode", "layout": "--layout", "p": "--p",
-          "X": "--input/--shape"}
+# Every flag is read here, so that an error echoes what was typed (``--kernel -3``), never the
+# value as the Python API normalized it (``(-3, -3)``).
 
+def _int(flag: str, text: str, part: str, minimum: int, allowed: str) -> int:
+    """One int of ``text`` (``part`` of it), >= ``minimum`` and < 2**63 (C int64)."""
+    from .spec import MAX_SIZE
 
-def _ints(flag: str, text: str):
-    """``3`` -> 3, ``2,3`` -> (2, 3)."""
     try:
-        values = tuple(int(v) for v in text.split(","))
+        value = int(part)
     except ValueError:
-        raise PoolingError(f"{flag}: got {text!r}; allowed: an int or two ints 'h,w'") from None
+        raise _usage(flag, text, f"{part!r} is not an int", allowed) from None
+    if value < minimum:
+        raise _usage(flag, text, f"{value} is below {minimum}", allowed)
+    if value > MAX_SIZE:
+        raise _usage(flag, text, f"{value} is 2**63 or more", allowed)
+    return value
+
+
+def _sizes(flag: str, text: str, minimum: int, example: str):
+    """``--kernel`` / ``--stride`` / ``--dilation``: ``3`` -> 3, ``2,3`` -> (2, 3)."""
+    allowed = f"an int >= {minimum} and < 2**63, or two as h,w (e.g. {example})"
+    parts = text.split(",")
+    if len(parts) > 2:
+        raise _usage(flag, text, f"{len(parts)} values", allowed)
+    values = tuple(_int(flag, text, part, minimum, allowed) for part in parts)
     return values[0] if len(values) == 1 else values
 
 
 def _padding(text: str):
-    """``1``, ``1,2``, ``2:0,0:1`` (top:bottom,left:right) or a padding name."""
-    if text.lower() in ("same", "valid", "same_lower"):
-        return text.lower()
-    allowed = ("an int, 'ph,pw', 'top:bottom,left:right' (e.g. 2:0,0:1), "
-               "'same', 'same_lower' or 'valid'")
+    """``1``, ``1,2``, ``2:0,0:1`` (top:bottom,left:right; either axis may be one int) or a
+    padding name."""
+    from .spec import PADDING_STRINGS
+
+    if text.strip().lower() in PADDING_STRINGS:
+        return text.strip().lower()
+    allowed = ("an int >= 0, ph,pw, top:bottom,left:right (e.g. 2:0,0:1), same, same_lower or "
+               "valid")
+    parts = text.split(",")
+    if len(parts) > 2:
+        raise _usage("--padding", text, f"{len(parts)} values", allowed)
+    axes = []
+    for part in parts:
+        pads = part.split(":")
+        if len(pads) > 2:
+            raise _usage("--padding", text, f"{part!r} is not before:after", allowed)
+        pads = tuple(_int("--padding", text, v, 0, allowed) for v in pads)
+        axes.append(pads if len(pads) == 2 else pads[0])
+    if len(axes) == 1:
+        if isinstance(axes[0], tuple):
+            raise _usage("--padding", text, "before:after of one axis only", allowed)
+        return axes[0]
+    if any(isinstance(a, tuple) for a in axes):
+        return tuple(a if isinstance(a, tuple) else (a, a) for a in axes)
+    return tuple(axes)
+
+
+def _number(flag: str, text: str) -> float:
+    """``--p``: a finite number > 0."""
+    allowed = "a finite number > 0 (the power of lp pooling)"
     try:
-        if ":" in text:
-            rows, cols = text.split(",")
-            return tuple(tuple(int(v) for v in part.split(":")) for part in (rows, cols))
-        return _ints("--padding", text)
-    except (ValueError, PoolingError):
-        raise PoolingError(f"--padding: got {text!r}; allowed: {allowed}") from None
+        value = float(text)
+    except ValueError:
+        raise _usage(flag, text, f"{text!r} is not a number", allowed) from None
+    if not math.isfinite(value):
+        raise _usage(flag, text, "not finite", allowed)
+    if value <= 0:
+        raise _usage(flag, text, "not > 0", allowed)
+    return value
+
+
+def _word(flag: str, text: str, noun: str, names, fold=str.lower) -> str:
+    """``--mode`` / ``--layout``: one of ``names``, in any case."""
+    if fold(text.strip()) in names:
+        return fold(text.strip())
+    raise _usage(flag, text, f"unknown {noun}{_did_you_mean(text, names)}", ", ".join(names))
 
 
 def _shape(flag: str, text: str) -> tuple[int, ...]:
-    shape = _ints(flag, text)
-    shape = (shape,) if isinstance(shape, int) else shape
-    if not 2 <= len(shape) <= 4 or min(shape) < 1:
-        raise PoolingError(f"{flag}: got {text!r}; allowed: 2 to 4 positive ints, e.g. 1,3,8,8")
+    """``--shape``: 2 to 4 sizes >= 1 (whether an input of that shape fits in memory is for
+    the command to say: ``_check_fits``, with what it would make)."""
+    allowed = ("2 to 4 sizes >= 1, comma-separated: H,W, C,H,W or N,C,H,W (H,W,C or N,H,W,C "
+               "for NHWC), e.g. 1,3,8,8")
+    if not text.strip():
+        raise _usage(flag, text, "empty", allowed)
+    shape = []
+    for part in text.split(","):
+        try:
+            shape.append(int(part))
+        except ValueError:
+            raise _usage(flag, text, f"{part!r} is not an int", allowed) from None
+    shape = tuple(shape)
+    if not 2 <= len(shape) <= 4:
+        raise _usage(flag, text, f"{len(shape)} size{'s' if len(shape) != 1 else ''}", allowed)
+    for size in shape:
+        if size < 1:
+            raise _usage(flag, text, f"{size} is below 1", allowed)
     return shape
 
 
@@ -210,41 +344,111 @@ def _load_input(args):
     if args.input:
         return _read_npy(args.input)
     shape = _shape("--shape", args.shape)
-    if args.seed < 0:
-        raise PoolingError(f"--seed: got {args.seed}; allowed: an int >= 0")
+    seed = _int("--seed", args.seed, args.seed, 0, "an int >= 0")
+    unsigned = np.dtype(args.dtype).kind == "u"
+    chosen = args.values or ("arange" if unsigned else "randn")
+    if unsigned and chosen != "arange":  # a cast would wrap them around: not the input asked
+        raise PoolingError(f"--values {chosen} --dtype {args.dtype}: {chosen} makes negative "
+                           f"values, which {args.dtype} cannot hold; allowed: --values arange "
+                           f"with an unsigned --dtype, or a signed or float --dtype")
     itemsize = np.dtype(args.dtype).itemsize  # made in float64 (int64 for arange), then cast
     _check_fits("--shape", args.shape, math.prod(shape),
-               f"the {' x '.join(map(str, shape))} {args.dtype} input ({args.values}, made in "
-               f"{'int64' if args.values == 'arange' else 'float64'})",
-               itemsize + (16 if args.values == "negative" else 8))
-    rng = np.random.default_rng(args.seed)
+               f"the {' x '.join(map(str, shape))} {args.dtype} input ({chosen}, made in "
+               f"{'int64' if chosen == 'arange' else 'float64'})",
+               itemsize + (16 if chosen == "negative" else 8))
+    rng = np.random.default_rng(seed)
     values = {"arange": lambda: np.arange(np.prod(shape)).reshape(shape),
               "randn": lambda: rng.standard_normal(shape),
               "negative": lambda: -1 - np.abs(rng.standard_normal(shape)) * 10}
-    return values[args.values]().astype(args.dtype)
+    return values[chosen]().astype(args.dtype)
 
 
 def _single_case(args):
     from .cases import Case
+    from .spec import LAYOUTS, MODES
 
-    kwargs = dict(pool_size=_ints("--kernel", args.kernel), mode=args.mode,
-                  stride=_ints("--stride", args.stride) if args.stride else None,
-                  padding=_padding(args.padding), dilation=_ints("--dilation", args.dilation),
+    kwargs = dict(pool_size=_sizes("--kernel", args.kernel, 1, "3 or 2,3"),
+                  mode=_word("--mode", args.mode, "mode", MODES),
+                  stride=_sizes("--stride", args.stride, 1, "2 or 2,3") if args.stride else None,
+                  padding=_padding(args.padding),
+                  dilation=_sizes("--dilation", args.dilation, 1, "2 or 2,3"),
                   ceil_mode=args.ceil_mode, count_include_pad=not args.exclude_pad,
-                  layout=args.layout, p=args.p)
+                  layout=_word("--layout", args.layout, "layout", LAYOUTS, str.upper),
+                  p=_number("--p", args.p))
     if kwargs["stride"] is None:  # like the frameworks' layers: stride defaults to the window
         kwargs["stride"] = kwargs["pool_size"]
+    # what was typed for each pool2d argument, for an error found later against the input
+    args.typed = {"pool_size": ("--kernel", args.kernel), "stride": ("--stride", args.stride),
+                  "padding": ("--padding", args.padding),
+                  "dilation": ("--dilation", args.dilation), "ceil_mode": ("--ceil-mode", None),
+                  "X": ("--input", args.input) if args.input else ("--shape", args.shape)}
     return Case("cli", "pooling-xfw compare", _load_input(args), kwargs, None)
+
+
+def _echo_typed(message: str, typed: dict) -> str:
+    """A pool2d argument's error (``pool_size: got kernel 9 ...; allowed: ...``) as the flag
+    typed for it (``--kernel 9: got kernel 9 ...``); the argument's own normalized value before
+    what is wrong (``padding: got 9; the padded input would need ...``) is dropped: the typed
+    text says it."""
+    name, _, rest = message.partition(": ")
+    if name not in typed:
+        return message
+    flag, text = typed[name]
+    if rest.startswith("got "):
+        value, sep, tail = rest[4:].partition("; ")
+        if sep and not tail.startswith("allowed:") and _is_value(value):
+            rest = tail
+    return f"{flag}{'' if text is None else ' ' + shlex.quote(str(text))}: {rest}"
+
+
+def _is_value(text: str) -> bool:
+    """Is ``text`` a value as the API printed it (``(3, 3)``, ``True``, ``<float32 array ...>``)
+    rather than words about it (``kernel 9 with dilation 1 ...``)?"""
+    if text.startswith("<") and text.endswith(">"):
+        return True
+    try:
+        ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return False
+    return True
+
+
+def _is_case_file(text: str) -> bool:
+    """``--cases``: a value with a path separator or ending in .json is a file of cases, any
+    other is case names, so that a file in the working directory never stands in for a case."""
+    separators = {"/", os.sep, os.altsep} - {None}
+    return any(sep in text for sep in separators) or text.strip().lower().endswith(".json")
 
 
 def _chosen_cases(text: str | None):
     from . import cases
+    from .reference import as_input
+    from .spec import make_spec, resolve
 
-    if not text:
+    if text is None:
         return list(cases.CHAPTER)
-    if os.path.exists(text):
-        return cases.load(text)
-    return [cases.by_name(name.strip()) for name in text.split(",") if name.strip()]
+    if _is_case_file(text):
+        chosen = cases.load(text)
+        for case in chosen:  # which case of the file, before any worker starts
+            try:
+                resolve(make_spec(**case.kwargs), as_input(case.input).shape)
+            except (PoolingError, TypeError) as exc:
+                why = "" if isinstance(exc, PoolingError) else "; allowed: pool2d's arguments"
+                raise PoolingError(f"--cases {shlex.quote(text)}: case {case.name!r}: "
+                                   f"{exc}{why}") from None
+        return chosen
+    known = [case.name for case in cases.CHAPTER]
+    allowed = (f"{', '.join(known)}, comma-separated, or a JSON file of cases (a path with a / "
+               f"or ending in .json)")
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise _usage("--cases", text, "no case named", allowed)
+    for name in names:
+        if name not in known:
+            here = (f" (a file by that name is here: write ./{name} to read it)"
+                    if os.path.isfile(name) else _did_you_mean(name, known))
+            raise _usage("--cases", text, f"unknown case {name!r}{here}", allowed)
+    return [cases.by_name(name) for name in names]
 
 
 def _emit(args, cases) -> int:
@@ -326,7 +530,7 @@ def _translate(args) -> int:
                    f"the random {' x '.join(map(str, shape))} float32 input (made in float64)",
                    20)
     result = translate(args.call, args.frm, shape,
-                       to=_backends(args.to) if args.to is not None else None,
+                       to=_backends(args.to, "--to") if args.to is not None else None,
                        verify=not args.no_verify)
     sys.stdout.write(result.to_text())
     checks = [t.check for t in result.targets.values()]
@@ -363,90 +567,142 @@ def _audit_chapter(args) -> int:
     return _could_not_run(unrun, "the audit is incomplete")
 
 
+_BACKENDS_HELP = "comma-separated subset of mxnet, pytorch, tensorflow, paddle (default: all)"
+
+_DESCRIPTION = """\
+2-D pooling compared across MXNet, PyTorch, TensorFlow and Paddle: each framework runs in its
+own environment and is checked against one numpy reference, which states every convention.
+
+exit codes: 0 every backend agrees (or the command succeeded), 1 a backend differs,
+2 usage error (one line naming the argument), 3 a backend could not run.
+Also runs as: python -m pooling_xfw"""
+
+
 def _output_options(parser) -> None:
-    parser.add_argument("--format", choices=("text", "markdown", "json", "html"), default="text")
+    parser.add_argument("--format", choices=("text", "markdown", "json", "html"), default="text",
+                        help="text (default), markdown, json or html (one self-contained page)")
     parser.add_argument("--output", metavar="FILE", help="write here (atomically), not stdout")
-    parser.add_argument("--backends", help="comma-separated subset (default: all four)")
+    parser.add_argument("--backends", help=_BACKENDS_HELP)
     parser.add_argument("--verbose", action="store_true",
                         help="show each backend's calls and the differing positions")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pooling-xfw", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="pooling-xfw", description=_DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"pooling-xfw {__version__}",
+                        help="print the name and version, then exit")
     parser.add_argument("--python", action="append", metavar="BACKEND=PATH",
                         help="run BACKEND with this interpreter (also POOLING_XFW_PYTHON_<BACKEND>)")
     parser.add_argument("--gateway", action="append", metavar="BACKEND=SPEC",
                         help="run BACKEND's worker through an execnet gateway, e.g. "
                              "pytorch=ssh=gpu-box//python=/opt/venv/bin/python or "
                              "pytorch=socket=127.0.0.1:8888 (also POOLING_XFW_GATEWAY_<BACKEND>)")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    env = sub.add_parser("envs", help="create, list or prune the backends' environments")
-    env_sub = env.add_subparsers(dest="action", required=True, parser_class=_Parser)
-    create = env_sub.add_parser("create", help="build missing or outdated environments")
-    create.add_argument("--backends", help="comma-separated subset (default: all four)")
-    create.add_argument("--jobs", type=int, default=4, help="environments built at once")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                title="commands", metavar="COMMAND",
+                                help="pooling-xfw COMMAND --help shows its options")
+    env = sub.add_parser("envs", help="create, list or prune the per-backend environments",
+                         description="The venv each framework runs in, one per backend.")
+    env_sub = env.add_subparsers(dest="action", required=True, parser_class=_Parser,
+                                 title="actions", metavar="ACTION",
+                                 help="pooling-xfw envs ACTION --help shows its options")
+    create = env_sub.add_parser("create", help="build missing or outdated environments",
+                                description="Build the missing or outdated environments, in "
+                                            "parallel, with progress.")
+    create.add_argument("--backends", help=_BACKENDS_HELP)
+    create.add_argument("--jobs", default="4",
+                        help="environments built at once (default: 4)")
     create.set_defaults(run=_envs_create)
-    listing = env_sub.add_parser("list", help="show each backend's interpreter and versions")
-    listing.add_argument("--backends", help="comma-separated subset (default: all four)")
+    listing = env_sub.add_parser("list", help="show each backend's interpreter and versions",
+                                 description="Each backend's interpreter, framework and numpy "
+                                             "version, host and state, and the fix when it is "
+                                             "not ready.")
+    listing.add_argument("--backends", help=_BACKENDS_HELP)
     listing.set_defaults(run=_envs_list)
     prune = env_sub.add_parser("prune", help="remove environments no checkout uses any more")
     prune.add_argument("--backends", help="comma-separated subset (default: all four)")
     prune.add_argument("--dry-run", action="store_true", help="say what would be removed")
     prune.set_defaults(run=_envs_prune)
 
-    rep = sub.add_parser("report", help="the chapter's examples (or --cases) on every backend")
+    rep = sub.add_parser("report", help="the chapter's examples (or --cases) on every backend",
+                         description="Run the chapter's examples (or the cases named by --cases) "
+                                     "on every backend and compare each with the reference.")
     _output_options(rep)
-    rep.add_argument("--cases", help="case names (comma-separated) or a JSON file of cases")
+    rep.add_argument("--cases", metavar="NAMES|FILE",
+                     help="the chapter's cases by name, comma-separated (default: all), or a JSON "
+                          "file of cases: a value with a / or ending in .json is a file (write "
+                          "./NAME for a file named otherwise)")
     rep.set_defaults(run=_report)
 
-    cmp_ = sub.add_parser("compare", help="one case from the command line on every backend")
+    cmp_ = sub.add_parser("compare", help="one case from the command line on every backend",
+                          description="Pool one input (a .npy file or a generated array) on "
+                                      "every backend and compare each with the reference.")
     _output_options(cmp_)
     source = cmp_.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", metavar="X.npy", help="input array (.npy, pickles refused)")
     source.add_argument("--shape", help="make an input of this shape, e.g. 1,3,8,8")
-    cmp_.add_argument("--values", choices=("arange", "randn", "negative"), default="randn")
-    cmp_.add_argument("--seed", type=int, default=0)
+    cmp_.add_argument("--values", choices=("arange", "randn", "negative"),
+                      help="the generated input: 0, 1, 2, ...; normal noise; or all negative "
+                           "(default: randn; arange for an unsigned --dtype, which holds no "
+                           "negative values)")
+    cmp_.add_argument("--seed", default="0", help="seed of randn and negative (default: 0)")
     cmp_.add_argument("--dtype", default="float32",
-                      choices=("float16", "float32", "float64", "int32", "int64", "uint8"))
-    cmp_.add_argument("--mode", default="max", help="max, avg, min or lp")
+                      choices=("float16", "float32", "float64", "int32", "int64", "uint8"),
+                      help="dtype of the generated input (default: float32)")
+    cmp_.add_argument("--mode", default="max", help="max (default), avg, min or lp")
     cmp_.add_argument("--kernel", required=True, help="window: 3 or 2,3")
     cmp_.add_argument("--stride", help="3 or 2,3 (default: the window, as the layers do)")
     cmp_.add_argument("--padding", default="0",
                       help="1, 1,2, top:bottom,left:right (2:0,0:1), same, same_lower, valid")
-    cmp_.add_argument("--dilation", default="1")
-    cmp_.add_argument("--ceil-mode", action="store_true")
+    cmp_.add_argument("--dilation", default="1", help="3 or 2,3 (default: 1)")
+    cmp_.add_argument("--ceil-mode", action="store_true",
+                      help="keep a last partial window (dropped when it would start in the "
+                           "padding)")
     cmp_.add_argument("--exclude-pad", action="store_true",
                       help="avg divides by real cells only (count_include_pad=False)")
-    cmp_.add_argument("--layout", default="NCHW", help="NCHW or NHWC")
-    cmp_.add_argument("--p", type=float, default=2.0, help="power of lp pooling")
+    cmp_.add_argument("--layout", default="NCHW", help="NCHW (default) or NHWC")
+    cmp_.add_argument("--p", default="2", help="power of lp pooling (default: 2)")
     cmp_.set_defaults(run=_compare)
 
-    tr = sub.add_parser("translate", help="a framework's own pooling call, in every framework")
+    tr = sub.add_parser("translate", help="a framework's own pooling call, in every framework",
+                        description="Read a framework's own pooling call with that framework's "
+                                    "defaults, show the code that gives the same numbers in "
+                                    "every framework, and check it by running them.")
     tr.add_argument("call", help="the call as you write it, e.g. \"nn.MaxPool2d(3, stride=2)\"")
-    tr.add_argument("--from", dest="frm", required=True, choices=envs.BACKENDS,
+    tr.add_argument("--from", dest="frm", required=True, choices=envs.BACKENDS, type=str.lower,
                     help="the call's framework")
     tr.add_argument("--shape", required=True, help="input shape in the call's layout, e.g. 1,8,8,3")
-    tr.add_argument("--to", help="comma-separated targets (default: all four)")
+    tr.add_argument("--to", help="comma-separated targets among mxnet, pytorch, tensorflow, "
+                                 "paddle (default: all)")
     tr.add_argument("--no-verify", action="store_true", help="render only; run nothing")
     tr.set_defaults(run=_translate)
 
-    ex = sub.add_parser("explain", help="are two native calls equivalent? why not?")
-    ex.add_argument("frm_a", metavar="FRAMEWORK_A", choices=envs.BACKENDS)
-    ex.add_argument("call_a", metavar="CALL_A")
-    ex.add_argument("frm_b", metavar="FRAMEWORK_B", choices=envs.BACKENDS)
-    ex.add_argument("call_b", metavar="CALL_B")
+    ex = sub.add_parser("explain", help="are two native calls equivalent? why not?",
+                        description="Are two frameworks' own pooling calls equivalent?  If "
+                                    "not, each cause, and the smallest input that shows it.")
+    ex.add_argument("frm_a", metavar="FRAMEWORK_A", choices=envs.BACKENDS, type=str.lower,
+                    help="the first call's framework: mxnet, pytorch, tensorflow or paddle")
+    ex.add_argument("call_a", metavar="CALL_A", help="the first call, as you write it")
+    ex.add_argument("frm_b", metavar="FRAMEWORK_B", choices=envs.BACKENDS, type=str.lower,
+                    help="the second call's framework")
+    ex.add_argument("call_b", metavar="CALL_B", help="the second call, as you write it")
     ex.add_argument("--shape", help="judge for this input shape (A's layout); default: all "
                                     "H, W in 1..9")
     ex.add_argument("--no-verify", action="store_true",
                     help="show the witness by the neutral semantics; run no framework")
     ex.set_defaults(run=_explain)
 
-    au = sub.add_parser("audit-chapter", help="every tab of the chapter, as written, audited")
-    au.add_argument("--output", metavar="FILE")
+    au = sub.add_parser("audit-chapter", help="every tab of the chapter, as written, audited",
+                        description="Every tab of the chapter, run as written, against the "
+                                    "MXNet tab and the reference, and the historical d2l-en "
+                                    "1270/1271 ports.")
+    au.add_argument("--output", metavar="FILE", help="write here (atomically), not stdout")
     au.set_defaults(run=_audit_chapter)
 
-    conv = sub.add_parser("conventions", help="run each convention on every backend: the table")
-    conv.add_argument("--backends", help="comma-separated subset (default: all four)")
+    conv = sub.add_parser("conventions", help="run each convention on every backend: the table",
+                          description="Run each convention on every backend: the README's "
+                                      "table of native, emulated and differing behaviour.")
+    conv.add_argument("--backends", help=_BACKENDS_HELP)
     conv.add_argument("--update-readme", action="store_true",
                       help="write the table into README.md instead of printing it")
     conv.set_defaults(run=_conventions)
@@ -466,13 +722,7 @@ def main(argv: list[str] | None = None) -> int:
             _check_envs_root(args)
         return args.run(args)
     except PoolingError as exc:
-        message = str(exc)
-        name = message.split(":", 1)[0]
-        if name in _FLAGS and getattr(args, "run", None) is _compare:
-            message = f"{_FLAGS[name]} ({message}"
-            message = message.replace(": got", "): got", 1)
-        elif name == "shape" and getattr(args, "run", None) in (_translate, _explain):
-            message = f"--{message}"
+        message = _echo_typed(str(exc), getattr(args, "typed", {}))
         print(f"pooling-xfw: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -99,7 +99,8 @@ class Plan:
     emulated_by: list[str] = dataclasses.field(default_factory=list)
     adaptations: list[str] = dataclasses.field(default_factory=list)
     computes_in: str = ""
-    input_note: str = ""
+    input_note: str = ""  # what x is (rendered as a comment before the steps)
+    output_note: str = ""  # what y is, when the caller's result is not y itself
     handover: str = ""  # the input is converted to this dtype before the framework sees it
     handback: str = ""  # the output is converted to this dtype after it (exact)
     exact_below: int = 0  # integers pooled in float64: refuse |values| >= this
@@ -161,6 +162,8 @@ class Plan:
                 expr = (f"{rendered[0]}{step.fn}({params})" if step.fn.startswith(".")
                         else f"{step.fn}({params})")
             lines.append(f"{names[step.out]} = {expr}")
+        if self.output_note:
+            lines.append(f"# y: {self.output_note}")
         return "\n".join(lines)
 
     def to_json(self) -> dict:
@@ -168,6 +171,7 @@ class Plan:
         return {"backend": self.backend, "imports": list(self.imports), "path": self.path,
                 "emulated_by": self.emulated_by, "adaptations": self.adaptations,
                 "computes_in": self.computes_in, "input_note": self.input_note,
+                "output_note": self.output_note,
                 "steps": [[s.out, s.fn, _encode(list(s.args)), _encode([list(kv) for kv in
                                                                        s.kwargs])]
                           for s in self.steps]}
@@ -176,7 +180,8 @@ class Plan:
     def from_json(cls, data: dict) -> "Plan":
         plan = cls(data["backend"], tuple(data["imports"]), path=data["path"],
                    emulated_by=list(data["emulated_by"]), adaptations=list(data["adaptations"]),
-                   computes_in=data["computes_in"], input_note=data["input_note"])
+                   computes_in=data["computes_in"], input_note=data["input_note"],
+                   output_note=data.get("output_note", ""))
         for out, fn, args, kwargs in data["steps"]:
             plan.steps.append(Step(out, fn, tuple(_decode(args)),
                                    tuple((k, v) for k, v in _decode(kwargs))))

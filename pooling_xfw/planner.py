@@ -27,7 +27,7 @@ import numpy as np
 
 from .plan import Plan, Var
 from .reference import accumulator_dtype, identity, output_dtype
-from .spec import AxisGeometry, Geometry
+from .spec import AxisGeometry, Geometry, spatial_axes
 
 
 ALL_DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
@@ -131,12 +131,52 @@ def work_dtype(vocab: Vocabulary, mode: str, dtype: np.dtype) -> np.dtype:
     return np.promote_types(dtype, np.float32) if dtype.kind == "f" else np.dtype(np.float64)
 
 
-def build_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype) -> Plan:
-    """The calls ``vocab``'s framework makes to compute ``geom`` on a 4-D input of ``dtype``."""
+_AXES = {(2, "NCHW"): "H, W", (2, "NHWC"): "H, W", (3, "NCHW"): "C, H, W",
+         (3, "NHWC"): "H, W, C", (4, "NCHW"): "N, C, H, W", (4, "NHWC"): "N, H, W, C"}
+#: how a rank 2 or 3 input becomes the 4-D array the plan runs on, and its result comes back
+_TO_4D = {(2, "NCHW"): ("X[None, None]", "y[0, 0]"),
+          (2, "NHWC"): ("X[None, :, :, None]", "y[0, :, :, 0]"),
+          (3, "NCHW"): ("X[None]", "y[0]"), (3, "NHWC"): ("X[None]", "y[0]")}
+
+
+def as_4d_shape(shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
+    """The shape of the 4-D array an input of ``shape`` is pooled as (1s added)."""
+    if len(shape) == 4:
+        return tuple(shape)
+    if len(shape) == 2:
+        return (1, 1, *shape) if layout == "NCHW" else (1, *shape, 1)
+    return (1, *shape)
+
+
+def _shape_notes(geom: Geometry, shape: tuple[int, ...], dtype: np.dtype) -> tuple[str, str]:
+    """What ``x`` and ``y`` of the rendered code are for an input of ``shape``: its rank and
+    axes, and, for rank 2 or 3, the 4-D array it is given as and how the result comes back."""
+    layout, rank = geom.spec.layout, len(shape)
+    h_axis, w_axis = spatial_axes(rank, layout)
+    out = list(shape)
+    out[h_axis], out[w_axis] = geom.out_hw
+    out = tuple(out)
+    x_note = f"the input X, shape {tuple(shape)} ({_AXES[rank, layout]}), {dtype}"
+    if rank == 4:
+        return x_note, ""
+    to_4d, back = _TO_4D[rank, layout]
+    return (f"{x_note}, as a 4-D {layout} array {as_4d_shape(shape, layout)} = {to_4d}",
+            f"{as_4d_shape(out, layout)} {layout}; the result, shape {out} "
+            f"({_AXES[rank, layout]}), is {back}")
+
+
+def build_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype,
+               shape: tuple[int, ...] | None = None) -> Plan:
+    """The calls ``vocab``'s framework makes to compute ``geom`` on a 4-D input of ``dtype``;
+    with the input's ``shape`` (rank 2 to 4), the rendered code says what ``x`` and ``y`` are
+    for that input."""
     spec = geom.spec
     plan = Plan(vocab.name, vocab.imports)
     given, dtype = dtype, handover_dtype(vocab, dtype)
-    plan.input_note = f"4-D {spec.layout} array of {dtype}"
+    if shape is None:
+        plan.input_note = f"4-D {spec.layout} array of {dtype}"
+    else:
+        plan.input_note, plan.output_note = _shape_notes(geom, tuple(shape), dtype)
     if dtype != given:
         plan.handover = dtype.name
         plan.input_note += f" (the {given.name} input, converted: {vocab.name} has no " \

@@ -18,9 +18,9 @@ import pooling_xfw as px
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cli(*args, env=None, check_exit=None, umask=None):
+def cli(*args, env=None, check_exit=None, umask=None, cwd=ROOT):
     proc = subprocess.run([sys.executable, "-m", "pooling_xfw", *args], capture_output=True,
-                          text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=600,
+                          text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=600,
                           preexec_fn=None if umask is None else (lambda: os.umask(umask)))
     if check_exit is not None:
         assert proc.returncode == check_exit, (proc.returncode, proc.stdout, proc.stderr)
@@ -160,18 +160,19 @@ def test_a_backend_that_could_not_run_is_named_in_one_line(readme_kept, args, en
 
 
 @pytest.mark.parametrize("args,message", [
-    (["compare", "--shape", "1,1,4,4", "--kernel", "9"], "--kernel (pool_size): got kernel 9"),
+    (["compare", "--shape", "1,1,4,4", "--kernel", "9"], "--kernel 9: got kernel 9"),
     (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--padding", "1,2,3"],
-     "--padding (padding): got (1, 2, 3); allowed:"),
+     "--padding 1,2,3: 3 values; allowed:"),
     (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--mode", "mean"],
-     "--mode (mode): got 'mean'; allowed: 'max', 'avg', 'min', 'lp'"),
-    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--layout", "CHWN"], "--layout (layout)"),
-    (["compare", "--shape", "1,x", "--kernel", "2"], "--shape: got '1,x'"),
-    (["compare", "--input", "/nonexistent.npy", "--kernel", "2"], "--input: cannot read"),
+     "--mode mean: unknown mode; allowed: max, avg, min, lp"),
+    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--layout", "CHWN"], "--layout CHWN: "),
+    (["compare", "--shape", "1,x", "--kernel", "2"], "--shape 1,x: 'x' is not an int"),
+    (["compare", "--input", "/nonexistent.npy", "--kernel", "2"],
+     "--input /nonexistent.npy: cannot read"),
     (["compare", "--shape", "4,4", "--kernel", "2", "--backends", "jax"], "backend: got 'jax'"),
-    (["report", "--cases", "nope"], "case: got 'nope'; allowed: pool2d-max"),
-    (["report", "--format", "yaml"], "invalid choice: 'yaml'"),
-    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["report", "--cases", "nope"], "--cases nope: unknown case 'nope'; allowed: pool2d-max"),
+    (["report", "--format", "yaml"], "--format yaml: unknown format"),
+    (["frobnicate"], "frobnicate: unknown command"),
 ], ids=["kernel-too-large", "padding-3-values", "unknown-mode", "unknown-layout", "bad-shape",
         "missing-input", "unknown-backend", "unknown-case", "unknown-format", "unknown-command"])
 def test_usage_errors_are_one_line_and_exit_2(args, message):
@@ -242,7 +243,7 @@ def test_pickled_input_is_refused(tmp_path):
     path = tmp_path / "obj.npy"
     np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     proc = cli("compare", "--input", str(path), "--kernel", "2", check_exit=2)
-    assert "--input: cannot read" in proc.stderr and "pickle" in proc.stderr.lower()
+    assert f"--input {path}: cannot read" in proc.stderr and "pickle" in proc.stderr.lower()
 
 
 def test_padding_forms_on_the_command_line(tmp_path):
@@ -368,6 +369,403 @@ def test_envs_list():
     proc = cli("envs", "list", check_exit=0)
     for backend in ("mxnet", "pytorch", "tensorflow", "paddle"):
         assert any(l.split()[:2] == [backend, "ready"] for l in proc.stdout.splitlines())
+
+
+# --- the command line as a person reads it -------------------------------------------------------
+
+def _commands(parser=None, path=()):
+    """Every command of the CLI: (the words typed before ``--help``, its parser)."""
+    import argparse
+
+    from pooling_xfw.cli import build_parser
+
+    parser = parser or build_parser()
+    found = [(path, parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += _commands(sub, path + (name,))
+    return found
+
+
+@pytest.mark.parametrize("command", [
+    [sys.executable, "-m", "pooling_xfw"],
+    [str(Path(sys.executable).parent / "pooling-xfw")],
+], ids=["python -m pooling_xfw", "pooling-xfw script"])
+def test_version_prints_the_name_and_the_version(command):
+    proc = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"pooling-xfw {px.__version__}\n", "")
+
+
+@pytest.mark.parametrize("path", [p for p, _ in _commands()],
+                         ids=lambda p: " ".join(p) or "top level")
+def test_help_is_plain_text_for_a_terminal(path):
+    proc = cli(*path, "--help", env={"COLUMNS": "100"}, check_exit=0)
+    text = proc.stdout
+    assert text.startswith("usage: pooling-xfw") and proc.stderr == ""
+    for raw in ("``", ":func:", ":class:", ":mod:", ":meth:", ":data:", ".. "):
+        assert raw not in text, (raw, text)
+    assert "`" not in text, text
+    description = text.split("\n\n")[1]  # what the command does, under the usage
+    assert not description.startswith(("options:", "positional arguments:")), text
+    parser = dict(_commands())[path]
+    assert all(a.help for a in parser._actions), [a.dest for a in parser._actions if not a.help]
+
+
+@pytest.mark.parametrize("args,message", [
+    ([], "a command is required; allowed: envs, report, compare, translate, explain, "
+         "audit-chapter, conventions"),
+    (["frobnicate"], "frobnicate: unknown command; allowed: envs, report, compare, "),
+    (["envs"], "envs: an action is required; allowed: create, list"),
+    (["report", "--format", "yaml"], "--format yaml: unknown format; allowed: text, markdown"),
+    (["report", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["compare", "--shape", "4,4"], "the following arguments are required: --kernel"),
+    (["compare", "--shape", "4,4", "--kernel", "2", "--jobs", "2"],
+     "unrecognized arguments: --jobs 2"),
+    (["explain", "pytorch"], "the following arguments are required: CALL_A"),
+], ids=["no-command", "unknown-command", "envs-without-action", "unknown-format",
+        "unknown-option", "missing-kernel", "option-of-another-command", "explain-missing-call"])
+def test_usage_errors_have_one_prefix(args, message):
+    proc = cli(*args, check_exit=2)
+    assert proc.stderr.startswith(f"pooling-xfw: error: {message}"), proc.stderr
+    assert proc.stderr.count("error:") == 1 and proc.stderr.count("pooling-xfw:") == 1
+    assert proc.stderr.endswith("\n") and proc.stderr.count("\n") == 1 and proc.stdout == ""
+
+
+def _one_usage_line(proc) -> str:
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("pooling-xfw: error: ") and proc.stdout == "", proc.stderr
+    return proc.stderr[len("pooling-xfw: error: "):].rstrip("\n")
+
+
+_SIZES = "allowed: an int >= 1 and < 2**63, or two as h,w"
+
+
+@pytest.mark.parametrize("args,starts,allowed", [
+    (["--kernel", "-3"], "--kernel -3: -3 is below 1", _SIZES + " (e.g. 3 or 2,3)"),
+    (["--kernel", "2,3,4"], "--kernel 2,3,4: 3 values", _SIZES),
+    (["--kernel", "two"], "--kernel two: 'two' is not an int", _SIZES),
+    (["--kernel", "9"], "--kernel 9: got kernel 9 with dilation 1 along H, a window of 9 cells",
+     "allowed: a window no larger than the padded input"),
+    (["--kernel", "2", "--stride", "-1,2"], "--stride -1,2: -1 is below 1",
+     _SIZES + " (e.g. 2 or 2,3)"),
+    (["--kernel", "2", "--stride", "1.5"], "--stride 1.5: '1.5' is not an int", _SIZES),
+    (["--kernel", "2", "--dilation", "0"], "--dilation 0: 0 is below 1", _SIZES),
+    (["--kernel", "2", "--padding", "-1"], "--padding -1: -1 is below 0",
+     "allowed: an int >= 0, ph,pw, top:bottom,left:right (e.g. 2:0,0:1), same, same_lower or "
+     "valid"),
+    (["--kernel", "2", "--padding", "1,2,3"], "--padding 1,2,3: 3 values", "allowed: an int >= 0"),
+    (["--kernel", "2", "--padding", "1:2:3,0"], "--padding 1:2:3,0: '1:2:3' is not before:after",
+     "allowed: an int >= 0"),
+    (["--kernel", "2", "--padding", "3"],
+     "--padding 3: got (3, 3) along H, where output window 0 reads only padding",
+     "allowed: pads that leave every window at least one input cell"),
+    (["--kernel", "2", "--mode", "mean"], "--mode mean: unknown mode",
+     "allowed: max, avg, min, lp"),
+    (["--kernel", "2", "--mode", "maxx"], "--mode maxx: unknown mode (did you mean max?)",
+     "allowed: max, avg, min, lp"),
+    (["--kernel", "2", "--layout", "CHWN"], "--layout CHWN: unknown layout",
+     "allowed: NCHW, NHWC"),
+    (["--kernel", "2", "--mode", "lp", "--p", "0"], "--p 0: not > 0",
+     "allowed: a finite number > 0 (the power of lp pooling)"),
+    (["--kernel", "2", "--mode", "lp", "--p", "inf"], "--p inf: not finite", "allowed: a finite"),
+    (["--kernel", "2", "--seed", "-1"], "--seed -1: -1 is below 0", "allowed: an int >= 0"),
+    (["--kernel", "2", "--seed", "x"], "--seed x: 'x' is not an int", "allowed: an int >= 0"),
+    (["--kernel", "2", "--format", "yaml"], "--format yaml: unknown format",
+     "allowed: text, markdown, json, html"),
+    (["--kernel", "2", "--dtype", "float8"], "--dtype float8: unknown dtype", "allowed: float16,"),
+], ids=["kernel-negative", "kernel-three-values", "kernel-not-an-int", "kernel-larger-than-input",
+        "stride-negative", "stride-not-an-int", "dilation-zero", "padding-negative",
+        "padding-three-values", "padding-three-pads", "padding-only-windows", "mode-unknown",
+        "mode-close-name", "layout-unknown", "p-zero", "p-infinite", "seed-negative",
+        "seed-not-an-int", "format-unknown", "dtype-unknown"])
+def test_flag_errors_echo_what_was_typed(args, starts, allowed):
+    message = _one_usage_line(cli("compare", "--shape", "1,1,4,4", *args))
+    assert message.startswith(starts) and allowed in message, message
+    assert "(-" not in message and "((" not in message and "pool_size" not in message, message
+
+
+@pytest.mark.parametrize("array,problem", [
+    (np.zeros((1, 1, 1, 4, 4), np.float32), "got '<array of rank 5>'; allowed: rank 2 (H, W)"),
+    (np.zeros((4, 4), np.complex64), "got dtype complex64; allowed: integer or real floating"),
+    (None, "cannot read it as a .npy array without pickles"),
+], ids=["rank-5", "complex-dtype", "not-npy"])
+def test_input_errors_name_the_file_and_what_is_wrong(tmp_path, array, problem):
+    path = tmp_path / "x.npy"
+    if array is None:
+        path.write_text("not an array")
+    else:
+        np.save(path, array)
+    message = _one_usage_line(cli("compare", "--input", str(path), "--kernel", "2"))
+    assert message.startswith(f"--input {path}: {problem}"), message
+
+
+@pytest.mark.parametrize("command,shape,problem,allowed", [
+    ("compare", "1,x,4", "'x' is not an int", "allowed: 2 to 4 sizes >= 1, comma-separated"),
+    ("compare", "0", "1 size", "allowed: 2 to 4 sizes >= 1, comma-separated"),
+    ("compare", "", "empty", "allowed: 2 to 4 sizes >= 1, comma-separated"),
+    ("compare", "4,-4", "-4 is below 1", "allowed: 2 to 4 sizes >= 1, comma-separated"),
+    ("compare", "4,,4", "'' is not an int", "allowed: 2 to 4 sizes >= 1, comma-separated"),
+    ("compare", "1,1,1,4,4", "5 sizes", "allowed: 2 to 4 sizes >= 1, comma-separated"),
+    ("compare", "100000,100000,100000", "the generated input would need 8.0 PB",
+     "allowed: a shape whose input fits in memory"),
+    ("translate", "8,8,x", "'x' is not an int", "allowed: 2 to 4 sizes >= 1, comma-separated"),
+], ids=["not-an-int", "one-size", "empty", "negative-size", "empty-size", "five-sizes",
+        "larger-than-memory", "translate-not-an-int"])
+def test_shape_errors_name_the_shape_and_its_form(command, shape, problem, allowed):
+    import shlex
+
+    extra = (["--kernel", "2"] if command == "compare"
+             else ["nn.MaxPool2d(2)", "--from", "pytorch", "--no-verify"])
+    message = _one_usage_line(cli(command, "--shape", shape, *extra))
+    assert message.startswith(f"--shape {shlex.quote(shape)}: {problem}"), message
+    assert allowed in message, message
+
+
+_BACKENDS_ALLOWED = "allowed: mxnet, pytorch, tensorflow, paddle"
+
+
+@pytest.mark.parametrize("args,starts", [
+    (["compare", "--shape", "4,4", "--kernel", "2", "--backends", "torch"],
+     "--backends torch: unknown backend 'torch' (did you mean pytorch?)"),
+    (["report", "--backends", "mxnet,tf"],
+     "--backends mxnet,tf: unknown backend 'tf' (did you mean tensorflow?)"),
+    (["report", "--backends", "jax"], "--backends jax: unknown backend 'jax'; "),
+    (["report", "--backends", ","], "--backends ,: no backend named; "),
+    (["envs", "list", "--backends", "pytorch,mx"],
+     "--backends pytorch,mx: unknown backend 'mx' (did you mean mxnet?)"),
+    (["conventions", "--backends", "padle"],
+     "--backends padle: unknown backend 'padle' (did you mean paddle?)"),
+    (["translate", "nn.MaxPool2d(2)", "--from", "torch", "--shape", "4,4"],
+     "--from torch: unknown backend (did you mean pytorch?)"),
+    (["translate", "nn.MaxPool2d(2)", "--from", "pytorch", "--shape", "4,4", "--to", "torch"],
+     "--to torch: unknown backend 'torch' (did you mean pytorch?)"),
+    (["explain", "torch", "nn.MaxPool2d(2)", "pytorch", "nn.MaxPool2d(2)"],
+     "FRAMEWORK_A torch: unknown backend (did you mean pytorch?)"),
+    (["--python", "torch=/usr/bin/python3", "envs", "list"],
+     "--python torch=/usr/bin/python3: unknown backend 'torch' (did you mean pytorch?)"),
+    (["--gateway", "tf=popen", "envs", "list"],
+     "--gateway tf=popen: unknown backend 'tf' (did you mean tensorflow?)"),
+], ids=["compare-torch", "report-tf-among-two", "report-jax", "report-none", "envs-list-mx",
+        "conventions-typo", "translate-from", "translate-to", "explain-framework", "python-pair",
+        "gateway-pair"])
+def test_backend_names_name_the_flag_and_the_backends(args, starts):
+    message = _one_usage_line(cli(*args))
+    assert message.startswith(starts) and _BACKENDS_ALLOWED in message, message
+
+
+def test_backend_names_are_read_in_any_case():
+    proc = cli("translate", "nn.MaxPool2d(2)", "--from", "PyTorch", "--shape", "4,4",
+               "--to", "MXNet,Paddle", "--no-verify", check_exit=0)
+    assert "source (pytorch): nn.MaxPool2d" in proc.stdout
+    assert "# mxnet: native" in proc.stdout and "# paddle: native" in proc.stdout
+
+
+@pytest.mark.parametrize("values", ["negative", "randn"])
+def test_negative_values_are_refused_for_an_unsigned_dtype(values):
+    message = _one_usage_line(cli("compare", "--shape", "4,4", "--kernel", "2", "--values",
+                                  values, "--dtype", "uint8"))
+    assert message.startswith(f"--values {values} --dtype uint8: "), message
+    assert "allowed: --values arange with an unsigned --dtype" in message, message
+
+
+def test_an_unsigned_dtype_defaults_to_arange_values():
+    doc = json.loads(cli("compare", "--shape", "3,3", "--kernel", "2", "--dtype", "uint8",
+                         "--backends", "pytorch", "--format", "json", check_exit=0).stdout)
+    assert doc["cases"][0]["input"] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+
+
+_NEG_CASE = [{"name": "neg", "input": [[-1, -2], [-3, -4]],
+              "kwargs": {"pool_size": 2, "padding": 1, "stride": 2},
+              "expected": [[-1, -2], [-3, -4]]}]
+
+
+@pytest.mark.parametrize("files,cases,exit_code,outcome", [
+    ({"pool2d-max": "not the case"}, "pool2d-max", 0, "pool2d-max"),
+    ({"pool2d-max.json": _NEG_CASE}, "pool2d-max", 0, "pool2d-max"),
+    ({"mycases": _NEG_CASE}, "./mycases", 0, "neg"),
+    ({"mycases.json": _NEG_CASE}, "mycases.json", 0, "neg"),
+    ({"sub/mycases": _NEG_CASE}, "sub/mycases", 0, "neg"),
+    ({"mycases": _NEG_CASE}, "mycases", 2,
+     "--cases mycases: unknown case 'mycases' (a file by that name is here: write ./mycases to "
+     "read it); allowed: pool2d-max, pool2d-avg, "),
+    ({}, "pool2d-mx", 2, "--cases pool2d-mx: unknown case 'pool2d-mx' (did you mean pool2d-max?)"),
+    ({}, "nope.json", 2, "--cases nope.json: cannot read it (FileNotFoundError"),
+    ({}, "", 2, "--cases '': no case named; allowed: "),
+    ({"bad.json": [dict(_NEG_CASE[0], kwargs={"pool_size": 9})]}, "bad.json", 2,
+     "--cases bad.json: case 'neg': pool_size: got kernel 9 with dilation 1 along H"),
+], ids=["file-named-like-a-case", "json-file-named-like-a-case", "dot-slash-file", "json-file",
+        "path-with-a-slash", "bare-name-of-a-file", "close-case-name", "missing-json-file",
+        "empty", "case-that-does-not-fit"])
+def test_cases_names_and_files_are_told_apart(tmp_path, files, cases, exit_code, outcome):
+    for name, content in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(content if isinstance(content, str) else json.dumps(content))
+    proc = cli("report", "--cases", cases, "--backends", "pytorch", "--format", "json",
+               cwd=tmp_path)
+    if exit_code == 2:
+        message = _one_usage_line(proc)
+        assert message.startswith(outcome), message
+    else:
+        assert proc.returncode == 0, proc.stderr
+        assert [c["name"] for c in json.loads(proc.stdout)["cases"]] == [outcome]
+
+
+@pytest.mark.parametrize("name,problem", [
+    ("two\nlines", "case 1's name 'two\\nlines' has a control character"),
+    ("carriage\rreturn", "case 1's name 'carriage\\rreturn' has a control character"),
+    ("\x1b[31mred", "case 1's name '\\x1b[31mred' has a control character"),
+    ("line\u2028separator", "case 1's name 'line\\u2028separator' has a control character"),
+    ("", "case 1's name '' is empty"),
+    (7, "case 1's name 7 is not a string"),
+], ids=["newline", "carriage-return", "terminal-escape", "unicode-line-separator", "empty",
+        "not-a-string"])
+def test_case_names_that_would_break_a_table_are_refused(tmp_path, name, problem):
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps([dict(_NEG_CASE[0], name=name)]))
+    message = _one_usage_line(cli("report", "--cases", str(path)))
+    assert message.startswith(f"--cases {path}: {problem}; allowed: a name on one line"), message
+
+
+def _report_doc(cases, backends=("pytorch",)):
+    """A report document as ``report.build`` makes it, every backend agreeing (none runs)."""
+    from pooling_xfw.report import SCHEMA, jsonable
+
+    info = {"status": "ready", "framework_version": "1.0", "numpy_version": np.__version__,
+            "python": None, "host": None, "where": "this machine", "detail": ""}
+    doc = {"schema": SCHEMA, "tool_version": px.__version__, "numpy_version": np.__version__,
+           "backends": {b: dict(info) for b in backends}, "cases": []}
+    for case in cases:
+        reference = px.pool2d(case.input, **case.kwargs)
+        agree = {"status": "agree", "max_abs_diff": 0.0, "output": reference, "detail": "",
+                 "how": None, "differing": None}
+        doc["cases"].append({
+            "name": case.name, "title": case.title, "spec": px.make_spec(**case.kwargs).kwargs(),
+            "input": case.input, "reference": reference, "expected": case.expected,
+            "reference_matches_expected": None if case.expected is None else bool(
+                np.array_equal(case.expected, reference)),
+            "results": {b: dict(agree) for b in backends}})
+    count = len(cases) * len(backends)
+    doc["summary"] = {"agree": count, "differ": 0, "error": 0, "unavailable": 0, "exit_code": 0}
+    return jsonable(doc)
+
+
+def _user_case(name, expected=True):
+    x = np.array([[-1.0, -2.0], [-3.0, -4.0]], np.float32)
+    return px.cases.Case(name, name, x, {"pool_size": 2}, x[:1, :1] if expected else None)
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_a_table_escapes_control_characters_in_case_names(fmt):
+    from pooling_xfw.report import render
+
+    doc = _report_doc([_user_case("two\nlines\x1b[31m"), _user_case("plain")])
+    doc["cases"][0]["results"]["pytorch"].update(status="error", detail="it broke")
+    text = render(doc, fmt)
+    assert "two\\nlines\\x1b[31m" in text and "\x1b" not in text
+    rows = [l for l in text.splitlines() if "lines" in l or "plain" in l]
+    assert len(rows) == 3, rows  # two table rows and the error note, each on one line
+
+
+def _impostor():
+    """A user's case named like a chapter example, with other numbers."""
+    chapter = px.cases.CHAPTER[0]
+    return px.cases.Case(chapter.name, chapter.title, chapter.input + 1, chapter.kwargs,
+                         chapter.expected + 1)
+
+
+@pytest.mark.parametrize("cases,header,legend", [
+    (lambda: px.cases.CHAPTER[:2], ["case", "chapter", "pytorch 1.0"],
+     "chapter: the reference equals the output printed in the chapter"),
+    (lambda: [_user_case("mine")], ["case", "expected", "pytorch 1.0"],
+     "expected: the reference equals the case's expected output"),
+    (lambda: [_user_case("mine"), _user_case("other", expected=False)],
+     ["case", "expected", "pytorch 1.0"], "-: the case gives no expected output"),
+    (lambda: [_impostor()], ["case", "expected", "pytorch 1.0"],
+     "expected: the reference equals the case's expected output"),
+    (lambda: [px.cases.CHAPTER[0], _user_case("mine")], ["case", "expected", "pytorch 1.0"],
+     "(the output printed in the chapter for its examples)"),
+    (lambda: [_user_case("cli", expected=False)], ["case", "pytorch 1.0"], None),
+], ids=["chapter-examples", "user-cases", "user-case-without-expected",
+        "user-case-named-like-a-chapter-example", "chapter-and-user-cases", "no-expected-output"])
+def test_the_expected_column_is_chapter_only_for_the_chapters_examples(cases, header, legend):
+    from pooling_xfw.report import render
+
+    text = render(_report_doc(list(cases())), "text")
+    lines = text.splitlines()
+    assert re.split(r"\s{2,}", lines[2].strip()) == header, lines[2]
+    if legend:
+        assert legend in text
+    if header[1] != "chapter":
+        assert "chapter:" not in text and "pooling-xfw audit-chapter" not in text, text
+    markdown = render(_report_doc(list(cases())), "markdown")
+    assert "| " + " | ".join(header) + " |" in markdown
+
+
+def test_a_report_of_user_cases_titles_the_column_expected(tmp_path):
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps(_NEG_CASE))
+    out = cli("report", "--cases", str(path), "--backends", "pytorch", env={"NO_COLOR": "1"},
+              check_exit=0).stdout
+    header = next(l for l in out.splitlines() if l.startswith("case"))
+    assert header.split()[:2] == ["case", "expected"] and "chapter" not in out, out
+
+
+@pytest.mark.parametrize("cases,backends,counted", [
+    (1, 1, "1 case x 1 backend,"), (2, 1, "2 cases x 1 backend,"),
+    (1, 2, "1 case x 2 backends,"), (3, 4, "3 cases x 4 backends,"),
+], ids=["1-case-1-backend", "2-cases-1-backend", "1-case-2-backends", "3-cases-4-backends"])
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_the_summary_counts_cases_and_backends_in_words(cases, backends, counted, fmt):
+    from pooling_xfw.report import render
+
+    names = ("mxnet", "pytorch", "tensorflow", "paddle")[:backends]
+    text = render(_report_doc([_user_case(f"c{i}") for i in range(cases)], names), fmt)
+    assert text.splitlines()[0] == f"pooling-xfw {px.__version__}: {counted} reference numpy " \
+                                   f"{np.__version__}"
+
+
+def test_compare_of_one_case_on_one_backend_says_so():
+    out = cli("compare", "--shape", "4,4", "--kernel", "2", "--backends", "pytorch",
+              check_exit=0).stdout
+    assert out.startswith(f"pooling-xfw {px.__version__}: 1 case x 1 backend, reference numpy")
+    assert not re.search(r"\b1 (cases|backends)\b", out), out
+
+
+_X_2D = "# x: the input X, shape (8, 8) (H, W), float32, as a 4-D NCHW array (1, 1, 8, 8) = " \
+        "X[None, None]"
+_Y_2D = "# y: (1, 1, 4, 4) NCHW; the result, shape (4, 4) (H, W), is y[0, 0]"
+
+
+@pytest.mark.parametrize("args,x_line,y_line,blocks", [
+    (["translate", "nn.MaxPool2d(2)", "--from", "pytorch", "--shape", "8,8", "--no-verify"],
+     _X_2D, _Y_2D, 4),
+    (["translate", "tf.keras.layers.MaxPool2D(2)", "--from", "tensorflow", "--shape", "8,8,3",
+      "--no-verify"],
+     "# x: the input X, shape (8, 8, 3) (H, W, C), float32, as a 4-D NHWC array (1, 8, 8, 3) = "
+     "X[None]", "# y: (1, 4, 4, 3) NHWC; the result, shape (4, 4, 3) (H, W, C), is y[0]", 4),
+    (["translate", "nn.MaxPool2d(2)", "--from", "pytorch", "--shape", "1,3,8,8", "--no-verify"],
+     "# x: the input X, shape (1, 3, 8, 8) (N, C, H, W), float32", None, 4),
+    (["compare", "--shape", "8,8", "--kernel", "2", "--backends", "pytorch,tensorflow",
+      "--verbose"], _X_2D, _Y_2D, 2),
+    (["compare", "--shape", "3,8,8", "--kernel", "2", "--backends", "mxnet", "--verbose",
+      "--dtype", "int32"],
+     "# x: the input X, shape (3, 8, 8) (C, H, W), int32, as a 4-D NCHW array (1, 3, 8, 8) = "
+     "X[None]", "    # y: (1, 3, 4, 4) NCHW; the result, shape (3, 4, 4) (C, H, W), is y[0]", 1),
+    (["compare", "--shape", "8,8", "--layout", "NHWC", "--kernel", "2", "--backends", "paddle",
+      "--verbose"],
+     "# x: the input X, shape (8, 8) (H, W), float32, as a 4-D NHWC array (1, 8, 8, 1) = "
+     "X[None, :, :, None]", "# y: (1, 4, 4, 1) NHWC; the result, shape (4, 4) (H, W), is "
+     "y[0, :, :, 0]", 1),
+], ids=["translate-HW", "translate-HWC", "translate-NCHW", "compare-HW-in-workers",
+        "compare-CHW-int32", "compare-HW-NHWC"])
+def test_the_code_shown_states_the_inputs_rank_and_layout(args, x_line, y_line, blocks):
+    out = cli(*args, env={"NO_COLOR": "1"}, check_exit=0).stdout
+    lines = [l.strip() for l in out.splitlines()]
+    assert lines.count(x_line.strip()) == blocks, out
+    assert lines.count(y_line.strip()) == blocks if y_line else "# y:" not in out, out
+    assert "4-D NCHW array of" not in out and "4-D NHWC array of" not in out
 
 
 # --- the HTML report in a real headless browser --------------------------------------------------
@@ -588,17 +986,17 @@ def test_html_shows_the_chapters_output_and_a_mismatch_as_the_text_report(chapte
     page = _Page(chapter_page.read_text())
     rows = {r[0]: r[1:] for r in page.rows if r and r[0] in ("case", "pool2d-max",
                                                               "misprinted", "lp3")}
-    assert rows["case"][:2] == ["chapter", "mxnet 1.9.1"]
+    assert rows["case"][:2] == ["expected", "mxnet 1.9.1"]  # not every case is the chapter's
     assert rows["pool2d-max"] == ["ok"] + ["agree"] * 4
     assert rows["misprinted"] == ["MISMATCH"] + ["agree"] * 4
     assert rows["lp3"][0] == "-"
-    assert "chapter ok" in page.figures and "chapter MISMATCH" in page.figures
-    assert "chapter (1, 1) = 9.0" in page.figures["chapter MISMATCH"]
-    assert page.figures["where the reference differs from the chapter"] == [
-        "(0, 0): reference 4.0, chapter 4.0", "(0, 1): reference 5.0, chapter 5.0",
-        "(1, 0): reference 7.0, chapter 7.0", "(1, 1): reference 8.0, chapter 9.0 differs"]
-    assert "chapter: the reference equals the output printed in the chapter" in \
-        chapter_page.read_text()
+    assert "chapter ok" in page.figures and "expected MISMATCH" in page.figures
+    assert "expected (1, 1) = 9.0" in page.figures["expected MISMATCH"]
+    assert page.figures["where the reference differs from the expected output"] == [
+        "(0, 0): reference 4.0, expected 4.0", "(0, 1): reference 5.0, expected 5.0",
+        "(1, 0): reference 7.0, expected 7.0", "(1, 1): reference 8.0, expected 9.0 differs"]
+    assert ("expected: the reference equals the case&#x27;s expected output (the output "
+            "printed in the chapter for its examples)") in chapter_page.read_text()
 
 
 def test_html_shows_p_only_for_lp(chapter_page):
@@ -612,8 +1010,8 @@ def test_html_report_of_the_chapters_size_in_chromium(chapter_page):
     page = _layout(chapter_page)
     assert page["scroll_width"] <= page["width"] and len(page["legends"]) == 3
     figures = {f["caption"]: f for f in page["figures"]}
-    chapter, where = figures["chapter MISMATCH"], figures[
-        "where the reference differs from the chapter"]
+    chapter, where = figures["expected MISMATCH"], figures[
+        "where the reference differs from the expected output"]
     assert where["box"][1] == chapter["box"][1] and where["box"][0] >= chapter["box"][2]
     assert figures["input"]["planes"][0][2] - figures["input"]["planes"][0][0] >= 3 * 24
     png = chapter_page.with_suffix(".png")

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..compare import DEFAULT_TOLERANCE
-from .table import CHAPTER_NOTE, result_cell
+from .table import expected_column, is_chapter_example, result_cell, table_note
 
 _STOPS = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]  # viridis
 _SPECIAL = {"-inf": "#000000", "+inf": "#ff7f0e", "NaN": "#ff00ff"}
@@ -219,16 +219,19 @@ def _differs(out: np.ndarray, ref: np.ndarray, mode: str) -> np.ndarray:
 
 
 def _chapter(canvas: _Canvas, case: dict, ref: np.ndarray) -> str:
-    """The chapter's printed output with the text report's ok / MISMATCH, and, when it differs
-    from the reference, beside it where."""
+    """The case's expected output (``chapter`` for the chapter's own examples: the output it
+    prints) with the text report's ok / MISMATCH, and, when it differs from the reference,
+    beside it where."""
+    label = "chapter" if is_chapter_example(case) else "expected"
     expected = _array(case["expected"])
     status = "ok" if case["reference_matches_expected"] else "MISMATCH"
-    fig = _figure("chapter", canvas.heatmap("chapter", expected), status)
+    fig = _figure(label, canvas.heatmap(label, expected), status)
     if status == "ok" or expected.shape != ref.shape:
         return fig
     mask = _differs(expected, ref, case["spec"]["mode"])
-    return _beside(fig, _figure("where the reference differs from the chapter",
-                                canvas.where("chapter", expected, ref, mask)))
+    what = "the chapter" if label == "chapter" else "the expected output"
+    return _beside(fig, _figure(f"where the reference differs from {what}",
+                                canvas.where(label, expected, ref, mask)))
 
 
 def _backend(canvas: _Canvas, name: str, r: dict, info: dict, ref: np.ndarray,
@@ -311,23 +314,26 @@ def _case(case: dict, backends: dict, k: int) -> str:
 
 
 def _overview(doc: dict) -> str:
-    """The text report's table: per case the chapter column (ok / MISMATCH / -) and each
-    backend's cell (agree, agree*, DIFFER max |diff|, ERROR, n/a), coloured by status."""
+    """The text report's table: per case the expected column as the text report titles it
+    (chapter / expected: ok, MISMATCH or -; none when no case gives an expected output) and
+    each backend's cell (agree, agree*, DIFFER max |diff|, ERROR, n/a), coloured by status."""
     names = list(doc["backends"])
+    title, legend = expected_column(doc)
     head = "".join(f"<th>{html.escape(n)} {doc['backends'][n].get('framework_version') or ''}"
                    f"</th>" for n in names)
     rows = []
     for k, case in enumerate(doc["cases"]):
         match = case["reference_matches_expected"]
-        chapter = "-" if match is None else ("ok" if match else "MISMATCH")
-        cells = [(chapter, _STATUS_COLOR.get(chapter, "inherit"))] + [
+        expected = "-" if match is None else ("ok" if match else "MISMATCH")
+        cells = ([(expected, _STATUS_COLOR.get(expected, "inherit"))] if title else []) + [
             (result_cell(case["results"][n]), _STATUS_COLOR[case["results"][n]["status"]])
             for n in names]
         rows.append(f'<tr><td><a href="#case-{k}">{html.escape(case["name"])}</a></td>' + "".join(
             f'<td style="color:{color}">{html.escape(text)}</td>' for text, color in cells)
             + "</tr>")
-    return (f'<table><tr><th>case</th><th>chapter</th>{head}</tr>{"".join(rows)}</table>'
-            f'<p class="hint">{html.escape(CHAPTER_NOTE)}</p>')
+    column = f"<th>{html.escape(title)}</th>" if title else ""
+    return (f'<table><tr><th>case</th>{column}{head}</tr>{"".join(rows)}</table>'
+            f'<p class="hint">{html.escape(table_note(legend))}</p>')
 
 
 def _backends(doc: dict) -> str:

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 _COLORS = {"agree": "32", "differ": "31", "error": "33", "unavailable": "33"}
-CHAPTER_NOTE = ("chapter: the reference equals the output printed in the chapter; agree*: agrees, "
-                "computed by an emulation (pads, masks or slices around the framework's pooling), "
-                "not one native call")
+EMULATED_NOTE = ("agree*: agrees, computed by an emulation (pads, masks or slices around the "
+                 "framework's pooling), not one native call")
 
 
 def result_cell(result: dict) -> str:
@@ -18,6 +17,15 @@ def result_cell(result: dict) -> str:
     return "ERROR" if status == "error" else "n/a"
 
 
+def _one_line(text: str) -> str:
+    """``text`` with every control character and line separator escaped (``\\n``, ``\\x1b``):
+    a name from a case file cannot break a row or send a terminal escape."""
+    from ..cases import breaks_a_line
+
+    return "".join(c.encode("unicode_escape").decode("ascii") if breaks_a_line(c) else c
+                   for c in str(text))
+
+
 def _markdown_cell(text: str) -> str:
     """A table cell that cannot break the table or inject markup."""
     return (text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
@@ -28,6 +36,11 @@ def _paint(text: str, status: str, color: bool) -> str:
     return f"\033[{_COLORS[status]}m{text}\033[0m" if color else text
 
 
+def _count(number: int, noun: str) -> str:
+    """``1 case``, ``2 cases``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _backend_header(name: str, info: dict) -> str:
     """``pytorch 2.13.0+cpu``, and ``@ host`` for a worker on another machine."""
     label = f"{name} {info['framework_version']}" if info.get("framework_version") else name
@@ -35,18 +48,58 @@ def _backend_header(name: str, info: dict) -> str:
     return f"{label} @ {info.get('host') or where}" if where and where != "this machine" else label
 
 
+def is_chapter_example(case: dict) -> bool:
+    """Is this report entry one of the chapter's own examples (its name, numbers and pooling),
+    not a user's case that only shares a name?"""
+    from . import jsonable
+    from ..cases import CHAPTER
+    from ..spec import make_spec
+
+    for example in CHAPTER:
+        if example.name == case["name"]:
+            return (case["input"] == jsonable(example.input)
+                    and case["expected"] == jsonable(example.expected)
+                    and case["spec"] == jsonable(make_spec(**example.kwargs).kwargs()))
+    return False
+
+
+def expected_column(doc: dict) -> tuple[str | None, str]:
+    """The title of the column that holds the reference against each case's expected output
+    (None: no case gives one, no column), and its legend."""
+    if all(case["expected"] is None for case in doc["cases"]):
+        return None, ""
+    if all(is_chapter_example(case) for case in doc["cases"]):
+        return "chapter", "chapter: the reference equals the output printed in the chapter"
+    chapter = any(is_chapter_example(case) for case in doc["cases"])
+    legend = ("expected: the reference equals the case's expected output"
+              + (" (the output printed in the chapter for its examples)" if chapter else ""))
+    if any(case["expected"] is None for case in doc["cases"]):
+        legend += "; -: the case gives no expected output"
+    return "expected", legend
+
+
+def table_note(legend: str) -> str:
+    """The line under the table: the expected column's legend, then what agree* means."""
+    return (legend + "; " if legend else "") + EMULATED_NOTE
+
+
 def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
                  color: bool = False) -> str:
     names = list(doc["backends"])
-    headers = ["case", "chapter"] + [_backend_header(n, doc["backends"][n]) for n in names]
+    title, legend = expected_column(doc)
+    headers = ["case"] + ([title] if title else []) + [
+        _backend_header(n, doc["backends"][n]) for n in names]
     rows, statuses = [], []
     for case in doc["cases"]:
         match = case["reference_matches_expected"]
-        rows.append([case["name"], "-" if match is None else ("ok" if match else "MISMATCH")]
+        expected = ([] if title is None else
+                    ["-" if match is None else ("ok" if match else "MISMATCH")])
+        rows.append([_one_line(case["name"])] + expected
                     + [result_cell(case["results"][n]) for n in names])
-        statuses.append([None, None] + [case["results"][n]["status"] for n in names])
-    lines = [f"pooling-xfw {doc['tool_version']}: {len(doc['cases'])} cases x {len(names)} "
-             f"backends, reference numpy {doc['numpy_version']}", ""]
+        statuses.append([None] * (1 + len(expected))
+                        + [case["results"][n]["status"] for n in names])
+    lines = [f"pooling-xfw {doc['tool_version']}: {_count(len(doc['cases']), 'case')} x "
+             f"{_count(len(names), 'backend')}, reference numpy {doc['numpy_version']}", ""]
     if markdown:
         lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         lines += ["| " + " | ".join(_markdown_cell(c) for c in row) + " |" for row in rows]
@@ -57,10 +110,8 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
             cells = [_paint(c.ljust(w), s, color) if s else c.ljust(w)
                      for c, w, s in zip(row, widths, status)]
             lines.append("  ".join(cells).rstrip())
-    lines += ["", CHAPTER_NOTE]
-    from ..cases import CHAPTER
-
-    if {c["name"] for c in doc["cases"]} <= {c.name for c in CHAPTER}:
+    lines += ["", table_note(legend)]
+    if title == "chapter":
         lines.append("the tabs as the chapter wrote them (each framework's own call, its "
                      "defaults, its padding): pooling-xfw audit-chapter")
     lines += _notes(doc, names, verbose, markdown)
@@ -85,9 +136,10 @@ def _notes(doc: dict, names: list[str], verbose: bool, markdown: bool) -> list[s
             if name in down and r["status"] != "agree":
                 continue
             if r["status"] != "agree" and r["detail"]:
-                lines.append(f"{case['name']} / {name}: {r['status']}: {r['detail']}")
+                lines.append(f"{_one_line(case['name'])} / {name}: {r['status']}: "
+                             f"{_one_line(r['detail'])}")
             if verbose and r.get("how"):
-                lines += _how(case["name"], name, r, markdown)
+                lines += _how(_one_line(case["name"]), name, r, markdown)
     return ["", *lines] if lines else []
 
 
