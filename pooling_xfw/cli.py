@@ -305,9 +305,9 @@ def _check_fits(flag: str, text: str, cells: int, what: str, bytes_per_cell: int
 
     need, limit = cells * bytes_per_cell, memory_limit()
     if need > limit:
-        raise PoolingError(f"{flag}: got {text!r}; {what} would need {format_bytes(need)}, more "
-                           f"than this machine's memory ({format_bytes(limit)}); allowed: a "
-                           f"shape whose input fits in memory")
+        raise _usage(flag, text, f"{what} would need {format_bytes(need)}, more than this "
+                                 f"machine's memory ({format_bytes(limit)})",
+                     "a shape whose input fits in memory")
 
 
 _NPY_MAGIC = b"\x93NUMPY"
@@ -318,8 +318,8 @@ def _read_npy(path: str):
     import numpy as np
 
     def refuse(why: str) -> PoolingError:
-        return PoolingError(f"--input: cannot read {path!r} as a .npy array without pickles "
-                            f"({why}); allowed: a numeric .npy file")
+        return _usage("--input", path, f"cannot read it as a .npy array without pickles ({why})",
+                      "a numeric .npy file")
 
     try:
         with open(path, "rb") as handle:
@@ -523,8 +523,8 @@ def _translate(args) -> int:
     shape = _shape("--shape", args.shape)
     if args.no_verify:  # rendered for the shape, nothing made: any shape numpy can index
         if math.prod(shape) >= 2**63:
-            raise PoolingError(f"--shape: got {args.shape!r}; allowed: 2 to 4 positive ints "
-                               f"whose product is < 2**63 (C int64)")
+            raise _usage("--shape", args.shape, f"{math.prod(shape)} cells, 2**63 or more",
+                         "2 to 4 sizes whose product is < 2**63 (C int64)")
     else:  # a random float32 input, made in float64, and run in every framework
         _check_fits("--shape", args.shape, math.prod(shape),
                    f"the random {' x '.join(map(str, shape))} float32 input (made in float64)",
@@ -619,8 +619,11 @@ def build_parser() -> argparse.ArgumentParser:
                                              "not ready.")
     listing.add_argument("--backends", help=_BACKENDS_HELP)
     listing.set_defaults(run=_envs_list)
-    prune = env_sub.add_parser("prune", help="remove environments no checkout uses any more")
-    prune.add_argument("--backends", help="comma-separated subset (default: all four)")
+    prune = env_sub.add_parser("prune", help="remove environments no checkout uses any more",
+                               description="Remove the environments that no checkout recorded "
+                                           "as using them still selects, and unfinished "
+                                           "builds; one in use is kept.")
+    prune.add_argument("--backends", help=_BACKENDS_HELP)
     prune.add_argument("--dry-run", action="store_true", help="say what would be removed")
     prune.set_defaults(run=_envs_prune)
 
@@ -722,7 +725,9 @@ def main(argv: list[str] | None = None) -> int:
             _check_envs_root(args)
         return args.run(args)
     except PoolingError as exc:
-        message = _echo_typed(str(exc), getattr(args, "typed", {}))
+        typed = getattr(args, "typed", None) or (
+            {"shape": ("--shape", args.shape)} if getattr(args, "shape", None) else {})
+        message = _echo_typed(str(exc), typed)
         print(f"pooling-xfw: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
