@@ -327,13 +327,13 @@ def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scal
 def _run_here(name: str, job: "_Job") -> BackendResult:
     """The in-process path: the framework is already imported here, so no worker is needed
     (and none is risked: importing another framework here could crash this process)."""
-    from .runtime.worker import pool2d_reply
+    from .runtime.worker import op_reply
 
     adapter = importlib.import_module(f".adapters.{name}", __package__)
     result = BackendResult(name, "error",
                            framework_version=sys.modules[envs.FRAMEWORK_MODULE[name]].__version__,
                            numpy_version=np.__version__)
-    _take_reply(result, *pool2d_reply(adapter, job.kwargs, job.x), job.reference,
+    _take_reply(result, *op_reply(adapter, "pool2d", job.kwargs, job.x), job.reference,
                 job.tol, job.scale)
     return result
 
