@@ -384,9 +384,22 @@ def _emulate_adaptive(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: 
     if not slices:
         plan.emulate(f"adaptive bins: no adaptive {mode} pooling in {vocab.name}; per axis, "
                      f"one {mode} pooling per bin length and a gather of each bin's window")
+    if 0 in geom.out_hw:  # an empty output: its shape, without pooling an empty tensor
+        for axis, bins in (("W", geom.cols), ("H", geom.rows)):
+            if bins.out == 0:
+                v = plan.call("op:getitem", v, _axis_cut(layout, axis, slice(0, 0)))
+            elif bins.out != bins.size:
+                v = vocab.gather(plan, v, bins.starts.tolist(), _axis_of(layout, axis))
+        return v
     for axis, bins in (("W", geom.cols), ("H", geom.rows)):
         v = _adaptive_axis(vocab, plan, v, axis, bins, layout, mode, slices)
     return v
+
+
+def _axis_cut(layout: str, axis: str, part: slice) -> tuple[slice, ...]:
+    """An index taking ``part`` of the H or W axis of a 4-D tensor of ``layout``."""
+    return (hw_index(layout, slice(None), part) if axis == "W"
+            else hw_index(layout, part, slice(None)))
 
 
 def _adaptive_axis(vocab: Vocabulary, plan: Plan, v: Var, axis: str, bins: Bins, layout: str,
@@ -395,15 +408,11 @@ def _adaptive_axis(vocab: Vocabulary, plan: Plan, v: Var, axis: str, bins: Bins,
     dim = _axis_of(layout, axis)
 
     def cut(part: slice) -> Var:
-        index = hw_index(layout, slice(None), part) if axis == "W" else hw_index(
-            layout, part, slice(None))
-        return plan.call("op:getitem", v, index)
+        return plan.call("op:getitem", v, _axis_cut(layout, axis, part))
 
     def window(length: int, step: int) -> tuple[tuple[int, int], tuple[int, int]]:
         return ((1, length), (1, step)) if axis == "W" else ((length, 1), (step, 1))
 
-    if bins.out == 0:
-        return cut(slice(0, 0))
     step = bins.step
     if step == 1 and bins.longest == 1:
         return v  # every bin one cell: the axis as it is

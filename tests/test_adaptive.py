@@ -228,3 +228,345 @@ def test_global_errors_name_the_argument(kwargs, argument):
     with pytest.raises(px.PoolingError) as err:
         px.global_pool2d(x, **kwargs)
     assert str(err.value).startswith(f"{argument}: got ") and "allowed" in str(err.value)
+
+
+# --- px.compare: the operations and their arguments --------------------------------------------
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(op="adaptive"), "^output_size: got nothing"),
+    (dict(op="adaptive", output_size=3, pool_size=2), "^pool_size: got 2, not an argument of "
+                                                      "op='adaptive'; allowed: output_size"),
+    (dict(op="global", stride=2), "^stride: got 2, not an argument of op='global'"),
+    (dict(op="global", output_size=1), "^output_size: got 1, not an argument of op='global'"),
+    (dict(op="adaptive", output_size=-2), "^output_size: got -2; allowed"),
+    (dict(op="adaptive", output_size=2, mode="lp"), "^mode: got 'lp'; allowed: 'max', 'avg'"),
+    (dict(op="pool", output_size=2), "^op: got 'pool'; allowed: 'pool2d', 'adaptive', 'global'"),
+    (dict(), "^pool_size: got nothing"),
+], ids=["no-output-size", "pool-size-with-adaptive", "stride-with-global",
+        "output-size-with-global", "negative-output-size", "adaptive-lp", "unknown-op",
+        "pool2d-without-pool-size"])
+def test_compare_refuses_what_an_operation_does_not_take(kwargs, message):
+    from pooling_xfw.runtime.client import WorkerPool
+
+    with pytest.raises(px.PoolingError, match=message):
+        px.compare(X4, pool=WorkerPool(), **kwargs)
+
+
+# --- every backend against the reference ---------------------------------------------------------
+
+from pooling_xfw.runtime.envs import BACKENDS  # noqa: E402
+
+# (n, o) along one axis: the notes' named cases (7 -> 3, 5 -> 3, 10 -> 4, 6 -> 4, 3 -> 5, ...), the
+# sizes Keras 3 on JAX gets wrong (7 -> 7, 14 -> 7, 24 -> 7, 13 -> 13, 15 -> 15), the edges (1 in
+# or out, None, 0), then sizes drawn from 1..24 in and out
+AXIS_CASES = [(7, 3), (5, 3), (10, 4), (6, 4), (3, 5), (2, 5), (1, 3), (4, 4), (7, 1), (14, 7),
+              (7, 7), (24, 7), (13, 13), (15, 15), (24, 24), (1, 24), (24, 1), (1, 1),
+              (9, None), (6, 0)]
+AXIS_CASES += [tuple(int(v) for v in pair)
+               for pair in np.random.default_rng(12).integers(1, 25, size=(28, 2))]
+
+
+def _sizes():
+    """(H, W) -> (oh, ow): rows and columns each run through every axis case, in different
+    orders, so every axis case meets several others."""
+    count = len(AXIS_CASES)
+    for i, (h, oh) in enumerate(AXIS_CASES):
+        w, ow = AXIS_CASES[(7 * i + 3) % count]
+        yield (h, w), (oh, ow)
+
+
+SIZES = list(_sizes())
+
+
+def _input(shape, dtype, layout, seed=0):
+    x = _random((2, 3) + shape, dtype, seed)
+    return np.moveaxis(x, 1, -1).copy() if layout == "NHWC" else x
+
+
+def _assert_all_agree(comparisons, backend, what):
+    for (label, case), result in zip(what, comparisons):
+        outcome = result.results[backend]
+        assert outcome.status == "agree", f"{label}: {outcome.status}: {outcome.detail}"
+        assert outcome.output.dtype == result.reference.dtype, label
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_adaptive_on_every_backend(pool, backend, layout, dtype):
+    """Every size pair of ``SIZES``, max and avg, as one pipelined batch per backend."""
+    cases = [(f"{mode} {hw} -> {out}", dict(X=_input(hw, dtype, layout, seed=i), op="adaptive",
+                                            output_size=out, mode=mode, layout=layout))
+             for i, (hw, out) in enumerate(SIZES) for mode in ("max", "avg")]
+    results = px.compare_many([case for _, case in cases], backends=[backend], pool=pool)
+    _assert_all_agree(results, backend, cases)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_adaptive_of_integers_on_every_backend(pool, backend, layout):
+    cases = [(f"{mode} {dtype} {hw} -> {out}",
+              dict(X=_input(hw, dtype, layout, seed=i), op="adaptive", output_size=out,
+                   mode=mode, layout=layout))
+             for i, (hw, out) in enumerate(SIZES[::3]) for mode in ("max", "avg")
+             for dtype in ("int32", "uint8")]
+    results = px.compare_many([case for _, case in cases], backends=[backend], pool=pool)
+    _assert_all_agree(results, backend, cases)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_global_on_every_backend(pool, backend, layout):
+    cases = []
+    for i, ((h, w), _) in enumerate(SIZES):
+        for mode in ("max", "avg", "lp"):
+            dtype = (FLOATS + ("int32",))[i % 4]
+            keepdims = i % 3 != 0
+            cases.append((f"{mode} {dtype} {h}x{w} keepdims={keepdims}",
+                          dict(X=_input((h, w), dtype, layout, seed=i), op="global", mode=mode,
+                               keepdims=keepdims, p=3 if i % 2 else 2, layout=layout)))
+    results = px.compare_many([case for _, case in cases], backends=[backend], pool=pool)
+    _assert_all_agree(results, backend, cases)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_realistic_heads_on_every_backend(pool, backend):
+    """A ResNet-50 head (8x2048x7x7 global avg, both layouts, both keepdims) and a ResNet stage
+    resized by adaptive pooling (8x512x14x14 -> 7x7, max and avg)."""
+    head = _random((8, 2048, 7, 7), "float32", 4)
+    stage = _random((8, 512, 14, 14), "float32", 5)
+    cases = [
+        ("global avg NCHW", dict(X=head, op="global", mode="avg")),
+        ("global avg NHWC, keepdims=False",
+         dict(X=np.moveaxis(head, 1, -1).copy(), op="global", mode="avg", keepdims=False,
+              layout="NHWC")),
+        ("adaptive avg 14 -> 7", dict(X=stage, op="adaptive", output_size=7, mode="avg")),
+        ("adaptive max 14 -> 7", dict(X=stage, op="adaptive", output_size=(7, 7), mode="max")),
+        ("adaptive avg 14 -> 7 NHWC", dict(X=np.moveaxis(stage, 1, -1).copy(), op="adaptive",
+                                           output_size=7, mode="avg", layout="NHWC")),
+    ]
+    results = px.compare_many([case for _, case in cases], backends=[backend], pool=pool)
+    _assert_all_agree(results, backend, cases)
+    assert results[1].reference.shape == (8, 2048)
+
+
+# --- special values: what stays a real difference -------------------------------------------------
+# As for pool2d (tests/test_adapters.py): a framework's own answer for a NaN or a bin of only -inf
+# varies with the CPU and its kernel path, so these tests assert what the toolkit promises for
+# whatever came back (the reference is right; agree exactly when the output is the reference; a
+# difference names its cause) and record the outcomes seen, with where.
+
+ZEN4 = "AMD EPYC Zen 4 (family 25 model 17) with AVX-512"
+ANY_CPU = "an elementwise maximum or a reduction (TensorFlow's global max), the same on any CPU"
+
+
+def _assert_judged_rightly(outcome, reference, cause):
+    assert outcome.output.shape == reference.shape, outcome.detail
+    if np.array_equal(outcome.output, reference, equal_nan=True):
+        assert outcome.status == "agree", outcome.detail
+    else:
+        assert outcome.status == "differ", f"{outcome.status}: {outcome.detail}"
+        assert cause in outcome.detail, outcome.detail
+
+
+def _nan_input(dtype):
+    """5 -> 3 on two rows: bins [0,2) [1,4) [3,5); a NaN first, inside and last in a bin."""
+    return np.array([[[[1, np.nan, 3, 4, 5], [np.nan, 2, 3, 4, np.nan]]]], dtype)
+
+
+def _nan_policies(x, op):
+    """What a max returns with the NaN propagated or ignored (no bin is all NaN)."""
+    size = (2, 3) if op == "adaptive" else (1, 1)
+    ignored = np.where(np.isnan(x), -np.inf, x)
+    return {"propagated": brute.adaptive(x, size, "max"),
+            "ignored": brute.adaptive(ignored, size, "max")}
+
+
+NAN_IN_A_MAX = {  # (op, backend, dtype): {policy: where seen}
+    **{(op, "pytorch", dtype): {"propagated": (ZEN4,)} for op in ("adaptive", "global")
+       for dtype in FLOATS},
+    **{(op, "mxnet", dtype): {"ignored": (ZEN4,)} for op in ("adaptive", "global")
+       for dtype in FLOATS},
+    # adaptive: emulated with tf.nn.max_pool2d; global: tf.reduce_max, a reduction
+    **{("adaptive", "tensorflow", dtype): {"ignored": (ZEN4,)} for dtype in FLOATS},
+    **{("global", "tensorflow", dtype): {"propagated": (ANY_CPU,)} for dtype in FLOATS},
+    # float16 is pooled in float32; float64 is paddle.maximum of each bin's taps
+    **{(op, "paddle", dtype): {"ignored": (ZEN4,)} for op in ("adaptive", "global")
+       for dtype in ("float16", "float32")},
+    **{(op, "paddle", "float64"): {"propagated": (ANY_CPU,)} for op in ("adaptive", "global")},
+}
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("op", ["adaptive", "global"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nan_in_a_max_bin(pool, backend, op, dtype):
+    x = _nan_input(dtype)
+    extra = dict(output_size=(2, 3)) if op == "adaptive" else {}
+    result = px.compare(x, op=op, mode="max", backends=[backend], pool=pool, **extra)
+    policies = _nan_policies(x, op)
+    np.testing.assert_array_equal(result.reference, policies["propagated"].astype(dtype))
+    outcome = result.results[backend]
+    _assert_judged_rightly(outcome, result.reference, "NaN in the window ignored")
+    seen = {name for name, expected in policies.items()
+            if np.array_equal(outcome.output, expected.astype(dtype), equal_nan=True)}
+    recorded = NAN_IN_A_MAX[op, backend, dtype]
+    assert seen & set(recorded), (f"{backend} {op} {dtype} gave {outcome.output.tolist()} "
+                                  f"({', '.join(seen) or 'no known policy'}); recorded: "
+                                  f"{recorded}: add it, with where it was seen")
+
+
+ONLY_MINUS_INF = {  # (op, backend, dtype): {outcome: where seen}, for a bin of only -inf
+    **{(op, "pytorch", dtype): {"infinity": (ZEN4,)} for op in ("adaptive", "global")
+       for dtype in FLOATS},
+    **{(op, "mxnet", dtype): {"lowest finite": (ZEN4,)} for op in ("adaptive", "global")
+       for dtype in FLOATS},
+    **{("adaptive", "tensorflow", dtype): {"lowest finite": (ZEN4,)} for dtype in FLOATS},
+    **{("global", "tensorflow", dtype): {"infinity": (ANY_CPU,)} for dtype in FLOATS},
+    # float16 pooled in float32: float32's lowest overflows back to -inf in float16
+    **{(op, "paddle", "float16"): {"infinity": (ZEN4,)} for op in ("adaptive", "global")},
+    **{(op, "paddle", "float32"): {"lowest finite": (ZEN4,)} for op in ("adaptive", "global")},
+    **{(op, "paddle", "float64"): {"infinity": (ANY_CPU,)} for op in ("adaptive", "global")},
+}
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("op", ["adaptive", "global"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_bin_of_only_minus_inf(pool, backend, op, dtype):
+    """Adaptive 5 -> 3 of [-inf, -inf, 3, inf, 5] (the notes' row): -inf, inf, inf; global max
+    of a 2x2 plane of -inf: -inf."""
+    if op == "adaptive":
+        x = np.array([[[[-np.inf, -np.inf, 3, np.inf, 5]]]], dtype)
+        result = px.compare(x, op=op, output_size=(1, 3), backends=[backend], pool=pool)
+        np.testing.assert_array_equal(result.reference.ravel(), [-np.inf, np.inf, np.inf])
+    else:
+        x = np.full((1, 1, 2, 2), -np.inf, dtype)
+        result = px.compare(x, op=op, backends=[backend], pool=pool)
+        np.testing.assert_array_equal(result.reference.ravel(), [-np.inf])
+    outcome = result.results[backend]
+    _assert_judged_rightly(outcome, result.reference, "only -inf")
+    np.testing.assert_array_equal(outcome.output.ravel()[1:], result.reference.ravel()[1:])
+    got = outcome.output.ravel()[0]
+    seen = {name for name, value in [("infinity", -np.inf),
+                                     ("lowest finite", np.finfo(dtype).min),
+                                     ("lowest finite", np.finfo(np.float32).min)]
+            if got == value}
+    recorded = ONLY_MINUS_INF[op, backend, dtype]
+    assert seen & set(recorded), (f"{backend} {op} {dtype} gave {got!r}; recorded: {recorded}: "
+                                  f"add it, with where it was seen")
+
+
+def test_every_measured_outcome_is_recorded_for_every_case():
+    for table in (NAN_IN_A_MAX, ONLY_MINUS_INF):
+        assert set(table) == {(op, b, d) for op in ("adaptive", "global") for b in BACKENDS
+                              for d in FLOATS}
+
+
+# --- how: native where the framework has the op, emulated (and how) where not ---------------------
+
+PATHS = {  # (backend, op, mode, dtype): path
+    ("pytorch", "adaptive", "max", "float32"): "native",
+    ("pytorch", "adaptive", "avg", "float32"): "native",
+    ("pytorch", "global", "avg", "float32"): "native",
+    ("paddle", "adaptive", "max", "float32"): "native",
+    ("paddle", "adaptive", "avg", "float32"): "native",
+    ("paddle", "adaptive", "max", "float64"): "emulated",  # starts from float32's lowest
+    ("mxnet", "adaptive", "avg", "float32"): "native",
+    ("mxnet", "adaptive", "max", "float32"): "emulated",  # no adaptive max
+    ("mxnet", "global", "max", "float32"): "native",
+    ("tensorflow", "adaptive", "max", "float32"): "emulated",  # no adaptive op
+    ("tensorflow", "adaptive", "avg", "float64"): "emulated",
+    ("tensorflow", "global", "avg", "float32"): "native",
+    ("tensorflow", "global", "lp", "float32"): "emulated",
+}
+NATIVE_CALL = {"pytorch": "F.adaptive_", "paddle": "F.adaptive_",
+               "mxnet": ("AdaptiveAvgPooling2D", "global_pool=True"),
+               "tensorflow": ("tf.reduce_max", "tf.reduce_mean")}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("backend,op,mode,dtype", PATHS, ids="-".join)
+def test_plan_path(pool, backend, op, mode, dtype, layout):
+    """7x10 -> 3x4: rows one strided pooling (window 3, stride 2), columns two bin lengths."""
+    x = _input((7, 10), dtype, layout)
+    extra = dict(output_size=(3, 4)) if op == "adaptive" else {}
+    outcome = px.compare(x, op=op, mode=mode, layout=layout, backends=[backend], pool=pool,
+                         **extra).results[backend]
+    assert outcome.status == "agree", outcome.detail
+    path = PATHS[backend, op, mode, dtype]
+    assert outcome.how["path"] == path, outcome.how
+    code = outcome.how["code"]
+    if path == "native":
+        assert any(call in code for call in np.atleast_1d(NATIVE_CALL[backend])), code
+    else:
+        assert outcome.how["emulated_by"], outcome.how
+    assert "split" not in code
+
+
+def test_tensorflow_never_pools_a_window_wider_than_its_input():
+    """Every bin length is at most its axis: the windows TF's emulation pools with, for every
+    size pair 1..24, fit the tensor they pool (a wider VALID window is SIGFPE under oneDNN)."""
+    from pooling_xfw.adapters import tensorflow
+
+    for n in range(1, 25):
+        for o in range(1, 25):
+            plan = tensorflow.adaptive_plan(np.zeros((1, n, n, 1), np.float32), o, "max",
+                                            layout="NHWC")
+            sizes = {"x": (n, n)}
+            for step in plan.steps:
+                if step.fn == "tf.nn.max_pool2d":
+                    source = sizes[step.args[0].name]
+                    kernel = dict(step.kwargs)["ksize"]
+                    assert all(k <= s for k, s in zip(kernel, source)), (n, o, plan.render())
+                    strides = dict(step.kwargs)["strides"]
+                    sizes[step.out] = tuple((s - k) // st + 1
+                                            for s, k, st in zip(source, kernel, strides))
+                elif step.fn in ("tf.gather", "tf.concat"):
+                    source = sizes[(step.args[0][0] if step.fn == "tf.concat"
+                                    else step.args[0]).name]
+                    axis = dict(step.kwargs)["axis"]
+                    length = (len(step.args[1]) if step.fn == "tf.gather" else sum(
+                        sizes[v.name][axis - 1] for v in step.args[0]))
+                    sizes[step.out] = tuple(length if i == axis - 1 else v
+                                            for i, v in enumerate(source))
+
+
+IN_PROCESS = """
+import numpy as np, paddle, pooling_xfw as px
+from pooling_xfw.runtime.client import WorkerPool
+x = np.random.default_rng(0).standard_normal((2, 3, 7, 10)).astype(np.float32)
+with WorkerPool() as pool:
+    for op, extra in (("adaptive", dict(output_size=(3, None))), ("global", dict(keepdims=False))):
+        here = px.compare(x, op=op, mode="max", backends=["paddle"], pool=pool, **extra)
+        assert not pool._workers, "a worker was started"
+        there = px.compare(x, op=op, mode="max", backends=["paddle"], pool=pool,
+                           inprocess=False, **extra)
+        a, b = here.results["paddle"], there.results["paddle"]
+        assert a.status == b.status == "agree", (a, b)
+        assert a.how == b.how and np.array_equal(a.output, b.output)
+        pool.close()
+print("ok")
+"""
+
+
+def test_in_process_path_runs_adaptive_and_global(tmp_path):
+    """In Paddle's environment, with paddle imported: no worker, the same result as one."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    import execnet
+
+    from pooling_xfw.runtime import envs
+
+    script = tmp_path / "here.py"
+    script.write_text(IN_PROCESS)
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    (deps / "execnet").symlink_to(Path(execnet.__file__).parent)
+    env = envs.quiet_env()
+    env["PYTHONPATH"] += os.pathsep + str(deps)
+    proc = subprocess.run([envs.interpreter("paddle"), str(script)], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.stdout.strip().endswith("ok"), proc.stdout + proc.stderr
