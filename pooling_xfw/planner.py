@@ -433,6 +433,6 @@ def _adaptive_axis(vocab: Vocabulary, plan: Plan, v: Var, axis: str, bins: Bins,
         offsets[length] = offset
         offset += bins.size - length + 1
     every = pooled[0] if len(pooled) == 1 else vocab.concat(plan, pooled, dim)
-    index = [offsets[int(length)] + int(start)
-             for length, start in zip(bins.lengths, bins.starts)]
-    return vocab.gather(plan, every, index, dim)
+    shorter = bins.lengths == bins.shortest  # the shorter bins' windows come first
+    index = bins.starts + np.where(shorter, 0, offsets[bins.longest] if not shorter.all() else 0)
+    return vocab.gather(plan, every, index.tolist(), dim)

@@ -570,3 +570,58 @@ def test_in_process_path_runs_adaptive_and_global(tmp_path):
     proc = subprocess.run([envs.interpreter("paddle"), str(script)], capture_output=True,
                           text=True, env=env, timeout=300)
     assert proc.stdout.strip().endswith("ok"), proc.stdout + proc.stderr
+
+
+# --- the code shown is the code that ran; large inputs ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def hook_pool():
+    """Workers that also run a snippet as printed (the test hooks)."""
+    import os
+
+    from pooling_xfw.runtime.client import WorkerPool
+
+    os.environ["POOLING_XFW_TEST_HOOKS"] = "1"
+    try:
+        with WorkerPool() as workers:
+            yield workers
+    finally:
+        del os.environ["POOLING_XFW_TEST_HOOKS"]
+
+
+@pytest.mark.parametrize("op,mode,dtype", [("adaptive", "max", "float32"),
+                                           ("adaptive", "avg", "float32"),
+                                           ("adaptive", "max", "float64"),
+                                           ("global", "max", "float32"),
+                                           ("global", "lp", "float64")], ids="-".join)
+def test_the_rendered_plan_runs_as_printed(hook_pool, op, mode, dtype):
+    """Each backend's ``how["code"]`` (7x10 -> 3x4: a strided pooling and two bin lengths), run
+    as text in its worker, gives the numbers ``compare`` judged."""
+    x = _input((7, 10), dtype, "NCHW")
+    extra = dict(output_size=(3, 4)) if op == "adaptive" else {}
+    result = px.compare(x, op=op, mode=mode, pool=hook_pool, **extra)
+    for name, outcome in result.results.items():
+        assert outcome.status == "agree", (name, outcome.detail)
+        reply, arrays = hook_pool.worker(name).request(
+            {"op": "test-hook", "action": "run-code", "code": outcome.how["code"]}, [x])
+        assert reply["status"] == "ok", (name, reply)
+        np.testing.assert_array_equal(arrays[0], outcome.output, err_msg=name)
+
+
+@pytest.mark.parametrize("case", [dict(op="adaptive", output_size=(3, 5), mode="avg"),
+                                  dict(op="adaptive", output_size=(4, None), mode="max"),
+                                  dict(op="global", mode="lp", keepdims=False)],
+                         ids=["adaptive-avg", "adaptive-max-None", "global-lp"])
+def test_a_large_reference_in_blocks_gives_the_same_numbers(monkeypatch, case):
+    import importlib
+
+    compare = importlib.import_module("pooling_xfw.compare")  # the module, not px.compare
+    x = _random((5, 7, 9, 11), "float32", 6)
+    op, _, _, geometry = compare.resolve_case(dict(case, X=x))
+    whole = compare._finish(geometry, compare.reference_in_blocks(x, geometry))
+    monkeypatch.setattr(compare, "REFERENCE_BLOCK_BYTES", 1000)  # blocks of a few planes
+    blocks = compare._finish(geometry, compare.reference_in_blocks(x, geometry))
+    np.testing.assert_array_equal(blocks, whole)
+    direct = (px.adaptive_pool2d(x, **{k: v for k, v in case.items() if k != "op"})
+              if op == "adaptive" else px.global_pool2d(x, "lp", keepdims=False))
+    np.testing.assert_array_equal(whole, direct)
