@@ -625,3 +625,19 @@ def test_a_large_reference_in_blocks_gives_the_same_numbers(monkeypatch, case):
     direct = (px.adaptive_pool2d(x, **{k: v for k, v in case.items() if k != "op"})
               if op == "adaptive" else px.global_pool2d(x, "lp", keepdims=False))
     np.testing.assert_array_equal(whole, direct)
+
+
+BIG = np.array([[2**62 + 1, 0, 7], [-(2**62) - 1, 5, 3]], np.int64)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_int64_beyond_2_53_in_an_adaptive_max_is_exact_or_refused(pool, backend):
+    """TensorFlow's emulation pools int64 itself; the native adaptive ops take floats only (and
+    MXNet's pooling no integers), so int64 is pooled in float64 there: refused, never rounded."""
+    outcome = px.compare(BIG, op="adaptive", output_size=(1, 2), backends=[backend],
+                         pool=pool).results[backend]
+    if backend == "tensorflow":
+        assert outcome.status == "agree" and outcome.output.tolist() == [[2**62 + 1, 7]]
+    else:
+        assert outcome.status == "error", outcome.detail
+        assert "pools int64 in float64: |values| < 2**53" in outcome.detail
