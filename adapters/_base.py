@@ -1,8 +1,10 @@
-"""What every adapter shares: the public ``pool2d`` built from a framework ``Vocabulary``."""
+"""What every adapter shares: the public ``pool2d``, ``adaptive_pool2d`` and ``global_pool2d``
+built from a framework ``Vocabulary``."""
 from __future__ import annotations
 
 import numpy as np
 
+from pooling_xfw.adaptive import make_adaptive_spec, resolve_adaptive, resolve_global
 from pooling_xfw.errors import PoolingError
 from pooling_xfw.plan import Plan
 from pooling_xfw.planner import Vocabulary, build_plan
@@ -35,16 +37,53 @@ def plan(vocab: Vocabulary, X, pool_size, mode="max", **kwargs
 def run(vocab: Vocabulary, X, pool_size, mode="max", **kwargs) -> tuple[np.ndarray, Plan]:
     """Pool ``X`` with ``vocab``'s framework; returns the numpy output and the plan it ran."""
     the_plan, geom, x = plan(vocab, X, pool_size, mode, **kwargs)
+    h_axis, w_axis = spatial_axes(x.ndim, geom.spec.layout)
+    shape = list(x.shape)
+    shape[h_axis], shape[w_axis] = geom.out_hw
+    return _run_plan(vocab, the_plan, geom, x, shape), the_plan
+
+
+def adaptive_plan(vocab: Vocabulary, X, output_size, mode="max", layout="NCHW"):
+    """The plan of ``vocab``'s adaptive pooling, with the bins and the validated input."""
+    spec = make_adaptive_spec(output_size, mode, layout)
+    x = as_input(X)
+    geom = resolve_adaptive(spec, x.shape)
+    return build_plan(vocab, geom, x.dtype.newbyteorder("=")), geom, x
+
+
+def global_plan(vocab: Vocabulary, X, mode="max", **kwargs):
+    """The plan of ``vocab``'s global pooling, with the geometry and the validated input."""
+    x = as_input(X)
+    geom = resolve_global(x.shape, mode, **kwargs)
+    return build_plan(vocab, geom, x.dtype.newbyteorder("=")), geom, x
+
+
+def run_adaptive(vocab: Vocabulary, X, output_size, mode="max", layout="NCHW"
+                 ) -> tuple[np.ndarray, Plan]:
+    """Adaptive pooling of ``X`` with ``vocab``'s framework: the numpy output and the plan."""
+    the_plan, geom, x = adaptive_plan(vocab, X, output_size, mode, layout)
+    return _run_plan(vocab, the_plan, geom, x, geom.output_shape(x.shape)), the_plan
+
+
+def run_global(vocab: Vocabulary, X, mode="max", **kwargs) -> tuple[np.ndarray, Plan]:
+    """Global pooling of ``X`` with ``vocab``'s framework: the numpy output and the plan."""
+    the_plan, geom, x = global_plan(vocab, X, mode, **kwargs)
+    return _run_plan(vocab, the_plan, geom, x, geom.output_shape(x.shape)), the_plan
+
+
+#: the operations a worker runs, by request op: (numpy output, plan) from (vocab, X, **kwargs)
+RUNNERS = {"pool2d": run, "adaptive": run_adaptive, "global": run_global}
+
+
+def _run_plan(vocab: Vocabulary, the_plan: Plan, geom, x: np.ndarray, shape) -> np.ndarray:
+    """Execute a plan on ``x`` (as 4-D, handed over and back) and shape the output."""
     _check_exact(vocab, the_plan, x)
     x4 = _as_4d(x, geom.spec.layout)
     x4 = x4.astype(the_plan.handover or x4.dtype.newbyteorder("="), copy=False)
     out = execute(vocab, the_plan, x4)
     if the_plan.handback:
         out = out.astype(the_plan.handback)
-    h_axis, w_axis = spatial_axes(x.ndim, geom.spec.layout)
-    shape = list(x.shape)
-    shape[h_axis], shape[w_axis] = geom.out_hw
-    return out.reshape(shape), the_plan
+    return out.reshape(shape)
 
 
 def _check_exact(vocab: Vocabulary, the_plan: Plan, x: np.ndarray) -> None:
@@ -95,3 +134,32 @@ def bind(vocab: Vocabulary):
         return run(vocab, X, pool_size, mode, **kwargs)
 
     return make_pool2d(vocab), plan_for, run_with_plan
+
+
+def bind_adaptive(vocab: Vocabulary):
+    """An adapter module's ``adaptive_pool2d``, ``global_pool2d`` (``px``'s signatures) and
+    their ``adaptive_plan`` and ``global_plan`` for ``vocab``."""
+
+    def adaptive_pool2d(X, output_size, mode: str = "max", *, layout: str = "NCHW"
+                        ) -> np.ndarray:
+        return run_adaptive(vocab, X, output_size, mode, layout)[0]
+
+    def global_pool2d(X, mode: str = "max", *, p: float = 2, keepdims: bool = True,
+                      layout: str = "NCHW") -> np.ndarray:
+        return run_global(vocab, X, mode, p=p, keepdims=keepdims, layout=layout)[0]
+
+    def plan_adaptive(X, output_size, mode="max", layout="NCHW") -> Plan:
+        """The ``Plan`` ``adaptive_pool2d`` runs for these arguments; nothing is computed."""
+        return adaptive_plan(vocab, X, output_size, mode, layout)[0]
+
+    def plan_global(X, mode="max", **kwargs) -> Plan:
+        """The ``Plan`` ``global_pool2d`` runs for these arguments; nothing is computed."""
+        return global_plan(vocab, X, mode, **kwargs)[0]
+
+    for function, reference in ((adaptive_pool2d, "adaptive_pool2d"),
+                                (global_pool2d, "global_pool2d")):
+        function.__doc__ = (f"``px.{reference}`` computed with {vocab.name}'s own ops.\n\n"
+                            f"Same arguments, conventions and errors as ``pooling_xfw."
+                            f"{reference}``; the calls made are ``{reference.split('_')[0]}"
+                            f"_plan(...)``'s.")
+    return adaptive_pool2d, global_pool2d, plan_adaptive, plan_global

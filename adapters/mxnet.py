@@ -13,13 +13,21 @@ Padding is done with the legacy ``mx.nd.pad`` (NCHW only, transposed around for 
 padding win a max on negative inputs.  MXNet pools no integers: integer max/min are computed in
 float64 and cast back, exact for |values| < 2**53 (larger values are refused, not rounded);
 int16 and unsigned inputs wider than 8 bits are handed over widened (it has no such tensors).
+
+Adaptive avg: native ``mx.nd.contrib.AdaptiveAvgPooling2D`` (legacy NDArray, NCHW only; its
+bins are the reference's; not in ``npx``).  Adaptive max: MXNet has none, so it is emulated
+from ``npx.pooling``: per axis, one max pooling per bin length (stride 1) and ``mnp.take`` of
+each bin's window (or one strided pooling where the bins are one).  Global max/avg: native
+``npx.pooling(global_pool=True)`` (Gluon's ``GlobalMaxPool2D``/``GlobalAvgPool2D``; it ignores
+``kernel`` and ``pad``), NCHW and NHWC.  Its max pooling ignores NaN and gives the dtype's lowest
+finite value for a window of only -inf (reported as differences).
 """
 from __future__ import annotations
 
 
 from pooling_xfw.planner import TO_NCHW, TO_NHWC, Vocabulary
 
-from ._base import bind
+from ._base import bind, bind_adaptive
 
 
 class MXNet(Vocabulary):
@@ -87,5 +95,32 @@ class MXNet(Vocabulary):
         return plan.call("npx.pooling", v, **kwargs)
 
 
+    def layouts_for(self, op, mode):
+        # contrib.AdaptiveAvgPooling2D has no layout (NCHW only)
+        return ("NCHW",) if (op, mode) == ("adaptive", "avg") else self.layouts
+
+    def native_adaptive(self, plan, geom, v, layout, mode):
+        if mode != "avg":
+            return None  # no adaptive max in MXNet
+        legacy = plan.call(".as_nd_ndarray", v)
+        pooled = plan.call("mx.nd.contrib.AdaptiveAvgPooling2D", legacy,
+                           output_size=geom.out_hw)
+        return plan.call(".as_np_ndarray", pooled)
+
+    def native_global(self, plan, geom, v, layout, mode):
+        if mode == "lp":
+            return None
+        extra = {"layout": layout} if layout != "NCHW" else {}
+        return plan.call("npx.pooling", v, pool_type=mode, global_pool=True, **extra)
+
+    def gather(self, plan, v, indices, axis):
+        index = plan.call("mnp.array", list(indices), dtype="int64")
+        return plan.call("mnp.take", v, index, axis=axis)
+
+    def concat(self, plan, values, axis):
+        return plan.call("mnp.concatenate", list(values), axis=axis)
+
+
 VOCABULARY = MXNet()
 pool2d, plan, run = bind(VOCABULARY)
+adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)

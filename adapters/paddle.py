@@ -17,6 +17,14 @@ Paddle pools no integers on CPU: integer max/min are computed in float64 and cas
 values are refused, not rounded); float16 in float32 (its CPU ``pad3d`` and ``maximum``
 kernels have no float16).  uint16 and wider unsigned inputs are handed over widened:
 ``paddle.to_tensor`` reads a uint16 array as bfloat16.
+
+Adaptive: native ``F.adaptive_avg_pool2d`` (NCHW and NHWC) and ``F.adaptive_max_pool2d`` (NCHW
+only: ``data_format`` is a TypeError, so NHWC is transposed); Paddle's bins are the reference's.
+Global max/avg: the same ops with output size 1.  Measured on 3.3.1: its adaptive max ignores
+NaN and gives -3.4028e38 for a bin of only -inf (reported as differences), and its float64
+adaptive max starts from float32's lowest like its max pooling (-1e300 gives -3.4028e38), so a
+float64 adaptive max is the elementwise maximum (``paddle.maximum``) of each bin's taps,
+gathered with ``paddle.gather``.  No float16 or integer kernels: as for pool2d.
 """
 from __future__ import annotations
 
@@ -24,7 +32,7 @@ import numpy as np
 
 from pooling_xfw.planner import Vocabulary
 
-from ._base import bind
+from ._base import bind, bind_adaptive
 
 
 class Paddle(Vocabulary):
@@ -96,5 +104,28 @@ class Paddle(Vocabulary):
         return plan.call(f"F.{mode}_pool2d", v, **kwargs)
 
 
+    def layouts_for(self, op, mode):
+        # F.adaptive_max_pool2d has no data_format (NCHW only)
+        return ("NCHW",) if op != "pool2d" and mode == "max" else self.layouts
+
+    def native_adaptive(self, plan, geom, v, layout, mode):
+        extra = {"data_format": layout} if layout != "NCHW" else {}
+        return plan.call(f"F.adaptive_{mode}_pool2d", v, list(geom.out_hw), **extra)
+
+    def native_global(self, plan, geom, v, layout, mode):
+        if mode == "lp":
+            return None
+        extra = {"data_format": layout} if layout != "NCHW" else {}
+        return plan.call(f"F.adaptive_{mode}_pool2d", v, 1, **extra)
+
+    def gather(self, plan, v, indices, axis):
+        index = plan.call("paddle.to_tensor", list(indices), dtype="int64")
+        return plan.call("paddle.gather", v, index, axis=axis)
+
+    def concat(self, plan, values, axis):
+        return plan.call("paddle.concat", list(values), axis=axis)
+
+
 VOCABULARY = Paddle()
 pool2d, plan, run = bind(VOCABULARY)
+adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)

@@ -9,6 +9,12 @@ strides for integers: the channels-last integer kernel overflows its index, and 
 transpose would still count as channels-last).  Computes max/min in the input
 dtype (signed integers and uint8; wider unsigned in float64, exact for values < 2**53, larger
 refused), avg/lp in float32 or float64 (``F.avg_pool2d`` of int64 truncates).
+
+Adaptive: native ``F.adaptive_max_pool2d`` / ``F.adaptive_avg_pool2d`` (PyTorch's bins are the
+reference's; ``None`` is passed resolved); they take floats only ("not implemented for
+'Int'"), so integers are pooled in float64 (exact below 2**53, larger refused).  Global max/avg:
+native ``F.adaptive_*_pool2d(x, 1)`` (torchvision's ``AdaptiveAvgPool2d((1, 1))`` head) for
+floats, ``F.max_pool2d`` with the whole window for integers; global lp as pool2d's lp.
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ import numpy as np
 from pooling_xfw.plan import Attr
 from pooling_xfw.planner import TO_NCHW, Vocabulary
 
-from ._base import bind
+from ._base import bind, bind_adaptive
 
 
 def _c_strides(array: np.ndarray) -> tuple[int, ...]:
@@ -101,5 +107,19 @@ class Torch(Vocabulary):
             **common, count_include_pad=None if spec.count_include_pad else False))
 
 
+    def dtypes_for(self, op):
+        return FLOATS if op == "adaptive" else self.pool_dtypes
+
+    def native_adaptive(self, plan, geom, v, layout, mode):
+        return plan.call(f"F.adaptive_{mode}_pool2d", v, geom.out_hw)
+
+    def native_global(self, plan, geom, v, layout, mode):
+        if plan.computes_in not in FLOATS:
+            return None  # its adaptive pooling takes no integers: F.max_pool2d does
+        return plan.call(f"F.adaptive_{mode}_pool2d", v, 1)
+
+
+FLOATS = ("float16", "float32", "float64")
 VOCABULARY = Torch()
 pool2d, plan, run = bind(VOCABULARY)
+adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)

@@ -9,13 +9,26 @@ the divisor).  CPU kernels are NHWC-only (NCHW needs oneDNN and no explicit pads
 input is transposed.  Max/min in the input dtype for float16/32/64, int8/32/64 and uint8 (other
 integers in float64, exact for |values| < 2**53, larger refused); avg/lp in float32 or float64
 (TF avg takes floats only).
+
+Adaptive: TensorFlow has no adaptive op, so it is emulated with its own pooling and static bins
+computed from the input's shape: per axis, bins of one length on a regular stride are one
+``tf.nn.max_pool2d``/``avg_pool2d`` (window = the length, stride = the step; 14 -> 7 is window 2
+stride 2, 7 -> 3 window 3 stride 2); otherwise one pooling per bin length with stride 1 (at most
+two lengths), ``tf.concat`` and one ``tf.gather`` of each bin's window (what Keras 3's
+``AdaptiveMaxPooling2D`` does on TensorFlow).  Never ``tf.split`` (it refuses sizes that do not
+divide: tensorflow/addons#2321) and never a window wider than the input (SIGFPE under oneDNN:
+tensorflow#125509): a bin is never longer than its axis.  The max pooling ignores NaN and gives
+the lowest finite value for a bin of only -inf (reported as differences).  Global max/avg:
+``tf.reduce_max`` / ``tf.reduce_mean`` over H and W with ``keepdims=True``, in either layout
+(what Keras' ``GlobalMaxPooling2D`` / ``GlobalAveragePooling2D`` compute): a reduction, which
+propagates NaN, unlike TF's max pooling; global lp as pool2d's lp.
 """
 from __future__ import annotations
 
 from pooling_xfw.plan import Attr
 from pooling_xfw.planner import Vocabulary
 
-from ._base import bind
+from ._base import bind, bind_adaptive
 
 
 class TensorFlow(Vocabulary):
@@ -76,5 +89,24 @@ class TensorFlow(Vocabulary):
         return None
 
 
+    def layouts_for(self, op, mode):
+        # a reduction over H and W takes either layout; its pooling kernels NHWC only
+        return ("NHWC", "NCHW") if op == "global" and mode != "lp" else self.layouts
+
+    def native_global(self, plan, geom, v, layout, mode):
+        if mode == "lp":
+            return None
+        axes = [1, 2] if layout == "NHWC" else [2, 3]
+        reduce = "tf.reduce_max" if mode == "max" else "tf.reduce_mean"
+        return plan.call(reduce, v, axis=axes, keepdims=True)
+
+    def gather(self, plan, v, indices, axis):
+        return plan.call("tf.gather", v, list(indices), axis=axis)
+
+    def concat(self, plan, values, axis):
+        return plan.call("tf.concat", list(values), axis=axis)
+
+
 VOCABULARY = TensorFlow()
 pool2d, plan, run = bind(VOCABULARY)
+adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)

@@ -1,5 +1,9 @@
 """``px.compare``: the reference against every backend, each in its own worker process.
 
+Operations (``op``): ``"pool2d"`` (``px.pool2d``, the default), ``"adaptive"``
+(``px.adaptive_pool2d``: ``output_size`` instead of ``pool_size``) and ``"global"``
+(``px.global_pool2d``: no window; ``keepdims``, ``p``).
+
 Statuses: ``agree``; ``differ`` (with the first differing position and, where the cause is a
 known framework behaviour, the reason); ``error`` (the framework raised, crashed, was killed
 or timed out: the reason in one line); ``unavailable`` (no environment: the fix).
@@ -29,6 +33,8 @@ import sys
 
 import numpy as np
 
+from .adaptive import (AdaptiveGeometry, GlobalGeometry, make_adaptive_spec, resolve_adaptive,
+                       resolve_global)
 from .errors import PoolingError
 from .reference import as_input, pool_geometry, work_dtype
 from .runtime import envs
@@ -69,22 +75,23 @@ class Comparison:
         return all(r.status == "agree" for r in self.results.values())
 
 
-def input_scale(x: np.ndarray, spec: PoolSpec | None = None) -> float | np.ndarray:
+def input_scale(x: np.ndarray, spec=None) -> float | np.ndarray:
     """The magnitude each output cell's absolute tolerance is relative to.
 
-    With the pooling's ``spec``: per output cell, the same pooling of ``|x|`` in float64 (mean
-    |x| for avg, the p-norm for lp; 0 for max/min, which compare exactly, and where a window
-    reads an inf or NaN).  Without: the largest finite magnitude in ``x`` (0 for none), one
-    number for every cell.
+    With the pooling's ``spec`` (a ``PoolSpec``, or a resolved geometry of any operation): per
+    output cell, the same pooling of ``|x|`` in float64 (mean |x| for avg, the p-norm for lp; 0
+    for max/min, which compare exactly, and where a window reads an inf or NaN).  Without: the
+    largest finite magnitude in ``x`` (0 for none), one number for every cell.
     """
     if spec is None:
         finite = (np.abs(x[np.isfinite(x)]) if x.dtype.kind == "f"
                   else np.abs(x.astype(np.float64)))
         return float(finite.max()) if finite.size else 0.0
-    if spec.mode in ("max", "min"):
+    geometry = resolve(spec, x.shape) if isinstance(spec, PoolSpec) else spec
+    if geometry.spec.mode in ("max", "min"):
         return 0.0
-    magnitude = reference_in_blocks(x, resolve(spec, x.shape),
-                                    lambda block: np.abs(block.astype(np.float64)))
+    magnitude = _finish(geometry, reference_in_blocks(
+        x, geometry, lambda block: np.abs(block.astype(np.float64))))
     magnitude[~np.isfinite(magnitude)] = 0.0
     return magnitude
 
@@ -112,11 +119,16 @@ def tolerance(mode: str, dtype: np.dtype, rtol=None, atol=None) -> tuple[float, 
                                                            else float(atol))
 
 
-def compare(X, pool_size, mode: str = "max", *, backends=None, rtol=None, atol=None,
-            pool: WorkerPool | None = None, timeout: float | None = None,
+def compare(X, pool_size=None, mode: str = "max", *, op: str = "pool2d", backends=None,
+            rtol=None, atol=None, pool: WorkerPool | None = None, timeout: float | None = None,
             inprocess: bool = True, gateways: dict[str, str] | None = None,
             **pool2d_kwargs) -> Comparison:
     """Run ``px.pool2d(X, pool_size, mode, **pool2d_kwargs)`` and every backend's adapter.
+
+    ``op="adaptive"``: ``px.adaptive_pool2d(X, output_size, mode, layout=...)`` instead, e.g.
+    ``compare(X, op="adaptive", output_size=(3, 4), mode="avg")``; ``op="global"``:
+    ``px.global_pool2d(X, mode, p=..., keepdims=..., layout=...)``.  Neither takes a
+    ``pool_size``.
 
     ``backends``: names among ``"mxnet"``, ``"pytorch"``, ``"tensorflow"``, ``"paddle"`` (all
     by default).  Invalid arguments raise ``PoolingError`` before any backend runs.  A backend
@@ -126,7 +138,9 @@ def compare(X, pool_size, mode: str = "max", *, backends=None, rtol=None, atol=N
     see ``pooling_xfw.runtime.gateways``), set on the pool used.  ``timeout``: the longest wait
     for a worker's reply (default ``POOLING_XFW_CALL_TIMEOUT``).
     """
-    case = dict(pool2d_kwargs, X=X, pool_size=pool_size, mode=mode)
+    case = dict(pool2d_kwargs, X=X, mode=mode, op=op)
+    if pool_size is not None:
+        case["pool_size"] = pool_size
     return compare_many([case], backends=backends, rtol=rtol, atol=atol, pool=pool,
                         timeout=timeout, inprocess=inprocess, gateways=gateways)[0]
 
@@ -146,7 +160,9 @@ def compare_many(cases, *, backends=None, rtol=None, atol=None, pool: WorkerPool
     the reference of a case is computed while the workers compute theirs.
 
     ``cases``: dicts of ``compare``'s arguments (``X``, ``pool_size``, ``mode`` and
-    ``px.pool2d``'s keywords).  Every case is validated before any backend runs."""
+    ``px.pool2d``'s keywords; or ``op="adaptive"`` with ``output_size``, ``mode``, ``layout``;
+    or ``op="global"`` with ``mode``, ``p``, ``keepdims``, ``layout``).  Every case is validated
+    before any backend runs."""
     check_tolerance(rtol, atol)
     names = backend_names(backends)
     jobs = [_Job(dict(case), rtol, atol) for case in cases]
@@ -204,7 +220,7 @@ def _submit(pool: WorkerPool | None, names: list[str], batch: list["_Job"]) -> N
             job.results[name] = BackendResult(name, "error",
                                               framework_version=hello.framework_version,
                                               numpy_version=hello.numpy_version)
-        requests = [({"op": "pool2d", "kwargs": job.kwargs},
+        requests = [({"op": job.op, "kwargs": job.kwargs},
                      [job.shared if (job.shared and hello.local) else job.x]) for job in batch]
         try:
             tickets = pool.worker(name).send_batch(requests)
@@ -227,11 +243,13 @@ def reference_in_blocks(x: np.ndarray, geometry, transform=None) -> np.ndarray:
     axes)."""
     transform = transform or (lambda block: block)
     h_axis = spatial_axes(x.ndim, geometry.spec.layout)[0]
+    pool = geometry.pool if isinstance(geometry, AdaptiveGeometry) else (
+        lambda array: pool_geometry(array, geometry))
     if x.nbytes <= 2 * REFERENCE_BLOCK_BYTES or h_axis == 0 or not x.size:
-        return pool_geometry(transform(x), geometry)
+        return pool(transform(x))
     out = None
     for index in _leading_blocks(x.shape[:h_axis], x.nbytes // math.prod(x.shape[:h_axis])):
-        part = pool_geometry(transform(x[index]), geometry)
+        part = pool(transform(x[index]))
         if out is None:
             out = np.empty(x.shape[:h_axis] + part.shape[h_axis:], part.dtype)
         out[index] = part
@@ -260,15 +278,55 @@ def backend_names(backends) -> list[str]:
     return [envs.check_backend(b) for b in names]
 
 
+def _finish(geometry, out: np.ndarray) -> np.ndarray:
+    """A global pooling's output in its requested shape (``keepdims``); others as they are."""
+    return geometry.finish(out) if isinstance(geometry, GlobalGeometry) else out
+
+
+OPS = ("pool2d", "adaptive", "global")
+#: the arguments of each operation besides ``X``
+OP_ARGUMENTS = {"adaptive": ("output_size", "mode", "layout"),
+                "global": ("mode", "p", "keepdims", "layout")}
+
+
+def resolve_case(case: dict):
+    """Validate one case (``compare_many``'s dict, ``X`` included; consumed) into its operation,
+    its keyword arguments as a worker receives them, the input and the resolved geometry."""
+    X = case.pop("X")
+    op = case.pop("op", "pool2d")
+    if op not in OPS:
+        raise PoolingError(f"op: got {op!r}; allowed: {', '.join(map(repr, OPS))}")
+    if op == "pool2d":
+        if "pool_size" not in case:
+            raise PoolingError("pool_size: got nothing; allowed: an int or a pair (h, w) of "
+                               "ints >= 1, required for op='pool2d' (op='adaptive' takes "
+                               "output_size, op='global' no window)")
+        spec = make_spec(case.pop("pool_size"), case.pop("mode", "max"), **case)
+        x = as_input(X)
+        return op, spec.kwargs(), x, resolve(spec, x.shape)
+    for name in case:
+        if name not in OP_ARGUMENTS[op]:
+            raise PoolingError(f"{name}: got {case[name]!r}, not an argument of op={op!r}; "
+                               f"allowed: {', '.join(OP_ARGUMENTS[op])}")
+    if op == "adaptive":
+        if "output_size" not in case:
+            raise PoolingError("output_size: got nothing; allowed: an int, or a pair (h, w) of "
+                               "ints >= 0 or None, required for op='adaptive'")
+        spec = make_adaptive_spec(case["output_size"], case.get("mode", "max"),
+                                  case.get("layout", "NCHW"))
+        x = as_input(X)
+        return op, spec.kwargs(), x, resolve_adaptive(spec, x.shape)
+    x = as_input(X)
+    geometry = resolve_global(x.shape, **case)
+    return op, geometry.kwargs(), x, geometry
+
+
 class _Job:
     """One case on its way through the workers: validated input, tickets, results."""
 
     def __init__(self, case: dict, rtol, atol):
-        X = case.pop("X")
-        self.spec = make_spec(case.pop("pool_size"), case.pop("mode", "max"), **case)
-        self.kwargs = self.spec.kwargs()
-        self.x = as_input(X)
-        self.geometry = resolve(self.spec, self.x.shape)
+        self.op, self.kwargs, self.x, self.geometry = resolve_case(case)
+        self.spec = self.geometry.spec
         # the padded input must fit now, before any backend runs (the reference is computed
         # later, while the workers compute)
         self.geometry.check_fits(self.x.shape, work_dtype(self.spec.mode, self.x.dtype))
@@ -280,14 +338,14 @@ class _Job:
 
     def compute_reference(self) -> None:
         if self.reference is None:
-            self.reference = reference_in_blocks(self.x, self.geometry)
+            self.reference = _finish(self.geometry, reference_in_blocks(self.x, self.geometry))
             self.tol = tolerance(self.spec.mode, self.reference.dtype, self.rtol, self.atol)
             self.scale = self._window_scale  # computed only if a plain check fails
             self.bounds: dict = {}  # the tolerance of each block, shared by every backend
 
     def _window_scale(self) -> np.ndarray | float:
         if not hasattr(self, "_scale"):
-            self._scale = input_scale(self.x, self.spec)
+            self._scale = input_scale(self.x, self.geometry)
         return self._scale
 
     def collect(self, pool: WorkerPool | None, timeout: float | None) -> None:
@@ -310,7 +368,8 @@ class _Job:
 
     def comparison(self, names, rtol, atol) -> Comparison:
         self.compute_reference()
-        return Comparison(self.x, self.kwargs, self.reference,
+        spec = self.kwargs if self.op == "pool2d" else dict(op=self.op, **self.kwargs)
+        return Comparison(self.x, spec, self.reference,
                           {n: self.results[n] for n in names}, rtol, atol)
 
 
@@ -330,13 +389,13 @@ def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scal
 def _run_here(name: str, job: "_Job") -> BackendResult:
     """The in-process path: the framework is already imported here, so no worker is needed
     (and none is risked: importing another framework here could crash this process)."""
-    from .runtime.worker import pool2d_reply
+    from .runtime.worker import op_reply
 
     adapter = importlib.import_module(f".adapters.{name}", __package__)
     result = BackendResult(name, "error",
                            framework_version=sys.modules[envs.FRAMEWORK_MODULE[name]].__version__,
                            numpy_version=np.__version__)
-    _take_reply(result, *pool2d_reply(adapter, job.kwargs, job.x), job.reference,
+    _take_reply(result, *op_reply(adapter, job.op, job.kwargs, job.x), job.reference,
                 job.tol, job.scale, job.bounds)
     return result
 

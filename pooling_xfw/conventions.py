@@ -32,7 +32,7 @@ VARIES = " \u2020"  # after a row's name: its outcome may vary by machine
 class Probe:
     name: str
     input: str  # a ``probe_input`` kind, e.g. "neg6": -1..-36 as 1x1x6x6
-    pool_size: object
+    pool_size: object  # None for adaptive and global pooling (``op`` in ``kwargs``)
     kwargs: dict
     #: the causes a difference in this row may name; non-empty: the framework's answer varies
     #: by machine (special values), so the row may read its path or such a difference
@@ -74,13 +74,37 @@ PROBES = (
     Probe("max of a window of only -inf", "neginf", 2, dict(stride=2),
           varies=("only -inf",)),
     Probe("max of float64 below float32's range (-1e300, k3 p1)", "f64low", 3, dict(padding=1)),
+    # adaptive and global pooling (no window: ``pool_size`` None, the operation in ``op``)
+    Probe("adaptive avg 7 -> 3 (bins [0,3) [2,5) [4,7) overlap)", "neg7", None,
+          dict(op="adaptive", output_size=3, mode="avg")),
+    Probe("adaptive max 5 -> 3 (bins of two lengths)", "neg5", None,
+          dict(op="adaptive", output_size=3)),
+    Probe("adaptive avg 3 -> 5 (output larger than the input)", "neg3", None,
+          dict(op="adaptive", output_size=5, mode="avg")),
+    Probe("adaptive max (None, 3): None keeps H", "neg5", None,
+          dict(op="adaptive", output_size=(None, 3))),
+    Probe("adaptive avg NHWC 6 -> 4", "nhwc", None,
+          dict(op="adaptive", output_size=4, mode="avg", layout="NHWC")),
+    Probe("global avg", "neg7", None, dict(op="global", mode="avg")),
+    Probe("global avg of int32 (float64 result)", "int", None, dict(op="global", mode="avg")),
+    Probe("global lp, p=2", "neg6", None, dict(op="global", mode="lp")),
+    Probe("NaN in an adaptive max bin (4 -> 3)", "nan", None, dict(op="adaptive", output_size=3),
+          varies=("NaN in the window ignored",)),
+    Probe("NaN in a global max", "nan", None, dict(op="global"),
+          varies=("NaN in the window ignored",)),
+    Probe("adaptive max of a bin of only -inf (4 -> 2)", "neginf", None,
+          dict(op="adaptive", output_size=2), varies=("only -inf",)),
+    Probe("global max of only -inf", "allneginf", None, dict(op="global"),
+          varies=("only -inf",)),
 )
 
 
 def probe_input(kind: str) -> np.ndarray:
     if kind == "f64low":
         return np.full((1, 1, 3, 3), -1e300)
-    n = 5 if kind == "neg5" else 6
+    if kind == "allneginf":
+        return np.full((1, 1, 2, 2), -np.inf, np.float32)
+    n = int(kind[3:]) if kind[3:].isdigit() else 6  # "neg5": -1..-25 as 1x1x5x5
     x = -np.arange(1, n * n + 1, dtype=np.float32).reshape(1, 1, n, n)
     if kind == "int":
         return (x + 18).astype(np.int32)
@@ -159,11 +183,14 @@ def markdown(rows, backends=BACKENDS) -> str:
     for probe, results in rows:
         lines.append("| " + " | ".join([probe.label] + [_cell(results[b]) for b in backends])
                      + " |")
-    lines += ["", "native: one framework pooling call (transposes and casts aside); emulated: "
+    lines += ["", "native: one framework pooling call (transposes and casts aside; for global "
+                  "pooling the framework's own global op, in TensorFlow the reduction Keras' "
+                  "global layers make); emulated: "
                   "the framework's own ops around it (explicit padding with the reduction's "
                   "identity, a pooled ones mask as divisor, strided slices for dilation, the "
-                  "elementwise maximum over strided slices where the framework's max pooling "
-                  "starts above the dtype's lowest, lp as a window sum of |x|^p)."]
+                  "elementwise maximum over strided slices or gathered taps where the "
+                  "framework's max pooling starts above the dtype's lowest, lp as a window sum "
+                  "of |x|^p, adaptive bins as one pooling per bin length and a gather)."]
     if any(probe.varies for probe, _ in rows):
         lines += ["", f"{VARIES.strip()} special values: the framework's own answer varies with "
                       "the CPU, its oneDNN/MKLDNN kernel path and its version, so on another "

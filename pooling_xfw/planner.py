@@ -18,6 +18,15 @@ else is shared here, so a trick that two adapters need exists once:
 * a max pooling that starts from a finite value above the dtype's lowest (Paddle's float64
   kernels start from float32's lowest): the same strided slices, reduced with the elementwise
   maximum, after explicit padding with -inf.
+
+Adaptive pooling (an ``AdaptiveGeometry``) asks ``native_adaptive`` for the framework's own
+adaptive op; without one it is emulated from the bins, an axis at a time: bins of one length on
+a regular stride are one pooling (window = the length, stride = the step); otherwise one
+pooling per bin length (at most two, each window no wider than the input) with stride 1,
+concatenated, and one gather of each bin's window.  Where the framework's max pooling starts
+too high (above), each bin is the elementwise maximum of its taps, gathered.  Global pooling
+(a ``GlobalGeometry``: the window of the whole input) asks ``native_global`` for the
+framework's own global op, then plans it as the pooling it is.
 """
 from __future__ import annotations
 
@@ -25,6 +34,7 @@ import dataclasses
 
 import numpy as np
 
+from .adaptive import AdaptiveGeometry, Bins, GlobalGeometry
 from .plan import Plan, Var
 from .reference import accumulator_dtype, identity, output_dtype
 from .spec import AxisGeometry, Geometry, spatial_axes
@@ -83,6 +93,33 @@ class Vocabulary:
         """One framework call computing ``mode`` ('max' or 'avg') of ``geom``, or None."""
         return None
 
+    # adaptive and global pooling
+    def layouts_for(self, op: str, mode: str) -> tuple[str, ...]:
+        """The layouts ``op`` ('pool2d', 'adaptive', 'global') in ``mode`` is computed in."""
+        return self.layouts
+
+    def dtypes_for(self, op: str) -> tuple[str, ...]:
+        """The dtypes ``op``'s max takes (others are cast, as for ``pool_dtypes``)."""
+        return self.pool_dtypes
+
+    def native_adaptive(self, plan: Plan, geom: AdaptiveGeometry, v: Var, layout: str,
+                        mode: str) -> Var | None:
+        """The framework's own adaptive ``mode`` pooling of ``geom``, or None."""
+        return None
+
+    def native_global(self, plan: Plan, geom: GlobalGeometry, v: Var, layout: str,
+                      mode: str) -> Var | None:
+        """The framework's own global ``mode`` ('max' or 'avg') pooling, keeping H and W as
+        axes of size 1, or None (then it is planned as the pooling with the whole window)."""
+        return None
+
+    def gather(self, plan: Plan, v: Var, indices: list[int], axis: int) -> Var:
+        """``v``'s entries ``indices`` along ``axis`` (repeats allowed)."""
+        raise NotImplementedError
+
+    def concat(self, plan: Plan, values: list[Var], axis: int) -> Var:
+        raise NotImplementedError
+
     # what a backend needs at run time
     def namespace(self) -> dict:
         raise NotImplementedError
@@ -120,13 +157,14 @@ def handover_dtype(vocab: Vocabulary, dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def work_dtype(vocab: Vocabulary, mode: str, dtype: np.dtype) -> np.dtype:
+def work_dtype(vocab: Vocabulary, mode: str, dtype: np.dtype, op: str = "pool2d") -> np.dtype:
     """What the framework computes in: avg/lp in the reference's accumulator; max/min in the
-    input dtype when the framework pools it, else float32 (floats) or float64 (integers, exact
-    only below 2**53: ``Plan.exact_below`` makes the adapter refuse larger values)."""
+    input dtype when the framework's ``op`` takes it, else float32 (floats) or float64
+    (integers, exact only below 2**53: ``Plan.exact_below`` makes the adapter refuse larger
+    values)."""
     if mode in ("avg", "lp"):
         return accumulator_dtype(dtype)
-    if dtype.name in vocab.pool_dtypes:
+    if dtype.name in vocab.dtypes_for(op):
         return dtype
     return np.promote_types(dtype, np.float32) if dtype.kind == "f" else np.dtype(np.float64)
 
@@ -165,12 +203,20 @@ def _shape_notes(geom: Geometry, shape: tuple[int, ...], dtype: np.dtype) -> tup
             f"({_AXES[rank, layout]}), is {back}")
 
 
-def build_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype,
+def operation(geom) -> str:
+    """Which pooling a resolved geometry is: 'pool2d', 'adaptive' or 'global'."""
+    if isinstance(geom, AdaptiveGeometry):
+        return "adaptive"
+    return "global" if isinstance(geom, GlobalGeometry) else "pool2d"
+
+
+def build_plan(vocab: Vocabulary, geom, dtype: np.dtype,
                shape: tuple[int, ...] | None = None) -> Plan:
-    """The calls ``vocab``'s framework makes to compute ``geom`` on a 4-D input of ``dtype``;
-    with the input's ``shape`` (rank 2 to 4), the rendered code says what ``x`` and ``y`` are
-    for that input."""
+    """The calls ``vocab``'s framework makes to compute ``geom`` (a ``Geometry``,
+    ``AdaptiveGeometry`` or ``GlobalGeometry``) on a 4-D input of ``dtype``; with the input's
+    ``shape`` (rank 2 to 4), the rendered code says what ``x`` and ``y`` are for that input."""
     spec = geom.spec
+    op = operation(geom)
     plan = Plan(vocab.name, vocab.imports)
     given, dtype = dtype, handover_dtype(vocab, dtype)
     if shape is None:
@@ -182,13 +228,16 @@ def build_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype,
         plan.input_note += f" (the {given.name} input, converted: {vocab.name} has no " \
                            f"{given.name} tensors)"
     mode = spec.mode
-    work = work_dtype(vocab, mode, dtype)
+    work = work_dtype(vocab, mode, dtype, op)
     plan.computes_in = work.name
-    layout = spec.layout if spec.layout in vocab.layouts else vocab.layouts[0]
+    layouts = vocab.layouts_for(op, mode)
+    layout = spec.layout if spec.layout in layouts else layouts[0]
     v = Var("x")
     if layout != spec.layout:
         v = vocab.transpose(plan, v, TO_NCHW if layout == "NCHW" else TO_NHWC)
-        plan.adapt(f"transposed to {layout}: its pooling kernels take {layout} only")
+        kind = "pooling kernels" if op == "pool2d" else f"{op} {mode} pooling"
+        plan.adapt(f"transposed to {layout}: its {kind} take{'s' * (op != 'pool2d')} "
+                   f"{layout} only")
     if work != dtype:
         v = vocab.cast(plan, v, work.name)
         plan.adapt(f"cast {dtype.name} to {work.name}: {_cast_reason(mode, dtype, work)}")
@@ -210,14 +259,20 @@ def build_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype,
     else:
         start = _max_pool_start_too_high(vocab, mode, given, work)
         if start is not None:
+            taps = "gathered taps" if op == "adaptive" else "strided slices"
             plan.emulate(f"elementwise max: its {work.name} max pooling starts from {start:.5g}, "
                          f"so a window of {given.name} values all below it would give "
-                         f"{start:.5g}; the window as strided slices, reduced with the "
+                         f"{start:.5g}; the window as {taps}, reduced with the "
                          f"elementwise maximum")
             y = None
+        elif op == "adaptive":
+            y = vocab.native_adaptive(plan, geom, v, layout, mode)
         else:
-            y = vocab.native(plan, geom, v, layout, mode)
-        if y is None:
+            y = vocab.native_global(plan, geom, v, layout, mode) if op == "global" else None
+            y = y if y is not None else vocab.native(plan, geom, v, layout, mode)
+        if y is None and op == "adaptive":
+            y = _emulate_adaptive(vocab, plan, geom, v, layout, mode, slices=start is not None)
+        elif y is None:
             y = _emulate(vocab, plan, geom, v, layout, mode, slices=start is not None)
     if flip is not None:
         y = flip(plan, y)
@@ -353,3 +408,70 @@ def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, la
                 else plan.call("op:add", acc, piece))
         v = acc
     return v
+
+
+def _axis_of(layout: str, axis: str) -> int:
+    """The index of H or W in a 4-D tensor of ``layout``."""
+    return {"NCHW": {"H": 2, "W": 3}, "NHWC": {"H": 1, "W": 2}}[layout][axis]
+
+
+def _emulate_adaptive(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: Var,
+                      layout: str, mode: str, slices: bool = False) -> Var:
+    """Adaptive ``mode`` pooling from the framework's plain pooling, columns then rows (both
+    max and avg are separable: a bin's mean is the mean of its rows' means, every row of a bin
+    having the same cells).  ``slices``: a max as the elementwise maximum of gathered taps."""
+    if not slices:
+        plan.emulate(f"adaptive bins: no adaptive {mode} pooling in {vocab.name}; per axis, "
+                     f"one {mode} pooling per bin length and a gather of each bin's window")
+    if 0 in geom.out_hw:  # an empty output: its shape, without pooling an empty tensor
+        for axis, bins in (("W", geom.cols), ("H", geom.rows)):
+            if bins.out == 0:
+                v = plan.call("op:getitem", v, _axis_cut(layout, axis, slice(0, 0)))
+            elif bins.out != bins.size:
+                v = vocab.gather(plan, v, bins.starts.tolist(), _axis_of(layout, axis))
+        return v
+    for axis, bins in (("W", geom.cols), ("H", geom.rows)):
+        v = _adaptive_axis(vocab, plan, v, axis, bins, layout, mode, slices)
+    return v
+
+
+def _axis_cut(layout: str, axis: str, part: slice) -> tuple[slice, ...]:
+    """An index taking ``part`` of the H or W axis of a 4-D tensor of ``layout``."""
+    return (hw_index(layout, slice(None), part) if axis == "W"
+            else hw_index(layout, part, slice(None)))
+
+
+def _adaptive_axis(vocab: Vocabulary, plan: Plan, v: Var, axis: str, bins: Bins, layout: str,
+                   mode: str, slices: bool) -> Var:
+    """Reduce every bin of one axis (see ``_emulate_adaptive``)."""
+    dim = _axis_of(layout, axis)
+
+    def cut(part: slice) -> Var:
+        return plan.call("op:getitem", v, _axis_cut(layout, axis, part))
+
+    def window(length: int, step: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        return ((1, length), (1, step)) if axis == "W" else ((length, 1), (step, 1))
+
+    step = bins.step
+    if step == 1 and bins.longest == 1:
+        return v  # every bin one cell: the axis as it is
+    if slices:  # tap j of every bin, the last cell again where a bin is shorter: max only
+        acc = None
+        for j in range(bins.longest):
+            piece = (cut(slice(j, j + (bins.out - 1) * step + 1, step)) if step is not None
+                     else vocab.gather(plan, v, bins.tap(j).tolist(), dim))
+            acc = piece if acc is None else vocab.maximum(plan, acc, piece)
+        return acc
+    if step is not None:  # one length on a regular stride: one plain pooling
+        kernel, stride = window(bins.longest, step)
+        return vocab.pool(plan, v, mode, kernel, stride, layout)
+    pooled, offsets, offset = [], {}, 0
+    for length, _ in bins.groups():  # every window of each bin length, stride 1
+        kernel, stride = window(length, 1)
+        pooled.append(v if length == 1 else vocab.pool(plan, v, mode, kernel, stride, layout))
+        offsets[length] = offset
+        offset += bins.size - length + 1
+    every = pooled[0] if len(pooled) == 1 else vocab.concat(plan, pooled, dim)
+    shorter = bins.lengths == bins.shortest  # the shorter bins' windows come first
+    index = bins.starts + np.where(shorter, 0, offsets[bins.longest] if not shorter.all() else 0)
+    return vocab.gather(plan, every, index.tolist(), dim)

@@ -144,23 +144,32 @@ def _taps_2d(arr: np.ndarray, geom: Geometry):
 
 
 def _mean(values: np.ndarray, geom: Geometry) -> np.ndarray:
-    """avg in ``values.dtype``: the plain window sum over the divisor; where a partial sum
-    overflowed, the sum of the window scaled by a power of two, so the mean is finite."""
+    """avg of ``geom``'s windows in ``values.dtype`` (``mean_of``)."""
     divisor = _spatial(geom.divisor().astype(values.dtype), values.ndim, geom.spec.layout)
+    return mean_of(values, lambda v: _separable(v, geom, np.add, 0), divisor,
+                   geom.rows.kernel * geom.cols.kernel)
+
+
+def mean_of(values: np.ndarray, window_sum, divisor: np.ndarray, taps: int) -> np.ndarray:
+    """avg in ``values.dtype``: ``window_sum(values) / divisor``, the plain window sums; where a
+    partial sum overflowed, the sum of the window scaled by ``2**-ceil(log2(taps))`` (exact: a
+    power of two; ``taps``: the most cells a window sums), so the mean is finite.
+    ``window_sum`` maps an array to its window sums (a new array); ``divisor`` broadcasts
+    against them.  Shared by ``pool2d`` and the adaptive and global poolings."""
     try:
-        with np.errstate(over="raise"):
-            total = _separable(values, geom, np.add, 0)
+        with np.errstate(over="raise", invalid="ignore"):  # inf - inf is NaN, no warning
+            total = window_sum(values)
         total /= divisor
         return total
     except FloatingPointError:
         pass
     with np.errstate(over="ignore", invalid="ignore"):
-        total = _separable(values, geom, np.add, 0)
+        total = window_sum(values)
     total /= divisor
-    shift = (geom.rows.kernel * geom.cols.kernel - 1).bit_length()  # 2**shift >= taps
+    shift = (taps - 1).bit_length()  # 2**shift >= taps
     down, up = values.dtype.type(2.0 ** -shift), values.dtype.type(2.0 ** shift)
     with np.errstate(invalid="ignore"):
-        scaled = _separable(values * down, geom, np.add, 0)  # |partial sums| <= max |x|
+        scaled = window_sum(values * down)  # |partial sums| <= max |x|
     hurt = ~np.isfinite(total)
     total[hurt] = (scaled / divisor * up)[hurt]
     return total

@@ -129,3 +129,39 @@ def pool(x, pool_size, mode="max", layout="NCHW", **kwargs):
     planes = [pool_plane(x[idx], pool_size, mode, **kwargs) for idx in np.ndindex(*lead)]
     out = np.stack(planes).reshape(lead + planes[0].shape)
     return np.moveaxis(out, -3, -1) if layout == "NHWC" else out
+
+
+def adaptive_bins(n, o):
+    """Bin ``i`` of ``o`` over ``n`` cells: ``[floor(i*n/o), ceil((i+1)*n/o))``, with exact
+    rationals (no integer-division formula shared with the reference)."""
+    return [(math.floor(Fraction(i * n, o)), math.ceil(Fraction((i + 1) * n, o)))
+            for i in range(o)]
+
+
+def adaptive_plane(plane, out_h, out_w, mode="max"):
+    """Adaptive pooling of one (H, W) float64 plane, one output cell at a time."""
+    rows, cols = adaptive_bins(plane.shape[0], out_h), adaptive_bins(plane.shape[1], out_w)
+    out = np.empty((out_h, out_w))
+    for i, (r0, r1) in enumerate(rows):
+        for j, (c0, c1) in enumerate(cols):
+            cells = [float(plane[r, c]) for r in range(r0, r1) for c in range(c0, c1)]
+            if any(math.isnan(v) for v in cells):
+                out[i, j] = math.nan
+            elif mode == "max":
+                out[i, j] = max(cells)
+            else:
+                out[i, j] = _mean(cells, len(cells))
+    return out
+
+
+def adaptive(x, output_size, mode="max", layout="NCHW"):
+    """``adaptive_plane`` on every plane of a rank 2-4 array; ``None`` keeps an axis."""
+    x = np.asarray(x, dtype=np.float64)
+    planes_first = np.moveaxis(x, -1, -3) if (layout == "NHWC" and x.ndim > 2) else x
+    h, w = planes_first.shape[-2:]
+    oh, ow = (n if o is None else o for n, o in zip((h, w), output_size))
+    lead = planes_first.shape[:-2]
+    out = np.empty(lead + (oh, ow))
+    for idx in np.ndindex(*lead):
+        out[idx] = adaptive_plane(planes_first[idx], oh, ow, mode)
+    return np.moveaxis(out, -3, -1) if (layout == "NHWC" and x.ndim > 2) else out

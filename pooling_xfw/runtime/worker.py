@@ -123,8 +123,8 @@ def _output_path(request: dict, index: int) -> str | None:
 
 def _dispatch(adapter, request: dict, inputs: list, hooks: bool):
     op = request.get("op")
-    if op == "pool2d":
-        return pool2d_reply(adapter, request["kwargs"], inputs[0])
+    if op in ("pool2d", "adaptive", "global"):
+        return op_reply(adapter, op, request["kwargs"], inputs[0])
     if op == "run-plan":  # a native call as the user wrote it (the porting assistant)
         return _run_plan(adapter, request, inputs)
     if op == "echo":  # the array round trip, across numpy versions and transfer ways
@@ -139,14 +139,15 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def pool2d_reply(adapter, kwargs: dict, x):
-    """Run one ``pool2d`` request with ``adapter``: (reply header, [output]).  Shared by the
-    worker and ``compare``'s in-process path, so both report alike."""
+def op_reply(adapter, op: str, kwargs: dict, x):
+    """Run one ``pool2d``, ``adaptive`` or ``global`` request with ``adapter``: (reply header,
+    [output]).  Shared by the worker and ``compare``'s in-process path, so both report alike."""
+    from pooling_xfw.adapters._base import RUNNERS
     from pooling_xfw.errors import PoolingError
 
     started = time.perf_counter()
     try:
-        output, plan = adapter.run(x, **kwargs)
+        output, plan = RUNNERS[op](adapter.VOCABULARY, x, **kwargs)
     except PoolingError as exc:
         return {"status": "error", "kind": "PoolingError", "message": str(exc)}, []
     except Exception as exc:  # BackendError carries the framework's one-line message
