@@ -223,7 +223,8 @@ def pool_geometry(x: np.ndarray, geom: Geometry) -> np.ndarray:
         return _separable(x, geom, op, identity(x.dtype, mode))
     values = x.astype(work, copy=False)
     total = _mean(values, geom) if mode == "avg" else _p_norm(values, geom, geom.spec.p)
-    return total.astype(output_dtype(mode, x.dtype), copy=False)
+    with np.errstate(over="ignore"):  # beyond the output dtype's range: inf, as frameworks give
+        return total.astype(output_dtype(mode, x.dtype), copy=False)
 
 
 def pool2d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
