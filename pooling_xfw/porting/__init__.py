@@ -15,12 +15,13 @@ import importlib
 
 import numpy as np
 
-from ..compare import compare, input_scale, judge, tolerance
+from ..compare import compare_many, input_scale, judge, tolerance
 from ..errors import PoolingError
 from ..reference import pool2d, work_dtype
 from ..runtime.client import WorkerFailure, default_pool
 from ..runtime.envs import BACKENDS
 from ..spec import make_spec, resolve
+from . import sizes
 from .parse import NAN_POLICY, NativeCall, parse
 
 __all__ = ["parse", "NativeCall", "translate", "explain", "Translation", "Explanation",
@@ -102,11 +103,26 @@ COULD_NOT_RUN = "could not run: "
 @dataclasses.dataclass
 class Target:
     backend: str
-    verdict: str  # native | emulated | impossible
+    #: native | emulated (code that holds for every input size the spec defines) |
+    #: size-dependent: valid for H in ... | impossible: why
+    verdict: str
     code: str
     reasons: list[str]
-    check: str = ""  # agreement with the source call on the random input
+    check: str = ""  # agreement with the source call on random inputs of several sizes
     max_abs_diff: float | None = None
+    #: per axis, the sizes the code holds for (``sizes.AxisCondition``; empty: not computed)
+    conditions: list = dataclasses.field(default_factory=list)
+    #: the input shapes the check ran, each with what happened: "agrees", "refused", "DIFFERS"
+    checked: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """The verdict's kind: native, emulated, size-dependent or impossible."""
+        return self.verdict.split(":")[0]
+
+    def holds_for(self, hw) -> bool:
+        """Whether the printed code holds for an input of this (H, W) (the spec defining it)."""
+        return all(c.holds(n) for c, n in zip(self.conditions, hw))
 
 
 @dataclasses.dataclass
@@ -140,9 +156,9 @@ class Translation:
         lines += [f"note: {n}" for n in src.notes]
         if self.source_check:
             lines.append(f"source as written vs the neutral spec: {self.source_check}")
-        lines += ["", f"{'target':<11} {'verdict':<10} check"]
+        lines += ["", f"{'target':<11} {'verdict':<14} check"]
         for t in self.targets.values():
-            lines.append(f"{t.backend:<11} {t.verdict:<10} {t.check}")
+            lines.append(f"{t.backend:<11} {t.kind:<14} {t.check}")
         for t in self.targets.values():
             why = f"  ({'; '.join(t.reasons)})" if t.reasons else ""
             lines += ["", f"# {t.backend}: {t.verdict}{why}", t.code]
@@ -171,37 +187,96 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=Non
         geometry += (f"; {native.framework} keeps a last window that starts in the padding "
                      f"(the neutral spec drops it: its value is undefined here)")
     names = [to] if isinstance(to, str) else list(to or BACKENDS)
-    targets = {}
-    for name in names:
-        plan = _adapter(name).plan(x, **kwargs)
-        targets[name] = Target(name, plan.path, plan.render(),
-                               plan.emulated_by + plan.adaptations)
+    targets = {name: _target(name, kwargs, x) for name in names}
     result = Translation(native, shape, geometry, targets)
     if verify:
-        _verify(result, x, kwargs, pool or default_pool())
+        _verify(result, kwargs, pool or default_pool(), seed)
     return result
 
 
-def _verify(result: Translation, x, kwargs, pool) -> None:
+def _target(name: str, kwargs: dict, x: np.ndarray) -> Target:
+    """``name``'s code for the spec, and the sizes it holds for: the code planned for ``x``'s
+    shape, checked against the plans of every other size (``sizes``); narrowed code says so in
+    its verdict and refuses, when run, the sizes it does not hold for."""
+    adapter = _adapter(name)
+
+    def render(shape):
+        return adapter.plan(_shape_only(shape), **kwargs).render()
+
     try:
-        source = run_native(result.source, x, pool)
-    except WorkerFailure as failure:
-        result.source_check = f"{COULD_NOT_RUN}{failure.reason}"
-        source = None
-    comparison = compare(x, backends=list(result.targets), pool=pool, **kwargs)
-    reference, scale = comparison.reference, input_scale(x, make_spec(**kwargs))
-    tol = tolerance(kwargs["mode"], reference.dtype)
-    if source is not None:
-        result.source_check = _agreement(source, reference, tol, scale)[0]
-    for name, target in result.targets.items():
-        r = comparison.results[name]
-        if r.output is None:
-            target.check = f"{r.status}: {r.detail}"
-        elif source is None:  # nothing to hold the targets to but the neutral spec
-            target.check = _agreement(r.output, reference, tol, scale)[0]
-        else:
-            target.check, target.max_abs_diff = _agreement(r.output, source, tol, scale,
-                                                           "the source call")
+        plan = adapter.plan(x, **kwargs)
+    except PoolingError as exc:
+        return Target(name, f"impossible: {exc}", "", [])
+    conds = sizes.conditions(render, kwargs, x.shape)
+    code = plan.render()
+    verdict = plan.path
+    if not all(c.everywhere for c in conds):
+        verdict = f"size-dependent: valid for {sizes.summary(conds)}"
+        code = sizes.insert_precondition(code, sizes.precondition(conds, kwargs["layout"]))
+    return Target(name, verdict, code, plan.emulated_by + plan.adaptations, conditions=conds)
+
+
+def _verify(result: Translation, kwargs, pool, seed: int) -> None:
+    """Run the source call as written and every target on random inputs of several sizes
+    (``sizes.verification_shapes``): a target's code where it holds for the size, and the
+    record that it refuses the size where it does not."""
+    shapes = sizes.verification_shapes(kwargs, result.shape)
+    layout = kwargs["layout"]
+    inputs = [_random_input(shape, layout, seed + i) for i, shape in enumerate(shapes)]
+    sources = []
+    for x in inputs:
+        try:
+            sources.append(run_native(result.source, x, pool))
+        except WorkerFailure as failure:
+            result.source_check = f"{COULD_NOT_RUN}{failure.reason}"
+            sources = None
+            break
+    names = [n for n, t in result.targets.items() if t.kind != "impossible"]
+    comparisons = compare_many([dict(X=x, **kwargs) for x in inputs], backends=names, pool=pool)
+    tol = tolerance(kwargs["mode"], comparisons[0].reference.dtype)
+    if sources is not None:
+        checks = [_agreement(src, c.reference, tol, input_scale(x, make_spec(**kwargs)))[0]
+                  for src, c, x in zip(sources, comparisons, inputs)]
+        bad = [(s, c) for s, c in zip(shapes, checks) if not c.startswith("agrees")]
+        result.source_check = (f"{bad[0][1]} (input {bad[0][0]})" if bad
+                               else "agrees with the neutral spec")
+    for name in names:
+        target = result.targets[name]
+        for i, (shape, comparison, x) in enumerate(zip(shapes, comparisons, inputs)):
+            hw = sizes.hw_of(shape, layout)
+            if target.conditions and not target.holds_for(hw):
+                target.checked[shape] = "refused"
+                continue
+            r = comparison.results[name]
+            scale = input_scale(x, make_spec(**kwargs))
+            if r.output is None:
+                target.checked[shape] = f"{r.status}: {r.detail}"
+                continue
+            expected, what = ((comparison.reference, "the neutral spec") if sources is None
+                              else (sources[i], "the source call"))
+            line, diff = _agreement(r.output, expected, tol, scale, what)
+            target.checked[shape] = line
+            if diff is not None:
+                target.max_abs_diff = max(target.max_abs_diff or 0.0, diff)
+        target.check = _summarize(target.checked, layout)
+
+
+def _summarize(checked: dict, layout: str) -> str:
+    """One line: agreement on how many sizes, which were refused, the first difference."""
+    def hw(shape):
+        return "x".join(map(str, sizes.hw_of(shape, layout)))
+
+    agree = [hw(s) for s, c in checked.items() if c.startswith("agrees")]
+    refused = [hw(s) for s, c in checked.items() if c == "refused"]
+    other = [(s, c) for s, c in checked.items() if not c.startswith("agrees") and c != "refused"]
+    if other:
+        shape, line = other[0]
+        if line.startswith(("unavailable", "error")):
+            return line
+        return f"{line} (input {hw(shape)})"
+    what = agree and next(c for c in checked.values() if c.startswith("agrees"))
+    text = f"{what} on {len(agree)} sizes ({', '.join(agree)})" if agree else "nothing run"
+    return text + (f"; refuses {', '.join(refused)} as printed" if refused else "")
 
 
 def _agreement(out, expected, tol, scale: float,
