@@ -294,7 +294,7 @@ def _agreement(out, expected, tol, scale: float,
 
 CAUSES = ("layout", "mode", "window", "default stride", "stride", "dilation", "lp power",
           "output-shape rule", "SAME split side", "padding", "pad value", "divisor",
-          "ceil clamp", "NaN policy")
+          "ceil clamp", "cells read", "NaN policy")
 
 
 @dataclasses.dataclass
@@ -313,12 +313,17 @@ class Explanation:
     witness_outputs: dict = dataclasses.field(default_factory=dict)  # label -> array or str
     #: each framework that could not run the witness, and why (empty when all ran)
     unrun: dict = dataclasses.field(default_factory=dict)
+    #: the input (H, W) both calls accept that were judged, and those where they differ
+    tried: list = dataclasses.field(default_factory=list)
+    bites: list = dataclasses.field(default_factory=list)
 
     @property
     def equivalent(self) -> bool:
         """True when they compute the same numbers on the same data (transposed between layouts
-        when theirs differ), NaN inputs aside: the NaN policy is reported on its own."""
-        return all(c.kind in ("NaN policy", "layout") for c in self.causes)
+        when theirs differ) at every size judged, NaN inputs aside: the NaN policy is reported
+        on its own.  Judged by which input cells each output window reads and, for avg, the
+        divisor (``reads``), not by where padded taps fall."""
+        return not self.bites
 
     @property
     def verdict(self) -> str:
@@ -334,6 +339,9 @@ class Explanation:
         verdict = self.verdict
         lines = [f"A ({a.framework}): {a.function}  " + _short(a),
                  f"B ({b.framework}): {b.function}  " + _short(b), f"verdict: {verdict}"]
+        if len(self.tried) > 1:
+            lines.append(f"the outputs differ on {len(self.bites)} of the {len(self.tried)} "
+                         f"input sizes (H, W in 1..9) both calls accept")
         lines += [f"  - {c.kind}: {c.detail}" for c in self.causes]
         if self.witness is not None:
             lines.append(f"smallest input that shows it, shape {self.witness.shape}:")
@@ -449,15 +457,24 @@ def _merge(found: list[Cause], tried: int) -> list[Cause]:
     return [merged[k] for k in CAUSES if k in merged]
 
 
-def _witness(a: NativeCall, b: NativeCall, sizes) -> np.ndarray | None:
-    """The smallest input (by H*W, then non-negative before negative values) on which the
-    neutral evaluations of ``a`` and ``b`` differ."""
+def _witness(a: NativeCall, b: NativeCall, sizes, shape=None) -> np.ndarray | None:
+    """The smallest input (by H*W; of ``shape`` when given, in A's layout) on which the
+    neutral evaluations of ``a`` and ``b`` differ: ramps up and down, shifted below zero, and
+    a spike on each cell over a negative ramp (a cell one window reads and the other not)."""
     layout = a.spec["layout"]
     for h, w in sorted(sizes, key=lambda hw: (hw[0] * hw[1], hw)):
-        base = np.arange(h * w, dtype=np.float32).reshape(1, 1, h, w)
-        for x in (base, base - 100):
-            xa = _to_layout(x, "NCHW", layout)
-            xb = _to_layout(x, "NCHW", b.spec["layout"])
+        full = shape if shape is not None else _to_layout(np.zeros((1, 1, h, w)), "NCHW",
+                                                          layout).shape
+        plane = np.arange(h * w, dtype=np.float32).reshape(h, w)
+        spikes = []
+        for cell in range(min(h * w, 256)):
+            spike = plane - 100
+            spike.flat[cell] = 1000
+            spikes.append(spike)
+        for p in [plane, plane - 100, -plane, 100 - plane, *spikes]:
+            nchw = np.broadcast_to(p, _to_layout(np.zeros(full), layout, "NCHW").shape)
+            xa = np.ascontiguousarray(_to_layout(nchw, "NCHW", layout))
+            xb = np.ascontiguousarray(_to_layout(nchw, "NCHW", b.spec["layout"]))
             try:
                 ya = evaluate(a, xa)
                 yb = _to_layout(evaluate(b, xb), b.spec["layout"], layout)
@@ -466,6 +483,71 @@ def _witness(a: NativeCall, b: NativeCall, sizes) -> np.ndarray | None:
             if ya.shape != yb.shape or not np.array_equal(ya, yb, equal_nan=True):
                 return xa
     return None
+
+
+def _axis_reads(native: NativeCall, geom, axis: int) -> tuple:
+    """Per output window along one axis: the input cells it reads, how many taps it has in the
+    padding (before the ceil overhang), and how many the avg divides by."""
+    g = (geom.rows, geom.cols)[axis]
+    taps = g.tap_positions()
+    padded = g.padded_taps() - g.real_taps()
+    divisor = g.divisor(native.spec["count_include_pad"])
+    return tuple((tuple(int(t) for t in row if 0 <= t < g.size), int(p), int(d))
+                 for row, p, d in zip(taps, padded, divisor))
+
+
+def reads(native: NativeCall, hw) -> tuple:
+    """What the call computes at input size ``hw``, as data: per output window, which input
+    cells it reads, and what else enters its value (the avg divisor, a padding constant that is
+    not the reduction's identity, a window of padding only that the framework keeps).  Two
+    calls compute the same numbers on every input of that size exactly when these are equal
+    (NaN aside): a cell read by one window and not by the other makes a difference on some
+    input, and so does another divisor."""
+    geom = _geometry(native, hw)
+    spec = native.spec
+    mode = spec["mode"]
+    rows, cols = _axis_reads(native, geom, 0), _axis_reads(native, geom, 1)
+    extra = (0, 0)
+    if native.keeps_padding_windows and spec["ceil_mode"]:
+        extra = tuple(g.ceil_keep_out() - g.out for g in (geom.rows, geom.cols))
+    # a kept window of padding only (measured: the cross-check test): MXNet's avg, and any
+    # avg that counts padding, gives 0; MXNet's and Paddle's max float32's lowest; Paddle's
+    # avg without padding its own value
+    kept = None if not any(extra) else (
+        "zero" if mode == "avg" and (spec["count_include_pad"] or native.framework == "mxnet")
+        else "lowest" if mode == "max" else native.framework)
+    single = all(len(c) == 1 for c, _, _ in rows + cols)
+    pads_touched = any(p for _, p, _ in rows + cols)
+    if mode in ("max", "min"):
+        finite = native.pad_value is not None and np.isfinite(native.pad_value)
+        constant = native.pad_value if finite and pads_touched else None
+        divisor = None
+    else:
+        constant = native.pad_value if native.pad_value not in (None, 0) and pads_touched \
+            else None
+        divisor = np.outer([d for _, _, d in rows], [d for _, _, d in cols])
+    if single and constant is None and mode != "lp" and (divisor is None or (divisor == 1).all()):
+        mode, divisor = "one cell", None  # the max, min or mean of one cell is that cell
+    return (mode, spec["p"] if mode == "lp" else None, extra, kept,
+            tuple(c for c, _, _ in rows), tuple(c for c, _, _ in cols),
+            None if divisor is None else divisor.tobytes(),
+            None if constant is None else (constant, tuple(p for _, p, _ in rows),
+                                           tuple(p for _, p, _ in cols)))
+
+
+def _first_difference(a: NativeCall, b: NativeCall, hw) -> str:
+    """The first output window whose cells or divisor differ, said in words."""
+    ga, gb = _geometry(a, hw), _geometry(b, hw)
+    for axis, name in ((0, "row"), (1, "column")):
+        ra, rb = _axis_reads(a, ga, axis), _axis_reads(b, gb, axis)
+        if len(ra) != len(rb):
+            return f"{len(ra)} vs {len(rb)} windows along the {name}s"
+        for i, (wa, wb) in enumerate(zip(ra, rb)):
+            if wa[0] != wb[0]:
+                return f"window {i} reads {name}s {list(wa[0])} vs {list(wb[0])}"
+            if a.spec["mode"] == "avg" and wa[2] != wb[2]:
+                return f"window {i} divides by {wa[2]} vs {wb[2]} {name} taps"
+    return "the windows of padding only, or the padding's value"
 
 
 def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify: bool = True,
@@ -478,32 +560,39 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
     if a.spec["layout"] != b.spec["layout"]:
         found.append(Cause("layout", f"{a.framework} takes {a.spec['layout']}, {b.framework} "
                                      f"{b.spec['layout']}: transpose the input between them"))
-    if a.spec["mode"] != b.spec["mode"]:
-        found.append(Cause("mode", f"{a.spec['mode']} vs {b.spec['mode']}"))
-    if _pairs(a.spec["pool_size"]) != _pairs(b.spec["pool_size"]):
-        found.append(Cause("window", f"{a.spec['pool_size']} vs {b.spec['pool_size']}"))
+    witness_shape = None
     if shape is not None:
         dims = tuple(int(v) for v in shape)
-        sizes = [dims[-3:-1] if a.spec["layout"] == "NHWC" and len(dims) > 2 else dims[-2:]]
-        _check_witness_fits(shape, *sizes[0])
+        sizes_ = [dims[-3:-1] if a.spec["layout"] == "NHWC" and len(dims) > 2 else dims[-2:]]
+        _check_witness_fits(shape, *sizes_[0])
+        witness_shape = dims
     else:
-        sizes = [(h, w) for h in range(1, 10) for w in range(1, 10)]
-    valid = [hw for hw in sizes if _geometry(a, hw) and _geometry(b, hw)]
+        sizes_ = [(h, w) for h in range(1, 10) for w in range(1, 10)]
+    valid = [hw for hw in sizes_ if _geometry(a, hw) and _geometry(b, hw)]
     if not valid:
         raise PoolingError(f"shape: got {shape}; allowed: an input both calls can pool")
-    for hw in valid:
-        for cause in _causes_for(a, b, hw):
+    bites = [hw for hw in valid if reads(a, hw) != reads(b, hw)]
+    for hw in bites:
+        here = []
+        if a.spec["mode"] != b.spec["mode"]:
+            here.append(Cause("mode", f"{a.spec['mode']} vs {b.spec['mode']}"))
+        if _pairs(a.spec["pool_size"]) != _pairs(b.spec["pool_size"]):
+            here.append(Cause("window", f"{a.spec['pool_size']} vs {b.spec['pool_size']}"))
+        here += _causes_for(a, b, hw)
+        if not [c for c in here if c.kind != "layout"]:
+            here.append(Cause("cells read", f"for {hw[0]}x{hw[1]}: {_first_difference(a, b, hw)}"))
+        for cause in here:
             cause.sizes.append(hw)
             found.append(cause)
     if a.framework != b.framework and a.spec["mode"] in ("max", "min") and (
             NAN_POLICY[a.framework] != NAN_POLICY[b.framework]):
         found.append(Cause("NaN policy", f"{a.framework} {NAN_POLICY[a.framework]}; "
                                          f"{b.framework} {NAN_POLICY[b.framework]}"))
-    result = Explanation(a, b, _merge(found, len(valid)))
-    result.witness = _witness(a, b, valid)
+    result = Explanation(a, b, _merge(found, len(valid)), tried=valid, bites=bites)
+    result.witness = _witness(a, b, bites, witness_shape)
     if result.witness is None and any(c.kind == "NaN policy" for c in result.causes):
         result.witness = _nan_witness(a, b, verify, (pool or default_pool()) if verify else None,
-                                      result.unrun)
+                                      result.unrun, valid)
     if result.witness is not None:
         _run_witness(result, verify, pool)
     return result
@@ -528,13 +617,14 @@ def _check_witness_fits(shape, h: int, w: int) -> None:
 
 
 def _nan_witness(a: NativeCall, b: NativeCall, verify: bool, pool,
-                 unrun: dict) -> np.ndarray | None:
+                 unrun: dict, sizes=None) -> np.ndarray | None:
     """The smallest input with a NaN on which the two frameworks' outputs differ (run in both
     when ``verify``; else the smallest whose first window has other cells beside the NaN).
     A framework that could not run goes into ``unrun`` (framework: why), and no witness."""
-    for n in range(1, 10):
-        for row, col in ((0, 0), (n - 1, n - 1)):
-            x = np.arange(n * n, dtype=np.float32).reshape(1, 1, n, n)
+    sizes = sorted(sizes or [(n, n) for n in range(1, 10)], key=lambda hw: (hw[0] * hw[1], hw))
+    for h, w in sizes:
+        for row, col in ((0, 0), (h - 1, w - 1)):
+            x = np.arange(h * w, dtype=np.float32).reshape(1, 1, h, w)
             x[0, 0, row, col] = np.nan
             xa = _to_layout(x, "NCHW", a.spec["layout"])
             try:
