@@ -1,6 +1,8 @@
 """Paddle: ``pool2d`` computed with ``paddle.nn.functional`` pooling.
 
-Native: ``F.max_pool2d`` / ``F.avg_pool2d`` with per-side pads ``[top, bottom, left, right]``
+Native: ``F.max_pool2d`` / ``F.avg_pool2d`` with ``padding='SAME'`` for the spec's ``same``
+(max, and avg excluding padding: Paddle's own SAME puts the odd cell after, as TensorFlow), else
+with per-side pads ``[top, bottom, left, right]``
 (any size; validated first, since Paddle silently accepts negative pads and windows larger
 than the input), ``exclusive = not count_include_pad`` (Paddle's default ``exclusive=True``
 excludes padding), ``ceil_mode`` when no window has to be dropped (Paddle keeps a last window
@@ -91,7 +93,9 @@ class Paddle(Vocabulary):
         ceil = rule == "ceil"
         (top, bottom), (left, right) = geom.pads
         kwargs = dict(kernel_size=spec.pool_size, stride=spec.stride)
-        if geom.pads != ((0, 0), (0, 0)):
+        if spec.padding == "same" and not ceil and (mode == "max" or not spec.count_include_pad):
+            kwargs["padding"] = "SAME"  # its own SAME (odd cell after): holds for every size
+        elif geom.pads != ((0, 0), (0, 0)):
             kwargs["padding"] = [top, bottom, left, right]
         if ceil:
             kwargs["ceil_mode"] = True

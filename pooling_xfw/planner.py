@@ -140,9 +140,10 @@ def hw_index(layout: str, rows: slice, cols: slice) -> tuple[slice, ...]:
 
 
 def overhang_pads(geom: Geometry) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Pads that make every window of ``geom`` lie inside the padded array (padding + overhang);
-    never less than the resolved pads' before side, possibly less after (floor truncation)."""
-    return tuple((g.pad_before, max(g.span - g.pad_before - g.size, 0))
+    """Pads that make every window of ``geom`` lie inside the padded array: the resolved pads
+    in full (never trimmed to what one input size reads, so the code holds for other sizes),
+    the after side widened to the ceil overhang where that reaches further."""
+    return tuple((g.pad_before, max(g.pad_after, g.span - g.pad_before - g.size))
                  for g in (geom.rows, geom.cols))  # type: ignore[return-value]
 
 
@@ -387,19 +388,26 @@ def _crop(plan: Plan, geom: Geometry, v: Var, layout: str) -> Var:
               for g, p in ((geom.rows, pads[0]), (geom.cols, pads[1]))]
     if all(g.floor_out() == g.out for g in padded):
         return v
-    return plan.call("op:getitem", v, hw_index(layout, slice(None, geom.rows.out),
-                                                slice(None, geom.cols.out)))
+    # counted from the end (``:-1``), not as the output size: the code is the same for every
+    # input size whose windows are dropped alike
+    rows, cols = (slice(None, g.out - p.floor_out() or None) for g, p in
+                  ((geom.rows, padded[0]), (geom.cols, padded[1])))
+    return plan.call("op:getitem", v, hw_index(layout, rows, cols))
 
 
 def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, layout: str,
                   reduce: str) -> Var:
     """Reduce each window as k strided slices per axis (columns, then rows)."""
     v = padded
-    for axis, g in (("W", geom.cols), ("H", geom.rows)):
+    for axis, g, (before, after) in (("W", geom.cols, overhang_pads(geom)[1]),
+                                     ("H", geom.rows, overhang_pads(geom)[0])):
         acc = None
+        length = before + g.size + after
         for tap in range(g.kernel):
             start = tap * g.dilation
-            cut = slice(start, start + (g.out - 1) * g.stride + 1, g.stride)
+            # the stop counted from the end of the padded axis (the same code for every input
+            # size whose last window ends alike)
+            cut = slice(start, start + (g.out - 1) * g.stride + 1 - length or None, g.stride)
             index = hw_index(layout, slice(None), cut) if axis == "W" else hw_index(
                 layout, cut, slice(None))
             piece = plan.call("op:getitem", v, index)

@@ -15,12 +15,13 @@ import importlib
 
 import numpy as np
 
-from ..compare import compare, input_scale, judge, tolerance
+from ..compare import compare_many, input_scale, judge, tolerance
 from ..errors import PoolingError
 from ..reference import pool2d, work_dtype
 from ..runtime.client import WorkerFailure, default_pool
 from ..runtime.envs import BACKENDS
 from ..spec import make_spec, resolve
+from . import sizes
 from .parse import NAN_POLICY, NativeCall, parse
 
 __all__ = ["parse", "NativeCall", "translate", "explain", "Translation", "Explanation",
@@ -102,11 +103,26 @@ COULD_NOT_RUN = "could not run: "
 @dataclasses.dataclass
 class Target:
     backend: str
-    verdict: str  # native | emulated | impossible
+    #: native | emulated (code that holds for every input size the spec defines) |
+    #: size-dependent: valid for H in ... | impossible: why
+    verdict: str
     code: str
     reasons: list[str]
-    check: str = ""  # agreement with the source call on the random input
+    check: str = ""  # agreement with the source call on random inputs of several sizes
     max_abs_diff: float | None = None
+    #: per axis, the sizes the code holds for (``sizes.AxisCondition``; empty: not computed)
+    conditions: list = dataclasses.field(default_factory=list)
+    #: the input shapes the check ran, each with what happened: "agrees", "refused", "DIFFERS"
+    checked: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """The verdict's kind: native, emulated, size-dependent or impossible."""
+        return self.verdict.split(":")[0]
+
+    def holds_for(self, hw) -> bool:
+        """Whether the printed code holds for an input of this (H, W) (the spec defining it)."""
+        return all(c.holds(n) for c, n in zip(self.conditions, hw))
 
 
 @dataclasses.dataclass
@@ -140,9 +156,9 @@ class Translation:
         lines += [f"note: {n}" for n in src.notes]
         if self.source_check:
             lines.append(f"source as written vs the neutral spec: {self.source_check}")
-        lines += ["", f"{'target':<11} {'verdict':<10} check"]
+        lines += ["", f"{'target':<11} {'verdict':<14} check"]
         for t in self.targets.values():
-            lines.append(f"{t.backend:<11} {t.verdict:<10} {t.check}")
+            lines.append(f"{t.backend:<11} {t.kind:<14} {t.check}")
         for t in self.targets.values():
             why = f"  ({'; '.join(t.reasons)})" if t.reasons else ""
             lines += ["", f"# {t.backend}: {t.verdict}{why}", t.code]
@@ -171,37 +187,96 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=Non
         geometry += (f"; {native.framework} keeps a last window that starts in the padding "
                      f"(the neutral spec drops it: its value is undefined here)")
     names = [to] if isinstance(to, str) else list(to or BACKENDS)
-    targets = {}
-    for name in names:
-        plan = _adapter(name).plan(x, **kwargs)
-        targets[name] = Target(name, plan.path, plan.render(),
-                               plan.emulated_by + plan.adaptations)
+    targets = {name: _target(name, kwargs, x) for name in names}
     result = Translation(native, shape, geometry, targets)
     if verify:
-        _verify(result, x, kwargs, pool or default_pool())
+        _verify(result, kwargs, pool or default_pool(), seed)
     return result
 
 
-def _verify(result: Translation, x, kwargs, pool) -> None:
+def _target(name: str, kwargs: dict, x: np.ndarray) -> Target:
+    """``name``'s code for the spec, and the sizes it holds for: the code planned for ``x``'s
+    shape, checked against the plans of every other size (``sizes``); narrowed code says so in
+    its verdict and refuses, when run, the sizes it does not hold for."""
+    adapter = _adapter(name)
+
+    def render(shape):
+        return adapter.plan(_shape_only(shape), **kwargs).render()
+
     try:
-        source = run_native(result.source, x, pool)
-    except WorkerFailure as failure:
-        result.source_check = f"{COULD_NOT_RUN}{failure.reason}"
-        source = None
-    comparison = compare(x, backends=list(result.targets), pool=pool, **kwargs)
-    reference, scale = comparison.reference, input_scale(x, make_spec(**kwargs))
-    tol = tolerance(kwargs["mode"], reference.dtype)
-    if source is not None:
-        result.source_check = _agreement(source, reference, tol, scale)[0]
-    for name, target in result.targets.items():
-        r = comparison.results[name]
-        if r.output is None:
-            target.check = f"{r.status}: {r.detail}"
-        elif source is None:  # nothing to hold the targets to but the neutral spec
-            target.check = _agreement(r.output, reference, tol, scale)[0]
-        else:
-            target.check, target.max_abs_diff = _agreement(r.output, source, tol, scale,
-                                                           "the source call")
+        plan = adapter.plan(x, **kwargs)
+    except PoolingError as exc:
+        return Target(name, f"impossible: {exc}", "", [])
+    conds = sizes.conditions(render, kwargs, x.shape)
+    code = plan.render()
+    verdict = plan.path
+    if not all(c.everywhere for c in conds):
+        verdict = f"size-dependent: valid for {sizes.summary(conds)}"
+        code = sizes.insert_precondition(code, sizes.precondition(conds, kwargs["layout"]))
+    return Target(name, verdict, code, plan.emulated_by + plan.adaptations, conditions=conds)
+
+
+def _verify(result: Translation, kwargs, pool, seed: int) -> None:
+    """Run the source call as written and every target on random inputs of several sizes
+    (``sizes.verification_shapes``): a target's code where it holds for the size, and the
+    record that it refuses the size where it does not."""
+    shapes = sizes.verification_shapes(kwargs, result.shape)
+    layout = kwargs["layout"]
+    inputs = [_random_input(shape, layout, seed + i) for i, shape in enumerate(shapes)]
+    sources = []
+    for x in inputs:
+        try:
+            sources.append(run_native(result.source, x, pool))
+        except WorkerFailure as failure:
+            result.source_check = f"{COULD_NOT_RUN}{failure.reason}"
+            sources = None
+            break
+    names = [n for n, t in result.targets.items() if t.kind != "impossible"]
+    comparisons = compare_many([dict(X=x, **kwargs) for x in inputs], backends=names, pool=pool)
+    tol = tolerance(kwargs["mode"], comparisons[0].reference.dtype)
+    if sources is not None:
+        checks = [_agreement(src, c.reference, tol, input_scale(x, make_spec(**kwargs)))[0]
+                  for src, c, x in zip(sources, comparisons, inputs)]
+        bad = [(s, c) for s, c in zip(shapes, checks) if not c.startswith("agrees")]
+        result.source_check = (f"{bad[0][1]} (input {bad[0][0]})" if bad
+                               else "agrees with the neutral spec")
+    for name in names:
+        target = result.targets[name]
+        for i, (shape, comparison, x) in enumerate(zip(shapes, comparisons, inputs)):
+            hw = sizes.hw_of(shape, layout)
+            if target.conditions and not target.holds_for(hw):
+                target.checked[shape] = "refused"
+                continue
+            r = comparison.results[name]
+            scale = input_scale(x, make_spec(**kwargs))
+            if r.output is None:
+                target.checked[shape] = f"{r.status}: {r.detail}"
+                continue
+            expected, what = ((comparison.reference, "the neutral spec") if sources is None
+                              else (sources[i], "the source call"))
+            line, diff = _agreement(r.output, expected, tol, scale, what)
+            target.checked[shape] = line
+            if diff is not None:
+                target.max_abs_diff = max(target.max_abs_diff or 0.0, diff)
+        target.check = _summarize(target.checked, layout)
+
+
+def _summarize(checked: dict, layout: str) -> str:
+    """One line: agreement on how many sizes, which were refused, the first difference."""
+    def hw(shape):
+        return "x".join(map(str, sizes.hw_of(shape, layout)))
+
+    agree = [hw(s) for s, c in checked.items() if c.startswith("agrees")]
+    refused = [hw(s) for s, c in checked.items() if c == "refused"]
+    other = [(s, c) for s, c in checked.items() if not c.startswith("agrees") and c != "refused"]
+    if other:
+        shape, line = other[0]
+        if line.startswith(("unavailable", "error")):
+            return line
+        return f"{line} (input {hw(shape)})"
+    what = agree and next(c for c in checked.values() if c.startswith("agrees"))
+    text = f"{what} on {len(agree)} sizes ({', '.join(agree)})" if agree else "nothing run"
+    return text + (f"; refuses {', '.join(refused)} as printed" if refused else "")
 
 
 def _agreement(out, expected, tol, scale: float,
@@ -219,7 +294,7 @@ def _agreement(out, expected, tol, scale: float,
 
 CAUSES = ("layout", "mode", "window", "default stride", "stride", "dilation", "lp power",
           "output-shape rule", "SAME split side", "padding", "pad value", "divisor",
-          "ceil clamp", "NaN policy")
+          "ceil clamp", "cells read", "NaN policy")
 
 
 @dataclasses.dataclass
@@ -238,12 +313,17 @@ class Explanation:
     witness_outputs: dict = dataclasses.field(default_factory=dict)  # label -> array or str
     #: each framework that could not run the witness, and why (empty when all ran)
     unrun: dict = dataclasses.field(default_factory=dict)
+    #: the input (H, W) both calls accept that were judged, and those where they differ
+    tried: list = dataclasses.field(default_factory=list)
+    bites: list = dataclasses.field(default_factory=list)
 
     @property
     def equivalent(self) -> bool:
         """True when they compute the same numbers on the same data (transposed between layouts
-        when theirs differ), NaN inputs aside: the NaN policy is reported on its own."""
-        return all(c.kind in ("NaN policy", "layout") for c in self.causes)
+        when theirs differ) at every size judged, NaN inputs aside: the NaN policy is reported
+        on its own.  Judged by which input cells each output window reads and, for avg, the
+        divisor (``reads``), not by where padded taps fall."""
+        return not self.bites
 
     @property
     def verdict(self) -> str:
@@ -259,6 +339,9 @@ class Explanation:
         verdict = self.verdict
         lines = [f"A ({a.framework}): {a.function}  " + _short(a),
                  f"B ({b.framework}): {b.function}  " + _short(b), f"verdict: {verdict}"]
+        if len(self.tried) > 1:
+            lines.append(f"the outputs differ on {len(self.bites)} of the {len(self.tried)} "
+                         f"input sizes (H, W in 1..9) both calls accept")
         lines += [f"  - {c.kind}: {c.detail}" for c in self.causes]
         if self.witness is not None:
             lines.append(f"smallest input that shows it, shape {self.witness.shape}:")
@@ -374,15 +457,24 @@ def _merge(found: list[Cause], tried: int) -> list[Cause]:
     return [merged[k] for k in CAUSES if k in merged]
 
 
-def _witness(a: NativeCall, b: NativeCall, sizes) -> np.ndarray | None:
-    """The smallest input (by H*W, then non-negative before negative values) on which the
-    neutral evaluations of ``a`` and ``b`` differ."""
+def _witness(a: NativeCall, b: NativeCall, sizes, shape=None) -> np.ndarray | None:
+    """The smallest input (by H*W; of ``shape`` when given, in A's layout) on which the
+    neutral evaluations of ``a`` and ``b`` differ: ramps up and down, shifted below zero, and
+    a spike on each cell over a negative ramp (a cell one window reads and the other not)."""
     layout = a.spec["layout"]
     for h, w in sorted(sizes, key=lambda hw: (hw[0] * hw[1], hw)):
-        base = np.arange(h * w, dtype=np.float32).reshape(1, 1, h, w)
-        for x in (base, base - 100):
-            xa = _to_layout(x, "NCHW", layout)
-            xb = _to_layout(x, "NCHW", b.spec["layout"])
+        full = shape if shape is not None else _to_layout(np.zeros((1, 1, h, w)), "NCHW",
+                                                          layout).shape
+        plane = np.arange(h * w, dtype=np.float32).reshape(h, w)
+        spikes = []
+        for cell in range(min(h * w, 256)):
+            spike = plane - 100
+            spike.flat[cell] = 1000
+            spikes.append(spike)
+        for p in [plane, plane - 100, -plane, 100 - plane, *spikes]:
+            nchw = np.broadcast_to(p, _to_layout(np.zeros(full), layout, "NCHW").shape)
+            xa = np.ascontiguousarray(_to_layout(nchw, "NCHW", layout))
+            xb = np.ascontiguousarray(_to_layout(nchw, "NCHW", b.spec["layout"]))
             try:
                 ya = evaluate(a, xa)
                 yb = _to_layout(evaluate(b, xb), b.spec["layout"], layout)
@@ -391,6 +483,71 @@ def _witness(a: NativeCall, b: NativeCall, sizes) -> np.ndarray | None:
             if ya.shape != yb.shape or not np.array_equal(ya, yb, equal_nan=True):
                 return xa
     return None
+
+
+def _axis_reads(native: NativeCall, geom, axis: int) -> tuple:
+    """Per output window along one axis: the input cells it reads, how many taps it has in the
+    padding (before the ceil overhang), and how many the avg divides by."""
+    g = (geom.rows, geom.cols)[axis]
+    taps = g.tap_positions()
+    padded = g.padded_taps() - g.real_taps()
+    divisor = g.divisor(native.spec["count_include_pad"])
+    return tuple((tuple(int(t) for t in row if 0 <= t < g.size), int(p), int(d))
+                 for row, p, d in zip(taps, padded, divisor))
+
+
+def reads(native: NativeCall, hw) -> tuple:
+    """What the call computes at input size ``hw``, as data: per output window, which input
+    cells it reads, and what else enters its value (the avg divisor, a padding constant that is
+    not the reduction's identity, a window of padding only that the framework keeps).  Two
+    calls compute the same numbers on every input of that size exactly when these are equal
+    (NaN aside): a cell read by one window and not by the other makes a difference on some
+    input, and so does another divisor."""
+    geom = _geometry(native, hw)
+    spec = native.spec
+    mode = spec["mode"]
+    rows, cols = _axis_reads(native, geom, 0), _axis_reads(native, geom, 1)
+    extra = (0, 0)
+    if native.keeps_padding_windows and spec["ceil_mode"]:
+        extra = tuple(g.ceil_keep_out() - g.out for g in (geom.rows, geom.cols))
+    # a kept window of padding only (measured: the cross-check test): MXNet's avg, and any
+    # avg that counts padding, gives 0; MXNet's and Paddle's max float32's lowest; Paddle's
+    # avg without padding its own value
+    kept = None if not any(extra) else (
+        "zero" if mode == "avg" and (spec["count_include_pad"] or native.framework == "mxnet")
+        else "lowest" if mode == "max" else native.framework)
+    single = all(len(c) == 1 for c, _, _ in rows + cols)
+    pads_touched = any(p for _, p, _ in rows + cols)
+    if mode in ("max", "min"):
+        finite = native.pad_value is not None and np.isfinite(native.pad_value)
+        constant = native.pad_value if finite and pads_touched else None
+        divisor = None
+    else:
+        constant = native.pad_value if native.pad_value not in (None, 0) and pads_touched \
+            else None
+        divisor = np.outer([d for _, _, d in rows], [d for _, _, d in cols])
+    if single and constant is None and mode != "lp" and (divisor is None or (divisor == 1).all()):
+        mode, divisor = "one cell", None  # the max, min or mean of one cell is that cell
+    return (mode, spec["p"] if mode == "lp" else None, extra, kept,
+            tuple(c for c, _, _ in rows), tuple(c for c, _, _ in cols),
+            None if divisor is None else divisor.tobytes(),
+            None if constant is None else (constant, tuple(p for _, p, _ in rows),
+                                           tuple(p for _, p, _ in cols)))
+
+
+def _first_difference(a: NativeCall, b: NativeCall, hw) -> str:
+    """The first output window whose cells or divisor differ, said in words."""
+    ga, gb = _geometry(a, hw), _geometry(b, hw)
+    for axis, name in ((0, "row"), (1, "column")):
+        ra, rb = _axis_reads(a, ga, axis), _axis_reads(b, gb, axis)
+        if len(ra) != len(rb):
+            return f"{len(ra)} vs {len(rb)} windows along the {name}s"
+        for i, (wa, wb) in enumerate(zip(ra, rb)):
+            if wa[0] != wb[0]:
+                return f"window {i} reads {name}s {list(wa[0])} vs {list(wb[0])}"
+            if a.spec["mode"] == "avg" and wa[2] != wb[2]:
+                return f"window {i} divides by {wa[2]} vs {wb[2]} {name} taps"
+    return "the windows of padding only, or the padding's value"
 
 
 def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify: bool = True,
@@ -403,32 +560,39 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
     if a.spec["layout"] != b.spec["layout"]:
         found.append(Cause("layout", f"{a.framework} takes {a.spec['layout']}, {b.framework} "
                                      f"{b.spec['layout']}: transpose the input between them"))
-    if a.spec["mode"] != b.spec["mode"]:
-        found.append(Cause("mode", f"{a.spec['mode']} vs {b.spec['mode']}"))
-    if _pairs(a.spec["pool_size"]) != _pairs(b.spec["pool_size"]):
-        found.append(Cause("window", f"{a.spec['pool_size']} vs {b.spec['pool_size']}"))
+    witness_shape = None
     if shape is not None:
         dims = tuple(int(v) for v in shape)
-        sizes = [dims[-3:-1] if a.spec["layout"] == "NHWC" and len(dims) > 2 else dims[-2:]]
-        _check_witness_fits(shape, *sizes[0])
+        sizes_ = [dims[-3:-1] if a.spec["layout"] == "NHWC" and len(dims) > 2 else dims[-2:]]
+        _check_witness_fits(shape, *sizes_[0])
+        witness_shape = dims
     else:
-        sizes = [(h, w) for h in range(1, 10) for w in range(1, 10)]
-    valid = [hw for hw in sizes if _geometry(a, hw) and _geometry(b, hw)]
+        sizes_ = [(h, w) for h in range(1, 10) for w in range(1, 10)]
+    valid = [hw for hw in sizes_ if _geometry(a, hw) and _geometry(b, hw)]
     if not valid:
         raise PoolingError(f"shape: got {shape}; allowed: an input both calls can pool")
-    for hw in valid:
-        for cause in _causes_for(a, b, hw):
+    bites = [hw for hw in valid if reads(a, hw) != reads(b, hw)]
+    for hw in bites:
+        here = []
+        if a.spec["mode"] != b.spec["mode"]:
+            here.append(Cause("mode", f"{a.spec['mode']} vs {b.spec['mode']}"))
+        if _pairs(a.spec["pool_size"]) != _pairs(b.spec["pool_size"]):
+            here.append(Cause("window", f"{a.spec['pool_size']} vs {b.spec['pool_size']}"))
+        here += _causes_for(a, b, hw)
+        if not [c for c in here if c.kind != "layout"]:
+            here.append(Cause("cells read", f"for {hw[0]}x{hw[1]}: {_first_difference(a, b, hw)}"))
+        for cause in here:
             cause.sizes.append(hw)
             found.append(cause)
     if a.framework != b.framework and a.spec["mode"] in ("max", "min") and (
             NAN_POLICY[a.framework] != NAN_POLICY[b.framework]):
         found.append(Cause("NaN policy", f"{a.framework} {NAN_POLICY[a.framework]}; "
                                          f"{b.framework} {NAN_POLICY[b.framework]}"))
-    result = Explanation(a, b, _merge(found, len(valid)))
-    result.witness = _witness(a, b, valid)
+    result = Explanation(a, b, _merge(found, len(valid)), tried=valid, bites=bites)
+    result.witness = _witness(a, b, bites, witness_shape)
     if result.witness is None and any(c.kind == "NaN policy" for c in result.causes):
         result.witness = _nan_witness(a, b, verify, (pool or default_pool()) if verify else None,
-                                      result.unrun)
+                                      result.unrun, valid)
     if result.witness is not None:
         _run_witness(result, verify, pool)
     return result
@@ -453,13 +617,14 @@ def _check_witness_fits(shape, h: int, w: int) -> None:
 
 
 def _nan_witness(a: NativeCall, b: NativeCall, verify: bool, pool,
-                 unrun: dict) -> np.ndarray | None:
+                 unrun: dict, sizes=None) -> np.ndarray | None:
     """The smallest input with a NaN on which the two frameworks' outputs differ (run in both
     when ``verify``; else the smallest whose first window has other cells beside the NaN).
     A framework that could not run goes into ``unrun`` (framework: why), and no witness."""
-    for n in range(1, 10):
-        for row, col in ((0, 0), (n - 1, n - 1)):
-            x = np.arange(n * n, dtype=np.float32).reshape(1, 1, n, n)
+    sizes = sorted(sizes or [(n, n) for n in range(1, 10)], key=lambda hw: (hw[0] * hw[1], hw))
+    for h, w in sizes:
+        for row, col in ((0, 0), (h - 1, w - 1)):
+            x = np.arange(h * w, dtype=np.float32).reshape(1, 1, h, w)
             x[0, 0, row, col] = np.nan
             xa = _to_layout(x, "NCHW", a.spec["layout"])
             try:

@@ -1,0 +1,182 @@
+"""Which input sizes a translation's code holds for.
+
+An adapter's plan for one input size is verified code for that size (the adapters' tests).  The
+code printed for ``--shape`` therefore holds for every other size whose plan renders the same
+code (its comments aside): that is sufficient, and it is what this module computes, one axis
+at a time (the window, stride and pads of H never depend on W), over sizes 1..``limit``, and
+describes as a condition the printed code checks at run time.  The plans' size-dependent
+parts (SAME pads, ceil overhang, a dropped last window) repeat with the stride, so a condition
+``H >= a and H % m in (...)`` found on the sampled range holds beyond it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from ..errors import PoolingError
+from ..spec import make_spec, resolve, spatial_axes
+
+AXES = ("H", "W")
+
+
+def code_lines(code: str) -> tuple[str, ...]:
+    """The statements of rendered code (comments dropped: they name the input's shape)."""
+    return tuple(line for line in code.splitlines() if not line.lstrip().startswith("#"))
+
+
+def with_hw(shape: tuple, layout: str, hw: tuple[int, int]) -> tuple:
+    """``shape`` with its (H, W) replaced by ``hw``."""
+    shape = list(shape)
+    h_axis, w_axis = spatial_axes(len(shape), layout)
+    shape[h_axis], shape[w_axis] = hw
+    return tuple(shape)
+
+
+def hw_of(shape: tuple, layout: str) -> tuple[int, int]:
+    h_axis, w_axis = spatial_axes(len(shape), layout)
+    return int(shape[h_axis]), int(shape[w_axis])
+
+
+def defined(kwargs: dict, shape: tuple) -> bool:
+    """Whether the neutral spec pools an input of ``shape`` (no window of padding only, none
+    wider than the padded input)."""
+    try:
+        resolve(make_spec(**kwargs), shape)
+    except PoolingError:
+        return False
+    return True
+
+
+def sample_limit(kwargs: dict) -> int:
+    """Sizes 1..limit sampled per axis: a few periods of every stride past the window."""
+    spec = make_spec(**kwargs)
+    reach = max(d * (k - 1) + 1 for k, d in zip(spec.pool_size, spec.dilation))
+    return max(reach + 4 * max(spec.stride) + 4, 16)
+
+
+@dataclasses.dataclass
+class AxisCondition:
+    """The sizes of one axis that a piece of code holds for, among those the spec defines."""
+
+    axis: str
+    start: int  # from this size on, the periodic rule holds
+    modulus: int
+    residues: tuple[int, ...]  # sizes >= start hold iff size % modulus is one of these
+    below: tuple[int, ...]  # sizes < start that hold
+    everywhere: bool  # every size the spec defines
+
+    def holds(self, n: int) -> bool:
+        return self.everywhere or n in self.below or (
+            n >= self.start and n % self.modulus in self.residues)
+
+    def expression(self) -> str:
+        """The condition as Python over the axis' name (``H % 2 == 1 and H >= 5``)."""
+        a, parts = self.axis, []
+        if self.residues:
+            rule = [f"{a} >= {self.start}"] if self.start > 1 else []
+            if self.modulus > 1:
+                rule.insert(0, f"{a} % {self.modulus} == {self.residues[0]}" if len(
+                    self.residues) == 1 else f"{a} % {self.modulus} in {self.residues}")
+            parts.append(" and ".join(rule) or "True")
+        if self.below:
+            parts.insert(0, f"{a} == {self.below[0]}" if len(self.below) == 1
+                         else f"{a} in {self.below}")
+        return " or ".join(f"({p})" if " and " in p and len(parts) > 1 else p
+                           for p in parts) or "False"
+
+    def examples(self, count: int = 4) -> str:
+        found, n = [], 1
+        while len(found) < count and n < self.start + count * self.modulus + 1:
+            if self.holds(n):
+                found.append(n)
+            n += 1
+        return ", ".join(map(str, found)) + (", ..." if self.residues else "")
+
+
+def describe(axis: str, holds: dict[int, bool], period: int) -> AxisCondition:
+    """The condition matching ``holds`` (size -> the code holds there) on every sampled size,
+    of the form "a listed few, or from ``start`` on, sizes of some residues modulo ``m``"; ``m``
+    is 1, the stride, or its multiples, whichever fits first with two periods of evidence."""
+    sizes = sorted(holds)
+    if all(holds.values()):
+        return AxisCondition(axis, 1, 1, (0,), (), True)
+    last = sizes[-1]
+    for modulus in [1] + [period * j for j in range(1, 4)]:
+        for start in sizes:
+            if last - start + 1 < 2 * modulus:
+                break
+            residues = {n % modulus for n in sizes if n >= start and holds[n]}
+            if all(holds[n] == (n % modulus in residues) for n in sizes if n >= start):
+                below = tuple(n for n in sizes if n < start and holds[n])
+                return AxisCondition(axis, start, modulus, tuple(sorted(residues)), below,
+                                     False)
+    return AxisCondition(axis, last + 1, 1, (), tuple(n for n in sizes if holds[n]), False)
+
+
+def conditions(render, kwargs: dict, shape: tuple) -> list[AxisCondition]:
+    """Per axis, where ``render(shape)`` (a target's code for an input of ``shape``, or a
+    ``PoolingError``) gives the code it gives for ``shape`` itself."""
+    layout = kwargs["layout"]
+    h, w = hw_of(shape, layout)
+    printed = code_lines(render(shape))
+    spec = make_spec(**kwargs)
+    found = []
+    for index, axis in enumerate(AXES):
+        holds = {}
+        for n in range(1, sample_limit(kwargs) + 1):
+            hw = (n, w) if index == 0 else (h, n)
+            other = with_hw(shape, layout, hw)
+            if not defined(kwargs, other):
+                continue
+            try:
+                holds[n] = code_lines(render(other)) == printed
+            except PoolingError:
+                holds[n] = False
+        found.append(describe(axis, holds, spec.stride[index]))
+    return found
+
+
+def precondition(conds: list[AxisCondition], layout: str) -> list[str]:
+    """Lines that make printed code refuse a size it does not hold for (empty: it holds for
+    every size the spec defines)."""
+    narrow = [c for c in conds if not c.everywhere]
+    if not narrow:
+        return []
+    h_axis, w_axis = spatial_axes(4, layout)
+    test = " and ".join(f"({c.expression()})" if " or " in c.expression() else c.expression()
+                        for c in narrow)
+    got = ", ".join(f"{c.axis}={{{c.axis}}}" for c in narrow)
+    return [f"# holds for input sizes with {test}; translate again with --shape for others",
+            f"H, W = x.shape[{h_axis}], x.shape[{w_axis}]",
+            f"if not ({test}):",
+            f"    raise ValueError(f\"this translation holds for {test} only; got {got}\")"]
+
+
+def summary(conds: list[AxisCondition]) -> str:
+    """``valid for H in 5, 7, 9, ... (H % 2 == 1 and H >= 5)`` for the axes that are narrowed."""
+    return "; ".join(f"{c.axis} in {c.examples()} ({c.expression()})"
+                     for c in conds if not c.everywhere)
+
+
+def insert_precondition(code: str, lines: list[str]) -> str:
+    """``lines`` placed after the imports and the note on ``x``, before the first step."""
+    if not lines:
+        return code
+    rows = code.splitlines()
+    first = next((i for i, row in enumerate(rows) if " = " in row and not row.startswith(
+        ("import ", "from ", "#"))), len(rows))
+    return "\n".join(rows[:first] + lines + rows[first:])
+
+
+def verification_shapes(kwargs: dict, shape: tuple) -> list[tuple]:
+    """``shape``, and the same with (H, W) at 5, 6, 7, 8 and one smaller than the window, where
+    the spec pools them."""
+    layout = kwargs["layout"]
+    spec = make_spec(**kwargs)
+    small = tuple(max(d * (k - 1), 1) for k, d in zip(spec.pool_size, spec.dilation))
+    found = [tuple(shape)]
+    for hw in [(n, n) for n in (5, 6, 7, 8)] + [small]:
+        other = with_hw(shape, layout, hw)
+        if other not in found and defined(kwargs, other) and math.prod(other) <= 1 << 20:
+            found.append(other)
+    return found
