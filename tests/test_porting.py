@@ -279,7 +279,7 @@ def test_parse_review_cases(framework, call, expected):
      "is not understood"),
     ("pytorch", "nn.MaxPool2d(3.7)", "where an int or a tuple of ints belongs"),
     ("pytorch", "nn.MaxPool2d(3, return_indices=True)", "has no neutral spec"),
-    ("mxnet", "npx.pooling(x, kernel=(3, 3), global_pool=True)", "has no neutral spec"),
+    ("mxnet", "npx.pooling(x, kernel=(3, 3), global_pool=True)", "pools the whole input"),
     ("tensorflow", "x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode='REFLECT')\n"
                    "y = tf.nn.max_pool2d(x, 3, 1, 'VALID')", "other modes have no neutral spec"),
     ("tensorflow", "tf.pad(x)\ntf.nn.max_pool2d(x, 3, 1, 'VALID')", "cannot read"),
