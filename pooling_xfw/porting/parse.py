@@ -355,7 +355,12 @@ def _bind(framework: str, function: str, call: ast.Call, names: dict) -> dict:
         given[kw.arg] = kw.value
     args = {}
     for name, default in zip(params, defaults):
-        if name in given and name not in _INPUTS:
+        if name == "name" and name in given:  # a layer's name changes no number
+            try:
+                args[name] = _literal(given[name], names)
+            except PoolingError:
+                pass  # built at run time (name + "_pool"): left out, as it does not matter
+        elif name in given and name not in _INPUTS:
             args[name] = _literal(given[name], names)
         elif name not in given and default is _NO and name not in _INPUTS:
             raise PoolingError(f"call: {function} needs {name!r}")
