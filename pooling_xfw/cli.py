@@ -553,6 +553,34 @@ def _explain(args) -> int:
     return EXIT_DIFFER if not result.equivalent else incomplete
 
 
+def _scan(args) -> int:
+    from . import report
+    from .porting.scan import DEFAULT_SHAPE, python_files, scan
+
+    if not os.path.exists(args.path):
+        raise _usage("PATH", args.path, "no such file or directory", "a .py file or a directory")
+    shape = _shape("--shape", args.shape) if args.shape else DEFAULT_SHAPE
+    if len(shape) != 4:
+        raise _usage("--shape", args.shape, f"{len(shape)} sizes",
+                     "N,C,H,W, e.g. 1,3,32,32 (an NHWC call gets it as N,H,W,C)")
+    if args.verify:
+        _check_fits("--shape", args.shape, math.prod(shape), "the random float32 input", 20)
+    if args.output:
+        report.check_writable(args.output)
+    python_files(args.path)
+    result = scan(args.path, to=_backends(args.to, "--to") if args.to is not None else None,
+                  shape=shape, verify=args.verify)
+    text = {"text": result.to_text, "markdown": result.to_markdown,
+            "json": result.to_json}[args.format]()
+    if args.output:
+        report.write(text, args.output)
+    else:
+        sys.stdout.write(text)
+    if not result.portable:
+        return EXIT_DIFFER
+    return _could_not_run(result.unrun, "the scan's verification is incomplete")
+
+
 def _audit_chapter(args) -> int:
     from . import report
     from .porting import chapter
@@ -701,6 +729,27 @@ def build_parser() -> argparse.ArgumentParser:
                                     "1270/1271 ports.")
     au.add_argument("--output", metavar="FILE", help="write here (atomically), not stdout")
     au.set_defaults(run=_audit_chapter)
+
+    sc = sub.add_parser("scan", help="every pooling call in a file or tree, as a porting worklist",
+                        description="Find every pooling call of the four frameworks in a file "
+                                    "or a tree (read with ast, never executed), each read with "
+                                    "its file's imports: per call the neutral spec, per target "
+                                    "the verdict and the code, and a summary.  Exit 0 when "
+                                    "every call is understood and native or emulated in every "
+                                    "target, 1 otherwise, 3 when --verify could not run a "
+                                    "framework.")
+    sc.add_argument("path", metavar="PATH", help="a .py file or a directory")
+    sc.add_argument("--to", help="comma-separated targets among mxnet, pytorch, tensorflow, "
+                                 "paddle (default: every framework but the call's own)")
+    sc.add_argument("--shape", help="input N,C,H,W the verdicts are judged for (an NHWC call "
+                                    "gets N,H,W,C; default: 1,3,32,32)")
+    sc.add_argument("--verify", action="store_true",
+                    help="run each call as written and every target on a random input of "
+                         "--shape (default: render only; a large tree stays fast)")
+    sc.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                    help="text (default), markdown or json")
+    sc.add_argument("--output", metavar="FILE", help="write here (atomically), not stdout")
+    sc.set_defaults(run=_scan)
 
     conv = sub.add_parser("conventions", help="run each convention on every backend: the table",
                           description="Run each convention on every backend: the README's "

@@ -353,7 +353,7 @@ def test_parse_review_cases(framework, call, expected):
      "is not understood"),
     ("pytorch", "nn.MaxPool2d(3.7)", "where an int or a tuple of ints belongs"),
     ("pytorch", "nn.MaxPool2d(3, return_indices=True)", "has no neutral spec"),
-    ("mxnet", "npx.pooling(x, kernel=(3, 3), global_pool=True)", "has no neutral spec"),
+    ("mxnet", "npx.pooling(x, kernel=(3, 3), global_pool=True)", "pools the whole input"),
     ("tensorflow", "x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode='REFLECT')\n"
                    "y = tf.nn.max_pool2d(x, 3, 1, 'VALID')", "other modes have no neutral spec"),
     ("tensorflow", "tf.pad(x)\ntf.nn.max_pool2d(x, 3, 1, 'VALID')", "cannot read"),
@@ -546,3 +546,144 @@ def test_explain_bites_are_the_sizes_where_the_frameworks_differ(pool):
             differ.append(hw)
     assert sorted(result.bites) == sorted(differ) and 0 < len(differ) < len(result.tried)
     assert f"differ on {len(differ)} of the {len(result.tried)}" in result.to_text()
+
+
+# --- the spellings real code uses, each run as written in its framework ---------------------------
+
+#: (framework, the file's import lines, the call, input shape, the code that runs it: {call} is the
+#: call and the result is y).  The parsed spec's px.pool2d must equal the framework's numbers.
+SPELLINGS = [
+    ("tensorflow", "import tensorflow as tf",
+     "tf.nn.max_pool(x, ksize=[1, 3, 3, 1], strides=[1, 2, 2, 1], padding='SAME')",
+     (1, 7, 6, 2), "y = {call}"),
+    ("tensorflow", "import tensorflow as tf",
+     "tf.nn.avg_pool(x, ksize=3, strides=2, padding='SAME')", (1, 7, 7, 1), "y = {call}"),
+    ("tensorflow", "import tensorflow as tf",
+     "tf.nn.max_pool2d(x, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding='VALID')",
+     (2, 5, 5, 3), "y = {call}"),
+    ("tensorflow", "import tensorflow as tf",
+     "tf.compat.v1.nn.max_pool(value=x, ksize=[1, 3, 3, 1], strides=[1, 2, 2, 1], "
+     "padding='VALID')", (1, 8, 8, 1), "y = {call}"),
+    ("tensorflow", "import tensorflow as tf",
+     "tf.compat.v1.nn.avg_pool(x, [1, 2, 2, 1], [1, 1, 1, 1], 'SAME')", (1, 5, 5, 2),
+     "y = {call}"),
+    ("tensorflow", "from tensorflow.keras import layers",
+     "layers.MaxPooling2D(pool_size=(3, 3), strides=(2, 2), padding='same')", (1, 7, 7, 2),
+     "y = {call}(x)"),
+    ("tensorflow", "import keras", "keras.layers.AveragePooling2D(2, padding='same')",
+     (1, 5, 5, 1), "y = {call}(x)"),
+    ("tensorflow", "from tensorflow.keras.layers import MaxPool2D", "MaxPool2D(3, 1, 'valid')",
+     (1, 6, 5, 1), "y = {call}(x)"),
+    ("tensorflow", "from keras import layers as L", "L.AvgPool2D(3, strides=2)", (1, 7, 8, 2),
+     "y = {call}(x)"),
+    ("mxnet", "import mxnet as mx",
+     "mx.nd.Pooling(x.as_nd_ndarray(), kernel=(3, 3), stride=(2, 2), pad=(1, 1), "
+     "pool_type='max', pooling_convention='full')", (1, 1, 6, 6), "y = {call}.as_np_ndarray()"),
+    ("mxnet", "import mxnet as mx",  # GluonCV's hybrid_forward(self, F, x): F is mx.nd here
+     "F.Pooling(x.as_nd_ndarray(), kernel=(2, 2), pool_type='avg', stride=(1, 1), pad=(1, 1), "
+     "count_include_pad=False)", (1, 2, 5, 4), "F = mx.nd\ny = {call}.as_np_ndarray()"),
+    ("mxnet", "import mxnet as mx",
+     "F.Pooling(x.as_nd_ndarray(), kernel=(1, 1), pool_type='avg', global_pool=True)",
+     (2, 3, 7, 5), "F = mx.nd\ny = {call}.as_np_ndarray()"),
+    ("mxnet", "import mxnet as mx",
+     "mx.nd.Pooling(data=x.as_nd_ndarray(), kernel=(3, 3), stride=(2, 2), pad=(1, 1), "
+     "pool_type='max', global_pool=True)", (1, 2, 6, 9), "y = {call}.as_np_ndarray()"),
+    ("mxnet", "import mxnet as mx",
+     "mx.sym.Pooling(mx.sym.var('data'), kernel=(3, 3), stride=(2, 2), pool_type='avg')",
+     (1, 1, 7, 7),
+     "s = {call}\ny = s.eval(ctx=mx.cpu(), data=x.as_nd_ndarray())[0].as_np_ndarray()"),
+    ("mxnet", "from mxnet.gluon import nn",
+     "nn.MaxPool2D(pool_size=3, strides=2, padding=1, ceil_mode=True)", (1, 1, 7, 7),
+     "y = {call}(x)"),
+    ("mxnet", "import mxnet as mx", "mx.gluon.nn.AvgPool2D(3, 2, 1, count_include_pad=False)",
+     (1, 2, 6, 5), "y = {call}(x)"),
+    ("mxnet", "from mxnet import npx",
+     "npx.pooling(x, kernel=(2, 2), stride=(2, 2), pooling_convention='full')", (1, 1, 5, 5),
+     "y = {call}"),
+    ("pytorch", "import torch", "torch.max_pool2d(x, 3, 2, 1, 1, True)", (1, 2, 8, 8),
+     "y = {call}"),
+    ("pytorch", "import torch",
+     "torch.nn.functional.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)",
+     (1, 1, 7, 6), "y = {call}"),
+    ("pytorch", "import torch", "torch.nn.MaxPool2d(kernel_size=3, stride=2, padding=1)",
+     (1, 3, 9, 9), "y = {call}(x)"),
+    ("pytorch", "from torch import nn", "nn.AvgPool2d(2, ceil_mode=True)", (1, 1, 5, 5),
+     "y = {call}(x)"),
+    ("pytorch", "import torch.nn.functional as F", "F.max_pool2d(x, kernel_size=2, stride=1, "
+     "dilation=2)", (1, 1, 6, 6), "y = {call}"),
+    ("pytorch", "import torch.nn as nn", "nn.LPPool2d(2, 3, stride=2)", (1, 1, 7, 7),
+     "y = {call}(x)"),
+    ("paddle", "import paddle",
+     "paddle.nn.functional.max_pool2d(x, kernel_size=3, stride=2, padding=1, ceil_mode=True)",
+     (1, 1, 6, 6), "y = {call}"),
+    ("paddle", "import paddle", "paddle.nn.MaxPool2D(3, stride=2, padding='SAME')", (1, 2, 7, 7),
+     "y = {call}(x)"),
+    ("paddle", "import paddle.nn.functional as F", "F.avg_pool2d(x, 3, 2, 1)", (1, 1, 7, 7),
+     "y = {call}"),
+    ("paddle", "from paddle import nn", "nn.AvgPool2D(2, exclusive=False)", (1, 1, 6, 4),
+     "y = {call}(x)"),
+]
+
+
+@pytest.mark.parametrize("framework,imports,call,shape,runs", SPELLINGS,
+                         ids=[f"{f}-{c.split('(')[0]}-{i}" for i, (f, _, c, _, _) in
+                              enumerate(SPELLINGS)])
+def test_spelling_read_with_its_imports_equals_the_framework_running_it(
+        hook_pool, framework, imports, call, shape, runs):
+    native = porting.parse(framework, f"{imports}\n{call}", shape=shape)
+    x = porting._random_input(shape, native.spec["layout"], seed=len(call))
+    expected = porting.evaluate(native, x)  # NaN where MXNet/Paddle keep a window of padding
+    hook_pool.start([framework])
+    reply, arrays = hook_pool.worker(framework).request(
+        {"op": "test-hook", "action": "run-code",
+         "code": f"{imports}\n{runs.format(call=call)}"}, [x])
+    assert reply["status"] == "ok", reply
+    got = arrays[0]
+    assert got.shape == expected.shape
+    kept = np.isfinite(expected)
+    assert kept.any()
+    np.testing.assert_allclose(got[kept], expected[kept], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("framework,call,shape", [
+    ("tensorflow", "tf.compat.v1.nn.max_pool(x, [1, 3, 3, 1], [1, 2, 2, 1], 'SAME')", (1, 7, 7, 1)),
+    ("tensorflow", "tf.nn.avg_pool(x, 2, 1, 'VALID')", (1, 5, 4, 2)),
+    ("mxnet", "mx.nd.Pooling(x, kernel=(3, 3), stride=(2, 2), pool_type='avg')", (1, 1, 7, 7)),
+    ("mxnet", "mx.sym.Pooling(x, kernel=(2, 2), stride=(2, 2), pad=(1, 1))", (1, 1, 6, 6)),
+    ("pytorch", "torch.max_pool2d(x, 3, 2, 1)", (1, 1, 8, 8)),
+], ids=["tf-compat-v1", "tf-avg-pool", "mx-nd-Pooling", "mx-sym-Pooling", "torch-max-pool2d"])
+def test_translate_runs_the_new_spellings_source_plan(pool, framework, call, shape):
+    result = porting.translate(call, framework, shape, pool=pool, to="pytorch")
+    assert result.source_check == "agrees with the neutral spec"
+    assert result.targets["pytorch"].check == "agrees with the source call"
+
+
+@pytest.mark.parametrize("framework,call,function", [
+    ("tensorflow", "import tf_keras\ntf_keras.layers.MaxPooling2D(2)", "tf.keras.layers.MaxPool2D"),
+    ("tensorflow", "from tensorflow.compat.v1 import nn\nnn.avg_pool2d(x, 2, 2, 'VALID')",
+     "tf.compat.v1.nn.avg_pool"),
+    ("mxnet", "from mxnet import nd\nnd.Pooling(x, kernel=(2, 2))", "mx.nd.Pooling"),
+    ("mxnet", "from mxnet import sym\nsym.Pooling(x, kernel=(2, 2))", "mx.sym.Pooling"),
+    ("pytorch", "from torch.nn import *\nMaxPool2d(2)", "nn.MaxPool2d"),
+    ("paddle", "import paddle.nn as pnn\npnn.MaxPool2D(2)", "nn.MaxPool2D"),
+], ids=["tf_keras", "compat-v1-from-import", "mx-nd-import", "mx-sym-import", "star-import",
+        "paddle-nn-alias"])
+def test_spelling_resolved_through_the_texts_imports(framework, call, function):
+    assert porting.parse(framework, call).function == function
+
+
+@pytest.mark.parametrize("framework,call,message", [
+    ("pytorch", "from mxnet.gluon import nn\nnn.MaxPool2D(2)", "that is mxnet's"),
+    ("paddle", "import torch.nn.functional as F\nF.max_pool2d(x, 2)", "that is pytorch's"),
+    ("mxnet", "F.max_pool2d(x, 2)", "mxnet.nd.Pooling"),  # lists what is understood
+    ("pytorch", "nn.MaxPool2d(k)", "'k' is a variable"),
+    ("pytorch", "nn.MaxPool2d(2, **options)", r"\*\*options is not read"),
+    ("pytorch", "nn.MaxPool2d(2, return_indices=True)", "fed to an unpool"),
+    ("paddle", "F.max_pool2d(x, 2, return_mask=True)", "fed to an unpool"),
+    ("mxnet", "mx.nd.Pooling(x, pool_type='max')", "needs 'kernel'"),
+], ids=["gluon-nn-for-torch", "torch-F-for-paddle", "lists-understood", "variable", "star-star", "return-indices", "return-mask",
+        "no-kernel"])
+def test_spelling_refusals_say_why(framework, call, message):
+    with pytest.raises(px.PoolingError, match=message) as info:
+        porting.parse(framework, call)
+    assert "\n" not in str(info.value)

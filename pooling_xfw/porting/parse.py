@@ -41,12 +41,25 @@ _SIGNATURES = {
                          "divisor_override", (_NO, _NO, None, 0, False, True, None)),
         "F.lp_pool2d": ("input norm_type kernel_size stride ceil_mode",
                         (_NO, _NO, _NO, None, False)),
+        # the aten op itself: no return_indices; stride [] (the window) by default
+        "torch.max_pool2d": ("input kernel_size stride padding dilation ceil_mode",
+                             (_NO, _NO, None, 0, 1, False)),
     },
     "tensorflow": {
         "tf.nn.max_pool2d": ("input ksize strides padding data_format name",
                              (_NO, _NO, _NO, _NO, "NHWC", None)),
         "tf.nn.avg_pool2d": ("input ksize strides padding data_format name",
                              (_NO, _NO, _NO, _NO, "NHWC", None)),
+        # TF2's N-D names (a 4-D input: the 2-D pooling); data_format None is NHWC
+        "tf.nn.max_pool": ("input ksize strides padding data_format name",
+                           (_NO, _NO, _NO, _NO, None, None)),
+        "tf.nn.avg_pool": ("input ksize strides padding data_format name",
+                           (_NO, _NO, _NO, _NO, None, None)),
+        # TF1's: the input is `value` (or `input=`)
+        "tf.compat.v1.nn.max_pool": ("value ksize strides padding data_format name input",
+                                     (_NO, _NO, _NO, _NO, "NHWC", None, None)),
+        "tf.compat.v1.nn.avg_pool": ("value ksize strides padding data_format name input",
+                                     (_NO, _NO, _NO, _NO, "NHWC", None, None)),
         "tf.nn.pool": ("input window_shape pooling_type strides padding data_format dilations name",
                        (_NO, _NO, _NO, None, "VALID", None, None, None)),
         "tf.keras.layers.MaxPool2D": ("pool_size strides padding data_format name",
@@ -59,10 +72,20 @@ _SIGNATURES = {
                          ((2, 2), None, 0, "NCHW", False)),
         "nn.AvgPool2D": ("pool_size strides padding ceil_mode layout count_include_pad",
                          ((2, 2), None, 0, False, "NCHW", True)),
-        # MXNet 1.9.1's positional order
+        # MXNet 1.9.1's positional order; kernel is needed unless global_pool=True
         "npx.pooling": ("data kernel pool_type global_pool cudnn_off pooling_convention stride "
                         "pad p_value count_include_pad layout",
-                        (_NO, _NO, "max", False, False, "valid", None, None, None, None, None)),
+                        (_NO, None, "max", False, False, "valid", None, None, None, None, None)),
+        # the same registered operator through the legacy NDArray API (GluonCV's F.Pooling in
+        # hybrid_forward is mx.nd.Pooling or mx.sym.Pooling); the source plan runs mx.nd's
+        "mx.nd.Pooling": ("data kernel pool_type global_pool cudnn_off pooling_convention "
+                          "stride pad p_value count_include_pad layout name",
+                          (_NO, None, "max", False, False, "valid", None, None, None, None,
+                           None, None)),
+        "mx.sym.Pooling": ("data kernel pool_type global_pool cudnn_off pooling_convention "
+                           "stride pad p_value count_include_pad layout name",
+                           (_NO, None, "max", False, False, "valid", None, None, None, None,
+                            None, None)),
     },
     "paddle": {
         "nn.MaxPool2D": ("kernel_size stride padding return_mask ceil_mode data_format name",
@@ -79,15 +102,145 @@ _SIGNATURES = {
                         (_NO, _NO, None, 0, False, "NCHW", None)),
     },
 }
-_ALIASES = {  # prefixes and names users write -> canonical
-    "pytorch": [("torch.nn.functional.", "F."), ("nn.functional.", "F."), ("torch.nn.", "nn.")],
-    "tensorflow": [("keras.layers.", "tf.keras.layers."), ("layers.", "tf.keras.layers."),
-                   ("tf.tf.keras.layers.", "tf.keras.layers."), ("MaxPooling2D", "MaxPool2D"),
-                   ("AvgPool2D", "AveragePooling2D")],
-    "mxnet": [("mxnet.gluon.nn.", "nn."), ("gluon.nn.", "nn."), ("mx.npx.", "npx."),
-              ("mxnet.npx.", "npx.")],
-    "paddle": [("paddle.nn.functional.", "F."), ("nn.functional.", "F."), ("paddle.nn.", "nn.")],
+
+def _spellings() -> dict:
+    """Every spelling understood, as the full name the call's imports reach (``tf.nn.max_pool``
+    with ``import tensorflow as tf`` is ``tensorflow.nn.max_pool``) -> (framework, signature)."""
+    table = {}
+    for module in ("torch.nn", "torch.nn.modules.pooling"):
+        for name in ("MaxPool2d", "AvgPool2d", "LPPool2d"):
+            table[f"{module}.{name}"] = ("pytorch", f"nn.{name}")
+    for name in ("max_pool2d", "avg_pool2d", "lp_pool2d"):
+        table[f"torch.nn.functional.{name}"] = ("pytorch", f"F.{name}")
+    table["torch.max_pool2d"] = ("pytorch", "torch.max_pool2d")
+    for name in ("max_pool2d", "avg_pool2d", "pool", "max_pool", "avg_pool"):
+        table[f"tensorflow.nn.{name}"] = ("tensorflow", f"tf.nn.{name}")
+    for name in ("max_pool", "avg_pool", "max_pool2d", "avg_pool2d"):  # all take `value`/input
+        key = "max_pool" if name.startswith("max") else "avg_pool"
+        table[f"tensorflow.compat.v1.nn.{name}"] = ("tensorflow", f"tf.compat.v1.nn.{key}")
+    for module in ("tensorflow.keras.layers", "keras.layers", "tf_keras.layers",
+                   "keras.src.layers", "tensorflow.compat.v1.keras.layers"):
+        for name, key in (("MaxPool2D", "MaxPool2D"), ("MaxPooling2D", "MaxPool2D"),
+                          ("AveragePooling2D", "AveragePooling2D"),
+                          ("AvgPool2D", "AveragePooling2D")):
+            table[f"{module}.{name}"] = ("tensorflow", f"tf.keras.layers.{key}")
+    for name in ("MaxPool2D", "AvgPool2D"):
+        table[f"mxnet.gluon.nn.{name}"] = ("mxnet", f"nn.{name}")
+    table["mxnet.npx.pooling"] = ("mxnet", "npx.pooling")
+    for module in ("mxnet.nd", "mxnet.ndarray"):
+        table[f"{module}.Pooling"] = ("mxnet", "mx.nd.Pooling")
+    for module in ("mxnet.sym", "mxnet.symbol"):
+        table[f"{module}.Pooling"] = ("mxnet", "mx.sym.Pooling")
+    for name in ("MaxPool2D", "AvgPool2D", "LPPool2D"):
+        table[f"paddle.nn.{name}"] = ("paddle", f"nn.{name}")
+    for name in ("max_pool2d", "avg_pool2d", "lp_pool2d"):
+        table[f"paddle.nn.functional.{name}"] = ("paddle", f"F.{name}")
+    return table
+
+
+SPELLINGS = _spellings()
+
+#: pooling calls of the four frameworks that are found but not read into a pool2d spec (scan
+#: reports them as not understood, with this reason)
+OTHER_POOLING = {
+    **{f"torch.nn.{n}": "pytorch" for n in (
+        "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d", "FractionalMaxPool2d",
+        "MaxPool1d", "MaxPool3d", "AvgPool1d", "AvgPool3d")},
+    **{f"torch.nn.functional.{n}": "pytorch" for n in (
+        "adaptive_avg_pool2d", "adaptive_max_pool2d", "max_unpool2d",
+        "fractional_max_pool2d")},
+    **{f"{m}.{n}": "tensorflow" for m in ("tensorflow.keras.layers", "keras.layers",
+                                          "tf_keras.layers") for n in (
+        "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
+        "MaxPooling1D", "MaxPooling3D", "AveragePooling1D", "AveragePooling3D")},
+    **{f"tensorflow.nn.{n}": "tensorflow" for n in ("max_pool_with_argmax", "fractional_max_pool",
+                                                     "max_pool3d", "avg_pool3d")},
+    **{f"mxnet.gluon.nn.{n}": "mxnet" for n in ("GlobalAvgPool2D", "GlobalMaxPool2D",
+                                                 "MaxPool1D", "MaxPool3D", "AvgPool1D",
+                                                 "AvgPool3D")},
+    **{f"mxnet.{m}.contrib.AdaptiveAvgPooling2D": "mxnet"
+       for m in ("nd", "ndarray", "sym", "symbol")},
+    **{f"paddle.nn.{n}": "paddle" for n in ("AdaptiveAvgPool2D", "AdaptiveMaxPool2D",
+                                             "MaxUnPool2D")},
+    **{f"paddle.nn.functional.{n}": "paddle" for n in ("adaptive_avg_pool2d",
+                                                        "adaptive_max_pool2d", "max_unpool2d")},
 }
+
+#: what a call's text means by a prefix when it imports nothing (the names people write)
+DEFAULT_IMPORTS = {
+    "pytorch": {"torch": "torch", "nn": "torch.nn", "F": "torch.nn.functional"},
+    "tensorflow": {"tf": "tensorflow", "keras": "keras", "layers": "tensorflow.keras.layers",
+                   "tf_keras": "tf_keras"},
+    "mxnet": {"mx": "mxnet", "mxnet": "mxnet", "nn": "mxnet.gluon.nn", "gluon": "mxnet.gluon",
+              "npx": "mxnet.npx", "nd": "mxnet.nd", "sym": "mxnet.sym", "F": "mxnet.nd"},
+    "paddle": {"paddle": "paddle", "nn": "paddle.nn", "F": "paddle.nn.functional"},
+}
+_FRAMEWORK_OF_MODULE = {"torch": "pytorch", "tensorflow": "tensorflow", "keras": "tensorflow",
+                        "tf_keras": "tensorflow", "mxnet": "mxnet", "paddle": "paddle"}
+
+
+def understood(framework: str) -> str:
+    """The spellings understood for ``framework``, as one phrase (refusals list them)."""
+    by_module: dict[str, list[str]] = {}
+    for full, (fw, _) in SPELLINGS.items():
+        if fw == framework and ".modules." not in full and ".src." not in full:
+            module, _, name = full.rpartition(".")
+            by_module.setdefault(module, []).append(name)
+    return "; ".join(f"{m}.{'/'.join(names)}" for m, names in by_module.items()) + (
+        " (through the imports the text or file makes)")
+
+
+def read_imports(tree: ast.AST) -> tuple[dict, list]:
+    """The names a module's import lines bind -> the full module or object name, and the
+    modules star-imported (``from torch.nn import *``)."""
+    names, stars = {}, []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    names[alias.asname] = alias.name
+                else:  # import torch.nn binds torch
+                    head = alias.name.split(".")[0]
+                    names[head] = head
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                if alias.name == "*":
+                    stars.append(node.module)
+                else:
+                    names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return names, stars
+
+
+def full_name(dotted: str, imports: dict, stars=()) -> str | None:
+    """``dotted`` as its imports reach it (``nn.MaxPool2d`` with ``from torch import nn``:
+    ``torch.nn.MaxPool2d``); None when its first name is not imported."""
+    head, _, rest = dotted.partition(".")
+    if head in imports:
+        return imports[head] + (f".{rest}" if rest else "")
+    for module in stars:
+        if not rest and f"{module}.{head}" in SPELLINGS | OTHER_POOLING:
+            return f"{module}.{head}"
+    return None
+
+
+def identify(dotted: str, imports: dict, stars=(), framework: str | None = None):
+    """(framework, signature key, full name) of a pooling call written ``dotted``; None when it
+    is no pooling call understood.  ``framework`` given: a name no import binds is read with
+    that framework's usual names (``nn``, ``F``, ``tf``, ``layers``, ``npx``, a bare class)."""
+    full = full_name(dotted, imports, stars)
+    if full is None and framework is not None:
+        full = full_name(dotted, DEFAULT_IMPORTS[framework])
+        if full is None and "." not in dotted:  # a bare name, imported as is
+            full = next((k for k, (fw, _) in SPELLINGS.items()
+                         if fw == framework and k.rsplit(".", 1)[1] == dotted), None)
+    if full is None and dotted.startswith("F.") and dotted[2:] == "Pooling" and (
+            framework in (None, "mxnet")):
+        full = "mxnet.nd.Pooling"  # hybrid_forward's F: mx.nd or mx.sym, the same operator
+    if full in SPELLINGS:
+        return (*SPELLINGS[full], full)
+    return None
+
+
 NAN_POLICY = {"pytorch": "propagates NaN", "tensorflow": "ignores NaN", "mxnet": "ignores NaN",
               "paddle": "returns NaN only when it is the last element scanned"}
 
@@ -106,6 +259,8 @@ class NativeCall:
     recipe_pads: tuple | None = None  # ((top, bottom), (left, right)) of that tf.pad
     keeps_padding_windows: bool = False  # MXNet 'full' / Paddle ceil_mode keep such windows
     notes: list[str] = dataclasses.field(default_factory=list)
+    written: str = ""  # the function as the text spells it (tf.compat.v1.nn.max_pool, F.Pooling)
+    global_window: bool = False  # MXNet global_pool=True: the window is the input's (H, W)
 
     def source_plan(self) -> Plan:
         """The call as written, executable by that framework's worker and renderable."""
@@ -116,7 +271,11 @@ class NativeCall:
             (top, bottom), (left, right) = self.recipe_pads
             x = plan.call("tf.pad", x, [[0, 0], [top, bottom], [left, right], [0, 0]],
                           constant_values=self.pad_value)
-        if _takes_input(self.framework, self.function):
+        if self.function in ("mx.nd.Pooling", "mx.sym.Pooling"):  # the legacy NDArray API
+            legacy = plan.call(".as_nd_ndarray", x)
+            pooled = plan.call("mx.nd.Pooling", legacy, **self.arguments)
+            plan.call(".as_np_ndarray", pooled)
+        elif _takes_input(self.framework, self.function):
             plan.call(self.function, x, **self.arguments)
         else:
             layer = plan.call(self.function, **self.arguments)
@@ -126,23 +285,19 @@ class NativeCall:
 
 def _takes_input(framework: str, function: str) -> bool:
     names = _SIGNATURES[framework][function][0].split()
-    return names[0] in ("input", "x", "data")
+    return names[0] in _INPUTS
 
 
-def _canonical(framework: str, name: str) -> str:
-    for old, new in _ALIASES[framework]:
-        if old.endswith("."):
-            if name.startswith(old):
-                name = new + name[len(old):]
-        elif name.split(".")[-1] == old:  # a class alias, e.g. MaxPooling2D -> MaxPool2D
-            name = name[: len(name) - len(old)] + new
-    if "." not in name:  # a bare name, imported as is (MaxPool2D, max_pool2d)
-        matches = [k for k in _SIGNATURES[framework] if k.split(".")[-1] == name]
-        name = matches[0] if matches else name
-    if name not in _SIGNATURES[framework]:
-        raise PoolingError(f"call: got {name!r} for {framework}; allowed: "
-                           f"{', '.join(_SIGNATURES[framework])}")
-    return name
+_INPUTS = ("input", "x", "data", "value")
+
+
+def _canonical(framework: str, name: str, imports: dict | None = None, stars=()) -> str:
+    found = identify(name, imports or {}, stars, framework)
+    if found is None or found[0] != framework:
+        whose = f" (that is {found[0]}'s {found[2]})" if found else ""
+        raise PoolingError(f"call: got {name!r} for {framework}{whose}; allowed: "
+                           f"{understood(framework)}")
+    return found[1]
 
 
 def _dotted(node) -> str:
@@ -158,6 +313,10 @@ def _literal(node, names: dict):
     ``tf.constant(literal)``; anything else is refused."""
     if isinstance(node, ast.Name) and node.id in names:
         return names[node.id]
+    if isinstance(node, ast.Name) and node.id not in ("None", "True", "False"):
+        raise PoolingError(f"call: argument {node.id!r} is a variable (its value is known only "
+                           f"when the code runs); allowed: literals or names bound to literals "
+                           f"earlier in the text")
     if isinstance(node, ast.Call) and ast.unparse(node.func) in ("tf.constant", "constant"):
         return _literal(node.args[0], names)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
@@ -184,6 +343,10 @@ def _bind(framework: str, function: str, call: ast.Call, names: dict) -> dict:
                            f"allowed: at most {len(params)} ({', '.join(params)})")
     given = dict(zip(params, call.args))
     for kw in call.keywords:
+        if kw.arg is None:
+            raise PoolingError(f"call: **{ast.unparse(kw.value)} is not read (its keys are "
+                               f"known only when the code runs); allowed: arguments written "
+                               f"out")
         if kw.arg not in params:
             raise PoolingError(f"call: {function} got an unexpected argument {kw.arg!r}; "
                                f"allowed: {', '.join(params)}")
@@ -192,18 +355,25 @@ def _bind(framework: str, function: str, call: ast.Call, names: dict) -> dict:
         given[kw.arg] = kw.value
     args = {}
     for name, default in zip(params, defaults):
-        if name in given and name not in ("input", "x", "data"):
+        if name == "name" and name in given:  # a layer's name changes no number
+            try:
+                args[name] = _literal(given[name], names)
+            except PoolingError:
+                pass  # built at run time (name + "_pool"): left out, as it does not matter
+        elif name in given and name not in _INPUTS:
             args[name] = _literal(given[name], names)
-        elif name not in given and default is _NO and name not in ("input", "x", "data"):
+        elif name not in given and default is _NO and name not in _INPUTS:
             raise PoolingError(f"call: {function} needs {name!r}")
     return args
 
 
 def parse(framework: str, text: str | None = None, *, function: str | None = None,
-          **arguments) -> NativeCall:
-    """Read ``text`` (one call, or a few statements such as the chapter's ``tf.pad`` recipe),
-    or a call given as ``function`` and keyword ``arguments``:
-    ``parse("pytorch", function="nn.MaxPool2d", kernel_size=3, stride=2)``."""
+          shape=None, **arguments) -> NativeCall:
+    """Read ``text`` (one call, or a few statements such as the chapter's ``tf.pad`` recipe,
+    optionally after the import lines that say what its prefixes are), or a call given as
+    ``function`` and keyword ``arguments``:
+    ``parse("pytorch", function="nn.MaxPool2d", kernel_size=3, stride=2)``.  ``shape``: the
+    input's shape, needed only by a call whose window is the input (MXNet ``global_pool``)."""
     if framework not in BACKENDS:
         raise PoolingError(f"from: got {framework!r}; allowed: {', '.join(BACKENDS)}")
     if text is None:
@@ -218,20 +388,38 @@ def parse(framework: str, text: str | None = None, *, function: str | None = Non
     except SyntaxError as exc:
         raise PoolingError(f"call: cannot parse {text!r} ({exc.msg}); allowed: Python call "
                            f"syntax") from None
+    return _guarded(framework, text, lambda: _read(framework, text, tree, shape))
+
+
+def _guarded(framework: str, text: str, read):
     try:
-        return _read(framework, text, tree)
+        return read()
     except PoolingError:
         raise
     except (IndexError, KeyError, StopIteration, TypeError, ValueError, OverflowError,
             AttributeError) as exc:
         raise PoolingError(f"call: cannot read {text!r} ({type(exc).__name__}: {exc}); "
-                           f"allowed: {', '.join(_SIGNATURES[framework])} with literal "
-                           f"arguments") from None
+                           f"allowed: {understood(framework)}, with literal arguments") from None
 
 
-def _read(framework: str, text: str, tree: ast.Module) -> NativeCall:
+def read_call(call: ast.Call, imports: dict, stars=(), text: str | None = None,
+              shape=None) -> NativeCall:
+    """One pooling call found in a file (``scan``), read with that file's ``imports``
+    (``read_imports``): its arguments must be literals.  PoolingError says why not."""
+    text = text or ast.unparse(call)
+    found = identify(_dotted(call.func), imports, stars)
+    if found is None:
+        raise PoolingError(f"call: {_dotted(call.func)!r} is no pooling call understood")
+    framework, function, _ = found
+    return _guarded(framework, text, lambda: _native(framework, function, call, {}, text, shape))
+
+
+def _read(framework: str, text: str, tree: ast.Module, shape=None) -> NativeCall:
+    imports, stars = read_imports(tree)
     names, pads, pool, layer = {}, None, None, None
     for stmt in tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            continue  # read above: they say what the call's prefixes are
         value = stmt.value if isinstance(stmt, (ast.Assign, ast.Expr)) else None
         target = stmt.targets[0].id if isinstance(stmt, ast.Assign) and len(
             stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) else None
@@ -239,7 +427,7 @@ def _read(framework: str, text: str, tree: ast.Module) -> NativeCall:
             value = value.func  # the layer applied at once: MaxPool2D(2)(x)
         func = _dotted(value.func) if isinstance(value, ast.Call) and isinstance(
             value.func, (ast.Name, ast.Attribute)) else None
-        if func and pool is None and _is_pooling(framework, func):
+        if func and pool is None and identify(func, imports, stars, framework):
             pool, layer = value, target
         elif func and framework == "tensorflow" and func in ("tf.pad", "pad") and pads is None:
             pads = value
@@ -251,36 +439,59 @@ def _read(framework: str, text: str, tree: ast.Module) -> NativeCall:
         else:
             raise PoolingError(
                 f"call: {ast.unparse(stmt)!r} is not understood; allowed: one {framework} "
-                f"pooling call, literal bindings" + (", and tf.pad(..., 'CONSTANT') before it"
-                                                     if framework == "tensorflow" else ""))
+                f"pooling call ({understood(framework)}), literal bindings"
+                + (", and tf.pad(..., 'CONSTANT') before it" if framework == "tensorflow"
+                   else ""))
     if pool is None:
         raise PoolingError(f"call: no {framework} pooling call in {text!r}; allowed: "
-                           f"{', '.join(_SIGNATURES[framework])}")
-    function = _canonical(framework, _dotted(pool.func))
-    args = _bind(framework, function, pool, names)
-    _refuse_unexpressible(function, args)
-    native = NativeCall(framework, text, function, args, {})
-    _TO_SPEC[framework](native, args)
+                           f"{understood(framework)}")
+    function = _canonical(framework, _dotted(pool.func), imports, stars)
+    native = _native(framework, function, pool, names, text, shape)
     if pads is not None:
         _tf_pad_recipe(native, pads, names)
     return native
 
 
+def _native(framework: str, function: str, pool: ast.Call, names: dict, text: str,
+            shape) -> NativeCall:
+    args = _bind(framework, function, pool, names)
+    _refuse_unexpressible(function, args)
+    native = NativeCall(framework, text, function, args, {})
+    native.written = _dotted(pool.func)
+    _TO_SPEC[framework](native, args)
+    if native.global_window:
+        _global_window(native, shape)
+    return native
+
+
+def _global_window(native: NativeCall, shape) -> None:
+    """MXNet ``global_pool=True``: the window is the input's (H, W), stride 1, no padding (the
+    call's kernel, stride and pad are ignored): a plain window, given the input's shape."""
+    if shape is None:
+        raise PoolingError(f"call: {native.function}(global_pool=True) pools the whole input: "
+                           f"its window is the input's (H, W); allowed: the input's shape "
+                           f"(--shape) to read it as that window")
+    dims = tuple(int(v) for v in shape)
+    if len(dims) < 2:
+        raise PoolingError(f"shape: got {dims}; allowed: at least (H, W)")
+    layout = native.spec["layout"]
+    hw = dims[-3:-1] if layout == "NHWC" and len(dims) > 2 else dims[-2:]
+    native.spec.update(pool_size=tuple(hw), stride=(1, 1), padding=(0, 0), ceil_mode=False)
+    native.keeps_padding_windows = False
+    native.notes.append(f"global_pool=True: the window is the input's (H, W) = {tuple(hw)} "
+                        f"(kernel, stride and pad ignored): this spec holds for that size only")
+
+
 def _refuse_unexpressible(function: str, args: dict) -> None:
     """Arguments that change what the call returns beyond any neutral spec: say so."""
     for name, harmless in (("return_indices", False), ("return_mask", False),
-                           ("global_pool", False), ("divisor_override", None)):
+                           ("divisor_override", None)):
         if args.get(name, harmless) not in (harmless, None):
-            raise PoolingError(f"call: {function}({name}={args[name]!r}) has no neutral spec; "
-                               f"allowed: {name}={harmless!r}")
-
-
-def _is_pooling(framework: str, name: str) -> bool:
-    try:
-        _canonical(framework, name)
-    except PoolingError:
-        return False
-    return True
+            why = (": it also returns the argmax positions (fed to an unpool), whose "
+                   "numbering differs between frameworks" if name.startswith("return_")
+                   else "")
+            raise PoolingError(f"call: {function}({name}={args[name]!r}) has no neutral "
+                               f"spec{why}; allowed: {name}={harmless!r}")
 
 
 def _tf_pad_recipe(native: NativeCall, call: ast.Call, names: dict) -> None:
@@ -391,8 +602,11 @@ def _tensorflow(native, args):
 
 def _mxnet(native, args):
     f = native.function
-    if f == "npx.pooling":
-        kernel = _pair(args["kernel"])
+    if f in ("npx.pooling", "mx.nd.Pooling", "mx.sym.Pooling"):
+        native.global_window = bool(args.get("global_pool", False))
+        if args.get("kernel") is None and not native.global_window:
+            raise PoolingError(f"call: {f} needs 'kernel' (unless global_pool=True)")
+        kernel = _pair(args["kernel"]) if args.get("kernel") is not None else (1, 1)
         stride = args.get("stride")
         if stride is None:
             native.defaulted.append("stride")

@@ -1,0 +1,373 @@
+"""``scan``: every pooling call of the four frameworks in a file or a tree, as a porting worklist.
+
+Files are read with ``ast`` (never imported, never executed).  Each call is found by what its
+file's own import lines make of its name (``nn`` is PyTorch's in one file and Gluon's in the
+next; ``F.Pooling`` with no import is Gluon's ``hybrid_forward`` F), read into the neutral spec
+like ``translate`` reads it (arguments must be literals: a variable is reported as one, not
+guessed), and translated to each target with ``translate``: per target the verdict and the
+code.  Calls of the frameworks' other poolings (adaptive, global layers, unpooling, 1-D/3-D)
+are listed as not understood, with why.
+
+The verdicts are judged for one input shape (``shape``, N, C, H, W; an NHWC call gets the same
+input as N, H, W, C): the code is rendered for it and, with ``verify``, run on it in every
+framework against the source call as written.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import os
+
+from ..errors import PoolingError
+from ..runtime.envs import BACKENDS
+from .parse import OTHER_POOLING, SPELLINGS, full_name, read_call, read_imports
+
+SCHEMA = "pooling-xfw/scan/1"
+VERDICTS = ("native", "emulated", "size-dependent", "impossible")
+DEFAULT_SHAPE = (1, 3, 32, 32)
+
+#: the last name of every pooling call the frameworks have (a call whose prefix no import
+#: binds is reported when its name is one of these; ``pool`` alone is too common a word)
+_POOLING_NAMES = {k.rsplit(".", 1)[1] for k in {**SPELLINGS, **OTHER_POOLING}} - {"pool"}
+
+_OTHER_WHY = {
+    "Adaptive": "adaptive pooling (output size fixed, windows from the input size): translate "
+                "reads windowed pooling only",
+    "Global": "global pooling (the window is the whole input): translate reads windowed "
+              "pooling only (MXNet's global_pool=True is read, given --shape)",
+    "npool": "unpooling consumes the indices of a max pool: no windowed pooling to port",
+    "argmax": "returns the argmax positions too, numbered differently in each framework",
+    "ractional": "fractional max pooling draws random windows: no fixed spec",
+}
+
+
+@dataclasses.dataclass
+class TargetEntry:
+    verdict: str
+    code: str
+    reasons: list[str]
+    check: str = ""
+
+
+@dataclasses.dataclass
+class Entry:
+    file: str  # relative to the scanned directory (the path as given for a file)
+    line: int
+    call: str  # the call's text as written
+    framework: str | None
+    function: str | None  # the full name its imports give (torch.nn.MaxPool2d)
+    why: str = ""  # why it is not understood ("" when it is)
+    spec: dict | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
+    targets: dict[str, TargetEntry] = dataclasses.field(default_factory=dict)
+    source_check: str = ""
+
+    @property
+    def understood(self) -> bool:
+        return not self.why
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclasses.dataclass
+class Scan:
+    root: str
+    files: int
+    shape: tuple
+    to: list[str]
+    verified: bool
+    entries: list[Entry]
+
+    @property
+    def columns(self) -> list[str]:
+        return self.to or list(BACKENDS)
+
+    def counts(self) -> dict:
+        counts = {v: 0 for v in VERDICTS}
+        for entry in self.entries:
+            for target in entry.targets.values():
+                counts[_category(target.verdict)] = counts.get(_category(target.verdict), 0) + 1
+        counts["not understood"] = sum(not e.understood for e in self.entries)
+        return counts
+
+    @property
+    def differs(self) -> list[Entry]:
+        """Entries where a verified target (or the source as written) differs."""
+        return [e for e in self.entries if any(
+            c.startswith("DIFFERS") for c in [e.source_check] + [t.check for t in
+                                                                 e.targets.values()])]
+
+    @property
+    def unrun(self) -> dict[str, str]:
+        found = {}
+        for e in self.entries:
+            if e.source_check.startswith("could not run: "):
+                found.setdefault(e.framework, e.source_check.split(": ", 1)[1])
+            for name, t in e.targets.items():
+                status, _, detail = t.check.partition(": ")
+                if status in ("unavailable", "error"):
+                    found.setdefault(name, detail)
+        return found
+
+    @property
+    def portable(self) -> bool:
+        """Every call understood, every target native or emulated, nothing verified differs."""
+        counts = self.counts()
+        return (counts["not understood"] == 0 and counts["size-dependent"] == 0
+                and counts["impossible"] == 0 and not self.differs)
+
+    def summary(self) -> str:
+        c = self.counts()
+        understood = sum(e.understood for e in self.entries)
+        return (f"{len(self.entries)} pooling calls in {self.files} files: {understood} "
+                f"understood, {c['not understood']} not understood; per call and target: "
+                f"{c['native']} native, {c['emulated']} emulated, {c['size-dependent']} "
+                f"size-dependent, {c['impossible']} impossible")
+
+    def header(self) -> str:
+        how = ("verified: the source call and every target run on a random input of that "
+               "shape" if self.verified else "not run (--verify runs them)")
+        targets = ", ".join(self.to) or "every framework but the call's own"
+        return (f"pooling-xfw scan {self.root}: targets {targets}; judged for input "
+                f"{','.join(map(str, self.shape))} (N,C,H,W; N,H,W,C for an NHWC call); {how}")
+
+    def to_text(self) -> str:
+        lines = [self.header(), ""]
+        for e in self.entries:
+            lines.append(f"{e.where}  {e.framework or '?'}  {e.call}")
+            if not e.understood:
+                lines += [f"  not understood: {e.why}", ""]
+                continue
+            lines.append(f"  spec: {_spec_text(e.spec)}")
+            lines += [f"  note: {n}" for n in e.notes]
+            if e.source_check:
+                lines.append(f"  source as written vs the neutral spec: {e.source_check}")
+            for name, t in e.targets.items():
+                why = f"  ({'; '.join(t.reasons)})" if t.reasons else ""
+                check = f"  [{t.check}]" if t.check else ""
+                lines.append(f"  -> {name}: {t.verdict}{why}{check}")
+                lines += [f"       {line}" for line in t.code.splitlines()]
+            lines.append("")
+        lines.append("summary: " + self.summary())
+        lines += [f"  not understood: {e.where}: {e.why}" for e in self.entries
+                  if not e.understood]
+        return "\n".join(lines) + "\n"
+
+    def to_markdown(self) -> str:
+        def cell(text: str) -> str:
+            return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                    .replace("|", "\\|").replace("\n", "<br>"))
+
+        lines = [f"# {cell(self.header())}", "", "| where | framework | call | spec | "
+                 + " | ".join(self.columns) + " |", "|---" * (4 + len(self.columns)) + "|"]
+        for e in self.entries:
+            spec = _spec_text(e.spec) if e.understood else f"not understood: {e.why}"
+            verdicts = [cell(_verdict_cell(e.targets[n])) if n in e.targets else ""
+                        for n in self.columns]
+            lines.append(f"| {cell(e.where)} | {e.framework or '?'} | `{cell(e.call)}` | "
+                         f"{cell(spec)} | " + " | ".join(verdicts) + " |")
+        lines += ["", f"**Summary:** {cell(self.summary())}", ""]
+        for e in self.entries:
+            for name, t in e.targets.items():
+                why = f" ({'; '.join(t.reasons)})" if t.reasons else ""
+                lines += [f"### {cell(e.where)} -> {name}: {t.verdict}{cell(why)}", "",
+                          "```python", t.code, "```", ""]
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "schema": SCHEMA, "root": self.root, "files": self.files, "shape": list(self.shape),
+            "targets": self.to, "verified": self.verified,
+            "entries": [{
+                "file": e.file, "line": e.line, "call": e.call, "framework": e.framework,
+                "function": e.function, "understood": e.understood, "why": e.why or None,
+                "spec": _jsonable(e.spec), "notes": e.notes,
+                "source_check": e.source_check or None,
+                "targets": {n: dataclasses.asdict(t) for n, t in e.targets.items()},
+            } for e in self.entries],
+            "summary": self.counts()}, indent=1) + "\n"
+
+
+def _verdict_cell(t: TargetEntry) -> str:
+    check = "" if not t.check else " (agrees)" if t.check.startswith("agrees") else f" ({t.check})"
+    return t.verdict + check
+
+
+def _category(verdict: str) -> str:
+    for name in VERDICTS:
+        if verdict.startswith(name):
+            return name
+    return verdict
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _spec_text(spec: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in spec.items() if k != "p" or spec["mode"] == "lp")
+
+
+# --- finding the calls ----------------------------------------------------------------------------
+
+def python_files(path: str) -> list[str]:
+    """The .py files of ``path`` (itself when a file), sorted; hidden and cache directories
+    skipped."""
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise PoolingError(f"PATH {path}: no such file or directory; allowed: a .py file or a "
+                           f"directory of them")
+    found = []
+    for folder, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        found += [os.path.join(folder, f) for f in sorted(files) if f.endswith(".py")]
+    return found
+
+
+def _dotted(node) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return f"{head}.{node.attr}" if head else None
+    return None
+
+
+def _other_why(full: str) -> str:
+    name = full.rsplit(".", 1)[1]
+    for key, why in _OTHER_WHY.items():
+        if key in name:
+            return why
+    return "1-D or 3-D pooling: translate reads 2-D pooling"
+
+
+def find_calls(source: str, file: str) -> list[Entry]:
+    """Every pooling call in one file's ``source``, each read with the file's imports (or why
+    not)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        return [Entry(file, exc.lineno or 0, "", None, None,
+                      why=f"the file does not parse ({exc.msg}): its calls cannot be read")]
+    imports, stars = read_imports(tree)
+    entries = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        dotted = _dotted(node.func)
+        if dotted is None:
+            continue
+        text = " ".join((ast.get_source_segment(source, node) or ast.unparse(node)).split())
+        text = text.replace("( ", "(").replace(" )", ")")
+        full = full_name(dotted, imports, stars)
+        if full is None and dotted == "F.Pooling":
+            full = "mxnet.nd.Pooling"  # hybrid_forward(self, F, x): F is mx.nd or mx.sym
+        last = dotted.rsplit(".", 1)[-1]
+        if full in SPELLINGS:
+            entries.append(_understood(node, text, file, imports, stars, full))
+        elif full in OTHER_POOLING:
+            entries.append(Entry(file, node.lineno, text, OTHER_POOLING[full], full,
+                                 why=_other_why(full)))
+        elif full is None and last in _POOLING_NAMES:
+            head = dotted.split(".")[0]
+            owners = sorted({fw for k, (fw, _) in SPELLINGS.items() if k.endswith("." + last)}
+                            | {fw for k, fw in OTHER_POOLING.items() if k.endswith("." + last)})
+            entries.append(Entry(file, node.lineno, text, None, None,
+                                 why=f"{head} is not imported in this file, so {dotted} could "
+                                     f"be {' or '.join(owners)}'s"))
+    entries.sort(key=lambda e: (e.line, e.call))
+    return entries
+
+
+def _understood(node: ast.Call, text: str, file: str, imports: dict, stars, full: str) -> Entry:
+    framework = SPELLINGS[full][0]
+    entry = Entry(file, node.lineno, text, framework, full)
+    try:
+        read_call(node, imports, stars, text, shape=(1, 1, 1, 1))  # arguments readable?
+    except PoolingError as exc:
+        entry.why = str(exc).removeprefix("call: ")
+    entry.node = node  # kept for the translation
+    return entry
+
+
+def _translation_text(entry: Entry) -> str:
+    """The call as ``translate`` reads it: its function by full name, after the one import
+    that binds it (the file's other names do not matter: every argument is a literal)."""
+    node = ast.parse(ast.unparse(entry.node), mode="eval").body
+    parts = entry.function.split(".")
+    func = ast.Name(parts[0], ast.Load())
+    for part in parts[1:]:
+        func = ast.Attribute(func, part, ast.Load())
+    node.func = func
+    return f"import {parts[0]}\n{ast.unparse(node)}"
+
+
+def _input_shape(shape: tuple, layout: str) -> tuple:
+    n, c, h, w = shape
+    return (n, h, w, c) if layout == "NHWC" else shape
+
+
+def scan(path: str, to=None, shape=DEFAULT_SHAPE, verify: bool = False, pool=None) -> Scan:
+    """Every pooling call under ``path``, read and translated to ``to`` (default: every
+    framework but the call's own)."""
+    from . import parse, translate
+
+    names = [to] if isinstance(to, str) else list(to or [])
+    shape = tuple(int(v) for v in shape)
+    if len(shape) != 4:
+        raise PoolingError(f"shape: got {shape}; allowed: N, C, H, W")
+    files = python_files(path)
+    root = path if os.path.isdir(path) else os.path.dirname(path) or "."
+    entries = []
+    for file in files:
+        try:
+            with open(file, encoding="utf-8") as handle:
+                source = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            entries.append(Entry(os.path.relpath(file, root), 0, "", None, None,
+                                 why=f"cannot read the file ({type(exc).__name__})"))
+            continue
+        entries += find_calls(source, os.path.relpath(file, root))
+    for entry in entries:
+        if entry.understood and entry.function in SPELLINGS:
+            _translate_entry(entry, names, shape, verify, pool, parse, translate)
+        entry.__dict__.pop("node", None)
+    return Scan(path, len(files), shape, names, verify, entries)
+
+
+def _translate_entry(entry: Entry, names, shape, verify, pool, parse, translate) -> None:
+    text = _translation_text(entry)
+    targets = names or [n for n in BACKENDS if n != entry.framework]
+    try:
+        native = parse(entry.framework, text, shape=shape)
+        x_shape = _input_shape(shape, native.spec["layout"])
+        native = parse(entry.framework, text, shape=x_shape)
+        entry.spec, entry.notes = native.spec, native.notes
+        size_note = None
+        if native.global_window:  # the same numbers as a plain window of this size
+            text = _as_plain_window(native)
+            size_note = (f"global_pool: the window is the input's (H, W) = "
+                         f"{native.spec['pool_size']}: this code holds for that size only")
+        result = translate(text, entry.framework, x_shape, to=targets, verify=verify, pool=pool)
+    except PoolingError as exc:
+        entry.why = str(exc).removeprefix("call: ").removeprefix("shape: ")
+        return
+    entry.source_check = result.source_check
+    for name, t in result.targets.items():
+        verdict = t.verdict if size_note is None else "size-dependent"
+        reasons = list(t.reasons) + ([size_note] if size_note else [])
+        entry.targets[name] = TargetEntry(verdict, t.code, reasons, t.check)
+
+
+def _as_plain_window(native) -> str:
+    s = native.spec
+    return (f"import mxnet\nmxnet.npx.pooling(x, kernel={s['pool_size']!r}, stride=(1, 1), "
+            f"pad=(0, 0), pool_type={s['mode']!r}, layout={s['layout']!r})")

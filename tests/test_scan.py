@@ -1,0 +1,154 @@
+"""``scan``: every pooling call in a mixed tree of model files, read with each file's imports,
+as a worklist (file:line, spec, verdict per target), and its command line."""
+import json
+from pathlib import Path
+
+import pytest
+
+from pooling_xfw.porting import scan as scanning
+
+from .test_cli import cli
+
+TREE = str(Path(__file__).parent / "data" / "scan_tree")
+
+#: where -> (framework, spec subset or the start of why it is not understood, verdicts for
+#: tensorflow and pytorch at 1,3,32,32).  Specs are each call read by its framework's
+#: documented defaults; verdicts are what translate renders.
+EXPECTED = {
+    "gluon_model.py:8": ("mxnet", dict(pool_size=3, stride=2, padding=1, mode="max"),
+                         {"tensorflow": "native", "pytorch": "native"}),
+    "gluon_model.py:9": ("mxnet", "global pooling", None),
+    "gluon_model.py:13": ("mxnet", dict(pool_size=(3, 3), stride=(2, 2), padding=(1, 1),
+                                        mode="avg", ceil_mode=True, count_include_pad=True),
+                          {"tensorflow": "emulated", "pytorch": "native"}),
+    "gluon_model.py:15": ("mxnet", dict(pool_size=(32, 32), stride=(1, 1), mode="avg"),
+                          {"tensorflow": "size-dependent", "pytorch": "size-dependent"}),
+    "keras_application.py:9": ("tensorflow", dict(pool_size=3, stride=2, padding="valid",
+                                                  layout="NHWC"),
+                               {"tensorflow": "native", "pytorch": "native"}),
+    "keras_application.py:14": ("tensorflow", dict(pool_size=2, stride=2, mode="avg"),
+                                {"tensorflow": "native", "pytorch": "native"}),
+    "keras_application.py:19": ("tensorflow", "global pooling", None),
+    "mixed_imports.py:8": ("pytorch", "F.max_pool2d(return_indices=True) has no neutral spec",
+                           None),
+    "mixed_imports.py:9": ("pytorch", "unpooling", None),
+    "mixed_imports.py:13": ("tensorflow", dict(pool_size=(2, 2), stride=(2, 2),
+                                               padding="same", layout="NHWC"),
+                            {"tensorflow": "native", "pytorch": "native"}),
+    "mixed_imports.py:17": ("pytorch", "argument 'k' is a variable", None),
+    "mixed_imports.py:21": ("pytorch", dict(pool_size=3, stride=2, ceil_mode=True, mode="avg"),
+                            {"tensorflow": "emulated", "pytorch": "native"}),
+    "paddleclas_block.py:9": ("paddle", dict(pool_size=2, stride=2, ceil_mode=True,
+                                             count_include_pad=False),
+                              {"tensorflow": "native", "pytorch": "native"}),
+    "paddleclas_block.py:10": ("paddle", dict(pool_size=3, stride=2, padding=1),
+                               {"tensorflow": "native", "pytorch": "native"}),
+    "paddleclas_block.py:13": ("paddle", dict(pool_size=3, stride=1, padding=1,
+                                              count_include_pad=True),
+                               {"tensorflow": "emulated", "pytorch": "native"}),
+    "resnet_stem.py:12": ("pytorch", dict(pool_size=3, stride=2, padding=1),
+                          {"tensorflow": "native", "pytorch": "native"}),
+    "resnet_stem.py:13": ("pytorch", "adaptive pooling", None),
+    "legacy/tf1_model.py:6": ("tensorflow", dict(pool_size=(3, 3), stride=(2, 2),
+                                                 padding="valid", layout="NHWC"),
+                              {"tensorflow": "native", "pytorch": "native"}),
+}
+
+
+@pytest.fixture(scope="module")
+def worklist():
+    return scanning.scan(TREE, to=["tensorflow", "pytorch"])
+
+
+def test_scan_finds_every_pooling_call_and_nothing_else(worklist):
+    assert [e.where for e in worklist.entries] == list(EXPECTED)
+    assert worklist.files == 6
+
+
+@pytest.mark.parametrize("where", list(EXPECTED))
+def test_scan_entry(worklist, where):
+    entry = next(e for e in worklist.entries if e.where == where)
+    framework, spec, verdicts = EXPECTED[where]
+    assert entry.framework == framework
+    if isinstance(spec, str):
+        assert not entry.understood and spec in entry.why, entry.why
+        assert entry.targets == {}
+        return
+    assert entry.understood, entry.why
+    for key, value in spec.items():
+        assert entry.spec[key] == value, key
+    assert {n: t.verdict for n, t in entry.targets.items()} == verdicts
+    for target in entry.targets.values():
+        assert target.code.splitlines()[-1].startswith("y = ")
+
+
+def test_scan_summary_counts_per_call_and_target(worklist):
+    counts = worklist.counts()
+    verdicts = [v for _, _, vs in EXPECTED.values() if vs for v in vs.values()]
+    assert counts == {v: verdicts.count(v) for v in scanning.VERDICTS} | {
+        "not understood": sum(vs is None for _, _, vs in EXPECTED.values())}
+    assert not worklist.portable
+
+
+def test_scan_reads_nn_and_F_by_each_files_imports(worklist):
+    by = {e.where: e.function for e in worklist.entries}
+    assert by["resnet_stem.py:12"] == "torch.nn.MaxPool2d"
+    assert by["gluon_model.py:8"] == "mxnet.gluon.nn.MaxPool2D"
+    assert by["paddleclas_block.py:13"] == "paddle.nn.functional.avg_pool2d"
+    assert by["mixed_imports.py:21"] == "torch.nn.functional.avg_pool2d"
+    assert by["gluon_model.py:13"] == "mxnet.nd.Pooling"  # hybrid_forward's F, not imported
+    assert by["legacy/tf1_model.py:6"] == "tensorflow.compat.v1.nn.max_pool"
+
+
+def test_scan_verify_runs_each_source_and_target(pool):
+    result = scanning.scan(TREE, to=["tensorflow", "pytorch"], shape=(1, 2, 9, 9), verify=True,
+                           pool=pool)
+    understood = [e for e in result.entries if e.understood]
+    assert len(understood) == 12
+    for entry in understood:
+        assert entry.source_check == "agrees with the neutral spec", entry.where
+        for name, target in entry.targets.items():
+            assert target.check == "agrees with the source call", (entry.where, name)
+    assert result.unrun == {} and result.differs == []
+
+
+def test_scan_reports_an_unimported_prefix_and_a_file_that_does_not_parse(tmp_path):
+    (tmp_path / "a.py").write_text("pool = nn.MaxPool2d(2)\n")
+    (tmp_path / "b.py").write_text("def broken(:\n")
+    (tmp_path / "c.py").write_text("from mymodels import nn\npool = nn.MaxPool2d(2)\n")
+    entries = scanning.scan(str(tmp_path)).entries
+    assert [(e.where, e.understood) for e in entries] == [("a.py:1", False), ("b.py:1", False)]
+    assert "nn is not imported in this file" in entries[0].why
+    assert "does not parse" in entries[1].why
+
+
+# --- command line ---------------------------------------------------------------------------
+
+def test_cli_scan_text_json_markdown_and_exit_codes(tmp_path):
+    out = cli("scan", TREE, "--to", "tensorflow,pytorch", check_exit=1).stdout
+    assert "resnet_stem.py:12  pytorch  nn.MaxPool2d(kernel_size=3, stride=2, padding=1)" in out
+    assert "  not understood: mixed_imports.py:17: argument 'k' is a variable" in out
+    summary = next(line for line in out.splitlines() if line.startswith("summary: "))
+    assert summary.startswith("summary: 18 pooling calls in 6 files: 12 understood, 6 not ")
+    target = tmp_path / "scan.json"
+    cli("scan", TREE, "--to", "pytorch", "--format", "json", "--output", str(target),
+        check_exit=1)
+    data = json.loads(target.read_text())
+    assert data["schema"] == "pooling-xfw/scan/1" and len(data["entries"]) == 18
+    stem = next(e for e in data["entries"] if e["file"] == "resnet_stem.py" and e["line"] == 12)
+    assert stem["spec"]["pool_size"] == 3 and stem["targets"]["pytorch"]["verdict"] == "native"
+    md = cli("scan", TREE, "--format", "markdown", check_exit=1).stdout
+    assert "| resnet_stem.py:12 | pytorch |" in md
+    portable = str(Path(TREE) / "paddleclas_block.py")
+    assert cli("scan", portable, check_exit=0).stdout.count("\n  -> ") == 9
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["scan", "no/such/dir"], "PATH no/such/dir"),
+    (["scan", TREE, "--to", "torch"], "--to torch"),
+    (["scan", TREE, "--shape", "8,8"], "--shape 8,8"),
+    (["scan", TREE, "--format", "html"], "--format html"),
+], ids=["missing-path", "unknown-target", "shape-not-4d", "format-html"])
+def test_cli_scan_usage_errors(args, flag):
+    proc = cli(*args, check_exit=2)
+    assert proc.stderr.count("\n") == 1 and flag in proc.stderr and "allowed:" in proc.stderr
