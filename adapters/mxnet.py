@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from pooling_xfw.planner import TO_NCHW, TO_NHWC, Vocabulary
 
-from ._base import bind, bind_adaptive
+from ._base import bind, bind_adaptive, bind_grad
 
 
 class MXNet(Vocabulary):
@@ -51,6 +51,16 @@ class MXNet(Vocabulary):
 
     def to_numpy(self, ns, tensor):
         return tensor.asnumpy()
+
+    backward = ("from mxnet import autograd", "x.attach_grad()", "with autograd.record():",
+                "    {forward}", "y.backward(grad_output)", "grad_input = x.grad")
+
+    def gradient(self, ns, forward, x, grad_output):
+        x.attach_grad()
+        with ns["mx"].autograd.record():
+            y = forward(x)
+        y.backward(grad_output)
+        return y, x.grad
 
     def pad(self, plan, v, pads, value, layout):
         (top, bottom), (left, right) = pads
@@ -124,3 +134,4 @@ class MXNet(Vocabulary):
 VOCABULARY = MXNet()
 pool2d, plan, run = bind(VOCABULARY)
 adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)
+pool2d_grad = bind_grad(VOCABULARY)

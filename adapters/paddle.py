@@ -32,7 +32,7 @@ import numpy as np
 
 from pooling_xfw.planner import Vocabulary
 
-from ._base import bind, bind_adaptive
+from ._base import bind, bind_adaptive, bind_grad
 
 
 class Paddle(Vocabulary):
@@ -59,6 +59,15 @@ class Paddle(Vocabulary):
 
     def to_numpy(self, ns, tensor):
         return tensor.numpy()
+
+    backward = ("x.stop_gradient = False", "{forward}",
+                "grad_input, = paddle.grad([y], [x], [grad_output])")
+
+    def gradient(self, ns, forward, x, grad_output):
+        x.stop_gradient = False
+        y = forward(x)
+        grad_input, = ns["paddle"].grad([y], [x], [grad_output])
+        return y, grad_input
 
     def pad(self, plan, v, pads, value, layout):
         (top, bottom), (left, right) = pads
@@ -129,3 +138,4 @@ class Paddle(Vocabulary):
 VOCABULARY = Paddle()
 pool2d, plan, run = bind(VOCABULARY)
 adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)
+pool2d_grad = bind_grad(VOCABULARY)

@@ -28,7 +28,7 @@ from __future__ import annotations
 from pooling_xfw.plan import Attr
 from pooling_xfw.planner import Vocabulary
 
-from ._base import bind, bind_adaptive
+from ._base import bind, bind_adaptive, bind_grad
 
 
 class TensorFlow(Vocabulary):
@@ -48,6 +48,15 @@ class TensorFlow(Vocabulary):
 
     def to_numpy(self, ns, tensor):
         return tensor.numpy()
+
+    backward = ("with tf.GradientTape() as tape:", "    tape.watch(x)", "    {forward}",
+                "grad_input = tape.gradient(y, x, output_gradients=grad_output)")
+
+    def gradient(self, ns, forward, x, grad_output):
+        with ns["tf"].GradientTape() as tape:
+            tape.watch(x)
+            y = forward(x)
+        return y, tape.gradient(y, x, output_gradients=grad_output)
 
     def pad(self, plan, v, pads, value, layout):
         (top, bottom), (left, right) = pads
@@ -110,3 +119,4 @@ class TensorFlow(Vocabulary):
 VOCABULARY = TensorFlow()
 pool2d, plan, run = bind(VOCABULARY)
 adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)
+pool2d_grad = bind_grad(VOCABULARY)

@@ -130,6 +130,15 @@ class Vocabulary:
     def to_numpy(self, ns: dict, tensor) -> np.ndarray:
         raise NotImplementedError
 
+    # the backward pass: the framework's autograd around a plan's steps
+    #: ``Plan.backward``: the rendered "record and backprop" (``{forward}``: the steps)
+    backward: tuple[str, ...] = ()
+
+    def gradient(self, ns: dict, forward, x, grad_output):
+        """``(y, grad_input)``: ``y = forward(x)`` recorded by the framework's autograd and
+        backpropagated with ``grad_output`` (tensors in, tensors out), as ``backward`` renders."""
+        raise NotImplementedError
+
 
 TO_NHWC, TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
 
