@@ -324,7 +324,7 @@ def resolve_case(case: dict):
         raise PoolingError(f"grad: got {grad!r}; allowed: True or False")
     if not grad and ("grad_output" in case or "ties" in case):
         name = "grad_output" if "grad_output" in case else "ties"
-        if case[name] not in (None, "first"):
+        if not (case[name] is None or (isinstance(case[name], str) and case[name] == "first")):
             raise PoolingError(f"{name}: got {case[name]!r} without grad=True; allowed: "
                                f"{name} only with grad=True")
     if op != "pool2d" and grad:
@@ -392,9 +392,6 @@ class _Job:
         self.tickets: dict[str, object] = {}
         self.shared: dict | None = None
         self.grad_reference: np.ndarray | None = None
-
-    def how_of(self, result: BackendResult) -> dict | None:
-        return result.how
 
     def request(self) -> tuple[dict, list]:
         """The worker request's op and kwargs, and its inputs after ``x``."""
@@ -660,15 +657,22 @@ def judge_grad(result: BackendResult, grad: np.ndarray, job: "_Job") -> None:
             result.grad_detail += f" ({cause})"
 
 
-#: measured framework behaviour for a max window holding a NaN (NaN-aware pooling aside, the
-#: reference routes its gradient to the window's first NaN)
-NAN_ROUTING = {
-    "pytorch": "PyTorch sends it to the window's last NaN",
-    "tensorflow": "TensorFlow outputs the max of the other cells and sends it to a NaN or "
-                  "to that max",
-    "paddle": "Paddle outputs the max of the other cells and sends it there",
-    "mxnet": "MXNet outputs the max of the other cells and sends it there",
-}
+def _where_it_goes(grad: np.ndarray, ref: np.ndarray, cells: np.ndarray, nan_input) -> str:
+    """Where a backend's gradient of some windows went, from the cells those windows read."""
+    got = grad[cells]
+    if not np.any(got):
+        return "drops the gradient (0 on every cell the window reads)"
+    if float(np.nansum(got)) < float(np.nansum(ref[cells])) - 1e-6 * float(
+            np.nansum(np.abs(ref[cells]))):
+        return "loses part of the gradient (sent into the padding)"
+    if nan_input is not None:
+        on_nan = np.any(grad[cells & nan_input])
+        on_other = np.any(grad[cells & ~nan_input])
+        if on_nan and not on_other:
+            return "sends the gradient to another NaN"
+        if on_other and not on_nan:
+            return "sends the gradient to a cell that is not NaN"
+    return "sends the gradient to other cells"
 
 
 def _read_by(windows: np.ndarray, job: "_Job") -> np.ndarray:
@@ -691,35 +695,35 @@ def grad_cause(result: BackendResult, grad: np.ndarray, job: "_Job") -> str:
     y = job.reference
     causes = []
     if mode in ("max", "min"):
-        nan_cells = _read_by(np.isnan(y), job)
-        inf_cells = _read_by(np.isinf(y) & ((y < 0) if mode == "max" else (y > 0)), job)
-        if (nan_cells | inf_cells)[differ].all():
-            if nan_cells[differ].any():
-                causes.append(f"a NaN in a {mode} window: the reference sends the window's "
-                              f"gradient to its first NaN; measured: "
-                              f"{NAN_ROUTING.get(result.backend, 'the framework routes it elsewhere')}")
-            if inf_cells[differ].any():
-                sign = "-" if mode == "max" else "+"
-                lost = float(np.nansum(ref[inf_cells])) - float(np.nansum(grad[inf_cells]))
-                how = ("drops it" if not np.any(grad[inf_cells & ~nan_cells])
-                       else "loses part of it (sent into the padding)" if lost > 0
-                       else "sends it elsewhere")
-                causes.append(f"a window of only {sign}inf: the reference sends its gradient "
-                              f"to the window's first cell; {result.backend} {how}")
-            return "; ".join(causes)
         for ties in ("split", "all", "first"):
             if ties == job.grad.ties:
                 continue
             alt = grad_geometry(job.x, job.geometry, job.grad.grad_output, ties)
             if np.allclose(grad, alt, rtol=job.grad_tol[0], atol=job.grad_tol[1],
                            equal_nan=True):
-                how = job.how_of(result)
-                emulated = " ".join((how or {}).get("emulated_by", []))
+                emulated = " ".join((result.how or {}).get("emulated_by", []))
                 why = ("; its plan takes the window as an elementwise maximum of slices, whose "
                        "gradient splits ties, where pooling ops send them to the first"
-                       if "maximum" in emulated or "strided slices" in emulated else "")
+                       if "elementwise max" in emulated or "strided slices" in emulated else "")
                 return (f"ties in a window: {result.backend}'s gradient matches ties="
                         f"{ties!r}, the reference uses ties={job.grad.ties!r}{why}")
+        nan_cells = _read_by(np.isnan(y), job)
+        inf_cells = _read_by(np.isinf(y) & ((y < 0) if mode == "max" else (y > 0)), job)
+        if (nan_cells | inf_cells)[differ].all():
+            out = result.output
+            if nan_cells[differ].any():
+                kept = (out.shape == y.shape and bool(np.isnan(out[np.isnan(y)]).all()))
+                causes.append(f"a NaN in a {mode} window: the reference sends the window's "
+                              f"gradient to its first NaN; {result.backend} outputs "
+                              f"{'NaN' if kept else 'the ' + mode + ' of the other cells'} "
+                              f"and {_where_it_goes(grad, ref, nan_cells, np.isnan(job.x))}")
+            if inf_cells[differ].any():
+                sign = "-" if mode == "max" else "+"
+                cells = inf_cells & ~nan_cells
+                causes.append(f"a window of only {sign}inf: the reference sends its gradient "
+                              f"to the window's first cell; {result.backend} "
+                              f"{_where_it_goes(grad, ref, cells, None)}")
+            return "; ".join(causes)
     if mode == "lp":
         zero = _read_by(y == 0, job)
         if (zero & np.isnan(grad))[differ].all():

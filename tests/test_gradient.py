@@ -171,3 +171,163 @@ def test_dtype_rank_and_layout_are_the_inputs():
 def test_errors_name_the_argument(X, kwargs, arg):
     with pytest.raises(px.PoolingError, match=rf"^{arg}: got .*; allowed: "):
         px.pool2d_grad(X, 2, **kwargs)
+
+
+# --- every backend, with its own autograd ------------------------------------------------------
+
+ORDINARY = [  # (pool_size, mode, kwargs)
+    (3, "max", dict(stride=1)),  # overlapping windows
+    (3, "max", dict(stride=2, padding=1)),
+    (3, "min", dict(stride=2, ceil_mode=True)),
+    (2, "max", dict(dilation=2, padding=1)),
+    ((2, 3), "max", dict(stride=(2, 1), padding=((1, 0), (0, 2)))),
+    (3, "avg", dict(stride=2, padding=1)),
+    (3, "avg", dict(stride=2, padding=1, count_include_pad=False)),
+    (2, "avg", dict(stride=2, ceil_mode=True)),
+    (3, "avg", dict(stride=2, padding="same", count_include_pad=False)),
+    (2, "lp", dict(stride=1, p=2)),
+]
+
+
+def _cases(dtype, layout):
+    rng = np.random.default_rng(11)
+    shape = (2, 3, 9, 8) if layout == "NCHW" else (2, 9, 8, 3)
+    cases = []
+    for pool_size, mode, kwargs in ORDINARY:
+        x = rng.standard_normal(shape).astype(dtype)  # continuous values: no ties
+        out = px.pool2d(x, pool_size, mode, layout=layout, **kwargs)
+        up = rng.standard_normal(out.shape).astype(dtype)
+        cases.append(dict(X=x, pool_size=pool_size, mode=mode, layout=layout, grad=True,
+                          grad_output=up, **kwargs))
+    return cases
+
+
+def _float32_only(backend, case):
+    """Measured: Paddle's float64 avg-pooling backward divides by a float32 divisor (3.3.1), so
+    its float64 avg and lp gradients (lp sums by average pooling) are float32-accurate."""
+    return (backend == "paddle" and case["X"].dtype == np.float64
+            and case["mode"] in ("avg", "lp"))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_backend_gradient_agrees_on_ordinary_cases(pool, dtype, layout):
+    cases = _cases(dtype, layout)
+    results = px.compare_many([dict(c) for c in cases], pool=pool)
+    failures, float32_only = {}, 0
+    for case, result in zip(cases, results):
+        assert result.grad_reference is not None
+        for name, r in result.results.items():
+            where = (name, case["pool_size"], case["mode"],
+                     tuple((k, v) for k, v in case.items() if k in ORDINARY_KEYS))
+            if r.status != "agree":
+                failures[where] = f"forward {r.status}: {r.detail}"
+            elif _float32_only(name, case) and r.grad_status != "agree":
+                # exact where every divisor is a power of two (its reciprocal is float32)
+                if "accurate to float32 only" not in r.grad_detail:
+                    failures[where] = f"expected float32-accurate: {r.grad_detail}"
+                np.testing.assert_allclose(r.grad_input, result.grad_reference, rtol=1e-6,
+                                           atol=1e-6)
+                float32_only += 1
+            elif r.grad_status != "agree":
+                failures[where] = f"grad {r.grad_status}: {r.grad_detail}"
+            else:
+                assert r.grad_input.shape == case["X"].shape
+                assert r.grad_input.dtype == case["X"].dtype
+    assert not failures, failures
+    # where a divisor is 9, 6 or 3: k3 s2 p1 counting the padding or not, and SAME
+    assert float32_only == (3 if dtype == "float64" else 0)
+
+
+ORDINARY_KEYS = ("stride", "padding", "dilation", "ceil_mode", "count_include_pad", "p")
+
+
+def test_every_backend_gradient_agrees_at_a_realistic_size(pool):
+    x = np.random.default_rng(5).standard_normal((8, 64, 56, 56)).astype(np.float32)
+    result = px.compare(x, 3, "max", stride=2, padding=1, grad=True, pool=pool)
+    assert {n: (r.status, r.grad_status) for n, r in result.results.items()} == {
+        n: ("agree", "agree") for n in result.results}, {
+        n: r.grad_detail for n, r in result.results.items()}
+    assert result.ok
+
+
+# measured outcomes per backend: {(grad status, gradient as a tuple)}; a set, since a
+# framework's quirk can depend on its kernels (MXNet: MKLDNN for float32, its own for float64;
+# Paddle: its pooling op for float32, the elementwise maximum of slices for float64, whose
+# gradient is 0 at a NaN and splits the ties of an all -inf window)
+NAN, INF = np.nan, np.inf
+MEASURED = {
+    "nan-last": (np.array([[NAN, NAN], [1, 2]]), {
+        "pytorch": {("differ", (0, 1, 0, 0))},  # the last NaN
+        "tensorflow": {("agree", (1, 0, 0, 0))},  # y = 2, gradient to the first NaN
+        "paddle": {("differ", (0, 0, 0, 1)), ("differ", (0, 0, 0, 0))},
+        "mxnet": {("differ", (0, 0, 0, 1))}}),
+    "nan-one": (np.array([[1, NAN], [3, 4]]), {
+        "pytorch": {("agree", (0, 1, 0, 0))}, "tensorflow": {("differ", (0, 0, 0, 1))},
+        "paddle": {("differ", (0, 0, 0, 1)), ("differ", (0, 0, 0, 0))},
+        "mxnet": {("differ", (0, 0, 0, 1))}}),
+    "all-minus-inf": (np.full((2, 2), -INF), {
+        "pytorch": {("agree", (1, 0, 0, 0))}, "tensorflow": {("agree", (1, 0, 0, 0))},
+        "paddle": {("differ", (0, 0, 0, 0)), ("differ", (0.25, 0.25, 0.25, 0.25))},
+        "mxnet": {("agree", (1, 0, 0, 0)), ("differ", (0, 0, 0, 0))}}),
+}
+CAUSES = {"nan-last": ("a NaN in a max window",), "nan-one": ("a NaN in a max window",),
+          "all-minus-inf": ("a window of only -inf", "matches ties='split'")}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(MEASURED))
+def test_nan_and_infinity_divergences_are_reported_with_their_cause(pool, name, dtype):
+    x, outcomes = MEASURED[name]
+    result = px.compare(x.astype(dtype), 2, stride=2, grad=True, pool=pool)
+    for backend, r in result.results.items():
+        outcome = (r.grad_status, tuple(r.grad_input.ravel().tolist()))
+        assert outcome in outcomes[backend], (backend, outcome, r.grad_detail)
+        if r.grad_status == "differ":
+            assert any(cause in r.grad_detail for cause in CAUSES[name]), (backend,
+                                                                           r.grad_detail)
+
+
+def test_ties_split_by_an_emulated_max_are_reported(pool):
+    # Paddle's float64 max is the elementwise maximum of slices (its pooling starts from
+    # float32's lowest): paddle.maximum splits a tie's gradient, its pooling op does not
+    result = px.compare(np.ones((1, 1, 4, 4)), 2, grad=True, pool=pool)
+    split = px.pool2d_grad(np.ones((1, 1, 4, 4)), 2, ties="split")
+    for backend, r in result.results.items():
+        if r.grad_status == "agree":
+            continue
+        assert "matches ties='split'" in r.grad_detail and "elementwise maximum" in r.grad_detail
+        np.testing.assert_array_equal(r.grad_input, split)
+    assert result.results["pytorch"].grad_status == "agree"  # its native op: the first
+
+
+def test_lp_at_a_zero_window_sum(pool):
+    result = px.compare(np.zeros((1, 1, 4, 4), np.float32), 2, "lp", grad=True, pool=pool)
+    for backend, r in result.results.items():
+        assert r.status == "agree"
+        if r.grad_status != "agree":
+            assert "lp at a window whose sum is 0" in r.grad_detail
+            assert np.isnan(r.grad_input).all()
+        else:
+            np.testing.assert_array_equal(r.grad_input, 0)
+
+
+def test_rendered_backward_names_the_frameworks_autograd(pool):
+    result = px.compare(np.ones((1, 1, 4, 4), np.float32), 2, grad=True, pool=pool)
+    spelled = {"pytorch": "y.backward(grad_output)", "tensorflow": "tf.GradientTape()",
+               "paddle": "paddle.grad([y], [x], [grad_output])",
+               "mxnet": "autograd.record()"}
+    for backend, r in result.results.items():
+        assert spelled[backend] in r.how["grad_code"], r.how["grad_code"]
+
+
+@pytest.mark.parametrize("kwargs,arg", [
+    (dict(X=np.ones((4, 4), np.int32), pool_size=2, grad=True), "X"),
+    (dict(X=np.ones((4, 4)), op="adaptive", output_size=2, grad=True), "grad"),
+    (dict(X=np.ones((4, 4)), pool_size=2, grad=True, ties="most"), "ties"),
+    (dict(X=np.ones((4, 4)), pool_size=2, grad=True, grad_output=np.ones(3)), "grad_output"),
+    (dict(X=np.ones((4, 4)), pool_size=2, grad_output=np.ones((3, 3))), "grad_output"),
+])
+def test_compare_grad_errors_name_the_argument_before_any_backend_runs(kwargs, arg):
+    with pytest.raises(px.PoolingError, match=rf"^{arg}: got "):
+        px.compare_many([kwargs], backends=["pytorch"], pool=None)
