@@ -33,7 +33,8 @@ from ._base import bind, bind_adaptive, bind_grad
 class MXNet(Vocabulary):
     name = "mxnet"
     imports = ("import mxnet as mx", "from mxnet import np as mnp, npx", "npx.set_np()")
-    functions = {"maximum": "mnp.maximum", "abs": "mnp.abs", "ones_like": "mnp.ones_like"}
+    functions = {"maximum": "mnp.maximum", "abs": "mnp.abs", "ones_like": "mnp.ones_like",
+                 "zeros_like": "mnp.zeros_like", "where": "mnp.where"}
     layouts = ("NCHW", "NHWC")
     tensor_dtypes = ("float16", "float32", "float64", "int8", "uint8", "int32", "int64")
 

@@ -39,7 +39,8 @@ class Paddle(Vocabulary):
     name = "paddle"
     imports = ("import paddle", "import paddle.nn.functional as F")
     functions = {"maximum": "paddle.maximum", "abs": "paddle.abs",
-                 "ones_like": "paddle.ones_like"}
+                 "ones_like": "paddle.ones_like",
+                 "zeros_like": "paddle.zeros_like", "where": "paddle.where"}
     layouts = ("NCHW", "NHWC")
     pool_dtypes = ("float32", "float64")  # float16: no CPU kernel for pad3d or maximum
     # uint16 is not here: paddle.to_tensor reads a uint16 array as bfloat16

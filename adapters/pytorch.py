@@ -42,7 +42,8 @@ def _pair_kwargs(**kwargs):
 class Torch(Vocabulary):
     name = "pytorch"
     imports = ("import torch", "import torch.nn.functional as F")
-    functions = {"maximum": "torch.maximum", "abs": "torch.abs", "ones_like": "torch.ones_like"}
+    functions = {"maximum": "torch.maximum", "abs": "torch.abs", "ones_like": "torch.ones_like",
+                 "zeros_like": "torch.zeros_like", "where": "torch.where"}
     layouts = ("NCHW",)
     pool_dtypes = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8")
 

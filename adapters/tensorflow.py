@@ -34,7 +34,8 @@ from ._base import bind, bind_adaptive, bind_grad
 class TensorFlow(Vocabulary):
     name = "tensorflow"
     imports = ("import tensorflow as tf",)
-    functions = {"maximum": "tf.maximum", "abs": "tf.abs", "ones_like": "tf.ones_like"}
+    functions = {"maximum": "tf.maximum", "abs": "tf.abs", "ones_like": "tf.ones_like",
+                 "zeros_like": "tf.zeros_like", "where": "tf.where"}
     layouts = ("NHWC",)
     pool_dtypes = ("float16", "float32", "float64", "int8", "int32", "int64", "uint8")
 

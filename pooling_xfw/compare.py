@@ -725,11 +725,12 @@ def grad_cause(result: BackendResult, grad: np.ndarray, job: "_Job") -> str:
                               f"{_where_it_goes(grad, ref, cells, None)}")
             return "; ".join(causes)
     if mode == "lp":
-        zero = _read_by(y == 0, job)
-        if (zero & np.isnan(grad))[differ].all():
-            return ("lp at a window whose sum is 0: the emulation's root (sum)^(1/p) has an "
-                    "infinite slope at 0, so its gradient is NaN there; the reference gives 0, "
-                    "as PyTorch's own F.lp_pool2d")
+        zero = (job.x == 0) & np.isnan(grad) & ~np.isnan(ref)
+        if zero[differ].all():
+            what = (f"|x|**{job.spec.p:g} (p < 1)" if job.spec.p < 1
+                    else "the root of a window sum of 0")
+            return (f"lp at a cell that is 0: {what} has an infinite slope there, so "
+                    f"{result.backend}'s autograd gives NaN (0 * inf); the reference gives 0")
     if ref.dtype == np.float64 and np.allclose(grad, ref, rtol=1e-6,
                                                atol=1e-6 * float(np.max(grad_scale(job),
                                                                         initial=0)),

@@ -20,6 +20,7 @@ _OPERATORS = {
     "op:pow": ("{0} ** {1}", operator.pow),
     "op:neg": ("-{0}", operator.neg),
     "op:getitem": ("{0}[{1}]", operator.getitem),
+    "op:eq": ("{0} == {1}", operator.eq),
     "op:call": ("{0}({1})", lambda f, *args: f(*args)),
 }
 
