@@ -1,11 +1,14 @@
-"""What every adapter shares: the public ``pool2d``, ``adaptive_pool2d`` and ``global_pool2d``
-built from a framework ``Vocabulary``."""
+"""What every adapter shares: the public ``pool2d``, ``adaptive_pool2d``, ``global_pool2d`` and
+``pool2d_grad`` built from a framework ``Vocabulary``.  ``pool2d_grad`` is the gradient of the
+very plan ``pool2d`` runs, taken by the framework's own autograd (``Vocabulary.gradient``): an
+emulated plan is differentiated as the graph it is."""
 from __future__ import annotations
 
 import numpy as np
 
 from pooling_xfw.adaptive import make_adaptive_spec, resolve_adaptive, resolve_global
 from pooling_xfw.errors import PoolingError
+from pooling_xfw.gradient import grad_input, output_shape_of, upstream
 from pooling_xfw.plan import Plan
 from pooling_xfw.planner import Vocabulary, build_plan
 from pooling_xfw.reference import as_input
@@ -71,8 +74,37 @@ def run_global(vocab: Vocabulary, X, mode="max", **kwargs) -> tuple[np.ndarray, 
     return _run_plan(vocab, the_plan, geom, x, geom.output_shape(x.shape)), the_plan
 
 
-#: the operations a worker runs, by request op: (numpy output, plan) from (vocab, X, **kwargs)
-RUNNERS = {"pool2d": run, "adaptive": run_adaptive, "global": run_global}
+def run_grad(vocab: Vocabulary, X, grad_output=None, pool_size=None, mode="max", **kwargs
+             ) -> tuple[list[np.ndarray], Plan]:
+    """The plan ``run`` would execute, recorded by ``vocab``'s autograd and backpropagated
+    with ``grad_output`` (ones when None, shaped as the output): ``[output, gradient with
+    respect to X]`` (X's shape and dtype) and the plan, whose ``render_grad()`` is the code.
+    Float inputs only, like ``px.pool2d_grad``."""
+    the_plan, geom, x = plan(vocab, X, pool_size, mode, **kwargs)
+    x = grad_input(x)
+    shape = output_shape_of(x.shape, geom)
+    up = upstream(grad_output, shape, x.dtype)
+    the_plan.backward = vocab.backward
+    layout = geom.spec.layout
+    x4 = _as_4d(x, layout).astype(the_plan.handover or x.dtype.newbyteorder("="), copy=False)
+    up4 = _as_4d(up, layout).astype(up.dtype.newbyteorder("="), copy=False)
+    ns = vocab.namespace()
+    try:
+        y, grad = vocab.gradient(ns, lambda t: the_plan.execute(ns, t), vocab.to_tensor(ns, x4),
+                                 vocab.to_tensor(ns, up4))
+        if grad is None:  # the framework found no path from x to y
+            raise RuntimeError("the autograd returned no gradient for the input")
+        y, grad = vocab.to_numpy(ns, y), vocab.to_numpy(ns, grad)
+    except Exception as exc:  # the framework's own failure, reported in one line
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise BackendError(f"{vocab.name}: {type(exc).__name__}: {text[:400]}") from exc
+    return [y.reshape(shape), grad.reshape(x.shape)], the_plan
+
+
+#: the operations a worker runs, by request op: (numpy output, plan) from (vocab, X, **kwargs);
+#: ``pool2d_grad`` takes the upstream gradient as a second input and gives two outputs
+RUNNERS = {"pool2d": run, "adaptive": run_adaptive, "global": run_global,
+           "pool2d_grad": run_grad}
 
 
 def _run_plan(vocab: Vocabulary, the_plan: Plan, geom, x: np.ndarray, shape) -> np.ndarray:
@@ -134,6 +166,22 @@ def bind(vocab: Vocabulary):
         return run(vocab, X, pool_size, mode, **kwargs)
 
     return make_pool2d(vocab), plan_for, run_with_plan
+
+
+def bind_grad(vocab: Vocabulary):
+    """An adapter module's ``pool2d_grad`` (``px.pool2d_grad``'s signature but ``ties``: the
+    framework routes ties as it does) for ``vocab``."""
+
+    def pool2d_grad(X, pool_size, mode: str = "max", *, grad_output=None, stride=1, padding=0,
+                    dilation=1, ceil_mode: bool = False, count_include_pad: bool = True,
+                    layout: str = "NCHW", p: float = 2) -> np.ndarray:
+        return run_grad(vocab, X, grad_output, pool_size, mode, stride=stride, padding=padding,
+                        dilation=dilation, ceil_mode=ceil_mode,
+                        count_include_pad=count_include_pad, layout=layout, p=p)[0][1]
+
+    pool2d_grad.__doc__ = (f"The gradient of ``pool2d`` with respect to ``X``, by {vocab.name}'s "
+                           f"autograd through the calls ``plan(...)`` shows.")
+    return pool2d_grad
 
 
 def bind_adaptive(vocab: Vocabulary):

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 from pooling_xfw.planner import TO_NCHW, TO_NHWC, Vocabulary
 
-from ._base import bind, bind_adaptive
+from ._base import bind, bind_adaptive, bind_grad
 
 
 class MXNet(Vocabulary):
     name = "mxnet"
     imports = ("import mxnet as mx", "from mxnet import np as mnp, npx", "npx.set_np()")
-    functions = {"maximum": "mnp.maximum", "abs": "mnp.abs", "ones_like": "mnp.ones_like"}
+    functions = {"maximum": "mnp.maximum", "abs": "mnp.abs", "ones_like": "mnp.ones_like",
+                 "zeros_like": "mnp.zeros_like", "where": "mnp.where"}
     layouts = ("NCHW", "NHWC")
     tensor_dtypes = ("float16", "float32", "float64", "int8", "uint8", "int32", "int64")
 
@@ -51,6 +52,16 @@ class MXNet(Vocabulary):
 
     def to_numpy(self, ns, tensor):
         return tensor.asnumpy()
+
+    backward = ("from mxnet import autograd", "x.attach_grad()", "with autograd.record():",
+                "    {forward}", "y.backward(grad_output)", "grad_input = x.grad")
+
+    def gradient(self, ns, forward, x, grad_output):
+        x.attach_grad()
+        with ns["mx"].autograd.record():
+            y = forward(x)
+        y.backward(grad_output)
+        return y, x.grad
 
     def pad(self, plan, v, pads, value, layout):
         (top, bottom), (left, right) = pads
@@ -124,3 +135,4 @@ class MXNet(Vocabulary):
 VOCABULARY = MXNet()
 pool2d, plan, run = bind(VOCABULARY)
 adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)
+pool2d_grad = bind_grad(VOCABULARY)

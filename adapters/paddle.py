@@ -34,14 +34,15 @@ import numpy as np
 
 from pooling_xfw.planner import Vocabulary
 
-from ._base import bind, bind_adaptive
+from ._base import bind, bind_adaptive, bind_grad
 
 
 class Paddle(Vocabulary):
     name = "paddle"
     imports = ("import paddle", "import paddle.nn.functional as F")
     functions = {"maximum": "paddle.maximum", "abs": "paddle.abs",
-                 "ones_like": "paddle.ones_like"}
+                 "ones_like": "paddle.ones_like",
+                 "zeros_like": "paddle.zeros_like", "where": "paddle.where"}
     layouts = ("NCHW", "NHWC")
     pool_dtypes = ("float32", "float64")  # float16: no CPU kernel for pad3d or maximum
     # uint16 is not here: paddle.to_tensor reads a uint16 array as bfloat16
@@ -61,6 +62,15 @@ class Paddle(Vocabulary):
 
     def to_numpy(self, ns, tensor):
         return tensor.numpy()
+
+    backward = ("x.stop_gradient = False", "{forward}",
+                "grad_input, = paddle.grad([y], [x], [grad_output])")
+
+    def gradient(self, ns, forward, x, grad_output):
+        x.stop_gradient = False
+        y = forward(x)
+        grad_input, = ns["paddle"].grad([y], [x], [grad_output])
+        return y, grad_input
 
     def pad(self, plan, v, pads, value, layout):
         (top, bottom), (left, right) = pads
@@ -133,3 +143,4 @@ class Paddle(Vocabulary):
 VOCABULARY = Paddle()
 pool2d, plan, run = bind(VOCABULARY)
 adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)
+pool2d_grad = bind_grad(VOCABULARY)

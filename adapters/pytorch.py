@@ -23,7 +23,7 @@ import numpy as np
 from pooling_xfw.plan import Attr
 from pooling_xfw.planner import TO_NCHW, Vocabulary
 
-from ._base import bind, bind_adaptive
+from ._base import bind, bind_adaptive, bind_grad
 
 
 def _c_strides(array: np.ndarray) -> tuple[int, ...]:
@@ -42,7 +42,8 @@ def _pair_kwargs(**kwargs):
 class Torch(Vocabulary):
     name = "pytorch"
     imports = ("import torch", "import torch.nn.functional as F")
-    functions = {"maximum": "torch.maximum", "abs": "torch.abs", "ones_like": "torch.ones_like"}
+    functions = {"maximum": "torch.maximum", "abs": "torch.abs", "ones_like": "torch.ones_like",
+                 "zeros_like": "torch.zeros_like", "where": "torch.where"}
     layouts = ("NCHW",)
     pool_dtypes = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8")
 
@@ -64,6 +65,15 @@ class Torch(Vocabulary):
 
     def to_numpy(self, ns, tensor):
         return tensor.detach().contiguous().numpy()
+
+    backward = ("x.requires_grad_()", "{forward}", "y.backward(grad_output)",
+                "grad_input = x.grad")
+
+    def gradient(self, ns, forward, x, grad_output):
+        x.requires_grad_()
+        y = forward(x)
+        y.backward(grad_output)
+        return y, x.grad
 
     def pad(self, plan, v, pads, value, layout):
         (top, bottom), (left, right) = pads
@@ -123,3 +133,4 @@ FLOATS = ("float16", "float32", "float64")
 VOCABULARY = Torch()
 pool2d, plan, run = bind(VOCABULARY)
 adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)
+pool2d_grad = bind_grad(VOCABULARY)

@@ -28,13 +28,14 @@ from __future__ import annotations
 from pooling_xfw.plan import Attr
 from pooling_xfw.planner import Vocabulary
 
-from ._base import bind, bind_adaptive
+from ._base import bind, bind_adaptive, bind_grad
 
 
 class TensorFlow(Vocabulary):
     name = "tensorflow"
     imports = ("import tensorflow as tf",)
-    functions = {"maximum": "tf.maximum", "abs": "tf.abs", "ones_like": "tf.ones_like"}
+    functions = {"maximum": "tf.maximum", "abs": "tf.abs", "ones_like": "tf.ones_like",
+                 "zeros_like": "tf.zeros_like", "where": "tf.where"}
     layouts = ("NHWC",)
     pool_dtypes = ("float16", "float32", "float64", "int8", "int32", "int64", "uint8")
 
@@ -48,6 +49,15 @@ class TensorFlow(Vocabulary):
 
     def to_numpy(self, ns, tensor):
         return tensor.numpy()
+
+    backward = ("with tf.GradientTape() as tape:", "    tape.watch(x)", "    {forward}",
+                "grad_input = tape.gradient(y, x, output_gradients=grad_output)")
+
+    def gradient(self, ns, forward, x, grad_output):
+        with ns["tf"].GradientTape() as tape:
+            tape.watch(x)
+            y = forward(x)
+        return y, tape.gradient(y, x, output_gradients=grad_output)
 
     def pad(self, plan, v, pads, value, layout):
         (top, bottom), (left, right) = pads
@@ -110,3 +120,4 @@ class TensorFlow(Vocabulary):
 VOCABULARY = TensorFlow()
 pool2d, plan, run = bind(VOCABULARY)
 adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)
+pool2d_grad = bind_grad(VOCABULARY)

@@ -1,6 +1,7 @@
 """pooling-xfw: 2-D pooling that gives the same numbers in MXNet, PyTorch, TensorFlow and Paddle.
 
-Public API: ``pool2d`` (the numpy reference), ``adaptive_pool2d`` and ``global_pool2d`` (adaptive and
+Public API: ``pool2d`` (the numpy reference), ``pool2d_grad`` (its gradient,
+``pooling_xfw.gradient``), ``adaptive_pool2d`` and ``global_pool2d`` (adaptive and
 global pooling, ``pooling_xfw.adaptive``), ``compare`` and ``compare_many`` (every backend against it, each
 in its own worker process), ``translate`` / ``explain`` (the porting assistant),
 ``PoolingError``, ``output_shape``,
@@ -12,6 +13,7 @@ from .adaptive import adaptive_pool2d, global_pool2d
 from .compare import BackendResult, Comparison, compare, compare_many
 from .cost import PoolCost, pool_cost
 from .errors import PoolingError
+from .gradient import pool2d_grad
 from .reference import pool2d
 from .spec import Geometry, PoolSpec, make_spec, output_shape, resolve, resolve_padding
 
@@ -33,7 +35,7 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
 
 _checkout.map_adapters()
 
-__all__ = ["pool2d", "adaptive_pool2d", "global_pool2d", "compare", "compare_many", "translate", "explain", "Comparison", "BackendResult",
+__all__ = ["pool2d", "pool2d_grad", "adaptive_pool2d", "global_pool2d", "compare", "compare_many", "translate", "explain", "Comparison", "BackendResult",
            "PoolingError", "output_shape", "resolve_padding", "pool_cost", "PoolCost", "cases",
            "PoolSpec", "Geometry", "make_spec", "resolve"]
 __version__ = "0.1.0"

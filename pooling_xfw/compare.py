@@ -36,6 +36,7 @@ import numpy as np
 from .adaptive import (AdaptiveGeometry, GlobalGeometry, make_adaptive_spec, resolve_adaptive,
                        resolve_global)
 from .errors import PoolingError
+from .gradient import check_ties, grad_geometry, grad_input, output_shape_of, upstream
 from .reference import as_input, pool_geometry, work_dtype
 from .runtime import envs
 from .runtime.client import Hello, WorkerFailure, WorkerPool, default_pool
@@ -56,8 +57,15 @@ class BackendResult:
     detail: str = ""
     framework_version: str | None = None
     numpy_version: str | None = None
-    how: dict | None = None  # the plan: path, emulated_by, calls, code
+    how: dict | None = None  # the plan: path, emulated_by, calls, code (and grad_code)
     differing: list | None = None  # [(index, value, reference), ...], at most 20
+    # the backward pass (``compare(..., grad=True)``; None otherwise): the status of the
+    # framework's gradient with respect to the input against ``Comparison.grad_reference``
+    grad_status: str | None = None
+    grad_input: np.ndarray | None = None
+    grad_max_abs_diff: float | None = None
+    grad_detail: str = ""
+    grad_differing: list | None = None
 
 
 @dataclasses.dataclass
@@ -68,11 +76,17 @@ class Comparison:
     results: dict[str, BackendResult]
     rtol: float | None
     atol: float | None
+    #: ``grad=True``: ``px.pool2d_grad``'s gradient, with the upstream gradient and ``ties``
+    grad_reference: np.ndarray | None = None
+    grad_output: np.ndarray | None = None
+    ties: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True when every requested backend agrees with the reference."""
-        return all(r.status == "agree" for r in self.results.values())
+        """True when every requested backend agrees with the reference, on the gradient too
+        where it was compared."""
+        return all(r.status == "agree" and r.grad_status in (None, "agree")
+                   for r in self.results.values())
 
 
 def input_scale(x: np.ndarray, spec=None) -> float | np.ndarray:
@@ -122,6 +136,7 @@ def tolerance(mode: str, dtype: np.dtype, rtol=None, atol=None) -> tuple[float, 
 def compare(X, pool_size=None, mode: str = "max", *, op: str = "pool2d", backends=None,
             rtol=None, atol=None, pool: WorkerPool | None = None, timeout: float | None = None,
             inprocess: bool = True, gateways: dict[str, str] | None = None,
+            grad: bool = False, grad_output=None, ties: str = "first",
             **pool2d_kwargs) -> Comparison:
     """Run ``px.pool2d(X, pool_size, mode, **pool2d_kwargs)`` and every backend's adapter.
 
@@ -137,8 +152,18 @@ def compare(X, pool_size=None, mode: str = "max", *, op: str = "pool2d", backend
     ``gateways``: where some backends' workers run (``{"pytorch": "ssh=host//python=PATH"}``,
     see ``pooling_xfw.runtime.gateways``), set on the pool used.  ``timeout``: the longest wait
     for a worker's reply (default ``POOLING_XFW_CALL_TIMEOUT``).
+
+    ``grad=True`` (``op="pool2d"``, float inputs): the backward pass too.  Each backend's
+    adapter takes the gradient of the plan it runs with its framework's autograd, with the
+    upstream gradient ``grad_output`` (shaped as the output; ones when None), and it is judged
+    against ``px.pool2d_grad(..., grad_output=..., ties=ties)`` (``Comparison.grad_reference``)
+    into ``grad_status``, ``grad_max_abs_diff``, ``grad_detail`` and ``grad_input`` of each
+    result; ``ok`` covers both passes.  Gradients compare with the avg/lp tolerances of their
+    dtype, relative per cell to the sum of the magnitudes routed to it (``grad_scale``).
     """
     case = dict(pool2d_kwargs, X=X, mode=mode, op=op)
+    if grad or grad_output is not None or ties != "first":
+        case.update(grad=grad, grad_output=grad_output, ties=ties)
     if pool_size is not None:
         case["pool_size"] = pool_size
     return compare_many([case], backends=backends, rtol=rtol, atol=atol, pool=pool,
@@ -160,7 +185,7 @@ def compare_many(cases, *, backends=None, rtol=None, atol=None, pool: WorkerPool
     the reference of a case is computed while the workers compute theirs.
 
     ``cases``: dicts of ``compare``'s arguments (``X``, ``pool_size``, ``mode`` and
-    ``px.pool2d``'s keywords; or ``op="adaptive"`` with ``output_size``, ``mode``, ``layout``;
+    ``px.pool2d``'s keywords, ``grad``, ``grad_output`` and ``ties``; or ``op="adaptive"`` with ``output_size``, ``mode``, ``layout``;
     or ``op="global"`` with ``mode``, ``p``, ``keepdims``, ``layout``).  Every case is validated
     before any backend runs."""
     check_tolerance(rtol, atol)
@@ -220,8 +245,8 @@ def _submit(pool: WorkerPool | None, names: list[str], batch: list["_Job"]) -> N
             job.results[name] = BackendResult(name, "error",
                                               framework_version=hello.framework_version,
                                               numpy_version=hello.numpy_version)
-        requests = [({"op": job.op, "kwargs": job.kwargs},
-                     [job.shared if (job.shared and hello.local) else job.x]) for job in batch]
+        requests = [(job.request()[0], [job.shared if (job.shared and hello.local) else job.x]
+                     + job.request()[1]) for job in batch]
         try:
             tickets = pool.worker(name).send_batch(requests)
         except WorkerFailure as failure:
@@ -294,6 +319,17 @@ def resolve_case(case: dict):
     its keyword arguments as a worker receives them, the input and the resolved geometry."""
     X = case.pop("X")
     op = case.pop("op", "pool2d")
+    grad = case.pop("grad", False)
+    if grad not in (True, False):
+        raise PoolingError(f"grad: got {grad!r}; allowed: True or False")
+    if not grad and ("grad_output" in case or "ties" in case):
+        name = "grad_output" if "grad_output" in case else "ties"
+        if not (case[name] is None or (isinstance(case[name], str) and case[name] == "first")):
+            raise PoolingError(f"{name}: got {case[name]!r} without grad=True; allowed: "
+                               f"{name} only with grad=True")
+    if op != "pool2d" and grad:
+        raise PoolingError(f"grad: got True for op={op!r}; allowed: grad=True with "
+                           f"op='pool2d' only")
     if op not in OPS:
         raise PoolingError(f"op: got {op!r}; allowed: {', '.join(map(repr, OPS))}")
     if op == "pool2d":
@@ -301,9 +337,17 @@ def resolve_case(case: dict):
             raise PoolingError("pool_size: got nothing; allowed: an int or a pair (h, w) of "
                                "ints >= 1, required for op='pool2d' (op='adaptive' takes "
                                "output_size, op='global' no window)")
+        grad_output, ties = case.pop("grad_output", None), case.pop("ties", "first")
         spec = make_spec(case.pop("pool_size"), case.pop("mode", "max"), **case)
-        x = as_input(X)
-        return op, spec.kwargs(), x, resolve(spec, x.shape)
+        if not grad:
+            x = as_input(X)
+            return op, spec.kwargs(), x, resolve(spec, x.shape)
+        ties = check_ties(ties)
+        x = grad_input(X)
+        geometry = resolve(spec, x.shape)
+        up = upstream(grad_output, output_shape_of(x.shape, geometry), x.dtype)
+        return GradRequest(spec.kwargs(), up if grad_output is not None else None, ties), \
+            spec.kwargs(), x, geometry
     for name in case:
         if name not in OP_ARGUMENTS[op]:
             raise PoolingError(f"{name}: got {case[name]!r}, not an argument of op={op!r}; "
@@ -321,11 +365,23 @@ def resolve_case(case: dict):
     return op, geometry.kwargs(), x, geometry
 
 
+@dataclasses.dataclass
+class GradRequest:
+    """A ``grad=True`` pool2d case: the upstream gradient (None: ones) and ``ties``."""
+
+    kwargs: dict
+    grad_output: np.ndarray | None
+    ties: str
+
+
 class _Job:
     """One case on its way through the workers: validated input, tickets, results."""
 
     def __init__(self, case: dict, rtol, atol):
         self.op, self.kwargs, self.x, self.geometry = resolve_case(case)
+        self.grad = self.op if isinstance(self.op, GradRequest) else None
+        if self.grad is not None:
+            self.op = "pool2d"
         self.spec = self.geometry.spec
         # the padded input must fit now, before any backend runs (the reference is computed
         # later, while the workers compute)
@@ -335,6 +391,14 @@ class _Job:
         self.results: dict[str, BackendResult] = {}
         self.tickets: dict[str, object] = {}
         self.shared: dict | None = None
+        self.grad_reference: np.ndarray | None = None
+
+    def request(self) -> tuple[dict, list]:
+        """The worker request's op and kwargs, and its inputs after ``x``."""
+        if self.grad is None:
+            return {"op": self.op, "kwargs": self.kwargs}, []
+        more = [] if self.grad.grad_output is None else [self.grad.grad_output]
+        return {"op": "pool2d_grad", "kwargs": self.kwargs}, more
 
     def compute_reference(self) -> None:
         if self.reference is None:
@@ -342,6 +406,11 @@ class _Job:
             self.tol = tolerance(self.spec.mode, self.reference.dtype, self.rtol, self.atol)
             self.scale = self._window_scale  # computed only if a plain check fails
             self.bounds: dict = {}  # the tolerance of each block, shared by every backend
+            if self.grad is not None:
+                self.grad_reference = grad_geometry(self.x, self.geometry,
+                                                    self.grad.grad_output, self.grad.ties)
+                self.grad_tol = tolerance("avg", self.grad_reference.dtype, self.rtol,
+                                          self.atol)
 
     def _window_scale(self) -> np.ndarray | float:
         if not hasattr(self, "_scale"):
@@ -360,7 +429,7 @@ class _Job:
                     self.results[name].detail = failure.reason
                     continue
                 _take_reply(self.results[name], reply, arrays, self.reference, self.tol,
-                            self.scale, self.bounds)
+                            self.scale, self.bounds, self)
         finally:
             if self.shared:
                 pool.unshare(self.shared)
@@ -369,21 +438,38 @@ class _Job:
     def comparison(self, names, rtol, atol) -> Comparison:
         self.compute_reference()
         spec = self.kwargs if self.op == "pool2d" else dict(op=self.op, **self.kwargs)
-        return Comparison(self.x, spec, self.reference,
-                          {n: self.results[n] for n in names}, rtol, atol)
+        if self.grad is None:
+            return Comparison(self.x, spec, self.reference,
+                              {n: self.results[n] for n in names}, rtol, atol)
+        for name in names:  # a backend that never replied: its gradient shares its status
+            result = self.results[name]
+            if result.grad_status is None:
+                result.grad_status = result.status
+                result.grad_detail = result.detail
+        return Comparison(self.x, spec, self.reference, {n: self.results[n] for n in names},
+                          rtol, atol, self.grad_reference, self.grad.grad_output,
+                          self.grad.ties)
 
 
 def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scale,
-                bounds: dict | None = None) -> None:
-    """A ``pool2d`` reply (from a worker or in-process) into ``result``: error or judged."""
+                bounds: dict | None = None, job: "_Job | None" = None) -> None:
+    """A ``pool2d`` reply (from a worker or in-process) into ``result``: error or judged
+    (with ``job.grad``: the output and the gradient)."""
+    grad = job is not None and job.grad is not None
     if reply.get("status") != "ok":
         result.detail = f"{reply.get('kind')}: {reply.get('message')}"
+        if grad:
+            result.grad_status, result.grad_detail = "error", result.detail
         return
-    if len(arrays) != 1:
-        result.detail = f"the worker replied with {len(arrays)} arrays where one was expected"
+    expected = 2 if grad else 1
+    if len(arrays) != expected:
+        result.detail = (f"the worker replied with {len(arrays)} arrays where {expected} "
+                         f"{'was' if expected == 1 else 'were'} expected")
         return
     result.how, result.output = reply.get("how"), arrays[0]
     judge(result, reference, tol, scale, bounds=bounds)
+    if grad:
+        judge_grad(result, arrays[1], job)
 
 
 def _run_here(name: str, job: "_Job") -> BackendResult:
@@ -395,8 +481,9 @@ def _run_here(name: str, job: "_Job") -> BackendResult:
     result = BackendResult(name, "error",
                            framework_version=sys.modules[envs.FRAMEWORK_MODULE[name]].__version__,
                            numpy_version=np.__version__)
-    _take_reply(result, *op_reply(adapter, job.op, job.kwargs, job.x), job.reference,
-                job.tol, job.scale, job.bounds)
+    header, more = job.request()
+    _take_reply(result, *op_reply(adapter, header["op"], job.kwargs, job.x, *more),
+                job.reference, job.tol, job.scale, job.bounds, job)
     return result
 
 
@@ -535,4 +622,121 @@ def _known_cause(value, expected, dtype: np.dtype) -> str:
             return "a window of only -inf gives the lowest finite value; the reference -inf"
         if expected > 0 and -value in lowest:
             return "a window of only +inf gives the largest finite value; the reference +inf"
+    return ""
+
+
+# --- the backward pass -------------------------------------------------------------------------
+
+def grad_scale(job: "_Job") -> np.ndarray:
+    """Per input cell, the magnitude its gradient's tolerance is relative to: the sum of the
+    magnitudes routed to it (the reference gradient with ``|grad_output|``, and ``|x|`` for
+    avg/lp); 0 where that is not finite (those cells compare exactly)."""
+    if not hasattr(job, "_grad_scale"):
+        up = job.grad.grad_output
+        x = job.x if job.spec.mode in ("max", "min") else np.abs(job.x)
+        with np.errstate(invalid="ignore", over="ignore"):
+            scale = grad_geometry(x, job.geometry, None if up is None else np.abs(up),
+                                  job.grad.ties).astype(np.float64)
+        scale[~np.isfinite(scale)] = 0.0
+        job._grad_scale = scale
+    return job._grad_scale
+
+
+def judge_grad(result: BackendResult, grad: np.ndarray, job: "_Job") -> None:
+    """Set ``result``'s ``grad_*`` from the backend's gradient, with the cause of a difference
+    where the data shows a known one (``grad_cause``)."""
+    scratch = BackendResult(result.backend, "error", output=grad)
+    judge(scratch, job.grad_reference, job.grad_tol, lambda: grad_scale(job),
+          against="the reference gradient")
+    result.grad_input, result.grad_status = grad, scratch.status
+    result.grad_max_abs_diff, result.grad_differing = scratch.max_abs_diff, scratch.differing
+    result.grad_detail = scratch.detail
+    if scratch.status == "differ" and grad.shape == job.grad_reference.shape:
+        cause = grad_cause(result, grad, job)
+        if cause:
+            result.grad_detail += f" ({cause})"
+
+
+def _where_it_goes(grad: np.ndarray, ref: np.ndarray, cells: np.ndarray, nan_input) -> str:
+    """Where a backend's gradient of some windows went, from the cells those windows read."""
+    got = grad[cells]
+    if not np.any(got):
+        return "drops the gradient (0 on every cell the window reads)"
+    if float(np.nansum(got)) < float(np.nansum(ref[cells])) - 1e-6 * float(
+            np.nansum(np.abs(ref[cells]))):
+        return "loses part of the gradient (sent into the padding)"
+    if nan_input is not None:
+        on_nan = np.any(grad[cells & nan_input])
+        on_other = np.any(grad[cells & ~nan_input])
+        if on_nan and not on_other:
+            return "sends the gradient to another NaN"
+        if on_other and not on_nan:
+            return "sends the gradient to a cell that is not NaN"
+    return "sends the gradient to other cells"
+
+
+def _read_by(windows: np.ndarray, job: "_Job") -> np.ndarray:
+    """The input cells read by the output windows marked in ``windows`` (output-shaped)."""
+    from .gradient import _avg_grad
+
+    return _avg_grad(windows.astype(np.float64), job.geometry, job.x.shape) > 0
+
+
+def grad_cause(result: BackendResult, grad: np.ndarray, job: "_Job") -> str:
+    """The known cause of a gradient difference, where the data shows it: every differing
+    cell read by a window holding a NaN or only infinities, ties routed by another policy,
+    lp's NaN at a window sum of 0, or float32 precision in a float64 gradient."""
+    ref, mode = job.grad_reference, job.spec.mode
+    with np.errstate(invalid="ignore", over="ignore"):
+        close = np.isclose(grad.astype(np.float64), ref.astype(np.float64),
+                           rtol=job.grad_tol[0],
+                           atol=job.grad_tol[1]) | (np.isnan(grad) & np.isnan(ref))
+    differ = ~close
+    y = job.reference
+    causes = []
+    if mode in ("max", "min"):
+        for ties in ("split", "all", "first"):
+            if ties == job.grad.ties:
+                continue
+            alt = grad_geometry(job.x, job.geometry, job.grad.grad_output, ties)
+            if np.allclose(grad, alt, rtol=job.grad_tol[0], atol=job.grad_tol[1],
+                           equal_nan=True):
+                emulated = " ".join((result.how or {}).get("emulated_by", []))
+                why = ("; its plan takes the window as an elementwise maximum of slices, whose "
+                       "gradient splits ties, where pooling ops send them to the first"
+                       if "elementwise max" in emulated or "strided slices" in emulated else "")
+                return (f"ties in a window: {result.backend}'s gradient matches ties="
+                        f"{ties!r}, the reference uses ties={job.grad.ties!r}{why}")
+        nan_cells = _read_by(np.isnan(y), job)
+        inf_cells = _read_by(np.isinf(y) & ((y < 0) if mode == "max" else (y > 0)), job)
+        if (nan_cells | inf_cells)[differ].all():
+            out = result.output
+            if nan_cells[differ].any():
+                kept = (out.shape == y.shape and bool(np.isnan(out[np.isnan(y)]).all()))
+                causes.append(f"a NaN in a {mode} window: the reference sends the window's "
+                              f"gradient to its first NaN; {result.backend} outputs "
+                              f"{'NaN' if kept else 'the ' + mode + ' of the other cells'} "
+                              f"and {_where_it_goes(grad, ref, nan_cells, np.isnan(job.x))}")
+            if inf_cells[differ].any():
+                sign = "-" if mode == "max" else "+"
+                cells = inf_cells & ~nan_cells
+                causes.append(f"a window of only {sign}inf: the reference sends its gradient "
+                              f"to the window's first cell; {result.backend} "
+                              f"{_where_it_goes(grad, ref, cells, None)}")
+            return "; ".join(causes)
+    if mode == "lp":
+        zero = (job.x == 0) & np.isnan(grad) & ~np.isnan(ref)
+        if zero[differ].all():
+            what = (f"|x|**{job.spec.p:g} (p < 1)" if job.spec.p < 1
+                    else "the root of a window sum of 0")
+            return (f"lp at a cell that is 0: {what} has an infinite slope there, so "
+                    f"{result.backend}'s autograd gives NaN (0 * inf); the reference gives 0")
+    if ref.dtype == np.float64 and np.allclose(grad, ref, rtol=1e-6,
+                                               atol=1e-6 * float(np.max(grad_scale(job),
+                                                                        initial=0)),
+                                               equal_nan=True):
+        return (f"accurate to float32 only: {result.backend}'s float64 backward computes in "
+                f"float32" + ("; measured: Paddle's float64 avg-pooling backward divides by "
+                              "a float32 divisor" if result.backend == "paddle" and
+                              mode in ("avg", "lp") else ""))
     return ""

@@ -20,6 +20,7 @@ _OPERATORS = {
     "op:pow": ("{0} ** {1}", operator.pow),
     "op:neg": ("-{0}", operator.neg),
     "op:getitem": ("{0}[{1}]", operator.getitem),
+    "op:eq": ("{0} == {1}", operator.eq),
     "op:call": ("{0}({1})", lambda f, *args: f(*args)),
 }
 
@@ -104,6 +105,9 @@ class Plan:
     handover: str = ""  # the input is converted to this dtype before the framework sees it
     handback: str = ""  # the output is converted to this dtype after it (exact)
     exact_below: int = 0  # integers pooled in float64: refuse |values| >= this
+    #: the framework's "record and backprop" around the steps, when the plan's gradient is
+    #: taken: lines of code, ``{forward}`` where the steps go (indented like it)
+    backward: tuple[str, ...] = ()
     _counter: int = 0
 
     # --- building -----------------------------------------------------------------------------
@@ -166,6 +170,23 @@ class Plan:
             lines.append(f"# y: {self.output_note}")
         return "\n".join(lines)
 
+    def render_grad(self) -> str:
+        """The plan with its framework's backward pass, as runnable code: ``grad_output`` (the
+        upstream gradient, shaped as ``y``) in, ``grad_input`` (shaped as ``x``) out."""
+        forward = self.render().split("\n")
+        imports = [line for line in forward if line in self.imports]
+        body = [line for line in forward if line not in self.imports]
+        lines = imports + [line for line in self.backward if line.startswith(("import ", "from "))]
+        for line in self.backward:
+            if line.startswith(("import ", "from ")):
+                continue
+            if line.strip() == "{forward}":
+                indent = line[:len(line) - len(line.lstrip())]
+                lines.extend(indent + step for step in body)
+            else:
+                lines.append(line)
+        return "\n".join(lines)
+
     def to_json(self) -> dict:
         """The plan as plain JSON (for a worker to execute); ``from_json`` inverts it."""
         return {"backend": self.backend, "imports": list(self.imports), "path": self.path,
@@ -191,9 +212,12 @@ class Plan:
     def describe(self) -> dict:
         """JSON-friendly summary (what a report shows as "how")."""
         calls = [s.fn for s in self.steps if not s.fn.startswith("op:")]
-        return {"path": self.path, "emulated_by": list(self.emulated_by),
-                "adaptations": list(self.adaptations), "computes_in": self.computes_in,
-                "calls": calls, "code": self.render()}
+        described = {"path": self.path, "emulated_by": list(self.emulated_by),
+                     "adaptations": list(self.adaptations), "computes_in": self.computes_in,
+                     "calls": calls, "code": self.render()}
+        if self.backward:
+            described["grad_code"] = self.render_grad()
+        return described
 
 
 def _encode(value):

@@ -8,7 +8,8 @@ else is shared here, so a trick that two adapters need exists once:
 * layout: transpose in and out when the kernel lacks the requested layout;
 * dtype: cast to what the framework can pool, and back to the reference's output dtype;
 * min: ``-max(-x)`` for floats, ``~max(~x)`` for integers (exact, no overflow at the minimum);
-* lp: ``(sum |x|^p)^(1/p)`` with the sum taken by average pooling;
+* lp: ``(sum |x|^p)^(1/p)`` with the sum taken by average pooling, the root taken only where
+  the sum is not 0 (0 there), so its gradient is 0 at a zero sum, not 0 * inf = NaN;
 * padding the framework cannot take (asymmetric, wider than its limit, SAME_LOWER, ceil
   overhang): pad explicitly with the reduction's identity (``-inf`` for max, 0 for sums) and
   pool without padding;
@@ -65,8 +66,15 @@ class Vocabulary:
         """Unpadded, floor-mode max/avg pooling (the one primitive every framework has)."""
         raise NotImplementedError
 
-    #: the framework's elementwise functions: {"maximum": ..., "abs": ..., "ones_like": ...}
+    #: the framework's elementwise functions: {"maximum": ..., "abs": ..., "ones_like": ...,
+    #: "zeros_like": ..., "where": ...}
     functions: dict[str, str] = {}
+
+    def where(self, plan: Plan, condition: Var, a: Var, b: Var) -> Var:
+        return plan.call(self.functions["where"], condition, a, b)
+
+    def zeros_like(self, plan: Plan, v: Var) -> Var:
+        return plan.call(self.functions["zeros_like"], v)
 
     def maximum(self, plan: Plan, a: Var, b: Var) -> Var:
         return plan.call(self.functions["maximum"], a, b)
@@ -128,6 +136,15 @@ class Vocabulary:
         raise NotImplementedError
 
     def to_numpy(self, ns: dict, tensor) -> np.ndarray:
+        raise NotImplementedError
+
+    # the backward pass: the framework's autograd around a plan's steps
+    #: ``Plan.backward``: the rendered "record and backprop" (``{forward}``: the steps)
+    backward: tuple[str, ...] = ()
+
+    def gradient(self, ns: dict, forward, x, grad_output):
+        """``(y, grad_input)``: ``y = forward(x)`` recorded by the framework's autograd and
+        backpropagated with ``grad_output`` (tensors in, tensors out), as ``backward`` renders."""
         raise NotImplementedError
 
 
@@ -256,7 +273,7 @@ def build_plan(vocab: Vocabulary, geom, dtype: np.dtype,
             v = vocab.power(plan, v, spec.p)
         plan.emulate(f"lp: (sum |x|^{spec.p:g})^(1/{spec.p:g}), the sum by average pooling")
         y = _window_sum(vocab, plan, geom, v, layout)
-        y = vocab.power(plan, y, 1.0 / spec.p) if spec.p != 1 else y
+        y = _root(vocab, plan, y, spec.p) if spec.p != 1 else y
     else:
         start = _max_pool_start_too_high(vocab, mode, given, work)
         if start is not None:
@@ -286,6 +303,16 @@ def build_plan(vocab: Vocabulary, geom, dtype: np.dtype,
     if layout != spec.layout:
         y = vocab.transpose(plan, y, TO_NHWC if spec.layout == "NHWC" else TO_NCHW)
     return plan
+
+
+def _root(vocab: Vocabulary, plan: Plan, total: Var, p: float) -> Var:
+    """``total ** (1/p)`` taken where the window sum is not 0, and 0 where it is: the same
+    numbers, but a gradient of 0 at a zero sum (the plain root's slope there is infinite, and
+    autograd gives 0 * inf = NaN; PyTorch's ``F.lp_pool2d`` masks it the same way)."""
+    zero = plan.call("op:eq", total, 0)
+    safe = vocab.where(plan, zero, vocab.ones_like(plan, total), total)
+    root = vocab.power(plan, safe, 1.0 / p)
+    return vocab.where(plan, zero, vocab.zeros_like(plan, root), root)
 
 
 def _max_pool_start_too_high(vocab: Vocabulary, mode: str, given: np.dtype,

@@ -165,3 +165,71 @@ def adaptive(x, output_size, mode="max", layout="NCHW"):
     for idx in np.ndindex(*lead):
         out[idx] = adaptive_plane(planes_first[idx], oh, ow, mode)
     return np.moveaxis(out, -3, -1) if (layout == "NHWC" and x.ndim > 2) else out
+
+
+def grad_plane(plane, up, pool_size, mode="max", stride=1, padding=0, dilation=1,
+               ceil_mode=False, count_include_pad=True, p=2.0, ties="first"):
+    """The gradient of ``pool_plane`` for one float64 (H, W) plane and its upstream gradient
+    ``up`` (out_h, out_w), one window at a time from the definitions: a max/min window's
+    gradient to its extreme among its real cells in row-major order (its NaNs if it has any;
+    ``ties``: the first, split evenly, or all), avg ``up / count`` to each real cell, lp
+    ``up * sign(v) * (|v| / norm)**(p - 1)`` (0 where v is 0, NaN where the norm is)."""
+    (kh, kw), (sh, sw), (dh, dw) = _pair(pool_size), _pair(stride), _pair(dilation)
+    if isinstance(padding, str):
+        ph = _pads(plane.shape[0], kh, sh, dh, padding.lower())
+        pw = _pads(plane.shape[1], kw, sw, dw, padding.lower())
+    else:
+        padding = _pair(padding)
+        ph, pw = (_pair(v) for v in padding)
+    rows = _windows(plane.shape[0], kh, sh, dh, ph[0], ph[1], ceil_mode)
+    cols = _windows(plane.shape[1], kw, sw, dw, pw[0], pw[1], ceil_mode)
+    grad = np.zeros(plane.shape)
+    for i, row in enumerate(rows):
+        for j, col in enumerate(cols):
+            cells, pads = [], 0  # real cells in row-major order within the window
+            for rkind, r in row:
+                for ckind, c in col:
+                    if rkind == "real" and ckind == "real":
+                        cells.append((r, c))
+                    elif "overhang" not in (rkind, ckind):
+                        pads += 1
+            g = float(up[i, j])
+            values = [float(plane[cell]) for cell in cells]
+            if mode in ("max", "min"):
+                nans = [cell for cell, v in zip(cells, values) if math.isnan(v)]
+                if nans:
+                    winners = nans
+                else:
+                    best = max(values) if mode == "max" else min(values)
+                    winners = [cell for cell, v in zip(cells, values) if v == best]
+                if ties == "first":
+                    grad[winners[0]] += g
+                else:
+                    for cell in winners:
+                        grad[cell] += g / len(winners) if ties == "split" else g
+            elif mode == "avg":
+                count = len(cells) + (pads if count_include_pad else 0)
+                for cell in cells:
+                    grad[cell] += g / count
+            else:
+                norm = _p_norm(values, p)
+                for cell, v in zip(cells, values):
+                    if math.isnan(norm):
+                        grad[cell] += math.nan
+                    elif v != 0:
+                        grad[cell] += g * math.copysign(1.0, v) * (abs(v) / norm) ** (p - 1)
+    return grad
+
+
+def pool_grad(x, up, pool_size, mode="max", layout="NCHW", **kwargs):
+    """``grad_plane`` on every (H, W) plane of a rank 2-4 array in ``layout``."""
+    x = np.asarray(x, dtype=np.float64)
+    up = np.asarray(up, dtype=np.float64)
+    if x.ndim == 2:
+        return grad_plane(x, up, pool_size, mode, **kwargs)
+    if layout == "NHWC":
+        x, up = np.moveaxis(x, -1, -3), np.moveaxis(up, -1, -3)
+    grad = np.empty(x.shape)
+    for idx in np.ndindex(*x.shape[:-2]):
+        grad[idx] = grad_plane(x[idx], up[idx], pool_size, mode, **kwargs)
+    return np.moveaxis(grad, -3, -1) if layout == "NHWC" else grad

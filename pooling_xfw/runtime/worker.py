@@ -123,8 +123,8 @@ def _output_path(request: dict, index: int) -> str | None:
 
 def _dispatch(adapter, request: dict, inputs: list, hooks: bool):
     op = request.get("op")
-    if op in ("pool2d", "adaptive", "global"):
-        return op_reply(adapter, op, request["kwargs"], inputs[0])
+    if op in ("pool2d", "adaptive", "global", "pool2d_grad"):
+        return op_reply(adapter, op, request["kwargs"], *inputs)
     if op == "run-plan":  # a native call as the user wrote it (the porting assistant)
         return _run_plan(adapter, request, inputs)
     if op == "echo":  # the array round trip, across numpy versions and transfer ways
@@ -139,22 +139,25 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def op_reply(adapter, op: str, kwargs: dict, x):
-    """Run one ``pool2d``, ``adaptive`` or ``global`` request with ``adapter``: (reply header,
-    [output]).  Shared by the worker and ``compare``'s in-process path, so both report alike."""
+def op_reply(adapter, op: str, kwargs: dict, x, *more):
+    """Run one ``pool2d``, ``adaptive``, ``global`` or ``pool2d_grad`` request with ``adapter``:
+    (reply header, [output]; for ``pool2d_grad``, whose optional second input is the upstream
+    gradient, [output, gradient]).  Shared by the worker and ``compare``'s in-process path, so
+    both report alike."""
     from pooling_xfw.adapters._base import RUNNERS
     from pooling_xfw.errors import PoolingError
 
     started = time.perf_counter()
     try:
-        output, plan = RUNNERS[op](adapter.VOCABULARY, x, **kwargs)
+        output, plan = RUNNERS[op](adapter.VOCABULARY, x, *more, **kwargs)
     except PoolingError as exc:
         return {"status": "error", "kind": "PoolingError", "message": str(exc)}, []
     except Exception as exc:  # BackendError carries the framework's one-line message
         message = " ".join(str(exc).split())[:500]
         return {"status": "error", "kind": type(exc).__name__, "message": message}, []
     return {"status": "ok", "how": plan.describe(),
-            "seconds": time.perf_counter() - started}, [output]
+            "seconds": time.perf_counter() - started}, (
+                list(output) if isinstance(output, list) else [output])
 
 
 def _run_plan(adapter, request, inputs):

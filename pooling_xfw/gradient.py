@@ -1,0 +1,245 @@
+"""The gradient of ``px.pool2d``: ``pool2d_grad``, the vector-Jacobian product in numpy.
+
+``pool2d_grad(X, ...)`` returns ``dL/dX`` for ``L = sum(pool2d(X, ...) * grad_output)``, in the
+shape, layout and dtype of ``X``, driven by the forward's own resolved ``Geometry`` (pads, output
+sizes, ceil overhang, divisors: ``pooling_xfw.spec``), so both passes read the same windows.
+Vectorized like the forward: a loop over the taps of the window (strided views of a padded
+array), never over windows.  Each window's upstream gradient goes:
+
+* max / min: to the window's extreme.  ``ties`` decides among equal extremes:
+  ``"first"``, the first in row-major order within the window, what every framework's pooling op
+  does (PyTorch, TensorFlow, Paddle, MXNet, JAX; overlapping and dilated windows included: each
+  window routes to its own first); ``"split"``, divided evenly among them, what a global max
+  written as a reduction does (``torch.amax``, ``tf.reduce_max`` i.e. Keras'
+  ``GlobalMaxPooling2D``, ``paddle.max``, ``jnp.max``); ``"all"``, the full gradient to each of
+  them (``mx.nd.max``).  Padding and ceil overhang never receive gradient: a window of only
+  ``-inf`` (``+inf`` for min) sends it to its first real cell like any tie (PyTorch's
+  ``max_pool2d`` starts its argmax at the window's first real cell).
+  NaN: the forward propagates it, so a NaN is its window's extreme and the gradient goes to the
+  window's first NaN (``ties`` applies among NaNs).  PyTorch routes it to the last NaN,
+  TensorFlow to a NaN while outputting the max of the rest, Paddle and MXNet to the max of the
+  rest: ``px.compare(..., grad=True)`` reports those as differences with the cause.
+* avg: ``grad_output / divisor`` to every cell the window reads, the divisor from the geometry
+  (``count_include_pad``, SAME and ceil overhang as in the forward); cells of the padding get
+  their share, which is dropped with the padding.  NaN and inf in ``X`` do not matter.
+* lp, ``y = (sum |x|**p)**(1/p)``: ``grad_output * sign(x) * (|x| / y)**(p - 1)``, and 0 at every
+  cell that is 0 (so a window whose sum is 0 gives 0, as PyTorch's own ``F.lp_pool2d``, whose
+  ``relu`` masks the root's infinite slope; the same formula computed naively gives NaN there).
+  A window whose result is NaN sends NaN to every cell it reads.
+
+``grad_output``: the upstream gradient, shaped as the pooled output; ones when omitted.  The
+result has ``X``'s float dtype, computed in at least float32 (float16 in float32, rounded once).
+Integer inputs are refused: a gradient needs a float input (no framework differentiates one).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import PoolingError
+from .reference import (_pad_for, _p_norm, _spatial, _tap, accumulator_dtype, as_input,
+                        pool_geometry)
+from .spec import AxisGeometry, Geometry, make_spec, resolve, spatial_axes
+
+TIES = ("first", "split", "all")
+
+
+def check_ties(ties) -> str:
+    """``ties`` checked: one of ``TIES`` (``PoolingError`` naming the argument otherwise)."""
+    if not isinstance(ties, str) or ties.lower() not in TIES:
+        raise PoolingError(f"ties: got {ties!r}; allowed: {', '.join(map(repr, TIES))}")
+    return ties.lower()
+
+
+def grad_input(X) -> np.ndarray:
+    """``X`` as an array a gradient can be taken of: a float16/32/64 array (``PoolingError``
+    otherwise)."""
+    x = as_input(X)
+    if x.dtype.kind != "f":
+        raise PoolingError(f"X: got dtype {x.dtype} for a gradient; allowed: float16, float32 or "
+                           f"float64 arrays (a gradient needs a float input)")
+    return x
+
+
+def output_shape_of(shape, geom: Geometry) -> tuple[int, ...]:
+    """The pooled output's shape for an input of ``shape`` (same rank and layout)."""
+    h_axis, w_axis = spatial_axes(len(shape), geom.spec.layout)
+    out = list(shape)
+    out[h_axis], out[w_axis] = geom.out_hw
+    return tuple(int(v) for v in out)
+
+
+def upstream(grad_output, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """``grad_output`` checked against the pooled output's ``shape``, in ``dtype`` (ones when
+    None)."""
+    if grad_output is None:
+        return np.ones(shape, dtype)
+    try:
+        up = np.asarray(grad_output)
+    except (TypeError, ValueError) as exc:
+        raise PoolingError(f"grad_output: got an object numpy cannot read as an array ({exc}); "
+                           f"allowed: a real array of the pooled output's shape {shape}") from None
+    if up.dtype.kind not in "iuf" or up.dtype.char == "g":
+        raise PoolingError(f"grad_output: got dtype {up.dtype}; allowed: a real (integer or "
+                           f"float16/32/64) array of the pooled output's shape {shape}")
+    if up.shape != tuple(shape):
+        raise PoolingError(f"grad_output: got shape {up.shape}; allowed: the pooled output's "
+                           f"shape {tuple(shape)}")
+    return up.astype(dtype, copy=False)
+
+
+def pool2d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str = "first",
+                stride=1, padding=0, dilation=1, ceil_mode: bool = False,
+                count_include_pad: bool = True, layout: str = "NCHW", p: float = 2
+                ) -> np.ndarray:
+    """The gradient of ``px.pool2d(X, pool_size, mode, ...)`` with respect to ``X``: the
+    vector-Jacobian product with ``grad_output`` (ones when omitted), shaped and typed as ``X``.
+
+    ``ties``: ``"first"`` (every framework's pooling op), ``"split"`` (a max written as a
+    reduction: ``torch.amax``, ``tf.reduce_max``) or ``"all"`` (``mx.nd.max``); it matters for
+    max and min only.  Every other argument is ``px.pool2d``'s.  See this module's docstring for
+    padding, NaN, inf and lp at 0.  Raises ``PoolingError`` on any invalid argument.
+    """
+    spec = make_spec(pool_size, mode, stride=stride, padding=padding, dilation=dilation,
+                     ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout,
+                     p=p)
+    ties = check_ties(ties)
+    x = grad_input(X)
+    return grad_geometry(x, resolve(spec, x.shape), grad_output, ties)
+
+
+def grad_geometry(x: np.ndarray, geom: Geometry, grad_output=None, ties: str = "first"
+                  ) -> np.ndarray:
+    """``pool2d_grad`` of a validated float array with a resolved geometry."""
+    work = accumulator_dtype(x.dtype)
+    geom.check_fits(x.shape, work)
+    up = upstream(grad_output, output_shape_of(x.shape, geom), work)
+    mode = geom.spec.mode
+    if mode == "avg":
+        grad = _avg_grad(up, geom, x.shape)
+    elif mode == "lp":
+        grad = _lp_grad(x.astype(work, copy=False), up, geom)
+    else:
+        grad = _extreme_grad(x, up, geom, ties)
+    return grad.astype(x.dtype, copy=False)
+
+
+# --- scattering a window's gradient back onto the cells it reads -----------------------------
+
+def _padded_length(g: AxisGeometry) -> int:
+    """The length of one axis as the windows read it (the forward's ``_pad_for``)."""
+    return max(g.pad_before + g.size, g.span)
+
+
+def _scatter_axis(values: np.ndarray, axis: int, g: AxisGeometry) -> np.ndarray:
+    """The transpose of a sum over one axis's windows: each window's value added to every cell
+    it reads (k strided views; within one tap the windows' cells are distinct), then the
+    padding and overhang dropped."""
+    shape = list(values.shape)
+    shape[axis] = _padded_length(g)
+    out = np.zeros(shape, values.dtype)
+    index = [slice(None)] * out.ndim
+    for j in range(g.kernel):
+        index[axis] = _tap(g, j)
+        out[tuple(index)] += values
+    index[axis] = slice(g.pad_before, g.pad_before + g.size)
+    return out[tuple(index)]
+
+
+def _avg_grad(up: np.ndarray, geom: Geometry, shape) -> np.ndarray:
+    """``up / divisor`` to every cell each window reads: separable, a column pass then a row
+    pass (k_h + k_w strided additions)."""
+    h_axis, w_axis = spatial_axes(len(shape), geom.spec.layout)
+    share = up / _spatial(geom.divisor().astype(up.dtype), up.ndim, geom.spec.layout)
+    return _scatter_axis(_scatter_axis(share, w_axis, geom.cols), h_axis, geom.rows)
+
+
+class _Taps:
+    """The 2-D window's taps in row-major order over two arrays padded alike: a padded value
+    array (read) and a zero gradient array (written), with which taps read real cells."""
+
+    def __init__(self, values: np.ndarray, geom: Geometry, fill, grad_dtype: np.dtype):
+        self.geom = geom
+        self.h_axis, self.w_axis = spatial_axes(values.ndim, geom.spec.layout)
+        self.values = _pad_for(_pad_for(values, self.w_axis, geom.cols, fill), self.h_axis,
+                               geom.rows, fill)
+        self.grad = np.zeros(self.values.shape, grad_dtype)
+        self.real = [self._real_taps(g) for g in (geom.rows, geom.cols)]
+        self.padded = any(not r.all() for r in self.real)
+
+    @staticmethod
+    def _real_taps(g: AxisGeometry) -> np.ndarray:
+        """(out, kernel): which taps of each window read an input cell (not padding/overhang)."""
+        positions = g.tap_positions()
+        return (positions >= 0) & (positions < g.size)
+
+    def __iter__(self):
+        """(value view, gradient view, real mask or None) per tap, each output-shaped."""
+        index = [slice(None)] * self.values.ndim
+        layout, ndim = self.geom.spec.layout, self.values.ndim
+        for a in range(self.geom.rows.kernel):
+            index[self.h_axis] = _tap(self.geom.rows, a)
+            for b in range(self.geom.cols.kernel):
+                index[self.w_axis] = _tap(self.geom.cols, b)
+                mask = (_spatial(np.outer(self.real[0][:, a], self.real[1][:, b]), ndim, layout)
+                        if self.padded else None)
+                yield self.values[tuple(index)], self.grad[tuple(index)], mask
+
+    def result(self) -> np.ndarray:
+        """The gradient of the input cells (padding and overhang dropped)."""
+        index = [slice(None)] * self.grad.ndim
+        for axis, g in ((self.h_axis, self.geom.rows), (self.w_axis, self.geom.cols)):
+            index[axis] = slice(g.pad_before, g.pad_before + g.size)
+        return self.grad[tuple(index)]
+
+
+def _extreme_grad(x: np.ndarray, up: np.ndarray, geom: Geometry, ties: str) -> np.ndarray:
+    """max/min: each window's gradient to its extreme (a NaN where it has one), per ``ties``.
+    The padding is filled with NaN's opposite, a value that never matches: it is masked out."""
+    y = pool_geometry(x, geom)
+    nan_windows = np.isnan(y)
+    any_nan = bool(nan_windows.any())
+    taps = _Taps(x, geom, 0, up.dtype)
+
+    def hits(value, mask):
+        hit = value == y
+        if any_nan:
+            hit |= np.isnan(value) & nan_windows
+        if mask is not None:
+            hit &= mask
+        return hit
+
+    if ties == "split":
+        count = np.zeros(y.shape, np.int64)
+        for value, _, mask in taps:
+            count += hits(value, mask)
+        up = up / count  # every window has a hit: its extreme is one of its real cells
+    taken = np.zeros(y.shape, bool) if ties == "first" else None
+    for value, grad, mask in taps:
+        hit = hits(value, mask)
+        if taken is not None:
+            hit &= ~taken
+            taken |= hit
+        np.add(grad, up, out=grad, where=hit)
+    return taps.result()
+
+
+def _lp_grad(x: np.ndarray, up: np.ndarray, geom: Geometry) -> np.ndarray:
+    """lp: ``up * (|x| / y)**(p - 1)`` summed over the windows reading a cell, times
+    ``sign(x)``; 0 where ``|x|`` is 0, NaN where the window's result is NaN."""
+    p = geom.spec.p
+    magnitudes = np.abs(x)
+    y = _p_norm(magnitudes, geom, p)
+    nan_windows = np.isnan(y)
+    taps = _Taps(magnitudes, geom, 0, up.dtype)
+    exponent = x.dtype.type(p - 1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        for value, grad, mask in taps:
+            share = value / y
+            share **= exponent
+            share *= up
+            share[value == 0] = 0  # a cell that is 0 gets 0 (also where the window sum is 0)
+            share[nan_windows] = np.nan  # a NaN window: NaN to every cell it reads
+            grad += share
+        sign = np.sign(x)
+        sign[np.isnan(x)] = 1  # a NaN cell no window reads keeps gradient 0
+        return taps.result() * sign

@@ -1,0 +1,349 @@
+"""Gradients: the reference ``px.pool2d_grad`` against a brute force and finite differences."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pooling_xfw as px
+
+from . import brute
+from .test_reference import LAYOUTS, PADDINGS, SIZES
+
+# --- the reference, from the definitions -------------------------------------------------------
+
+
+@st.composite
+def gradient_problems(draw):
+    layout = draw(st.sampled_from(LAYOUTS))
+    rank = draw(st.integers(2, 4))
+    h, w = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    lead = [draw(st.integers(1, 2)) for _ in range(rank - 2)]
+    shape = lead + [h, w] if layout == "NCHW" or rank == 2 else lead[:-1] + [h, w] + lead[-1:]
+    dtype = draw(st.sampled_from(["float32", "float64", "float16"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.integers(-3, 4, size=shape).astype(dtype)  # few values: ties in most windows
+    if draw(st.booleans()):
+        flat = x.reshape(-1)
+        for value in draw(st.lists(st.sampled_from([np.nan, np.inf, -np.inf]), max_size=3)):
+            flat[rng.integers(flat.size)] = value
+    kwargs = dict(mode=draw(st.sampled_from(["max", "avg", "min", "lp"])),
+                  stride=draw(SIZES.filter(lambda s: s != 4)), padding=draw(PADDINGS),
+                  dilation=draw(st.sampled_from([1, 2, (1, 2)])), ceil_mode=draw(st.booleans()),
+                  count_include_pad=draw(st.booleans()), layout=layout,
+                  p=draw(st.sampled_from([1.0, 2.0, 3.0, 0.5])))
+    ties = draw(st.sampled_from(["first", "split", "all"]))
+    return x, draw(SIZES), kwargs, ties, draw(st.integers(0, 2**32 - 1))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(gradient_problems())
+def test_reference_gradient_matches_brute_force(problem):
+    x, pool_size, kwargs, ties, seed = problem
+    try:
+        out_shape = px.output_shape(x.shape, pool_size, stride=kwargs["stride"],
+                                    padding=kwargs["padding"], dilation=kwargs["dilation"],
+                                    ceil_mode=kwargs["ceil_mode"], layout=kwargs["layout"])
+    except px.PoolingError:
+        with pytest.raises(px.PoolingError):
+            px.pool2d_grad(x, pool_size, ties=ties, **kwargs)
+        return
+    up = np.random.default_rng(seed).integers(-4, 5, size=out_shape).astype(np.float64)
+    expected = brute.pool_grad(x, up, pool_size, ties=ties, **kwargs)
+    grad = px.pool2d_grad(x, pool_size, grad_output=up, ties=ties, **kwargs)
+    assert grad.shape == x.shape and grad.dtype == x.dtype
+    rtol = 2e-3 if x.dtype == np.float16 else 1e-5
+    np.testing.assert_allclose(grad.astype(np.float64), expected, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("mode,p", [("max", 2), ("min", 2), ("avg", 2), ("lp", 2), ("lp", 3),
+                                    ("lp", 1.5)])
+@pytest.mark.parametrize("kwargs", [
+    dict(stride=1), dict(stride=2, padding=1), dict(stride=2, ceil_mode=True),
+    dict(dilation=2, padding=((0, 2), (1, 0))), dict(padding="same", count_include_pad=False),
+], ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()))
+def test_reference_gradient_is_the_derivative(mode, p, kwargs):
+    """Central finite differences of sum(pool2d(x) * up), on a tie-free input."""
+    rng = np.random.default_rng(7)
+    x = rng.permutation(np.arange(1.0, 43.0))[:42].reshape(1, 6, 7) * rng.choice([-1, 1], 42
+                                                                                 ).reshape(1, 6, 7)
+    x = x / 7  # distinct magnitudes, both signs: no ties, no zero
+    up = rng.standard_normal(px.pool2d(x, 3, mode, p=p, **kwargs).shape)
+    grad = px.pool2d_grad(x, 3, mode, grad_output=up, p=p, **kwargs)
+    eps = 1e-6
+    numeric = np.empty_like(x)
+    for index in np.ndindex(*x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[index] += eps
+        minus[index] -= eps
+        numeric[index] = ((px.pool2d(plus, 3, mode, p=p, **kwargs) * up).sum()
+                          - (px.pool2d(minus, 3, mode, p=p, **kwargs) * up).sum()) / (2 * eps)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-6)
+
+
+# measured in PyTorch, TensorFlow, Paddle, MXNet and JAX (each the same): up = 1, 10, 100, ...
+# per window, so where each window's gradient goes shows in the digits
+MEASURED_ROUTING = [
+    (np.ones((3, 3)), 2, {}, [1, 10, 0, 100, 1000, 0, 0, 0, 0]),
+    (np.array([[0.0, 5], [5, 0]]), 2, {}, [0, 1, 0, 0]),
+    (np.array([[-1.0, -2], [-3, -4]]), 3, dict(padding=1), [1111, 0, 0, 0]),
+    (np.arange(1.0, 6)[None], (1, 2), dict(stride=(1, 2), ceil_mode=True), [0, 1, 0, 10, 100]),
+    (-np.arange(1.0, 6)[None], (1, 2), dict(stride=(1, 2), ceil_mode=True), [1, 0, 10, 0, 100]),
+    (np.array([[1.0, 9, 2, 8, 3, 7, 4]]), (1, 3), dict(dilation=(1, 2)), [0, 10, 0, 0, 1, 0, 100]),
+    (np.full((1, 7), 5.0), (1, 3), dict(dilation=(1, 2)), [1, 10, 100, 0, 0, 0, 0]),
+]
+
+
+@pytest.mark.parametrize("x,pool_size,kwargs,expected", MEASURED_ROUTING,
+                         ids=lambda v: str(v) if isinstance(v, dict) else None)
+def test_max_routes_each_window_to_its_first_extreme(x, pool_size, kwargs, expected):
+    up = 10.0 ** np.arange(px.pool2d(x, pool_size, **kwargs).size)
+    up = up.reshape(px.pool2d(x, pool_size, **kwargs).shape)
+    grad = px.pool2d_grad(x, pool_size, grad_output=up, **kwargs)
+    np.testing.assert_array_equal(grad.ravel(), expected)
+
+
+@pytest.mark.parametrize("kwargs,expected", [
+    # 1x5 ones, k3 s2 pad1, up 1, 10, 100: measured alike in every framework
+    (dict(count_include_pad=True), [1 / 3, 11 / 3, 10 / 3, 110 / 3, 100 / 3]),
+    (dict(count_include_pad=False), [1 / 2, 1 / 2 + 10 / 3, 10 / 3, 10 / 3 + 100 / 2, 100 / 2]),
+])
+def test_avg_divides_by_the_geometrys_divisor(kwargs, expected):
+    grad = px.pool2d_grad(np.ones((1, 5)), (1, 3), "avg", stride=(1, 2), padding=(0, 1),
+                          grad_output=np.array([[1.0, 10, 100]]), **kwargs)
+    np.testing.assert_allclose(grad.ravel(), expected, rtol=1e-15)
+
+
+def test_avg_same_excludes_the_padding_and_ceil_never_counts_the_overhang():
+    # TensorFlow SAME (1x4 k3 s2, pads 0 and 1) and 1x5 k2 s2 ceil, as measured in TF/torch
+    same = px.pool2d_grad(np.ones((1, 4)), (1, 3), "avg", stride=(1, 2), padding="same",
+                          count_include_pad=False, grad_output=np.array([[1.0, 10]]))
+    np.testing.assert_allclose(same.ravel(), [1 / 3, 1 / 3, 1 / 3 + 10 / 2, 10 / 2])
+    ceil = px.pool2d_grad(np.ones((1, 5)), (1, 2), "avg", stride=(1, 2), ceil_mode=True,
+                          grad_output=np.array([[1.0, 10, 100]]))
+    np.testing.assert_allclose(ceil.ravel(), [0.5, 0.5, 5, 5, 100])
+
+
+@pytest.mark.parametrize("ties,expected", [("first", [1, 0, 0, 0]), ("split", [0.25] * 4),
+                                           ("all", [1, 1, 1, 1])])
+def test_ties(ties, expected):
+    np.testing.assert_array_equal(px.pool2d_grad(np.ones((2, 2)), 2, ties=ties).ravel(),
+                                  expected)
+
+
+@pytest.mark.parametrize("x,expected", [
+    ([[1, np.nan], [3, 4]], [0, 1, 0, 0]),
+    ([[np.nan, np.nan], [1, 2]], [1, 0, 0, 0]),  # the first NaN (PyTorch: the last)
+    ([[-np.inf, -np.inf], [-np.inf, -np.inf]], [1, 0, 0, 0]),
+    ([[-np.inf, np.nan], [-np.inf, -np.inf]], [0, 1, 0, 0]),
+])
+def test_nan_is_the_extreme_and_all_minus_inf_goes_to_the_first_cell(x, expected):
+    np.testing.assert_array_equal(px.pool2d_grad(np.array(x), 2).ravel(), expected)
+
+
+def test_padding_never_receives_gradient_even_in_an_all_minus_inf_window():
+    grad = px.pool2d_grad(np.full((2, 2), -np.inf), 3, padding=1)
+    np.testing.assert_array_equal(grad.ravel(), [4, 0, 0, 0])  # PyTorch, measured
+
+
+def test_lp_gradient_is_zero_where_the_window_sum_is_zero():
+    np.testing.assert_array_equal(px.pool2d_grad(np.zeros((2, 2)), 2, "lp"), np.zeros((2, 2)))
+    grad = px.pool2d_grad(np.array([[3.0, -4], [0, 0]]), 2, "lp")
+    np.testing.assert_allclose(grad.ravel(), [0.6, -0.8, 0, 0])
+
+
+def test_dtype_rank_and_layout_are_the_inputs():
+    x = np.random.default_rng(3).standard_normal((2, 6, 5, 3)).astype(np.float16)
+    grad = px.pool2d_grad(x, 2, "avg", stride=2, layout="NHWC")
+    assert grad.shape == x.shape and grad.dtype == np.float16
+    nchw = px.pool2d_grad(np.moveaxis(x, -1, 1), 2, "avg", stride=2)
+    np.testing.assert_array_equal(np.moveaxis(nchw, 1, -1), grad)
+    assert px.pool2d_grad(x[0, :, :, 0].astype(np.float32), 2).dtype == np.float32
+
+
+@pytest.mark.parametrize("X,kwargs,arg", [
+    (np.ones((4, 4)), dict(ties="last"), "ties"),
+    (np.ones((4, 4)), dict(grad_output=np.ones((2, 2))), "grad_output"),
+    (np.ones((4, 4)), dict(grad_output=np.ones((3, 3), complex)), "grad_output"),
+    (np.ones((4, 4), np.int32), {}, "X"),
+    (np.ones((4, 4)), dict(mode="median"), "mode"),
+])
+def test_errors_name_the_argument(X, kwargs, arg):
+    with pytest.raises(px.PoolingError, match=rf"^{arg}: got .*; allowed: "):
+        px.pool2d_grad(X, 2, **kwargs)
+
+
+# --- every backend, with its own autograd ------------------------------------------------------
+
+ORDINARY = [  # (pool_size, mode, kwargs)
+    (3, "max", dict(stride=1)),  # overlapping windows
+    (3, "max", dict(stride=2, padding=1)),
+    (3, "min", dict(stride=2, ceil_mode=True)),
+    (2, "max", dict(dilation=2, padding=1)),
+    ((2, 3), "max", dict(stride=(2, 1), padding=((1, 0), (0, 2)))),
+    (3, "avg", dict(stride=2, padding=1)),
+    (3, "avg", dict(stride=2, padding=1, count_include_pad=False)),
+    (2, "avg", dict(stride=2, ceil_mode=True)),
+    (3, "avg", dict(stride=2, padding="same", count_include_pad=False)),
+    (2, "lp", dict(stride=1, p=2)),
+]
+
+
+def _cases(dtype, layout):
+    rng = np.random.default_rng(11)
+    shape = (2, 3, 9, 8) if layout == "NCHW" else (2, 9, 8, 3)
+    cases = []
+    for pool_size, mode, kwargs in ORDINARY:
+        x = rng.standard_normal(shape).astype(dtype)  # continuous values: no ties
+        out = px.pool2d(x, pool_size, mode, layout=layout, **kwargs)
+        up = rng.standard_normal(out.shape).astype(dtype)
+        cases.append(dict(X=x, pool_size=pool_size, mode=mode, layout=layout, grad=True,
+                          grad_output=up, **kwargs))
+    return cases
+
+
+def _float32_only(backend, case):
+    """Measured: Paddle's float64 avg-pooling backward divides by a float32 divisor (3.3.1), so
+    its float64 avg and lp gradients (lp sums by average pooling) are float32-accurate."""
+    return (backend == "paddle" and case["X"].dtype == np.float64
+            and case["mode"] in ("avg", "lp"))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_backend_gradient_agrees_on_ordinary_cases(pool, dtype, layout):
+    cases = _cases(dtype, layout)
+    results = px.compare_many([dict(c) for c in cases], pool=pool)
+    failures, float32_only = {}, 0
+    for case, result in zip(cases, results):
+        assert result.grad_reference is not None
+        for name, r in result.results.items():
+            where = (name, case["pool_size"], case["mode"],
+                     tuple((k, v) for k, v in case.items() if k in ORDINARY_KEYS))
+            if r.status != "agree":
+                failures[where] = f"forward {r.status}: {r.detail}"
+            elif _float32_only(name, case) and r.grad_status != "agree":
+                # exact where every divisor is a power of two (its reciprocal is float32)
+                if "accurate to float32 only" not in r.grad_detail:
+                    failures[where] = f"expected float32-accurate: {r.grad_detail}"
+                np.testing.assert_allclose(r.grad_input, result.grad_reference, rtol=1e-6,
+                                           atol=1e-6)
+                float32_only += 1
+            elif r.grad_status != "agree":
+                failures[where] = f"grad {r.grad_status}: {r.grad_detail}"
+            else:
+                assert r.grad_input.shape == case["X"].shape
+                assert r.grad_input.dtype == case["X"].dtype
+    assert not failures, failures
+    # where a divisor is 9, 6 or 3: k3 s2 p1 counting the padding or not, and SAME
+    assert float32_only == (3 if dtype == "float64" else 0)
+
+
+ORDINARY_KEYS = ("stride", "padding", "dilation", "ceil_mode", "count_include_pad", "p")
+
+
+def test_every_backend_gradient_agrees_at_a_realistic_size(pool):
+    x = np.random.default_rng(5).standard_normal((8, 64, 56, 56)).astype(np.float32)
+    result = px.compare(x, 3, "max", stride=2, padding=1, grad=True, pool=pool)
+    assert {n: (r.status, r.grad_status) for n, r in result.results.items()} == {
+        n: ("agree", "agree") for n in result.results}, {
+        n: r.grad_detail for n, r in result.results.items()}
+    assert result.ok
+
+
+# measured outcomes per backend: {(grad status, gradient as a tuple)}; a set, since a
+# framework's quirk can depend on its kernels (MXNet: MKLDNN for float32, its own for float64;
+# Paddle: its pooling op for float32, the elementwise maximum of slices for float64, whose
+# gradient is 0 at a NaN and splits the ties of an all -inf window)
+NAN, INF = np.nan, np.inf
+MEASURED = {
+    "nan-last": (np.array([[NAN, NAN], [1, 2]]), {
+        "pytorch": {("differ", (0, 1, 0, 0))},  # the last NaN
+        "tensorflow": {("agree", (1, 0, 0, 0))},  # y = 2, gradient to the first NaN
+        "paddle": {("differ", (0, 0, 0, 1)), ("differ", (0, 0, 0, 0))},
+        "mxnet": {("differ", (0, 0, 0, 1))}}),
+    "nan-one": (np.array([[1, NAN], [3, 4]]), {
+        "pytorch": {("agree", (0, 1, 0, 0))}, "tensorflow": {("differ", (0, 0, 0, 1))},
+        "paddle": {("differ", (0, 0, 0, 1)), ("differ", (0, 0, 0, 0))},
+        "mxnet": {("differ", (0, 0, 0, 1))}}),
+    "all-minus-inf": (np.full((2, 2), -INF), {
+        "pytorch": {("agree", (1, 0, 0, 0))}, "tensorflow": {("agree", (1, 0, 0, 0))},
+        "paddle": {("differ", (0, 0, 0, 0)), ("differ", (0.25, 0.25, 0.25, 0.25))},
+        "mxnet": {("agree", (1, 0, 0, 0)), ("differ", (0, 0, 0, 0))}}),
+}
+CAUSES = {"nan-last": ("a NaN in a max window",), "nan-one": ("a NaN in a max window",),
+          "all-minus-inf": ("a window of only -inf", "matches ties='split'")}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(MEASURED))
+def test_nan_and_infinity_divergences_are_reported_with_their_cause(pool, name, dtype):
+    x, outcomes = MEASURED[name]
+    result = px.compare(x.astype(dtype), 2, stride=2, grad=True, pool=pool)
+    for backend, r in result.results.items():
+        outcome = (r.grad_status, tuple(r.grad_input.ravel().tolist()))
+        assert outcome in outcomes[backend], (backend, outcome, r.grad_detail)
+        if r.grad_status == "differ":
+            assert any(cause in r.grad_detail for cause in CAUSES[name]), (backend,
+                                                                           r.grad_detail)
+
+
+def test_ties_split_by_an_emulated_max_are_reported(pool):
+    # Paddle's float64 max is the elementwise maximum of slices (its pooling starts from
+    # float32's lowest): paddle.maximum splits a tie's gradient, its pooling op does not
+    result = px.compare(np.ones((1, 1, 4, 4)), 2, grad=True, pool=pool)
+    split = px.pool2d_grad(np.ones((1, 1, 4, 4)), 2, ties="split")
+    for backend, r in result.results.items():
+        if r.grad_status == "agree":
+            continue
+        assert "matches ties='split'" in r.grad_detail and "elementwise maximum" in r.grad_detail
+        np.testing.assert_array_equal(r.grad_input, split)
+    assert result.results["pytorch"].grad_status == "agree"  # its native op: the first
+
+
+def test_lp_gradient_at_a_zero_window_sum_is_zero_in_every_backend(pool):
+    # the emulation takes the root only where the sum is not 0 (a plain (sum)**(1/p) gives
+    # NaN there in PyTorch, TensorFlow and MXNet)
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    x[0, 0, 3, 3] = 2
+    for p in (2, 3):
+        result = px.compare(x, 2, "lp", p=p, grad=True, pool=pool)
+        assert {n: (r.status, r.grad_status) for n, r in result.results.items()} == {
+            n: ("agree", "agree") for n in result.results}, p
+
+
+def test_lp_below_one_at_a_zero_cell(pool):
+    # |x|**p with p < 1 has an infinite slope at 0: measured NaN in PyTorch, TensorFlow and
+    # MXNet, 0 in Paddle (and the reference)
+    x = np.array([[[[0.0, 1], [2, 3]]]], np.float32)
+    result = px.compare(x, 2, "lp", p=0.5, grad=True, pool=pool)
+    outcomes = set()
+    for backend, r in result.results.items():
+        assert r.status == "agree"
+        if r.grad_status == "differ":
+            assert "lp at a cell that is 0: |x|**0.5 (p < 1)" in r.grad_detail, r.grad_detail
+            assert np.isnan(r.grad_input[0, 0, 0, 0])
+        outcomes.add((backend, r.grad_status))
+    assert outcomes == {("pytorch", "differ"), ("tensorflow", "differ"), ("mxnet", "differ"),
+                        ("paddle", "agree")}
+
+
+def test_rendered_backward_names_the_frameworks_autograd(pool):
+    result = px.compare(np.ones((1, 1, 4, 4), np.float32), 2, grad=True, pool=pool)
+    spelled = {"pytorch": "y.backward(grad_output)", "tensorflow": "tf.GradientTape()",
+               "paddle": "paddle.grad([y], [x], [grad_output])",
+               "mxnet": "autograd.record()"}
+    for backend, r in result.results.items():
+        assert spelled[backend] in r.how["grad_code"], r.how["grad_code"]
+
+
+@pytest.mark.parametrize("kwargs,arg", [
+    (dict(X=np.ones((4, 4), np.int32), pool_size=2, grad=True), "X"),
+    (dict(X=np.ones((4, 4)), op="adaptive", output_size=2, grad=True), "grad"),
+    (dict(X=np.ones((4, 4)), pool_size=2, grad=True, ties="most"), "ties"),
+    (dict(X=np.ones((4, 4)), pool_size=2, grad=True, grad_output=np.ones(3)), "grad_output"),
+    (dict(X=np.ones((4, 4)), pool_size=2, grad_output=np.ones((3, 3))), "grad_output"),
+])
+def test_compare_grad_errors_name_the_argument_before_any_backend_runs(kwargs, arg):
+    with pytest.raises(px.PoolingError, match=rf"^{arg}: got "):
+        px.compare_many([kwargs], backends=["pytorch"], pool=None)
