@@ -87,10 +87,12 @@ class TensorFlow(Vocabulary):
                                  pooling_type="MAX", padding="VALID", dilations=spec.dilation)
             return None
         call = dict(ksize=spec.pool_size, strides=spec.stride)
-        if no_pads and floor:
-            return plan.call(f"tf.nn.{mode}_pool2d", v, **call, padding="VALID")
+        # the spec's same is TF's own SAME (odd cell after), even where this size needs no
+        # pads: the code then holds for every size, not only for this one
         if spec.padding == "same" and floor and (mode == "max" or not spec.count_include_pad):
             return plan.call(f"tf.nn.{mode}_pool2d", v, **call, padding="SAME")
+        if no_pads and floor:
+            return plan.call(f"tf.nn.{mode}_pool2d", v, **call, padding="VALID")
         fits = all(p < k for pair, k in zip(geom.pads, spec.pool_size) for p in pair)
         if mode == "max" and floor and fits:
             (top, bottom), (left, right) = geom.pads

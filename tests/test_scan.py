@@ -13,14 +13,15 @@ TREE = str(Path(__file__).parent / "data" / "scan_tree")
 
 #: where -> (framework, spec subset or the start of why it is not understood, verdicts for
 #: tensorflow and pytorch at 1,3,32,32).  Specs are each call read by its framework's
-#: documented defaults; verdicts are what translate renders.
+#: documented defaults; verdicts are the kind translate gives (ceil into TensorFlow, which has no
+#: ceil mode, and SAME into PyTorch, which has no SAME, hold for some input sizes only).
 EXPECTED = {
     "gluon_model.py:8": ("mxnet", dict(pool_size=3, stride=2, padding=1, mode="max"),
                          {"tensorflow": "native", "pytorch": "native"}),
     "gluon_model.py:9": ("mxnet", "global pooling", None),
     "gluon_model.py:13": ("mxnet", dict(pool_size=(3, 3), stride=(2, 2), padding=(1, 1),
                                         mode="avg", ceil_mode=True, count_include_pad=True),
-                          {"tensorflow": "emulated", "pytorch": "native"}),
+                          {"tensorflow": "size-dependent", "pytorch": "native"}),
     "gluon_model.py:15": ("mxnet", dict(pool_size=(32, 32), stride=(1, 1), mode="avg"),
                           {"tensorflow": "size-dependent", "pytorch": "size-dependent"}),
     "keras_application.py:9": ("tensorflow", dict(pool_size=3, stride=2, padding="valid",
@@ -34,13 +35,13 @@ EXPECTED = {
     "mixed_imports.py:9": ("pytorch", "unpooling", None),
     "mixed_imports.py:13": ("tensorflow", dict(pool_size=(2, 2), stride=(2, 2),
                                                padding="same", layout="NHWC"),
-                            {"tensorflow": "native", "pytorch": "native"}),
+                            {"tensorflow": "native", "pytorch": "size-dependent"}),
     "mixed_imports.py:17": ("pytorch", "argument 'k' is a variable", None),
     "mixed_imports.py:21": ("pytorch", dict(pool_size=3, stride=2, ceil_mode=True, mode="avg"),
-                            {"tensorflow": "emulated", "pytorch": "native"}),
+                            {"tensorflow": "size-dependent", "pytorch": "native"}),
     "paddleclas_block.py:9": ("paddle", dict(pool_size=2, stride=2, ceil_mode=True,
                                              count_include_pad=False),
-                              {"tensorflow": "native", "pytorch": "native"}),
+                              {"tensorflow": "size-dependent", "pytorch": "native"}),
     "paddleclas_block.py:10": ("paddle", dict(pool_size=3, stride=2, padding=1),
                                {"tensorflow": "native", "pytorch": "native"}),
     "paddleclas_block.py:13": ("paddle", dict(pool_size=3, stride=1, padding=1,
@@ -77,7 +78,7 @@ def test_scan_entry(worklist, where):
     assert entry.understood, entry.why
     for key, value in spec.items():
         assert entry.spec[key] == value, key
-    assert {n: t.verdict for n, t in entry.targets.items()} == verdicts
+    assert {n: t.verdict.split(":")[0] for n, t in entry.targets.items()} == verdicts
     for target in entry.targets.values():
         assert target.code.splitlines()[-1].startswith("y = ")
 
@@ -108,7 +109,8 @@ def test_scan_verify_runs_each_source_and_target(pool):
     for entry in understood:
         assert entry.source_check == "agrees with the neutral spec", entry.where
         for name, target in entry.targets.items():
-            assert target.check == "agrees with the source call", (entry.where, name)
+            assert target.check.startswith("agrees with the source call on "), (
+                entry.where, name, target.check)
     assert result.unrun == {} and result.differs == []
 
 
@@ -139,8 +141,10 @@ def test_cli_scan_text_json_markdown_and_exit_codes(tmp_path):
     assert stem["spec"]["pool_size"] == 3 and stem["targets"]["pytorch"]["verdict"] == "native"
     md = cli("scan", TREE, "--format", "markdown", check_exit=1).stdout
     assert "| resnet_stem.py:12 | pytorch |" in md
-    portable = str(Path(TREE) / "paddleclas_block.py")
-    assert cli("scan", portable, check_exit=0).stdout.count("\n  -> ") == 9
+    portable = cli("scan", str(Path(TREE) / "legacy" / "tf1_model.py"), check_exit=0).stdout
+    assert portable.count("\n  -> ") == 3 and "summary: 1 pooling call in 1 file: " in portable
+    # ceil into TensorFlow holds for some sizes only: not portable as it is
+    cli("scan", str(Path(TREE) / "paddleclas_block.py"), check_exit=1)
 
 
 @pytest.mark.parametrize("args,flag", [

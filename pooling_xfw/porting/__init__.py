@@ -172,9 +172,9 @@ def _adapter(backend: str):
 def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=None,
               seed: int = 0) -> Translation:
     """Parse ``call`` (``frm``'s syntax), render it for every target, and verify by running."""
-    native = parse(frm, call)
-    kwargs = _neutral_kwargs(native)
     shape = tuple(int(v) for v in shape)
+    native = parse(frm, call, shape=shape)  # a global_pool window is the input's (H, W)
+    kwargs = _neutral_kwargs(native)
     geom = resolve(make_spec(**kwargs), shape)  # arithmetic only; PoolingError: does not fit
     if verify:  # the input is made, and pooled: it must fit, checked before it is made
         geom.check_fits(shape, work_dtype(kwargs["mode"], np.dtype(np.float32)))

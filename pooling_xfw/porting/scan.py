@@ -122,7 +122,9 @@ class Scan:
     def summary(self) -> str:
         c = self.counts()
         understood = sum(e.understood for e in self.entries)
-        return (f"{len(self.entries)} pooling calls in {self.files} files: {understood} "
+        calls = f"{len(self.entries)} pooling call{'' if len(self.entries) == 1 else 's'}"
+        files = f"{self.files} file{'' if self.files == 1 else 's'}"
+        return (f"{calls} in {files}: {understood} "
                 f"understood, {c['not understood']} not understood; per call and target: "
                 f"{c['native']} native, {c['emulated']} emulated, {c['size-dependent']} "
                 f"size-dependent, {c['impossible']} impossible")
