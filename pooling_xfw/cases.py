@@ -13,13 +13,21 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    """One example: ``px.pool2d(input, **kwargs)`` must equal ``expected``."""
+    """One example: ``px.pool2d(input, **kwargs)`` must equal ``expected``; with ``op``
+    ``"adaptive"``, ``px.adaptive_pool2d(input, **kwargs)`` (``output_size``, ``mode``,
+    ``layout``), with ``"global"``, ``px.global_pool2d(input, **kwargs)`` (``mode``, ``p``,
+    ``keepdims``, ``layout``)."""
 
     name: str
     title: str
     input: np.ndarray
     kwargs: dict
     expected: np.ndarray | None
+    op: str = "pool2d"
+
+    def arguments(self) -> dict:
+        """The case as ``px.compare_many`` takes it: ``X``, ``op`` and the op's arguments."""
+        return dict(self.kwargs, X=self.input, op=self.op)
 
     def with_layout(self, layout: str) -> "Case":
         """The same example with its channel axis last (a no-op for 2-D inputs)."""

@@ -421,7 +421,9 @@ def test_help_is_plain_text_for_a_terminal(path):
     (["envs"], "envs: an action is required; allowed: create, list"),
     (["report", "--format", "yaml"], "--format yaml: unknown format; allowed: text, markdown"),
     (["report", "--frobnicate"], "unrecognized arguments: --frobnicate"),
-    (["compare", "--shape", "4,4"], "the following arguments are required: --kernel"),
+    (["compare", "--shape", "4,4"], "--kernel, --adaptive or --global is required; allowed: "
+                                     "one of --kernel 3|2,3 (pooling with a window), "
+                                     "--adaptive H,W"),
     (["compare", "--shape", "4,4", "--kernel", "2", "--jobs", "2"],
      "unrecognized arguments: --jobs 2"),
     (["explain", "pytorch"], "the following arguments are required: CALL_A"),
@@ -486,6 +488,125 @@ def test_flag_errors_echo_what_was_typed(args, starts, allowed):
     message = _one_usage_line(cli("compare", "--shape", "1,1,4,4", *args))
     assert message.startswith(starts) and allowed in message, message
     assert "(-" not in message and "((" not in message and "pool_size" not in message, message
+
+
+# --- compare --adaptive / --global ---------------------------------------------------------------
+
+def _parsed_case(*args):
+    """The case ``compare`` would run for these options (parsed and checked; nothing runs)."""
+    from pooling_xfw import cli
+
+    return cli._single_case(cli.build_parser().parse_args(
+        ["compare", "--shape", "1,1,7,7", *args]))
+
+
+@pytest.mark.parametrize("args,op,kwargs", [
+    (["--adaptive", "3,4"], "adaptive", {"output_size": (3, 4), "mode": "max"}),
+    (["--adaptive", "5"], "adaptive", {"output_size": 5, "mode": "max"}),
+    (["--adaptive", "-,3"], "adaptive", {"output_size": (None, 3), "mode": "max"}),
+    (["--adaptive", "None,3"], "adaptive", {"output_size": (None, 3), "mode": "max"}),
+    (["--adaptive", ",3"], "adaptive", {"output_size": (None, 3), "mode": "max"}),
+    (["--adaptive", "3,-"], "adaptive", {"output_size": (3, None), "mode": "max"}),
+    (["--adaptive", "0,2", "--mode", "AVG"], "adaptive", {"output_size": (0, 2), "mode": "avg"}),
+    (["--adaptive=-,3", "--layout", "nhwc"], "adaptive",
+     {"output_size": (None, 3), "mode": "max", "layout": "NHWC"}),
+    (["--global"], "global", {"mode": "max", "p": 2.0, "keepdims": True}),
+    (["--global", "--mode", "avg", "--no-keepdims"], "global",
+     {"mode": "avg", "p": 2.0, "keepdims": False}),
+    (["--global", "--mode", "lp", "--p", "3", "--keepdims"], "global",
+     {"mode": "lp", "p": 3.0, "keepdims": True}),
+], ids=["h-w", "one-int", "dash-keeps-h", "none-keeps-h", "empty-keeps-h", "dash-keeps-w",
+        "zero-empties-h", "nhwc", "global-max", "global-avg-no-keepdims", "global-lp-p3"])
+def test_compare_reads_adaptive_and_global_options(args, op, kwargs):
+    case = _parsed_case(*args)
+    assert case.op == op and case.kwargs == {"layout": "NCHW", **kwargs}, case.kwargs
+
+
+@pytest.mark.parametrize("args,op,spec", [
+    (["--adaptive", "3,-", "--mode", "avg"], "adaptive",
+     {"output_size": [3, None], "mode": "avg", "layout": "NCHW"}),
+    (["--global", "--mode", "lp", "--p", "3", "--no-keepdims"], "global",
+     {"mode": "lp", "p": 3.0, "keepdims": False, "layout": "NCHW"}),
+], ids=["adaptive-7-to-3-rows-kept", "global-lp-no-keepdims"])
+def test_compare_runs_adaptive_and_global_on_every_backend(args, op, spec):
+    from pooling_xfw.report import jsonable
+
+    doc = json.loads(cli("compare", "--shape", "2,3,7,5", "--format", "json", *args,
+                         check_exit=0).stdout)
+    case = doc["cases"][0]
+    assert case["op"] == op and case["spec"] == spec
+    x = np.asarray(case["input"], np.float32)
+    kwargs = {k: v for k, v in spec.items() if k != "output_size"}
+    reference = (px.adaptive_pool2d(x, tuple(spec["output_size"]), **kwargs) if op == "adaptive"
+                 else px.global_pool2d(x, **kwargs))
+    assert case["reference"] == jsonable(reference)
+    assert {n: r["status"] for n, r in case["results"].items()} == dict.fromkeys(
+        ("mxnet", "pytorch", "tensorflow", "paddle"), "agree")
+
+
+_ONE_OP = ("allowed: one of --kernel 3|2,3 (pooling with a window), --adaptive H,W (adaptive "
+           "pooling to that output size) or --global (global pooling)")
+_NO_WINDOW = "--stride, --padding, --dilation, --ceil-mode and --exclude-pad with --kernel"
+_OUTPUT_SIZE = "allowed: an int >= 0 (both axes), or h,w, each an int >= 0 or - (None, or nothing"
+
+
+@pytest.mark.parametrize("args,starts,allowed", [
+    (["--adaptive", "3,4", "--kernel", "2"],
+     "--adaptive 3,4: not with --kernel 2: one operation per compare", _ONE_OP),
+    (["--global", "--kernel", "2"], "--global: not with --kernel 2: one operation per compare",
+     _ONE_OP),
+    (["--global", "--adaptive", "3"], "--global: not with --adaptive 3: one operation",
+     _ONE_OP),
+    ([], "--kernel, --adaptive or --global is required", _ONE_OP),
+    (["--adaptive", "3,4,5"], "--adaptive 3,4,5: 3 values", _OUTPUT_SIZE),
+    (["--adaptive", "x,3"], "--adaptive x,3: 'x' is not an int", _OUTPUT_SIZE),
+    (["--adaptive", "-1"], "--adaptive -1: -1 is below 0", _OUTPUT_SIZE),
+    (["--adaptive", "-"], "--adaptive -: no output size", _OUTPUT_SIZE),
+    (["--adaptive", "99999999999999999999"], "--adaptive 99999999999999999999: "
+                                             "99999999999999999999 is 2**63 or more",
+     _OUTPUT_SIZE),
+    (["--adaptive", "100000000,100000000"],
+     "--adaptive 100000000,100000000: the output of an input of shape (1, 1, 7, 7) in float32 "
+     "would need", "allowed: an output that fits in memory"),
+    (["--adaptive", "3", "--stride", "2"],
+     "--stride 2: not with --adaptive 3: adaptive pooling has no window",
+     "allowed: --mode max|avg and --layout with --adaptive; " + _NO_WINDOW),
+    (["--adaptive", "3", "--padding", "same"],
+     "--padding same: not with --adaptive 3: adaptive pooling has no window", _NO_WINDOW),
+    (["--global", "--ceil-mode"], "--ceil-mode: not with --global: global pooling has no "
+                                  "window",
+     "allowed: --mode max|avg|lp, --p, --keepdims/--no-keepdims and --layout with --global"),
+    (["--global", "--dilation", "2"], "--dilation 2: not with --global", _NO_WINDOW),
+    (["--global", "--exclude-pad"], "--exclude-pad: not with --global", _NO_WINDOW),
+    (["--adaptive", "3", "--p", "3"],
+     "--p 3: not with --adaptive 3: adaptive pooling has no lp mode",
+     "allowed: --p with --kernel or --global, and --mode lp"),
+    (["--kernel", "2", "--no-keepdims"],
+     "--no-keepdims: not with --kernel 2: only global pooling drops H and W",
+     "allowed: --no-keepdims with --global"),
+    (["--adaptive", "3", "--keepdims"], "--keepdims: not with --adaptive 3",
+     "allowed: --keepdims with --global"),
+    (["--adaptive", "3", "--mode", "min"], "--mode min: not a mode of --adaptive",
+     "allowed: max, avg with --adaptive"),
+    (["--adaptive", "3", "--mode", "lp"], "--mode lp: not a mode of --adaptive",
+     "allowed: max, avg with --adaptive"),
+    (["--global", "--mode", "min"], "--mode min: not a mode of --global",
+     "allowed: max, avg, lp with --global"),
+    (["--global", "--mode", "avgg"], "--mode avgg: unknown mode (did you mean avg?)",
+     "allowed: max, avg, lp"),
+    (["--global", "--mode", "lp", "--p", "-1"], "--p -1: not > 0", "allowed: a finite number"),
+    (["--global", "--layout", "CHWN"], "--layout CHWN: unknown layout", "allowed: NCHW, NHWC"),
+], ids=["adaptive-with-kernel", "global-with-kernel", "global-with-adaptive", "no-operation",
+        "adaptive-three-values", "adaptive-not-an-int", "adaptive-negative", "adaptive-dash-alone",
+        "adaptive-beyond-int64", "adaptive-larger-than-memory", "adaptive-with-stride",
+        "adaptive-with-padding", "global-with-ceil-mode", "global-with-dilation",
+        "global-with-exclude-pad", "adaptive-with-p", "kernel-with-no-keepdims",
+        "adaptive-with-keepdims", "adaptive-min", "adaptive-lp", "global-min",
+        "global-mode-close-name", "global-p-negative", "global-layout-unknown"])
+def test_adaptive_and_global_usage_errors_name_the_options_as_typed(args, starts, allowed):
+    message = _one_usage_line(cli("compare", "--shape", "1,1,7,7", *args))
+    assert message.startswith(starts) and allowed in message, message
+    assert "output_size" not in message and "keepdims=" not in message, message
 
 
 @pytest.mark.parametrize("array,problem", [
