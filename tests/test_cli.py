@@ -882,8 +882,28 @@ _Y_2D = "# y: (1, 1, 4, 4) NCHW; the result, shape (4, 4) (H, W), is y[0, 0]"
      "# x: the input X, shape (8, 8) (H, W), float32, as a 4-D NHWC array (1, 8, 8, 1) = "
      "X[None, :, :, None]", "# y: (1, 4, 4, 1) NHWC; the result, shape (4, 4) (H, W), is "
      "y[0, :, :, 0]", 1),
+    (["compare", "--shape", "7,7", "--adaptive", "3", "--backends", "pytorch,tensorflow",
+      "--verbose"],
+     "# x: the input X, shape (7, 7) (H, W), float32, as a 4-D NCHW array (1, 1, 7, 7) = "
+     "X[None, None]", "# y: (1, 1, 3, 3) NCHW; the result, shape (3, 3) (H, W), is y[0, 0]", 2),
+    (["compare", "--shape", "2,3,7,7", "--global", "--no-keepdims", "--backends",
+      "mxnet,tensorflow", "--verbose"],
+     "# x: the input X, shape (2, 3, 7, 7) (N, C, H, W), float32",
+     "# y: (2, 3, 1, 1) NCHW; the result, shape (2, 3) (N, C), H and W dropped, is "
+     "y[:, :, 0, 0]", 2),
+    (["compare", "--shape", "7,7,3", "--layout", "NHWC", "--global", "--mode", "avg",
+      "--no-keepdims", "--backends", "paddle", "--verbose"],
+     "# x: the input X, shape (7, 7, 3) (H, W, C), float32, as a 4-D NHWC array (1, 7, 7, 3) = "
+     "X[None]", "# y: (1, 1, 1, 3) NHWC; the result, shape (3,) (C), H and W dropped, is "
+     "y[0, 0, 0, :]", 1),
+    (["compare", "--shape", "7,7", "--global", "--no-keepdims", "--backends", "pytorch",
+      "--verbose"],
+     "# x: the input X, shape (7, 7) (H, W), float32, as a 4-D NCHW array (1, 1, 7, 7) = "
+     "X[None, None]", "# y: (1, 1, 1, 1) NCHW; the result, shape (), H and W dropped, is "
+     "y[0, 0, 0, 0]", 1),
 ], ids=["translate-HW", "translate-HWC", "translate-NCHW", "compare-HW-in-workers",
-        "compare-CHW-int32", "compare-HW-NHWC"])
+        "compare-CHW-int32", "compare-HW-NHWC", "compare-adaptive-HW", "compare-global-NCHW-dropped",
+        "compare-global-HWC-dropped", "compare-global-HW-dropped"])
 def test_the_code_shown_states_the_inputs_rank_and_layout(args, x_line, y_line, blocks):
     out = cli(*args, env={"NO_COLOR": "1"}, check_exit=0).stdout
     lines = [l.strip() for l in out.splitlines()]
