@@ -357,11 +357,9 @@ def _load_input(args):
                f"the {' x '.join(map(str, shape))} {args.dtype} input ({chosen}, made in "
                f"{'int64' if chosen == 'arange' else 'float64'})",
                itemsize + (16 if chosen == "negative" else 8))
-    rng = np.random.default_rng(seed)
-    values = {"arange": lambda: np.arange(np.prod(shape)).reshape(shape),
-              "randn": lambda: rng.standard_normal(shape),
-              "negative": lambda: -1 - np.abs(rng.standard_normal(shape)) * 10}
-    return values[chosen]().astype(args.dtype)
+    from .cases import generate
+
+    return generate(shape, chosen, seed, args.dtype)
 
 
 #: compare's operations: the option that selects each, and what it is
@@ -523,6 +521,7 @@ def _is_case_file(text: str) -> bool:
 def _chosen_cases(text: str | None):
     from . import cases
     from .compare import resolve_case
+    from .reference import work_dtype
 
     if text is None:
         return list(cases.CHAPTER)
@@ -530,7 +529,8 @@ def _chosen_cases(text: str | None):
         chosen = cases.load(text)
         for case in chosen:  # which case of the file, before any worker starts
             try:
-                resolve_case(case.arguments())
+                _, _, x, geometry = resolve_case(case.arguments())
+                geometry.check_fits(x.shape, work_dtype(geometry.spec.mode, x.dtype))
             except (PoolingError, TypeError) as exc:
                 why = "" if isinstance(exc, PoolingError) else (
                     "; allowed: pool2d's arguments, or an op beside the kwargs: 'adaptive' "

@@ -1162,3 +1162,135 @@ def test_html_report_of_the_chapters_size_in_chromium(chapter_page):
     _screenshot(chapter_page, png)
     assert _pixels(png, (0x1a, 0x7f, 0x37)) > 300  # the "agree" and "ok" badges
     assert _pixels(png, (0xcf, 0x22, 0x2e)) > 100  # MISMATCH and its map
+
+
+# --- cases with an op: adaptive and global pooling in a report ------------------------------------
+
+_OP_CASES = [
+    {"name": "head-global-avg", "op": "global", "input": {"shape": [2, 6, 7, 7]},
+     "kwargs": {"mode": "avg", "keepdims": False}},
+    {"name": "adaptive-7-to-3", "op": "adaptive",
+     "input": {"shape": [1, 2, 7, 7], "values": "arange"},
+     "kwargs": {"output_size": [3, None], "mode": "max"}},
+    {"name": "global-lp-nhwc", "op": "global", "input": {"shape": [5, 4, 3], "seed": 1},
+     "kwargs": {"mode": "lp", "p": 3, "layout": "NHWC"}},
+    {"name": "plain", "input": [[1, 2], [3, 4]], "kwargs": {"pool_size": 2}, "expected": [[4]]},
+]
+
+
+@pytest.fixture(scope="module")
+def op_report(tmp_path_factory):
+    """A report of a case file holding adaptive, global and pool2d cases, as JSON."""
+    path = tmp_path_factory.mktemp("ops") / "cases.json"
+    path.write_text(json.dumps(_OP_CASES))
+    return json.loads(cli("report", "--cases", str(path), "--backends", "pytorch,tensorflow",
+                          "--format", "json", check_exit=0).stdout)
+
+
+@pytest.mark.parametrize("number", range(len(_OP_CASES)),
+                         ids=[c["name"] for c in _OP_CASES])
+def test_a_case_file_runs_each_cases_op(op_report, number):
+    from pooling_xfw.cases import generate
+    from pooling_xfw.report import jsonable
+
+    item, case = _OP_CASES[number], op_report["cases"][number]
+    op = item.get("op", "pool2d")
+    given = item["input"]
+    x = (np.asarray(given, np.float32) if isinstance(given, list) else
+         generate(tuple(given["shape"]), given.get("values", "randn"), given.get("seed", 0)))
+    run = {"pool2d": px.pool2d, "adaptive": px.adaptive_pool2d, "global": px.global_pool2d}[op]
+    kwargs = dict(item["kwargs"])
+    if op == "adaptive":
+        kwargs["output_size"] = tuple(kwargs["output_size"])
+    assert case["op"] == op and case["input"] == jsonable(x)
+    assert case["reference"] == jsonable(run(x, **kwargs))
+    spec = (px.make_spec(**kwargs).kwargs() if op == "pool2d" else item["kwargs"])
+    assert all(case["spec"][k] == v for k, v in jsonable(spec).items()), case["spec"]
+    assert "op" not in case["spec"] and ("pool_size" in case["spec"]) == (op == "pool2d")
+    assert [r["status"] for r in case["results"].values()] == ["agree", "agree"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_a_table_of_cases_with_ops_names_each_op(op_report, fmt):
+    from pooling_xfw.report import render
+
+    text = render(op_report, fmt)
+    rows = {}
+    for line in text.splitlines():
+        cells = ([c.strip() for c in line.strip("|").split("|")] if fmt == "markdown"
+                 else re.split(r"\s{2,}", line.strip()))
+        rows[cells[0]] = cells[1:3]
+    assert rows["case"] == ["op", "expected"]
+    assert rows["head-global-avg"] == ["global avg (H, W dropped)", "-"]
+    assert rows["adaptive-7-to-3"] == ["adaptive max (3, None)", "-"]
+    assert rows["global-lp-nhwc"] == ["global lp p=3 NHWC", "-"]
+    assert rows["plain"] == ["pool2d max", "ok"]
+
+
+def test_a_table_of_pool2d_cases_has_no_op_column(report_json):
+    from pooling_xfw.report import render
+
+    header = next(l for l in render(report_json, "text").splitlines() if l.startswith("case"))
+    assert re.split(r"\s{2,}", header)[:2] == ["case", "chapter"]
+
+
+def test_html_shows_each_cases_op_and_its_own_arguments(op_report):
+    from pooling_xfw.report import render
+
+    text = render(op_report, "html")
+    page = _Page(text)
+    assert page.specs == [
+        "global_pool2d: mode=avg, keepdims=False, layout=NCHW",
+        "adaptive_pool2d: output_size=(3, None), mode=max, layout=NCHW",
+        "global_pool2d: mode=lp, p=3.0, keepdims=True, layout=NHWC",
+        "pool2d: pool_size=[2, 2], mode=max, stride=[1, 1], padding=[[0, 0], [0, 0]], "
+        "dilation=[1, 1], ceil_mode=False, count_include_pad=True, layout=NCHW"]
+    rows = {r[0]: r[1] for r in page.rows if len(r) > 1}
+    assert rows["case"] == "op" and rows["adaptive-7-to-3"] == "adaptive max (3, None)"
+    # a global pooling without keepdims drawn per channel (the first 4), one cell each, like
+    # its input, not as one (N, C) plane
+    head = _Page(text.split("<section")[1])
+    reference = head.figures["reference"]
+    assert len(reference) == 4 and reference[0].startswith("reference (0, 0, 0, 0) = ")
+    assert len(head.figures["input"]) == 4 * 7 * 7
+
+
+_ONE_CASE = {"name": "c", "input": [[1, 2], [3, 4]], "kwargs": {"pool_size": 2}}
+
+
+@pytest.mark.parametrize("case,starts", [
+    (dict(_ONE_CASE, kwargs={"op": "global"}),
+     "case 'c': op inside kwargs; allowed: \"op\" beside \"kwargs\""),
+    (dict(_ONE_CASE, op="adaptiv"), "case 'c': op: got 'adaptiv'; allowed: 'pool2d', "
+                                    "'adaptive', 'global'"),
+    (dict(_ONE_CASE, op="adaptive"),
+     "case 'c': pool_size: got 2, not an argument of op='adaptive'; allowed: output_size, mode, "
+     "layout"),
+    (dict(_ONE_CASE, op="adaptive", kwargs={"mode": "avg"}),
+     "case 'c': output_size: got nothing; allowed: an int, or a pair (h, w)"),
+    (dict(_ONE_CASE, op="global", kwargs={"keepdims": "no"}),
+     "case 'c': keepdims: got 'no'; allowed: True or False"),
+    (dict(_ONE_CASE, op="global", kwargs={"mode": "min"}),
+     "case 'c': mode: got 'min'; allowed: 'max', 'avg', 'lp'"),
+    (dict(_ONE_CASE, op="adaptive", kwargs={"output_size": [10 ** 8, 10 ** 8]}),
+     "case 'c': output_size: got (100000000, 100000000); the output of an input of shape (2, 2)"),
+    (dict(_ONE_CASE, input={"shape": [7]}),
+     "case 'c': the generated input shape [7] is not 2 to 4 ints >= 1; allowed: {\"shape\""),
+    (dict(_ONE_CASE, input={"shape": [7, 7], "values": "ones"}),
+     "case 'c': the generated input values 'ones' is not one of arange, randn, negative"),
+    (dict(_ONE_CASE, input={"shape": [7, 7], "seed": -1}),
+     "case 'c': the generated input seed -1 is not an int >= 0"),
+    (dict(_ONE_CASE, input={"shape": [7, 7], "size": 3}),
+     "case 'c': the generated input has 'size'"),
+    (dict(_ONE_CASE, input={"shape": [10 ** 6] * 4}),
+     "case 'c': the generated input shape [1000000, 1000000, 1000000, 1000000] would need"),
+], ids=["op-inside-kwargs", "op-unknown", "adaptive-with-pool-size", "adaptive-without-output-size",
+        "global-keepdims-not-a-bool", "global-min", "adaptive-larger-than-memory",
+        "generated-rank-1", "generated-values-unknown", "generated-seed-negative",
+        "generated-unknown-key", "generated-larger-than-memory"])
+def test_case_file_ops_and_generated_inputs_are_checked_before_any_backend(tmp_path, case,
+                                                                           starts):
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps([case]))
+    message = _one_usage_line(cli("report", "--cases", str(path)))
+    assert message.startswith(f"--cases {path}: {starts}"), message

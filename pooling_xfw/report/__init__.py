@@ -34,9 +34,13 @@ SCHEMA_DOC = """\
   "backends": {name: {"status": "ready"|"unavailable"|"error", "framework_version": str|null,
                       "numpy_version": str|null, "python": str|null, "host": str|null,
                       "where": str|null, "detail": str}},
-  "cases": [{"name": str, "title": str,
-             "spec": {pool2d keyword arguments: pool_size, mode, stride, padding, dilation,
-                      ceil_mode, count_include_pad, layout, p},
+  "cases": [{"name": str, "title": str, "op": "pool2d"|"adaptive"|"global",
+             "spec": {the op's keyword arguments:
+                      pool2d: pool_size, mode, stride, padding, dilation, ceil_mode,
+                              count_include_pad, layout, p;
+                      adaptive (px.adaptive_pool2d): output_size [h|null, w|null] (null keeps
+                              that axis), mode, layout;
+                      global (px.global_pool2d): mode, p, keepdims, layout},
              "input": array, "reference": array, "expected": array|null,
              "reference_matches_expected": bool|null, "expected_detail": str,
              "results": {name: {"status": "agree"|"differ"|"error"|"unavailable",
@@ -49,6 +53,8 @@ SCHEMA_DOC = """\
   "summary": {"agree": int, "differ": int, "error": int, "unavailable": int, "mismatch": int,
               "exit_code": int}
 }
+A global pooling with "keepdims": false has no H and W axes in its reference and outputs
+((N, C) for an (N, C, H, W) input).
 A case's "expected" (the chapter's printed output, or a case file's) is held to the reference as
 a backend is (max/min exactly, avg/lp within the tolerance); "mismatch" counts the cases whose
 reference does not match it, "expected_detail" says where.  Exit code: 1 when a backend differs
