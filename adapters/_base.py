@@ -51,14 +51,14 @@ def adaptive_plan(vocab: Vocabulary, X, output_size, mode="max", layout="NCHW"):
     spec = make_adaptive_spec(output_size, mode, layout)
     x = as_input(X)
     geom = resolve_adaptive(spec, x.shape)
-    return build_plan(vocab, geom, x.dtype.newbyteorder("=")), geom, x
+    return build_plan(vocab, geom, x.dtype.newbyteorder("="), x.shape), geom, x
 
 
 def global_plan(vocab: Vocabulary, X, mode="max", **kwargs):
     """The plan of ``vocab``'s global pooling, with the geometry and the validated input."""
     x = as_input(X)
     geom = resolve_global(x.shape, mode, **kwargs)
-    return build_plan(vocab, geom, x.dtype.newbyteorder("=")), geom, x
+    return build_plan(vocab, geom, x.dtype.newbyteorder("="), x.shape), geom, x
 
 
 def run_adaptive(vocab: Vocabulary, X, output_size, mode="max", layout="NCHW"

@@ -13,13 +13,21 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    """One example: ``px.pool2d(input, **kwargs)`` must equal ``expected``."""
+    """One example: ``px.pool2d(input, **kwargs)`` must equal ``expected``; with ``op``
+    ``"adaptive"``, ``px.adaptive_pool2d(input, **kwargs)`` (``output_size``, ``mode``,
+    ``layout``), with ``"global"``, ``px.global_pool2d(input, **kwargs)`` (``mode``, ``p``,
+    ``keepdims``, ``layout``)."""
 
     name: str
     title: str
     input: np.ndarray
     kwargs: dict
     expected: np.ndarray | None
+    op: str = "pool2d"
+
+    def arguments(self) -> dict:
+        """The case as ``px.compare_many`` takes it: ``X``, ``op`` and the op's arguments."""
+        return dict(self.kwargs, X=self.input, op=self.op)
 
     def with_layout(self, layout: str) -> "Case":
         """The same example with its channel axis last (a no-op for 2-D inputs)."""
@@ -62,30 +70,83 @@ def by_name(name: str) -> Case:
     raise PoolingError(f"case: got {name!r}; allowed: {', '.join(c.name for c in CHAPTER)}")
 
 
+VALUES = ("arange", "randn", "negative")
+
+
+def generate(shape, values: str = "randn", seed: int = 0, dtype="float32") -> np.ndarray:
+    """A generated input: ``arange`` (0, 1, 2, ...), ``randn`` (normal noise of ``seed``) or
+    ``negative`` (all below -1), made in int64 / float64 and cast to ``dtype``."""
+    rng = np.random.default_rng(seed)
+    make = {"arange": lambda: np.arange(np.prod(shape)).reshape(shape),
+            "randn": lambda: rng.standard_normal(shape),
+            "negative": lambda: -1 - np.abs(rng.standard_normal(shape)) * 10}
+    return make[values]().astype(dtype)
+
+
+def _input(item: dict, where: str) -> np.ndarray:
+    """A case's input: a nested list, or ``{"shape": [...], "values": ..., "seed": ...}``
+    (``generate``'s arguments) for an input too large to write out (a classifier head's)."""
+    from .errors import PoolingError
+    from .spec import format_bytes, memory_limit
+
+    given, dtype = item["input"], item.get("dtype", "float32")
+    if not isinstance(given, dict):
+        return np.asarray(given, dtype=dtype)
+    allowed = ('{"shape": 2 to 4 ints >= 1, "values": "arange", "randn" (the default) or '
+               '"negative", "seed": an int >= 0 (default 0)}')
+    unknown = set(given) - {"shape", "values", "seed"}
+    shape, values, seed = given.get("shape"), given.get("values", "randn"), given.get("seed", 0)
+    problem = (f"has {', '.join(sorted(map(repr, unknown)))}" if unknown else
+               "has no shape" if shape is None else
+               f"shape {shape!r} is not 2 to 4 ints >= 1" if not (
+                   isinstance(shape, list) and 2 <= len(shape) <= 4
+                   and all(type(n) is int and n >= 1 for n in shape)) else
+               f"values {values!r} is not one of {', '.join(VALUES)}" if values not in VALUES
+               else f"seed {seed!r} is not an int >= 0" if not (type(seed) is int and seed >= 0)
+               else None)
+    if problem is None:
+        need = int(np.prod(shape, dtype=object)) * (np.dtype(dtype).itemsize + 16)
+        if need > memory_limit():
+            problem = (f"shape {shape!r} would need {format_bytes(need)} to make, more than "
+                       f"this machine's memory ({format_bytes(memory_limit())})")
+    if problem:
+        raise PoolingError(f"{where}: case {item['name']!r}: the generated input {problem}; "
+                           f"allowed: {allowed}")
+    return generate(tuple(shape), values, seed, dtype)
+
+
 def load(path: str) -> list[Case]:
-    """Cases from a JSON file: ``[{"name", "input": nested list, "kwargs": {pool_size, ...},
-    "expected": nested list (optional), "dtype": "float32" (optional)}, ...]``."""
+    """Cases from a JSON file: ``[{"name", "op": "pool2d" (the default), "adaptive" or "global"
+    (optional), "input": nested list or {"shape", "values", "seed"}, "kwargs": the op's
+    arguments, "expected": nested list (optional), "dtype": "float32" (optional)}, ...]``."""
     import json
     import shlex
 
     from .errors import PoolingError
 
+    where = f"--cases {shlex.quote(path)}"
     try:
         with open(path, encoding="utf-8") as handle:
             items = json.load(handle)
-        cases = [Case(item["name"], item.get("title", item["name"]),
-                     np.asarray(item["input"], dtype=item.get("dtype", "float32")),
-                     dict(item["kwargs"]),
-                     None if item.get("expected") is None else np.asarray(
-                         item["expected"], dtype=item.get("dtype", "float32")))
-                for item in items]
+        cases = []
+        for item in items:
+            if "op" in item["kwargs"]:
+                raise PoolingError(f"{where}: case {item['name']!r}: op inside kwargs; allowed: "
+                                   f"\"op\" beside \"kwargs\", which holds the op's arguments")
+            cases.append(Case(item["name"], item.get("title", item["name"]),
+                              _input(item, where), dict(item["kwargs"]),
+                              None if item.get("expected") is None else np.asarray(
+                                  item["expected"], dtype=item.get("dtype", "float32")),
+                              item.get("op", "pool2d")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PoolingError(f"--cases {shlex.quote(path)}: cannot read it ({type(exc).__name__}: "
-                           f"{exc}); allowed: a JSON list of {{name, input, kwargs}}") from None
+        if isinstance(exc, PoolingError):
+            raise
+        raise PoolingError(f"{where}: cannot read it ({type(exc).__name__}: {exc}); allowed: a "
+                           f"JSON list of {{name, input, kwargs}}") from None
     for number, case in enumerate(cases, 1):  # a name is a row of a table: one line
         problem = name_problem(case.name)
         if problem:
-            raise PoolingError(f"--cases {shlex.quote(path)}: case {number}'s name {case.name!r} "
+            raise PoolingError(f"{where}: case {number}'s name {case.name!r} "
                                f"{problem}; allowed: a name on one line, without control "
                                f"characters")
     return cases

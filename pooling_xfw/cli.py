@@ -48,7 +48,8 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         # a value that starts with a minus is a value, not an option: --stride -1,2 is read,
         # and refused as a stride, rather than "expected one argument"
-        self._negative_number_matcher = re.compile(r"^-\d[\d,:.]*$|^-\.\d+$")
+        # (and --adaptive -,3 is an output size whose H is kept, not an option)
+        self._negative_number_matcher = re.compile(r"^-\d[\d,:.]*$|^-\.\d+$|^-,[\w-]*$")
 
     def _check_value(self, action, value):
         """An unknown choice echoed as typed, with the close name when there is one."""
@@ -356,32 +357,129 @@ def _load_input(args):
                f"the {' x '.join(map(str, shape))} {args.dtype} input ({chosen}, made in "
                f"{'int64' if chosen == 'arange' else 'float64'})",
                itemsize + (16 if chosen == "negative" else 8))
-    rng = np.random.default_rng(seed)
-    values = {"arange": lambda: np.arange(np.prod(shape)).reshape(shape),
-              "randn": lambda: rng.standard_normal(shape),
-              "negative": lambda: -1 - np.abs(rng.standard_normal(shape)) * 10}
-    return values[chosen]().astype(args.dtype)
+    from .cases import generate
+
+    return generate(shape, chosen, seed, args.dtype)
+
+
+#: compare's operations: the option that selects each, and what it is
+_OPS = {"--kernel": "pool2d", "--adaptive": "adaptive", "--global": "global"}
+_OPS_ALLOWED = ("one of --kernel 3|2,3 (pooling with a window), --adaptive H,W (adaptive "
+                "pooling to that output size) or --global (global pooling)")
+#: the options of an adaptive and a global pooling
+_OP_OPTIONS = {"adaptive": "--mode max|avg and --layout",
+               "global": "--mode max|avg|lp, --p, --keepdims/--no-keepdims and --layout"}
+#: pool2d's own options: what an adaptive or global pooling does not take
+_WINDOW_OPTIONS = (("--stride", "stride"), ("--padding", "padding"),
+                   ("--dilation", "dilation"), ("--ceil-mode", "ceil_mode"),
+                   ("--exclude-pad", "exclude_pad"))
+
+
+def _typed(flag: str, value) -> tuple[str, str | None]:
+    """(flag, text as typed) of an option given on the command line (text None: a switch)."""
+    return flag, value if isinstance(value, str) else None
+
+
+def _operation(args) -> str:
+    """compare's operation, from the one of --kernel, --adaptive and --global given; another
+    operation's options beside it are a usage error naming both."""
+    given = {flag: _typed(flag, value) for flag, value in (
+        ("--kernel", args.kernel), ("--adaptive", args.adaptive),
+        ("--global", args.global_ or None)) if value is not None}
+    if not given:
+        raise PoolingError(f"--kernel, --adaptive or --global is required; allowed: "
+                           f"{_OPS_ALLOWED}")
+    (flag, text), *others = given.values()
+    if others:
+        other, other_text = others[0]
+        raise _usage(other, other_text, f"not with {_shown(flag, text)}: one operation per "
+                                        f"compare", _OPS_ALLOWED)
+    op = _OPS[flag]
+    if op != "pool2d":
+        for option, dest in _WINDOW_OPTIONS:
+            value = getattr(args, dest)
+            if value not in (None, False):
+                raise _usage(option, value if isinstance(value, str) else None,
+                             f"not with {_shown(flag, text)}: {op} pooling has no window",
+                             f"{_OP_OPTIONS[op]} with {flag}; --stride, --padding, --dilation, "
+                             f"--ceil-mode and --exclude-pad with --kernel")
+    if op == "adaptive" and args.p is not None:
+        raise _usage("--p", args.p, f"not with {_shown(flag, text)}: adaptive pooling has no lp "
+                                    f"mode", "--p with --kernel or --global, and --mode lp")
+    if op != "global" and args.keepdims is not None:
+        switch = "--keepdims" if args.keepdims else "--no-keepdims"
+        raise _usage(switch, None, f"not with {_shown(flag, text)}: only global pooling drops "
+                                   f"H and W", f"{switch} with --global")
+    return op
+
+
+def _shown(flag: str, text: str | None) -> str:
+    """An option as typed: ``--adaptive 3,4``, ``--global``."""
+    return flag if text is None else f"{flag} {shlex.quote(text)}"
+
+
+#: what --adaptive takes
+_OUTPUT_SIZE_ALLOWED = ("an int >= 0 (both axes), or h,w, each an int >= 0 or - (None, or "
+                        "nothing, also keeps that axis's input size), e.g. 7, 3,4 or -,3")
+
+
+def _output_size(text: str):
+    """``--adaptive``: ``7`` -> 7, ``3,4`` -> (3, 4), ``-,3`` / ``None,3`` / ``,3`` -> (None, 3)."""
+    parts = text.split(",")
+    if len(parts) > 2:
+        raise _usage("--adaptive", text, f"{len(parts)} values", _OUTPUT_SIZE_ALLOWED)
+    if len(parts) == 1 and parts[0].strip().lower() in ("", "-", "none"):
+        raise _usage("--adaptive", text, "no output size", _OUTPUT_SIZE_ALLOWED)
+    sizes = tuple(None if part.strip().lower() in ("", "-", "none") else
+                  _int("--adaptive", text, part, 0, _OUTPUT_SIZE_ALLOWED) for part in parts)
+    return sizes[0] if len(sizes) == 1 else sizes
+
+
+def _mode_of(args, op: str, flag: str) -> str:
+    """``--mode`` for ``op``: one of its modes (max, avg for adaptive pooling; lp too for
+    global; min too for pool2d)."""
+    from .adaptive import ADAPTIVE_MODES, GLOBAL_MODES
+    from .spec import MODES
+
+    names = {"pool2d": MODES, "adaptive": ADAPTIVE_MODES, "global": GLOBAL_MODES}[op]
+    if args.mode.strip().lower() in MODES and args.mode.strip().lower() not in names:
+        raise _usage("--mode", args.mode, f"not a mode of {flag}",
+                     f"{', '.join(names)} with {flag}")
+    return _word("--mode", args.mode, "mode", names)
 
 
 def _single_case(args):
     from .cases import Case
-    from .spec import LAYOUTS, MODES
+    from .spec import LAYOUTS
 
+    op = _operation(args)
+    layout = _word("--layout", args.layout, "layout", LAYOUTS, str.upper)
+    source = ("--input", args.input) if args.input else ("--shape", args.shape)
+    if op == "adaptive":
+        kwargs = dict(output_size=_output_size(args.adaptive),
+                      mode=_mode_of(args, op, "--adaptive"), layout=layout)
+        args.typed = {"output_size": ("--adaptive", args.adaptive), "X": source}
+        return Case("cli", "pooling-xfw compare", _load_input(args), kwargs, None, op)
+    if op == "global":
+        kwargs = dict(mode=_mode_of(args, op, "--global"),
+                      p=_number("--p", args.p if args.p is not None else "2"),
+                      keepdims=args.keepdims is not False, layout=layout)
+        args.typed = {"X": source}
+        return Case("cli", "pooling-xfw compare", _load_input(args), kwargs, None, op)
     kwargs = dict(pool_size=_sizes("--kernel", args.kernel, 1, "3 or 2,3"),
-                  mode=_word("--mode", args.mode, "mode", MODES),
+                  mode=_mode_of(args, op, "--kernel"),
                   stride=_sizes("--stride", args.stride, 1, "2 or 2,3") if args.stride else None,
-                  padding=_padding(args.padding),
-                  dilation=_sizes("--dilation", args.dilation, 1, "2 or 2,3"),
+                  padding=_padding(args.padding if args.padding is not None else "0"),
+                  dilation=_sizes("--dilation", args.dilation or "1", 1, "2 or 2,3"),
                   ceil_mode=args.ceil_mode, count_include_pad=not args.exclude_pad,
-                  layout=_word("--layout", args.layout, "layout", LAYOUTS, str.upper),
-                  p=_number("--p", args.p))
+                  layout=layout, p=_number("--p", args.p if args.p is not None else "2"))
     if kwargs["stride"] is None:  # like the frameworks' layers: stride defaults to the window
         kwargs["stride"] = kwargs["pool_size"]
     # what was typed for each pool2d argument, for an error found later against the input
     args.typed = {"pool_size": ("--kernel", args.kernel), "stride": ("--stride", args.stride),
                   "padding": ("--padding", args.padding),
                   "dilation": ("--dilation", args.dilation), "ceil_mode": ("--ceil-mode", None),
-                  "X": ("--input", args.input) if args.input else ("--shape", args.shape)}
+                  "X": source}
     return Case("cli", "pooling-xfw compare", _load_input(args), kwargs, None)
 
 
@@ -422,8 +520,8 @@ def _is_case_file(text: str) -> bool:
 
 def _chosen_cases(text: str | None):
     from . import cases
-    from .reference import as_input
-    from .spec import make_spec, resolve
+    from .compare import resolve_case
+    from .reference import work_dtype
 
     if text is None:
         return list(cases.CHAPTER)
@@ -431,9 +529,12 @@ def _chosen_cases(text: str | None):
         chosen = cases.load(text)
         for case in chosen:  # which case of the file, before any worker starts
             try:
-                resolve(make_spec(**case.kwargs), as_input(case.input).shape)
+                _, _, x, geometry = resolve_case(case.arguments())
+                geometry.check_fits(x.shape, work_dtype(geometry.spec.mode, x.dtype))
             except (PoolingError, TypeError) as exc:
-                why = "" if isinstance(exc, PoolingError) else "; allowed: pool2d's arguments"
+                why = "" if isinstance(exc, PoolingError) else (
+                    "; allowed: pool2d's arguments, or an op beside the kwargs: 'adaptive' "
+                    "(output_size, mode, layout) or 'global' (mode, p, keepdims, layout)")
                 raise PoolingError(f"--cases {shlex.quote(text)}: case {case.name!r}: "
                                    f"{exc}{why}") from None
         return chosen
@@ -680,19 +781,31 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--dtype", default="float32",
                       choices=("float16", "float32", "float64", "int32", "int64", "uint8"),
                       help="dtype of the generated input (default: float32)")
-    cmp_.add_argument("--mode", default="max", help="max (default), avg, min or lp")
-    cmp_.add_argument("--kernel", required=True, help="window: 3 or 2,3")
+    cmp_.add_argument("--mode", default="max",
+                      help="max (default), avg, min or lp; max or avg with --adaptive; max, avg "
+                           "or lp with --global")
+    cmp_.add_argument("--kernel", help="pooling with this window: 3 or 2,3 (one of --kernel, "
+                                       "--adaptive and --global is required)")
+    cmp_.add_argument("--adaptive", metavar="H,W",
+                      help="adaptive pooling to this output size: 7, 3,4, or -,3 (- keeps that "
+                           "axis's input size; None or nothing, as in ,3, too)")
+    cmp_.add_argument("--global", dest="global_", action="store_true",
+                      help="global pooling: each (H, W) plane to one value")
+    cmp_.add_argument("--keepdims", action=argparse.BooleanOptionalAction,
+                      help="with --global: keep H and W as axes of size 1 (default), or drop "
+                           "them (--no-keepdims, as Keras' global layers do by default)")
     cmp_.add_argument("--stride", help="3 or 2,3 (default: the window, as the layers do)")
-    cmp_.add_argument("--padding", default="0",
-                      help="1, 1,2, top:bottom,left:right (2:0,0:1), same, same_lower, valid")
-    cmp_.add_argument("--dilation", default="1", help="3 or 2,3 (default: 1)")
+    cmp_.add_argument("--padding",
+                      help="1, 1,2, top:bottom,left:right (2:0,0:1), same, same_lower, valid "
+                           "(default: 0)")
+    cmp_.add_argument("--dilation", help="3 or 2,3 (default: 1)")
     cmp_.add_argument("--ceil-mode", action="store_true",
                       help="keep a last partial window (dropped when it would start in the "
                            "padding)")
     cmp_.add_argument("--exclude-pad", action="store_true",
                       help="avg divides by real cells only (count_include_pad=False)")
     cmp_.add_argument("--layout", default="NCHW", help="NCHW (default) or NHWC")
-    cmp_.add_argument("--p", default="2", help="power of lp pooling (default: 2)")
+    cmp_.add_argument("--p", help="power of lp pooling (default: 2)")
     cmp_.set_defaults(run=_compare)
 
     tr = sub.add_parser("translate", help="a framework's own pooling call, in every framework",

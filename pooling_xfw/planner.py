@@ -213,12 +213,30 @@ def _shape_notes(geom: Geometry, shape: tuple[int, ...], dtype: np.dtype) -> tup
     out[h_axis], out[w_axis] = geom.out_hw
     out = tuple(out)
     x_note = f"the input X, shape {tuple(shape)} ({_AXES[rank, layout]}), {dtype}"
+    if isinstance(geom, GlobalGeometry) and not geom.keepdims:
+        return ((x_note if rank == 4 else f"{x_note}, as a 4-D {layout} array "
+                 f"{as_4d_shape(shape, layout)} = {_TO_4D[rank, layout][0]}"),
+                _dropped_note(geom, tuple(shape), as_4d_shape(out, layout)))
     if rank == 4:
         return x_note, ""
     to_4d, back = _TO_4D[rank, layout]
     return (f"{x_note}, as a 4-D {layout} array {as_4d_shape(shape, layout)} = {to_4d}",
             f"{as_4d_shape(out, layout)} {layout}; the result, shape {out} "
             f"({_AXES[rank, layout]}), is {back}")
+
+
+def _dropped_note(geom: GlobalGeometry, shape: tuple[int, ...], out_4d: tuple[int, ...]) -> str:
+    """What ``y`` is for a global pooling that drops H and W (``keepdims=False``): the 4-D
+    result, and the index that gives the requested one (the 1-cell H and W, and the axes added
+    for a rank 2 or 3 input, taken at 0)."""
+    layout, rank = geom.spec.layout, len(shape)
+    added = {2: (0, 1) if layout == "NCHW" else (0, 3), 3: (0,), 4: ()}[rank]
+    index = ["0" if axis in added or axis in spatial_axes(4, layout) else ":"
+             for axis in range(4)]
+    final = geom.output_shape(shape)
+    axes = ", ".join(a for a in _AXES[rank, layout].split(", ") if a not in ("H", "W"))
+    return (f"{out_4d} {layout}; the result, shape {final}"
+            f"{f' ({axes})' if axes else ''}, H and W dropped, is y[{', '.join(index)}]")
 
 
 def operation(geom) -> str:

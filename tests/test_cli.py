@@ -421,7 +421,9 @@ def test_help_is_plain_text_for_a_terminal(path):
     (["envs"], "envs: an action is required; allowed: create, list"),
     (["report", "--format", "yaml"], "--format yaml: unknown format; allowed: text, markdown"),
     (["report", "--frobnicate"], "unrecognized arguments: --frobnicate"),
-    (["compare", "--shape", "4,4"], "the following arguments are required: --kernel"),
+    (["compare", "--shape", "4,4"], "--kernel, --adaptive or --global is required; allowed: "
+                                     "one of --kernel 3|2,3 (pooling with a window), "
+                                     "--adaptive H,W"),
     (["compare", "--shape", "4,4", "--kernel", "2", "--jobs", "2"],
      "unrecognized arguments: --jobs 2"),
     (["explain", "pytorch"], "the following arguments are required: CALL_A"),
@@ -486,6 +488,125 @@ def test_flag_errors_echo_what_was_typed(args, starts, allowed):
     message = _one_usage_line(cli("compare", "--shape", "1,1,4,4", *args))
     assert message.startswith(starts) and allowed in message, message
     assert "(-" not in message and "((" not in message and "pool_size" not in message, message
+
+
+# --- compare --adaptive / --global ---------------------------------------------------------------
+
+def _parsed_case(*args):
+    """The case ``compare`` would run for these options (parsed and checked; nothing runs)."""
+    from pooling_xfw import cli
+
+    return cli._single_case(cli.build_parser().parse_args(
+        ["compare", "--shape", "1,1,7,7", *args]))
+
+
+@pytest.mark.parametrize("args,op,kwargs", [
+    (["--adaptive", "3,4"], "adaptive", {"output_size": (3, 4), "mode": "max"}),
+    (["--adaptive", "5"], "adaptive", {"output_size": 5, "mode": "max"}),
+    (["--adaptive", "-,3"], "adaptive", {"output_size": (None, 3), "mode": "max"}),
+    (["--adaptive", "None,3"], "adaptive", {"output_size": (None, 3), "mode": "max"}),
+    (["--adaptive", ",3"], "adaptive", {"output_size": (None, 3), "mode": "max"}),
+    (["--adaptive", "3,-"], "adaptive", {"output_size": (3, None), "mode": "max"}),
+    (["--adaptive", "0,2", "--mode", "AVG"], "adaptive", {"output_size": (0, 2), "mode": "avg"}),
+    (["--adaptive=-,3", "--layout", "nhwc"], "adaptive",
+     {"output_size": (None, 3), "mode": "max", "layout": "NHWC"}),
+    (["--global"], "global", {"mode": "max", "p": 2.0, "keepdims": True}),
+    (["--global", "--mode", "avg", "--no-keepdims"], "global",
+     {"mode": "avg", "p": 2.0, "keepdims": False}),
+    (["--global", "--mode", "lp", "--p", "3", "--keepdims"], "global",
+     {"mode": "lp", "p": 3.0, "keepdims": True}),
+], ids=["h-w", "one-int", "dash-keeps-h", "none-keeps-h", "empty-keeps-h", "dash-keeps-w",
+        "zero-empties-h", "nhwc", "global-max", "global-avg-no-keepdims", "global-lp-p3"])
+def test_compare_reads_adaptive_and_global_options(args, op, kwargs):
+    case = _parsed_case(*args)
+    assert case.op == op and case.kwargs == {"layout": "NCHW", **kwargs}, case.kwargs
+
+
+@pytest.mark.parametrize("args,op,spec", [
+    (["--adaptive", "3,-", "--mode", "avg"], "adaptive",
+     {"output_size": [3, None], "mode": "avg", "layout": "NCHW"}),
+    (["--global", "--mode", "lp", "--p", "3", "--no-keepdims"], "global",
+     {"mode": "lp", "p": 3.0, "keepdims": False, "layout": "NCHW"}),
+], ids=["adaptive-7-to-3-rows-kept", "global-lp-no-keepdims"])
+def test_compare_runs_adaptive_and_global_on_every_backend(args, op, spec):
+    from pooling_xfw.report import jsonable
+
+    doc = json.loads(cli("compare", "--shape", "2,3,7,5", "--format", "json", *args,
+                         check_exit=0).stdout)
+    case = doc["cases"][0]
+    assert case["op"] == op and case["spec"] == spec
+    x = np.asarray(case["input"], np.float32)
+    kwargs = {k: v for k, v in spec.items() if k != "output_size"}
+    reference = (px.adaptive_pool2d(x, tuple(spec["output_size"]), **kwargs) if op == "adaptive"
+                 else px.global_pool2d(x, **kwargs))
+    assert case["reference"] == jsonable(reference)
+    assert {n: r["status"] for n, r in case["results"].items()} == dict.fromkeys(
+        ("mxnet", "pytorch", "tensorflow", "paddle"), "agree")
+
+
+_ONE_OP = ("allowed: one of --kernel 3|2,3 (pooling with a window), --adaptive H,W (adaptive "
+           "pooling to that output size) or --global (global pooling)")
+_NO_WINDOW = "--stride, --padding, --dilation, --ceil-mode and --exclude-pad with --kernel"
+_OUTPUT_SIZE = "allowed: an int >= 0 (both axes), or h,w, each an int >= 0 or - (None, or nothing"
+
+
+@pytest.mark.parametrize("args,starts,allowed", [
+    (["--adaptive", "3,4", "--kernel", "2"],
+     "--adaptive 3,4: not with --kernel 2: one operation per compare", _ONE_OP),
+    (["--global", "--kernel", "2"], "--global: not with --kernel 2: one operation per compare",
+     _ONE_OP),
+    (["--global", "--adaptive", "3"], "--global: not with --adaptive 3: one operation",
+     _ONE_OP),
+    ([], "--kernel, --adaptive or --global is required", _ONE_OP),
+    (["--adaptive", "3,4,5"], "--adaptive 3,4,5: 3 values", _OUTPUT_SIZE),
+    (["--adaptive", "x,3"], "--adaptive x,3: 'x' is not an int", _OUTPUT_SIZE),
+    (["--adaptive", "-1"], "--adaptive -1: -1 is below 0", _OUTPUT_SIZE),
+    (["--adaptive", "-"], "--adaptive -: no output size", _OUTPUT_SIZE),
+    (["--adaptive", "99999999999999999999"], "--adaptive 99999999999999999999: "
+                                             "99999999999999999999 is 2**63 or more",
+     _OUTPUT_SIZE),
+    (["--adaptive", "100000000,100000000"],
+     "--adaptive 100000000,100000000: the output of an input of shape (1, 1, 7, 7) in float32 "
+     "would need", "allowed: an output that fits in memory"),
+    (["--adaptive", "3", "--stride", "2"],
+     "--stride 2: not with --adaptive 3: adaptive pooling has no window",
+     "allowed: --mode max|avg and --layout with --adaptive; " + _NO_WINDOW),
+    (["--adaptive", "3", "--padding", "same"],
+     "--padding same: not with --adaptive 3: adaptive pooling has no window", _NO_WINDOW),
+    (["--global", "--ceil-mode"], "--ceil-mode: not with --global: global pooling has no "
+                                  "window",
+     "allowed: --mode max|avg|lp, --p, --keepdims/--no-keepdims and --layout with --global"),
+    (["--global", "--dilation", "2"], "--dilation 2: not with --global", _NO_WINDOW),
+    (["--global", "--exclude-pad"], "--exclude-pad: not with --global", _NO_WINDOW),
+    (["--adaptive", "3", "--p", "3"],
+     "--p 3: not with --adaptive 3: adaptive pooling has no lp mode",
+     "allowed: --p with --kernel or --global, and --mode lp"),
+    (["--kernel", "2", "--no-keepdims"],
+     "--no-keepdims: not with --kernel 2: only global pooling drops H and W",
+     "allowed: --no-keepdims with --global"),
+    (["--adaptive", "3", "--keepdims"], "--keepdims: not with --adaptive 3",
+     "allowed: --keepdims with --global"),
+    (["--adaptive", "3", "--mode", "min"], "--mode min: not a mode of --adaptive",
+     "allowed: max, avg with --adaptive"),
+    (["--adaptive", "3", "--mode", "lp"], "--mode lp: not a mode of --adaptive",
+     "allowed: max, avg with --adaptive"),
+    (["--global", "--mode", "min"], "--mode min: not a mode of --global",
+     "allowed: max, avg, lp with --global"),
+    (["--global", "--mode", "avgg"], "--mode avgg: unknown mode (did you mean avg?)",
+     "allowed: max, avg, lp"),
+    (["--global", "--mode", "lp", "--p", "-1"], "--p -1: not > 0", "allowed: a finite number"),
+    (["--global", "--layout", "CHWN"], "--layout CHWN: unknown layout", "allowed: NCHW, NHWC"),
+], ids=["adaptive-with-kernel", "global-with-kernel", "global-with-adaptive", "no-operation",
+        "adaptive-three-values", "adaptive-not-an-int", "adaptive-negative", "adaptive-dash-alone",
+        "adaptive-beyond-int64", "adaptive-larger-than-memory", "adaptive-with-stride",
+        "adaptive-with-padding", "global-with-ceil-mode", "global-with-dilation",
+        "global-with-exclude-pad", "adaptive-with-p", "kernel-with-no-keepdims",
+        "adaptive-with-keepdims", "adaptive-min", "adaptive-lp", "global-min",
+        "global-mode-close-name", "global-p-negative", "global-layout-unknown"])
+def test_adaptive_and_global_usage_errors_name_the_options_as_typed(args, starts, allowed):
+    message = _one_usage_line(cli("compare", "--shape", "1,1,7,7", *args))
+    assert message.startswith(starts) and allowed in message, message
+    assert "output_size" not in message and "keepdims=" not in message, message
 
 
 @pytest.mark.parametrize("array,problem", [
@@ -761,8 +882,28 @@ _Y_2D = "# y: (1, 1, 4, 4) NCHW; the result, shape (4, 4) (H, W), is y[0, 0]"
      "# x: the input X, shape (8, 8) (H, W), float32, as a 4-D NHWC array (1, 8, 8, 1) = "
      "X[None, :, :, None]", "# y: (1, 4, 4, 1) NHWC; the result, shape (4, 4) (H, W), is "
      "y[0, :, :, 0]", 1),
+    (["compare", "--shape", "7,7", "--adaptive", "3", "--backends", "pytorch,tensorflow",
+      "--verbose"],
+     "# x: the input X, shape (7, 7) (H, W), float32, as a 4-D NCHW array (1, 1, 7, 7) = "
+     "X[None, None]", "# y: (1, 1, 3, 3) NCHW; the result, shape (3, 3) (H, W), is y[0, 0]", 2),
+    (["compare", "--shape", "2,3,7,7", "--global", "--no-keepdims", "--backends",
+      "mxnet,tensorflow", "--verbose"],
+     "# x: the input X, shape (2, 3, 7, 7) (N, C, H, W), float32",
+     "# y: (2, 3, 1, 1) NCHW; the result, shape (2, 3) (N, C), H and W dropped, is "
+     "y[:, :, 0, 0]", 2),
+    (["compare", "--shape", "7,7,3", "--layout", "NHWC", "--global", "--mode", "avg",
+      "--no-keepdims", "--backends", "paddle", "--verbose"],
+     "# x: the input X, shape (7, 7, 3) (H, W, C), float32, as a 4-D NHWC array (1, 7, 7, 3) = "
+     "X[None]", "# y: (1, 1, 1, 3) NHWC; the result, shape (3,) (C), H and W dropped, is "
+     "y[0, 0, 0, :]", 1),
+    (["compare", "--shape", "7,7", "--global", "--no-keepdims", "--backends", "pytorch",
+      "--verbose"],
+     "# x: the input X, shape (7, 7) (H, W), float32, as a 4-D NCHW array (1, 1, 7, 7) = "
+     "X[None, None]", "# y: (1, 1, 1, 1) NCHW; the result, shape (), H and W dropped, is "
+     "y[0, 0, 0, 0]", 1),
 ], ids=["translate-HW", "translate-HWC", "translate-NCHW", "compare-HW-in-workers",
-        "compare-CHW-int32", "compare-HW-NHWC"])
+        "compare-CHW-int32", "compare-HW-NHWC", "compare-adaptive-HW", "compare-global-NCHW-dropped",
+        "compare-global-HWC-dropped", "compare-global-HW-dropped"])
 def test_the_code_shown_states_the_inputs_rank_and_layout(args, x_line, y_line, blocks):
     out = cli(*args, env={"NO_COLOR": "1"}, check_exit=0).stdout
     lines = [l.strip() for l in out.splitlines()]
@@ -1021,3 +1162,135 @@ def test_html_report_of_the_chapters_size_in_chromium(chapter_page):
     _screenshot(chapter_page, png)
     assert _pixels(png, (0x1a, 0x7f, 0x37)) > 300  # the "agree" and "ok" badges
     assert _pixels(png, (0xcf, 0x22, 0x2e)) > 100  # MISMATCH and its map
+
+
+# --- cases with an op: adaptive and global pooling in a report ------------------------------------
+
+_OP_CASES = [
+    {"name": "head-global-avg", "op": "global", "input": {"shape": [2, 6, 7, 7]},
+     "kwargs": {"mode": "avg", "keepdims": False}},
+    {"name": "adaptive-7-to-3", "op": "adaptive",
+     "input": {"shape": [1, 2, 7, 7], "values": "arange"},
+     "kwargs": {"output_size": [3, None], "mode": "max"}},
+    {"name": "global-lp-nhwc", "op": "global", "input": {"shape": [5, 4, 3], "seed": 1},
+     "kwargs": {"mode": "lp", "p": 3, "layout": "NHWC"}},
+    {"name": "plain", "input": [[1, 2], [3, 4]], "kwargs": {"pool_size": 2}, "expected": [[4]]},
+]
+
+
+@pytest.fixture(scope="module")
+def op_report(tmp_path_factory):
+    """A report of a case file holding adaptive, global and pool2d cases, as JSON."""
+    path = tmp_path_factory.mktemp("ops") / "cases.json"
+    path.write_text(json.dumps(_OP_CASES))
+    return json.loads(cli("report", "--cases", str(path), "--backends", "pytorch,tensorflow",
+                          "--format", "json", check_exit=0).stdout)
+
+
+@pytest.mark.parametrize("number", range(len(_OP_CASES)),
+                         ids=[c["name"] for c in _OP_CASES])
+def test_a_case_file_runs_each_cases_op(op_report, number):
+    from pooling_xfw.cases import generate
+    from pooling_xfw.report import jsonable
+
+    item, case = _OP_CASES[number], op_report["cases"][number]
+    op = item.get("op", "pool2d")
+    given = item["input"]
+    x = (np.asarray(given, np.float32) if isinstance(given, list) else
+         generate(tuple(given["shape"]), given.get("values", "randn"), given.get("seed", 0)))
+    run = {"pool2d": px.pool2d, "adaptive": px.adaptive_pool2d, "global": px.global_pool2d}[op]
+    kwargs = dict(item["kwargs"])
+    if op == "adaptive":
+        kwargs["output_size"] = tuple(kwargs["output_size"])
+    assert case["op"] == op and case["input"] == jsonable(x)
+    assert case["reference"] == jsonable(run(x, **kwargs))
+    spec = (px.make_spec(**kwargs).kwargs() if op == "pool2d" else item["kwargs"])
+    assert all(case["spec"][k] == v for k, v in jsonable(spec).items()), case["spec"]
+    assert "op" not in case["spec"] and ("pool_size" in case["spec"]) == (op == "pool2d")
+    assert [r["status"] for r in case["results"].values()] == ["agree", "agree"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_a_table_of_cases_with_ops_names_each_op(op_report, fmt):
+    from pooling_xfw.report import render
+
+    text = render(op_report, fmt)
+    rows = {}
+    for line in text.splitlines():
+        cells = ([c.strip() for c in line.strip("|").split("|")] if fmt == "markdown"
+                 else re.split(r"\s{2,}", line.strip()))
+        rows[cells[0]] = cells[1:3]
+    assert rows["case"] == ["op", "expected"]
+    assert rows["head-global-avg"] == ["global avg (H, W dropped)", "-"]
+    assert rows["adaptive-7-to-3"] == ["adaptive max (3, None)", "-"]
+    assert rows["global-lp-nhwc"] == ["global lp p=3 NHWC", "-"]
+    assert rows["plain"] == ["pool2d max", "ok"]
+
+
+def test_a_table_of_pool2d_cases_has_no_op_column(report_json):
+    from pooling_xfw.report import render
+
+    header = next(l for l in render(report_json, "text").splitlines() if l.startswith("case"))
+    assert re.split(r"\s{2,}", header)[:2] == ["case", "chapter"]
+
+
+def test_html_shows_each_cases_op_and_its_own_arguments(op_report):
+    from pooling_xfw.report import render
+
+    text = render(op_report, "html")
+    page = _Page(text)
+    assert page.specs == [
+        "global_pool2d: mode=avg, keepdims=False, layout=NCHW",
+        "adaptive_pool2d: output_size=(3, None), mode=max, layout=NCHW",
+        "global_pool2d: mode=lp, p=3.0, keepdims=True, layout=NHWC",
+        "pool2d: pool_size=[2, 2], mode=max, stride=[1, 1], padding=[[0, 0], [0, 0]], "
+        "dilation=[1, 1], ceil_mode=False, count_include_pad=True, layout=NCHW"]
+    rows = {r[0]: r[1] for r in page.rows if len(r) > 1}
+    assert rows["case"] == "op" and rows["adaptive-7-to-3"] == "adaptive max (3, None)"
+    # a global pooling without keepdims drawn per channel (the first 4), one cell each, like
+    # its input, not as one (N, C) plane
+    head = _Page(text.split("<section")[1])
+    reference = head.figures["reference"]
+    assert len(reference) == 4 and reference[0].startswith("reference (0, 0, 0, 0) = ")
+    assert len(head.figures["input"]) == 4 * 7 * 7
+
+
+_ONE_CASE = {"name": "c", "input": [[1, 2], [3, 4]], "kwargs": {"pool_size": 2}}
+
+
+@pytest.mark.parametrize("case,starts", [
+    (dict(_ONE_CASE, kwargs={"op": "global"}),
+     "case 'c': op inside kwargs; allowed: \"op\" beside \"kwargs\""),
+    (dict(_ONE_CASE, op="adaptiv"), "case 'c': op: got 'adaptiv'; allowed: 'pool2d', "
+                                    "'adaptive', 'global'"),
+    (dict(_ONE_CASE, op="adaptive"),
+     "case 'c': pool_size: got 2, not an argument of op='adaptive'; allowed: output_size, mode, "
+     "layout"),
+    (dict(_ONE_CASE, op="adaptive", kwargs={"mode": "avg"}),
+     "case 'c': output_size: got nothing; allowed: an int, or a pair (h, w)"),
+    (dict(_ONE_CASE, op="global", kwargs={"keepdims": "no"}),
+     "case 'c': keepdims: got 'no'; allowed: True or False"),
+    (dict(_ONE_CASE, op="global", kwargs={"mode": "min"}),
+     "case 'c': mode: got 'min'; allowed: 'max', 'avg', 'lp'"),
+    (dict(_ONE_CASE, op="adaptive", kwargs={"output_size": [10 ** 8, 10 ** 8]}),
+     "case 'c': output_size: got (100000000, 100000000); the output of an input of shape (2, 2)"),
+    (dict(_ONE_CASE, input={"shape": [7]}),
+     "case 'c': the generated input shape [7] is not 2 to 4 ints >= 1; allowed: {\"shape\""),
+    (dict(_ONE_CASE, input={"shape": [7, 7], "values": "ones"}),
+     "case 'c': the generated input values 'ones' is not one of arange, randn, negative"),
+    (dict(_ONE_CASE, input={"shape": [7, 7], "seed": -1}),
+     "case 'c': the generated input seed -1 is not an int >= 0"),
+    (dict(_ONE_CASE, input={"shape": [7, 7], "size": 3}),
+     "case 'c': the generated input has 'size'"),
+    (dict(_ONE_CASE, input={"shape": [10 ** 6] * 4}),
+     "case 'c': the generated input shape [1000000, 1000000, 1000000, 1000000] would need"),
+], ids=["op-inside-kwargs", "op-unknown", "adaptive-with-pool-size", "adaptive-without-output-size",
+        "global-keepdims-not-a-bool", "global-min", "adaptive-larger-than-memory",
+        "generated-rank-1", "generated-values-unknown", "generated-seed-negative",
+        "generated-unknown-key", "generated-larger-than-memory"])
+def test_case_file_ops_and_generated_inputs_are_checked_before_any_backend(tmp_path, case,
+                                                                           starts):
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps([case]))
+    message = _one_usage_line(cli("report", "--cases", str(path)))
+    assert message.startswith(f"--cases {path}: {starts}"), message

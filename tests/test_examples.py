@@ -40,3 +40,19 @@ def test_every_example_is_tested():
     assert scripts == {"01_textbook_pool2d.py", "02_padding_and_stride.py",
                        "03_multiple_channels.py", "04_tensorflow_zero_padding.py",
                        "05_adapter_in_your_environment.py"}
+
+
+def test_the_classifier_heads_case_file_agrees_on_every_backend():
+    """examples/cases_heads.json, as the README runs it: every head on every backend."""
+    import json
+
+    proc = subprocess.run([sys.executable, "-m", "pooling_xfw", "report", "--cases",
+                           str(EXAMPLES / "cases_heads.json"), "--format", "json"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [(c["name"], c["op"]) for c in doc["cases"]] == [
+        ("resnet-head", "global"), ("keras-head-nhwc", "global"),
+        ("adaptive-14-to-7", "adaptive"), ("adaptive-7-to-3-max", "adaptive")]
+    assert [c["reference_matches_expected"] for c in doc["cases"]] == [None, None, None, True]
+    assert doc["summary"]["agree"] == 16 and doc["summary"]["exit_code"] == 0

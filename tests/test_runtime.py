@@ -49,6 +49,7 @@ def test_mxnet_runs_on_numpy_older_than_1_24(pool):
 SIZES = {  # name -> shape (float32 unless the dtype says otherwise)
     "empty spatial axis": (2, 3, 0, 5),
     "one element": (1,),
+    "0-d (a global pooling of an (H, W) input, H and W dropped)": (),
     "exactly the inline limit": (transfer.INLINE_BYTES // 4,),
     "one past the inline limit": (transfer.INLINE_BYTES // 4 + 1,),
     "4 MiB in shared memory": (1, 16, 256, 256),

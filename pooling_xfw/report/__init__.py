@@ -17,10 +17,9 @@ import numpy as np
 
 from .. import __version__
 from ..cases import Case
-from ..compare import BackendResult, compare_many, input_scale, judge, tolerance
+from ..compare import BackendResult, compare_many, input_scale, judge, resolve_case, tolerance
 from ..errors import PoolingError
-from ..reference import as_input
-from ..spec import make_spec, resolve
+from ..reference import work_dtype
 from ..runtime.client import WorkerFailure, default_pool
 from ..runtime.envs import BACKENDS
 
@@ -35,9 +34,13 @@ SCHEMA_DOC = """\
   "backends": {name: {"status": "ready"|"unavailable"|"error", "framework_version": str|null,
                       "numpy_version": str|null, "python": str|null, "host": str|null,
                       "where": str|null, "detail": str}},
-  "cases": [{"name": str, "title": str,
-             "spec": {pool2d keyword arguments: pool_size, mode, stride, padding, dilation,
-                      ceil_mode, count_include_pad, layout, p},
+  "cases": [{"name": str, "title": str, "op": "pool2d"|"adaptive"|"global",
+             "spec": {the op's keyword arguments:
+                      pool2d: pool_size, mode, stride, padding, dilation, ceil_mode,
+                              count_include_pad, layout, p;
+                      adaptive (px.adaptive_pool2d): output_size [h|null, w|null] (null keeps
+                              that axis), mode, layout;
+                      global (px.global_pool2d): mode, p, keepdims, layout},
              "input": array, "reference": array, "expected": array|null,
              "reference_matches_expected": bool|null, "expected_detail": str,
              "results": {name: {"status": "agree"|"differ"|"error"|"unavailable",
@@ -50,6 +53,8 @@ SCHEMA_DOC = """\
   "summary": {"agree": int, "differ": int, "error": int, "unavailable": int, "mismatch": int,
               "exit_code": int}
 }
+A global pooling with "keepdims": false has no H and W axes in its reference and outputs
+((N, C) for an (N, C, H, W) input).
 A case's "expected" (the chapter's printed output, or a case file's) is held to the reference as
 a backend is (max/min exactly, avg/lp within the tolerance); "mismatch" counts the cases whose
 reference does not match it, "expected_detail" says where.  Exit code: 1 when a backend differs
@@ -87,24 +92,20 @@ def build(cases: Iterable[Case], backends: Iterable[str] = BACKENDS, pool=None,
     """Run every case on every backend; the report document (see ``SCHEMA_DOC``)."""
     cases = list(cases)
     for case in cases:  # every argument checked before any worker starts (nothing computed)
-        try:
-            resolve(make_spec(**case.kwargs), as_input(case.input).shape)
-        except TypeError as exc:  # a case file's kwargs that pool2d does not take
-            raise PoolingError(f"case {case.name!r}: {exc}; allowed: px.pool2d's keyword "
-                               f"arguments") from None
+        check_case(case)
     pool = pool or default_pool()
     names = list(backends)
     hellos = pool.start(names, progress=progress)
     doc = {"schema": SCHEMA, "tool_version": __version__, "numpy_version": np.__version__,
            "backends": {name: _backend_entry(hellos[name]) for name in names}, "cases": []}
     counts = dict.fromkeys(("agree", "differ", "error", "unavailable", "mismatch"), 0)
-    comparisons = compare_many([dict(case.kwargs, X=case.input) for case in cases],
-                               backends=names, pool=pool)
+    comparisons = compare_many([case.arguments() for case in cases], backends=names, pool=pool)
     for case, result in zip(cases, comparisons):
         expected = case.expected
         matches, detail = _matches_expected(case, result)
         counts["mismatch"] += matches is False
-        entry = {"name": case.name, "title": case.title, "spec": result.spec,
+        spec = {k: v for k, v in result.spec.items() if k != "op"}
+        entry = {"name": case.name, "title": case.title, "op": case.op, "spec": spec,
                  "input": case.input, "reference": result.reference, "expected": expected,
                  "reference_matches_expected": matches, "expected_detail": detail,
                  "results": {}}
@@ -118,16 +119,31 @@ def build(cases: Iterable[Case], backends: Iterable[str] = BACKENDS, pool=None,
     return jsonable(doc)
 
 
+def check_case(case: Case):
+    """A case's operation, its arguments and its input validated together (``PoolingError``
+    naming the case and the argument; nothing computed): ``compare``'s resolved case."""
+    try:
+        resolved = resolve_case(case.arguments())
+    except TypeError as exc:  # a case file's kwargs that pool2d does not take
+        raise PoolingError(f"case {case.name!r}: {exc}; allowed: px.pool2d's keyword "
+                           f"arguments (op 'pool2d'), output_size, mode and layout (op "
+                           f"'adaptive'), mode, p, keepdims and layout (op 'global')") from None
+    _, _, x, geometry = resolved
+    geometry.check_fits(x.shape, work_dtype(geometry.spec.mode, x.dtype))
+    return resolved
+
+
 def _matches_expected(case: Case, result) -> tuple[bool | None, str]:
     """Whether the reference matches ``case.expected`` (None: the case has none), judged as a
     backend's output is judged against the reference, and where not, the first difference."""
     if case.expected is None:
         return None, ""
     reference = np.asarray(result.reference)
-    spec = make_spec(**result.spec)
+    _, _, x, geometry = resolve_case(case.arguments())
     probe = BackendResult("expected", "", output=np.asarray(case.expected))
-    judge(probe, reference, tolerance(spec.mode, reference.dtype, result.rtol, result.atol),
-          lambda: input_scale(as_input(case.input), spec), "the expected output")
+    judge(probe, reference, tolerance(geometry.spec.mode, reference.dtype, result.rtol,
+                                      result.atol),
+          lambda: input_scale(x, geometry), "the expected output")
     if probe.status == "agree":
         return True, ""
     if not probe.differing:  # another shape

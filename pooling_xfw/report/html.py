@@ -14,7 +14,9 @@ import math
 import numpy as np
 
 from ..compare import DEFAULT_TOLERANCE
-from .table import expected_column, is_chapter_example, result_cell, table_note
+from ..spec import spatial_axes
+from .table import (expected_column, has_op_column, is_chapter_example, op_cell, result_cell,
+                    table_note)
 
 _STOPS = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]  # viridis
 _SPECIAL = {"-inf": "#000000", "+inf": "#ff7f0e", "NaN": "#ff00ff"}
@@ -204,8 +206,8 @@ def _cell_size(arrays, layout: str) -> int:
     """Pixels per cell: 30 (labelled) for the chapter's small inputs; less for larger ones, so
     that a plane is at most 400 px high and an output beside its map (2 x up to 4 planes) at most
     about 960 px wide; at least 3."""
-    h = max(_planes(a, layout)[0][1].shape[0] for a in arrays)
-    w = max(_planes(a, layout)[0][1].shape[1] for a in arrays)
+    h = max(1, max(_planes(a, layout)[0][1].shape[0] for a in arrays))  # an empty output: 0
+    w = max(1, max(_planes(a, layout)[0][1].shape[1] for a in arrays))
     n = len(_planes(arrays[0], layout))
     return max(3, min(30, 400 // h, (960 - 2 * 8 * n) // (2 * n * w)))
 
@@ -223,7 +225,7 @@ def _chapter(canvas: _Canvas, case: dict, ref: np.ndarray) -> str:
     prints) with the text report's ok / MISMATCH, and, when it differs from the reference,
     beside it where."""
     label = "chapter" if is_chapter_example(case) else "expected"
-    expected = _array(case["expected"])
+    expected = _with_hw(case, case["expected"])
     status = "ok" if case["reference_matches_expected"] else "MISMATCH"
     fig = _figure(label, canvas.heatmap(label, expected), status)
     if status == "ok" or expected.shape != ref.shape:
@@ -234,13 +236,13 @@ def _chapter(canvas: _Canvas, case: dict, ref: np.ndarray) -> str:
                                 canvas.where(label, expected, ref, mask)))
 
 
-def _backend(canvas: _Canvas, name: str, r: dict, info: dict, ref: np.ndarray,
+def _backend(canvas: _Canvas, case: dict, name: str, r: dict, info: dict, ref: np.ndarray,
              mode: str) -> str:
     """A backend's output with its status, and, when it differs, beside it where."""
     title = f"{name} {info.get('framework_version') or ''}".strip()
     if r["output"] is None:
         return _figure(title, '<p class="none">no output</p>', r["status"])
-    out = _array(r["output"])
+    out = _with_hw(case, r["output"])
     fig = _figure(title, canvas.heatmap(name, out), r["status"])
     if r["status"] != "differ" or out.shape != ref.shape:
         return fig
@@ -273,22 +275,43 @@ def _swatch(fill: str, text: str, beyond: str = "") -> str:
             f'</svg> {html.escape(text)}</span>')
 
 
-def _spec(spec: dict) -> str:
-    """The pooling's arguments, ``p`` only for lp pooling."""
-    return ", ".join(f"{k}={v}" for k, v in spec.items() if k != "p" or spec["mode"] == "lp")
+#: the function each operation is, in the spec line
+_FUNCTIONS = {"pool2d": "pool2d", "adaptive": "adaptive_pool2d", "global": "global_pool2d"}
+
+
+def _spec(case: dict) -> str:
+    """The operation and its arguments (``adaptive_pool2d: output_size=(7, 7), mode=avg,
+    layout=NCHW``), ``p`` only for lp pooling."""
+    op, spec = case.get("op", "pool2d"), case["spec"]
+    shown = {k: tuple(v) if k == "output_size" else v for k, v in spec.items()
+             if k != "p" or spec["mode"] == "lp"}
+    return f"{_FUNCTIONS[op]}: " + ", ".join(f"{k}={v}" for k, v in shown.items())
+
+
+def _with_hw(case: dict, nested) -> np.ndarray:
+    """An output as drawn: a global pooling's without keepdims gets back its H and W axes (of
+    size 1), so that it is drawn per channel like its input, not as one (N, C) plane."""
+    a = _array(nested)
+    spec = case["spec"]
+    if case.get("op") != "global" or spec["keepdims"]:
+        return a
+    rank = np.ndim(case["input"])
+    if a.ndim != rank - 2:  # not the shape asked for: drawn as it is
+        return a
+    return np.expand_dims(a, spatial_axes(rank, spec["layout"]))
 
 
 def _figures(case: dict, backends: dict) -> tuple[str, str]:
     """Every figure of a case, and its legend."""
     layout, mode = case["spec"]["layout"], case["spec"]["mode"]
-    x, ref = _array(case["input"]), _array(case["reference"])
-    scaled = [x, ref] + ([] if case["expected"] is None else [_array(case["expected"])])
+    x, ref = _array(case["input"]), _with_hw(case, case["reference"])
+    scaled = [x, ref] + ([] if case["expected"] is None else [_with_hw(case, case["expected"])])
     canvas = _Canvas(layout, *_scale(scaled), _cell_size(scaled, layout))
     figs = [_figure("input", canvas.heatmap("input", x)),
             _figure("reference", canvas.heatmap("reference", ref))]
     if case["expected"] is not None:
         figs.append(_chapter(canvas, case, ref))
-    figs += [_backend(canvas, name, r, backends[name], ref, mode)
+    figs += [_backend(canvas, case, name, r, backends[name], ref, mode)
              for name, r in case["results"].items()]
     return "".join(figs), _legend(canvas)
 
@@ -305,7 +328,7 @@ def _case(case: dict, backends: dict, k: int) -> str:
                     for n, r in case["results"].items() if r.get("how"))
     title = f'<p>{html.escape(case["title"])}</p>' if case["title"] != case["name"] else ""
     return (f'<section id="case-{k}"><h2>{html.escape(case["name"])}</h2>{title}'
-            f'<p class="spec">{html.escape(_spec(case["spec"]))}</p>'
+            f'<p class="spec">{html.escape(_spec(case))}</p>'
             f'<div class="figs">{figs}</div>{legend}'
             + (f'<p class="hint">{left_out}</p>' if left_out else "")
             + (f'<ul class="detail">{details}</ul>' if details else "")
@@ -321,17 +344,19 @@ def _overview(doc: dict) -> str:
     title, legend = expected_column(doc)
     head = "".join(f"<th>{html.escape(n)} {doc['backends'][n].get('framework_version') or ''}"
                    f"</th>" for n in names)
+    ops = has_op_column(doc)
     rows = []
     for k, case in enumerate(doc["cases"]):
         match = case["reference_matches_expected"]
         expected = "-" if match is None else ("ok" if match else "MISMATCH")
-        cells = ([(expected, _STATUS_COLOR.get(expected, "inherit"))] if title else []) + [
+        cells = ([(op_cell(case), "inherit")] if ops else []) + (
+            [(expected, _STATUS_COLOR.get(expected, "inherit"))] if title else []) + [
             (result_cell(case["results"][n]), _STATUS_COLOR[case["results"][n]["status"]])
             for n in names]
         rows.append(f'<tr><td><a href="#case-{k}">{html.escape(case["name"])}</a></td>' + "".join(
             f'<td style="color:{color}">{html.escape(text)}</td>' for text, color in cells)
             + "</tr>")
-    column = f"<th>{html.escape(title)}</th>" if title else ""
+    column = ("<th>op</th>" if ops else "") + (f"<th>{html.escape(title)}</th>" if title else "")
     return (f'<table><tr><th>case</th>{column}{head}</tr>{"".join(rows)}</table>'
             f'<p class="hint">{html.escape(table_note(legend))}</p>')
 

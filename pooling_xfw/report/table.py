@@ -48,6 +48,26 @@ def _backend_header(name: str, info: dict) -> str:
     return f"{label} @ {info.get('host') or where}" if where and where != "this machine" else label
 
 
+def op_cell(case: dict) -> str:
+    """A case's operation in a few words: ``pool2d max``, ``adaptive avg (7, 7)``,
+    ``adaptive max (None, 3)``, ``global avg``, ``global lp p=3 (H, W dropped)``; `` NHWC``
+    after it for that layout."""
+    op, spec = case.get("op", "pool2d"), case["spec"]
+    text = f"{op} {spec['mode']}"
+    if op == "adaptive":
+        text += f" {tuple(spec['output_size'])}"
+    if op == "global" and spec["mode"] == "lp":
+        text += f" p={spec['p']:g}"
+    if op == "global" and not spec["keepdims"]:
+        text += " (H, W dropped)"
+    return text + (" NHWC" if spec.get("layout") == "NHWC" else "")
+
+
+def has_op_column(doc: dict) -> bool:
+    """Whether the table says each case's operation: when some case is not a plain pool2d."""
+    return any(case.get("op", "pool2d") != "pool2d" for case in doc["cases"])
+
+
 def is_chapter_example(case: dict) -> bool:
     """Is this report entry one of the chapter's own examples (its name, numbers and pooling),
     not a user's case that only shares a name?"""
@@ -57,7 +77,8 @@ def is_chapter_example(case: dict) -> bool:
 
     for example in CHAPTER:
         if example.name == case["name"]:
-            return (case["input"] == jsonable(example.input)
+            return (case.get("op", "pool2d") == example.op
+                    and case["input"] == jsonable(example.input)
                     and case["expected"] == jsonable(example.expected)
                     and case["spec"] == jsonable(make_spec(**example.kwargs).kwargs()))
     return False
@@ -87,13 +108,14 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
                  color: bool = False) -> str:
     names = list(doc["backends"])
     title, legend = expected_column(doc)
-    headers = ["case"] + ([title] if title else []) + [
+    ops = has_op_column(doc)
+    headers = ["case"] + (["op"] if ops else []) + ([title] if title else []) + [
         _backend_header(n, doc["backends"][n]) for n in names]
     rows, statuses = [], []
     for case in doc["cases"]:
         match = case["reference_matches_expected"]
-        expected = ([] if title is None else
-                    ["-" if match is None else ("ok" if match else "MISMATCH")])
+        expected = ([op_cell(case)] if ops else []) + (
+            [] if title is None else ["-" if match is None else ("ok" if match else "MISMATCH")])
         rows.append([_one_line(case["name"])] + expected
                     + [result_cell(case["results"][n]) for n in names])
         statuses.append([None] * (1 + len(expected))

@@ -40,6 +40,14 @@ def _refuse_objects(array: np.ndarray) -> None:
                          f"cross to a worker (pickles are refused)")
 
 
+def contiguous(array) -> np.ndarray:
+    """``array`` in C order, with its shape: a 0-d array stays 0-d (numpy 1's
+    ``ascontiguousarray`` makes it 1-d, and a global pooling of an (H, W) input without
+    ``keepdims`` is 0-d)."""
+    array = np.asarray(array)
+    return np.ascontiguousarray(array).reshape(array.shape)
+
+
 def _header(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     _FORMAT.write_array_header_1_0(buffer, _FORMAT.header_data_from_array_1_0(array))
@@ -51,7 +59,7 @@ def write_npy(path: str, array: np.ndarray, truncate: bool = True) -> None:
     the file's pages do not count in this process's memory): a caller's input, a worker's
     output.  ``truncate=False`` writes over an existing file in place (its pages exist; bytes
     past the array stay, unread: the header says where the array ends)."""
-    array = np.ascontiguousarray(array)
+    array = contiguous(array)
     _refuse_objects(array)
     with open(path, "wb" if truncate else "r+b") as handle:
         handle.write(_header(array))
@@ -69,7 +77,7 @@ def map_npy(path: str, writable: bool = False) -> np.ndarray:
 
 def inline(array: np.ndarray) -> dict:
     """A small array as a descriptor holding its bytes (C order)."""
-    array = np.ascontiguousarray(array)
+    array = contiguous(array)
     _refuse_objects(array)
     return {"raw": array.tobytes(), "dtype": array.dtype.str, "shape": list(array.shape)}
 
@@ -101,7 +109,7 @@ def send_chunks(channel, array: np.ndarray | None) -> None:
     """The ``.npy`` header then the raw bytes of ``array`` in chunks (``pack``'s second value)."""
     if array is None:
         return
-    array = np.ascontiguousarray(array)
+    array = contiguous(array)
     channel.send(_header(array))
     view = memoryview(array.reshape(-1).view(np.uint8))
     for start in range(0, len(view), CHUNK_BYTES):
