@@ -416,7 +416,7 @@ def test_help_is_plain_text_for_a_terminal(path):
 
 @pytest.mark.parametrize("args,message", [
     ([], "a command is required; allowed: envs, report, compare, translate, explain, "
-         "audit-chapter, conventions"),
+         "audit-chapter, scan, conventions"),
     (["frobnicate"], "frobnicate: unknown command; allowed: envs, report, compare, "),
     (["envs"], "envs: an action is required; allowed: create, list"),
     (["report", "--format", "yaml"], "--format yaml: unknown format; allowed: text, markdown"),
