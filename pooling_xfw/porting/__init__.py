@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from ..reference import pool2d, work_dtype
 from ..runtime.client import WorkerFailure, default_pool
 from ..runtime.envs import BACKENDS
 from ..spec import make_spec, resolve
-from . import sizes
+from . import recipes, sizes
 from .parse import NativeCall, nan_policy, parse
 
 __all__ = ["parse", "NativeCall", "translate", "explain", "Translation", "Explanation",
@@ -606,7 +607,10 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
             pool=None) -> Explanation:
     """Are two native calls equivalent?  Each cause, classified, and the smallest input that
     shows the difference (run in both frameworks when ``verify``).  ``shape``: the input shape
-    (in A's layout) to judge; by default every H, W from 1 to 9."""
+    (in A's layout) to judge; by default every H, W from 1 to 9.  ``frm_b="recipe"``:
+    ``call_b`` names a known broken port of A's adaptive pooling (``recipes.RECIPES``)."""
+    if frm_b == "recipe":
+        return explain_recipe(call_a, frm_a, call_b, shape=shape, verify=verify, pool=pool)
     a, b = parse(frm_a, call_a), parse(frm_b, call_b)
     found = []
     if a.spec["layout"] != b.spec["layout"]:
@@ -725,3 +729,113 @@ def _squeeze(y: np.ndarray, native: NativeCall) -> np.ndarray:
     """The first (H, W) plane, for display."""
     y = _to_layout(y, native.spec["layout"], "NCHW") if y.ndim == 4 else y
     return y.reshape((-1,) + y.shape[-2:])[0]
+
+
+# --- known broken recipes -------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class RecipeExplanation:
+    """An adaptive call against a known recipe for it: where the recipe holds and why not."""
+
+    a: NativeCall
+    recipe: object  # recipes.Recipe
+    output_size: tuple
+    holds: list  # (H, W) in 1..LIMIT where the recipe gives the call's numbers
+    judged: int  # how many (H, W) were judged (0: the recipe is documented, not modelled)
+    runs: dict = dataclasses.field(default_factory=dict)  # "HxW" -> what its framework did
+    unrun: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def equivalent(self) -> bool:
+        """False where the recipe breaks for some size judged (keras-jax: for an output size
+        measured to give NaN)."""
+        if not self.judged:
+            return not set(self.output_size) & recipes.KERAS_JAX_NAN_OUTPUTS
+        return len(self.holds) == self.judged
+
+    @property
+    def verdict(self) -> str:
+        if not self.judged and self.equivalent:
+            return ("equivalent where measured (no NaN for this output size with n <= 24), "
+                    "not run here")
+        return "NOT equivalent"
+
+    @property
+    def causes(self) -> list:
+        return [Cause("recipe", self.recipe.why)]
+
+    def to_text(self) -> str:
+        r, (oh, ow) = self.recipe, self.output_size
+        lines = [f"A ({self.a.framework}): {self.a.function}  " + _short(self.a),
+                 f"B (recipe {r.name}): {r.what}", f"verdict: {self.verdict}",
+                 f"  - recipe: {r.why}"]
+        if self.judged:
+            lines.append(f"  gives A's numbers on {len(self.holds)} of the {self.judged} input "
+                         f"sizes (H, W in 1..{recipes.LIMIT}): H % {oh} == 0 and W % {ow} == 0")
+        else:
+            lines.append("  parse-only: documented from measurements, not run here")
+        lines += [f"  run in {r.framework} at {hw}: {what}" for hw, what in self.runs.items()]
+        return "\n".join(lines) + "\n"
+
+
+def explain_recipe(call_a: str, frm_a: str, name: str, shape=None, verify: bool = True,
+                   pool=None) -> RecipeExplanation:
+    """``call_a`` (an adaptive or global call) against the recipe ``name`` for the same output
+    size, mode and layout: the sizes where the recipe gives its numbers, and (``verify``) the
+    recipe run in its framework where it breaks and where it holds."""
+    r = recipes.recipe(name)
+    a = parse(frm_a, call_a)
+    if a.op == "pool2d" or a.spec["mode"] not in ("max", "avg"):
+        raise PoolingError(f"call: got {call_a!r} for recipe {name!r}; allowed: an adaptive or "
+                           f"global max/avg call (the recipes port adaptive pooling)")
+    layout = a.spec["layout"]
+    if a.op == "global":
+        output = (1, 1)
+    elif None in a.spec["output_size"]:
+        raise PoolingError(f"call: got output_size {a.spec['output_size']}; allowed: ints for "
+                           f"a recipe (they take no None)")
+    else:
+        output = a.spec["output_size"]
+    grid = [(h, w) for h in range(1, recipes.LIMIT + 1) for w in range(1, recipes.LIMIT + 1)]
+    if r.framework is None:
+        return RecipeExplanation(a, r, output, [], 0)
+    holds = [hw for hw in grid if r.holds(hw[0], output[0]) and r.holds(hw[1], output[1])]
+    result = RecipeExplanation(a, r, output, holds, len(grid))
+    if shape is not None:
+        base = tuple(int(v) for v in shape)
+        hw0 = sizes.hw_of(base, layout)
+    else:
+        base, hw0 = ((1, 2, 1, 1) if layout == "NCHW" else (1, 1, 1, 2)), None
+    tries = [hw0] if hw0 else [next(hw for hw in sorted(grid, key=lambda s: (s[0] * s[1], s))
+                                    if hw not in holds and min(hw) >= max(output)),
+                               next(hw for hw in sorted(holds, key=lambda s: (s[0] * s[1], s))
+                                    if min(hw) > 1)]
+    if not verify:
+        return result
+    pool = pool or default_pool()
+    for hw in tries:
+        x_shape = sizes.with_hw(base, layout, hw)
+        x = _random_input(x_shape, layout)
+        plan = recipes.recipe_plan(r, output, a.spec["mode"], layout, x_shape)
+        label = f"{hw[0]}x{hw[1]}"
+        try:
+            hello = pool.start([r.framework])[r.framework]
+            if isinstance(hello, WorkerFailure):
+                raise hello
+            reply, arrays = pool.worker(r.framework).request(
+                {"op": "run-plan", "plan": plan.to_json()}, [x])
+        except WorkerFailure as failure:
+            result.unrun[r.framework] = failure.reason
+            result.runs[label] = f"{COULD_NOT_RUN}{failure.reason}"
+            continue
+        if reply["status"] != "ok":
+            message = re.sub(r"\{\{[^}]*\}\}\s*", "", reply["message"])  # TF's node names
+            result.runs[label] = f"raises {message[:200]}"
+            continue
+        expected = evaluate(a, x)
+        got = arrays[0].reshape(expected.shape) if arrays[0].size == expected.size else arrays[0]
+        tol = tolerance(a.spec["mode"], expected.dtype)
+        result.runs[label] = _agreement(got, expected, tol,
+                                        input_scale(x, sizes.resolve_op(
+                                            _neutral_kwargs(a), x.shape)), "A")[0]
+    return result
