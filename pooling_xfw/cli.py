@@ -827,9 +827,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("frm_a", metavar="FRAMEWORK_A", choices=envs.BACKENDS, type=str.lower,
                     help="the first call's framework: mxnet, pytorch, tensorflow or paddle")
     ex.add_argument("call_a", metavar="CALL_A", help="the first call, as you write it")
-    ex.add_argument("frm_b", metavar="FRAMEWORK_B", choices=envs.BACKENDS, type=str.lower,
-                    help="the second call's framework")
-    ex.add_argument("call_b", metavar="CALL_B", help="the second call, as you write it")
+    ex.add_argument("frm_b", metavar="FRAMEWORK_B", choices=(*envs.BACKENDS, "recipe"),
+                    type=str.lower, help="the second call's framework, or 'recipe': CALL_B "
+                                         "names a known broken port of A's adaptive pooling")
+    ex.add_argument("call_b", metavar="CALL_B", help="the second call, as you write it (or a "
+                                                     "recipe: tfa-split, reshape, keras-jax)")
     ex.add_argument("--shape", help="judge for this input shape (A's layout); default: all "
                                     "H, W in 1..9")
     ex.add_argument("--no-verify", action="store_true",

@@ -14,22 +14,31 @@ TREE = str(Path(__file__).parent / "data" / "scan_tree")
 #: where -> (framework, spec subset or the start of why it is not understood, verdicts for
 #: tensorflow and pytorch at 1,3,32,32).  Specs are each call read by its framework's
 #: documented defaults; verdicts are the kind translate gives (ceil into TensorFlow, which has no
-#: ceil mode, and SAME into PyTorch, which has no SAME, hold for some input sizes only).
+#: ceil mode, SAME into PyTorch, which has no SAME, and adaptive pooling into TensorFlow, which
+#: has no adaptive op and is emulated with bins for one size, hold for some input sizes only;
+#: global pooling is native everywhere).
 EXPECTED = {
+    "adaptive_heads.py:7": ("pytorch", dict(output_size=(3, 3), mode="max", layout="NCHW"),
+                            {"tensorflow": "size-dependent", "pytorch": "native"}),
+    "adaptive_heads.py:11": ("tensorflow", dict(output_size=(7, 7), mode="avg", layout="NHWC"),
+                             {"tensorflow": "size-dependent", "pytorch": "native"}),
     "gluon_model.py:8": ("mxnet", dict(pool_size=3, stride=2, padding=1, mode="max"),
                          {"tensorflow": "native", "pytorch": "native"}),
-    "gluon_model.py:9": ("mxnet", "global pooling", None),
+    "gluon_model.py:9": ("mxnet", dict(mode="avg", keepdims=True, layout="NCHW"),
+                         {"tensorflow": "native", "pytorch": "native"}),
     "gluon_model.py:13": ("mxnet", dict(pool_size=(3, 3), stride=(2, 2), padding=(1, 1),
                                         mode="avg", ceil_mode=True, count_include_pad=True),
                           {"tensorflow": "size-dependent", "pytorch": "native"}),
-    "gluon_model.py:15": ("mxnet", dict(pool_size=(32, 32), stride=(1, 1), mode="avg"),
-                          {"tensorflow": "size-dependent", "pytorch": "size-dependent"}),
+    # global_pool=True: the whole input, whatever its size (kernel ignored)
+    "gluon_model.py:15": ("mxnet", dict(mode="avg", keepdims=True),
+                          {"tensorflow": "native", "pytorch": "native"}),
     "keras_application.py:9": ("tensorflow", dict(pool_size=3, stride=2, padding="valid",
                                                   layout="NHWC"),
                                {"tensorflow": "native", "pytorch": "native"}),
     "keras_application.py:14": ("tensorflow", dict(pool_size=2, stride=2, mode="avg"),
                                 {"tensorflow": "native", "pytorch": "native"}),
-    "keras_application.py:19": ("tensorflow", "global pooling", None),
+    "keras_application.py:19": ("tensorflow", dict(mode="avg", keepdims=False, layout="NHWC"),
+                                {"tensorflow": "native", "pytorch": "native"}),
     "mixed_imports.py:8": ("pytorch", "F.max_pool2d(return_indices=True) has no neutral spec",
                            None),
     "mixed_imports.py:9": ("pytorch", "unpooling", None),
@@ -49,7 +58,8 @@ EXPECTED = {
                                {"tensorflow": "emulated", "pytorch": "native"}),
     "resnet_stem.py:12": ("pytorch", dict(pool_size=3, stride=2, padding=1),
                           {"tensorflow": "native", "pytorch": "native"}),
-    "resnet_stem.py:13": ("pytorch", "adaptive pooling", None),
+    "resnet_stem.py:13": ("pytorch", dict(mode="avg", keepdims=True),  # (1, 1): global
+                          {"tensorflow": "native", "pytorch": "native"}),
     "legacy/tf1_model.py:6": ("tensorflow", dict(pool_size=(3, 3), stride=(2, 2),
                                                  padding="valid", layout="NHWC"),
                               {"tensorflow": "native", "pytorch": "native"}),
@@ -63,7 +73,7 @@ def worklist():
 
 def test_scan_finds_every_pooling_call_and_nothing_else(worklist):
     assert [e.where for e in worklist.entries] == list(EXPECTED)
-    assert worklist.files == 6
+    assert worklist.files == 7
 
 
 @pytest.mark.parametrize("where", list(EXPECTED))
@@ -80,7 +90,9 @@ def test_scan_entry(worklist, where):
         assert entry.spec[key] == value, key
     assert {n: t.verdict.split(":")[0] for n, t in entry.targets.items()} == verdicts
     for target in entry.targets.values():
-        assert target.code.splitlines()[-1].startswith("y = ")
+        # the last statement makes y (a global pooling that drops H and W adds a note on y)
+        assert [line for line in target.code.splitlines()
+                if not line.startswith("#")][-1].startswith("y = ")
 
 
 def test_scan_summary_counts_per_call_and_target(worklist):
@@ -99,13 +111,15 @@ def test_scan_reads_nn_and_F_by_each_files_imports(worklist):
     assert by["mixed_imports.py:21"] == "torch.nn.functional.avg_pool2d"
     assert by["gluon_model.py:13"] == "mxnet.nd.Pooling"  # hybrid_forward's F, not imported
     assert by["legacy/tf1_model.py:6"] == "tensorflow.compat.v1.nn.max_pool"
+    assert by["gluon_model.py:9"] == "mxnet.gluon.nn.GlobalAvgPool2D"
+    assert by["adaptive_heads.py:11"] == "keras.layers.AdaptiveAveragePooling2D"
 
 
 def test_scan_verify_runs_each_source_and_target(pool):
     result = scanning.scan(TREE, to=["tensorflow", "pytorch"], shape=(1, 2, 9, 9), verify=True,
                            pool=pool)
     understood = [e for e in result.entries if e.understood]
-    assert len(understood) == 12
+    assert len(understood) == 17
     for entry in understood:
         assert entry.source_check == "agrees with the neutral spec", entry.where
         for name, target in entry.targets.items():
@@ -131,12 +145,12 @@ def test_cli_scan_text_json_markdown_and_exit_codes(tmp_path):
     assert "resnet_stem.py:12  pytorch  nn.MaxPool2d(kernel_size=3, stride=2, padding=1)" in out
     assert "  not understood: mixed_imports.py:17: argument 'k' is a variable" in out
     summary = next(line for line in out.splitlines() if line.startswith("summary: "))
-    assert summary.startswith("summary: 18 pooling calls in 6 files: 12 understood, 6 not ")
+    assert summary.startswith("summary: 20 pooling calls in 7 files: 17 understood, 3 not ")
     target = tmp_path / "scan.json"
     cli("scan", TREE, "--to", "pytorch", "--format", "json", "--output", str(target),
         check_exit=1)
     data = json.loads(target.read_text())
-    assert data["schema"] == "pooling-xfw/scan/1" and len(data["entries"]) == 18
+    assert data["schema"] == "pooling-xfw/scan/1" and len(data["entries"]) == 20
     stem = next(e for e in data["entries"] if e["file"] == "resnet_stem.py" and e["line"] == 12)
     assert stem["spec"]["pool_size"] == 3 and stem["targets"]["pytorch"]["verdict"] == "native"
     md = cli("scan", TREE, "--format", "markdown", check_exit=1).stdout

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 
 import numpy as np
 
+from ..adaptive import AdaptiveGeometry, adaptive_pool2d, global_pool2d
 from ..compare import compare_many, input_scale, judge, tolerance
 from ..errors import PoolingError
 from ..reference import pool2d, work_dtype
 from ..runtime.client import WorkerFailure, default_pool
 from ..runtime.envs import BACKENDS
 from ..spec import make_spec, resolve
-from . import sizes
-from .parse import NAN_POLICY, NativeCall, parse
+from . import recipes, sizes
+from .parse import NativeCall, nan_policy, parse
 
 __all__ = ["parse", "NativeCall", "translate", "explain", "Translation", "Explanation",
            "run_native", "evaluate"]
@@ -44,8 +46,18 @@ def run_native(native: NativeCall, x: np.ndarray, pool=None) -> np.ndarray:
 
 
 def _neutral_kwargs(native: NativeCall) -> dict:
+    """The call's neutral keywords: ``px.pool2d``'s, or for an adaptive or global call
+    ``px.adaptive_pool2d``'s / ``px.global_pool2d``'s (``native.op``)."""
     spec = dict(native.spec)
+    if native.op != "pool2d":
+        return spec
     return {"pool_size": spec.pop("pool_size"), "mode": spec.pop("mode"), **spec}
+
+
+def _case(native: NativeCall, x: np.ndarray) -> dict:
+    """One ``compare_many`` case: the call's neutral keywords on ``x``."""
+    op = {} if native.op == "pool2d" else {"op": native.op}
+    return dict(X=x, **op, **_neutral_kwargs(native))
 
 
 def evaluate(native: NativeCall, x: np.ndarray) -> np.ndarray:
@@ -54,6 +66,10 @@ def evaluate(native: NativeCall, x: np.ndarray) -> np.ndarray:
     before an average), and MXNet/Paddle keeping a window that starts in the padding (its cells
     are NaN here: the neutral spec has no value for a window of padding only)."""
     kwargs = _neutral_kwargs(native)
+    if native.op == "adaptive":
+        return adaptive_pool2d(x, **kwargs)
+    if native.op == "global":
+        return global_pool2d(x, **kwargs)
     if native.pad_value is not None and (kwargs["mode"] in ("max", "min")
                                          or native.pad_value != 0):
         (top, bottom), (left, right) = native.recipe_pads
@@ -173,38 +189,63 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=Non
               seed: int = 0) -> Translation:
     """Parse ``call`` (``frm``'s syntax), render it for every target, and verify by running."""
     shape = tuple(int(v) for v in shape)
-    native = parse(frm, call, shape=shape)  # a global_pool window is the input's (H, W)
+    native = parse(frm, call, shape=shape)
     kwargs = _neutral_kwargs(native)
-    geom = resolve(make_spec(**kwargs), shape)  # arithmetic only; PoolingError: does not fit
+    geom = sizes.resolve_op(kwargs, shape)  # arithmetic only; PoolingError: does not fit
     if verify:  # the input is made, and pooled: it must fit, checked before it is made
         geom.check_fits(shape, work_dtype(kwargs["mode"], np.dtype(np.float32)))
         x = _random_input(shape, kwargs["layout"], seed)
     else:  # rendering needs the input's shape and dtype only: a view of one cell, no memory
         x = _shape_only(shape)
-    geometry = f"pads {geom.pads}, output {geom.out_hw[0]}x{geom.out_hw[1]}"
-    if native.keeps_padding_windows and kwargs["ceil_mode"] and any(
+    geometry = _describe_geometry(native.op, geom)
+    if native.op == "pool2d" and native.keeps_padding_windows and kwargs["ceil_mode"] and any(
             g.ceil_keep_out() != g.out for g in (geom.rows, geom.cols)):
         geometry += (f"; {native.framework} keeps a last window that starts in the padding "
                      f"(the neutral spec drops it: its value is undefined here)")
     names = [to] if isinstance(to, str) else list(to or BACKENDS)
-    targets = {name: _target(name, kwargs, x) for name in names}
+    targets = {name: _target(name, kwargs, x, native.op) for name in names}
     result = Translation(native, shape, geometry, targets)
     if verify:
         _verify(result, kwargs, pool or default_pool(), seed)
     return result
 
 
-def _target(name: str, kwargs: dict, x: np.ndarray) -> Target:
+def _describe_geometry(op: str, geom) -> str:
+    """The resolved pooling in words: pads and output, or the bins."""
+    out = f"output {geom.out_hw[0]}x{geom.out_hw[1]}"
+    if op == "global":
+        return f"global: one window of the whole {geom.rows.size}x{geom.cols.size} input"
+    if op == "pool2d":
+        return f"pads {geom.pads}, {out}"
+
+    def bins(b):
+        cells = [f"[{s},{e})" for s, e in zip(b.starts[:4].tolist(), b.ends[:4].tolist())]
+        return " ".join(cells) + (" ..." if b.out > 4 else "")
+
+    return (f"{out}; bins of rows {bins(geom.rows)}, of columns {bins(geom.cols)} "
+            f"(start floor(i*n/o), end ceil((i+1)*n/o))")
+
+
+def _plan_of(adapter, op: str, x, kwargs: dict):
+    """``adapter``'s plan of the operation ``op`` with the neutral keywords on ``x``."""
+    if op == "adaptive":
+        return adapter.adaptive_plan(x, **kwargs)
+    if op == "global":
+        return adapter.global_plan(x, **kwargs)
+    return adapter.plan(x, **kwargs)
+
+
+def _target(name: str, kwargs: dict, x: np.ndarray, op: str = "pool2d") -> Target:
     """``name``'s code for the spec, and the sizes it holds for: the code planned for ``x``'s
     shape, checked against the plans of every other size (``sizes``); narrowed code says so in
     its verdict and refuses, when run, the sizes it does not hold for."""
     adapter = _adapter(name)
 
     def render(shape):
-        return adapter.plan(_shape_only(shape), **kwargs).render()
+        return _plan_of(adapter, op, _shape_only(shape), kwargs).render()
 
     try:
-        plan = adapter.plan(x, **kwargs)
+        plan = _plan_of(adapter, op, x, kwargs)
     except PoolingError as exc:
         return Target(name, f"impossible: {exc}", "", [])
     conds = sizes.conditions(render, kwargs, x.shape)
@@ -232,10 +273,12 @@ def _verify(result: Translation, kwargs, pool, seed: int) -> None:
             sources = None
             break
     names = [n for n, t in result.targets.items() if t.kind != "impossible"]
-    comparisons = compare_many([dict(X=x, **kwargs) for x in inputs], backends=names, pool=pool)
+    comparisons = compare_many([_case(result.source, x) for x in inputs], backends=names,
+                               pool=pool)
     tol = tolerance(kwargs["mode"], comparisons[0].reference.dtype)
     if sources is not None:
-        checks = [_agreement(src, c.reference, tol, input_scale(x, make_spec(**kwargs)))[0]
+        checks = [_agreement(src, c.reference, tol, input_scale(x, sizes.resolve_op(kwargs,
+                                                                                    x.shape)))[0]
                   for src, c, x in zip(sources, comparisons, inputs)]
         bad = [(s, c) for s, c in zip(shapes, checks) if not c.startswith("agrees")]
         result.source_check = (f"{bad[0][1]} (input {bad[0][0]})" if bad
@@ -248,7 +291,7 @@ def _verify(result: Translation, kwargs, pool, seed: int) -> None:
                 target.checked[shape] = "refused"
                 continue
             r = comparison.results[name]
-            scale = input_scale(x, make_spec(**kwargs))
+            scale = input_scale(x, sizes.resolve_op(kwargs, x.shape))
             if r.output is None:
                 target.checked[shape] = f"{r.status}: {r.detail}"
                 continue
@@ -292,8 +335,8 @@ def _agreement(out, expected, tol, scale: float,
 
 # --- explain --------------------------------------------------------------------------------------
 
-CAUSES = ("layout", "mode", "window", "default stride", "stride", "dilation", "lp power",
-          "output-shape rule", "SAME split side", "padding", "pad value", "divisor",
+CAUSES = ("layout", "keepdims", "mode", "window", "default stride", "stride", "dilation",
+          "lp power", "output-shape rule", "SAME split side", "padding", "pad value", "divisor",
           "ceil clamp", "cells read", "NaN policy")
 
 
@@ -332,6 +375,7 @@ class Explanation:
         kinds = {c.kind for c in self.causes}
         return "equivalent" + "".join(text for kind, text in (
             ("layout", ", with the input transposed between layouts"),
+            ("keepdims", ", with H and W of size 1 dropped or kept"),
             ("NaN policy", ", except on inputs with NaN")) if kind in kinds)
 
     def to_text(self) -> str:
@@ -372,7 +416,7 @@ def _geometry(native: NativeCall, hw):
     kwargs = _neutral_kwargs(native)
     shape = (1, 1, *hw) if kwargs["layout"] == "NCHW" else (1, *hw, 1)
     try:
-        return resolve(make_spec(**kwargs), shape)
+        return sizes.resolve_op(kwargs, shape)
     except PoolingError:
         return None
 
@@ -439,6 +483,11 @@ def _causes_for(a: NativeCall, b: NativeCall, hw) -> list[Cause]:
     return found
 
 
+def _dropped(native: NativeCall) -> bool:
+    """Whether the call's output drops H and W (a global pooling with keepdims=False)."""
+    return native.op == "global" and not native.spec["keepdims"]
+
+
 def _merge(found: list[Cause], tried: int) -> list[Cause]:
     """One cause per kind; a size-dependent one says on how many of the sizes tried it bites."""
     merged: dict[str, Cause] = {}
@@ -480,6 +529,7 @@ def _witness(a: NativeCall, b: NativeCall, sizes, shape=None) -> np.ndarray | No
                 yb = _to_layout(evaluate(b, xb), b.spec["layout"], layout)
             except PoolingError:
                 continue
+            yb = yb.reshape(ya.shape) if yb.size == ya.size else yb  # keepdims aside
             if ya.shape != yb.shape or not np.array_equal(ya, yb, equal_nan=True):
                 return xa
     return None
@@ -489,9 +539,12 @@ def _axis_reads(native: NativeCall, geom, axis: int) -> tuple:
     """Per output window along one axis: the input cells it reads, how many taps it has in the
     padding (before the ceil overhang), and how many the avg divides by."""
     g = (geom.rows, geom.cols)[axis]
+    if isinstance(geom, AdaptiveGeometry):  # each bin's cells, no padding, its length
+        return tuple((tuple(range(int(s), int(e))), 0, int(e - s))
+                     for s, e in zip(g.starts, g.ends))
     taps = g.tap_positions()
     padded = g.padded_taps() - g.real_taps()
-    divisor = g.divisor(native.spec["count_include_pad"])
+    divisor = g.divisor(native.spec.get("count_include_pad", True))
     return tuple((tuple(int(t) for t in row if 0 <= t < g.size), int(p), int(d))
                  for row, p, d in zip(taps, padded, divisor))
 
@@ -528,7 +581,7 @@ def reads(native: NativeCall, hw) -> tuple:
         divisor = np.outer([d for _, _, d in rows], [d for _, _, d in cols])
     if single and constant is None and mode != "lp" and (divisor is None or (divisor == 1).all()):
         mode, divisor = "one cell", None  # the max, min or mean of one cell is that cell
-    return (mode, spec["p"] if mode == "lp" else None, extra, kept,
+    return (mode, spec.get("p") if mode == "lp" else None, extra, kept,
             tuple(c for c, _, _ in rows), tuple(c for c, _, _ in cols),
             None if divisor is None else divisor.tobytes(),
             None if constant is None else (constant, tuple(p for _, p, _ in rows),
@@ -554,7 +607,10 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
             pool=None) -> Explanation:
     """Are two native calls equivalent?  Each cause, classified, and the smallest input that
     shows the difference (run in both frameworks when ``verify``).  ``shape``: the input shape
-    (in A's layout) to judge; by default every H, W from 1 to 9."""
+    (in A's layout) to judge; by default every H, W from 1 to 9.  ``frm_b="recipe"``:
+    ``call_b`` names a known broken port of A's adaptive pooling (``recipes.RECIPES``)."""
+    if frm_b == "recipe":
+        return explain_recipe(call_a, frm_a, call_b, shape=shape, verify=verify, pool=pool)
     a, b = parse(frm_a, call_a), parse(frm_b, call_b)
     found = []
     if a.spec["layout"] != b.spec["layout"]:
@@ -572,22 +628,27 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
     if not valid:
         raise PoolingError(f"shape: got {shape}; allowed: an input both calls can pool")
     bites = [hw for hw in valid if reads(a, hw) != reads(b, hw)]
+    if _dropped(a) != _dropped(b):
+        keeper, dropper = (b, a) if _dropped(a) else (a, b)
+        found.append(Cause("keepdims", f"{keeper.framework} keeps H and W as 1, "
+                                       f"{dropper.framework} drops them: (N, C, 1, 1) vs "
+                                       f"(N, C), the same numbers"))
     for hw in bites:
         here = []
         if a.spec["mode"] != b.spec["mode"]:
             here.append(Cause("mode", f"{a.spec['mode']} vs {b.spec['mode']}"))
-        if _pairs(a.spec["pool_size"]) != _pairs(b.spec["pool_size"]):
-            here.append(Cause("window", f"{a.spec['pool_size']} vs {b.spec['pool_size']}"))
-        here += _causes_for(a, b, hw)
+        if a.op == b.op == "pool2d":
+            if _pairs(a.spec["pool_size"]) != _pairs(b.spec["pool_size"]):
+                here.append(Cause("window", f"{a.spec['pool_size']} vs {b.spec['pool_size']}"))
+            here += _causes_for(a, b, hw)
         if not [c for c in here if c.kind != "layout"]:
             here.append(Cause("cells read", f"for {hw[0]}x{hw[1]}: {_first_difference(a, b, hw)}"))
         for cause in here:
             cause.sizes.append(hw)
             found.append(cause)
-    if a.framework != b.framework and a.spec["mode"] in ("max", "min") and (
-            NAN_POLICY[a.framework] != NAN_POLICY[b.framework]):
-        found.append(Cause("NaN policy", f"{a.framework} {NAN_POLICY[a.framework]}; "
-                                         f"{b.framework} {NAN_POLICY[b.framework]}"))
+    if a.spec["mode"] in ("max", "min") and nan_policy(a) != nan_policy(b):
+        found.append(Cause("NaN policy", f"{a.framework} {a.function} {nan_policy(a)}; "
+                                         f"{b.framework} {b.function} {nan_policy(b)}"))
     result = Explanation(a, b, _merge(found, len(valid)), tried=valid, bites=bites)
     result.witness = _witness(a, b, bites, witness_shape)
     if result.witness is None and any(c.kind == "NaN policy" for c in result.causes):
@@ -627,12 +688,11 @@ def _nan_witness(a: NativeCall, b: NativeCall, verify: bool, pool,
             x = np.arange(h * w, dtype=np.float32).reshape(1, 1, h, w)
             x[0, 0, row, col] = np.nan
             xa = _to_layout(x, "NCHW", a.spec["layout"])
-            try:
-                geom = resolve(make_spec(**_neutral_kwargs(a)), xa.shape)
-            except PoolingError:
+            geom = _geometry(a, (h, w))
+            if geom is None:
                 continue
             if not verify:
-                if geom.rows.real_taps()[0] * geom.cols.real_taps()[0] > 1:
+                if len(_axis_reads(a, geom, 0)[0][0]) * len(_axis_reads(a, geom, 1)[0][0]) > 1:
                     return xa
                 continue
             outputs = []
@@ -643,6 +703,7 @@ def _nan_witness(a: NativeCall, b: NativeCall, verify: bool, pool,
                     unrun[native.framework] = str(exc)
                     return None
             ya, yb = outputs[0], _to_layout(outputs[1], b.spec["layout"], a.spec["layout"])
+            yb = yb.reshape(ya.shape) if yb.size == ya.size else yb  # keepdims aside
             if ya.shape != yb.shape or not np.array_equal(ya, yb, equal_nan=True):
                 return xa
     return None
@@ -668,3 +729,113 @@ def _squeeze(y: np.ndarray, native: NativeCall) -> np.ndarray:
     """The first (H, W) plane, for display."""
     y = _to_layout(y, native.spec["layout"], "NCHW") if y.ndim == 4 else y
     return y.reshape((-1,) + y.shape[-2:])[0]
+
+
+# --- known broken recipes -------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class RecipeExplanation:
+    """An adaptive call against a known recipe for it: where the recipe holds and why not."""
+
+    a: NativeCall
+    recipe: object  # recipes.Recipe
+    output_size: tuple
+    holds: list  # (H, W) in 1..LIMIT where the recipe gives the call's numbers
+    judged: int  # how many (H, W) were judged (0: the recipe is documented, not modelled)
+    runs: dict = dataclasses.field(default_factory=dict)  # "HxW" -> what its framework did
+    unrun: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def equivalent(self) -> bool:
+        """False where the recipe breaks for some size judged (keras-jax: for an output size
+        measured to give NaN)."""
+        if not self.judged:
+            return not set(self.output_size) & recipes.KERAS_JAX_NAN_OUTPUTS
+        return len(self.holds) == self.judged
+
+    @property
+    def verdict(self) -> str:
+        if not self.judged and self.equivalent:
+            return ("equivalent where measured (no NaN for this output size with n <= 24), "
+                    "not run here")
+        return "NOT equivalent"
+
+    @property
+    def causes(self) -> list:
+        return [Cause("recipe", self.recipe.why)]
+
+    def to_text(self) -> str:
+        r, (oh, ow) = self.recipe, self.output_size
+        lines = [f"A ({self.a.framework}): {self.a.function}  " + _short(self.a),
+                 f"B (recipe {r.name}): {r.what}", f"verdict: {self.verdict}",
+                 f"  - recipe: {r.why}"]
+        if self.judged:
+            lines.append(f"  gives A's numbers on {len(self.holds)} of the {self.judged} input "
+                         f"sizes (H, W in 1..{recipes.LIMIT}): H % {oh} == 0 and W % {ow} == 0")
+        else:
+            lines.append("  parse-only: documented from measurements, not run here")
+        lines += [f"  run in {r.framework} at {hw}: {what}" for hw, what in self.runs.items()]
+        return "\n".join(lines) + "\n"
+
+
+def explain_recipe(call_a: str, frm_a: str, name: str, shape=None, verify: bool = True,
+                   pool=None) -> RecipeExplanation:
+    """``call_a`` (an adaptive or global call) against the recipe ``name`` for the same output
+    size, mode and layout: the sizes where the recipe gives its numbers, and (``verify``) the
+    recipe run in its framework where it breaks and where it holds."""
+    r = recipes.recipe(name)
+    a = parse(frm_a, call_a)
+    if a.op == "pool2d" or a.spec["mode"] not in ("max", "avg"):
+        raise PoolingError(f"call: got {call_a!r} for recipe {name!r}; allowed: an adaptive or "
+                           f"global max/avg call (the recipes port adaptive pooling)")
+    layout = a.spec["layout"]
+    if a.op == "global":
+        output = (1, 1)
+    elif None in a.spec["output_size"]:
+        raise PoolingError(f"call: got output_size {a.spec['output_size']}; allowed: ints for "
+                           f"a recipe (they take no None)")
+    else:
+        output = a.spec["output_size"]
+    grid = [(h, w) for h in range(1, recipes.LIMIT + 1) for w in range(1, recipes.LIMIT + 1)]
+    if r.framework is None:
+        return RecipeExplanation(a, r, output, [], 0)
+    holds = [hw for hw in grid if r.holds(hw[0], output[0]) and r.holds(hw[1], output[1])]
+    result = RecipeExplanation(a, r, output, holds, len(grid))
+    if shape is not None:
+        base = tuple(int(v) for v in shape)
+        hw0 = sizes.hw_of(base, layout)
+    else:
+        base, hw0 = ((1, 2, 1, 1) if layout == "NCHW" else (1, 1, 1, 2)), None
+    tries = [hw0] if hw0 else [next(hw for hw in sorted(grid, key=lambda s: (s[0] * s[1], s))
+                                    if hw not in holds and min(hw) >= max(output)),
+                               next(hw for hw in sorted(holds, key=lambda s: (s[0] * s[1], s))
+                                    if min(hw) > 1)]
+    if not verify:
+        return result
+    pool = pool or default_pool()
+    for hw in tries:
+        x_shape = sizes.with_hw(base, layout, hw)
+        x = _random_input(x_shape, layout)
+        plan = recipes.recipe_plan(r, output, a.spec["mode"], layout, x_shape)
+        label = f"{hw[0]}x{hw[1]}"
+        try:
+            hello = pool.start([r.framework])[r.framework]
+            if isinstance(hello, WorkerFailure):
+                raise hello
+            reply, arrays = pool.worker(r.framework).request(
+                {"op": "run-plan", "plan": plan.to_json()}, [x])
+        except WorkerFailure as failure:
+            result.unrun[r.framework] = failure.reason
+            result.runs[label] = f"{COULD_NOT_RUN}{failure.reason}"
+            continue
+        if reply["status"] != "ok":
+            message = re.sub(r"\{\{[^}]*\}\}\s*", "", reply["message"])  # TF's node names
+            result.runs[label] = f"raises {message[:200]}"
+            continue
+        expected = evaluate(a, x)
+        got = arrays[0].reshape(expected.shape) if arrays[0].size == expected.size else arrays[0]
+        tol = tolerance(a.spec["mode"], expected.dtype)
+        result.runs[label] = _agreement(got, expected, tol,
+                                        input_scale(x, sizes.resolve_op(
+                                            _neutral_kwargs(a), x.shape)), "A")[0]
+    return result

@@ -7,8 +7,14 @@ averages exclude padding; TensorFlow is NHWC).  What the neutral spec cannot hol
 guessed: a ``tf.pad`` with zeros before a max pool (``pad_value``), MXNet ``full`` / Paddle
 ``ceil_mode`` keeping a window that starts in the padding (``keeps_padding_windows``), MXNet
 dropping extra pad entries; and refused with the reason: ``divisor_override`` (Paddle's is not
-even sum/d), ``return_indices``/``return_mask``, ``global_pool``, padding ops other than
-TensorFlow's constant ``tf.pad``.
+even sum/d), ``return_indices``/``return_mask``, padding ops other than TensorFlow's constant
+``tf.pad``.
+
+Adaptive and global calls (``nn.AdaptiveAvgPool2d``, ``F.adaptive_*_pool2d``, Keras'
+``Global*Pooling2D`` and Keras 3's ``Adaptive*Pooling2D``, Gluon's ``Global*Pool2D``, Paddle's
+``nn.Adaptive*Pool2D`` / ``F.adaptive_*``, MXNet's ``contrib.AdaptiveAvgPooling2D`` and
+``global_pool=True``) are read into ``px.adaptive_pool2d`` / ``px.global_pool2d``'s keywords
+(``NativeCall.op``); an adaptive pooling to 1 x 1 is read as the global pooling it is.
 """
 from __future__ import annotations
 
@@ -44,6 +50,10 @@ _SIGNATURES = {
         # the aten op itself: no return_indices; stride [] (the window) by default
         "torch.max_pool2d": ("input kernel_size stride padding dilation ceil_mode",
                              (_NO, _NO, None, 0, 1, False)),
+        "nn.AdaptiveAvgPool2d": ("output_size", (_NO,)),
+        "nn.AdaptiveMaxPool2d": ("output_size return_indices", (_NO, False)),
+        "F.adaptive_avg_pool2d": ("input output_size", (_NO, _NO)),
+        "F.adaptive_max_pool2d": ("input output_size return_indices", (_NO, _NO, False)),
     },
     "tensorflow": {
         "tf.nn.max_pool2d": ("input ksize strides padding data_format name",
@@ -66,12 +76,24 @@ _SIGNATURES = {
                                       ((2, 2), None, "valid", None, None)),
         "tf.keras.layers.AveragePooling2D": ("pool_size strides padding data_format name",
                                              (_NO, None, "valid", None, None)),
+        # Keras' global layers drop H and W unless keepdims=True (tf.reduce_mean / reduce_max)
+        "tf.keras.layers.GlobalAveragePooling2D": ("data_format keepdims name",
+                                                   (None, False, None)),
+        "tf.keras.layers.GlobalMaxPooling2D": ("data_format keepdims name", (None, False, None)),
+        # Keras 3 (keras.layers; tf.keras is Keras 3 from TensorFlow 2.16)
+        "tf.keras.layers.AdaptiveAveragePooling2D": ("output_size data_format name",
+                                                     (_NO, None, None)),
+        "tf.keras.layers.AdaptiveMaxPooling2D": ("output_size data_format name",
+                                                 (_NO, None, None)),
     },
     "mxnet": {
         "nn.MaxPool2D": ("pool_size strides padding layout ceil_mode",
                          ((2, 2), None, 0, "NCHW", False)),
         "nn.AvgPool2D": ("pool_size strides padding ceil_mode layout count_include_pad",
                          ((2, 2), None, 0, False, "NCHW", True)),
+        "nn.GlobalAvgPool2D": ("layout", ("NCHW",)),
+        "nn.GlobalMaxPool2D": ("layout", ("NCHW",)),
+        "mx.nd.contrib.AdaptiveAvgPooling2D": ("data output_size name", (_NO, 1, None)),
         # MXNet 1.9.1's positional order; kernel is needed unless global_pool=True
         "npx.pooling": ("data kernel pool_type global_pool cudnn_off pooling_convention stride "
                         "pad p_value count_include_pad layout",
@@ -100,6 +122,10 @@ _SIGNATURES = {
                         (_NO, _NO, _NO, None, 0, False, "NCHW", None)),
         "nn.LPPool2D": ("norm_type kernel_size stride padding ceil_mode data_format name",
                         (_NO, _NO, None, 0, False, "NCHW", None)),
+        "nn.AdaptiveAvgPool2D": ("output_size data_format name", (_NO, "NCHW", None)),
+        "nn.AdaptiveMaxPool2D": ("output_size return_mask name", (_NO, False, None)),
+        "F.adaptive_avg_pool2d": ("x output_size data_format name", (_NO, _NO, "NCHW", None)),
+        "F.adaptive_max_pool2d": ("x output_size return_mask name", (_NO, _NO, False, None)),
     },
 }
 
@@ -110,7 +136,11 @@ def _spellings() -> dict:
     for module in ("torch.nn", "torch.nn.modules.pooling"):
         for name in ("MaxPool2d", "AvgPool2d", "LPPool2d"):
             table[f"{module}.{name}"] = ("pytorch", f"nn.{name}")
-    for name in ("max_pool2d", "avg_pool2d", "lp_pool2d"):
+    for module in ("torch.nn", "torch.nn.modules.pooling"):
+        for name in ("AdaptiveAvgPool2d", "AdaptiveMaxPool2d"):
+            table[f"{module}.{name}"] = ("pytorch", f"nn.{name}")
+    for name in ("max_pool2d", "avg_pool2d", "lp_pool2d", "adaptive_avg_pool2d",
+                 "adaptive_max_pool2d"):
         table[f"torch.nn.functional.{name}"] = ("pytorch", f"F.{name}")
     table["torch.max_pool2d"] = ("pytorch", "torch.max_pool2d")
     for name in ("max_pool2d", "avg_pool2d", "pool", "max_pool", "avg_pool"):
@@ -122,18 +152,29 @@ def _spellings() -> dict:
                    "keras.src.layers", "tensorflow.compat.v1.keras.layers"):
         for name, key in (("MaxPool2D", "MaxPool2D"), ("MaxPooling2D", "MaxPool2D"),
                           ("AveragePooling2D", "AveragePooling2D"),
-                          ("AvgPool2D", "AveragePooling2D")):
+                          ("AvgPool2D", "AveragePooling2D"),
+                          ("GlobalAveragePooling2D", "GlobalAveragePooling2D"),
+                          ("GlobalAvgPool2D", "GlobalAveragePooling2D"),
+                          ("GlobalMaxPooling2D", "GlobalMaxPooling2D"),
+                          ("GlobalMaxPool2D", "GlobalMaxPooling2D")):
             table[f"{module}.{name}"] = ("tensorflow", f"tf.keras.layers.{key}")
-    for name in ("MaxPool2D", "AvgPool2D"):
+    for module in ("tensorflow.keras.layers", "keras.layers", "keras.src.layers"):
+        for name in ("AdaptiveAveragePooling2D", "AdaptiveMaxPooling2D"):  # Keras 3 only
+            table[f"{module}.{name}"] = ("tensorflow", f"tf.keras.layers.{name}")
+    for name in ("MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D"):
         table[f"mxnet.gluon.nn.{name}"] = ("mxnet", f"nn.{name}")
+    for module in ("nd", "ndarray", "sym", "symbol"):
+        table[f"mxnet.{module}.contrib.AdaptiveAvgPooling2D"] = (
+            "mxnet", "mx.nd.contrib.AdaptiveAvgPooling2D")
     table["mxnet.npx.pooling"] = ("mxnet", "npx.pooling")
     for module in ("mxnet.nd", "mxnet.ndarray"):
         table[f"{module}.Pooling"] = ("mxnet", "mx.nd.Pooling")
     for module in ("mxnet.sym", "mxnet.symbol"):
         table[f"{module}.Pooling"] = ("mxnet", "mx.sym.Pooling")
-    for name in ("MaxPool2D", "AvgPool2D", "LPPool2D"):
+    for name in ("MaxPool2D", "AvgPool2D", "LPPool2D", "AdaptiveAvgPool2D", "AdaptiveMaxPool2D"):
         table[f"paddle.nn.{name}"] = ("paddle", f"nn.{name}")
-    for name in ("max_pool2d", "avg_pool2d", "lp_pool2d"):
+    for name in ("max_pool2d", "avg_pool2d", "lp_pool2d", "adaptive_avg_pool2d",
+                 "adaptive_max_pool2d"):
         table[f"paddle.nn.functional.{name}"] = ("paddle", f"F.{name}")
     return table
 
@@ -144,26 +185,18 @@ SPELLINGS = _spellings()
 #: reports them as not understood, with this reason)
 OTHER_POOLING = {
     **{f"torch.nn.{n}": "pytorch" for n in (
-        "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d", "FractionalMaxPool2d",
-        "MaxPool1d", "MaxPool3d", "AvgPool1d", "AvgPool3d")},
-    **{f"torch.nn.functional.{n}": "pytorch" for n in (
-        "adaptive_avg_pool2d", "adaptive_max_pool2d", "max_unpool2d",
-        "fractional_max_pool2d")},
+        "MaxUnpool2d", "FractionalMaxPool2d", "MaxPool1d", "MaxPool3d", "AvgPool1d",
+        "AvgPool3d")},
+    **{f"torch.nn.functional.{n}": "pytorch" for n in ("max_unpool2d", "fractional_max_pool2d")},
     **{f"{m}.{n}": "tensorflow" for m in ("tensorflow.keras.layers", "keras.layers",
                                           "tf_keras.layers") for n in (
-        "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
         "MaxPooling1D", "MaxPooling3D", "AveragePooling1D", "AveragePooling3D")},
     **{f"tensorflow.nn.{n}": "tensorflow" for n in ("max_pool_with_argmax", "fractional_max_pool",
                                                      "max_pool3d", "avg_pool3d")},
-    **{f"mxnet.gluon.nn.{n}": "mxnet" for n in ("GlobalAvgPool2D", "GlobalMaxPool2D",
-                                                 "MaxPool1D", "MaxPool3D", "AvgPool1D",
+    **{f"mxnet.gluon.nn.{n}": "mxnet" for n in ("MaxPool1D", "MaxPool3D", "AvgPool1D",
                                                  "AvgPool3D")},
-    **{f"mxnet.{m}.contrib.AdaptiveAvgPooling2D": "mxnet"
-       for m in ("nd", "ndarray", "sym", "symbol")},
-    **{f"paddle.nn.{n}": "paddle" for n in ("AdaptiveAvgPool2D", "AdaptiveMaxPool2D",
-                                             "MaxUnPool2D")},
-    **{f"paddle.nn.functional.{n}": "paddle" for n in ("adaptive_avg_pool2d",
-                                                        "adaptive_max_pool2d", "max_unpool2d")},
+    **{f"paddle.nn.{n}": "paddle" for n in ("MaxUnPool2D",)},
+    **{f"paddle.nn.functional.{n}": "paddle" for n in ("max_unpool2d",)},
 }
 
 #: what a call's text means by a prefix when it imports nothing (the names people write)
@@ -245,6 +278,17 @@ NAN_POLICY = {"pytorch": "propagates NaN", "tensorflow": "ignores NaN", "mxnet":
               "paddle": "returns NaN only when it is the last element scanned"}
 
 
+def nan_policy(native) -> str:
+    """How the call's own max treats a NaN (measured: the conventions table), by operation:
+    Keras' global layers are reductions (tf.reduce_max propagates NaN), Paddle's adaptive max
+    ignores NaN."""
+    if native.framework == "tensorflow" and "Global" in native.function:
+        return "propagates NaN"
+    if native.framework == "paddle" and native.op != "pool2d":
+        return "ignores NaN"
+    return NAN_POLICY[native.framework]
+
+
 @dataclasses.dataclass
 class NativeCall:
     """A framework's pooling call read into the neutral spec, plus what the spec cannot hold."""
@@ -261,6 +305,10 @@ class NativeCall:
     notes: list[str] = dataclasses.field(default_factory=list)
     written: str = ""  # the function as the text spells it (tf.compat.v1.nn.max_pool, F.Pooling)
     global_window: bool = False  # MXNet global_pool=True: the window is the input's (H, W)
+    #: which pooling the spec is: "pool2d" (``px.pool2d``'s keywords), "adaptive"
+    #: (``px.adaptive_pool2d``'s: output_size, mode, layout) or "global" (``px.global_pool2d``'s:
+    #: mode, p, keepdims, layout)
+    op: str = "pool2d"
 
     def source_plan(self) -> Plan:
         """The call as written, executable by that framework's worker and renderable."""
@@ -271,9 +319,12 @@ class NativeCall:
             (top, bottom), (left, right) = self.recipe_pads
             x = plan.call("tf.pad", x, [[0, 0], [top, bottom], [left, right], [0, 0]],
                           constant_values=self.pad_value)
-        if self.function in ("mx.nd.Pooling", "mx.sym.Pooling"):  # the legacy NDArray API
+        if self.function in ("mx.nd.Pooling", "mx.sym.Pooling",
+                             "mx.nd.contrib.AdaptiveAvgPooling2D"):  # the legacy NDArray API
             legacy = plan.call(".as_nd_ndarray", x)
-            pooled = plan.call("mx.nd.Pooling", legacy, **self.arguments)
+            function = ("mx.nd.Pooling" if self.function.endswith("Pooling")
+                        else self.function)
+            pooled = plan.call(function, legacy, **self.arguments)
             plan.call(".as_np_ndarray", pooled)
         elif _takes_input(self.framework, self.function):
             plan.call(self.function, x, **self.arguments)
@@ -458,28 +509,90 @@ def _native(framework: str, function: str, pool: ast.Call, names: dict, text: st
     _refuse_unexpressible(function, args)
     native = NativeCall(framework, text, function, args, {})
     native.written = _dotted(pool.func)
-    _TO_SPEC[framework](native, args)
+    if "Adaptive" in function or "adaptive" in function or "Global" in function:
+        _adaptive_or_global(native, args)
+    else:
+        _TO_SPEC[framework](native, args)
     if native.global_window:
-        _global_window(native, shape)
+        _global_window(native)
     return native
 
 
-def _global_window(native: NativeCall, shape) -> None:
-    """MXNet ``global_pool=True``: the window is the input's (H, W), stride 1, no padding (the
-    call's kernel, stride and pad are ignored): a plain window, given the input's shape."""
-    if shape is None:
-        raise PoolingError(f"call: {native.function}(global_pool=True) pools the whole input: "
-                           f"its window is the input's (H, W); allowed: the input's shape "
-                           f"(--shape) to read it as that window")
-    dims = tuple(int(v) for v in shape)
-    if len(dims) < 2:
-        raise PoolingError(f"shape: got {dims}; allowed: at least (H, W)")
-    layout = native.spec["layout"]
-    hw = dims[-3:-1] if layout == "NHWC" and len(dims) > 2 else dims[-2:]
-    native.spec.update(pool_size=tuple(hw), stride=(1, 1), padding=(0, 0), ceil_mode=False)
+def _global_window(native: NativeCall) -> None:
+    """MXNet ``global_pool=True``: the window is the whole input, whatever its size (the call's
+    kernel, stride, pad and pooling_convention are ignored): global pooling, keeping H and W."""
+    spec = native.spec
+    if spec["mode"] not in ("max", "avg", "lp"):
+        raise PoolingError(f"call: {native.function}(pool_type={spec['mode']!r}, "
+                           f"global_pool=True) has no neutral spec; allowed: pool_type 'max', "
+                           f"'avg' or 'lp'")
+    native.op = "global"
+    native.spec = dict(mode=spec["mode"], p=spec["p"], keepdims=True, layout=spec["layout"])
     native.keeps_padding_windows = False
-    native.notes.append(f"global_pool=True: the window is the input's (H, W) = {tuple(hw)} "
-                        f"(kernel, stride and pad ignored): this spec holds for that size only")
+    native.defaulted = []
+    native.notes[:] = [n for n in native.notes if "pad=" not in n and "convention" not in n]
+    native.notes.append("global_pool=True: the window is the whole input (kernel, stride and "
+                        "pad ignored): global pooling, H and W kept as 1")
+
+
+def _output_size(value):
+    """An adaptive call's output_size, as written: an int or a pair of ints or None."""
+    def one(v):
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise PoolingError(f"call: got output_size={value!r}; allowed: an int >= 0 or a "
+                               f"pair of ints >= 0 or None")
+        return v
+
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise PoolingError(f"call: got output_size={value!r}; allowed: an int or a pair "
+                               f"(h, w) (2-D pooling)")
+        return tuple(one(v) for v in value)
+    return (one(value), one(value))
+
+
+def _adaptive_or_global(native: NativeCall, args: dict) -> None:
+    """Adaptive calls (torch, Paddle, MXNet contrib, Keras 3) and global layers (Keras, Gluon)
+    into ``px.adaptive_pool2d`` / ``px.global_pool2d``'s keywords.  An adaptive pooling to
+    1 x 1 is the global pooling it is (the same numbers by definition), H and W kept."""
+    f, fw = native.function, native.framework
+    mode = "max" if "max" in f.lower() else "avg"
+    if fw == "tensorflow":
+        layout = "NCHW" if args.get("data_format") == "channels_first" else "NHWC"
+    elif fw == "mxnet":
+        layout = args.get("layout", "NCHW")
+    else:
+        layout = args.get("data_format", "NCHW")
+    if layout not in ("NCHW", "NHWC"):
+        raise PoolingError(f"call: got layout {layout!r}; allowed: 'NCHW' or 'NHWC' "
+                           f"(channels_first / channels_last)")
+    if "Global" in f:
+        keepdims = bool(args.get("keepdims", fw != "tensorflow"))
+        native.op = "global"
+        native.spec = dict(mode=mode, p=2.0, keepdims=keepdims, layout=layout)
+        if fw == "tensorflow":
+            native.notes.append(f"Keras' {f.rsplit('.', 1)[1]} is tf.reduce_"
+                                f"{'mean' if mode == 'avg' else 'max'} over H and W"
+                                + ("" if keepdims else ", which drops them (keepdims=False, "
+                                   "Keras' default)"))
+        return
+    size = _output_size(args["output_size"])
+    if size == (1, 1):
+        native.op = "global"
+        native.spec = dict(mode=mode, p=2.0, keepdims=True, layout=layout)
+        native.notes.append("an adaptive pooling to 1 x 1 is global pooling (H and W kept)")
+        return
+    if fw in ("mxnet", "tensorflow") and None in size:
+        raise PoolingError(f"call: {f}(output_size={args['output_size']!r}) raises in "
+                           f"{fw} (measured); allowed: ints (None keeps an axis in PyTorch "
+                           f"and Paddle only)")
+    native.op = "adaptive"
+    native.spec = dict(output_size=size, mode=mode, layout=layout)
+    if fw == "paddle" and mode == "max":
+        native.notes.append("Paddle's adaptive max ignores NaN and gives float32's lowest for "
+                            "a bin of only -inf")
 
 
 def _refuse_unexpressible(function: str, args: dict) -> None:

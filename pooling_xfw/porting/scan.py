@@ -5,8 +5,8 @@ file's own import lines make of its name (``nn`` is PyTorch's in one file and Gl
 next; ``F.Pooling`` with no import is Gluon's ``hybrid_forward`` F), read into the neutral spec
 like ``translate`` reads it (arguments must be literals: a variable is reported as one, not
 guessed), and translated to each target with ``translate``: per target the verdict and the
-code.  Calls of the frameworks' other poolings (adaptive, global layers, unpooling, 1-D/3-D)
-are listed as not understood, with why.
+code; adaptive and global calls too (``translate`` reads them).  Calls of the frameworks'
+other poolings (unpooling, fractional, 1-D/3-D) are listed as not understood, with why.
 
 The verdicts are judged for one input shape (``shape``, N, C, H, W; an NHWC call gets the same
 input as N, H, W, C): the code is rendered for it and, with ``verify``, run on it in every
@@ -32,10 +32,6 @@ DEFAULT_SHAPE = (1, 3, 32, 32)
 _POOLING_NAMES = {k.rsplit(".", 1)[1] for k in {**SPELLINGS, **OTHER_POOLING}} - {"pool"}
 
 _OTHER_WHY = {
-    "Adaptive": "adaptive pooling (output size fixed, windows from the input size): translate "
-                "reads windowed pooling only",
-    "Global": "global pooling (the window is the whole input): translate reads windowed "
-              "pooling only (MXNet's global_pool=True is read, given --shape)",
     "npool": "unpooling consumes the indices of a max pool: no windowed pooling to port",
     "argmax": "returns the argmax positions too, numbered differently in each framework",
     "ractional": "fractional max pooling draws random windows: no fixed spec",
@@ -353,23 +349,10 @@ def _translate_entry(entry: Entry, names, shape, verify, pool, parse, translate)
         x_shape = _input_shape(shape, native.spec["layout"])
         native = parse(entry.framework, text, shape=x_shape)
         entry.spec, entry.notes = native.spec, native.notes
-        size_note = None
-        if native.global_window:  # the same numbers as a plain window of this size
-            text = _as_plain_window(native)
-            size_note = (f"global_pool: the window is the input's (H, W) = "
-                         f"{native.spec['pool_size']}: this code holds for that size only")
         result = translate(text, entry.framework, x_shape, to=targets, verify=verify, pool=pool)
     except PoolingError as exc:
         entry.why = str(exc).removeprefix("call: ").removeprefix("shape: ")
         return
     entry.source_check = result.source_check
     for name, t in result.targets.items():
-        verdict = t.verdict if size_note is None else "size-dependent"
-        reasons = list(t.reasons) + ([size_note] if size_note else [])
-        entry.targets[name] = TargetEntry(verdict, t.code, reasons, t.check)
-
-
-def _as_plain_window(native) -> str:
-    s = native.spec
-    return (f"import mxnet\nmxnet.npx.pooling(x, kernel={s['pool_size']!r}, stride=(1, 1), "
-            f"pad=(0, 0), pool_type={s['mode']!r}, layout={s['layout']!r})")
+        entry.targets[name] = TargetEntry(t.verdict, t.code, list(t.reasons), t.check)

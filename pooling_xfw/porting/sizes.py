@@ -37,18 +37,41 @@ def hw_of(shape: tuple, layout: str) -> tuple[int, int]:
     return int(shape[h_axis]), int(shape[w_axis])
 
 
+def op_of(kwargs: dict) -> str:
+    """Which pooling neutral keywords describe: 'pool2d', 'adaptive' or 'global'."""
+    return "adaptive" if "output_size" in kwargs else "global" if "keepdims" in kwargs \
+        else "pool2d"
+
+
+def resolve_op(kwargs: dict, shape: tuple):
+    """The geometry of any operation's neutral keywords for an input of ``shape``."""
+    from ..adaptive import make_adaptive_spec, resolve_adaptive, resolve_global
+
+    op = op_of(kwargs)
+    if op == "adaptive":
+        return resolve_adaptive(make_adaptive_spec(**kwargs), shape)
+    if op == "global":
+        return resolve_global(shape, **kwargs)
+    return resolve(make_spec(**kwargs), shape)
+
+
 def defined(kwargs: dict, shape: tuple) -> bool:
     """Whether the neutral spec pools an input of ``shape`` (no window of padding only, none
-    wider than the padded input)."""
+    wider than the padded input; adaptive and global pooling: any non-empty input)."""
     try:
-        resolve(make_spec(**kwargs), shape)
+        resolve_op(kwargs, shape)
     except PoolingError:
         return False
     return True
 
 
 def sample_limit(kwargs: dict) -> int:
-    """Sizes 1..limit sampled per axis: a few periods of every stride past the window."""
+    """Sizes 1..limit sampled per axis: a few periods of every stride past the window (adaptive:
+    past twice the output size)."""
+    if op_of(kwargs) == "global":
+        return 16
+    if op_of(kwargs) == "adaptive":
+        return max(16, 2 * max(o or 0 for o in kwargs["output_size"]) + 4)
     spec = make_spec(**kwargs)
     reach = max(d * (k - 1) + 1 for k, d in zip(spec.pool_size, spec.dilation))
     return max(reach + 4 * max(spec.stride) + 4, 16)
@@ -119,7 +142,9 @@ def conditions(render, kwargs: dict, shape: tuple) -> list[AxisCondition]:
     layout = kwargs["layout"]
     h, w = hw_of(shape, layout)
     printed = code_lines(render(shape))
-    spec = make_spec(**kwargs)
+    op = op_of(kwargs)
+    periods = (make_spec(**kwargs).stride if op == "pool2d" else
+               tuple(o or 1 for o in kwargs["output_size"]) if op == "adaptive" else (1, 1))
     found = []
     for index, axis in enumerate(AXES):
         holds = {}
@@ -132,7 +157,7 @@ def conditions(render, kwargs: dict, shape: tuple) -> list[AxisCondition]:
                 holds[n] = code_lines(render(other)) == printed
             except PoolingError:
                 holds[n] = False
-        found.append(describe(axis, holds, spec.stride[index]))
+        found.append(describe(axis, holds, periods[index]))
     return found
 
 
@@ -172,8 +197,11 @@ def verification_shapes(kwargs: dict, shape: tuple) -> list[tuple]:
     """``shape``, and the same with (H, W) at 5, 6, 7, 8 and one smaller than the window, where
     the spec pools them."""
     layout = kwargs["layout"]
-    spec = make_spec(**kwargs)
-    small = tuple(max(d * (k - 1), 1) for k, d in zip(spec.pool_size, spec.dilation))
+    if op_of(kwargs) == "pool2d":
+        spec = make_spec(**kwargs)
+        small = tuple(max(d * (k - 1), 1) for k, d in zip(spec.pool_size, spec.dilation))
+    else:  # 2: the smallest that is not one cell (a Keras adaptive max of 1 cell is SIGFPE)
+        small = (2, 2)
     found = [tuple(shape)]
     for hw in [(n, n) for n in (5, 6, 7, 8)] + [small]:
         other = with_hw(shape, layout, hw)
