@@ -448,11 +448,60 @@ def _mode_of(args, op: str, flag: str) -> str:
     return _word("--mode", args.mode, "mode", names)
 
 
+def _grad_options(args, op: str = "pool2d", op_flag: tuple[str, str | None] | None = None):
+    """``--grad``, ``--ties``, ``--grad-output`` (and report's ``--seed``) as the report's
+    ``GradOptions``, or None without ``--grad``; each refused where it means nothing: ``--ties``
+    or ``--grad-output`` without ``--grad``, ``--grad`` with an operation that has no gradient
+    (``op_flag``: that operation's option as typed)."""
+    from .report import GradOptions
+
+    for flag, value in (("--ties", args.ties), ("--grad-output", args.grad_output)):
+        if value is not None and not args.grad:
+            raise _usage(flag, value, "not without --grad: it is an option of the backward pass",
+                         f"{flag} with --grad")
+    report_seed = getattr(args, "report_seed", None)
+    if report_seed is not None and not (args.grad and args.grad_output is not None and
+                                        args.grad_output.strip().lower() == "randn"):
+        raise _usage("--seed", report_seed, "not without --grad --grad-output randn: a "
+                                            "report's inputs are its cases'",
+                     "--seed with --grad --grad-output randn")
+    if not args.grad:
+        return None
+    if op != "pool2d":
+        raise _usage("--grad", None, f"not with {_shown(*op_flag)}: {op} pooling has no "
+                                     f"gradient yet", "--grad with --kernel")
+    ties = _word("--ties", args.ties or "first", "ties rule", ("first", "split", "all"))
+    upstream = _word("--grad-output", args.grad_output or "ones", "upstream gradient",
+                     ("ones", "randn"))
+    seed_text = report_seed if report_seed is not None else getattr(args, "seed", "0")
+    seed = _int("--seed", seed_text, seed_text, 0, "an int >= 0")
+    return GradOptions(ties, upstream, seed)
+
+
+def _check_grad_dtype(args, dtype) -> None:
+    """``--grad`` needs a float input: a usage error naming ``--grad`` and where the input's
+    dtype came from (``--dtype`` or ``--input``)."""
+    import numpy as np
+
+    if np.dtype(dtype).kind == "f":
+        return
+    where = (f"--input {shlex.quote(args.input)} (dtype {np.dtype(dtype)})" if args.input
+             else f"--dtype {args.dtype}")
+    raise _usage("--grad", None, f"not with {where}: a gradient needs a float input",
+                 "--grad with a float16, float32 or float64 input" + (
+                     "" if args.input else " (--dtype float16|float32|float64)"))
+
+
 def _single_case(args):
     from .cases import Case
     from .spec import LAYOUTS
 
     op = _operation(args)
+    op_flag = {"adaptive": ("--adaptive", args.adaptive), "global": ("--global", None),
+               "pool2d": ("--kernel", args.kernel)}[op]
+    args.grad_options = _grad_options(args, op, op_flag)
+    if args.grad_options is not None and not args.input:
+        _check_grad_dtype(args, args.dtype)
     layout = _word("--layout", args.layout, "layout", LAYOUTS, str.upper)
     source = ("--input", args.input) if args.input else ("--shape", args.shape)
     if op == "adaptive":
@@ -480,7 +529,10 @@ def _single_case(args):
                   "padding": ("--padding", args.padding),
                   "dilation": ("--dilation", args.dilation), "ceil_mode": ("--ceil-mode", None),
                   "X": source}
-    return Case("cli", "pooling-xfw compare", _load_input(args), kwargs, None)
+    x = _load_input(args)
+    if args.grad_options is not None:
+        _check_grad_dtype(args, x.dtype)
+    return Case("cli", "pooling-xfw compare", x, kwargs, None)
 
 
 def _echo_typed(message: str, typed: dict) -> str:
@@ -518,7 +570,9 @@ def _is_case_file(text: str) -> bool:
     return any(sep in text for sep in separators) or text.strip().lower().endswith(".json")
 
 
-def _chosen_cases(text: str | None):
+def _chosen_cases(text: str | None, grad=None):
+    """``--cases``'s cases, each checked before any worker starts (with ``grad``, that it has a
+    backward pass: a pool2d case of a float input)."""
     from . import cases
     from .compare import resolve_case
     from .reference import work_dtype
@@ -528,6 +582,8 @@ def _chosen_cases(text: str | None):
     if _is_case_file(text):
         chosen = cases.load(text)
         for case in chosen:  # which case of the file, before any worker starts
+            if grad is not None:
+                _check_grad_case(text, case)
             try:
                 _, _, x, geometry = resolve_case(case.arguments())
                 geometry.check_fits(x.shape, work_dtype(geometry.spec.mode, x.dtype))
@@ -552,13 +608,25 @@ def _chosen_cases(text: str | None):
     return [cases.by_name(name) for name in names]
 
 
-def _emit(args, cases) -> int:
+def _check_grad_case(text: str, case) -> None:
+    """``report --grad --cases FILE``: a case with no backward pass (adaptive or global
+    pooling, an integer input) is a usage error naming --grad, the file and the case."""
+    why = (f"{case.op} pooling has no gradient yet" if case.op != "pool2d" else
+           f"its input's dtype {case.input.dtype} has no gradient"
+           if case.input.dtype.kind != "f" else "")
+    if why:
+        raise _usage("--grad", None, f"not with --cases {shlex.quote(text)}: case "
+                                     f"{case.name!r}: {why}",
+                     "--grad with cases of op pool2d and a float16, float32 or float64 input")
+
+
+def _emit(args, cases, grad=None) -> int:
     from . import report
     from .runtime.client import log
 
     if args.output:
         report.check_writable(args.output)
-    doc = report.build(cases, _backends(args.backends), progress=log)
+    doc = report.build(cases, _backends(args.backends), progress=log, grad=grad)
     color = (args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     text = report.render(doc, args.format, verbose=args.verbose, color=color)
     if args.output:
@@ -570,11 +638,13 @@ def _emit(args, cases) -> int:
 
 
 def _report(args) -> int:
-    return _emit(args, _chosen_cases(args.cases))
+    grad = _grad_options(args)
+    return _emit(args, _chosen_cases(args.cases, grad), grad)
 
 
 def _compare(args) -> int:
-    return _emit(args, [_single_case(args)])
+    case = _single_case(args)
+    return _emit(args, [case], args.grad_options)
 
 
 def _could_not_run(unrun: dict[str, str], consequence: str) -> int:
@@ -707,6 +777,23 @@ exit codes: 0 every backend agrees (or the command succeeded), 1 a backend diffe
 Also runs as: python -m pooling_xfw"""
 
 
+def _grad_arguments(parser, seed: bool = False) -> None:
+    """The backward pass's options (``report`` gets its own ``--seed`` for randn)."""
+    parser.add_argument("--grad", action="store_true",
+                        help="compare the backward pass too: each framework's autograd gradient "
+                             "with respect to the input against px.pool2d_grad (exit 1 when one "
+                             "differs)")
+    parser.add_argument("--ties", help="with --grad: where a max/min window's gradient goes "
+                                       "among equal extremes: first (default; every "
+                                       "framework's pooling op), split or all")
+    parser.add_argument("--grad-output", metavar="ones|randn",
+                        help="with --grad: the upstream gradient, ones (default) or randn "
+                             "(normal noise of --seed, on a stream of its own)")
+    if seed:
+        parser.add_argument("--seed", dest="report_seed",
+                            help="with --grad --grad-output randn: its seed (default: 0)")
+
+
 def _output_options(parser) -> None:
     parser.add_argument("--format", choices=("text", "markdown", "json", "html"), default="text",
                         help="text (default), markdown, json or html (one self-contained page)")
@@ -764,6 +851,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the chapter's cases by name, comma-separated (default: all), or a JSON "
                           "file of cases: a value with a / or ending in .json is a file (write "
                           "./NAME for a file named otherwise)")
+    _grad_arguments(rep, seed=True)
     rep.set_defaults(run=_report)
 
     cmp_ = sub.add_parser("compare", help="one case from the command line on every backend",
@@ -806,6 +894,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="avg divides by real cells only (count_include_pad=False)")
     cmp_.add_argument("--layout", default="NCHW", help="NCHW (default) or NHWC")
     cmp_.add_argument("--p", help="power of lp pooling (default: 2)")
+    _grad_arguments(cmp_)
     cmp_.set_defaults(run=_compare)
 
     tr = sub.add_parser("translate", help="a framework's own pooling call, in every framework",

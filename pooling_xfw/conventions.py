@@ -10,6 +10,13 @@ A framework's own answer for a special value (NaN, a window of only -inf) varies
 its oneDNN/MKLDNN kernel path and its version, so such a row (``Probe.varies``, marked in the
 table) may read, on another machine, any of its outcomes: the adapter's path when the
 framework gives the reference's numbers, or a difference naming one of the row's causes.
+
+The rows named ``backward: ...`` (``Probe.grad``) compare the gradient with respect to the
+input (``px.compare(..., grad=True)``: each framework's autograd of the plan it runs against
+``px.pool2d_grad`` with ``ties="first"`` and an upstream gradient of ones); their cells say the
+backward pass only (the forward is the row of the same convention above).  A difference that
+comes from a plan, not the machine (an emulation whose gradient splits ties), is the row's
+``known`` cause: it reads the same everywhere.
 """
 from __future__ import annotations
 
@@ -37,6 +44,10 @@ class Probe:
     #: the causes a difference in this row may name; non-empty: the framework's answer varies
     #: by machine (special values), so the row may read its path or such a difference
     varies: tuple[str, ...] = ()
+    #: the backward pass (the row's cells are the gradient's)
+    grad: bool = False
+    #: causes of a difference a plan makes, the same on every machine (an emulation's gradient)
+    known: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -96,10 +107,33 @@ PROBES = (
           dict(op="adaptive", output_size=2), varies=("only -inf",)),
     Probe("global max of only -inf", "allneginf", None, dict(op="global"),
           varies=("only -inf",)),
+    # the backward pass: where each window's gradient goes (ties="first", upstream ones)
+    Probe("backward: max ties in one window (all 1, k2 s2)", "ones4", 2, dict(stride=2),
+          grad=True),
+    Probe("backward: max ties across overlapping windows (all 1, k3 s1)", "ones6", 3,
+          dict(stride=1), grad=True),
+    Probe("backward: max ties, dilation 2 (all 1, k2 d2 s1)", "ones6", 2, dict(dilation=2),
+          grad=True, known=("ties in a window",)),
+    Probe("backward: NaN in a max window", "nan", 2, dict(stride=2), grad=True,
+          varies=("a NaN in a max window",)),
+    Probe("backward: max of a window of only -inf", "neginf", 2, dict(stride=2), grad=True,
+          varies=("a window of only -inf",)),
+    Probe("backward: avg 'same', padding counted", "neg6", 3,
+          dict(stride=2, padding="same", mode="avg"), grad=True),
+    Probe("backward: avg 'same', padding not counted", "neg6", 3,
+          dict(stride=2, padding="same", mode="avg", count_include_pad=False), grad=True),
+    Probe("backward: avg k3 s2 p1, padding not counted", "neg6", 3,
+          dict(stride=2, padding=1, mode="avg", count_include_pad=False), grad=True),
+    Probe("backward: avg ceil overhang (never counted)", "neg6", 3,
+          dict(stride=2, padding=1, ceil_mode=True, mode="avg"), grad=True),
+    Probe("backward: lp, p=2", "neg6", 3, dict(stride=2, padding=1, mode="lp"), grad=True),
 )
 
 
 def probe_input(kind: str) -> np.ndarray:
+    if kind.startswith("ones"):  # "ones6": all 1 as 1x1x6x6, every window a tie
+        n = int(kind[4:])
+        return np.ones((1, 1, n, n), np.float32)
     if kind == "f64low":
         return np.full((1, 1, 3, 3), -1e300)
     if kind == "allneginf":
@@ -130,14 +164,30 @@ def _path_cell(how: dict) -> str:
     return path if path == "native" else f"{path}: {', '.join(_categories(how))}"
 
 
-def _cell(result) -> str:
-    if result.status == "agree":
+def _cause(detail: str) -> str:
+    """The cause a difference's detail ends with, in parentheses (which may hold parentheses of
+    their own); the whole detail when it names none."""
+    if not detail.endswith(")"):
+        return detail
+    depth = 0
+    for i in range(len(detail) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(detail[i], 0)
+        if depth == 0:
+            return detail[i + 1:-1]
+    return detail
+
+
+def _cell(result, probe: Probe | None = None) -> str:
+    """A backend's cell: its adapter's path where it gives the reference's numbers, else the
+    difference's cause or the error; for a ``grad`` probe, of the backward pass."""
+    status, detail = result.status, result.detail
+    if probe is not None and probe.grad:
+        status, detail = result.grad_status, result.grad_detail
+    if status == "agree":
         return _path_cell(result.how)
-    if result.status == "differ":
-        reason = result.detail.rsplit("(", 1)[-1].rstrip(")") if "(" in result.detail else (
-            result.detail)
-        return f"**differs**: {reason}"
-    return f"{result.status}: {result.detail}"
+    if status == "differ":
+        return f"**differs**: {_cause(detail)}"
+    return f"{status}: {detail}"
 
 
 def measure(pool=None, backends=BACKENDS) -> list[tuple[Probe, dict]]:
@@ -145,6 +195,8 @@ def measure(pool=None, backends=BACKENDS) -> list[tuple[Probe, dict]]:
     for probe in PROBES:
         kwargs = dict(probe.kwargs)
         mode = kwargs.pop("mode", "max")
+        if probe.grad:
+            kwargs["grad"] = True
         result = compare(probe_input(probe.input), probe.pool_size, mode, backends=list(backends),
                          pool=pool, **kwargs)
         rows.append((probe, result.results))
@@ -181,8 +233,8 @@ def markdown(rows, backends=BACKENDS) -> str:
     head = ["convention"] + [f"{b} {versions.get(b) or ''}".strip() for b in backends]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for probe, results in rows:
-        lines.append("| " + " | ".join([probe.label] + [_cell(results[b]) for b in backends])
-                     + " |")
+        lines.append("| " + " | ".join([probe.label] + [_cell(results[b], probe)
+                                                         for b in backends]) + " |")
     lines += ["", "native: one framework pooling call (transposes and casts aside; for global "
                   "pooling the framework's own global op, in TensorFlow the reduction Keras' "
                   "global layers make); emulated: "
@@ -190,7 +242,10 @@ def markdown(rows, backends=BACKENDS) -> str:
                   "identity, a pooled ones mask as divisor, strided slices for dilation, the "
                   "elementwise maximum over strided slices or gathered taps where the "
                   "framework's max pooling starts above the dtype's lowest, lp as a window sum "
-                  "of |x|^p, adaptive bins as one pooling per bin length and a gather)."]
+                  "of |x|^p, adaptive bins as one pooling per bin length and a gather).  "
+                  "backward: the gradient with respect to the input, each framework's autograd "
+                  "of that plan against px.pool2d_grad (ties='first': each window's gradient to "
+                  "its first extreme in row-major order; upstream gradient ones)."]
     if any(probe.varies for probe, _ in rows):
         lines += ["", f"{VARIES.strip()} special values: the framework's own answer varies with "
                       "the CPU, its oneDNN/MKLDNN kernel path and its version, so on another "
@@ -230,8 +285,8 @@ def differences(recorded: str, rows, backends=BACKENDS) -> list[str]:
             probe, results = varying[cells_now[0]]
             wrong = [f"{b}: {cell!r}" for b, cell in zip(backends, cells_was[1:])
                      if not _may_read(probe, results[b], cell)]
-            wrong += [f"{b} measures {_cell(results[b])!r} now" for b in backends
-                      if not _may_read(probe, results[b], _cell(results[b]))]
+            wrong += [f"{b} measures {_cell(results[b], probe)!r} now" for b in backends
+                      if not _may_read(probe, results[b], _cell(results[b], probe))]
             if not wrong:
                 continue
             found.append(f"{probe.name}: not an outcome it may read: {'; '.join(wrong)}")

@@ -1294,3 +1294,199 @@ def test_case_file_ops_and_generated_inputs_are_checked_before_any_backend(tmp_p
     path.write_text(json.dumps([case]))
     message = _one_usage_line(cli("report", "--cases", str(path)))
     assert message.startswith(f"--cases {path}: {starts}"), message
+
+
+# --- the backward pass: compare / report --grad --------------------------------------------------
+
+@pytest.mark.parametrize("args,grad", [
+    ([], None),
+    (["--grad"], ("first", "ones", 0)),
+    (["--grad", "--ties", "SPLIT"], ("split", "ones", 0)),
+    (["--grad", "--ties", "all", "--grad-output", "randn", "--seed", "3"], ("all", "randn", 3)),
+], ids=["no-grad", "grad-defaults", "ties-any-case", "randn-with-seed"])
+def test_compare_reads_the_grad_options(args, grad):
+    from pooling_xfw import cli as command
+
+    parsed = command.build_parser().parse_args(["compare", "--shape", "1,1,4,4", "--kernel", "2",
+                                                *args])
+    command._single_case(parsed)
+    options = parsed.grad_options
+    assert (None if options is None else (options.ties, options.grad_output, options.seed)) == grad
+
+
+_GRAD_WITH_KERNEL = "allowed: --grad with --kernel"
+_GRAD_FLOAT = "allowed: --grad with a float16, float32 or float64 input"
+
+
+@pytest.mark.parametrize("args,starts,allowed", [
+    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--ties", "split"],
+     "--ties split: not without --grad", "allowed: --ties with --grad"),
+    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--grad-output", "randn"],
+     "--grad-output randn: not without --grad", "allowed: --grad-output with --grad"),
+    (["compare", "--shape", "1,1,4,4", "--adaptive", "3", "--grad"],
+     "--grad: not with --adaptive 3: adaptive pooling has no gradient yet", _GRAD_WITH_KERNEL),
+    (["compare", "--shape", "1,1,4,4", "--global", "--grad"],
+     "--grad: not with --global: global pooling has no gradient yet", _GRAD_WITH_KERNEL),
+    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--grad", "--dtype", "int32"],
+     "--grad: not with --dtype int32: a gradient needs a float input", _GRAD_FLOAT),
+    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--grad", "--ties", "firts"],
+     "--ties firts: unknown ties rule (did you mean first?)", "allowed: first, split, all"),
+    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--grad", "--grad-output", "zeros"],
+     "--grad-output zeros: unknown upstream gradient", "allowed: ones, randn"),
+    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--grad", "--grad-output", "randn",
+      "--seed", "-1"], "--seed -1: -1 is below 0", "allowed: an int >= 0"),
+    (["report", "--seed", "3"], "--seed 3: not without --grad --grad-output randn",
+     "allowed: --seed with --grad --grad-output randn"),
+    (["report", "--grad", "--ties", "x"], "--ties x: unknown ties rule",
+     "allowed: first, split, all"),
+], ids=["ties-without-grad", "grad-output-without-grad", "grad-with-adaptive", "grad-with-global",
+        "grad-with-int-dtype", "ties-close-name", "grad-output-unknown", "grad-seed-negative",
+        "report-seed-without-randn", "report-ties-unknown"])
+def test_grad_usage_errors_name_the_options_as_typed(args, starts, allowed):
+    message = _one_usage_line(cli(*args))
+    assert message.startswith(starts) and allowed in message, message
+
+
+@pytest.mark.parametrize("kind,starts", [
+    ("int-input", "--grad: not with --input {path} (dtype int32): a gradient needs a float input"),
+    ("adaptive-case", "--grad: not with --cases {path}: case 'head': adaptive pooling has no "
+                      "gradient yet"),
+    ("int-case", "--grad: not with --cases {path}: case 'ints': its input's dtype int32 has no "
+                 "gradient"),
+], ids=["int-input", "adaptive-case", "int-case"])
+def test_grad_refuses_an_input_or_a_case_without_a_gradient(tmp_path, kind, starts):
+    if kind == "int-input":
+        path = tmp_path / "x.npy"
+        np.save(path, np.arange(16, dtype=np.int32).reshape(4, 4))
+        args = ["compare", "--input", str(path), "--kernel", "2", "--grad"]
+    else:
+        path = tmp_path / "cases.json"
+        case = ({"name": "head", "op": "adaptive", "input": [[1, 2], [3, 4]],
+                 "kwargs": {"output_size": 1}} if kind == "adaptive-case" else
+                {"name": "ints", "input": [[1, 2], [3, 4]], "dtype": "int32",
+                 "kwargs": {"pool_size": 2}})
+        path.write_text(json.dumps([case]))
+        args = ["report", "--grad", "--cases", str(path)]
+    message = _one_usage_line(cli(*args))
+    assert message.startswith(starts.format(path=path)), message
+
+
+@pytest.fixture(scope="module")
+def tied_ones(tmp_path_factory):
+    """All 1, 1x1x6x6: every window a tie.  Paddle runs a dilated max as the elementwise
+    maximum of strided slices, whose gradient splits ties (measured): forward agree, backward
+    differ, the same on every machine (a property of the plan)."""
+    path = tmp_path_factory.mktemp("ties") / "ones.npy"
+    np.save(path, np.ones((1, 1, 6, 6), np.float32))
+    return path
+
+
+_DILATED = ["--kernel", "2", "--dilation", "2", "--stride", "1"]
+
+
+@pytest.mark.parametrize("grad,code", [([], 0), (["--grad"], 1)], ids=["forward-only",
+                                                                         "with-grad"])
+def test_a_gradient_that_differs_exits_1_like_a_forward_difference(tied_ones, grad, code):
+    proc = cli("compare", "--input", str(tied_ones), *_DILATED, "--backends", "paddle,pytorch",
+               *grad, env={"NO_COLOR": "1"}, check_exit=code)
+    row = next(l for l in proc.stdout.splitlines() if l.startswith("cli "))
+    if not grad:
+        assert row.split() == ["cli", "agree*", "agree"], row
+        return
+    cells = re.split(r"\s{2,}", row.strip())
+    assert cells[1].startswith("agree* / DIFFER ") and cells[2] == "agree / agree", row
+    assert "ties in a window: paddle's gradient matches ties='split'" in proc.stdout
+    assert "; backward: 1 agree, 1 differ, 0 error, 0 unavailable; exit 1" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def grad_doc(tied_ones):
+    """``compare --grad --format json`` of the tied input on every backend, as the CLI wrote it."""
+    proc = cli("compare", "--input", str(tied_ones), *_DILATED, "--grad", "--format", "json",
+               check_exit=1)
+    return json.loads(proc.stdout)
+
+
+def test_grad_json_has_the_reference_gradient_and_each_backends(grad_doc, tied_ones):
+    case = grad_doc["cases"][0]
+    x = np.load(tied_ones)
+    kwargs = dict(pool_size=2, dilation=2, stride=1)
+    assert case["grad"]["ties"] == "first" and case["grad"]["grad_output"] == "ones"
+    assert case["grad"]["seed"] is None
+    assert case["grad"]["upstream"] == np.ones_like(px.pool2d(x, **kwargs)).tolist()
+    assert case["grad"]["reference"] == px.pool2d_grad(x, **kwargs).tolist()
+    statuses = {}
+    for name, r in case["results"].items():
+        assert np.asarray(r["grad_input"]).shape == x.shape
+        statuses[name] = r["grad_status"]
+        if r["grad_status"] == "agree":
+            assert r["grad_input"] == case["grad"]["reference"] and not r["grad_detail"]
+        else:
+            assert r["grad_max_abs_diff"] > 0 and r["grad_differing"] and r["grad_detail"]
+            index, value, reference = r["grad_differing"][0]
+            assert r["grad_input"][0][0][index[2]][index[3]] == value
+            assert case["grad"]["reference"][0][0][index[2]][index[3]] == reference
+    assert statuses["paddle"] == "differ" and statuses["pytorch"] == "agree"
+    assert grad_doc["summary"]["grad"] == {s: list(statuses.values()).count(s) for s in (
+        "agree", "differ", "error", "unavailable")}
+    assert grad_doc["summary"]["exit_code"] == 1
+
+
+def test_grad_json_schema_documents_the_backward_fields():
+    from pooling_xfw.report import SCHEMA_DOC
+
+    for field in ('"grad_status"', '"grad_max_abs_diff"', '"grad_input"', '"grad_detail"',
+                  '"grad_differing"', '"grad"', '"upstream"', '"reference"', '"ties"'):
+        assert field in SCHEMA_DOC, field
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_grad_tables_read_forward_slash_backward(grad_doc, fmt):
+    from pooling_xfw.report import render
+    from pooling_xfw.report.table import result_cell
+
+    text = render(grad_doc, fmt)
+    results = grad_doc["cases"][0]["results"]
+    row = next(l for l in text.splitlines() if l.startswith(("cli ", "| cli |")))
+    cells = ([c.strip() for c in row.strip("| ").split("|")] if fmt == "markdown"
+             else re.split(r"\s{2,}", row.strip()))
+    for name, cell in zip(results, cells[1:]):
+        r = results[name]
+        backward = result_cell({"status": r["grad_status"],
+                                "max_abs_diff": r["grad_max_abs_diff"]})
+        assert cell == f"{result_cell(r)} / {backward}", (name, cell)
+    assert "each backend: forward / backward" in text and "ties='first'" in text
+    assert f"cli / paddle: backward differ: {results['paddle']['grad_detail']}" in text
+    s = grad_doc["summary"]["grad"]
+    assert (f"backward: {s['agree']} agree, {s['differ']} differ, {s['error']} error, "
+            f"{s['unavailable']} unavailable; exit 1") in text
+
+
+def test_grad_html_draws_each_gradient_and_where_it_differs(grad_doc, tmp_path):
+    from pooling_xfw.report import render
+    from pooling_xfw.report.table import backend_cell
+
+    page = tmp_path / "grad.html"
+    page.write_text(render(grad_doc, "html"))
+    parsed = _Page(page.read_text())
+    results = grad_doc["cases"][0]["results"]
+    versions = {n: grad_doc["backends"][n]["framework_version"] for n in results}
+    assert "upstream gradient (ones)" in parsed.figures
+    reference = parsed.figures["reference gradient (ties=first)"]
+    assert len(reference) == 36 and "reference gradient (0, 0, 0, 0) = 1.0" in reference
+    for name, r in results.items():
+        titles = parsed.figures[f"{name} {versions[name]} gradient {r['grad_status']}"]
+        assert len(titles) == 36
+        assert f"{name} gradient (0, 0, 0, 1) = {float(r['grad_input'][0][0][0][1])!r}" in titles
+        assert (f"where the {name} gradient differs" in parsed.figures) == (
+            r["grad_status"] == "differ")
+    row = next(row for row in parsed.rows if row and row[0] == "cli")
+    assert row[1:] == [backend_cell(r, grad=True) for r in results.values()]
+    assert [c.split(" / ")[1].split()[0] for c in row[1:]] == [
+        "agree" if r["grad_status"] == "agree" else "DIFFER" for r in results.values()]
+    layout = _layout(page)
+    figures = {f["caption"]: f for f in layout["figures"]}
+    out = figures[f"paddle {versions['paddle']} gradient differ"]
+    where = figures["where the paddle gradient differs"]
+    assert where["box"][1] == out["box"][1] and where["box"][0] >= out["box"][2]
+    assert len(layout["legends"]) == 2  # the forward's scale and the gradients'

@@ -1,11 +1,13 @@
 """The comparison report: cases x backends, as one JSON-able document, rendered four ways.
 
 ``build(cases, backends)`` runs every case through ``px.compare`` and returns the document
-(schema ``pooling-xfw/report/1``, see ``SCHEMA``); ``render(document, fmt)`` turns it into
-text, markdown, json or html; ``write(text, path)`` writes atomically.
+(schema ``pooling-xfw/report/1``, see ``SCHEMA``); ``build(..., grad=GradOptions())`` compares
+the backward pass too.  ``render(document, fmt)`` turns it into text, markdown, json or html;
+``write(text, path)`` writes atomically.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import stat
@@ -19,6 +21,7 @@ from .. import __version__
 from ..cases import Case
 from ..compare import BackendResult, compare_many, input_scale, judge, resolve_case, tolerance
 from ..errors import PoolingError
+from ..gradient import check_ties, output_shape_of
 from ..reference import work_dtype
 from ..runtime.client import WorkerFailure, default_pool
 from ..runtime.envs import BACKENDS
@@ -49,16 +52,35 @@ SCHEMA_DOC = """\
                                 "how": {"path": "native"|"emulated", "emulated_by": [str],
                                         "adaptations": [str], "computes_in": str,
                                         "calls": [str], "code": str}|null,
-                                "differing": [[index, value, reference], ...]|null}}}],
+                                "differing": [[index, value, reference], ...]|null,
+                                with --grad only (the backward pass):
+                                "grad_status": "agree"|"differ"|"error"|"unavailable",
+                                "grad_max_abs_diff": number|null, "grad_input": array|null,
+                                "grad_detail": str,
+                                "grad_differing": [[index, value, reference], ...]|null}},
+             with --grad only:
+             "grad": {"ties": "first"|"split"|"all", "grad_output": "ones"|"randn",
+                      "seed": int|null, "upstream": array, "reference": array}}],
   "summary": {"agree": int, "differ": int, "error": int, "unavailable": int, "mismatch": int,
+              with --grad only: "grad": {"agree": int, "differ": int, "error": int,
+                                         "unavailable": int},
               "exit_code": int}
 }
+With --grad (pool2d cases of a float input only), each case's backward pass: "grad.upstream" is
+the upstream gradient (the output's shape: ones, or for "randn" numpy's
+default_rng([seed, 1]).standard_normal in the input's dtype), "grad.reference" is
+px.pool2d_grad's gradient with respect to the input (the input's shape) for "grad.ties", and
+each result's "grad_input" is the framework's own autograd gradient of the plan it ran, judged
+against it into "grad_status" ("differ": "grad_detail" says how many cells, the first, and the
+cause where the data shows a known one).  The summary counts forward statuses at the top and
+backward ones in "grad".
 A global pooling with "keepdims": false has no H and W axes in its reference and outputs
 ((N, C) for an (N, C, H, W) input).
 A case's "expected" (the chapter's printed output, or a case file's) is held to the reference as
 a backend is (max/min exactly, avg/lp within the tolerance); "mismatch" counts the cases whose
 reference does not match it, "expected_detail" says where.  Exit code: 1 when a backend differs
-or a case mismatches its expected output; else 3 when a backend could not run; else 0.
+(forward, or backward with --grad) or a case mismatches its expected output; else 3 when a
+backend could not run; else 0.
 Arrays are nested lists; non-finite numbers are the strings "nan", "inf" and "-inf"."""
 
 
@@ -78,28 +100,84 @@ def jsonable(value):
 
 
 def exit_code(counts: dict) -> int:
-    """1 when any backend differs, or a case's reference does not match its expected output;
-    else 3 when any backend could not run; else 0."""
-    if counts["differ"] or counts.get("mismatch"):
+    """1 when any backend differs (forward, or backward in ``counts["grad"]``), or a case's
+    reference does not match its expected output; else 3 when any backend could not run (either
+    pass); else 0."""
+    grad = counts.get("grad") or {}
+    if counts["differ"] or counts.get("mismatch") or grad.get("differ"):
         return EXIT_DIFFER
-    if counts["error"] or counts["unavailable"]:
+    if counts["error"] or counts["unavailable"] or grad.get("error") or grad.get("unavailable"):
         return EXIT_UNAVAILABLE
     return EXIT_OK
 
 
+#: the upstream gradients a report can use: ones, or seeded normal noise
+GRAD_OUTPUTS = ("ones", "randn")
+
+
+@dataclasses.dataclass(frozen=True)
+class GradOptions:
+    """The backward pass of a report: ``ties`` for the reference (``px.pool2d_grad``), the
+    upstream gradient (``"ones"`` or ``"randn"``, normal noise of ``seed`` on its own stream:
+    ``numpy.random.default_rng([seed, 1])``, in the input's dtype)."""
+
+    ties: str = "first"
+    grad_output: str = "ones"
+    seed: int = 0
+
+    def __post_init__(self):
+        check_ties(self.ties)
+        if self.grad_output not in GRAD_OUTPUTS:
+            raise PoolingError(f"grad_output: got {self.grad_output!r}; allowed: "
+                               f"{', '.join(map(repr, GRAD_OUTPUTS))}")
+        if type(self.seed) is not int or self.seed < 0:
+            raise PoolingError(f"seed: got {self.seed!r}; allowed: an int >= 0")
+
+    def upstream(self, x: np.ndarray, geometry) -> np.ndarray | None:
+        """The upstream gradient for input ``x`` pooled by ``geometry`` (None: ones)."""
+        if self.grad_output == "ones":
+            return None
+        shape = output_shape_of(x.shape, geometry)
+        return np.random.default_rng([self.seed, 1]).standard_normal(shape).astype(x.dtype)
+
+    def entry(self) -> dict:
+        return {"ties": self.ties, "grad_output": self.grad_output,
+                "seed": self.seed if self.grad_output == "randn" else None}
+
+
+def case_arguments(case: Case, grad: GradOptions | None = None) -> dict:
+    """``case`` as ``compare_many`` takes it, with the backward pass when ``grad`` is given
+    (``PoolingError`` naming the case for an operation or input that has no gradient)."""
+    arguments = case.arguments()
+    if grad is None:
+        return arguments
+    if case.op != "pool2d":
+        raise PoolingError(f"case {case.name!r}: {case.op} pooling has no gradient yet; "
+                           f"allowed: the backward pass of pool2d cases only")
+    _, _, x, geometry = resolve_case(case.arguments())
+    if x.dtype.kind != "f":
+        raise PoolingError(f"case {case.name!r}: input of dtype {x.dtype} has no gradient; "
+                           f"allowed: the backward pass of float16, float32 or float64 inputs")
+    return dict(arguments, grad=True, ties=grad.ties, grad_output=grad.upstream(x, geometry))
+
+
 def build(cases: Iterable[Case], backends: Iterable[str] = BACKENDS, pool=None,
-          progress: Callable[[str], None] | None = None) -> dict:
-    """Run every case on every backend; the report document (see ``SCHEMA_DOC``)."""
+          progress: Callable[[str], None] | None = None,
+          grad: GradOptions | None = None) -> dict:
+    """Run every case on every backend; the report document (see ``SCHEMA_DOC``).  ``grad``:
+    the backward pass too, judged against ``px.pool2d_grad``."""
     cases = list(cases)
     for case in cases:  # every argument checked before any worker starts (nothing computed)
-        check_case(case)
+        check_case(case, grad)
     pool = pool or default_pool()
     names = list(backends)
     hellos = pool.start(names, progress=progress)
     doc = {"schema": SCHEMA, "tool_version": __version__, "numpy_version": np.__version__,
            "backends": {name: _backend_entry(hellos[name]) for name in names}, "cases": []}
     counts = dict.fromkeys(("agree", "differ", "error", "unavailable", "mismatch"), 0)
-    comparisons = compare_many([case.arguments() for case in cases], backends=names, pool=pool)
+    grad_counts = dict.fromkeys(("agree", "differ", "error", "unavailable"), 0)
+    comparisons = compare_many([case_arguments(case, grad) for case in cases], backends=names,
+                               pool=pool)
     for case, result in zip(cases, comparisons):
         expected = case.expected
         matches, detail = _matches_expected(case, result)
@@ -114,16 +192,30 @@ def build(cases: Iterable[Case], backends: Iterable[str] = BACKENDS, pool=None,
             entry["results"][name] = {"status": r.status, "max_abs_diff": r.max_abs_diff,
                                       "output": r.output, "detail": r.detail, "how": r.how,
                                       "differing": r.differing}
+            if grad is not None:
+                grad_counts[r.grad_status] += 1
+                entry["results"][name].update(
+                    grad_status=r.grad_status, grad_max_abs_diff=r.grad_max_abs_diff,
+                    grad_input=r.grad_input, grad_detail=r.grad_detail,
+                    grad_differing=r.grad_differing)
+        if grad is not None:
+            upstream = (result.grad_output if result.grad_output is not None else
+                        np.ones(result.reference.shape, result.grad_reference.dtype))
+            entry["grad"] = {**grad.entry(), "upstream": upstream,
+                             "reference": result.grad_reference}
         doc["cases"].append(entry)
+    if grad is not None:
+        counts["grad"] = grad_counts
     doc["summary"] = {**counts, "exit_code": exit_code(counts)}
     return jsonable(doc)
 
 
-def check_case(case: Case):
+def check_case(case: Case, grad: GradOptions | None = None):
     """A case's operation, its arguments and its input validated together (``PoolingError``
-    naming the case and the argument; nothing computed): ``compare``'s resolved case."""
+    naming the case and the argument; nothing computed): ``compare``'s resolved case; with
+    ``grad``, its backward pass too."""
     try:
-        resolved = resolve_case(case.arguments())
+        resolved = resolve_case(case_arguments(case, grad))
     except TypeError as exc:  # a case file's kwargs that pool2d does not take
         raise PoolingError(f"case {case.name!r}: {exc}; allowed: px.pool2d's keyword "
                            f"arguments (op 'pool2d'), output_size, mode and layout (op "

@@ -3,7 +3,10 @@
 It draws the text report's table (cases x backends, with the chapter column), then for each case
 heatmaps of the input, the reference, the chapter's printed output (ok or MISMATCH) and each
 backend's output, each with, beside it, a map of where it differs from the reference; and a
-legend: the colour scale of the finite values and the colours of -inf, +inf and NaN.
+legend: the colour scale of the finite values and the colours of -inf, +inf and NaN.  With the
+backward pass (``report --grad``) each case also draws, on its own colour scale, the upstream
+gradient, the reference gradient and each backend's gradient with its backward status, and beside
+one that differs a map of where; the table's cells read ``forward / backward``.
 """
 from __future__ import annotations
 
@@ -15,8 +18,8 @@ import numpy as np
 
 from ..compare import DEFAULT_TOLERANCE
 from ..spec import spatial_axes
-from .table import (expected_column, has_op_column, is_chapter_example, op_cell, result_cell,
-                    table_note)
+from .table import (backend_cell, cell_status, expected_column, grad_note, has_grad,
+                    has_op_column, is_chapter_example, op_cell, table_note)
 
 _STOPS = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]  # viridis
 _SPECIAL = {"-inf": "#000000", "+inf": "#ff7f0e", "NaN": "#ff00ff"}
@@ -316,16 +319,56 @@ def _figures(case: dict, backends: dict) -> tuple[str, str]:
     return "".join(figs), _legend(canvas)
 
 
+def _grad_figures(case: dict, backends: dict) -> tuple[str, str]:
+    """The backward pass of a case (none without ``--grad``): the upstream gradient, the
+    reference gradient and each backend's, a map of where beside one that differs; on their own
+    colour scale (that of the upstream and the reference gradient), with its legend."""
+    grad = case.get("grad")
+    if not grad:
+        return "", ""
+    layout = case["spec"]["layout"]
+    upstream, ref = _array(grad["upstream"]), _array(grad["reference"])
+    scaled = [ref, upstream]
+    canvas = _Canvas(layout, *_scale(scaled), _cell_size(scaled, layout))
+    what = ("ones" if grad["grad_output"] == "ones" else f"randn, seed {grad['seed']}")
+    figs = [_figure(f"upstream gradient ({what})", canvas.heatmap("upstream", upstream)),
+            _figure(f"reference gradient (ties={grad['ties']})",
+                    canvas.heatmap("reference gradient", ref))]
+    for name, r in case["results"].items():
+        info = backends[name]
+        title = f"{name} {info.get('framework_version') or ''} gradient".replace("  ", " ")
+        status = r.get("grad_status") or "unavailable"
+        if r.get("grad_input") is None:
+            figs.append(_figure(title, '<p class="none">no gradient</p>', status))
+            continue
+        g = _array(r["grad_input"])
+        fig = _figure(title, canvas.heatmap(f"{name} gradient", g), status)
+        if status == "differ" and g.shape == ref.shape:
+            fig = _beside(fig, _figure(f"where the {name} gradient differs", canvas.where(
+                f"{name} gradient", g, ref, _differs(g, ref, "avg"))))
+        figs.append(fig)
+    return "".join(figs), _legend(canvas)
+
+
 def _case(case: dict, backends: dict, k: int) -> str:
-    """A case's section: its name, title and arguments, its figures and legend, what went wrong
-    and, folded, the code each backend ran."""
+    """A case's section: its name, title and arguments, its figures and legend (and the
+    backward pass's), what went wrong and, folded, the code each backend ran."""
     figs, legend = _figures(case, backends)
+    grad_figs, grad_legend = _grad_figures(case, backends)
+    if grad_figs:
+        legend += (f'<h3>backward</h3><div class="figs">{grad_figs}</div>{grad_legend}')
     left_out = _left_out(_array(case["input"]), case["spec"]["layout"])
     details = "".join(f"<li><b>{html.escape(n)}</b> {r['status']}: {html.escape(r['detail'])}"
                       f"</li>" for n, r in case["results"].items() if r["detail"])
+    details += "".join(f"<li><b>{html.escape(n)}</b> backward {r['grad_status']}: "
+                       f"{html.escape(r['grad_detail'])}</li>"
+                       for n, r in case["results"].items()
+                       if r.get("grad_detail") and r["grad_detail"] != r["detail"])
     notes = "".join(f"<li><b>{html.escape(n)}</b> ({r['how']['path']}):"
-                    f"<pre>{html.escape(r['how']['code'])}</pre></li>"
-                    for n, r in case["results"].items() if r.get("how"))
+                    f"<pre>{html.escape(r['how']['code'])}</pre>"
+                    + (f"backward, by its autograd:<pre>{html.escape(r['how']['grad_code'])}"
+                       f"</pre>" if case.get("grad") and r["how"].get("grad_code") else "")
+                    + "</li>" for n, r in case["results"].items() if r.get("how"))
     title = f'<p>{html.escape(case["title"])}</p>' if case["title"] != case["name"] else ""
     return (f'<section id="case-{k}"><h2>{html.escape(case["name"])}</h2>{title}'
             f'<p class="spec">{html.escape(_spec(case))}</p>'
@@ -339,8 +382,10 @@ def _case(case: dict, backends: dict, k: int) -> str:
 def _overview(doc: dict) -> str:
     """The text report's table: per case the expected column as the text report titles it
     (chapter / expected: ok, MISMATCH or -; none when no case gives an expected output) and
-    each backend's cell (agree, agree*, DIFFER max |diff|, ERROR, n/a), coloured by status."""
+    each backend's cell (agree, agree*, DIFFER max |diff|, ERROR, n/a; with the backward pass
+    ``forward / backward``), coloured by status (the worse of the two)."""
     names = list(doc["backends"])
+    grad = has_grad(doc)
     title, legend = expected_column(doc)
     head = "".join(f"<th>{html.escape(n)} {doc['backends'][n].get('framework_version') or ''}"
                    f"</th>" for n in names)
@@ -351,14 +396,15 @@ def _overview(doc: dict) -> str:
         expected = "-" if match is None else ("ok" if match else "MISMATCH")
         cells = ([(op_cell(case), "inherit")] if ops else []) + (
             [(expected, _STATUS_COLOR.get(expected, "inherit"))] if title else []) + [
-            (result_cell(case["results"][n]), _STATUS_COLOR[case["results"][n]["status"]])
-            for n in names]
+            (backend_cell(case["results"][n], grad),
+             _STATUS_COLOR[cell_status(case["results"][n], grad)]) for n in names]
         rows.append(f'<tr><td><a href="#case-{k}">{html.escape(case["name"])}</a></td>' + "".join(
             f'<td style="color:{color}">{html.escape(text)}</td>' for text, color in cells)
             + "</tr>")
     column = ("<th>op</th>" if ops else "") + (f"<th>{html.escape(title)}</th>" if title else "")
+    note = table_note(legend) + (f"; {grad_note(doc)}" if grad_note(doc) else "")
     return (f'<table><tr><th>case</th>{column}{head}</tr>{"".join(rows)}</table>'
-            f'<p class="hint">{html.escape(table_note(legend))}</p>')
+            f'<p class="hint">{html.escape(note)}</p>')
 
 
 def _backends(doc: dict) -> str:
@@ -374,7 +420,7 @@ def _backends(doc: dict) -> str:
 
 _CSS = """
 body{font:14px system-ui,sans-serif;margin:24px;color:#1f2328}
-h1{font-size:20px} h2{font-size:16px;margin:0 0 4px}
+h1{font-size:20px} h2{font-size:16px;margin:0 0 4px} h3{font-size:14px;margin:12px 0 4px}
 section{border:1px solid #d0d7de;border-radius:6px;padding:12px;margin:12px 0}
 .figs{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start;overflow-x:auto}
 .beside,.planes{display:flex;gap:8px;align-items:flex-start}
@@ -396,10 +442,15 @@ td,th{border:1px solid #d0d7de;padding:2px 8px;font-size:12px}
 def render_html(doc: dict) -> str:
     """The whole page: summary, the backends, the table of cases, then each case."""
     s = doc["summary"]
+    backward = s.get("grad")
+    backward = (f" Backward: {backward['agree']} agree, {backward['differ']} differ, "
+                f"{backward['error']} error, {backward['unavailable']} unavailable."
+                if backward else "")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>pooling-xfw report</title>"
             f"<style>{_CSS}</style></head><body><h1>pooling-xfw {doc['tool_version']} report"
             f"</h1><p>{s['agree']} agree, {s['differ']} differ, {s['error']} error, "
-            f"{s['unavailable']} unavailable. Reference: numpy {doc['numpy_version']}.</p>"
+            f"{s['unavailable']} unavailable.{backward} Reference: numpy "
+            f"{doc['numpy_version']}.</p>"
             + _backends(doc) + _overview(doc)
             + "".join(_case(c, doc["backends"], k) for k, c in enumerate(doc["cases"]))
             + "</body></html>\n")

@@ -1,4 +1,7 @@
-"""Text and markdown renderings of a report document: one row per case, one column per backend."""
+"""Text and markdown renderings of a report document: one row per case, one column per backend.
+
+With the backward pass (``report --grad``), each backend's cell reads ``forward / backward``
+(``agree / DIFFER 1``): one glance says which pass differs."""
 from __future__ import annotations
 
 _COLORS = {"agree": "32", "differ": "31", "error": "33", "unavailable": "33"}
@@ -15,6 +18,49 @@ def result_cell(result: dict) -> str:
         diff = result.get("max_abs_diff")
         return f"DIFFER {diff:.3g}" if isinstance(diff, (int, float)) else f"DIFFER {diff}"
     return "ERROR" if status == "error" else "n/a"
+
+
+def grad_cell(result: dict) -> str:
+    """The backward pass of a backend's cell, like the forward's: agree, DIFFER max |diff|,
+    ERROR or n/a."""
+    return result_cell({"status": result.get("grad_status") or "unavailable",
+                        "max_abs_diff": result.get("grad_max_abs_diff")})
+
+
+def has_grad(doc: dict) -> bool:
+    """Whether the report compared the backward pass (``report --grad``)."""
+    return "grad" in doc["summary"]
+
+
+def backend_cell(result: dict, grad: bool) -> str:
+    """A backend's cell of the table: the forward's, and with ``grad`` `` / `` the backward's."""
+    return result_cell(result) + (f" / {grad_cell(result)}" if grad else "")
+
+
+#: the order in which a cell's colour is chosen: the worse of its two passes
+_WORST = ("differ", "error", "unavailable", "agree")
+
+
+def cell_status(result: dict, grad: bool) -> str:
+    """The status a backend's cell is coloured by: with ``grad``, the worse of both passes."""
+    statuses = {result["status"]} | ({result.get("grad_status") or "unavailable"} if grad
+                                     else set())
+    return next(s for s in _WORST if s in statuses)
+
+
+def grad_note(doc: dict) -> str:
+    """The line that says what a ``forward / backward`` cell is, with the report's ties and
+    upstream gradient (empty without the backward pass)."""
+    if not has_grad(doc):
+        return ""
+    grads = [case["grad"] for case in doc["cases"] if case.get("grad")]
+    if not grads:
+        return ""
+    g = grads[0]
+    upstream = ("ones" if g["grad_output"] == "ones" else
+                f"randn, seed {g['seed']}")
+    return (f"each backend: forward / backward (its autograd's gradient with respect to the "
+            f"input against px.pool2d_grad, ties={g['ties']!r}, upstream gradient {upstream})")
 
 
 def _one_line(text: str) -> str:
@@ -109,6 +155,7 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
     names = list(doc["backends"])
     title, legend = expected_column(doc)
     ops = has_op_column(doc)
+    grad = has_grad(doc)
     headers = ["case"] + (["op"] if ops else []) + ([title] if title else []) + [
         _backend_header(n, doc["backends"][n]) for n in names]
     rows, statuses = [], []
@@ -117,9 +164,9 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
         expected = ([op_cell(case)] if ops else []) + (
             [] if title is None else ["-" if match is None else ("ok" if match else "MISMATCH")])
         rows.append([_one_line(case["name"])] + expected
-                    + [result_cell(case["results"][n]) for n in names])
+                    + [backend_cell(case["results"][n], grad) for n in names])
         statuses.append([None] * (1 + len(expected))
-                        + [case["results"][n]["status"] for n in names])
+                        + [cell_status(case["results"][n], grad) for n in names])
     lines = [f"pooling-xfw {doc['tool_version']}: {_count(len(doc['cases']), 'case')} x "
              f"{_count(len(names), 'backend')}, reference numpy {doc['numpy_version']}", ""]
     if markdown:
@@ -133,6 +180,8 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
                      for c, w, s in zip(row, widths, status)]
             lines.append("  ".join(cells).rstrip())
     lines += ["", table_note(legend)]
+    if grad_note(doc):
+        lines.append(grad_note(doc))
     if title == "chapter":
         lines.append("the tabs as the chapter wrote them (each framework's own call, its "
                      "defaults, its padding): pooling-xfw audit-chapter")
@@ -140,8 +189,12 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
     s = doc["summary"]
     mismatch = (f", {s['mismatch']} MISMATCH their expected output" if s.get("mismatch")
                 else "")
+    backward = s.get("grad")
+    backward = (f"; backward: {backward['agree']} agree, {backward['differ']} differ, "
+                f"{backward['error']} error, {backward['unavailable']} unavailable"
+                if backward else "")
     lines += ["", f"summary: {s['agree']} agree, {s['differ']} differ, {s['error']} error, "
-                  f"{s['unavailable']} unavailable{mismatch}; exit {s['exit_code']}"]
+                  f"{s['unavailable']} unavailable{mismatch}{backward}; exit {s['exit_code']}"]
     return "\n".join(lines) + "\n"
 
 
@@ -160,6 +213,11 @@ def _notes(doc: dict, names: list[str], verbose: bool, markdown: bool) -> list[s
             if r["status"] != "agree" and r["detail"]:
                 lines.append(f"{_one_line(case['name'])} / {name}: {r['status']}: "
                              f"{_one_line(r['detail'])}")
+            grad_status = r.get("grad_status")
+            if grad_status not in (None, "agree") and r.get("grad_detail") and (
+                    r["grad_detail"] != r["detail"]):
+                lines.append(f"{_one_line(case['name'])} / {name}: backward {grad_status}: "
+                             f"{_one_line(r['grad_detail'])}")
             if verbose and r.get("how"):
                 lines += _how(_one_line(case["name"]), name, r, markdown)
     return ["", *lines] if lines else []
@@ -174,4 +232,10 @@ def _how(case: str, backend: str, r: dict, markdown: bool) -> list[str]:
     lines += (["```python", *code, "```"] if markdown else ["    " + l for l in code])
     for index, value, expected in (r.get("differing") or [])[:10]:
         lines.append(f"    at {tuple(index)}: {backend} {value}  reference {expected}")
+    if how.get("grad_code") and r.get("grad_status") is not None:
+        lines.append(f"{case} / {backend}: backward, by its autograd")
+        code = how["grad_code"].splitlines()
+        lines += (["```python", *code, "```"] if markdown else ["    " + l for l in code])
+    for index, value, expected in (r.get("grad_differing") or [])[:10]:
+        lines.append(f"    gradient at {tuple(index)}: {backend} {value}  reference {expected}")
     return lines
