@@ -3,9 +3,12 @@
 Native: ``npx.pooling`` with symmetric pads smaller than the window (MKLDNN rejects
 ``pad >= kernel``; a 4-tuple ``pad`` is silently cut to its first two values, so per-side pads
 are never passed), ``pooling_convention='valid'`` for floor and ``'full'`` for ceil when no
-window has to be dropped (``full`` keeps a last window that starts in the padding, PyTorch and
-the reference drop it; dropping it leaves the floor count, so ``'valid'`` computes that case),
-``count_include_pad``, NCHW and NHWC layouts.  Emulated: asymmetric, wide and SAME_LOWER pads,
+window is dropped at any input size (``full`` keeps a last window that starts in the padding,
+PyTorch and the reference drop it: ``spec.ceil_keeps_every_window``), and ``'full'`` cropped to
+the spec's window count computed from the input's shape when the code runs where some size
+drops one (``planner.keep_spec_windows``),
+``count_include_pad``, NCHW and NHWC layouts.  Emulated: SAME and SAME_LOWER (MXNet has no SAME:
+pads computed from the input's shape when the code runs), asymmetric and wide pads,
 dilation (MXNet has none), lp.
 
 Padding is done with the legacy ``mx.nd.pad`` (NCHW only, transposed around for NHWC):
@@ -25,7 +28,8 @@ finite value for a window of only -inf (reported as differences).
 from __future__ import annotations
 
 
-from pooling_xfw.planner import TO_NCHW, TO_NHWC, Vocabulary
+from pooling_xfw.planner import TO_NCHW, TO_NHWC, Vocabulary, keep_spec_windows
+from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
 from ._base import bind, bind_adaptive, bind_grad
 
@@ -87,15 +91,22 @@ class MXNet(Vocabulary):
 
     def native(self, plan, geom, v, layout, mode):
         spec = geom.spec
-        if spec.dilation != (1, 1) or not geom.symmetric:
+        if spec.dilation != (1, 1) or spec.padding in ("same", "same_lower"):
+            return None  # no SAME: pads computed from the input's shape when the code runs
+        if not geom.symmetric:
             return None
         pads = (geom.rows.pad_before, geom.cols.pad_before)
         if any(p >= k for p, k in zip(pads, spec.pool_size)):
             return None  # MKLDNN: "Check failed: pad_l[0] < kernel[0]"
-        rule = geom.output_rule()
-        if rule is None:
+        crop = False
+        if size_dependent(spec):  # ceil_mode, a stride above 1
+            convention = "full"  # at every size, also where ceil and floor agree
+            # 'full' keeps a window the spec drops at some sizes: cropped at run time
+            crop = not ceil_keeps_every_window(spec)
+        elif geom.output_rule() == "floor":
+            convention = "valid"
+        else:
             return None  # neither 'valid' nor 'full' makes exactly these windows
-        convention = "valid" if rule == "floor" else "full"
         kwargs = dict(kernel=spec.pool_size, stride=spec.stride, pad=pads, pool_type=mode)
         if convention == "full":
             kwargs["pooling_convention"] = "full"
@@ -103,7 +114,8 @@ class MXNet(Vocabulary):
             kwargs["count_include_pad"] = spec.count_include_pad
         if layout != "NCHW":
             kwargs["layout"] = layout
-        return plan.call("npx.pooling", v, **kwargs)
+        y = plan.call("npx.pooling", v, **kwargs)
+        return keep_spec_windows(plan, geom, y, layout) if crop else y
 
 
     def layouts_for(self, op, mode):

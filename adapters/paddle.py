@@ -5,10 +5,13 @@ Native: ``F.max_pool2d`` / ``F.avg_pool2d`` with ``padding='SAME'`` for the spec
 with per-side pads ``[top, bottom, left, right]``
 (any size; validated first, since Paddle silently accepts negative pads and windows larger
 than the input), ``exclusive = not count_include_pad`` (Paddle's default ``exclusive=True``
-excludes padding), ``ceil_mode`` when no window has to be dropped (Paddle keeps a last window
-that starts in the padding and fills it with -3.4e38 or NaN; when the reference drops one, the
-count left is the floor count, so floor mode computes it), NCHW and NHWC.  Emulated: dilation
-(Paddle has none), lp, and include-pad avg with asymmetric pads:
+excludes padding), ``ceil_mode`` at every size (Paddle keeps a last window that starts in the padding and fills
+it with -3.4e38 or NaN: where the spec drops one at some size, ``spec.ceil_keeps_every_window``
+False, the output is cropped to the spec's window count computed from the input's shape when
+the code runs, ``planner.keep_spec_windows``), NCHW and NHWC.  Emulated with pads computed from
+the input's shape when the code runs (for every size): SAME_LOWER, and SAME for avg counting
+the padding.  Emulated: dilation (Paddle has none), lp, and
+include-pad avg with asymmetric pads:
 measured on 3.3.1, ``exclusive=False`` with pads ``[2, 0, 0, 1]`` divides the last column's
 windows by 6 instead of 9 (its divisor clips a window's end with the start-side pad).
 float64 max/min: measured on 3.3.1, its float64 max pooling starts from (and pads with)
@@ -32,7 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pooling_xfw.planner import Vocabulary
+from pooling_xfw.planner import Vocabulary, keep_spec_windows
+from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
 from ._base import bind, bind_adaptive, bind_grad
 
@@ -97,13 +101,22 @@ class Paddle(Vocabulary):
         spec = geom.spec
         if spec.dilation != (1, 1):
             return None
-        rule = geom.output_rule()
-        if rule is None:
+        same = spec.padding in ("same", "same_lower")
+        if same and (spec.padding == "same_lower" or spec.ceil_mode
+                     or (mode == "avg" and spec.count_include_pad)):
+            return None  # not its own SAME: pads computed from the input's shape at run time
+        crop = False
+        if spec.ceil_mode and size_dependent(spec):
+            ceil = True  # at every size, also where ceil and floor agree
+            # its ceil_mode keeps a window the spec drops at some sizes: cropped at run time
+            crop = not ceil_keeps_every_window(spec)
+        elif geom.output_rule() == "floor":
+            ceil = False
+        else:
             return None  # neither its floor nor its ceil_mode makes exactly these windows
-        ceil = rule == "ceil"
         (top, bottom), (left, right) = geom.pads
         kwargs = dict(kernel_size=spec.pool_size, stride=spec.stride)
-        if spec.padding == "same" and not ceil and (mode == "max" or not spec.count_include_pad):
+        if same:
             kwargs["padding"] = "SAME"  # its own SAME (odd cell after): holds for every size
         elif geom.pads != ((0, 0), (0, 0)):
             kwargs["padding"] = [top, bottom, left, right]
@@ -115,7 +128,8 @@ class Paddle(Vocabulary):
             kwargs["exclusive"] = not spec.count_include_pad  # Paddle's default excludes
         if layout != "NCHW":
             kwargs["data_format"] = layout
-        return plan.call(f"F.{mode}_pool2d", v, **kwargs)
+        y = plan.call(f"F.{mode}_pool2d", v, **kwargs)
+        return keep_spec_windows(plan, geom, y, layout) if crop else y
 
 
     def layouts_for(self, op, mode):

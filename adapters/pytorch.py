@@ -3,7 +3,9 @@
 Native: ``F.max_pool2d`` / ``F.avg_pool2d`` with symmetric pads of at most half the (dilated)
 window (PyTorch's limit), ``ceil_mode`` (PyTorch's drop rule is the reference's),
 ``count_include_pad``, and dilation for max.  Emulated (see ``pooling_xfw.planner``):
-asymmetric, wide and SAME_LOWER pads, dilated avg, lp (``F.lp_pool2d`` has no padding and
+SAME and SAME_LOWER (PyTorch's pooling has no
+``padding='same'``: ``F.pad`` with pads computed from ``x.shape`` when the code runs, so it
+holds for every size), asymmetric and wide pads, dilated avg, lp (``F.lp_pool2d`` has no padding and
 over-counts ceil overhang).  Layout: NCHW kernels, NHWC transposed (cloned with NCHW
 strides for integers: the channels-last integer kernel overflows its index, and a one-channel
 transpose would still count as channels-last).  Computes max/min in the input
@@ -100,6 +102,8 @@ class Torch(Vocabulary):
 
     def native(self, plan, geom, v, layout, mode):
         spec = geom.spec
+        if spec.padding in ("same", "same_lower"):
+            return None  # no SAME: the pads alternate with the size's parity (run-time pads)
         if not geom.symmetric:
             return None
         pads = (geom.rows.pad_before, geom.cols.pad_before)

@@ -5,7 +5,9 @@ Native: ``tf.nn.max_pool2d`` / ``avg_pool2d`` with ``'VALID'``; ``'SAME'`` when 
 with explicit per-side pads each smaller than the window (TF's limit); dilated max via
 ``tf.nn.pool`` (stride 1, no padding only).  TF has no ceil mode, no avg padding argument and no
 ``count_include_pad``: those are emulated (explicit ``tf.pad`` with -inf or 0, a ones mask for
-the divisor).  CPU kernels are NHWC-only (NCHW needs oneDNN and no explicit pads), so NCHW
+the divisor); ceil mode's overhang pad (and SAME_LOWER's or an include-pad SAME's pads) is
+computed from ``x.shape`` when the code runs, with the spec's rule (``ceil_windows``: the last
+window kept unless it would start in the after-padding), so the code holds for every size.  CPU kernels are NHWC-only (NCHW needs oneDNN and no explicit pads), so NCHW
 input is transposed.  Max/min in the input dtype for float16/32/64, int8/32/64 and uint8 (other
 integers in float64, exact for |values| < 2**53, larger refused); avg/lp in float32 or float64
 (TF avg takes floats only).
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 from pooling_xfw.plan import Attr
 from pooling_xfw.planner import Vocabulary
+from pooling_xfw.spec import size_dependent
 
 from ._base import bind, bind_adaptive, bind_grad
 
@@ -79,7 +82,9 @@ class TensorFlow(Vocabulary):
 
     def native(self, plan, geom, v, layout, mode):
         spec = geom.spec
-        floor = geom.output_rule() == "floor"  # TF has no ceil mode
+        if spec.ceil_mode and size_dependent(spec):
+            return None  # no ceil mode: the overhang pad computed from the shape at run time
+        floor = geom.output_rule() == "floor"
         no_pads = geom.pads == ((0, 0), (0, 0))
         if spec.dilation != (1, 1):
             if mode == "max" and no_pads and floor and spec.stride == (1, 1):
@@ -91,6 +96,8 @@ class TensorFlow(Vocabulary):
         # pads: the code then holds for every size, not only for this one
         if spec.padding == "same" and floor and (mode == "max" or not spec.count_include_pad):
             return plan.call(f"tf.nn.{mode}_pool2d", v, **call, padding="SAME")
+        if spec.padding in ("same", "same_lower"):
+            return None  # SAME_LOWER, or SAME counting the padding: pads at run time
         if no_pads and floor:
             return plan.call(f"tf.nn.{mode}_pool2d", v, **call, padding="VALID")
         fits = all(p < k for pair, k in zip(geom.pads, spec.pool_size) for p in pair)

@@ -2,7 +2,9 @@
 
 The same ``Plan`` is executed (with the framework's modules) and rendered as Python code, so the
 code a report shows is the code that ran.  A step is a framework function (``"F.max_pool2d"``),
-a method (``".permute"``) or a Python operator (``"op:div"``) applied to earlier values.
+a method (``".permute"``) or a Python operator (``"op:div"``) applied to earlier values, or
+``"op:let"``: a named integer computed from the input's shape when the plan runs (an ``Expr``),
+so that code planned for one input size can hold for every size (SAME pads, ceil overhang).
 """
 from __future__ import annotations
 
@@ -39,6 +41,128 @@ class Attr:
     path: str
 
 
+#: Expr operators: (precedence, Python spelling); a higher precedence binds tighter
+_EXPR_OPS = {"ge": (1, "{0} >= {1}"), "add": (2, "{0} + {1}"), "sub": (2, "{0} - {1}"),
+             "mul": (3, "{0} * {1}"), "floordiv": (3, "{0} // {1}"), "neg": (4, "-{0}")}
+_EXPR_EVAL = {"ge": lambda a, b: int(a >= b), "add": operator.add, "sub": operator.sub,
+              "mul": operator.mul, "floordiv": operator.floordiv, "neg": operator.neg,
+              "max": max, "min": min}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Expr:
+    """An integer computed when the plan runs, from the input's shape: ``Expr.dim("x", 2)``
+    is ``x.shape[2]``, ``Expr.name("ph")`` a value an ``op:let`` step bound earlier, and
+    ``+ - * // -e``, ``e >= f`` (1 or 0), ``e.at_least(0)`` (``max(e, 0)``) and
+    ``e.at_most(2)`` (``min(e, 2)``) build more.
+
+    It has Python's integer arithmetic, so the convention formulas in ``spec.py``, written
+    once for ints, give the same formula for a size read at run time; rendered, it is that
+    Python expression (``max((-(-H // 2) - 1) * 2 + 3 - H, 0)``), evaluated, the same value."""
+
+    op: str  # "dim", "name", or a key of _EXPR_OPS, "max", "min"
+    args: tuple = ()
+
+    @staticmethod
+    def dim(of: str, axis: int) -> "Expr":
+        return Expr("dim", (of, axis))
+
+    @staticmethod
+    def name(name: str) -> "Expr":
+        return Expr("name", (name,))
+
+    # arithmetic, folding constants (x + 1 + 1 - 3 is x - 1; x + 0, x * 1, x // 1 are x) so
+    # the code reads as written
+    def _shift(self, c: int) -> "Expr":
+        base, offset = self, c
+        if self.op in ("add", "sub") and isinstance(self.args[1], int):
+            base = self.args[0]
+            offset += self.args[1] if self.op == "add" else -self.args[1]
+        if offset == 0:
+            return base
+        return Expr("add", (base, offset)) if offset > 0 else Expr("sub", (base, -offset))
+
+    def __add__(self, other):
+        return self._shift(other) if isinstance(other, int) else Expr("add", (self, other))
+
+    def __radd__(self, other):
+        return self._shift(other)
+
+    def __sub__(self, other):
+        return self._shift(-other) if isinstance(other, int) else Expr("sub", (self, other))
+
+    def __rsub__(self, other):
+        return Expr("sub", (other, self))
+
+    def __mul__(self, other):
+        return self if isinstance(other, int) and other == 1 else Expr("mul", (self, other))
+
+    def __rmul__(self, other):
+        return self if isinstance(other, int) and other == 1 else Expr("mul", (other, self))
+
+    def __floordiv__(self, other):
+        return self if isinstance(other, int) and other == 1 else Expr("floordiv", (self, other))
+
+    def __rfloordiv__(self, other):
+        return Expr("floordiv", (other, self))
+
+    def __neg__(self):
+        return Expr("neg", (self,))
+
+    def __ge__(self, other):
+        return Expr("ge", (self, other))
+
+    def __le__(self, other):  # ``int >= Expr`` reflected: other >= self
+        return Expr("ge", (other, self))
+
+    def at_least(self, floor: int) -> "Expr":
+        return Expr("max", (self, floor))
+
+    def at_most(self, ceiling: int) -> "Expr":
+        return Expr("min", (self, ceiling))
+
+    def __bool__(self):
+        raise TypeError("an Expr has no truth value before the plan runs")
+
+    def evaluate(self, env: dict) -> int:
+        if self.op == "dim":
+            of, axis = self.args
+            return int(env[of].shape[axis])
+        if self.op == "name":
+            return env[self.args[0]]
+        values = [a.evaluate(env) if isinstance(a, Expr) else a for a in self.args]
+        return _EXPR_EVAL[self.op](*values)
+
+    def precedence(self) -> int:
+        return _EXPR_OPS[self.op][0] if self.op in _EXPR_OPS else 5
+
+    def render(self) -> str:
+        if self.op == "dim":
+            return f"{self.args[0]}.shape[{self.args[1]}]"
+        if self.op == "name":
+            return self.args[0]
+        if self.op in ("max", "min"):
+            return f"{self.op}(" + ", ".join(_render_operand(a, 0) for a in self.args) + ")"
+        level, form = _EXPR_OPS[self.op]
+        if self.op == "neg":
+            return form.format(_render_operand(self.args[0], level))
+        # left-associative: the right operand of - and // needs parentheses at equal precedence
+        left = _render_operand(self.args[0], level)
+        right = _render_operand(self.args[1], level + (self.op in ("sub", "floordiv", "ge")))
+        return form.format(left, right)
+
+    def __repr__(self) -> str:
+        return f"Expr({self.render()})"
+
+
+def _render_operand(value, level: int) -> str:
+    if isinstance(value, Expr):
+        text = value.render()
+        return f"({text})" if value.precedence() < level else text
+    text = repr(value)
+    return f"({text})" if isinstance(value, int) and value < 0 and level >= 2 else text
+
+
 @dataclasses.dataclass(frozen=True)
 class Step:
     out: str
@@ -48,12 +172,15 @@ class Step:
 
 
 def render_value(value: Any) -> str:
+    if isinstance(value, Expr):
+        return value.render()
     if isinstance(value, Var):
         return value.name
     if isinstance(value, Attr):
         return value.path
     if isinstance(value, slice):
-        parts = ["" if v is None else str(v) for v in (value.start, value.stop, value.step)]
+        parts = ["" if v is None else render_value(v) for v in (value.start, value.stop,
+                                                                value.step)]
         return ":".join(parts[:2]) + (f":{parts[2]}" if parts[2] else "")
     if isinstance(value, float) and math.isinf(value):
         return "float('-inf')" if value < 0 else "float('inf')"
@@ -74,9 +201,13 @@ def _resolve(value: Any, env: dict, namespace: dict) -> Any:
         return env[value.name]
     if isinstance(value, Attr):
         return _lookup(value.path, namespace)
+    if isinstance(value, Expr):
+        return value.evaluate(env)
+    if isinstance(value, slice) and isinstance(value.stop, Expr):
+        return slice(value.start, value.stop.evaluate(env), value.step)
     if isinstance(value, list):
         return [_resolve(v, env, namespace) for v in value]
-    if isinstance(value, tuple) and not all(isinstance(v, slice) for v in value):
+    if isinstance(value, tuple):
         return tuple(_resolve(v, env, namespace) for v in value)
     return value
 
@@ -117,6 +248,19 @@ class Plan:
         self.steps.append(Step(out, fn, args, tuple(kwargs.items())))
         return Var(out)
 
+    def let(self, name: str, value) -> Any:
+        """Bind ``name`` to ``value`` (an ``Expr`` computed when the plan runs; an int is
+        returned as it is): a line ``name = ...`` of the code, and ``Expr.name(name)``."""
+        if not isinstance(value, Expr):
+            return value
+        self.steps.append(Step(name, "op:let", (value,)))
+        return Expr.name(name)
+
+    @property
+    def runs_shape_code(self) -> bool:
+        """Whether some value is computed from the input's shape when the plan runs."""
+        return any(step.fn == "op:let" for step in self.steps)
+
     def emulate(self, why: str) -> None:
         self.path = "emulated"
         if why not in self.emulated_by:
@@ -135,7 +279,9 @@ class Plan:
         for step in self.steps:
             args = [_resolve(a, env, namespace) for a in step.args]
             kwargs = {k: _resolve(v, env, namespace) for k, v in step.kwargs}
-            if step.fn in _OPERATORS:
+            if step.fn == "op:let":
+                env[step.out] = args[0]
+            elif step.fn in _OPERATORS:
                 env[step.out] = _OPERATORS[step.fn][1](*args)
             elif step.fn.startswith("."):
                 env[step.out] = getattr(args[0], step.fn[1:])(*args[1:], **kwargs)
@@ -149,7 +295,7 @@ class Plan:
         if self.input_note:
             lines.append(f"# x: {self.input_note}")
         names = {step.out: step.out for step in self.steps}
-        if self.steps:
+        if self.steps and self.steps[-1].fn != "op:let":
             names[self.steps[-1].out] = "y"
         for step in self.steps:
             args = [Var(names.get(a.name, a.name)) if isinstance(a, Var) else a
@@ -157,7 +303,9 @@ class Plan:
             kwargs = [(k, Var(names.get(v.name, v.name)) if isinstance(v, Var) else v)
                       for k, v in step.kwargs]
             rendered = [render_value(a) for a in args]
-            if step.fn in _OPERATORS:
+            if step.fn == "op:let":
+                expr = rendered[0]
+            elif step.fn in _OPERATORS:
                 expr = _OPERATORS[step.fn][0].format(*rendered)
             else:
                 params = ", ".join(rendered[1:] if step.fn.startswith(".") else rendered)
@@ -221,13 +369,16 @@ class Plan:
 
 
 def _encode(value):
-    """JSON-safe tagged form of step arguments (tuples, slices, Vars, Attrs, non-finite floats)."""
+    """JSON-safe tagged form of step arguments (tuples, slices, Vars, Attrs, Exprs, non-finite
+    floats)."""
+    if isinstance(value, Expr):
+        return {"expr": [value.op, [_encode(a) for a in value.args]]}
     if isinstance(value, Var):
         return {"var": value.name}
     if isinstance(value, Attr):
         return {"attr": value.path}
     if isinstance(value, slice):
-        return {"slice": [value.start, value.stop, value.step]}
+        return {"slice": [_encode(v) for v in (value.start, value.stop, value.step)]}
     if isinstance(value, tuple):
         return {"tuple": [_encode(v) for v in value]}
     if isinstance(value, list):
@@ -246,12 +397,14 @@ def _decode(value):
         return [_decode(v) for v in value]
     if isinstance(value, dict):
         (tag, inner), = value.items()
+        if tag == "expr":
+            return Expr(inner[0], tuple(_decode(a) for a in inner[1]))
         if tag == "var":
             return Var(inner)
         if tag == "attr":
             return Attr(inner)
         if tag == "slice":
-            return slice(*inner)
+            return slice(*(_decode(v) for v in inner))
         if tag == "tuple":
             return tuple(_decode(v) for v in inner)
         if tag == "dict":

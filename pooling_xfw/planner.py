@@ -15,6 +15,13 @@ else is shared here, so a trick that two adapters need exists once:
   pool without padding;
 * a divisor the framework cannot express: the same pooling applied to a mask of ones
   (padding = 1 when it counts, 0 when not; ceil overhang = 0), as Flax does;
+* a spec whose pads or last window change with the input's size (``"same"``, ``ceil_mode``:
+  ``spec.size_dependent``) that the framework cannot spell for every size: the pads above are
+  computed from the input's shape when the plan runs (``op:let`` steps: ``ph = max((-(-H // 2)
+  - 1) * 2 + 3 - H, 0)``, from ``spec.same_pads`` / ``ceil_windows`` / ``reach_after``, the
+  rules written once), padded up to the end of the last window so that the plain floor
+  pooling makes exactly the spec's windows (nothing to crop), and the divisor's mask padded
+  the same way: the code, and the plan, hold for every input size;
 * dilation the framework lacks: the window as strided slices, reduced one axis at a time;
 * a max pooling that starts from a finite value above the dtype's lowest (Paddle's float64
   kernels start from float32's lowest): the same strided slices, reduced with the elementwise
@@ -36,9 +43,10 @@ import dataclasses
 import numpy as np
 
 from .adaptive import AdaptiveGeometry, Bins, GlobalGeometry
-from .plan import Plan, Var
+from .plan import Expr, Plan, Var
 from .reference import accumulator_dtype, identity, output_dtype
-from .spec import AxisGeometry, Geometry, spatial_axes
+from .spec import (AxisGeometry, Geometry, at_most, ceil_windows, reach_after, same_pads,
+                   size_dependent, spatial_axes)
 
 
 ALL_DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
@@ -98,7 +106,12 @@ class Vocabulary:
         raise NotImplementedError
 
     def native(self, plan: Plan, geom: Geometry, v: Var, layout: str, mode: str) -> Var | None:
-        """One framework call computing ``mode`` ('max' or 'avg') of ``geom``, or None."""
+        """One framework call computing ``mode`` ('max' or 'avg') of ``geom``, or None.
+
+        For a size-dependent spec (``spec.size_dependent``: ``"same"``, ``ceil_mode`` with a
+        stride above 1), a call only where the framework's own spelling computes the spec at
+        every input size (TensorFlow's ``SAME``, PyTorch's ``ceil_mode``); else None, and the
+        planner computes the pads from the input's shape when the plan runs."""
         return None
 
     # adaptive and global pooling
@@ -290,7 +303,7 @@ def build_plan(vocab: Vocabulary, geom, dtype: np.dtype,
         if spec.p != 1:
             v = vocab.power(plan, v, spec.p)
         plan.emulate(f"lp: (sum |x|^{spec.p:g})^(1/{spec.p:g}), the sum by average pooling")
-        y = _window_sum(vocab, plan, geom, v, layout)
+        y = _window_sum(vocab, plan, geom, v, layout, run=runtime_pads(plan, geom))
         y = _root(vocab, plan, y, spec.p) if spec.p != 1 else y
     else:
         start = _max_pool_start_too_high(vocab, mode, given, work)
@@ -309,7 +322,8 @@ def build_plan(vocab: Vocabulary, geom, dtype: np.dtype,
         if y is None and op == "adaptive":
             y = _emulate_adaptive(vocab, plan, geom, v, layout, mode, slices=start is not None)
         elif y is None:
-            y = _emulate(vocab, plan, geom, v, layout, mode, slices=start is not None)
+            y = _emulate(vocab, plan, geom, v, layout, mode, slices=start is not None,
+                         run=runtime_pads(plan, geom))
     if flip is not None:
         y = flip(plan, y)
     out = output_dtype(spec.mode, given)
@@ -357,52 +371,153 @@ def _cast_reason(mode: str, dtype: np.dtype, work: np.dtype) -> str:
     return f"its pooling takes no {dtype.name}; exact for |values| < 2**53, larger refused"
 
 
+@dataclasses.dataclass(frozen=True)
+class RuntimePads:
+    """Per axis ``(before, after, reach)`` an emulation pads with, some computed from the
+    input's shape when the plan runs (``Expr``; ints where an axis does not depend on the
+    size): the spec's pads before and after (``after`` as far as a window reads it), and
+    ``reach``, the cells after the input up to the end of the last window (padding, then ceil
+    overhang).  Padded to ``reach``, a floor pooling makes exactly the spec's windows: cells a
+    window would start in past the last one are never added, so nothing is cropped (ceil
+    mode's clamp may drop a window that starts in the padding)."""
+
+    rows: tuple
+    cols: tuple
+
+    def full(self) -> tuple:
+        """Pads and overhang: every window inside the padded array, none starting past it."""
+        return tuple((b, r) for b, _, r in (self.rows, self.cols))
+
+    def given(self) -> tuple:
+        """The spec's pads (what an include-pad divisor counts)."""
+        return tuple((b, a) for b, a, _ in (self.rows, self.cols))
+
+    def without_pads(self) -> "RuntimePads":
+        """The overhang left for an input that already carries ``given``."""
+        return RuntimePads(*((0, 0, 0 if r is a else r - a) for _, a, r in (self.rows, self.cols)))
+
+    @staticmethod
+    def _some(values) -> bool:
+        return any(isinstance(v, Expr) or v for v in values)
+
+    def may_pad(self) -> bool:
+        """Whether some input size gets pads."""
+        return self._some(self.rows[:2] + self.cols[:2])
+
+    def may_overhang(self) -> bool:
+        """Whether some input size gets ceil overhang (cells past the spec's pads)."""
+        return any(r is not a if isinstance(r, Expr) else r != a
+                   for _, a, r in (self.rows, self.cols))
+
+
+def runtime_pads(plan: Plan, geom: Geometry) -> RuntimePads | None:
+    """For a size-dependent spec (``spec.size_dependent``), the pads computed from the input's
+    shape when the plan runs, as ``op:let`` steps of ``plan`` (``H = x.shape[2]``, ``ph =
+    ...``); None for any other spec (its resolved pads hold for every size).  An axis whose
+    stride is 1 under ``ceil_mode`` (ceil is floor there) keeps its resolved values."""
+    spec = geom.spec
+    if not size_dependent(spec) or isinstance(geom, GlobalGeometry):
+        return None
+    axes = []
+    for index, (name, g) in enumerate((("H", geom.rows), ("W", geom.cols))):
+        same = spec.padding in ("same", "same_lower")
+        if not same and g.stride == 1:  # the same windows at every size: as resolved
+            reach = reach_after(g.size, g.pad_before, g.extent, g.stride, g.out)
+            axes.append((g.pad_before, min(g.pad_after, reach), reach))
+            continue
+
+        def bind(label, value, suffix=name.lower()):
+            return plan.let(label + suffix, value)
+
+        n = plan.let(name, Expr.dim("x", spatial_axes(4, spec.layout)[index]))
+        if same:
+            pb, pa = same_pads(n, g.extent, g.stride, spec.padding == "same_lower", bind)
+        else:
+            pb, pa = g.pad_before, g.pad_after
+        if spec.ceil_mode:
+            out = bind("o", ceil_windows(n, pb, pa, g.extent, g.stride, bind))
+            reach = bind("r", reach_after(n, pb, g.extent, g.stride, out))
+            no_after = isinstance(pa, int) and pa == 0
+            axes.append((pb, 0 if no_after else at_most(reach, pa), reach))
+        else:  # SAME's windows end where its pads do
+            axes.append((pb, pa, pa))
+    return RuntimePads(*axes)
+
+
+def keep_spec_windows(plan: Plan, geom: Geometry, v: Var, layout: str) -> Var:
+    """``v``, a ceil-mode pooling that keeps a last window even where it starts in the
+    after-padding (MXNet ``'full'``, Paddle ``ceil_mode``), cropped to the spec's windows: on
+    each axis with a stride above 1, the first ``ceil_windows`` of them, counted from the
+    input's shape when the code runs (``oh = ...``; ``y[:, :, :oh, :ow]``), so it holds for
+    every size.  The windows kept are the spec's (same starts, same cells)."""
+    spec = geom.spec
+    plan.emulate("ceil: its ceil mode keeps a last window that starts in the padding, which "
+                 "the spec drops at some sizes; cropped to the spec's count, computed from "
+                 "the input's shape when the code runs")
+    stops = []
+    for index, (name, g) in enumerate((("H", geom.rows), ("W", geom.cols))):
+        if g.stride == 1:  # the same windows at every size: a window of padding dropped or not
+            stops.append(g.out - g.ceil_keep_out() or None)
+            continue
+        n = plan.let(name, Expr.dim("x", spatial_axes(4, spec.layout)[index]))
+        stops.append(plan.let("o" + name.lower(), ceil_windows(
+            n, g.pad_before, g.pad_after, g.extent, g.stride,
+            lambda label, value, suffix=name.lower(): plan.let(label + suffix, value))))
+    return plan.call("op:getitem", v, hw_index(layout, slice(None, stops[0]),
+                                               slice(None, stops[1])))
+
+
 def _window_sum(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
-                scaled: bool = True) -> Var:
+                scaled: bool = True, run: RuntimePads | None = None) -> Var:
     """Sum over each window's cells (padding and overhang add 0).
 
     ``scaled=False`` may return the sum times a constant instead (the average pooling's
     1/(k_h*k_w), skipped): only for a ratio of two window sums over the same ``geom``'s window
-    shape and dilation, where the constant cancels."""
+    shape and dilation, where the constant cancels.  ``run``: pads computed when the plan
+    runs (``runtime_pads``) instead of ``geom``'s."""
     kh, kw = geom.spec.pool_size
-    padded = _padded(vocab, plan, geom, v, 0, layout)
+    padded = _padded(vocab, plan, geom, v, 0, layout, run)
     if geom.spec.dilation != (1, 1):
         plan.emulate("dilation: the window as strided slices, reduced axis by axis")
-        return _slice_reduce(vocab, plan, geom, padded, layout, "sum")
+        return _slice_reduce(vocab, plan, geom, padded, layout, "sum", run)
     mean = _crop(plan, geom, vocab.pool(plan, padded, "avg", (kh, kw), geom.spec.stride, layout),
-                 layout)
+                 layout, run)
     return plan.call("op:mul", mean, kh * kw) if scaled else mean
 
 
 def _emulate(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
-             mode: str, slices: bool = False) -> Var:
-    """``slices``: reduce a max window as strided slices even without dilation."""
+             mode: str, slices: bool = False, run: RuntimePads | None = None) -> Var:
+    """``slices``: reduce a max window as strided slices even without dilation.  ``run``: the
+    pads computed when the plan runs (``runtime_pads``), for every input size."""
     spec = geom.spec
     if mode == "max":
         fill = identity(np.dtype(plan.computes_in), "max")
         fill = float(fill) if np.dtype(plan.computes_in).kind == "f" else int(fill)
-        padded = _padded(vocab, plan, geom, v, fill, layout)
+        padded = _padded(vocab, plan, geom, v, fill, layout, run)
         if spec.dilation != (1, 1) or slices:
             if spec.dilation != (1, 1):
                 plan.emulate("dilation: the window as strided slices, reduced axis by axis")
-            return _slice_reduce(vocab, plan, geom, padded, layout, "max")
+            return _slice_reduce(vocab, plan, geom, padded, layout, "max", run)
         return _crop(plan, geom, vocab.pool(plan, padded, "max", spec.pool_size, spec.stride,
-                                            layout), layout)
-    if spec.count_include_pad and not geom.has_overhang() and spec.dilation == (1, 1):
-        padded = _padded(vocab, plan, geom, v, 0, layout)  # every divisor is kh*kw
+                                            layout), layout, run)
+    overhang = run.may_overhang() if run else geom.has_overhang()
+    if spec.count_include_pad and not overhang and spec.dilation == (1, 1):
+        padded = _padded(vocab, plan, geom, v, 0, layout, run)  # every divisor is kh*kw
         return _crop(plan, geom, vocab.pool(plan, padded, "avg", spec.pool_size, spec.stride,
-                                            layout), layout)
+                                            layout), layout, run)
     # avg = window sum / divisor, the divisor being the same pooling of a mask of ones
-    total = _window_sum(vocab, plan, geom, v, layout, scaled=False)
+    total = _window_sum(vocab, plan, geom, v, layout, scaled=False, run=run)
     mask = vocab.ones_like(plan, v)
-    if spec.count_include_pad and geom.pads != ((0, 0), (0, 0)):
-        mask = vocab.pad(plan, mask, geom.pads, 1, layout)
+    count_run = run
+    if spec.count_include_pad and (run.may_pad() if run else geom.pads != ((0, 0), (0, 0))):
+        mask = vocab.pad(plan, mask, run.given() if run else geom.pads, 1, layout)
         plan.emulate("divisor: a ones mask padded with 1 (padding counts), pooled the same way")
         count_geom = _without_pads(geom)
+        count_run = run.without_pads() if run else None
     else:
         plan.emulate("divisor: a ones mask, zero-padded, pooled the same way")
         count_geom = geom
-    divisor = _window_sum(vocab, plan, count_geom, mask, layout, scaled=False)
+    divisor = _window_sum(vocab, plan, count_geom, mask, layout, scaled=False, run=count_run)
     return plan.call("op:div", total, divisor)
 
 
@@ -416,8 +531,17 @@ def _without_pads(geom: Geometry) -> Geometry:
     return dataclasses.replace(geom, rows=shift(geom.rows), cols=shift(geom.cols))
 
 
-def _padded(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, fill, layout: str) -> Var:
+def _padded(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, fill, layout: str,
+            run: RuntimePads | None = None) -> Var:
     """``v`` padded with ``fill`` so that every window lies inside it."""
+    if run is not None:
+        pads = run.full()
+        if not (run.may_pad() or run.may_overhang()):
+            return v
+        what = "pads" if run.may_pad() else "ceil overhang"
+        plan.emulate(f"explicit padding: {what} computed from the input's shape when the code "
+                     f"runs, padded with {fill}, then unpadded pooling (for every input size)")
+        return vocab.pad(plan, v, pads, fill, layout)
     pads = overhang_pads(geom)
     if pads == ((0, 0), (0, 0)):
         return v
@@ -426,8 +550,12 @@ def _padded(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, fill, layout:
     return vocab.pad(plan, v, pads, fill, layout)
 
 
-def _crop(plan: Plan, geom: Geometry, v: Var, layout: str) -> Var:
-    """Drop windows the unpadded pooling adds past ``geom``'s output (ceil's dropped window)."""
+def _crop(plan: Plan, geom: Geometry, v: Var, layout: str,
+          run: RuntimePads | None = None) -> Var:
+    """Drop windows the unpadded pooling adds past ``geom``'s output (ceil's dropped window).
+    None with ``run``: its pads end where the spec's last window does."""
+    if run is not None:
+        return v
     pads = overhang_pads(geom)
     padded = [dataclasses.replace(g, pad_before=p[0], pad_after=p[1])
               for g, p in ((geom.rows, pads[0]), (geom.cols, pads[1]))]
@@ -441,8 +569,10 @@ def _crop(plan: Plan, geom: Geometry, v: Var, layout: str) -> Var:
 
 
 def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, layout: str,
-                  reduce: str) -> Var:
-    """Reduce each window as k strided slices per axis (columns, then rows)."""
+                  reduce: str, run: RuntimePads | None = None) -> Var:
+    """Reduce each window as k strided slices per axis (columns, then rows).  With ``run``,
+    tap ``j`` is the slice ``j*d : -(k-1-j)*d : s`` of the padded axis: the floor pooling's
+    windows, whatever its length."""
     v = padded
     for axis, g, (before, after) in (("W", geom.cols, overhang_pads(geom)[1]),
                                      ("H", geom.rows, overhang_pads(geom)[0])):
@@ -450,9 +580,12 @@ def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, la
         length = before + g.size + after
         for tap in range(g.kernel):
             start = tap * g.dilation
-            # the stop counted from the end of the padded axis (the same code for every input
-            # size whose last window ends alike)
-            cut = slice(start, start + (g.out - 1) * g.stride + 1 - length or None, g.stride)
+            if run is not None:
+                cut = slice(start, start - (g.extent - 1) or None, g.stride)
+            else:
+                # the stop counted from the end of the padded axis (the same code for every
+                # input size whose last window ends alike)
+                cut = slice(start, start + (g.out - 1) * g.stride + 1 - length or None, g.stride)
             index = hw_index(layout, slice(None), cut) if axis == "W" else hw_index(
                 layout, cut, slice(None))
             piece = plan.call("op:getitem", v, index)

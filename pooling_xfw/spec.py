@@ -180,7 +180,8 @@ class AxisGeometry:
     @property
     def overhang(self) -> int:
         """Cells past the padded border that ceil_mode's last window reaches (never padding)."""
-        return max(self.span - (self.pad_before + self.size + self.pad_after), 0)
+        return overhang_cells(self.size, self.pad_before, self.pad_after, self.extent,
+                              self.stride, self.out)
 
     @property
     def reach(self) -> int:
@@ -256,6 +257,56 @@ def _axis_divisor(geom: AxisGeometry, count_include_pad: bool) -> np.ndarray:
     return taps
 
 
+# --- the per-axis rules, written once ---------------------------------------------------------
+# ``n`` is an int, or a size read when a plan runs (``plan.Expr``: the same integer arithmetic,
+# ``at_least`` for ``max``, ``>=`` counting 1 or 0): the planner builds from these the code that
+# computes SAME pads and ceil overhang from the input's shape at run time.  ``bind(name, value)``
+# names an intermediate value (a line of that code); for ints it is the value itself.
+
+def _keep(name, value):
+    return value
+
+
+def _at_least(value, floor: int):
+    """``max(value, floor)``, for an int or a run-time size expression."""
+    return max(value, floor) if isinstance(value, numbers.Integral) else value.at_least(floor)
+
+
+def at_most(value, ceiling: int):
+    """``min(value, ceiling)``, for an int or a run-time size expression."""
+    return min(value, ceiling) if isinstance(value, numbers.Integral) else value.at_most(ceiling)
+
+
+def same_pads(n, extent: int, s: int, lower: bool = False, bind=_keep):
+    """``(pb, pa)`` of ``"same"`` (TensorFlow ``SAME``, ONNX ``SAME_UPPER``: the odd cell
+    after) or, ``lower``, ``"same_lower"`` (the odd cell before): a total of
+    ``max((ceil(n/s)-1)*s + extent - n, 0)`` cells."""
+    total = bind("p", _at_least((-(-n // s) - 1) * s + extent - n, 0))
+    small = total // 2
+    large = total - small
+    return (large, small) if lower else (small, large)
+
+
+def ceil_windows(n, pb, pa, extent: int, s: int, bind=_keep):
+    """Windows of ``ceil_mode``: ``ceil((n+pb+pa-extent)/s) + 1``, less the last when it would
+    start inside the after-padding or beyond, ``(out-1)*s >= n+pb`` (PyTorch's
+    ``pooling_output_shape``, ONNX)."""
+    out = bind("c", -(-(n + pb + pa - extent) // s) + 1)
+    return out - ((out - 1) * s >= n + pb)
+
+
+def reach_after(n, pb, extent: int, s: int, out):
+    """Cells after the input that the last of ``out`` windows reads: after-padding and ceil
+    overhang (``pa`` may be more: cells no window reads)."""
+    return _at_least((out - 1) * s + extent - (n + pb), 0)
+
+
+def overhang_cells(n, pb, pa, extent: int, s: int, out):
+    """Cells past the padded border that the last of ``out`` windows reaches (ceil mode's
+    overhang; never padding, never counted)."""
+    return _at_least((out - 1) * s + extent - (n + pb + pa), 0)
+
+
 @functools.lru_cache(maxsize=1024)
 def _resolve_axis(axis: str, n: int, k: int, s: int, d: int, padding, ceil_mode: bool
                   ) -> AxisGeometry:
@@ -265,9 +316,7 @@ def _resolve_axis(axis: str, n: int, k: int, s: int, d: int, padding, ceil_mode:
         if padding == "valid":
             pb = pa = 0
         else:
-            total = max((-(-n // s) - 1) * s + extent - n, 0)
-            small, large = total // 2, total - total // 2
-            pb, pa = (small, large) if padding == "same" else (large, small)
+            pb, pa = same_pads(n, extent, s, lower=padding == "same_lower")
     else:
         pb, pa = padding
     room = n + pb + pa - extent
@@ -276,10 +325,29 @@ def _resolve_axis(axis: str, n: int, k: int, s: int, d: int, padding, ceil_mode:
             f"pool_size: got kernel {k} with dilation {d} along {axis}, a window of {extent} "
             f"cells, for a padded input of {n + pb + pa} ({n} + pads {pb}+{pa}); allowed: a "
             f"window no larger than the padded input")
-    out = (-(-room // s) if ceil_mode else room // s) + 1
-    if ceil_mode and (out - 1) * s >= n + pb:
-        out -= 1  # the last window would start in the after-padding: PyTorch/ONNX drop it
-    return AxisGeometry(n, k, s, d, pb, pa, out)
+    out = ceil_windows(n, pb, pa, extent, s) if ceil_mode else room // s + 1
+    return AxisGeometry(n, k, s, d, pb, pa, int(out))
+
+
+def size_dependent(spec: "PoolSpec") -> bool:
+    """Whether the spec's pads or window count along some axis change with the input's size
+    beyond the plain floor rule: ``"same"``/``"same_lower"`` (the pads follow the size modulo
+    the stride), or ``ceil_mode`` with a stride above 1 (a last partial window at some sizes;
+    with stride 1, ceil and floor agree everywhere)."""
+    return spec.padding in ("same", "same_lower") or (
+        spec.ceil_mode and any(s > 1 for s in spec.stride))
+
+
+def ceil_keeps_every_window(spec: "PoolSpec") -> bool:
+    """Whether ``ceil_mode`` never drops a last window, at any input size, so that a framework
+    keeping a window that starts in the padding (MXNet ``'full'``, Paddle ``ceil_mode``)
+    computes the reference everywhere.  The drop ``(out-1)*s >= n+pb`` happens at some size
+    exactly when ``pa + s > extent`` (``(out-1)*s - (n+pb+pa-extent)`` reaches ``s - 1``)."""
+    if isinstance(spec.padding, str):
+        return spec.padding == "valid" and all(
+            s <= d * (k - 1) + 1 for k, s, d in zip(spec.pool_size, spec.stride, spec.dilation))
+    return all(pa + s <= d * (k - 1) + 1 for (_, pa), k, s, d in
+               zip(spec.padding, spec.pool_size, spec.stride, spec.dilation))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -137,6 +137,7 @@ SIZED = TRANSLATIONS + [
     ("pytorch", "nn.MaxPool2d(2, stride=2, padding=1, ceil_mode=True)", (1, 1, 6, 6)),
     ("pytorch", "nn.AvgPool2d(3, stride=2, ceil_mode=True, count_include_pad=False)",
      (1, 1, 7, 7)),
+    ("pytorch", "nn.AvgPool2d(2, stride=3, ceil_mode=True)", (1, 1, 8, 8)),
     # adaptive: TensorFlow's emulation has bins for one size (size-dependent, refuses others)
     ("pytorch", "nn.AdaptiveAvgPool2d(3)", (1, 2, 7, 7)),
     ("paddle", "nn.AdaptiveMaxPool2D((2, 3))", (1, 1, 5, 8)),
@@ -195,6 +196,44 @@ def test_printed_code_gives_the_source_numbers_or_refuses_at_every_size(hook_poo
         assert ran[name]["held"] >= (1 if result.source.op == "adaptive" else 3), (name,
                                                                                    ran[name])
         assert (ran[name]["refused"] > 0) == (target.kind == "size-dependent"), (name, ran[name])
+
+
+# SAME into a framework without it, ceil mode into TensorFlow: pads computed from x.shape
+EVERY_SIZE = [
+    ("tensorflow", "layers.MaxPooling2D((3, 3), strides=(2, 2), padding='same')", (1, 8, 8, 3),
+     ("pytorch", "mxnet")),
+    ("tensorflow", "AveragePooling2D(pool_size=3, strides=2, padding='same')", (1, 7, 7, 2),
+     ("pytorch", "mxnet")),
+    ("pytorch", "nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)", (1, 2, 6, 6),
+     ("tensorflow",)),
+    ("pytorch", "nn.AvgPool2d(2, stride=2, padding=1, ceil_mode=True)", (1, 1, 6, 6),
+     ("tensorflow", "mxnet", "paddle")),
+]
+
+
+@pytest.mark.parametrize("framework,call,shape,targets", EVERY_SIZE,
+                         ids=[f"{f}-{c.split('(')[0]}-{i}" for i, (f, c, _, _) in
+                              enumerate(EVERY_SIZE)])
+def test_same_and_ceil_translate_for_every_size(pool, framework, call, shape, targets):
+    """Where the target has no SAME or no ceil mode, its code computes the pads (or the ceil
+    window count) from the input's shape when it runs: one code for every size, verified by
+    running it against the source call at the given shape, 5x5 to 8x8 and one smaller than
+    the window."""
+    result = porting.translate(call, framework, shape, pool=pool)
+    assert result.source_check == "agrees with the neutral spec"
+    layout = result.source.spec["layout"]
+    for name in targets:
+        target = result.targets[name]
+        assert target.kind == "emulated", (name, target.verdict)
+        assert "x.shape[" in target.code and "raise ValueError" not in target.code
+        assert all(c.everywhere for c in target.conditions)
+        sizes_run = [porting.sizes.hw_of(s, layout) for s in target.checked]
+        assert {h % 2 for h, _ in sizes_run} == {0, 1}
+        assert min(h for h, _ in sizes_run) < max(result.source.spec["pool_size"]
+                                                  if isinstance(result.source.spec["pool_size"],
+                                                                tuple)
+                                                  else (result.source.spec["pool_size"],))
+        assert set(target.checked.values()) == {"agrees with the source call"}, target.checked
 
 
 def test_keras_same_becomes_paddles_own_same_and_holds_at_7x7(hook_pool):
