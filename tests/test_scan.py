@@ -28,7 +28,7 @@ EXPECTED = {
                          {"tensorflow": "native", "pytorch": "native"}),
     "gluon_model.py:13": ("mxnet", dict(pool_size=(3, 3), stride=(2, 2), padding=(1, 1),
                                         mode="avg", ceil_mode=True, count_include_pad=True),
-                          {"tensorflow": "size-dependent", "pytorch": "native"}),
+                          {"tensorflow": "emulated", "pytorch": "native"}),
     # global_pool=True: the whole input, whatever its size (kernel ignored)
     "gluon_model.py:15": ("mxnet", dict(mode="avg", keepdims=True),
                           {"tensorflow": "native", "pytorch": "native"}),
@@ -44,13 +44,13 @@ EXPECTED = {
     "mixed_imports.py:9": ("pytorch", "unpooling", None),
     "mixed_imports.py:13": ("tensorflow", dict(pool_size=(2, 2), stride=(2, 2),
                                                padding="same", layout="NHWC"),
-                            {"tensorflow": "native", "pytorch": "size-dependent"}),
+                            {"tensorflow": "native", "pytorch": "emulated"}),
     "mixed_imports.py:17": ("pytorch", "argument 'k' is a variable", None),
     "mixed_imports.py:21": ("pytorch", dict(pool_size=3, stride=2, ceil_mode=True, mode="avg"),
-                            {"tensorflow": "size-dependent", "pytorch": "native"}),
+                            {"tensorflow": "emulated", "pytorch": "native"}),
     "paddleclas_block.py:9": ("paddle", dict(pool_size=2, stride=2, ceil_mode=True,
                                              count_include_pad=False),
-                              {"tensorflow": "size-dependent", "pytorch": "native"}),
+                              {"tensorflow": "emulated", "pytorch": "native"}),
     "paddleclas_block.py:10": ("paddle", dict(pool_size=3, stride=2, padding=1),
                                {"tensorflow": "native", "pytorch": "native"}),
     "paddleclas_block.py:13": ("paddle", dict(pool_size=3, stride=1, padding=1,
@@ -157,8 +157,12 @@ def test_cli_scan_text_json_markdown_and_exit_codes(tmp_path):
     assert "| resnet_stem.py:12 | pytorch |" in md
     portable = cli("scan", str(Path(TREE) / "legacy" / "tf1_model.py"), check_exit=0).stdout
     assert portable.count("\n  -> ") == 3 and "summary: 1 pooling call in 1 file: " in portable
-    # ceil into TensorFlow holds for some sizes only: not portable as it is
-    cli("scan", str(Path(TREE) / "paddleclas_block.py"), check_exit=1)
+    # ceil into TensorFlow: emulated with pads from the input's shape, for every size
+    assert "0 size-dependent" in cli("scan", str(Path(TREE) / "paddleclas_block.py"),
+                                     check_exit=0).stdout
+    # TensorFlow's adaptive emulation has bins for one size: not portable as it is
+    assert "2 size-dependent" in cli("scan", str(Path(TREE) / "adaptive_heads.py"),
+                                     check_exit=1).stdout
 
 
 @pytest.mark.parametrize("args,flag", [
