@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pooling_xfw as px
+from pooling_xfw import gradient
 
 from . import brute
 from .test_reference import LAYOUTS, PADDINGS, SIZES
@@ -79,6 +80,39 @@ def test_reference_gradient_is_the_derivative(mode, p, kwargs):
         numeric[index] = ((px.pool2d(plus, 3, mode, p=p, **kwargs) * up).sum()
                           - (px.pool2d(minus, 3, mode, p=p, **kwargs) * up).sum()) / (2 * eps)
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("ties", ["first", "split", "all"])
+@pytest.mark.parametrize("mode", ["max", "min"])
+@pytest.mark.parametrize("layout,shape", [("NCHW", (3, 5, 9, 8)), ("NHWC", (3, 9, 8, 5)),
+                                          ("NCHW", (5, 9, 8)), ("NHWC", (9, 8, 5))])
+@pytest.mark.parametrize("part_bytes", [1, 300, 1 << 30])
+def test_extremes_are_the_same_whatever_the_parts(monkeypatch, part_bytes, layout, shape, mode,
+                                                  ties):
+    """The max/min gradient runs a few planes at a time: one plane, a few, or all at once give
+    the brute force's numbers (few values: ties across parts' edges; NaN and -inf in some)."""
+    monkeypatch.setattr(gradient, "_PART_BYTES", part_bytes)
+    rng = np.random.default_rng(part_bytes + len(shape))
+    x = rng.integers(-2, 3, size=shape).astype(np.float32)
+    x.reshape(-1)[rng.choice(x.size, 6, replace=False)] = [np.nan, np.nan, -np.inf, -np.inf,
+                                                           np.inf, np.nan]
+    kwargs = dict(stride=2, padding=1, layout=layout)
+    up = rng.integers(-4, 5, size=px.pool2d(x, 3, mode, **kwargs).shape).astype(np.float32)
+    grad = px.pool2d_grad(x, 3, mode, grad_output=up, ties=ties, **kwargs)
+    np.testing.assert_allclose(grad, brute.pool_grad(x, up, 3, mode, ties=ties, **kwargs),
+                               rtol=1e-6, atol=1e-6)  # split: float32 shares
+
+
+@pytest.mark.parametrize("size,padding,ceil_mode", [(9, 0, False), (9, 1, False), (9, 0, True),
+                                                    (8, 1, True), (8, 2, False)])
+def test_avg_windows_that_tile_an_axis(size, padding, ceil_mode):
+    """stride = kernel: each cell read by at most one window (cells past the last window, the
+    padding and the ceil overhang read by none), as the brute force counts them."""
+    x = np.random.default_rng(size).standard_normal((2, size, size + 1))
+    kwargs = dict(stride=3, padding=padding, ceil_mode=ceil_mode, count_include_pad=False)
+    up = np.random.default_rng(1).standard_normal(px.pool2d(x, 3, "avg", **kwargs).shape)
+    np.testing.assert_allclose(px.pool2d_grad(x, 3, "avg", grad_output=up, **kwargs),
+                               brute.pool_grad(x, up, 3, "avg", **kwargs), rtol=1e-12)
 
 
 # measured in PyTorch, TensorFlow, Paddle, MXNet and JAX (each the same): up = 1, 10, 100, ...
