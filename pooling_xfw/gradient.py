@@ -114,7 +114,10 @@ def grad_geometry(x: np.ndarray, geom: Geometry, grad_output=None, ties: str = "
     """``pool2d_grad`` of a validated float array with a resolved geometry."""
     work = accumulator_dtype(x.dtype)
     geom.check_fits(x.shape, work)
-    up = upstream(grad_output, output_shape_of(x.shape, geom), work)
+    shape = output_shape_of(x.shape, geom)
+    # ones, when omitted, as a read-only broadcast: nothing of the output's size is written
+    up = (np.broadcast_to(np.ones((), work), shape) if grad_output is None
+          else upstream(grad_output, shape, work))
     mode = geom.spec.mode
     if mode == "avg":
         grad = _avg_grad(up, geom, x.shape)
@@ -320,19 +323,18 @@ def _extreme_part(x: np.ndarray, up: np.ndarray, grad: np.ndarray, geom: Geometr
         return hit[out]
 
     if ties == "first":
-        # each window's first hit: the least tap number among its hits, kept branch-free as
-        # min(first, none - hit * (none - number)) (np.copyto with where= is several times
-        # slower on these views)
+        # each window's first hit, the least tap number among its hits, kept branch-free as
+        # the largest of hit * (n_taps - number) (np.copyto with where= is several times
+        # slower on these views); every window has a hit, so first = n_taps - that
         n_taps = geom.rows.kernel * geom.cols.kernel
         kind = np.min_scalar_type(n_taps)
-        none = kind.type(n_taps)
-        first = np.full(y.shape, none, kind)
+        rank = np.zeros(y.shape, kind)
         scratch = np.empty(y.shape, kind)
         for number, _, _, out, value in taps:
             candidate = np.multiply(hits(out, value), kind.type(n_taps - number),
                                     out=scratch[out], dtype=kind)
-            np.subtract(none, candidate, out=candidate)
-            np.minimum(first[out], candidate, out=first[out])
+            np.maximum(rank[out], candidate, out=rank[out])
+        first = np.subtract(kind.type(n_taps), rank, out=rank)
         # flat index in grad of each window's winner: its first cell's plus the tap's offset
         strides = np.cumprod((x.shape[1:] + (1,))[::-1])[::-1]  # C-order, in elements
         h, w = taps.h_axis, taps.w_axis
