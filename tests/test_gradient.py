@@ -86,21 +86,32 @@ def test_reference_gradient_is_the_derivative(mode, p, kwargs):
 @pytest.mark.parametrize("mode", ["max", "min"])
 @pytest.mark.parametrize("layout,shape", [("NCHW", (3, 5, 9, 8)), ("NHWC", (3, 9, 8, 5)),
                                           ("NCHW", (5, 9, 8)), ("NHWC", (9, 8, 5))])
-@pytest.mark.parametrize("part_bytes", [1, 300, 1 << 30])
-def test_extremes_are_the_same_whatever_the_parts(monkeypatch, part_bytes, layout, shape, mode,
-                                                  ties):
+@pytest.mark.parametrize("part_bytes,dtype", [(1, "float32"), (300, "float16"),
+                                             (1 << 30, "float64")])
+def test_extremes_are_the_same_whatever_the_parts(monkeypatch, part_bytes, dtype, layout, shape,
+                                                  mode, ties):
     """The max/min gradient runs a few planes at a time: one plane, a few, or all at once give
     the brute force's numbers (few values: ties across parts' edges; NaN and -inf in some)."""
     monkeypatch.setattr(gradient, "_PART_BYTES", part_bytes)
+    monkeypatch.setattr(gradient, "_PART_WINDOWS", 1)
+    parts, run_part = [], gradient._extreme_part
+    monkeypatch.setattr(gradient, "_extreme_part",
+                        lambda part, *rest: (parts.append(part.shape), run_part(part, *rest)))
     rng = np.random.default_rng(part_bytes + len(shape))
-    x = rng.integers(-2, 3, size=shape).astype(np.float32)
+    x = rng.integers(-2, 3, size=shape).astype(dtype)
     x.reshape(-1)[rng.choice(x.size, 6, replace=False)] = [np.nan, np.nan, -np.inf, -np.inf,
                                                            np.inf, np.nan]
     kwargs = dict(stride=2, padding=1, layout=layout)
     up = rng.integers(-4, 5, size=px.pool2d(x, 3, mode, **kwargs).shape).astype(np.float32)
     grad = px.pool2d_grad(x, 3, mode, grad_output=up, ties=ties, **kwargs)
+    tol = 2e-3 if dtype == "float16" else 1e-6  # split: shares rounded to the dtype
     np.testing.assert_allclose(grad, brute.pool_grad(x, up, 3, mode, ties=ties, **kwargs),
-                               rtol=1e-6, atol=1e-6)  # split: float32 shares
+                               rtol=tol, atol=tol)
+    planes = 1 if layout == "NHWC" and len(shape) == 3 else int(
+        np.prod(shape[:-3] if layout == "NHWC" else shape[:-2]))
+    expected = {1: planes, 1 << 30: 1}.get(part_bytes)  # one plane a part; all in one
+    assert expected is None or len(parts) == expected, parts
+    assert part_bytes != 300 or len(parts) > 1 or planes == 1, parts  # a few a part
 
 
 @pytest.mark.parametrize("size,padding,ceil_mode", [(9, 0, False), (9, 1, False), (9, 0, True),
