@@ -25,6 +25,7 @@ test-tools:
 
 bench: envs
 	$(PY) benchmarks/bench_reference.py
+	$(PY) benchmarks/bench_gradient.py
 
 # the calling environment: numpy, the test tools, this project (editable)
 $(VENV)/.ready: pyproject.toml adapters/requirements/core.txt

@@ -682,9 +682,28 @@ def _read_by(windows: np.ndarray, job: "_Job") -> np.ndarray:
     return _avg_grad(windows.astype(np.float64), job.geometry, job.x.shape) > 0
 
 
+def _tied_extremes(job: "_Job") -> np.ndarray:
+    """The input cells that are an extreme of some window with more than one (the windows'
+    extremes given the full gradient each, ``ties="all"``, against an even share,
+    ``"split"``: they differ by at least 1/2 exactly there)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        every = grad_geometry(job.x, job.geometry, None, "all").astype(np.float64)
+        shared = grad_geometry(job.x, job.geometry, None, "split").astype(np.float64)
+    return every - shared > 0.25
+
+
+def _same_total(grad: np.ndarray, ref: np.ndarray, job: "_Job") -> bool:
+    """Whether ``grad`` sends as much gradient in total as ``ref`` (none dropped)."""
+    total = np.nansum(ref.astype(np.float64))
+    return bool(np.isclose(np.nansum(grad.astype(np.float64)), total, rtol=job.grad_tol[0],
+                           atol=job.grad_tol[1] * grad.size + job.grad_tol[0] * float(
+                               np.nansum(np.abs(ref.astype(np.float64))))))
+
+
 def grad_cause(result: BackendResult, grad: np.ndarray, job: "_Job") -> str:
     """The known cause of a gradient difference, where the data shows it: every differing
-    cell read by a window holding a NaN or only infinities, ties routed by another policy,
+    cell read by a window holding a NaN or only infinities, ties routed by another policy
+    (or shared unevenly, every differing cell a tied extreme and no gradient lost),
     lp's NaN at a window sum of 0, or float32 precision in a float64 gradient."""
     ref, mode = job.grad_reference, job.spec.mode
     with np.errstate(invalid="ignore", over="ignore"):
@@ -695,16 +714,16 @@ def grad_cause(result: BackendResult, grad: np.ndarray, job: "_Job") -> str:
     y = job.reference
     causes = []
     if mode in ("max", "min"):
+        emulated = " ".join((result.how or {}).get("emulated_by", []))
+        why = ("; its plan takes the window as an elementwise maximum of slices, whose "
+               "gradient splits ties, where pooling ops send them to the first"
+               if "elementwise max" in emulated or "strided slices" in emulated else "")
         for ties in ("split", "all", "first"):
             if ties == job.grad.ties:
                 continue
             alt = grad_geometry(job.x, job.geometry, job.grad.grad_output, ties)
             if np.allclose(grad, alt, rtol=job.grad_tol[0], atol=job.grad_tol[1],
                            equal_nan=True):
-                emulated = " ".join((result.how or {}).get("emulated_by", []))
-                why = ("; its plan takes the window as an elementwise maximum of slices, whose "
-                       "gradient splits ties, where pooling ops send them to the first"
-                       if "elementwise max" in emulated or "strided slices" in emulated else "")
                 return (f"ties in a window: {result.backend}'s gradient matches ties="
                         f"{ties!r}, the reference uses ties={job.grad.ties!r}{why}")
         nan_cells = _read_by(np.isnan(y), job)
@@ -724,6 +743,11 @@ def grad_cause(result: BackendResult, grad: np.ndarray, job: "_Job") -> str:
                               f"to the window's first cell; {result.backend} "
                               f"{_where_it_goes(grad, ref, cells, None)}")
             return "; ".join(causes)
+        if job.grad.ties == "first" and _tied_extremes(job)[differ].all() and _same_total(
+                grad, ref, job):
+            return (f"ties in a window: {result.backend}'s gradient is shared unevenly among "
+                    f"a window's tied extremes (an elementwise maximum of equal values shares it "
+                    f"between them), the reference uses ties='first'{why}")
     if mode == "lp":
         zero = (job.x == 0) & np.isnan(grad) & ~np.isnan(ref)
         if zero[differ].all():

@@ -3,8 +3,10 @@
 ``pool2d_grad(X, ...)`` returns ``dL/dX`` for ``L = sum(pool2d(X, ...) * grad_output)``, in the
 shape, layout and dtype of ``X``, driven by the forward's own resolved ``Geometry`` (pads, output
 sizes, ceil overhang, divisors: ``pooling_xfw.spec``), so both passes read the same windows.
-Vectorized like the forward: a loop over the taps of the window (strided views of a padded
-array), never over windows.  Each window's upstream gradient goes:
+Vectorized like the forward: a loop over the taps of the window (strided views), never over
+windows; max/min read each tap only where it is a real cell and run a few planes at a time, then
+send each window's gradient to its winner with one ``np.add.at`` on flat indices.  Each window's
+upstream gradient goes:
 
 * max / min: to the window's extreme.  ``ties`` decides among equal extremes:
   ``"first"``, the first in row-major order within the window, what every framework's pooling op
@@ -112,7 +114,10 @@ def grad_geometry(x: np.ndarray, geom: Geometry, grad_output=None, ties: str = "
     """``pool2d_grad`` of a validated float array with a resolved geometry."""
     work = accumulator_dtype(x.dtype)
     geom.check_fits(x.shape, work)
-    up = upstream(grad_output, output_shape_of(x.shape, geom), work)
+    shape = output_shape_of(x.shape, geom)
+    # ones, when omitted, as a read-only broadcast: nothing of the output's size is written
+    up = (np.broadcast_to(np.ones((), work), shape) if grad_output is None
+          else upstream(grad_output, shape, work))
     mode = geom.spec.mode
     if mode == "avg":
         grad = _avg_grad(up, geom, x.shape)
@@ -134,6 +139,8 @@ def _scatter_axis(values: np.ndarray, axis: int, g: AxisGeometry) -> np.ndarray:
     """The transpose of a sum over one axis's windows: each window's value added to every cell
     it reads (k strided views; within one tap the windows' cells are distinct), then the
     padding and overhang dropped."""
+    if g.stride == g.kernel and (g.dilation == 1 or g.kernel == 1):
+        return _tile_axis(values, axis, g)
     shape = list(values.shape)
     shape[axis] = _padded_length(g)
     out = np.zeros(shape, values.dtype)
@@ -143,6 +150,25 @@ def _scatter_axis(values: np.ndarray, axis: int, g: AxisGeometry) -> np.ndarray:
         out[tuple(index)] += values
     index[axis] = slice(g.pad_before, g.pad_before + g.size)
     return out[tuple(index)]
+
+
+def _tile_axis(values: np.ndarray, axis: int, g: AxisGeometry) -> np.ndarray:
+    """``_scatter_axis`` where the windows tile the axis (stride = kernel, no dilation): each
+    cell is read by at most one window, so the scatter is ``np.repeat`` (the same numbers,
+    several times faster than k strided additions into a last axis)."""
+    tiled = np.repeat(values, g.kernel, axis=axis)  # the span: out * kernel cells
+    index = [slice(None)] * tiled.ndim
+    covered = min(g.span, g.pad_before + g.size)  # cells past the last window get nothing
+    index[axis] = slice(g.pad_before, covered)
+    if covered == g.pad_before + g.size:
+        return tiled[tuple(index)]
+    shape = list(values.shape)
+    shape[axis] = g.size
+    out = np.zeros(shape, values.dtype)
+    part = [slice(None)] * out.ndim
+    part[axis] = slice(0, covered - g.pad_before)
+    out[tuple(part)] = tiled[tuple(index)]
+    return out
 
 
 def _avg_grad(up: np.ndarray, geom: Geometry, shape) -> np.ndarray:
@@ -192,35 +218,162 @@ class _Taps:
         return self.grad[tuple(index)]
 
 
+class _RealTaps:
+    """The 2-D window's taps in row-major order, each restricted to the windows where it reads a
+    real cell: per tap, the output sub-rectangle it is real over and the matching view of ``x``.
+
+    Along one axis, tap ``a`` of window ``i`` reads ``i*s + a*d - pad``, real for a contiguous
+    run of ``i``, so no padding is materialized and nothing is masked.  The views come from the
+    stride's phases of ``x`` (``x[..., r::s_h, c::s_w]``), copied contiguous once when ``W`` is
+    the last axis and its stride is above 1: a strided last axis makes every tap's arithmetic
+    several times slower, and the copy is one pass over ``x``."""
+
+    def __init__(self, x: np.ndarray, geom: Geometry):
+        self.x, self.geom = x, geom
+        self.h_axis, self.w_axis = spatial_axes(x.ndim, geom.spec.layout)
+        self.copy_phases = self.w_axis == x.ndim - 1 and geom.cols.stride > 1
+        self._phases: dict[tuple[int, int], np.ndarray] = {}
+        self.taps = []  # (a, b, output sub-rectangle index, (row phase, col phase), view index)
+        rows = [self._axis(geom.rows, a) for a in range(geom.rows.kernel)]
+        cols = [self._axis(geom.cols, b) for b in range(geom.cols.kernel)]
+        for a, row in enumerate(rows):
+            for b, col in enumerate(cols):
+                if row is not None and col is not None:
+                    self.taps.append((a, b, self._index(row[0], col[0]), (row[1], col[1]),
+                                      self._index(row[2], col[2])))
+
+    @staticmethod
+    def _axis(g: AxisGeometry, a: int):
+        """Tap ``a`` along one axis: (output slice, phase, slice of that phase), or None where it
+        reads no real cell of any window."""
+        offset = a * g.dilation - g.pad_before
+        first = max(0, -(offset // g.stride))  # ceil(-offset / s)
+        stop = min(g.out, -((offset - g.size) // g.stride))  # ceil((size - offset) / s)
+        if first >= stop:
+            return None
+        position = first * g.stride + offset
+        phase, start = position % g.stride, position // g.stride
+        return slice(first, stop), phase, slice(start, start + stop - first)
+
+    def _index(self, rows: slice, cols: slice) -> tuple:
+        index = [slice(None)] * self.x.ndim
+        index[self.h_axis], index[self.w_axis] = rows, cols
+        return tuple(index)
+
+    def phase(self, phase: tuple[int, int]) -> np.ndarray:
+        if phase not in self._phases:
+            view = self.x[self._index(slice(phase[0], None, self.geom.rows.stride),
+                                      slice(phase[1], None, self.geom.cols.stride))]
+            self._phases[phase] = np.ascontiguousarray(view) if self.copy_phases else view
+        return self._phases[phase]
+
+    def __iter__(self):
+        """(tap number in row-major order, a, b, output sub-rectangle, values there)."""
+        kw = self.geom.cols.kernel
+        for a, b, out, phase, view in self.taps:
+            yield a * kw + b, a, b, out, self.phase(phase)[view]
+
+
+_PART_BYTES = 1 << 19  # the input a part holds: its taps' passes then run in the CPU's cache
+_PART_WINDOWS = 1 << 14  # but at least this many windows, so that per-call costs stay small
+
+
 def _extreme_grad(x: np.ndarray, up: np.ndarray, geom: Geometry, ties: str) -> np.ndarray:
     """max/min: each window's gradient to its extreme (a NaN where it has one), per ``ties``.
-    The padding is filled with NaN's opposite, a value that never matches: it is masked out."""
-    y = pool_geometry(x, geom)
-    nan_windows = np.isnan(y)
-    any_nan = bool(nan_windows.any())
-    taps = _Taps(x, geom, 0, up.dtype)
 
-    def hits(value, mask):
-        hit = value == y
+    Planes are independent, so the work runs a few planes at a time (``_PART_BYTES`` of input,
+    the passes over the taps then reading memory once, and at least ``_PART_WINDOWS`` windows
+    where a plane has few, as for a global window), on ``(N*C, H, W)`` for NCHW.  float16 is
+    compared in float32 (exact, and several times faster in numpy)."""
+    grad = np.zeros(x.shape, up.dtype)
+    xs, ups, grads = x, up, grad
+    if x.ndim == 4 and geom.spec.layout == "NCHW":
+        xs, ups, grads = (a.reshape((-1,) + a.shape[2:]) for a in (x, up, grad))
+    h_axis, _ = spatial_axes(xs.ndim, geom.spec.layout)
+    if h_axis == 0:  # (H, W) or (H, W, C): one part
+        _extreme_part(xs, ups, grads, geom, ties)
+        return grad
+    windows = ups[0].size
+    step = max(1, _PART_BYTES // max(xs[0].nbytes, 1), -(-_PART_WINDOWS // max(windows, 1)))
+    for start in range(0, xs.shape[0], step):
+        part = slice(start, start + step)
+        _extreme_part(xs[part], ups[part], grads[part], geom, ties)
+    return grad
+
+
+def _extreme_part(x: np.ndarray, up: np.ndarray, grad: np.ndarray, geom: Geometry, ties: str
+                  ) -> None:
+    """``_extreme_grad`` of one part, added into ``grad`` (C-contiguous, ``x``'s shape).
+
+    The extremes are recomputed over the real taps (NaN propagates, as in ``pool2d``); a tap
+    hits where it equals its window's extreme, or is a NaN (a NaN cell makes its window NaN).
+    ``"first"``: one pass over the taps marks each window's first hit, then one
+    ``np.add.at`` on flat indices sends ``up`` there (a cell's contributions summed in
+    row-major order of the windows, in ``up``'s dtype).  ``"split"`` / ``"all"``: per tap,
+    ``up / hits`` or ``up`` added where it hits (summed in tap order)."""
+    if x.dtype == np.float16:
+        x = x.astype(np.float32)  # exact: the same order, ties and NaNs
+    taps = _RealTaps(x, geom)
+    mode = geom.spec.mode
+    y = np.full(up.shape, np.inf if mode == "min" else -np.inf, x.dtype)
+    reduce = np.minimum if mode == "min" else np.maximum
+    for _, _, _, out, value in taps:
+        reduce(y[out], value, out=y[out])
+    any_nan = bool(np.isnan(y).any())
+    hit = np.empty(y.shape, bool)
+
+    def hits(out, value):
+        np.equal(value, y[out], out=hit[out])
         if any_nan:
-            hit |= np.isnan(value) & nan_windows
-        if mask is not None:
-            hit &= mask
-        return hit
+            hit[out] |= np.isnan(value)
+        return hit[out]
 
+    if ties == "first":
+        # each window's first hit, the least tap number among its hits, kept branch-free as
+        # the largest of hit * (n_taps - number) (np.copyto with where= is several times
+        # slower on these views); every window has a hit, so first = n_taps - that
+        n_taps = geom.rows.kernel * geom.cols.kernel
+        kind = np.min_scalar_type(n_taps)
+        rank = np.zeros(y.shape, kind)
+        scratch = np.empty(y.shape, kind)
+        for number, _, _, out, value in taps:
+            candidate = np.multiply(hits(out, value), kind.type(n_taps - number),
+                                    out=scratch[out], dtype=kind)
+            np.maximum(rank[out], candidate, out=rank[out])
+        first = np.subtract(kind.type(n_taps), rank, out=rank)
+        # flat index in grad of each window's winner: its first cell's plus the tap's offset
+        strides = np.cumprod((x.shape[1:] + (1,))[::-1])[::-1]  # C-order, in elements
+        h, w = taps.h_axis, taps.w_axis
+        offsets = np.add.outer(np.arange(geom.rows.kernel) * geom.rows.dilation * strides[h],
+                               np.arange(geom.cols.kernel) * geom.cols.dilation * strides[w])
+        base = np.zeros((1,) * y.ndim, np.intp)
+        for axis, size in enumerate(y.shape):
+            steps = np.arange(size, dtype=np.intp)
+            for g, spatial in ((geom.rows, h), (geom.cols, w)):
+                if axis == spatial:
+                    steps = steps * g.stride - g.pad_before
+            shape = [1] * y.ndim
+            shape[axis] = size
+            base = base + (steps * strides[axis]).reshape(shape)
+        flat = offsets.ravel().astype(np.intp)[first]
+        flat += base
+        np.add.at(grad.reshape(-1), flat.reshape(-1), np.ascontiguousarray(up).reshape(-1))
+        return
     if ties == "split":
         count = np.zeros(y.shape, np.int64)
-        for value, _, mask in taps:
-            count += hits(value, mask)
+        for _, _, _, out, value in taps:
+            count[out] += hits(out, value)
         up = up / count  # every window has a hit: its extreme is one of its real cells
-    taken = np.zeros(y.shape, bool) if ties == "first" else None
-    for value, grad, mask in taps:
-        hit = hits(value, mask)
-        if taken is not None:
-            hit &= ~taken
-            taken |= hit
-        np.add(grad, up, out=grad, where=hit)
-    return taps.result()
+    for _, a, b, out, value in taps:
+        cells = grad[taps._index(*(_cells(g, t, out[axis]) for g, t, axis in (
+            (geom.rows, a, taps.h_axis), (geom.cols, b, taps.w_axis))))]
+        np.add(cells, up[out], out=cells, where=hits(out, value))
+
+
+def _cells(g: AxisGeometry, tap: int, windows: slice) -> slice:
+    """The input cells tap ``tap`` reads for the windows ``windows`` (all real), as a slice."""
+    start = windows.start * g.stride + tap * g.dilation - g.pad_before
+    return slice(start, start + (windows.stop - windows.start - 1) * g.stride + 1, g.stride)
 
 
 def _lp_grad(x: np.ndarray, up: np.ndarray, geom: Geometry) -> np.ndarray:

@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pooling_xfw as px
+from pooling_xfw import gradient
 
 from . import brute
 from .test_reference import LAYOUTS, PADDINGS, SIZES
@@ -79,6 +80,50 @@ def test_reference_gradient_is_the_derivative(mode, p, kwargs):
         numeric[index] = ((px.pool2d(plus, 3, mode, p=p, **kwargs) * up).sum()
                           - (px.pool2d(minus, 3, mode, p=p, **kwargs) * up).sum()) / (2 * eps)
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("ties", ["first", "split", "all"])
+@pytest.mark.parametrize("mode", ["max", "min"])
+@pytest.mark.parametrize("layout,shape", [("NCHW", (3, 5, 9, 8)), ("NHWC", (3, 9, 8, 5)),
+                                          ("NCHW", (5, 9, 8)), ("NHWC", (9, 8, 5))])
+@pytest.mark.parametrize("part_bytes,dtype", [(1, "float32"), (300, "float16"),
+                                             (1 << 30, "float64")])
+def test_extremes_are_the_same_whatever_the_parts(monkeypatch, part_bytes, dtype, layout, shape,
+                                                  mode, ties):
+    """The max/min gradient runs a few planes at a time: one plane, a few, or all at once give
+    the brute force's numbers (few values: ties across parts' edges; NaN and -inf in some)."""
+    monkeypatch.setattr(gradient, "_PART_BYTES", part_bytes)
+    monkeypatch.setattr(gradient, "_PART_WINDOWS", 1)
+    parts, run_part = [], gradient._extreme_part
+    monkeypatch.setattr(gradient, "_extreme_part",
+                        lambda part, *rest: (parts.append(part.shape), run_part(part, *rest)))
+    rng = np.random.default_rng(part_bytes + len(shape))
+    x = rng.integers(-2, 3, size=shape).astype(dtype)
+    x.reshape(-1)[rng.choice(x.size, 6, replace=False)] = [np.nan, np.nan, -np.inf, -np.inf,
+                                                           np.inf, np.nan]
+    kwargs = dict(stride=2, padding=1, layout=layout)
+    up = rng.integers(-4, 5, size=px.pool2d(x, 3, mode, **kwargs).shape).astype(np.float32)
+    grad = px.pool2d_grad(x, 3, mode, grad_output=up, ties=ties, **kwargs)
+    tol = 2e-3 if dtype == "float16" else 1e-6  # split: shares rounded to the dtype
+    np.testing.assert_allclose(grad, brute.pool_grad(x, up, 3, mode, ties=ties, **kwargs),
+                               rtol=tol, atol=tol)
+    planes = 1 if layout == "NHWC" and len(shape) == 3 else int(
+        np.prod(shape[:-3] if layout == "NHWC" else shape[:-2]))
+    expected = {1: planes, 1 << 30: 1}.get(part_bytes)  # one plane a part; all in one
+    assert expected is None or len(parts) == expected, parts
+    assert part_bytes != 300 or len(parts) > 1 or planes == 1, parts  # a few a part
+
+
+@pytest.mark.parametrize("size,padding,ceil_mode", [(9, 0, False), (9, 1, False), (9, 0, True),
+                                                    (8, 1, True), (8, 2, False)])
+def test_avg_windows_that_tile_an_axis(size, padding, ceil_mode):
+    """stride = kernel: each cell read by at most one window (cells past the last window, the
+    padding and the ceil overhang read by none), as the brute force counts them."""
+    x = np.random.default_rng(size).standard_normal((2, size, size + 1))
+    kwargs = dict(stride=3, padding=padding, ceil_mode=ceil_mode, count_include_pad=False)
+    up = np.random.default_rng(1).standard_normal(px.pool2d(x, 3, "avg", **kwargs).shape)
+    np.testing.assert_allclose(px.pool2d_grad(x, 3, "avg", grad_output=up, **kwargs),
+                               brute.pool_grad(x, up, 3, "avg", **kwargs), rtol=1e-12)
 
 
 # measured in PyTorch, TensorFlow, Paddle, MXNet and JAX (each the same): up = 1, 10, 100, ...
@@ -242,9 +287,15 @@ def test_every_backend_gradient_agrees_on_ordinary_cases(pool, dtype, layout):
 ORDINARY_KEYS = ("stride", "padding", "dilation", "ceil_mode", "count_include_pad", "p")
 
 
-def test_every_backend_gradient_agrees_at_a_realistic_size(pool):
-    x = np.random.default_rng(5).standard_normal((8, 64, 56, 56)).astype(np.float32)
-    result = px.compare(x, 3, "max", stride=2, padding=1, grad=True, pool=pool)
+@pytest.mark.parametrize("pool_size,mode,kwargs", [(3, "max", dict(stride=2, padding=1)),
+                                                    (2, "avg", dict(stride=2))])
+def test_every_backend_gradient_agrees_at_a_realistic_size(pool, pool_size, mode, kwargs):
+    """A ResNet stem's activation, 8x64x112x112 float32, with a seeded upstream gradient: one
+    comparison, every backend's autograd against the reference."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((8, 64, 112, 112)).astype(np.float32)
+    up = rng.standard_normal(px.pool2d(x, pool_size, mode, **kwargs).shape).astype(np.float32)
+    result = px.compare(x, pool_size, mode, grad=True, grad_output=up, pool=pool, **kwargs)
     assert {n: (r.status, r.grad_status) for n, r in result.results.items()} == {
         n: ("agree", "agree") for n in result.results}, {
         n: r.grad_detail for n, r in result.results.items()}
@@ -347,3 +398,166 @@ def test_rendered_backward_names_the_frameworks_autograd(pool):
 def test_compare_grad_errors_name_the_argument_before_any_backend_runs(kwargs, arg):
     with pytest.raises(px.PoolingError, match=rf"^{arg}: got "):
         px.compare_many([kwargs], backends=["pytorch"], pool=None)
+
+
+# --- the forward's matrices, backward ----------------------------------------------------------
+
+def _policy(r) -> str:
+    """How a backend's gradient relates to the reference's (ties="first"), from its verdict:
+    ``agree``, a known cause (``split`` evenly, ``uneven`` shares of a window's tied
+    extremes, ``float32``-accurate), or ``unexplained`` with the detail."""
+    if r.grad_status == "agree":
+        return "agree"
+    for token, policy in (("matches ties='split'", "split"), ("shared unevenly", "uneven"),
+                          ("accurate to float32 only", "float32")):
+        if r.grad_status == "differ" and token in r.grad_detail:
+            return policy
+    return f"unexplained {r.grad_status}: {r.grad_detail}"
+
+
+# Measured on the grid and in the seeded differential test below: where a window holds equal
+# extremes, a framework's pooling op sends the gradient to the first (agree); a plan emulated
+# as an elementwise maximum of strided slices shares it (evenly: "split", or unevenly along its
+# chain of maxima: "uneven"), PyTorch's for dilation with explicit padding, Paddle's for float64
+# max/min and min; Paddle's float64 avg backward is float32-accurate.  These are properties of
+# the plans, not of a CPU: a new outcome means a plan or a framework changed.
+TIE_POLICIES = {"pytorch": {"agree", "split", "uneven"}, "tensorflow": {"agree"},
+                "mxnet": {"agree"}, "paddle": {"agree", "split", "uneven", "float32"}}
+EMULATION_ONLY = {"split", "uneven"}  # a pooling op itself always sends ties to the first
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_chapter_examples_gradient_on_every_backend(pool, layout):
+    """The chapter's examples (no ties: one winner per window; avg divisors 4) exactly."""
+    cases = [case.with_layout(layout) for case in px.cases.CHAPTER]
+    results = px.compare_many([dict(case.arguments(), grad=True) for case in cases], pool=pool)
+    for case, result in zip(cases, results):
+        reference = px.pool2d_grad(case.input, **case.kwargs)
+        np.testing.assert_array_equal(result.grad_reference, reference)
+        for name, r in result.results.items():
+            assert (r.status, r.grad_status) == ("agree", "agree"), (case.name, name,
+                                                                     r.grad_detail)
+            np.testing.assert_array_equal(r.grad_input, reference)
+
+
+def _grid_float(dtype: str) -> str:
+    return dtype if dtype.startswith("float") else "float64"  # a gradient needs a float
+
+
+def _distinct(dtype: str, layout: str) -> np.ndarray:
+    """The grid's shape with every value distinct, none 0, exact in float16 (k/64, k odd)."""
+    from .test_adapters import SHAPE
+    x = (np.random.default_rng(7).permutation(np.prod(SHAPE)).reshape(SHAPE) - 125.5) / 32
+    x = x.astype(dtype)
+    return np.moveaxis(x, 1, -1) if layout == "NHWC" else x
+
+
+def _grid_outcomes(pool, make_input):
+    from .test_adapters import GRID
+    cases = [dict(X=make_input(_grid_float(dtype), kwargs["layout"]), pool_size=window,
+                  mode=mode, grad=True, **kwargs) for _, window, mode, dtype, kwargs in GRID]
+    results = px.compare_many(cases, pool=pool)
+    return [(name, r) for (name, *_), result in zip(GRID, results)
+            for r in result.results.values()]
+
+
+def test_grid_gradient_without_ties_agrees_on_every_backend(pool):
+    """The forward matrix's specs (integer dtypes as float64) on distinct values: every
+    backend's gradient is the reference's, Paddle's float64 avg/lp within float32."""
+    failures = {}
+    for name, r in _grid_outcomes(pool, _distinct):
+        policy = _policy(r)
+        float32_only = (r.backend == "paddle" and name.endswith(("float64", "int32", "int8",
+                                                                  "int64", "uint8"))
+                        and name.startswith(("avg", "lp")))
+        if r.status != "agree" or policy not in ({"agree", "float32"} if float32_only
+                                                 else {"agree"}):
+            failures[(r.backend, name)] = f"{r.status}; {policy}"
+    assert not failures, failures
+
+
+def test_grid_gradient_with_ties_follows_each_frameworks_measured_policy(pool):
+    """The forward matrix's own inputs (small integers: ties in most windows): each outcome is
+    one of the backend's measured policies, a shared tie only from an emulated plan, and every
+    difference names its cause."""
+    from .test_adapters import _input
+    seen, failures = {}, {}
+    for name, r in _grid_outcomes(pool, _input):
+        policy = _policy(r)
+        seen.setdefault(r.backend, set()).add(policy)
+        if r.status != "agree" or policy not in TIE_POLICIES[r.backend]:
+            failures[(r.backend, name)] = f"{r.status}; {policy}"
+        elif policy in EMULATION_ONLY and r.how["path"] != "emulated":
+            failures[(r.backend, name)] = f"{policy} from a {r.how['path']} plan"
+    assert not failures, failures
+    assert all("agree" in policies for policies in seen.values()), seen
+
+
+@st.composite
+def backend_problems(draw, ties: bool):
+    """A random spec and a seeded input: distinct values (``ties=False``) or values from
+    {-2, -1, 1, 2} (ties in most windows; no 0, whose lp slope is a separate matter)."""
+    mode = draw(st.sampled_from(["max", "avg", "min", "lp"]))
+    layout = draw(st.sampled_from(LAYOUTS))
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    shape = (n, c, h, w) if layout == "NCHW" else (n, h, w, c)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if ties:
+        x = rng.choice([-2.0, -1.0, 1.0, 2.0], size=shape)
+    else:
+        x = (rng.permutation(np.prod(shape)).reshape(shape) + 1) * rng.choice([-1, 1], shape)
+        x = x / 8
+    x = x.astype(draw(st.sampled_from(["float32", "float64"])))
+    kwargs = dict(stride=draw(SIZES), padding=draw(PADDINGS),
+                  dilation=draw(st.sampled_from([1, 1, 2, (2, 1)])),
+                  ceil_mode=draw(st.booleans()), count_include_pad=draw(st.booleans()),
+                  layout=layout, p=draw(st.sampled_from([1.0, 2.0, 3.0])))
+    pool_size = draw(SIZES)
+    try:
+        px.pool2d(x, pool_size, mode, **kwargs)
+    except px.PoolingError:
+        kwargs["padding"], pool_size = 0, 1
+    up = rng.standard_normal(px.pool2d(x, pool_size, mode, **kwargs).shape).astype(x.dtype)
+    return x, pool_size, mode, kwargs, up
+
+
+def _paddle_float32(r, x, mode) -> bool:
+    """Measured: Paddle's float64 avg-pooling backward is float32-accurate (lp sums by it)."""
+    return r.backend == "paddle" and x.dtype == np.float64 and mode in ("avg", "lp")
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(problem=backend_problems(ties=False))
+def test_every_backend_gradient_agrees_without_ties(pool, problem):
+    """Seeded differential: random specs on distinct values, all four backends' autograd give
+    the reference gradient (Paddle's float64 avg/lp backward within float32)."""
+    x, pool_size, mode, kwargs, up = problem
+    result = px.compare(x, pool_size, mode, grad=True, grad_output=up, pool=pool, **kwargs)
+    failures = {}
+    for name, r in result.results.items():
+        allowed = {"agree", "float32"} if _paddle_float32(r, x, mode) else {"agree"}
+        if r.status != "agree" or _policy(r) not in allowed:
+            failures[name] = f"{r.status}; {_policy(r)}"
+    assert not failures, failures
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(problem=backend_problems(ties=True))
+def test_every_backend_gradient_with_ties_follows_its_measured_policy(pool, problem):
+    """Seeded differential with ties: each backend's gradient is one of its measured policies
+    (``TIE_POLICIES``), a shared tie only from an emulated plan, a difference with its cause."""
+    x, pool_size, mode, kwargs, up = problem
+    result = px.compare(x, pool_size, mode, grad=True, grad_output=up, pool=pool, **kwargs)
+    failures = {}
+    for name, r in result.results.items():
+        policy = _policy(r)
+        if r.status != "agree" or policy not in TIE_POLICIES[name]:
+            failures[name] = f"{r.status}; {policy}"
+        elif policy in EMULATION_ONLY and r.how["path"] != "emulated":
+            failures[name] = f"{policy} from a {r.how['path']} plan"
+        elif policy == "float32" and not _paddle_float32(r, x, mode):
+            failures[name] = f"float32-accurate {mode} in {x.dtype}"
+    assert not failures, failures
