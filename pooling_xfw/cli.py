@@ -723,7 +723,9 @@ def _explain(args) -> int:
                      verify=not args.no_verify)
     sys.stdout.write(result.to_text())
     incomplete = _could_not_run(result.unrun, "the witness was not run")
-    return EXIT_DIFFER if not result.equivalent else incomplete
+    # a gradient routed otherwise on ties exits 1 too: the same outputs, another training
+    return EXIT_DIFFER if not (result.equivalent and getattr(result, "grad_equivalent", True)) \
+        else incomplete
 
 
 def _scan(args) -> int:

@@ -492,7 +492,7 @@ def _agreement(out, expected, tol, scale: float,
 
 CAUSES = ("layout", "keepdims", "mode", "window", "default stride", "stride", "dilation",
           "lp power", "output-shape rule", "SAME split side", "padding", "pad value", "divisor",
-          "ceil clamp", "cells read", "NaN policy")
+          "ceil clamp", "cells read", "NaN policy", "gradient ties")
 
 
 @dataclasses.dataclass
@@ -514,6 +514,17 @@ class Explanation:
     #: the input (H, W) both calls accept that were judged, and those where they differ
     tried: list = dataclasses.field(default_factory=list)
     bites: list = dataclasses.field(default_factory=list)
+    #: the backward pass (max/min calls equivalent forward): an input with ties, the upstream
+    #: gradient, and each framework's gradient of it by its autograd (label -> array or str)
+    grad_witness: np.ndarray | None = None
+    grad_upstream: np.ndarray | None = None
+    grad_outputs: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def grad_equivalent(self) -> bool:
+        """False when the two calls route a tied window's gradient differently (by their tie
+        policies, or as run on the witness with ties): the same outputs, another training."""
+        return not any(c.kind == "gradient ties" for c in self.causes)
 
     @property
     def equivalent(self) -> bool:
@@ -528,7 +539,8 @@ class Explanation:
         if not self.equivalent:
             return "NOT equivalent"
         kinds = {c.kind for c in self.causes}
-        return "equivalent" + "".join(text for kind, text in (
+        return ("equivalent" if self.grad_equivalent else
+                "equivalent forward, NOT backward (ties)") + "".join(text for kind, text in (
             ("layout", ", with the input transposed between layouts"),
             ("keepdims", ", with H and W of size 1 dropped or kept"),
             ("NaN policy", ", except on inputs with NaN")) if kind in kinds)
@@ -546,6 +558,15 @@ class Explanation:
             lines.append(f"smallest input that shows it, shape {self.witness.shape}:")
             lines.append("  " + np.array2string(self.witness, separator=", ").replace("\n", ""))
             for label, value in self.witness_outputs.items():
+                shown = value if isinstance(value, str) else np.array2string(
+                    np.asarray(value), separator=", ").replace("\n", "")
+                lines.append(f"  {label}: {shown}")
+        if self.grad_witness is not None:
+            flat = " ".join(f"{v:g}" for v in self.grad_upstream.reshape(-1)[:12])
+            lines.append(f"input with ties, shape {self.grad_witness.shape}, every cell "
+                         f"{self.grad_witness.reshape(-1)[0]:g}; upstream gradient {flat}"
+                         + (" ..." if self.grad_upstream.size > 12 else "") + ":")
+            for label, value in self.grad_outputs.items():
                 shown = value if isinstance(value, str) else np.array2string(
                     np.asarray(value), separator=", ").replace("\n", "")
                 lines.append(f"  {label}: {shown}")
@@ -811,7 +832,66 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
                                       result.unrun, valid)
     if result.witness is not None:
         _run_witness(result, verify, pool)
+    if result.equivalent and a.spec["mode"] in ("max", "min"):
+        _gradient_ties(result, valid, witness_shape, verify, pool)
     return result
+
+
+def _gradient_ties(result: Explanation, valid: list, shape, verify: bool, pool) -> None:
+    """Calls equivalent forward: do they route a tied window's gradient alike?  Said from each
+    call's tie policy (``parse.tie_policy``), and shown (``verify``) by running an input whose
+    cells are all equal through both frameworks' autograd with an upstream gradient of 1, 2,
+    3, ... (one weight per output cell, so where each window's gradient went can be read)."""
+    a, b = result.a, result.b
+    ta, tb = tie_policy(a), tie_policy(b)
+    said = None
+    if ta != tb:
+        said = Cause("gradient ties", f"{a.framework} {a.function} {TIES_WORDS[ta]} (ties={ta!r}); "
+                                      f"{b.framework} {b.function} {TIES_WORDS[tb]} (ties={tb!r})"
+                                      f": the same outputs, other gradients wherever a window's "
+                                      f"extreme is tied (zeros after a ReLU, saturated or "
+                                      f"quantized values)")
+        result.causes.append(said)
+    if not verify:
+        return
+    layout = a.spec["layout"]
+
+    def wide(hw):  # the first window reads more than one cell
+        geom = _geometry(a, hw)
+        return len(_axis_reads(a, geom, 0)[0][0]) * len(_axis_reads(a, geom, 1)[0][0]) > 1
+
+    hw = next((hw for hw in sorted(valid, key=lambda s: (s[0] * s[1], s)) if wide(hw)), None)
+    if hw is None:
+        return
+    full = shape if shape is not None else _to_layout(np.zeros((1, 1, *hw)), "NCHW",
+                                                        layout).shape
+    x = np.full(full, 5, np.float32)
+    xb = np.ascontiguousarray(_to_layout(x, layout, b.spec["layout"]))
+    pool = pool or default_pool()
+    try:
+        ya, yb = run_native(a, x, pool), run_native(b, xb, pool)
+        up = np.arange(1, ya.size + 1, dtype=np.float32).reshape(ya.shape)
+        nchw = (_to_layout(up, layout, "NCHW") if up.ndim == 4
+                else up.reshape(up.shape + (1, 1)))
+        up_b = np.ascontiguousarray(_to_layout(nchw, "NCHW", b.spec["layout"])).reshape(
+            yb.shape)
+        ga = run_native_grad(a, x, up, pool)[1]
+        gb = _to_layout(run_native_grad(b, xb, up_b, pool)[1], b.spec["layout"], layout)
+    except (WorkerFailure, PoolingError) as exc:
+        result.grad_outputs["gradient"] = f"{COULD_NOT_RUN}{exc}"
+        result.unrun.setdefault("gradient", str(exc))
+        return
+    result.grad_witness, result.grad_upstream = x, up
+    result.grad_outputs[f"A {a.framework} gradient"] = _squeeze(ga, a)
+    result.grad_outputs[f"B {b.framework} gradient"] = _squeeze(gb, a)
+    tol = tolerance("avg", np.dtype(np.float32))
+    same = ga.shape == gb.shape and np.allclose(ga, gb, rtol=tol[0], atol=tol[1])
+    if said is not None and same:
+        said.detail += "; not seen on the input with ties run below"
+    elif said is None and not same:
+        result.causes.append(Cause("gradient ties", f"measured: {a.framework} and "
+                                                    f"{b.framework} send a tied window's "
+                                                    f"gradient to different cells (below)"))
 
 
 #: bytes per cell of an (H, W) plane that the witness search makes: the input and its shift by
