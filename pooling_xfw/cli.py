@@ -704,7 +704,9 @@ def _translate(args) -> int:
                        to=_backends(args.to, "--to") if args.to is not None else None,
                        verify=not args.no_verify)
     sys.stdout.write(result.to_text())
+    # the backward pass counts like the forward one: a gradient that differs alone exits 1
     checks = [t.check for t in result.targets.values()]
+    checks += [t.grad_check for t in result.targets.values() if t.grad_check]
     if any(c.startswith("DIFFERS") for c in checks + [result.source_check]):
         return EXIT_DIFFER
     if args.no_verify or (all(c.startswith("agrees") for c in checks)
@@ -721,7 +723,9 @@ def _explain(args) -> int:
                      verify=not args.no_verify)
     sys.stdout.write(result.to_text())
     incomplete = _could_not_run(result.unrun, "the witness was not run")
-    return EXIT_DIFFER if not result.equivalent else incomplete
+    # a gradient routed otherwise on ties exits 1 too: the same outputs, another training
+    return EXIT_DIFFER if not (result.equivalent and getattr(result, "grad_equivalent", True)) \
+        else incomplete
 
 
 def _scan(args) -> int:

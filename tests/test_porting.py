@@ -836,3 +836,69 @@ def test_explain_adaptive_and_global(pool, a, b, equivalent, kinds):
     if not equivalent:  # both frameworks run on the witness and differ
         ya, yb = result.witness_outputs.values()
         assert ya.shape != yb.shape or not np.array_equal(ya, yb, equal_nan=True)
+
+
+# --- gradients: forward equal, backward not ------------------------------------------------------
+
+GLOBAL_MAX = {"pytorch": "nn.AdaptiveMaxPool2d(1)", "tensorflow": "GlobalMaxPooling2D()",
+              "mxnet": "nn.GlobalMaxPool2D()", "paddle": "nn.AdaptiveMaxPool2D(1)"}
+
+
+@pytest.mark.parametrize("a,b,backward_equal", [
+    ("tensorflow", "pytorch", False), ("mxnet", "tensorflow", False),
+    ("tensorflow", "paddle", False), ("pytorch", "mxnet", True), ("pytorch", "paddle", True),
+], ids=["keras-global-max-vs-torch-adaptive", "gluon-global-max-vs-keras",
+        "keras-global-max-vs-paddle-adaptive", "torch-adaptive-vs-gluon-global",
+        "torch-adaptive-vs-paddle-adaptive"])
+def test_explain_global_max_forward_equal_backward_by_tie_policy(pool, a, b, backward_equal):
+    result = porting.explain(GLOBAL_MAX[a], a, GLOBAL_MAX[b], b, pool=pool)
+    assert result.equivalent and result.grad_equivalent == backward_equal
+    assert ("NOT backward" in result.verdict) != backward_equal
+    assert ("gradient ties" in {c.kind for c in result.causes}) != backward_equal
+    # run in both autograds on an input whose cells are all equal: each follows its policy
+    x, up = result.grad_witness, result.grad_upstream
+    ga, gb = (result.grad_outputs[f"{label} {fw} gradient"]
+              for label, fw in (("A", a), ("B", b)))
+    assert np.array_equal(ga, gb) == backward_equal
+    plane = np.full((1, 1) + ga.shape, x.reshape(-1)[0], np.float32)  # the witness's plane
+    for grad, call in ((ga, result.a), (gb, result.b)):
+        expected = px.pool2d_grad(plane, plane.shape[2:], "max", ties=porting.tie_policy(call),
+                                  grad_output=up.reshape(1, 1, 1, 1))
+        assert np.allclose(grad, expected[0, 0])
+    assert f"A {a} gradient" in result.to_text() and "input with ties" in result.to_text()
+
+
+@pytest.mark.parametrize("framework,call,shape,to,flagged", [
+    ("pytorch", "nn.MaxPool2d(3, stride=1, dilation=2)", (1, 2, 8, 8), "paddle", True),
+    ("pytorch", "nn.AdaptiveMaxPool2d(1)", (1, 2, 7, 7), "tensorflow", True),
+    ("tensorflow", "GlobalMaxPooling2D()", (1, 7, 7, 2), "pytorch", True),
+    ("pytorch", "nn.MaxPool2d(3, stride=1, dilation=2)", (1, 2, 8, 8), "tensorflow", False),
+    ("pytorch", "nn.MaxPool2d(3, stride=2, padding=1)", (1, 2, 8, 8), "paddle", False),
+    ("tensorflow", "MaxPooling2D(3, strides=2, padding='same')", (1, 7, 7, 2), "mxnet", False),
+    ("pytorch", "nn.AvgPool2d(3, stride=2, padding=1)", (1, 2, 8, 8), "tensorflow", False),
+], ids=["dilated-max-to-paddle-splits", "torch-global-max-to-tf-reduce-max",
+        "keras-global-max-to-torch", "dilated-max-to-tensorflow-clean",
+        "max-to-paddle-clean", "keras-same-max-to-mxnet-clean", "avg-to-tensorflow-clean"])
+def test_translate_verifies_each_targets_gradient_on_ties(pool, framework, call, shape, to,
+                                                         flagged):
+    result = porting.translate(call, framework, shape, to=to, pool=pool)
+    target = result.targets[to]
+    assert target.check.startswith("agrees")  # the verdict and check stay about the forward
+    assert target.grad_check.startswith("DIFFERS" if flagged else "agrees"), target.grad_check
+    assert ("ties:" in target.grad_check) == flagged
+    assert "backward: " + target.grad_check in result.to_text()
+    if not flagged:
+        assert "(inputs with ties) on" in target.grad_check
+        assert target.grad_max_abs_diff is not None and target.grad_max_abs_diff < 1e-5
+
+
+def test_translate_exits_1_on_a_gradient_only_difference():
+    out = cli("translate", "--from", "pytorch", "nn.MaxPool2d(3, stride=1, dilation=2)",
+              "--shape", "1,1,8,8", "--to", "paddle", check_exit=1).stdout
+    assert "paddle      emulated       agrees with the source call" in out
+    assert "backward: DIFFERS" in out
+    cli("translate", "--from", "pytorch", "nn.MaxPool2d(3, stride=1, dilation=2)",
+        "--shape", "1,1,8,8", "--to", "tensorflow", check_exit=0)
+    out = cli("explain", "tensorflow", "GlobalMaxPooling2D()", "pytorch",
+              "nn.AdaptiveMaxPool2d(1)", check_exit=1).stdout
+    assert "verdict: equivalent forward, NOT backward (ties)" in out

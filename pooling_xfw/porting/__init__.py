@@ -24,7 +24,7 @@ from ..runtime.client import WorkerFailure, default_pool
 from ..runtime.envs import BACKENDS
 from ..spec import make_spec, resolve
 from . import recipes, sizes
-from .parse import NativeCall, nan_policy, parse
+from .parse import NativeCall, nan_policy, parse, tie_policy
 
 __all__ = ["parse", "NativeCall", "translate", "explain", "Translation", "Explanation",
            "run_native", "evaluate"]
@@ -43,6 +43,40 @@ def run_native(native: NativeCall, x: np.ndarray, pool=None) -> np.ndarray:
     if reply["status"] != "ok":
         raise WorkerFailure("error", f"{reply['kind']}: {reply['message']}")
     return arrays[0]
+
+
+def run_plan_grad(framework: str, plan, x: np.ndarray, grad_output: np.ndarray, pool=None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``plan`` (a native call's ``source_plan()`` or an adapter's plan) run in ``framework``'s
+    worker inside its autograd, backpropagated with ``grad_output`` (the output's shape):
+    (output, gradient with respect to ``x``)."""
+    pool = pool or default_pool()
+    hello = pool.start([framework])[framework]
+    if isinstance(hello, WorkerFailure):
+        raise hello
+    reply, arrays = pool.worker(framework).request(
+        {"op": "run-plan", "plan": plan.to_json(), "grad": True}, [x, grad_output])
+    if reply["status"] != "ok":
+        raise WorkerFailure("error", f"{reply['kind']}: {reply['message']}")
+    return arrays[0], arrays[1]
+
+
+def run_native_grad(native: NativeCall, x: np.ndarray, grad_output: np.ndarray, pool=None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The call as the user wrote it, inside its framework's autograd: (output, gradient)."""
+    return run_plan_grad(native.framework, native.source_plan(), x, grad_output, pool)
+
+
+def _tie_input(shape, seed: int = 0) -> np.ndarray:
+    """Small integers (-2 to 2) in float32: ties inside windows and across overlapping ones
+    everywhere, the inputs on which tie policies route gradients differently."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(-2, 3, size=shape).astype(np.float32)
+
+
+def _upstream(shape, seed: int = 0) -> np.ndarray:
+    """An upstream gradient of integers 1 to 4: each window's weight shows where it went."""
+    return np.random.default_rng(seed).integers(1, 5, size=shape).astype(np.float32)
 
 
 def _neutral_kwargs(native: NativeCall) -> dict:
@@ -130,6 +164,11 @@ class Target:
     conditions: list = dataclasses.field(default_factory=list)
     #: the input shapes the check ran, each with what happened: "agrees", "refused", "DIFFERS"
     checked: dict = dataclasses.field(default_factory=dict)
+    #: the backward pass: this code's gradient (its framework's autograd) against the source
+    #: call's, on inputs with ties, at the same sizes (empty: not verified)
+    grad_check: str = ""
+    grad_max_abs_diff: float | None = None
+    grad_checked: dict = dataclasses.field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -175,6 +214,8 @@ class Translation:
         lines += ["", f"{'target':<11} {'verdict':<14} check"]
         for t in self.targets.values():
             lines.append(f"{t.backend:<11} {t.kind:<14} {t.check}")
+            if t.grad_check:
+                lines.append(f"{'':<27}backward: {t.grad_check}")
         for t in self.targets.values():
             why = f"  ({'; '.join(t.reasons)})" if t.reasons else ""
             lines += ["", f"# {t.backend}: {t.verdict}{why}", t.code]
@@ -207,6 +248,7 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=Non
     result = Translation(native, shape, geometry, targets)
     if verify:
         _verify(result, kwargs, pool or default_pool(), seed)
+        _verify_grad(result, kwargs, pool or default_pool(), seed)
     return result
 
 
@@ -304,6 +346,119 @@ def _verify(result: Translation, kwargs, pool, seed: int) -> None:
         target.check = _summarize(target.checked, layout)
 
 
+def _neutral_output(op: str, x: np.ndarray, kwargs: dict) -> np.ndarray:
+    """The neutral semantics' output of ``op`` with ``kwargs`` on ``x``."""
+    return (adaptive_pool2d if op == "adaptive" else global_pool2d if op == "global"
+            else pool2d)(x, **kwargs)
+
+
+def tie_policy_of(grad, x: np.ndarray, up: np.ndarray, op: str, kwargs: dict, tol) -> str | None:
+    """Which of ``px.pool2d_grad``'s ``ties`` policies ``grad`` (a max/min gradient of ``x``
+    with the upstream ``up``) follows: "first", "split" or "all"; None when none or when the
+    operation is adaptive (the reference has no adaptive gradient)."""
+    from ..gradient import pool2d_grad
+
+    if kwargs["mode"] not in ("max", "min") or op == "adaptive":
+        return None
+    if op == "global":
+        geom = sizes.resolve_op(kwargs, x.shape)
+        args = dict(pool_size=(geom.rows.size, geom.cols.size), mode=kwargs["mode"],
+                    layout=kwargs["layout"])
+        up = up.reshape(_neutral_output("pool2d", x, args).shape)
+    else:
+        args = kwargs
+    for ties in ("first", "split", "all"):
+        ref = pool2d_grad(x, grad_output=up, ties=ties, **args)
+        if ref.shape == grad.shape and np.allclose(grad, ref, rtol=tol[0], atol=tol[1]):
+            return ties
+    return None
+
+
+#: each ``ties`` policy in words
+TIES_WORDS = {"first": "sends a tied window's gradient to its first extreme",
+              "split": "splits a tied window's gradient evenly among its extremes",
+              "all": "gives every tied extreme the window's whole gradient"}
+
+
+def _emulated_by(target: Target) -> str:
+    """``": emulated by ..."`` from a target's reasons, or nothing."""
+    return "".join(f": {r}" for r in target.reasons[:1] if target.kind != "native")
+
+
+def _run_plan(framework: str, plan, x: np.ndarray, pool) -> np.ndarray:
+    """An adapter's ``plan`` run forward in ``framework``'s worker, as it stands."""
+    reply, arrays = pool.worker(framework).request({"op": "run-plan", "plan": plan.to_json()},
+                                                   [x])
+    if reply["status"] != "ok":
+        raise WorkerFailure("error", f"{reply['kind']}: {reply['message']}")
+    return arrays[0]
+
+
+def _verify_grad(result: Translation, kwargs: dict, pool, seed: int) -> None:
+    """The backward pass of every target against the source call's, each in its framework's
+    autograd, on inputs with ties (``_tie_input``) and an upstream gradient of small integers,
+    at the sizes the forward check ran; a difference names each side's tie policy where the
+    reference's ``ties`` policies tell them apart."""
+    from ..adapters._base import _as_4d
+
+    src, op, layout = result.source, result.source.op, kwargs["layout"]
+    shapes = sizes.verification_shapes(kwargs, result.shape)
+    names = [n for n, t in result.targets.items() if t.kind != "impossible"]
+    tol = tolerance("avg", np.dtype(np.float32))
+    for i, shape in enumerate(shapes):
+        x = _tie_input(shape, seed + i)
+        expected = _neutral_output(op, x, kwargs)
+        up = _upstream(expected.shape, seed + i)
+        hw = sizes.hw_of(shape, layout)
+        if evaluate(src, x).shape != expected.shape:
+            for name in names:
+                result.targets[name].grad_checked[shape] = (
+                    "not compared: the source call keeps a window of padding only")
+            continue
+        try:
+            _, source_grad = run_native_grad(src, x, up, pool)
+        except (WorkerFailure, PoolingError) as exc:
+            for name in names:
+                result.targets[name].grad_checked.setdefault(
+                    shape, f"error: the source call's gradient could not run: {exc}")
+            continue
+        scale = float(np.abs(source_grad).max()) if source_grad.size else 0.0
+        for name in names:
+            target = result.targets[name]
+            if target.conditions and not target.holds_for(hw):
+                target.grad_checked[shape] = "refused"
+                continue
+            try:
+                plan = _plan_of(_adapter(name), op, x, kwargs)
+                x4 = _as_4d(x, layout).astype(plan.handover or x.dtype, copy=False)
+                up4 = _as_4d(up, layout) if op != "global" else up.reshape(
+                    _run_plan(name, plan, x4, pool).shape)  # a global plan's own shape
+                _, grad = run_plan_grad(name, plan, x4, up4, pool)
+            except (WorkerFailure, PoolingError) as exc:
+                target.grad_checked[shape] = f"error: {exc}"
+                continue
+            grad = grad.reshape(x.shape) if grad.size == x.size else grad
+            line, diff = _agreement(grad, source_grad, tol, scale,
+                                    "the source call's gradient")
+            if line.startswith("DIFFERS"):
+                theirs = tie_policy_of(grad, x, up, op, kwargs, tol)
+                ours = tie_policy_of(source_grad, x, up, op, kwargs, tol)
+                if ours and theirs != ours:
+                    line += (f" (ties: {src.framework}'s call {TIES_WORDS[ours]}, ties="
+                             f"{ours!r}; {name}'s code " + (
+                                 f"{TIES_WORDS[theirs]}, ties={theirs!r})" if theirs else
+                                 f"shares it otherwise, by none of ties='first', 'split', "
+                                 f"'all'{_emulated_by(result.targets[name])})"))
+            target.grad_checked[shape] = line
+            if diff is not None:
+                target.grad_max_abs_diff = max(target.grad_max_abs_diff or 0.0, diff)
+    for name in names:
+        target = result.targets[name]
+        target.grad_check = _summarize(target.grad_checked, layout).replace(
+            "agrees with the source call's gradient on",
+            "agrees with the source call's gradient (inputs with ties) on")
+
+
 def _summarize(checked: dict, layout: str) -> str:
     """One line: agreement on how many sizes, which were refused, the first difference."""
     def hw(shape):
@@ -337,7 +492,7 @@ def _agreement(out, expected, tol, scale: float,
 
 CAUSES = ("layout", "keepdims", "mode", "window", "default stride", "stride", "dilation",
           "lp power", "output-shape rule", "SAME split side", "padding", "pad value", "divisor",
-          "ceil clamp", "cells read", "NaN policy")
+          "ceil clamp", "cells read", "NaN policy", "gradient ties")
 
 
 @dataclasses.dataclass
@@ -359,6 +514,17 @@ class Explanation:
     #: the input (H, W) both calls accept that were judged, and those where they differ
     tried: list = dataclasses.field(default_factory=list)
     bites: list = dataclasses.field(default_factory=list)
+    #: the backward pass (max/min calls equivalent forward): an input with ties, the upstream
+    #: gradient, and each framework's gradient of it by its autograd (label -> array or str)
+    grad_witness: np.ndarray | None = None
+    grad_upstream: np.ndarray | None = None
+    grad_outputs: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def grad_equivalent(self) -> bool:
+        """False when the two calls route a tied window's gradient differently (by their tie
+        policies, or as run on the witness with ties): the same outputs, another training."""
+        return not any(c.kind == "gradient ties" for c in self.causes)
 
     @property
     def equivalent(self) -> bool:
@@ -373,7 +539,8 @@ class Explanation:
         if not self.equivalent:
             return "NOT equivalent"
         kinds = {c.kind for c in self.causes}
-        return "equivalent" + "".join(text for kind, text in (
+        return ("equivalent" if self.grad_equivalent else
+                "equivalent forward, NOT backward (ties)") + "".join(text for kind, text in (
             ("layout", ", with the input transposed between layouts"),
             ("keepdims", ", with H and W of size 1 dropped or kept"),
             ("NaN policy", ", except on inputs with NaN")) if kind in kinds)
@@ -391,6 +558,15 @@ class Explanation:
             lines.append(f"smallest input that shows it, shape {self.witness.shape}:")
             lines.append("  " + np.array2string(self.witness, separator=", ").replace("\n", ""))
             for label, value in self.witness_outputs.items():
+                shown = value if isinstance(value, str) else np.array2string(
+                    np.asarray(value), separator=", ").replace("\n", "")
+                lines.append(f"  {label}: {shown}")
+        if self.grad_witness is not None:
+            flat = " ".join(f"{v:g}" for v in self.grad_upstream.reshape(-1)[:12])
+            lines.append(f"input with ties, shape {self.grad_witness.shape}, every cell "
+                         f"{self.grad_witness.reshape(-1)[0]:g}; upstream gradient {flat}"
+                         + (" ..." if self.grad_upstream.size > 12 else "") + ":")
+            for label, value in self.grad_outputs.items():
                 shown = value if isinstance(value, str) else np.array2string(
                     np.asarray(value), separator=", ").replace("\n", "")
                 lines.append(f"  {label}: {shown}")
@@ -656,7 +832,66 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
                                       result.unrun, valid)
     if result.witness is not None:
         _run_witness(result, verify, pool)
+    if result.equivalent and a.spec["mode"] in ("max", "min"):
+        _gradient_ties(result, valid, witness_shape, verify, pool)
     return result
+
+
+def _gradient_ties(result: Explanation, valid: list, shape, verify: bool, pool) -> None:
+    """Calls equivalent forward: do they route a tied window's gradient alike?  Said from each
+    call's tie policy (``parse.tie_policy``), and shown (``verify``) by running an input whose
+    cells are all equal through both frameworks' autograd with an upstream gradient of 1, 2,
+    3, ... (one weight per output cell, so where each window's gradient went can be read)."""
+    a, b = result.a, result.b
+    ta, tb = tie_policy(a), tie_policy(b)
+    said = None
+    if ta != tb:
+        said = Cause("gradient ties", f"{a.framework} {a.function} {TIES_WORDS[ta]} (ties={ta!r}); "
+                                      f"{b.framework} {b.function} {TIES_WORDS[tb]} (ties={tb!r})"
+                                      f": the same outputs, other gradients wherever a window's "
+                                      f"extreme is tied (zeros after a ReLU, saturated or "
+                                      f"quantized values)")
+        result.causes.append(said)
+    if not verify:
+        return
+    layout = a.spec["layout"]
+
+    def wide(hw):  # the first window reads more than one cell
+        geom = _geometry(a, hw)
+        return len(_axis_reads(a, geom, 0)[0][0]) * len(_axis_reads(a, geom, 1)[0][0]) > 1
+
+    hw = next((hw for hw in sorted(valid, key=lambda s: (s[0] * s[1], s)) if wide(hw)), None)
+    if hw is None:
+        return
+    full = shape if shape is not None else _to_layout(np.zeros((1, 1, *hw)), "NCHW",
+                                                        layout).shape
+    x = np.full(full, 5, np.float32)
+    xb = np.ascontiguousarray(_to_layout(x, layout, b.spec["layout"]))
+    pool = pool or default_pool()
+    try:
+        ya, yb = run_native(a, x, pool), run_native(b, xb, pool)
+        up = np.arange(1, ya.size + 1, dtype=np.float32).reshape(ya.shape)
+        nchw = (_to_layout(up, layout, "NCHW") if up.ndim == 4
+                else up.reshape(up.shape + (1, 1)))
+        up_b = np.ascontiguousarray(_to_layout(nchw, "NCHW", b.spec["layout"])).reshape(
+            yb.shape)
+        ga = run_native_grad(a, x, up, pool)[1]
+        gb = _to_layout(run_native_grad(b, xb, up_b, pool)[1], b.spec["layout"], layout)
+    except (WorkerFailure, PoolingError) as exc:
+        result.grad_outputs["gradient"] = f"{COULD_NOT_RUN}{exc}"
+        result.unrun.setdefault("gradient", str(exc))
+        return
+    result.grad_witness, result.grad_upstream = x, up
+    result.grad_outputs[f"A {a.framework} gradient"] = _squeeze(ga, a)
+    result.grad_outputs[f"B {b.framework} gradient"] = _squeeze(gb, a)
+    tol = tolerance("avg", np.dtype(np.float32))
+    same = ga.shape == gb.shape and np.allclose(ga, gb, rtol=tol[0], atol=tol[1])
+    if said is not None and same:
+        said.detail += "; not seen on the input with ties run below"
+    elif said is None and not same:
+        result.causes.append(Cause("gradient ties", f"measured: {a.framework} and "
+                                                    f"{b.framework} send a tied window's "
+                                                    f"gradient to different cells (below)"))
 
 
 #: bytes per cell of an (H, W) plane that the witness search makes: the input and its shift by

@@ -289,6 +289,17 @@ def nan_policy(native) -> str:
     return NAN_POLICY[native.framework]
 
 
+def tie_policy(native) -> str:
+    """Where the call's own max/min sends the gradient of a window whose extreme is tied, as
+    ``px.pool2d_grad``'s ``ties`` (measured through each framework's autograd, the call as
+    written): every pooling op, adaptive and global ones included, sends it to the first extreme
+    in row-major order (``"first"``); Keras' global layers are ``tf.reduce_max``, which splits it
+    evenly among the tied cells (``"split"``)."""
+    if native.framework == "tensorflow" and "Global" in native.function:
+        return "split"
+    return "first"
+
+
 @dataclasses.dataclass
 class NativeCall:
     """A framework's pooling call read into the neutral spec, plus what the spec cannot hold."""

@@ -161,15 +161,24 @@ def op_reply(adapter, op: str, kwargs: dict, x, *more):
 
 
 def _run_plan(adapter, request, inputs):
+    """A plan as given; ``"grad": true``: through the framework's autograd too, with the
+    upstream gradient as the second input: [output, gradient with respect to the input]."""
     from pooling_xfw.adapters._base import execute
     from pooling_xfw.plan import Plan
 
+    vocab, the_plan = adapter.VOCABULARY, Plan.from_json(request["plan"])
     try:
-        output = execute(adapter.VOCABULARY, Plan.from_json(request["plan"]), inputs[0])
+        if not request.get("grad"):
+            return {"status": "ok"}, [execute(vocab, the_plan, inputs[0])]
+        ns = vocab.namespace()
+        y, grad = vocab.gradient(ns, lambda t: the_plan.execute(ns, t),
+                                 vocab.to_tensor(ns, inputs[0]), vocab.to_tensor(ns, inputs[1]))
+        if grad is None:  # the framework found no path from x to y
+            raise RuntimeError("the autograd returned no gradient for the input")
+        return {"status": "ok"}, [vocab.to_numpy(ns, y), vocab.to_numpy(ns, grad)]
     except Exception as exc:
         return {"status": "error", "kind": type(exc).__name__,
                 "message": " ".join(str(exc).split())[:500]}, []
-    return {"status": "ok"}, [output]
 
 
 # --- faults, for the tests of fault containment (POOLING_XFW_TEST_HOOKS=1 in the caller) --------
