@@ -28,7 +28,7 @@ finite value for a window of only -inf (reported as differences).
 from __future__ import annotations
 
 
-from pooling_xfw.planner import TO_NCHW, TO_NHWC, Vocabulary, keep_spec_windows
+from pooling_xfw.planner import index_list, TO_NCHW, TO_NHWC, Vocabulary, keep_spec_windows
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
 from ._base import bind, bind_adaptive, bind_grad
@@ -137,7 +137,7 @@ class MXNet(Vocabulary):
         return plan.call("npx.pooling", v, pool_type=mode, global_pool=True, **extra)
 
     def gather(self, plan, v, indices, axis):
-        index = plan.call("mnp.array", list(indices), dtype="int64")
+        index = plan.call("mnp.array", index_list(indices), dtype="int64")
         return plan.call("mnp.take", v, index, axis=axis)
 
     def concat(self, plan, values, axis):

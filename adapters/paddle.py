@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pooling_xfw.planner import Vocabulary, keep_spec_windows
+from pooling_xfw.planner import index_list, Vocabulary, keep_spec_windows
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
 from ._base import bind, bind_adaptive, bind_grad
@@ -147,7 +147,7 @@ class Paddle(Vocabulary):
         return plan.call(f"F.adaptive_{mode}_pool2d", v, 1, **extra)
 
     def gather(self, plan, v, indices, axis):
-        index = plan.call("paddle.to_tensor", list(indices), dtype="int64")
+        index = plan.call("paddle.to_tensor", index_list(indices), dtype="int64")
         return plan.call("paddle.gather", v, index, axis=axis)
 
     def concat(self, plan, values, axis):

@@ -28,7 +28,7 @@ propagates NaN, unlike TF's max pooling; global lp as pool2d's lp.
 from __future__ import annotations
 
 from pooling_xfw.plan import Attr
-from pooling_xfw.planner import Vocabulary
+from pooling_xfw.planner import index_list, Vocabulary
 from pooling_xfw.spec import size_dependent
 
 from ._base import bind, bind_adaptive, bind_grad
@@ -120,7 +120,7 @@ class TensorFlow(Vocabulary):
         return plan.call(reduce, v, axis=axes, keepdims=True)
 
     def gather(self, plan, v, indices, axis):
-        return plan.call("tf.gather", v, list(indices), axis=axis)
+        return plan.call("tf.gather", v, index_list(indices), axis=axis)
 
     def concat(self, plan, values, axis):
         return plan.call("tf.concat", list(values), axis=axis)

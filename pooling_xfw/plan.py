@@ -54,14 +54,20 @@ class Expr:
     """An integer computed when the plan runs, from the input's shape: ``Expr.dim("x", 2)``
     is ``x.shape[2]``, ``Expr.name("ph")`` a value an ``op:let`` step bound earlier, and
     ``+ - * // -e``, ``e >= f`` (1 or 0), ``e.at_least(0)`` (``max(e, 0)``) and
-    ``e.at_most(2)`` (``min(e, 2)``) build more.
+    ``e.at_most(2)`` (``min(e, 2)``) build more; ``Expr.each("i", 7, e)`` is the list
+    ``[e for i in range(7)]`` (``e`` reading ``i`` as ``Expr.name("i")``: adaptive bins' indices).
 
     It has Python's integer arithmetic, so the convention formulas in ``spec.py``, written
     once for ints, give the same formula for a size read at run time; rendered, it is that
     Python expression (``max((-(-H // 2) - 1) * 2 + 3 - H, 0)``), evaluated, the same value."""
 
-    op: str  # "dim", "name", or a key of _EXPR_OPS, "max", "min"
+    op: str  # "dim", "name", "each", or a key of _EXPR_OPS, "max", "min"
     args: tuple = ()
+
+    @staticmethod
+    def each(name: str, count, body: "Expr") -> "Expr":
+        """The list ``[body for name in range(count)]`` (a list comprehension, rendered so)."""
+        return Expr("each", (name, count, body))
 
     @staticmethod
     def dim(of: str, axis: int) -> "Expr":
@@ -130,6 +136,10 @@ class Expr:
             return int(env[of].shape[axis])
         if self.op == "name":
             return env[self.args[0]]
+        if self.op == "each":
+            name, count, body = self.args
+            count = count.evaluate(env) if isinstance(count, Expr) else count
+            return [body.evaluate({**env, name: i}) for i in range(count)]
         values = [a.evaluate(env) if isinstance(a, Expr) else a for a in self.args]
         return _EXPR_EVAL[self.op](*values)
 
@@ -141,6 +151,10 @@ class Expr:
             return f"{self.args[0]}.shape[{self.args[1]}]"
         if self.op == "name":
             return self.args[0]
+        if self.op == "each":
+            name, count, body = self.args
+            return (f"[{_render_operand(body, 0)} for {name} in "
+                    f"range({_render_operand(count, 0)})]")
         if self.op in ("max", "min"):
             return f"{self.op}(" + ", ".join(_render_operand(a, 0) for a in self.args) + ")"
         level, form = _EXPR_OPS[self.op]

@@ -28,11 +28,13 @@ else is shared here, so a trick that two adapters need exists once:
   maximum, after explicit padding with -inf.
 
 Adaptive pooling (an ``AdaptiveGeometry``) asks ``native_adaptive`` for the framework's own
-adaptive op; without one it is emulated from the bins, an axis at a time: bins of one length on
-a regular stride are one pooling (window = the length, stride = the step); otherwise one
-pooling per bin length (at most two, each window no wider than the input) with stride 1,
-concatenated, and one gather of each bin's window.  Where the framework's max pooling starts
-too high (above), each bin is the elementwise maximum of its taps, gathered.  Global pooling
+adaptive op; without one it is emulated, an axis at a time, from bins computed from the input's
+shape when the code runs (``op:let``: ``kh = -(-H // 7)``, ``ih = [...]``), so the code holds
+for every input size: the pooling of every window of the shorter bin length ``ceil(n/o)`` and
+of the longer one (each stride 1, no wider than the input), concatenated, and one gather of
+each bin's window (``_runtime_axis``).  Where the framework's max pooling starts too high
+(above), each bin is the elementwise maximum of its taps, gathered: their number depends on the
+size, so those bins are for one size.  Global pooling
 (a ``GlobalGeometry``: the window of the whole input) asks ``native_global`` for the
 framework's own global op, then plans it as the pooling it is.
 """
@@ -134,8 +136,9 @@ class Vocabulary:
         axes of size 1, or None (then it is planned as the pooling with the whole window)."""
         return None
 
-    def gather(self, plan: Plan, v: Var, indices: list[int], axis: int) -> Var:
-        """``v``'s entries ``indices`` along ``axis`` (repeats allowed)."""
+    def gather(self, plan: Plan, v: Var, indices, axis: int) -> Var:
+        """``v``'s entries ``indices`` along ``axis`` (repeats allowed): a list of ints, or an
+        ``Expr`` that is one when the plan runs (``index_list`` passes either on)."""
         raise NotImplementedError
 
     def concat(self, plan: Plan, values: list[Var], axis: int) -> Var:
@@ -162,6 +165,12 @@ class Vocabulary:
 
 
 TO_NHWC, TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
+
+
+def index_list(indices):
+    """Gather indices as a step argument: an ``Expr`` (a list computed when the plan runs) as
+    it is, anything else as a list of ints."""
+    return indices if isinstance(indices, Expr) else [int(i) for i in indices]
 
 
 def hw_index(layout: str, rows: slice, cols: slice) -> tuple[slice, ...]:
@@ -605,20 +614,86 @@ def _emulate_adaptive(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: 
                       layout: str, mode: str, slices: bool = False) -> Var:
     """Adaptive ``mode`` pooling from the framework's plain pooling, columns then rows (both
     max and avg are separable: a bin's mean is the mean of its rows' means, every row of a bin
-    having the same cells).  ``slices``: a max as the elementwise maximum of gathered taps."""
+    having the same cells), with the bins computed from the input's shape when the code runs
+    (``_runtime_axis``), so the code holds for every input size.  ``slices``: a max as the
+    elementwise maximum of gathered taps, whose number depends on the size: bins for this
+    size only (``_adaptive_axis``)."""
     if not slices:
         plan.emulate(f"adaptive bins: no adaptive {mode} pooling in {vocab.name}; per axis, "
-                     f"one {mode} pooling per bin length and a gather of each bin's window")
+                     f"{mode} poolings of the two bin lengths and a gather of each bin's "
+                     f"window, the bins computed from the input's shape when the code runs "
+                     f"(for every input size)")
     if 0 in geom.out_hw:  # an empty output: its shape, without pooling an empty tensor
         for axis, bins in (("W", geom.cols), ("H", geom.rows)):
             if bins.out == 0:
                 v = plan.call("op:getitem", v, _axis_cut(layout, axis, slice(0, 0)))
-            elif bins.out != bins.size:
+            elif slices and bins.out != bins.size:
                 v = vocab.gather(plan, v, bins.starts.tolist(), _axis_of(layout, axis))
+            elif not slices and _requested(geom, axis) is not None:
+                n = _input_size(plan, geom, axis)
+                i = Expr.name("i")
+                starts = plan.let("i" + axis.lower(), Expr.each("i", bins.out, i * n // bins.out))
+                v = vocab.gather(plan, v, starts, _axis_of(layout, axis))
         return v
     for axis, bins in (("W", geom.cols), ("H", geom.rows)):
-        v = _adaptive_axis(vocab, plan, v, axis, bins, layout, mode, slices)
+        if slices:
+            v = _adaptive_axis(vocab, plan, v, axis, bins, layout, mode, slices)
+        else:
+            v = _runtime_axis(vocab, plan, geom, v, axis, layout, mode)
     return v
+
+
+def _requested(geom: AdaptiveGeometry, axis: str) -> int | None:
+    """The output size asked for ``axis`` ('H' or 'W'): an int, or None (the input's size)."""
+    return geom.spec.output_size[0 if axis == "H" else 1]
+
+
+def _input_size(plan: Plan, geom, axis: str) -> Expr:
+    """``H = x.shape[2]`` (or ``W``, per the spec's layout): the input's size along ``axis``,
+    read when the code runs."""
+    index = 0 if axis == "H" else 1
+    return plan.let(axis, Expr.dim("x", spatial_axes(4, geom.spec.layout)[index]))
+
+
+def out_hw_at_run_time(plan: Plan, geom: AdaptiveGeometry) -> tuple:
+    """``(oh, ow)`` for a native adaptive op: the requested ints, an axis asked as None being
+    the input's own size read when the code runs (``H``), so the code holds for every size."""
+    return tuple(_input_size(plan, geom, axis) if _requested(geom, axis) is None else o
+                 for axis, o in zip(("H", "W"), geom.out_hw))
+
+
+def _runtime_axis(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: Var, axis: str,
+                  layout: str, mode: str) -> Var:
+    """Reduce every bin of one axis, the bins computed from the input's size ``n`` (``H``)
+    when the code runs.  With ``o`` outputs, bin ``i`` is ``[i*n//o, -(-(i+1)*n//o))``; its
+    length is ``k = ceil(n/o)`` or ``k + 1`` (``ceil(n/o) + 1`` only where ``o`` does not
+    divide ``n``).  So: the ``mode`` pooling of every window of ``k`` cells (stride 1, ``n -
+    k + 1`` of them), then of every window of ``min(k + 1, n)`` (never wider than the input),
+    concatenated, and one gather of index ``start`` (a short bin) or ``n - k + 1 + start`` (a
+    long one).  The same calls at every size (the longer pooling is computed, and not read,
+    where ``o`` divides ``n``).  Fast paths only where they hold at every size: an axis asked
+    as None (every bin one cell) is left as it is; ``o == 1`` is one pooling of window ``n``."""
+    o = _requested(geom, axis)
+    if o is None:
+        return v  # every bin one cell at every size
+    n = _input_size(plan, geom, axis)
+    a = axis.lower()
+
+    def window(length) -> tuple[tuple, tuple[int, int]]:
+        return ((1, length), (1, 1)) if axis == "W" else ((length, 1), (1, 1))
+
+    if o == 1:  # one bin, the whole axis
+        return vocab.pool(plan, v, mode, *window(n), layout)
+    k = plan.let("k" + a, -(-n // o))  # ceil(n/o): the shorter bins' length
+    longer = plan.let("l" + a, (k + 1).at_most(n))
+    every = vocab.concat(plan, [vocab.pool(plan, v, mode, *window(k), layout),
+                                vocab.pool(plan, v, mode, *window(longer), layout)],
+                         _axis_of(layout, axis))
+    i = Expr.name("i")
+    start, end = i * n // o, -(-(i + 1) * n // o)
+    index = start + (end - start >= k + 1) * (n - k + 1)
+    return vocab.gather(plan, every, plan.let("i" + a, Expr.each("i", o, index)),
+                        _axis_of(layout, axis))
 
 
 def _axis_cut(layout: str, axis: str, part: slice) -> tuple[slice, ...]:
