@@ -19,8 +19,10 @@ int16 and unsigned inputs wider than 8 bits are handed over widened (it has no s
 
 Adaptive avg: native ``mx.nd.contrib.AdaptiveAvgPooling2D`` (legacy NDArray, NCHW only; its
 bins are the reference's; not in ``npx``).  Adaptive max: MXNet has none, so it is emulated
-from ``npx.pooling``: per axis, one max pooling per bin length (stride 1) and ``mnp.take`` of
-each bin's window (or one strided pooling where the bins are one).  Global max/avg: native
+from ``npx.pooling``: per axis, the max pooling (stride 1) of both bin lengths, concatenated,
+and ``mnp.take`` of each bin's window, the bins computed from the input's shape when the code
+runs (``planner._runtime_axis``): the code holds for every size.  An output axis given as None
+is the input's size read at run time (``H = x.shape[2]``), never a number baked in.  Global max/avg: native
 ``npx.pooling(global_pool=True)`` (Gluon's ``GlobalMaxPool2D``/``GlobalAvgPool2D``; it ignores
 ``kernel`` and ``pad``), NCHW and NHWC.  Its max pooling ignores NaN and gives the dtype's lowest
 finite value for a window of only -inf (reported as differences).
@@ -28,7 +30,8 @@ finite value for a window of only -inf (reported as differences).
 from __future__ import annotations
 
 
-from pooling_xfw.planner import index_list, TO_NCHW, TO_NHWC, Vocabulary, keep_spec_windows
+from pooling_xfw.planner import (TO_NCHW, TO_NHWC, Vocabulary, index_list, keep_spec_windows,
+                                 out_hw_at_run_time)
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
 from ._base import bind, bind_adaptive, bind_grad
@@ -127,7 +130,7 @@ class MXNet(Vocabulary):
             return None  # no adaptive max in MXNet
         legacy = plan.call(".as_nd_ndarray", v)
         pooled = plan.call("mx.nd.contrib.AdaptiveAvgPooling2D", legacy,
-                           output_size=geom.out_hw)
+                           output_size=out_hw_at_run_time(plan, geom))
         return plan.call(".as_np_ndarray", pooled)
 
     def native_global(self, plan, geom, v, layout, mode):

@@ -29,13 +29,16 @@ Global max/avg: the same ops with output size 1.  Measured on 3.3.1: its adaptiv
 NaN and gives -3.4028e38 for a bin of only -inf (reported as differences), and its float64
 adaptive max starts from float32's lowest like its max pooling (-1e300 gives -3.4028e38), so a
 float64 adaptive max is the elementwise maximum (``paddle.maximum``) of each bin's taps,
-gathered with ``paddle.gather``.  No float16 or integer kernels: as for pool2d.
+gathered with ``paddle.gather``: their number depends on the size, so that code holds for the
+input size it was planned for (the native ops hold for every size; an output axis given as None
+is the input's size read when the code runs).  No float16 or integer kernels: as for pool2d.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from pooling_xfw.planner import index_list, Vocabulary, keep_spec_windows
+from pooling_xfw.planner import (Vocabulary, index_list, keep_spec_windows,
+                                 out_hw_at_run_time)
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
 from ._base import bind, bind_adaptive, bind_grad
@@ -138,7 +141,8 @@ class Paddle(Vocabulary):
 
     def native_adaptive(self, plan, geom, v, layout, mode):
         extra = {"data_format": layout} if layout != "NCHW" else {}
-        return plan.call(f"F.adaptive_{mode}_pool2d", v, list(geom.out_hw), **extra)
+        return plan.call(f"F.adaptive_{mode}_pool2d", v, list(out_hw_at_run_time(plan, geom)),
+                         **extra)
 
     def native_global(self, plan, geom, v, layout, mode):
         if mode == "lp":

@@ -13,7 +13,8 @@ dtype (signed integers and uint8; wider unsigned in float64, exact for values < 
 refused), avg/lp in float32 or float64 (``F.avg_pool2d`` of int64 truncates).
 
 Adaptive: native ``F.adaptive_max_pool2d`` / ``F.adaptive_avg_pool2d`` (PyTorch's bins are the
-reference's; ``None`` is passed resolved); they take floats only ("not implemented for
+reference's; an axis given as ``None`` is the input's size read when the code runs, ``H =
+x.shape[2]``, never a number baked in); they take floats only ("not implemented for
 'Int'"), so integers are pooled in float64 (exact below 2**53, larger refused).  Global max/avg:
 native ``F.adaptive_*_pool2d(x, 1)`` (torchvision's ``AdaptiveAvgPool2d((1, 1))`` head) for
 floats, ``F.max_pool2d`` with the whole window for integers; global lp as pool2d's lp.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from pooling_xfw.plan import Attr
-from pooling_xfw.planner import TO_NCHW, Vocabulary
+from pooling_xfw.planner import TO_NCHW, Vocabulary, out_hw_at_run_time
 
 from ._base import bind, bind_adaptive, bind_grad
 
@@ -125,7 +126,7 @@ class Torch(Vocabulary):
         return FLOATS if op == "adaptive" else self.pool_dtypes
 
     def native_adaptive(self, plan, geom, v, layout, mode):
-        return plan.call(f"F.adaptive_{mode}_pool2d", v, geom.out_hw)
+        return plan.call(f"F.adaptive_{mode}_pool2d", v, out_hw_at_run_time(plan, geom))
 
     def native_global(self, plan, geom, v, layout, mode):
         if plan.computes_in not in FLOATS:

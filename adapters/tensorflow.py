@@ -12,12 +12,14 @@ input is transposed.  Max/min in the input dtype for float16/32/64, int8/32/64 a
 integers in float64, exact for |values| < 2**53, larger refused); avg/lp in float32 or float64
 (TF avg takes floats only).
 
-Adaptive: TensorFlow has no adaptive op, so it is emulated with its own pooling and static bins
-computed from the input's shape: per axis, bins of one length on a regular stride are one
-``tf.nn.max_pool2d``/``avg_pool2d`` (window = the length, stride = the step; 14 -> 7 is window 2
-stride 2, 7 -> 3 window 3 stride 2); otherwise one pooling per bin length with stride 1 (at most
-two lengths), ``tf.concat`` and one ``tf.gather`` of each bin's window (what Keras 3's
-``AdaptiveMaxPooling2D`` does on TensorFlow).  Never ``tf.split`` (it refuses sizes that do not
+Adaptive: TensorFlow has no adaptive op, so it is emulated with its own pooling, the bins
+computed from the input's shape when the code runs (``planner._runtime_axis``), so the code
+holds for every input size: per axis of ``n`` cells and ``o`` outputs, ``k = -(-n // o)``, one
+``tf.nn.max_pool2d``/``avg_pool2d`` of every window of ``k`` cells and one of ``min(k + 1, n)``
+(stride 1: a bin is ``k`` or ``k + 1`` cells long), ``tf.concat`` and one ``tf.gather`` of each
+bin's window, its indices a list computed from ``n`` (what Keras 3's ``AdaptiveMaxPooling2D``
+does on TensorFlow, for one size).  ``o == 1`` is one pooling of window ``n``; an output axis
+given as None is left as it is (every bin one cell).  Never ``tf.split`` (it refuses sizes that do not
 divide: tensorflow/addons#2321) and never a window wider than the input (SIGFPE under oneDNN:
 tensorflow#125509): a bin is never longer than its axis.  The max pooling ignores NaN and gives
 the lowest finite value for a bin of only -inf (reported as differences).  Global max/avg:
@@ -28,7 +30,7 @@ propagates NaN, unlike TF's max pooling; global lp as pool2d's lp.
 from __future__ import annotations
 
 from pooling_xfw.plan import Attr
-from pooling_xfw.planner import index_list, Vocabulary
+from pooling_xfw.planner import Vocabulary, index_list
 from pooling_xfw.spec import size_dependent
 
 from ._base import bind, bind_adaptive, bind_grad
