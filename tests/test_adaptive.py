@@ -506,30 +506,48 @@ def test_plan_path(pool, backend, op, mode, dtype, layout):
 
 def test_tensorflow_never_pools_a_window_wider_than_its_input():
     """Every bin length is at most its axis: the windows TF's emulation pools with, for every
-    size pair 1..24, fit the tensor they pool (a wider VALID window is SIGFPE under oneDNN)."""
-    from pooling_xfw.adapters import tensorflow
+    size pair 1..24, fit the tensor they pool (a wider VALID window is SIGFPE under oneDNN).
+    The bins are computed when the code runs: each plan's ``op:let`` values are evaluated for
+    the input size, and the gather's indices are checked to lie inside what they index."""
+    from types import SimpleNamespace
 
-    for n in range(1, 25):
-        for o in range(1, 25):
-            plan = tensorflow.adaptive_plan(np.zeros((1, n, n, 1), np.float32), o, "max",
-                                            layout="NHWC")
+    from pooling_xfw.adapters import tensorflow
+    from pooling_xfw.plan import Expr
+
+    def value(arg, env):
+        return arg.evaluate(env) if isinstance(arg, Expr) else arg
+
+    for o in range(1, 25):
+        plan = tensorflow.adaptive_plan(np.zeros((1, 5, 5, 1), np.float32), o, "max",
+                                        layout="NHWC")
+        assert plan.runs_shape_code or o == 1
+        for n in range(1, 25):  # one plan, every size
+            env = {"x": SimpleNamespace(shape=(1, n, n, 1))}
             sizes = {"x": (n, n)}
             for step in plan.steps:
-                if step.fn == "tf.nn.max_pool2d":
+                kwargs = dict(step.kwargs)
+                if step.fn == "op:let":
+                    env[step.out] = value(step.args[0], env)
+                elif step.fn == "tf.nn.max_pool2d":
                     source = sizes[step.args[0].name]
-                    kernel = dict(step.kwargs)["ksize"]
-                    assert all(k <= s for k, s in zip(kernel, source)), (n, o, plan.render())
-                    strides = dict(step.kwargs)["strides"]
+                    kernel = [value(k, env) for k in kwargs["ksize"]]
+                    assert all(1 <= k <= s for k, s in zip(kernel, source)), (n, o, kernel)
                     sizes[step.out] = tuple((s - k) // st + 1
-                                            for s, k, st in zip(source, kernel, strides))
+                                            for s, k, st in zip(source, kernel,
+                                                                kwargs["strides"]))
                 elif step.fn in ("tf.gather", "tf.concat"):
                     source = sizes[(step.args[0][0] if step.fn == "tf.concat"
                                     else step.args[0]).name]
-                    axis = dict(step.kwargs)["axis"]
-                    length = (len(step.args[1]) if step.fn == "tf.gather" else sum(
-                        sizes[v.name][axis - 1] for v in step.args[0]))
+                    axis = kwargs["axis"]
+                    if step.fn == "tf.gather":
+                        index = value(step.args[1], env)
+                        assert all(0 <= i < source[axis - 1] for i in index), (n, o, index)
+                        length = len(index)
+                    else:
+                        length = sum(sizes[v.name][axis - 1] for v in step.args[0])
                     sizes[step.out] = tuple(length if i == axis - 1 else v
                                             for i, v in enumerate(source))
+            assert sizes[plan.steps[-1].out] == (o, o), (n, o, sizes)
 
 
 IN_PROCESS = """
