@@ -66,7 +66,9 @@ class Expr:
 
     @staticmethod
     def each(name: str, count, body: "Expr") -> "Expr":
-        """The list ``[body for name in range(count)]`` (a list comprehension, rendered so)."""
+        """The list ``[body for name in range(count)]`` (a list comprehension, rendered so: it
+        reads the names bound before it as module or enclosing-function names, so the code runs
+        at module level, in a function, or ``exec``'d with one namespace)."""
         return Expr("each", (name, count, body))
 
     @staticmethod

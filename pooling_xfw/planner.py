@@ -627,9 +627,7 @@ def _emulate_adaptive(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: 
         for axis, bins in (("W", geom.cols), ("H", geom.rows)):
             if bins.out == 0:
                 v = plan.call("op:getitem", v, _axis_cut(layout, axis, slice(0, 0)))
-            elif slices and bins.out != bins.size:
-                v = vocab.gather(plan, v, bins.starts.tolist(), _axis_of(layout, axis))
-            elif not slices and _requested(geom, axis) is not None:
+            elif _requested(geom, axis) is not None:  # any cell of each bin: its first
                 n = _input_size(plan, geom, axis)
                 i = Expr.name("i")
                 starts = plan.let("i" + axis.lower(), Expr.each("i", bins.out, i * n // bins.out))

@@ -154,3 +154,66 @@ def test_the_ceil_spellings_that_hold_for_every_size():
             room = n + 2 - spec.pool_size[0]
             kept_everywhere &= len(windows) == -(-room // spec.stride[0]) + 1
         assert kept_everywhere == expect
+
+
+# --- adaptive bins computed when the code runs -------------------------------------------------
+
+def _adaptive_plan(backend, output_size, mode, dtype, hw, layout="NCHW"):
+    from pooling_xfw.adaptive import make_adaptive_spec, resolve_adaptive
+
+    shape = (1, 2, *hw) if layout == "NCHW" else (1, *hw, 2)
+    geom = resolve_adaptive(make_adaptive_spec(output_size, mode, layout), shape)
+    return build_plan(VOCABULARIES[backend], geom, np.dtype(dtype), shape)
+
+
+def test_runtime_bins_are_the_reference_bins():
+    """The emulation's run-time rule, for every n 1..40 and o 1..40: the lets of one plan
+    (``k``, ``l``, the gather's indices), evaluated for ``n`` and as their rendered Python,
+    pick for output ``i`` the window of ``Bins(n, o)``'s bin ``i``: index ``< n - k + 1`` is
+    the ``k``-cell window starting there, else the ``l``-cell one starting ``n - k + 1`` later."""
+    from pooling_xfw.adaptive import Bins
+
+    for o in range(2, 41):
+        plan = _adaptive_plan("tensorflow", (o, None), "max", "float32", (7, 3))
+        lets = [s for s in plan.steps if s.fn == "op:let"]
+        assert [s.out for s in lets] == ["H", "kh", "lh", "ih"], plan.render()
+        for n in range(1, 41):
+            env = {"x": np.zeros((1, 2, n, 3))}
+            for step in lets:
+                env[step.out] = step.args[0].evaluate(env)
+                assert eval(step.args[0].render(), dict(env)) == env[step.out]
+            k, longer, index = env["kh"], env["lh"], env["ih"]
+            assert 1 <= k <= longer <= n
+            bins, shorter_windows = Bins(n, o), n - k + 1
+            picked = [(i, k) if i < shorter_windows else (i - shorter_windows, longer)
+                      for i in index]
+            assert picked == list(zip(bins.starts.tolist(), bins.lengths.tolist())), (n, o)
+
+
+ADAPTIVE = [(7, 7), (3, 5), (1, 4), (5, None), (None, 3), (0, 3), (20, 2)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "uint8"])
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("output_size", ADAPTIVE, ids=str)
+@pytest.mark.parametrize("backend", sorted(VOCABULARIES))
+def test_an_adaptive_plan_is_the_same_code_at_every_size(backend, output_size, mode, dtype):
+    """Every framework's adaptive plan renders the same statements for every input size 1..14
+    (and oblong pairs): native ops with a None axis read ``x.shape``, and the emulations
+    (TensorFlow; MXNet's max) compute their bins from it.  The one exception: Paddle's float64
+    max (its max starts from float32's lowest), taps whose number depends on the size."""
+    codes = {}
+    for hw in [(n, n) for n in range(1, 15)] + [(5, 8), (8, 5), (1, 9)]:
+        plan = _adaptive_plan(backend, output_size, mode, dtype, hw)
+        codes.setdefault(code_lines(plan.render()), []).append(hw)
+    taps = backend == "paddle" and mode == "max" and dtype == "float64"
+    if taps and 0 not in output_size:
+        assert len(codes) > 1
+        return
+    assert len(codes) == 1, "\n\n".join(f"{sizes}:\n" + "\n".join(code)
+                                         for code, sizes in codes.items())
+    (code, _), = codes.items()
+    emulated = backend == "tensorflow" or (backend == "mxnet" and mode == "max")
+    reads_shape = any("x.shape[" in line for line in code)
+    if None in output_size or emulated and 0 not in output_size and output_size != (1, 1):
+        assert reads_shape, "\n".join(code)
