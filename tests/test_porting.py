@@ -1,6 +1,7 @@
 """The porting assistant: native calls read with each framework's defaults, rendered for every
 framework (the rendered code runs as printed), equivalence explained, the chapter audited."""
 import os
+import re
 
 import numpy as np
 import pytest
@@ -138,7 +139,7 @@ SIZED = TRANSLATIONS + [
     ("pytorch", "nn.AvgPool2d(3, stride=2, ceil_mode=True, count_include_pad=False)",
      (1, 1, 7, 7)),
     ("pytorch", "nn.AvgPool2d(2, stride=3, ceil_mode=True)", (1, 1, 8, 8)),
-    # adaptive: TensorFlow's emulation has bins for one size (size-dependent, refuses others)
+    # adaptive: TensorFlow's emulation computes its bins from the input's shape (every size)
     ("pytorch", "nn.AdaptiveAvgPool2d(3)", (1, 2, 7, 7)),
     ("paddle", "nn.AdaptiveMaxPool2D((2, 3))", (1, 1, 5, 8)),
     # global: native everywhere, for every size (Keras drops H and W)
@@ -192,9 +193,7 @@ def test_printed_code_gives_the_source_numbers_or_refuses_at_every_size(hook_poo
                 assert reply["status"] == "error" and reply["kind"] == "ValueError", (name, hw)
                 assert "this translation holds for" in reply["message"]
     for name, target in result.targets.items():
-        # an adaptive emulation's bins are for one size: it may hold at that size only
-        assert ran[name]["held"] >= (1 if result.source.op == "adaptive" else 3), (name,
-                                                                                   ran[name])
+        assert ran[name]["held"] >= 3, (name, ran[name])
         assert (ran[name]["refused"] > 0) == (target.kind == "size-dependent"), (name, ran[name])
 
 
@@ -785,8 +784,9 @@ def test_spelling_refusals_say_why(framework, call, message):
 @pytest.mark.parametrize("framework,call,shape,to,kind", [
     ("pytorch", "nn.AdaptiveAvgPool2d((1, 1))", (2, 8, 7, 7), "tensorflow", "native"),
     ("tensorflow", "GlobalAveragePooling2D()", (2, 7, 7, 8), "pytorch", "native"),
-    ("pytorch", "nn.AdaptiveAvgPool2d((7, 7))", (1, 4, 14, 14), "tensorflow", "size-dependent"),
-    ("paddle", "nn.AdaptiveMaxPool2D(3)", (1, 2, 7, 7), "mxnet", "size-dependent"),
+    # emulated from bins computed from the input's shape when the code runs: every size
+    ("pytorch", "nn.AdaptiveAvgPool2d((7, 7))", (1, 4, 14, 14), "tensorflow", "emulated"),
+    ("paddle", "nn.AdaptiveMaxPool2D(3)", (1, 2, 7, 7), "mxnet", "emulated"),
 ], ids=["resnet-head-torch-to-tf", "keras-head-to-torch", "vgg-head-to-tf", "paddle-max-to-mxnet"])
 def test_translate_adaptive_and_global_verified(pool, framework, call, shape, to, kind):
     result = porting.translate(call, framework, shape, to=to, pool=pool)
@@ -795,6 +795,10 @@ def test_translate_adaptive_and_global_verified(pool, framework, call, shape, to
     assert target.kind == kind, target.verdict
     assert target.check.startswith("agrees with the source call on "), target.check
     assert (" refuses " in target.check) == (kind == "size-dependent")
+    if kind == "emulated":  # the bins read from the input's shape, no size refused: verified at
+        # the given size and at sizes smaller and larger than the output, odd and even
+        assert "x.shape[" in target.code and "this translation holds for" not in target.code
+        assert int(re.search(r" on (\d+) sizes ", target.check).group(1)) >= 5, target.check
 
 
 @pytest.mark.parametrize("recipe,framework", [("tfa-split", "tensorflow"),
