@@ -15,13 +15,13 @@ TREE = str(Path(__file__).parent / "data" / "scan_tree")
 #: tensorflow and pytorch at 1,3,32,32).  Specs are each call read by its framework's
 #: documented defaults; verdicts are the kind translate gives (ceil into TensorFlow, which has no
 #: ceil mode, SAME into PyTorch, which has no SAME, and adaptive pooling into TensorFlow, which
-#: has no adaptive op and is emulated with bins for one size, hold for some input sizes only;
-#: global pooling is native everywhere).
+#: has no adaptive op, are emulated with pads or bins computed from the input's shape, for
+#: every size; global pooling is native everywhere).
 EXPECTED = {
     "adaptive_heads.py:7": ("pytorch", dict(output_size=(3, 3), mode="max", layout="NCHW"),
-                            {"tensorflow": "size-dependent", "pytorch": "native"}),
+                            {"tensorflow": "emulated", "pytorch": "native"}),
     "adaptive_heads.py:11": ("tensorflow", dict(output_size=(7, 7), mode="avg", layout="NHWC"),
-                             {"tensorflow": "size-dependent", "pytorch": "native"}),
+                             {"tensorflow": "emulated", "pytorch": "native"}),
     "gluon_model.py:8": ("mxnet", dict(pool_size=3, stride=2, padding=1, mode="max"),
                          {"tensorflow": "native", "pytorch": "native"}),
     "gluon_model.py:9": ("mxnet", dict(mode="avg", keepdims=True, layout="NCHW"),
@@ -160,9 +160,9 @@ def test_cli_scan_text_json_markdown_and_exit_codes(tmp_path):
     # ceil into TensorFlow: emulated with pads from the input's shape, for every size
     assert "0 size-dependent" in cli("scan", str(Path(TREE) / "paddleclas_block.py"),
                                      check_exit=0).stdout
-    # TensorFlow's adaptive emulation has bins for one size: not portable as it is
-    assert "2 size-dependent" in cli("scan", str(Path(TREE) / "adaptive_heads.py"),
-                                     check_exit=1).stdout
+    # adaptive into TensorFlow: emulated with bins from the input's shape, for every size
+    assert "0 size-dependent" in cli("scan", str(Path(TREE) / "adaptive_heads.py"),
+                                     check_exit=0).stdout
 
 
 @pytest.mark.parametrize("args,flag", [
