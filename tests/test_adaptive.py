@@ -488,7 +488,8 @@ NATIVE_CALL = {"pytorch": "F.adaptive_", "paddle": "F.adaptive_",
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("backend,op,mode,dtype", PATHS, ids="-".join)
 def test_plan_path(pool, backend, op, mode, dtype, layout):
-    """7x10 -> 3x4: rows one strided pooling (window 3, stride 2), columns two bin lengths."""
+    """7x10 -> 3x4: rows of one bin length at this size (window 3, stride 2), columns two; the
+    emulations compute both from the input's shape when the code runs."""
     x = _input((7, 10), dtype, layout)
     extra = dict(output_size=(3, 4)) if op == "adaptive" else {}
     outcome = px.compare(x, op=op, mode=mode, layout=layout, backends=[backend], pool=pool,
