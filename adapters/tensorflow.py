@@ -19,8 +19,8 @@ holds for every input size: per axis of ``n`` cells and ``o`` outputs, ``k = -(-
 (stride 1: a bin is ``k`` or ``k + 1`` cells long), ``tf.concat`` and one ``tf.gather`` of each
 bin's window, its indices a list computed from ``n`` (what Keras 3's ``AdaptiveMaxPooling2D``
 does on TensorFlow, for one size).  ``o == 1`` is one pooling of window ``n``; an output axis
-given as None is left as it is (every bin one cell).  Never ``tf.split`` (it refuses sizes that do not
-divide: tensorflow/addons#2321) and never a window wider than the input (SIGFPE under oneDNN:
+given as None is left as it is (every bin one cell).  Never ``tf.split`` (it refuses sizes that
+do not divide: tensorflow/addons#2321) and never a window wider than the input (SIGFPE under oneDNN:
 tensorflow#125509): a bin is never longer than its axis.  The max pooling ignores NaN and gives
 the lowest finite value for a bin of only -inf (reported as differences).  Global max/avg:
 ``tf.reduce_max`` / ``tf.reduce_mean`` over H and W with ``keepdims=True``, in either layout
