@@ -23,9 +23,10 @@ from ``npx.pooling``: per axis, the max pooling (stride 1) of both bin lengths, 
 and ``mnp.take`` of each bin's window, the bins computed from the input's shape when the code
 runs (``planner._runtime_axis``): the code holds for every size.  An output axis given as None
 is the input's size read at run time (``H = x.shape[2]``), never a number baked in.  Global
-max/avg: native ``npx.pooling(global_pool=True)`` (Gluon's ``GlobalMaxPool2D``/``GlobalAvgPool2D``; it ignores
-``kernel`` and ``pad``), NCHW and NHWC.  Its max pooling ignores NaN and gives the dtype's lowest
-finite value for a window of only -inf (reported as differences).
+max/avg: native ``npx.pooling(global_pool=True)`` (Gluon's ``GlobalMaxPool2D`` /
+``GlobalAvgPool2D``; it ignores ``kernel`` and ``pad``), NCHW and NHWC.  Its max pooling ignores
+NaN and gives the dtype's lowest finite value for a window of only -inf (reported as
+differences).
 """
 from __future__ import annotations
 
