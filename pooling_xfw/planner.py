@@ -34,9 +34,9 @@ for every input size: the pooling of every window of the shorter bin length ``ce
 of the longer one (each stride 1, no wider than the input), concatenated, and one gather of
 each bin's window (``_runtime_axis``).  Where the framework's max pooling starts too high
 (above), each bin is the elementwise maximum of its taps, gathered: their number depends on the
-size, so those bins are for one size.  Global pooling
-(a ``GlobalGeometry``: the window of the whole input) asks ``native_global`` for the
-framework's own global op, then plans it as the pooling it is.
+size, so those bins are for one size.  Global pooling (a ``GlobalGeometry``: the window of the
+whole input) asks ``native_global`` for the framework's own global op, then plans it as the
+pooling it is.
 """
 from __future__ import annotations
 
