@@ -299,7 +299,7 @@ def backend_names(backends) -> list[str]:
     names = [backends] if isinstance(backends, str) else list(backends)
     if not names:
         raise PoolingError(f"backends: got {names!r}; allowed: one or more of "
-                           f"{', '.join(envs.BACKENDS)}")
+                           f"{', '.join(envs.KNOWN_BACKENDS)}")
     return [envs.check_backend(b) for b in names]
 
 

@@ -647,7 +647,7 @@ def test_shape_errors_name_the_shape_and_its_form(command, shape, problem, allow
     assert allowed in message, message
 
 
-_BACKENDS_ALLOWED = "allowed: mxnet, pytorch, tensorflow, paddle"
+_BACKENDS_ALLOWED = "allowed: mxnet, pytorch, tensorflow, paddle, jax"
 
 
 @pytest.mark.parametrize("args,starts", [

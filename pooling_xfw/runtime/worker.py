@@ -29,7 +29,7 @@ import time
 PROTOCOL = 2
 #: the module each backend's environment must import, and how to read its version
 FRAMEWORK_MODULE = {"mxnet": "mxnet", "pytorch": "torch", "tensorflow": "tensorflow",
-                    "paddle": "paddle"}
+                    "paddle": "paddle", "jax": "jax"}
 #: framework log noise off (set before the framework is imported)
 QUIET = {
     "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow C++ banners (oneDNN, cpu features)
@@ -38,6 +38,7 @@ QUIET = {
     "MXNET_STORAGE_FALLBACK_LOG_VERBOSE": "0",
     "KMP_WARNINGS": "0",
     "PYTHONWARNINGS": "ignore",
+    "JAX_PLATFORMS": "cpu",  # JAX: no probe for GPU/TPU plugins, nor its warning about them
 }
 #: what ``threads`` sets (each framework reads one of them when it is imported)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
