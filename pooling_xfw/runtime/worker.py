@@ -145,12 +145,15 @@ def op_reply(adapter, op: str, kwargs: dict, x, *more):
     (reply header, [output]; for ``pool2d_grad``, whose optional second input is the upstream
     gradient, [output, gradient]).  Shared by the worker and ``compare``'s in-process path, so
     both report alike."""
-    from pooling_xfw.adapters._base import RUNNERS
+    from pooling_xfw.adapters._base import RUNNERS, GradientError
     from pooling_xfw.errors import PoolingError
 
     started = time.perf_counter()
     try:
         output, plan = RUNNERS[op](adapter.VOCABULARY, x, *more, **kwargs)
+    except GradientError as exc:  # the forward ran: its output, and why the gradient did not
+        return {"status": "ok", "how": exc.plan.describe(), "grad_error": str(exc),
+                "seconds": time.perf_counter() - started}, [exc.output]
     except PoolingError as exc:
         return {"status": "error", "kind": "PoolingError", "message": str(exc)}, []
     except Exception as exc:  # BackendError carries the framework's one-line message
