@@ -102,7 +102,9 @@ class Jax(Vocabulary):
             if mode != "max":
                 return None  # a dilated average: the planner's strided slices
             dtype = np.dtype(plan.computes_in)
-            init = float("-inf") if dtype.kind == "f" else int(np.iinfo(dtype).min)
+            # the init value must have the operand's dtype (a Python int is int64 under x64)
+            init = float("-inf") if dtype.kind == "f" else plan.call(
+                "jnp.array", int(np.iinfo(dtype).min), Attr(f"jnp.{dtype.name}"))
             pads = padding if isinstance(padding, str) else ((0, 0), *padding, (0, 0))
             return plan.call("lax.reduce_window", v, init, Attr("lax.max"),
                              (1, *spec.pool_size, 1), (1, *spec.stride, 1), pads,
@@ -134,7 +136,8 @@ class Jax(Vocabulary):
                          keepdims=True)
 
     def gather(self, plan, v, indices, axis):
-        return plan.call("jnp.take", v, list(indices), axis=axis)
+        # jnp.take takes no list (JAX refuses Python sequences as arrays)
+        return plan.call("jnp.take", v, plan.call("jnp.asarray", list(indices)), axis=axis)
 
     def concat(self, plan, values, axis):
         return plan.call("jnp.concatenate", list(values), axis=axis)
