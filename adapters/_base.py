@@ -19,6 +19,15 @@ class BackendError(RuntimeError):
     """The framework itself failed on a valid spec; the message is the framework's, one line."""
 
 
+class GradientError(BackendError):
+    """The framework computed the forward but not its gradient (JAX: no VJP for a dilated max
+    ``reduce_window``): ``output`` is the forward's numpy output, ``plan`` the plan."""
+
+    def __init__(self, message: str, output: np.ndarray, plan: Plan):
+        super().__init__(message)
+        self.output, self.plan = output, plan
+
+
 def _as_4d(x: np.ndarray, layout: str) -> np.ndarray:
     if x.ndim == 4:
         return x
@@ -97,7 +106,12 @@ def run_grad(vocab: Vocabulary, X, grad_output=None, pool_size=None, mode="max",
         y, grad = vocab.to_numpy(ns, y), vocab.to_numpy(ns, grad)
     except Exception as exc:  # the framework's own failure, reported in one line
         text = " ".join(str(exc).split()) or type(exc).__name__
-        raise BackendError(f"{vocab.name}: {type(exc).__name__}: {text[:400]}") from exc
+        message = f"{vocab.name}: {type(exc).__name__}: {text[:400]}"
+        try:  # does the forward alone run?  Then only the gradient failed
+            forward = execute(vocab, the_plan, x4)
+        except BackendError:
+            raise BackendError(message) from exc
+        raise GradientError(message, forward.reshape(shape), the_plan) from exc
     return [y.reshape(shape), grad.reshape(x.shape)], the_plan
 
 

@@ -85,21 +85,22 @@ _BACKEND_ALIASES = {"torch": "pytorch", "pt": "pytorch", "tf": "tensorflow", "ke
 
 def _backend(flag: str, typed: str, name: str, several: bool = True) -> str:
     """One backend name (any case) of what was typed for ``flag`` (a list when ``several``)."""
-    if name.strip().lower() in envs.BACKENDS:
+    if name.strip().lower() in envs.KNOWN_BACKENDS:
         return name.strip().lower()
-    hint = _did_you_mean(name, envs.BACKENDS, _BACKEND_ALIASES)
+    hint = _did_you_mean(name, envs.KNOWN_BACKENDS, _BACKEND_ALIASES)
     raise _usage(flag, typed, f"unknown backend {name.strip()!r}{hint}",
-                 ", ".join(envs.BACKENDS) + (", comma-separated" if several else ""))
+                 ", ".join(envs.KNOWN_BACKENDS) + (", comma-separated" if several else ""))
 
 
 def _backends(text: str | None, flag: str = "--backends") -> list[str]:
-    """``--backends`` / ``--to``: comma-separated names, in any case (all when not given)."""
+    """``--backends`` / ``--to``: comma-separated names, in any case (the default ones,
+    ``envs.BACKENDS``, when not given)."""
     if text is None:
         return list(envs.BACKENDS)
     names = [_backend(flag, text, name) for name in text.split(",") if name.strip()]
     if not names:
         raise _usage(flag, text, "no backend named",
-                     ", ".join(envs.BACKENDS) + ", comma-separated")
+                     ", ".join(envs.KNOWN_BACKENDS) + ", comma-separated")
     return list(dict.fromkeys(names))  # each once, in the order given
 
 
@@ -144,7 +145,7 @@ def _envs_list(args) -> int:
         print(f"  {s.backend:<11} {s.state:<8} {versions} {s.where:<14} {s.python or '-'}")
         if s.state != "ready":
             print(f"  {'':<11} {s.detail}" + (f"; fix: {s.fix}" if s.fix else ""))
-    _print_venvs(envs.environments(names))
+    _print_venvs(envs.environments(names if args.backends else envs.KNOWN_BACKENDS))
     return EXIT_OK if all(s.state == "ready" for s in statuses) else EXIT_UNAVAILABLE
 
 
@@ -163,7 +164,8 @@ def _print_venvs(venvs) -> None:
 
 
 def _envs_prune(args) -> int:
-    removed = envs.prune(_backends(args.backends), dry_run=args.dry_run)
+    removed = envs.prune(_backends(args.backends) if args.backends else envs.KNOWN_BACKENDS,
+                         dry_run=args.dry_run)
     if not removed:
         print(f"nothing to remove in {envs.envs_root()}")
     return EXIT_OK
@@ -770,7 +772,8 @@ def _audit_chapter(args) -> int:
     return _could_not_run(unrun, "the audit is incomplete")
 
 
-_BACKENDS_HELP = "comma-separated subset of mxnet, pytorch, tensorflow, paddle (default: all)"
+_BACKENDS_HELP = ("comma-separated subset of mxnet, pytorch, tensorflow, paddle, jax (default: "
+                  "mxnet, pytorch, tensorflow, paddle)")
 
 _DESCRIPTION = """\
 2-D pooling compared across MXNet, PyTorch, TensorFlow and Paddle: each framework runs in its

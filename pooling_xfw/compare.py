@@ -299,7 +299,7 @@ def backend_names(backends) -> list[str]:
     names = [backends] if isinstance(backends, str) else list(backends)
     if not names:
         raise PoolingError(f"backends: got {names!r}; allowed: one or more of "
-                           f"{', '.join(envs.BACKENDS)}")
+                           f"{', '.join(envs.KNOWN_BACKENDS)}")
     return [envs.check_backend(b) for b in names]
 
 
@@ -461,14 +461,16 @@ def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scal
         if grad:
             result.grad_status, result.grad_detail = "error", result.detail
         return
-    expected = 2 if grad else 1
+    expected = 2 if grad and not reply.get("grad_error") else 1
     if len(arrays) != expected:
         result.detail = (f"the worker replied with {len(arrays)} arrays where {expected} "
                          f"{'was' if expected == 1 else 'were'} expected")
         return
     result.how, result.output = reply.get("how"), arrays[0]
     judge(result, reference, tol, scale, bounds=bounds)
-    if grad:
+    if grad and reply.get("grad_error"):  # the forward ran, its gradient did not
+        result.grad_status, result.grad_detail = "error", f"BackendError: {reply['grad_error']}"
+    elif grad:
         judge_grad(result, arrays[1], job)
 
 

@@ -600,8 +600,7 @@ class WorkerPool:
             return running
         spec = gateways.spec_for(backend, self.gateways)
         if spec is None:
-            raise WorkerFailure("unavailable", f"no {backend} environment; fix: "
-                                               f"{envs.fix_command(backend)}")
+            raise WorkerFailure("unavailable", envs.unavailable_reason(backend))
         if (backend, spec) in self._failed:
             raise self._failed[backend, spec]
         worker = self._workers.get(backend)

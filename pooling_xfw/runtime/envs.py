@@ -47,6 +47,12 @@ from typing import Callable, Iterable
 
 from .worker import FRAMEWORK_MODULE, QUIET
 
+#: the registry: every backend this checkout knows, each with its framework module
+#: (``FRAMEWORK_MODULE``), its pins (``adapters/requirements/<backend>.txt``) and the base Python
+#: its venv is built from (the pins' ``# python: X.Y`` line, else the Python running this)
+KNOWN_BACKENDS = tuple(FRAMEWORK_MODULE)
+#: the backends a command runs, and ``envs create`` builds, when none are named; the others
+#: run when asked for (``--backends jax``, ``backends=["jax"]``)
 BACKENDS = ("mxnet", "pytorch", "tensorflow", "paddle")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _INSTALLED_REQUIREMENTS = Path(__file__).resolve().parents[1] / "adapters" / "requirements"
@@ -116,8 +122,8 @@ def check_root(create: bool = False) -> Path:
 def check_backend(name: str) -> str:
     from pooling_xfw.errors import PoolingError
 
-    if name not in BACKENDS:
-        raise PoolingError(f"backend: got {name!r}; allowed: {', '.join(BACKENDS)}")
+    if name not in KNOWN_BACKENDS:
+        raise PoolingError(f"backend: got {name!r}; allowed: {', '.join(KNOWN_BACKENDS)}")
     return name
 
 
@@ -139,6 +145,108 @@ def requirements(backend: str) -> Path:
     return REQUIREMENTS_DIR / f"{backend}.txt"
 
 
+def base_python_version(backend: str) -> str | None:
+    """The Python version ``backend``'s pins ask for, from a ``# python: X.Y[.Z]`` line among
+    the comment lines heading them (like tox's ``basepython``), else None (any: this one)."""
+    try:
+        lines = requirements(backend).read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if not line.startswith("#"):
+            break
+        key, sep, value = line[1:].partition(":")
+        if sep and key.strip().lower() == "python" and value.strip():
+            return value.strip()
+    return None
+
+
+def _python_version_of(python: str) -> str | None:
+    """The version ``python`` runs as, or None when it does not run (a pyenv shim of a version
+    not selected exits with an error)."""
+    try:
+        proc = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = proc.stdout.strip()
+    return text if proc.returncode == 0 and text[:1].isdigit() else None
+
+
+def _pyenv() -> str | None:
+    """pyenv's executable: on PATH, else in ``$PYENV_ROOT`` or ``~/.pyenv`` (often off PATH)."""
+    found = shutil.which("pyenv")
+    if found:
+        return found
+    for root in (os.environ.get("PYENV_ROOT"), Path.home() / ".pyenv"):
+        candidate = Path(root or "") / "bin" / "pyenv"
+        if root and candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def _wanted(version: str, found: str | None) -> bool:
+    return found is not None and (found == version or found.startswith(version + "."))
+
+
+_base_found: dict[str, tuple[str, str] | None] = {}
+
+
+def base_python(backend: str) -> tuple[str, str] | None:
+    """``(interpreter, version)`` that ``backend``'s venv is built from: this Python when the
+    pins name no version or this one; else ``python<X.Y>`` on PATH, then pyenv's (``pyenv
+    prefix X.Y``); None when none is found (``base_python_missing`` says how to fix it)."""
+    version = base_python_version(backend)
+    if version is None or _wanted(version, _PYTHON_VERSION):
+        return sys.executable, _PYTHON_VERSION
+    if version in _base_found:
+        return _base_found[version]
+    found = None
+    short = ".".join(version.split(".")[:2])
+    on_path = shutil.which(f"python{short}")
+    if on_path and _wanted(version, _python_version_of(on_path)):
+        found = on_path, _python_version_of(on_path)
+    pyenv = _pyenv() if found is None else None
+    if pyenv:
+        try:
+            proc = subprocess.run([pyenv, "prefix", version], capture_output=True, text=True,
+                                  timeout=60)
+            prefix = proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 else ""
+        except (OSError, subprocess.TimeoutExpired, IndexError):
+            prefix = ""
+        for name in (f"python{short}", "python3"):
+            candidate = str(Path(prefix) / "bin" / name)
+            if prefix and os.path.isfile(candidate):
+                got = _python_version_of(candidate)
+                if _wanted(version, got):
+                    found = candidate, got
+                    break
+    _base_found[version] = found
+    return found
+
+
+def base_python_missing(backend: str) -> str:
+    """What is missing, in one line, when ``backend``'s base Python is not found."""
+    version = base_python_version(backend)
+    short = ".".join(version.split(".")[:2])
+    return (f"{backend} needs Python {version} ({requirements(backend).name}: '# python: "
+            f"{version}'), found neither as python{short} on PATH nor through pyenv")
+
+
+def unavailable_reason(backend: str) -> str:
+    """Why ``backend`` has no interpreter, and the fix, in one line."""
+    if base_python_version(backend) and base_python(backend) is None:
+        return f"{base_python_missing(backend)}; fix: {fix_command(backend)}"
+    return f"no {backend} environment; fix: {fix_command(backend)}"
+
+
+def _base_version(backend: str) -> str:
+    """The base Python version ``backend``'s venv is keyed by (the one asked for, while no
+    such Python is found)."""
+    found = base_python(backend)
+    return found[1] if found else base_python_version(backend)
+
+
 def _fingerprint_of(pins: Path, python_version: str) -> str:
     digest = hashlib.sha256(pins.read_bytes())
     digest.update(python_version.encode())
@@ -147,7 +255,7 @@ def _fingerprint_of(pins: Path, python_version: str) -> str:
 
 def fingerprint(backend: str) -> str:
     """Hash of the pinned requirements and the base interpreter's version: a change rebuilds."""
-    return _fingerprint_of(requirements(backend), _PYTHON_VERSION)
+    return _fingerprint_of(requirements(backend), _base_version(backend))
 
 
 def env_name(backend: str) -> str:
@@ -250,7 +358,15 @@ def interpreter(backend: str) -> str | None:
 
 
 def fix_command(backend: str) -> str:
-    return f"pooling-xfw envs create --backends {backend}"
+    """How to get ``backend`` an environment (first its base Python, when that is missing)."""
+    create = f"pooling-xfw envs create --backends {backend}"
+    version = base_python_version(backend)
+    if version and base_python(backend) is None:
+        short = ".".join(version.split(".")[:2])
+        return (f"`pyenv install {version}` then `{create}`, or --python {backend}="
+                f"/path/to/python{short} (a Python {version} with numpy and "
+                f"{FRAMEWORK_MODULE[backend]})")
+    return create
 
 
 @dataclasses.dataclass
@@ -300,6 +416,8 @@ def inspect(backend: str, timeout: float = 120.0) -> EnvStatus:
         others = sorted(p.name for p in _all_dirs() if _backend_of(p.name) == backend)
         state = "stale" if others else "missing"
         detail = f"no environment for these pins ({env_name(backend)}) in {envs_root()}"
+        if base_python_version(backend) and base_python(backend) is None:
+            detail = base_python_missing(backend)
         if others:
             detail += f"; others there: {', '.join(others)}"
         return EnvStatus(backend, state, None, detail=detail, fix=fix_command(backend))
@@ -406,7 +524,7 @@ def quiet_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def _backend_of(name: str) -> str | None:
     """The backend of a venv's directory name (``paddle``, ``paddle-1a2b3c4d``), else None."""
     backend, _, key = name.partition("-")
-    if backend in BACKENDS and (not key or (len(key) == 8 and all(
+    if backend in KNOWN_BACKENDS and (not key or (len(key) == 8 and all(
             c in "0123456789abcdef" for c in key))):
         return backend
     return None
@@ -536,7 +654,7 @@ def _describe(venv: Path) -> Venv:
                 here=current_dir(backend) == venv)
 
 
-def environments(backends: Iterable[str] = BACKENDS) -> list[Venv]:
+def environments(backends: Iterable[str] = KNOWN_BACKENDS) -> list[Venv]:
     """Every venv in the root (keyed or unkeyed, complete or not) of these backends."""
     chosen = set(backends)
     return [_describe(p) for p in _all_dirs() if _backend_of(p.name) in chosen]
@@ -554,7 +672,7 @@ def _running() -> dict[str, int]:
     return programs
 
 
-def prune(backends: Iterable[str] = BACKENDS, dry_run: bool = False,
+def prune(backends: Iterable[str] = KNOWN_BACKENDS, dry_run: bool = False,
           progress: Callable[[str], None] = print) -> list[Venv]:
     """Remove the unused venvs (no checkout recorded in the stamp still has their pins; a
     venv of an earlier version records none) and the incomplete ones (no stamp), with their
@@ -613,8 +731,9 @@ def _run(cmd: list[str], log) -> None:
 
 def _build(backend: str, target: Path, log, say: Callable[[str], None]) -> None:
     """A venv at ``target`` with the pins of ``backend`` installed (raises CalledProcessError)."""
-    say("creating venv")
-    _run([sys.executable, "-m", "venv", str(target)], log)
+    python, version = base_python(backend)
+    say(f"creating venv (Python {version})")
+    _run([python, "-m", "venv", str(target)], log)
     say(f"installing {requirements(backend)} (log: {log.name})")
     _run([str(_python_in(target)), "-m", "pip", "install", "--quiet",
           "-r", str(requirements(backend))], log)
@@ -628,6 +747,10 @@ def create_one(backend: str, progress: Callable[[str, str], None]) -> EnvStatus:
     if user_interpreter(backend):
         say("using the interpreter you chose")
         return inspect(backend)
+    if base_python(backend) is None:
+        say(f"unavailable: {unavailable_reason(backend)}")
+        return EnvStatus(backend, "missing", None, detail=base_python_missing(backend),
+                         fix=fix_command(backend))
     venv = current_dir(backend)  # a stamp is written last and atomically: no lock to read it
     if venv is None:
         check_root(create=True)
@@ -660,7 +783,7 @@ def _build_here(backend: str, say: Callable[[str], None]) -> EnvStatus:
     if status.state == "ready":
         me = str(REQUIREMENTS_DIR)
         _write_stamp(target, {"fingerprint": fingerprint(backend), "backend": backend,
-                              "python": _PYTHON_VERSION, "pins": requirements(backend).name,
+                              "python": _base_version(backend), "pins": requirements(backend).name,
                               "built_by": me, "built": _today(), "used_by": {me: _today()}})
         _noted.add((target, me))
     say(status.state if status.state != "ready" else

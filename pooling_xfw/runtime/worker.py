@@ -29,7 +29,7 @@ import time
 PROTOCOL = 2
 #: the module each backend's environment must import, and how to read its version
 FRAMEWORK_MODULE = {"mxnet": "mxnet", "pytorch": "torch", "tensorflow": "tensorflow",
-                    "paddle": "paddle"}
+                    "paddle": "paddle", "jax": "jax"}
 #: framework log noise off (set before the framework is imported)
 QUIET = {
     "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow C++ banners (oneDNN, cpu features)
@@ -38,6 +38,7 @@ QUIET = {
     "MXNET_STORAGE_FALLBACK_LOG_VERBOSE": "0",
     "KMP_WARNINGS": "0",
     "PYTHONWARNINGS": "ignore",
+    "JAX_PLATFORMS": "cpu",  # JAX: no probe for GPU/TPU plugins, nor its warning about them
 }
 #: what ``threads`` sets (each framework reads one of them when it is imported)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
@@ -144,12 +145,15 @@ def op_reply(adapter, op: str, kwargs: dict, x, *more):
     (reply header, [output]; for ``pool2d_grad``, whose optional second input is the upstream
     gradient, [output, gradient]).  Shared by the worker and ``compare``'s in-process path, so
     both report alike."""
-    from pooling_xfw.adapters._base import RUNNERS
+    from pooling_xfw.adapters._base import RUNNERS, GradientError
     from pooling_xfw.errors import PoolingError
 
     started = time.perf_counter()
     try:
         output, plan = RUNNERS[op](adapter.VOCABULARY, x, *more, **kwargs)
+    except GradientError as exc:  # the forward ran: its output, and why the gradient did not
+        return {"status": "ok", "how": exc.plan.describe(), "grad_error": str(exc),
+                "seconds": time.perf_counter() - started}, [exc.output]
     except PoolingError as exc:
         return {"status": "error", "kind": "PoolingError", "message": str(exc)}, []
     except Exception as exc:  # BackendError carries the framework's one-line message
