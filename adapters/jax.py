@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from pooling_xfw.plan import Attr
-from pooling_xfw.planner import ALL_DTYPES, Vocabulary
+from pooling_xfw.planner import ALL_DTYPES, Vocabulary, index_list
 
 from ._base import bind, bind_adaptive, bind_grad
 
@@ -137,7 +137,7 @@ class Jax(Vocabulary):
 
     def gather(self, plan, v, indices, axis):
         # jnp.take takes no list (JAX refuses Python sequences as arrays)
-        return plan.call("jnp.take", v, plan.call("jnp.asarray", list(indices)), axis=axis)
+        return plan.call("jnp.take", v, plan.call("jnp.asarray", index_list(indices)), axis=axis)
 
     def concat(self, plan, values, axis):
         return plan.call("jnp.concatenate", list(values), axis=axis)
