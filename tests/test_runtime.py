@@ -374,8 +374,8 @@ def test_framework_error_is_one_line_with_the_frameworks_message(hook_pool, back
 def test_invalid_arguments_fail_before_any_backend_runs():
     with pytest.raises(px.PoolingError, match="^mode: got 'mean'"):
         px.compare(X16, 2, "mean", pool=WorkerPool())
-    with pytest.raises(px.PoolingError, match="^backend: got 'jax'"):
-        px.compare(X16, 2, backends=["jax"], pool=WorkerPool())
+    with pytest.raises(px.PoolingError, match="^backend: got 'caffe'"):
+        px.compare(X16, 2, backends=["caffe"], pool=WorkerPool())
     with pytest.raises(px.PoolingError, match=r"^backends: got \[\]"):
         px.compare(X16, 2, backends=[], pool=WorkerPool())
     with pytest.raises(px.PoolingError, match="^gateways\\['pytorch'\\]: got 'ftp=x'"):
