@@ -63,18 +63,23 @@ def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
+def _plane_windows(shape, pool_size, stride, padding, dilation, ceil_mode):
+    """The windows of an (H, W) plane along each axis (``_windows``), the padding resolved
+    from a word (``_pads``) or given per side."""
+    (kh, kw), (sh, sw), (dh, dw) = _pair(pool_size), _pair(stride), _pair(dilation)
+    if isinstance(padding, str):
+        ph = _pads(shape[0], kh, sh, dh, padding.lower())
+        pw = _pads(shape[1], kw, sw, dw, padding.lower())
+    else:
+        ph, pw = (_pair(v) for v in _pair(padding))
+    return (_windows(shape[0], kh, sh, dh, ph[0], ph[1], ceil_mode),
+            _windows(shape[1], kw, sw, dw, pw[0], pw[1], ceil_mode))
+
+
 def pool_plane(plane, pool_size, mode="max", stride=1, padding=0, dilation=1, ceil_mode=False,
                count_include_pad=True, p=2.0):
     """Pool one (H, W) float64 plane; returns a float64 (out_h, out_w) array."""
-    (kh, kw), (sh, sw), (dh, dw) = _pair(pool_size), _pair(stride), _pair(dilation)
-    if isinstance(padding, str):
-        ph = _pads(plane.shape[0], kh, sh, dh, padding.lower())
-        pw = _pads(plane.shape[1], kw, sw, dw, padding.lower())
-    else:
-        padding = _pair(padding)
-        ph, pw = (_pair(v) for v in padding)
-    rows = _windows(plane.shape[0], kh, sh, dh, ph[0], ph[1], ceil_mode)
-    cols = _windows(plane.shape[1], kw, sw, dw, pw[0], pw[1], ceil_mode)
+    rows, cols = _plane_windows(plane.shape, pool_size, stride, padding, dilation, ceil_mode)
     out = np.empty((len(rows), len(cols)))
     for i, row in enumerate(rows):
         for j, col in enumerate(cols):
@@ -174,15 +179,7 @@ def grad_plane(plane, up, pool_size, mode="max", stride=1, padding=0, dilation=1
     gradient to its extreme among its real cells in row-major order (its NaNs if it has any;
     ``ties``: the first, split evenly, or all), avg ``up / count`` to each real cell, lp
     ``up * sign(v) * (|v| / norm)**(p - 1)`` (0 where v is 0, NaN where the norm is)."""
-    (kh, kw), (sh, sw), (dh, dw) = _pair(pool_size), _pair(stride), _pair(dilation)
-    if isinstance(padding, str):
-        ph = _pads(plane.shape[0], kh, sh, dh, padding.lower())
-        pw = _pads(plane.shape[1], kw, sw, dw, padding.lower())
-    else:
-        padding = _pair(padding)
-        ph, pw = (_pair(v) for v in padding)
-    rows = _windows(plane.shape[0], kh, sh, dh, ph[0], ph[1], ceil_mode)
-    cols = _windows(plane.shape[1], kw, sw, dw, pw[0], pw[1], ceil_mode)
+    rows, cols = _plane_windows(plane.shape, pool_size, stride, padding, dilation, ceil_mode)
     grad = np.zeros(plane.shape)
     for i, row in enumerate(rows):
         for j, col in enumerate(cols):

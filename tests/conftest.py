@@ -16,3 +16,16 @@ def pool():
         missing = {b: str(h) for b, h in started.items() if isinstance(h, Exception)}
         assert not missing, f"backend workers could not start: {missing}"
         yield workers
+
+
+@pytest.fixture(scope="module")
+def hook_pool():
+    """Workers that also accept the test hooks (a snippet run as printed, faults)."""
+    import os
+
+    os.environ["POOLING_XFW_TEST_HOOKS"] = "1"
+    try:
+        with WorkerPool() as workers:
+            yield workers
+    finally:
+        del os.environ["POOLING_XFW_TEST_HOOKS"]

@@ -114,7 +114,7 @@ EMULATED = "AMD EPYC Zen 4 with AVX-512; an elementwise maximum, the same on any
 FLOATS = ("float16", "float32", "float64")
 
 
-def _assert_judged_rightly(outcome, reference: np.ndarray, cause: str) -> None:
+def assert_judged_rightly(outcome, reference: np.ndarray, cause: str) -> None:
     """``agree`` exactly when the output is the reference (NaN equal to NaN), else ``differ``
     naming ``cause``."""
     assert outcome.output.shape == reference.shape, outcome.detail
@@ -168,7 +168,7 @@ def test_nan_in_a_max_window(pool, backend, dtype):
     result = px.compare(x, 2, stride=2, backends=[backend], pool=pool)
     np.testing.assert_array_equal(result.reference, np.full((1, 1, 2, 2), np.nan, dtype))
     outcome = result.results[backend]
-    _assert_judged_rightly(outcome, result.reference, "NaN in the window ignored")
+    assert_judged_rightly(outcome, result.reference, "NaN in the window ignored")
     got = outcome.output[0, 0]
     policies = {name for name, policy in NAN_POLICIES.items()
                 if np.array_equal(got, policy(_windows(x[0, 0])), equal_nan=True)}
@@ -214,7 +214,7 @@ def test_window_of_only_infinity(pool, backend, dtype, mode, infinity):
     np.testing.assert_array_equal(result.reference[0, 0], [[infinity, sign * 7],
                                                           [sign * 13, sign * 15]])
     outcome = result.results[backend]
-    _assert_judged_rightly(outcome, result.reference, f"only {'-' if sign > 0 else '+'}inf")
+    assert_judged_rightly(outcome, result.reference, f"only {'-' if sign > 0 else '+'}inf")
     np.testing.assert_array_equal(outcome.output[0, 0].ravel()[1:], [sign * 7, sign * 13,
                                                                      sign * 15])
     got = outcome.output[0, 0, 0, 0]

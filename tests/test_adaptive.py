@@ -256,6 +256,8 @@ def test_compare_refuses_what_an_operation_does_not_take(kwargs, message):
 
 from pooling_xfw.runtime.envs import BACKENDS  # noqa: E402
 
+from .test_adapters import assert_judged_rightly  # noqa: E402
+
 # (n, o) along one axis: the notes' named cases (7 -> 3, 5 -> 3, 10 -> 4, 6 -> 4, 3 -> 5, ...), the
 # sizes Keras 3 on JAX gets wrong (7 -> 7, 14 -> 7, 24 -> 7, 13 -> 13, 15 -> 15), the edges (1 in
 # or out, None, 0), then sizes drawn from 1..24 in and out
@@ -360,15 +362,6 @@ ZEN4 = "AMD EPYC Zen 4 (family 25 model 17) with AVX-512"
 ANY_CPU = "an elementwise maximum or a reduction (TensorFlow's global max), the same on any CPU"
 
 
-def _assert_judged_rightly(outcome, reference, cause):
-    assert outcome.output.shape == reference.shape, outcome.detail
-    if np.array_equal(outcome.output, reference, equal_nan=True):
-        assert outcome.status == "agree", outcome.detail
-    else:
-        assert outcome.status == "differ", f"{outcome.status}: {outcome.detail}"
-        assert cause in outcome.detail, outcome.detail
-
-
 def _nan_input(dtype):
     """5 -> 3 on two rows: bins [0,2) [1,4) [3,5); a NaN first, inside and last in a bin."""
     return np.array([[[[1, np.nan, 3, 4, 5], [np.nan, 2, 3, 4, np.nan]]]], dtype)
@@ -407,7 +400,7 @@ def test_nan_in_a_max_bin(pool, backend, op, dtype):
     policies = _nan_policies(x, op)
     np.testing.assert_array_equal(result.reference, policies["propagated"].astype(dtype))
     outcome = result.results[backend]
-    _assert_judged_rightly(outcome, result.reference, "NaN in the window ignored")
+    assert_judged_rightly(outcome, result.reference, "NaN in the window ignored")
     seen = {name for name, expected in policies.items()
             if np.array_equal(outcome.output, expected.astype(dtype), equal_nan=True)}
     recorded = NAN_IN_A_MAX[op, backend, dtype]
@@ -445,7 +438,7 @@ def test_a_bin_of_only_minus_inf(pool, backend, op, dtype):
         result = px.compare(x, op=op, backends=[backend], pool=pool)
         np.testing.assert_array_equal(result.reference.ravel(), [-np.inf])
     outcome = result.results[backend]
-    _assert_judged_rightly(outcome, result.reference, "only -inf")
+    assert_judged_rightly(outcome, result.reference, "only -inf")
     np.testing.assert_array_equal(outcome.output.ravel()[1:], result.reference.ravel()[1:])
     got = outcome.output.ravel()[0]
     seen = {name for name, value in [("infinity", -np.inf),
@@ -592,21 +585,6 @@ def test_in_process_path_runs_adaptive_and_global(tmp_path):
 
 
 # --- the code shown is the code that ran; large inputs ---------------------------------------------
-
-@pytest.fixture(scope="module")
-def hook_pool():
-    """Workers that also run a snippet as printed (the test hooks)."""
-    import os
-
-    from pooling_xfw.runtime.client import WorkerPool
-
-    os.environ["POOLING_XFW_TEST_HOOKS"] = "1"
-    try:
-        with WorkerPool() as workers:
-            yield workers
-    finally:
-        del os.environ["POOLING_XFW_TEST_HOOKS"]
-
 
 @pytest.mark.parametrize("op,mode,dtype", [("adaptive", "max", "float32"),
                                            ("adaptive", "avg", "float32"),

@@ -36,6 +36,13 @@ def problems(draw):
     n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
     shape = (n, c, h, w) if layout == "NCHW" else (n, h, w, c)
     x = _values(draw(st.integers(0, 2**32 - 1)), shape, dtype)
+    pool_size, kwargs = draw_spec(draw, x, mode, layout)
+    return x, pool_size, mode, kwargs
+
+
+def draw_spec(draw, x: np.ndarray, mode: str, layout: str) -> tuple:
+    """A random window and every px.pool2d convention for ``x``: (pool_size, kwargs); a draw
+    the input cannot take (a window or pad too large) becomes a 1x1 window without padding."""
     kwargs = dict(stride=draw(SIZES), padding=draw(PADDINGS),
                   dilation=draw(st.sampled_from([1, 1, 2, (2, 1)])),
                   ceil_mode=draw(st.booleans()), count_include_pad=draw(st.booleans()),
@@ -44,9 +51,8 @@ def problems(draw):
     try:
         px.pool2d(x, pool_size, mode, **kwargs)
     except px.PoolingError:
-        kwargs["padding"] = 0
-        pool_size = 1
-    return x, pool_size, mode, kwargs
+        kwargs["padding"], pool_size = 0, 1
+    return pool_size, kwargs
 
 
 def _nhwc_one_channel(dtype: str, shape, mode: str, pool_size=2, **kwargs):

@@ -8,18 +8,15 @@ import pooling_xfw as px
 from pooling_xfw import gradient
 
 from . import brute
-from .test_reference import LAYOUTS, PADDINGS, SIZES
+from .test_differential import draw_spec
+from .test_reference import LAYOUTS, PADDINGS, SIZES, draw_layout_and_shape
 
 # --- the reference, from the definitions -------------------------------------------------------
 
 
 @st.composite
 def gradient_problems(draw):
-    layout = draw(st.sampled_from(LAYOUTS))
-    rank = draw(st.integers(2, 4))
-    h, w = draw(st.integers(1, 7)), draw(st.integers(1, 7))
-    lead = [draw(st.integers(1, 2)) for _ in range(rank - 2)]
-    shape = lead + [h, w] if layout == "NCHW" or rank == 2 else lead[:-1] + [h, w] + lead[-1:]
+    layout, shape = draw_layout_and_shape(draw)
     dtype = draw(st.sampled_from(["float32", "float64", "float16"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     x = rng.integers(-3, 4, size=shape).astype(dtype)  # few values: ties in most windows
@@ -509,15 +506,7 @@ def backend_problems(draw, ties: bool):
         x = (rng.permutation(np.prod(shape)).reshape(shape) + 1) * rng.choice([-1, 1], shape)
         x = x / 8
     x = x.astype(draw(st.sampled_from(["float32", "float64"])))
-    kwargs = dict(stride=draw(SIZES), padding=draw(PADDINGS),
-                  dilation=draw(st.sampled_from([1, 1, 2, (2, 1)])),
-                  ceil_mode=draw(st.booleans()), count_include_pad=draw(st.booleans()),
-                  layout=layout, p=draw(st.sampled_from([1.0, 2.0, 3.0])))
-    pool_size = draw(SIZES)
-    try:
-        px.pool2d(x, pool_size, mode, **kwargs)
-    except px.PoolingError:
-        kwargs["padding"], pool_size = 0, 1
+    pool_size, kwargs = draw_spec(draw, x, mode, layout)
     up = rng.standard_normal(px.pool2d(x, pool_size, mode, **kwargs).shape).astype(x.dtype)
     return x, pool_size, mode, kwargs, up
 

@@ -9,7 +9,6 @@ import pytest
 import pooling_xfw as px
 from pooling_xfw import porting
 from pooling_xfw.porting import chapter
-from pooling_xfw.runtime.client import WorkerPool
 from pooling_xfw.runtime.envs import BACKENDS
 
 from .test_cli import cli
@@ -118,18 +117,6 @@ def test_translate_runs_source_and_every_target_and_they_agree(pool, framework, 
             expected = "agrees with the source call" if target.holds_for(
                 porting.sizes.hw_of(size, result.source.spec["layout"])) else "refused"
             assert line == expected, (target.backend, size, line)
-
-
-@pytest.fixture(scope="module")
-def hook_pool():
-    import os
-
-    os.environ["POOLING_XFW_TEST_HOOKS"] = "1"
-    try:
-        with WorkerPool() as workers:
-            yield workers
-    finally:
-        del os.environ["POOLING_XFW_TEST_HOOKS"]
 
 
 # the examples, and calls whose translations hold for some sizes only

@@ -344,13 +344,19 @@ PADDINGS = st.one_of(
 SIZES = st.one_of(st.integers(1, 4), st.tuples(st.integers(1, 4), st.integers(1, 4)))
 
 
-@st.composite
-def pooling_problems(draw):
+def draw_layout_and_shape(draw) -> tuple[str, list[int]]:
+    """A layout and a shape of rank 2 to 4 in it: H and W in 1..7, the other axes 1 or 2."""
     layout = draw(st.sampled_from(LAYOUTS))
     rank = draw(st.integers(2, 4))
     h, w = draw(st.integers(1, 7)), draw(st.integers(1, 7))
     lead = [draw(st.integers(1, 2)) for _ in range(rank - 2)]
     shape = lead + [h, w] if layout == "NCHW" or rank == 2 else lead[:-1] + [h, w] + lead[-1:]
+    return layout, shape
+
+
+@st.composite
+def pooling_problems(draw):
+    layout, shape = draw_layout_and_shape(draw)
     dtype = draw(st.sampled_from(["float32", "float64", "float16", "int32"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     x = rng.integers(-9, 10, size=shape).astype(dtype)
