@@ -20,7 +20,7 @@ import pooling_xfw as px
 from pooling_xfw.runtime import envs
 from pooling_xfw.runtime.client import WorkerFailure, WorkerPool
 
-from .test_adapters import (GRID, NAN_POLICIES, ZEN4, _assert_judged_rightly, _extreme,
+from .test_adapters import (GRID, NAN_POLICIES, ZEN4, assert_judged_rightly, _extreme,
                             _input, _nan_windows, _windows)
 
 JAX = "jax"
@@ -169,7 +169,7 @@ def test_nan_in_a_max_window(jax_pool, dtype):
     x = _nan_windows(dtype)
     result = px.compare(x, 2, stride=2, backends=[JAX], pool=jax_pool)
     outcome = result.results[JAX]
-    _assert_judged_rightly(outcome, result.reference, "NaN in the window ignored")
+    assert_judged_rightly(outcome, result.reference, "NaN in the window ignored")
     policies = {name for name, policy in NAN_POLICIES.items()
                 if np.array_equal(outcome.output[0, 0], policy(_windows(x[0, 0])),
                                   equal_nan=True)}
@@ -191,7 +191,7 @@ def test_window_of_only_infinity(jax_pool, dtype, mode, infinity):
     x[0, 0, :2, :2] = infinity
     result = px.compare(x, 2, mode, stride=2, backends=[JAX], pool=jax_pool)
     outcome = result.results[JAX]
-    _assert_judged_rightly(outcome, result.reference, f"only {'-' if sign > 0 else '+'}inf")
+    assert_judged_rightly(outcome, result.reference, f"only {'-' if sign > 0 else '+'}inf")
     got = outcome.output[0, 0, 0, 0]
     seen = {name for name, value in [("infinity", infinity),
                                      ("extreme finite", _extreme(dtype, mode))] if got == value}
