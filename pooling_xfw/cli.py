@@ -80,16 +80,17 @@ class _Parser(argparse.ArgumentParser):
 
 #: names people type for a backend, for "did you mean"
 _BACKEND_ALIASES = {"torch": "pytorch", "pt": "pytorch", "tf": "tensorflow", "keras": "tensorflow",
-                    "mx": "mxnet", "gluon": "mxnet", "paddlepaddle": "paddle", "pd": "paddle"}
+                    "mx": "mxnet", "gluon": "mxnet", "paddlepaddle": "paddle", "pd": "paddle",
+                    "onnx": "onnxruntime", "ort": "onnxruntime"}
 
 
 def _backend(flag: str, typed: str, name: str, several: bool = True) -> str:
     """One backend name (any case) of what was typed for ``flag`` (a list when ``several``)."""
-    if name.strip().lower() in envs.BACKENDS:
+    if name.strip().lower() in envs.KNOWN_BACKENDS:
         return name.strip().lower()
-    hint = _did_you_mean(name, envs.BACKENDS, _BACKEND_ALIASES)
+    hint = _did_you_mean(name, envs.KNOWN_BACKENDS, _BACKEND_ALIASES)
     raise _usage(flag, typed, f"unknown backend {name.strip()!r}{hint}",
-                 ", ".join(envs.BACKENDS) + (", comma-separated" if several else ""))
+                 ", ".join(envs.KNOWN_BACKENDS) + (", comma-separated" if several else ""))
 
 
 def _backends(text: str | None, flag: str = "--backends") -> list[str]:
@@ -99,7 +100,7 @@ def _backends(text: str | None, flag: str = "--backends") -> list[str]:
     names = [_backend(flag, text, name) for name in text.split(",") if name.strip()]
     if not names:
         raise _usage(flag, text, "no backend named",
-                     ", ".join(envs.BACKENDS) + ", comma-separated")
+                     ", ".join(envs.KNOWN_BACKENDS) + ", comma-separated")
     return list(dict.fromkeys(names))  # each once, in the order given
 
 
@@ -766,7 +767,9 @@ def _audit_chapter(args) -> int:
     return _could_not_run(unrun, "the audit is incomplete")
 
 
-_BACKENDS_HELP = "comma-separated subset of mxnet, pytorch, tensorflow, paddle (default: all)"
+_BACKENDS_HELP = ("comma-separated names of mxnet, pytorch, tensorflow, paddle (the default: these "
+                  "four) and the extra backends, run when named: " + ", ".join(
+                      envs.EXTRA_BACKENDS))
 
 _DESCRIPTION = """\
 2-D pooling compared across MXNet, PyTorch, TensorFlow and Paddle: each framework runs in its

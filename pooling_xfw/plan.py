@@ -40,6 +40,17 @@ class Attr:
 
 
 @dataclasses.dataclass(frozen=True)
+class Call:
+    """A call nested as an argument, rendered inline: ``helper.make_opsetid('', 22)``, or a
+    method of its first argument (``fn`` starting with ``.``: ``model.SerializeToString()``).
+    For frameworks whose steps build a graph, where each step passes built pieces along."""
+
+    fn: str
+    args: tuple = ()
+    kwargs: tuple = ()  # ((name, value), ...)
+
+
+@dataclasses.dataclass(frozen=True)
 class Step:
     out: str
     fn: str
@@ -52,6 +63,17 @@ def render_value(value: Any) -> str:
         return value.name
     if isinstance(value, Attr):
         return value.path
+    if isinstance(value, Call):
+        args = [render_value(a) for a in value.args]
+        if value.fn.startswith("."):
+            args, head = args[1:], f"{args[0]}{value.fn}"
+        else:
+            head = value.fn
+        args += [f"{k}={render_value(v)}" for k, v in value.kwargs]
+        return f"{head}({', '.join(args)})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{render_value(k)}: {render_value(v)}"
+                               for k, v in value.items()) + "}"
     if isinstance(value, slice):
         parts = ["" if v is None else str(v) for v in (value.start, value.stop, value.step)]
         return ":".join(parts[:2]) + (f":{parts[2]}" if parts[2] else "")
@@ -74,6 +96,14 @@ def _resolve(value: Any, env: dict, namespace: dict) -> Any:
         return env[value.name]
     if isinstance(value, Attr):
         return _lookup(value.path, namespace)
+    if isinstance(value, Call):
+        args = [_resolve(a, env, namespace) for a in value.args]
+        kwargs = {k: _resolve(v, env, namespace) for k, v in value.kwargs}
+        if value.fn.startswith("."):
+            return getattr(args[0], value.fn[1:])(*args[1:], **kwargs)
+        return _lookup(value.fn, namespace)(*args, **kwargs)
+    if isinstance(value, dict):
+        return {k: _resolve(v, env, namespace) for k, v in value.items()}
     if isinstance(value, list):
         return [_resolve(v, env, namespace) for v in value]
     if isinstance(value, tuple) and not all(isinstance(v, slice) for v in value):
@@ -113,7 +143,10 @@ class Plan:
     # --- building -----------------------------------------------------------------------------
     def call(self, fn: str, *args, **kwargs) -> Var:
         self._counter += 1
-        out = f"t{self._counter}"
+        return self.call_as(f"t{self._counter}", fn, *args, **kwargs)
+
+    def call_as(self, out: str, fn: str, *args, **kwargs) -> Var:
+        """``call``, its result named ``out`` (``graph``, ``model``) in the rendered code."""
         self.steps.append(Step(out, fn, args, tuple(kwargs.items())))
         return Var(out)
 
@@ -226,6 +259,9 @@ def _encode(value):
         return {"var": value.name}
     if isinstance(value, Attr):
         return {"attr": value.path}
+    if isinstance(value, Call):
+        return {"call": [value.fn, _encode(list(value.args)),
+                         _encode([list(kv) for kv in value.kwargs])]}
     if isinstance(value, slice):
         return {"slice": [value.start, value.stop, value.step]}
     if isinstance(value, tuple):
@@ -250,6 +286,9 @@ def _decode(value):
             return Var(inner)
         if tag == "attr":
             return Attr(inner)
+        if tag == "call":
+            fn, args, kwargs = inner
+            return Call(fn, tuple(_decode(args)), tuple((k, v) for k, v in _decode(kwargs)))
         if tag == "slice":
             return slice(*inner)
         if tag == "tuple":

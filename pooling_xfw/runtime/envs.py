@@ -47,7 +47,14 @@ from typing import Callable, Iterable
 
 from .worker import FRAMEWORK_MODULE, QUIET
 
+#: the default backends: what ``report``, ``compare``, ``conventions`` and the test matrix run
 BACKENDS = ("mxnet", "pytorch", "tensorflow", "paddle")
+#: backends run only when named (``--backends NAME``), each with its own venv and test file
+EXTRA_BACKENDS = (
+    "onnxruntime",
+)
+#: every backend this checkout can run: the defaults, then the extras
+KNOWN_BACKENDS = BACKENDS + EXTRA_BACKENDS
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _INSTALLED_REQUIREMENTS = Path(__file__).resolve().parents[1] / "adapters" / "requirements"
 #: the pins: ``adapters/requirements`` at the top of a checkout, ``pooling_xfw/adapters/...`` once installed
@@ -116,8 +123,8 @@ def check_root(create: bool = False) -> Path:
 def check_backend(name: str) -> str:
     from pooling_xfw.errors import PoolingError
 
-    if name not in BACKENDS:
-        raise PoolingError(f"backend: got {name!r}; allowed: {', '.join(BACKENDS)}")
+    if name not in KNOWN_BACKENDS:
+        raise PoolingError(f"backend: got {name!r}; allowed: {', '.join(KNOWN_BACKENDS)}")
     return name
 
 
@@ -406,7 +413,7 @@ def quiet_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def _backend_of(name: str) -> str | None:
     """The backend of a venv's directory name (``paddle``, ``paddle-1a2b3c4d``), else None."""
     backend, _, key = name.partition("-")
-    if backend in BACKENDS and (not key or (len(key) == 8 and all(
+    if backend in KNOWN_BACKENDS and (not key or (len(key) == 8 and all(
             c in "0123456789abcdef" for c in key))):
         return backend
     return None
