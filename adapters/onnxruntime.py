@@ -15,8 +15,10 @@ window (ONNX Runtime rejects a pad >= the kernel at session creation:
 ``pool_attributes.h``: "Pad should be smaller than kernel"), ``ceil_mode`` (its drop rule is
 PyTorch's, the reference's), ``count_include_pad`` (the ceil overhang never counted, as the
 reference), ``dilations`` (``AveragePool`` from opset 19), ``auto_pad`` ``SAME_UPPER`` /
-``SAME_LOWER`` without dilation (with dilation ONNX Runtime computes the SAME pads as if the
-window were not dilated, 3 outputs of 5 on k3 d2 over 5 cells: explicit pads instead);
+``SAME_LOWER`` without dilation and with strides no wider than the window (with dilation ONNX
+Runtime computes the SAME pads as if the window were not dilated, 3 outputs of 5 on k3 d2 over
+5 cells; with a stride wider than the window its SAME pads can be negative, a
+RUNTIME_EXCEPTION "padding values must be non-negative": explicit pads for both);
 ``LpPool`` for an integer ``p``; ``GlobalMaxPool`` / ``GlobalAveragePool``.  Layout: no
 layout attribute, NCHW only: NHWC is transposed.
 
@@ -105,12 +107,11 @@ def _save(model: bytes) -> None:
 
     name = onnx.load_from_string(model).graph.name or "pooling"
     path = os.path.join(folder, f"{name}-{hashlib.sha1(model).hexdigest()[:10]}.onnx")
-    if not os.path.exists(path):
-        os.makedirs(folder, exist_ok=True)
-        partial = f"{path}.{os.getpid()}.tmp"
-        with open(partial, "wb") as out:
-            out.write(model)
-        os.replace(partial, path)
+    os.makedirs(folder, exist_ok=True)
+    partial = f"{path}.{os.getpid()}.tmp"
+    with open(partial, "wb") as out:
+        out.write(model)
+    os.replace(partial, path)
 
 
 def _name(v: Var) -> str:
@@ -278,7 +279,8 @@ class OnnxRuntime(Vocabulary):
         attrs = dict(kernel_shape=list(spec.pool_size), strides=list(spec.stride))
         if spec.dilation != (1, 1):
             attrs["dilations"] = list(spec.dilation)
-        if spec.padding in ("same", "same_lower") and spec.dilation == (1, 1):
+        if (spec.padding in ("same", "same_lower") and spec.dilation == (1, 1)
+                and all(s <= k for s, k in zip(spec.stride, spec.pool_size))):
             attrs["auto_pad"] = "SAME_UPPER" if spec.padding == "same" else "SAME_LOWER"
         else:
             if any(p >= k for pair, k in zip(geom.pads, spec.pool_size) for p in pair):

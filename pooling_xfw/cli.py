@@ -645,7 +645,40 @@ def _report(args) -> int:
 
 def _compare(args) -> int:
     case = _single_case(args)
-    return _emit(args, [case], args.grad_options)
+    if args.save_onnx is None:
+        return _emit(args, [case], args.grad_options)
+    return _saving_onnx(args, lambda: _emit(args, [case], args.grad_options))
+
+
+def _saving_onnx(args, run) -> int:
+    """``--save-onnx DIR``: the onnxruntime backend writes each model it runs to DIR (through
+    its worker's environment), then each file written is named on stderr."""
+    import time
+    from pathlib import Path
+
+    from .runtime.client import log
+
+    folder = Path(args.save_onnx).expanduser()
+    if "onnxruntime" not in _backends(args.backends):
+        raise _usage("--save-onnx", args.save_onnx, "no onnxruntime backend to save a model of",
+                     "with --backends naming onnxruntime")
+    if folder.exists() and not folder.is_dir():
+        raise _usage("--save-onnx", args.save_onnx, "not a directory",
+                     "a directory, or one to create in an existing directory")
+    if not folder.exists() and not folder.parent.is_dir():
+        raise _usage("--save-onnx", args.save_onnx, f"{folder.parent} does not exist",
+                     "a directory, or one to create in an existing directory")
+    folder.mkdir(exist_ok=True)
+    started = time.time()
+    os.environ["POOLING_XFW_SAVE_ONNX"] = str(folder.resolve())
+    try:
+        code = run()
+    finally:
+        os.environ.pop("POOLING_XFW_SAVE_ONNX", None)
+    for path in sorted(folder.glob("*.onnx")):
+        if path.stat().st_mtime >= started - 1:
+            log(f"wrote {path}")
+    return code
 
 
 def _could_not_run(unrun: dict[str, str], consequence: str) -> int:
@@ -897,6 +930,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="avg divides by real cells only (count_include_pad=False)")
     cmp_.add_argument("--layout", default="NCHW", help="NCHW (default) or NHWC")
     cmp_.add_argument("--p", help="power of lp pooling (default: 2)")
+    cmp_.add_argument("--save-onnx", metavar="DIR",
+                      help="write the ONNX model the onnxruntime backend ran to DIR (open it "
+                           "in Netron); needs onnxruntime in --backends")
     _grad_arguments(cmp_)
     cmp_.set_defaults(run=_compare)
 
