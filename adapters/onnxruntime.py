@@ -325,7 +325,10 @@ class OnnxRuntime(Vocabulary):
         return None  # float64 max: MaxPool with the whole window; integers: MaxPool likewise
 
     # --- the model and the session ----------------------------------------------------------------
-    def finish(self, plan, y, dtype, out_dtype, shape):
+    def finish(self, plan, y, dtype, out_dtype, layout):
+        """The model of the nodes, its session and the run.  The input's axes are named, not
+        sized (``['N', 'C', 'H', 'W']``): the model holds for every size its plan does, and
+        one session serves every input of that plan."""
         if y.name == "x":  # nothing to compute (every bin one cell): the model still runs
             y = self.node(plan, "Identity", [y])
         nodes = [Var(step.out) for step in plan.steps if step.fn == "helper.make_node"]
@@ -335,7 +338,8 @@ class OnnxRuntime(Vocabulary):
             "helper.make_tensor_value_info", (name, Attr(f"TensorProto.{ELEMENT[dt.name]}"),
                                               None if dims is None else list(dims)))
         graph = plan.call_as("graph", "helper.make_graph", nodes, title,
-                             [tensor("x", dtype, shape)], [tensor(y.name, out_dtype, None)])
+                             [tensor("x", dtype, list(layout))],
+                             [tensor(y.name, out_dtype, None)])
         model = plan.call_as("model", "helper.make_model", graph,
                              opset_imports=[Call("helper.make_opsetid", ("", OPSET))])
         session = plan.call_as("session", "ort.InferenceSession",

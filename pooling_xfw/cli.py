@@ -127,16 +127,22 @@ def _set_gateways(pairs: list[str]) -> None:
                      gateways.set_gateway)
 
 
+def _env_backends(args) -> list[str]:
+    """``envs create|list|prune``: the backends named, else every known one (the extra
+    backends' venvs too: their tests and ``--backends NAME`` need them)."""
+    return _backends(args.backends) if args.backends else list(envs.KNOWN_BACKENDS)
+
+
 def _envs_create(args) -> int:
     jobs = _int("--jobs", args.jobs, args.jobs, 1, "an int >= 1")
-    statuses = envs.create(_backends(args.backends), jobs=jobs)
+    statuses = envs.create(_env_backends(args), jobs=jobs)
     return EXIT_OK if all(s.state == "ready" for s in statuses) else EXIT_UNAVAILABLE
 
 
 def _envs_list(args) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    names = _backends(args.backends)
+    names = _env_backends(args)
     with ThreadPoolExecutor(len(names)) as pool:
         statuses = list(pool.map(_inspect, names))
     print(f"environments in {envs.envs_root()} (override: POOLING_XFW_ENVS)")
@@ -164,7 +170,7 @@ def _print_venvs(venvs) -> None:
 
 
 def _envs_prune(args) -> int:
-    removed = envs.prune(_backends(args.backends), dry_run=args.dry_run)
+    removed = envs.prune(_env_backends(args), dry_run=args.dry_run)
     if not removed:
         print(f"nothing to remove in {envs.envs_root()}")
     return EXIT_OK
@@ -804,6 +810,9 @@ _BACKENDS_HELP = ("comma-separated names of mxnet, pytorch, tensorflow, paddle (
                   "four) and the extra backends, run when named: " + ", ".join(
                       envs.EXTRA_BACKENDS))
 
+_ENV_BACKENDS_HELP = ("comma-separated names of " + ", ".join(envs.KNOWN_BACKENDS) +
+                      " (default: all of them)")
+
 _DESCRIPTION = """\
 2-D pooling compared across MXNet, PyTorch, TensorFlow and Paddle: each framework runs in its
 own environment and is checked against one numpy reference, which states every convention.
@@ -861,7 +870,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = env_sub.add_parser("create", help="build missing or outdated environments",
                                 description="Build the missing or outdated environments, in "
                                             "parallel, with progress.")
-    create.add_argument("--backends", help=_BACKENDS_HELP)
+    create.add_argument("--backends", help=_ENV_BACKENDS_HELP)
     create.add_argument("--jobs", default="4",
                         help="environments built at once (default: 4)")
     create.set_defaults(run=_envs_create)
@@ -869,13 +878,13 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Each backend's interpreter, framework and numpy "
                                              "version, host and state, and the fix when it is "
                                              "not ready.")
-    listing.add_argument("--backends", help=_BACKENDS_HELP)
+    listing.add_argument("--backends", help=_ENV_BACKENDS_HELP)
     listing.set_defaults(run=_envs_list)
     prune = env_sub.add_parser("prune", help="remove environments no checkout uses any more",
                                description="Remove the environments that no checkout recorded "
                                            "as using them still selects, and unfinished "
                                            "builds; one in use is kept.")
-    prune.add_argument("--backends", help=_BACKENDS_HELP)
+    prune.add_argument("--backends", help=_ENV_BACKENDS_HELP)
     prune.add_argument("--dry-run", action="store_true", help="say what would be removed")
     prune.set_defaults(run=_envs_prune)
 

@@ -109,10 +109,10 @@ class Vocabulary:
         return plan.call("op:getitem", v, index)
 
     def finish(self, plan: Plan, y: Var, dtype: np.dtype, out_dtype: np.dtype,
-               shape: tuple[int, ...] | None) -> Var:
+               layout: str) -> Var:
         """The plan's last steps after ``y``, the result: nothing for an eager framework; a
-        graph framework builds and runs its model of the steps here (``x``: 4-D, ``dtype``,
-        ``shape`` or None; ``y``: ``out_dtype``)."""
+        graph framework builds and runs its model of the steps here (``x``: a 4-D ``layout``
+        array of ``dtype``; ``y``: ``out_dtype``)."""
         return y
 
     def cast(self, plan: Plan, v: Var, dtype: str) -> Var:
@@ -355,8 +355,7 @@ def build_plan(vocab: Vocabulary, geom, dtype: np.dtype,
         y = vocab.cast(plan, y, out.name)
     if layout != spec.layout:
         y = vocab.transpose(plan, y, TO_NHWC if spec.layout == "NHWC" else TO_NCHW)
-    vocab.finish(plan, y, dtype, out, None if shape is None else as_4d_shape(tuple(shape),
-                                                                         spec.layout))
+    vocab.finish(plan, y, dtype, out, spec.layout)
     return plan
 
 
