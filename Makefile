@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BASE_PYTHON ?= python3
 # every backend the tests run: the default four (pooling_xfw.runtime.envs.BACKENDS) and those
 # run only when named (jax: its venv is built from Python 3.12, found on PATH or through pyenv)
-ALL_BACKENDS := mxnet,pytorch,tensorflow,paddle,jax
+ALL_BACKENDS := mxnet,pytorch,tensorflow,paddle,jax,onnxruntime
 
 .PHONY: report test envs bench test-tools
 report: $(VENV)/.ready

@@ -28,6 +28,15 @@ class GradientError(BackendError):
         self.output, self.plan = output, plan
 
 
+class GradientUnavailable(RuntimeError):
+    """The framework has no gradient to give (``Vocabulary.no_autograd``, the reason): the
+    forward ran, ``output`` and ``plan`` are its own."""
+
+    def __init__(self, reason: str, output: np.ndarray, plan: Plan):
+        super().__init__(reason)
+        self.output, self.plan = output, plan
+
+
 def _as_4d(x: np.ndarray, layout: str) -> np.ndarray:
     if x.ndim == 4:
         return x
@@ -93,6 +102,9 @@ def run_grad(vocab: Vocabulary, X, grad_output=None, pool_size=None, mode="max",
     x = grad_input(x)
     shape = output_shape_of(x.shape, geom)
     up = upstream(grad_output, shape, x.dtype)
+    if vocab.no_autograd:  # the forward alone, and why there is no backward
+        raise GradientUnavailable(vocab.no_autograd, _run_plan(vocab, the_plan, geom, x, shape),
+                                  the_plan)
     the_plan.backward = vocab.backward
     layout = geom.spec.layout
     x4 = _as_4d(x, layout).astype(the_plan.handover or x.dtype.newbyteorder("="), copy=False)

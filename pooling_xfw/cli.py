@@ -80,7 +80,8 @@ class _Parser(argparse.ArgumentParser):
 
 #: names people type for a backend, for "did you mean"
 _BACKEND_ALIASES = {"torch": "pytorch", "pt": "pytorch", "tf": "tensorflow", "keras": "tensorflow",
-                    "mx": "mxnet", "gluon": "mxnet", "paddlepaddle": "paddle", "pd": "paddle"}
+                    "mx": "mxnet", "gluon": "mxnet", "paddlepaddle": "paddle", "pd": "paddle",
+                    "onnx": "onnxruntime", "ort": "onnxruntime"}
 
 
 def _backend(flag: str, typed: str, name: str, several: bool = True) -> str:
@@ -127,16 +128,22 @@ def _set_gateways(pairs: list[str]) -> None:
                      gateways.set_gateway)
 
 
+def _env_backends(args) -> list[str]:
+    """``envs create|list|prune``: the backends named, else every known one (the extra
+    backends' venvs too: their tests and ``--backends NAME`` need them)."""
+    return _backends(args.backends) if args.backends else list(envs.KNOWN_BACKENDS)
+
+
 def _envs_create(args) -> int:
     jobs = _int("--jobs", args.jobs, args.jobs, 1, "an int >= 1")
-    statuses = envs.create(_backends(args.backends), jobs=jobs)
+    statuses = envs.create(_env_backends(args), jobs=jobs)
     return EXIT_OK if all(s.state == "ready" for s in statuses) else EXIT_UNAVAILABLE
 
 
 def _envs_list(args) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    names = _backends(args.backends)
+    names = _env_backends(args)
     with ThreadPoolExecutor(len(names)) as pool:
         statuses = list(pool.map(_inspect, names))
     print(f"environments in {envs.envs_root()} (override: POOLING_XFW_ENVS)")
@@ -164,8 +171,7 @@ def _print_venvs(venvs) -> None:
 
 
 def _envs_prune(args) -> int:
-    removed = envs.prune(_backends(args.backends) if args.backends else envs.KNOWN_BACKENDS,
-                         dry_run=args.dry_run)
+    removed = envs.prune(_env_backends(args), dry_run=args.dry_run)
     if not removed:
         print(f"nothing to remove in {envs.envs_root()}")
     return EXIT_OK
@@ -646,7 +652,40 @@ def _report(args) -> int:
 
 def _compare(args) -> int:
     case = _single_case(args)
-    return _emit(args, [case], args.grad_options)
+    if args.save_onnx is None:
+        return _emit(args, [case], args.grad_options)
+    return _saving_onnx(args, lambda: _emit(args, [case], args.grad_options))
+
+
+def _saving_onnx(args, run) -> int:
+    """``--save-onnx DIR``: the onnxruntime backend writes each model it runs to DIR (through
+    its worker's environment), then each file written is named on stderr."""
+    import time
+    from pathlib import Path
+
+    from .runtime.client import log
+
+    folder = Path(args.save_onnx).expanduser()
+    if "onnxruntime" not in _backends(args.backends):
+        raise _usage("--save-onnx", args.save_onnx, "no onnxruntime backend to save a model of",
+                     "with --backends naming onnxruntime")
+    if folder.exists() and not folder.is_dir():
+        raise _usage("--save-onnx", args.save_onnx, "not a directory",
+                     "a directory, or one to create in an existing directory")
+    if not folder.exists() and not folder.parent.is_dir():
+        raise _usage("--save-onnx", args.save_onnx, f"{folder.parent} does not exist",
+                     "a directory, or one to create in an existing directory")
+    folder.mkdir(exist_ok=True)
+    started = time.time()
+    os.environ["POOLING_XFW_SAVE_ONNX"] = str(folder.resolve())
+    try:
+        code = run()
+    finally:
+        os.environ.pop("POOLING_XFW_SAVE_ONNX", None)
+    for path in sorted(folder.glob("*.onnx")):
+        if path.stat().st_mtime >= started - 1:
+            log(f"wrote {path}")
+    return code
 
 
 def _could_not_run(unrun: dict[str, str], consequence: str) -> int:
@@ -772,8 +811,11 @@ def _audit_chapter(args) -> int:
     return _could_not_run(unrun, "the audit is incomplete")
 
 
-_BACKENDS_HELP = ("comma-separated subset of mxnet, pytorch, tensorflow, paddle, jax (default: "
-                  "mxnet, pytorch, tensorflow, paddle)")
+_BACKENDS_HELP = ("comma-separated names of " + ", ".join(envs.KNOWN_BACKENDS) +
+                  " (default: " + ", ".join(envs.BACKENDS) + ")")
+
+_ENV_BACKENDS_HELP = ("comma-separated names of " + ", ".join(envs.KNOWN_BACKENDS) +
+                      " (default: all of them)")
 
 _DESCRIPTION = """\
 2-D pooling compared across MXNet, PyTorch, TensorFlow and Paddle: each framework runs in its
@@ -832,7 +874,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = env_sub.add_parser("create", help="build missing or outdated environments",
                                 description="Build the missing or outdated environments, in "
                                             "parallel, with progress.")
-    create.add_argument("--backends", help=_BACKENDS_HELP)
+    create.add_argument("--backends", help=_ENV_BACKENDS_HELP)
     create.add_argument("--jobs", default="4",
                         help="environments built at once (default: 4)")
     create.set_defaults(run=_envs_create)
@@ -840,13 +882,13 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Each backend's interpreter, framework and numpy "
                                              "version, host and state, and the fix when it is "
                                              "not ready.")
-    listing.add_argument("--backends", help=_BACKENDS_HELP)
+    listing.add_argument("--backends", help=_ENV_BACKENDS_HELP)
     listing.set_defaults(run=_envs_list)
     prune = env_sub.add_parser("prune", help="remove environments no checkout uses any more",
                                description="Remove the environments that no checkout recorded "
                                            "as using them still selects, and unfinished "
                                            "builds; one in use is kept.")
-    prune.add_argument("--backends", help=_BACKENDS_HELP)
+    prune.add_argument("--backends", help=_ENV_BACKENDS_HELP)
     prune.add_argument("--dry-run", action="store_true", help="say what would be removed")
     prune.set_defaults(run=_envs_prune)
 
@@ -901,6 +943,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="avg divides by real cells only (count_include_pad=False)")
     cmp_.add_argument("--layout", default="NCHW", help="NCHW (default) or NHWC")
     cmp_.add_argument("--p", help="power of lp pooling (default: 2)")
+    cmp_.add_argument("--save-onnx", metavar="DIR",
+                      help="write the ONNX model the onnxruntime backend ran to DIR (open it "
+                           "in Netron); needs onnxruntime in --backends")
     _grad_arguments(cmp_)
     cmp_.set_defaults(run=_compare)
 

@@ -461,7 +461,8 @@ def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scal
         if grad:
             result.grad_status, result.grad_detail = "error", result.detail
         return
-    expected = 2 if grad and not reply.get("grad_error") else 1
+    unavailable = reply.get("grad_unavailable") if grad else None
+    expected = 2 if grad and not (unavailable or reply.get("grad_error")) else 1
     if len(arrays) != expected:
         result.detail = (f"the worker replied with {len(arrays)} arrays where {expected} "
                          f"{'was' if expected == 1 else 'were'} expected")
@@ -470,6 +471,8 @@ def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scal
     judge(result, reference, tol, scale, bounds=bounds)
     if grad and reply.get("grad_error"):  # the forward ran, its gradient did not
         result.grad_status, result.grad_detail = "error", f"BackendError: {reply['grad_error']}"
+    elif unavailable:  # a framework without autograd: the forward judged, no gradient faked
+        result.grad_status, result.grad_detail = "unavailable", unavailable
     elif grad:
         judge_grad(result, arrays[1], job)
 

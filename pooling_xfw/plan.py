@@ -115,7 +115,7 @@ class Expr:
         return Expr("floordiv", (other, self))
 
     def __neg__(self):
-        return Expr("neg", (self,))
+        return self.args[0] if self.op == "neg" else Expr("neg", (self,))
 
     def __ge__(self, other):
         return Expr("ge", (self, other))
@@ -180,6 +180,17 @@ def _render_operand(value, level: int) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class Call:
+    """A call nested as an argument, rendered inline: ``helper.make_opsetid('', 22)``, or a
+    method of its first argument (``fn`` starting with ``.``: ``model.SerializeToString()``).
+    For frameworks whose steps build a graph, where each step passes built pieces along."""
+
+    fn: str
+    args: tuple = ()
+    kwargs: tuple = ()  # ((name, value), ...)
+
+
+@dataclasses.dataclass(frozen=True)
 class Step:
     out: str
     fn: str
@@ -194,6 +205,17 @@ def render_value(value: Any) -> str:
         return value.name
     if isinstance(value, Attr):
         return value.path
+    if isinstance(value, Call):
+        args = [render_value(a) for a in value.args]
+        if value.fn.startswith("."):
+            args, head = args[1:], f"{args[0]}{value.fn}"
+        else:
+            head = value.fn
+        args += [f"{k}={render_value(v)}" for k, v in value.kwargs]
+        return f"{head}({', '.join(args)})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{render_value(k)}: {render_value(v)}"
+                               for k, v in value.items()) + "}"
     if isinstance(value, slice):
         parts = ["" if v is None else render_value(v) for v in (value.start, value.stop,
                                                                 value.step)]
@@ -221,6 +243,14 @@ def _resolve(value: Any, env: dict, namespace: dict) -> Any:
         return value.evaluate(env)
     if isinstance(value, slice) and isinstance(value.stop, Expr):
         return slice(value.start, value.stop.evaluate(env), value.step)
+    if isinstance(value, Call):
+        args = [_resolve(a, env, namespace) for a in value.args]
+        kwargs = {k: _resolve(v, env, namespace) for k, v in value.kwargs}
+        if value.fn.startswith("."):
+            return getattr(args[0], value.fn[1:])(*args[1:], **kwargs)
+        return _lookup(value.fn, namespace)(*args, **kwargs)
+    if isinstance(value, dict):
+        return {k: _resolve(v, env, namespace) for k, v in value.items()}
     if isinstance(value, list):
         return [_resolve(v, env, namespace) for v in value]
     if isinstance(value, tuple):
@@ -260,7 +290,10 @@ class Plan:
     # --- building -----------------------------------------------------------------------------
     def call(self, fn: str, *args, **kwargs) -> Var:
         self._counter += 1
-        out = f"t{self._counter}"
+        return self.call_as(f"t{self._counter}", fn, *args, **kwargs)
+
+    def call_as(self, out: str, fn: str, *args, **kwargs) -> Var:
+        """``call``, its result named ``out`` (``graph``, ``model``) in the rendered code."""
         self.steps.append(Step(out, fn, args, tuple(kwargs.items())))
         return Var(out)
 
@@ -393,6 +426,9 @@ def _encode(value):
         return {"var": value.name}
     if isinstance(value, Attr):
         return {"attr": value.path}
+    if isinstance(value, Call):
+        return {"call": [value.fn, _encode(list(value.args)),
+                         _encode([list(kv) for kv in value.kwargs])]}
     if isinstance(value, slice):
         return {"slice": [_encode(v) for v in (value.start, value.stop, value.step)]}
     if isinstance(value, tuple):
@@ -419,6 +455,9 @@ def _decode(value):
             return Var(inner)
         if tag == "attr":
             return Attr(inner)
+        if tag == "call":
+            fn, args, kwargs = inner
+            return Call(fn, tuple(_decode(args)), tuple((k, v) for k, v in _decode(kwargs)))
         if tag == "slice":
             return slice(*(_decode(v) for v in inner))
         if tag == "tuple":

@@ -98,6 +98,33 @@ class Vocabulary:
     def power(self, plan: Plan, v: Var, exponent: float) -> Var:
         return plan.call("op:pow", v, exponent)
 
+    # Python's operators on tensors; a framework whose steps build a graph spells them as nodes
+    def add(self, plan: Plan, a: Var, b: Var) -> Var:
+        return plan.call("op:add", a, b)
+
+    def multiply(self, plan: Plan, v: Var, factor) -> Var:
+        return plan.call("op:mul", v, factor)
+
+    def divide(self, plan: Plan, a: Var, b: Var) -> Var:
+        return plan.call("op:div", a, b)
+
+    def negative(self, plan: Plan, v: Var) -> Var:
+        return plan.call("op:neg", v)
+
+    def equal(self, plan: Plan, v: Var, value) -> Var:
+        return plan.call("op:eq", v, value)
+
+    def getitem(self, plan: Plan, v: Var, index: tuple[slice, ...]) -> Var:
+        """``v[index]``: basic slicing of a 4-D tensor (slices with steps >= 1)."""
+        return plan.call("op:getitem", v, index)
+
+    def finish(self, plan: Plan, y: Var, dtype: np.dtype, out_dtype: np.dtype,
+               layout: str) -> Var:
+        """The plan's last steps after ``y``, the result: nothing for an eager framework; a
+        graph framework builds and runs its model of the steps here (``x``: a 4-D ``layout``
+        array of ``dtype``; ``y``: ``out_dtype``)."""
+        return y
+
     def cast(self, plan: Plan, v: Var, dtype: str) -> Var:
         raise NotImplementedError
 
@@ -114,6 +141,11 @@ class Vocabulary:
         stride above 1), a call only where the framework's own spelling computes the spec at
         every input size (TensorFlow's ``SAME``, PyTorch's ``ceil_mode``); else None, and the
         planner computes the pads from the input's shape when the plan runs."""
+        return None
+
+    def native_lp(self, plan: Plan, geom: Geometry, v: Var, layout: str) -> Var | None:
+        """The framework's own lp pooling of ``geom`` (``(sum |x|^p)^(1/p)``, padding adding
+        0), or None: then it is emulated from abs, power and a window sum."""
         return None
 
     # adaptive and global pooling
@@ -155,6 +187,8 @@ class Vocabulary:
         raise NotImplementedError
 
     # the backward pass: the framework's autograd around a plan's steps
+    #: why the framework has no gradient to compare (an inference runtime); "" when it has one
+    no_autograd: str = ""
     #: ``Plan.backward``: the rendered "record and backprop" (``{forward}``: the steps)
     backward: tuple[str, ...] = ()
 
@@ -303,18 +337,19 @@ def build_plan(vocab: Vocabulary, geom, dtype: np.dtype,
         plan.exact_below = EXACT_FLOAT64
     flip = None
     if mode == "min":
-        flip = vocab.invert if work.kind in "iu" else (lambda p, t: p.call("op:neg", t))
+        flip = vocab.invert if work.kind in "iu" else vocab.negative
         v = flip(plan, v)
         plan.adapt("min pooling as ~max(~x)" if work.kind in "iu" else "min pooling as -max(-x)")
         mode = "max"
-    if mode == "lp":
+    y = vocab.native_lp(plan, geom, v, layout) if mode == "lp" else None
+    if mode == "lp" and y is None:
         v = vocab.abs(plan, v)
         if spec.p != 1:
             v = vocab.power(plan, v, spec.p)
         plan.emulate(f"lp: (sum |x|^{spec.p:g})^(1/{spec.p:g}), the sum by average pooling")
         y = _window_sum(vocab, plan, geom, v, layout, run=runtime_pads(plan, geom))
         y = _root(vocab, plan, y, spec.p) if spec.p != 1 else y
-    else:
+    elif mode != "lp":
         start = _max_pool_start_too_high(vocab, mode, given, work)
         if start is not None:
             taps = "gathered taps" if op == "adaptive" else "strided slices"
@@ -343,6 +378,7 @@ def build_plan(vocab: Vocabulary, geom, dtype: np.dtype,
         y = vocab.cast(plan, y, out.name)
     if layout != spec.layout:
         y = vocab.transpose(plan, y, TO_NHWC if spec.layout == "NHWC" else TO_NCHW)
+    vocab.finish(plan, y, dtype, out, spec.layout)
     return plan
 
 
@@ -350,7 +386,7 @@ def _root(vocab: Vocabulary, plan: Plan, total: Var, p: float) -> Var:
     """``total ** (1/p)`` taken where the window sum is not 0, and 0 where it is: the same
     numbers, but a gradient of 0 at a zero sum (the plain root's slope there is infinite, and
     autograd gives 0 * inf = NaN; PyTorch's ``F.lp_pool2d`` masks it the same way)."""
-    zero = plan.call("op:eq", total, 0)
+    zero = vocab.equal(plan, total, 0)
     safe = vocab.where(plan, zero, vocab.ones_like(plan, total), total)
     root = vocab.power(plan, safe, 1.0 / p)
     return vocab.where(plan, zero, vocab.zeros_like(plan, root), root)
@@ -489,9 +525,9 @@ def _window_sum(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: s
     if geom.spec.dilation != (1, 1):
         plan.emulate("dilation: the window as strided slices, reduced axis by axis")
         return _slice_reduce(vocab, plan, geom, padded, layout, "sum", run)
-    mean = _crop(plan, geom, vocab.pool(plan, padded, "avg", (kh, kw), geom.spec.stride, layout),
-                 layout, run)
-    return plan.call("op:mul", mean, kh * kw) if scaled else mean
+    mean = _crop(vocab, plan, geom,
+                 vocab.pool(plan, padded, "avg", (kh, kw), geom.spec.stride, layout), layout, run)
+    return vocab.multiply(plan, mean, kh * kw) if scaled else mean
 
 
 def _emulate(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
@@ -507,13 +543,13 @@ def _emulate(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
             if spec.dilation != (1, 1):
                 plan.emulate("dilation: the window as strided slices, reduced axis by axis")
             return _slice_reduce(vocab, plan, geom, padded, layout, "max", run)
-        return _crop(plan, geom, vocab.pool(plan, padded, "max", spec.pool_size, spec.stride,
-                                            layout), layout, run)
+        return _crop(vocab, plan, geom, vocab.pool(plan, padded, "max", spec.pool_size,
+                                                   spec.stride, layout), layout, run)
     overhang = run.may_overhang() if run else geom.has_overhang()
     if spec.count_include_pad and not overhang and spec.dilation == (1, 1):
         padded = _padded(vocab, plan, geom, v, 0, layout, run)  # every divisor is kh*kw
-        return _crop(plan, geom, vocab.pool(plan, padded, "avg", spec.pool_size, spec.stride,
-                                            layout), layout, run)
+        return _crop(vocab, plan, geom, vocab.pool(plan, padded, "avg", spec.pool_size,
+                                                   spec.stride, layout), layout, run)
     # avg = window sum / divisor, the divisor being the same pooling of a mask of ones
     total = _window_sum(vocab, plan, geom, v, layout, scaled=False, run=run)
     mask = vocab.ones_like(plan, v)
@@ -527,7 +563,7 @@ def _emulate(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
         plan.emulate("divisor: a ones mask, zero-padded, pooled the same way")
         count_geom = geom
     divisor = _window_sum(vocab, plan, count_geom, mask, layout, scaled=False, run=count_run)
-    return plan.call("op:div", total, divisor)
+    return vocab.divide(plan, total, divisor)
 
 
 def _without_pads(geom: Geometry) -> Geometry:
@@ -559,7 +595,7 @@ def _padded(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, fill, layout:
     return vocab.pad(plan, v, pads, fill, layout)
 
 
-def _crop(plan: Plan, geom: Geometry, v: Var, layout: str,
+def _crop(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
           run: RuntimePads | None = None) -> Var:
     """Drop windows the unpadded pooling adds past ``geom``'s output (ceil's dropped window).
     None with ``run``: its pads end where the spec's last window does."""
@@ -574,7 +610,7 @@ def _crop(plan: Plan, geom: Geometry, v: Var, layout: str,
     # input size whose windows are dropped alike
     rows, cols = (slice(None, g.out - p.floor_out() or None) for g, p in
                   ((geom.rows, padded[0]), (geom.cols, padded[1])))
-    return plan.call("op:getitem", v, hw_index(layout, rows, cols))
+    return vocab.getitem(plan, v, hw_index(layout, rows, cols))
 
 
 def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, layout: str,
@@ -597,10 +633,10 @@ def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, la
                 cut = slice(start, start + (g.out - 1) * g.stride + 1 - length or None, g.stride)
             index = hw_index(layout, slice(None), cut) if axis == "W" else hw_index(
                 layout, cut, slice(None))
-            piece = plan.call("op:getitem", v, index)
+            piece = vocab.getitem(plan, v, index)
             acc = piece if acc is None else (
                 vocab.maximum(plan, acc, piece) if reduce == "max"
-                else plan.call("op:add", acc, piece))
+                else vocab.add(plan, acc, piece))
         v = acc
     return v
 
@@ -626,7 +662,7 @@ def _emulate_adaptive(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: 
     if 0 in geom.out_hw:  # an empty output: its shape, without pooling an empty tensor
         for axis, bins in (("W", geom.cols), ("H", geom.rows)):
             if bins.out == 0:
-                v = plan.call("op:getitem", v, _axis_cut(layout, axis, slice(0, 0)))
+                v = vocab.getitem(plan, v, _axis_cut(layout, axis, slice(0, 0)))
             elif _requested(geom, axis) is not None:  # any cell of each bin: its first
                 n = _input_size(plan, geom, axis)
                 i = Expr.name("i")
@@ -706,7 +742,7 @@ def _adaptive_axis(vocab: Vocabulary, plan: Plan, v: Var, axis: str, bins: Bins,
     dim = _axis_of(layout, axis)
 
     def cut(part: slice) -> Var:
-        return plan.call("op:getitem", v, _axis_cut(layout, axis, part))
+        return vocab.getitem(plan, v, _axis_cut(layout, axis, part))
 
     def window(length: int, step: int) -> tuple[tuple[int, int], tuple[int, int]]:
         return ((1, length), (1, step)) if axis == "W" else ((length, 1), (step, 1))

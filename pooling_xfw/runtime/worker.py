@@ -29,7 +29,7 @@ import time
 PROTOCOL = 2
 #: the module each backend's environment must import, and how to read its version
 FRAMEWORK_MODULE = {"mxnet": "mxnet", "pytorch": "torch", "tensorflow": "tensorflow",
-                    "paddle": "paddle", "jax": "jax"}
+                    "paddle": "paddle", "jax": "jax", "onnxruntime": "onnxruntime"}
 #: framework log noise off (set before the framework is imported)
 QUIET = {
     "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow C++ banners (oneDNN, cpu features)
@@ -145,7 +145,7 @@ def op_reply(adapter, op: str, kwargs: dict, x, *more):
     (reply header, [output]; for ``pool2d_grad``, whose optional second input is the upstream
     gradient, [output, gradient]).  Shared by the worker and ``compare``'s in-process path, so
     both report alike."""
-    from pooling_xfw.adapters._base import RUNNERS, GradientError
+    from pooling_xfw.adapters._base import RUNNERS, GradientError, GradientUnavailable
     from pooling_xfw.errors import PoolingError
 
     started = time.perf_counter()
@@ -153,6 +153,9 @@ def op_reply(adapter, op: str, kwargs: dict, x, *more):
         output, plan = RUNNERS[op](adapter.VOCABULARY, x, *more, **kwargs)
     except GradientError as exc:  # the forward ran: its output, and why the gradient did not
         return {"status": "ok", "how": exc.plan.describe(), "grad_error": str(exc),
+                "seconds": time.perf_counter() - started}, [exc.output]
+    except GradientUnavailable as exc:  # the forward's output, and why no gradient
+        return {"status": "ok", "how": exc.plan.describe(), "grad_unavailable": str(exc),
                 "seconds": time.perf_counter() - started}, [exc.output]
     except PoolingError as exc:
         return {"status": "error", "kind": "PoolingError", "message": str(exc)}, []

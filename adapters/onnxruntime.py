@@ -1,0 +1,390 @@
+"""ONNX Runtime: ``pool2d`` as a small ONNX model built with ``onnx.helper``, run in an
+``InferenceSession`` on the CPU execution provider (opset 22).
+
+A graph, not eager calls: each primitive of the shared planner is a node
+(``helper.make_node``, its inputs and output named after the plan's values), the planner's
+Python operators are ``Add``/``Mul``/``Div``/``Neg``/``Equal``/``Slice`` nodes, and
+``Vocabulary.finish`` closes the plan with the model and the session call, so the rendered
+code is the model construction plus ``session.run``, runnable as printed.  The model of a
+spec is the same bytes every time, and its session is built once per worker (cached by the
+model's bytes).  ``POOLING_XFW_SAVE_ONNX=DIR`` (``compare --save-onnx DIR``) writes each model
+run to ``DIR`` (for Netron).
+
+Native (one node): ``MaxPool`` / ``AveragePool`` with per-side ``pads`` each smaller than the
+window (ONNX Runtime rejects a pad >= the kernel at session creation:
+``pool_attributes.h``: "Pad should be smaller than kernel"), ``ceil_mode`` (its drop rule is
+PyTorch's, the reference's), ``count_include_pad`` (the ceil overhang never counted, as the
+reference), ``dilations`` (``AveragePool`` from opset 19), ``auto_pad`` ``SAME_UPPER`` /
+``SAME_LOWER`` without dilation and with strides no wider than the window (with dilation ONNX
+Runtime computes the SAME pads as if the window were not dilated, 3 outputs of 5 on k3 d2 over
+5 cells; with a stride wider than the window its SAME pads can be negative, a
+RUNTIME_EXCEPTION "padding values must be non-negative": explicit pads for both);
+``LpPool`` for an integer ``p``; ``GlobalMaxPool`` / ``GlobalAveragePool``.  Layout: no
+layout attribute, NCHW only: NHWC is transposed.
+
+dtypes: ``MaxPool`` takes float16/32/64, int8 and uint8 (other integers in float64, exact
+below 2**53, larger refused).  ``AveragePool``, ``LpPool`` and the ``Global*`` ops have no
+float64 kernel (NOT_IMPLEMENTED in every opset), so a float64 average (and an integer one: the
+reference's is float64) is emulated in float64, never computed in float32: the window sum as
+strided ``Slice`` + ``Add`` nodes, global avg as ``ReduceMean``, global max as ``MaxPool``
+with the whole window, lp from ``Abs``/``Pow`` and the window sum.
+
+Adaptive: ONNX has no adaptive op; the planner's emulation (plain pooling per bin length,
+``Concat``, ``Gather``).  Gradients: none: ONNX Runtime's ``InferenceSession`` runs inference
+only (no autograd), so the gradient is reported ``unavailable`` with that reason.
+
+Measured, reported as differences where the reference disagrees: ``MaxPool``'s result for a
+window holding NaN depends on the NaN's position (``[1, nan]`` -> nan, ``[nan, 1]`` -> 1) and
+on whether the ``Indices`` output is requested (this adapter never requests it);
+``GlobalMaxPool`` likewise (``[nan, 1, 2, 3]`` -> 3, ``[0, 1, 2, nan]`` -> nan); a window of
+only -inf gives float32's lowest (-3.4028235e38), not -inf.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import os
+
+import numpy as np
+
+from pooling_xfw.plan import Attr, Call, Expr, Var
+from pooling_xfw.planner import Vocabulary, runtime_pads
+from pooling_xfw.spec import size_dependent
+
+from ._base import bind, bind_adaptive, bind_grad
+
+OPSET = 22  # AveragePool takes dilations from 19; GlobalLpPool is NOT_IMPLEMENTED at 22 (unused)
+PROVIDERS = ["CPUExecutionProvider"]
+SAVE_VARIABLE = "POOLING_XFW_SAVE_ONNX"
+#: numpy dtype name -> ``TensorProto`` element type name
+ELEMENT = {"float16": "FLOAT16", "float32": "FLOAT", "float64": "DOUBLE", "int8": "INT8",
+           "int16": "INT16", "int32": "INT32", "int64": "INT64", "uint8": "UINT8",
+           "uint16": "UINT16", "uint32": "UINT32", "uint64": "UINT64", "bool": "BOOL"}
+INT64_MAX = 2 ** 63 - 1
+POOLING_OPS = ("MaxPool", "AveragePool", "LpPool", "GlobalMaxPool", "GlobalAveragePool",
+               "ReduceMean")
+NO_AUTOGRAD = ("onnxruntime has no autograd: an InferenceSession runs the model forward only "
+               "(training needs onnxruntime-training and a training graph), so there is no "
+               "gradient to compare")
+
+
+class _Runtime:
+    """``onnxruntime`` as the plan's ``ort``, with ``InferenceSession`` cached by the model's
+    bytes (the same spec and shape build the same bytes: one session per spec), quiet, and
+    threaded as the worker was told; anything else is the module's own."""
+
+    CACHED = 256
+
+    def __init__(self, ort):
+        self._ort = ort
+        self._sessions: collections.OrderedDict = collections.OrderedDict()
+
+    def __getattr__(self, name):
+        return getattr(self._ort, name)
+
+    def InferenceSession(self, model: bytes, providers=None):  # noqa: N802 - ort's name
+        key = (bytes(model), tuple(providers or ()))
+        _save(key[0])
+        session = self._sessions.pop(key, None)
+        if session is None:
+            options = self._ort.SessionOptions()
+            options.log_severity_level = 3  # errors only: its warnings are not results
+            threads = os.environ.get("OMP_NUM_THREADS", "")
+            if threads.isdigit() and int(threads) > 0:
+                options.intra_op_num_threads = int(threads)
+            session = self._ort.InferenceSession(key[0], options, providers=providers)
+        self._sessions[key] = session
+        while len(self._sessions) > self.CACHED:
+            self._sessions.popitem(last=False)
+        return session
+
+
+def _save(model: bytes) -> None:
+    """Write ``model`` to ``$POOLING_XFW_SAVE_ONNX`` (when set) as ``<op>-<sha1[:10]>.onnx``."""
+    folder = os.environ.get(SAVE_VARIABLE)
+    if not folder:
+        return
+    import onnx
+
+    name = onnx.load_from_string(model).graph.name or "pooling"
+    path = os.path.join(folder, f"{name}-{hashlib.sha1(model).hexdigest()[:10]}.onnx")
+    os.makedirs(folder, exist_ok=True)
+    partial = f"{path}.{os.getpid()}.tmp"
+    with open(partial, "wb") as out:
+        out.write(model)
+    os.replace(partial, path)
+
+
+def _same_pads_fit(spec) -> bool:
+    """Whether every SAME pad, at any input size, is smaller than the kernel (ONNX Runtime's
+    rule): the total is at most the dilated extent - 1, the larger side half of it, rounded up."""
+    return all(-(-(d * (k - 1)) // 2) < k for k, d in zip(spec.pool_size, spec.dilation))
+
+
+def _name(v: Var) -> str:
+    return v.name
+
+
+class OnnxRuntime(Vocabulary):
+    name = "onnxruntime"
+    imports = ("import onnxruntime as ort", "from onnx import TensorProto, helper")
+    layouts = ("NCHW",)
+    pool_dtypes = ("float16", "float32", "float64", "int8", "uint8")  # MaxPool's
+    no_autograd = NO_AUTOGRAD
+
+    # --- the run time -------------------------------------------------------------------------
+    _ns: dict | None = None
+
+    def namespace(self):
+        if self._ns is None:
+            import onnxruntime
+            from onnx import TensorProto, helper
+
+            OnnxRuntime._ns = {"ort": _Runtime(onnxruntime), "helper": helper,
+                               "TensorProto": TensorProto}
+        return self._ns
+
+    def to_tensor(self, ns, array):
+        return np.ascontiguousarray(array)
+
+    def to_numpy(self, ns, tensor):
+        return np.asarray(tensor)
+
+    # --- nodes --------------------------------------------------------------------------------
+    def node(self, plan, op: str, inputs, **attrs) -> Var:
+        """One node; its output is named as the plan's value that holds the node."""
+        out = f"t{plan._counter + 1}"
+        v = plan.call("helper.make_node", op, [_name(i) for i in inputs], [out],
+                      **{k: a for k, a in attrs.items() if a is not None})
+        assert v.name == out
+        return v
+
+    def constant(self, plan, values, dtype: str) -> Var:
+        """A Constant node: a 1-D int64 list, or a scalar of ``dtype``."""
+        if dtype == "int64":  # one node per list: the same list again reuses it
+            if isinstance(values, Expr):  # a list computed when the plan runs (adaptive bins)
+                return self.node(plan, "Constant", [], value_ints=values)
+            values = [v if isinstance(v, Expr) else int(v) for v in values]
+            for step in plan.steps:
+                if step.fn == "helper.make_node" and step.kwargs == (("value_ints", values),):
+                    return Var(step.out)
+            return self.node(plan, "Constant", [], value_ints=values)
+        out = f"t{plan._counter + 1}"
+        value = (values if isinstance(values, Expr)  # a number computed when the plan runs
+                 else float(values) if np.dtype(dtype).kind == "f" else int(values))
+        return self.node(plan, "Constant", [], value=Call(
+            "helper.make_tensor", (out, Attr(f"TensorProto.{ELEMENT[dtype]}"), [], [value])))
+
+    def _scalar(self, plan, value) -> Var:
+        return self.constant(plan, value, plan.computes_in)
+
+    # --- the planner's primitives ---------------------------------------------------------------
+    def pad(self, plan, v, pads, value, layout):
+        (top, bottom), (left, right) = pads
+        before = [0, 0, top, left] if layout == "NCHW" else [0, top, left, 0]
+        after = [0, 0, bottom, right] if layout == "NCHW" else [0, bottom, right, 0]
+        return self.node(plan, "Pad", [v, self.constant(plan, before + after, "int64"),
+                                       self._scalar(plan, value)], mode="constant")
+
+    def pool(self, plan, v, mode, kernel, stride, layout):
+        if mode == "avg" and plan.computes_in == "float64":
+            return self._float64_mean(plan, v, tuple(kernel), tuple(stride))
+        op = "MaxPool" if mode == "max" else "AveragePool"
+        return self.node(plan, op, [v], kernel_shape=list(kernel), strides=list(stride))
+
+    def _float64_mean(self, plan, v, kernel, stride) -> Var:
+        """Unpadded floor-mode average pooling in float64 without ``AveragePool`` (no float64
+        kernel): each window's sum as strided slices added, columns then rows, over kh*kw; a
+        window length known only when the plan runs (adaptive bins, stride 1) as a difference
+        of ``CumSum`` values, ``c[k:] - c[:-k]`` over the axis with a leading 0."""
+        plan.emulate("float64 average: its AveragePool has no float64 kernel (NOT_IMPLEMENTED); "
+                     "the window sum as strided Slice and Add nodes (or CumSum differences "
+                     "for a window length computed from the shape), in float64")
+        for axis, k, s in ((3, kernel[1], stride[1]), (2, kernel[0], stride[0])):
+            if isinstance(k, Expr):
+                v = self._running_window_sum(plan, v, axis, k)
+                continue
+            if k == 1 and s == 1:
+                continue
+            acc = None
+            for tap in range(k):
+                # every window's tap: start at tap, stop so the last window still fits
+                index = [slice(None)] * 4
+                index[axis] = slice(tap, (tap - k + 1) or None, s)
+                piece = self.getitem(plan, v, tuple(index))
+                acc = piece if acc is None else self.add(plan, acc, piece)
+            v = acc
+        return self.divide(plan, v, self._scalar(plan, kernel[0] * kernel[1]))
+
+    def _running_window_sum(self, plan, v, axis: int, k: Expr) -> Var:
+        """The sum of every ``k`` consecutive cells along ``axis`` (stride 1)."""
+        pads = [0] * 8
+        pads[axis] = 1
+        cells = self.node(plan, "Pad", [v, self.constant(plan, pads, "int64"),
+                                        self._scalar(plan, 0)], mode="constant")
+        running = self.node(plan, "CumSum", [cells, self.constant(plan, [axis], "int64")])
+        index = [slice(None)] * 4
+        index[axis] = slice(k, None)
+        later = self.getitem(plan, running, tuple(index))
+        index[axis] = slice(None, -k)
+        return self.node(plan, "Sub", [later, self.getitem(plan, running, tuple(index))])
+
+    def maximum(self, plan, a, b):
+        return self.node(plan, "Max", [a, b])
+
+    def abs(self, plan, v):
+        return self.node(plan, "Abs", [v])
+
+    def power(self, plan, v, exponent):
+        return self.node(plan, "Pow", [v, self._scalar(plan, exponent)])
+
+    def ones_like(self, plan, v):
+        return self._filled(plan, v, 1)
+
+    def zeros_like(self, plan, v):
+        return self._filled(plan, v, 0)
+
+    def _filled(self, plan, v, value):
+        shape = self.node(plan, "Shape", [v])
+        out = f"t{plan._counter + 1}"
+        dtype = plan.computes_in
+        fill = float(value) if np.dtype(dtype).kind == "f" else int(value)
+        return self.node(plan, "ConstantOfShape", [shape], value=Call(
+            "helper.make_tensor", (out, Attr(f"TensorProto.{ELEMENT[dtype]}"), [1], [fill])))
+
+    def where(self, plan, condition, a, b):
+        return self.node(plan, "Where", [condition, a, b])
+
+    def cast(self, plan, v, dtype):
+        return self.node(plan, "Cast", [v], to=Attr(f"TensorProto.{ELEMENT[dtype]}"))
+
+    def invert(self, plan, v):
+        return self.node(plan, "BitwiseNot", [v])
+
+    def transpose(self, plan, v, perm):
+        return self.node(plan, "Transpose", [v], perm=list(perm))
+
+    def add(self, plan, a, b):
+        return self.node(plan, "Add", [a, b])
+
+    def multiply(self, plan, v, factor):
+        return self.node(plan, "Mul", [v, self._scalar(plan, factor)])
+
+    def divide(self, plan, a, b):
+        return self.node(plan, "Div", [a, b])
+
+    def negative(self, plan, v):
+        return self.node(plan, "Neg", [v])
+
+    def equal(self, plan, v, value):
+        return self.node(plan, "Equal", [v, self._scalar(plan, value)])
+
+    def getitem(self, plan, v, index):
+        starts, ends, axes, steps = [], [], [], []
+        for axis, cut in enumerate(index):
+            if cut == slice(None):
+                continue
+            axes.append(axis)
+            starts.append(0 if cut.start is None else cut.start)
+            ends.append(INT64_MAX if cut.stop is None else cut.stop)
+            steps.append(1 if cut.step is None else cut.step)
+        if not axes:
+            return v
+        inputs = [v] + [self.constant(plan, values, "int64") for values in
+                        (starts, ends, axes, steps)]
+        return self.node(plan, "Slice", inputs)
+
+    def gather(self, plan, v, indices, axis):
+        return self.node(plan, "Gather", [v, self.constant(plan, indices, "int64")], axis=axis)
+
+    def concat(self, plan, values, axis):
+        return self.node(plan, "Concat", list(values), axis=axis)
+
+    # --- the framework's own pooling nodes ------------------------------------------------------
+    def native(self, plan, geom, v, layout, mode):
+        spec = geom.spec
+        if mode == "avg" and plan.computes_in == "float64":
+            return None  # no float64 AveragePool: ``pool`` emulates it
+        attrs = dict(kernel_shape=list(spec.pool_size), strides=list(spec.stride))
+        if spec.dilation != (1, 1):
+            attrs["dilations"] = list(spec.dilation)
+        if spec.padding in ("same", "same_lower"):
+            if spec.dilation == (1, 1) and all(s <= k for s, k in zip(spec.stride,
+                                                                      spec.pool_size)):
+                attrs["auto_pad"] = "SAME_UPPER" if spec.padding == "same" else "SAME_LOWER"
+            elif not _same_pads_fit(spec):
+                return None  # a pad may reach the kernel: the planner's Pad node
+            else:  # its SAME pads are wrong here: the planner's, from the shape at run time
+                (top, bottom), (left, right) = runtime_pads(plan, geom).given()
+                attrs["pads"] = [top, left, bottom, right]
+        else:
+            if any(p >= k for pair, k in zip(geom.pads, spec.pool_size) for p in pair):
+                return None  # "Pad should be smaller than kernel": explicit Pad instead
+            (top, bottom), (left, right) = geom.pads
+            if any((top, bottom, left, right)):
+                attrs["pads"] = [top, left, bottom, right]
+        if spec.ceil_mode:
+            attrs["ceil_mode"] = 1
+        if mode == "max":
+            return self.node(plan, "MaxPool", [v], **attrs)
+        if spec.count_include_pad:
+            attrs["count_include_pad"] = 1
+        return self.node(plan, "AveragePool", [v], **attrs)
+
+    def native_lp(self, plan, geom, v, layout):
+        spec = geom.spec
+        if plan.computes_in == "float64" or float(spec.p) != int(spec.p) or spec.p < 1:
+            return None  # no float64 LpPool; its p is an integer attribute
+        if spec.padding in ("same", "same_lower"):
+            return None  # pads that follow the size: the planner's, from the shape
+        if any(p >= k for pair, k in zip(geom.pads, spec.pool_size) for p in pair):
+            return None
+        attrs = dict(kernel_shape=list(spec.pool_size), strides=list(spec.stride),
+                     p=int(spec.p))
+        if spec.dilation != (1, 1):
+            attrs["dilations"] = list(spec.dilation)
+        (top, bottom), (left, right) = geom.pads
+        if any((top, bottom, left, right)):
+            attrs["pads"] = [top, left, bottom, right]
+        if spec.ceil_mode:
+            attrs["ceil_mode"] = 1
+        return self.node(plan, "LpPool", [v], **attrs)
+
+    def native_global(self, plan, geom, v, layout, mode):
+        if plan.computes_in in ("float16", "float32"):
+            return self.node(plan, "GlobalMaxPool" if mode == "max" else "GlobalAveragePool",
+                             [v])
+        if plan.computes_in == "float64" and mode == "avg":
+            plan.emulate("float64 global average: its GlobalAveragePool has no float64 kernel "
+                         "(NOT_IMPLEMENTED); ReduceMean over H and W, in float64")
+            return self.node(plan, "ReduceMean", [v, self.constant(plan, [2, 3], "int64")],
+                             keepdims=1)
+        return None  # float64 max: MaxPool with the whole window; integers: MaxPool likewise
+
+    # --- the model and the session ----------------------------------------------------------------
+    def finish(self, plan, y, dtype, out_dtype, layout):
+        """The model of the nodes, its session and the run.  The input's axes are named, not
+        sized (``['N', 'C', 'H', 'W']``): the model holds for every size its plan does, and
+        one session serves every input of that plan."""
+        if y.name == "x":  # nothing to compute (every bin one cell): the model still runs
+            y = self.node(plan, "Identity", [y])
+        nodes = [Var(step.out) for step in plan.steps if step.fn == "helper.make_node"]
+        ops = [step.args[0] for step in plan.steps if step.fn == "helper.make_node"]
+        title = next((op for op in ops if op in POOLING_OPS), "pooling")
+        tensor = lambda name, dt, dims: Call(  # noqa: E731
+            "helper.make_tensor_value_info", (name, Attr(f"TensorProto.{ELEMENT[dt.name]}"),
+                                              None if dims is None else list(dims)))
+        graph = plan.call_as("graph", "helper.make_graph", nodes, title,
+                             [tensor("x", dtype, list(layout))],
+                             [tensor(y.name, out_dtype, None)])
+        model = plan.call_as("model", "helper.make_model", graph,
+                             opset_imports=[Call("helper.make_opsetid", ("", OPSET))])
+        session = plan.call_as("session", "ort.InferenceSession",
+                               Call(".SerializeToString", (model,)), providers=PROVIDERS)
+        return plan.call("op:getitem", Call(".run", (session, None, {"x": Var("x")})), 0)
+
+
+VOCABULARY = OnnxRuntime()
+pool2d, plan, run = bind(VOCABULARY)
+adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)
+pool2d_grad = bind_grad(VOCABULARY)
