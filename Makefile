@@ -1,12 +1,9 @@
 # The two commands of the README.  Both set up what they need and reuse it on the next run:
-#   make report   the chapter's examples across the four default backends
-#   make test     the test suite, with the four default frameworks and jax (run when named)
+#   make report   the chapter's examples across the six default backends
+#   make test     the test suite, with every backend's environment
 VENV := .venv
 PY := $(VENV)/bin/python
 BASE_PYTHON ?= python3
-# every backend the tests run: the default four (pooling_xfw.runtime.envs.BACKENDS) and those
-# run only when named (jax: its venv is built from Python 3.12, found on PATH or through pyenv)
-ALL_BACKENDS := mxnet,pytorch,tensorflow,paddle,jax,onnxruntime
 
 .PHONY: report test envs bench test-tools
 report: $(VENV)/.ready
@@ -17,7 +14,7 @@ test: envs test-tools
 	$(PY) -m pytest
 
 envs: $(VENV)/.ready
-	$(PY) -m pooling_xfw envs create --backends $(ALL_BACKENDS) --jobs 5
+	$(PY) -m pooling_xfw envs create --jobs 3
 
 # what the tests drive for real: Debian's chromium (the HTML report in a headless browser) and
 # openssh-server (a backend over an ssh gateway, on 127.0.0.1 only)

@@ -51,9 +51,10 @@ from .worker import FRAMEWORK_MODULE, QUIET
 #: (``FRAMEWORK_MODULE``), its pins (``adapters/requirements/<backend>.txt``) and the base Python
 #: its venv is built from (the pins' ``# python: X.Y`` line, else the Python running this)
 KNOWN_BACKENDS = tuple(FRAMEWORK_MODULE)
-#: the backends a command runs, and ``envs create`` builds, when none are named; the others
-#: run when asked for (``--backends jax``, ``backends=["jax"]``)
-BACKENDS = ("mxnet", "pytorch", "tensorflow", "paddle")
+#: the backends a command runs when none are named: one column per framework, each at its
+#: pinned version (every known backend, for now; a backend added to ``FRAMEWORK_MODULE`` but not
+#: here runs only when named)
+BACKENDS = ("mxnet", "pytorch", "tensorflow", "paddle", "jax", "onnxruntime")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _INSTALLED_REQUIREMENTS = Path(__file__).resolve().parents[1] / "adapters" / "requirements"
 #: the pins: ``adapters/requirements`` at the top of a checkout, ``pooling_xfw/adapters/...`` once installed
