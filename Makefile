@@ -14,7 +14,7 @@ test: envs test-tools
 	$(PY) -m pytest
 
 envs: $(VENV)/.ready
-	$(PY) -m pooling_xfw envs create --jobs 3
+	$(PY) -m pooling_xfw envs create --jobs 6
 
 # what the tests drive for real: Debian's chromium (the HTML report in a headless browser) and
 # openssh-server (a backend over an ssh gateway, on 127.0.0.1 only)
