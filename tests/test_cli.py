@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import pooling_xfw as px
+from pooling_xfw.runtime import envs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +46,7 @@ def report_json(tmp_path_factory):
 def test_report_runs_every_chapter_example_on_every_backend(report_json):
     assert report_json["schema"] == "pooling-xfw/report/1"
     assert [c["name"] for c in report_json["cases"]] == [c.name for c in px.cases.CHAPTER]
-    assert set(report_json["backends"]) == {"mxnet", "pytorch", "tensorflow", "paddle"}
+    assert list(report_json["backends"]) == list(envs.BACKENDS)
     for info in report_json["backends"].values():
         assert info["status"] == "ready" and info["framework_version"] and info["numpy_version"]
     for case, chapter in zip(report_json["cases"], px.cases.CHAPTER):
@@ -55,20 +56,21 @@ def test_report_runs_every_chapter_example_on_every_backend(report_json):
             assert result["status"] == "agree" and result["max_abs_diff"] == 0
             assert result["output"] == chapter.expected.tolist()
             assert result["how"]["path"] in ("native", "emulated") and result["how"]["code"]
-    assert report_json["summary"] == {"agree": 24, "differ": 0, "error": 0, "unavailable": 0,
-                                      "mismatch": 0, "exit_code": 0}
+    assert report_json["summary"] == {"agree": 6 * len(envs.BACKENDS), "differ": 0, "error": 0,
+                                      "unavailable": 0, "mismatch": 0, "exit_code": 0}
 
 
 def test_text_report_is_a_table_with_versions():
     proc = cli("report", env={"NO_COLOR": "1"}, check_exit=0)
     lines = proc.stdout.splitlines()
     header = next(l for l in lines if l.startswith("case"))
-    for token in ("chapter", "mxnet 1.9.1", "pytorch 2.13.0", "tensorflow 2.21.0", "paddle 3.3.1"):
+    for token in ("chapter", "mxnet 1.9.1", "pytorch 2.13.0", "tensorflow 2.21.0", "paddle 3.3.1",
+                  "jax 0.12.0.1", "onnxruntime 1.32.0"):
         assert token in header
     rows = [l for l in lines if l.split() and l.split()[0] in {c.name for c in px.cases.CHAPTER}]
-    assert len(rows) == 6 and all(l.split()[1:] == ["ok"] + ["agree"] * 4 for l in rows)
+    assert len(rows) == 6 and all(l.split()[1:] == ["ok"] + ["agree"] * 6 for l in rows)
     assert "\033[" not in proc.stdout
-    assert "summary: 24 agree, 0 differ, 0 error, 0 unavailable; exit 0" in proc.stdout
+    assert "summary: 36 agree, 0 differ, 0 error, 0 unavailable; exit 0" in proc.stdout
 
 
 def test_markdown_report():
@@ -541,7 +543,7 @@ def test_compare_runs_adaptive_and_global_on_every_backend(args, op, spec):
                  else px.global_pool2d(x, **kwargs))
     assert case["reference"] == jsonable(reference)
     assert {n: r["status"] for n, r in case["results"].items()} == dict.fromkeys(
-        ("mxnet", "pytorch", "tensorflow", "paddle"), "agree")
+        envs.BACKENDS, "agree")
 
 
 _ONE_OP = ("allowed: one of --kernel 3|2,3 (pooling with a window), --adaptive H,W (adaptive "
@@ -870,13 +872,14 @@ _Y_2D = "# y: (1, 1, 4, 4) NCHW; the result, shape (4, 4) (H, W), is y[0, 0]"
 
 @pytest.mark.parametrize("args,x_line,y_line,blocks", [
     (["translate", "nn.MaxPool2d(2)", "--from", "pytorch", "--shape", "8,8", "--no-verify"],
-     _X_2D, _Y_2D, 4),
+     _X_2D, _Y_2D, len(envs.BACKENDS)),
     (["translate", "tf.keras.layers.MaxPool2D(2)", "--from", "tensorflow", "--shape", "8,8,3",
       "--no-verify"],
      "# x: the input X, shape (8, 8, 3) (H, W, C), float32, as a 4-D NHWC array (1, 8, 8, 3) = "
-     "X[None]", "# y: (1, 4, 4, 3) NHWC; the result, shape (4, 4, 3) (H, W, C), is y[0]", 4),
+     "X[None]", "# y: (1, 4, 4, 3) NHWC; the result, shape (4, 4, 3) (H, W, C), is y[0]",
+     len(envs.BACKENDS)),
     (["translate", "nn.MaxPool2d(2)", "--from", "pytorch", "--shape", "1,3,8,8", "--no-verify"],
-     "# x: the input X, shape (1, 3, 8, 8) (N, C, H, W), float32", None, 4),
+     "# x: the input X, shape (1, 3, 8, 8) (N, C, H, W), float32", None, len(envs.BACKENDS)),
     (["compare", "--shape", "8,8", "--kernel", "2", "--backends", "pytorch,tensorflow",
       "--verbose"], _X_2D, _Y_2D, 2),
     (["compare", "--shape", "3,8,8", "--kernel", "2", "--backends", "mxnet", "--verbose",
@@ -949,7 +952,9 @@ def test_html_report_renders_heatmaps_and_where_backends_differ(tmp_path, nan_in
         "--output", str(page), check_exit=1)
     text = page.read_text()
     assert "http://" not in text and "https://" not in text and "<script" not in text
-    assert text.count("<figure>") == 8  # input, reference, 4 backends, 2 maps of where
+    # input, reference, each backend's output, and a map of where for each one that differs
+    differing = len(re.findall(r"<figcaption>where [^<]*differs", text))
+    assert text.count("<figure>") == 2 + len(envs.BACKENDS) + differing and differing >= 2
     png = tmp_path / "report.png"
     _screenshot(page, png)
     from PIL import Image
@@ -1137,8 +1142,8 @@ def test_html_shows_the_chapters_output_and_a_mismatch_as_the_text_report(chapte
     rows = {r[0]: r[1:] for r in page.rows if r and r[0] in ("case", "pool2d-max",
                                                               "misprinted", "lp3")}
     assert rows["case"][:2] == ["expected", "mxnet 1.9.1"]  # not every case is the chapter's
-    assert rows["pool2d-max"] == ["ok"] + ["agree"] * 4
-    assert rows["misprinted"] == ["MISMATCH"] + ["agree"] * 4
+    assert rows["pool2d-max"] == ["ok"] + ["agree"] * len(envs.BACKENDS)
+    assert rows["misprinted"] == ["MISMATCH"] + ["agree"] * len(envs.BACKENDS)
     assert rows["lp3"][0] == "-"
     assert "chapter ok" in page.figures and "expected MISMATCH" in page.figures
     assert "expected (1, 1) = 9.0" in page.figures["expected MISMATCH"]
@@ -1423,8 +1428,11 @@ def test_grad_json_has_the_reference_gradient_and_each_backends(grad_doc, tied_o
     assert case["grad"]["reference"] == px.pool2d_grad(x, **kwargs).tolist()
     statuses = {}
     for name, r in case["results"].items():
-        assert np.asarray(r["grad_input"]).shape == x.shape
         statuses[name] = r["grad_status"]
+        if r["grad_status"] in ("error", "unavailable"):  # no gradient, and why
+            assert r["grad_input"] is None and r["grad_detail"]
+            continue
+        assert np.asarray(r["grad_input"]).shape == x.shape
         if r["grad_status"] == "agree":
             assert r["grad_input"] == case["grad"]["reference"] and not r["grad_detail"]
         else:
@@ -1433,6 +1441,9 @@ def test_grad_json_has_the_reference_gradient_and_each_backends(grad_doc, tied_o
             assert r["grad_input"][0][0][index[2]][index[3]] == value
             assert case["grad"]["reference"][0][0][index[2]][index[3]] == reference
     assert statuses["paddle"] == "differ" and statuses["pytorch"] == "agree"
+    # a dilated max: JAX has no VJP for it; ONNX Runtime has no autograd at all
+    assert statuses["jax"] == "error" and "VJP" in case["results"]["jax"]["grad_detail"]
+    assert statuses["onnxruntime"] == "unavailable"
     assert grad_doc["summary"]["grad"] == {s: list(statuses.values()).count(s) for s in (
         "agree", "differ", "error", "unavailable")}
     assert grad_doc["summary"]["exit_code"] == 1
@@ -1481,6 +1492,9 @@ def test_grad_html_draws_each_gradient_and_where_it_differs(grad_doc, tmp_path):
     reference = parsed.figures["reference gradient (ties=first)"]
     assert len(reference) == 36 and "reference gradient (0, 0, 0, 0) = 1.0" in reference
     for name, r in results.items():
+        if r["grad_input"] is None:  # error / unavailable: its figure says there is none
+            assert parsed.figures[f"{name} {versions[name]} gradient {r['grad_status']}"] == []
+            continue
         titles = parsed.figures[f"{name} {versions[name]} gradient {r['grad_status']}"]
         assert len(titles) == 36
         assert f"{name} gradient (0, 0, 0, 1) = {float(r['grad_input'][0][0][0][1])!r}" in titles
@@ -1489,7 +1503,8 @@ def test_grad_html_draws_each_gradient_and_where_it_differs(grad_doc, tmp_path):
     row = next(row for row in parsed.rows if row and row[0] == "cli")
     assert row[1:] == [backend_cell(r, grad=True) for r in results.values()]
     assert [c.split(" / ")[1].split()[0] for c in row[1:]] == [
-        "agree" if r["grad_status"] == "agree" else "DIFFER" for r in results.values()]
+        {"agree": "agree", "differ": "DIFFER", "error": "ERROR", "unavailable": "n/a"}[
+            r["grad_status"]] for r in results.values()]
     layout = _layout(page)
     figures = {f["caption"]: f for f in layout["figures"]}
     out = figures[f"paddle {versions['paddle']} gradient differ"]

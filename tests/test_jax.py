@@ -1,10 +1,11 @@
-"""JAX, the backend run only when asked for (``--backends jax``, ``backends=["jax"]``).
+"""JAX, a default backend whose venv is built from another Python than the toolkit's.
 
 Its venv is built from ``adapters/requirements/jax.txt``, whose ``# python: 3.12`` line names
 the base Python (jax 0.12 needs >= 3.12): found on PATH, then through pyenv.  ``make test``
-builds it; a missing environment is a failure here, never a skip.  The forward grid and the
-chapter cases are ``tests/test_adapters.py``'s; what JAX returns for a NaN or an infinity is
-recorded as there; then adaptive and global pooling, gradients, and JAX's measured
+builds it; a missing environment is a failure here, never a skip.  The forward grid, the
+chapter cases and what JAX returns for a NaN or an infinity are ``tests/test_adapters.py``'s
+matrix, as for every default backend; here: its environment, integer dtypes pooled in the
+dtype itself, adaptive and global pooling, gradients, and JAX's measured
 divergences: Flax's low-precision float16 average, no VJP for a dilated max, and the abort of
 a ``reduce_window`` with negative padding and a window of 1 (contained in its worker).
 """
@@ -20,11 +21,9 @@ import pooling_xfw as px
 from pooling_xfw.runtime import envs
 from pooling_xfw.runtime.client import WorkerFailure, WorkerPool
 
-from .test_adapters import (GRID, NAN_POLICIES, ZEN4, assert_judged_rightly, _extreme,
-                            _input, _nan_windows, _windows)
+from .test_adapters import _input
 
 JAX = "jax"
-FLOATS = ("float16", "float32", "float64")
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +40,11 @@ def _compare(pool, x, *args, **kwargs):
 
 # --- the registry and the environment -------------------------------------------------------------
 
-def test_jax_is_known_but_not_a_default_backend():
+def test_jax_is_a_default_backend():
     from pooling_xfw.cli import _backends
     from pooling_xfw.compare import backend_names
 
-    assert JAX in envs.KNOWN_BACKENDS and JAX not in envs.BACKENDS
-    assert set(envs.BACKENDS) < set(envs.KNOWN_BACKENDS)
+    assert JAX in envs.KNOWN_BACKENDS and JAX in envs.BACKENDS
     assert backend_names(None) == list(envs.BACKENDS) == _backends(None)
     assert backend_names([JAX]) == [JAX] and _backends("JAX,pytorch") == [JAX, "pytorch"]
     assert envs.FRAMEWORK_MODULE[JAX] == "jax"
@@ -54,7 +52,7 @@ def test_jax_is_known_but_not_a_default_backend():
 
 def test_its_pins_name_the_base_python_and_key_the_venv():
     assert envs.base_python_version(JAX) == "3.12"
-    assert all(envs.base_python_version(b) is None for b in envs.BACKENDS)
+    assert all(envs.base_python_version(b) is None for b in envs.BACKENDS if b != JAX)
     python, version = envs.base_python(JAX)
     assert version.startswith("3.12.")
     assert envs._python_version_of(python) == version
@@ -142,61 +140,6 @@ def test_a_missing_base_python_is_unavailable_with_the_fix(tmp_path, monkeypatch
 
 
 # --- the forward: the chapter, the grid, NaN and infinities ---------------------------------------
-
-@pytest.mark.parametrize("layout", ("NCHW", "NHWC"))
-@pytest.mark.parametrize("case", px.cases.CHAPTER, ids=lambda c: c.name)
-def test_chapter_example(jax_pool, case, layout):
-    case = case.with_layout(layout)
-    outcome = _compare(jax_pool, case.input, **case.kwargs)
-    assert outcome.status == "agree", outcome.detail
-    np.testing.assert_array_equal(outcome.output, case.expected)
-
-
-@pytest.mark.parametrize("name,window,mode,dtype,kwargs", GRID, ids=[g[0] for g in GRID])
-def test_grid_against_the_reference(jax_pool, name, window, mode, dtype, kwargs):
-    x = _input(dtype, kwargs["layout"])
-    outcome = _compare(jax_pool, x, window, mode, **kwargs)
-    assert outcome.status == "agree", f"{outcome.status}: {outcome.detail}"
-    assert outcome.output.dtype == px.pool2d(x, window, mode, **kwargs).dtype
-
-
-NAN_WINDOW = {"float16": {"propagated": (ZEN4,)}, "float32": {"propagated": (ZEN4,)},
-              "float64": {"propagated": (ZEN4,)}}
-
-
-@pytest.mark.parametrize("dtype", FLOATS)
-def test_nan_in_a_max_window(jax_pool, dtype):
-    x = _nan_windows(dtype)
-    result = px.compare(x, 2, stride=2, backends=[JAX], pool=jax_pool)
-    outcome = result.results[JAX]
-    assert_judged_rightly(outcome, result.reference, "NaN in the window ignored")
-    policies = {name for name, policy in NAN_POLICIES.items()
-                if np.array_equal(outcome.output[0, 0], policy(_windows(x[0, 0])),
-                                  equal_nan=True)}
-    assert policies & set(NAN_WINDOW[dtype]), (
-        f"jax {dtype} gave {outcome.output[0, 0].tolist()}; recorded: {NAN_WINDOW[dtype]}: "
-        f"add it, with where it was seen")
-
-
-INFINITE_WINDOW = {"float16": {"infinity": (ZEN4,)}, "float32": {"infinity": (ZEN4,)},
-                   "float64": {"infinity": (ZEN4,)}}
-
-
-@pytest.mark.parametrize("mode,infinity", [("max", -np.inf), ("min", np.inf)],
-                         ids=["max-of-only-minus-inf", "min-of-only-plus-inf"])
-@pytest.mark.parametrize("dtype", FLOATS)
-def test_window_of_only_infinity(jax_pool, dtype, mode, infinity):
-    sign = 1 if mode == "max" else -1
-    x = sign * np.arange(16, dtype=dtype).reshape(1, 1, 4, 4)
-    x[0, 0, :2, :2] = infinity
-    result = px.compare(x, 2, mode, stride=2, backends=[JAX], pool=jax_pool)
-    outcome = result.results[JAX]
-    assert_judged_rightly(outcome, result.reference, f"only {'-' if sign > 0 else '+'}inf")
-    got = outcome.output[0, 0, 0, 0]
-    seen = {name for name, value in [("infinity", infinity),
-                                     ("extreme finite", _extreme(dtype, mode))] if got == value}
-    assert seen & set(INFINITE_WINDOW[dtype]), f"jax {dtype} {mode} gave {got!r}"
-
 
 @pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint16", "int32", "uint32",
                                    "int64", "uint64"])
