@@ -357,7 +357,9 @@ def machine_line(rows, backends=BACKENDS) -> str:
     for name in backends:
         text = versions.get(name, f"{name} (did not run)")
         m = machines.get(name, here)
-        if m is None:
+        if name not in versions:
+            pass
+        elif m is None:
             text += " (its machine not reported)"
         elif m != here:
             text += f" on {describe_machine(m)}"
