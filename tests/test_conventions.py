@@ -246,6 +246,12 @@ def test_the_currency_check_on_a_doctored_table():
     alternative = _set_cell(recorded, "max of a float16 window", "tensorflow", LOWEST + " \u2021")
     assert alternative != recorded
     assert conventions.differences(alternative, rows) == []
+    never = _set_cell(recorded, "max of a float16 window", "tensorflow", NAN_IGNORED + " \u2021")
+    assert "never" not in conventions.differences(never, rows)[0]  # recorded, not measured
+    assert conventions.differences(never, rows)[0].startswith(
+        "max of a float16 window of only -inf: tensorflow: ")
+    unmarked_alternative = _set_cell(recorded, "max of a float16 window", "tensorflow", LOWEST)
+    assert conventions.differences(unmarked_alternative, rows)
     elsewhere = re.sub(r"^Measured on: .*$", "Measured on: another CPU entirely", recorded,
                        flags=re.M)
     assert conventions.differences(elsewhere, rows) == []
