@@ -395,3 +395,15 @@ def test_a_backward_row_reads_what_compare_grad_says(measured, tmp_path, name):
     # a gradient that does not exist (ONNX Runtime) or raised (JAX): compare's exit 3
     unrun = bool(statuses & {"error", "unavailable"})
     assert proc.returncode == (1 if differs else 3 if unrun else 0), proc.stderr
+
+
+def test_a_worker_on_another_machine_is_named_with_it():
+    rows = _one_row("max k3 s2 p1")
+    elsewhere = dict(machine(), cpu="Some Other CPU", cores=64)
+    rows.machines = {"jax": elsewhere, "onnxruntime": None}
+    line = conventions.machine_line(rows)
+    assert line.startswith(MEASURED_ON + conventions.describe_machine(machine()) + ";"), line
+    assert "jax 1.0 with numpy 2.0 on Some Other CPU (" in line and "64 logical CPUs" in line
+    assert "onnxruntime 1.0 with numpy 2.0 (its machine not reported)" in line, line
+    assert "pytorch 1.0 with numpy 2.0," in line, line  # this machine: not repeated
+    assert platform.node() not in line
