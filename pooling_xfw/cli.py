@@ -706,16 +706,13 @@ def _conventions(args) -> int:
 
     backends = _backends(args.backends)
     if args.update_readme and backends != list(envs.BACKENDS):
-        raise PoolingError(f"--update-readme: got --backends {args.backends}; allowed: all four "
-                           f"backends ({', '.join(envs.BACKENDS)}, the default): the README's "
+        raise PoolingError(f"--update-readme: got --backends {args.backends}; allowed: every "
+                           f"backend ({', '.join(envs.BACKENDS)}, the default): the README's "
                            f"table has a column for each; README.md not written")
     rows = conventions.measure(backends=backends)
     text = conventions.markdown(rows, backends)
-    unrun = {}
-    for _, results in rows:
-        for name, r in results.items():
-            if r.status in ("error", "unavailable"):
-                unrun.setdefault(name, r.detail)
+    # a gradient that does not exist (no autograd) is measured, not a backend that did not run
+    unrun = conventions.could_not_run(rows)
     if not args.update_readme:
         sys.stdout.write(text)
         return _could_not_run(unrun, "the table is incomplete")

@@ -144,7 +144,7 @@ CANNOT_START = "cannot start /nonexistent/python"
      ["could not run paddle (", CANNOT_START, "): the table would be incomplete; README.md "
                                               "not written"]),
     (["conventions", "--backends", "pytorch", "--update-readme"], None, 2,
-     ["error: --update-readme: got --backends pytorch; allowed: all four backends",
+     ["error: --update-readme: got --backends pytorch; allowed: every backend",
       "README.md not written"]),
 ], ids=["audit-chapter", "explain-equivalent-witness-not-run",
         "explain-not-equivalent-stays-1", "conventions", "conventions-update-readme",

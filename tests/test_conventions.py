@@ -1,18 +1,23 @@
 """The README's conventions table is what running the code gives today, on any machine.
 
-A framework's own answer for a special value (NaN, a window of only -inf) varies with the CPU,
-the oneDNN/MKLDNN kernel path and the version: those rows (marked in the table) may read any of
-their recorded outcomes, the adapter's path or a difference naming the row's cause.  Everything
-else must read the same on every machine, and the table says which machine measured it.
+A framework's own answer for a special value (NaN, a window of only -inf) may depend on the
+CPU, through the kernel it picks (oneDNN, MKLDNN, MLAS): the probes mark those cells
+(``Probe.varies_by_cpu``) with every outcome recorded, and a marked cell may read any of them
+and nothing else.  Every other cell must read the same on every machine; the table's one
+machine line (CPU, cores, OS, versions) may read anything.
 """
+import os
 import platform
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pooling_xfw import conventions
+from pooling_xfw.compare import BackendResult
 from pooling_xfw.runtime.envs import BACKENDS
+from pooling_xfw.runtime.worker import machine
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 MEASURED_ON = "Measured on: "
@@ -34,37 +39,79 @@ def test_readme_conventions_table_is_generated_and_current(measured):
     assert not stale, "run: pooling-xfw conventions --update-readme\n" + "\n".join(stale)
 
 
-def _cpu_model() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return platform.processor() or platform.machine()
-    models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return models[0] if models else platform.machine()
-
-
 def test_the_table_says_which_machine_measured_it(measured):
+    """One line, in portable terms: CPU model and architecture, logical CPUs, OS, the
+    reference's numpy and each worker's framework and numpy; no host name, no path."""
     lines = [line for line in conventions.markdown(measured).splitlines()
              if line.startswith(MEASURED_ON)]
     assert len(lines) == 1, lines
-    assert _cpu_model() in lines[0] and platform.machine() in lines[0]
+    line, here = lines[0], machine()
+    assert here["cpu"] and here["cpu"] in line and platform.machine() in line, line
+    assert f"{os.cpu_count()} logical CPUs" in line and platform.system() in line, line
+    assert f"the reference: numpy {np.__version__}" in line, line
+    for backend, result in measured[0][1].items():
+        assert (f"{backend} {result.framework_version} with numpy {result.numpy_version}"
+                in line), (backend, line)
     assert sum(line.startswith(MEASURED_ON) for line in _readme_block().splitlines()) == 1
+
+
+def test_the_table_names_no_host_and_no_path(measured):
+    for text in (conventions.markdown(measured), _readme_block()):
+        assert platform.node() not in text
+        assert not re.search(r"(^|[\s(])(/[\w.+-]+){2,}", text), re.search(
+            r"(^|[\s(])(/[\w.+-]+){2,}", text)
+
+
+def test_each_worker_reports_its_machine(pool):
+    hellos = pool.start(BACKENDS)
+    for backend, hello in hellos.items():
+        assert hello.machine == machine(), backend  # the workers share this machine
+
+
+def _accepted(probe, backend, result) -> bool:
+    """A backward row's cell that is the framework's own gradient failing, as recorded: no
+    autograd (``unavailable``), or the autograd raising what ``Probe.grad_errors`` says."""
+    if not probe.grad or result.status not in ("agree", "differ"):
+        return False
+    if result.grad_status == "unavailable":
+        return True
+    return result.grad_status == "error" and backend in probe.grad_errors and (
+        probe.grad_errors[backend] in result.grad_detail)
 
 
 def test_every_row_agrees_but_the_special_values_which_name_their_cause(measured):
     """What the toolkit promises on any machine: every convention gives the reference's numbers
-    on every backend (a backward row: the reference's gradient); NaN and only-(-inf) windows
-    may differ, and a backward row where a plan's gradient routes ties otherwise (its known
-    cause), and then say why."""
+    on every backend (a backward row: the reference's gradient, where the framework has one and
+    its autograd runs); NaN and only-(-inf) windows may differ, and a backward row where a
+    plan's gradient routes ties otherwise, and then say why."""
     for probe, results in measured:
         for backend, result in results.items():
             status, detail = ((result.grad_status, result.grad_detail) if probe.grad
                               else (result.status, result.detail))
             where = f"{probe.name} on {backend}: {status}: {detail}"
-            if (probe.varies or probe.known) and status == "differ":
-                assert any(cause in detail for cause in probe.varies + probe.known), where
+            if _accepted(probe, backend, result):
+                continue
+            if probe.causes and status == "differ":
+                assert any(cause in detail for cause in probe.causes), where
             else:
                 assert status == "agree", where
+
+
+def test_the_gradients_that_do_not_exist_read_so(measured):
+    """ONNX Runtime has no autograd: every backward cell says so, briefly (the legend has the
+    reason).  JAX has no VJP for a dilated max: that cell quotes JAX's error."""
+    text = conventions.markdown(measured)
+    rows = {probe.name: dict(zip(BACKENDS, conventions._cells(line)[1:]))
+            for probe in conventions.PROBES for line in text.splitlines()
+            if line.startswith(f"| {probe.label} |")}
+    for probe in conventions.PROBES:
+        if probe.grad:
+            assert rows[probe.name]["onnxruntime"] == "unavailable: onnxruntime has no autograd"
+    dilated = rows["backward: max ties, dilation 2 (all 1, k2 d2 s1)"]["jax"]
+    assert dilated.startswith("error: jax's autograd raised NotImplementedError: VJP not "
+                              "implemented for select_and_gather"), dilated
+    assert "onnxruntime has no autograd: an InferenceSession" in text
+    assert conventions.could_not_run(measured) == {}
 
 
 # --- what the currency check tolerates, and what it does not ------------------------------------
@@ -86,45 +133,58 @@ def _drop_lines(text: str, start: str) -> str:
     return "".join(line for line in text.splitlines(keepends=True) if not line.startswith(start))
 
 
-NAN_IGNORED = "**differs**: NaN in the window ignored; the reference propagates NaN"
+NAN_IGNORED = conventions.NAN_IGNORED
+LOWEST = conventions.LOWEST
+MX_DROPS = ("**differs**: a window of only -inf: the reference sends its gradient to the "
+            "window's first cell; mxnet drops the gradient (0 on every cell the window reads)")
 
 TOLERATED = {  # what another machine's run may legitimately have written
     "another-cpu": lambda t: re.sub(
-        r"^Measured on: .*$", "Measured on: Intel(R) Xeon(R) Gold 6338 (x86_64, AVX-512), Linux",
-        t, flags=re.M),
-    "tensorflow-gives-minus-inf-for-a-window-of-only-minus-inf": lambda t: _set_cell(
-        t, "max of a window of only -inf", "tensorflow", "native"),
-    "pytorch-ignores-a-nan": lambda t: _set_cell(t, "NaN in a max window", "pytorch", NAN_IGNORED),
-    "paddle-keeps-the-gradient-of-a-window-of-only-minus-inf": lambda t: _set_cell(
-        t, "backward: max of a window of only -inf", "paddle", "native"),
-    "pytorch-drops-the-gradient-of-a-window-of-only-minus-inf": lambda t: _set_cell(
-        t, "backward: max of a window of only -inf", "pytorch",
-        "**differs**: a window of only -inf: the reference sends its gradient to the window's "
-        "first cell; pytorch drops the gradient (0 on every cell the window reads)"),
+        r"^Measured on: .*$", "Measured on: Intel(R) Xeon(R) Gold 6338 (x86_64, AVX-512), 64 "
+        "logical CPUs, Linux; the frameworks: pytorch 2.13.0+cpu with numpy 2.0.0", t, flags=re.M),
+    "tensorflow-gives-minus-inf-for-a-float16-window-of-only-minus-inf": lambda t: _set_cell(
+        t, "max of a float16 window of only -inf", "tensorflow", "native \u2021"),
+    "mxnet-without-mkldnn-drops-the-gradient-of-a-window-of-only-minus-inf": lambda t: _set_cell(
+        t, "backward: max of a window of only -inf", "mxnet", MX_DROPS + " \u00b6"),
 }
 
-CAUGHT = {  # stale in what must not vary
+CAUGHT = {  # stale in what must not vary, or an outcome never recorded
     "a-framework-version": lambda t: _set_cell(t, "convention", "paddle", "paddle 0.0"),
     "a-row-path": lambda t: _set_cell(t, "max k3 s2 p1, symmetric pads", "paddle",
                                       "emulated: explicit padding"),
     "a-row-differing": lambda t: _set_cell(t, "max of int32", "mxnet", NAN_IGNORED),
     "a-row-missing": lambda t: _drop_lines(t, "| NHWC layout |"),
-    "a-special-value-row-path": lambda t: _set_cell(t, "NaN in a max window", "pytorch",
-                                                    "emulated: explicit padding"),
-    "a-special-value-row-unrecorded-cause": lambda t: _set_cell(
-        t, "max of a window of only -inf", "tensorflow",
-        "**differs**: 1 of 4 differ; first at (0, 0, 0, 0): 0.0 vs reference -inf"),
-    "a-special-value-row-cause-of-another-row": lambda t: _set_cell(
-        t, "max of a window of only -inf", "tensorflow", NAN_IGNORED),
+    "an-unmarked-special-value-cell": lambda t: _set_cell(t, "NaN in a max window", "pytorch",
+                                                          NAN_IGNORED),
+    "an-unmarked-cell-in-a-marked-row": lambda t: _set_cell(
+        t, "max of a float16 window of only -inf", "mxnet", "native"),
+    "a-float32-minus-inf-cell": lambda t: _set_cell(t, "max of a window of only -inf",
+                                                    "tensorflow", "native"),
+    "a-marked-cell-never-recorded-outcome": lambda t: _set_cell(
+        t, "NaN in a max window", "tensorflow", "native \u2020"),
+    "a-marked-cell-unrecorded-cause": lambda t: _set_cell(
+        t, "max of a float16 window of only -inf", "tensorflow",
+        "**differs**: 1 of 4 differ; first at (0, 0, 0, 0): 0.0 vs reference -inf \u2021"),
+    "a-marked-cell-cause-of-another-row": lambda t: _set_cell(
+        t, "max of a float16 window of only -inf", "tensorflow", NAN_IGNORED + " \u2021"),
+    "a-marked-cell-without-its-mark": lambda t: _set_cell(
+        t, "max of a float16 window of only -inf", "tensorflow", "native"),
     "no-machine-line": lambda t: _drop_lines(t, MEASURED_ON),
+    "two-machine-lines": lambda t: _drop_lines(t, "native: one framework").replace(
+        "A backward cell", MEASURED_ON + "elsewhere\n\nA backward cell"),
     "a-backward-row-path": lambda t: _set_cell(t, "backward: avg 'same', padding not counted",
                                                "tensorflow", "emulated: divisor"),
     "a-backward-row-known-difference-gone": lambda t: _set_cell(
         t, "backward: max ties, dilation 2", "paddle", "emulated: dilation"),
     "a-backward-row-missing": lambda t: _drop_lines(t, "| backward: max ties in one window"),
     "a-backward-special-row-forward-cause": lambda t: _set_cell(
-        t, "backward: NaN in a max window", "pytorch", NAN_IGNORED),
+        t, "backward: NaN in a max window", "mxnet", NAN_IGNORED + " \u00a7"),
+    "a-gradient-unavailable-becoming-native": lambda t: _set_cell(
+        t, "backward: lp, p=2", "onnxruntime", "native"),
+    "a-gradient-error-gone": lambda t: _set_cell(
+        t, "backward: max ties, dilation 2", "jax", "native"),
     "the-legend": lambda t: t.replace("native: one framework pooling call", "native: a call"),
+    "a-recorded-outcome-in-the-legend": lambda t: t.replace("oneDNN on and off", "oneDNN on"),
 }
 
 
@@ -142,6 +202,114 @@ def test_a_stale_table_is_caught(measured, edit):
     edited = CAUGHT[edit](text)
     assert edited != text
     assert conventions.differences(edited, measured)
+
+
+# --- the same, on rows made up here: no framework runs ------------------------------------------
+
+def _result(backend, status="agree", path="native", detail="", grad=None, grad_detail=""):
+    return BackendResult(backend, status, how={"path": path, "emulated_by": []},
+                         detail=detail, framework_version="1.0", numpy_version="2.0",
+                         grad_status=grad, grad_detail=grad_detail)
+
+
+def _probe(name):
+    return next(p for p in conventions.PROBES if p.name.startswith(name))
+
+
+def _doctored_rows(**measured_now):
+    """Three rows, every backend native, but ``measured_now`` {backend: (row, result)}."""
+    rows = conventions.Measured()
+    for name in ("max k3 s2 p1", "max of a float16 window of only -inf",
+                 "backward: max of a window of only -inf"):
+        probe = _probe(name)
+        grad = "agree" if probe.grad else None
+        results = {b: _result(b, grad=grad) for b in BACKENDS}
+        for backend, (row, result) in measured_now.items():
+            if name == row:
+                results[backend] = result
+        rows.append((probe, results))
+    rows.machines = {}
+    return rows
+
+
+def test_the_currency_check_on_a_doctored_table():
+    """A recorded table whose unmarked cell changed is stale; one whose marked cell reads
+    another recorded outcome is current; so is one measured on another machine."""
+    rows = _doctored_rows()
+    recorded = conventions.markdown(rows)
+    assert conventions.differences(recorded, rows) == []
+    unmarked = _set_cell(recorded, "max k3 s2 p1", "paddle", "emulated: explicit padding")
+    assert conventions.differences(unmarked, rows) == [
+        "line 3: '" + unmarked.splitlines()[2] + "', now '" + recorded.splitlines()[2] + "'"]
+    also_unmarked = _set_cell(recorded, "max of a float16 window", "mxnet", LOWEST)
+    assert conventions.differences(also_unmarked, rows)
+    alternative = _set_cell(recorded, "max of a float16 window", "tensorflow", LOWEST + " \u2021")
+    assert alternative != recorded
+    assert conventions.differences(alternative, rows) == []
+    never = _set_cell(recorded, "max of a float16 window", "tensorflow", NAN_IGNORED + " \u2021")
+    assert "never" not in conventions.differences(never, rows)[0]  # recorded, not measured
+    assert conventions.differences(never, rows)[0].startswith(
+        "max of a float16 window of only -inf: tensorflow: ")
+    unmarked_alternative = _set_cell(recorded, "max of a float16 window", "tensorflow", LOWEST)
+    assert conventions.differences(unmarked_alternative, rows)
+    elsewhere = re.sub(r"^Measured on: .*$", "Measured on: another CPU entirely", recorded,
+                       flags=re.M)
+    assert conventions.differences(elsewhere, rows) == []
+
+
+def test_an_outcome_never_recorded_is_caught_when_measured():
+    """Measured now, a marked cell's outcome that no probe records fails the check, even where
+    the recorded table says the same: record it, with where it was seen."""
+    unrecorded = _result("tensorflow", "differ", detail="1 of 4 differ (0.0 vs reference -inf)")
+    rows = _doctored_rows(tensorflow=("max of a float16 window of only -inf", unrecorded))
+    found = conventions.differences(conventions.markdown(rows), rows)
+    assert len(found) == 1 and "never recorded" in found[0], found
+    recorded = _result("tensorflow", "differ", detail=f"1 of 4 differ ({LOWEST.removeprefix(conventions.DIFFERS)})")
+    rows = _doctored_rows(tensorflow=("max of a float16 window of only -inf", recorded))
+    assert conventions.differences(conventions.markdown(rows), rows) == []
+
+
+NO_AUTOGRAD = "onnxruntime has no autograd: an InferenceSession runs the model forward only"
+VJP = ("BackendError: jax: NotImplementedError: VJP not implemented for select_and_gather "
+       "(MaxPool) with window dilation, got window_dilation=(1, 2, 2, 1).")
+
+
+def _one_row(name, **results):
+    rows = conventions.Measured()
+    rows.append((_probe(name), {b: results.get(b) or _result(
+        b, grad="agree" if _probe(name).grad else None) for b in BACKENDS}))
+    rows.machines = {}
+    return rows
+
+
+@pytest.mark.parametrize("name,result,runs", [
+    ("backward: lp", _result("onnxruntime", grad="unavailable", grad_detail=NO_AUTOGRAD), True),
+    ("backward: max ties, dilation 2", _result("jax", grad="error", grad_detail=VJP), True),
+    ("backward: lp", _result("jax", grad="error", grad_detail=VJP), False),
+    ("backward: lp", BackendResult("onnxruntime", "unavailable", detail="no environment",
+                                   grad_status="unavailable", grad_detail="no environment"),
+     False),
+    ("max k3 s2 p1", BackendResult("onnxruntime", "error", detail="worker died"), False),
+], ids=["no-autograd", "recorded-gradient-error", "unrecorded-gradient-error",
+        "no-environment", "forward-error"])
+def test_what_counts_as_could_not_run(name, result, runs):
+    rows = _one_row(name, **{result.backend: result})
+    assert (conventions.could_not_run(rows) == {}) == runs
+
+
+@pytest.mark.parametrize("runs", [True, False], ids=["no-autograd-written", "unrun-refused"])
+def test_update_readme_refuses_only_an_incomplete_table(monkeypatch, runs):
+    from pooling_xfw import cli
+
+    onnx = (_result("onnxruntime", grad="unavailable", grad_detail=NO_AUTOGRAD) if runs else
+            BackendResult("onnxruntime", "unavailable", detail="no environment"))
+    rows = _one_row("backward: lp", onnxruntime=onnx)
+    written = []
+    monkeypatch.setattr(conventions, "measure", lambda backends: rows)
+    monkeypatch.setattr(conventions, "update_readme", lambda path, text: written.append(text))
+    code = cli.main(["conventions", "--update-readme"])
+    assert code == (cli.EXIT_OK if runs else cli.EXIT_UNAVAILABLE)
+    assert len(written) == (1 if runs else 0)
 
 
 # --- the backward rows -----------------------------------------------------------------------
@@ -207,12 +375,35 @@ def test_a_backward_row_reads_what_compare_grad_says(measured, tmp_path, name):
     doc = json.loads(proc.stdout)
     row = next(line for line in conventions.markdown(measured).splitlines()
                if line.startswith(f"| {probe.label} |"))
-    cells = dict(zip(BACKENDS, row.strip().strip("|").split(" | ")[1:]))
+    cells = dict(zip(BACKENDS, conventions._cells(row)[1:]))
     for backend, r in doc["cases"][0]["results"].items():
+        cell = cells[backend]
+        if probe.marked(backend):
+            cell = conventions._unmark(cell, probe)
         if r["grad_status"] == "agree":
-            assert cells[backend].strip() == conventions._path_cell(r["how"]), (backend, row)
+            assert cell == conventions._path_cell(r["how"]), (backend, row)
+        elif r["grad_status"] == "unavailable":  # no autograd: the reason's first clause
+            assert cell == f"unavailable: {r['grad_detail'].split(':')[0]}", (backend, row)
+        elif r["grad_status"] == "error":  # the framework's autograd raised: its message
+            assert cell.startswith(f"error: {backend}'s autograd raised ") and (
+                cell.endswith(r["grad_detail"].split(f"{backend}: ", 1)[1])), (backend, row)
         else:
             assert r["grad_status"] == "differ", r
-            assert cells[backend].strip() == f"**differs**: {conventions._cause(r['grad_detail'])}"
-    differs = any(r["grad_status"] == "differ" for r in doc["cases"][0]["results"].values())
-    assert proc.returncode == (1 if differs or doc["summary"]["differ"] else 0), proc.stderr
+            assert cell == f"**differs**: {conventions._cause(r['grad_detail'])}"
+    statuses = {r["grad_status"] for r in doc["cases"][0]["results"].values()}
+    differs = "differ" in statuses or doc["summary"]["differ"]
+    # a gradient that does not exist (ONNX Runtime) or raised (JAX): compare's exit 3
+    unrun = bool(statuses & {"error", "unavailable"})
+    assert proc.returncode == (1 if differs else 3 if unrun else 0), proc.stderr
+
+
+def test_a_worker_on_another_machine_is_named_with_it():
+    rows = _one_row("max k3 s2 p1")
+    elsewhere = dict(machine(), cpu="Some Other CPU", cores=64)
+    rows.machines = {"jax": elsewhere, "onnxruntime": None}
+    line = conventions.machine_line(rows)
+    assert line.startswith(MEASURED_ON + conventions.describe_machine(machine()) + ";"), line
+    assert "jax 1.0 with numpy 2.0 on Some Other CPU (" in line and "64 logical CPUs" in line
+    assert "onnxruntime 1.0 with numpy 2.0 (its machine not reported)" in line, line
+    assert "pytorch 1.0 with numpy 2.0," in line, line  # this machine: not repeated
+    assert platform.node() not in line

@@ -132,6 +132,7 @@ class Hello:
     where: str  # "this machine", a host or host:port
     local: bool  # shares this machine's memory
     threads: str | None = None  # the framework's intra-op threads, where this toolkit set them
+    machine: dict | None = None  # the worker's CPU and OS (``worker.machine``), where it says
 
 
 def _signal_name(code: int) -> str:
@@ -320,7 +321,7 @@ class Worker:
         return Hello(self.backend, str(hello["framework_version"]), str(hello["numpy_version"]),
                      str(hello["python"]), str(hello["host"]), int(hello["pid"]),
                      float(hello["import_seconds"]), self.where, self.local,
-                     hello.get("threads"))
+                     hello.get("threads"), hello.get("machine"))
 
     def _start_failure(self, exc: BaseException) -> WorkerFailure:
         """Why the gateway did not come up, in one line."""

@@ -3,7 +3,7 @@ execnet gateway.
 
 The caller ships this package's sources (``bootstrap.py``), so the interpreter needs only
 Python, numpy and its framework.  ``serve`` imports the backend's adapter (paying the framework
-import once), says hello on the channel with its versions and host, then answers requests in
+import once), says hello on the channel with its versions, host and machine (``machine``), then answers requests in
 order until the channel closes.
 
 A request is a dict ``{"id", "op", "inputs": [descriptor], "output_path": str|None, ...}``
@@ -50,6 +50,32 @@ HELLO_KEYS = ("protocol", "ok", "backend", "framework_version", "numpy_version",
 _protocol_fd = None  # the gateway's own output stream (the garbage/truncate test hooks)
 
 
+def machine() -> dict:
+    """This machine in portable terms (no host name, no path): ``arch`` (``platform.machine``),
+    ``cpu`` (the model name in /proc/cpuinfo, else ``platform.processor``), ``family`` (x86
+    CPU family and model numbers), ``vector`` (the widest x86 vector extension), ``cores``
+    (logical CPUs) and ``os`` (``platform.system``); a value not known is empty."""
+    info: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    flags = set(info.get("flags", "").split())
+    return {
+        "arch": platform.machine(),
+        "cpu": info.get("model name") or info.get("Model") or platform.processor(),
+        "family": (f"family {info['cpu family']} model {info['model']}"
+                   if info.get("cpu family") and info.get("model") else ""),
+        "vector": next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"),
+                                                ("avx", "AVX")) if flag in flags), ""),
+        "cores": os.cpu_count() or 0,
+        "os": platform.system(),
+    }
+
+
 def serve(channel, backend: str, hooks: bool = False, threads: int | None = None) -> None:
     """Answer ``backend`` requests on ``channel`` until it closes."""
     global _protocol_fd
@@ -74,7 +100,7 @@ def serve(channel, backend: str, hooks: bool = False, threads: int | None = None
                   "framework_version": version, "numpy_version": np.__version__,
                   "python": platform.python_version(), "host": platform.node(),
                   "pid": os.getpid(), "import_seconds": time.perf_counter() - started,
-                  "threads": os.environ.get("OMP_NUM_THREADS")})
+                  "threads": os.environ.get("OMP_NUM_THREADS"), "machine": machine()})
     from . import transfer
 
     while True:
