@@ -191,7 +191,8 @@ def compare_many(cases, *, backends=None, rtol=None, atol=None, pool: WorkerPool
     check_tolerance(rtol, atol)
     names = backend_names(backends)
     jobs = [_Job(dict(case), rtol, atol) for case in cases]
-    local = [n for n in names if inprocess and envs.FRAMEWORK_MODULE[n] in sys.modules]
+    local = [n for n in names if inprocess and "@" not in n  # a version: its own venv
+             and envs.FRAMEWORK_MODULE[n] in sys.modules]
     remote = [n for n in names if n not in local]
     if remote:
         pool = pool or default_pool()
@@ -299,8 +300,31 @@ def backend_names(backends) -> list[str]:
     names = [backends] if isinstance(backends, str) else list(backends)
     if not names:
         raise PoolingError(f"backends: got {names!r}; allowed: one or more of "
-                           f"{', '.join(envs.KNOWN_BACKENDS)}")
-    return [envs.check_backend(b) for b in names]
+                           f"{envs.allowed_names()}")
+    for name in names:
+        problem = envs.name_problem(name) if isinstance(name, str) else "not a string"
+        if problem:
+            raise PoolingError(f"backends: got {name!r}: {problem}; allowed: one or more of "
+                               f"{envs.allowed_names()}")
+    twice = _same_backend_twice(names)
+    if twice:
+        raise PoolingError(f"backends: got {names!r}: {twice}; allowed: each backend and "
+                           f"version once")
+    return names
+
+
+def _same_backend_twice(names: list[str]) -> str | None:
+    """What names one environment twice (``onnxruntime`` and ``onnxruntime@1.32.0`` when 1.32.0
+    is the pinned version), else None."""
+    seen: dict[str, str] = {}
+    for name in names:
+        backend, version = envs.split_name(name)
+        key = f"{backend}@{version or envs.pinned_version(backend)}"
+        if key in seen:
+            return (f"{seen[key]!r} and {name!r} are the same version" if seen[key] != name
+                    else f"{name!r} twice")
+        seen[key] = name
+    return None
 
 
 def _finish(geometry, out: np.ndarray) -> np.ndarray:
@@ -764,8 +788,8 @@ def grad_cause(result: BackendResult, grad: np.ndarray, job: "_Job") -> str:
                                                atol=1e-6 * float(np.max(grad_scale(job),
                                                                         initial=0)),
                                                equal_nan=True):
+        paddle = envs.framework_of(result.backend) == "paddle"
         return (f"accurate to float32 only: {result.backend}'s float64 backward computes in "
                 f"float32" + ("; measured: Paddle's float64 avg-pooling backward divides by "
-                              "a float32 divisor" if result.backend == "paddle" and
-                              mode in ("avg", "lp") else ""))
+                              "a float32 divisor" if paddle and mode in ("avg", "lp") else ""))
     return ""

@@ -64,9 +64,10 @@ def serve(channel, backend: str, hooks: bool = False, threads: int | None = None
     try:
         import numpy as np
 
-        adapter = importlib.import_module(f"pooling_xfw.adapters.{backend}")
+        framework = backend.partition("@")[0]  # onnxruntime@1.22.1: the same adapter
+        adapter = importlib.import_module(f"pooling_xfw.adapters.{framework}")
         adapter.VOCABULARY.namespace()  # the framework import, paid once
-        version = str(importlib.import_module(FRAMEWORK_MODULE[backend]).__version__)
+        version = str(importlib.import_module(FRAMEWORK_MODULE[framework]).__version__)
     except Exception as exc:  # a broken environment: say why, then stop
         channel.send({"protocol": PROTOCOL, "ok": False, "error": _one_line(exc)})
         return
