@@ -493,6 +493,8 @@ def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scal
         return
     result.how, result.output = reply.get("how"), arrays[0]
     judge(result, reference, tol, scale, bounds=bounds)
+    if result.status == "differ" and job is not None and job.op == "pool2d":
+        result.detail += _divisor_cause(result, job, tol)
     if grad and reply.get("grad_error"):  # the forward ran, its gradient did not
         result.grad_status, result.grad_detail = "error", f"BackendError: {reply['grad_error']}"
     elif unavailable:  # a framework without autograd: the forward judged, no gradient faked
@@ -652,6 +654,36 @@ def _known_cause(value, expected, dtype: np.dtype) -> str:
         if expected > 0 and -value in lowest:
             return "a window of only +inf gives the largest finite value; the reference +inf"
     return ""
+
+
+def _divisor_cause(result: BackendResult, job: "_Job", tol) -> str:
+    """`` (padding left out of the divisor ...)`` when an average that should count padding is,
+    at every differing cell, the window's sum over a smaller divisor that leaves some padding
+    out (between the cells read and the reference's divisor; measured: ONNX Runtime 1.22's
+    ``AveragePool`` with ``auto_pad`` SAME leaves the bottom padding out); else ''."""
+    spec = job.spec
+    if not (spec.mode == "avg" and spec.count_include_pad and result.differing
+            and job.x.size <= JUDGE_BLOCK and np.issubdtype(result.output.dtype, np.floating)):
+        return ""
+    from .reference import pool2d
+
+    ones = np.ones(job.x.shape, np.float64)
+    try:
+        read = pool2d(ones, **{**job.kwargs, "mode": "lp", "p": 1})  # real cells per window
+        divisor = read / pool2d(ones, **job.kwargs)  # the reference's: padding counted
+    except PoolingError:
+        return ""
+    cells = tuple(np.array([index for index, _, _ in result.differing]).T)
+    out = result.output[cells].astype(np.float64)
+    ref = np.asarray(job.reference, np.float64)[cells]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        used = ref * divisor[cells] / out  # the divisor the framework's output implies
+    whole = np.round(used)
+    if not (np.all(np.isfinite(used)) and np.allclose(used, whole, rtol=max(tol[0], 1e-3))
+            and np.all((whole >= read[cells]) & (whole < divisor[cells]))):
+        return ""
+    return (f" (padding left out of the divisor: divides by {int(whole[0])} where the reference, "
+            f"counting padding, divides by {int(round(divisor[cells][0]))})")
 
 
 # --- the backward pass -------------------------------------------------------------------------
