@@ -137,7 +137,9 @@ def _dispatch(adapter, request: dict, inputs: list, hooks: bool):
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())[:500]
+    from pooling_xfw.errors import one_line
+
+    text = one_line(exc, 500)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -161,7 +163,9 @@ def op_reply(adapter, op: str, kwargs: dict, x, *more):
     except PoolingError as exc:
         return {"status": "error", "kind": "PoolingError", "message": str(exc)}, []
     except Exception as exc:  # BackendError carries the framework's one-line message
-        message = " ".join(str(exc).split())[:500]
+        from pooling_xfw.errors import one_line
+
+        message = one_line(exc, 500)
         return {"status": "error", "kind": type(exc).__name__, "message": message}, []
     return {"status": "ok", "how": plan.describe(),
             "seconds": time.perf_counter() - started}, (
