@@ -302,10 +302,7 @@ def backend_names(backends) -> list[str]:
         raise PoolingError(f"backends: got {names!r}; allowed: one or more of "
                            f"{envs.allowed_names()}")
     for name in names:
-        problem = envs.name_problem(name) if isinstance(name, str) else "not a string"
-        if problem:
-            raise PoolingError(f"backends: got {name!r}: {problem}; allowed: one or more of "
-                               f"{envs.allowed_names()}")
+        envs.check_backend(name)
     twice = _same_backend_twice(names)
     if twice:
         raise PoolingError(f"backends: got {names!r}: {twice}; allowed: each backend and "

@@ -84,7 +84,7 @@ def test_the_python_api_checks_names_alike():
                       ("torch@2.5", "unknown backend 'torch'")):
         with pytest.raises(PoolingError, match=says) as caught:
             px.compare(x, 2, backends=[bad])
-        assert str(caught.value).startswith("backends: got ") and "BACKEND@VERSION" in str(
+        assert str(caught.value).startswith("backend: got ") and "BACKEND@VERSION" in str(
             caught.value)
     with pytest.raises(PoolingError, match="the same version"):
         px.compare(x, 2, backends=["onnxruntime", f"onnxruntime@{envs.pinned_version(PINNED)}"])

@@ -421,7 +421,7 @@ def not_on_index(backend: str) -> str | None:
         return None
     offered = re.search(r"\(from versions: ([^)]*)\)", log)
     newest = ", ".join(offered.group(1).split(", ")[-3:]) if offered else ""
-    package = FRAMEWORK_PACKAGES[name][0]
+    package = _package(found.group(1)) or FRAMEWORK_PACKAGES[name][0]  # or a companion's
     return (f"{found.group(1)} is not on the package index (pip: no matching distribution)"
             + (f", its newest there: {newest}" if newest else "")
             + f"; fix: another version, from `pip index versions {package}`")
