@@ -351,3 +351,16 @@ def test_a_version_the_index_lacks_is_unavailable_with_the_reason_and_fix(tmp_pa
     run = cli("compare", "--shape", "4,4", "--kernel", "2", "--backends", "onnxruntime@0.0.1",
               env=env)
     assert run.returncode == 3 and "is not on the package index" in run.stdout, run.stdout
+
+
+def test_the_conventions_table_has_a_column_per_version():
+    proc = cli("conventions", "--backends", ",".join(BOTH))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    pinned = f"onnxruntime {envs.pinned_version(PINNED)}"
+    assert lines[0] == f"| convention | onnxruntime 1.22.1 | {pinned} |"
+    rows = [l.strip("| ").split(" | ") for l in lines[2:] if l.startswith("| ")]
+    parted = {cells[0]: cells[1] for cells in rows if cells[1] != cells[2]}
+    assert list(parted) == ["avg 'same', padding counted"], parted
+    assert parted["avg 'same', padding counted"].startswith(
+        "**differs**: padding left out of the divisor")
