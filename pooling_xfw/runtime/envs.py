@@ -145,7 +145,8 @@ LARGE_BUILDS = {"pytorch": "a CUDA build of several GB"}
 
 
 def split_name(name: str) -> tuple[str, str | None]:
-    """``("onnxruntime", "1.22.1")`` of ``onnxruntime@1.22.1``; ``(name, None)`` of a plain name."""
+    """``("onnxruntime", "1.22.1")`` of ``onnxruntime@1.22.1``; ``(name, None)`` of a plain
+    name."""
     backend, sep, version = name.partition("@")
     return backend, (version if sep else None)
 
@@ -1036,6 +1037,7 @@ def reexec_under(backend: str) -> None:
     the framework does not import here."""
     python = interpreter(backend)
     if python is None:
-        sys.exit(f"{FRAMEWORK_MODULE[framework_of(backend)]} is not importable here and the {backend} "
+        module = FRAMEWORK_MODULE[framework_of(backend)]
+        sys.exit(f"{module} is not importable here and the {backend} "
                  f"environment is missing: run `{fix_command(backend)}`")
     os.execve(python, [python, *sys.argv], quiet_env())
