@@ -13,8 +13,13 @@ report: $(VENV)/.ready
 test: envs test-tools
 	$(PY) -m pytest
 
+# framework versions besides the pinned ones, each in a venv of its own (tests/test_versions.py
+# compares them side by side): one more ONNX Runtime, small wheels (about 300 MB, under a minute)
+EXTRA_VERSIONS := onnxruntime@1.22.1
+
 envs: $(VENV)/.ready
 	$(PY) -m pooling_xfw envs create --jobs 6
+	$(PY) -m pooling_xfw envs create --backends $(EXTRA_VERSIONS)
 
 # what the tests drive for real: Debian's chromium (the HTML report in a headless browser) and
 # openssh-server (a backend over an ssh gateway, on 127.0.0.1 only)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from pooling_xfw.adaptive import make_adaptive_spec, resolve_adaptive, resolve_global
-from pooling_xfw.errors import PoolingError
+from pooling_xfw.errors import PoolingError, one_line
 from pooling_xfw.gradient import grad_input, output_shape_of, upstream
 from pooling_xfw.plan import Plan
 from pooling_xfw.planner import Vocabulary, build_plan
@@ -117,8 +117,8 @@ def run_grad(vocab: Vocabulary, X, grad_output=None, pool_size=None, mode="max",
             raise RuntimeError("the autograd returned no gradient for the input")
         y, grad = vocab.to_numpy(ns, y), vocab.to_numpy(ns, grad)
     except Exception as exc:  # the framework's own failure, reported in one line
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        message = f"{vocab.name}: {type(exc).__name__}: {text[:400]}"
+        text = one_line(exc) or type(exc).__name__
+        message = f"{vocab.name}: {type(exc).__name__}: {text}"
         try:  # does the forward alone run?  Then only the gradient failed
             forward = execute(vocab, the_plan, x4)
         except BackendError:
@@ -159,8 +159,8 @@ def execute(vocab: Vocabulary, the_plan: Plan, x4: np.ndarray) -> np.ndarray:
     try:
         return vocab.to_numpy(ns, the_plan.execute(ns, vocab.to_tensor(ns, x4)))
     except Exception as exc:  # the framework's own failure, reported in one line
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        raise BackendError(f"{vocab.name}: {type(exc).__name__}: {text[:400]}") from exc
+        text = one_line(exc) or type(exc).__name__
+        raise BackendError(f"{vocab.name}: {type(exc).__name__}: {text}") from exc
 
 
 def make_pool2d(vocab: Vocabulary):

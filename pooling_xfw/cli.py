@@ -84,25 +84,45 @@ _BACKEND_ALIASES = {"torch": "pytorch", "pt": "pytorch", "tf": "tensorflow", "ke
                     "onnx": "onnxruntime", "ort": "onnxruntime"}
 
 
-def _backend(flag: str, typed: str, name: str, several: bool = True) -> str:
-    """One backend name (any case) of what was typed for ``flag`` (a list when ``several``)."""
-    if name.strip().lower() in envs.KNOWN_BACKENDS:
-        return name.strip().lower()
-    hint = _did_you_mean(name, envs.KNOWN_BACKENDS, _BACKEND_ALIASES)
-    raise _usage(flag, typed, f"unknown backend {name.strip()!r}{hint}",
-                 ", ".join(envs.KNOWN_BACKENDS) + (", comma-separated" if several else ""))
+def _backend(flag: str, typed: str, name: str, several: bool = True,
+             versions: bool = True) -> str:
+    """One backend name (any case) of what was typed for ``flag`` (a list when ``several``):
+    ``BACKEND`` or, with ``versions``, ``BACKEND@VERSION`` (``onnxruntime@1.22.1``)."""
+    name = name.strip().lower()
+    backend, version = envs.split_name(name)
+    allowed = (envs.allowed_names() if versions else ", ".join(envs.KNOWN_BACKENDS)) + (
+        ", comma-separated" if several else "")
+    if backend not in envs.KNOWN_BACKENDS:
+        hint = _did_you_mean(backend, envs.KNOWN_BACKENDS, _BACKEND_ALIASES)
+        if hint and version is not None:  # torch@2.5: did you mean pytorch@2.5?
+            hint = hint.replace("?)", f"@{version}?)")
+        raise _usage(flag, typed, f"unknown backend {backend!r}{hint}", allowed)
+    if version is not None and not versions:
+        raise _usage(flag, typed, f"{name!r}: a version is run by --backends, not here", allowed)
+    problem = envs.name_problem(name)
+    if problem:
+        raise _usage(flag, typed, f"{name!r}: {problem}", allowed)
+    return name
 
 
 def _backends(text: str | None, flag: str = "--backends") -> list[str]:
     """``--backends`` / ``--to``: comma-separated names, in any case (the default ones,
-    ``envs.BACKENDS``, when not given)."""
+    ``envs.BACKENDS``, when not given); ``--backends`` takes ``BACKEND@VERSION`` too."""
     if text is None:
         return list(envs.BACKENDS)
-    names = [_backend(flag, text, name) for name in text.split(",") if name.strip()]
+    versions = flag == "--backends"
+    names = [_backend(flag, text, name, versions=versions) for name in text.split(",")
+             if name.strip()]
     if not names:
         raise _usage(flag, text, "no backend named",
                      ", ".join(envs.KNOWN_BACKENDS) + ", comma-separated")
-    return list(dict.fromkeys(names))  # each once, in the order given
+    names = list(dict.fromkeys(names))  # each once, in the order given
+    from .compare import _same_backend_twice
+
+    twice = _same_backend_twice(names)
+    if twice:
+        raise _usage(flag, text, twice, "each backend and version once, comma-separated")
+    return names
 
 
 def _set_per_backend(flag: str, pairs: list[str] | None, example: str, apply) -> None:
@@ -144,14 +164,17 @@ def _envs_list(args) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     names = _env_backends(args)
+    if not args.backends:  # and the other versions built from these pins (BACKEND@VERSION)
+        names += sorted(v.backend for v in envs.environments() if v.here and "@" in v.backend)
     with ThreadPoolExecutor(len(names)) as pool:
         statuses = list(pool.map(_inspect, names))
     print(f"environments in {envs.envs_root()} (override: POOLING_XFW_ENVS)")
+    width = max(11, *(len(s.backend) for s in statuses))
     for s in statuses:
         versions = f"{s.framework_version or '-':<12} numpy {s.numpy_version or '-':<8}"
-        print(f"  {s.backend:<11} {s.state:<8} {versions} {s.where:<14} {s.python or '-'}")
+        print(f"  {s.backend:<{width}} {s.state:<8} {versions} {s.where:<14} {s.python or '-'}")
         if s.state != "ready":
-            print(f"  {'':<11} {s.detail}" + (f"; fix: {s.fix}" if s.fix else ""))
+            print(f"  {'':<{width}} {s.detail}" + (f"; fix: {s.fix}" if s.fix else ""))
     _print_venvs(envs.environments(names if args.backends else envs.KNOWN_BACKENDS))
     return EXIT_OK if all(s.state == "ready" for s in statuses) else EXIT_UNAVAILABLE
 
@@ -162,12 +185,13 @@ def _print_venvs(venvs) -> None:
         return
     print("all environments there, by fingerprint (`pooling-xfw envs prune` removes the unused "
           "and incomplete ones):")
+    width = max(20, *(len(v.name) for v in venvs))
     for v in venvs:
         note = "; unkeyed: built by an earlier version" if v.unkeyed else ""
-        print(f"  {v.name:<20} {v.fingerprint or '-':<16}  {v.state}{note}")
+        print(f"  {v.name:<{width}} {v.fingerprint or '-':<16}  {v.state}{note}")
         for pins, day in v.used_by.items():
             why = f" ({v.still[pins]})" if v.still[pins] else ""
-            print(f"  {'':<20} used by {pins}, last {day}{why}")
+            print(f"  {'':<{width}} used by {pins}, last {day}{why}")
 
 
 def _envs_prune(args) -> int:
@@ -666,7 +690,7 @@ def _saving_onnx(args, run) -> int:
     from .runtime.client import log
 
     folder = Path(args.save_onnx).expanduser()
-    if "onnxruntime" not in _backends(args.backends):
+    if "onnxruntime" not in map(envs.framework_of, _backends(args.backends)):
         raise _usage("--save-onnx", args.save_onnx, "no onnxruntime backend to save a model of",
                      "with --backends naming onnxruntime")
     if folder.exists() and not folder.is_dir():
@@ -808,11 +832,13 @@ def _audit_chapter(args) -> int:
     return _could_not_run(unrun, "the audit is incomplete")
 
 
-_BACKENDS_HELP = ("comma-separated names of " + ", ".join(envs.KNOWN_BACKENDS) +
+_VERSION_HELP = (", each maybe with a version other than the pinned one, BACKEND@VERSION "
+                 "(onnxruntime@1.22.1: its own environment and column)")
+_BACKENDS_HELP = ("comma-separated names of " + ", ".join(envs.KNOWN_BACKENDS) + _VERSION_HELP +
                   " (default: " + ", ".join(envs.BACKENDS) + ")")
 
 _ENV_BACKENDS_HELP = ("comma-separated names of " + ", ".join(envs.KNOWN_BACKENDS) +
-                      " (default: all of them)")
+                      _VERSION_HELP + " (default: all of them at their pinned versions)")
 
 _DESCRIPTION = """\
 2-D pooling compared across MXNet, PyTorch, TensorFlow and Paddle: each framework runs in its

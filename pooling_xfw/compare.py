@@ -191,7 +191,8 @@ def compare_many(cases, *, backends=None, rtol=None, atol=None, pool: WorkerPool
     check_tolerance(rtol, atol)
     names = backend_names(backends)
     jobs = [_Job(dict(case), rtol, atol) for case in cases]
-    local = [n for n in names if inprocess and envs.FRAMEWORK_MODULE[n] in sys.modules]
+    local = [n for n in names if inprocess and "@" not in n  # a version: its own venv
+             and envs.FRAMEWORK_MODULE[n] in sys.modules]
     remote = [n for n in names if n not in local]
     if remote:
         pool = pool or default_pool()
@@ -299,8 +300,28 @@ def backend_names(backends) -> list[str]:
     names = [backends] if isinstance(backends, str) else list(backends)
     if not names:
         raise PoolingError(f"backends: got {names!r}; allowed: one or more of "
-                           f"{', '.join(envs.KNOWN_BACKENDS)}")
-    return [envs.check_backend(b) for b in names]
+                           f"{envs.allowed_names()}")
+    for name in names:
+        envs.check_backend(name)
+    twice = _same_backend_twice(names)
+    if twice:
+        raise PoolingError(f"backends: got {names!r}: {twice}; allowed: each backend and "
+                           f"version once")
+    return names
+
+
+def _same_backend_twice(names: list[str]) -> str | None:
+    """What names one environment twice (``onnxruntime`` and ``onnxruntime@1.32.0`` when 1.32.0
+    is the pinned version), else None."""
+    seen: dict[str, str] = {}
+    for name in names:
+        backend, version = envs.split_name(name)
+        key = f"{backend}@{version or envs.pinned_version(backend)}"
+        if key in seen:
+            return (f"{seen[key]!r} and {name!r} are the same version" if seen[key] != name
+                    else f"{name!r} twice")
+        seen[key] = name
+    return None
 
 
 def _finish(geometry, out: np.ndarray) -> np.ndarray:
@@ -469,6 +490,8 @@ def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scal
         return
     result.how, result.output = reply.get("how"), arrays[0]
     judge(result, reference, tol, scale, bounds=bounds)
+    if result.status == "differ" and job is not None and job.op == "pool2d":
+        result.detail += _divisor_cause(result, job, tol)
     if grad and reply.get("grad_error"):  # the forward ran, its gradient did not
         result.grad_status, result.grad_detail = "error", f"BackendError: {reply['grad_error']}"
     elif unavailable:  # a framework without autograd: the forward judged, no gradient faked
@@ -630,6 +653,36 @@ def _known_cause(value, expected, dtype: np.dtype) -> str:
     return ""
 
 
+def _divisor_cause(result: BackendResult, job: "_Job", tol) -> str:
+    """`` (padding left out of the divisor ...)`` when an average that should count padding is,
+    at every differing cell, the window's sum over a smaller divisor that leaves some padding
+    out (between the cells read and the reference's divisor; measured: ONNX Runtime 1.22's
+    ``AveragePool`` with ``auto_pad`` SAME leaves the bottom padding out); else ''."""
+    spec = job.spec
+    if not (spec.mode == "avg" and spec.count_include_pad and result.differing
+            and job.x.size <= JUDGE_BLOCK and np.issubdtype(result.output.dtype, np.floating)):
+        return ""
+    from .reference import pool2d
+
+    ones = np.ones(job.x.shape, np.float64)
+    try:
+        read = pool2d(ones, **{**job.kwargs, "mode": "lp", "p": 1})  # real cells per window
+        divisor = read / pool2d(ones, **job.kwargs)  # the reference's: padding counted
+    except PoolingError:
+        return ""
+    cells = tuple(np.array([index for index, _, _ in result.differing]).T)
+    out = result.output[cells].astype(np.float64)
+    ref = np.asarray(job.reference, np.float64)[cells]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        used = ref * divisor[cells] / out  # the divisor the framework's output implies
+    whole = np.round(used)
+    if not (np.all(np.isfinite(used)) and np.allclose(used, whole, rtol=max(tol[0], 1e-3))
+            and np.all((whole >= read[cells]) & (whole < divisor[cells]))):
+        return ""
+    return (f" (padding left out of the divisor: divides by {int(whole[0])} where the reference, "
+            f"counting padding, divides by {int(round(divisor[cells][0]))})")
+
+
 # --- the backward pass -------------------------------------------------------------------------
 
 def grad_scale(job: "_Job") -> np.ndarray:
@@ -764,8 +817,8 @@ def grad_cause(result: BackendResult, grad: np.ndarray, job: "_Job") -> str:
                                                atol=1e-6 * float(np.max(grad_scale(job),
                                                                         initial=0)),
                                                equal_nan=True):
+        paddle = envs.framework_of(result.backend) == "paddle"
         return (f"accurate to float32 only: {result.backend}'s float64 backward computes in "
                 f"float32" + ("; measured: Paddle's float64 avg-pooling backward divides by "
-                              "a float32 divisor" if result.backend == "paddle" and
-                              mode in ("avg", "lp") else ""))
+                              "a float32 divisor" if paddle and mode in ("avg", "lp") else ""))
     return ""

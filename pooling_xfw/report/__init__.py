@@ -24,7 +24,7 @@ from ..errors import PoolingError
 from ..gradient import check_ties, output_shape_of
 from ..reference import work_dtype
 from ..runtime.client import WorkerFailure, default_pool
-from ..runtime.envs import BACKENDS
+from ..runtime.envs import BACKENDS, label, split_name
 
 SCHEMA = "pooling-xfw/report/1"
 FORMATS = ("text", "markdown", "json", "html")
@@ -34,7 +34,8 @@ SCHEMA_DOC = """\
 {
   "schema": "pooling-xfw/report/1",
   "tool_version": str, "numpy_version": str,
-  "backends": {name: {"status": "ready"|"unavailable"|"error", "framework_version": str|null,
+  "backends": {name: {"status": "ready"|"unavailable"|"error", "label": str,
+                      "version": str|null, "framework_version": str|null,
                       "numpy_version": str|null, "python": str|null, "host": str|null,
                       "where": str|null, "detail": str}},
   "cases": [{"name": str, "title": str, "op": "pool2d"|"adaptive"|"global",
@@ -81,6 +82,10 @@ a backend is (max/min exactly, avg/lp within the tolerance); "mismatch" counts t
 reference does not match it, "expected_detail" says where.  Exit code: 1 when a backend differs
 (forward, or backward with --grad) or a case mismatches its expected output; else 3 when a
 backend could not run; else 0.
+A backend's name is BACKEND, at the version its pins give, or BACKEND@VERSION for another version
+of its framework in an environment of its own ("onnxruntime@1.22.1"; its "version" is "1.22.1",
+null for BACKEND); "label" is its column's title, "onnxruntime 1.22.1" (the framework's version
+its worker reported, else the one asked for).
 Arrays are nested lists; non-finite numbers are the strings "nan", "inf" and "-inf"."""
 
 
@@ -173,7 +178,7 @@ def build(cases: Iterable[Case], backends: Iterable[str] = BACKENDS, pool=None,
     names = list(backends)
     hellos = pool.start(names, progress=progress)
     doc = {"schema": SCHEMA, "tool_version": __version__, "numpy_version": np.__version__,
-           "backends": {name: _backend_entry(hellos[name]) for name in names}, "cases": []}
+           "backends": {name: _backend_entry(name, hellos[name]) for name in names}, "cases": []}
     counts = dict.fromkeys(("agree", "differ", "error", "unavailable", "mismatch"), 0)
     grad_counts = dict.fromkeys(("agree", "differ", "error", "unavailable"), 0)
     comparisons = compare_many([case_arguments(case, grad) for case in cases], backends=names,
@@ -246,12 +251,17 @@ def _matches_expected(case: Case, result) -> tuple[bool | None, str]:
                    f"{value!r}, reference {ref!r}")
 
 
-def _backend_entry(hello) -> dict:
-    """What the report says of one backend's worker: versions and where it runs, or why not."""
+def _backend_entry(name: str, hello) -> dict:
+    """What the report says of one backend's worker: versions and where it runs, or why not;
+    its column's ``label`` and the ``version`` asked for (``onnxruntime@1.22.1``; None: the
+    pinned one)."""
+    asked = {"version": split_name(name)[1]}
     if isinstance(hello, WorkerFailure):
-        return {"status": hello.status, "framework_version": None, "numpy_version": None,
-                "python": None, "host": None, "where": None, "detail": hello.reason}
-    return {"status": "ready", "framework_version": hello.framework_version,
+        return {"status": hello.status, "label": label(name), **asked, "framework_version": None,
+                "numpy_version": None, "python": None, "host": None, "where": None,
+                "detail": hello.reason}
+    return {"status": "ready", "label": label(name, hello.framework_version), **asked,
+            "framework_version": hello.framework_version,
             "numpy_version": hello.numpy_version, "python": hello.python, "host": hello.host,
             "where": hello.where, "detail": ""}
 

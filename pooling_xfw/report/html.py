@@ -18,8 +18,8 @@ import numpy as np
 
 from ..compare import DEFAULT_TOLERANCE
 from ..spec import spatial_axes
-from .table import (backend_cell, cell_status, expected_column, grad_note, has_grad,
-                    has_op_column, is_chapter_example, op_cell, table_note)
+from .table import (backend_cell, backend_label, cell_status, expected_column, grad_note,
+                    has_grad, has_op_column, is_chapter_example, op_cell, table_note)
 
 _STOPS = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]  # viridis
 _SPECIAL = {"-inf": "#000000", "+inf": "#ff7f0e", "NaN": "#ff00ff"}
@@ -242,7 +242,7 @@ def _chapter(canvas: _Canvas, case: dict, ref: np.ndarray) -> str:
 def _backend(canvas: _Canvas, case: dict, name: str, r: dict, info: dict, ref: np.ndarray,
              mode: str) -> str:
     """A backend's output with its status, and, when it differs, beside it where."""
-    title = f"{name} {info.get('framework_version') or ''}".strip()
+    title = backend_label(name, info)
     if r["output"] is None:
         return _figure(title, '<p class="none">no output</p>', r["status"])
     out = _with_hw(case, r["output"])
@@ -336,7 +336,7 @@ def _grad_figures(case: dict, backends: dict) -> tuple[str, str]:
                     canvas.heatmap("reference gradient", ref))]
     for name, r in case["results"].items():
         info = backends[name]
-        title = f"{name} {info.get('framework_version') or ''} gradient".replace("  ", " ")
+        title = f"{backend_label(name, info)} gradient"
         status = r.get("grad_status") or "unavailable"
         if r.get("grad_input") is None:
             figs.append(_figure(title, '<p class="none">no gradient</p>', status))
@@ -387,8 +387,8 @@ def _overview(doc: dict) -> str:
     names = list(doc["backends"])
     grad = has_grad(doc)
     title, legend = expected_column(doc)
-    head = "".join(f"<th>{html.escape(n)} {doc['backends'][n].get('framework_version') or ''}"
-                   f"</th>" for n in names)
+    head = "".join(f"<th>{html.escape(backend_label(n, doc['backends'][n]))}</th>"
+                   for n in names)
     ops = has_op_column(doc)
     rows = []
     for k, case in enumerate(doc["cases"]):
@@ -409,7 +409,8 @@ def _overview(doc: dict) -> str:
 
 def _backends(doc: dict) -> str:
     """Each backend's versions, host and readiness."""
-    rows = "".join(f"<tr><td>{html.escape(n)}</td><td>{i.get('framework_version') or '-'}</td>"
+    rows = "".join(f"<tr><td>{html.escape(n)}</td>"
+                   f"<td>{html.escape(i.get('framework_version') or i.get('version') or '-')}</td>"
                    f"<td>{i.get('numpy_version') or '-'}</td>"
                    f"<td>{html.escape(i.get('host') or '-')}</td><td>{i['status']}</td>"
                    f"<td>{html.escape(i.get('detail') or '')}</td></tr>"

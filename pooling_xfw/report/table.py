@@ -4,6 +4,8 @@ With the backward pass (``report --grad``), each backend's cell reads ``forward 
 (``agree / DIFFER 1``): one glance says which pass differs."""
 from __future__ import annotations
 
+from ..runtime.envs import label as envs_label
+
 _COLORS = {"agree": "32", "differ": "31", "error": "33", "unavailable": "33"}
 EMULATED_NOTE = ("agree*: agrees, computed by an emulation (pads, masks or slices around the "
                  "framework's pooling), not one native call")
@@ -87,9 +89,15 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
+def backend_label(name: str, info: dict) -> str:
+    """``pytorch 2.13.0+cpu``, ``onnxruntime 1.22.1`` (of ``onnxruntime@1.22.1``): the backend
+    and its framework's version (the one asked for while its worker has said none)."""
+    return info.get("label") or envs_label(name, info.get("framework_version"))
+
+
 def _backend_header(name: str, info: dict) -> str:
     """``pytorch 2.13.0+cpu``, and ``@ host`` for a worker on another machine."""
-    label = f"{name} {info['framework_version']}" if info.get("framework_version") else name
+    label = backend_label(name, info)
     where = info.get("where")
     return f"{label} @ {info.get('host') or where}" if where and where != "this machine" else label
 

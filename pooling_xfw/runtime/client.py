@@ -318,6 +318,10 @@ class Worker:
         if missing:
             self.stop()
             raise self._failure("error", f"worker's hello lacks {', '.join(missing)}")
+        wrong = envs.wrong_version(self.backend, str(hello["framework_version"]))
+        if wrong:  # BACKEND@VERSION run by an interpreter of another version
+            self.stop()
+            raise self._failure("unavailable", f"{self.python} cannot run {self.backend}: {wrong}")
         return Hello(self.backend, str(hello["framework_version"]), str(hello["numpy_version"]),
                      str(hello["python"]), str(hello["host"]), int(hello["pid"]),
                      float(hello["import_seconds"]), self.where, self.local,

@@ -12,6 +12,12 @@ Paddle in one process segfaults), so each gets its own venv.  Where they live:
   framework imports; it records the full fingerprint, the pins' directory that built it and
   every pins' directory that used it (with the day it last did).  No stamp, or a stamp with
   another fingerprint, means the venv is rebuilt; a matching stamp means it is reused at once.
+* A backend may name another release of its framework than the pinned one: ``BACKEND@VERSION``
+  (``onnxruntime@1.22.1``).  Its pins are ``<backend>.txt`` with the framework's own pin set to
+  VERSION and the companion pins of ``versions.txt`` that match it (or, where those cannot
+  install it, a file ``<backend>@<version>.txt`` of its own); its venv is keyed like any other,
+  ``<root>/onnxruntime@1.22.1-<fingerprint[:8]>/``, by the hash of those pins.  The plain name
+  keeps meaning the pinned version.
 * Versions before the keying kept one venv per backend at ``<root>/<backend>/``.  Such a venv
   whose stamp matches the pins is used where it is (a venv cannot be moved: its paths are baked
   in; it is not rebuilt either); one that does not match is left alone: a clone of an earlier
@@ -35,6 +41,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -120,12 +127,160 @@ def check_root(create: bool = False) -> Path:
     return root
 
 
+#: the version in ``BACKEND@VERSION``: a release number, digits and dots, maybe a pre- or
+#: post-release suffix (``2.0.0rc1``, ``1.2.post1``)
+VERSION_PATTERN = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?")
+#: how a backend is named, for error messages
+NAME_FORM = "BACKEND or BACKEND@VERSION (e.g. onnxruntime@1.22.1)"
+#: each framework's own packages in its pins: those ``BACKEND@VERSION`` sets to VERSION
+FRAMEWORK_PACKAGES = {"mxnet": ("mxnet",), "pytorch": ("torch",),
+                      "tensorflow": ("tensorflow-cpu",), "paddle": ("paddlepaddle",),
+                      "jax": ("jax", "jaxlib"), "onnxruntime": ("onnxruntime",)}
+#: the companion pins of versions other than the pinned one (see that file)
+VERSIONS_TABLE = "versions.txt"
+#: frameworks whose other versions are not built unless asked for with this variable set to 1:
+#: what such a build would download
+LARGE_VARIABLE = "POOLING_XFW_ALLOW_LARGE"
+LARGE_BUILDS = {"pytorch": "a CUDA build of several GB"}
+
+
+def split_name(name: str) -> tuple[str, str | None]:
+    """``("onnxruntime", "1.22.1")`` of ``onnxruntime@1.22.1``; ``(name, None)`` of a plain
+    name."""
+    backend, sep, version = name.partition("@")
+    return backend, (version if sep else None)
+
+
+def framework_of(name: str) -> str:
+    """The backend (adapter, framework) of a name, its version left off."""
+    return split_name(name)[0]
+
+
+def name_problem(name: str) -> str | None:
+    """What is wrong with a backend name, in a few words; None when it is one."""
+    backend, version = split_name(name)
+    if backend not in KNOWN_BACKENDS:
+        return f"unknown backend {backend!r}"
+    if version is not None and not version:
+        return "no version after '@'"
+    if version is not None and not VERSION_PATTERN.fullmatch(version):
+        return f"{version!r} is not a version number"
+    return None
+
+
+def allowed_names() -> str:
+    """``mxnet, ..., onnxruntime, each as BACKEND or BACKEND@VERSION (e.g. ...)``."""
+    return f"{', '.join(KNOWN_BACKENDS)}, each as {NAME_FORM}"
+
+
 def check_backend(name: str) -> str:
+    """``name`` when it names a backend (``pytorch``, ``onnxruntime@1.22.1``); else
+    ``PoolingError``, one line."""
     from pooling_xfw.errors import PoolingError
 
-    if name not in KNOWN_BACKENDS:
-        raise PoolingError(f"backend: got {name!r}; allowed: {', '.join(KNOWN_BACKENDS)}")
+    problem = name_problem(name) if isinstance(name, str) else "not a string"
+    if problem:
+        raise PoolingError(f"backend: got {name!r}: {problem}; allowed: {allowed_names()}")
     return name
+
+
+def label(name: str, framework_version: str | None = None) -> str:
+    """A report's column title: ``pytorch 2.13.0+cpu``, ``onnxruntime 1.22.1`` (the version the
+    worker said, else the one asked for, else the name alone)."""
+    backend, version = split_name(name)
+    shown = framework_version or version
+    return f"{backend} {shown}" if shown else backend
+
+
+def _package(line: str) -> str | None:
+    """The package a pin line names (``torch==2.13.0`` -> ``torch``), None for a comment."""
+    text = line.split("#", 1)[0].strip()
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", text)
+    return match.group(0).lower().replace("_", "-") if match else None
+
+
+def pinned_version(backend: str, directory: Path | None = None) -> str | None:
+    """The version ``<backend>.txt`` pins its framework at (``2.13.0`` for pytorch)."""
+    try:
+        lines = (Path(directory or REQUIREMENTS_DIR) / f"{backend}.txt").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if _package(line) == FRAMEWORK_PACKAGES[backend][0] and "==" in line:
+            return line.split("#", 1)[0].split("==", 1)[1].strip()
+    return None
+
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version.split("rc")[0].split("a")[0]
+                                                   .split("b")[0].split(".post")[0]))
+
+
+def _in_range(version: str, ranges: str) -> bool:
+    """Whether ``version`` meets every bound of ``ranges`` (``<1.19``, ``>=1.2,<2``)."""
+    have = _release(version)
+    for bound in ranges.split(","):
+        op, want = re.match(r"\s*(<=|>=|==|<|>)\s*(\S+)", bound).groups()
+        want_t = _release(want)
+        width = max(len(have), len(want_t))
+        a, b = have + (0,) * (width - len(have)), want_t + (0,) * (width - len(want_t))
+        if not {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b}[op]:
+            return False
+    return True
+
+
+def companion_pins(backend: str, version: str, directory: Path | None = None) -> list[str]:
+    """The lines of ``versions.txt`` for ``backend`` whose range holds ``version``: their pins,
+    in the order written (a later pin of a package replaces an earlier one)."""
+    try:
+        lines = (Path(directory or REQUIREMENTS_DIR) / VERSIONS_TABLE).read_text().splitlines()
+    except OSError:
+        return []
+    pins = []
+    for line in lines:
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 3 and fields[0] == backend and _in_range(version, fields[1]):
+            pins += fields[2:]
+    return pins
+
+
+def pins_text(name: str, directory: Path | None = None) -> bytes:
+    """What ``name``'s venv installs (and is keyed by): ``<backend>.txt`` as it is for a plain
+    name or the pinned version; ``<backend>@<version>.txt`` when there is one; else
+    ``<backend>.txt`` with the framework's own pins set to the version and the companion pins
+    of ``versions.txt`` applied.  The rule, written once."""
+    directory = Path(directory or REQUIREMENTS_DIR)
+    backend, version = split_name(name)
+    base = directory / f"{backend}.txt"
+    own = directory / f"{name}.txt"
+    if version is None or version == pinned_version(backend, directory):
+        return base.read_bytes()
+    if own.is_file():
+        return own.read_bytes()
+    lines = base.read_text().splitlines()
+    replace = {package: f"{package}=={version}" for package in FRAMEWORK_PACKAGES[backend]}
+    for pin in companion_pins(backend, version, directory):
+        replace[_package(pin)] = pin
+    out = [f"# {name}: {base.name} with {', '.join(FRAMEWORK_PACKAGES[backend])} at {version}"
+           f" and the companion pins of {VERSIONS_TABLE}"]
+    for line in lines:
+        package = _package(line)
+        out.append(replace.pop(package) if package in replace else line)
+    out += replace.values()  # companions the base file does not pin
+    return ("\n".join(out) + "\n").encode()
+
+
+def large_build(name: str) -> str | None:
+    """Why building ``name``'s venv is refused (a download of several GB), with how to build it
+    anyway; None when it is not (or ``POOLING_XFW_ALLOW_LARGE=1`` allows it)."""
+    backend, version = split_name(name)
+    if (version is None or backend not in LARGE_BUILDS or version == pinned_version(backend)
+            or os.environ.get(LARGE_VARIABLE) == "1"):
+        return None
+    return (f"{backend} other than {pinned_version(backend)} downloads {LARGE_BUILDS[backend]}, "
+            f"not built unless asked for: {LARGE_VARIABLE}=1 pooling-xfw envs create --backends "
+            f"{name}, or --python {name}=PATH (a Python with numpy and "
+            f"{FRAMEWORK_MODULE[backend]} {version})")
 
 
 def set_interpreter(backend: str, python: str) -> None:
@@ -139,11 +294,17 @@ def forget_interpreters() -> None:
 
 def user_interpreter(backend: str) -> str | None:
     """The interpreter the user chose for ``backend`` (flag first, then environment variable)."""
+    if "@" in backend:  # no variable name holds '@' and '.': the flag only
+        return _overrides.get(backend)
     return _overrides.get(backend) or os.environ.get(f"POOLING_XFW_PYTHON_{backend.upper()}")
 
 
 def requirements(backend: str) -> Path:
-    return REQUIREMENTS_DIR / f"{backend}.txt"
+    """The pins' file of a backend (``<backend>.txt``; for ``BACKEND@VERSION`` its own file when
+    there is one, else the file its pins are derived from, see ``pins_text``)."""
+    own = REQUIREMENTS_DIR / f"{backend}.txt"
+    return own if "@" not in backend or own.is_file() else (
+        REQUIREMENTS_DIR / f"{framework_of(backend)}.txt")
 
 
 def base_python_version(backend: str) -> str | None:
@@ -238,7 +399,33 @@ def unavailable_reason(backend: str) -> str:
     """Why ``backend`` has no interpreter, and the fix, in one line."""
     if base_python_version(backend) and base_python(backend) is None:
         return f"{base_python_missing(backend)}; fix: {fix_command(backend)}"
+    not_there = not_on_index(backend)
+    if not_there:
+        return not_there
+    if large_build(backend):
+        return f"no {backend} environment: {large_build(backend)}"
     return f"no {backend} environment; fix: {fix_command(backend)}"
+
+
+def not_on_index(backend: str) -> str | None:
+    """When the last build of ``BACKEND@VERSION``'s venv failed because the package index has no
+    such version (pip's "No matching distribution"): that, with the fix, in one line."""
+    name, version = split_name(backend)
+    if version is None:
+        return None
+    try:
+        log = (envs_root() / f"{env_name(backend)}.log").read_text(errors="replace")
+    except OSError:
+        return None
+    found = re.search(r"No matching distribution found for (\S+)", log)
+    if not found:
+        return None
+    offered = re.search(r"\(from versions: ([^)]*)\)", log)
+    newest = ", ".join(offered.group(1).split(", ")[-3:]) if offered else ""
+    package = _package(found.group(1)) or FRAMEWORK_PACKAGES[name][0]  # or a companion's
+    return (f"{found.group(1)} is not on the package index (pip: no matching distribution)"
+            + (f", its newest there: {newest}" if newest else "")
+            + f"; fix: another version, from `pip index versions {package}`")
 
 
 def _base_version(backend: str) -> str:
@@ -248,15 +435,16 @@ def _base_version(backend: str) -> str:
     return found[1] if found else base_python_version(backend)
 
 
-def _fingerprint_of(pins: Path, python_version: str) -> str:
-    digest = hashlib.sha256(pins.read_bytes())
+def _fingerprint_of(pins: bytes, python_version: str) -> str:
+    digest = hashlib.sha256(pins)
     digest.update(python_version.encode())
     return digest.hexdigest()[:16]
 
 
 def fingerprint(backend: str) -> str:
-    """Hash of the pinned requirements and the base interpreter's version: a change rebuilds."""
-    return _fingerprint_of(requirements(backend), _base_version(backend))
+    """Hash of the pinned requirements (``pins_text``) and the base interpreter's version: a
+    change rebuilds."""
+    return _fingerprint_of(pins_text(backend), _base_version(backend))
 
 
 def env_name(backend: str) -> str:
@@ -270,8 +458,8 @@ def env_dir(backend: str) -> Path:
 
 
 def _legacy_dir(backend: str) -> Path:
-    """The one unkeyed venv per backend of versions before the keying."""
-    return envs_root() / backend
+    """The one unkeyed venv per backend of versions before the keying (plain names only)."""
+    return envs_root() / framework_of(backend)
 
 
 def _python_in(venv: Path) -> Path:
@@ -308,7 +496,7 @@ def _matches(venv: Path, backend: str) -> bool:
 def current_dir(backend: str) -> Path | None:
     """The venv this checkout's pins select: its keyed venv, else an unkeyed one of an earlier
     version built from the same pins (used where it is); None when neither is there."""
-    for venv in (env_dir(backend), _legacy_dir(backend)):
+    for venv in (env_dir(backend), _legacy_dir(backend))[:1 if "@" in backend else 2]:
         if _matches(venv, backend):
             return venv
     return None
@@ -361,12 +549,14 @@ def interpreter(backend: str) -> str | None:
 def fix_command(backend: str) -> str:
     """How to get ``backend`` an environment (first its base Python, when that is missing)."""
     create = f"pooling-xfw envs create --backends {backend}"
+    if large_build(backend):
+        create = f"{LARGE_VARIABLE}=1 {create}"
     version = base_python_version(backend)
     if version and base_python(backend) is None:
         short = ".".join(version.split(".")[:2])
         return (f"`pyenv install {version}` then `{create}`, or --python {backend}="
                 f"/path/to/python{short} (a Python {version} with numpy and "
-                f"{FRAMEWORK_MODULE[backend]})")
+                f"{FRAMEWORK_MODULE[framework_of(backend)]})")
     return create
 
 
@@ -447,7 +637,7 @@ def probe(backend: str, python: str, timeout: float = 120.0,
     is wrong and how to fix it: for an interpreter the user chose (``chosen_by``: the flag or
     variable, as written), in that interpreter, since rebuilding pooling-xfw's own venv would
     not change it; for a managed venv, by building it anew."""
-    module = FRAMEWORK_MODULE[backend]
+    module = FRAMEWORK_MODULE[framework_of(backend)]
     if chosen_by:
         name = chosen_by.split("=", 1)[0]
         drop = (f"leave out {name}" if name.startswith("--") else f"unset {name}") + (
@@ -501,7 +691,19 @@ def probe(backend: str, python: str, timeout: float = 120.0,
         if key == "numpy" and _version(found["numpy"]) < MIN_NUMPY:
             return broken(f"numpy {found['numpy']} there; pooling-xfw needs numpy >= "
                           f"{'.'.join(map(str, MIN_NUMPY))}", install)
+    wrong = wrong_version(backend, found["framework"])
+    if wrong:
+        return broken(wrong, repoint if chosen_by else install)
     return EnvStatus(backend, "ready", python, found["framework"], found["numpy"])
+
+
+def wrong_version(backend: str, found: str) -> str | None:
+    """For ``BACKEND@VERSION``: what is wrong when the interpreter runs another version (a local
+    suffix, ``2.5.1+cpu``, is the same version); None when it is right."""
+    name, version = split_name(backend)
+    if version is None or found.split("+")[0] == version:
+        return None
+    return f"it runs {FRAMEWORK_MODULE[name]} {found}, not {version}"
 
 
 def worker_env() -> dict[str, str]:
@@ -523,11 +725,13 @@ def quiet_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def _backend_of(name: str) -> str | None:
-    """The backend of a venv's directory name (``paddle``, ``paddle-1a2b3c4d``), else None."""
-    backend, _, key = name.partition("-")
-    if backend in KNOWN_BACKENDS and (not key or (len(key) == 8 and all(
-            c in "0123456789abcdef" for c in key))):
-        return backend
+    """The backend of a venv's directory name (``paddle``, ``paddle-1a2b3c4d``,
+    ``onnxruntime@1.22.1-1a2b3c4d``: the name with its version), else None."""
+    head, sep, key = name.rpartition("-")
+    if not sep:  # unkeyed, of an earlier version: plain names only
+        return name if name in KNOWN_BACKENDS else None
+    if len(key) == 8 and all(c in "0123456789abcdef" for c in key) and not name_problem(head):
+        return head
     return None
 
 
@@ -639,7 +843,7 @@ class Venv:
 def _why_not_used(pins: str, backend: str, stamp: dict) -> str:
     """Empty when the pins' directory ``pins`` still selects the venv of ``stamp``."""
     try:
-        now = _fingerprint_of(Path(pins) / f"{backend}.txt",
+        now = _fingerprint_of(pins_text(backend, Path(pins)),
                               stamp.get("python") or _PYTHON_VERSION)
     except OSError:
         return "gone"
@@ -656,9 +860,11 @@ def _describe(venv: Path) -> Venv:
 
 
 def environments(backends: Iterable[str] = KNOWN_BACKENDS) -> list[Venv]:
-    """Every venv in the root (keyed or unkeyed, complete or not) of these backends."""
+    """Every venv in the root (keyed or unkeyed, complete or not) of these backends (a plain
+    name takes in every version of its framework, ``BACKEND@VERSION`` that version alone)."""
     chosen = set(backends)
-    return [_describe(p) for p in _all_dirs() if _backend_of(p.name) in chosen]
+    return [_describe(p) for p in _all_dirs()
+            if _backend_of(p.name) in chosen or framework_of(_backend_of(p.name)) in chosen]
 
 
 def _running() -> dict[str, int]:
@@ -730,14 +936,21 @@ def _run(cmd: list[str], log) -> None:
     subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
 
 
+#: in a venv of ``BACKEND@VERSION``: the pins it was built from (derived, see ``pins_text``)
+PINS_FILE = "pooling-xfw-requirements.txt"
+
+
 def _build(backend: str, target: Path, log, say: Callable[[str], None]) -> None:
     """A venv at ``target`` with the pins of ``backend`` installed (raises CalledProcessError)."""
     python, version = base_python(backend)
     say(f"creating venv (Python {version})")
     _run([python, "-m", "venv", str(target)], log)
-    say(f"installing {requirements(backend)} (log: {log.name})")
-    _run([str(_python_in(target)), "-m", "pip", "install", "--quiet",
-          "-r", str(requirements(backend))], log)
+    pins = requirements(backend)
+    if "@" in backend:  # derived pins: written into the venv, installed from there
+        pins = target / PINS_FILE
+        pins.write_bytes(pins_text(backend))
+    say(f"installing {pins} (log: {log.name})")
+    _run([str(_python_in(target)), "-m", "pip", "install", "--quiet", "-r", str(pins)], log)
 
 
 def create_one(backend: str, progress: Callable[[str, str], None]) -> EnvStatus:
@@ -752,6 +965,9 @@ def create_one(backend: str, progress: Callable[[str, str], None]) -> EnvStatus:
         say(f"unavailable: {unavailable_reason(backend)}")
         return EnvStatus(backend, "missing", None, detail=base_python_missing(backend),
                          fix=fix_command(backend))
+    if large_build(backend) and current_dir(backend) is None:
+        say(f"not built: {large_build(backend)}")
+        return EnvStatus(backend, "missing", None, detail=large_build(backend))
     venv = current_dir(backend)  # a stamp is written last and atomically: no lock to read it
     if venv is None:
         check_root(create=True)
@@ -776,6 +992,13 @@ def _build_here(backend: str, say: Callable[[str], None]) -> EnvStatus:
         try:
             _build(backend, target, log, say)
         except subprocess.CalledProcessError as exc:
+            log.flush()
+            missing = not_on_index(backend)
+            if missing:  # nothing to keep: the next create tries again
+                shutil.rmtree(target, ignore_errors=True)
+                say(f"unavailable: {missing}")
+                return EnvStatus(backend, "unavailable", None, detail=missing.split("; fix: ")[0],
+                                 fix=missing.split("; fix: ")[1])
             say(f"FAILED ({exc.cmd[-1]}); see {log_path}")
             return EnvStatus(backend, "broken", None, detail=f"install failed, see {log_path}",
                              fix=fix_command(backend))
@@ -784,11 +1007,14 @@ def _build_here(backend: str, say: Callable[[str], None]) -> EnvStatus:
     if status.state == "ready":
         me = str(REQUIREMENTS_DIR)
         _write_stamp(target, {"fingerprint": fingerprint(backend), "backend": backend,
-                              "python": _base_version(backend), "pins": requirements(backend).name,
+                              "python": _base_version(backend),
+                              "pins": (requirements(backend).name if "@" not in backend
+                                       or requirements(backend).name == f"{backend}.txt"
+                                       else f"{requirements(backend).name} + {VERSIONS_TABLE}"),
                               "built_by": me, "built": _today(), "used_by": {me: _today()}})
         _noted.add((target, me))
     say(status.state if status.state != "ready" else
-        f"ready ({FRAMEWORK_MODULE[backend]} {status.framework_version})")
+        f"ready ({FRAMEWORK_MODULE[framework_of(backend)]} {status.framework_version})")
     return status
 
 
@@ -811,6 +1037,7 @@ def reexec_under(backend: str) -> None:
     the framework does not import here."""
     python = interpreter(backend)
     if python is None:
-        sys.exit(f"{FRAMEWORK_MODULE[backend]} is not importable here and the {backend} "
+        module = FRAMEWORK_MODULE[framework_of(backend)]
+        sys.exit(f"{module} is not importable here and the {backend} "
                  f"environment is missing: run `{fix_command(backend)}`")
     os.execve(python, [python, *sys.argv], quiet_env())

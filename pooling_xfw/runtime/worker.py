@@ -90,9 +90,10 @@ def serve(channel, backend: str, hooks: bool = False, threads: int | None = None
     try:
         import numpy as np
 
-        adapter = importlib.import_module(f"pooling_xfw.adapters.{backend}")
+        framework = backend.partition("@")[0]  # onnxruntime@1.22.1: the same adapter
+        adapter = importlib.import_module(f"pooling_xfw.adapters.{framework}")
         adapter.VOCABULARY.namespace()  # the framework import, paid once
-        version = str(importlib.import_module(FRAMEWORK_MODULE[backend]).__version__)
+        version = str(importlib.import_module(FRAMEWORK_MODULE[framework]).__version__)
     except Exception as exc:  # a broken environment: say why, then stop
         channel.send({"protocol": PROTOCOL, "ok": False, "error": _one_line(exc)})
         return
@@ -162,7 +163,9 @@ def _dispatch(adapter, request: dict, inputs: list, hooks: bool):
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())[:500]
+    from pooling_xfw.errors import one_line
+
+    text = one_line(exc, 500)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -186,7 +189,9 @@ def op_reply(adapter, op: str, kwargs: dict, x, *more):
     except PoolingError as exc:
         return {"status": "error", "kind": "PoolingError", "message": str(exc)}, []
     except Exception as exc:  # BackendError carries the framework's one-line message
-        message = " ".join(str(exc).split())[:500]
+        from pooling_xfw.errors import one_line
+
+        message = one_line(exc, 500)
         return {"status": "error", "kind": type(exc).__name__, "message": message}, []
     return {"status": "ok", "how": plan.describe(),
             "seconds": time.perf_counter() - started}, (
