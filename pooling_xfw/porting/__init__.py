@@ -694,13 +694,17 @@ def _causes_for(a: NativeCall, b: NativeCall, hw) -> list[Cause]:
     pads_used = ga.pads != ((0, 0), (0, 0)) or gb.pads != ((0, 0), (0, 0))
     padder = next((n for n in (a, b) if n.pad_value is not None), None)
     if padder and pads_used and mode in ("max", "min") and np.isfinite(padder.pad_value):
+        extreme = "max" if mode == "max" else "min"
+        bound = ">=" if mode == "max" else "<="
         found.append(Cause("pad value", f"{padder.framework} pads with {padder.pad_value:g} "
-                                        f"(tf.pad) where max pooling needs -inf: equal only "
-                                        f"when windows at the border have a max >= "
+                                        f"({padder.pad_function}) where {extreme} pooling "
+                                        f"needs {'-' if mode == 'max' else ''}inf: equal only "
+                                        f"when windows at the border have a {extreme} {bound} "
                                         f"{padder.pad_value:g}"))
     elif padder and pads_used and mode in ("avg", "lp") and padder.pad_value != 0:
         found.append(Cause("pad value", f"{padder.framework} pads with {padder.pad_value:g} "
-                                        f"(tf.pad), which the average sums where the neutral "
+                                        f"({padder.pad_function}), which the average sums "
+                                        f"where the neutral "
                                         f"spec's padding adds 0"))
     if mode == "avg" and pads_used and sa["count_include_pad"] != sb["count_include_pad"]:
         def says(n):
