@@ -9,7 +9,7 @@ import pytest
 import pooling_xfw as px
 from pooling_xfw import porting
 from pooling_xfw.porting import chapter
-from pooling_xfw.runtime.envs import BACKENDS
+from pooling_xfw.runtime.envs import BACKENDS, PORTING_SOURCES
 
 from .test_cli import cli
 
@@ -485,6 +485,13 @@ def _spelling(framework: str, p: dict) -> str:
             return f"nn.MaxPool2D({k}, strides={s}, padding={pad}, ceil_mode={ceil})"
         return (f"nn.AvgPool2D({k}, strides={s}, padding={pad}, ceil_mode={ceil}, "
                 f"count_include_pad={include})")
+    if framework == "jax":  # flax: tuples, NHWC, no ceil mode
+        padding = ("'SAME'" if pad == "same" else "'VALID'" if pad in ("valid", 0)
+                   else f"(({pad}, {pad}), ({pad}, {pad}))")
+        if mode == "max":
+            return f"nn.max_pool(x, ({k}, {k}), strides=({s}, {s}), padding={padding})"
+        return (f"nn.avg_pool(x, ({k}, {k}), strides=({s}, {s}), padding={padding}, "
+                f"count_include_pad={include})")
     padding = "'SAME'" if pad == "same" else pad
     if mode == "max":
         return f"nn.MaxPool2D({k}, stride={s}, padding={padding}, ceil_mode={ceil})"
@@ -508,7 +515,9 @@ def _random_call(rng, like=None):
             if isinstance(p["pad"], int) and p["pad"] > p["k"] // 2:
                 p["pad"] = p["k"] // 2
     frameworks = []
-    for f in BACKENDS:
+    for f in PORTING_SOURCES:
+        if f == "jax" and p["ceil"]:
+            continue  # no ceil mode in JAX
         if p["pad"] == "same" and f in ("pytorch", "mxnet"):
             continue  # no SAME in their pooling calls
         if isinstance(p["pad"], int) and f == "tensorflow" and p["pad"] > 0:
