@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import pooling_xfw as px
+from pooling_xfw.runtime.envs import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -870,13 +871,14 @@ _Y_2D = "# y: (1, 1, 4, 4) NCHW; the result, shape (4, 4) (H, W), is y[0, 0]"
 
 @pytest.mark.parametrize("args,x_line,y_line,blocks", [
     (["translate", "nn.MaxPool2d(2)", "--from", "pytorch", "--shape", "8,8", "--no-verify"],
-     _X_2D, _Y_2D, 4),
+     _X_2D, _Y_2D, len(BACKENDS)),  # one block per default target
     (["translate", "tf.keras.layers.MaxPool2D(2)", "--from", "tensorflow", "--shape", "8,8,3",
       "--no-verify"],
      "# x: the input X, shape (8, 8, 3) (H, W, C), float32, as a 4-D NHWC array (1, 8, 8, 3) = "
-     "X[None]", "# y: (1, 4, 4, 3) NHWC; the result, shape (4, 4, 3) (H, W, C), is y[0]", 4),
+     "X[None]", "# y: (1, 4, 4, 3) NHWC; the result, shape (4, 4, 3) (H, W, C), is y[0]",
+     len(BACKENDS)),
     (["translate", "nn.MaxPool2d(2)", "--from", "pytorch", "--shape", "1,3,8,8", "--no-verify"],
-     "# x: the input X, shape (1, 3, 8, 8) (N, C, H, W), float32", None, 4),
+     "# x: the input X, shape (1, 3, 8, 8) (N, C, H, W), float32", None, len(BACKENDS)),
     (["compare", "--shape", "8,8", "--kernel", "2", "--backends", "pytorch,tensorflow",
       "--verbose"], _X_2D, _Y_2D, 2),
     (["compare", "--shape", "3,8,8", "--kernel", "2", "--backends", "mxnet", "--verbose",
