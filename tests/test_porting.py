@@ -97,6 +97,10 @@ TRANSLATIONS = [
     ("paddle", "F.avg_pool2d(x, 2, stride=2, exclusive=False, data_format='NHWC')", (1, 6, 6, 2)),
     ("tensorflow", "tf.nn.pool(x, window_shape=(2, 2), pooling_type='MAX', dilations=(2, 2))",
      (1, 7, 7, 1)),
+    ("jax", "nn.avg_pool(x, (3, 3), strides=(2, 2), padding='SAME')", (1, 7, 7, 2)),
+    ("jax", "lax.reduce_window(x, 0., lax.add, (1, 1, 2, 3), (1, 1, 2, 2), 'SAME') / "
+            "lax.reduce_window(jnp.ones_like(x), 0., lax.add, (1, 1, 2, 3), (1, 1, 2, 2), "
+            "'SAME')", (1, 2, 7, 6)),
 ]
 
 
