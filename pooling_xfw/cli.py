@@ -961,7 +961,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "defaults, show the code that gives the same numbers in "
                                     "every framework, and check it by running them.")
     tr.add_argument("call", help="the call as you write it, e.g. \"nn.MaxPool2d(3, stride=2)\"")
-    tr.add_argument("--from", dest="frm", required=True, choices=envs.PORTING_SOURCES, type=str.lower,
+    tr.add_argument("--from", dest="frm", required=True, choices=envs.PORTING_SOURCES,
+                    type=str.lower,
                     help="the call's framework")
     tr.add_argument("--shape", required=True, help="input shape in the call's layout, e.g. 1,8,8,3")
     tr.add_argument("--to", help=f"comma-separated targets among {', '.join(envs.KNOWN_BACKENDS)} "

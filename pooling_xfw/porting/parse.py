@@ -24,7 +24,6 @@ import dataclasses
 from ..errors import PoolingError
 from ..plan import Plan, Var
 from ..runtime.envs import PORTING_SOURCES, TARGETS_ONLY
-from ..runtime.envs import BACKENDS
 
 _IMPORTS = {
     "pytorch": ("import torch", "from torch import nn", "import torch.nn.functional as F"),
@@ -430,17 +429,13 @@ def _jax_source(plan: Plan, native: "NativeCall", x) -> None:
 def _canonical(framework: str, name: str, imports: dict | None = None, stars=()) -> str:
     found = identify(name, imports or {}, stars, framework)
     if found is None or found[0] != framework:
+        if found is None:  # another framework's, by its usual names?
+            found = next((f for fw in READABLE if fw != framework
+                          for f in [identify(name, imports or {}, stars, fw)] if f), None)
         whose = f" (that is {found[0]}'s {found[2]})" if found else ""
         if found and found[0] == "tensorflow" and framework == "jax" and "keras" in found[2]:
             whose += (": Keras layers are read with --from tensorflow (Keras 3's pooling layers "
                       "are one definition on every backend, JAX's included)")
-        if found is None:  # another framework's, by its usual names?
-            found = next((f for fw in READABLE if fw != framework
-                          for f in [identify(name, imports or {}, stars, fw)] if f), None)
-            whose = f" (that is {found[0]}'s {found[2]})" if found else ""
-            if found and found[0] == "tensorflow" and framework == "jax" and "keras" in found[2]:
-                whose += (": Keras layers are read with --from tensorflow (Keras 3's pooling "
-                          "layers are one definition on every backend, JAX's included)")
         full = full_name(name, imports or {}, stars) or full_name(name, DEFAULT_IMPORTS.get(
             framework, {}))
         if full in NOT_A_FUNCTION:
