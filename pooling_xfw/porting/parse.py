@@ -10,6 +10,13 @@ dropping extra pad entries; and refused with the reason: ``divisor_override`` (P
 even sum/d), ``return_indices``/``return_mask``, padding ops other than TensorFlow's constant
 ``tf.pad``.
 
+JAX (``--from jax``): ``lax.reduce_window`` with ``lax.max`` / ``lax.min`` and their identity
+as init, or ``lax.add`` with 0 divided by the window's size (avg counting padding) or by the
+same ``reduce_window`` of ``jnp.ones_like(x)`` (avg excluding it); ``flax.linen`` /
+``flax.nnx`` ``max_pool``, ``avg_pool``, ``pool`` and ``flax.linen.pooling.min_pool`` (NHWC,
+stride 1 by default), also bound with ``functools.partial``; a ``jnp.pad`` before them, as
+``tf.pad``.  ONNX Runtime is a target only (``NOT_READ``).
+
 Adaptive and global calls (``nn.AdaptiveAvgPool2d``, ``F.adaptive_*_pool2d``, Keras'
 ``Global*Pooling2D`` and Keras 3's ``Adaptive*Pooling2D``, Gluon's ``Global*Pool2D``, Paddle's
 ``nn.Adaptive*Pool2D`` / ``F.adaptive_*``, MXNet's ``contrib.AdaptiveAvgPooling2D`` and

@@ -1,11 +1,13 @@
-"""``scan``: every pooling call of the four frameworks in a file or a tree, as a porting worklist.
+"""``scan``: every pooling call of the frameworks read (``parse.READABLE``) in a file or a tree,
+as a porting worklist.
 
 Files are read with ``ast`` (never imported, never executed).  Each call is found by what its
 file's own import lines make of its name (``nn`` is PyTorch's in one file and Gluon's in the
 next; ``F.Pooling`` with no import is Gluon's ``hybrid_forward`` F), read into the neutral spec
 like ``translate`` reads it (arguments must be literals: a variable is reported as one, not
 guessed), and translated to each target with ``translate``: per target the verdict and the
-code; adaptive and global calls too (``translate`` reads them).  Calls of the frameworks'
+code; adaptive and global calls too (``translate`` reads them), a ``partial`` of a pooling
+function as that pooling, and JAX's window sum divided as the average it is.  Calls of the frameworks'
 other poolings (unpooling, fractional, 1-D/3-D) are listed as not understood, with why.
 
 The verdicts are judged for one input shape (``shape``, N, C, H, W; an NHWC call gets the same
