@@ -155,6 +155,18 @@ def test_scan_verify_runs_each_source_and_target(pool):
     assert result.unrun == {} and result.differs == []
 
 
+def test_scan_into_onnxruntime_lists_each_nodes_attributes():
+    result = scanning.scan(str(Path(TREE) / "flax_model.py"), to=["onnxruntime"])
+    entry = next(e for e in result.entries if e.where == "flax_model.py:14")
+    details = entry.targets["onnxruntime"].details
+    assert details and details[0].startswith("ONNX node"), details
+    assert "count_include_pad=0 (default)" in details[0] and "auto_pad='SAME_UPPER'" in \
+        details[0], details
+    assert f"       # {details[0]}" in result.to_text()
+    assert json.loads(result.to_json())["entries"][1]["targets"]["onnxruntime"]["details"] == \
+        details
+
+
 def test_scan_reports_an_unimported_prefix_and_a_file_that_does_not_parse(tmp_path):
     (tmp_path / "a.py").write_text("pool = nn.MaxPool2d(2)\n")
     (tmp_path / "b.py").write_text("def broken(:\n")

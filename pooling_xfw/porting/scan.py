@@ -47,6 +47,7 @@ class TargetEntry:
     code: str
     reasons: list[str]
     check: str = ""
+    details: list[str] = dataclasses.field(default_factory=list)  # ONNX nodes' attributes
 
 
 @dataclasses.dataclass
@@ -150,6 +151,7 @@ class Scan:
                 why = f"  ({'; '.join(t.reasons)})" if t.reasons else ""
                 check = f"  [{t.check}]" if t.check else ""
                 lines.append(f"  -> {name}: {t.verdict}{why}{check}")
+                lines += [f"       # {d}" for d in t.details]
                 lines += [f"       {line}" for line in t.code.splitlines()]
             lines.append("")
         lines.append("summary: " + self.summary())
@@ -395,4 +397,5 @@ def _translate_entry(entry: Entry, names, shape, verify, pool, parse, translate)
         return
     entry.source_check = result.source_check
     for name, t in result.targets.items():
-        entry.targets[name] = TargetEntry(t.verdict, t.code, list(t.reasons), t.check)
+        entry.targets[name] = TargetEntry(t.verdict, t.code, list(t.reasons), t.check,
+                                          list(t.details))
