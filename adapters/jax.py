@@ -31,6 +31,7 @@ import numpy as np
 
 from pooling_xfw.plan import Attr
 from pooling_xfw.planner import ALL_DTYPES, Vocabulary, index_list
+from pooling_xfw.spec import size_dependent
 
 from ._base import bind, bind_adaptive, bind_grad
 
@@ -67,7 +68,10 @@ class Jax(Vocabulary):
 
     def gradient(self, ns, forward, x, grad_output):
         y, pullback = ns["jax"].vjp(forward, x)
-        grad, = pullback(grad_output)
+        # the upstream gradient in the output's dtype, as the user's would be: a call written
+        # by the user (flax's avg_pool with count_include_pad=False) gives float64 under
+        # jax_enable_x64, whose VJP refuses a float32 cotangent
+        grad, = pullback(ns["jnp"].asarray(grad_output, dtype=y.dtype))
         return y, grad
 
     def pad(self, plan, v, pads, value, layout):
@@ -90,10 +94,15 @@ class Jax(Vocabulary):
 
     def native(self, plan, geom, v, layout, mode):
         spec = geom.spec
-        if geom.output_rule() != "floor":
-            return None  # no ceil mode: the planner pads the overhang explicitly and crops
-        if spec.padding == "same" and spec.dilation == (1, 1):
-            padding = "SAME"  # the code then holds for every input size, as the user writes it
+        if geom.output_rule() != "floor" or spec.ceil_mode and size_dependent(spec):
+            # no ceil mode: the planner pads the overhang explicitly and crops, with the pads
+            # computed from the input's shape when the code runs (a size whose ceil and floor
+            # agree would otherwise print code that holds for such sizes only)
+            return None
+        if spec.padding in ("same", "same_lower") and spec.dilation == (1, 1):
+            # JAX's own SAME / SAME_LOWER (lax.padtype_to_pads): the code then holds for every
+            # input size, as the user writes it
+            padding = spec.padding.upper()
         elif geom.pads == ((0, 0), (0, 0)):
             padding = "VALID"
         else:

@@ -649,8 +649,8 @@ def test_shape_errors_name_the_shape_and_its_form(command, shape, problem, allow
     assert allowed in message, message
 
 
-_BACKENDS_ALLOWED = "allowed: mxnet, pytorch, tensorflow, paddle, jax"
-_PORTING_SOURCES = "allowed: mxnet, pytorch, tensorflow, paddle"
+_BACKENDS_ALLOWED = "allowed: mxnet, pytorch, tensorflow, paddle, jax, onnxruntime"
+_PORTING_SOURCES = "allowed: mxnet, pytorch, tensorflow, paddle, jax"
 
 
 @pytest.mark.parametrize("args,starts", [
@@ -678,8 +678,8 @@ _PORTING_SOURCES = "allowed: mxnet, pytorch, tensorflow, paddle"
         "conventions-typo", "translate-from", "translate-to", "explain-framework", "python-pair",
         "gateway-pair"])
 def test_backend_names_name_the_flag_and_the_backends(args, starts):
-    """Every known backend is allowed (jax too: run when named); a porting source
-    (``translate --from``, ``explain``) is one of the four the parser reads."""
+    """Every known backend is allowed; a porting source (``translate --from``, ``explain``)
+    is one of the five the parser reads (onnxruntime is a target only)."""
     message = _one_usage_line(cli(*args))
     source = args[0] in ("translate", "explain") and "--to" not in args
     allowed = _PORTING_SOURCES if source else _BACKENDS_ALLOWED

@@ -9,7 +9,7 @@ import pytest
 import pooling_xfw as px
 from pooling_xfw import porting
 from pooling_xfw.porting import chapter
-from pooling_xfw.runtime.envs import BACKENDS
+from pooling_xfw.runtime.envs import BACKENDS, PORTING_SOURCES
 
 from .test_cli import cli
 
@@ -97,6 +97,10 @@ TRANSLATIONS = [
     ("paddle", "F.avg_pool2d(x, 2, stride=2, exclusive=False, data_format='NHWC')", (1, 6, 6, 2)),
     ("tensorflow", "tf.nn.pool(x, window_shape=(2, 2), pooling_type='MAX', dilations=(2, 2))",
      (1, 7, 7, 1)),
+    ("jax", "nn.avg_pool(x, (3, 3), strides=(2, 2), padding='SAME')", (1, 7, 7, 2)),
+    ("jax", "lax.reduce_window(x, 0., lax.add, (1, 1, 2, 3), (1, 1, 2, 2), 'SAME') / "
+            "lax.reduce_window(jnp.ones_like(x), 0., lax.add, (1, 1, 2, 3), (1, 1, 2, 2), "
+            "'SAME')", (1, 2, 7, 6)),
 ]
 
 
@@ -312,14 +316,29 @@ def audit(pool):
 
 def test_every_tab_prints_the_chapters_output(audit):
     tabs, _ = audit
-    assert len(tabs) == 16 and all(t.prints_chapter_output for t in tabs)
+    assert len(tabs) == 20 and all(t.prints_chapter_output for t in tabs)
+    assert {t.framework for t in tabs} == {"mxnet", "pytorch", "tensorflow", "paddle", "jax"}
 
 
-def test_only_the_tensorflow_zero_padding_tab_breaks_on_negative_inputs(audit):
+def test_the_jax_tab_is_d2l_ens_verbatim():
+    """The JAX tab as data: d2l-en's import cell, then each pooling cell, cited."""
+    assert chapter.JAX_SOURCE[:2] == ("d2l-ai/d2l-en",
+                                      "chapter_convolutional-neural-networks/pooling.md")
+    tabs = [dict(t)["jax"] for _, t in chapter.TABS]
+    assert all(t.startswith("from d2l import jax as d2l\nfrom flax import linen as nn\n")
+               for t in tabs)
+    assert tabs[0].endswith("nn.max_pool(X, window_shape=(3, 3), strides=(3, 3))\n")
+    assert "jnp.pad(X, ((0, 0), (1, 0), (1, 0), (0, 0)), mode='constant')" in tabs[1]
+    assert tabs[1] == tabs[3]  # the two-channel cell repeats it
+
+
+def test_only_the_zero_padding_tabs_break_on_negative_inputs(audit):
+    """TensorFlow's tf.pad and JAX's jnp.pad pad with 0 before a max: wrong below 0."""
     tabs, _ = audit
     for t in tabs:
         same = np.array_equal(t.on_shifted, t.shifted_reference)
-        assert same == (t.framework != "tensorflow" or t.case == "maxpool-k3"), (t.case, t)
+        assert same == (t.framework not in ("tensorflow", "jax") or t.case == "maxpool-k3"), (
+            t.case, t)
     by = {(t.case, t.framework): t for t in tabs}
     tf_tab = by[("maxpool-k3-p1-s2", "tensorflow")]
     np.testing.assert_array_equal(tf_tab.on_shifted[0, 0], [[0, 0], [0, -85]])
@@ -327,6 +346,9 @@ def test_only_the_tensorflow_zero_padding_tab_breaks_on_negative_inputs(audit):
     np.testing.assert_array_equal(by[("maxpool-k2x3-p0x1-s2x3", "tensorflow")].on_shifted[0, 0],
                                   [[0, 0], [0, 0]])
     assert "pad value" in dict(tf_tab.causes)
+    jax_tab = by[("maxpool-k3-p1-s2", "jax")]
+    np.testing.assert_array_equal(jax_tab.on_shifted, tf_tab.on_shifted)
+    assert "(jnp.pad)" in dict(jax_tab.causes)["pad value"]
 
 
 def test_history_d2l_en_1270_and_1271(audit):
@@ -357,6 +379,9 @@ def test_cli_translate_explain_audit():
     out = cli("audit-chapter", check_exit=0).stdout
     assert "maxpool-k3-p1-s2 / tensorflow: prints the chapter's output; on X-100: " \
            "[[  0.,   0.], [  0., -85.]]" in out
+    assert "maxpool-k3-p1-s2 / jax: prints the chapter's output; on X-100: " \
+           "[[  0.,   0.], [  0., -85.]]" in out
+    assert "The JAX tab is the English edition's: d2l-ai/d2l-en" in out
     assert cli("translate", "--from", "torch", "nn.MaxPool2d(3)", "--shape", "1,1,4,4",
                check_exit=2).stderr.count("\n") == 1
 
@@ -464,6 +489,13 @@ def _spelling(framework: str, p: dict) -> str:
             return f"nn.MaxPool2D({k}, strides={s}, padding={pad}, ceil_mode={ceil})"
         return (f"nn.AvgPool2D({k}, strides={s}, padding={pad}, ceil_mode={ceil}, "
                 f"count_include_pad={include})")
+    if framework == "jax":  # flax: tuples, NHWC, no ceil mode
+        padding = ("'SAME'" if pad == "same" else "'VALID'" if pad in ("valid", 0)
+                   else f"(({pad}, {pad}), ({pad}, {pad}))")
+        if mode == "max":
+            return f"nn.max_pool(x, ({k}, {k}), strides=({s}, {s}), padding={padding})"
+        return (f"nn.avg_pool(x, ({k}, {k}), strides=({s}, {s}), padding={padding}, "
+                f"count_include_pad={include})")
     padding = "'SAME'" if pad == "same" else pad
     if mode == "max":
         return f"nn.MaxPool2D({k}, stride={s}, padding={padding}, ceil_mode={ceil})"
@@ -487,7 +519,9 @@ def _random_call(rng, like=None):
             if isinstance(p["pad"], int) and p["pad"] > p["k"] // 2:
                 p["pad"] = p["k"] // 2
     frameworks = []
-    for f in BACKENDS:
+    for f in PORTING_SOURCES:
+        if f == "jax" and p["ceil"]:
+            continue  # no ceil mode in JAX
         if p["pad"] == "same" and f in ("pytorch", "mxnet"):
             continue  # no SAME in their pooling calls
         if isinstance(p["pad"], int) and f == "tensorflow" and p["pad"] > 0:
@@ -893,3 +927,188 @@ def test_translate_exits_1_on_a_gradient_only_difference():
     out = cli("explain", "tensorflow", "GlobalMaxPooling2D()", "pytorch",
               "nn.AdaptiveMaxPool2d(1)", check_exit=1).stdout
     assert "verdict: equivalent forward, NOT backward (ties)" in out
+
+
+# --- JAX as a source, ONNX Runtime as a target ------------------------------------------------
+
+#: JAX's spellings as people write them -> the spec read (a subset) and what was defaulted
+JAX_SPELLINGS = {
+    "flax-max-chapter": ("nn.max_pool(X, window_shape=(3, 3), strides=(3, 3))",
+                         dict(pool_size=(3, 3), stride=(3, 3), padding="valid", layout="NHWC"),
+                         []),
+    "flax-max-default-stride-1": ("nn.max_pool(x, (2, 2))", dict(stride=(1, 1)), ["stride"]),
+    "flax-avg-pairs": ("nn.avg_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (0, 1)))",
+                       dict(mode="avg", padding=((1, 1), (0, 1)), count_include_pad=True), []),
+    "flax-avg-same-exclude": ("nn.avg_pool(x, (2, 2), (2, 2), 'same', count_include_pad=False)",
+                              dict(mode="avg", padding="same", count_include_pad=False), []),
+    "flax-import-linen-as": ("import flax.linen as fnn\nfnn.max_pool(x, (3, 3), (2, 2), 'SAME')",
+                             dict(padding="same", stride=(2, 2)), []),
+    "flax-same-lower": ("nn.max_pool(x, (2, 2), strides=(2, 2), padding='SAME_LOWER')",
+                        dict(padding="same_lower"), []),
+    "linen-pooling-min": ("from flax.linen import pooling\npooling.min_pool(x, (2, 2), (2, 2))",
+                          dict(mode="min"), []),
+    "nnx-max": ("from flax import nnx\nnnx.max_pool(x, (2, 3), strides=(1, 2))",
+                dict(pool_size=(2, 3), stride=(1, 2)), []),
+    "nnx-avg": ("from flax import nnx\nnnx.avg_pool(x, (2, 2), strides=(2, 2), padding='SAME')",
+                dict(mode="avg", padding="same", count_include_pad=True), []),
+    "nnx-min": ("from flax import nnx\nnnx.min_pool(x, (3, 3), padding=((1, 1), (1, 1)))",
+                dict(mode="min", padding=((1, 1), (1, 1)), stride=(1, 1)), ["stride"]),
+    "flax-pool-generic": ("nn.pool(x, -jnp.inf, lax.max, (2, 2), (2, 2), 'VALID')",
+                          dict(mode="max", stride=(2, 2)), []),
+    "partial": ("from functools import partial\nfrom flax import linen as nn\n"
+                "pool = partial(nn.max_pool, window_shape=(3, 3), strides=(2, 2), "
+                "padding=((1, 1), (1, 1)))\npool(x)",
+                dict(pool_size=(3, 3), stride=(2, 2), padding=((1, 1), (1, 1))), []),
+    "reduce-window-max-same": ("from jax import lax\nimport jax.numpy as jnp\n"
+                               "lax.reduce_window(x, -jnp.inf, lax.max, (1, 3, 3, 1), "
+                               "(1, 2, 2, 1), 'SAME')",
+                               dict(mode="max", padding="same", layout="NHWC"), []),
+    "reduce-window-jax-lax-nchw": ("import jax\njax.lax.reduce_window(x, float('-inf'), "
+                                   "jax.lax.max, (1, 1, 2, 3), (1, 1, 2, 3), 'VALID')",
+                                   dict(pool_size=(2, 3), layout="NCHW"), []),
+    "reduce-window-min": ("lax.reduce_window(x, jnp.inf, lax.min, (1, 2, 2, 1), (1, 2, 2, 1), "
+                          "'VALID')", dict(mode="min"), []),
+    "reduce-window-default-stride": ("lax.reduce_window(x, -np.inf, lax.max, (1, 2, 2, 1))",
+                                     dict(stride=(1, 1), padding="valid"), ["stride"]),
+    "reduce-window-dilated": ("lax.reduce_window(x, -jnp.inf, lax.max, (1, 3, 3, 1), (1, 1, 1, 1),"
+                              " 'VALID', window_dilation=(1, 2, 2, 1))",
+                              dict(dilation=(2, 2)), []),
+    "reduce-window-pairs": ("lax.reduce_window(x, -jnp.inf, lax.max, window_dimensions=(1, 3, 3, "
+                            "1), window_strides=(1, 2, 2, 1), padding=((0, 0), (1, 1), (0, 2), "
+                            "(0, 0)))", dict(padding=((1, 1), (0, 2))), []),
+    "avg-sum-over-kh-kw": ("lax.reduce_window(x, 0., lax.add, (1, 2, 3, 1), (1, 2, 3, 1), "
+                           "'VALID') / (2 * 3)", dict(mode="avg", pool_size=(2, 3)), []),
+    "avg-sum-over-prod": ("lax.reduce_window(x, 0., lax.add, (1, 3, 3, 1), (1, 1, 1, 1), "
+                          "((0, 0), (1, 1), (1, 1), (0, 0))) / np.prod((3, 3))",
+                          dict(mode="avg", padding=((1, 1), (1, 1)), count_include_pad=True),
+                          []),
+    "avg-sum-over-ones": ("lax.reduce_window(x, 0., lax.add, (1, 3, 3, 1), (1, 2, 2, 1), 'SAME')"
+                          " / lax.reduce_window(jnp.ones_like(x), 0., lax.add, (1, 3, 3, 1), "
+                          "(1, 2, 2, 1), 'SAME')",
+                          dict(mode="avg", padding="same", count_include_pad=False), []),
+}
+
+
+@pytest.mark.parametrize("case", list(JAX_SPELLINGS))
+def test_parse_jax_spellings(case):
+    call, expected, defaulted = JAX_SPELLINGS[case]
+    native = porting.parse("jax", call)
+    for key, value in expected.items():
+        assert native.spec[key] == value, key
+    assert native.defaulted == defaulted
+
+
+#: each spelling run as written in the jax worker (the real jax and flax) against the neutral
+#: spec, and ported to PyTorch, at several sizes
+JAX_RUN = ["flax-max-chapter", "flax-max-default-stride-1", "flax-avg-pairs",
+           "flax-avg-same-exclude", "flax-same-lower", "linen-pooling-min", "nnx-avg", "nnx-min",
+           "flax-pool-generic", "partial", "reduce-window-max-same", "reduce-window-jax-lax-nchw",
+           "reduce-window-min", "reduce-window-dilated", "reduce-window-pairs",
+           "avg-sum-over-kh-kw", "avg-sum-over-prod", "avg-sum-over-ones"]
+
+
+@pytest.mark.parametrize("case", JAX_RUN)
+def test_jax_spelling_runs_as_read(pool, case):
+    call, _, _ = JAX_SPELLINGS[case]
+    native = porting.parse("jax", call)
+    shape = (1, 2, 7, 8) if native.spec["layout"] == "NCHW" else (1, 7, 8, 2)
+    result = porting.translate(call, "jax", shape, to="pytorch", pool=pool)
+    assert result.source_check == "agrees with the neutral spec", result.source_check
+    target = result.targets["pytorch"]
+    assert target.check.startswith("agrees with the source call on"), target.check
+    if native.spec["dilation"] in (1, (1, 1)):  # JAX has no VJP of a dilated max
+        assert target.grad_check.startswith("agrees"), target.grad_check
+
+
+def test_nnx_pooling_is_linens_and_linen_has_no_min_pool(hook_pool):
+    """Measured in the jax worker: flax.nnx's pooling functions are flax.linen's (read as the
+    same), and flax.linen exports no min_pool (refused, naming where it is)."""
+    code = ("import flax.linen as nn, flax.nnx as nnx, flax.linen.pooling as pooling\n"
+            "same = (nnx.max_pool is nn.max_pool and nnx.avg_pool is nn.avg_pool and "
+            "nnx.min_pool is pooling.min_pool and nnx.pool is nn.pool)\n"
+            "y = x + (1.0 if same else 0.0) + (10.0 if hasattr(nn, 'min_pool') else 0.0)")
+    hook_pool.start(["jax"])
+    reply, y = _run_printed(hook_pool, "jax", code, np.zeros((1,), np.float32))
+    assert reply["status"] == "ok" and y.tolist() == [1.0], (reply, y)
+    with pytest.raises(px.PoolingError, match="flax.linen exports no min_pool"):
+        porting.parse("jax", "from flax import linen as nn\nnn.min_pool(x, (2, 2))")
+
+
+@pytest.mark.parametrize("call,message", [
+    ("lax.reduce_window(x, 0., lax.max, (1, 2, 2, 1), (1, 2, 2, 1), 'VALID')",
+     "init value enters every window"),
+    ("lax.reduce_window(x, 0., lax.add, (1, 2, 2, 1), (1, 2, 2, 1), 'VALID')",
+     "is a window sum"),
+    ("lax.reduce_window(x, 0., lax.add, (1, 2, 2, 1), (1, 2, 2, 1), 'VALID') / 9",
+     r"divided by 9, not by the window's 2 x 2 = 4"),
+    ("lax.reduce_window(x, -jnp.inf, lax.max, (2, 2, 1, 1), (1, 1, 1, 1), 'VALID')",
+     "pools axes \\[0, 1\\]"),
+    ("lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 1, 1, 1), 'VALID', "
+     "base_dilation=(1, 2, 2, 1))", "base_dilation"),
+    ("lax.reduce_window(x, -jnp.inf, jnp.maximum, (1, 2, 2, 1))", "allowed: jax.lax.max"),
+    ("nn.max_pool(x, [2, 2])", "raises TypeError in flax"),
+    ("nn.max_pool(x, 2)", "raises TypeError in flax"),
+    ("nn.max_pool(x, (2, 2), padding='FULL')", "allowed: 'SAME', 'SAME_LOWER', 'VALID'"),
+    ("keras.layers.MaxPooling2D(2)", "read with --from tensorflow"),
+    ("nn.max_pool(x, window)", "is a variable"),
+], ids=["max-init-0", "plain-sum", "wrong-divisor", "batch-axis", "base-dilation",
+        "jnp-maximum", "flax-list-window", "flax-int-window", "flax-padding-typo",
+        "keras-under-jax", "variable"])
+def test_jax_refusals_say_what_is_understood(call, message):
+    with pytest.raises(px.PoolingError, match=message):
+        porting.parse("jax", call)
+
+
+def test_onnxruntime_is_a_target_only():
+    with pytest.raises(px.PoolingError, match="a graph of nodes.*allowed: mxnet, pytorch, "
+                                              "tensorflow, paddle, jax"):
+        porting.parse("onnxruntime", "helper.make_node('MaxPool', ['x'], ['y'])")
+    message = cli("translate", "x", "--from", "onnxruntime", "--shape", "4,4",
+                  check_exit=2).stderr
+    assert "--from onnxruntime: a target only" in message
+
+
+def test_translate_to_onnxruntime_shows_every_node_attribute(pool):
+    result = porting.translate("nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True)",
+                               "pytorch", (1, 2, 8, 8), to=["onnxruntime", "jax"], pool=pool)
+    ort = result.targets["onnxruntime"]
+    assert ort.details == ["ONNX node t1: AveragePool(kernel_shape=[3, 3], strides=[2, 2], "
+                           "pads=[1, 1, 1, 1], dilations=[1, 1] (default), ceil_mode=1, "
+                           "count_include_pad=1, auto_pad='NOTSET' (default))"], ort.details
+    assert ort.check.startswith("agrees with the source call on"), ort.check
+    assert ort.grad_check.startswith("not compared: onnxruntime has no autograd")
+    jax = result.targets["jax"]
+    assert jax.check.startswith("agrees") and jax.grad_check.startswith("agrees"), jax
+    assert "# ONNX node t1: AveragePool(" in result.to_text()
+
+
+def test_cli_translate_from_jax_to_onnxruntime_exits_0():
+    out = cli("translate", "--from", "jax", "nn.max_pool(x, (3, 3), strides=(2, 2), "
+              "padding='SAME')", "--shape", "1,7,7,2", "--to", "onnxruntime",
+              check_exit=0).stdout
+    assert "source (jax): nn.max_pool" in out and "auto_pad='SAME_UPPER'" in out
+    assert "backward: not compared" in out
+
+
+def test_explain_jax_against_pytorch():
+    result = porting.explain("nn.avg_pool(x, (3, 3), strides=(2, 2), padding='SAME')", "jax",
+                             "nn.AvgPool2d(3, stride=2, padding=1)", "pytorch", verify=False)
+    # JAX's SAME pads (0, 1) where the extent is even: on 45 of the 81 sizes, not on odd ones
+    assert [c.kind for c in result.causes] == ["layout", "padding"], result.causes
+    assert len(result.bites) == 45 and (4, 4) in result.bites and (5, 5) not in result.bites
+    same = porting.explain("nn.max_pool(x, (2, 2), strides=(2, 2))", "jax",
+                           "lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1),"
+                           " 'VALID')", "jax", verify=False)
+    assert same.verdict == "equivalent", same.to_text()
+
+
+def test_ceil_into_jax_holds_for_every_size(pool):
+    """At a size where ceil and floor agree, the JAX code still pads the overhang from the
+    input's shape when it runs (no ceil mode in JAX): emulated for every size, not code that
+    holds for even sizes only."""
+    result = porting.translate("nn.AvgPool2D(kernel_size=2, stride=2, ceil_mode=True)", "paddle",
+                               (1, 2, 8, 8), to="jax", pool=pool)
+    target = result.targets["jax"]
+    assert target.kind == "emulated" and "x.shape" in target.code, target.verdict
+    assert target.check.startswith("agrees with the source call on") and "refuses" not in \
+        target.check, target.check

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from pooling_xfw.porting import scan as scanning
+from pooling_xfw.runtime.envs import BACKENDS
 
 from .test_cli import cli
 
@@ -22,6 +23,28 @@ EXPECTED = {
                             {"tensorflow": "emulated", "pytorch": "native"}),
     "adaptive_heads.py:11": ("tensorflow", dict(output_size=(7, 7), mode="avg", layout="NHWC"),
                              {"tensorflow": "emulated", "pytorch": "native"}),
+    # Flax (NHWC; flax's default stride is 1) and lax.reduce_window: a window sum divided by
+    # the window's size or by the same sum of ones is the average (padding counted or not)
+    "flax_model.py:13": ("jax", dict(pool_size=(3, 3), stride=(2, 2), padding=((1, 1), (1, 1)),
+                                     mode="max", layout="NHWC"),
+                         {"tensorflow": "native", "pytorch": "native"}),
+    "flax_model.py:14": ("jax", dict(pool_size=(2, 2), padding="same", mode="avg",
+                                     count_include_pad=False),
+                         {"tensorflow": "native", "pytorch": "emulated"}),
+    "flax_model.py:17": ("jax", dict(pool_size=(2, 2), stride=(2, 2), padding="valid"),  # partial
+                         {"tensorflow": "native", "pytorch": "native"}),
+    "flax_model.py:21": ("jax", dict(pool_size=(3, 3), stride=(1, 1), padding="same", mode="avg",
+                                     count_include_pad=True),
+                         {"tensorflow": "emulated", "pytorch": "emulated"}),
+    "flax_model.py:25": ("jax", dict(pool_size=(2, 2), padding="same", mode="avg",
+                                     count_include_pad=False),
+                         {"tensorflow": "native", "pytorch": "emulated"}),
+    "flax_model.py:31": ("jax", "is a window sum", None),  # the ones, summed into a variable
+    "flax_model.py:32": ("jax", "argument 'ones' is a variable", None),
+    "flax_model.py:36": ("jax", dict(pool_size=(2, 2), stride=(2, 2), layout="NCHW"),
+                         {"tensorflow": "native", "pytorch": "native"}),
+    "flax_model.py:40": ("jax", "the init value enters every window", None),  # max(0, window)
+    "flax_model.py:44": ("jax", "flax.linen exports no min_pool", None),
     "gluon_model.py:8": ("mxnet", dict(pool_size=3, stride=2, padding=1, mode="max"),
                          {"tensorflow": "native", "pytorch": "native"}),
     "gluon_model.py:9": ("mxnet", dict(mode="avg", keepdims=True, layout="NCHW"),
@@ -73,7 +96,7 @@ def worklist():
 
 def test_scan_finds_every_pooling_call_and_nothing_else(worklist):
     assert [e.where for e in worklist.entries] == list(EXPECTED)
-    assert worklist.files == 7
+    assert worklist.files == 8
 
 
 @pytest.mark.parametrize("where", list(EXPECTED))
@@ -113,19 +136,35 @@ def test_scan_reads_nn_and_F_by_each_files_imports(worklist):
     assert by["legacy/tf1_model.py:6"] == "tensorflow.compat.v1.nn.max_pool"
     assert by["gluon_model.py:9"] == "mxnet.gluon.nn.GlobalAvgPool2D"
     assert by["adaptive_heads.py:11"] == "keras.layers.AdaptiveAveragePooling2D"
+    assert by["flax_model.py:13"] == "flax.linen.max_pool"
+    assert by["flax_model.py:17"] == "flax.linen.max_pool"  # partial(nn.max_pool, ...)
+    assert by["flax_model.py:25"] == "jax.lax.reduce_window"
+    assert by["flax_model.py:44"] == "flax.linen.min_pool"
 
 
 def test_scan_verify_runs_each_source_and_target(pool):
     result = scanning.scan(TREE, to=["tensorflow", "pytorch"], shape=(1, 2, 9, 9), verify=True,
                            pool=pool)
     understood = [e for e in result.entries if e.understood]
-    assert len(understood) == 17
+    assert len(understood) == 23
     for entry in understood:
         assert entry.source_check == "agrees with the neutral spec", entry.where
         for name, target in entry.targets.items():
             assert target.check.startswith("agrees with the source call on "), (
                 entry.where, name, target.check)
     assert result.unrun == {} and result.differs == []
+
+
+def test_scan_into_onnxruntime_lists_each_nodes_attributes():
+    result = scanning.scan(str(Path(TREE) / "flax_model.py"), to=["onnxruntime"])
+    entry = next(e for e in result.entries if e.where == "flax_model.py:14")
+    details = entry.targets["onnxruntime"].details
+    assert details and details[0].startswith("ONNX node"), details
+    assert "count_include_pad=0 (default)" in details[0] and "auto_pad='SAME_UPPER'" in \
+        details[0], details
+    assert f"       # {details[0]}" in result.to_text()
+    assert json.loads(result.to_json())["entries"][1]["targets"]["onnxruntime"]["details"] == \
+        details
 
 
 def test_scan_reports_an_unimported_prefix_and_a_file_that_does_not_parse(tmp_path):
@@ -145,18 +184,19 @@ def test_cli_scan_text_json_markdown_and_exit_codes(tmp_path):
     assert "resnet_stem.py:12  pytorch  nn.MaxPool2d(kernel_size=3, stride=2, padding=1)" in out
     assert "  not understood: mixed_imports.py:17: argument 'k' is a variable" in out
     summary = next(line for line in out.splitlines() if line.startswith("summary: "))
-    assert summary.startswith("summary: 20 pooling calls in 7 files: 17 understood, 3 not ")
+    assert summary.startswith("summary: 30 pooling calls in 8 files: 23 understood, 7 not ")
     target = tmp_path / "scan.json"
     cli("scan", TREE, "--to", "pytorch", "--format", "json", "--output", str(target),
         check_exit=1)
     data = json.loads(target.read_text())
-    assert data["schema"] == "pooling-xfw/scan/1" and len(data["entries"]) == 20
+    assert data["schema"] == "pooling-xfw/scan/1" and len(data["entries"]) == 30
     stem = next(e for e in data["entries"] if e["file"] == "resnet_stem.py" and e["line"] == 12)
     assert stem["spec"]["pool_size"] == 3 and stem["targets"]["pytorch"]["verdict"] == "native"
     md = cli("scan", TREE, "--format", "markdown", check_exit=1).stdout
     assert "| resnet_stem.py:12 | pytorch |" in md
     portable = cli("scan", str(Path(TREE) / "legacy" / "tf1_model.py"), check_exit=0).stdout
-    assert portable.count("\n  -> ") == 3 and "summary: 1 pooling call in 1 file: " in portable
+    assert portable.count("\n  -> ") == len(BACKENDS) - 1  # every default backend but its own
+    assert "summary: 1 pooling call in 1 file: " in portable
     # ceil into TensorFlow: emulated with pads from the input's shape, for every size
     assert "0 size-dependent" in cli("scan", str(Path(TREE) / "paddleclas_block.py"),
                                      check_exit=0).stdout

@@ -1,6 +1,8 @@
 """The chapter's framework tabs as written, and the historical d2l-en 1270/1271 configurations,
 audited: each tab run as written in its framework, on the chapter's input and on ``X - 100``,
-and explained against the MXNet tab (the chapter's first)."""
+and explained against the MXNet tab (the chapter's first).  The MXNet, PyTorch, TensorFlow and
+Paddle tabs are the chapter's; the JAX tab is the English edition's (d2l-en, cited at
+``JAX_SOURCE``), which the chapter does not carry."""
 from __future__ import annotations
 
 import dataclasses
@@ -24,20 +26,39 @@ _P1S2 = {
                                         strides="2"),
     "paddle": "pool2d = nn.MaxPool2D(3, padding=1, stride=2)\npool2d(X)"}
 
+#: the English edition's JAX tab, as printed: d2l-ai/d2l-en,
+#: chapter_convolutional-neural-networks/pooling.md, its ``%%tab jax`` cells (unchanged since
+#: commit c6134986f1d191cb41a745557acc405311da56f6, "JAX: Add discussion tabs"); the chapter's
+#: import cell first (it says what ``nn`` and ``jnp`` are), then each pooling cell
+JAX_SOURCE = ("d2l-ai/d2l-en", "chapter_convolutional-neural-networks/pooling.md",
+              "c6134986f1d191cb41a745557acc405311da56f6")
+_JAX_IMPORTS = ("from d2l import jax as d2l\nfrom flax import linen as nn\nimport jax\n"
+                "from jax import numpy as jnp\n")
+_JAX_P1S2 = _JAX_IMPORTS + ("X_padded = jnp.pad(X, ((0, 0), (1, 0), (1, 0), (0, 0)), "
+                            "mode='constant')\nnn.max_pool(X_padded, window_shape=(3, 3), "
+                            "padding='VALID', strides=(2, 2))\n")
+_P1S2["jax"] = _JAX_P1S2
+
 # (case in px.cases.CHAPTER, {framework: the tab's code as printed in the chapter})
 TABS = (
     ("maxpool-k3", {
         "mxnet": "pool2d = nn.MaxPool2D(3)\npool2d(X)",
         "pytorch": "pool2d = nn.MaxPool2d(3)\npool2d(X)",
         "tensorflow": "pool2d = tf.keras.layers.MaxPool2D(pool_size=[3, 3])\npool2d(X)",
-        "paddle": "pool2d = nn.MaxPool2D(3, stride=3)\npool2d(X)"}),
+        "paddle": "pool2d = nn.MaxPool2D(3, stride=3)\npool2d(X)",
+        "jax": _JAX_IMPORTS + ("# Pooling has no model parameters, hence it needs no "
+                               "initialization\nnn.max_pool(X, window_shape=(3, 3), "
+                               "strides=(3, 3))\n")}),
     ("maxpool-k3-p1-s2", _P1S2),
     ("maxpool-k2x3-p0x1-s2x3", {
         "mxnet": "pool2d = nn.MaxPool2D((2, 3), padding=(0, 1), strides=(2, 3))\npool2d(X)",
         "pytorch": "pool2d = nn.MaxPool2d((2, 3), stride=(2, 3), padding=(0, 1))\npool2d(X)",
         "tensorflow": _TF_PAD_RECIPE.format(paddings="[[0, 0], [0, 0], [1, 1], [0, 0]]",
                                             size="[2, 3]", strides="(2, 3)"),
-        "paddle": "pool2d = nn.MaxPool2D((2, 3), padding=(0, 1), stride=(2, 3))\npool2d(X)"}),
+        "paddle": "pool2d = nn.MaxPool2D((2, 3), padding=(0, 1), stride=(2, 3))\npool2d(X)",
+        "jax": _JAX_IMPORTS + ("\nX_padded = jnp.pad(X, ((0, 0), (0, 0), (1, 1), (0, 0)), "
+                               "mode='constant')\nnn.max_pool(X_padded, window_shape=(2, 3), "
+                               "strides=(2, 3), padding='VALID')\n")}),
     ("maxpool-k3-p1-s2-2ch", {**_P1S2,  # the same tabs, but Paddle's spells out paddle.nn
                               "paddle": "pool2d = paddle.nn.MaxPool2D(3, padding=1, stride=2)\n"
                                         "pool2d(X)"}),
@@ -119,9 +140,14 @@ def _fmt(a) -> str:
         (-1,) + np.shape(a)[-2:])[0], separator=", ").replace("\n", "")
 
 
-def render(tabs: list[TabFinding], history: list[dict], dependence: list[tuple]) -> str:
+def render(tabs: list[TabFinding], history: list[dict], dependence: dict) -> str:
+    """``dependence``: per padded tab (its label), the causes against the MXNet tab's
+    padding=1 over input sizes."""
+    repo, path, commit = JAX_SOURCE
     lines = ["The chapter's tabs, as written, audited against the MXNet tab (the chapter's "
-             "first) and the neutral reference.", ""]
+             "first) and the neutral reference.",
+             f"The JAX tab is the English edition's: {repo}, {path}, its %%tab jax cells "
+             f"(commit {commit[:12]}).", ""]
     for t in tabs:
         prints = {True: "prints the chapter's output", False: "does NOT print the chapter's "
                   "output", None: "could not run"}[t.prints_chapter_output]
@@ -133,9 +159,9 @@ def render(tabs: list[TabFinding], history: list[dict], dependence: list[tuple])
         lines += [f"    - {kind}: {detail}" for kind, detail in t.causes]
         if t.error:
             lines.append(f"    error: {t.error}")
-    lines += ["", "The TensorFlow tab's tf.pad((1, 0)) against the MXNet tab's padding=1, over "
-                  "input sizes:"]
-    lines += [f"    - {kind}: {detail}" for kind, detail in dependence]
+    for label, causes in dependence.items():
+        lines += ["", f"The {label} against the MXNet tab's padding=1, over input sizes:"]
+        lines += [f"    - {kind}: {detail}" for kind, detail in causes]
     for row in history:
         why, port = row["explanation"], row["translation"]
         lines += ["", f"{row['name']}: {row['a'][0]} {row['a'][1]}  vs  {row['b'][0]} "
@@ -167,7 +193,9 @@ def audit(pool=None) -> str:
 
 def run_audit(pool=None) -> tuple[str, dict[str, str]]:
     """The whole audit, as text, and each framework that could not run, with why (``unrun``)."""
-    tf_tab = dict(TABS[1][1])["tensorflow"]
-    dependence = size_dependence(dict(TABS[1][1])["mxnet"], "mxnet", tf_tab, "tensorflow")
+    tabs_p1s2 = dict(TABS[1][1])
+    dependence = {label: size_dependence(tabs_p1s2["mxnet"], "mxnet", tabs_p1s2[fw], fw)
+                  for label, fw in (("TensorFlow tab's tf.pad((1, 0))", "tensorflow"),
+                                    ("JAX tab's jnp.pad((1, 0))", "jax"))}
     tabs, history = audit_tabs(pool), audit_history(pool)
     return render(tabs, history, dependence), unrun(tabs, history)

@@ -10,6 +10,13 @@ dropping extra pad entries; and refused with the reason: ``divisor_override`` (P
 even sum/d), ``return_indices``/``return_mask``, padding ops other than TensorFlow's constant
 ``tf.pad``.
 
+JAX (``--from jax``): ``lax.reduce_window`` with ``lax.max`` / ``lax.min`` and their identity
+as init, or ``lax.add`` with 0 divided by the window's size (avg counting padding) or by the
+same ``reduce_window`` of ``jnp.ones_like(x)`` (avg excluding it); ``flax.linen`` /
+``flax.nnx`` ``max_pool``, ``avg_pool``, ``pool`` and ``flax.linen.pooling.min_pool`` (NHWC,
+stride 1 by default), also bound with ``functools.partial``; a ``jnp.pad`` before them, as
+``tf.pad``.  ONNX Runtime is a target only (``NOT_READ``).
+
 Adaptive and global calls (``nn.AdaptiveAvgPool2d``, ``F.adaptive_*_pool2d``, Keras'
 ``Global*Pooling2D`` and Keras 3's ``Adaptive*Pooling2D``, Gluon's ``Global*Pool2D``, Paddle's
 ``nn.Adaptive*Pool2D`` / ``F.adaptive_*``, MXNet's ``contrib.AdaptiveAvgPooling2D`` and
@@ -23,13 +30,16 @@ import dataclasses
 
 from ..errors import PoolingError
 from ..plan import Plan, Var
-from ..runtime.envs import BACKENDS
+from ..runtime.envs import PORTING_SOURCES, TARGETS_ONLY
 
 _IMPORTS = {
     "pytorch": ("import torch", "from torch import nn", "import torch.nn.functional as F"),
     "tensorflow": ("import tensorflow as tf",),
     "mxnet": ("from mxnet import np as mnp, npx", "from mxnet.gluon import nn", "npx.set_np()"),
     "paddle": ("import paddle", "from paddle import nn", "import paddle.nn.functional as F"),
+    # the worker's namespace (adapters/jax.py): jax_enable_x64 is set there
+    "jax": ("import jax", "jax.config.update('jax_enable_x64', True)", "import jax.numpy as jnp",
+            "from jax import lax", "import flax.linen as nn"),
 }
 
 # canonical function -> (parameter names in order, defaults, takes an input first)
@@ -127,7 +137,26 @@ _SIGNATURES = {
         "F.adaptive_avg_pool2d": ("x output_size data_format name", (_NO, _NO, "NCHW", None)),
         "F.adaptive_max_pool2d": ("x output_size return_mask name", (_NO, _NO, False, None)),
     },
+    "jax": {
+        # jax 0.12's order; window_strides None is 1 on every axis
+        "lax.reduce_window": ("operand init_value computation window_dimensions window_strides "
+                              "padding base_dilation window_dilation",
+                              (_NO, _NO, _NO, _NO, None, "VALID", None, None)),
+        # Flax pools the axes between the first and the last (NHWC); strides None is 1, not
+        # the window; flax.nnx's are the same functions (nnx.max_pool is linen.max_pool)
+        "nn.max_pool": ("inputs window_shape strides padding", (_NO, _NO, None, "VALID")),
+        "nn.avg_pool": ("inputs window_shape strides padding count_include_pad",
+                        (_NO, _NO, None, "VALID", True)),
+        "nn.pooling.min_pool": ("inputs window_shape strides padding", (_NO, _NO, None, "VALID")),
+        "nn.pool": ("inputs init reduce_fn window_shape strides padding",
+                    (_NO, _NO, _NO, _NO, _NO, _NO)),
+    },
 }
+
+#: the frameworks whose calls are read, and the backends that are targets only (with why)
+READABLE, NOT_READ = PORTING_SOURCES, TARGETS_ONLY
+assert set(READABLE) == set(_SIGNATURES), "a reader per porting source, one source per reader"
+
 
 def _spellings() -> dict:
     """Every spelling understood, as the full name the call's imports reach (``tf.nn.max_pool``
@@ -176,6 +205,12 @@ def _spellings() -> dict:
     for name in ("max_pool2d", "avg_pool2d", "lp_pool2d", "adaptive_avg_pool2d",
                  "adaptive_max_pool2d"):
         table[f"paddle.nn.functional.{name}"] = ("paddle", f"F.{name}")
+    table["jax.lax.reduce_window"] = ("jax", "lax.reduce_window")
+    for module in ("flax.linen", "flax.linen.pooling", "flax.nnx"):
+        for name in ("max_pool", "avg_pool", "pool"):
+            table[f"{module}.{name}"] = ("jax", f"nn.{name}")
+    for module in ("flax.linen.pooling", "flax.nnx"):  # flax.linen itself has no min_pool
+        table[f"{module}.min_pool"] = ("jax", "nn.pooling.min_pool")
     return table
 
 
@@ -197,7 +232,13 @@ OTHER_POOLING = {
                                                  "AvgPool3D")},
     **{f"paddle.nn.{n}": "paddle" for n in ("MaxUnPool2D",)},
     **{f"paddle.nn.functional.{n}": "paddle" for n in ("max_unpool2d",)},
+    "flax.linen.min_pool": "jax",
 }
+
+#: why a call found is not read, by its full name (the others: by its name, ``scan``)
+NOT_A_FUNCTION = {"flax.linen.min_pool": "flax.linen exports no min_pool (AttributeError, "
+                                         "flax 0.12): it is flax.linen.pooling.min_pool or "
+                                         "flax.nnx.min_pool"}
 
 #: what a call's text means by a prefix when it imports nothing (the names people write)
 DEFAULT_IMPORTS = {
@@ -207,9 +248,11 @@ DEFAULT_IMPORTS = {
     "mxnet": {"mx": "mxnet", "mxnet": "mxnet", "nn": "mxnet.gluon.nn", "gluon": "mxnet.gluon",
               "npx": "mxnet.npx", "nd": "mxnet.nd", "sym": "mxnet.sym", "F": "mxnet.nd"},
     "paddle": {"paddle": "paddle", "nn": "paddle.nn", "F": "paddle.nn.functional"},
+    # the d2l chapter's JAX tab: from flax import linen as nn; from jax import numpy as jnp
+    "jax": {"jax": "jax", "lax": "jax.lax", "jnp": "jax.numpy", "flax": "flax",
+            "nn": "flax.linen", "nnx": "flax.nnx", "np": "numpy", "math": "math",
+            "partial": "functools.partial", "functools": "functools"},
 }
-_FRAMEWORK_OF_MODULE = {"torch": "pytorch", "tensorflow": "tensorflow", "keras": "tensorflow",
-                        "tf_keras": "tensorflow", "mxnet": "mxnet", "paddle": "paddle"}
 
 
 def understood(framework: str) -> str:
@@ -275,7 +318,8 @@ def identify(dotted: str, imports: dict, stars=(), framework: str | None = None)
 
 
 NAN_POLICY = {"pytorch": "propagates NaN", "tensorflow": "ignores NaN", "mxnet": "ignores NaN",
-              "paddle": "returns NaN only when it is the last element scanned"}
+              "paddle": "returns NaN only when it is the last element scanned",
+              "jax": "propagates NaN"}
 
 
 def nan_policy(native) -> str:
@@ -315,6 +359,10 @@ class NativeCall:
     keeps_padding_windows: bool = False  # MXNet 'full' / Paddle ceil_mode keep such windows
     notes: list[str] = dataclasses.field(default_factory=list)
     written: str = ""  # the function as the text spells it (tf.compat.v1.nn.max_pool, F.Pooling)
+    pad_function: str = ""  # the explicit pad before the pooling: tf.pad or jnp.pad
+    #: JAX's window sum divided: by a number (the window's size) or "ones" (the same
+    #: reduce_window of ones: the cells counted); None: no division
+    divisor: float | str | None = None
     global_window: bool = False  # MXNet global_pool=True: the window is the input's (H, W)
     #: which pooling the spec is: "pool2d" (``px.pool2d``'s keywords), "adaptive"
     #: (``px.adaptive_pool2d``'s: output_size, mode, layout) or "global" (``px.global_pool2d``'s:
@@ -328,7 +376,10 @@ class NativeCall:
         x = Var("x")
         if self.recipe_pads is not None:
             (top, bottom), (left, right) = self.recipe_pads
-            x = plan.call("tf.pad", x, [[0, 0], [top, bottom], [left, right], [0, 0]],
+            widths = ([[0, 0], [top, bottom], [left, right], [0, 0]]
+                      if self.spec["layout"] == "NHWC" else
+                      [[0, 0], [0, 0], [top, bottom], [left, right]])
+            x = plan.call(self.pad_function or "tf.pad", x, widths,
                           constant_values=self.pad_value)
         if self.function in ("mx.nd.Pooling", "mx.sym.Pooling",
                              "mx.nd.contrib.AdaptiveAvgPooling2D"):  # the legacy NDArray API
@@ -337,6 +388,8 @@ class NativeCall:
                         else self.function)
             pooled = plan.call(function, legacy, **self.arguments)
             plan.call(".as_np_ndarray", pooled)
+        elif self.framework == "jax":
+            _jax_source(plan, self, x)
         elif _takes_input(self.framework, self.function):
             plan.call(self.function, x, **self.arguments)
         else:
@@ -350,13 +403,50 @@ def _takes_input(framework: str, function: str) -> bool:
     return names[0] in _INPUTS
 
 
-_INPUTS = ("input", "x", "data", "value")
+_INPUTS = ("input", "x", "data", "value", "operand", "inputs")
+#: JAX's reductions as functions (``lax.max``), by full name -> the name the worker runs
+_REDUCERS = {"jax.lax.max": "lax.max", "jax.lax.min": "lax.min", "jax.lax.add": "lax.add"}
+
+
+def _jax_source(plan: Plan, native: "NativeCall", x) -> None:
+    """A JAX call as written: the reduction as the function it names, the positional order of
+    ``lax.reduce_window`` / ``flax.linen.pool``, and a division by a number or by the same
+    reduce_window of ones."""
+    from ..plan import Attr
+
+    args = dict(native.arguments)
+    for name in ("computation", "reduce_fn"):
+        if name in args:
+            args[name] = Attr(_REDUCERS[args[name]])
+    params, defaults = _SIGNATURES["jax"][native.function]
+    # the required ones positionally, as written (flax.linen.pool takes no keywords there)
+    positional = [args.pop(name) for name, default in zip(params.split(), defaults)
+                  if default is _NO and name not in _INPUTS]
+
+    def pooled(v):
+        return plan.call(native.function, v, *positional, **args)
+
+    y = pooled(x)
+    if native.divisor == "ones":
+        y = plan.call("op:div", y, pooled(plan.call("jnp.ones_like", x)))
+    elif native.divisor is not None:
+        y = plan.call("op:div", y, native.divisor)
 
 
 def _canonical(framework: str, name: str, imports: dict | None = None, stars=()) -> str:
     found = identify(name, imports or {}, stars, framework)
     if found is None or found[0] != framework:
+        if found is None:  # another framework's, by its usual names?
+            found = next((f for fw in READABLE if fw != framework
+                          for f in [identify(name, imports or {}, stars, fw)] if f), None)
         whose = f" (that is {found[0]}'s {found[2]})" if found else ""
+        if found and found[0] == "tensorflow" and framework == "jax" and "keras" in found[2]:
+            whose += (": Keras layers are read with --from tensorflow (Keras 3's pooling layers "
+                      "are one definition on every backend, JAX's included)")
+        full = full_name(name, imports or {}, stars) or full_name(name, DEFAULT_IMPORTS.get(
+            framework, {}))
+        if full in NOT_A_FUNCTION:
+            whose = f" ({NOT_A_FUNCTION[full]})"
         raise PoolingError(f"call: got {name!r} for {framework}{whose}; allowed: "
                            f"{understood(framework)}")
     return found[1]
@@ -384,7 +474,8 @@ def _literal(node, names: dict):
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return -_literal(node.operand, names)
     text = ast.unparse(node)
-    if text in ("np.inf", "math.inf", "numpy.inf", "float('inf')", 'float("inf")'):
+    if text in ("np.inf", "math.inf", "numpy.inf", "float('inf')", 'float("inf")', "jnp.inf",
+                "jax.numpy.inf", "onp.inf", "np.Inf", "jnp.Inf"):
         return float("inf")
     if text in ("float('-inf')", 'float("-inf")'):
         return float("-inf")
@@ -395,9 +486,11 @@ def _literal(node, names: dict):
                            f"literals or names bound to literals earlier in the text") from None
 
 
-def _bind(framework: str, function: str, call: ast.Call, names: dict) -> dict:
+def _bind(framework: str, function: str, call: ast.Call, names: dict,
+          imports: dict | None = None) -> dict:
     """The call's arguments by name, as literals (the input excluded); defaults are not filled
-    in: each framework's reader applies its own."""
+    in: each framework's reader applies its own.  JAX's reduction (``lax.max``) is kept as the
+    full name its ``imports`` give it."""
     params, defaults = _SIGNATURES[framework][function]
     params = params.split()
     if len(call.args) > len(params):
@@ -422,11 +515,33 @@ def _bind(framework: str, function: str, call: ast.Call, names: dict) -> dict:
                 args[name] = _literal(given[name], names)
             except PoolingError:
                 pass  # built at run time (name + "_pool"): left out, as it does not matter
+        elif name in ("computation", "reduce_fn") and name in given:
+            args[name] = _reducer(given[name], imports)
         elif name in given and name not in _INPUTS:
             args[name] = _literal(given[name], names)
         elif name not in given and default is _NO and name not in _INPUTS:
             raise PoolingError(f"call: {function} needs {name!r}")
     return args
+
+
+def _reducer(node, imports: dict | None) -> str:
+    """``lax.max`` / ``lax.min`` / ``lax.add`` (through the imports) as its full name."""
+    try:
+        dotted = _dotted(node)
+    except PoolingError:
+        dotted = ast.unparse(node)
+    full = full_name(dotted, imports or {}) or full_name(dotted, DEFAULT_IMPORTS["jax"])
+    if full not in _REDUCERS:
+        raise PoolingError(f"call: got the reduction {ast.unparse(node)!r}; allowed: "
+                           f"{', '.join(_REDUCERS)} (through the imports)")
+    return full
+
+
+def check_readable(framework: str) -> None:
+    """PoolingError unless ``framework``'s calls are read (``READABLE``), saying why not."""
+    if framework not in READABLE:
+        why = f" ({NOT_READ[framework]})" if framework in NOT_READ else ""
+        raise PoolingError(f"from: got {framework!r}{why}; allowed: {', '.join(READABLE)}")
 
 
 def parse(framework: str, text: str | None = None, *, function: str | None = None,
@@ -436,8 +551,7 @@ def parse(framework: str, text: str | None = None, *, function: str | None = Non
     ``function`` and keyword ``arguments``:
     ``parse("pytorch", function="nn.MaxPool2d", kernel_size=3, stride=2)``.  ``shape``: the
     input's shape, needed only by a call whose window is the input (MXNet ``global_pool``)."""
-    if framework not in BACKENDS:
-        raise PoolingError(f"from: got {framework!r}; allowed: {', '.join(BACKENDS)}")
+    check_readable(framework)
     if text is None:
         if function is None:
             raise PoolingError("call: got neither text nor function=; allowed: one of them")
@@ -464,21 +578,77 @@ def _guarded(framework: str, text: str, read):
                            f"allowed: {understood(framework)}, with literal arguments") from None
 
 
-def read_call(call: ast.Call, imports: dict, stars=(), text: str | None = None,
+def unwrap(node, imports: dict, stars=(), framework: str | None = None):
+    """A pooling expression as people write it -> (the pooling call, the divisor node or
+    None), or None when ``node`` is none: a call; ``functools.partial(f, **keywords)`` (the
+    function with its keywords: applied to an input later); JAX's window sum divided,
+    ``lax.reduce_window(...) / d``."""
+    divisor = None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and isinstance(
+            node.left, ast.Call):
+        node, divisor = node.left, node.right
+    if not isinstance(node, ast.Call) or not isinstance(node.func, (ast.Name, ast.Attribute)):
+        return None
+    func = _dotted(node.func)
+    if _is_partial(func, imports, stars, framework) and node.args and isinstance(
+            node.args[0], (ast.Name, ast.Attribute)) and identify(
+                _dotted(node.args[0]), imports, stars, framework):
+        if len(node.args) > 1:
+            raise PoolingError(f"call: {ast.unparse(node)!r} binds the input positionally; "
+                               f"allowed: partial(f, keyword=...) applied to the input later")
+        inner = ast.Call(node.args[0], [ast.Name("x", ast.Load())], node.keywords)
+        return ast.copy_location(inner, node), divisor
+    if identify(func, imports, stars, framework):
+        return node, divisor
+    return None
+
+
+def _someone_elses(func: str, imports: dict, stars, framework: str) -> bool:
+    """Whether ``func`` is another framework's pooling call, or a name known not to exist."""
+    full = full_name(func, imports, stars) or full_name(func, DEFAULT_IMPORTS[framework])
+    return full in NOT_A_FUNCTION or any(identify(func, imports, stars, fw)
+                                         for fw in READABLE if fw != framework)
+
+
+def _is_partial(func: str, imports: dict, stars=(), framework=None) -> bool:
+    full = full_name(func, imports, stars) or (
+        full_name(func, DEFAULT_IMPORTS[framework]) if framework else None)
+    return full == "functools.partial"
+
+
+def read_call(call: ast.AST, imports: dict, stars=(), text: str | None = None,
               shape=None) -> NativeCall:
     """One pooling call found in a file (``scan``), read with that file's ``imports``
-    (``read_imports``): its arguments must be literals.  PoolingError says why not."""
+    (``read_imports``): its arguments must be literals; ``call`` may also be one of the forms
+    ``unwrap`` reads.  PoolingError says why not."""
     text = text or ast.unparse(call)
-    found = identify(_dotted(call.func), imports, stars)
+    found = unwrap(call, imports, stars)
     if found is None:
-        raise PoolingError(f"call: {_dotted(call.func)!r} is no pooling call understood")
-    framework, function, _ = found
-    return _guarded(framework, text, lambda: _native(framework, function, call, {}, text, shape))
+        raise PoolingError(f"call: {ast.unparse(call)!r} is no pooling call understood")
+    pool, divisor = found
+    framework, function, _ = identify(_dotted(pool.func), imports, stars)
+    return _guarded(framework, text, lambda: _native(framework, function, pool, {}, text, shape,
+                                                     imports, stars, divisor))
+
+
+#: each framework's explicit pad before a max pool (the chapter's TensorFlow and JAX tabs)
+_PAD_FUNCTIONS = {"tensorflow": ("tensorflow.pad", "tf.pad"), "jax": ("jax.numpy.pad", "jnp.pad")}
+
+
+def _pad_function(framework: str, func: str, imports: dict, stars=()) -> str | None:
+    """How the source plan spells ``func`` when it is ``framework``'s pad, else None."""
+    if framework not in _PAD_FUNCTIONS:
+        return None
+    full, spelled = _PAD_FUNCTIONS[framework]
+    if func == "pad" and framework == "tensorflow" or full in (
+            full_name(func, imports, stars), full_name(func, DEFAULT_IMPORTS[framework])):
+        return spelled
+    return None
 
 
 def _read(framework: str, text: str, tree: ast.Module, shape=None) -> NativeCall:
     imports, stars = read_imports(tree)
-    names, pads, pool, layer = {}, None, None, None
+    names, pads, pool, layer, divisor, pad_function = {}, None, None, None, None, ""
     for stmt in tree.body:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             continue  # read above: they say what the call's prefixes are
@@ -489,37 +659,47 @@ def _read(framework: str, text: str, tree: ast.Module, shape=None) -> NativeCall
             value = value.func  # the layer applied at once: MaxPool2D(2)(x)
         func = _dotted(value.func) if isinstance(value, ast.Call) and isinstance(
             value.func, (ast.Name, ast.Attribute)) else None
-        if func and pool is None and identify(func, imports, stars, framework):
-            pool, layer = value, target
-        elif func and framework == "tensorflow" and func in ("tf.pad", "pad") and pads is None:
-            pads = value
+        found = unwrap(value, imports, stars, framework) if pool is None and value else None
+        padder = func and pads is None and _pad_function(framework, func, imports, stars)
+        if found:
+            (pool, divisor), layer = found, target
+        elif padder:
+            pads, pad_function = value, padder
         elif target and func in ("tf.constant", "constant") or (
                 target and not isinstance(value, ast.Call) and value is not None):
             names[target] = _literal(value, names)
         elif func is not None and pool is not None and func == layer:
             continue  # the layer applied to an input: pool2d(X)
         else:
+            if func and pool is None and _someone_elses(func, imports, stars, framework):
+                _canonical(framework, func, imports, stars)  # says whose it is
             raise PoolingError(
                 f"call: {ast.unparse(stmt)!r} is not understood; allowed: one {framework} "
                 f"pooling call ({understood(framework)}), literal bindings"
-                + (", and tf.pad(..., 'CONSTANT') before it" if framework == "tensorflow"
-                   else ""))
+                + (f", and {_PAD_FUNCTIONS[framework][1]}(..., constant) before it"
+                   if framework in _PAD_FUNCTIONS else ""))
     if pool is None:
         raise PoolingError(f"call: no {framework} pooling call in {text!r}; allowed: "
                            f"{understood(framework)}")
     function = _canonical(framework, _dotted(pool.func), imports, stars)
-    native = _native(framework, function, pool, names, text, shape)
+    native = _native(framework, function, pool, names, text, shape, imports, stars, divisor)
     if pads is not None:
-        _tf_pad_recipe(native, pads, names)
+        native.pad_function = pad_function
+        _pad_recipe(native, pads, names)
     return native
 
 
 def _native(framework: str, function: str, pool: ast.Call, names: dict, text: str,
-            shape) -> NativeCall:
-    args = _bind(framework, function, pool, names)
+            shape, imports: dict | None = None, stars=(), divisor=None) -> NativeCall:
+    args = _bind(framework, function, pool, names, imports)
     _refuse_unexpressible(function, args)
     native = NativeCall(framework, text, function, args, {})
     native.written = _dotted(pool.func)
+    if divisor is not None:
+        if framework != "jax":
+            raise PoolingError(f"call: {ast.unparse(pool)} / ...: a division is read after "
+                               f"JAX's window sum only; allowed: the call alone")
+        native.divisor = _read_divisor(divisor, pool, function, names, imports or {}, stars)
     if "Adaptive" in function or "adaptive" in function or "Global" in function:
         _adaptive_or_global(native, args)
     else:
@@ -618,32 +798,53 @@ def _refuse_unexpressible(function: str, args: dict) -> None:
                                f"spec{why}; allowed: {name}={harmless!r}")
 
 
-def _tf_pad_recipe(native: NativeCall, call: ast.Call, names: dict) -> None:
-    params = ["tensor", "paddings", "mode", "constant_values", "name"]
+def _pad_recipe(native: NativeCall, call: ast.Call, names: dict) -> None:
+    """An explicit constant pad before the pooling (``tf.pad``, ``jnp.pad``): its pads become
+    the spec's, and a pad value that is not the reduction's identity is said."""
+    pad = native.pad_function or "tf.pad"
+    params = (["tensor", "paddings", "mode", "constant_values", "name"] if pad == "tf.pad"
+              else ["array", "pad_width", "mode"])
     given = dict(zip(params, call.args))
     given.update({k.arg: k.value for k in call.keywords})
-    paddings = _literal(given["paddings"], names)
+    widths = "paddings" if pad == "tf.pad" else "pad_width"
+    unknown = set(given) - set(params) - {"constant_values"}
+    if unknown:
+        raise PoolingError(f"call: {pad} got {', '.join(sorted(unknown))}; allowed: "
+                           f"{', '.join(params[1:])}, constant_values")
+    paddings = _literal(given[widths], names)
     mode = _literal(given["mode"], names) if "mode" in given else "CONSTANT"
     value = _literal(given["constant_values"], names) if "constant_values" in given else 0
-    if str(mode).upper() != "CONSTANT" or len(paddings) != 4:
-        raise PoolingError(f"call: tf.pad(mode={mode!r}) with {paddings}; allowed: CONSTANT "
-                           f"padding of a 4-D NHWC tensor (other modes have no neutral spec)")
+    layout = native.spec.get("layout", "NHWC")
+    if str(mode).upper() != "CONSTANT" or not isinstance(value, (int, float)) or not (
+            isinstance(paddings, (list, tuple)) and len(paddings) == 4):
+        raise PoolingError(f"call: {pad}(mode={mode!r}) with {paddings}; allowed: constant "
+                           f"padding of a 4-D {layout} array, each axis a (before, after) pair "
+                           f"(other modes have no neutral spec)")
     if native.spec["padding"] not in ("valid", ((0, 0), (0, 0))):
-        raise PoolingError("call: tf.pad followed by a padded pooling; allowed: 'valid' after it")
-    rows, cols = tuple(paddings[1]), tuple(paddings[2])
+        raise PoolingError(f"call: {pad} followed by a padded pooling; allowed: 'valid' after "
+                           f"it")
+    hw = (1, 2) if layout == "NHWC" else (2, 3)
+    if any(tuple(paddings[i]) != (0, 0) for i in range(4) if i not in hw):
+        raise PoolingError(f"call: {pad} pads the batch or channel axis ({paddings}); allowed: "
+                           f"padding of H and W only ({layout})")
+    rows, cols = tuple(_pair(tuple(paddings[hw[0]]))), tuple(_pair(tuple(paddings[hw[1]])))
     native.recipe_pads = (rows, cols)
     native.pad_value = float(value)
     native.spec["padding"] = (rows, cols)
+    identity = {"max": float("-inf"), "min": float("inf")}
     if native.spec["mode"] == "avg":
         native.spec["count_include_pad"] = True  # zeros in the sum, counted in the divisor
         if value != 0:
-            native.notes.append(f"tf.pad with {value}: the average counts {value} for padding, "
+            native.notes.append(f"{pad} with {value}: the average counts {value} for padding, "
                                 f"which no neutral spec expresses")
-    elif value != float("-inf"):
+    elif native.spec["mode"] in identity and value != identity[native.spec["mode"]]:
+        mode = native.spec["mode"]
+        bound = ">=" if mode == "max" else "<="
         native.notes.append(
-            f"tf.pad pads with {value:g}, not -inf: the max equals the neutral spec only where "
-            f"every window that reaches the padding has a maximum >= {value:g}, e.g. on "
-            f"non-negative inputs when padding with 0")
+            f"{pad} pads with {value:g}, not {identity[mode]}: the {mode} equals the neutral "
+            f"spec only where every window that reaches the padding has a {mode}imum "
+            f"{bound} {value:g}" + (", e.g. on non-negative inputs when padding with 0"
+                                    if mode == "max" and value == 0 else ""))
 
 
 def _pair(value):
@@ -812,4 +1013,210 @@ def _paddle(native, args):
                             f"an odd p, negative inputs differ from the neutral spec")
 
 
-_TO_SPEC = {"pytorch": _torch, "tensorflow": _tensorflow, "mxnet": _mxnet, "paddle": _paddle}
+def _jax_padding(padding, axes: int, where: str):
+    """JAX's padding: 'SAME' / 'SAME_LOWER' / 'VALID' (any case, as ``lax.padtype_to_pads``
+    reads it) or one (low, high) pair per axis -> the spec's."""
+    if isinstance(padding, str):
+        name = padding.lower()
+        if name not in ("same", "same_lower", "valid"):
+            raise PoolingError(f"call: got padding={padding!r}; allowed: 'SAME', 'SAME_LOWER', "
+                               f"'VALID' or {axes} (low, high) pairs")
+        return name
+    if not (isinstance(padding, (list, tuple)) and len(padding) == axes and all(
+            isinstance(p, (list, tuple)) and len(p) == 2 for p in padding)):
+        raise PoolingError(f"call: got padding={padding!r}; allowed: 'SAME', 'SAME_LOWER', "
+                           f"'VALID' or {axes} (low, high) pairs, one per axis of {where}")
+    return tuple(tuple(_pair(tuple(p))) for p in padding)
+
+
+def _jax_mode(native, reducer: str, init) -> str:
+    """The pooling ``lax.reduce_window`` / ``flax.linen.pool`` computes from its reduction and
+    init value (the init enters every window, and pads the input: it must be the identity)."""
+    op = reducer.rsplit(".", 1)[1]
+    identity = {"max": float("-inf"), "min": float("inf"), "add": 0}[op]
+    if isinstance(init, bool) or not isinstance(init, (int, float)) or init != identity:
+        raise PoolingError(f"call: {native.written} with {reducer} and init {init!r}: the init "
+                           f"value enters every window and fills the padding ({op}(init, "
+                           f"window): a window below it reads as it), which no neutral spec "
+                           f"expresses; allowed: init {identity} for {reducer}")
+    if op != "add":
+        return op
+    if native.divisor is None:
+        raise PoolingError(f"call: {native.written} with {reducer} is a window sum, which has "
+                           f"no neutral spec; allowed: the sum divided by the window's size "
+                           f"(`/ (kh * kw)`: avg, padding counted) or by the same reduce_window "
+                           f"of jnp.ones_like(x) (avg, padding excluded)")
+    return "avg"
+
+
+def _jax(native, args):
+    f = native.function
+    if f == "lax.reduce_window":
+        _jax_reduce_window(native, args)
+        return
+    window = args["window_shape"]
+    if not (isinstance(window, tuple) and len(window) == 2):
+        raise PoolingError(f"call: {native.written}(window_shape={window!r}); allowed: a tuple "
+                           f"(kh, kw) (flax pools the axes between the first and the last: H "
+                           f"and W of NHWC; an int or a list raises TypeError in flax)")
+    strides = args.get("strides")
+    if strides is None:
+        native.defaulted.append("stride")
+        strides = (1, 1)  # flax's default is 1, not the window
+    elif not (isinstance(strides, tuple) and len(strides) == 2):
+        raise PoolingError(f"call: {native.written}(strides={strides!r}); allowed: a tuple "
+                           f"(sh, sw) (a list raises TypeError in flax)")
+    padding = _jax_padding(args.get("padding", "VALID"), 2, "window_shape")
+    if f == "nn.pool":
+        mode = _jax_mode(native, args["reduce_fn"], args["init"])
+    else:
+        mode = {"nn.max_pool": "max", "nn.avg_pool": "avg"}.get(f, "min")
+        if native.divisor is not None:
+            raise PoolingError(f"call: {native.written}(...) / ...; allowed: the call alone")
+    include = bool(args.get("count_include_pad", True)) if f == "nn.avg_pool" else (
+        native.divisor != "ones")
+    native.spec = dict(pool_size=_pair(window), mode=mode, stride=_pair(strides),
+                       padding=padding, dilation=1, ceil_mode=False, count_include_pad=include,
+                       layout="NHWC", p=2.0)
+    _jax_notes(native)
+    _check_divisor(native)
+
+
+def _jax_notes(native) -> None:
+    spec = native.spec
+    if spec["mode"] == "avg" and spec["count_include_pad"] and isinstance(
+            spec["padding"], tuple) and any(p[0] != p[1] for p in spec["padding"]):
+        native.notes.append("JAX's average counts every pad cell in the divisor: pads written "
+                            "to emulate ceil mode (an extra one at the end) count that overhang, "
+                            "where PyTorch's ceil_mode does not")
+    if spec["mode"] == "avg" and spec["count_include_pad"] and spec["padding"] in (
+            "same", "same_lower"):
+        native.notes.append("this SAME average counts the padding (divides by kh * kw), "
+                            "where TensorFlow's SAME average excludes it")
+    if spec["mode"] == "avg" and native.function != "lax.reduce_window":
+        native.notes.append("Flax's average accumulates in the input dtype (float16 overflows, "
+                            "bfloat16 rounds)")
+
+
+def _jax_reduce_window(native, args):
+    w = args["window_dimensions"]
+    if not (isinstance(w, (list, tuple)) and len(w) == 4):
+        raise PoolingError(f"call: {native.written}(window_dimensions={w!r}); allowed: 4 ints, "
+                           f"one per axis of a 4-D input (2-D pooling: 1 on batch and channels)")
+    window = _pair(tuple(w))
+    strides = args.get("window_strides")
+    if strides is None:
+        native.defaulted.append("stride")
+    strides = _pair(tuple(strides)) if strides is not None else (1, 1, 1, 1)
+    dilation = args.get("window_dilation")
+    dilation = _pair(tuple(dilation)) if dilation is not None else (1, 1, 1, 1)
+    base = args.get("base_dilation")
+    if base is not None and tuple(base) != (1, 1, 1, 1):
+        raise PoolingError(f"call: {native.written}(base_dilation={base!r}) inserts holes of "
+                           f"the init value between the input's cells: no neutral spec; "
+                           f"allowed: base_dilation None or all 1")
+    if any(len(v) != 4 for v in (strides, dilation)):
+        raise PoolingError(f"call: {native.written}: window_strides and window_dilation take 4 "
+                           f"ints, one per axis; allowed: 4 ints")
+    padding = _jax_padding(args.get("padding", "VALID"), 4, "the input")
+    used = {i for i in range(4) if window[i] != 1 or strides[i] != 1 or dilation[i] != 1 or (
+        isinstance(padding, tuple) and padding[i] != (0, 0))}
+    if used <= {1, 2}:
+        layout, hw = "NHWC", (1, 2)
+    elif used <= {2, 3}:
+        layout, hw = "NCHW", (2, 3)
+    else:
+        raise PoolingError(f"call: {native.written} pools axes {sorted(used)} of the input; "
+                           f"allowed: H and W only, axes 1 and 2 (NHWC, JAX's) or 2 and 3 "
+                           f"(NCHW), with window, stride and dilation 1 and no padding on the "
+                           f"others")
+    mode = _jax_mode(native, args["computation"], args["init_value"])
+    if isinstance(padding, tuple):
+        padding = (padding[hw[0]], padding[hw[1]])
+    native.spec = dict(pool_size=(window[hw[0]], window[hw[1]]), mode=mode,
+                       stride=(strides[hw[0]], strides[hw[1]]), padding=padding,
+                       dilation=(dilation[hw[0]], dilation[hw[1]]), ceil_mode=False,
+                       count_include_pad=native.divisor != "ones", layout=layout, p=2.0)
+    if not used:
+        native.notes.append("a 1 x 1 window with stride 1: the input itself (read as NHWC, "
+                            "JAX's layout)")
+    elif used == {2}:
+        native.notes.append("only axis 2 is pooled: read as W of NHWC (JAX's layout); as H of "
+                            "NCHW it is the same numbers")
+    _jax_notes(native)
+    _check_divisor(native)
+
+
+def _check_divisor(native) -> None:
+    """A number dividing the window sum must be the window's size: the average."""
+    d = native.divisor
+    if isinstance(d, (int, float)):
+        k = native.spec["pool_size"]
+        size = k[0] * k[1]
+        if d != size:
+            raise PoolingError(f"call: {native.written}(...) / {d:g}: the window sum divided by "
+                               f"{d:g}, not by the window's {k[0]} x {k[1]} = {size} cells, has "
+                               f"no neutral spec; allowed: / {size} (avg, padding counted) or "
+                               f"/ the same reduce_window of jnp.ones_like(x)")
+
+
+def _number(node, names: dict, imports: dict, stars=()):
+    """A divisor written as a number: literals, names bound to them, ``*`` / ``+`` / ``-`` of
+    them, ``np.prod`` / ``math.prod`` / ``jnp.prod`` of a literal tuple, ``float(...)``."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Add, ast.Sub)):
+        a, b = _number(node.left, names, imports, stars), _number(node.right, names, imports,
+                                                                   stars)
+        return a * b if isinstance(node.op, ast.Mult) else a + b if isinstance(
+            node.op, ast.Add) else a - b
+    if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)) and len(
+            node.args) == 1 and not node.keywords:
+        func = _dotted(node.func)
+        full = full_name(func, imports, stars) or full_name(func, DEFAULT_IMPORTS["jax"])
+        if full in ("numpy.prod", "math.prod", "jax.numpy.prod"):
+            values = _literal(node.args[0], names)
+            product = 1
+            for v in values:
+                product *= v
+            return product
+        if func == "float":
+            return float(_number(node.args[0], names, imports, stars))
+    value = _literal(node, names)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PoolingError(f"call: divisor {ast.unparse(node)!r}; allowed: a number")
+    return value
+
+
+def _read_divisor(node, pool: ast.Call, function: str, names: dict, imports: dict, stars=()):
+    """What JAX's window sum is divided by: a number (checked against the window's size by the
+    reader), or ``"ones"``: the same pooling call of ``jnp.ones_like(x)`` (or ``jnp.ones`` of
+    the input's shape), the cells each window counts."""
+    if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+        found = identify(_dotted(node.func), imports, stars, "jax")
+        if found is not None:
+            if found[1] != function:
+                raise PoolingError(f"call: divided by {ast.unparse(node)!r}, another pooling; "
+                                   f"allowed: the same {function} of jnp.ones_like(x)")
+            ones = node.args[0] if node.args else next(
+                (k.value for k in node.keywords if k.arg in _INPUTS), None)
+            head = _dotted(ones.func) if isinstance(ones, ast.Call) and isinstance(
+                ones.func, (ast.Name, ast.Attribute)) else ""
+            full = full_name(head, imports, stars) or full_name(head, DEFAULT_IMPORTS["jax"])
+            if full not in ("jax.numpy.ones_like", "jax.numpy.ones"):
+                raise PoolingError(f"call: divided by {ast.unparse(node)!r}; allowed: the same "
+                                   f"{function} of jnp.ones_like(x), the cells each window "
+                                   f"counts")
+            mine = _bind("jax", function, pool, names, imports)
+            theirs = _bind("jax", function, node, names, imports)
+            for side in (mine, theirs):
+                side.pop("init_value", None), side.pop("init", None)
+                side.pop("computation", None), side.pop("reduce_fn", None)
+            if mine != theirs:
+                raise PoolingError(f"call: the divisor's window, strides or padding "
+                                   f"({theirs}) differ from the sum's ({mine}); allowed: the "
+                                   f"same ones")
+            return "ones"
+    return _number(node, names, imports, stars)
+
+
+_TO_SPEC = {"pytorch": _torch, "tensorflow": _tensorflow, "mxnet": _mxnet, "paddle": _paddle,
+            "jax": _jax}

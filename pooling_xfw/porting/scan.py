@@ -1,11 +1,13 @@
-"""``scan``: every pooling call of the four frameworks in a file or a tree, as a porting worklist.
+"""``scan``: every pooling call of the frameworks read (``parse.READABLE``) in a file or a tree,
+as a porting worklist.
 
 Files are read with ``ast`` (never imported, never executed).  Each call is found by what its
 file's own import lines make of its name (``nn`` is PyTorch's in one file and Gluon's in the
 next; ``F.Pooling`` with no import is Gluon's ``hybrid_forward`` F), read into the neutral spec
 like ``translate`` reads it (arguments must be literals: a variable is reported as one, not
 guessed), and translated to each target with ``translate``: per target the verdict and the
-code; adaptive and global calls too (``translate`` reads them).  Calls of the frameworks'
+code; adaptive and global calls too (``translate`` reads them), a ``partial`` of a pooling
+function as that pooling, and JAX's window sum divided as the average it is.  Calls of the frameworks'
 other poolings (unpooling, fractional, 1-D/3-D) are listed as not understood, with why.
 
 The verdicts are judged for one input shape (``shape``, N, C, H, W; an NHWC call gets the same
@@ -21,7 +23,8 @@ import os
 
 from ..errors import PoolingError
 from ..runtime.envs import BACKENDS
-from .parse import OTHER_POOLING, SPELLINGS, full_name, read_call, read_imports
+from .parse import (NOT_A_FUNCTION, OTHER_POOLING, SPELLINGS, full_name, read_call,
+                    read_imports)
 
 SCHEMA = "pooling-xfw/scan/1"
 VERDICTS = ("native", "emulated", "size-dependent", "impossible")
@@ -44,6 +47,7 @@ class TargetEntry:
     code: str
     reasons: list[str]
     check: str = ""
+    details: list[str] = dataclasses.field(default_factory=list)  # ONNX nodes' attributes
 
 
 @dataclasses.dataclass
@@ -147,6 +151,7 @@ class Scan:
                 why = f"  ({'; '.join(t.reasons)})" if t.reasons else ""
                 check = f"  [{t.check}]" if t.check else ""
                 lines.append(f"  -> {name}: {t.verdict}{why}{check}")
+                lines += [f"       # {d}" for d in t.details]
                 lines += [f"       {line}" for line in t.code.splitlines()]
             lines.append("")
         lines.append("summary: " + self.summary())
@@ -240,6 +245,8 @@ def _dotted(node) -> str | None:
 
 
 def _other_why(full: str) -> str:
+    if full in NOT_A_FUNCTION:
+        return NOT_A_FUNCTION[full]
     name = full.rsplit(".", 1)[1]
     for key, why in _OTHER_WHY.items():
         if key in name:
@@ -257,20 +264,32 @@ def find_calls(source: str, file: str) -> list[Entry]:
                       why=f"the file does not parse ({exc.msg}): its calls cannot be read")]
     imports, stars = read_imports(tree)
     entries = []
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    divisors = set()  # the reduce_window of ones a window sum is divided by: part of that call
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
+        if not isinstance(node, ast.Call) or node in divisors:
             continue
         dotted = _dotted(node.func)
         if dotted is None:
             continue
-        text = " ".join((ast.get_source_segment(source, node) or ast.unparse(node)).split())
-        text = text.replace("( ", "(").replace(" )", ")")
         full = full_name(dotted, imports, stars)
+        found = node
+        if full == "functools.partial" and node.args and _dotted(node.args[0]):
+            # partial(nn.max_pool, window_shape=...): the pooling, applied later
+            dotted = _dotted(node.args[0])
+            full = full_name(dotted, imports, stars)
+        parent = parents.get(node)
+        if full in SPELLINGS and isinstance(parent, ast.BinOp) and isinstance(
+                parent.op, ast.Div) and parent.left is node:
+            found = parent  # JAX's window sum divided: the average it is
+            divisors.update(n for n in ast.walk(parent.right) if isinstance(n, ast.Call))
+        text = " ".join((ast.get_source_segment(source, found) or ast.unparse(found)).split())
+        text = text.replace("( ", "(").replace(" )", ")")
         if full is None and dotted == "F.Pooling":
             full = "mxnet.nd.Pooling"  # hybrid_forward(self, F, x): F is mx.nd or mx.sym
         last = dotted.rsplit(".", 1)[-1]
         if full in SPELLINGS:
-            entries.append(_understood(node, text, file, imports, stars, full))
+            entries.append(_understood(found, text, file, imports, stars, full))
         elif full in OTHER_POOLING:
             entries.append(Entry(file, node.lineno, text, OTHER_POOLING[full], full,
                                  why=_other_why(full)))
@@ -285,27 +304,49 @@ def find_calls(source: str, file: str) -> list[Entry]:
     return entries
 
 
-def _understood(node: ast.Call, text: str, file: str, imports: dict, stars, full: str) -> Entry:
+def _understood(node: ast.AST, text: str, file: str, imports: dict, stars, full: str) -> Entry:
     framework = SPELLINGS[full][0]
     entry = Entry(file, node.lineno, text, framework, full)
     try:
         read_call(node, imports, stars, text, shape=(1, 1, 1, 1))  # arguments readable?
     except PoolingError as exc:
         entry.why = str(exc).removeprefix("call: ")
-    entry.node = node  # kept for the translation
+    entry.node = node  # kept for the translation, with the imports that read it
+    entry.imports = (imports, stars)
     return entry
 
 
 def _translation_text(entry: Entry) -> str:
-    """The call as ``translate`` reads it: its function by full name, after the one import
-    that binds it (the file's other names do not matter: every argument is a literal)."""
+    """The call as ``translate`` reads it: every name its file's imports bind written by its
+    full name (the pooling function, JAX's ``lax.max``, ``partial``, ``jnp.ones_like``), after
+    the imports of their first modules (the file's other names do not matter: every argument
+    is a literal)."""
     node = ast.parse(ast.unparse(entry.node), mode="eval").body
-    parts = entry.function.split(".")
-    func = ast.Name(parts[0], ast.Load())
-    for part in parts[1:]:
-        func = ast.Attribute(func, part, ast.Load())
-    node.func = func
-    return f"import {parts[0]}\n{ast.unparse(node)}"
+    imports, stars = entry.imports
+    heads = []
+
+    class Full(ast.NodeTransformer):
+        def visit_Attribute(self, n):  # noqa: N802 - ast's name
+            return self._full(n) or self.generic_visit(n)
+
+        def visit_Name(self, n):  # noqa: N802 - ast's name
+            return self._full(n) or n
+
+        def _full(self, n):
+            dotted = _dotted(n)
+            full = dotted and full_name(dotted, imports, stars)
+            if not full:
+                return None
+            parts = full.split(".")
+            heads.append(parts[0])
+            out = ast.Name(parts[0], ast.Load())
+            for part in parts[1:]:
+                out = ast.Attribute(out, part, ast.Load())
+            return ast.copy_location(out, n)
+
+    node = Full().visit(node)
+    lines = [f"import {h}" for h in dict.fromkeys(heads)]
+    return "\n".join(lines + [ast.unparse(node)])
 
 
 def _input_shape(shape: tuple, layout: str) -> tuple:
@@ -338,6 +379,7 @@ def scan(path: str, to=None, shape=DEFAULT_SHAPE, verify: bool = False, pool=Non
         if entry.understood and entry.function in SPELLINGS:
             _translate_entry(entry, names, shape, verify, pool, parse, translate)
         entry.__dict__.pop("node", None)
+        entry.__dict__.pop("imports", None)
     return Scan(path, len(files), shape, names, verify, entries)
 
 
@@ -355,4 +397,5 @@ def _translate_entry(entry: Entry, names, shape, verify, pool, parse, translate)
         return
     entry.source_check = result.source_check
     for name, t in result.targets.items():
-        entry.targets[name] = TargetEntry(t.verdict, t.code, list(t.reasons), t.check)
+        entry.targets[name] = TargetEntry(t.verdict, t.code, list(t.reasons), t.check,
+                                          list(t.details))

@@ -62,6 +62,15 @@ KNOWN_BACKENDS = tuple(FRAMEWORK_MODULE)
 #: pinned version (every known backend, for now; a backend added to ``FRAMEWORK_MODULE`` but not
 #: here runs only when named)
 BACKENDS = ("mxnet", "pytorch", "tensorflow", "paddle", "jax", "onnxruntime")
+#: the backends whose own pooling calls the porting assistant reads (``translate --from``,
+#: ``explain``, ``scan``; ``porting/parse.py`` holds one reader per name here); every backend
+#: is a target
+PORTING_SOURCES = ("mxnet", "pytorch", "tensorflow", "paddle", "jax")
+#: the backends that are targets only, and why
+TARGETS_ONLY = {"onnxruntime": "an ONNX model is a graph of nodes built with onnx.helper, not a "
+                               "framework call; read the node's attributes off translate --to "
+                               "onnxruntime, or translate the call the model was exported "
+                               "from"}
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _INSTALLED_REQUIREMENTS = Path(__file__).resolve().parents[1] / "adapters" / "requirements"
 #: the pins: ``adapters/requirements`` at the top of a checkout, ``pooling_xfw/adapters/...`` once installed
