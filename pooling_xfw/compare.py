@@ -807,12 +807,14 @@ def grad_cause(result: BackendResult, grad: np.ndarray, job: "_Job") -> str:
                     f"a window's tied extremes (an elementwise maximum of equal values shares it "
                     f"between them), the reference uses ties='first'{why}")
     if mode == "lp":
-        zero = (job.x == 0) & np.isnan(grad) & ~np.isnan(ref)
+        zero = (job.x == 0) & ~np.isfinite(grad) & ~np.isnan(ref)
         if zero[differ].all():
             what = (f"|x|**{job.spec.p:g} (p < 1)" if job.spec.p < 1
                     else "the root of a window sum of 0")
+            gives = ("NaN (0 * inf)" if np.isnan(grad[differ]).all() else "inf"
+                     if np.isinf(grad[differ]).all() else "NaN (0 * inf) or inf")
             return (f"lp at a cell that is 0: {what} has an infinite slope there, so "
-                    f"{result.backend}'s autograd gives NaN (0 * inf); the reference gives 0")
+                    f"{result.backend}'s autograd gives {gives}; the reference gives 0")
     if ref.dtype == np.float64 and np.allclose(grad, ref, rtol=1e-6,
                                                atol=1e-6 * float(np.max(grad_scale(job),
                                                                         initial=0)),

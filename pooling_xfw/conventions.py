@@ -76,8 +76,11 @@ class Probe:
         return self.name
 
     def marked(self, backend: str) -> dict | None:
-        """``backend``'s recorded outcomes in this row, None when its cell must not vary."""
-        return self.varies_by_cpu.outcomes.get(backend) if self.varies_by_cpu else None
+        """``backend``'s recorded outcomes in this row, None when its cell must not vary (a
+        framework's other versions vary as it does; their outcomes are the pinned one's)."""
+        if not self.varies_by_cpu:
+            return None
+        return self.varies_by_cpu.outcomes.get(envs.framework_of(backend))
 
 
 NAN_IGNORED = DIFFERS + "NaN in the window ignored; the reference propagates NaN"
@@ -310,7 +313,8 @@ def _machines(pool, backends) -> dict:
     its worker's hello says (``worker.machine``)."""
     from .runtime.client import Hello, default_pool
 
-    found = {b: this_machine() for b in backends if envs.FRAMEWORK_MODULE[b] in sys.modules}
+    found = {b: this_machine() for b in backends  # a version runs in its own venv's worker
+             if "@" not in b and envs.FRAMEWORK_MODULE[b] in sys.modules}
     others = [b for b in backends if b not in found]
     if others:
         for name, hello in (pool or default_pool()).start(others).items():
