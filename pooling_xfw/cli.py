@@ -155,8 +155,7 @@ def _set_gateways(pairs: list[str]) -> None:
 
 
 def _env_backends(args) -> list[str]:
-    """``envs create|list|prune``: the backends named, else every known one (the extra
-    backends' venvs too: their tests and ``--backends NAME`` need them)."""
+    """``envs create|list|prune``: the backends named (versions too), else every known one."""
     return _backends(args.backends) if args.backends else list(envs.KNOWN_BACKENDS)
 
 
