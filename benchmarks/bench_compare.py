@@ -1,17 +1,17 @@
 """What the isolated workers cost, measured side by side in one run.
 
-  cold:   the first ``px.compare`` across all four backends (workers start in parallel) against
+  cold:   the first ``px.compare`` across every default backend (workers start in parallel) against
           the sum of each framework's bare ``python -c "import X"`` in its own environment;
           target <= 0.7x that sum.
-  warm:   a further ``px.compare`` of a 1x1x4x4 input across all four; target <= 5 ms.
-  batch:  1,000 small comparisons across all four backends, pipelined (``px.compare_many``)
+  warm:   a further ``px.compare`` of a 1x1x4x4 input across all of them; target <= 5 ms.
+  batch:  1,000 small comparisons across every default backend, pipelined (``px.compare_many``)
           against one ``px.compare`` at a time, in cases per second.
   large:  a warm ``px.compare`` of a 8x64x112x112 float32 activation (max 3x3/s2/p1, avg 2x2/s2)
-          across all four, against the sum of the four frameworks' own in-process pooling of
+          across all of them, against the sum of the frameworks' own in-process pooling of
           the same numpy input (each adapter's ``pool2d``, warm, in its own environment) plus
           the reference's; target <= 1.0x.
-  memory: peak resident memory of the calling process comparing a ``--memory-gib`` input on all
-          four backends, as a multiple of the input; target <= 3x.
+  memory: peak resident memory of the calling process comparing a ``--memory-gib`` input on every
+          default backend, as a multiple of the input; target <= 3x.
 
 Usage: ``python benchmarks/bench_compare.py [--batch 1000] [--memory-gib 1] [--skip-memory]``.
 """
@@ -128,11 +128,11 @@ def main() -> int:
     for backend, seconds in imports.items():
         print(f"    {backend:<11} {seconds:6.2f} s")
     print(f"    sum         {total:6.2f} s")
-    print(f"cold: first compare across four backends {cold:6.2f} s = {cold / total:.2f}x the sum"
+    print(f"cold: first compare across {len(envs.BACKENDS)} backends {cold:6.2f} s = {cold / total:.2f}x the sum"
           f" (target <= 0.70x)")
-    print(f"warm: compare of 1x1x4x4 across four: median {statistics.median(warm) * 1e3:.1f} ms,"
+    print(f"warm: compare of 1x1x4x4 across {len(envs.BACKENDS)}: median {statistics.median(warm) * 1e3:.1f} ms,"
           f" best {min(warm) * 1e3:.1f} ms (target <= 5 ms)")
-    print(f"batch: {args.batch} comparisons across four: pipelined {args.batch / batch:.0f} "
+    print(f"batch: {args.batch} comparisons across {len(envs.BACKENDS)}: pipelined {args.batch / batch:.0f} "
           f"cases/s, one at a time {args.batch / sequential:.0f} cases/s "
           f"({sequential / batch:.2f}x)")
     for name, (seconds, reference) in large.items():
@@ -147,7 +147,7 @@ def main() -> int:
                               check=True, capture_output=True, text=True,
                               env=envs.quiet_env())
         m = json.loads(proc.stdout.splitlines()[-1])
-        print(f"memory: {m['input'] / 2**30:.2f} GiB input, max 3x3/s2/p1 on all four "
+        print(f"memory: {m['input'] / 2**30:.2f} GiB input, max 3x3/s2/p1 on every backend "
               f"({', '.join(f'{b} {s}' for b, s in m['statuses'].items())}): caller peak "
               f"{m['peak'] / 2**30:.2f} GiB = {m['peak'] / m['input']:.2f}x the input "
               f"(target <= 3x)")

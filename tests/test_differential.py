@@ -1,4 +1,4 @@
-"""Hypothesis-driven differential test: random specs and inputs, all four backends at once.
+"""Hypothesis-driven differential test: random specs and inputs, every default backend at once.
 
 Bounded and reproducible (``derandomize``: the same examples on every run).  Inputs are finite
 (NaN and infinities are covered as known divergences in ``test_adapters``).  8-bit inputs'
