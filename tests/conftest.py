@@ -3,18 +3,28 @@
 The backend tests run the real frameworks in their own environments (``make test`` builds
 them); a missing environment is a failure, never a skip.
 """
+import contextlib
+
 import pytest
 
 from pooling_xfw.runtime.client import WorkerPool
 from pooling_xfw.runtime.envs import BACKENDS
 
 
+@contextlib.contextmanager
+def started(names, fix: str = "run `make envs`"):
+    """A pool with the workers of ``names`` started, and their hellos; one that could not
+    start fails the test with ``fix`` (never a skip)."""
+    with WorkerPool() as workers:
+        hellos = workers.start(list(names))
+        missing = {b: str(h) for b, h in hellos.items() if isinstance(h, Exception)}
+        assert not missing, f"backend workers could not start ({fix}): {missing}"
+        yield workers, hellos
+
+
 @pytest.fixture(scope="session")
 def pool():
-    with WorkerPool() as workers:
-        started = workers.start(BACKENDS)
-        missing = {b: str(h) for b, h in started.items() if isinstance(h, Exception)}
-        assert not missing, f"backend workers could not start: {missing}"
+    with started(BACKENDS) as (workers, _):
         yield workers
 
 

@@ -21,6 +21,7 @@ import pooling_xfw as px
 from pooling_xfw.runtime import envs
 from pooling_xfw.runtime.client import WorkerFailure, WorkerPool
 
+from .conftest import started
 from .test_adapters import _input
 
 JAX = "jax"
@@ -28,9 +29,7 @@ JAX = "jax"
 
 @pytest.fixture(scope="module")
 def jax_pool():
-    with WorkerPool() as workers:
-        hello = workers.start([JAX])[JAX]
-        assert not isinstance(hello, Exception), f"the jax worker could not start: {hello}"
+    with started([JAX]) as (workers, _):  # its own: a test here aborts its worker
         yield workers
 
 

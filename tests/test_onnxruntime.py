@@ -14,7 +14,7 @@ import pytest
 
 import pooling_xfw as px
 from pooling_xfw.runtime import envs
-from pooling_xfw.runtime.client import WorkerPool
+from tests.conftest import started
 from tests.test_adapters import _input
 
 ORT = "onnxruntime"
@@ -22,9 +22,7 @@ ORT = "onnxruntime"
 
 @pytest.fixture(scope="module")
 def ort_pool():
-    with WorkerPool() as workers:
-        started = workers.start([ORT])
-        assert not isinstance(started[ORT], Exception), f"{ORT} could not start: {started[ORT]}"
+    with started([ORT]) as (workers, _):
         yield workers
 
 

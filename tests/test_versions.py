@@ -22,7 +22,8 @@ from pooling_xfw import report
 from pooling_xfw.cases import CHAPTER
 from pooling_xfw.errors import PoolingError
 from pooling_xfw.runtime import envs
-from pooling_xfw.runtime.client import WorkerPool
+
+from .conftest import started
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the other ONNX Runtime ``make envs`` builds (the Makefile's EXTRA_VERSIONS)
@@ -189,10 +190,7 @@ def test_an_interpreter_of_another_version_is_not_taken_for_the_one_asked(fake_r
 
 @pytest.fixture(scope="module")
 def two():
-    with WorkerPool() as workers:
-        hellos = workers.start(BOTH)
-        failed = {n: str(h) for n, h in hellos.items() if isinstance(h, Exception)}
-        assert not failed, f"run `make envs` (it builds {EXTRA}): {failed}"
+    with started(BOTH, f"run `make envs`: it builds {EXTRA}") as (workers, hellos):
         assert hellos[EXTRA].framework_version == "1.22.1"
         assert hellos[PINNED].framework_version == envs.pinned_version(PINNED)
         yield workers
