@@ -368,11 +368,29 @@ def _nan_input(dtype):
 
 
 def _nan_policies(x, op):
-    """What a max returns with the NaN propagated or ignored (no bin is all NaN)."""
+    """What a max returns with the NaN propagated, ignored, or kept only where it is its bin's
+    last (first) cell in row-major order (no bin is all NaN)."""
     size = (2, 3) if op == "adaptive" else (1, 1)
     ignored = np.where(np.isnan(x), -np.inf, x)
     return {"propagated": brute.adaptive(x, size, "max"),
-            "ignored": brute.adaptive(ignored, size, "max")}
+            "ignored": brute.adaptive(ignored, size, "max"),
+            "NaN only as the last cell scanned": _nan_at(x, size, -1),
+            "NaN only as the first cell scanned": _nan_at(x, size, 0)}
+
+
+def _nan_at(x, size, position: int) -> np.ndarray:
+    """Each bin's max with its NaN ignored unless the cell at ``position`` of the bin, in
+    row-major order, is NaN (then NaN): a max kernel comparing as ``a > b``."""
+    def bins(n, o):
+        return [(i * n // o, -(-(i + 1) * n // o)) for i in range(o)]
+
+    out = np.empty(x.shape[:2] + size, x.dtype)
+    for a, (r0, r1) in enumerate(bins(x.shape[2], size[0])):
+        for b, (c0, c1) in enumerate(bins(x.shape[3], size[1])):
+            cells = x[:, :, r0:r1, c0:c1].reshape(*x.shape[:2], -1)
+            best = np.where(np.isnan(cells), -np.inf, cells).max(axis=-1)
+            out[:, :, a, b] = np.where(np.isnan(cells[..., position]), np.nan, best)
+    return out
 
 
 NAN_IN_A_MAX = {  # (op, backend, dtype): {policy: where seen}
@@ -387,6 +405,14 @@ NAN_IN_A_MAX = {  # (op, backend, dtype): {policy: where seen}
     **{(op, "paddle", dtype): {"ignored": (ZEN4,)} for op in ("adaptive", "global")
        for dtype in ("float16", "float32")},
     **{(op, "paddle", "float64"): {"propagated": (ANY_CPU,)} for op in ("adaptive", "global")},
+    **{(op, "jax", dtype): {"propagated": (ZEN4,)} for op in ("adaptive", "global")
+       for dtype in FLOATS},
+    # adaptive: MaxPool per bin length and a Gather, NaN kept by position as in pool2d's
+    # MaxPool; global: GlobalMaxPool (float64: MaxPool with the whole window)
+    **{("adaptive", "onnxruntime", dtype): {"NaN only as the last cell scanned": (ZEN4,)}
+       for dtype in ("float16", "float32")},
+    ("adaptive", "onnxruntime", "float64"): {"NaN only as the first cell scanned": (ZEN4,)},
+    **{("global", "onnxruntime", dtype): {"ignored": (ZEN4,)} for dtype in FLOATS},
 }
 
 
@@ -420,6 +446,13 @@ ONLY_MINUS_INF = {  # (op, backend, dtype): {outcome: where seen}, for a bin of 
     **{(op, "paddle", "float16"): {"infinity": (ZEN4,)} for op in ("adaptive", "global")},
     **{(op, "paddle", "float32"): {"lowest finite": (ZEN4,)} for op in ("adaptive", "global")},
     **{(op, "paddle", "float64"): {"infinity": (ANY_CPU,)} for op in ("adaptive", "global")},
+    **{(op, "jax", dtype): {"infinity": (ZEN4,)} for op in ("adaptive", "global")
+       for dtype in FLOATS},
+    # MaxPool starts from -inf; GlobalMaxPool's float32 kernel from the lowest finite value
+    **{("adaptive", "onnxruntime", dtype): {"infinity": (ZEN4,)} for dtype in FLOATS},
+    **{("global", "onnxruntime", dtype): {"infinity": (ZEN4,)} for dtype in ("float16",
+                                                                              "float64")},
+    ("global", "onnxruntime", "float32"): {"lowest finite": (ZEN4,)},
 }
 
 
@@ -629,11 +662,12 @@ BIG = np.array([[2**62 + 1, 0, 7], [-(2**62) - 1, 5, 3]], np.int64)
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_int64_beyond_2_53_in_an_adaptive_max_is_exact_or_refused(pool, backend):
-    """TensorFlow's emulation pools int64 itself; the native adaptive ops take floats only (and
-    MXNet's pooling no integers), so int64 is pooled in float64 there: refused, never rounded."""
+    """TensorFlow's and JAX's emulations pool int64 itself; the native adaptive ops take floats
+    only (and MXNet's pooling no integers, ONNX Runtime's MaxPool no int64), so int64 is pooled
+    in float64 there: refused, never rounded."""
     outcome = px.compare(BIG, op="adaptive", output_size=(1, 2), backends=[backend],
                          pool=pool).results[backend]
-    if backend == "tensorflow":
+    if backend in ("tensorflow", "jax"):  # they pool int64 itself
         assert outcome.status == "agree" and outcome.output.tolist() == [[2**62 + 1, 7]]
     else:
         assert outcome.status == "error", outcome.detail

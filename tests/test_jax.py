@@ -55,8 +55,8 @@ def test_its_pins_name_the_base_python_and_key_the_venv():
     python, version = envs.base_python(JAX)
     assert version.startswith("3.12.")
     assert envs._python_version_of(python) == version
-    assert envs.fingerprint(JAX) == envs._fingerprint_of(envs.requirements(JAX), version)
-    assert envs.fingerprint(JAX) != envs._fingerprint_of(envs.requirements(JAX),
+    assert envs.fingerprint(JAX) == envs._fingerprint_of(envs.pins_text(JAX), version)
+    assert envs.fingerprint(JAX) != envs._fingerprint_of(envs.pins_text(JAX),
                                                          sys.version.split()[0])
     venv = envs.current_dir(JAX)
     assert venv == envs.env_dir(JAX) and venv.name == envs.env_name(JAX)
