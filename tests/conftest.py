@@ -4,6 +4,9 @@ The backend tests run the real frameworks in their own environments (``make test
 them); a missing environment is a failure, never a skip.
 """
 import contextlib
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +42,24 @@ def hook_pool():
             yield workers
     finally:
         del os.environ["POOLING_XFW_TEST_HOOKS"]
+
+
+def run_in_backend_env(backend: str, code: str, tmp_path: Path) -> str:
+    """Run ``code`` as a script under ``backend``'s interpreter, with this checkout and execnet
+    (the toolkit's one dependency besides numpy, as a user's environment has it) importable:
+    its stdout, asserted to end with ``ok``."""
+    import execnet
+
+    from pooling_xfw.runtime import envs
+
+    script = tmp_path / "here.py"
+    script.write_text(code)
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    (deps / "execnet").symlink_to(Path(execnet.__file__).parent)
+    env = envs.quiet_env()
+    env["PYTHONPATH"] += os.pathsep + str(deps)
+    proc = subprocess.run([envs.interpreter(backend), str(script)], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.stdout.strip().endswith("ok"), proc.stdout + proc.stderr
+    return proc.stdout

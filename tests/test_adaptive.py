@@ -209,10 +209,16 @@ X4 = np.zeros((1, 1, 4, 4), np.float32)
     (dict(output_size=(10**6, 10**7)), "output_size"),  # 4e13 cells: more than any memory
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_adaptive_errors_name_the_argument(kwargs, argument):
+    _assert_names(px.adaptive_pool2d, kwargs, argument)
+
+
+def _assert_names(function, kwargs: dict, argument: str) -> None:
+    """``function(X, **kwargs)`` (``X`` from kwargs, else ``X4``) raises one line starting
+    with ``argument: got`` and saying what is allowed."""
     kwargs = dict(kwargs)
     x = kwargs.pop("X", X4)
     with pytest.raises(px.PoolingError) as err:
-        px.adaptive_pool2d(x, **kwargs)
+        function(x, **kwargs)
     message = str(err.value)
     assert message.startswith(f"{argument}: got ") and "allowed" in message
     assert "\n" not in message
@@ -223,11 +229,7 @@ def test_adaptive_errors_name_the_argument(kwargs, argument):
     (dict(layout="CHW"), "layout"), (dict(X=np.zeros(4)), "X"),
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_global_errors_name_the_argument(kwargs, argument):
-    kwargs = dict(kwargs)
-    x = kwargs.pop("X", X4)
-    with pytest.raises(px.PoolingError) as err:
-        px.global_pool2d(x, **kwargs)
-    assert str(err.value).startswith(f"{argument}: got ") and "allowed" in str(err.value)
+    _assert_names(px.global_pool2d, kwargs, argument)
 
 
 # --- px.compare: the operations and their arguments --------------------------------------------
@@ -256,6 +258,7 @@ def test_compare_refuses_what_an_operation_does_not_take(kwargs, message):
 
 from pooling_xfw.runtime.envs import BACKENDS  # noqa: E402
 
+from .conftest import run_in_backend_env  # noqa: E402
 from .test_adapters import assert_judged_rightly  # noqa: E402
 
 # (n, o) along one axis: the notes' named cases (7 -> 3, 5 -> 3, 10 -> 4, 6 -> 4, 3 -> 5, ...), the
@@ -597,24 +600,7 @@ print("ok")
 
 def test_in_process_path_runs_adaptive_and_global(tmp_path):
     """In Paddle's environment, with paddle imported: no worker, the same result as one."""
-    import os
-    import subprocess
-    from pathlib import Path
-
-    import execnet
-
-    from pooling_xfw.runtime import envs
-
-    script = tmp_path / "here.py"
-    script.write_text(IN_PROCESS)
-    deps = tmp_path / "deps"
-    deps.mkdir()
-    (deps / "execnet").symlink_to(Path(execnet.__file__).parent)
-    env = envs.quiet_env()
-    env["PYTHONPATH"] += os.pathsep + str(deps)
-    proc = subprocess.run([envs.interpreter("paddle"), str(script)], capture_output=True,
-                          text=True, env=env, timeout=300)
-    assert proc.stdout.strip().endswith("ok"), proc.stdout + proc.stderr
+    run_in_backend_env("paddle", IN_PROCESS, tmp_path)
 
 
 # --- the code shown is the code that ran; large inputs ---------------------------------------------

@@ -293,8 +293,10 @@ def _unwritable(tmp_path: Path, fill=lambda path: None) -> tuple[Path, list[str]
     path.chmod(0o555)
     if os.geteuid() != 0:
         return path, []
-    if subprocess.run(["unshare", "-U", "true"], capture_output=True).returncode != 0:
-        pytest.skip("root, and no user namespace to be another user in")
+    namespace = subprocess.run(["unshare", "-U", "true"], capture_output=True, text=True)
+    assert namespace.returncode == 0, (  # a skip would hide the check as root
+        f"as root, this test runs the CLI as another user in a user namespace (unshare -U), "
+        f"which this machine refused: {namespace.stderr.strip()}")
     return path, ["unshare", "-U"]
 
 

@@ -9,7 +9,8 @@ from pooling_xfw import gradient
 
 from . import brute
 from .test_differential import draw_spec
-from .test_reference import LAYOUTS, PADDINGS, SIZES, draw_layout_and_shape
+from .test_reference import (LAYOUTS, SIZES, draw_layout_and_shape, draw_pooling_kwargs,
+                             draw_special_values)
 
 # --- the reference, from the definitions -------------------------------------------------------
 
@@ -20,15 +21,8 @@ def gradient_problems(draw):
     dtype = draw(st.sampled_from(["float32", "float64", "float16"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     x = rng.integers(-3, 4, size=shape).astype(dtype)  # few values: ties in most windows
-    if draw(st.booleans()):
-        flat = x.reshape(-1)
-        for value in draw(st.lists(st.sampled_from([np.nan, np.inf, -np.inf]), max_size=3)):
-            flat[rng.integers(flat.size)] = value
-    kwargs = dict(mode=draw(st.sampled_from(["max", "avg", "min", "lp"])),
-                  stride=draw(SIZES.filter(lambda s: s != 4)), padding=draw(PADDINGS),
-                  dilation=draw(st.sampled_from([1, 2, (1, 2)])), ceil_mode=draw(st.booleans()),
-                  count_include_pad=draw(st.booleans()), layout=layout,
-                  p=draw(st.sampled_from([1.0, 2.0, 3.0, 0.5])))
+    draw_special_values(draw, x, rng)
+    kwargs = draw_pooling_kwargs(draw, layout, [1.0, 2.0, 3.0, 0.5])
     ties = draw(st.sampled_from(["first", "split", "all"]))
     return x, draw(SIZES), kwargs, ties, draw(st.integers(0, 2**32 - 1))
 

@@ -360,16 +360,28 @@ def pooling_problems(draw):
     dtype = draw(st.sampled_from(["float32", "float64", "float16", "int32"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     x = rng.integers(-9, 10, size=shape).astype(dtype)
-    if dtype.startswith("float") and draw(st.booleans()):
+    if dtype.startswith("float"):
+        draw_special_values(draw, x, rng)
+    kwargs = draw_pooling_kwargs(draw, layout, [1.0, 2.0, 3.0])
+    return x, draw(SIZES), kwargs
+
+
+def draw_special_values(draw, x: np.ndarray, rng) -> None:
+    """Sometimes up to three NaN or infinities, written into ``x`` (a float array) in place."""
+    if draw(st.booleans()):
         flat = x.reshape(-1)
         for value in draw(st.lists(st.sampled_from([np.nan, np.inf, -np.inf]), max_size=3)):
             flat[rng.integers(flat.size)] = value
-    kwargs = dict(mode=draw(st.sampled_from(["max", "avg", "min", "lp"])),
-                  stride=draw(SIZES.filter(lambda s: s != 4)), padding=draw(PADDINGS),
-                  dilation=draw(st.sampled_from([1, 2, (1, 2)])), ceil_mode=draw(st.booleans()),
-                  count_include_pad=draw(st.booleans()), layout=layout,
-                  p=draw(st.sampled_from([1.0, 2.0, 3.0])))
-    return x, draw(SIZES), kwargs
+
+
+def draw_pooling_kwargs(draw, layout: str, p_values) -> dict:
+    """``px.pool2d``'s keywords past the window: every mode, padding, dilation and convention
+    (``p`` from ``p_values``), valid or not for the input (the caller decides what to do)."""
+    return dict(mode=draw(st.sampled_from(["max", "avg", "min", "lp"])),
+                stride=draw(SIZES.filter(lambda s: s != 4)), padding=draw(PADDINGS),
+                dilation=draw(st.sampled_from([1, 2, (1, 2)])), ceil_mode=draw(st.booleans()),
+                count_include_pad=draw(st.booleans()), layout=layout,
+                p=draw(st.sampled_from(p_values)))
 
 
 @settings(max_examples=400, deadline=None, derandomize=True,

@@ -17,6 +17,8 @@ from pooling_xfw.runtime import client, envs, transfer
 from pooling_xfw.runtime.client import WorkerFailure, WorkerPool
 from pooling_xfw.runtime.envs import BACKENDS
 
+from .conftest import run_in_backend_env
+
 X16 = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
 EXPECTED_FRAMEWORK = {"mxnet": "1.9.1", "pytorch": "2.13.0", "tensorflow": "2.21.0",
                       "paddle": "3.3.1", "jax": "0.12.0.1", "onnxruntime": "1.32.0"}
@@ -527,8 +529,7 @@ def test_every_framework_is_pinned():
 
 def test_in_process_fast_path_when_the_framework_is_already_imported(tmp_path):
     """In the PyTorch environment, with torch imported: no worker, the same result."""
-    script = tmp_path / "here.py"
-    script.write_text(
+    run_in_backend_env("pytorch", (
         "import numpy as np, torch, pooling_xfw as px\n"
         "from pooling_xfw.runtime.client import WorkerPool\n"
         "x = -np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)\n"
@@ -542,17 +543,7 @@ def test_in_process_fast_path_when_the_framework_is_already_imported(tmp_path):
         "assert (a.status, a.max_abs_diff, a.framework_version, a.how) == "
         "(b.status, b.max_abs_diff, b.framework_version, b.how), (a, b)\n"
         "assert np.array_equal(a.output, b.output) and a.status == 'agree'\n"
-        "print('ok')\n")
-    import execnet  # the toolkit's one dependency besides numpy, as the user's env has it
-
-    deps = tmp_path / "deps"
-    deps.mkdir()
-    (deps / "execnet").symlink_to(Path(execnet.__file__).parent)
-    env = envs.quiet_env()
-    env["PYTHONPATH"] += os.pathsep + str(deps)
-    proc = subprocess.run([envs.interpreter("pytorch"), str(script)], capture_output=True,
-                          text=True, env=env, timeout=300)
-    assert proc.stdout.strip().endswith("ok"), proc.stdout + proc.stderr
+        "print('ok')\n"), tmp_path)
 
 
 def test_a_backend_runs_on_an_interpreter_the_user_already_has(tmp_path, monkeypatch):
