@@ -238,15 +238,23 @@ def _cases(dtype, layout):
     return cases
 
 
+def _gradless(r) -> str | None:
+    """Why a backend gave no gradient by design, from its reported reason, else None: ONNX
+    Runtime runs inference only (``unavailable``: "no autograd"); JAX has no VJP for a dilated
+    max or min ``reduce_window`` (``error``, its forward judged: "no dilated-max VJP")."""
+    if r.backend == "onnxruntime" and r.grad_status == "unavailable":
+        return "no autograd" if "has no autograd" in r.grad_detail else None
+    if r.backend == "jax" and r.grad_status == "error":
+        return "no dilated-max VJP" if "VJP not implemented" in r.grad_detail else None
+    return None
+
+
 def _no_gradient(r, mode: str, dilation) -> bool:
-    """Where a backend has no gradient to compare, by design, reported with the reason: ONNX
-    Runtime runs inference only (``unavailable``); JAX has no VJP for a dilated max or min
-    ``reduce_window`` (``error``, its forward judged)."""
-    if r.backend == "onnxruntime":
-        return r.grad_status == "unavailable" and "has no autograd" in r.grad_detail
+    """Whether ``r`` has no gradient by design for this spec (JAX's only for a dilated max)."""
+    why = _gradless(r)
     dilated = dilation not in (1, (1, 1))
-    return (r.backend == "jax" and dilated and mode in ("max", "min")
-            and r.grad_status == "error" and "VJP not implemented" in r.grad_detail)
+    return why == "no autograd" or (why == "no dilated-max VJP" and dilated
+                                    and mode in ("max", "min"))
 
 
 def _float32_only(backend, case):
@@ -420,8 +428,9 @@ def _policy(r) -> str:
     extremes, ``float32``-accurate), or ``unexplained`` with the detail."""
     if r.grad_status == "agree":
         return "agree"
-    if _no_gradient(r, "max", 2):  # by design, with the reason (see ``_no_gradient``)
-        return "no autograd" if r.backend == "onnxruntime" else "no dilated-max VJP"
+    why = _gradless(r)  # no gradient by design, with the reason
+    if why:
+        return why
     for token, policy in (("matches ties='split'", "split"), ("shared unevenly", "uneven"),
                           ("accurate to float32 only", "float32")):
         if r.grad_status == "differ" and token in r.grad_detail:
