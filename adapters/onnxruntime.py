@@ -25,9 +25,11 @@ layout attribute, NCHW only: NHWC is transposed.
 dtypes: ``MaxPool`` takes float16/32/64, int8 and uint8 (other integers in float64, exact
 below 2**53, larger refused).  ``AveragePool``, ``LpPool`` and the ``Global*`` ops have no
 float64 kernel (NOT_IMPLEMENTED in every opset), so a float64 average (and an integer one: the
-reference's is float64) is emulated in float64, never computed in float32: the window sum as
-strided ``Slice`` + ``Add`` nodes, global avg as ``ReduceMean``, global max as ``MaxPool``
-with the whole window, lp from ``Abs``/``Pow`` and the window sum.
+reference's is float64) is emulated in float64, never computed in float32 (``avg_missing``:
+the planner sums each window's own cells as strided ``Slice`` + ``Add`` nodes, and each
+adaptive bin whose length is known only at run time as a ``Slice`` + ``ReduceMean``), global
+avg as ``ReduceMean``, global max as ``MaxPool`` with the whole window, lp from
+``Abs``/``Pow`` and the window sum.
 
 Adaptive: ONNX has no adaptive op; the planner's emulation (plain pooling per bin length,
 ``Concat``, ``Gather``).  Gradients: none: ONNX Runtime's ``InferenceSession`` runs inference
@@ -130,6 +132,7 @@ class OnnxRuntime(Vocabulary):
     imports = ("import onnxruntime as ort", "from onnx import TensorProto, helper")
     layouts = ("NCHW",)
     pool_dtypes = ("float16", "float32", "float64", "int8", "uint8")  # MaxPool's
+    avg_missing = {"float64": "its AveragePool has no float64 kernel (NOT_IMPLEMENTED)"}
     no_autograd = NO_AUTOGRAD
 
     # --- the run time -------------------------------------------------------------------------
@@ -187,47 +190,12 @@ class OnnxRuntime(Vocabulary):
                                        self._scalar(plan, value)], mode="constant")
 
     def pool(self, plan, v, mode, kernel, stride, layout):
-        if mode == "avg" and plan.computes_in == "float64":
-            return self._float64_mean(plan, v, tuple(kernel), tuple(stride))
         op = "MaxPool" if mode == "max" else "AveragePool"
         return self.node(plan, op, [v], kernel_shape=list(kernel), strides=list(stride))
 
-    def _float64_mean(self, plan, v, kernel, stride) -> Var:
-        """Unpadded floor-mode average pooling in float64 without ``AveragePool`` (no float64
-        kernel): each window's sum as strided slices added, columns then rows, over kh*kw; a
-        window length known only when the plan runs (adaptive bins, stride 1) as a difference
-        of ``CumSum`` values, ``c[k:] - c[:-k]`` over the axis with a leading 0."""
-        plan.emulate("float64 average: its AveragePool has no float64 kernel (NOT_IMPLEMENTED); "
-                     "the window sum as strided Slice and Add nodes (or CumSum differences "
-                     "for a window length computed from the shape), in float64")
-        for axis, k, s in ((3, kernel[1], stride[1]), (2, kernel[0], stride[0])):
-            if isinstance(k, Expr):
-                v = self._running_window_sum(plan, v, axis, k)
-                continue
-            if k == 1 and s == 1:
-                continue
-            acc = None
-            for tap in range(k):
-                # every window's tap: start at tap, stop so the last window still fits
-                index = [slice(None)] * 4
-                index[axis] = slice(tap, (tap - k + 1) or None, s)
-                piece = self.getitem(plan, v, tuple(index))
-                acc = piece if acc is None else self.add(plan, acc, piece)
-            v = acc
-        return self.divide(plan, v, self._scalar(plan, kernel[0] * kernel[1]))
-
-    def _running_window_sum(self, plan, v, axis: int, k: Expr) -> Var:
-        """The sum of every ``k`` consecutive cells along ``axis`` (stride 1)."""
-        pads = [0] * 8
-        pads[axis] = 1
-        cells = self.node(plan, "Pad", [v, self.constant(plan, pads, "int64"),
-                                        self._scalar(plan, 0)], mode="constant")
-        running = self.node(plan, "CumSum", [cells, self.constant(plan, [axis], "int64")])
-        index = [slice(None)] * 4
-        index[axis] = slice(k, None)
-        later = self.getitem(plan, running, tuple(index))
-        index[axis] = slice(None, -k)
-        return self.node(plan, "Sub", [later, self.getitem(plan, running, tuple(index))])
+    def reduce(self, plan, v, mode, axis):
+        op = "ReduceMean" if mode == "avg" else "ReduceMax"
+        return self.node(plan, op, [v, self.constant(plan, [axis], "int64")], keepdims=1)
 
     def maximum(self, plan, a, b):
         return self.node(plan, "Max", [a, b])
@@ -271,7 +239,7 @@ class OnnxRuntime(Vocabulary):
         return self.node(plan, "Mul", [v, self._scalar(plan, factor)])
 
     def divide(self, plan, a, b):
-        return self.node(plan, "Div", [a, b])
+        return self.node(plan, "Div", [a, b if isinstance(b, Var) else self._scalar(plan, b)])
 
     def negative(self, plan, v):
         return self.node(plan, "Neg", [v])
@@ -303,8 +271,8 @@ class OnnxRuntime(Vocabulary):
     # --- the framework's own pooling nodes ------------------------------------------------------
     def native(self, plan, geom, v, layout, mode):
         spec = geom.spec
-        if mode == "avg" and plan.computes_in == "float64":
-            return None  # no float64 AveragePool: ``pool`` emulates it
+        if mode == "avg" and plan.computes_in in self.avg_missing:
+            return None  # no float64 AveragePool: the planner sums each window's cells
         attrs = dict(kernel_shape=list(spec.pool_size), strides=list(spec.stride))
         if spec.dilation != (1, 1):
             attrs["dilations"] = list(spec.dilation)

@@ -489,8 +489,14 @@ def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scal
                          f"{'was' if expected == 1 else 'were'} expected")
         return
     result.how, result.output = reply.get("how"), arrays[0]
-    judge(result, reference, tol, scale, bounds=bounds)
-    if result.status == "differ" and job is not None and job.op == "pool2d":
+    found = []  # the plan's own arithmetic, when that is the cause
+
+    def plan_caused(differing: BackendResult) -> str:
+        found.append(plan_cause(differing, job) if job is not None else "")
+        return found[-1]
+
+    judge(result, reference, tol, scale, bounds=bounds, cause=plan_caused)
+    if result.status == "differ" and job is not None and job.op == "pool2d" and not any(found):
         result.detail += _divisor_cause(result, job, tol)
     if grad and reply.get("grad_error"):  # the forward ran, its gradient did not
         result.grad_status, result.grad_detail = "error", f"BackendError: {reply['grad_error']}"
@@ -517,7 +523,7 @@ def _run_here(name: str, job: "_Job") -> BackendResult:
 
 def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float],
           scale: float | np.ndarray = 0.0, against: str = "reference",
-          bounds: dict | None = None) -> None:
+          bounds: dict | None = None, cause=None) -> None:
     """Set ``status``, ``max_abs_diff``, ``detail`` and ``differing`` from the output.
 
     ``scale``: ``input_scale``'s magnitude, one per output cell (an array of the reference's
@@ -526,7 +532,10 @@ def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float]
     result, so each cell's absolute tolerance is at least rtol times its scale.
     ``against``: what ``reference`` is, in the detail; known framework causes are named only
     against the neutral reference.  ``bounds``: a dict kept with ``reference`` for every backend
-    judged against it, so each block's tolerance bound is computed once.
+    judged against it, so each block's tolerance bound is computed once.  ``cause``: a
+    function of the differing result giving the difference's cause found from more than the
+    values (the plan's own arithmetic, ``plan_cause``), tried before the known framework
+    behaviours.
     """
     out = result.output
     if out.shape != reference.shape:
@@ -549,7 +558,8 @@ def judge(result: BackendResult, reference: np.ndarray, tol: tuple[float, float]
     result.differing = [(tuple(int(i) for i in idx), out[tuple(idx)].item(),
                          reference[tuple(idx)].item()) for idx in bad]
     index, value, expected = result.differing[0]
-    reason = _known_cause(value, expected, out.dtype) if against == "reference" else ""
+    reason = (cause(result) if cause else "") or (
+        _known_cause(value, expected, out.dtype) if against == "reference" else "")
     result.detail = (f"{count} of {reference.size} differ; first at {index}: {value!r} vs "
                      f"{against} {expected!r}" + (f" ({reason})" if reason else ""))
 
@@ -636,6 +646,39 @@ def _largest_difference(out: np.ndarray, reference: np.ndarray) -> float:
         diff = np.abs(out.astype(np.float64) - reference.astype(np.float64))
     diff[~np.isfinite(diff)] = math.inf
     return float(diff.max()) if diff.size else 0.0
+
+
+#: inputs up to this size are run through the plan's numpy mirror when an emulated plan
+#: differs (``plan_cause``): the plan's temporaries in numpy, a few times the input
+MIRROR_BYTES = 64 << 20
+
+
+def plan_cause(result: BackendResult, job: "_Job") -> str:
+    """The cause of a difference when it is pooling-xfw's own plan, not the framework: the
+    backend's plan is emulated, and the same plan with numpy in place of the framework
+    (``mirror``; its one native pooling call, if any, the reference's) gives the backend's
+    numbers at every differing cell.  '' otherwise (or for an input over ``MIRROR_BYTES``)."""
+    how = result.how or {}
+    if (how.get("path") != "emulated" or not result.differing or job.x.nbytes > MIRROR_BYTES
+            or result.output.shape != job.reference.shape):
+        return ""
+    from .mirror import mirrored_output
+
+    adapter = importlib.import_module(f".adapters.{envs.framework_of(result.backend)}",
+                                      __package__)
+    try:
+        with np.errstate(all="ignore"):
+            planned = mirrored_output(adapter.VOCABULARY, job.geometry, job.x)
+    except Exception:  # noqa: BLE001 - no mirror, no claim: the difference stays unexplained
+        return ""
+    cells = tuple(np.array([index for index, _, _ in result.differing]).T)
+    got = result.output[cells]
+    if planned.shape != result.output.shape or not _same(
+            got, planned[cells], job.tol, 0.0).all():
+        return ""
+    return (f"pooling-xfw's own plan, not {result.backend}'s behaviour: the plan's arithmetic, "
+            f"run in numpy on this input with every framework op exact, gives these numbers "
+            f"too; a defect of pooling-xfw's emulation ({'; '.join(how['emulated_by'])})")
 
 
 def _known_cause(value, expected, dtype: np.dtype) -> str:

@@ -241,8 +241,9 @@ def _resolve(value: Any, env: dict, namespace: dict) -> Any:
         return _lookup(value.path, namespace)
     if isinstance(value, Expr):
         return value.evaluate(env)
-    if isinstance(value, slice) and isinstance(value.stop, Expr):
-        return slice(value.start, value.stop.evaluate(env), value.step)
+    if isinstance(value, slice):
+        return slice(*(v.evaluate(env) if isinstance(v, Expr) else v
+                       for v in (value.start, value.stop, value.step)))
     if isinstance(value, Call):
         args = [_resolve(a, env, namespace) for a in value.args]
         kwargs = {k: _resolve(v, env, namespace) for k, v in value.kwargs}

@@ -67,6 +67,9 @@ class Vocabulary:
     #: by dtype, the finite value its max pooling starts from (and pads with) where that lies
     #: above the dtype's lowest: a window of values all below it comes out as that value
     max_pool_start: dict[str, float] = {}
+    #: by dtype, why its average pooling cannot compute in it (ONNX Runtime's ``AveragePool``
+    #: has no float64 kernel): such an average is each window's own cells summed (``_pool``)
+    avg_missing: dict[str, str] = {}
 
     # primitives: each appends steps to ``plan`` and returns the Var of the result
     def pad(self, plan: Plan, v: Var, pads, value, layout: str) -> Var:
@@ -117,6 +120,12 @@ class Vocabulary:
     def getitem(self, plan: Plan, v: Var, index: tuple[slice, ...]) -> Var:
         """``v[index]``: basic slicing of a 4-D tensor (slices with steps >= 1)."""
         return plan.call("op:getitem", v, index)
+
+    def reduce(self, plan: Plan, v: Var, mode: str, axis: int) -> Var:
+        """The ``mode`` ('avg') of ``v`` over ``axis``, kept as an axis of size 1: the mean of
+        a bin's own cells, where ``avg_missing`` leaves no average pooling for a bin length
+        known only when the plan runs."""
+        raise NotImplementedError
 
     def finish(self, plan: Plan, y: Var, dtype: np.dtype, out_dtype: np.dtype,
                layout: str) -> Var:
@@ -526,7 +535,8 @@ def _window_sum(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: s
         plan.emulate("dilation: the window as strided slices, reduced axis by axis")
         return _slice_reduce(vocab, plan, geom, padded, layout, "sum", run)
     mean = _crop(vocab, plan, geom,
-                 vocab.pool(plan, padded, "avg", (kh, kw), geom.spec.stride, layout), layout, run)
+                 _pool(vocab, plan, padded, "avg", (kh, kw), geom.spec.stride, layout), layout,
+                 run)
     return vocab.multiply(plan, mean, kh * kw) if scaled else mean
 
 
@@ -543,12 +553,12 @@ def _emulate(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
             if spec.dilation != (1, 1):
                 plan.emulate("dilation: the window as strided slices, reduced axis by axis")
             return _slice_reduce(vocab, plan, geom, padded, layout, "max", run)
-        return _crop(vocab, plan, geom, vocab.pool(plan, padded, "max", spec.pool_size,
+        return _crop(vocab, plan, geom, _pool(vocab, plan, padded, "max", spec.pool_size,
                                                    spec.stride, layout), layout, run)
     overhang = run.may_overhang() if run else geom.has_overhang()
     if spec.count_include_pad and not overhang and spec.dilation == (1, 1):
         padded = _padded(vocab, plan, geom, v, 0, layout, run)  # every divisor is kh*kw
-        return _crop(vocab, plan, geom, vocab.pool(plan, padded, "avg", spec.pool_size,
+        return _crop(vocab, plan, geom, _pool(vocab, plan, padded, "avg", spec.pool_size,
                                                    spec.stride, layout), layout, run)
     # avg = window sum / divisor, the divisor being the same pooling of a mask of ones
     total = _window_sum(vocab, plan, geom, v, layout, scaled=False, run=run)
@@ -646,6 +656,47 @@ def _axis_of(layout: str, axis: str) -> int:
     return {"NCHW": {"H": 2, "W": 3}, "NHWC": {"H": 1, "W": 2}}[layout][axis]
 
 
+def _pool(vocab: Vocabulary, plan: Plan, v: Var, mode: str, kernel, stride, layout: str) -> Var:
+    """``vocab.pool``; where its average pooling lacks the dtype computed in
+    (``vocab.avg_missing``), each window's own cells summed, as strided slices added (columns
+    then rows), over the window's cell count.  Every window sums its own cells only: an inf
+    or a value that swamps the others stays in its windows (a prefix sum's difference would
+    carry it into every later one)."""
+    why = vocab.avg_missing.get(plan.computes_in) if mode == "avg" else None
+    if why is None:
+        return vocab.pool(plan, v, mode, kernel, stride, layout)
+    plan.emulate(f"{plan.computes_in} average: {why}; each window's cells summed as strided "
+                 f"slices added, in {plan.computes_in}")
+    for axis, k, s in (("W", kernel[1], stride[1]), ("H", kernel[0], stride[0])):
+        if k == 1 and s == 1:
+            continue
+        acc = None
+        for tap in range(k):  # tap ``tap`` of every window: stop where the last window fits
+            piece = vocab.getitem(plan, v, _axis_cut(layout, axis,
+                                                     slice(tap, (tap - k + 1) or None, s)))
+            acc = piece if acc is None else vocab.add(plan, acc, piece)
+        v = acc
+    return vocab.divide(plan, v, kernel[0] * kernel[1])
+
+
+def _each_bin(vocab: Vocabulary, plan: Plan, v: Var, axis: str, layout: str, n, o: int) -> Var:
+    """The mean of every bin's own cells along ``axis`` (``o`` bins over ``n`` cells, ``n`` read
+    when the code runs): a slice and a reduction per bin, concatenated.  For an average the
+    framework cannot pool in its dtype (``avg_missing``) over bins whose length is known only
+    at run time: their cells are summed bin by bin, never as differences of prefix sums, which
+    lose every cell after an inf or a value that swamps them (``[1e17, 1, 2]`` -> ``[1e17, 0,
+    0]``)."""
+    plan.emulate(f"{plan.computes_in} adaptive average: {vocab.avg_missing[plan.computes_in]}; "
+                 f"each bin's cells sliced and averaged, bin by bin")
+    parts = []
+    for i in range(o):
+        start = 0 if i == 0 else i * n // o
+        end = n if i == o - 1 else -(-n * (i + 1) // o)
+        part = vocab.getitem(plan, v, _axis_cut(layout, axis, slice(start, end)))
+        parts.append(vocab.reduce(plan, part, "avg", _axis_of(layout, axis)))
+    return parts[0] if o == 1 else vocab.concat(plan, parts, _axis_of(layout, axis))
+
+
 def _emulate_adaptive(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: Var,
                       layout: str, mode: str, slices: bool = False) -> Var:
     """Adaptive ``mode`` pooling from the framework's plain pooling, columns then rows (both
@@ -654,7 +705,8 @@ def _emulate_adaptive(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: 
     (``_runtime_axis``), so the code holds for every input size.  ``slices``: a max as the
     elementwise maximum of gathered taps, whose number depends on the size: bins for this
     size only (``_adaptive_axis``)."""
-    if not slices:
+    bin_by_bin = mode == "avg" and plan.computes_in in vocab.avg_missing  # ``_each_bin``
+    if not slices and (not bin_by_bin or 0 in geom.out_hw):
         plan.emulate(f"adaptive bins: no adaptive {mode} pooling in {vocab.name}; per axis, "
                      f"{mode} poolings of the two bin lengths and a gather of each bin's "
                      f"window, the bins computed from the input's shape when the code runs "
@@ -712,6 +764,8 @@ def _runtime_axis(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: Var,
         return v  # every bin one cell at every size
     n = _input_size(plan, geom, axis)
     a = axis.lower()
+    if mode == "avg" and plan.computes_in in vocab.avg_missing:
+        return _each_bin(vocab, plan, v, axis, layout, n, o)
 
     def window(length) -> tuple[tuple, tuple[int, int]]:
         return ((1, length), (1, 1)) if axis == "W" else ((length, 1), (1, 1))
@@ -759,11 +813,11 @@ def _adaptive_axis(vocab: Vocabulary, plan: Plan, v: Var, axis: str, bins: Bins,
         return acc
     if step is not None:  # one length on a regular stride: one plain pooling
         kernel, stride = window(bins.longest, step)
-        return vocab.pool(plan, v, mode, kernel, stride, layout)
+        return _pool(vocab, plan, v, mode, kernel, stride, layout)
     pooled, offsets, offset = [], {}, 0
     for length, _ in bins.groups():  # every window of each bin length, stride 1
         kernel, stride = window(length, 1)
-        pooled.append(v if length == 1 else vocab.pool(plan, v, mode, kernel, stride, layout))
+        pooled.append(v if length == 1 else _pool(vocab, plan, v, mode, kernel, stride, layout))
         offsets[length] = offset
         offset += bins.size - length + 1
     every = pooled[0] if len(pooled) == 1 else vocab.concat(plan, pooled, dim)

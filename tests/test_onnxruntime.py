@@ -77,6 +77,25 @@ def test_float64_is_computed_in_float64(ort_pool, op, kwargs, node):
         assert "NOT_IMPLEMENTED" in " ".join(outcome.how["emulated_by"])
 
 
+@pytest.mark.parametrize("row,dtype", [([np.inf, 1, 2, 3], "float64"),
+                                       ([1e17, 1, 2, 3, 4, 5], "float64"),
+                                       ([2**60, 1, 2, 3, 4, 5], "int64")],
+                         ids=["inf-first", "1e17-first", "int64-2**60-first"])
+def test_a_float64_adaptive_average_sums_each_bins_own_cells(ort_pool, row, dtype):
+    """No float64 AveragePool: each bin is its own cells' mean (a Slice and a ReduceMean per
+    bin), never a difference of running sums, which carried the inf or the 1e17 into every
+    later bin (``[inf, nan, nan, nan]``, ``[1e17, 0, 0, 0, 0, 0]``); larger inputs too."""
+    x = np.array(row, dtype).reshape(1, 1, 1, -1)
+    outcome = _compare(ort_pool, x, op="adaptive", output_size=(1, x.shape[-1]), mode="avg")
+    assert outcome.status == "agree", outcome.detail
+    assert "'CumSum'" not in outcome.how["code"] and "'ReduceMean'" in outcome.how["code"]
+    big = np.random.default_rng(0).normal(0, 1e3, (2, 3, 19, 23)).astype(dtype)
+    big[0, 0, 3, 4], big[1, 2, 0, 0] = row[0], -row[0] if dtype == "float64" else 7
+    for output_size in ((7, 7), (5, None), (1, 1), (30, 4)):
+        outcome = _compare(ort_pool, big, op="adaptive", output_size=output_size, mode="avg")
+        assert outcome.status == "agree", (output_size, outcome.detail)
+
+
 def test_float32_uses_the_native_nodes(ort_pool):
     x = _input("float32", "NCHW")
     for kwargs, node in ((dict(pool_size=3, mode="avg", stride=2, padding=1), "AveragePool"),
