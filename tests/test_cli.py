@@ -1245,6 +1245,23 @@ def test_a_table_of_pool2d_cases_has_no_op_column(report_json):
     assert re.split(r"\s{2,}", header)[:2] == ["case", "chapter"]
 
 
+@pytest.mark.parametrize("adaptive,shape", [("0", (1, 1, 0, 0)), ("0,3", (1, 1, 0, 3)),
+                                            ("3,0", (1, 1, 3, 0))])
+def test_an_empty_adaptive_axis_is_drawn_and_its_shape_kept(tmp_path, adaptive, shape):
+    """Nested lists lose the sizes after an empty axis ([[[]]]): the document gives every
+    array's shape, and the page draws an output without cells as its shape."""
+    page, doc = tmp_path / "empty.html", tmp_path / "empty.json"
+    for fmt, out in (("html", page), ("json", doc)):
+        cli("compare", "--shape", "1,1,4,4", "--adaptive", adaptive, "--mode", "avg",
+            "--backends", "pytorch,onnxruntime", "--format", fmt, "--output", str(out),
+            check_exit=0)
+    assert page.read_text().count(f"empty: shape {shape}, no cells") == 3  # reference, both
+    case = json.loads(doc.read_text())["cases"][0]
+    assert case["reference_shape"] == list(shape)
+    assert [r["output_shape"] for r in case["results"].values()] == [list(shape)] * 2
+    assert case["expected_shape"] is None
+
+
 def test_html_shows_each_cases_op_and_its_own_arguments(op_report):
     from pooling_xfw.report import render
 

@@ -822,6 +822,13 @@ def test_translate_adaptive_and_global_verified(pool, framework, call, shape, to
         assert int(re.search(r" on (\d+) sizes ", target.check).group(1)) >= 5, target.check
 
 
+def test_translate_names_the_bins_of_an_empty_axis():
+    result = porting.translate("nn.AdaptiveAvgPool2d((0, 3))", "pytorch", (1, 1, 4, 4),
+                               to="tensorflow", verify=False)
+    assert ("output 0x3; bins of rows none (0 outputs), of columns [0,2) [1,3) [2,4)"
+            in result.to_text()), result.to_text()
+
+
 @pytest.mark.parametrize("recipe,framework", [("tfa-split", "tensorflow"),
                                               ("reshape", "pytorch")], ids=["tfa-split", "reshape"])
 def test_recipe_raises_where_the_size_does_not_divide_and_agrees_where_it_does(pool, recipe,
@@ -836,8 +843,35 @@ def test_recipe_raises_where_the_size_does_not_divide_and_agrees_where_it_does(p
     assert held == "agrees with A"
 
 
+@pytest.mark.parametrize("call,runs", [
+    ("nn.AdaptiveAvgPool2d(0)", {"1x1": "raises"}),
+    ("nn.AdaptiveAvgPool2d((0, 3))", {"3x3": "raises"}),
+    ("nn.AdaptiveAvgPool2d(50)", {"1x1": "raises", "100x100": "agrees with A"}),
+], ids=["output-0", "output-0x3", "output-50-past-the-judged-sizes"])
+@pytest.mark.parametrize("recipe", ["reshape", "tfa-split"])
+def test_recipe_of_an_output_size_no_judged_size_holds(pool, call, runs, recipe):
+    """An output size of 0 (the recipe divides by it) or larger than every judged size: no
+    size of 1..24 holds, the recipe still runs where it breaks, and where it holds past them."""
+    result = porting.explain(call, "pytorch", recipe, "recipe", pool=pool)
+    assert not result.equivalent and result.holds == [] and result.unrun == {}
+    assert list(result.runs) == list(runs)
+    for size, outcome in runs.items():
+        assert result.runs[size].startswith(outcome), result.runs[size]
+    text = result.to_text()
+    assert ("divides each axis by the output size, here 0" in text) == ("(0" in call)
+    proc = cli("explain", "pytorch", call, "recipe", recipe)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_explain_an_empty_adaptive_output_against_a_global_layer(pool):
+    result = porting.explain("nn.AdaptiveAvgPool2d(0)", "pytorch", "GlobalAveragePooling2D()",
+                             "tensorflow", pool=pool)
+    assert not result.equivalent and "cells read" in {c.kind for c in result.causes}
+    assert result.witness_outputs["A pytorch"].shape == (0, 0)
+
+
 def test_recipe_keras_jax_is_documented_not_run():
-    """Parse-only: this toolkit has no JAX backend; the verdict follows the measured output
+    """Parse-only: the jax environment holds no Keras; the verdict follows the measured output
     sizes that give NaN."""
     nan = porting.explain("keras.layers.AdaptiveAveragePooling2D(7)", "tensorflow", "keras-jax",
                           "recipe", verify=False)

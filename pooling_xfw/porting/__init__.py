@@ -266,6 +266,8 @@ def _describe_geometry(op: str, geom) -> str:
         return f"pads {geom.pads}, {out}"
 
     def bins(b):
+        if b.out == 0:
+            return "none (0 outputs)"
         cells = [f"[{s},{e})" for s, e in zip(b.starts[:4].tolist(), b.ends[:4].tolist())]
         return " ".join(cells) + (" ..." if b.out > 4 else "")
 
@@ -1019,7 +1021,7 @@ def _run_witness(result: Explanation, verify: bool, pool) -> None:
 def _squeeze(y: np.ndarray, native: NativeCall) -> np.ndarray:
     """The first (H, W) plane, for display."""
     y = _to_layout(y, native.spec["layout"], "NCHW") if y.ndim == 4 else y
-    return y.reshape((-1,) + y.shape[-2:])[0]
+    return y[(0,) * (y.ndim - 2)]  # indexed, not reshaped: an empty output has no -1 to infer
 
 
 # --- known broken recipes -------------------------------------------------------------------------
@@ -1060,13 +1062,32 @@ class RecipeExplanation:
         lines = [f"A ({self.a.framework}): {self.a.function}  " + _short(self.a),
                  f"B (recipe {r.name}): {r.what}", f"verdict: {self.verdict}",
                  f"  - recipe: {r.why}"]
-        if self.judged:
+        if self.judged and 0 in self.output_size:
+            lines.append(f"  gives A's numbers on none of the {self.judged} input sizes (H, W in "
+                         f"1..{recipes.LIMIT}): it divides each axis by the output size, here 0")
+        elif self.judged:
             lines.append(f"  gives A's numbers on {len(self.holds)} of the {self.judged} input "
                          f"sizes (H, W in 1..{recipes.LIMIT}): H % {oh} == 0 and W % {ow} == 0")
         else:
             lines.append("  parse-only: documented from measurements, not run here")
         lines += [f"  run in {r.framework} at {hw}: {what}" for hw, what in self.runs.items()]
         return "\n".join(lines) + "\n"
+
+
+def _recipe_witnesses(grid, holds, output) -> list[tuple[int, int]]:
+    """The sizes a recipe is run at: the smallest where it breaks (one at least as large as
+    the output, where there is one), and the smallest where it holds with more than one cell
+    per bin (past the judged sizes, twice the output size, when none of them holds; none for
+    an output size of 0, which it never computes)."""
+    def by_area(found):
+        return sorted(found, key=lambda s: (s[0] * s[1], s))
+
+    breaks = by_area(hw for hw in grid if hw not in holds)
+    broken = next((hw for hw in breaks if min(hw) >= max(output)), breaks[0] if breaks else None)
+    held = next((hw for hw in by_area(holds) if min(hw) > 1), None)
+    if held is None and min(output) > 0:
+        held = (2 * output[0], 2 * output[1])
+    return [hw for hw in (broken, held) if hw is not None]
 
 
 def explain_recipe(call_a: str, frm_a: str, name: str, shape=None, verify: bool = True,
@@ -1097,18 +1118,20 @@ def explain_recipe(call_a: str, frm_a: str, name: str, shape=None, verify: bool 
         hw0 = sizes.hw_of(base, layout)
     else:
         base, hw0 = ((1, 2, 1, 1) if layout == "NCHW" else (1, 1, 1, 2)), None
-    tries = [hw0] if hw0 else [next(hw for hw in sorted(grid, key=lambda s: (s[0] * s[1], s))
-                                    if hw not in holds and min(hw) >= max(output)),
-                               next(hw for hw in sorted(holds, key=lambda s: (s[0] * s[1], s))
-                                    if min(hw) > 1)]
+    tries = [hw0] if hw0 else _recipe_witnesses(grid, holds, output)
     if not verify:
         return result
     pool = pool or default_pool()
     for hw in tries:
         x_shape = sizes.with_hw(base, layout, hw)
         x = _random_input(x_shape, layout)
-        plan = recipes.recipe_plan(r, output, a.spec["mode"], layout, x_shape)
         label = f"{hw[0]}x{hw[1]}"
+        try:
+            plan = recipes.recipe_plan(r, output, a.spec["mode"], layout, x_shape)
+        except ZeroDivisionError as exc:  # its own arithmetic, before any framework call
+            result.runs[label] = (f"raises ZeroDivisionError: {exc} (its axis // output size, "
+                                  f"with an output size of 0)")
+            continue
         try:
             hello = pool.start([r.framework])[r.framework]
             if isinstance(hello, WorkerFailure):

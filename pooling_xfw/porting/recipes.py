@@ -15,12 +15,13 @@ where it holds.
   raises, and a version that crops to ``o * (H // o)`` first runs and drops the last
   ``H % o`` rows and columns (wrong numbers, silently).
 * ``keras-jax``: Keras 3's ``AdaptiveAveragePooling2D`` / ``AdaptiveMaxPooling2D`` on the JAX
-  backend.  Not run here (this toolkit has no JAX backend): documented.  It computes the bins
+  backend.  Not run here (the jax environment holds JAX and Flax, not Keras): documented.  It computes the bins
   in float32 (``ceil((i+1)*n/o)``, which XLA:CPU evaluates as a multiply by ``1/o``, so
   ``21/7`` comes out as 3.0000002 and its ceiling as 4) and does not clamp its gather indices
   (keras/src/backend/jax/nn.py ``_compute_adaptive_pooling_gather_indices``; the TensorFlow
   backend clamps): measured, NaN in the last bins for 7 -> 7, 14 -> 7, 224 -> 7 (13 of 49
-  outputs), in 46 of the 576 pairs 1 <= n, o <= 24, all with o in {7, 13, 14, 15}.
+  outputs), in 46 of the 576 pairs 1 <= n, o <= 24, all with o in {7, 13, 14, 15}.  Not run:
+  the jax environment holds JAX and Flax, not Keras.
 """
 from __future__ import annotations
 
@@ -71,8 +72,8 @@ RECIPES = {
         "21/7 = 3.0000002, whose ceiling is 4) and the gather indices are not clamped, so the "
         "last bins read past the input: NaN (measured with keras 3.15.1, jax 0.12 on CPU: "
         "7 -> 7, 14 -> 7, 224 -> 7 give NaN in 13 of 49 outputs; 46 of the 576 pairs "
-        "1 <= n, o <= 24, all with o in 7, 13, 14, 15); not run here: this toolkit has no JAX "
-        "backend"),
+        "1 <= n, o <= 24, all with o in 7, 13, 14, 15); not run here: the jax environment holds "
+        "JAX and Flax, not Keras"),
 }
 
 

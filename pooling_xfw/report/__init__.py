@@ -45,10 +45,12 @@ SCHEMA_DOC = """\
                       adaptive (px.adaptive_pool2d): output_size [h|null, w|null] (null keeps
                               that axis), mode, layout;
                       global (px.global_pool2d): mode, p, keepdims, layout},
-             "input": array, "reference": array, "expected": array|null,
+             "input": array, "reference": array, "reference_shape": [int],
+             "expected": array|null, "expected_shape": [int]|null,
              "reference_matches_expected": bool|null, "expected_detail": str,
              "results": {name: {"status": "agree"|"differ"|"error"|"unavailable",
                                 "max_abs_diff": number|null, "output": array|null,
+                                "output_shape": [int]|null,
                                 "detail": str,
                                 "how": {"path": "native"|"emulated", "emulated_by": [str],
                                         "adaptations": [str], "computes_in": str,
@@ -86,7 +88,9 @@ A backend's name is BACKEND, at the version its pins give, or BACKEND@VERSION fo
 of its framework in an environment of its own ("onnxruntime@1.22.1"; its "version" is "1.22.1",
 null for BACKEND); "label" is its column's title, "onnxruntime 1.22.1" (the framework's version
 its worker reported, else the one asked for).
-Arrays are nested lists; non-finite numbers are the strings "nan", "inf" and "-inf"."""
+Arrays are nested lists; non-finite numbers are the strings "nan", "inf" and "-inf".  Nested
+lists lose the sizes after an empty axis (an adaptive pooling to 0 rows of a (1, 1, 4, 4) input
+is [[[]]]): "reference_shape", "expected_shape" and "output_shape" give every array's shape."""
 
 
 def jsonable(value):
@@ -189,13 +193,17 @@ def build(cases: Iterable[Case], backends: Iterable[str] = BACKENDS, pool=None,
         counts["mismatch"] += matches is False
         spec = {k: v for k, v in result.spec.items() if k != "op"}
         entry = {"name": case.name, "title": case.title, "op": case.op, "spec": spec,
-                 "input": case.input, "reference": result.reference, "expected": expected,
+                 "input": case.input, "reference": result.reference,
+                 "reference_shape": list(result.reference.shape), "expected": expected,
+                 "expected_shape": None if expected is None else list(np.shape(expected)),
                  "reference_matches_expected": matches, "expected_detail": detail,
                  "results": {}}
         for name, r in result.results.items():
             counts[r.status] += 1
             entry["results"][name] = {"status": r.status, "max_abs_diff": r.max_abs_diff,
-                                      "output": r.output, "detail": r.detail, "how": r.how,
+                                      "output": r.output, "output_shape": None if r.output is
+                                      None else list(r.output.shape),
+                                      "detail": r.detail, "how": r.how,
                                       "differing": r.differing}
             if grad is not None:
                 grad_counts[r.grad_status] += 1

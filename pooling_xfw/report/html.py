@@ -29,11 +29,14 @@ _STATUS_COLOR = {"agree": "#1a7f37", "differ": "#cf222e", "error": "#9a6700",
 _LOOSEST = DEFAULT_TOLERANCE["float16"]  # a map of where is drawn at the loosest tolerance
 
 
-def _array(nested) -> np.ndarray:
+def _array(nested, shape=None) -> np.ndarray:
+    """A document's array (nested lists) as float64, of ``shape`` when given: nested lists
+    lose the sizes after an empty axis (an adaptive output of 0 rows, ``[[[]]]``)."""
     def walk(v):
         return [walk(x) for x in v] if isinstance(v, list) else float(v)
 
-    return np.array(walk(nested), dtype=np.float64)
+    a = np.array(walk(nested), dtype=np.float64)
+    return a.reshape(shape) if shape is not None and a.size == 0 else a
 
 
 def _planes(a: np.ndarray, layout: str) -> list:
@@ -43,8 +46,8 @@ def _planes(a: np.ndarray, layout: str) -> list:
         return [("", a, lambda i, j: (i, j))]
     last = layout == "NHWC"
     chw = np.moveaxis(a, -1, -3) if last else a
-    chw = chw.reshape((-1,) + chw.shape[-3:])[0]
     lead = (0,) * (a.ndim - 3)
+    chw = chw[lead]  # the first batch item (of an empty batch too: no reshape of 0 cells)
 
     def index(c):
         return lambda i, j: lead + ((i, j, c) if last else (c, i, j))
@@ -174,7 +177,10 @@ class _Canvas:
             cell(index(i, j), i, j) for i, j in np.ndindex(plane.shape)])
 
     def _planes(self, a: np.ndarray, draw) -> str:
-        """The planes of ``a`` side by side, each an SVG of the cells ``draw(plane, index)``."""
+        """The planes of ``a`` side by side, each an SVG of the cells ``draw(plane, index)``;
+        an array without cells (an adaptive pooling to 0 rows) as its shape in words."""
+        if a.size == 0:
+            return f'<p class="none">empty: shape {tuple(a.shape)}, no cells</p>'
         return '<div class="planes">' + "".join(
             _plane(label, _svg(plane.shape, self.size, draw(plane, index)))
             for label, plane, index in _planes(a, self.layout)) + "</div>"
@@ -228,7 +234,7 @@ def _chapter(canvas: _Canvas, case: dict, ref: np.ndarray) -> str:
     prints) with the text report's ok / MISMATCH, and, when it differs from the reference,
     beside it where."""
     label = "chapter" if is_chapter_example(case) else "expected"
-    expected = _with_hw(case, case["expected"])
+    expected = _with_hw(case, case["expected"], case.get("expected_shape"))
     status = "ok" if case["reference_matches_expected"] else "MISMATCH"
     fig = _figure(label, canvas.heatmap(label, expected), status)
     if status == "ok" or expected.shape != ref.shape:
@@ -245,7 +251,7 @@ def _backend(canvas: _Canvas, case: dict, name: str, r: dict, info: dict, ref: n
     title = backend_label(name, info)
     if r["output"] is None:
         return _figure(title, '<p class="none">no output</p>', r["status"])
-    out = _with_hw(case, r["output"])
+    out = _with_hw(case, r["output"], r.get("output_shape"))
     fig = _figure(title, canvas.heatmap(name, out), r["status"])
     if r["status"] != "differ" or out.shape != ref.shape:
         return fig
@@ -291,10 +297,11 @@ def _spec(case: dict) -> str:
     return f"{_FUNCTIONS[op]}: " + ", ".join(f"{k}={v}" for k, v in shown.items())
 
 
-def _with_hw(case: dict, nested) -> np.ndarray:
-    """An output as drawn: a global pooling's without keepdims gets back its H and W axes (of
-    size 1), so that it is drawn per channel like its input, not as one (N, C) plane."""
-    a = _array(nested)
+def _with_hw(case: dict, nested, shape=None) -> np.ndarray:
+    """An output (of ``shape``) as drawn: a global pooling's without keepdims gets back its H
+    and W axes (of size 1), so that it is drawn per channel like its input, not as one (N, C)
+    plane."""
+    a = _array(nested, shape)
     spec = case["spec"]
     if case.get("op") != "global" or spec["keepdims"]:
         return a
@@ -307,8 +314,10 @@ def _with_hw(case: dict, nested) -> np.ndarray:
 def _figures(case: dict, backends: dict) -> tuple[str, str]:
     """Every figure of a case, and its legend."""
     layout, mode = case["spec"]["layout"], case["spec"]["mode"]
-    x, ref = _array(case["input"]), _with_hw(case, case["reference"])
-    scaled = [x, ref] + ([] if case["expected"] is None else [_with_hw(case, case["expected"])])
+    x = _array(case["input"])
+    ref = _with_hw(case, case["reference"], case.get("reference_shape"))
+    scaled = [x, ref] + ([] if case["expected"] is None else [
+        _with_hw(case, case["expected"], case.get("expected_shape"))])
     canvas = _Canvas(layout, *_scale(scaled), _cell_size(scaled, layout))
     figs = [_figure("input", canvas.heatmap("input", x)),
             _figure("reference", canvas.heatmap("reference", ref))]
