@@ -661,12 +661,12 @@ def _emit(args, cases, grad=None) -> int:
     from . import report
     from .runtime.client import log
 
-    if args.output:
+    if args.output is not None:
         report.check_writable(args.output)
     doc = report.build(cases, _backends(args.backends), progress=log, grad=grad)
     color = (args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     text = report.render(doc, args.format, verbose=args.verbose, color=color)
-    if args.output:
+    if args.output is not None:
         report.write(text, args.output)
         log(f"wrote {args.output}")
     else:
@@ -694,17 +694,10 @@ def _saving_onnx(args, run) -> int:
 
     from .runtime.client import log
 
-    folder = Path(args.save_onnx).expanduser()
     if "onnxruntime" not in map(envs.framework_of, _backends(args.backends)):
         raise _usage("--save-onnx", args.save_onnx, "no onnxruntime backend to save a model of",
                      "with --backends naming onnxruntime")
-    if folder.exists() and not folder.is_dir():
-        raise _usage("--save-onnx", args.save_onnx, "not a directory",
-                     "a directory, or one to create in an existing directory")
-    if not folder.exists() and not folder.parent.is_dir():
-        raise _usage("--save-onnx", args.save_onnx, f"{folder.parent} does not exist",
-                     "a directory, or one to create in an existing directory")
-    folder.mkdir(exist_ok=True)
+    folder = _writable_folder("--save-onnx", args.save_onnx)
     started = time.time()
     os.environ["POOLING_XFW_SAVE_ONNX"] = str(folder.resolve())
     try:
@@ -715,6 +708,47 @@ def _saving_onnx(args, run) -> int:
         if path.stat().st_mtime >= started - 1:
             log(f"wrote {path}")
     return code
+
+
+def _writable_folder(flag: str, text: str):
+    """A directory files can be written to, made if it is missing (in an existing directory):
+    a usage error naming ``flag`` and what is wrong otherwise (empty, a file, a symlink loop or
+    to nowhere, a parent that is missing or a file, a place that takes no directories)."""
+    import errno
+    import tempfile
+    from pathlib import Path
+
+    allowed = "a directory, or one to create in an existing directory"
+    if not text.strip():
+        raise _usage(flag, text, "empty", allowed)
+    folder = Path(text).expanduser()
+    try:
+        os.stat(folder)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _usage(flag, text, "a symlink loop", allowed) from None
+        if folder.is_symlink():
+            raise _usage(flag, text, f"a symlink to {os.readlink(folder)}, which does not exist",
+                         allowed) from None
+    if folder.exists() and not folder.is_dir():
+        raise _usage(flag, text, "not a directory", allowed)
+    if not folder.exists():
+        parent = folder.parent
+        if not parent.is_dir():
+            raise _usage(flag, text, f"{parent} " + ("is not a directory" if parent.exists()
+                                                     else "does not exist"), allowed)
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            pass  # made meanwhile
+        except OSError as exc:
+            raise _usage(flag, text, f"cannot be made ({exc.strerror or exc})", allowed) from None
+    try:  # the permission bits do not tell (root, read-only mounts, /proc)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise _usage(flag, text, f"cannot write a file in it ({exc.strerror or exc})",
+                     allowed) from None
+    return folder
 
 
 def _could_not_run(unrun: dict[str, str], consequence: str) -> int:
@@ -808,14 +842,14 @@ def _scan(args) -> int:
                      "N,C,H,W, e.g. 1,3,32,32 (an NHWC call gets it as N,H,W,C)")
     if args.verify:
         _check_fits("--shape", args.shape, math.prod(shape), "the random float32 input", 20)
-    if args.output:
+    if args.output is not None:
         report.check_writable(args.output)
     python_files(args.path)
     result = scan(args.path, to=_backends(args.to, "--to") if args.to is not None else None,
                   shape=shape, verify=args.verify)
     text = {"text": result.to_text, "markdown": result.to_markdown,
             "json": result.to_json}[args.format]()
-    if args.output:
+    if args.output is not None:
         report.write(text, args.output)
     else:
         sys.stdout.write(text)
@@ -828,10 +862,10 @@ def _audit_chapter(args) -> int:
     from . import report
     from .porting import chapter
 
-    if args.output:
+    if args.output is not None:
         report.check_writable(args.output)
     text, unrun = chapter.run_audit()
-    if args.output:
+    if args.output is not None:
         report.write(text, args.output)
     else:
         sys.stdout.write(text)

@@ -369,6 +369,24 @@ def test_output_that_cannot_be_written_is_one_line_exit_2(tmp_path, where, messa
         assert where.is_symlink() and os.readlink(where) == "/dev/full"
 
 
+@pytest.mark.parametrize("where,message", [
+    ("", "--output: cannot write '' (an empty path); allowed: a file path"),
+    ("loop", "(a symlink loop)"),
+], ids=["empty", "a-symlink-loop"])
+def test_output_that_names_no_file_is_refused_and_nothing_replaced(tmp_path, where, message):
+    """An empty --output is not stdout, and a symlink loop is not replaced by a file."""
+    if where == "loop":
+        where = tmp_path / "loop"
+        where.symlink_to(tmp_path / "loop2")
+        (tmp_path / "loop2").symlink_to(where)
+    proc = cli("compare", "--shape", "4,4", "--kernel", "2", "--backends", "pytorch",
+               "--output", str(where), check_exit=2)
+    _one_line_error(proc, message)
+    assert proc.stdout == "" and "starting" not in proc.stderr  # refused before any work
+    if where:
+        assert where.is_symlink() and os.readlink(where) == str(tmp_path / "loop2")
+
+
 def test_envs_list():
     proc = cli("envs", "list", check_exit=0)
     for backend in ("mxnet", "pytorch", "tensorflow", "paddle"):

@@ -229,3 +229,31 @@ def test_save_onnx_without_the_backend_is_a_usage_error(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith(
         f"pooling-xfw: error: --save-onnx {tmp_path}: no onnxruntime backend"), proc.stderr
+
+
+@pytest.mark.parametrize("folder,problem", [
+    ("", "empty"),
+    ("dangling", "a symlink to {tmp}/nowhere, which does not exist"),
+    ("loop", "a symlink loop"),
+    ("/proc/1/nope", "cannot be made (No such file or directory)"),
+    ("afile", "not a directory"),
+    ("afile/sub", "{tmp}/afile is not a directory"),
+    ("missing/sub", "{tmp}/missing does not exist"),
+], ids=["empty", "dangling-symlink", "symlink-loop", "a-place-that-takes-no-directories",
+        "a-file", "under-a-file", "under-a-missing-directory"])
+def test_save_onnx_to_a_folder_it_cannot_use_is_a_usage_error(tmp_path, folder, problem):
+    """One line, exit 2, before any worker starts: the folder named as typed and what is
+    wrong with it."""
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop")
+    (tmp_path / "afile").write_text("")
+    typed = folder if folder.startswith("/") or not folder else str(tmp_path / folder)
+    proc = subprocess.run([sys.executable, "-m", "pooling_xfw", "compare", "--shape", "1,1,4,4",
+                           "--kernel", "2", "--backends", ORT, "--save-onnx", typed],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    shown = f"'{typed}'" if not typed else typed
+    assert proc.stderr.strip().splitlines() == [
+        f"pooling-xfw: error: --save-onnx {shown}: {problem.format(tmp=tmp_path)}; allowed: a "
+        f"directory, or one to create in an existing directory"], proc.stderr

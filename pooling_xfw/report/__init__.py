@@ -8,6 +8,7 @@ the backward pass too.  ``render(document, fmt)`` turns it into text, markdown, 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import math
 import os
 import stat
@@ -324,6 +325,13 @@ def check_writable(path: str | os.PathLike) -> Path:
     """``path`` as a file we can write (checked before any work is done): its destination (a
     symlink's target) where a temporary file can be created next to it, or an existing device,
     pipe or descriptor (``/dev/stdout``) we may open for writing."""
+    if not str(path).strip():
+        raise _cannot_write(path, "an empty path", "allowed: a file path")
+    try:
+        os.path.realpath(Path(path).absolute(), strict=True)
+    except OSError as exc:  # a missing file or a link to one is made; a loop never resolves
+        if exc.errno == errno.ELOOP:
+            raise _cannot_write(path, "a symlink loop") from None
     target, in_place = _destination(path)
     if in_place:
         if not os.access(target, os.W_OK):
