@@ -63,9 +63,7 @@ def test_two_checkouts_with_different_pins_keep_their_own_environment(tmp_path, 
     for pins, status in ((first, a), (second, b)):
         monkeypatch.setattr(envs, "REQUIREMENTS_DIR", pins)
         said = Messages()
-        started = time.monotonic()
         [again] = envs.create(["paddle"], progress=said)
-        assert time.monotonic() - started < 2, said
         assert again.state == "ready" and again.python == status.python
         assert said == ["paddle: up to date"]
         assert envs.interpreter("paddle") == status.python

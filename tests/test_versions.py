@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -164,9 +163,8 @@ def test_two_versions_get_two_venvs_and_a_second_create_reuses_both(fake_root):
     assert made == [envs.env_name(n) for n in names] and len(set(made)) == 2
     assert sorted(p.name for p in root.iterdir() if p.is_dir()) == sorted(made)
     said = []
-    started = time.monotonic()
     second = envs.create(names, progress=lambda b, m: said.append(f"{b}: {m}"))
-    assert time.monotonic() - started < 2 and len(made) == 2, said
+    assert len(made) == 2, said  # nothing built: each said "up to date"
     assert sorted(said) == sorted(f"{n}: up to date" for n in names)
     assert [s.python for s in second] == [s.python for s in first]
     stamp = json.loads((root / made[1] / envs.STAMP).read_text())

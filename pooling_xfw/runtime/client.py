@@ -73,6 +73,12 @@ def seconds_from_env(name: str, default: float) -> float:
     return value
 
 
+def _waitable(seconds: float) -> float:
+    """A wait of ``seconds`` as a lock can wait: at most ``threading.TIMEOUT_MAX`` (about 292
+    years here), which is as long as forever (``1e300`` overflows a lock's timestamp)."""
+    return min(seconds, threading.TIMEOUT_MAX)
+
+
 def worker_threads(local: bool) -> int | None:
     """Intra-op threads for one worker's framework: ``POOLING_XFW_WORKER_THREADS`` (a whole
     number >= 1), else for a worker on this machine its share of the cores, else None (the
@@ -289,13 +295,17 @@ class Worker:
         finally:
             self._connected.set()
 
-    def wait_ready(self, timeout: float | None = None) -> Hello:
+    def wait_ready(self, timeout: float | None = None, configured: float | None = None
+                   ) -> Hello:
+        """The worker's hello, waiting at most ``timeout`` seconds (the time left of the start
+        timeout, ``configured``, which a failure names: the value the user set)."""
         if self.hello is not None:
             return self.hello
         timeout = start_timeout() if timeout is None else timeout
-        if not self._connected.wait(timeout):
+        if not self._connected.wait(_waitable(timeout)):
             self.stop()
-            raise self._failure("error", f"did not start within {timeout:g} s "
+            shown = timeout if configured is None else configured
+            raise self._failure("error", f"did not start within {shown:g} s "
                                          f"(POOLING_XFW_START_TIMEOUT)")
         outcome = self._outcome
         if isinstance(outcome, BaseException):
@@ -485,7 +495,7 @@ class Worker:
 
     def _next_message(self, timeout: float, doing: str):
         try:
-            return self._channel.receive(timeout)
+            return self._channel.receive(_waitable(timeout))
         except self._channel.TimeoutError:
             raise self._failure("error", f"timed out after {timeout:g} s while {doing} "
                                          f"(POOLING_XFW_CALL_TIMEOUT); restarted next call"
@@ -637,7 +647,8 @@ class WorkerPool:
             if progress and worker.hello is None:
                 progress(f"starting {backend} worker ({worker.where})")
             try:
-                results[backend] = worker.wait_ready(max(deadline - time.monotonic(), 0.01))
+                results[backend] = worker.wait_ready(max(deadline - time.monotonic(), 0.01),
+                                                     timeout)
             except WorkerFailure as failure:
                 if worker.hello is None:  # it never started: remember, do not retry
                     self._failed[backend, worker.spec] = failure
