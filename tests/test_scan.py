@@ -1,6 +1,7 @@
 """``scan``: every pooling call in a mixed tree of model files, read with each file's imports,
 as a worklist (file:line, spec, verdict per target), and its command line."""
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -168,13 +169,68 @@ def test_scan_into_onnxruntime_lists_each_nodes_attributes():
 
 
 def test_scan_reports_an_unimported_prefix_and_a_file_that_does_not_parse(tmp_path):
+    """A prefix no import binds is a call not understood; a file that does not parse is a file
+    not read (its calls are unknown, so the scan is not portable), not a pooling call."""
     (tmp_path / "a.py").write_text("pool = nn.MaxPool2d(2)\n")
     (tmp_path / "b.py").write_text("def broken(:\n")
     (tmp_path / "c.py").write_text("from mymodels import nn\npool = nn.MaxPool2d(2)\n")
-    entries = scanning.scan(str(tmp_path)).entries
-    assert [(e.where, e.understood) for e in entries] == [("a.py:1", False), ("b.py:1", False)]
-    assert "nn is not imported in this file" in entries[0].why
-    assert "does not parse" in entries[1].why
+    result = scanning.scan(str(tmp_path))
+    assert [(e.where, e.understood) for e in result.entries] == [("a.py:1", False)]
+    assert "nn is not imported in this file" in result.entries[0].why
+    assert result.unread == [("b.py", "does not parse (line 1: invalid syntax): its calls "
+                                      "cannot be read")]
+    assert result.files == 2 and not result.portable
+    assert "1 pooling call in 2 files" in result.summary() and "1 file not read" in \
+        result.summary()
+
+
+def test_scan_skips_a_named_pipe_and_a_device_without_reading_them(tmp_path):
+    """A named pipe called *.py would block a read forever, a device never ends: neither is
+    opened for reading; each is named as skipped, and the scan of the rest goes on."""
+    os.mkfifo(tmp_path / "f.py")
+    (tmp_path / "zero.py").symlink_to("/dev/zero")
+    (tmp_path / "m.py").write_text("import torch.nn as nn\npool = nn.MaxPool2d(2)\n")
+    proc = cli("scan", str(tmp_path), "--to", "tensorflow", check_exit=0)  # never blocks
+    assert "m.py:2  pytorch  nn.MaxPool2d(2)" in proc.stdout
+    assert "  skipped: f.py: a named pipe, not a regular file" in proc.stdout
+    assert "  skipped: zero.py: a character device, not a regular file" in proc.stdout
+    assert "1 pooling call in 1 file: " in proc.stdout and "2 skipped" in proc.stdout
+    alone = cli("scan", str(tmp_path / "f.py"), check_exit=0)
+    assert "skipped: f.py: a named pipe" in alone.stdout
+
+
+def test_scan_reads_a_file_in_the_encoding_its_coding_line_names(tmp_path):
+    """PEP 263: a latin-1 file with its coding line is Python, read as Python reads it; bytes
+    that no coding line explains are a file not read, with why."""
+    (tmp_path / "latin.py").write_bytes(b"# -*- coding: latin-1 -*-\nimport torch.nn as nn\n"
+                                        b"label = 'caf\xe9'\npool = nn.MaxPool2d(3)\n")
+    (tmp_path / "bad.py").write_bytes(b"label = 'caf\xe9'\n")
+    result = scanning.scan(str(tmp_path))
+    assert [(e.where, e.understood) for e in result.entries] == [("latin.py:4", True)]
+    assert [f for f, _ in result.unread] == ["bad.py"]
+    assert result.unread[0][1].startswith("cannot decode it")
+
+
+def test_a_function_the_file_defines_itself_is_not_a_pooling_call(tmp_path):
+    (tmp_path / "own.py").write_text(
+        "def avg_pool(x, k):\n    return x\n\ny = avg_pool(1, 2)\n\n"
+        "class Net:\n    def forward(self, x):\n        return self.max_pool2d(x)\n"
+        "    def max_pool2d(self, x):\n        return x\n")
+    (tmp_path / "other.py").write_text("y = avg_pool(1, 2)\n")  # bound nowhere: a framework's?
+    result = scanning.scan(str(tmp_path))
+    assert [e.where for e in result.entries] == ["other.py:1"]
+    assert "avg_pool is not imported in this file" in result.entries[0].why
+
+
+def test_a_file_name_is_shown_as_one_row_without_control_characters(tmp_path):
+    name = "we\x1b[31mird\nname.py"
+    (tmp_path / name).write_text("import torch.nn as nn\npool = nn.MaxPool2d(2)\n")
+    for fmt in ("text", "markdown"):
+        out = cli("scan", str(tmp_path), "--to", "tensorflow", "--format", fmt,
+                  check_exit=0).stdout
+        assert "\x1b" not in out and "we\\x1b[31mird\\nname.py" in out, out
+    data = json.loads(cli("scan", str(tmp_path), "--format", "json", check_exit=0).stdout)
+    assert data["entries"][0]["file"] == name  # JSON escapes it itself
 
 
 # --- command line ---------------------------------------------------------------------------

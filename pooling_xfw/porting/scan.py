@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import io
 import json
 import os
+import stat
+import tokenize
 
 from ..errors import PoolingError
 from ..runtime.envs import BACKENDS
@@ -75,11 +78,17 @@ class Entry:
 @dataclasses.dataclass
 class Scan:
     root: str
-    files: int
+    files: int  # the source files read
     shape: tuple
     to: list[str]
     verified: bool
     entries: list[Entry]
+    #: ``.py`` names that are no source to read, each with what it is (a named pipe, a
+    #: device: never opened for reading, which could block): they count for nothing
+    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    #: source files that could not be read (no permission, an encoding their coding line
+    #: does not name, a syntax error), each with why: their calls are unknown
+    unread: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:
@@ -117,17 +126,21 @@ class Scan:
         """Every call understood, every target native or emulated, nothing verified differs."""
         counts = self.counts()
         return (counts["not understood"] == 0 and counts["size-dependent"] == 0
-                and counts["impossible"] == 0 and not self.differs)
+                and counts["impossible"] == 0 and not self.differs and not self.unread)
 
     def summary(self) -> str:
         c = self.counts()
         understood = sum(e.understood for e in self.entries)
         calls = f"{len(self.entries)} pooling call{'' if len(self.entries) == 1 else 's'}"
         files = f"{self.files} file{'' if self.files == 1 else 's'}"
+        more = "".join(f"; {len(found)} {what}" for found, what in (
+            (self.unread, f"file{'' if len(self.unread) == 1 else 's'} not read"),
+            (self.skipped, f"skipped (not {'a regular file' if len(self.skipped) == 1 else 'regular files'})"))
+            if found)
         return (f"{calls} in {files}: {understood} "
                 f"understood, {c['not understood']} not understood; per call and target: "
                 f"{c['native']} native, {c['emulated']} emulated, {c['size-dependent']} "
-                f"size-dependent, {c['impossible']} impossible")
+                f"size-dependent, {c['impossible']} impossible{more}")
 
     def header(self) -> str:
         how = ("verified: the source call and every target run on a random input of that "
@@ -139,9 +152,9 @@ class Scan:
     def to_text(self) -> str:
         lines = [self.header(), ""]
         for e in self.entries:
-            lines.append(f"{e.where}  {e.framework or '?'}  {e.call}")
+            lines.append(f"{printable(e.where)}  {e.framework or '?'}  {printable(e.call)}")
             if not e.understood:
-                lines += [f"  not understood: {e.why}", ""]
+                lines += [f"  not understood: {printable(e.why)}", ""]
                 continue
             lines.append(f"  spec: {_spec_text(e.spec)}")
             lines += [f"  note: {n}" for n in e.notes]
@@ -155,14 +168,16 @@ class Scan:
                 lines += [f"       {line}" for line in t.code.splitlines()]
             lines.append("")
         lines.append("summary: " + self.summary())
-        lines += [f"  not understood: {e.where}: {e.why}" for e in self.entries
-                  if not e.understood]
+        lines += [f"  not understood: {printable(e.where)}: {printable(e.why)}"
+                  for e in self.entries if not e.understood]
+        lines += [f"  not read: {printable(file)}: {why}" for file, why in self.unread]
+        lines += [f"  skipped: {printable(file)}: {why}" for file, why in self.skipped]
         return "\n".join(lines) + "\n"
 
     def to_markdown(self) -> str:
         def cell(text: str) -> str:
-            return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                    .replace("|", "\\|").replace("\n", "<br>"))
+            return (printable(str(text)).replace("&", "&amp;").replace("<", "&lt;")
+                    .replace(">", "&gt;").replace("|", "\\|"))
 
         lines = [f"# {cell(self.header())}", "", "| where | framework | call | spec | "
                  + " | ".join(self.columns) + " |", "|---" * (4 + len(self.columns)) + "|"]
@@ -173,6 +188,10 @@ class Scan:
             lines.append(f"| {cell(e.where)} | {e.framework or '?'} | `{cell(e.call)}` | "
                          f"{cell(spec)} | " + " | ".join(verdicts) + " |")
         lines += ["", f"**Summary:** {cell(self.summary())}", ""]
+        lines += [f"- not read: `{cell(file)}`: {cell(why)}" for file, why in self.unread]
+        lines += [f"- skipped: `{cell(file)}`: {cell(why)}" for file, why in self.skipped]
+        if self.unread or self.skipped:
+            lines.append("")
         for e in self.entries:
             for name, t in e.targets.items():
                 why = f" ({'; '.join(t.reasons)})" if t.reasons else ""
@@ -191,6 +210,8 @@ class Scan:
                 "source_check": e.source_check or None,
                 "targets": {n: dataclasses.asdict(t) for n, t in e.targets.items()},
             } for e in self.entries],
+            "unread": [{"file": file, "why": why} for file, why in self.unread],
+            "skipped": [{"file": file, "why": why} for file, why in self.skipped],
             "summary": self.counts()}, indent=1) + "\n"
 
 
@@ -220,10 +241,65 @@ def _spec_text(spec: dict) -> str:
 
 # --- finding the calls ----------------------------------------------------------------------------
 
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable written as its escape (a newline
+    in a file's name as ``\\n``, an ESC as ``\\x1b``): a name shows as one row, and nothing
+    of it reaches the terminal as a control sequence."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+_FILE_KINDS = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+               (stat.S_ISDIR, "a directory"))
+
+
+def _not_a_file(mode: int) -> str | None:
+    """What a file of ``mode`` is when it is not a regular file (None when it is)."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((what for test, what in _FILE_KINDS if test(mode)), "not a regular file") + (
+        ", not a regular file")
+
+
+class _NotRead(Exception):
+    """A ``.py`` name that is not read: ``counts`` when it is a source file whose calls stay
+    unknown, not when it is no source (a named pipe)."""
+
+    def __init__(self, why: str, counts: bool):
+        super().__init__(why)
+        self.why, self.counts = why, counts
+
+
+def read_source(path: str) -> str:
+    """A source file's text, decoded as Python does (its PEP 263 coding line, a BOM, else
+    UTF-8); ``_NotRead`` with why for anything else.  Opened without blocking and checked to be
+    a regular file before a byte is read: a named pipe or a device is never read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise _NotRead(_not_a_file(os.stat(path).st_mode), counts=False) from None
+        raise _NotRead(f"cannot open it ({exc.strerror or exc})", counts=True) from None
+    with os.fdopen(fd, "rb") as handle:
+        kind = _not_a_file(os.fstat(fd).st_mode)
+        if kind:
+            raise _NotRead(kind, counts=False)
+        try:
+            data = handle.read()
+        except OSError as exc:
+            raise _NotRead(f"cannot read it ({exc.strerror or exc})", counts=True) from None
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+        raise _NotRead(f"cannot decode it ({exc})", counts=True) from None
+
+
 def python_files(path: str) -> list[str]:
-    """The .py files of ``path`` (itself when a file), sorted; hidden and cache directories
-    skipped."""
-    if os.path.isfile(path):
+    """The .py names of ``path`` (itself when not a directory), sorted; hidden and cache
+    directories skipped.  What each name is (a regular file, a pipe) is ``read_source``'s to
+    say, when it is read."""
+    if os.path.exists(path) and not os.path.isdir(path):
         return [path]
     if not os.path.isdir(path):
         raise PoolingError(f"PATH {path}: no such file or directory; allowed: a .py file or a "
@@ -254,15 +330,30 @@ def _other_why(full: str) -> str:
     return "1-D or 3-D pooling: translate reads 2-D pooling"
 
 
+def bound_names(tree: ast.AST) -> set[str]:
+    """Every name the file binds itself, in any scope: its functions, classes, parameters,
+    assignment and loop targets, ``with ... as`` and ``except ... as`` names.  A call through
+    such a name (``avg_pool(x)`` of its own ``def avg_pool``, ``self.max_pool(x)``) is the
+    file's own, not a framework's (its imports are ``read_imports``')."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return names
+
+
 def find_calls(source: str, file: str) -> list[Entry]:
     """Every pooling call in one file's ``source``, each read with the file's imports (or why
-    not)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        return [Entry(file, exc.lineno or 0, "", None, None,
-                      why=f"the file does not parse ({exc.msg}): its calls cannot be read")]
+    not).  Raises ``SyntaxError`` for a file that does not parse."""
+    tree = ast.parse(source)
     imports, stars = read_imports(tree)
+    own = bound_names(tree)
     entries = []
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     divisors = set()  # the reduce_window of ones a window sum is divided by: part of that call
@@ -293,7 +384,7 @@ def find_calls(source: str, file: str) -> list[Entry]:
         elif full in OTHER_POOLING:
             entries.append(Entry(file, node.lineno, text, OTHER_POOLING[full], full,
                                  why=_other_why(full)))
-        elif full is None and last in _POOLING_NAMES:
+        elif full is None and last in _POOLING_NAMES and dotted.split(".")[0] not in own:
             head = dotted.split(".")[0]
             owners = sorted({fw for k, (fw, _) in SPELLINGS.items() if k.endswith("." + last)}
                             | {fw for k, fw in OTHER_POOLING.items() if k.endswith("." + last)})
@@ -365,22 +456,23 @@ def scan(path: str, to=None, shape=DEFAULT_SHAPE, verify: bool = False, pool=Non
         raise PoolingError(f"shape: got {shape}; allowed: N, C, H, W")
     files = python_files(path)
     root = path if os.path.isdir(path) else os.path.dirname(path) or "."
-    entries = []
+    entries, skipped, unread = [], [], []
     for file in files:
+        name = os.path.relpath(file, root)
         try:
-            with open(file, encoding="utf-8") as handle:
-                source = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            entries.append(Entry(os.path.relpath(file, root), 0, "", None, None,
-                                 why=f"cannot read the file ({type(exc).__name__})"))
-            continue
-        entries += find_calls(source, os.path.relpath(file, root))
+            entries += find_calls(read_source(file), name)
+        except _NotRead as exc:
+            (unread if exc.counts else skipped).append((name, exc.why))
+        except SyntaxError as exc:
+            unread.append((name, f"does not parse (line {exc.lineno}: {exc.msg}): its calls "
+                                 f"cannot be read"))
     for entry in entries:
         if entry.understood and entry.function in SPELLINGS:
             _translate_entry(entry, names, shape, verify, pool, parse, translate)
         entry.__dict__.pop("node", None)
         entry.__dict__.pop("imports", None)
-    return Scan(path, len(files), shape, names, verify, entries)
+    return Scan(path, len(files) - len(skipped) - len(unread), shape, names, verify, entries,
+                skipped, unread)
 
 
 def _translate_entry(entry: Entry, names, shape, verify, pool, parse, translate) -> None:
