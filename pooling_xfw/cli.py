@@ -122,8 +122,7 @@ def _backends(text: str | None, flag: str = "--backends") -> list[str]:
     if not names:
         raise _usage(flag, text, "no backend named",
                      ", ".join(envs.KNOWN_BACKENDS) + ", comma-separated")
-    names = list(dict.fromkeys(names))  # each once, in the order given
-    from .compare import _same_backend_twice
+    from .compare import _same_backend_twice  # a name twice: refused, as the API does
 
     twice = _same_backend_twice(names)
     if twice:

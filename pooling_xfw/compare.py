@@ -315,8 +315,7 @@ def _same_backend_twice(names: list[str]) -> str | None:
     is the pinned version), else None."""
     seen: dict[str, str] = {}
     for name in names:
-        backend, version = envs.split_name(name)
-        key = f"{backend}@{version or envs.pinned_version(backend)}"
+        key = envs.canonical(name)
         if key in seen:
             return (f"{seen[key]!r} and {name!r} are the same version" if seen[key] != name
                     else f"{name!r} twice")

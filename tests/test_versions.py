@@ -8,6 +8,7 @@ refusal is tested, never a build.
 """
 import itertools
 import json
+import re
 import os
 import subprocess
 import sys
@@ -72,10 +73,57 @@ def test_malformed_names_are_one_usage_line_naming_backends_and_the_form(typed, 
     assert "allowed: " in line and ("BACKEND@VERSION" in line or "each backend" in line), line
 
 
-def test_names_are_read_in_any_case_and_each_kept_once():
+def test_names_are_read_in_any_case_and_one_environment_named_twice_is_refused():
+    """The command line and the API alike: a name given twice, in any case or spelling of its
+    version, is a usage error naming both, never merged in silence."""
     from pooling_xfw.cli import _backends
 
-    assert _backends("onnxruntime@1.22.1, ONNXRuntime@1.22.1,PyTorch") == [EXTRA, "pytorch"]
+    assert _backends("onnxruntime@1.22.1, PyTorch") == [EXTRA, "pytorch"]
+    for typed, says in (("onnxruntime@1.22.1, ONNXRuntime@1.22.1", "'onnxruntime@1.22.1' twice"),
+                        ("pytorch,pytorch", "'pytorch' twice"),
+                        ("onnxruntime@1.22.1,onnxruntime@01.22.1.0",
+                         "'onnxruntime@1.22.1' and 'onnxruntime@01.22.1.0' are the same version"),
+                        ("pytorch,pytorch@2.13.0+cpu",
+                         "'pytorch' and 'pytorch@2.13.0+cpu' are the same version")):
+        with pytest.raises(PoolingError, match=re.escape(says)):
+            _backends(typed)
+    x = np.arange(16, dtype=np.float32).reshape(4, 4)
+    for names in (["pytorch", "pytorch"], [EXTRA, "onnxruntime@1.22.1.0"]):
+        with pytest.raises(PoolingError, match="twice|the same version"):
+            px.compare(x, 2, backends=names)
+
+
+@pytest.mark.parametrize("typed,canonical", [
+    ("onnxruntime@1.32.0", "onnxruntime"), ("onnxruntime@01.32.0", "onnxruntime"),
+    ("onnxruntime@1.32.0.0", "onnxruntime"), ("pytorch@2.13.0+cpu", "pytorch"),
+    ("pytorch@2.13.0+CPU", "pytorch"), ("jax@0.12.0.1", "jax"),
+    ("onnxruntime@01.22.1", "onnxruntime@1.22.1"), ("onnxruntime@1.22.1.0", "onnxruntime@1.22.1"),
+    ("paddle@2.6", "paddle@2.6.0"), ("pytorch@2.5.1+cpu", "pytorch@2.5.1+cpu"),
+    ("tensorflow@2.16.0RC01", "tensorflow@2.16.0rc1"),
+])
+def test_each_version_has_one_spelling_and_the_pinned_one_is_the_plain_name(typed, canonical):
+    """PEP 440's equality: one venv per version however it is written; the pinned version,
+    with or without the local label its column shows, is the plain name's own venv."""
+    assert envs.check_backend(typed) == typed and envs.canonical(typed) == canonical
+    assert envs.env_name(typed) == envs.env_name(canonical)
+
+
+@pytest.mark.parametrize("typed", ["onnxruntime@１.22.1", "onnxruntime@1.22.1٠"],
+                         ids=["full-width-digit", "arabic-indic-digit"])
+def test_a_version_of_digits_other_than_ascii_is_refused(typed):
+    with pytest.raises(PoolingError, match="is not a version number"):
+        envs.check_backend(typed)
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "pytorch", "jax"])
+def test_naming_the_pinned_version_runs_the_plain_names_venv(name):
+    """``--backends onnxruntime@1.32.0`` (the pinned version) is the very venv of
+    ``onnxruntime``: it runs, nothing is built, and its fix line never names another venv."""
+    pinned = f"{name}@{envs.pinned_version(name)}"
+    assert envs.interpreter(pinned) == envs.interpreter(name) is not None
+    proc = cli("compare", "--shape", "4,4", "--kernel", "2", "--backends", pinned)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{name} {envs.pinned_version(name)}" in proc.stdout
 
 
 def test_the_python_api_checks_names_alike():

@@ -136,9 +136,11 @@ def check_root(create: bool = False) -> Path:
     return root
 
 
-#: the version in ``BACKEND@VERSION``: a release number, digits and dots, maybe a pre- or
-#: post-release suffix (``2.0.0rc1``, ``1.2.post1``)
-VERSION_PATTERN = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?")
+#: the version in ``BACKEND@VERSION``: a release number, ASCII digits and dots, maybe a pre-
+#: or post-release suffix and a local label (``2.0.0rc1``, ``1.2.post1``, ``2.13.0+cpu``)
+VERSION_PATTERN = re.compile(r"(?P<release>[0-9]+(\.[0-9]+)*)(?P<pre>(a|b|rc)[0-9]+)?"
+                             r"(?P<post>\.post[0-9]+)?(?P<local>\+[a-z0-9]+(\.[a-z0-9]+)*)?",
+                             re.ASCII | re.IGNORECASE)
 #: how a backend is named, for error messages
 NAME_FORM = "BACKEND or BACKEND@VERSION (e.g. onnxruntime@1.22.1)"
 #: each framework's own packages in its pins: those ``BACKEND@VERSION`` sets to VERSION
@@ -158,6 +160,46 @@ def split_name(name: str) -> tuple[str, str | None]:
     name."""
     backend, sep, version = name.partition("@")
     return backend, (version if sep else None)
+
+
+def normalized_version(version: str) -> str:
+    """One spelling of each version (PEP 440's equality): release numbers without leading
+    zeros, at least three of them and no trailing zeros beyond (``01.22.1``, ``1.22.1.0`` ->
+    ``1.22.1``; ``2.0`` -> ``2.0.0``), the pre- and post-release numbers likewise, the local
+    label in lower case (``2.13.0+CPU`` -> ``2.13.0+cpu``)."""
+    found = VERSION_PATTERN.fullmatch(version)
+    if found is None:
+        return version
+    release = [int(part) for part in found["release"].split(".")]
+    while len(release) > 3 and release[-1] == 0:
+        release.pop()
+    release += [0] * (3 - len(release))
+    pre = found["pre"] or ""
+    if pre:
+        kind = re.match(r"[a-z]+", pre.lower()).group(0)
+        pre = f"{kind}{int(pre[len(kind):])}"
+    post = f".post{int(found['post'][5:])}" if found["post"] else ""
+    return ".".join(map(str, release)) + pre + post + (found["local"] or "").lower()
+
+
+def _public(version: str) -> str:
+    """A normalized version without its local label (``2.13.0+cpu`` -> ``2.13.0``): what a
+    pin ``==2.13.0`` installs either way."""
+    return normalized_version(version).split("+")[0]
+
+
+def canonical(name: str) -> str:
+    """The environment a backend name selects: the plain name for its pinned version however
+    the version is spelled (``onnxruntime@1.32.0``, ``@01.32.0``, ``@1.32.0.0``, and
+    ``pytorch@2.13.0+cpu``, the pinned release as its column shows it), else
+    ``BACKEND@VERSION`` with the version normalized (``normalized_version``)."""
+    backend, version = split_name(name)
+    if version is None or name_problem(name):
+        return name
+    pinned = pinned_version(backend)
+    if pinned is not None and _public(version) == _public(pinned):
+        return backend
+    return f"{backend}@{normalized_version(version)}"
 
 
 def framework_of(name: str) -> str:
@@ -261,9 +303,12 @@ def pins_text(name: str, directory: Path | None = None) -> bytes:
     directory = Path(directory or REQUIREMENTS_DIR)
     backend, version = split_name(name)
     base = directory / f"{backend}.txt"
-    own = directory / f"{name}.txt"
-    if version is None or version == pinned_version(backend, directory):
+    pinned = pinned_version(backend, directory)
+    if version is None or (pinned is not None and _public(version) == _public(pinned)):
         return base.read_bytes()
+    version = normalized_version(version)  # one venv per version however it is written
+    name = f"{backend}@{version}"
+    own = directory / f"{name}.txt"
     if own.is_file():
         return own.read_bytes()
     lines = base.read_text().splitlines()
@@ -282,8 +327,8 @@ def pins_text(name: str, directory: Path | None = None) -> bytes:
 def large_build(name: str) -> str | None:
     """Why building ``name``'s venv is refused (a download of several GB), with how to build it
     anyway; None when it is not (or ``POOLING_XFW_ALLOW_LARGE=1`` allows it)."""
-    backend, version = split_name(name)
-    if (version is None or backend not in LARGE_BUILDS or version == pinned_version(backend)
+    backend, version = split_name(canonical(name))
+    if (version is None or backend not in LARGE_BUILDS
             or os.environ.get(LARGE_VARIABLE) == "1"):
         return None
     return (f"{backend} other than {pinned_version(backend)} downloads {LARGE_BUILDS[backend]}, "
@@ -311,6 +356,7 @@ def user_interpreter(backend: str) -> str | None:
 def requirements(backend: str) -> Path:
     """The pins' file of a backend (``<backend>.txt``; for ``BACKEND@VERSION`` its own file when
     there is one, else the file its pins are derived from, see ``pins_text``)."""
+    backend = canonical(backend)
     own = REQUIREMENTS_DIR / f"{backend}.txt"
     return own if "@" not in backend or own.is_file() else (
         REQUIREMENTS_DIR / f"{framework_of(backend)}.txt")
@@ -457,8 +503,10 @@ def fingerprint(backend: str) -> str:
 
 
 def env_name(backend: str) -> str:
-    """``<backend>-<fingerprint[:8]>``: the name of the venv built from this checkout's pins."""
-    return f"{backend}-{fingerprint(backend)[:8]}"
+    """``<backend>-<fingerprint[:8]>``: the name of the venv built from this checkout's pins
+    (the backend's ``canonical`` name: the pinned version, however spelled, is the plain
+    name's venv)."""
+    return f"{canonical(backend)}-{fingerprint(backend)[:8]}"
 
 
 def env_dir(backend: str) -> Path:
@@ -505,7 +553,8 @@ def _matches(venv: Path, backend: str) -> bool:
 def current_dir(backend: str) -> Path | None:
     """The venv this checkout's pins select: its keyed venv, else an unkeyed one of an earlier
     version built from the same pins (used where it is); None when neither is there."""
-    for venv in (env_dir(backend), _legacy_dir(backend))[:1 if "@" in backend else 2]:
+    for venv in (env_dir(backend), _legacy_dir(backend))[:1 if "@" in canonical(backend)
+                                                          else 2]:
         if _matches(venv, backend):
             return venv
     return None
@@ -710,7 +759,7 @@ def wrong_version(backend: str, found: str) -> str | None:
     """For ``BACKEND@VERSION``: what is wrong when the interpreter runs another version (a local
     suffix, ``2.5.1+cpu``, is the same version); None when it is right."""
     name, version = split_name(backend)
-    if version is None or found.split("+")[0] == version:
+    if version is None or _public(found) == _public(version):
         return None
     return f"it runs {FRAMEWORK_MODULE[name]} {found}, not {version}"
 
