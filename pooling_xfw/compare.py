@@ -800,10 +800,19 @@ def _same_total(grad: np.ndarray, ref: np.ndarray, job: "_Job") -> bool:
                                np.nansum(np.abs(ref.astype(np.float64))))))
 
 
+def _overhang_counted(geometry):
+    """``geometry`` with each axis's ceil overhang taken as padding, so that an average that
+    counts padding counts it too (what a backward that divides by the whole window computes)."""
+    return dataclasses.replace(geometry, **{
+        name: dataclasses.replace(g, pad_after=g.pad_after + g.overhang)
+        for name, g in (("rows", geometry.rows), ("cols", geometry.cols))})
+
+
 def grad_cause(result: BackendResult, grad: np.ndarray, job: "_Job") -> str:
     """The known cause of a gradient difference, where the data shows it: every differing
     cell read by a window holding a NaN or only infinities, ties routed by another policy
-    (or shared unevenly, every differing cell a tied extreme and no gradient lost),
+    (or shared unevenly, every differing cell a tied extreme and no gradient lost), an
+    average's ceil overhang counted in its divisor (MXNet's float32 backward, measured),
     lp's NaN at a window sum of 0, or float32 precision in a float64 gradient."""
     ref, mode = job.grad_reference, job.spec.mode
     with np.errstate(invalid="ignore", over="ignore"):
@@ -848,6 +857,18 @@ def grad_cause(result: BackendResult, grad: np.ndarray, job: "_Job") -> str:
             return (f"ties in a window: {result.backend}'s gradient is shared unevenly among "
                     f"a window's tied extremes (an elementwise maximum of equal values shares it "
                     f"between them), the reference uses ties='first'{why}")
+    if mode == "avg" and job.spec.count_include_pad and job.geometry.has_overhang():
+        counted = _overhang_counted(job.geometry)
+        from .gradient import _avg_grad
+
+        up = job.grad.grad_output
+        alt = _avg_grad(np.ones(job.reference.shape, ref.dtype) if up is None
+                        else up.astype(ref.dtype), counted, job.x.shape)
+        if np.allclose(grad, alt, rtol=job.grad_tol[0], atol=job.grad_tol[1]):
+            return (f"the ceil overhang counted: {result.backend}'s average backward divides a "
+                    f"window that reaches past the padded input by its cells past it too; its "
+                    f"forward, like the reference, divides by the cells inside the padded input "
+                    f"only")
     if mode == "lp":
         zero = (job.x == 0) & ~np.isfinite(grad) & ~np.isnan(ref)
         if zero[differ].all():

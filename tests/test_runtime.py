@@ -235,6 +235,21 @@ def test_a_broken_interpreter_is_an_error_with_its_last_words(tmp_path, monkeypa
     assert "no torch here" in outcome.detail and "log: " in outcome.detail
 
 
+def test_a_failures_last_words_are_this_runs_never_an_earlier_runs(tmp_path, monkeypatch):
+    """The backend's log is shared by every run: a worker that says nothing before it dies gets
+    no line of an earlier one's (/bin/ls complaining, then /bin/true exiting in silence)."""
+    monkeypatch.setenv("POOLING_XFW_LOGS", str(tmp_path))
+    details = []
+    for python in ("/bin/ls", "/bin/true"):
+        with WorkerPool(start_timeout=60) as fresh:
+            details.append(px.compare(X16, 2, backends=["pytorch"], pool=fresh, gateways={
+                "pytorch": f"popen//python={python}"}).results["pytorch"].detail)
+    assert "/bin/ls: cannot access" in details[0], details[0]
+    assert "exited with status 0 while starting; restarted" in details[1], details[1]
+    assert "/bin/ls" not in details[1] and "cannot access" not in details[1], details[1]
+    assert "/bin/ls: cannot access" in (tmp_path / "pytorch.log").read_text()  # still logged
+
+
 def test_a_banner_before_python_is_an_error_not_a_length(tmp_path, monkeypatch):
     banner = _wrapper(tmp_path, "python",
                       f"echo 'Welcome to the cluster'\nexec {envs.interpreter('mxnet')} \"$@\"")
