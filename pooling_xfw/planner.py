@@ -533,7 +533,7 @@ def _window_sum(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: s
     padded = _padded(vocab, plan, geom, v, 0, layout, run)
     if geom.spec.dilation != (1, 1):
         plan.emulate("dilation: the window as strided slices, reduced axis by axis")
-        return _slice_reduce(vocab, plan, geom, padded, layout, "sum", run)
+        return _slice_reduce(vocab, plan, geom, padded, layout, "sum")
     mean = _crop(vocab, plan, geom,
                  _pool(vocab, plan, padded, "avg", (kh, kw), geom.spec.stride, layout), layout,
                  run)
@@ -552,7 +552,7 @@ def _emulate(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
         if spec.dilation != (1, 1) or slices:
             if spec.dilation != (1, 1):
                 plan.emulate("dilation: the window as strided slices, reduced axis by axis")
-            return _slice_reduce(vocab, plan, geom, padded, layout, "max", run)
+            return _slice_reduce(vocab, plan, geom, padded, layout, "max")
         return _crop(vocab, plan, geom, _pool(vocab, plan, padded, "max", spec.pool_size,
                                                    spec.stride, layout), layout, run)
     overhang = run.may_overhang() if run else geom.has_overhang()
@@ -624,23 +624,18 @@ def _crop(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
 
 
 def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, layout: str,
-                  reduce: str, run: RuntimePads | None = None) -> Var:
-    """Reduce each window as k strided slices per axis (columns, then rows).  With ``run``,
-    tap ``j`` is the slice ``j*d : -(k-1-j)*d : s`` of the padded axis: the floor pooling's
-    windows, whatever its length."""
+                  reduce: str) -> Var:
+    """Reduce each window as k strided slices per axis (columns, then rows): tap ``j`` is the
+    slice ``j*d : -(k-1-j)*d : s`` of the padded axis, the floor pooling's windows whatever the
+    axis's length.  They are the spec's at every size: the padded array makes exactly the
+    spec's windows by the floor rule (its pads, and where they follow the input's size, SAME
+    pads and ceil overhang computed from its shape when the code runs: ``runtime_pads``)."""
     v = padded
-    for axis, g, (before, after) in (("W", geom.cols, overhang_pads(geom)[1]),
-                                     ("H", geom.rows, overhang_pads(geom)[0])):
+    for axis, g in (("W", geom.cols), ("H", geom.rows)):
         acc = None
-        length = before + g.size + after
         for tap in range(g.kernel):
             start = tap * g.dilation
-            if run is not None:
-                cut = slice(start, start - (g.extent - 1) or None, g.stride)
-            else:
-                # the stop counted from the end of the padded axis (the same code for every
-                # input size whose last window ends alike)
-                cut = slice(start, start + (g.out - 1) * g.stride + 1 - length or None, g.stride)
+            cut = slice(start, start - (g.extent - 1) or None, g.stride)
             index = hw_index(layout, slice(None), cut) if axis == "W" else hw_index(
                 layout, cut, slice(None))
             piece = vocab.getitem(plan, v, index)

@@ -188,6 +188,70 @@ def test_printed_code_gives_the_source_numbers_or_refuses_at_every_size(hook_poo
         assert (ran[name]["refused"] > 0) == (target.kind == "size-dependent"), (name, ran[name])
 
 
+@pytest.mark.parametrize("framework,call,shape,targets", [
+    ("pytorch", "nn.MaxPool2d(3, stride=2, dilation=2)", (1, 1, 9, 9),
+     ("paddle", "mxnet", "tensorflow")),
+    ("jax", "lax.reduce_window(x, -jnp.inf, lax.max, (1, 3, 3, 1), (1, 2, 2, 1), 'VALID', "
+            "window_dilation=(1, 2, 2, 1))", (1, 9, 9, 1), ("mxnet", "tensorflow", "paddle")),
+], ids=["torch-dilated-max", "jax-dilated-reduce-window"])
+def test_a_dilated_window_as_slices_holds_at_every_size(hook_pool, framework, call, shape,
+                                                        targets):
+    """The strided slices of a dilated window stop where the floor rule does, counted from the
+    axis's end, at any length: the code holds at every size (it once held for odd sizes only,
+    and refused 6x6, where it gave the source's numbers)."""
+    result = porting.translate(call, framework, shape, to=list(targets), verify=False)
+    layout = result.source.spec["layout"]
+    hook_pool.start(list(targets) + [framework])
+    for name in targets:
+        target = result.targets[name]
+        assert target.kind == "emulated" and "this translation holds" not in target.code, (
+            name, target.verdict)
+        for i, hw in enumerate([(6, 6), (8, 10), (12, 7), (5, 5), (9, 9)]):
+            x = porting._random_input(porting.sizes.with_hw(shape, layout, hw), layout, i)
+            reply, y = _run_printed(hook_pool, name, target.code, x)
+            assert reply["status"] == "ok", (name, hw, reply)
+            np.testing.assert_allclose(y, porting.run_native(result.source, x, hook_pool),
+                                       err_msg=f"{name} {hw}")
+
+
+@pytest.mark.parametrize("framework,call,shape,narrowed,kept", [
+    ("pytorch", "nn.MaxPool2d(2, ceil_mode=True)", (1, 1, 9, 9), {"mxnet": 2},
+     ("pytorch", "tensorflow", "jax")),
+    ("tensorflow", "layers.AveragePooling2D(3, strides=2)", (1, 9, 9, 2),
+     {"mxnet": 3, "pytorch": 3, "paddle": 3, "onnxruntime": 3}, ("tensorflow", "jax")),
+], ids=["torch-ceil-1x1", "keras-valid-below-the-window"])
+def test_a_target_that_fails_where_only_the_source_pools_is_narrowed(
+        hook_pool, framework, call, shape, narrowed, kept):
+    """Below the window the neutral spec pools nothing, but PyTorch's ceil_mode makes one window
+    of a 1x1 input and Keras' 'valid' an empty output.  A target whose code raises there (MXNet:
+    "kernel <= dshape + 2*pad") or gives another shape says so: its verdict is size-dependent
+    with the sizes the spec defines, its code refuses the others; on both sides of that bound
+    the code does what its verdict says.  A target that gives the source's result there is not
+    narrowed."""
+    result = porting.translate(call, framework, shape, pool=hook_pool)
+    layout = result.source.spec["layout"]
+    for name in kept:
+        assert result.targets[name].kind in ("native", "emulated"), result.targets[name].verdict
+    for name, bound in narrowed.items():
+        target = result.targets[name]
+        assert target.kind == "size-dependent", (name, target.verdict)
+        assert f"(H >= {bound}); W in" in target.verdict and "below, " in target.verdict
+        assert f"refuses {bound - 1}x{bound - 1} as printed" in target.check or \
+            "refuses 1x1 as printed" in target.check, target.check
+        hook_pool.start([name])
+        for hw, holds in (((bound - 1, bound - 1), False), ((bound, bound), True),
+                          ((bound + 3, bound), True)):
+            x = porting._random_input(porting.sizes.with_hw(shape, layout, hw), layout, 0)
+            reply, y = _run_printed(hook_pool, name, target.code, x)
+            if not holds:  # refused as printed, and unguarded it does not give the source's
+                assert reply["kind"] == "ValueError" and "holds for" in reply["message"]
+                assert target.outside, name
+                continue
+            assert reply["status"] == "ok", (name, hw, reply)
+            np.testing.assert_allclose(y.reshape(-1), porting.run_native(
+                result.source, x, hook_pool).reshape(-1), rtol=1e-5, atol=1e-6)
+
+
 # SAME into a framework without it, ceil mode into TensorFlow: pads computed from x.shape
 EVERY_SIZE = [
     ("tensorflow", "layers.MaxPooling2D((3, 3), strides=(2, 2), padding='same')", (1, 8, 8, 3),

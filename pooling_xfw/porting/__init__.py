@@ -18,7 +18,7 @@ import numpy as np
 
 from ..adaptive import AdaptiveGeometry, adaptive_pool2d, global_pool2d
 from ..compare import compare_many, input_scale, judge, tolerance
-from ..errors import PoolingError
+from ..errors import PoolingError, one_line
 from ..reference import pool2d, work_dtype
 from ..runtime.client import WorkerFailure, default_pool
 from ..runtime.envs import BACKENDS
@@ -173,6 +173,11 @@ class Target:
     grad_checked: dict = dataclasses.field(default_factory=dict)
     #: lines shown under the verdict: ONNX's pooling nodes with every attribute (defaults too)
     details: list = dataclasses.field(default_factory=list)
+    #: the printed code without its size guard, as a plan (what runs at any size)
+    plan: object = dataclasses.field(default=None, repr=False)
+    #: sizes the neutral spec does not define (below the window) where the source call returns
+    #: a result and this code does not return the same: shape -> what it does
+    outside: dict = dataclasses.field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -253,6 +258,7 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=Non
     result = Translation(native, shape, geometry, targets)
     if verify:
         _verify(result, kwargs, pool or default_pool(), seed)
+        _verify_outside(result, kwargs, pool or default_pool(), seed)
         _verify_grad(result, kwargs, pool or default_pool(), seed)
     return result
 
@@ -304,7 +310,7 @@ def _target(name: str, kwargs: dict, x: np.ndarray, op: str = "pool2d") -> Targe
         verdict = f"size-dependent: valid for {sizes.summary(conds)}"
         code = sizes.insert_precondition(code, sizes.precondition(conds, kwargs["layout"]))
     return Target(name, verdict, code, plan.emulated_by + plan.adaptations, conditions=conds,
-                  details=onnx_nodes(plan) if name == "onnxruntime" else [])
+                  details=onnx_nodes(plan) if name == "onnxruntime" else [], plan=plan)
 
 
 #: ONNX's pooling operators' attributes and their defaults (opset 22), in the spec's order
@@ -392,6 +398,76 @@ def _verify(result: Translation, kwargs, pool, seed: int) -> None:
             if diff is not None:
                 target.max_abs_diff = max(target.max_abs_diff or 0.0, diff)
         target.check = _summarize(target.checked, layout)
+
+
+def _run_printed(target: Target, x: np.ndarray, pool) -> np.ndarray:
+    """``target``'s printed code, without its size guard, on ``x`` (any size) in its
+    framework's worker."""
+    hello = pool.start([target.backend])[target.backend]
+    if isinstance(hello, WorkerFailure):
+        raise hello
+    reply, arrays = pool.worker(target.backend).request(
+        {"op": "run-plan", "plan": target.plan.to_json()}, [x])
+    if reply["status"] != "ok":
+        raise WorkerFailure("error", f"{reply['kind']}: {reply['message']}")
+    return arrays[0]
+
+
+def _verify_outside(result: Translation, kwargs, pool, seed: int) -> None:
+    """Sizes the neutral spec does not define (an input smaller than the window,
+    ``sizes.undefined_shapes``) where the source call still returns a result (TensorFlow's and
+    Flax's ``'VALID'`` an empty output, PyTorch's ``ceil_mode`` one window reaching past a
+    1x1 input): each target's printed code runs there too, and a target that raises or gives
+    other numbers is narrowed to the sizes the spec defines, its verdict saying why and its
+    code refusing the others (MXNet's pooling raises "kernel <= dshape + 2*pad" there)."""
+    layout = kwargs["layout"]
+    for shape in sizes.undefined_shapes(kwargs, result.shape):
+        x = _random_input(shape, layout, seed)
+        try:
+            expected = run_native(result.source, x, pool)
+        except (WorkerFailure, PoolingError):
+            continue  # the source refuses it too
+        for target in result.targets.values():
+            if target.kind == "impossible" or target.plan is None:
+                continue
+            try:
+                out = _run_printed(target, x, pool)
+            except WorkerFailure as failure:
+                target.outside[shape] = f"raises {failure.reason}"
+                continue
+            out = out.reshape(expected.shape) if out.size == expected.size else out
+            if out.shape != expected.shape or not np.allclose(
+                    out.astype(np.float64), expected.astype(np.float64), equal_nan=True,
+                    rtol=1e-5, atol=1e-6):
+                target.outside[shape] = (f"gives shape {out.shape} where the source gives "
+                                         f"{expected.shape}" if out.shape != expected.shape
+                                         else "gives other numbers")
+    for target in result.targets.values():
+        if target.outside:
+            _narrow_to_the_spec(result, target, kwargs)
+
+
+def _narrow_to_the_spec(result: Translation, target: Target, kwargs) -> None:
+    """``target`` held to the sizes the neutral spec defines (its code guarded): below them the
+    source call returns a result this code does not (``target.outside``)."""
+    layout = kwargs["layout"]
+    smallest = sizes.smallest_defined(kwargs, result.shape)
+    target.conditions = [c.at_least(n) for c, n in zip(
+        target.conditions or [sizes.AxisCondition(a, 1, 1, (0,), (), True) for a in sizes.AXES],
+        smallest)]
+    shape, what = next(iter(target.outside.items()))
+    hw = "x".join(map(str, sizes.hw_of(shape, layout)))
+    why = (f"below, {result.source.framework}'s call returns a result the neutral spec does "
+           f"not define, and this code {one_line(what, 160)} (input {hw})")
+    target.verdict = f"size-dependent: valid for {sizes.summary(target.conditions)}; {why}"
+    target.code = sizes.insert_precondition(target.plan.render(), sizes.precondition(
+        target.conditions, layout))
+    short = "raises" if what.startswith("raises") else what.split(" where")[0]
+    target.reasons = list(target.reasons) + [
+        f"held to the sizes the neutral spec defines: below them {result.source.framework}'s "
+        f"call returns a result and this code {short}"]
+    target.check += (f"; refuses {hw} as printed (below the window, where the source call "
+                     f"returns a result, the code unguarded {short})")
 
 
 def _neutral_output(op: str, x: np.ndarray, kwargs: dict) -> np.ndarray:

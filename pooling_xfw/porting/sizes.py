@@ -107,6 +107,15 @@ class AxisCondition:
         return " or ".join(f"({p})" if " and " in p and len(parts) > 1 else p
                            for p in parts) or "False"
 
+    def at_least(self, n: int) -> "AxisCondition":
+        """This condition and ``size >= n``."""
+        if n <= 1:
+            return self
+        if self.everywhere:
+            return AxisCondition(self.axis, n, 1, (0,), (), False)
+        return AxisCondition(self.axis, max(self.start, n), self.modulus, self.residues,
+                             tuple(b for b in self.below if b >= n), False)
+
     def examples(self, count: int = 4) -> str:
         found, n = [], 1
         while len(found) < count and n < self.start + count * self.modulus + 1:
@@ -191,6 +200,32 @@ def insert_precondition(code: str, lines: list[str]) -> str:
     first = next((i for i, row in enumerate(rows) if " = " in row and not row.startswith(
         ("import ", "from ", "#"))), len(rows))
     return "\n".join(rows[:first] + lines + rows[first:])
+
+
+def smallest_defined(kwargs: dict, shape: tuple) -> tuple[int, int]:
+    """Per axis, the smallest size the neutral spec pools (the other axis at its size in
+    ``shape``): below it a window reads only padding or reaches past the padded input."""
+    layout = kwargs["layout"]
+    h, w = hw_of(shape, layout)
+    found = []
+    for index in range(2):
+        n = 1
+        while not defined(kwargs, with_hw(shape, layout, (n, w) if index == 0 else (h, n))):
+            n += 1
+            if n > sample_limit(kwargs):
+                break
+        found.append(n)
+    return found[0], found[1]
+
+
+def undefined_shapes(kwargs: dict, shape: tuple) -> list[tuple]:
+    """``shape`` with (H, W) at sizes the neutral spec does not pool, below the smallest it
+    does (1x1 and the largest square below that): where a framework may still return a result
+    (an empty output, a window reaching past the input) and a translation may not."""
+    small = min(smallest_defined(kwargs, shape))
+    layout = kwargs["layout"]
+    return [with_hw(shape, layout, (n, n)) for n in sorted({1, small - 1}) if 1 <= n < small
+            and not defined(kwargs, with_hw(shape, layout, (n, n)))]
 
 
 def verification_shapes(kwargs: dict, shape: tuple) -> list[tuple]:
