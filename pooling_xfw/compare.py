@@ -6,7 +6,9 @@ Operations (``op``): ``"pool2d"`` (``px.pool2d``, the default), ``"adaptive"``
 
 Statuses: ``agree``; ``differ`` (with the first differing position and, where the cause is a
 known framework behaviour, the reason); ``error`` (the framework raised, crashed, was killed
-or timed out: the reason in one line); ``unavailable`` (no environment: the fix).
+or timed out: the reason in one line); ``unavailable`` (no environment: the fix).  The
+backward pass (``grad=True``) has these and ``not compared``: the framework has no gradient by
+design (ONNX Runtime's inference sessions), which is measured, not a failure to run.
 
 Tolerances: max and min compare exactly (NaN equal to NaN; integers in their own dtype).  avg
 and lp compare with ``numpy.isclose`` and a default per output dtype, ``DEFAULT_TOLERANCE``
@@ -43,6 +45,10 @@ from .runtime.client import Hello, WorkerFailure, WorkerPool, default_pool
 from .spec import PoolSpec, make_spec, resolve, spatial_axes
 
 STATUSES = ("agree", "differ", "error", "unavailable")
+#: the backward pass's status where the framework has no gradient by design (ONNX Runtime runs
+#: inference only): nothing to compare, which is not a failure to run
+NOT_COMPARED = "not compared"
+GRAD_STATUSES = STATUSES + (NOT_COMPARED,)
 #: (rtol, atol) for avg / lp, by output dtype
 DEFAULT_TOLERANCE = {"float16": (2e-3, 2e-3), "float32": (1e-5, 1e-6),
                      "float64": (1e-10, 1e-12)}
@@ -84,8 +90,8 @@ class Comparison:
     @property
     def ok(self) -> bool:
         """True when every requested backend agrees with the reference, on the gradient too
-        where it was compared."""
-        return all(r.status == "agree" and r.grad_status in (None, "agree")
+        where it was compared (a framework without autograd has none to compare)."""
+        return all(r.status == "agree" and r.grad_status in (None, "agree", NOT_COMPARED)
                    for r in self.results.values())
 
 
@@ -500,7 +506,7 @@ def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scal
     if grad and reply.get("grad_error"):  # the forward ran, its gradient did not
         result.grad_status, result.grad_detail = "error", f"BackendError: {reply['grad_error']}"
     elif unavailable:  # a framework without autograd: the forward judged, no gradient faked
-        result.grad_status, result.grad_detail = "unavailable", unavailable
+        result.grad_status, result.grad_detail = NOT_COMPARED, unavailable
     elif grad:
         judge_grad(result, arrays[1], job)
 

@@ -18,7 +18,7 @@ The rows named ``backward: ...`` (``Probe.grad``) compare the gradient with resp
 input (``px.compare(..., grad=True)``: each framework's autograd of the plan it runs against
 ``px.pool2d_grad`` with ``ties="first"`` and an upstream gradient of ones); their cells say the
 backward pass only (the forward is the row of the same convention above).  A framework without
-autograd (ONNX Runtime) reads ``unavailable`` there, and a framework whose autograd raises
+autograd (ONNX Runtime) reads ``not compared`` there, and a framework whose autograd raises
 where its forward ran reads ``error`` with its message (``Probe.grad_errors``: JAX has no VJP
 for a dilated max); neither is a failure to measure (``could_not_run``).
 """
@@ -30,7 +30,7 @@ import sys
 
 import numpy as np
 
-from .compare import compare
+from .compare import NOT_COMPARED, compare
 from .runtime import envs
 from .runtime.envs import BACKENDS, label
 from .runtime.worker import machine as this_machine
@@ -248,15 +248,15 @@ def _cause(detail: str) -> str:
 
 
 def _grad_failure(result, probe: Probe) -> str | None:
-    """For a backward row whose forward ran: ``error`` or ``unavailable`` where only the
+    """For a backward row whose forward ran: ``error`` or ``not compared`` where only the
     gradient did not (the framework's autograd raised; it has none), else None."""
     if not probe.grad or result.status not in ("agree", "differ"):
         return None
-    return result.grad_status if result.grad_status in ("error", "unavailable") else None
+    return result.grad_status if result.grad_status in ("error", NOT_COMPARED) else None
 
 
 def _no_autograd(detail: str) -> str:
-    """An ``unavailable`` gradient's reason in brief: up to its first colon."""
+    """A gradient's reason for not being compared, in brief: up to its first colon."""
     return detail.split(":")[0]
 
 
@@ -268,8 +268,8 @@ def _cell(result, probe: Probe | None = None) -> str:
     if probe is not None and probe.grad:
         status, detail = result.grad_status, result.grad_detail
         failure = _grad_failure(result, probe)
-        if failure == "unavailable":
-            return f"unavailable: {_no_autograd(detail)}"
+        if failure == NOT_COMPARED:
+            return f"{NOT_COMPARED}: {_no_autograd(detail)}"
         if failure == "error":
             own = detail.removeprefix("BackendError: ").removeprefix(f"{result.backend}: ")
             return f"error: {result.backend}'s autograd raised {own}"
@@ -289,7 +289,7 @@ def _marked_cell(result, probe: Probe) -> str:
 def could_not_run(rows) -> dict[str, str]:
     """{backend: why} for each backend some cell of ``rows`` could not measure: its forward
     (every row's) did not run, or a backward row's autograd raised where the probe records no
-    such error.  A gradient that does not exist (no autograd) is measured: ``unavailable``."""
+    such error.  A gradient that does not exist (no autograd) is measured: ``not compared``."""
     unrun: dict[str, str] = {}
     for probe, results in rows:
         for name, r in results.items():
@@ -422,19 +422,19 @@ def _legends(rows, backends) -> list[str]:
         for backend in backends:
             r = results.get(backend)
             kind = _grad_failure(r, probe) if r is not None else None
-            if kind == "unavailable":
+            if kind == NOT_COMPARED:
                 failures.setdefault(kind, {}).setdefault(backend, r.grad_detail)
             elif kind == "error":
                 failures.setdefault(kind, {}).setdefault(backend, probe.name)
     if failures:
         said = []
-        if "unavailable" in failures:
-            said += [f"unavailable: {reason}" for reason in failures["unavailable"].values()]
+        if NOT_COMPARED in failures:
+            said += [f"{NOT_COMPARED}: {reason}" for reason in failures[NOT_COMPARED].values()]
         if "error" in failures:
             said += ["error: the framework's autograd raised where its forward ran ("
                      + "; ".join(f"{b} in {name!r}" for b, name in failures["error"].items())
                      + "), its message quoted"]
-        lines += ["", "A backward cell reading unavailable or error is the framework's own "
+        lines += ["", f"A backward cell reading {NOT_COMPARED} or error is the framework's own "
                       "gradient, measured: " + "; ".join(said) + "."]
     return lines
 

@@ -1464,7 +1464,7 @@ def test_grad_json_has_the_reference_gradient_and_each_backends(grad_doc, tied_o
     statuses = {}
     for name, r in case["results"].items():
         statuses[name] = r["grad_status"]
-        if r["grad_status"] in ("error", "unavailable"):  # no gradient, and why
+        if r["grad_status"] in ("error", "unavailable", "not compared"):  # none, and why
             assert r["grad_input"] is None and r["grad_detail"]
             continue
         assert np.asarray(r["grad_input"]).shape == x.shape
@@ -1510,8 +1510,32 @@ def test_grad_tables_read_forward_slash_backward(grad_doc, fmt):
     assert "each backend: forward / backward" in text and "ties='first'" in text
     assert f"cli / paddle: backward differ: {results['paddle']['grad_detail']}" in text
     s = grad_doc["summary"]["grad"]
+    assert s["not compared"] == 1 and results["onnxruntime"]["grad_status"] == "not compared"
     assert (f"backward: {s['agree']} agree, {s['differ']} differ, {s['error']} error, "
-            f"{s['unavailable']} unavailable; exit 1") in text
+            f"{s['unavailable']} unavailable, 1 not compared; exit 1") in text
+    assert "-: not compared, the framework has no gradient" in text
+
+
+@pytest.mark.parametrize("command", [
+    ["compare", "--shape", "2,3,9,9", "--kernel", "3", "--stride", "2", "--padding", "1"],
+    ["report", "--cases", "pool2d-avg,maxpool-k3-p1-s2"],
+], ids=["compare", "report"])
+def test_grad_on_every_default_backend_exits_0_when_every_gradient_agrees(command):
+    """ONNX Runtime has no autograd by design: its backward is not compared, which is no failure
+    to run (exit 0, as translate and conventions treat it), and its cell reads '-'."""
+    proc = cli(*command, "--grad", env={"NO_COLOR": "1"}, check_exit=0)
+    assert "1 not compared" in proc.stdout or "2 not compared" in proc.stdout, proc.stdout
+    lines = proc.stdout.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith("case"))
+    columns = re.split(r"\s{2,}", lines[start].strip())
+    ort = next(c for c in columns if c.startswith("onnxruntime"))
+    table = lines[start + 1:lines.index("", start)]
+    assert len(table) == (1 if command[0] == "compare" else 2)
+    for row in table:
+        cells = dict(zip(columns, re.split(r"\s{2,}", row.strip())))
+        assert cells[ort] == "agree / -" and all(
+            cells[c] in ("agree / agree", "agree* / agree") for c in columns[1:]
+            if c != ort and c not in ("chapter", "op")), row
 
 
 def test_grad_html_draws_each_gradient_and_where_it_differs(grad_doc, tmp_path):

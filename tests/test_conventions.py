@@ -70,10 +70,10 @@ def test_each_worker_reports_its_machine(pool):
 
 def _accepted(probe, backend, result) -> bool:
     """A backward row's cell that is the framework's own gradient failing, as recorded: no
-    autograd (``unavailable``), or the autograd raising what ``Probe.grad_errors`` says."""
+    autograd (``not compared``), or the autograd raising what ``Probe.grad_errors`` says."""
     if not probe.grad or result.status not in ("agree", "differ"):
         return False
-    if result.grad_status == "unavailable":
+    if result.grad_status == "not compared":
         return True
     return result.grad_status == "error" and backend in probe.grad_errors and (
         probe.grad_errors[backend] in result.grad_detail)
@@ -106,7 +106,7 @@ def test_the_gradients_that_do_not_exist_read_so(measured):
             if line.startswith(f"| {probe.label} |")}
     for probe in conventions.PROBES:
         if probe.grad:
-            assert rows[probe.name]["onnxruntime"] == "unavailable: onnxruntime has no autograd"
+            assert rows[probe.name]["onnxruntime"] == "not compared: onnxruntime has no autograd"
     dilated = rows["backward: max ties, dilation 2 (all 1, k2 d2 s1)"]["jax"]
     assert dilated.startswith("error: jax's autograd raised NotImplementedError: VJP not "
                               "implemented for select_and_gather"), dilated
@@ -283,7 +283,7 @@ def _one_row(name, **results):
 
 
 @pytest.mark.parametrize("name,result,runs", [
-    ("backward: lp", _result("onnxruntime", grad="unavailable", grad_detail=NO_AUTOGRAD), True),
+    ("backward: lp", _result("onnxruntime", grad="not compared", grad_detail=NO_AUTOGRAD), True),
     ("backward: max ties, dilation 2", _result("jax", grad="error", grad_detail=VJP), True),
     ("backward: lp", _result("jax", grad="error", grad_detail=VJP), False),
     ("backward: lp", BackendResult("onnxruntime", "unavailable", detail="no environment",
@@ -301,7 +301,7 @@ def test_what_counts_as_could_not_run(name, result, runs):
 def test_update_readme_refuses_only_an_incomplete_table(monkeypatch, runs):
     from pooling_xfw import cli
 
-    onnx = (_result("onnxruntime", grad="unavailable", grad_detail=NO_AUTOGRAD) if runs else
+    onnx = (_result("onnxruntime", grad="not compared", grad_detail=NO_AUTOGRAD) if runs else
             BackendResult("onnxruntime", "unavailable", detail="no environment"))
     rows = _one_row("backward: lp", onnxruntime=onnx)
     written = []
@@ -382,8 +382,8 @@ def test_a_backward_row_reads_what_compare_grad_says(measured, tmp_path, name):
             cell = conventions._unmark(cell, probe)
         if r["grad_status"] == "agree":
             assert cell == conventions._path_cell(r["how"]), (backend, row)
-        elif r["grad_status"] == "unavailable":  # no autograd: the reason's first clause
-            assert cell == f"unavailable: {r['grad_detail'].split(':')[0]}", (backend, row)
+        elif r["grad_status"] == "not compared":  # no autograd: the reason's first clause
+            assert cell == f"not compared: {r['grad_detail'].split(':')[0]}", (backend, row)
         elif r["grad_status"] == "error":  # the framework's autograd raised: its message
             assert cell.startswith(f"error: {backend}'s autograd raised ") and (
                 cell.endswith(r["grad_detail"].split(f"{backend}: ", 1)[1])), (backend, row)

@@ -240,9 +240,9 @@ def _cases(dtype, layout):
 
 def _gradless(r) -> str | None:
     """Why a backend gave no gradient by design, from its reported reason, else None: ONNX
-    Runtime runs inference only (``unavailable``: "no autograd"); JAX has no VJP for a dilated
+    Runtime runs inference only (``not compared``: "no autograd"); JAX has no VJP for a dilated
     max or min ``reduce_window`` (``error``, its forward judged: "no dilated-max VJP")."""
-    if r.backend == "onnxruntime" and r.grad_status == "unavailable":
+    if r.backend == "onnxruntime" and r.grad_status == "not compared":
         return "no autograd" if "has no autograd" in r.grad_detail else None
     if r.backend == "jax" and r.grad_status == "error":
         return "no dilated-max VJP" if "VJP not implemented" in r.grad_detail else None
@@ -403,7 +403,7 @@ def test_rendered_backward_names_the_frameworks_autograd(pool):
                "mxnet": "autograd.record()", "jax": "jax.vjp(forward, x)"}
     for backend, r in result.results.items():
         if backend == "onnxruntime":  # inference only: no backward to show
-            assert r.how.get("grad_code") is None and r.grad_status == "unavailable"
+            assert r.how.get("grad_code") is None and r.grad_status == "not compared"
             continue
         assert spelled[backend] in r.how["grad_code"], r.how["grad_code"]
 

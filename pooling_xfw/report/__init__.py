@@ -20,7 +20,8 @@ import numpy as np
 
 from .. import __version__
 from ..cases import Case
-from ..compare import BackendResult, compare_many, input_scale, judge, resolve_case, tolerance
+from ..compare import (GRAD_STATUSES, BackendResult, compare_many, input_scale, judge,
+                       resolve_case, tolerance)
 from ..errors import PoolingError
 from ..gradient import check_ties, output_shape_of
 from ..reference import work_dtype
@@ -58,7 +59,8 @@ SCHEMA_DOC = """\
                                         "calls": [str], "code": str}|null,
                                 "differing": [[index, value, reference], ...]|null,
                                 with --grad only (the backward pass):
-                                "grad_status": "agree"|"differ"|"error"|"unavailable",
+                                "grad_status": "agree"|"differ"|"error"|"unavailable"|
+                                               "not compared",
                                 "grad_max_abs_diff": number|null, "grad_input": array|null,
                                 "grad_detail": str,
                                 "grad_differing": [[index, value, reference], ...]|null}},
@@ -67,7 +69,7 @@ SCHEMA_DOC = """\
                       "seed": int|null, "upstream": array, "reference": array}}],
   "summary": {"agree": int, "differ": int, "error": int, "unavailable": int, "mismatch": int,
               with --grad only: "grad": {"agree": int, "differ": int, "error": int,
-                                         "unavailable": int},
+                                         "unavailable": int, "not compared": int},
               "exit_code": int}
 }
 With --grad (pool2d cases of a float input only), each case's backward pass: "grad.upstream" is
@@ -76,8 +78,9 @@ default_rng([seed, 1]).standard_normal in the input's dtype), "grad.reference" i
 px.pool2d_grad's gradient with respect to the input (the input's shape) for "grad.ties", and
 each result's "grad_input" is the framework's own autograd gradient of the plan it ran, judged
 against it into "grad_status" ("differ": "grad_detail" says how many cells, the first, and the
-cause where the data shows a known one).  The summary counts forward statuses at the top and
-backward ones in "grad".
+cause where the data shows a known one; "not compared": the framework has no gradient by
+design, "grad_detail" says why, and the exit code does not count it).  The summary counts
+forward statuses at the top and backward ones in "grad".
 A global pooling with "keepdims": false has no H and W axes in its reference and outputs
 ((N, C) for an (N, C, H, W) input).
 A case's "expected" (the chapter's printed output, or a case file's) is held to the reference as
@@ -112,7 +115,7 @@ def jsonable(value):
 def exit_code(counts: dict) -> int:
     """1 when any backend differs (forward, or backward in ``counts["grad"]``), or a case's
     reference does not match its expected output; else 3 when any backend could not run (either
-    pass); else 0."""
+    pass); else 0.  A gradient not compared (a framework without autograd) changes nothing."""
     grad = counts.get("grad") or {}
     if counts["differ"] or counts.get("mismatch") or grad.get("differ"):
         return EXIT_DIFFER
@@ -185,7 +188,7 @@ def build(cases: Iterable[Case], backends: Iterable[str] = BACKENDS, pool=None,
     doc = {"schema": SCHEMA, "tool_version": __version__, "numpy_version": np.__version__,
            "backends": {name: _backend_entry(name, hellos[name]) for name in names}, "cases": []}
     counts = dict.fromkeys(("agree", "differ", "error", "unavailable", "mismatch"), 0)
-    grad_counts = dict.fromkeys(("agree", "differ", "error", "unavailable"), 0)
+    grad_counts = dict.fromkeys(GRAD_STATUSES, 0)
     comparisons = compare_many([case_arguments(case, grad) for case in cases], backends=names,
                                pool=pool)
     for case, result in zip(cases, comparisons):

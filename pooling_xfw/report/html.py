@@ -18,14 +18,16 @@ import numpy as np
 
 from ..compare import DEFAULT_TOLERANCE
 from ..spec import spatial_axes
-from .table import (backend_cell, backend_label, cell_status, expected_column, grad_note,
-                    has_grad, has_op_column, is_chapter_example, op_cell, table_note)
+from .table import (backend_cell, backend_label, backward_counts, cell_status,
+                    expected_column, grad_note, has_grad, has_op_column, is_chapter_example,
+                    op_cell, table_note)
 
 _STOPS = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]  # viridis
 _SPECIAL = {"-inf": "#000000", "+inf": "#ff7f0e", "NaN": "#ff00ff"}
 _DIFFERS, _SAME = "#cf222e", "#eaeef2"
 _STATUS_COLOR = {"agree": "#1a7f37", "differ": "#cf222e", "error": "#9a6700",
-                 "unavailable": "#6e7781", "ok": "#1a7f37", "MISMATCH": "#cf222e"}
+                 "unavailable": "#6e7781", "ok": "#1a7f37", "MISMATCH": "#cf222e",
+                 "not compared": "#6e7781"}
 _LOOSEST = DEFAULT_TOLERANCE["float16"]  # a map of where is drawn at the loosest tolerance
 
 
@@ -453,9 +455,7 @@ def render_html(doc: dict) -> str:
     """The whole page: summary, the backends, the table of cases, then each case."""
     s = doc["summary"]
     backward = s.get("grad")
-    backward = (f" Backward: {backward['agree']} agree, {backward['differ']} differ, "
-                f"{backward['error']} error, {backward['unavailable']} unavailable."
-                if backward else "")
+    backward = f" {backward_counts(backward).capitalize()}." if backward else ""
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>pooling-xfw report</title>"
             f"<style>{_CSS}</style></head><body><h1>pooling-xfw {doc['tool_version']} report"
             f"</h1><p>{s['agree']} agree, {s['differ']} differ, {s['error']} error, "

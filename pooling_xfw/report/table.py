@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from ..runtime.envs import label as envs_label
 
-_COLORS = {"agree": "32", "differ": "31", "error": "33", "unavailable": "33"}
+_COLORS = {"agree": "32", "differ": "31", "error": "33", "unavailable": "33",
+           "not compared": "2"}
 EMULATED_NOTE = ("agree*: agrees, computed by an emulation (pads, masks or slices around the "
                  "framework's pooling), not one native call")
 
 
 def result_cell(result: dict) -> str:
-    """A backend's cell: agree (agree* when emulated), DIFFER max |diff|, ERROR or n/a."""
+    """A backend's cell: agree (agree* when emulated), DIFFER max |diff|, ERROR, n/a, or -
+    (a gradient not compared: the framework has none by design)."""
     status = result["status"]
+    if status == "not compared":
+        return "-"
     if status == "agree":
         return "agree" + ("*" if (result.get("how") or {}).get("path") == "emulated" else "")
     if status == "differ":
@@ -24,7 +28,7 @@ def result_cell(result: dict) -> str:
 
 def grad_cell(result: dict) -> str:
     """The backward pass of a backend's cell, like the forward's: agree, DIFFER max |diff|,
-    ERROR or n/a."""
+    ERROR, n/a or - (not compared)."""
     return result_cell({"status": result.get("grad_status") or "unavailable",
                         "max_abs_diff": result.get("grad_max_abs_diff")})
 
@@ -40,7 +44,7 @@ def backend_cell(result: dict, grad: bool) -> str:
 
 
 #: the order in which a cell's colour is chosen: the worse of its two passes
-_WORST = ("differ", "error", "unavailable", "agree")
+_WORST = ("differ", "error", "unavailable", "agree", "not compared")
 
 
 def cell_status(result: dict, grad: bool) -> str:
@@ -48,6 +52,15 @@ def cell_status(result: dict, grad: bool) -> str:
     statuses = {result["status"]} | ({result.get("grad_status") or "unavailable"} if grad
                                      else set())
     return next(s for s in _WORST if s in statuses)
+
+
+def backward_counts(counts: dict) -> str:
+    """``backward: 5 agree, 0 differ, 0 error, 0 unavailable, 1 not compared`` (the last only
+    where a framework has no gradient)."""
+    text = (f"backward: {counts['agree']} agree, {counts['differ']} differ, {counts['error']} "
+            f"error, {counts['unavailable']} unavailable")
+    return text + (f", {counts['not compared']} not compared" if counts.get("not compared")
+                   else "")
 
 
 def grad_note(doc: dict) -> str:
@@ -61,8 +74,11 @@ def grad_note(doc: dict) -> str:
     g = grads[0]
     upstream = ("ones" if g["grad_output"] == "ones" else
                 f"randn, seed {g['seed']}")
+    absent = ("; -: not compared, the framework has no gradient" if doc["summary"]["grad"].get(
+        "not compared") else "")
     return (f"each backend: forward / backward (its autograd's gradient with respect to the "
-            f"input against px.pool2d_grad, ties={g['ties']!r}, upstream gradient {upstream})")
+            f"input against px.pool2d_grad, ties={g['ties']!r}, upstream gradient "
+            f"{upstream}){absent}")
 
 
 def _one_line(text: str) -> str:
@@ -198,9 +214,7 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
     mismatch = (f", {s['mismatch']} MISMATCH their expected output" if s.get("mismatch")
                 else "")
     backward = s.get("grad")
-    backward = (f"; backward: {backward['agree']} agree, {backward['differ']} differ, "
-                f"{backward['error']} error, {backward['unavailable']} unavailable"
-                if backward else "")
+    backward = f"; {backward_counts(backward)}" if backward else ""
     lines += ["", f"summary: {s['agree']} agree, {s['differ']} differ, {s['error']} error, "
                   f"{s['unavailable']} unavailable{mismatch}{backward}; exit {s['exit_code']}"]
     return "\n".join(lines) + "\n"
