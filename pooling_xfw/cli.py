@@ -528,6 +528,14 @@ def _check_grad_dtype(args, dtype) -> None:
                      "" if args.input else " (--dtype float16|float32|float64)"))
 
 
+def _power(args, mode: str) -> float:
+    """``--p`` (default 2): lp pooling's power, refused beside another mode, which has none."""
+    if args.p is not None and mode != "lp":
+        raise _usage("--p", args.p, f"not with --mode {mode}: p is the power of lp pooling",
+                     "--p with --mode lp")
+    return _number("--p", args.p if args.p is not None else "2")
+
+
 def _single_case(args):
     from .cases import Case
     from .spec import LAYOUTS
@@ -546,18 +554,18 @@ def _single_case(args):
         args.typed = {"output_size": ("--adaptive", args.adaptive), "X": source}
         return Case("cli", "pooling-xfw compare", _load_input(args), kwargs, None, op)
     if op == "global":
-        kwargs = dict(mode=_mode_of(args, op, "--global"),
-                      p=_number("--p", args.p if args.p is not None else "2"),
-                      keepdims=args.keepdims is not False, layout=layout)
+        mode = _mode_of(args, op, "--global")
+        kwargs = dict(mode=mode, p=_power(args, mode), keepdims=args.keepdims is not False,
+                      layout=layout)
         args.typed = {"X": source}
         return Case("cli", "pooling-xfw compare", _load_input(args), kwargs, None, op)
-    kwargs = dict(pool_size=_sizes("--kernel", args.kernel, 1, "3 or 2,3"),
-                  mode=_mode_of(args, op, "--kernel"),
+    mode = _mode_of(args, op, "--kernel")
+    kwargs = dict(pool_size=_sizes("--kernel", args.kernel, 1, "3 or 2,3"), mode=mode,
                   stride=_sizes("--stride", args.stride, 1, "2 or 2,3") if args.stride else None,
                   padding=_padding(args.padding if args.padding is not None else "0"),
                   dilation=_sizes("--dilation", args.dilation or "1", 1, "2 or 2,3"),
                   ceil_mode=args.ceil_mode, count_include_pad=not args.exclude_pad,
-                  layout=layout, p=_number("--p", args.p if args.p is not None else "2"))
+                  layout=layout, p=_power(args, mode))
     if kwargs["stride"] is None:  # like the frameworks' layers: stride defaults to the window
         kwargs["stride"] = kwargs["pool_size"]
     # what was typed for each pool2d argument, for an error found later against the input

@@ -346,13 +346,16 @@ def resolve_case(case: dict):
     X = case.pop("X")
     op = case.pop("op", "pool2d")
     grad = case.pop("grad", False)
-    if grad not in (True, False):
+    if not isinstance(grad, (bool, np.bool_)):  # 1 is not True here, as for ceil_mode
         raise PoolingError(f"grad: got {grad!r}; allowed: True or False")
-    if not grad and ("grad_output" in case or "ties" in case):
-        name = "grad_output" if "grad_output" in case else "ties"
-        if not (case[name] is None or (isinstance(case[name], str) and case[name] == "first")):
-            raise PoolingError(f"{name}: got {case[name]!r} without grad=True; allowed: "
-                               f"{name} only with grad=True")
+    grad = bool(grad)
+    for name, unset in (("grad_output", None), ("ties", "first")):
+        value = case.get(name, unset)
+        if not grad and not (value is unset or (isinstance(value, str) and value == unset)):
+            shown = (f"<{value.dtype} array of shape {value.shape}>"
+                     if isinstance(value, np.ndarray) else repr(value))
+            raise PoolingError(f"{name}: got {shown} without grad=True; allowed: {name} only "
+                               f"with grad=True")
     if op != "pool2d" and grad:
         raise PoolingError(f"grad: got True for op={op!r}; allowed: grad=True with "
                            f"op='pool2d' only")

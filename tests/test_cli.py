@@ -616,13 +616,18 @@ _OUTPUT_SIZE = "allowed: an int >= 0 (both axes), or h,w, each an int >= 0 or - 
      "allowed: max, avg, lp"),
     (["--global", "--mode", "lp", "--p", "-1"], "--p -1: not > 0", "allowed: a finite number"),
     (["--global", "--layout", "CHWN"], "--layout CHWN: unknown layout", "allowed: NCHW, NHWC"),
+    (["--global", "--p", "3"], "--p 3: not with --mode max: p is the power of lp pooling",
+     "allowed: --p with --mode lp"),
+    (["--kernel", "2", "--mode", "avg", "--p", "3"],
+     "--p 3: not with --mode avg: p is the power of lp pooling", "allowed: --p with --mode lp"),
 ], ids=["adaptive-with-kernel", "global-with-kernel", "global-with-adaptive", "no-operation",
         "adaptive-three-values", "adaptive-not-an-int", "adaptive-negative", "adaptive-dash-alone",
         "adaptive-beyond-int64", "adaptive-larger-than-memory", "adaptive-with-stride",
         "adaptive-with-padding", "global-with-ceil-mode", "global-with-dilation",
         "global-with-exclude-pad", "adaptive-with-p", "kernel-with-no-keepdims",
         "adaptive-with-keepdims", "adaptive-min", "adaptive-lp", "global-min",
-        "global-mode-close-name", "global-p-negative", "global-layout-unknown"])
+        "global-mode-close-name", "global-p-negative", "global-layout-unknown",
+        "global-max-with-p", "kernel-avg-with-p"])
 def test_adaptive_and_global_usage_errors_name_the_options_as_typed(args, starts, allowed):
     message = _one_usage_line(cli("compare", "--shape", "1,1,7,7", *args))
     assert message.startswith(starts) and allowed in message, message

@@ -420,6 +420,29 @@ def test_compare_grad_errors_name_the_argument_before_any_backend_runs(kwargs, a
         px.compare_many([kwargs], backends=["pytorch"], pool=None)
 
 
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(ties="split"), "ties: got 'split' without grad=True; allowed: ties only with "
+                         "grad=True"),
+    (dict(grad_output=np.ones((1, 1, 3, 3), np.float32), ties="all"),
+     "grad_output: got <float32 array of shape (1, 1, 3, 3)> without grad=True"),
+    (dict(grad=1), "grad: got 1; allowed: True or False"),
+    (dict(grad="yes"), "grad: got 'yes'; allowed: True or False"),
+], ids=["ties-alone", "grad-output-and-ties", "grad-1", "grad-a-word"])
+def test_compare_refuses_a_backward_option_without_the_backward_pass(kwargs, message):
+    """``compare``'s keyword path as its case path: ``ties`` without ``grad=True`` is refused,
+    not ignored, and ``grad`` is a bool (1 is not True, as for ``ceil_mode``)."""
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    with pytest.raises(px.PoolingError) as caught:
+        px.compare(x, 2, backends=["pytorch"], pool=None, **kwargs)
+    assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_compare_takes_numpys_bool_for_grad(pool):
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    result = px.compare(x, 2, backends=["pytorch"], pool=pool, grad=np.True_)
+    assert result.results["pytorch"].grad_status == "agree" and result.ties == "first"
+
+
 # --- the forward's matrices, backward ----------------------------------------------------------
 
 def _policy(r) -> str:
