@@ -2,6 +2,7 @@
 127.0.0.1, each carrying a real backend's worker into its venv (nothing leaves loopback)."""
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 import pooling_xfw as px
 from pooling_xfw import report
 from pooling_xfw.cli import main
+from pooling_xfw.errors import PoolingError
 from pooling_xfw.runtime import envs
 from pooling_xfw.runtime.client import WorkerPool
 
@@ -150,3 +152,19 @@ def test_a_bad_gateway_is_a_usage_error(capsys, text, flag):
     assert main(["--gateway", text, "envs", "list"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and flag in err and "allowed" in err
+
+
+@pytest.mark.parametrize("spec,problem", [
+    ("socket=127.0.0.1:notaport", "'notaport' is not a port (1 to 65535)"),
+    ("socket=127.0.0.1:0", "'0' is not a port (1 to 65535)"),
+    ("socket=127.0.0.1:70000", "'70000' is not a port (1 to 65535)"),
+    ("socket=127.0.0.1:\uff18\uff18", "is not a port (1 to 65535)"),
+    ("socket=:8888", "no host before the port"),
+], ids=["a-word", "zero", "past-65535", "full-width-digits", "no-host"])
+def test_a_socket_gateway_without_a_port_is_refused_when_given(capsys, spec, problem):
+    """Said when the option is read, before any worker starts, from the CLI and the API."""
+    assert main(["--gateway", f"pytorch={spec}", "envs", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"pooling-xfw: error: --gateway pytorch: got {spec!r}: {problem}")
+    with pytest.raises(PoolingError, match=re.escape(problem)):
+        WorkerPool(gateways={"pytorch": spec})
