@@ -158,7 +158,7 @@ def test_a_bad_gateway_is_a_usage_error(capsys, text, flag):
     ("socket=127.0.0.1:notaport", "'notaport' is not a port (1 to 65535)"),
     ("socket=127.0.0.1:0", "'0' is not a port (1 to 65535)"),
     ("socket=127.0.0.1:70000", "'70000' is not a port (1 to 65535)"),
-    ("socket=127.0.0.1:\uff18\uff18", "is not a port (1 to 65535)"),
+    ("socket=127.0.0.1:\uff18\uff18", "'\uff18\uff18' is not a port (1 to 65535)"),
     ("socket=:8888", "no host before the port"),
 ], ids=["a-word", "zero", "past-65535", "full-width-digits", "no-host"])
 def test_a_socket_gateway_without_a_port_is_refused_when_given(capsys, spec, problem):
