@@ -117,8 +117,7 @@ def run_grad(vocab: Vocabulary, X, grad_output=None, pool_size=None, mode="max",
             raise RuntimeError("the autograd returned no gradient for the input")
         y, grad = vocab.to_numpy(ns, y), vocab.to_numpy(ns, grad)
     except Exception as exc:  # the framework's own failure, reported in one line
-        text = one_line(exc) or type(exc).__name__
-        message = f"{vocab.name}: {type(exc).__name__}: {text}"
+        message = framework_error(vocab, exc)
         try:  # does the forward alone run?  Then only the gradient failed
             forward = execute(vocab, the_plan, x4)
         except BackendError:
@@ -159,8 +158,15 @@ def execute(vocab: Vocabulary, the_plan: Plan, x4: np.ndarray) -> np.ndarray:
     try:
         return vocab.to_numpy(ns, the_plan.execute(ns, vocab.to_tensor(ns, x4)))
     except Exception as exc:  # the framework's own failure, reported in one line
-        text = one_line(exc) or type(exc).__name__
-        raise BackendError(f"{vocab.name}: {type(exc).__name__}: {text}") from exc
+        raise BackendError(framework_error(vocab, exc)) from exc
+
+
+def framework_error(vocab: Vocabulary, exc: BaseException) -> str:
+    """``pytorch: RuntimeError: ...``: the framework's exception in one line, its type named
+    once (MXNet's messages start with their own ``MXNetError: ``)."""
+    kind = type(exc).__name__
+    text = one_line(exc).removeprefix(f"{kind}: ") or kind
+    return f"{vocab.name}: {kind}: {text}"
 
 
 def make_pool2d(vocab: Vocabulary):

@@ -86,6 +86,7 @@ class Probe:
 NAN_IGNORED = DIFFERS + "NaN in the window ignored; the reference propagates NaN"
 LOWEST = DIFFERS + "a window of only -inf gives the lowest finite value; the reference -inf"
 ZEN4 = "AMD EPYC, family 25 model 17 (Zen 4), AVX-512"
+INTEL = "Intel Xeon, family 6 model 167, AVX-512"
 NAN_KERNELS = Varies(
     "\u2020", "max pooling's NaN rule is that of the kernel the framework picks for the CPU "
     "(TensorFlow's oneDNN, MXNet's MKLDNN, ONNX Runtime's MLAS), whose vector max instructions "
@@ -96,13 +97,13 @@ NAN_KERNELS = Varies(
      "mxnet": {NAN_IGNORED: ZEN4 + ", MKLDNN on and off"},
      "onnxruntime": {NAN_IGNORED: ZEN4}})
 FLOAT16_MINUS_INF = Varies(
-    "\u2021", "TensorFlow's float16 max pooling runs a kernel picked for the CPU: a window of "
-    "only -inf gave -inf on one machine and float16's lowest, -65504, on an AMD EPYC Zen 4 "
-    "(there with oneDNN on and off alike; tests/test_adapters.py's INFINITE_WINDOW records "
-    "both)",
-    {"tensorflow": {"native": "the machine tests/test_adapters.py was first written on (CPU "
-                              "not recorded)",
-                    LOWEST: ZEN4 + ", oneDNN on and off"}})
+    "\u2021", "TensorFlow's float16 max pooling runs a kernel picked for the CPU and its "
+    "oneDNN setting: a window of only -inf gave -inf on an Intel Xeon with oneDNN on (its "
+    "default) and float16's lowest, -65504, there with oneDNN off and on an AMD EPYC Zen 4 "
+    "either way (tests/test_adapters.py's INFINITE_WINDOW records both)",
+    {"tensorflow": {"native": INTEL + ", oneDNN on (its default); the machine "
+                              "tests/test_adapters.py was first written on (CPU not recorded)",
+                    LOWEST: ZEN4 + ", oneDNN on and off; " + INTEL + ", oneDNN off"}})
 NAN_GRADIENT = Varies(
     "\u00a7", "the gradient goes to the cell the forward's kernel picked (\u2020)",
     {"tensorflow": {"native": ZEN4 + ", oneDNN on and off"},
@@ -194,6 +195,13 @@ PROBES = (
           dict(stride=2, padding=1, mode="avg", count_include_pad=False), grad=True),
     Probe("backward: avg ceil overhang (never counted)", "neg6", 3,
           dict(stride=2, padding=1, ceil_mode=True, mode="avg"), grad=True),
+    Probe("backward: avg ceil overhang, no padding (7x7 k2 s2)", "neg7", 2,
+          dict(stride=2, ceil_mode=True, mode="avg"), grad=True,
+          causes=("the ceil overhang counted",)),
+    Probe("backward: avg ceil_mode, padding not counted, float16 (5x5 k2 s2 p1)", "neg5f16", 2,
+          dict(stride=2, padding=1, ceil_mode=True, mode="avg", count_include_pad=False),
+          grad=True, grad_errors={"mxnet": "could not create a descriptor for a pooling "
+                                           "forward propagation primitive"}),
     Probe("backward: lp, p=2", "neg6", 3, dict(stride=2, padding=1, mode="lp"), grad=True),
 )
 
@@ -204,6 +212,8 @@ def probe_input(kind: str) -> np.ndarray:
         return np.ones((1, 1, n, n), np.float32)
     if kind == "neginf16":  # the "neginf" input in float16
         return probe_input("neginf").astype(np.float16)
+    if kind.endswith("f16") and kind != "f16":  # "neg5f16": the "neg5" input in float16
+        return probe_input(kind[:-3]).astype(np.float16)
     if kind == "f64low":
         return np.full((1, 1, 3, 3), -1e300)
     if kind == "allneginf":

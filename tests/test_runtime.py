@@ -1,6 +1,7 @@
 """Environments, workers and fault containment, with real workers in real environments."""
 import importlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -403,6 +404,7 @@ def test_framework_error_is_one_line_with_the_frameworks_message(hook_pool, back
         {"op": "test-hook", "action": "framework-error"}, [X16])
     assert reply["status"] == "error" and reply["kind"] == "BackendError"
     assert reply["message"].startswith(f"{backend}: ") and "\n" not in reply["message"]
+    assert not re.search(r"(\w+): \1: ", reply["message"]), reply["message"]  # named once
 
 
 def test_invalid_arguments_fail_before_any_backend_runs():
