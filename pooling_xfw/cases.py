@@ -125,11 +125,26 @@ def load(path: str) -> list[Case]:
     from .errors import PoolingError
 
     where = f"--cases {shlex.quote(path)}"
+    allowed = "allowed: a JSON list of {name, input, kwargs}"
     try:
         with open(path, encoding="utf-8") as handle:
             items = json.load(handle)
+        if not isinstance(items, list):
+            raise PoolingError(f"{where}: the file holds a JSON {_json_kind(items)}, not a list "
+                               f"of cases; {allowed}")
         cases = []
-        for item in items:
+        for number, item in enumerate(items, 1):
+            if not isinstance(item, dict):
+                raise PoolingError(f"{where}: case {number} is a JSON {_json_kind(item)}, not an "
+                                   f"object; {allowed}")
+            missing = [key for key in ("name", "input", "kwargs") if key not in item]
+            if missing:
+                raise PoolingError(f"{where}: case {number}{_named(item)} has no "
+                                   f"{' and no '.join(missing)}; {allowed}")
+            if not isinstance(item["kwargs"], dict):
+                raise PoolingError(f"{where}: case {number}{_named(item)}: kwargs is a JSON "
+                                   f"{_json_kind(item['kwargs'])}, not an object of the op's "
+                                   f"arguments; {allowed}")
             if "op" in item["kwargs"]:
                 raise PoolingError(f"{where}: case {item['name']!r}: op inside kwargs; allowed: "
                                    f"\"op\" beside \"kwargs\", which holds the op's arguments")
@@ -141,8 +156,8 @@ def load(path: str) -> list[Case]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         if isinstance(exc, PoolingError):
             raise
-        raise PoolingError(f"{where}: cannot read it ({type(exc).__name__}: {exc}); allowed: a "
-                           f"JSON list of {{name, input, kwargs}}") from None
+        raise PoolingError(f"{where}: cannot read it ({type(exc).__name__}: {exc}); "
+                           f"{allowed}") from None
     for number, case in enumerate(cases, 1):  # a name is a row of a table: one line
         problem = name_problem(case.name)
         if problem:
@@ -150,6 +165,18 @@ def load(path: str) -> list[Case]:
                                f"{problem}; allowed: a name on one line, without control "
                                f"characters")
     return cases
+
+
+def _json_kind(value) -> str:
+    """What a JSON value is, in JSON's words: object, list, string, number, true/false, null."""
+    return ("object" if isinstance(value, dict) else "list" if isinstance(value, list)
+            else "string" if isinstance(value, str) else "true/false" if isinstance(value, bool)
+            else "null" if value is None else "number")
+
+
+def _named(item: dict) -> str:
+    """`` ('max-3x3')``: a case's name where it has one (a string), for a message."""
+    return f" ({item['name']!r})" if isinstance(item.get("name"), str) else ""
 
 
 def breaks_a_line(char: str) -> bool:

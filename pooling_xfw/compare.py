@@ -595,7 +595,8 @@ def _scan(out: np.ndarray, reference: np.ndarray, tol, scale,
         if np.count_nonzero(same) == same.size:
             continue
         misses = np.flatnonzero(~same)
-        worst = max(worst, _largest_difference(o[misses], r[misses]))
+        found = _largest_difference(o[misses], r[misses])
+        worst = found if math.isnan(found) or math.isnan(worst) else max(worst, found)
         count += misses.size
         bad.extend(int(i) + start for i in misses[:20 - len(bad)])
     return count, worst, bad
@@ -649,9 +650,14 @@ def _bound(b: np.ndarray, rtol: float, atol) -> np.ndarray:
 
 
 def _largest_difference(out: np.ndarray, reference: np.ndarray) -> float:
-    """max |out - reference| over cells that differ, in float64 (inf where not finite)."""
+    """max |out - reference| over cells that differ, in float64: NaN where a cell is NaN on one
+    side only (there is no distance to a NaN: never shown as an infinite one), else inf where
+    a side is infinite."""
     with np.errstate(invalid="ignore", over="ignore"):
-        diff = np.abs(out.astype(np.float64) - reference.astype(np.float64))
+        a, b = out.astype(np.float64), reference.astype(np.float64)
+        if (np.isnan(a) != np.isnan(b)).any():
+            return math.nan
+        diff = np.abs(a - b)
     diff[~np.isfinite(diff)] = math.inf
     return float(diff.max()) if diff.size else 0.0
 

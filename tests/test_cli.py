@@ -767,6 +767,24 @@ def test_cases_names_and_files_are_told_apart(tmp_path, files, cases, exit_code,
         assert [c["name"] for c in json.loads(proc.stdout)["cases"]] == [outcome]
 
 
+@pytest.mark.parametrize("content,problem", [
+    ({"name": "neg"}, "the file holds a JSON object, not a list of cases"),
+    ("a string", "the file holds a JSON string, not a list of cases"),
+    ([1], "case 1 is a JSON number, not an object"),
+    ([{"name": "neg", "input": [[1]]}], "case 1 ('neg') has no kwargs"),
+    ([{"input": [[1]]}], "case 1 has no name and no kwargs"),
+    ([{"name": "neg", "input": [[1]], "kwargs": [2]}],
+     "case 1 ('neg'): kwargs is a JSON list, not an object of the op's arguments"),
+], ids=["an-object", "a-string", "a-number-for-a-case", "no-kwargs", "no-name-no-kwargs",
+        "kwargs-a-list"])
+def test_a_case_file_of_another_shape_says_what_it_holds(tmp_path, content, problem):
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps(content))
+    message = _one_usage_line(cli("report", "--cases", str(path)))
+    assert message == (f"--cases {path}: {problem}; allowed: a JSON list of {{name, input, "
+                       f"kwargs}}"), message
+
+
 @pytest.mark.parametrize("name,problem", [
     ("two\nlines", "case 1's name 'two\\nlines' has a control character"),
     ("carriage\rreturn", "case 1's name 'carriage\\rreturn' has a control character"),

@@ -107,3 +107,20 @@ def test_valid_tolerance_is_accepted(rtol, atol):
 def test_compare_refuses_a_bad_tolerance_before_any_backend_runs():
     with pytest.raises(px.PoolingError, match=r"^rtol: got -1; allowed: "):
         px.compare(np.ones((2, 2)), 2, "avg", backends=["pytorch"], pool=object(), rtol=-1)
+
+
+@pytest.mark.parametrize("output,largest,cell", [
+    ([3.0, 7.0], math.nan, "DIFFER NaN"),      # the NaN window ignored: no distance to a NaN
+    ([math.nan, math.inf], math.inf, "DIFFER inf"),  # a window of finite values given as inf
+    ([math.nan, 9.0], 2.0, "DIFFER 2"),
+], ids=["nan-on-one-side", "inf-on-one-side", "finite"])
+def test_the_largest_difference_is_nan_where_a_nan_stands_against_a_number(output, largest,
+                                                                          cell):
+    from pooling_xfw.report.table import result_cell
+
+    x = np.array([[1.0, math.nan, 3.0, 7.0]], np.float32)
+    result = judged(x, (1, 2), "max", output, stride=(1, 2))
+    assert result.status == "differ"
+    assert (math.isnan(result.max_abs_diff) if math.isnan(largest)
+            else result.max_abs_diff == largest), result.max_abs_diff
+    assert result_cell({"status": "differ", "max_abs_diff": result.max_abs_diff}) == cell

@@ -20,8 +20,10 @@ def result_cell(result: dict) -> str:
         return "-"
     if status == "agree":
         return "agree" + ("*" if (result.get("how") or {}).get("path") == "emulated" else "")
-    if status == "differ":
+    if status == "differ":  # max |diff|; NaN where a cell is NaN on one side only
         diff = result.get("max_abs_diff")
+        if diff == "nan" or (isinstance(diff, float) and diff != diff):
+            return "DIFFER NaN"
         return f"DIFFER {diff:.3g}" if isinstance(diff, (int, float)) else f"DIFFER {diff}"
     return "ERROR" if status == "error" else "n/a"
 
