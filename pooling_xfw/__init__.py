@@ -1,4 +1,5 @@
-"""pooling-xfw: 2-D pooling that gives the same numbers in MXNet, PyTorch, TensorFlow and Paddle.
+"""pooling-xfw: 2-D pooling that gives the same numbers in MXNet, PyTorch, TensorFlow, Paddle, JAX
+and ONNX Runtime, and says exactly why when it doesn't.
 
 Public API: ``pool2d`` (the numpy reference), ``pool2d_grad`` (its gradient,
 ``pooling_xfw.gradient``), ``adaptive_pool2d`` and ``global_pool2d`` (adaptive and

@@ -14,6 +14,7 @@ import re
 import shlex
 import signal
 import sys
+import textwrap
 
 from . import __version__
 from .errors import PoolingError
@@ -887,9 +888,10 @@ _BACKENDS_HELP = ("comma-separated names of " + ", ".join(envs.KNOWN_BACKENDS) +
 _ENV_BACKENDS_HELP = ("comma-separated names of " + ", ".join(envs.KNOWN_BACKENDS) +
                       _VERSION_HELP + " (default: all of them at their pinned versions)")
 
-_DESCRIPTION = """\
-2-D pooling compared across MXNet, PyTorch, TensorFlow and Paddle: each framework runs in its
-own environment and is checked against one numpy reference, which states every convention.
+_DESCRIPTION = textwrap.fill(
+    f"2-D pooling compared across the default backends ({', '.join(envs.BACKENDS)}): each "
+    f"framework runs in its own environment and is checked against one numpy reference, which "
+    f"states every convention.", 92) + """
 
 exit codes: 0 every backend agrees (or the command succeeded), 1 a backend differs,
 2 usage error (one line naming the argument), 3 a backend could not run.

@@ -151,8 +151,8 @@ def compare(X, pool_size=None, mode: str = "max", *, op: str = "pool2d", backend
     ``px.global_pool2d(X, mode, p=..., keepdims=..., layout=...)``.  Neither takes a
     ``pool_size``.
 
-    ``backends``: names among ``"mxnet"``, ``"pytorch"``, ``"tensorflow"``, ``"paddle"`` (all
-    by default).  Invalid arguments raise ``PoolingError`` before any backend runs.  A backend
+    ``backends``: backend names (``envs.KNOWN_BACKENDS``, each maybe ``BACKEND@VERSION``;
+    default: every default backend, ``envs.BACKENDS``).  Invalid arguments raise ``PoolingError`` before any backend runs.  A backend
     whose framework is already imported in this process runs here (``inprocess=False``: always
     in its worker), with the same statuses; the others run in their workers, in parallel.
     ``gateways``: where some backends' workers run (``{"pytorch": "ssh=host//python=PATH"}``,

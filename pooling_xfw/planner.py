@@ -1,4 +1,4 @@
-"""Turn a resolved ``Geometry`` into a ``Plan`` of one backend's calls, written once for all four.
+"""Turn a resolved ``Geometry`` into a ``Plan`` of one backend's calls, written once for all.
 
 An adapter supplies a ``Vocabulary``: how its framework spells a handful of primitives (pad,
 an unpadded floor pooling, elementwise maximum, cast, transpose, ...) and, in ``native``, the

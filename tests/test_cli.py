@@ -387,6 +387,14 @@ def test_output_that_names_no_file_is_refused_and_nothing_replaced(tmp_path, whe
         assert where.is_symlink() and os.readlink(where) == str(tmp_path / "loop2")
 
 
+def test_the_top_level_help_names_every_default_backend():
+    text = cli("--help", check_exit=0).stdout
+    described = " ".join(text.split("exit codes:")[0].split())
+    for name in envs.BACKENDS:
+        assert name in described, (name, described)
+    assert "TensorFlow and Paddle:" not in text
+
+
 def test_envs_list():
     proc = cli("envs", "list", check_exit=0)
     for backend in ("mxnet", "pytorch", "tensorflow", "paddle"):

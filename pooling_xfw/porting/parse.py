@@ -216,7 +216,7 @@ def _spellings() -> dict:
 
 SPELLINGS = _spellings()
 
-#: pooling calls of the four frameworks that are found but not read into a pool2d spec (scan
+#: pooling calls of the frameworks read that are found but not read into a pool2d spec (scan
 #: reports them as not understood, with this reason)
 OTHER_POOLING = {
     **{f"torch.nn.{n}": "pytorch" for n in (

@@ -19,7 +19,7 @@ default ``~/.cache/pooling-xfw/logs``), never to the terminal.
 
 Threads: a worker on this machine gives its framework ``POOLING_XFW_WORKER_THREADS`` intra-op
 threads, by default its share of the cores (cores // the number of default backends, at least
-1): the workers compute at once, and four frameworks each spinning a thread per core made a 4x4
+1): the workers compute at once, and frameworks each spinning a thread per core made a 4x4
 average pooling take milliseconds.  A worker on another machine keeps its framework's default.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Virtual environments for the backends, built from the pinned files in ``adapters/requirements``.
 
-The four frameworks cannot share an interpreter (MXNet 1.9.1 needs numpy<1.24; TensorFlow then
+The frameworks cannot share an interpreter (MXNet 1.9.1 needs numpy<1.24; TensorFlow then
 Paddle in one process segfaults), so each gets its own venv.  Where they live:
 
 * ``$POOLING_XFW_ENVS`` if set, else ``$XDG_CACHE_HOME/pooling-xfw/envs`` (``~/.cache/...``):

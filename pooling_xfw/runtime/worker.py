@@ -16,7 +16,7 @@ to stderr (fd 1 is pointed there), which the caller keeps in a log file.
 
 ``threads``: the framework's intra-op threads (OpenMP, MKL, TensorFlow's pools), set before
 the framework is imported unless this environment already sets them: the caller gives each of
-the workers sharing its machine a share of the cores, so four frameworks computing at once do
+the workers sharing its machine a share of the cores, so the frameworks computing at once do
 not each spin a thread per core.
 """
 from __future__ import annotations
