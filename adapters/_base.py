@@ -45,14 +45,21 @@ def _as_4d(x: np.ndarray, layout: str) -> np.ndarray:
     return x[None]
 
 
-def plan(vocab: Vocabulary, X, pool_size, mode="max", **kwargs
+def plan(vocab: Vocabulary, X, pool_size, mode="max", *, constant_pad=None, **kwargs
          ) -> tuple[Plan, Geometry, np.ndarray]:
     """The plan ``vocab``'s ``pool2d`` would run for these arguments (nothing is computed),
-    with the geometry and the validated input."""
+    with the geometry and the validated input.  ``constant_pad``: ``(pads, value)``, the input
+    padded with that constant first (``build_plan``), the pooling then of the padded input."""
     spec = make_spec(pool_size, mode, **kwargs)
     x = as_input(X)
-    geom = resolve(spec, x.shape)
-    return build_plan(vocab, geom, x.dtype.newbyteorder("="), x.shape), geom, x
+    shape = x.shape
+    if constant_pad is not None:
+        shape = list(shape)
+        for axis, (before, after) in zip(spatial_axes(x.ndim, spec.layout), constant_pad[0]):
+            shape[axis] += before + after
+    geom = resolve(spec, tuple(shape))
+    return (build_plan(vocab, geom, x.dtype.newbyteorder("="), x.shape, constant_pad), geom,
+            x)
 
 
 def run(vocab: Vocabulary, X, pool_size, mode="max", **kwargs) -> tuple[np.ndarray, Plan]:

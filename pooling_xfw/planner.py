@@ -312,10 +312,13 @@ def operation(geom) -> str:
 
 
 def build_plan(vocab: Vocabulary, geom, dtype: np.dtype,
-               shape: tuple[int, ...] | None = None) -> Plan:
+               shape: tuple[int, ...] | None = None, constant_pad=None) -> Plan:
     """The calls ``vocab``'s framework makes to compute ``geom`` (a ``Geometry``,
     ``AdaptiveGeometry`` or ``GlobalGeometry``) on a 4-D input of ``dtype``; with the input's
-    ``shape`` (rank 2 to 4), the rendered code says what ``x`` and ``y`` are for that input."""
+    ``shape`` (rank 2 to 4), the rendered code says what ``x`` and ``y`` are for that input.
+    ``constant_pad``: ``(((top, bottom), (left, right)), value)``, the input padded with that
+    constant first, as a call written after a ``tf.pad`` does (``geom`` is then the pooling
+    of the padded input)."""
     spec = geom.spec
     op = operation(geom)
     plan = Plan(vocab.name, vocab.imports)
@@ -342,6 +345,11 @@ def build_plan(vocab: Vocabulary, geom, dtype: np.dtype,
     if work != dtype:
         v = vocab.cast(plan, v, work.name)
         plan.adapt(f"cast {dtype.name} to {work.name}: {_cast_reason(mode, dtype, work)}")
+    if constant_pad is not None:
+        pads, value = constant_pad
+        v = vocab.pad(plan, v, pads, value, layout)
+        plan.adapt(f"padded with {value:g} first, {pads}, as the source call pads its input, "
+                   f"then pooled without padding")
     if given.kind in "iu" and mode in ("max", "min") and work.kind == "f":
         plan.exact_below = EXACT_FLOAT64
     flip = None

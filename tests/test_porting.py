@@ -315,11 +315,35 @@ def test_d2l_en_1270_port_pads_in_full_and_holds_at_5x5(hook_pool):
     np.testing.assert_array_equal(y, porting.run_native(native, x, hook_pool))
 
 
-def test_the_source_call_as_written_differs_when_it_is_not_the_spec(pool):
-    x = chapter.TABS[1][1]["tensorflow"]
-    result = porting.translate(x, "tensorflow", (1, 4, 4, 1), pool=pool, to="pytorch")
+def test_the_source_call_as_written_differs_from_the_spec_and_is_translated_as_written(
+        hook_pool):
+    """The chapter's TensorFlow tab (tf.pad with zeros, then 'valid' max pooling) is not the
+    spec it names: zero padding wins on negative inputs, and the note says so.  Every target's
+    code pads with zeros as the tab does, so it gives the tab's numbers (what a model trained
+    with it computes), forward and backward; the code of the max pooling the spec names, whose
+    padding never wins, is shown beside it."""
+    call = chapter.TABS[1][1]["tensorflow"]
+    result = porting.translate(call, "tensorflow", (1, 4, 4, 1), pool=hook_pool)
     assert result.source_check.startswith("DIFFERS")  # zero padding won on the negative input
-    assert result.targets["pytorch"].check.startswith("DIFFERS")
+    assert any("pads with 0, not -inf" in note for note in result.source.notes)
+    assert "translated as written: each target pads with 0" in result.to_text()
+    for name, target in result.targets.items():
+        assert target.check.startswith("agrees with the source call on "), (name, target.check)
+        assert target.grad_check.startswith(("agrees", "not compared")), (name, target.grad_check)
+        assert target.alternative and target.alternative != target.code
+        assert any("padded with 0 first" in reason for reason in target.reasons), name
+    x = porting._random_input((1, 6, 6, 2), "NHWC", seed=3)  # its top-left corner negative
+    source = porting.run_native(result.source, x, hook_pool)
+    neutral = px.pool2d(x, **porting._neutral_kwargs(result.source))
+    assert not np.array_equal(source, neutral)  # the input on which the two part
+    hook_pool.start(list(result.targets))
+    for name, target in result.targets.items():
+        reply, y = _run_printed(hook_pool, name, target.code, x)
+        assert reply["status"] == "ok", (name, reply)
+        np.testing.assert_array_equal(y, source, err_msg=name)
+        reply, y = _run_printed(hook_pool, name, target.alternative, x)
+        assert reply["status"] == "ok", (name, reply)
+        np.testing.assert_array_equal(y, neutral, err_msg=name)
 
 
 # --- explain ------------------------------------------------------------------------------------

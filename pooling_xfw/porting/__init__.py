@@ -178,6 +178,10 @@ class Target:
     #: sizes the neutral spec does not define (below the window) where the source call returns
     #: a result and this code does not return the same: shape -> what it does
     outside: dict = dataclasses.field(default_factory=dict)
+    #: for a call that pads with a constant that is not the reduction's identity (a ``tf.pad``
+    #: with zeros before a max pool): the code of the pooling the spec names, padding that
+    #: never wins, beside the code above, which pads as the call does
+    alternative: str = ""
 
     @property
     def kind(self) -> str:
@@ -196,6 +200,9 @@ class Translation:
     geometry: str
     targets: dict[str, Target]
     source_check: str = ""
+    #: ``(pads, value)`` where the call pads with a constant that is not the reduction's
+    #: identity: every target pads so too (the numbers the trained model computes)
+    constant_pad: tuple | None = None
 
     @property
     def unrun(self) -> dict[str, str]:
@@ -220,6 +227,12 @@ class Translation:
         lines += [f"note: {n}" for n in src.notes]
         if self.source_check:
             lines.append(f"source as written vs the neutral spec: {self.source_check}")
+        if self.constant_pad is not None:
+            pads, value = self.constant_pad
+            lines.append(f"translated as written: each target pads with {value:g} {pads}, as "
+                         f"{src.pad_function or 'the call'} does, then pools without padding (the "
+                         f"numbers the model computes); the pooling the spec names, whose "
+                         f"padding never wins, follows each target's code")
         lines += ["", f"{'target':<11} {'verdict':<14} check"]
         for t in self.targets.values():
             lines.append(f"{t.backend:<11} {t.kind:<14} {t.check}")
@@ -229,6 +242,9 @@ class Translation:
             why = f"  ({'; '.join(t.reasons)})" if t.reasons else ""
             lines += ["", f"# {t.backend}: {t.verdict}{why}"] + [f"# {d}" for d in t.details]
             lines.append(t.code)
+            if t.alternative:
+                lines += ["", f"# {t.backend}, the pooling the spec names (padding never wins: "
+                              f"not the call as written)", t.alternative]
         return "\n".join(lines) + "\n"
 
 
@@ -254,8 +270,9 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=Non
         geometry += (f"; {native.framework} keeps a last window that starts in the padding "
                      f"(the neutral spec drops it: its value is undefined here)")
     names = [to] if isinstance(to, str) else list(to or BACKENDS)
-    targets = {name: _target(name, kwargs, x, native.op) for name in names}
-    result = Translation(native, shape, geometry, targets)
+    constant = constant_pad(native)
+    targets = {name: _target(name, kwargs, x, native.op, constant) for name in names}
+    result = Translation(native, shape, geometry, targets, constant_pad=constant)
     if verify:
         _verify(result, kwargs, pool or default_pool(), seed)
         _verify_outside(result, kwargs, pool or default_pool(), seed)
@@ -281,26 +298,55 @@ def _describe_geometry(op: str, geom) -> str:
             f"(start floor(i*n/o), end ceil((i+1)*n/o))")
 
 
-def _plan_of(adapter, op: str, x, kwargs: dict):
-    """``adapter``'s plan of the operation ``op`` with the neutral keywords on ``x``."""
+def constant_pad(native: NativeCall) -> tuple | None:
+    """``(pads, value)`` of a call that pads its input with a constant that is not the
+    reduction's identity (any finite one before a max or min, a non-zero one before an average:
+    the chapter's ``tf.pad`` with zeros, then ``'valid'``); None otherwise."""
+    if native.op != "pool2d" or native.pad_value is None or native.recipe_pads is None:
+        return None
+    if native.spec["mode"] in ("max", "min") or native.pad_value != 0:
+        return native.recipe_pads, native.pad_value
+    return None
+
+
+def _plan_of(adapter, op: str, x, kwargs: dict, constant: tuple | None = None):
+    """``adapter``'s plan of the operation ``op`` with the neutral keywords on ``x``; with
+    ``constant``, ``(pads, value)``, the input padded with it first and pooled without
+    padding (the call as written)."""
     if op == "adaptive":
         return adapter.adaptive_plan(x, **kwargs)
     if op == "global":
         return adapter.global_plan(x, **kwargs)
+    if constant is not None:
+        return adapter.plan(x, **dict(kwargs, padding=0), constant_pad=constant)
     return adapter.plan(x, **kwargs)
 
 
-def _target(name: str, kwargs: dict, x: np.ndarray, op: str = "pool2d") -> Target:
+def _padded_case(native: NativeCall, x: np.ndarray, constant: tuple) -> dict:
+    """The call as written, as one ``compare_many`` case: ``x`` padded with the constant,
+    pooled without padding."""
+    (top, bottom), (left, right) = constant[0]
+    h_axis = x.ndim - 3 if native.spec["layout"] == "NHWC" else x.ndim - 2
+    widths = [(0, 0)] * x.ndim
+    widths[h_axis], widths[h_axis + 1] = (top, bottom), (left, right)
+    case = _case(native, np.pad(x, widths, constant_values=constant[1]))
+    case["padding"] = 0
+    return case
+
+
+def _target(name: str, kwargs: dict, x: np.ndarray, op: str = "pool2d",
+            constant: tuple | None = None) -> Target:
     """``name``'s code for the spec, and the sizes it holds for: the code planned for ``x``'s
     shape, checked against the plans of every other size (``sizes``); narrowed code says so in
     its verdict and refuses, when run, the sizes it does not hold for."""
     adapter = _adapter(name)
 
     def render(shape):
-        return _plan_of(adapter, op, _shape_only(shape), kwargs).render()
+        return _plan_of(adapter, op, _shape_only(shape), kwargs, constant).render()
 
     try:
-        plan = _plan_of(adapter, op, x, kwargs)
+        plan = _plan_of(adapter, op, x, kwargs, constant)
+        alternative = "" if constant is None else _plan_of(adapter, op, x, kwargs).render()
     except PoolingError as exc:
         return Target(name, f"impossible: {exc}", "", [])
     conds = sizes.conditions(render, kwargs, x.shape)
@@ -310,7 +356,8 @@ def _target(name: str, kwargs: dict, x: np.ndarray, op: str = "pool2d") -> Targe
         verdict = f"size-dependent: valid for {sizes.summary(conds)}"
         code = sizes.insert_precondition(code, sizes.precondition(conds, kwargs["layout"]))
     return Target(name, verdict, code, plan.emulated_by + plan.adaptations, conditions=conds,
-                  details=onnx_nodes(plan) if name == "onnxruntime" else [], plan=plan)
+                  details=onnx_nodes(plan) if name == "onnxruntime" else [], plan=plan,
+                  alternative=alternative)
 
 
 #: ONNX's pooling operators' attributes and their defaults (opset 22), in the spec's order
@@ -369,13 +416,15 @@ def _verify(result: Translation, kwargs, pool, seed: int) -> None:
             sources = None
             break
     names = [n for n, t in result.targets.items() if t.kind != "impossible"]
-    comparisons = compare_many([_case(result.source, x) for x in inputs], backends=names,
-                               pool=pool)
+    constant = result.constant_pad
+    comparisons = compare_many([_case(result.source, x) if constant is None else
+                                _padded_case(result.source, x, constant) for x in inputs],
+                               backends=names, pool=pool)
     tol = tolerance(kwargs["mode"], comparisons[0].reference.dtype)
-    if sources is not None:
-        checks = [_agreement(src, c.reference, tol, input_scale(x, sizes.resolve_op(kwargs,
-                                                                                    x.shape)))[0]
-                  for src, c, x in zip(sources, comparisons, inputs)]
+    if sources is not None:  # the source as written against the spec it names
+        checks = [_agreement(src, _neutral_output(result.source.op, x, kwargs), tol,
+                             input_scale(x, sizes.resolve_op(kwargs, x.shape)))[0]
+                  for src, x in zip(sources, inputs)]
         bad = [(s, c) for s, c in zip(shapes, checks) if not c.startswith("agrees")]
         result.source_check = (f"{bad[0][1]} (input {bad[0][0]})" if bad
                                else "agrees with the neutral spec")
@@ -387,7 +436,9 @@ def _verify(result: Translation, kwargs, pool, seed: int) -> None:
                 target.checked[shape] = "refused"
                 continue
             r = comparison.results[name]
-            scale = input_scale(x, sizes.resolve_op(kwargs, x.shape))
+            scale = input_scale(x, sizes.resolve_op(kwargs, x.shape)) if constant is None \
+                else input_scale(comparison.input, sizes.resolve_op(
+                    dict(kwargs, padding=0), comparison.input.shape))
             if r.output is None:
                 target.checked[shape] = f"{r.status}: {r.detail}"
                 continue
@@ -559,7 +610,7 @@ def _verify_grad(result: Translation, kwargs: dict, pool, seed: int) -> None:
                 target.grad_checked[shape] = "refused"
                 continue
             try:
-                plan = _plan_of(_adapter(name), op, x, kwargs)
+                plan = _plan_of(_adapter(name), op, x, kwargs, result.constant_pad)
                 x4 = _as_4d(x, layout).astype(plan.handover or x.dtype, copy=False)
                 up4 = _as_4d(up, layout) if op != "global" else up.reshape(
                     _run_plan(name, plan, x4, pool).shape)  # a global plan's own shape
