@@ -637,13 +637,21 @@ def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, la
     slice ``j*d : -(k-1-j)*d : s`` of the padded axis, the floor pooling's windows whatever the
     axis's length.  They are the spec's at every size: the padded array makes exactly the
     spec's windows by the floor rule (its pads, and where they follow the input's size, SAME
-    pads and ceil overhang computed from its shape when the code runs: ``runtime_pads``)."""
+    pads and ceil overhang computed from its shape when the code runs: ``runtime_pads``).  The
+    one exception, ceil mode with stride 1 dropping a last window that starts in the padding,
+    stops the slices where this size's last window ends."""
     v = padded
-    for axis, g in (("W", geom.cols), ("H", geom.rows)):
+    for axis, g, (before, after) in (("W", geom.cols, overhang_pads(geom)[1]),
+                                     ("H", geom.rows, overhang_pads(geom)[0])):
         acc = None
+        length = before + g.size + after
+        # ceil mode with stride 1 may drop a last window of the padding that floor keeps: then
+        # the stop is this size's (the text of another size's code tells them apart)
+        floor = (length - g.extent) // g.stride + 1 == g.out
         for tap in range(g.kernel):
             start = tap * g.dilation
-            cut = slice(start, start - (g.extent - 1) or None, g.stride)
+            cut = slice(start, (start - (g.extent - 1) if floor else
+                                start + (g.out - 1) * g.stride + 1 - length) or None, g.stride)
             index = hw_index(layout, slice(None), cut) if axis == "W" else hw_index(
                 layout, cut, slice(None))
             piece = vocab.getitem(plan, v, index)

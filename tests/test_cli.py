@@ -1509,9 +1509,9 @@ def test_grad_json_has_the_reference_gradient_and_each_backends(grad_doc, tied_o
     assert statuses["paddle"] == "differ" and statuses["pytorch"] == "agree"
     # a dilated max: JAX has no VJP for it; ONNX Runtime has no autograd at all
     assert statuses["jax"] == "error" and "VJP" in case["results"]["jax"]["grad_detail"]
-    assert statuses["onnxruntime"] == "unavailable"
+    assert statuses["onnxruntime"] == "not compared"
     assert grad_doc["summary"]["grad"] == {s: list(statuses.values()).count(s) for s in (
-        "agree", "differ", "error", "unavailable")}
+        "agree", "differ", "error", "unavailable", "not compared")}
     assert grad_doc["summary"]["exit_code"] == 1
 
 
@@ -1582,7 +1582,7 @@ def test_grad_html_draws_each_gradient_and_where_it_differs(grad_doc, tmp_path):
     reference = parsed.figures["reference gradient (ties=first)"]
     assert len(reference) == 36 and "reference gradient (0, 0, 0, 0) = 1.0" in reference
     for name, r in results.items():
-        if r["grad_input"] is None:  # error / unavailable: its figure says there is none
+        if r["grad_input"] is None:  # error / not compared: its figure says there is none
             assert parsed.figures[f"{name} {versions[name]} gradient {r['grad_status']}"] == []
             continue
         titles = parsed.figures[f"{name} {versions[name]} gradient {r['grad_status']}"]
@@ -1593,7 +1593,8 @@ def test_grad_html_draws_each_gradient_and_where_it_differs(grad_doc, tmp_path):
     row = next(row for row in parsed.rows if row and row[0] == "cli")
     assert row[1:] == [backend_cell(r, grad=True) for r in results.values()]
     assert [c.split(" / ")[1].split()[0] for c in row[1:]] == [
-        {"agree": "agree", "differ": "DIFFER", "error": "ERROR", "unavailable": "n/a"}[
+        {"agree": "agree", "differ": "DIFFER", "error": "ERROR", "unavailable": "n/a",
+         "not compared": "-"}[
             r["grad_status"]] for r in results.values()]
     layout = _layout(page)
     figures = {f["caption"]: f for f in layout["figures"]}
