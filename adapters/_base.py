@@ -129,6 +129,10 @@ def run_grad(vocab: Vocabulary, X, grad_output=None, pool_size=None, mode="max",
             forward = execute(vocab, the_plan, x4)
         except BackendError:
             raise BackendError(message) from exc
+        gap = vocab.gradient_gap(message)
+        if gap:  # none by design: nothing to compare, as for a framework without autograd
+            raise GradientUnavailable(f"{gap} ({message})", forward.reshape(shape),
+                                      the_plan) from exc
         raise GradientError(message, forward.reshape(shape), the_plan) from exc
     return [y.reshape(shape), grad.reshape(x.shape)], the_plan
 

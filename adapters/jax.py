@@ -46,6 +46,8 @@ class Jax(Vocabulary):
                  "zeros_like": "jnp.zeros_like", "where": "jnp.where"}
     layouts = ("NHWC",)
     pool_dtypes = ALL_DTYPES
+    no_gradient_for = {"VJP not implemented for select_and_gather":
+                       "jax has no VJP for a dilated max or min reduce_window"}
 
     def namespace(self):
         import jax

@@ -198,6 +198,16 @@ class Vocabulary:
     # the backward pass: the framework's autograd around a plan's steps
     #: why the framework has no gradient to compare (an inference runtime); "" when it has one
     no_autograd: str = ""
+    #: gradients the framework's autograd does not have, by design, for some plans: a fragment of
+    #: the error it raises -> why (JAX has no VJP for a dilated max): not compared, as
+    #: ``no_autograd``; any other error of its autograd is an error
+    no_gradient_for: dict[str, str] = {}
+
+    def gradient_gap(self, message: str) -> str | None:
+        """Why there is no gradient to compare, when ``message`` (the autograd's error) is a
+        gap by design (``no_gradient_for``); None for any other failure."""
+        return next((why for fragment, why in self.no_gradient_for.items()
+                     if fragment in message), None)
     #: ``Plan.backward``: the rendered "record and backprop" (``{forward}``: the steps)
     backward: tuple[str, ...] = ()
 

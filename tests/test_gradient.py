@@ -241,10 +241,11 @@ def _cases(dtype, layout):
 def _gradless(r) -> str | None:
     """Why a backend gave no gradient by design, from its reported reason, else None: ONNX
     Runtime runs inference only (``not compared``: "no autograd"); JAX has no VJP for a dilated
-    max or min ``reduce_window`` (``error``, its forward judged: "no dilated-max VJP")."""
+    max or min ``reduce_window`` (``not compared``, its forward judged: "no dilated-max
+    VJP")."""
     if r.backend == "onnxruntime" and r.grad_status == "not compared":
         return "no autograd" if "has no autograd" in r.grad_detail else None
-    if r.backend == "jax" and r.grad_status == "error":
+    if r.backend == "jax" and r.grad_status == "not compared":
         return "no dilated-max VJP" if "VJP not implemented" in r.grad_detail else None
     return None
 

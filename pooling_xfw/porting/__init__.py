@@ -594,14 +594,21 @@ def _verify_grad(result: Translation, kwargs: dict, pool, seed: int) -> None:
         if evaluate(src, x).shape != expected.shape:
             for name in names:
                 result.targets[name].grad_checked[shape] = (
-                    "not compared: the source call keeps a window of padding only")
+                    f"{NOT_COMPARED}the source call keeps a window of padding only")
+            continue
+        if expected.size == 0:  # PyTorch refuses the backward of an empty output
+            for name in names:
+                result.targets[name].grad_checked[shape] = (
+                    f"{NOT_COMPARED}an empty output has no gradient")
             continue
         try:
             _, source_grad = run_native_grad(src, x, up, pool)
         except (WorkerFailure, PoolingError) as exc:
+            gap = _adapter(src.framework).VOCABULARY.gradient_gap(str(exc))
             for name in names:
-                result.targets[name].grad_checked.setdefault(
-                    shape, f"error: the source call's gradient could not run: {exc}")
+                result.targets[name].grad_checked.setdefault(shape, (
+                    f"{NOT_COMPARED}the source call has no gradient: {gap}" if gap else
+                    f"error: the source call's gradient could not run: {exc}"))
             continue
         scale = float(np.abs(source_grad).max()) if source_grad.size else 0.0
         for name in names:
@@ -616,7 +623,9 @@ def _verify_grad(result: Translation, kwargs: dict, pool, seed: int) -> None:
                     _run_plan(name, plan, x4, pool).shape)  # a global plan's own shape
                 _, grad = run_plan_grad(name, plan, x4, up4, pool)
             except (WorkerFailure, PoolingError) as exc:
-                target.grad_checked[shape] = f"error: {exc}"
+                gap = _adapter(name).VOCABULARY.gradient_gap(str(exc))
+                target.grad_checked[shape] = (f"{NOT_COMPARED}{gap}" if gap
+                                              else f"error: {exc}")
                 continue
             grad = grad.reshape(x.shape) if grad.size == x.size else grad
             line, diff = _agreement(grad, source_grad, tol, scale,
@@ -647,12 +656,15 @@ def _summarize(checked: dict, layout: str) -> str:
 
     agree = [hw(s) for s, c in checked.items() if c.startswith("agrees")]
     refused = [hw(s) for s, c in checked.items() if c == "refused"]
-    other = [(s, c) for s, c in checked.items() if not c.startswith("agrees") and c != "refused"]
+    other = [(s, c) for s, c in checked.items() if not c.startswith(("agrees", NOT_COMPARED))
+             and c != "refused"]
     if other:
         shape, line = other[0]
         if line.startswith(("unavailable", "error")):
             return line
         return f"{line} (input {hw(shape)})"
+    if not agree and any(c.startswith(NOT_COMPARED) for c in checked.values()):
+        return next(c for c in checked.values() if c.startswith(NOT_COMPARED))
     what = agree and next(c for c in checked.values() if c.startswith("agrees"))
     text = f"{what} on {len(agree)} sizes ({', '.join(agree)})" if agree else "nothing run"
     return text + (f"; refuses {', '.join(refused)} as printed" if refused else "")
