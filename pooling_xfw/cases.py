@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import os
+
 import numpy as np
 
 
@@ -83,6 +85,59 @@ def generate(shape, values: str = "randn", seed: int = 0, dtype="float32") -> np
     return make[values]().astype(dtype)
 
 
+def _written(values, dtype: str, where: str, field: str) -> np.ndarray:
+    """A nested list of numbers as an array of ``dtype``, refused (``PoolingError``, one line
+    naming ``where``) where the dtype cannot hold them as written: a fraction or a value out of
+    range for an integer dtype, a finite value beyond a float dtype's (it would become inf)."""
+    from .errors import PoolingError
+
+    try:
+        target = np.dtype(dtype)
+    except TypeError:
+        raise PoolingError(f"{where}: dtype {dtype!r} is not a numpy dtype; allowed: float16, "
+                           f"float32, float64, int8..int64, uint8..uint64") from None
+    try:
+        exact = np.asarray(values, dtype=object if target.kind in "iu" else np.float64)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise PoolingError(f"{where}: cannot read {field} as numbers ({exc}); allowed: a nested "
+                           f"list of numbers") from None
+    if exact.dtype == object and not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                         for v in exact.reshape(-1)):
+        raise PoolingError(f"{where}: {field} holds something else than numbers; allowed: a "
+                           f"nested list of numbers")
+    if target.kind in "iu":
+        info = np.iinfo(target)
+        bad = next((v for v in exact.reshape(-1) if v != int(v) or not info.min <= v <= info.max),
+                   None) if exact.size else None
+        if bad is not None:
+            raise PoolingError(f"{where}: {bad!r} does not fit {target.name} (whole numbers "
+                               f"{info.min} to {info.max}); allowed: values the dtype holds as "
+                               f"written")
+        return np.array(exact.tolist(), dtype=target)
+    with np.errstate(over="ignore"):
+        array = exact.astype(target)
+    overflowed = np.isfinite(exact) & ~np.isfinite(array)
+    if overflowed.any():
+        first = float(exact[overflowed][0])
+        raise PoolingError(f"{where}: {first!r} is beyond {target.name}'s range (it would "
+                           f"become inf); allowed: values the dtype holds")
+    return array
+
+
+def _expected(item: dict, where: str) -> np.ndarray | None:
+    """A case's expected output, in the dtype the operation gives for its input's (an average
+    of integers is float64)."""
+    from .reference import output_dtype
+
+    if item.get("expected") is None:
+        return None
+    dtype = np.dtype(item.get("dtype", "float32"))
+    mode = item["kwargs"].get("mode", "max")
+    out = output_dtype(mode if isinstance(mode, str) else "max", dtype)
+    return _written(item["expected"], out.name, f"{where}: case {item['name']!r}: expected",
+                    "expected")
+
+
 def _input(item: dict, where: str) -> np.ndarray:
     """A case's input: a nested list, or ``{"shape": [...], "values": ..., "seed": ...}``
     (``generate``'s arguments) for an input too large to write out (a classifier head's)."""
@@ -91,7 +146,7 @@ def _input(item: dict, where: str) -> np.ndarray:
 
     given, dtype = item["input"], item.get("dtype", "float32")
     if not isinstance(given, dict):
-        return np.asarray(given, dtype=dtype)
+        return _written(given, dtype, f"{where}: case {item['name']!r}: input", "input")
     allowed = ('{"shape": 2 to 4 ints >= 1, "values": "arange", "randn" (the default) or '
                '"negative", "seed": an int >= 0 (default 0)}')
     unknown = set(given) - {"shape", "values", "seed"}
@@ -124,11 +179,18 @@ def load(path: str) -> list[Case]:
 
     from .errors import PoolingError
 
+    from .files import NotRegular, open_regular
+    from .spec import format_bytes, memory_limit
+
     where = f"--cases {shlex.quote(path)}"
     allowed = "allowed: a JSON list of {name, input, kwargs}"
     try:
-        with open(path, encoding="utf-8") as handle:
-            items = json.load(handle)
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > memory_limit() // 8:  # parsed JSON takes several times the text
+                raise PoolingError(f"{where}: {format_bytes(size)} of JSON, more than this "
+                                   f"machine's memory can parse; {allowed}")
+            items = json.loads(handle.read().decode("utf-8"))
         if not isinstance(items, list):
             raise PoolingError(f"{where}: the file holds a JSON {_json_kind(items)}, not a list "
                                f"of cases; {allowed}")
@@ -150,20 +212,24 @@ def load(path: str) -> list[Case]:
                                    f"\"op\" beside \"kwargs\", which holds the op's arguments")
             cases.append(Case(item["name"], item.get("title", item["name"]),
                               _input(item, where), dict(item["kwargs"]),
-                              None if item.get("expected") is None else np.asarray(
-                                  item["expected"], dtype=item.get("dtype", "float32")),
+                              _expected(item, where),
                               item.get("op", "pool2d")))
+    except NotRegular as exc:
+        raise PoolingError(f"{where}: {exc.what}; {allowed}") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         if isinstance(exc, PoolingError):
             raise
         raise PoolingError(f"{where}: cannot read it ({type(exc).__name__}: {exc}); "
                            f"{allowed}") from None
+    seen = set()
     for number, case in enumerate(cases, 1):  # a name is a row of a table: one line
-        problem = name_problem(case.name)
+        problem = name_problem(case.name) or (
+            "is the name of an earlier case" if case.name in seen else None)
         if problem:
             raise PoolingError(f"{where}: case {number}'s name {case.name!r} "
                                f"{problem}; allowed: a name on one line, without control "
-                               f"characters")
+                               f"characters, each case's its own")
+        seen.add(case.name)
     return cases
 
 

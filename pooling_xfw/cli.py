@@ -359,17 +359,34 @@ def _read_npy(path: str):
         return _usage("--input", path, f"cannot read it as a .npy array without pickles ({why})",
                       "a numeric .npy file")
 
+    from .files import NotRegular, open_regular
+    from .spec import format_bytes, memory_limit
+
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             magic = handle.read(len(_NPY_MAGIC))
             if not magic:
                 raise refuse("the file is empty")
             if magic != _NPY_MAGIC:
                 raise refuse("not a .npy file: it does not start with the .npy magic string")
             handle.seek(0)
+            version = np.lib.format.read_magic(handle)
+            shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0) else
+                               np.lib.format.read_array_header_2_0)(handle)
+            need = math.prod(shape) * dtype.itemsize
+            left = os.fstat(handle.fileno()).st_size - handle.tell()
+            if need > left:  # never allocate what the header only claims
+                raise refuse(f"its header says {shape} of {dtype}, {format_bytes(need)}, and "
+                             f"the file holds {format_bytes(left)} after it")
+            if need > memory_limit():
+                raise refuse(f"{shape} of {dtype} would need {format_bytes(need)}, more than "
+                             f"this machine's memory")
+            handle.seek(0)
             return np.load(handle, allow_pickle=False)
     except PoolingError:
         raise
+    except NotRegular as exc:
+        raise refuse(exc.what) from None
     except (OSError, ValueError, EOFError) as exc:
         raise refuse(getattr(exc, "strerror", None) or str(exc) or type(exc).__name__) from None
 

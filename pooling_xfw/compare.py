@@ -336,7 +336,9 @@ def _finish(geometry, out: np.ndarray) -> np.ndarray:
 
 OPS = ("pool2d", "adaptive", "global")
 #: the arguments of each operation besides ``X``
-OP_ARGUMENTS = {"adaptive": ("output_size", "mode", "layout"),
+OP_ARGUMENTS = {"pool2d": ("pool_size", "mode", "stride", "padding", "dilation", "ceil_mode",
+                           "count_include_pad", "layout", "p"),
+                "adaptive": ("output_size", "mode", "layout"),
                 "global": ("mode", "p", "keepdims", "layout")}
 
 
@@ -361,6 +363,10 @@ def resolve_case(case: dict):
                            f"op='pool2d' only")
     if op not in OPS:
         raise PoolingError(f"op: got {op!r}; allowed: {', '.join(map(repr, OPS))}")
+    for name in case:
+        if name not in OP_ARGUMENTS[op] + (("grad_output", "ties") if op == "pool2d" else ()):
+            raise PoolingError(f"{name}: got {case[name]!r}, not an argument of op={op!r}; "
+                               f"allowed: {', '.join(OP_ARGUMENTS[op])}")
     if op == "pool2d":
         if "pool_size" not in case:
             raise PoolingError("pool_size: got nothing; allowed: an int or a pair (h, w) of "
@@ -377,10 +383,6 @@ def resolve_case(case: dict):
         up = upstream(grad_output, output_shape_of(x.shape, geometry), x.dtype)
         return GradRequest(spec.kwargs(), up if grad_output is not None else None, ties), \
             spec.kwargs(), x, geometry
-    for name in case:
-        if name not in OP_ARGUMENTS[op]:
-            raise PoolingError(f"{name}: got {case[name]!r}, not an argument of op={op!r}; "
-                               f"allowed: {', '.join(OP_ARGUMENTS[op])}")
     if op == "adaptive":
         if "output_size" not in case:
             raise PoolingError("output_size: got nothing; allowed: an int, or a pair (h, w) of "

@@ -793,6 +793,70 @@ def test_a_case_file_of_another_shape_says_what_it_holds(tmp_path, content, prob
                        f"kwargs}}"), message
 
 
+@pytest.mark.parametrize("item,problem", [
+    (dict(input=[[-1, 2], [3, 4]], dtype="uint8"),
+     "case 'c': input: -1 does not fit uint8 (whole numbers 0 to 255)"),
+    (dict(input=[[1.5, 2], [3, 4]], dtype="int32"), "case 'c': input: 1.5 does not fit int32"),
+    (dict(input=[[1e300, 2], [3, 4]], dtype="float16"),
+     "case 'c': input: 1e+300 is beyond float16's range (it would become inf)"),
+    (dict(input=[[1, 2], [3, "x"]]), "case 'c': input: cannot read input as numbers"),
+    (dict(input=[[1, 2], [3, 4]], expected="abc"),
+     "case 'c': expected: cannot read expected as numbers"),
+    (dict(input=[[1, 2], [3, 4]], kwargs={"pool_size": 2, "foo": 1}),
+     "case 'c': foo: got 1, not an argument of op='pool2d'; allowed: pool_size, mode"),
+], ids=["negative-uint8", "fraction-int32", "beyond-float16", "a-word", "expected-a-word",
+        "unknown-argument"])
+def test_a_case_file_value_its_dtype_cannot_hold_is_refused(tmp_path, item, problem):
+    """Never a silent wrap, truncation or inf: the case, the field and the value, one line."""
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps([{"name": "c", "kwargs": {"pool_size": 2}, **item}]))
+    message = _one_usage_line(cli("report", "--cases", str(path)))
+    assert message.startswith(f"--cases {path}: {problem}"), message
+
+
+def test_an_expected_average_of_integers_is_read_as_the_float64_it_is(tmp_path):
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps([{"name": "c", "input": [[1, 2], [3, 4]], "dtype": "int32",
+                                 "kwargs": {"pool_size": 2, "mode": "avg"},
+                                 "expected": [[2.5]]}]))
+    proc = cli("report", "--cases", str(path), "--backends", "pytorch", check_exit=0)
+    assert "c     ok" in proc.stdout.replace("  expected", ""), proc.stdout
+
+
+@pytest.mark.parametrize("flag,kind", [
+    ("--cases", "fifo"), ("--cases", "device"), ("--cases", "duplicate-names"),
+    ("--input", "fifo"), ("--input", "device"), ("--input", "huge-header")],
+    ids=lambda v: v.lstrip("-"))
+def test_a_file_that_is_no_regular_file_is_refused_without_reading(tmp_path, flag, kind):
+    """A named pipe with no writer would block a read forever, /dev/zero never ends, and a
+    .npy header may claim more than the file (or the machine) holds: refused, one line, at
+    once."""
+    if kind == "fifo":
+        path = tmp_path / "pipe.json"
+        os.mkfifo(path)
+        problem = "a named pipe, not a regular file"
+    elif kind == "device":
+        path, problem = Path("/dev/zero"), "a character device, not a regular file"
+    elif kind == "duplicate-names":
+        path = tmp_path / "twice.json"
+        case = {"name": "a", "input": [[1, 2], [3, 4]], "kwargs": {"pool_size": 2}}
+        path.write_text(json.dumps([case, case]))
+        problem = "case 2's name 'a' is the name of an earlier case"
+    else:
+        path = tmp_path / "huge.npy"
+        with open(path, "wb") as out:
+            np.lib.format.write_array_header_1_0(out, {"descr": "<f4", "fortran_order": False,
+                                                      "shape": (1, 1, 200000, 200000)})
+            out.write(b"0" * 64)
+        problem = "its header says (1, 1, 200000, 200000) of float32, 160.0 GB"
+    args = (["report", "--cases", str(path)] if flag == "--cases" else
+            ["compare", "--input", str(path), "--kernel", "2"])
+    proc = subprocess.run([sys.executable, "-m", "pooling_xfw", *args], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 2, proc.stderr
+    assert problem in _one_usage_line(proc), proc.stderr
+
+
 @pytest.mark.parametrize("name,problem", [
     ("two\nlines", "case 1's name 'two\\nlines' has a control character"),
     ("carriage\rreturn", "case 1's name 'carriage\\rreturn' has a control character"),

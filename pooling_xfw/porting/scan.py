@@ -21,10 +21,10 @@ import dataclasses
 import io
 import json
 import os
-import stat
 import tokenize
 
 from ..errors import PoolingError
+from ..files import NotRegular, open_regular
 from ..runtime.envs import BACKENDS
 from .parse import (NOT_A_FUNCTION, OTHER_POOLING, SPELLINGS, full_name, read_call,
                     read_imports)
@@ -248,19 +248,6 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-_FILE_KINDS = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
-               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
-               (stat.S_ISDIR, "a directory"))
-
-
-def _not_a_file(mode: int) -> str | None:
-    """What a file of ``mode`` is when it is not a regular file (None when it is)."""
-    if stat.S_ISREG(mode):
-        return None
-    return next((what for test, what in _FILE_KINDS if test(mode)), "not a regular file") + (
-        ", not a regular file")
-
-
 class _NotRead(Exception):
     """A ``.py`` name that is not read: ``counts`` when it is a source file whose calls stay
     unknown, not when it is no source (a named pipe)."""
@@ -275,15 +262,12 @@ def read_source(path: str) -> str:
     UTF-8); ``_NotRead`` with why for anything else.  Opened without blocking and checked to be
     a regular file before a byte is read: a named pipe or a device is never read."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        handle = open_regular(path)
+    except NotRegular as exc:
+        raise _NotRead(exc.what, counts=False) from None
     except OSError as exc:
-        if os.path.exists(path) and not os.path.isfile(path):
-            raise _NotRead(_not_a_file(os.stat(path).st_mode), counts=False) from None
         raise _NotRead(f"cannot open it ({exc.strerror or exc})", counts=True) from None
-    with os.fdopen(fd, "rb") as handle:
-        kind = _not_a_file(os.fstat(fd).st_mode)
-        if kind:
-            raise _NotRead(kind, counts=False)
+    with handle:
         try:
             data = handle.read()
         except OSError as exc:

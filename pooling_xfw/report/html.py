@@ -43,7 +43,11 @@ def _array(nested, shape=None) -> np.ndarray:
 
 def _planes(a: np.ndarray, layout: str) -> list:
     """The (H, W) planes drawn of ``a``: its first batch item, up to four channels; each as
-    (label, plane, the index in ``a`` of its cell (i, j))."""
+    (label, plane, the index in ``a`` of its cell (i, j)).  An array of rank below 2 (a case
+    file's expected output of another rank) is drawn as a row."""
+    if a.ndim < 2:
+        row = a.reshape(1, -1) if a.size else a.reshape(1, 0)
+        return [("", row, lambda i, j: (j,) if a.ndim else ())]
     if a.ndim == 2:
         return [("", a, lambda i, j: (i, j))]
     last = layout == "NHWC"
