@@ -168,6 +168,8 @@ def execute(vocab: Vocabulary, the_plan: Plan, x4: np.ndarray) -> np.ndarray:
     ns = vocab.namespace()
     try:
         return vocab.to_numpy(ns, the_plan.execute(ns, vocab.to_tensor(ns, x4)))
+    except PoolingError:  # the toolkit's own (a model that cannot be saved), not the framework's
+        raise
     except Exception as exc:  # the framework's own failure, reported in one line
         raise BackendError(framework_error(vocab, exc)) from exc
 

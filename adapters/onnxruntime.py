@@ -108,13 +108,23 @@ def _save(model: bytes) -> None:
         return
     import onnx
 
+    from pooling_xfw.errors import PoolingError
+
     name = onnx.load_from_string(model).graph.name or "pooling"
     path = os.path.join(folder, f"{name}-{hashlib.sha1(model).hexdigest()[:10]}.onnx")
-    os.makedirs(folder, exist_ok=True)
     partial = f"{path}.{os.getpid()}.tmp"
-    with open(partial, "wb") as out:
-        out.write(model)
-    os.replace(partial, path)
+    try:  # the toolkit's own write: its failure is said as such, never as ONNX Runtime's
+        os.makedirs(folder, exist_ok=True)
+        with open(partial, "wb") as out:
+            out.write(model)
+        os.replace(partial, path)
+    except OSError as exc:
+        try:
+            os.unlink(partial)
+        except OSError:
+            pass
+        raise PoolingError(f"{SAVE_VARIABLE}: cannot write {path!r} ({exc.strerror or exc}); "
+                           f"allowed: a folder where the model's file can be written") from None
 
 
 def _same_pads_fit(spec) -> bool:

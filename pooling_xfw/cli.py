@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import signal
+import stat
 import sys
 import textwrap
 
@@ -688,6 +689,10 @@ def _emit(args, cases, grad=None) -> int:
 
     if args.output is not None:
         report.check_writable(args.output)
+        given = getattr(args, "input", None)
+        if given and os.path.exists(args.output) and os.path.samefile(args.output, given):
+            raise _usage("--output", args.output, "the file --input reads: it would be replaced "
+                                                  "by the report", "another file")
     doc = report.build(cases, _backends(args.backends), progress=log, grad=grad)
     color = (args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     text = report.render(doc, args.format, verbose=args.verbose, color=color)
@@ -714,25 +719,36 @@ def _compare(args) -> int:
 def _saving_onnx(args, run) -> int:
     """``--save-onnx DIR``: the onnxruntime backend writes each model it runs to DIR (through
     its worker's environment), then each file written is named on stderr."""
-    import time
-    from pathlib import Path
-
     from .runtime.client import log
 
     if "onnxruntime" not in map(envs.framework_of, _backends(args.backends)):
         raise _usage("--save-onnx", args.save_onnx, "no onnxruntime backend to save a model of",
                      "with --backends naming onnxruntime")
     folder = _writable_folder("--save-onnx", args.save_onnx)
-    started = time.time()
+    before = _files_in(folder)
     os.environ["POOLING_XFW_SAVE_ONNX"] = str(folder.resolve())
     try:
         code = run()
     finally:
         os.environ.pop("POOLING_XFW_SAVE_ONNX", None)
-    for path in sorted(folder.glob("*.onnx")):
-        if path.stat().st_mtime >= started - 1:
-            log(f"wrote {path}")
+    after = _files_in(folder)
+    for name in sorted(n for n in after if n.endswith(".onnx") and after[n] != before.get(n)):
+        log(f"wrote {shlex.quote(str(folder / name))}")  # this run's, new or replaced
     return code
+
+
+def _files_in(folder) -> dict:
+    """Each entry of ``folder`` with what tells a rewrite (inode, size, modification time), not
+    following links: a model this run writes is new or replaced."""
+    found = {}
+    for entry in os.scandir(folder):
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode):
+            found[entry.name] = (info.st_ino, info.st_size, info.st_mtime_ns)
+    return found
 
 
 def _writable_folder(flag: str, text: str):

@@ -387,6 +387,24 @@ def test_output_that_names_no_file_is_refused_and_nothing_replaced(tmp_path, whe
         assert where.is_symlink() and os.readlink(where) == str(tmp_path / "loop2")
 
 
+@pytest.mark.parametrize("where,message", [
+    ("fifo", "--output: cannot write '{path}' (a named pipe nothing reads)"),
+    ("slash", "--output: cannot write '{path}' (it ends with /, which names a directory)"),
+    ("the-input", "--output {path}: the file --input reads: it would be replaced by the report"),
+], ids=["a-pipe-nothing-reads", "a-trailing-slash", "the-input-itself"])
+def test_output_that_would_block_or_destroy_is_refused_before_any_work(tmp_path, where,
+                                                                       message):
+    x = tmp_path / "x.npy"
+    np.save(x, np.ones((4, 4), np.float32))
+    path = {"fifo": tmp_path / "pipe", "slash": f"{tmp_path}/out.txt/", "the-input": x}[where]
+    if where == "fifo":
+        os.mkfifo(path)
+    proc = cli("compare", "--input", str(x), "--kernel", "2", "--backends", "pytorch",
+               "--output", str(path), check_exit=2)
+    _one_line_error(proc, message.format(path=path))
+    assert "starting" not in proc.stderr and np.load(x).shape == (4, 4)
+
+
 def test_the_top_level_help_names_every_default_backend():
     text = cli("--help", check_exit=0).stdout
     described = " ".join(text.split("exit codes:")[0].split())

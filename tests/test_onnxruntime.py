@@ -6,6 +6,7 @@ nodes, and the divergences measured on ONNX Runtime 1.32.0 (CPU), each asserted 
 promises for whatever came back: ``agree`` exactly when the output is the reference, else
 ``differ`` with the cause, and the outcome among those recorded with where they were seen.
 """
+import os
 import subprocess
 import sys
 
@@ -258,3 +259,28 @@ def test_save_onnx_to_a_folder_it_cannot_use_is_a_usage_error(tmp_path, folder, 
     assert proc.stderr.strip().splitlines() == [
         f"pooling-xfw: error: --save-onnx {shown}: {problem.format(tmp=tmp_path)}; allowed: a "
         f"directory, or one to create in an existing directory"], proc.stderr
+
+
+def test_save_onnx_names_this_runs_models_only_and_blames_no_framework_for_a_write(tmp_path):
+    """A folder holding a file of another run, a dangling link and, once, a directory where the
+    model's file would go: the files this run wrote are named, nothing else; a model that cannot
+    be written is the toolkit's error, said as such, never ONNX Runtime's."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "Older-0000000000.onnx").write_bytes(b"")
+    (folder / "dangling.onnx").symlink_to(tmp_path / "nowhere")
+    args = [sys.executable, "-m", "pooling_xfw", "compare", "--shape", "1,1,7,7", "--kernel",
+            "2", "--backends", ORT, "--save-onnx", str(folder)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    wrote = [line for line in proc.stderr.splitlines() if " wrote " in line]
+    assert len(wrote) == 1 and "MaxPool-" in wrote[0], proc.stderr
+    model = wrote[0].split(" wrote ", 1)[1]
+    (folder / os.path.basename(model)).unlink()
+    (folder / os.path.basename(model)).mkdir()  # the model's name taken by a directory
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr, proc.stderr
+    assert "PoolingError: POOLING_XFW_SAVE_ONNX: cannot write" in proc.stdout
+    assert "(Is a directory)" in proc.stdout and "BackendError" not in proc.stdout
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["Older-0000000000.onnx", "dangling.onnx", os.path.basename(model)])  # no leftovers

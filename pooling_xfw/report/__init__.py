@@ -330,6 +330,8 @@ def check_writable(path: str | os.PathLike) -> Path:
     pipe or descriptor (``/dev/stdout``) we may open for writing."""
     if not str(path).strip():
         raise _cannot_write(path, "an empty path", "allowed: a file path")
+    if str(path).endswith(os.sep):
+        raise _cannot_write(path, "it ends with /, which names a directory")
     try:
         os.path.realpath(Path(path).absolute(), strict=True)
     except OSError as exc:  # a missing file or a link to one is made; a loop never resolves
@@ -339,6 +341,12 @@ def check_writable(path: str | os.PathLike) -> Path:
     if in_place:
         if not os.access(target, os.W_OK):
             raise _cannot_write(path, "not writable")
+        if stat.S_ISFIFO(os.stat(target).st_mode):  # a write would block until one reads
+            try:
+                os.close(os.open(target, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:
+                    raise _cannot_write(path, "a named pipe nothing reads") from None
         return target
     if target.is_dir():
         raise _cannot_write(path, "is a directory")
