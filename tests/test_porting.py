@@ -956,6 +956,44 @@ def test_explain_an_empty_adaptive_output_against_a_global_layer(pool):
                              "tensorflow", pool=pool)
     assert not result.equivalent and "cells read" in {c.kind for c in result.causes}
     assert result.witness_outputs["A pytorch"].shape == (0, 0)
+    keepdims = next(c.detail for c in result.causes if c.kind == "keepdims")
+    assert keepdims == ("pytorch keeps H and W (0, 0), tensorflow drops them: (N, C, 0, 0) vs "
+                        "(N, C)"), keepdims  # not "the same numbers": they are not
+
+
+@pytest.mark.parametrize("call,recipe,verdict,exit_code", [
+    ("nn.AdaptiveAvgPool2d(1)", "reshape", "equivalent on every size judged", 0),
+    ("nn.AdaptiveAvgPool2d(50)", "keras-jax", "not known: measured for output sizes 1 to 24", 1),
+    ("nn.AdaptiveAvgPool2d(3)", "keras-jax", "equivalent where measured", 0),
+], ids=["global-by-reshape", "keras-jax-beyond-the-measured", "keras-jax-measured"])
+def test_a_recipe_verdict_says_what_was_judged(call, recipe, verdict, exit_code):
+    result = porting.explain(call, "pytorch", recipe, "recipe", verify=recipe == "keras-jax")
+    assert result.verdict.startswith(verdict), result.verdict
+    proc = cli("explain", "pytorch", call, "recipe", recipe)
+    assert proc.returncode == exit_code, proc.stdout + proc.stderr
+
+
+def test_a_recipe_for_an_output_too_large_to_run_where_it_holds_says_so(pool):
+    """20000 x 20000 is where the reshape holds with one cell per bin: not made here."""
+    result = porting.explain("nn.AdaptiveAvgPool2d(20000)", "pytorch", "reshape", "recipe",
+                             pool=pool)
+    assert list(result.runs) == ["1x1"] and result.runs["1x1"].startswith("raises")
+    assert "not run where it holds: its smallest such input, 20000x20000, is more than" in \
+        result.to_text()
+
+
+@pytest.mark.parametrize("call", ["nn.AdaptiveAvgPool2d(-1)", "nn.AdaptiveMaxPool2d((2, -3))"])
+def test_a_negative_output_size_is_refused_where_it_is_read(call):
+    with pytest.raises(px.PoolingError, match=r"^call: got output_size=.*allowed: an int >= 0"):
+        porting.parse("pytorch", call)
+
+
+def test_a_call_nested_too_deeply_to_parse_is_a_one_line_refusal():
+    deep = "nn.MaxPool2d(" + "+".join(["1"] * 5000) + ")"
+    with pytest.raises(px.PoolingError, match="nested too deeply for Python's parser"):
+        porting.parse("pytorch", deep)
+    proc = cli("translate", "--from", "pytorch", deep, "--shape", "1,1,4,4")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
 
 
 def test_recipe_keras_jax_is_documented_not_run():

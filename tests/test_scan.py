@@ -270,3 +270,16 @@ def test_cli_scan_text_json_markdown_and_exit_codes(tmp_path):
 def test_cli_scan_usage_errors(args, flag):
     proc = cli(*args, check_exit=2)
     assert proc.stderr.count("\n") == 1 and flag in proc.stderr and "allowed:" in proc.stderr
+
+
+def test_a_file_nested_too_deeply_to_parse_is_not_read_and_the_scan_goes_on(tmp_path):
+    (tmp_path / "deep.py").write_text("x = " + "+".join(["1"] * 5000) + "\n")
+    (tmp_path / "nul.py").write_bytes(b"x = 1\x00\n")
+    (tmp_path / "m.py").write_text("import torch.nn as nn\npool = nn.MaxPool2d(2)\n")
+    result = scanning.scan(str(tmp_path))
+    assert [e.where for e in result.entries] == ["m.py:2"]
+    assert dict(result.unread) == {
+        "deep.py": "does not parse (nested too deeply for Python's parser): its calls cannot "
+                   "be read",
+        "nul.py": "does not parse (source code string cannot contain null bytes): its calls "
+                  "cannot be read"}

@@ -1003,9 +1003,12 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
     bites = [hw for hw in valid if reads(a, hw) != reads(b, hw)]
     if _dropped(a) != _dropped(b):
         keeper, dropper = (b, a) if _dropped(a) else (a, b)
-        found.append(Cause("keepdims", f"{keeper.framework} keeps H and W as 1, "
-                                       f"{dropper.framework} drops them: (N, C, 1, 1) vs "
-                                       f"(N, C), the same numbers"))
+        kept = ("1, 1" if keeper.op != "adaptive" else ", ".join(
+            "H" if o is None else str(o) for o in keeper.spec["output_size"]).replace(
+                "H, H", "H, W"))
+        found.append(Cause("keepdims", f"{keeper.framework} keeps H and W ({kept}), "
+                                       f"{dropper.framework} drops them: (N, C, {kept}) vs "
+                                       f"(N, C)" + ("" if bites else ", the same numbers")))
     for hw in bites:
         here = []
         if a.spec["mode"] != b.spec["mode"]:
@@ -1176,20 +1179,31 @@ class RecipeExplanation:
     judged: int  # how many (H, W) were judged (0: the recipe is documented, not modelled)
     runs: dict = dataclasses.field(default_factory=dict)  # "HxW" -> what its framework did
     unrun: dict = dataclasses.field(default_factory=dict)
+    note: str = ""  # a size it holds at that was not run, and why
 
     @property
     def equivalent(self) -> bool:
         """False where the recipe breaks for some size judged (keras-jax: for an output size
         measured to give NaN)."""
         if not self.judged:
-            return not set(self.output_size) & recipes.KERAS_JAX_NAN_OUTPUTS
+            return self.measured and not set(self.output_size) & recipes.KERAS_JAX_NAN_OUTPUTS
         return len(self.holds) == self.judged
 
     @property
+    def measured(self) -> bool:
+        """Whether the documented recipe (keras-jax) was measured at this output size."""
+        return all(1 <= o <= recipes.LIMIT for o in self.output_size)
+
+    @property
     def verdict(self) -> str:
+        if not self.judged and not self.measured:
+            return (f"not known: measured for output sizes 1 to {recipes.LIMIT} only, "
+                    f"not run here")
         if not self.judged and self.equivalent:
             return ("equivalent where measured (no NaN for this output size with n <= 24), "
                     "not run here")
+        if self.judged and self.equivalent:
+            return f"equivalent on every size judged (H, W in 1..{recipes.LIMIT})"
         return "NOT equivalent"
 
     @property
@@ -1210,14 +1224,20 @@ class RecipeExplanation:
         else:
             lines.append("  parse-only: documented from measurements, not run here")
         lines += [f"  run in {r.framework} at {hw}: {what}" for hw, what in self.runs.items()]
+        lines += [f"  {self.note}"] if self.note else []
         return "\n".join(lines) + "\n"
+
+
+#: the largest (H, W) plane a recipe is run at past the judged sizes (cells)
+RECIPE_RUN_CELLS = 1 << 20
 
 
 def _recipe_witnesses(grid, holds, output) -> list[tuple[int, int]]:
     """The sizes a recipe is run at: the smallest where it breaks (one at least as large as
     the output, where there is one), and the smallest where it holds with more than one cell
-    per bin (past the judged sizes, twice the output size, when none of them holds; none for
-    an output size of 0, which it never computes)."""
+    per bin (past the judged sizes, twice the output size, when none of them holds, or the
+    output size itself, one cell per bin, where twice is more than ``RECIPE_RUN_CELLS``; none
+    for an output size of 0, which it never computes, nor one too large to run here)."""
     def by_area(found):
         return sorted(found, key=lambda s: (s[0] * s[1], s))
 
@@ -1225,7 +1245,8 @@ def _recipe_witnesses(grid, holds, output) -> list[tuple[int, int]]:
     broken = next((hw for hw in breaks if min(hw) >= max(output)), breaks[0] if breaks else None)
     held = next((hw for hw in by_area(holds) if min(hw) > 1), None)
     if held is None and min(output) > 0:
-        held = (2 * output[0], 2 * output[1])
+        held = next(((k * output[0], k * output[1]) for k in (2, 1)
+                     if k * output[0] * k * output[1] <= RECIPE_RUN_CELLS), None)
     return [hw for hw in (broken, held) if hw is not None]
 
 
@@ -1258,6 +1279,9 @@ def explain_recipe(call_a: str, frm_a: str, name: str, shape=None, verify: bool 
     else:
         base, hw0 = ((1, 2, 1, 1) if layout == "NCHW" else (1, 1, 1, 2)), None
     tries = [hw0] if hw0 else _recipe_witnesses(grid, holds, output)
+    if not hw0 and len(tries) < 2 and min(output) > 0:
+        result.note = (f"not run where it holds: its smallest such input, {output[0]}x"
+                       f"{output[1]}, is more than {RECIPE_RUN_CELLS} cells")
     if not verify:
         return result
     pool = pool or default_pool()

@@ -564,6 +564,9 @@ def parse(framework: str, text: str | None = None, *, function: str | None = Non
     except SyntaxError as exc:
         raise PoolingError(f"call: cannot parse {text!r} ({exc.msg}); allowed: Python call "
                            f"syntax") from None
+    except (RecursionError, MemoryError):  # ast's own limit on nesting
+        raise PoolingError(f"call: cannot parse {text[:60]!r}... (nested too deeply for "
+                           f"Python's parser); allowed: Python call syntax") from None
     return _guarded(framework, text, lambda: _read(framework, text, tree, shape))
 
 
@@ -572,6 +575,9 @@ def _guarded(framework: str, text: str, read):
         return read()
     except PoolingError:
         raise
+    except (RecursionError, MemoryError):
+        raise PoolingError(f"call: cannot read {text[:60]!r}... (nested too deeply to read); "
+                           f"allowed: {understood(framework)}, with literal arguments") from None
     except (IndexError, KeyError, StopIteration, TypeError, ValueError, OverflowError,
             AttributeError) as exc:
         raise PoolingError(f"call: cannot read {text!r} ({type(exc).__name__}: {exc}); "
@@ -731,7 +737,7 @@ def _output_size(value):
     def one(v):
         if v is None:
             return None
-        if isinstance(v, bool) or not isinstance(v, int):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise PoolingError(f"call: got output_size={value!r}; allowed: an int >= 0 or a "
                                f"pair of ints >= 0 or None")
         return v

@@ -448,8 +448,11 @@ def scan(path: str, to=None, shape=DEFAULT_SHAPE, verify: bool = False, pool=Non
         except _NotRead as exc:
             (unread if exc.counts else skipped).append((name, exc.why))
         except SyntaxError as exc:
-            unread.append((name, f"does not parse (line {exc.lineno}: {exc.msg}): its calls "
-                                 f"cannot be read"))
+            where = f"line {exc.lineno}: " if exc.lineno else ""
+            unread.append((name, f"does not parse ({where}{exc.msg}): its calls cannot be read"))
+        except (RecursionError, MemoryError):  # ast's own limit on nesting
+            unread.append((name, "does not parse (nested too deeply for Python's parser): its "
+                                 "calls cannot be read"))
     for entry in entries:
         if entry.understood and entry.function in SPELLINGS:
             _translate_entry(entry, names, shape, verify, pool, parse, translate)
