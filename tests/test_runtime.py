@@ -251,6 +251,30 @@ def test_a_failures_last_words_are_this_runs_never_an_earlier_runs(tmp_path, mon
     assert "/bin/ls: cannot access" in (tmp_path / "pytorch.log").read_text()  # still logged
 
 
+def test_a_failures_last_words_are_its_own_when_runs_overlap(tmp_path, monkeypatch):
+    """Two callers start a backend at the same time, their workers writing to the same log:
+    each failure quotes its own worker's last words, never the other's."""
+    monkeypatch.setenv("POOLING_XFW_LOGS", str(tmp_path))
+    details: dict[str, list[str]] = {"/bin/ls": [], "/bin/true": []}
+
+    def run(python):
+        with WorkerPool(start_timeout=60) as fresh:
+            details[python].append(px.compare(X16, 2, backends=["pytorch"], pool=fresh,
+                                              gateways={"pytorch": f"popen//python={python}"}
+                                              ).results["pytorch"].detail)
+
+    for _ in range(4):
+        threads = [threading.Thread(target=run, args=(p,)) for p in details]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    assert len(details["/bin/true"]) == 4 and len(details["/bin/ls"]) == 4
+    assert all("/bin/ls" not in d and "cannot access" not in d for d in details["/bin/true"]), \
+        details["/bin/true"]
+    assert all("/bin/ls: cannot access" in d for d in details["/bin/ls"]), details["/bin/ls"]
+
+
 def test_a_banner_before_python_is_an_error_not_a_length(tmp_path, monkeypatch):
     banner = _wrapper(tmp_path, "python",
                       f"echo 'Welcome to the cluster'\nexec {envs.interpreter('mxnet')} \"$@\"")

@@ -108,6 +108,15 @@ def test_each_version_has_one_spelling_and_the_pinned_one_is_the_plain_name(type
     assert envs.env_name(typed) == envs.env_name(canonical)
 
 
+def test_a_local_label_the_pinned_build_does_not_report_is_not_run_as_it():
+    """``pytorch@2.13.0+gpu`` names the pinned release's venv, whose build reports +cpu: the
+    worker says it runs another version, never a silent +cpu column labelled +gpu."""
+    x = np.arange(16, dtype=np.float32).reshape(4, 4)
+    result = px.compare(x, 2, backends=["pytorch@2.13.0+gpu"]).results["pytorch@2.13.0+gpu"]
+    assert result.status == "unavailable"
+    assert "it runs torch 2.13.0+cpu, not 2.13.0+gpu" in result.detail, result.detail
+
+
 @pytest.mark.parametrize("typed", ["onnxruntime@１.22.1", "onnxruntime@1.22.1٠"],
                          ids=["full-width-digit", "arabic-indic-digit"])
 def test_a_version_of_digits_other_than_ascii_is_refused(typed):

@@ -111,9 +111,9 @@ def log_dir() -> Path:
     return envs.cache_root() / "logs"
 
 
-def _open_log(backend: str, spec: str) -> tuple[Path, int]:
+def _open_log(backend: str, spec: str) -> Path:
     """The backend's log file, started anew past ``LOG_LIMIT_BYTES``, with a line for this
-    start; and where this start's own lines begin (what an earlier run wrote is before)."""
+    start."""
     path = log_dir() / f"{backend}.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,9 +121,9 @@ def _open_log(backend: str, spec: str) -> tuple[Path, int]:
         with open(path, mode) as log:
             log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} caller pid {os.getpid()}: "
                       f"starting {spec}\n")
-            return path, log.tell()
     except OSError:
-        return Path(os.devnull), 0
+        path = Path(os.devnull)
+    return path
 
 
 @dataclasses.dataclass
@@ -252,7 +252,7 @@ class Worker:
         self.spec = spec
         self.local = gateways.is_local(spec)
         self.where = gateways.where(spec)
-        self.log_path, self._log_start = _open_log(backend, spec)
+        self.log_path = _open_log(backend, spec)
         self.threads = worker_threads(self.local)
         self.hello: Hello | None = None
         self._shared = shared if self.local else None
@@ -529,16 +529,9 @@ class Worker:
         return WorkerFailure(status, f"{reason} (log: {self.log_path})")
 
     def _last_log_line(self) -> str:
-        """The last line written to the backend's log since this worker started (never one
-        of an earlier run: the log is shared by every run of the backend)."""
-        try:
-            with open(self.log_path, "rb") as log:
-                log.seek(self._log_start)
-                text = log.read().decode(errors="replace")
-        except OSError:
-            return ""
-        lines = [line for line in text.splitlines() if line.strip()
-                 and not line.startswith("--- ")]  # another caller's start, not a word of it
+        """The last line this worker's own process wrote to stderr (never one of an earlier
+        run, nor of another caller's worker writing to the same log at the same time)."""
+        lines = self._launcher.last_lines()
         return lines[-1][:300] if lines else ""
 
     def _died(self, doing: str, exc: BaseException | None = None) -> WorkerFailure:

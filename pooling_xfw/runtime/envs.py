@@ -756,11 +756,13 @@ def probe(backend: str, python: str, timeout: float = 120.0,
 
 
 def wrong_version(backend: str, found: str) -> str | None:
-    """For ``BACKEND@VERSION``: what is wrong when the interpreter runs another version (a local
-    suffix, ``2.5.1+cpu``, is the same version); None when it is right."""
+    """For ``BACKEND@VERSION``: what is wrong when the interpreter runs another version; None
+    when it is right.  A local label (``+cpu``) counts where it is asked for: ``2.13.0`` is run
+    by a ``2.13.0+cpu`` build, ``2.13.0+gpu`` is not."""
     name, version = split_name(backend)
-    if version is None or _public(found) == _public(version):
-        return None
+    if version is None or (normalized_version(found) == normalized_version(version) if "+" in
+                           version else _public(found) == _public(version)):
+        return None  # a local label asked for (+cpu) is the one the build must report
     return f"it runs {FRAMEWORK_MODULE[name]} {found}, not {version}"
 
 

@@ -17,6 +17,7 @@ caller, which then stops them all), with stderr in the backend's log file and wi
 """
 from __future__ import annotations
 
+import collections
 import os
 import socket as _socket
 import subprocess
@@ -100,9 +101,14 @@ def where(spec: str) -> str:
 class Launcher:
     """execnet's thread execution model, with what it starts recorded so it can be stopped.
 
-    Processes (``popen``, the ``ssh`` client) start in a new session, with stderr in
-    ``log_path`` and the worker environment (``envs.worker_env``); sockets are recorded so a
-    gateway that hangs while starting can be cut off."""
+    Processes (``popen``, the ``ssh`` client) start in a new session, with the worker
+    environment (``envs.worker_env``) and their stderr read by a thread of this process, which
+    appends each line to ``log_path`` and keeps the last ones (``last_lines``): the backend's
+    log is shared by every run, so a failure's last words are read from here, this worker's
+    own, never from the file.  Sockets are recorded so a gateway that hangs while starting can
+    be cut off."""
+
+    TAIL = 20
 
     def __init__(self, log_path) -> None:
         from execnet.gateway_base import ThreadExecModel
@@ -111,6 +117,8 @@ class Launcher:
         self.processes: list[subprocess.Popen] = []
         self.sockets: list[_socket.socket] = []
         self._lock = threading.Lock()
+        self._tail: collections.deque[str] = collections.deque(maxlen=self.TAIL)
+        self._readers: list[threading.Thread] = []
         launcher = self
 
         class Model(ThreadExecModel):
@@ -128,12 +136,38 @@ class Launcher:
     PIPE = subprocess.PIPE
 
     def Popen(self, args, stdout, stdin):  # noqa: N802 - execnet calls it by this name
-        with open(self.log_path, "ab") as log:
-            proc = subprocess.Popen(args, stdout=stdout, stdin=stdin, stderr=log,
-                                    env=envs.worker_env(), start_new_session=True)
+        proc = subprocess.Popen(args, stdout=stdout, stdin=stdin, stderr=subprocess.PIPE,
+                                env=envs.worker_env(), start_new_session=True)
+        reader = threading.Thread(target=self._read_stderr, args=(proc.stderr,),
+                                  name="pooling-xfw-stderr", daemon=True)
+        reader.start()
         with self._lock:
             self.processes.append(proc)
+            self._readers.append(reader)
         return proc
+
+    def _read_stderr(self, stream) -> None:
+        """Each line the process writes to stderr: appended to the log, kept in the tail."""
+        try:
+            with open(self.log_path, "ab", buffering=0) as log:
+                for line in stream:
+                    log.write(line)
+                    text = line.decode(errors="replace").strip()
+                    if text:
+                        self._tail.append(text)
+        except OSError:
+            pass
+        finally:
+            stream.close()
+
+    def last_lines(self, wait: float = 2.0) -> list[str]:
+        """The last lines this launcher's processes wrote to stderr (a process that ended is
+        read to its end first, waiting at most ``wait`` seconds)."""
+        with self._lock:
+            readers = [r for r, p in zip(self._readers, self.processes) if p.poll() is not None]
+        for reader in readers:
+            reader.join(wait)
+        return list(self._tail)
 
     def kill(self) -> None:
         """Kill every process group started and cut every socket opened."""
