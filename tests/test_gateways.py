@@ -160,7 +160,10 @@ def test_a_bad_gateway_is_a_usage_error(capsys, text, flag):
     ("socket=127.0.0.1:70000", "'70000' is not a port (1 to 65535)"),
     ("socket=127.0.0.1:\uff18\uff18", "'\uff18\uff18' is not a port (1 to 65535)"),
     ("socket=:8888", "no host before the port"),
-], ids=["a-word", "zero", "past-65535", "full-width-digits", "no-host"])
+    ("socket=[::1]:8888", "the host '[::1]' holds a ':'"),
+    ("socket=127.0.0.1:8888:9", "the host '127.0.0.1:8888' holds a ':'"),
+], ids=["a-word", "zero", "past-65535", "full-width-digits", "no-host", "ipv6-literal",
+        "two-ports"])
 def test_a_socket_gateway_without_a_port_is_refused_when_given(capsys, spec, problem):
     """Said when the option is read, before any worker starts, from the CLI and the API."""
     assert main(["--gateway", f"pytorch={spec}", "envs", "list"]) == 2
@@ -168,3 +171,14 @@ def test_a_socket_gateway_without_a_port_is_refused_when_given(capsys, spec, pro
     assert err.startswith(f"pooling-xfw: error: --gateway pytorch: got {spec!r}: {problem}")
     with pytest.raises(PoolingError, match=re.escape(problem)):
         WorkerPool(gateways={"pytorch": spec})
+
+
+def test_a_socket_nothing_listens_on_is_said_so(tmp_path):
+    """No worker ever connected: 'could not connect', not a worker that broke a connection."""
+    port = _free_port()
+    with WorkerPool(start_timeout=30) as pool:
+        outcome = px.compare(X16, 2, backends=["pytorch"], pool=pool,
+                             gateways={"pytorch": f"socket=127.0.0.1:{port}"}).results["pytorch"]
+    assert outcome.status == "error"
+    assert outcome.detail.startswith(f"could not connect to 127.0.0.1:{port} (Connection"), \
+        outcome.detail

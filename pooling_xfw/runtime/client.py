@@ -342,6 +342,11 @@ class Worker:
         if isinstance(exc, FileNotFoundError) or isinstance(exc, PermissionError):
             self.stop()
             return self._failure("unavailable", f"cannot start {self.python}: {exc.strerror}")
+        if isinstance(exc, ConnectionError) and not self._launcher.processes:
+            self.stop()  # a socket gateway: no worker ever answered
+            return self._failure("error", f"could not connect to {self.where} "
+                                          f"({type(exc).__name__}: {exc.strerror or exc}); is "
+                                          f"an execnet socket server listening there?")
         banner = self._unread_output() if isinstance(exc, AssertionError) else b""
         if banner:
             self.stop()

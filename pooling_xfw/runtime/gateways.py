@@ -61,9 +61,11 @@ def check_spec(spec: str, where: str = "gateway") -> str:
         raise PoolingError(f"{where}: got {spec!r}; allowed: {ALLOWED}")
     if kinds[0] == "socket":
         host, _, port = parsed.socket.rpartition(":")
-        problem = ("no host before the port" if not host else None if (
-            port.isascii() and port.isdigit() and 1 <= int(port) <= 65535)
-            else f"{port!r} is not a port (1 to 65535)")
+        problem = ("no host before the port" if not host else
+                   f"the host {host!r} holds a ':' (the socket gateway takes a host name or an "
+                   f"IPv4 address)" if ":" in host else None if (
+                       port.isascii() and port.isdigit() and 1 <= int(port) <= 65535)
+                   else f"{port!r} is not a port (1 to 65535)")
         if problem:  # said now, not when a worker first tries to connect
             raise PoolingError(f"{where}: got {spec!r}: {problem}; allowed: {ALLOWED}")
     return spec
