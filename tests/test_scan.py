@@ -283,3 +283,25 @@ def test_a_file_nested_too_deeply_to_parse_is_not_read_and_the_scan_goes_on(tmp_
                    "be read",
         "nul.py": "does not parse (source code string cannot contain null bytes): its calls "
                   "cannot be read"}
+
+
+@pytest.mark.parametrize("source,why", [
+    ("from tensorflow.nn import avg_pool2d\ndef avg_pool2d(x, k):\n    return x\n"
+     "y = avg_pool2d(1, 2)\n",
+     "avg_pool2d is bound to more than one thing in this file (tensorflow.nn.avg_pool2d, the "
+     "file's own)"),
+    ("import torch.nn.functional as F\na = F.max_pool2d(x, 2)\n"
+     "import paddle.nn.functional as F\nb = F.max_pool2d(x, 2)\n",
+     "F is bound to more than one thing in this file (paddle.nn.functional, "
+     "torch.nn.functional)"),
+], ids=["imported-then-defined", "imported-twice-differently"])
+def test_a_name_bound_to_two_things_is_not_guessed(tmp_path, source, why):
+    """Which binding a call reaches depends on the code's flow: said, not guessed (a name
+    imported twice alike is one binding)."""
+    (tmp_path / "m.py").write_text(source)
+    (tmp_path / "same.py").write_text("import torch.nn.functional as F\n"
+                                      "import torch.nn.functional as F\na = F.max_pool2d(x, 2)\n")
+    result = scanning.scan(str(tmp_path))
+    ambiguous = [e for e in result.entries if e.file == "m.py"]
+    assert ambiguous and all(e.why.startswith(why) for e in ambiguous), [e.why for e in ambiguous]
+    assert [e.framework for e in result.entries if e.file == "same.py"] == ["pytorch"]

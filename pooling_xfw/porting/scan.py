@@ -314,21 +314,33 @@ def _other_why(full: str) -> str:
     return "1-D or 3-D pooling: translate reads 2-D pooling"
 
 
-def bound_names(tree: ast.AST) -> set[str]:
-    """Every name the file binds itself, in any scope: its functions, classes, parameters,
-    assignment and loop targets, ``with ... as`` and ``except ... as`` names.  A call through
-    such a name (``avg_pool(x)`` of its own ``def avg_pool``, ``self.max_pool(x)``) is the
-    file's own, not a framework's (its imports are ``read_imports``')."""
-    names = set()
+def bound_names(tree: ast.AST) -> dict[str, set[str]]:
+    """Every name the file binds, in any scope, with what binds it: an import (the module or
+    object it names), or the file itself (``"the file's own"``: a function, class, parameter,
+    assignment or loop target, ``with``/``except ... as``).  A call through a name only the
+    file binds (``avg_pool(x)`` of its own ``def avg_pool``, ``self.max_pool(x)``) is the
+    file's, not a framework's; one bound to more than one thing reaches one or the other by the
+    code's flow, which a reader of the text cannot tell."""
+    names: dict[str, set[str]] = {}
+    own = "the file's own"
     for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                head = alias.asname or alias.name.split(".")[0]
+                names.setdefault(head, set()).add(alias.name if alias.asname else head)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                if alias.name != "*":
+                    names.setdefault(alias.asname or alias.name, set()).add(
+                        f"{node.module}.{alias.name}")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.setdefault(node.name, set()).add(own)
         elif isinstance(node, ast.arg):
-            names.add(node.arg)
+            names.setdefault(node.arg, set()).add(own)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            names.add(node.id)
+            names.setdefault(node.id, set()).add(own)
         elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
+            names.setdefault(node.name, set()).add(own)
     return names
 
 
@@ -337,7 +349,7 @@ def find_calls(source: str, file: str) -> list[Entry]:
     not).  Raises ``SyntaxError`` for a file that does not parse."""
     tree = ast.parse(source)
     imports, stars = read_imports(tree)
-    own = bound_names(tree)
+    bound = bound_names(tree)
     entries = []
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     divisors = set()  # the reduce_window of ones a window sum is divided by: part of that call
@@ -363,13 +375,18 @@ def find_calls(source: str, file: str) -> list[Entry]:
         if full is None and dotted == "F.Pooling":
             full = "mxnet.nd.Pooling"  # hybrid_forward(self, F, x): F is mx.nd or mx.sym
         last = dotted.rsplit(".", 1)[-1]
-        if full in SPELLINGS:
+        head = dotted.split(".")[0]
+        if (full in SPELLINGS or full in OTHER_POOLING) and len(bound.get(head, ())) > 1:
+            entries.append(Entry(file, node.lineno, text, None, None, why=(
+                f"{head} is bound to more than one thing in this file ("
+                f"{', '.join(sorted(bound[head]))}): which one this call reaches depends on "
+                f"the code's flow")))
+        elif full in SPELLINGS:
             entries.append(_understood(found, text, file, imports, stars, full))
         elif full in OTHER_POOLING:
             entries.append(Entry(file, node.lineno, text, OTHER_POOLING[full], full,
                                  why=_other_why(full)))
-        elif full is None and last in _POOLING_NAMES and dotted.split(".")[0] not in own:
-            head = dotted.split(".")[0]
+        elif full is None and last in _POOLING_NAMES and head not in bound:
             owners = sorted({fw for k, (fw, _) in SPELLINGS.items() if k.endswith("." + last)}
                             | {fw for k, fw in OTHER_POOLING.items() if k.endswith("." + last)})
             entries.append(Entry(file, node.lineno, text, None, None,
