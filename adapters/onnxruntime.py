@@ -311,8 +311,9 @@ class OnnxRuntime(Vocabulary):
 
     def native_lp(self, plan, geom, v, layout):
         spec = geom.spec
-        if plan.computes_in == "float64" or float(spec.p) != int(spec.p) or spec.p < 1:
-            return None  # no float64 LpPool; its p is an integer attribute
+        if (plan.computes_in == "float64" or float(spec.p) != int(spec.p) or spec.p < 1
+                or spec.p > INT64_MAX):
+            return None  # no float64 LpPool; its p is an integer attribute (an int64)
         if spec.padding in ("same", "same_lower"):
             return None  # pads that follow the size: the planner's, from the shape
         if any(p >= k for pair, k in zip(geom.pads, spec.pool_size) for p in pair):

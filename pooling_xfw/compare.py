@@ -142,7 +142,7 @@ def tolerance(mode: str, dtype: np.dtype, rtol=None, atol=None) -> tuple[float, 
 def compare(X, pool_size=None, mode: str = "max", *, op: str = "pool2d", backends=None,
             rtol=None, atol=None, pool: WorkerPool | None = None, timeout: float | None = None,
             inprocess: bool = True, gateways: dict[str, str] | None = None,
-            grad: bool = False, grad_output=None, ties: str = "first",
+            grad: bool = False, grad_output=None, ties: str | None = None,
             **pool2d_kwargs) -> Comparison:
     """Run ``px.pool2d(X, pool_size, mode, **pool2d_kwargs)`` and every backend's adapter.
 
@@ -162,14 +162,15 @@ def compare(X, pool_size=None, mode: str = "max", *, op: str = "pool2d", backend
     ``grad=True`` (``op="pool2d"``, float inputs): the backward pass too.  Each backend's
     adapter takes the gradient of the plan it runs with its framework's autograd, with the
     upstream gradient ``grad_output`` (shaped as the output; ones when None), and it is judged
-    against ``px.pool2d_grad(..., grad_output=..., ties=ties)`` (``Comparison.grad_reference``)
-    into ``grad_status``, ``grad_max_abs_diff``, ``grad_detail`` and ``grad_input`` of each
-    result; ``ok`` covers both passes.  Gradients compare with the avg/lp tolerances of their
+    against ``px.pool2d_grad(..., grad_output=..., ties=ties)`` (``Comparison.grad_reference``;
+    ``ties`` None is ``"first"``) into ``grad_status``, ``grad_max_abs_diff``, ``grad_detail``
+    and ``grad_input`` of each result; ``ok`` covers both passes.  ``grad_output`` and ``ties``
+    without ``grad=True`` are refused, as the CLI's ``--grad-output`` and ``--ties``.  Gradients compare with the avg/lp tolerances of their
     dtype, relative per cell to the sum of the magnitudes routed to it (``grad_scale``).
     """
-    case = dict(pool2d_kwargs, X=X, mode=mode, op=op)
-    if grad or grad_output is not None or ties != "first":
-        case.update(grad=grad, grad_output=grad_output, ties=ties)
+    case = dict(pool2d_kwargs, X=X, mode=mode, op=op, grad=grad)
+    case.update({name: value for name, value in (("grad_output", grad_output), ("ties", ties))
+                 if value is not None})
     if pool_size is not None:
         case["pool_size"] = pool_size
     return compare_many([case], backends=backends, rtol=rtol, atol=atol, pool=pool,
@@ -351,9 +352,9 @@ def resolve_case(case: dict):
     if not isinstance(grad, (bool, np.bool_)):  # 1 is not True here, as for ceil_mode
         raise PoolingError(f"grad: got {grad!r}; allowed: True or False")
     grad = bool(grad)
-    for name, unset in (("grad_output", None), ("ties", "first")):
-        value = case.get(name, unset)
-        if not grad and not (value is unset or (isinstance(value, str) and value == unset)):
+    for name in ("grad_output", "ties"):  # options of the backward pass, as the CLI's
+        value = case.get(name)
+        if not grad and value is not None:
             shown = (f"<{value.dtype} array of shape {value.shape}>"
                      if isinstance(value, np.ndarray) else repr(value))
             raise PoolingError(f"{name}: got {shown} without grad=True; allowed: {name} only "
@@ -372,7 +373,7 @@ def resolve_case(case: dict):
             raise PoolingError("pool_size: got nothing; allowed: an int or a pair (h, w) of "
                                "ints >= 1, required for op='pool2d' (op='adaptive' takes "
                                "output_size, op='global' no window)")
-        grad_output, ties = case.pop("grad_output", None), case.pop("ties", "first")
+        grad_output, ties = case.pop("grad_output", None), case.pop("ties", None) or "first"
         spec = make_spec(case.pop("pool_size"), case.pop("mode", "max"), **case)
         if not grad:
             x = as_input(X)
@@ -732,7 +733,7 @@ def _divisor_cause(result: BackendResult, job: "_Job", tol) -> str:
     cells = tuple(np.array([index for index, _, _ in result.differing]).T)
     out = result.output[cells].astype(np.float64)
     ref = np.asarray(job.reference, np.float64)[cells]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         used = ref * divisor[cells] / out  # the divisor the framework's output implies
     whole = np.round(used)
     if not (np.all(np.isfinite(used)) and np.allclose(used, whole, rtol=max(tol[0], 1e-3))

@@ -426,9 +426,12 @@ def test_compare_grad_errors_name_the_argument_before_any_backend_runs(kwargs, a
                          "grad=True"),
     (dict(grad_output=np.ones((1, 1, 3, 3), np.float32), ties="all"),
      "grad_output: got <float32 array of shape (1, 1, 3, 3)> without grad=True"),
+    (dict(ties="first"), "ties: got 'first' without grad=True"),
     (dict(grad=1), "grad: got 1; allowed: True or False"),
+    (dict(grad=0), "grad: got 0; allowed: True or False"),
     (dict(grad="yes"), "grad: got 'yes'; allowed: True or False"),
-], ids=["ties-alone", "grad-output-and-ties", "grad-1", "grad-a-word"])
+], ids=["ties-alone", "grad-output-and-ties", "ties-first-alone", "grad-1", "grad-0",
+        "grad-a-word"])
 def test_compare_refuses_a_backward_option_without_the_backward_pass(kwargs, message):
     """``compare``'s keyword path as its case path: ``ties`` without ``grad=True`` is refused,
     not ignored, and ``grad`` is a bool (1 is not True, as for ``ceil_mode``)."""

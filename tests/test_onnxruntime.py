@@ -284,3 +284,14 @@ def test_save_onnx_names_this_runs_models_only_and_blames_no_framework_for_a_wri
     assert "(Is a directory)" in proc.stdout and "BackendError" not in proc.stdout
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         ["Older-0000000000.onnx", "dangling.onnx", os.path.basename(model)])  # no leftovers
+
+
+def test_an_lp_power_past_int64_is_the_plans_own_arithmetic_not_an_attribute_overflow(ort_pool):
+    """LpPool's p is an int64 attribute: p = 1e20 does not fit, so the plan computes lp from
+    Pow and a window sum (where x**1e20 underflows: the plan's own arithmetic, said so), never
+    an ONNX attribute overflow blamed on ONNX Runtime."""
+    x = np.arange(1, 17, dtype=np.float32).reshape(1, 1, 4, 4) / 32
+    outcome = _compare(ort_pool, x, 2, mode="lp", p=1e20)
+    assert "'LpPool'" not in outcome.how["code"] and "BackendError" not in outcome.detail
+    assert outcome.status == "differ" and "pooling-xfw's own plan" in outcome.detail, \
+        outcome.detail
