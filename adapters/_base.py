@@ -178,7 +178,12 @@ def framework_error(vocab: Vocabulary, exc: BaseException) -> str:
     """``pytorch: RuntimeError: ...``: the framework's exception in one line, its type named
     once (MXNet's messages start with their own ``MXNetError: ``)."""
     kind = type(exc).__name__
-    text = one_line(exc).removeprefix(f"{kind}: ") or kind
+    lines = str(exc).splitlines()
+    if lines and lines[0].startswith("Traceback (most recent call last)"):
+        # MXNet's message carries its C++ traceback: its last line says what failed
+        said = [i for i, line in enumerate(lines) if line.startswith(f"{kind}: ")]
+        lines = lines[said[-1]:] if said else lines[-1:]
+    text = one_line("\n".join(lines)).removeprefix(f"{kind}: ") or kind
     return f"{vocab.name}: {kind}: {text}"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import errno
 import math
 import os
 import re
@@ -881,7 +882,14 @@ def _scan(args) -> int:
     from .porting.scan import DEFAULT_SHAPE, python_files, scan
 
     if not os.path.exists(args.path):
-        raise _usage("PATH", args.path, "no such file or directory", "a .py file or a directory")
+        what = "no such file or directory"
+        if os.path.islink(args.path):  # a link to nowhere, or a loop
+            try:
+                os.stat(args.path)
+            except OSError as exc:
+                what = ("a symlink loop" if exc.errno == errno.ELOOP else
+                        f"a symlink to {os.readlink(args.path)}, which does not exist")
+        raise _usage("PATH", args.path, what, "a .py file or a directory")
     shape = _shape("--shape", args.shape) if args.shape else DEFAULT_SHAPE
     if len(shape) != 4:
         raise _usage("--shape", args.shape, f"{len(shape)} sizes",

@@ -703,6 +703,10 @@ def _known_cause(value, expected, dtype: np.dtype) -> str:
     if isinstance(expected, float) and math.isnan(expected) and not (
             isinstance(value, float) and math.isnan(value)):
         return "NaN in the window ignored; the reference propagates NaN"
+    if (dtype.kind == "f" and value == 0 and isinstance(expected, float) and expected != 0
+            and abs(expected) < np.finfo(dtype).tiny):
+        return ("a subnormal result flushed to zero (the CPU's flush-to-zero mode); the "
+                "reference keeps it")
     if dtype.kind == "f" and isinstance(expected, float) and math.isinf(expected):
         info = np.finfo(dtype)
         lowest = {float(info.min), float(np.finfo(np.float32).min)}

@@ -349,9 +349,11 @@ def build_plan(vocab: Vocabulary, geom, dtype: np.dtype,
     v = Var("x")
     if layout != spec.layout:
         v = vocab.transpose(plan, v, TO_NCHW if layout == "NCHW" else TO_NHWC)
-        kind = "pooling kernels" if op == "pool2d" else f"{op} {mode} pooling"
-        plan.adapt(f"transposed to {layout}: its {kind} take{'s' * (op != 'pool2d')} "
-                   f"{layout} only")
+        own = {"adaptive": "native_adaptive", "global": "native_global"}.get(op)
+        if own and mode != "lp" and getattr(type(vocab), own) is not getattr(Vocabulary, own):
+            plan.adapt(f"transposed to {layout}: its {op} {mode} pooling takes {layout} only")
+        else:  # emulated from its plain pooling: that takes the layout
+            plan.adapt(f"transposed to {layout}: its pooling kernels take {layout} only")
     if work != dtype:
         v = vocab.cast(plan, v, work.name)
         plan.adapt(f"cast {dtype.name} to {work.name}: {_cast_reason(mode, dtype, work)}")

@@ -537,6 +537,26 @@ def test_plan_path(pool, backend, op, mode, dtype, layout):
     assert "split" not in code
 
 
+@pytest.mark.parametrize("backend,op,mode,says", [
+    ("tensorflow", "adaptive", "avg", "transposed to NHWC: its pooling kernels take NHWC only"),
+    ("onnxruntime", "adaptive", "max", None),  # NCHW: nothing transposed
+    ("paddle", "adaptive", "max", "transposed to NCHW: its adaptive max pooling takes NCHW only"),
+], ids=["emulated-from-its-pooling", "nothing-to-transpose", "its-own-op"])
+def test_a_transposition_names_the_op_that_needs_it(backend, op, mode, says):
+    """An adaptive pooling the framework has not (TensorFlow) is emulated with its plain
+    pooling, whose kernels need the layout; one it has (Paddle's adaptive max) needs it itself."""
+    from pooling_xfw import planner
+    from pooling_xfw.adaptive import make_adaptive_spec, resolve_adaptive
+
+    vocab = __import__(f"pooling_xfw.adapters.{backend}", fromlist=["VOCABULARY"]).VOCABULARY
+    layout = "NCHW" if backend != "paddle" else "NHWC"
+    x = np.zeros((1, 2, 7, 7) if layout == "NCHW" else (1, 7, 7, 2), np.float32)
+    geom = resolve_adaptive(make_adaptive_spec(3, mode, layout), x.shape)
+    adaptations = planner.build_plan(vocab, geom, x.dtype, x.shape).adaptations
+    transposed = [a for a in adaptations if a.startswith("transposed")]
+    assert transposed == ([says] if says else []), adaptations
+
+
 def test_tensorflow_never_pools_a_window_wider_than_its_input():
     """Every bin length is at most its axis: the windows TF's emulation pools with, for every
     size pair 1..24, fit the tensor they pool (a wider VALID window is SIGFPE under oneDNN).

@@ -124,3 +124,9 @@ def test_the_largest_difference_is_nan_where_a_nan_stands_against_a_number(outpu
     assert (math.isnan(result.max_abs_diff) if math.isnan(largest)
             else result.max_abs_diff == largest), result.max_abs_diff
     assert result_cell({"status": "differ", "max_abs_diff": result.max_abs_diff}) == cell
+
+
+def test_a_subnormal_flushed_to_zero_is_named():
+    x = np.full((1, 2), 1e-40, np.float32)
+    result = judged(x, (1, 2), "max", [0.0])
+    assert result.status == "differ" and "a subnormal result flushed to zero" in result.detail

@@ -429,6 +429,7 @@ def test_framework_error_is_one_line_with_the_frameworks_message(hook_pool, back
     assert reply["status"] == "error" and reply["kind"] == "BackendError"
     assert reply["message"].startswith(f"{backend}: ") and "\n" not in reply["message"]
     assert not re.search(r"(\w+): \1: ", reply["message"]), reply["message"]  # named once
+    assert "Traceback" not in reply["message"], reply["message"]  # what failed, not where
 
 
 def test_invalid_arguments_fail_before_any_backend_runs():

@@ -305,3 +305,16 @@ def test_a_name_bound_to_two_things_is_not_guessed(tmp_path, source, why):
     ambiguous = [e for e in result.entries if e.file == "m.py"]
     assert ambiguous and all(e.why.startswith(why) for e in ambiguous), [e.why for e in ambiguous]
     assert [e.framework for e in result.entries if e.file == "same.py"] == ["pytorch"]
+
+
+@pytest.mark.parametrize("kind,problem", [("loop", "a symlink loop"),
+                                          ("dangling", "a symlink to nowhere, which does not exist")])
+def test_a_path_that_is_a_broken_link_says_which(tmp_path, kind, problem):
+    link = tmp_path / "l1"
+    if kind == "loop":
+        (tmp_path / "l2").symlink_to(link)
+        link.symlink_to(tmp_path / "l2")
+    else:
+        link.symlink_to("nowhere")
+    proc = cli("scan", str(link), check_exit=2)
+    assert f"PATH {link}: {problem}; allowed: a .py file or a directory" in proc.stderr
