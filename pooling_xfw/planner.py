@@ -553,7 +553,7 @@ def _window_sum(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: s
     padded = _padded(vocab, plan, geom, v, 0, layout, run)
     if geom.spec.dilation != (1, 1):
         plan.emulate("dilation: the window as strided slices, reduced axis by axis")
-        return _slice_reduce(vocab, plan, geom, padded, layout, "sum")
+        return _slice_reduce(vocab, plan, geom, padded, layout, "sum", run)
     mean = _crop(vocab, plan, geom,
                  _pool(vocab, plan, padded, "avg", (kh, kw), geom.spec.stride, layout), layout,
                  run)
@@ -572,7 +572,7 @@ def _emulate(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
         if spec.dilation != (1, 1) or slices:
             if spec.dilation != (1, 1):
                 plan.emulate("dilation: the window as strided slices, reduced axis by axis")
-            return _slice_reduce(vocab, plan, geom, padded, layout, "max")
+            return _slice_reduce(vocab, plan, geom, padded, layout, "max", run)
         return _crop(vocab, plan, geom, _pool(vocab, plan, padded, "max", spec.pool_size,
                                                    spec.stride, layout), layout, run)
     overhang = run.may_overhang() if run else geom.has_overhang()
@@ -644,7 +644,7 @@ def _crop(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
 
 
 def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, layout: str,
-                  reduce: str) -> Var:
+                  reduce: str, run: RuntimePads | None = None) -> Var:
     """Reduce each window as k strided slices per axis (columns, then rows): tap ``j`` is the
     slice ``j*d : -(k-1-j)*d : s`` of the padded axis, the floor pooling's windows whatever the
     axis's length.  They are the spec's at every size: the padded array makes exactly the
@@ -657,9 +657,10 @@ def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, la
                                      ("H", geom.rows, overhang_pads(geom)[0])):
         acc = None
         length = before + g.size + after
-        # ceil mode with stride 1 may drop a last window of the padding that floor keeps: then
-        # the stop is this size's (the text of another size's code tells them apart)
-        floor = (length - g.extent) // g.stride + 1 == g.out
+        # pads computed when the code runs (``run``) end where the spec's windows do; else ceil
+        # mode with stride 1 may drop a last window of the padding that floor keeps: then the
+        # stop is this size's (the text of another size's code tells them apart)
+        floor = run is not None or (length - g.extent) // g.stride + 1 == g.out
         for tap in range(g.kernel):
             start = tap * g.dilation
             cut = slice(start, (start - (g.extent - 1) if floor else

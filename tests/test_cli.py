@@ -207,7 +207,8 @@ HUGE = "10000000,10000000"  # 1.2 PB to make: beyond any machine's memory
     (["compare", "--input", "npy:cut-header", "--kernel", "2"],
      ["--input ", ": cannot read it", "reading array header"]),
     (["compare", "--input", "npy:cut-data", "--kernel", "2"],
-     ["--input ", ": cannot read it", "could only read 218 elements"]),
+     ["--input ", ": cannot read it", "its header says (1, 1, 40, 40) of float32, 6.4 kB, and "
+                                      "the file holds 872 B after it"]),
     (["compare", "--shape", HUGE, "--kernel", "2"],
      [f"--shape {HUGE}: the 10000000 x 10000000 float32 input", "would need 1.2 PB",
       "more than this machine's memory"]),
@@ -1590,7 +1591,7 @@ def test_grad_json_has_the_reference_gradient_and_each_backends(grad_doc, tied_o
             assert case["grad"]["reference"][0][0][index[2]][index[3]] == reference
     assert statuses["paddle"] == "differ" and statuses["pytorch"] == "agree"
     # a dilated max: JAX has no VJP for it; ONNX Runtime has no autograd at all
-    assert statuses["jax"] == "error" and "VJP" in case["results"]["jax"]["grad_detail"]
+    assert statuses["jax"] == "not compared" and "VJP" in case["results"]["jax"]["grad_detail"]
     assert statuses["onnxruntime"] == "not compared"
     assert grad_doc["summary"]["grad"] == {s: list(statuses.values()).count(s) for s in (
         "agree", "differ", "error", "unavailable", "not compared")}
@@ -1623,9 +1624,10 @@ def test_grad_tables_read_forward_slash_backward(grad_doc, fmt):
     assert "each backend: forward / backward" in text and "ties='first'" in text
     assert f"cli / paddle: backward differ: {results['paddle']['grad_detail']}" in text
     s = grad_doc["summary"]["grad"]
-    assert s["not compared"] == 1 and results["onnxruntime"]["grad_status"] == "not compared"
+    assert s["not compared"] == 2 and results["onnxruntime"]["grad_status"] == "not compared"
+    assert results["jax"]["grad_status"] == "not compared"  # no VJP for a dilated max
     assert (f"backward: {s['agree']} agree, {s['differ']} differ, {s['error']} error, "
-            f"{s['unavailable']} unavailable, 1 not compared; exit 1") in text
+            f"{s['unavailable']} unavailable, 2 not compared; exit 1") in text
     assert "-: not compared, the framework has no gradient" in text
 
 

@@ -80,6 +80,10 @@ def cases(draw):
     X=np.array([[[[2.0]]]], np.float32), op="pool2d", mode="max", layout="NCHW", pool_size=1,
     stride=1, padding=((0, 0), (0, 1)), dilation=2, ceil_mode=True, count_include_pad=False,
     p=1.0))
+@example(case=dict(  # ceil mode with stride 2: pads computed from the shape when the code runs
+    X=np.array([[[[0.125]]]], np.float32), op="pool2d", mode="max", layout="NCHW", pool_size=1,
+    stride=2, padding=((0, 0), (0, 2)), dilation=2, ceil_mode=True, count_include_pad=False,
+    p=1.0))
 def test_every_backends_plan_computes_the_reference_in_numpy(case):
     try:
         _, _, x, geometry = resolve_case(dict(case))
