@@ -29,10 +29,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from pooling_xfw.backend import (ANY_CPU_PLAN, FLOATS, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
+                                  ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr
 from pooling_xfw.planner import ALL_DTYPES, Vocabulary, index_list
 from pooling_xfw.spec import size_dependent
 
+from . import jax_dialect
 from ._base import bind, bind_adaptive, bind_grad
 
 ENABLE_X64 = "jax.config.update('jax_enable_x64', True)"
@@ -158,3 +161,20 @@ VOCABULARY = Jax()
 pool2d, plan, run = bind(VOCABULARY)
 adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)
 pool2d_grad = bind_grad(VOCABULARY)
+
+MEASURED = (ZEN4, INTEL_XEON)
+BACKEND = Backend(
+    name="jax", title="JAX", dialect=jax_dialect,
+    module="jax", packages=("jax", "jaxlib"), position=500,
+    aliases=("flax", "lax"),
+    environment={"JAX_PLATFORMS": "cpu"},  # no probe for GPU/TPU plugins, nor its warning
+    known={
+        **recorded(NAN_IN_A_MAX, {"propagated": MEASURED}, ("pool2d", "adaptive", "global"),
+                   FLOATS),
+        **recorded(ONLY_INFINITE, {"infinity": MEASURED}, ("pool2d", "adaptive", "global"),
+                   FLOATS),
+        # a dilated max it emulates shares a tie; its own dilated max has no VJP
+        **recorded(MAX_TIES_BACKWARD, {"agree": ANY_CPU_PLAN, "split": ANY_CPU_PLAN,
+                                       "uneven": ANY_CPU_PLAN,
+                                       "no dilated-max VJP": ANY_CPU_PLAN}),
+    })

@@ -31,10 +31,14 @@ differences).
 from __future__ import annotations
 
 
+from pooling_xfw.backend import (CONVENTIONS, EARLIER_PROBE, FIRST_MACHINE, FLOATS, GRADIENT_ERROR,
+                                  ANY_CPU_PLAN, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
+                                  ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.planner import (TO_NCHW, TO_NHWC, Vocabulary, index_list, keep_spec_windows,
                                  out_hw_at_run_time)
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
+from . import mxnet_dialect
 from ._base import bind, bind_adaptive, bind_grad
 
 
@@ -152,3 +156,52 @@ VOCABULARY = MXNet()
 pool2d, plan, run = bind(VOCABULARY)
 adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)
 pool2d_grad = bind_grad(VOCABULARY)
+
+MEASURED = (ZEN4, INTEL_XEON)
+EITHER_WAY = f"{ZEN4}, MKLDNN on and off"
+MKLDNN_ON = f"{INTEL_XEON}, MKLDNN on (its default)"
+NAN_KERNELS = ("MXNet's max pooling runs the MKLDNN kernel picked for the CPU, whose vector max "
+               "instructions treat NaN by instruction set (x86's maxps returns its second "
+               "operand, ARM's fmax NaN)")
+#: its oneDNN backward of an average with ceil_mode, padding not counted and padding (float16
+#: and float32; float64 takes MXNet's own kernel and runs)
+ONEDNN_DESCRIPTOR = "could not create a descriptor for a pooling forward propagation primitive"
+BACKEND = Backend(
+    name="mxnet", title="MXNet", dialect=mxnet_dialect,
+    module="mxnet", packages=("mxnet",), position=100,
+    aliases=("mx", "gluon"),
+    environment={"MXNET_STORAGE_FALLBACK_LOG_VERBOSE": "0"},
+    known={
+        **recorded(NAN_IN_A_MAX, {"ignored": MEASURED}, ("pool2d", "adaptive", "global"),
+                   FLOATS),
+        **recorded(NAN_IN_A_MAX, {"ignored": (FIRST_MACHINE, *MEASURED)}, "pool2d", "float32"),
+        **recorded(ONLY_INFINITE, {"finite extreme": (FIRST_MACHINE, *MEASURED)}, "pool2d",
+                   ("float16", "float32")),
+        **recorded(ONLY_INFINITE, {"finite extreme": (FIRST_MACHINE, *MEASURED),
+                                    "infinity": EARLIER_PROBE}, "pool2d", "float64"),
+        **recorded(ONLY_INFINITE, {"finite extreme": MEASURED}, ("adaptive", "global"),
+                   FLOATS),
+        **recorded(MAX_TIES_BACKWARD, {"agree": ANY_CPU_PLAN}),
+        **recorded(CONVENTIONS, {"differs: NaN in the window ignored; the reference propagates NaN": (EITHER_WAY, MKLDNN_ON)},
+                   ("NaN in a max window", "NaN in an adaptive max bin (4 -> 3)",
+                    "NaN in a global max"), why=NAN_KERNELS),
+        **recorded(CONVENTIONS, {
+            "differs: a NaN in a max window: the reference sends the window's gradient to its "
+            "first NaN; mxnet outputs the max of the other cells and sends the gradient to a "
+            "cell that is not NaN": (EITHER_WAY, MKLDNN_ON)}, "backward: NaN in a max window",
+            why="the gradient goes to the cell the forward's MKLDNN kernel picked"),
+        **recorded(CONVENTIONS, {
+            "native": (f"{ZEN4}, MKLDNN on", MKLDNN_ON),
+            "differs: a window of only -inf: the reference sends its gradient to the window's "
+            "first cell; mxnet drops the gradient (0 on every cell the window reads)":
+                f"{ZEN4}, MKLDNN off (MXNET_MKLDNN_ENABLED=0)"},
+            "backward: max of a window of only -inf",
+            why="MXNet's MKLDNN kernels (its x86 builds, on by default) send the gradient of a "
+                "window of only -inf to its first cell; its own kernels, which run where MKLDNN "
+                "is not used, drop it"),
+        **recorded(GRADIENT_ERROR, {ONEDNN_DESCRIPTOR: MEASURED},
+                   ("backward: avg ceil_mode, padding not counted (5x5 k2 s2 p1)",
+                    "backward: avg ceil_mode, padding not counted, float16 (5x5 k2 s2 p1)"),
+                   why="MXNet's oneDNN backward of an average with ceil_mode and padding not "
+                       "counted"),
+    })

@@ -49,7 +49,9 @@ import os
 
 import numpy as np
 
-from pooling_xfw.plan import Attr, Call, Expr, Var
+from pooling_xfw.backend import (ANY_CPU_PLAN, CONVENTIONS, FLOATS, INTEL_XEON, MAX_TIES_BACKWARD,
+                                  NAN_IN_A_MAX, ONLY_INFINITE, ZEN4, Backend, Option, recorded)
+from pooling_xfw.plan import Attr, Call, Expr, Var, render_value
 from pooling_xfw.planner import Vocabulary, runtime_pads
 from pooling_xfw.spec import size_dependent
 
@@ -137,6 +139,19 @@ def _name(v: Var) -> str:
     return v.name
 
 
+#: ONNX's pooling operators' attributes and their defaults (opset 22), in the spec's order
+ONNX_ATTRIBUTES = {
+    "MaxPool": (("kernel_shape", None), ("strides", "1s"), ("pads", "0s"), ("dilations", "1s"),
+                ("ceil_mode", 0), ("auto_pad", "NOTSET"), ("storage_order", 0)),
+    "AveragePool": (("kernel_shape", None), ("strides", "1s"), ("pads", "0s"),
+                    ("dilations", "1s"), ("ceil_mode", 0), ("count_include_pad", 0),
+                    ("auto_pad", "NOTSET")),
+    "LpPool": (("kernel_shape", None), ("strides", "1s"), ("pads", "0s"), ("dilations", "1s"),
+               ("ceil_mode", 0), ("p", 2), ("auto_pad", "NOTSET")),
+    "GlobalMaxPool": (), "GlobalAveragePool": (),
+}
+
+
 class OnnxRuntime(Vocabulary):
     name = "onnxruntime"
     imports = ("import onnxruntime as ort", "from onnx import TensorProto, helper")
@@ -144,6 +159,30 @@ class OnnxRuntime(Vocabulary):
     pool_dtypes = ("float16", "float32", "float64", "int8", "uint8")  # MaxPool's
     avg_missing = {"float64": "its AveragePool has no float64 kernel (NOT_IMPLEMENTED)"}
     no_autograd = NO_AUTOGRAD
+
+    def plan_details(self, plan) -> list[str]:
+        """Each pooling node of an ONNX Runtime plan with all its attributes, the ones the code
+        leaves out at ONNX's defaults (said so); pads computed from the input's shape shown as
+        the expressions they are."""
+        lines = []
+        for step in plan.steps:
+            if step.fn != "helper.make_node" or step.args[0] not in ONNX_ATTRIBUTES:
+                continue
+            given = dict(step.kwargs)
+            n = len(given.get("kernel_shape", ())) or 2
+            shown = []
+            for name, default in ONNX_ATTRIBUTES[step.args[0]]:
+                if name in given:
+                    shown.append(f"{name}={render_value(given[name])}")
+                elif name == "pads" and given.get("auto_pad", "NOTSET") != "NOTSET":
+                    shown.append("pads from auto_pad (computed by ONNX Runtime from the input)")
+                else:
+                    value = ([1] * n if default == "1s" else [0] * (2 * n) if default == "0s"
+                             else repr(default))
+                    shown.append(f"{name}={value} (default)")
+            lines.append(f"ONNX node {step.out}: {step.args[0]}"
+                         + (f"({', '.join(shown)})" if shown else "(no attributes)"))
+        return lines
 
     # --- the run time -------------------------------------------------------------------------
     _ns: dict | None = None
@@ -367,3 +406,35 @@ VOCABULARY = OnnxRuntime()
 pool2d, plan, run = bind(VOCABULARY)
 adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)
 pool2d_grad = bind_grad(VOCABULARY)
+
+MEASURED = (ZEN4, INTEL_XEON)
+BACKEND = Backend(
+    name="onnxruntime", title="ONNX Runtime", module="onnxruntime", packages=("onnxruntime",),
+    position=600, aliases=("onnx", "ort"),
+    target_only="an ONNX model is a graph of nodes built with onnx.helper, not a framework "
+                "call; read the node's attributes off translate --to onnxruntime, or translate "
+                "the call the model was exported from",
+    options=(Option("--save-onnx", SAVE_VARIABLE, ".onnx",
+                    "write the ONNX model the onnxruntime backend ran to DIR (open it in "
+                    "Netron); needs onnxruntime in --backends"),),
+    known={
+        # MaxPool (also per bin length, then a Gather): float16 and float32 keep a NaN only as
+        # the last cell scanned, float64 only as the first (asking for its Indices output
+        # changes it again); GlobalMaxPool ignores it
+        **recorded(NAN_IN_A_MAX, {"NaN only as the last cell scanned": MEASURED},
+                   ("pool2d", "adaptive"), ("float16", "float32")),
+        **recorded(NAN_IN_A_MAX, {"NaN only as the first cell scanned": MEASURED},
+                   ("pool2d", "adaptive"), "float64"),
+        **recorded(NAN_IN_A_MAX, {"ignored": MEASURED}, "global", FLOATS),
+        # MaxPool starts from -inf, GlobalMaxPool's float32 kernel from the lowest finite value
+        **recorded(ONLY_INFINITE, {"infinity": MEASURED}, ("pool2d", "adaptive"), FLOATS),
+        **recorded(ONLY_INFINITE, {"infinity": MEASURED}, "global", ("float16", "float64")),
+        **recorded(ONLY_INFINITE, {"finite extreme": MEASURED}, "global", "float32"),
+        **recorded(MAX_TIES_BACKWARD, {"no autograd": ANY_CPU_PLAN}),
+        **recorded(CONVENTIONS, {"differs: NaN in the window ignored; the reference propagates NaN": MEASURED},
+                   ("NaN in a max window", "NaN in an adaptive max bin (4 -> 3)",
+                    "NaN in a global max"),
+                   why="ONNX Runtime's MaxPool and GlobalMaxPool run the MLAS kernel picked for "
+                       "the CPU, whose vector max instructions treat NaN by instruction set "
+                       "(x86's maxps returns its second operand, ARM's fmax NaN)"),
+    })

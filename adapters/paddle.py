@@ -37,10 +37,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from pooling_xfw.backend import (ANY_CPU, ANY_CPU_PLAN, FIRST_MACHINE, FLOAT64_BACKWARD_IN_FLOAT32,
+                                  FLOATS, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
+                                  ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.planner import (Vocabulary, index_list, keep_spec_windows,
                                  out_hw_at_run_time)
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
+from . import paddle_dialect
 from ._base import bind, bind_adaptive, bind_grad
 
 
@@ -162,3 +166,40 @@ VOCABULARY = Paddle()
 pool2d, plan, run = bind(VOCABULARY)
 adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)
 pool2d_grad = bind_grad(VOCABULARY)
+
+MEASURED = (ZEN4, INTEL_XEON)
+BACKEND = Backend(
+    name="paddle", title="Paddle", dialect=paddle_dialect,
+    module="paddle", packages=("paddlepaddle",), position=400,
+    aliases=("paddlepaddle", "pd"),
+    environment={"GLOG_minloglevel": "2",  # its glog
+                 "FLAGS_call_stack_level": "0"},  # one-line errors
+    causes={FLOAT64_BACKWARD_IN_FLOAT32: "Paddle's float64 avg-pooling backward divides by a "
+                                         "float32 divisor"},
+    known={
+        # float16 is pooled in float32 (no CPU kernels); float64 max is paddle.maximum of
+        # slices (or of each bin's taps)
+        **recorded(NAN_IN_A_MAX, {"NaN only as the last cell scanned": MEASURED}, "pool2d",
+                   "float16"),
+        **recorded(NAN_IN_A_MAX, {"NaN only as the last cell scanned": (FIRST_MACHINE,
+                                                                         *MEASURED)},
+                   "pool2d", "float32"),
+        **recorded(NAN_IN_A_MAX, {"ignored": MEASURED}, ("adaptive", "global"),
+                   ("float16", "float32")),
+        **recorded(NAN_IN_A_MAX, {"propagated": ANY_CPU}, ("pool2d", "adaptive", "global"),
+                   "float64"),
+        # float16 pooled in float32: float32's lowest overflows back to -inf in float16
+        **recorded(ONLY_INFINITE, {"infinity": (FIRST_MACHINE, *MEASURED)}, "pool2d",
+                   "float16"),
+        **recorded(ONLY_INFINITE, {"finite extreme": (FIRST_MACHINE, *MEASURED)}, "pool2d",
+                   "float32"),
+        **recorded(ONLY_INFINITE, {"infinity": MEASURED}, ("adaptive", "global"), "float16"),
+        **recorded(ONLY_INFINITE, {"finite extreme": MEASURED}, ("adaptive", "global"),
+                   "float32"),
+        **recorded(ONLY_INFINITE, {"infinity": ANY_CPU}, ("pool2d", "adaptive", "global"),
+                   "float64"),
+        # its emulations (float64 max/min, min) share a tie as their maximum does; its float64
+        # avg backward is float32-accurate
+        **recorded(MAX_TIES_BACKWARD, {"agree": ANY_CPU_PLAN, "split": ANY_CPU_PLAN,
+                                       "uneven": ANY_CPU_PLAN, "float32": ANY_CPU_PLAN}),
+    })

@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from pooling_xfw.backend import (ANY_CPU_PLAN, FIRST_MACHINE, FLOATS, INTEL_XEON, MAX_TIES_BACKWARD,
+                                  NAN_IN_A_MAX, ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr
 from pooling_xfw.planner import TO_NCHW, Vocabulary, out_hw_at_run_time
 
+from . import pytorch_dialect
 from ._base import bind, bind_adaptive, bind_grad
 
 
@@ -139,3 +142,21 @@ VOCABULARY = Torch()
 pool2d, plan, run = bind(VOCABULARY)
 adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)
 pool2d_grad = bind_grad(VOCABULARY)
+
+MEASURED = (ZEN4, INTEL_XEON)
+BACKEND = Backend(
+    name="pytorch", title="PyTorch", dialect=pytorch_dialect,
+    module="torch", packages=("torch",), position=200,
+    aliases=("torch", "pt"),
+    large_build="a CUDA build of several GB",  # the index's default torch wheel, unpinned
+    known={
+        **recorded(NAN_IN_A_MAX, {"propagated": MEASURED}, ("pool2d", "adaptive", "global"),
+                   FLOATS),
+        **recorded(NAN_IN_A_MAX, {"propagated": (FIRST_MACHINE, *MEASURED)}, "pool2d",
+                   "float32"),
+        **recorded(ONLY_INFINITE, {"infinity": (FIRST_MACHINE, *MEASURED)}, "pool2d", FLOATS),
+        **recorded(ONLY_INFINITE, {"infinity": MEASURED}, ("adaptive", "global"), FLOATS),
+        # an emulated plan (dilation with explicit padding) shares a tie as its maximum does
+        **recorded(MAX_TIES_BACKWARD, {"agree": ANY_CPU_PLAN, "split": ANY_CPU_PLAN,
+                                       "uneven": ANY_CPU_PLAN}),
+    })

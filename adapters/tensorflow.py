@@ -29,10 +29,14 @@ propagates NaN, unlike TF's max pooling; global lp as pool2d's lp.
 """
 from __future__ import annotations
 
+from pooling_xfw.backend import (ANY_CPU, ANY_CPU_PLAN, CONVENTIONS, EARLIER_PROBE, FIRST_MACHINE,
+                                  FLOATS, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
+                                  ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr
 from pooling_xfw.planner import Vocabulary, index_list
 from pooling_xfw.spec import size_dependent
 
+from . import tensorflow_dialect
 from ._base import bind, bind_adaptive, bind_grad
 
 
@@ -132,3 +136,48 @@ VOCABULARY = TensorFlow()
 pool2d, plan, run = bind(VOCABULARY)
 adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)
 pool2d_grad = bind_grad(VOCABULARY)
+
+MEASURED = (ZEN4, INTEL_XEON)
+ONEDNN_ON = f"{INTEL_XEON}, oneDNN on (its default)"
+ONEDNN_OFF = f"{INTEL_XEON}, oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)"
+EITHER_WAY = f"{ZEN4}, oneDNN on and off"
+NAN_KERNELS = ("TensorFlow's max pooling runs the oneDNN kernel picked for the CPU, whose vector "
+               "max instructions treat NaN by instruction set (x86's maxps returns its second "
+               "operand, ARM's fmax NaN); it has been reported to differ even between channels "
+               "(tensorflow/tensorflow#125965)")
+BACKEND = Backend(
+    name="tensorflow", title="TensorFlow", dialect=tensorflow_dialect,
+    module="tensorflow", packages=("tensorflow-cpu",),
+    position=300, aliases=("tf", "keras"),
+    environment={"TF_CPP_MIN_LOG_LEVEL": "3"},  # its C++ banners (oneDNN, cpu features)
+    known={
+        **recorded(NAN_IN_A_MAX, {"ignored": MEASURED}, ("pool2d", "adaptive"), FLOATS),
+        **recorded(NAN_IN_A_MAX, {"ignored": (FIRST_MACHINE, *MEASURED)}, "pool2d", "float32"),
+        # Keras' global max is tf.reduce_max, a reduction
+        **recorded(NAN_IN_A_MAX, {"propagated": ANY_CPU}, "global", FLOATS),
+        **recorded(ONLY_INFINITE, {"infinity": (FIRST_MACHINE, ONEDNN_ON),
+                                    "finite extreme": (EITHER_WAY, ONEDNN_OFF)}, "pool2d",
+                   "float16"),
+        **recorded(ONLY_INFINITE, {"finite extreme": (FIRST_MACHINE, *MEASURED)}, "pool2d",
+                   "float32"),
+        **recorded(ONLY_INFINITE, {"finite extreme": (FIRST_MACHINE, *MEASURED),
+                                    "infinity": EARLIER_PROBE}, "pool2d", "float64"),
+        **recorded(ONLY_INFINITE, {"finite extreme": EITHER_WAY, "infinity": ONEDNN_ON},
+                   "adaptive", "float16"),
+        **recorded(ONLY_INFINITE, {"finite extreme": MEASURED}, "adaptive",
+                   ("float32", "float64")),
+        **recorded(ONLY_INFINITE, {"infinity": ANY_CPU}, "global", FLOATS),
+        **recorded(MAX_TIES_BACKWARD, {"agree": ANY_CPU_PLAN}),
+        **recorded(CONVENTIONS, {"differs: NaN in the window ignored; the reference propagates NaN": (EITHER_WAY, ONEDNN_ON)},
+                   ("NaN in a max window", "NaN in an adaptive max bin (4 -> 3)"),
+                   why=NAN_KERNELS),
+        **recorded(CONVENTIONS, {"native": (ONEDNN_ON, FIRST_MACHINE),
+                                  "differs: a window of only -inf gives the lowest finite value; "
+                                  "the reference -inf": (EITHER_WAY, ONEDNN_OFF)},
+                   "max of a float16 window of only -inf",
+                   why="TensorFlow's float16 max pooling runs a kernel picked for the CPU and "
+                       "its oneDNN setting"),
+        **recorded(CONVENTIONS, {"native": (EITHER_WAY, ONEDNN_ON)},
+                   "backward: NaN in a max window",
+                   why="the gradient goes to the cell the forward's oneDNN kernel picked"),
+    })

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 import pooling_xfw as px  # noqa: E402
+from pooling_xfw import registry
 from pooling_xfw.reference import pool2d  # noqa: E402
 from pooling_xfw.runtime import envs  # noqa: E402
 from pooling_xfw.runtime.client import WorkerPool  # noqa: E402
@@ -69,7 +70,7 @@ print(json.dumps({"input": x.nbytes, "peak": peak, "before": base,
 def bare_import_seconds(backend: str) -> float:
     python = envs.interpreter(backend)
     start = time.perf_counter()
-    subprocess.run([python, "-c", f"import {envs.FRAMEWORK_MODULE[backend]}"], check=True,
+    subprocess.run([python, "-c", f"import {registry.get(backend).module}"], check=True,
                    capture_output=True, env=envs.quiet_env())
     return time.perf_counter() - start
 
@@ -89,9 +90,9 @@ def main() -> int:
     args = parser.parse_args()
     x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
 
-    for backend in envs.BACKENDS:  # warm the OS file cache for both measurements alike
+    for backend in registry.defaults():  # warm the OS file cache for both measurements alike
         bare_import_seconds(backend)
-    imports = {b: bare_import_seconds(b) for b in envs.BACKENDS}
+    imports = {b: bare_import_seconds(b) for b in registry.defaults()}
     with WorkerPool() as pool:
         start = time.perf_counter()
         first = px.compare(x, 3, padding=1, stride=2, pool=pool)
@@ -121,22 +122,22 @@ def main() -> int:
             assert px.compare(big, pool=pool, **kwargs).ok
             large[name] = tuple(min(timeit.repeat(run, number=1, repeat=5)) for run in (
                 lambda: px.compare(big, pool=pool, **kwargs), lambda: pool2d(big, **kwargs)))
-    frameworks = {b: in_process_seconds(b) for b in envs.BACKENDS}
+    frameworks = {b: in_process_seconds(b) for b in registry.defaults()}
 
     total = sum(imports.values())
     print("bare import, each framework in its own environment:")
     for backend, seconds in imports.items():
         print(f"    {backend:<11} {seconds:6.2f} s")
     print(f"    sum         {total:6.2f} s")
-    print(f"cold: first compare across {len(envs.BACKENDS)} backends {cold:6.2f} s = {cold / total:.2f}x the sum"
+    print(f"cold: first compare across {len(registry.defaults())} backends {cold:6.2f} s = {cold / total:.2f}x the sum"
           f" (target <= 0.70x)")
-    print(f"warm: compare of 1x1x4x4 across {len(envs.BACKENDS)}: median {statistics.median(warm) * 1e3:.1f} ms,"
+    print(f"warm: compare of 1x1x4x4 across {len(registry.defaults())}: median {statistics.median(warm) * 1e3:.1f} ms,"
           f" best {min(warm) * 1e3:.1f} ms (target <= 5 ms)")
-    print(f"batch: {args.batch} comparisons across {len(envs.BACKENDS)}: pipelined {args.batch / batch:.0f} "
+    print(f"batch: {args.batch} comparisons across {len(registry.defaults())}: pipelined {args.batch / batch:.0f} "
           f"cases/s, one at a time {args.batch / sequential:.0f} cases/s "
           f"({sequential / batch:.2f}x)")
     for name, (seconds, reference) in large.items():
-        own = {b: frameworks[b][name] for b in envs.BACKENDS}
+        own = {b: frameworks[b][name] for b in registry.defaults()}
         budget = sum(own.values()) + reference
         parts = ", ".join(f"{b} {t * 1e3:.0f}" for b, t in own.items())
         print(f"large {name} on {'x'.join(map(str, LARGE))} float32: compare {seconds * 1e3:.0f} "

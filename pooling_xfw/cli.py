@@ -9,6 +9,7 @@ import argparse
 import ast
 import difflib
 import errno
+import functools
 import math
 import os
 import re
@@ -18,7 +19,7 @@ import stat
 import sys
 import textwrap
 
-from . import __version__
+from . import __version__, registry
 from .errors import PoolingError
 from .runtime import client, envs
 
@@ -59,18 +60,18 @@ class _Parser(argparse.ArgumentParser):
         if action.choices is None or value in action.choices:
             return
         names = [str(c) for c in action.choices]
-        value_is = _BACKEND_ALIASES.get(value, value)
-        if action.dest in ("frm", "frm_a", "frm_b") and value_is in envs.TARGETS_ONLY:
+        value_is = registry.aliases().get(value, value)
+        if action.dest in ("frm", "frm_a", "frm_b") and value_is in registry.targets_only():
             flag = "/".join(action.option_strings) or action.metavar
             raise _usage(flag, value, "a target only, not read as a source: "
-                                      f"{value_is}: {envs.TARGETS_ONLY[value_is]}",
+                                      f"{value_is}: {registry.targets_only()[value_is]}",
                          ", ".join(names))
         if isinstance(action, argparse._SubParsersAction):
             flag, noun = "", action.dest  # "command" or "action"
         else:
             flag = "/".join(action.option_strings) or action.metavar or action.dest
             noun = _NOUNS.get(action.dest, action.dest)
-        aliases = _BACKEND_ALIASES if noun == "backend" else None
+        aliases = registry.aliases() if noun == "backend" else None
         raise _usage(flag, value, f"unknown {noun}{_did_you_mean(value, names, aliases)}",
                      ", ".join(names))
 
@@ -87,22 +88,16 @@ class _Parser(argparse.ArgumentParser):
         raise PoolingError(message)
 
 
-#: names people type for a backend, for "did you mean"
-_BACKEND_ALIASES = {"torch": "pytorch", "pt": "pytorch", "tf": "tensorflow", "keras": "tensorflow",
-                    "mx": "mxnet", "gluon": "mxnet", "paddlepaddle": "paddle", "pd": "paddle",
-                    "onnx": "onnxruntime", "ort": "onnxruntime"}
-
-
 def _backend(flag: str, typed: str, name: str, several: bool = True,
              versions: bool = True) -> str:
     """One backend name (any case) of what was typed for ``flag`` (a list when ``several``):
     ``BACKEND`` or, with ``versions``, ``BACKEND@VERSION`` (``onnxruntime@1.22.1``)."""
     name = name.strip().lower()
     backend, version = envs.split_name(name)
-    allowed = (envs.allowed_names() if versions else ", ".join(envs.KNOWN_BACKENDS)) + (
+    allowed = (envs.allowed_names() if versions else ", ".join(registry.names())) + (
         ", comma-separated" if several else "")
-    if backend not in envs.KNOWN_BACKENDS:
-        hint = _did_you_mean(backend, envs.KNOWN_BACKENDS, _BACKEND_ALIASES)
+    if backend not in registry.names():
+        hint = _did_you_mean(backend, registry.names(), registry.aliases())
         if hint and version is not None:  # torch@2.5: did you mean pytorch@2.5?
             hint = hint.replace("?)", f"@{version}?)")
         raise _usage(flag, typed, f"unknown backend {backend!r}{hint}", allowed)
@@ -116,15 +111,15 @@ def _backend(flag: str, typed: str, name: str, several: bool = True,
 
 def _backends(text: str | None, flag: str = "--backends") -> list[str]:
     """``--backends`` / ``--to``: comma-separated names, in any case (the default ones,
-    ``envs.BACKENDS``, when not given); ``--backends`` takes ``BACKEND@VERSION`` too."""
+    ``registry.defaults()``, when not given); ``--backends`` takes ``BACKEND@VERSION`` too."""
     if text is None:
-        return list(envs.BACKENDS)
+        return list(registry.defaults())
     versions = flag == "--backends"
     names = [_backend(flag, text, name, versions=versions) for name in text.split(",")
              if name.strip()]
     if not names:
         raise _usage(flag, text, "no backend named",
-                     ", ".join(envs.KNOWN_BACKENDS) + ", comma-separated")
+                     ", ".join(registry.names()) + ", comma-separated")
     from .compare import _same_backend_twice  # a name twice: refused, as the API does
 
     twice = _same_backend_twice(names)
@@ -144,21 +139,26 @@ def _set_per_backend(flag: str, pairs: list[str] | None, example: str, apply) ->
         apply(_backend(flag, pair, backend, several=False), value)
 
 
+def _example() -> str:
+    """A backend's name for the examples of help and usage messages."""
+    return registry.defaults()[0]
+
+
 def _set_pythons(pairs: list[str]) -> None:
-    _set_per_backend("--python", pairs, "pytorch=/opt/conda/envs/torch/bin/python",
+    _set_per_backend("--python", pairs, f"{_example()}=/opt/conda/envs/{_example()}/bin/python",
                      envs.set_interpreter)
 
 
 def _set_gateways(pairs: list[str]) -> None:
     from .runtime import gateways
 
-    _set_per_backend("--gateway", pairs, "pytorch=ssh=gpu-box//python=/opt/venv/bin/python",
-                     gateways.set_gateway)
+    _set_per_backend("--gateway", pairs, f"{_example()}=ssh=gpu-box//python=/opt/venv/bin/"
+                                         f"python", gateways.set_gateway)
 
 
 def _env_backends(args) -> list[str]:
     """``envs create|list|prune``: the backends named (versions too), else every known one."""
-    return _backends(args.backends) if args.backends else list(envs.KNOWN_BACKENDS)
+    return _backends(args.backends) if args.backends else list(registry.names())
 
 
 def _envs_create(args) -> int:
@@ -182,7 +182,7 @@ def _envs_list(args) -> int:
         print(f"  {s.backend:<{width}} {s.state:<8} {versions} {s.where:<14} {s.python or '-'}")
         if s.state != "ready":
             print(f"  {'':<{width}} {s.detail}" + (f"; fix: {s.fix}" if s.fix else ""))
-    _print_venvs(envs.environments(names if args.backends else envs.KNOWN_BACKENDS))
+    _print_venvs(envs.environments(names if args.backends else registry.names()))
     return EXIT_OK if all(s.state == "ready" for s in statuses) else EXIT_UNAVAILABLE
 
 
@@ -712,28 +712,41 @@ def _report(args) -> int:
 
 def _compare(args) -> int:
     case = _single_case(args)
-    if args.save_onnx is None:
-        return _emit(args, [case], args.grad_options)
-    return _saving_onnx(args, lambda: _emit(args, [case], args.grad_options))
+    run = lambda: _emit(args, [case], args.grad_options)  # noqa: E731
+    for backend, option in _options(args):
+        if getattr(args, _dest(option)) is not None:
+            run = functools.partial(_writing_into, args, backend, option, run)
+    return run()
 
 
-def _saving_onnx(args, run) -> int:
-    """``--save-onnx DIR``: the onnxruntime backend writes each model it runs to DIR (through
-    its worker's environment), then each file written is named on stderr."""
+def _options(args=None):
+    """Each backend's own options (``Backend.options``), with the backend."""
+    return [(b, option) for b in registry.backends() for option in b.options]
+
+
+def _dest(option) -> str:
+    return option.flag.lstrip("-").replace("-", "_")
+
+
+def _writing_into(args, backend, option, run) -> int:
+    """A backend's folder option (``--save-onnx DIR``): its worker writes into the folder
+    (named in its environment, ``option.variable``), then each file this run wrote there is
+    named on stderr."""
     from .runtime.client import log
 
-    if "onnxruntime" not in map(envs.framework_of, _backends(args.backends)):
-        raise _usage("--save-onnx", args.save_onnx, "no onnxruntime backend to save a model of",
-                     "with --backends naming onnxruntime")
-    folder = _writable_folder("--save-onnx", args.save_onnx)
+    typed = getattr(args, _dest(option))
+    if backend.name not in map(envs.framework_of, _backends(args.backends)):
+        raise _usage(option.flag, typed, f"no {backend.name} backend to write for",
+                     f"with --backends naming {backend.name}")
+    folder = _writable_folder(option.flag, typed)
     before = _files_in(folder)
-    os.environ["POOLING_XFW_SAVE_ONNX"] = str(folder.resolve())
+    os.environ[option.variable] = str(folder.resolve())
     try:
         code = run()
     finally:
-        os.environ.pop("POOLING_XFW_SAVE_ONNX", None)
+        os.environ.pop(option.variable, None)
     after = _files_in(folder)
-    for name in sorted(n for n in after if n.endswith(".onnx") and after[n] != before.get(n)):
+    for name in sorted(n for n in after if n.endswith(option.suffix) and after[n] != before.get(n)):
         log(f"wrote {shlex.quote(str(folder / name))}")  # this run's, new or replaced
     return code
 
@@ -810,9 +823,9 @@ def _conventions(args) -> int:
     from .runtime.client import log
 
     backends = _backends(args.backends)
-    if args.update_readme and backends != list(envs.BACKENDS):
+    if args.update_readme and backends != list(registry.defaults()):
         raise PoolingError(f"--update-readme: got --backends {args.backends}; allowed: every "
-                           f"backend ({', '.join(envs.BACKENDS)}, the default): the README's "
+                           f"backend ({', '.join(registry.defaults())}, the default): the README's "
                            f"table has a column for each; README.md not written")
     rows = conventions.measure(backends=backends)
     text = conventions.markdown(rows, backends)
@@ -927,15 +940,15 @@ def _audit_chapter(args) -> int:
 
 
 _VERSION_HELP = (", each maybe with a version other than the pinned one, BACKEND@VERSION "
-                 "(onnxruntime@1.22.1: its own environment and column)")
-_BACKENDS_HELP = ("comma-separated names of " + ", ".join(envs.KNOWN_BACKENDS) + _VERSION_HELP +
-                  " (default: " + ", ".join(envs.BACKENDS) + ")")
+                 "(its own environment and column)")
+_BACKENDS_HELP = ("comma-separated names of " + ", ".join(registry.names()) + _VERSION_HELP +
+                  " (default: " + ", ".join(registry.defaults()) + ")")
 
-_ENV_BACKENDS_HELP = ("comma-separated names of " + ", ".join(envs.KNOWN_BACKENDS) +
+_ENV_BACKENDS_HELP = ("comma-separated names of " + ", ".join(registry.names()) +
                       _VERSION_HELP + " (default: all of them at their pinned versions)")
 
 _DESCRIPTION = textwrap.fill(
-    f"2-D pooling compared across the default backends ({', '.join(envs.BACKENDS)}): each "
+    f"2-D pooling compared across the default backends ({', '.join(registry.defaults())}): each "
     f"framework runs in its own environment and is checked against one numpy reference, which "
     f"states every convention.", 92) + """
 
@@ -971,6 +984,8 @@ def _output_options(parser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .porting.recipes import recipes
+
     parser = _Parser(prog="pooling-xfw", description=_DESCRIPTION,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"pooling-xfw {__version__}",
@@ -978,9 +993,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--python", action="append", metavar="BACKEND=PATH",
                         help="run BACKEND with this interpreter (also POOLING_XFW_PYTHON_<BACKEND>)")
     parser.add_argument("--gateway", action="append", metavar="BACKEND=SPEC",
-                        help="run BACKEND's worker through an execnet gateway, e.g. "
-                             "pytorch=ssh=gpu-box//python=/opt/venv/bin/python or "
-                             "pytorch=socket=127.0.0.1:8888 (also POOLING_XFW_GATEWAY_<BACKEND>)")
+                        help=f"run BACKEND's worker through an execnet gateway, e.g. "
+                             f"{_example()}=ssh=gpu-box//python=/opt/venv/bin/python or "
+                             f"{_example()}=socket=127.0.0.1:8888 (also "
+                             f"POOLING_XFW_GATEWAY_<BACKEND>)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
                                 title="commands", metavar="COMMAND",
                                 help="pooling-xfw COMMAND --help shows its options")
@@ -1048,7 +1064,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="global pooling: each (H, W) plane to one value")
     cmp_.add_argument("--keepdims", action=argparse.BooleanOptionalAction,
                       help="with --global: keep H and W as axes of size 1 (default), or drop "
-                           "them (--no-keepdims, as Keras' global layers do by default)")
+                           "them (--no-keepdims)")
     cmp_.add_argument("--stride", help="3 or 2,3 (default: the window, as the layers do)")
     cmp_.add_argument("--padding",
                       help="1, 1,2, top:bottom,left:right (2:0,0:1), same, same_lower, valid "
@@ -1061,9 +1077,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="avg divides by real cells only (count_include_pad=False)")
     cmp_.add_argument("--layout", default="NCHW", help="NCHW (default) or NHWC")
     cmp_.add_argument("--p", help="power of lp pooling (default: 2)")
-    cmp_.add_argument("--save-onnx", metavar="DIR",
-                      help="write the ONNX model the onnxruntime backend ran to DIR (open it "
-                           "in Netron); needs onnxruntime in --backends")
+    for _, option in _options():
+        cmp_.add_argument(option.flag, metavar=option.metavar, help=option.help)
     _grad_arguments(cmp_)
     cmp_.set_defaults(run=_compare)
 
@@ -1072,26 +1087,26 @@ def build_parser() -> argparse.ArgumentParser:
                                     "defaults, show the code that gives the same numbers in "
                                     "every framework, and check it by running them.")
     tr.add_argument("call", help="the call as you write it, e.g. \"nn.MaxPool2d(3, stride=2)\"")
-    tr.add_argument("--from", dest="frm", required=True, choices=envs.PORTING_SOURCES,
+    tr.add_argument("--from", dest="frm", required=True, choices=registry.porting_sources(),
                     type=str.lower,
                     help="the call's framework")
     tr.add_argument("--shape", required=True, help="input shape in the call's layout, e.g. 1,8,8,3")
-    tr.add_argument("--to", help=f"comma-separated targets among {', '.join(envs.KNOWN_BACKENDS)} "
-                                 f"(default: {', '.join(envs.BACKENDS)})")
+    tr.add_argument("--to", help=f"comma-separated targets among {', '.join(registry.names())} "
+                                 f"(default: {', '.join(registry.defaults())})")
     tr.add_argument("--no-verify", action="store_true", help="render only; run nothing")
     tr.set_defaults(run=_translate)
 
     ex = sub.add_parser("explain", help="are two native calls equivalent? why not?",
                         description="Are two frameworks' own pooling calls equivalent?  If "
                                     "not, each cause, and the smallest input that shows it.")
-    ex.add_argument("frm_a", metavar="FRAMEWORK_A", choices=envs.PORTING_SOURCES, type=str.lower,
-                    help=f"the first call's framework: {', '.join(envs.PORTING_SOURCES)}")
+    ex.add_argument("frm_a", metavar="FRAMEWORK_A", choices=registry.porting_sources(), type=str.lower,
+                    help=f"the first call's framework: {', '.join(registry.porting_sources())}")
     ex.add_argument("call_a", metavar="CALL_A", help="the first call, as you write it")
-    ex.add_argument("frm_b", metavar="FRAMEWORK_B", choices=(*envs.PORTING_SOURCES, "recipe"),
+    ex.add_argument("frm_b", metavar="FRAMEWORK_B", choices=(*registry.porting_sources(), "recipe"),
                     type=str.lower, help="the second call's framework, or 'recipe': CALL_B "
                                          "names a known broken port of A's adaptive pooling")
     ex.add_argument("call_b", metavar="CALL_B", help="the second call, as you write it (or a "
-                                                     "recipe: tfa-split, reshape, keras-jax)")
+                                                     f"recipe: {', '.join(recipes())})")
     ex.add_argument("--shape", help="judge for this input shape (A's layout); default: all "
                                     "H, W in 1..9")
     ex.add_argument("--no-verify", action="store_true",
@@ -1100,8 +1115,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     au = sub.add_parser("audit-chapter", help="every tab of the chapter, as written, audited",
                         description="Every tab of the chapter, run as written, against the "
-                                    "MXNet tab and the reference, and the historical d2l-en "
-                                    "1270/1271 ports.")
+                                    "chapter's first tab and the reference, and the historical "
+                                    "d2l-en 1270/1271 ports.")
     au.add_argument("--output", metavar="FILE", help="write here (atomically), not stdout")
     au.set_defaults(run=_audit_chapter)
 
@@ -1114,7 +1129,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "target, 1 otherwise, 3 when --verify could not run a "
                                     "framework.")
     sc.add_argument("path", metavar="PATH", help="a .py file or a directory")
-    sc.add_argument("--to", help=f"comma-separated targets among {', '.join(envs.KNOWN_BACKENDS)} "
+    sc.add_argument("--to", help=f"comma-separated targets among {', '.join(registry.names())} "
                                  f"(default: every default backend but the call's own)")
     sc.add_argument("--shape", help="input N,C,H,W the verdicts are judged for (an NHWC call "
                                     "gets N,H,W,C; default: 1,3,32,32)")

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import importlib
 import math
 import numbers
 import sys
@@ -37,6 +36,8 @@ import numpy as np
 
 from .adaptive import (AdaptiveGeometry, GlobalGeometry, make_adaptive_spec, resolve_adaptive,
                        resolve_global)
+from . import registry
+from .backend import FLOAT64_BACKWARD_IN_FLOAT32
 from .errors import PoolingError
 from .gradient import check_ties, grad_geometry, grad_input, output_shape_of, upstream
 from .reference import as_input, pool_geometry, work_dtype
@@ -151,8 +152,8 @@ def compare(X, pool_size=None, mode: str = "max", *, op: str = "pool2d", backend
     ``px.global_pool2d(X, mode, p=..., keepdims=..., layout=...)``.  Neither takes a
     ``pool_size``.
 
-    ``backends``: backend names (``envs.KNOWN_BACKENDS``, each maybe ``BACKEND@VERSION``;
-    default: every default backend, ``envs.BACKENDS``).  Invalid arguments raise ``PoolingError`` before any backend runs.  A backend
+    ``backends``: backend names (``registry.names()``, each maybe ``BACKEND@VERSION``;
+    default: every default backend, ``registry.defaults()``).  Invalid arguments raise ``PoolingError`` before any backend runs.  A backend
     whose framework is already imported in this process runs here (``inprocess=False``: always
     in its worker), with the same statuses; the others run in their workers, in parallel.
     ``gateways``: where some backends' workers run (``{"pytorch": "ssh=host//python=PATH"}``,
@@ -199,7 +200,7 @@ def compare_many(cases, *, backends=None, rtol=None, atol=None, pool: WorkerPool
     names = backend_names(backends)
     jobs = [_Job(dict(case), rtol, atol) for case in cases]
     local = [n for n in names if inprocess and "@" not in n  # a version: its own venv
-             and envs.FRAMEWORK_MODULE[n] in sys.modules]
+             and registry.get(n).module in sys.modules]
     remote = [n for n in names if n not in local]
     if remote:
         pool = pool or default_pool()
@@ -303,7 +304,7 @@ def _leading_blocks(lead: tuple[int, ...], item_bytes: int) -> list[tuple[slice,
 def backend_names(backends) -> list[str]:
     """The backends asked for, checked (``PoolingError`` naming ``backends``)."""
     if backends is None:
-        return list(envs.BACKENDS)
+        return list(registry.defaults())
     names = [backends] if isinstance(backends, str) else list(backends)
     if not names:
         raise PoolingError(f"backends: got {names!r}; allowed: one or more of "
@@ -522,9 +523,10 @@ def _run_here(name: str, job: "_Job") -> BackendResult:
     (and none is risked: importing another framework here could crash this process)."""
     from .runtime.worker import op_reply
 
-    adapter = importlib.import_module(f".adapters.{name}", __package__)
+    declared = registry.get(name)
+    adapter = declared.adapter
     result = BackendResult(name, "error",
-                           framework_version=sys.modules[envs.FRAMEWORK_MODULE[name]].__version__,
+                           framework_version=sys.modules[declared.module].__version__,
                            numpy_version=np.__version__)
     header, more = job.request()
     _take_reply(result, *op_reply(adapter, header["op"], job.kwargs, job.x, *more),
@@ -681,11 +683,10 @@ def plan_cause(result: BackendResult, job: "_Job") -> str:
         return ""
     from .mirror import mirrored_output
 
-    adapter = importlib.import_module(f".adapters.{envs.framework_of(result.backend)}",
-                                      __package__)
     try:
         with np.errstate(all="ignore"):
-            planned = mirrored_output(adapter.VOCABULARY, job.geometry, job.x)
+            planned = mirrored_output(registry.get(result.backend).vocabulary, job.geometry,
+                                      job.x)
     except Exception:  # noqa: BLE001 - no mirror, no claim: the difference stays unexplained
         return ""
     cells = tuple(np.array([index for index, _, _ in result.differing]).T)
@@ -904,8 +905,7 @@ def grad_cause(result: BackendResult, grad: np.ndarray, job: "_Job") -> str:
                                                atol=1e-6 * float(np.max(grad_scale(job),
                                                                         initial=0)),
                                                equal_nan=True):
-        paddle = envs.framework_of(result.backend) == "paddle"
+        known = registry.get(result.backend).causes.get(FLOAT64_BACKWARD_IN_FLOAT32, "")
         return (f"accurate to float32 only: {result.backend}'s float64 backward computes in "
-                f"float32" + ("; measured: Paddle's float64 avg-pooling backward divides by "
-                              "a float32 divisor" if paddle and mode in ("avg", "lp") else ""))
+                f"float32" + (f"; measured: {known}" if known and mode in ("avg", "lp") else ""))
     return ""

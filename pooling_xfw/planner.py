@@ -195,6 +195,11 @@ class Vocabulary:
     def to_numpy(self, ns: dict, tensor) -> np.ndarray:
         raise NotImplementedError
 
+    def plan_details(self, plan) -> list[str]:
+        """What a translation shows of ``plan`` besides its code, one line each (ONNX
+        Runtime: each pooling node with all its attributes); none by default."""
+        return []
+
     # the backward pass: the framework's autograd around a plan's steps
     #: why the framework has no gradient to compare (an inference runtime); "" when it has one
     no_autograd: str = ""

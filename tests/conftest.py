@@ -10,8 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from pooling_xfw import registry
 from pooling_xfw.runtime.client import WorkerPool
-from pooling_xfw.runtime.envs import BACKENDS
+
+BACKENDS = registry.defaults()
+
+
+def played_by(monkeypatch, backend: str, module: str) -> None:
+    """``backend``'s framework played by ``module`` (one with a ``__version__``, ``json``) for
+    one test: its declaration replaced, restored after."""
+    import dataclasses
+
+    declared = registry.get(backend)
+    monkeypatch.setattr(registry, "_declared", {**registry._declared, backend: dataclasses.replace(
+        declared, module=module)})
 
 
 @contextlib.contextmanager

@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 import pooling_xfw as px
-from pooling_xfw.runtime.envs import BACKENDS
+from pooling_xfw import registry
+from pooling_xfw.backend import NAN_IN_A_MAX, NAN_OUTCOMES, ONLY_INFINITE
+
+BACKENDS = registry.defaults()
 
 LAYOUTS = ("NCHW", "NHWC")
 
@@ -107,12 +110,6 @@ def test_grid_covers_the_issue_matrix():
 # set of outcomes seen, each with where it was seen; the tests assert membership, so a new
 # outcome is noticed (record it, with where), and no one machine's value is required.
 
-WRITTEN_ON = "the machine this test was first written on (CPU not recorded)"
-ZEN4 = "AMD EPYC Zen 4 with AVX-512 (reported in the hardening issue, re-measured)"
-INTEL = ("Intel Xeon (family 6 model 167) with AVX-512, TensorFlow's oneDNN on (its default; "
-         "off, it gives the extreme finite value)")
-NOTES_ONLY = "an earlier probe of the framework's own call (reported; not reproduced on Zen 4)"
-EMULATED = "AMD EPYC Zen 4 with AVX-512; an elementwise maximum, the same on any CPU"
 FLOATS = ("float16", "float32", "float64")
 
 
@@ -140,7 +137,7 @@ def _windows(x):
     return x.reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(2, 2, 4)
 
 
-NAN_POLICIES = {  # what a max returns for a window holding a NaN, window by window
+NAN_POLICIES = {  # what a max returns for a window holding a NaN, window by window (NAN_OUTCOMES)
     "propagated": lambda w: np.where(np.isnan(w).any(axis=-1), np.nan, np.nanmax(w, axis=-1)),
     "ignored": lambda w: np.nanmax(w, axis=-1),
     "NaN only as the last cell scanned": lambda w: np.where(np.isnan(w[..., -1]), np.nan,
@@ -148,31 +145,6 @@ NAN_POLICIES = {  # what a max returns for a window holding a NaN, window by win
     "NaN only as the first cell scanned": lambda w: np.where(np.isnan(w[..., 0]), np.nan,
                                                              np.nanmax(w, axis=-1)),
 }
-NAN_WINDOW = {  # (backend, dtype): {policy: where seen}
-    ("pytorch", "float16"): {"propagated": (ZEN4,)},
-    ("pytorch", "float32"): {"propagated": (WRITTEN_ON, ZEN4)},
-    ("pytorch", "float64"): {"propagated": (ZEN4,)},
-    ("tensorflow", "float16"): {"ignored": (ZEN4,)},
-    ("tensorflow", "float32"): {"ignored": (WRITTEN_ON, ZEN4)},
-    ("tensorflow", "float64"): {"ignored": (ZEN4,)},
-    ("mxnet", "float16"): {"ignored": (ZEN4,)},
-    ("mxnet", "float32"): {"ignored": (WRITTEN_ON, ZEN4)},
-    ("mxnet", "float64"): {"ignored": (ZEN4,)},
-    # float16 is pooled in float32 (no CPU kernels); float64 max is paddle.maximum over slices
-    ("paddle", "float16"): {"NaN only as the last cell scanned": (ZEN4,)},
-    ("paddle", "float32"): {"NaN only as the last cell scanned": (WRITTEN_ON, ZEN4)},
-    ("paddle", "float64"): {"propagated": (EMULATED,)},
-    ("jax", "float16"): {"propagated": (ZEN4,)},
-    ("jax", "float32"): {"propagated": (ZEN4,)},
-    ("jax", "float64"): {"propagated": (ZEN4,)},
-    # MaxPool: float16 and float32 keep a NaN only as the last cell scanned, float64 only as
-    # the first (ONNX Runtime 1.32.0; asking for its Indices output changes it again)
-    ("onnxruntime", "float16"): {"NaN only as the last cell scanned": (ZEN4,)},
-    ("onnxruntime", "float32"): {"NaN only as the last cell scanned": (ZEN4,)},
-    ("onnxruntime", "float64"): {"NaN only as the first cell scanned": (ZEN4,)},
-}
-
-
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_nan_in_a_max_window(pool, backend, dtype):
@@ -184,39 +156,16 @@ def test_nan_in_a_max_window(pool, backend, dtype):
     got = outcome.output[0, 0]
     policies = {name for name, policy in NAN_POLICIES.items()
                 if np.array_equal(got, policy(_windows(x[0, 0])), equal_nan=True)}
-    recorded = NAN_WINDOW[backend, dtype]
+    recorded = registry.get(backend).outcomes(NAN_IN_A_MAX, "pool2d", dtype).seen
     assert policies & set(recorded), (
         f"{backend} {dtype} gave {got.tolist()} ({', '.join(policies) or 'no known policy'}); "
-        f"recorded: {recorded}: add it, with where it was seen")
+        f"recorded: {dict(recorded)}: add it to its backend's known outcomes, with where it was "
+        f"seen")
 
 
 def _extreme(dtype: str, mode: str) -> float:
     """The finite value at the reference's infinity's end of ``dtype``'s range."""
     return np.finfo(dtype).min if mode == "max" else np.finfo(dtype).max
-
-
-INFINITE_WINDOW = {  # (backend, dtype): {outcome: where seen}, for max of only -inf (min: +inf)
-    ("pytorch", "float16"): {"infinity": (WRITTEN_ON, ZEN4)},
-    ("pytorch", "float32"): {"infinity": (WRITTEN_ON, ZEN4)},
-    ("pytorch", "float64"): {"infinity": (WRITTEN_ON, ZEN4)},
-    ("tensorflow", "float16"): {"infinity": (WRITTEN_ON, INTEL), "extreme finite": (ZEN4,)},
-    ("tensorflow", "float32"): {"extreme finite": (WRITTEN_ON, ZEN4)},
-    ("tensorflow", "float64"): {"extreme finite": (WRITTEN_ON, ZEN4), "infinity": (NOTES_ONLY,)},
-    ("mxnet", "float16"): {"extreme finite": (WRITTEN_ON, ZEN4)},
-    ("mxnet", "float32"): {"extreme finite": (WRITTEN_ON, ZEN4)},
-    ("mxnet", "float64"): {"extreme finite": (WRITTEN_ON, ZEN4), "infinity": (NOTES_ONLY,)},
-    # float16 is pooled in float32: float32's extreme overflows back to an infinity
-    ("paddle", "float16"): {"infinity": (WRITTEN_ON, ZEN4)},
-    ("paddle", "float32"): {"extreme finite": (WRITTEN_ON, ZEN4)},
-    ("paddle", "float64"): {"infinity": (EMULATED,)},
-    ("jax", "float16"): {"infinity": (ZEN4,)},
-    ("jax", "float32"): {"infinity": (ZEN4,)},
-    ("jax", "float64"): {"infinity": (ZEN4,)},
-    # MaxPool starts from -inf (its GlobalMaxPool from the lowest finite value; not used here)
-    ("onnxruntime", "float16"): {"infinity": (ZEN4,)},
-    ("onnxruntime", "float32"): {"infinity": (ZEN4,)},
-    ("onnxruntime", "float64"): {"infinity": (ZEN4,)},
-}
 
 
 @pytest.mark.parametrize("mode,infinity", [("max", -np.inf), ("min", np.inf)],
@@ -238,10 +187,11 @@ def test_window_of_only_infinity(pool, backend, dtype, mode, infinity):
                                                                      sign * 15])
     got = outcome.output[0, 0, 0, 0]
     seen = {name for name, value in [("infinity", infinity),
-                                     ("extreme finite", _extreme(dtype, mode))] if got == value}
-    recorded = INFINITE_WINDOW[backend, dtype]
+                                     ("finite extreme", _extreme(dtype, mode))] if got == value}
+    recorded = registry.get(backend).outcomes(ONLY_INFINITE, "pool2d", dtype).seen
     assert seen & set(recorded), (f"{backend} {dtype} {mode} gave {got!r}; recorded: "
-                                  f"{recorded}: add it, with where it was seen")
+                                  f"{dict(recorded)}: add it to its backend's known outcomes, "
+                                  f"with where it was seen")
 
 
 # --- finite values a framework's own pooling mishandles ------------------------------------------
@@ -449,7 +399,7 @@ def _run_in_process(backend: str, tmp_path_factory) -> dict:
             path.chmod(0o444)
             cases[name] = [str(path), view, window, mode, kwargs]
         script = folder / "in_process.py"
-        script.write_text(IN_PROCESS.format(module=envs.FRAMEWORK_MODULE[backend],
+        script.write_text(IN_PROCESS.format(module=registry.get(backend).module,
                                             backend=backend))
         proc = subprocess.run([envs.interpreter(backend), str(script), json.dumps(cases)],
                               capture_output=True, text=True, env=envs.quiet_env(),

@@ -256,7 +256,10 @@ def test_compare_refuses_what_an_operation_does_not_take(kwargs, message):
 
 # --- every backend against the reference ---------------------------------------------------------
 
-from pooling_xfw.runtime.envs import BACKENDS  # noqa: E402
+from pooling_xfw import registry  # noqa: E402
+from pooling_xfw.backend import NAN_IN_A_MAX, NAN_OUTCOMES, ONLY_INFINITE  # noqa: E402
+
+BACKENDS = registry.defaults()
 
 from .conftest import run_in_backend_env  # noqa: E402
 from .test_adapters import assert_judged_rightly  # noqa: E402
@@ -361,11 +364,6 @@ def test_realistic_heads_on_every_backend(pool, backend):
 # whatever came back (the reference is right; agree exactly when the output is the reference; a
 # difference names its cause) and record the outcomes seen, with where.
 
-ZEN4 = "AMD EPYC Zen 4 (family 25 model 17) with AVX-512"
-INTEL = ("Intel Xeon (family 6 model 167) with AVX-512, TensorFlow's oneDNN on (its default; "
-         "off, it gives the lowest finite value)")
-ANY_CPU = "an elementwise maximum or a reduction (TensorFlow's global max), the same on any CPU"
-
 
 def _nan_input(dtype):
     """5 -> 3 on two rows: bins [0,2) [1,4) [3,5); a NaN first, inside and last in a bin."""
@@ -398,29 +396,6 @@ def _nan_at(x, size, position: int) -> np.ndarray:
     return out
 
 
-NAN_IN_A_MAX = {  # (op, backend, dtype): {policy: where seen}
-    **{(op, "pytorch", dtype): {"propagated": (ZEN4,)} for op in ("adaptive", "global")
-       for dtype in FLOATS},
-    **{(op, "mxnet", dtype): {"ignored": (ZEN4,)} for op in ("adaptive", "global")
-       for dtype in FLOATS},
-    # adaptive: emulated with tf.nn.max_pool2d; global: tf.reduce_max, a reduction
-    **{("adaptive", "tensorflow", dtype): {"ignored": (ZEN4,)} for dtype in FLOATS},
-    **{("global", "tensorflow", dtype): {"propagated": (ANY_CPU,)} for dtype in FLOATS},
-    # float16 is pooled in float32; float64 is paddle.maximum of each bin's taps
-    **{(op, "paddle", dtype): {"ignored": (ZEN4,)} for op in ("adaptive", "global")
-       for dtype in ("float16", "float32")},
-    **{(op, "paddle", "float64"): {"propagated": (ANY_CPU,)} for op in ("adaptive", "global")},
-    **{(op, "jax", dtype): {"propagated": (ZEN4,)} for op in ("adaptive", "global")
-       for dtype in FLOATS},
-    # adaptive: MaxPool per bin length and a Gather, NaN kept by position as in pool2d's
-    # MaxPool; global: GlobalMaxPool (float64: MaxPool with the whole window)
-    **{("adaptive", "onnxruntime", dtype): {"NaN only as the last cell scanned": (ZEN4,)}
-       for dtype in ("float16", "float32")},
-    ("adaptive", "onnxruntime", "float64"): {"NaN only as the first cell scanned": (ZEN4,)},
-    **{("global", "onnxruntime", dtype): {"ignored": (ZEN4,)} for dtype in FLOATS},
-}
-
-
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("op", ["adaptive", "global"])
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -434,32 +409,11 @@ def test_nan_in_a_max_bin(pool, backend, op, dtype):
     assert_judged_rightly(outcome, result.reference, "NaN in the window ignored")
     seen = {name for name, expected in policies.items()
             if np.array_equal(outcome.output, expected.astype(dtype), equal_nan=True)}
-    recorded = NAN_IN_A_MAX[op, backend, dtype]
+    recorded = registry.get(backend).outcomes(NAN_IN_A_MAX, op, dtype).seen
     assert seen & set(recorded), (f"{backend} {op} {dtype} gave {outcome.output.tolist()} "
                                   f"({', '.join(seen) or 'no known policy'}); recorded: "
-                                  f"{recorded}: add it, with where it was seen")
-
-
-ONLY_MINUS_INF = {  # (op, backend, dtype): {outcome: where seen}, for a bin of only -inf
-    **{(op, "pytorch", dtype): {"infinity": (ZEN4,)} for op in ("adaptive", "global")
-       for dtype in FLOATS},
-    **{(op, "mxnet", dtype): {"lowest finite": (ZEN4,)} for op in ("adaptive", "global")
-       for dtype in FLOATS},
-    **{("adaptive", "tensorflow", dtype): {"lowest finite": (ZEN4,)} for dtype in FLOATS},
-    ("adaptive", "tensorflow", "float16"): {"lowest finite": (ZEN4,), "infinity": (INTEL,)},
-    **{("global", "tensorflow", dtype): {"infinity": (ANY_CPU,)} for dtype in FLOATS},
-    # float16 pooled in float32: float32's lowest overflows back to -inf in float16
-    **{(op, "paddle", "float16"): {"infinity": (ZEN4,)} for op in ("adaptive", "global")},
-    **{(op, "paddle", "float32"): {"lowest finite": (ZEN4,)} for op in ("adaptive", "global")},
-    **{(op, "paddle", "float64"): {"infinity": (ANY_CPU,)} for op in ("adaptive", "global")},
-    **{(op, "jax", dtype): {"infinity": (ZEN4,)} for op in ("adaptive", "global")
-       for dtype in FLOATS},
-    # MaxPool starts from -inf; GlobalMaxPool's float32 kernel from the lowest finite value
-    **{("adaptive", "onnxruntime", dtype): {"infinity": (ZEN4,)} for dtype in FLOATS},
-    **{("global", "onnxruntime", dtype): {"infinity": (ZEN4,)} for dtype in ("float16",
-                                                                              "float64")},
-    ("global", "onnxruntime", "float32"): {"lowest finite": (ZEN4,)},
-}
+                                  f"{dict(recorded)}: add it to its backend's known outcomes, "
+                                  f"with where it was seen")
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -481,18 +435,27 @@ def test_a_bin_of_only_minus_inf(pool, backend, op, dtype):
     np.testing.assert_array_equal(outcome.output.ravel()[1:], result.reference.ravel()[1:])
     got = outcome.output.ravel()[0]
     seen = {name for name, value in [("infinity", -np.inf),
-                                     ("lowest finite", np.finfo(dtype).min),
-                                     ("lowest finite", np.finfo(np.float32).min)]
+                                     ("finite extreme", np.finfo(dtype).min),
+                                     ("finite extreme", np.finfo(np.float32).min)]
             if got == value}
-    recorded = ONLY_MINUS_INF[op, backend, dtype]
-    assert seen & set(recorded), (f"{backend} {op} {dtype} gave {got!r}; recorded: {recorded}: "
-                                  f"add it, with where it was seen")
+    recorded = registry.get(backend).outcomes(ONLY_INFINITE, op, dtype).seen
+    assert seen & set(recorded), (f"{backend} {op} {dtype} gave {got!r}; recorded: "
+                                  f"{dict(recorded)}: add it to its backend's known outcomes, "
+                                  f"with where it was seen")
 
 
-def test_every_measured_outcome_is_recorded_for_every_case():
-    for table in (NAN_IN_A_MAX, ONLY_MINUS_INF):
-        assert set(table) == {(op, b, d) for op in ("adaptive", "global") for b in BACKENDS
-                              for d in FLOATS}
+@pytest.mark.parametrize("situation", [NAN_IN_A_MAX, ONLY_INFINITE])
+def test_every_backend_records_its_outcomes_for_every_case(situation):
+    """Each default backend declares what it gave, and where, for every pooling and float
+    dtype; each outcome is one the tests know how to recognise."""
+    known = {NAN_IN_A_MAX: set(NAN_OUTCOMES), ONLY_INFINITE: {"infinity", "finite extreme"}}
+    for backend in BACKENDS:
+        for op in ("pool2d", "adaptive", "global"):
+            for dtype in FLOATS:
+                recorded = registry.get(backend).outcomes(situation, op, dtype)
+                assert recorded is not None, (backend, situation, op, dtype)
+                assert recorded.seen and set(recorded.seen) <= known[situation], recorded
+                assert all(recorded.seen.values()), (backend, op, dtype)
 
 
 # --- how: native where the framework has the op, emulated (and how) where not ---------------------

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import pooling_xfw as px
+from pooling_xfw import registry
 from pooling_xfw.runtime import envs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def report_json(tmp_path_factory):
 def test_report_runs_every_chapter_example_on_every_backend(report_json):
     assert report_json["schema"] == "pooling-xfw/report/1"
     assert [c["name"] for c in report_json["cases"]] == [c.name for c in px.cases.CHAPTER]
-    assert list(report_json["backends"]) == list(envs.BACKENDS)
+    assert list(report_json["backends"]) == list(registry.defaults())
     for info in report_json["backends"].values():
         assert info["status"] == "ready" and info["framework_version"] and info["numpy_version"]
     for case, chapter in zip(report_json["cases"], px.cases.CHAPTER):
@@ -56,7 +57,7 @@ def test_report_runs_every_chapter_example_on_every_backend(report_json):
             assert result["status"] == "agree" and result["max_abs_diff"] == 0
             assert result["output"] == chapter.expected.tolist()
             assert result["how"]["path"] in ("native", "emulated") and result["how"]["code"]
-    assert report_json["summary"] == {"agree": 6 * len(envs.BACKENDS), "differ": 0, "error": 0,
+    assert report_json["summary"] == {"agree": 6 * len(registry.defaults()), "differ": 0, "error": 0,
                                       "unavailable": 0, "mismatch": 0, "exit_code": 0}
 
 
@@ -409,7 +410,7 @@ def test_output_that_would_block_or_destroy_is_refused_before_any_work(tmp_path,
 def test_the_top_level_help_names_every_default_backend():
     text = cli("--help", check_exit=0).stdout
     described = " ".join(text.split("exit codes:")[0].split())
-    for name in envs.BACKENDS:
+    for name in registry.defaults():
         assert name in described, (name, described)
     assert "TensorFlow and Paddle:" not in text
 
@@ -588,7 +589,7 @@ def test_compare_runs_adaptive_and_global_on_every_backend(args, op, spec):
                  else px.global_pool2d(x, **kwargs))
     assert case["reference"] == jsonable(reference)
     assert {n: r["status"] for n, r in case["results"].items()} == dict.fromkeys(
-        envs.BACKENDS, "agree")
+        registry.defaults(), "agree")
 
 
 _ONE_OP = ("allowed: one of --kernel 3|2,3 (pooling with a window), --adaptive H,W (adaptive "
@@ -1004,14 +1005,14 @@ _Y_2D = "# y: (1, 1, 4, 4) NCHW; the result, shape (4, 4) (H, W), is y[0, 0]"
 
 @pytest.mark.parametrize("args,x_line,y_line,blocks", [
     (["translate", "nn.MaxPool2d(2)", "--from", "pytorch", "--shape", "8,8", "--no-verify"],
-     _X_2D, _Y_2D, len(envs.BACKENDS)),
+     _X_2D, _Y_2D, len(registry.defaults())),
     (["translate", "tf.keras.layers.MaxPool2D(2)", "--from", "tensorflow", "--shape", "8,8,3",
       "--no-verify"],
      "# x: the input X, shape (8, 8, 3) (H, W, C), float32, as a 4-D NHWC array (1, 8, 8, 3) = "
      "X[None]", "# y: (1, 4, 4, 3) NHWC; the result, shape (4, 4, 3) (H, W, C), is y[0]",
-     len(envs.BACKENDS)),
+     len(registry.defaults())),
     (["translate", "nn.MaxPool2d(2)", "--from", "pytorch", "--shape", "1,3,8,8", "--no-verify"],
-     "# x: the input X, shape (1, 3, 8, 8) (N, C, H, W), float32", None, len(envs.BACKENDS)),
+     "# x: the input X, shape (1, 3, 8, 8) (N, C, H, W), float32", None, len(registry.defaults())),
     (["compare", "--shape", "8,8", "--kernel", "2", "--backends", "pytorch,tensorflow",
       "--verbose"], _X_2D, _Y_2D, 2),
     (["compare", "--shape", "3,8,8", "--kernel", "2", "--backends", "mxnet", "--verbose",
@@ -1086,7 +1087,7 @@ def test_html_report_renders_heatmaps_and_where_backends_differ(tmp_path, nan_in
     assert "http://" not in text and "https://" not in text and "<script" not in text
     # input, reference, each backend's output, and a map of where for each one that differs
     differing = len(re.findall(r"<figcaption>where [^<]*differs", text))
-    assert text.count("<figure>") == 2 + len(envs.BACKENDS) + differing and differing >= 2
+    assert text.count("<figure>") == 2 + len(registry.defaults()) + differing and differing >= 2
     png = tmp_path / "report.png"
     _screenshot(page, png)
     from PIL import Image
@@ -1274,8 +1275,8 @@ def test_html_shows_the_chapters_output_and_a_mismatch_as_the_text_report(chapte
     rows = {r[0]: r[1:] for r in page.rows if r and r[0] in ("case", "pool2d-max",
                                                               "misprinted", "lp3")}
     assert rows["case"][:2] == ["expected", "mxnet 1.9.1"]  # not every case is the chapter's
-    assert rows["pool2d-max"] == ["ok"] + ["agree"] * len(envs.BACKENDS)
-    assert rows["misprinted"] == ["MISMATCH"] + ["agree"] * len(envs.BACKENDS)
+    assert rows["pool2d-max"] == ["ok"] + ["agree"] * len(registry.defaults())
+    assert rows["misprinted"] == ["MISMATCH"] + ["agree"] * len(registry.defaults())
     assert rows["lp3"][0] == "-"
     assert "chapter ok" in page.figures and "expected MISMATCH" in page.figures
     assert "expected (1, 1) = 9.0" in page.figures["expected MISMATCH"]

@@ -1,9 +1,9 @@
 """The README's conventions table is what running the code gives today, on any machine.
 
 A framework's own answer for a special value (NaN, a window of only -inf) may depend on the
-CPU, through the kernel it picks (oneDNN, MKLDNN, MLAS): the probes mark those cells
-(``Probe.varies_by_cpu``) with every outcome recorded, and a marked cell may read any of them
-and nothing else.  Every other cell must read the same on every machine; the table's one
+CPU, through the kernel it picks (oneDNN, MKLDNN, MLAS): its backend declares those cells
+(``Backend.known``) with every outcome recorded, the table marks them, and a marked cell may
+read any of them and nothing else.  Every other cell must read the same on every machine; the table's one
 machine line (CPU, cores, OS, versions) may read anything.
 """
 import os
@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 
 from pooling_xfw import conventions
+from pooling_xfw import registry
 from pooling_xfw.compare import BackendResult
-from pooling_xfw.runtime.envs import BACKENDS
+
+BACKENDS = registry.defaults()
 from pooling_xfw.runtime.worker import machine
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -70,13 +72,13 @@ def test_each_worker_reports_its_machine(pool):
 
 def _accepted(probe, backend, result) -> bool:
     """A backward row's cell that is the framework's own gradient failing, as recorded: no
-    autograd (``not compared``), or the autograd raising what ``Probe.grad_errors`` says."""
+    autograd (``not compared``), or the autograd raising what its backend records there
+    (``Probe.grad_error``)."""
     if not probe.grad or result.status not in ("agree", "differ"):
         return False
     if result.grad_status == "not compared":
         return True
-    return result.grad_status == "error" and backend in probe.grad_errors and (
-        probe.grad_errors[backend] in result.grad_detail)
+    return result.grad_status == "error" and probe.grad_error(backend, result.grad_detail)
 
 
 def test_every_row_agrees_but_the_special_values_which_name_their_cause(measured):
@@ -135,20 +137,33 @@ def _cell_of(text: str, row: str, column: str) -> str:
     return [c.strip() for c in line.strip().strip("|").split("|")][index]
 
 
+def _mark_of(text: str, row: str, column: str) -> str:
+    """The footnote sign a marked cell ends with."""
+    sign = _cell_of(text, row, column).rsplit(" ", 1)[-1]
+    assert sign in conventions.SIGNS or re.fullmatch(r"\[\d+\]", sign), (row, column, sign)
+    return sign
+
+
+def _set_marked(text: str, row: str, column: str, value: str) -> str:
+    """A marked cell set to ``value``, its mark kept."""
+    return _set_cell(text, row, column, f"{value} {_mark_of(text, row, column)}")
+
+
 def _other_outcome(text: str, row: str, column: str, outcomes: tuple[str, str]) -> str:
     """The cell set to the recorded outcome this machine did not measure (either may be the
     one measured: which depends on the CPU)."""
-    measured = _cell_of(text, row, column)
+    mark = _mark_of(text, row, column)
+    measured = _cell_of(text, row, column).removesuffix(f" {mark}")
     assert measured in outcomes, (row, column, measured)
-    return _set_cell(text, row, column, outcomes[1 - outcomes.index(measured)])
+    return _set_marked(text, row, column, outcomes[1 - outcomes.index(measured)])
 
 
 def _drop_lines(text: str, start: str) -> str:
     return "".join(line for line in text.splitlines(keepends=True) if not line.startswith(start))
 
 
-NAN_IGNORED = conventions.NAN_IGNORED
-LOWEST = conventions.LOWEST
+NAN_IGNORED = conventions.DIFFERS + "NaN in the window ignored; the reference propagates NaN"
+LOWEST = conventions.DIFFERS + "a window of only -inf gives the lowest finite value; the reference -inf"
 MX_DROPS = ("**differs**: a window of only -inf: the reference sends its gradient to the "
             "window's first cell; mxnet drops the gradient (0 on every cell the window reads)")
 
@@ -157,11 +172,9 @@ TOLERATED = {  # what another machine's run may legitimately have written
         r"^Measured on: .*$", "Measured on: Intel(R) Xeon(R) Gold 6338 (x86_64, AVX-512), 64 "
         "logical CPUs, Linux; the frameworks: pytorch 2.13.0+cpu with numpy 2.0.0", t, flags=re.M),
     "tensorflow-float16-window-of-only-minus-inf-the-other-outcome": lambda t: _other_outcome(
-        t, "max of a float16 window of only -inf", "tensorflow",
-        ("native \u2021", LOWEST + " \u2021")),
+        t, "max of a float16 window of only -inf", "tensorflow", ("native", LOWEST)),
     "mxnet-gradient-of-a-window-of-only-minus-inf-the-other-outcome": lambda t: _other_outcome(
-        t, "backward: max of a window of only -inf", "mxnet",
-        ("native \u00b6", MX_DROPS + " \u00b6")),
+        t, "backward: max of a window of only -inf", "mxnet", ("native", MX_DROPS)),
 }
 
 CAUGHT = {  # stale in what must not vary, or an outcome never recorded
@@ -176,13 +189,13 @@ CAUGHT = {  # stale in what must not vary, or an outcome never recorded
         t, "max of a float16 window of only -inf", "mxnet", "native"),
     "a-float32-minus-inf-cell": lambda t: _set_cell(t, "max of a window of only -inf",
                                                     "tensorflow", "native"),
-    "a-marked-cell-never-recorded-outcome": lambda t: _set_cell(
-        t, "NaN in a max window", "tensorflow", "native \u2020"),
-    "a-marked-cell-unrecorded-cause": lambda t: _set_cell(
+    "a-marked-cell-never-recorded-outcome": lambda t: _set_marked(
+        t, "NaN in a max window", "tensorflow", "native"),
+    "a-marked-cell-unrecorded-cause": lambda t: _set_marked(
         t, "max of a float16 window of only -inf", "tensorflow",
-        "**differs**: 1 of 4 differ; first at (0, 0, 0, 0): 0.0 vs reference -inf \u2021"),
-    "a-marked-cell-cause-of-another-row": lambda t: _set_cell(
-        t, "max of a float16 window of only -inf", "tensorflow", NAN_IGNORED + " \u2021"),
+        "**differs**: 1 of 4 differ; first at (0, 0, 0, 0): 0.0 vs reference -inf"),
+    "a-marked-cell-cause-of-another-row": lambda t: _set_marked(
+        t, "max of a float16 window of only -inf", "tensorflow", NAN_IGNORED),
     "a-marked-cell-without-its-mark": lambda t: _set_cell(
         t, "max of a float16 window of only -inf", "tensorflow", "native"),
     "no-machine-line": lambda t: _drop_lines(t, MEASURED_ON),
@@ -193,8 +206,8 @@ CAUGHT = {  # stale in what must not vary, or an outcome never recorded
     "a-backward-row-known-difference-gone": lambda t: _set_cell(
         t, "backward: max ties, dilation 2", "paddle", "emulated: dilation"),
     "a-backward-row-missing": lambda t: _drop_lines(t, "| backward: max ties in one window"),
-    "a-backward-special-row-forward-cause": lambda t: _set_cell(
-        t, "backward: NaN in a max window", "mxnet", NAN_IGNORED + " \u00a7"),
+    "a-backward-special-row-forward-cause": lambda t: _set_marked(
+        t, "backward: NaN in a max window", "mxnet", NAN_IGNORED),
     "a-gradient-unavailable-becoming-native": lambda t: _set_cell(
         t, "backward: lp, p=2", "onnxruntime", "native"),
     "a-gradient-error-gone": lambda t: _set_cell(
@@ -259,10 +272,10 @@ def test_the_currency_check_on_a_doctored_table():
         "line 3: '" + unmarked.splitlines()[2] + "', now '" + recorded.splitlines()[2] + "'"]
     also_unmarked = _set_cell(recorded, "max of a float16 window", "mxnet", LOWEST)
     assert conventions.differences(also_unmarked, rows)
-    alternative = _set_cell(recorded, "max of a float16 window", "tensorflow", LOWEST + " \u2021")
+    alternative = _set_marked(recorded, "max of a float16 window", "tensorflow", LOWEST)
     assert alternative != recorded
     assert conventions.differences(alternative, rows) == []
-    never = _set_cell(recorded, "max of a float16 window", "tensorflow", NAN_IGNORED + " \u2021")
+    never = _set_marked(recorded, "max of a float16 window", "tensorflow", NAN_IGNORED)
     assert "never" not in conventions.differences(never, rows)[0]  # recorded, not measured
     assert conventions.differences(never, rows)[0].startswith(
         "max of a float16 window of only -inf: tensorflow: ")
@@ -274,7 +287,7 @@ def test_the_currency_check_on_a_doctored_table():
 
 
 def test_an_outcome_never_recorded_is_caught_when_measured():
-    """Measured now, a marked cell's outcome that no probe records fails the check, even where
+    """Measured now, a marked cell's outcome that no backend records fails the check, even where
     the recorded table says the same: record it, with where it was seen."""
     unrecorded = _result("tensorflow", "differ", detail="1 of 4 differ (0.0 vs reference -inf)")
     rows = _doctored_rows(tensorflow=("max of a float16 window of only -inf", unrecorded))
@@ -401,7 +414,8 @@ def test_a_backward_row_reads_what_compare_grad_says(measured, tmp_path, name):
     for backend, r in doc["cases"][0]["results"].items():
         cell = cells[backend]
         if probe.marked(backend):
-            cell = conventions._unmark(cell, probe)
+            marks = conventions._marks(measured, BACKENDS)
+            cell = conventions._unmark(cell, conventions._mark(probe, backend, marks))
         if r["grad_status"] == "agree":
             assert cell == conventions._path_cell(r["how"]), (backend, row)
         elif r["grad_status"] == "not compared":  # no autograd: the reason's first clause

@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 
 from pooling_xfw.runtime import envs
-from pooling_xfw.runtime.envs import BACKENDS
+from .conftest import played_by
+from pooling_xfw import registry
+
+BACKENDS = registry.defaults()
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +45,7 @@ def root(tmp_path, monkeypatch):
     monkeypatch.setenv("POOLING_XFW_ENVS", str(path))
     for backend in BACKENDS:
         monkeypatch.delenv(f"POOLING_XFW_PYTHON_{backend.upper()}", raising=False)
-    monkeypatch.setitem(envs.FRAMEWORK_MODULE, "paddle", "json")  # has a __version__, like one
+    played_by(monkeypatch, "paddle", "json")  # has a __version__, like one
     return path
 
 
@@ -192,7 +195,9 @@ def test_a_waiting_create_says_which_process_and_checkout_it_waits_for(tmp_path,
             from pathlib import Path
             from pooling_xfw.runtime import envs
             envs.REQUIREMENTS_DIR = Path({str(pins)!r})
-            envs.FRAMEWORK_MODULE["paddle"] = "json"
+            import dataclasses
+            from pooling_xfw import registry
+            registry.register(dataclasses.replace(registry.get("paddle"), module="json"))
             def build(backend, target, log, say):
                 print("building", flush=True)
                 time.sleep(3)

@@ -5,7 +5,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pooling_xfw as px
-from pooling_xfw import gradient
+from pooling_xfw import gradient, registry
+from pooling_xfw.backend import MAX_TIES_BACKWARD
 
 from . import brute
 from .test_differential import draw_spec
@@ -471,12 +472,10 @@ def _policy(r) -> str:
 # chain of maxima: "uneven"), PyTorch's for dilation with explicit padding, JAX's for a dilated
 # max it emulates (its own dilated max has no VJP: "no dilated-max VJP"), Paddle's for float64
 # max/min and min; Paddle's float64 avg backward is float32-accurate; ONNX Runtime has no
-# autograd ("no autograd").  These are properties of
-# the plans, not of a CPU: a new outcome means a plan or a framework changed.
-TIE_POLICIES = {"pytorch": {"agree", "split", "uneven"}, "tensorflow": {"agree"},
-                "mxnet": {"agree"}, "paddle": {"agree", "split", "uneven", "float32"},
-                "jax": {"agree", "split", "uneven", "no dilated-max VJP"},
-                "onnxruntime": {"no autograd"}}
+# autograd ("no autograd").  These are properties of the plans, not of a CPU: a new outcome
+# means a plan or a framework changed.  Each backend declares its own (``Backend.known``).
+TIE_POLICIES = {name: set(registry.get(name).outcomes(MAX_TIES_BACKWARD).seen)
+                for name in registry.defaults()}
 #: the policies a backend's gradient may have on inputs without ties
 NO_TIES = {name: {"agree"} | ({"no dilated-max VJP", "no autograd"} & policies)
            for name, policies in TIE_POLICIES.items()}

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import pooling_xfw as px
+from pooling_xfw import registry
 from pooling_xfw.runtime import envs
 from pooling_xfw.runtime.client import WorkerFailure, WorkerPool
 
@@ -43,15 +44,15 @@ def test_jax_is_a_default_backend():
     from pooling_xfw.cli import _backends
     from pooling_xfw.compare import backend_names
 
-    assert JAX in envs.KNOWN_BACKENDS and JAX in envs.BACKENDS
-    assert backend_names(None) == list(envs.BACKENDS) == _backends(None)
+    assert JAX in registry.names() and JAX in registry.defaults()
+    assert backend_names(None) == list(registry.defaults()) == _backends(None)
     assert backend_names([JAX]) == [JAX] and _backends("JAX,pytorch") == [JAX, "pytorch"]
-    assert envs.FRAMEWORK_MODULE[JAX] == "jax"
+    assert registry.get(JAX).module == "jax"
 
 
 def test_its_pins_name_the_base_python_and_key_the_venv():
     assert envs.base_python_version(JAX) == "3.12"
-    assert all(envs.base_python_version(b) is None for b in envs.BACKENDS if b != JAX)
+    assert all(envs.base_python_version(b) is None for b in registry.defaults() if b != JAX)
     python, version = envs.base_python(JAX)
     assert version.startswith("3.12.")
     assert envs._python_version_of(python) == version

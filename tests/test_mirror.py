@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import pooling_xfw as px
+from pooling_xfw import registry
 from pooling_xfw import planner
 from pooling_xfw.compare import BackendResult, judge, resolve_case, tolerance
 from pooling_xfw.mirror import mirror, mirrored_output
@@ -25,7 +26,7 @@ from .test_reference import PADDINGS, SIZES
 
 compare_module = importlib.import_module("pooling_xfw.compare")  # the name px.compare is the function
 VOCABULARIES = {name: importlib.import_module(f"pooling_xfw.adapters.{name}").VOCABULARY
-                for name in envs.BACKENDS}
+                for name in registry.defaults()}
 
 
 def _special(rng: np.random.Generator, shape, dtype: str, mode: str) -> np.ndarray:

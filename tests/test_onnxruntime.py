@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import pooling_xfw as px
+from pooling_xfw import registry
 from pooling_xfw.runtime import envs
 from tests.conftest import started
 from tests.test_adapters import _input
@@ -32,7 +33,7 @@ def _compare(pool, X, *args, **kwargs):
 
 
 def test_a_default_backend_with_its_own_venv():
-    assert ORT in envs.BACKENDS and envs.check_backend(ORT) == ORT
+    assert ORT in registry.defaults() and envs.check_backend(ORT) == ORT
     assert envs.base_python_version(ORT) is None  # built from the toolkit's own Python
 
 

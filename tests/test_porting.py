@@ -9,7 +9,9 @@ import pytest
 import pooling_xfw as px
 from pooling_xfw import porting
 from pooling_xfw.porting import chapter
-from pooling_xfw.runtime.envs import BACKENDS, PORTING_SOURCES
+from pooling_xfw import registry
+
+BACKENDS, PORTING_SOURCES = registry.defaults(), registry.porting_sources()
 
 from .test_cli import cli
 

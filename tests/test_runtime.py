@@ -16,7 +16,9 @@ import pytest
 import pooling_xfw as px
 from pooling_xfw.runtime import client, envs, transfer
 from pooling_xfw.runtime.client import WorkerFailure, WorkerPool
-from pooling_xfw.runtime.envs import BACKENDS
+from pooling_xfw import registry
+
+BACKENDS = registry.defaults()
 
 from .conftest import run_in_backend_env
 

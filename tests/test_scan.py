@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from pooling_xfw.porting import scan as scanning
-from pooling_xfw.runtime.envs import BACKENDS
+from pooling_xfw import registry
+
+BACKENDS = registry.defaults()
 
 from .test_cli import cli
 

@@ -23,7 +23,7 @@ from pooling_xfw.cases import CHAPTER
 from pooling_xfw.errors import PoolingError
 from pooling_xfw.runtime import envs
 
-from .conftest import started
+from .conftest import played_by, started
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the other ONNX Runtime ``make envs`` builds (the Makefile's EXTRA_VERSIONS)
@@ -197,7 +197,7 @@ def fake_root(tmp_path, monkeypatch):
     import json as played
 
     monkeypatch.setenv("POOLING_XFW_ENVS", str(tmp_path / "envs"))
-    monkeypatch.setitem(envs.FRAMEWORK_MODULE, "paddle", "json")
+    played_by(monkeypatch, "paddle", "json")
     made = []
 
     def build(backend, target, log, say):

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import re
 
 import numpy as np
@@ -21,7 +20,7 @@ from ..compare import compare_many, input_scale, judge, tolerance
 from ..errors import PoolingError, one_line
 from ..reference import pool2d, work_dtype
 from ..runtime.client import WorkerFailure, default_pool
-from ..runtime.envs import BACKENDS
+from .. import registry
 from ..spec import make_spec, resolve
 from . import recipes, sizes
 from .parse import NativeCall, nan_policy, parse, tie_policy
@@ -249,7 +248,7 @@ class Translation:
 
 
 def _adapter(backend: str):
-    return importlib.import_module(f"pooling_xfw.adapters.{backend}")
+    return registry.get(backend).adapter
 
 
 def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=None,
@@ -269,7 +268,7 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=Non
             g.ceil_keep_out() != g.out for g in (geom.rows, geom.cols)):
         geometry += (f"; {native.framework} keeps a last window that starts in the padding "
                      f"(the neutral spec drops it: its value is undefined here)")
-    names = [to] if isinstance(to, str) else list(to or BACKENDS)
+    names = [to] if isinstance(to, str) else list(to or registry.defaults())
     constant = constant_pad(native)
     targets = {name: _target(name, kwargs, x, native.op, constant) for name in names}
     result = Translation(native, shape, geometry, targets, constant_pad=constant)
@@ -356,48 +355,8 @@ def _target(name: str, kwargs: dict, x: np.ndarray, op: str = "pool2d",
         verdict = f"size-dependent: valid for {sizes.summary(conds)}"
         code = sizes.insert_precondition(code, sizes.precondition(conds, kwargs["layout"]))
     return Target(name, verdict, code, plan.emulated_by + plan.adaptations, conditions=conds,
-                  details=onnx_nodes(plan) if name == "onnxruntime" else [], plan=plan,
+                  details=adapter.VOCABULARY.plan_details(plan), plan=plan,
                   alternative=alternative)
-
-
-#: ONNX's pooling operators' attributes and their defaults (opset 22), in the spec's order
-ONNX_ATTRIBUTES = {
-    "MaxPool": (("kernel_shape", None), ("strides", "1s"), ("pads", "0s"), ("dilations", "1s"),
-                ("ceil_mode", 0), ("auto_pad", "NOTSET"), ("storage_order", 0)),
-    "AveragePool": (("kernel_shape", None), ("strides", "1s"), ("pads", "0s"),
-                    ("dilations", "1s"), ("ceil_mode", 0), ("count_include_pad", 0),
-                    ("auto_pad", "NOTSET")),
-    "LpPool": (("kernel_shape", None), ("strides", "1s"), ("pads", "0s"), ("dilations", "1s"),
-               ("ceil_mode", 0), ("p", 2), ("auto_pad", "NOTSET")),
-    "GlobalMaxPool": (), "GlobalAveragePool": (),
-}
-
-
-def onnx_nodes(plan) -> list[str]:
-    """Each pooling node of an ONNX Runtime plan with all its attributes, the ones the code
-    leaves out at ONNX's defaults (said so); pads computed from the input's shape shown as
-    the expressions they are."""
-    from ..plan import render_value
-
-    lines = []
-    for step in plan.steps:
-        if step.fn != "helper.make_node" or step.args[0] not in ONNX_ATTRIBUTES:
-            continue
-        given = dict(step.kwargs)
-        n = len(given.get("kernel_shape", ())) or 2
-        shown = []
-        for name, default in ONNX_ATTRIBUTES[step.args[0]]:
-            if name in given:
-                shown.append(f"{name}={render_value(given[name])}")
-            elif name == "pads" and given.get("auto_pad", "NOTSET") != "NOTSET":
-                shown.append("pads from auto_pad (computed by ONNX Runtime from the input)")
-            else:
-                value = ([1] * n if default == "1s" else [0] * (2 * n) if default == "0s"
-                         else repr(default))
-                shown.append(f"{name}={value} (default)")
-        lines.append(f"ONNX node {step.out}: {step.args[0]}"
-                     + (f"({', '.join(shown)})" if shown else "(no attributes)"))
-    return lines
 
 
 def _verify(result: Translation, kwargs, pool, seed: int) -> None:
@@ -940,8 +899,8 @@ def reads(native: NativeCall, hw) -> tuple:
     # avg that counts padding, gives 0; MXNet's and Paddle's max float32's lowest; Paddle's
     # avg without padding its own value
     kept = None if not any(extra) else (
-        "zero" if mode == "avg" and (spec["count_include_pad"] or native.framework == "mxnet")
-        else "lowest" if mode == "max" else native.framework)
+        "zero" if mode == "avg" and (spec["count_include_pad"] or native.kept_average == "zero")
+        else "lowest" if mode == "max" else native.kept_average or native.framework)
     single = all(len(c) == 1 for c, _, _ in rows + cols)
     pads_touched = any(p for _, p, _ in rows + cols)
     if mode in ("max", "min"):
@@ -981,7 +940,7 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
     """Are two native calls equivalent?  Each cause, classified, and the smallest input that
     shows the difference (run in both frameworks when ``verify``).  ``shape``: the input shape
     (in A's layout) to judge; by default every H, W from 1 to 9.  ``frm_b="recipe"``:
-    ``call_b`` names a known broken port of A's adaptive pooling (``recipes.RECIPES``)."""
+    ``call_b`` names a known broken port of A's adaptive pooling (``recipes.recipes()``)."""
     if frm_b == "recipe":
         return explain_recipe(call_a, frm_a, call_b, shape=shape, verify=verify, pool=pool)
     a, b = parse(frm_a, call_a), parse(frm_b, call_b)
@@ -1173,7 +1132,7 @@ class RecipeExplanation:
     """An adaptive call against a known recipe for it: where the recipe holds and why not."""
 
     a: NativeCall
-    recipe: object  # recipes.Recipe
+    recipe: object  # pooling_xfw.dialect.Recipe
     output_size: tuple
     holds: list  # (H, W) in 1..LIMIT where the recipe gives the call's numbers
     judged: int  # how many (H, W) were judged (0: the recipe is documented, not modelled)
@@ -1186,7 +1145,7 @@ class RecipeExplanation:
         """False where the recipe breaks for some size judged (keras-jax: for an output size
         measured to give NaN)."""
         if not self.judged:
-            return self.measured and not set(self.output_size) & recipes.KERAS_JAX_NAN_OUTPUTS
+            return self.measured and not set(self.output_size) & self.recipe.breaks_at
         return len(self.holds) == self.judged
 
     @property

@@ -1,4 +1,4 @@
-"""``scan``: every pooling call of the frameworks read (``parse.READABLE``) in a file or a tree,
+"""``scan``: every pooling call of the frameworks read (``parse.readable()``) in a file or a tree,
 as a porting worklist.
 
 Files are read with ``ast`` (never imported, never executed).  Each call is found by what its
@@ -25,17 +25,20 @@ import tokenize
 
 from ..errors import PoolingError
 from ..files import NotRegular, open_regular
-from ..runtime.envs import BACKENDS
-from .parse import (NOT_A_FUNCTION, OTHER_POOLING, SPELLINGS, full_name, read_call,
-                    read_imports)
+from .. import registry
+from .parse import (full_name, not_a_function, other_pooling, read_call, read_imports, spellings,
+                    written)
 
 SCHEMA = "pooling-xfw/scan/1"
 VERDICTS = ("native", "emulated", "size-dependent", "impossible")
 DEFAULT_SHAPE = (1, 3, 32, 32)
 
-#: the last name of every pooling call the frameworks have (a call whose prefix no import
-#: binds is reported when its name is one of these; ``pool`` alone is too common a word)
-_POOLING_NAMES = {k.rsplit(".", 1)[1] for k in {**SPELLINGS, **OTHER_POOLING}} - {"pool"}
+
+
+def _pooling_names() -> set[str]:
+    """The last name of every pooling call the frameworks have (a call whose prefix no import
+    binds is reported when its name is one of these; ``pool`` alone is too common a word)."""
+    return {k.rsplit(".", 1)[1] for k in {**spellings(), **other_pooling()}} - {"pool"}
 
 _OTHER_WHY = {
     "npool": "unpooling consumes the indices of a max pool: no windowed pooling to port",
@@ -92,7 +95,7 @@ class Scan:
 
     @property
     def columns(self) -> list[str]:
-        return self.to or list(BACKENDS)
+        return self.to or list(registry.defaults())
 
     def counts(self) -> dict:
         counts = {v: 0 for v in VERDICTS}
@@ -305,8 +308,8 @@ def _dotted(node) -> str | None:
 
 
 def _other_why(full: str) -> str:
-    if full in NOT_A_FUNCTION:
-        return NOT_A_FUNCTION[full]
+    if full in not_a_function():
+        return not_a_function()[full]
     name = full.rsplit(".", 1)[1]
     for key, why in _OTHER_WHY.items():
         if key in name:
@@ -366,29 +369,30 @@ def find_calls(source: str, file: str) -> list[Entry]:
             dotted = _dotted(node.args[0])
             full = full_name(dotted, imports, stars)
         parent = parents.get(node)
-        if full in SPELLINGS and isinstance(parent, ast.BinOp) and isinstance(
+        known, others = spellings(), other_pooling()
+        if full in known and isinstance(parent, ast.BinOp) and isinstance(
                 parent.op, ast.Div) and parent.left is node:
             found = parent  # JAX's window sum divided: the average it is
             divisors.update(n for n in ast.walk(parent.right) if isinstance(n, ast.Call))
         text = " ".join((ast.get_source_segment(source, found) or ast.unparse(found)).split())
         text = text.replace("( ", "(").replace(" )", ")")
-        if full is None and dotted == "F.Pooling":
-            full = "mxnet.nd.Pooling"  # hybrid_forward(self, F, x): F is mx.nd or mx.sym
+        if full is None:
+            full = written(dotted)  # hybrid_forward(self, F, x): F.Pooling, mx.nd or mx.sym
         last = dotted.rsplit(".", 1)[-1]
         head = dotted.split(".")[0]
-        if (full in SPELLINGS or full in OTHER_POOLING) and len(bound.get(head, ())) > 1:
+        if (full in known or full in others) and len(bound.get(head, ())) > 1:
             entries.append(Entry(file, node.lineno, text, None, None, why=(
                 f"{head} is bound to more than one thing in this file ("
                 f"{', '.join(sorted(bound[head]))}): which one this call reaches depends on "
                 f"the code's flow")))
-        elif full in SPELLINGS:
+        elif full in known:
             entries.append(_understood(found, text, file, imports, stars, full))
-        elif full in OTHER_POOLING:
-            entries.append(Entry(file, node.lineno, text, OTHER_POOLING[full], full,
+        elif full in others:
+            entries.append(Entry(file, node.lineno, text, others[full], full,
                                  why=_other_why(full)))
-        elif full is None and last in _POOLING_NAMES and head not in bound:
-            owners = sorted({fw for k, (fw, _) in SPELLINGS.items() if k.endswith("." + last)}
-                            | {fw for k, fw in OTHER_POOLING.items() if k.endswith("." + last)})
+        elif full is None and last in _pooling_names() and head not in bound:
+            owners = sorted({fw for k, (fw, _) in known.items() if k.endswith("." + last)}
+                            | {fw for k, fw in others.items() if k.endswith("." + last)})
             entries.append(Entry(file, node.lineno, text, None, None,
                                  why=f"{head} is not imported in this file, so {dotted} could "
                                      f"be {' or '.join(owners)}'s"))
@@ -397,7 +401,7 @@ def find_calls(source: str, file: str) -> list[Entry]:
 
 
 def _understood(node: ast.AST, text: str, file: str, imports: dict, stars, full: str) -> Entry:
-    framework = SPELLINGS[full][0]
+    framework = spellings()[full][0]
     entry = Entry(file, node.lineno, text, framework, full)
     try:
         read_call(node, imports, stars, text, shape=(1, 1, 1, 1))  # arguments readable?
@@ -471,7 +475,7 @@ def scan(path: str, to=None, shape=DEFAULT_SHAPE, verify: bool = False, pool=Non
             unread.append((name, "does not parse (nested too deeply for Python's parser): its "
                                  "calls cannot be read"))
     for entry in entries:
-        if entry.understood and entry.function in SPELLINGS:
+        if entry.understood and entry.function in spellings():
             _translate_entry(entry, names, shape, verify, pool, parse, translate)
         entry.__dict__.pop("node", None)
         entry.__dict__.pop("imports", None)
@@ -481,7 +485,7 @@ def scan(path: str, to=None, shape=DEFAULT_SHAPE, verify: bool = False, pool=Non
 
 def _translate_entry(entry: Entry, names, shape, verify, pool, parse, translate) -> None:
     text = _translation_text(entry)
-    targets = names or [n for n in BACKENDS if n != entry.framework]
+    targets = names or [n for n in registry.defaults() if n != entry.framework]
     try:
         native = parse(entry.framework, text, shape=shape)
         x_shape = _input_shape(shape, native.spec["layout"])

@@ -26,7 +26,8 @@ from ..errors import PoolingError
 from ..gradient import check_ties, output_shape_of
 from ..reference import work_dtype
 from ..runtime.client import WorkerFailure, default_pool
-from ..runtime.envs import BACKENDS, label, split_name
+from .. import registry
+from ..runtime.envs import label, split_name
 
 SCHEMA = "pooling-xfw/report/1"
 FORMATS = ("text", "markdown", "json", "html")
@@ -89,8 +90,8 @@ reference does not match it, "expected_detail" says where.  Exit code: 1 when a 
 (forward, or backward with --grad) or a case mismatches its expected output; else 3 when a
 backend could not run; else 0.
 A backend's name is BACKEND, at the version its pins give, or BACKEND@VERSION for another version
-of its framework in an environment of its own ("onnxruntime@1.22.1"; its "version" is "1.22.1",
-null for BACKEND); "label" is its column's title, "onnxruntime 1.22.1" (the framework's version
+of its framework in an environment of its own ("NAME@1.22.1"; its "version" is "1.22.1", null
+for BACKEND); "label" is its column's title, "NAME 1.22.1" (the framework's version
 its worker reported, else the one asked for).
 Arrays are nested lists; non-finite numbers are the strings "nan", "inf" and "-inf".  Nested
 lists lose the sizes after an empty axis (an adaptive pooling to 0 rows of a (1, 1, 4, 4) input
@@ -174,11 +175,13 @@ def case_arguments(case: Case, grad: GradOptions | None = None) -> dict:
     return dict(arguments, grad=True, ties=grad.ties, grad_output=grad.upstream(x, geometry))
 
 
-def build(cases: Iterable[Case], backends: Iterable[str] = BACKENDS, pool=None,
+def build(cases: Iterable[Case], backends: Iterable[str] | None = None, pool=None,
           progress: Callable[[str], None] | None = None,
           grad: GradOptions | None = None) -> dict:
     """Run every case on every backend; the report document (see ``SCHEMA_DOC``).  ``grad``:
-    the backward pass too, judged against ``px.pool2d_grad``."""
+    the backward pass too, judged against ``px.pool2d_grad``; ``backends``: the default ones
+    when None."""
+    backends = registry.defaults() if backends is None else backends
     cases = list(cases)
     for case in cases:  # every argument checked before any worker starts (nothing computed)
         check_case(case, grad)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from types import ModuleType
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,8 +38,22 @@ def sources() -> dict[str, tuple[bool, str]]:
     return modules
 
 
+def payload(backend: str, adapter: ModuleType, dialect: ModuleType | None, hooks: bool,
+            threads: int | None) -> dict:
+    """The first message to a worker of ``backend``: the sources (with its ``adapter``'s and
+    ``dialect``'s own when they live outside this package: a backend kept out of the tree, a
+    test double), the backend's name and its adapter module's, and the worker's settings."""
+    modules = sources()
+    for module in (adapter, dialect):
+        if module is not None and module.__name__ not in modules:
+            modules = {**modules, module.__name__: (False, Path(module.__file__).read_text(
+                encoding="utf-8"))}
+    return {"modules": modules, "backend": backend, "adapter": adapter.__name__,
+            "hooks": hooks, "threads": threads}
+
+
 #: Run on the worker by ``gateway.remote_exec``; ``channel`` is execnet's.  Its first message
-#: is ``{"modules": sources(), "backend": name, "hooks": bool, "threads": int | None}``.
+#: is ``payload(...)``.
 BOOTSTRAP = '''
 import importlib.abc, importlib.util, sys
 
@@ -67,5 +82,5 @@ sys.meta_path.insert(0, ShippedSources(payload["modules"]))
 for name in [n for n in sys.modules if n.split(".")[0] == "pooling_xfw"]:
     del sys.modules[name]
 from pooling_xfw.runtime.worker import serve
-serve(channel, payload["backend"], payload["hooks"], payload.get("threads"))
+serve(channel, payload["backend"], payload["adapter"], payload["hooks"], payload.get("threads"))
 '''

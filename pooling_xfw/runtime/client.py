@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import registry
 from ..errors import PoolingError
 from . import envs, gateways, transfer
 
@@ -93,7 +94,7 @@ def worker_threads(local: bool) -> int | None:
         return None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
         os.cpu_count() or 1)
-    return max(1, cores // len(envs.BACKENDS))
+    return max(1, cores // len(registry.defaults()))
 
 
 def start_timeout() -> float:
@@ -280,15 +281,17 @@ class Worker:
     def _connect(self) -> None:
         import execnet
 
-        from .bootstrap import BOOTSTRAP, sources
+        from .. import registry
+        from .bootstrap import BOOTSTRAP, payload
 
         try:
             self._group = execnet.Group(execmodel=self._launcher.execmodel)
             self._gateway = self._group.makegateway(self.spec)
             self._channel = self._gateway.remote_exec(BOOTSTRAP)
-            self._channel.send({"modules": sources(), "backend": self.backend,
-                                "hooks": os.environ.get("POOLING_XFW_TEST_HOOKS") == "1",
-                                "threads": self.threads})
+            declared = registry.get(self.backend)
+            self._channel.send(payload(
+                self.backend, declared.adapter, declared.dialect,
+                hooks=os.environ.get("POOLING_XFW_TEST_HOOKS") == "1", threads=self.threads))
             self._outcome = self._channel.receive()
         except BaseException as exc:  # noqa: BLE001 - every start failure becomes a status
             self._outcome = exc

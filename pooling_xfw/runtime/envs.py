@@ -52,30 +52,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .worker import FRAMEWORK_MODULE, QUIET
+from .. import registry
+from .worker import QUIET
 
-#: the registry: every backend this checkout knows, each with its framework module
-#: (``FRAMEWORK_MODULE``), its pins (``adapters/requirements/<backend>.txt``) and the base Python
-#: its venv is built from (the pins' ``# python: X.Y`` line, else the Python running this)
-KNOWN_BACKENDS = tuple(FRAMEWORK_MODULE)
-#: the backends a command runs when none are named: one column per framework, each at its
-#: pinned version (every known backend, for now; a backend added to ``FRAMEWORK_MODULE`` but not
-#: here runs only when named)
-BACKENDS = ("mxnet", "pytorch", "tensorflow", "paddle", "jax", "onnxruntime")
-#: the backends whose own pooling calls the porting assistant reads (``translate --from``,
-#: ``explain``, ``scan``; ``porting/parse.py`` holds one reader per name here); every backend
-#: is a target
-PORTING_SOURCES = ("mxnet", "pytorch", "tensorflow", "paddle", "jax")
-#: the backends that are targets only, and why
-TARGETS_ONLY = {"onnxruntime": "an ONNX model is a graph of nodes built with onnx.helper, not a "
-                               "framework call; read the node's attributes off translate --to "
-                               "onnxruntime, or translate the call the model was exported "
-                               "from"}
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _INSTALLED_REQUIREMENTS = Path(__file__).resolve().parents[1] / "adapters" / "requirements"
 #: the pins: ``adapters/requirements`` at the top of a checkout, ``pooling_xfw/adapters/...`` once installed
 REQUIREMENTS_DIR = (_INSTALLED_REQUIREMENTS if _INSTALLED_REQUIREMENTS.is_dir()
                     else PROJECT_ROOT / "adapters" / "requirements")
+_BUILT_IN_PINS = REQUIREMENTS_DIR.resolve()
 STAMP = "pooling-xfw.json"
 _PYTHON_VERSION = sys.version.split()[0]
 #: (venv, pins' directory) whose use this process has already recorded in the venv's stamp
@@ -142,17 +127,12 @@ VERSION_PATTERN = re.compile(r"(?P<release>[0-9]+(\.[0-9]+)*)(?P<pre>(a|b|rc)[0-
                              r"(?P<post>\.post[0-9]+)?(?P<local>\+[a-z0-9]+(\.[a-z0-9]+)*)?",
                              re.ASCII | re.IGNORECASE)
 #: how a backend is named, for error messages
-NAME_FORM = "BACKEND or BACKEND@VERSION (e.g. onnxruntime@1.22.1)"
-#: each framework's own packages in its pins: those ``BACKEND@VERSION`` sets to VERSION
-FRAMEWORK_PACKAGES = {"mxnet": ("mxnet",), "pytorch": ("torch",),
-                      "tensorflow": ("tensorflow-cpu",), "paddle": ("paddlepaddle",),
-                      "jax": ("jax", "jaxlib"), "onnxruntime": ("onnxruntime",)}
+NAME_FORM = "BACKEND or BACKEND@VERSION"
 #: the companion pins of versions other than the pinned one (see that file)
 VERSIONS_TABLE = "versions.txt"
 #: frameworks whose other versions are not built unless asked for with this variable set to 1:
 #: what such a build would download
 LARGE_VARIABLE = "POOLING_XFW_ALLOW_LARGE"
-LARGE_BUILDS = {"pytorch": "a CUDA build of several GB"}
 
 
 def split_name(name: str) -> tuple[str, str | None]:
@@ -210,7 +190,7 @@ def framework_of(name: str) -> str:
 def name_problem(name: str) -> str | None:
     """What is wrong with a backend name, in a few words; None when it is one."""
     backend, version = split_name(name)
-    if backend not in KNOWN_BACKENDS:
+    if not registry.known(backend):
         return f"unknown backend {backend!r}"
     if version is not None and not version:
         return "no version after '@'"
@@ -220,8 +200,10 @@ def name_problem(name: str) -> str | None:
 
 
 def allowed_names() -> str:
-    """``mxnet, ..., onnxruntime, each as BACKEND or BACKEND@VERSION (e.g. ...)``."""
-    return f"{', '.join(KNOWN_BACKENDS)}, each as {NAME_FORM}"
+    """Every backend's name, ``each as BACKEND or BACKEND@VERSION (e.g. NAME@ITS_PIN)``."""
+    names = registry.names()
+    example = next((f"{n}@{pinned_version(n)}" for n in names if pinned_version(n)), "")
+    return f"{', '.join(names)}, each as {NAME_FORM}" + (f" (e.g. {example})" if example else "")
 
 
 def check_backend(name: str) -> str:
@@ -250,14 +232,23 @@ def _package(line: str) -> str | None:
     return match.group(0).lower().replace("_", "-") if match else None
 
 
+def _pins_dir(backend: str, directory: Path | None = None) -> Path:
+    """Where ``backend``'s pins are: ``directory`` when given, else beside its adapter (this
+    checkout's ``REQUIREMENTS_DIR`` for the built-in backends)."""
+    if directory:
+        return Path(directory)
+    own = registry.get(backend).requirements.parent
+    return REQUIREMENTS_DIR if own == _BUILT_IN_PINS else own
+
+
 def pinned_version(backend: str, directory: Path | None = None) -> str | None:
-    """The version ``<backend>.txt`` pins its framework at (``2.13.0`` for pytorch)."""
+    """The version ``<backend>.txt`` pins its framework at (its first package's pin)."""
     try:
-        lines = (Path(directory or REQUIREMENTS_DIR) / f"{backend}.txt").read_text().splitlines()
-    except OSError:
+        lines = (_pins_dir(backend, directory) / f"{backend}.txt").read_text().splitlines()
+    except (OSError, KeyError):
         return None
     for line in lines:
-        if _package(line) == FRAMEWORK_PACKAGES[backend][0] and "==" in line:
+        if _package(line) == registry.get(backend).packages[0] and "==" in line:
             return line.split("#", 1)[0].split("==", 1)[1].strip()
     return None
 
@@ -284,7 +275,7 @@ def companion_pins(backend: str, version: str, directory: Path | None = None) ->
     """The lines of ``versions.txt`` for ``backend`` whose range holds ``version``: their pins,
     in the order written (a later pin of a package replaces an earlier one)."""
     try:
-        lines = (Path(directory or REQUIREMENTS_DIR) / VERSIONS_TABLE).read_text().splitlines()
+        lines = (_pins_dir(backend, directory) / VERSIONS_TABLE).read_text().splitlines()
     except OSError:
         return []
     pins = []
@@ -300,8 +291,9 @@ def pins_text(name: str, directory: Path | None = None) -> bytes:
     name or the pinned version; ``<backend>@<version>.txt`` when there is one; else
     ``<backend>.txt`` with the framework's own pins set to the version and the companion pins
     of ``versions.txt`` applied.  The rule, written once."""
-    directory = Path(directory or REQUIREMENTS_DIR)
     backend, version = split_name(name)
+    directory = _pins_dir(backend, directory)
+    packages = registry.get(backend).packages
     base = directory / f"{backend}.txt"
     pinned = pinned_version(backend, directory)
     if version is None or (pinned is not None and _public(version) == _public(pinned)):
@@ -312,10 +304,10 @@ def pins_text(name: str, directory: Path | None = None) -> bytes:
     if own.is_file():
         return own.read_bytes()
     lines = base.read_text().splitlines()
-    replace = {package: f"{package}=={version}" for package in FRAMEWORK_PACKAGES[backend]}
+    replace = {package: f"{package}=={version}" for package in packages}
     for pin in companion_pins(backend, version, directory):
         replace[_package(pin)] = pin
-    out = [f"# {name}: {base.name} with {', '.join(FRAMEWORK_PACKAGES[backend])} at {version}"
+    out = [f"# {name}: {base.name} with {', '.join(packages)} at {version}"
            f" and the companion pins of {VERSIONS_TABLE}"]
     for line in lines:
         package = _package(line)
@@ -328,13 +320,13 @@ def large_build(name: str) -> str | None:
     """Why building ``name``'s venv is refused (a download of several GB), with how to build it
     anyway; None when it is not (or ``POOLING_XFW_ALLOW_LARGE=1`` allows it)."""
     backend, version = split_name(canonical(name))
-    if (version is None or backend not in LARGE_BUILDS
-            or os.environ.get(LARGE_VARIABLE) == "1"):
+    declared = registry.get(backend)
+    if version is None or not declared.large_build or os.environ.get(LARGE_VARIABLE) == "1":
         return None
-    return (f"{backend} other than {pinned_version(backend)} downloads {LARGE_BUILDS[backend]}, "
+    return (f"{backend} other than {pinned_version(backend)} downloads {declared.large_build}, "
             f"not built unless asked for: {LARGE_VARIABLE}=1 pooling-xfw envs create --backends "
             f"{name}, or --python {name}=PATH (a Python with numpy and "
-            f"{FRAMEWORK_MODULE[backend]} {version})")
+            f"{declared.module} {version})")
 
 
 def set_interpreter(backend: str, python: str) -> None:
@@ -357,9 +349,10 @@ def requirements(backend: str) -> Path:
     """The pins' file of a backend (``<backend>.txt``; for ``BACKEND@VERSION`` its own file when
     there is one, else the file its pins are derived from, see ``pins_text``)."""
     backend = canonical(backend)
-    own = REQUIREMENTS_DIR / f"{backend}.txt"
+    directory = _pins_dir(framework_of(backend))
+    own = directory / f"{backend}.txt"
     return own if "@" not in backend or own.is_file() else (
-        REQUIREMENTS_DIR / f"{framework_of(backend)}.txt")
+        directory / f"{framework_of(backend)}.txt")
 
 
 def base_python_version(backend: str) -> str | None:
@@ -477,7 +470,7 @@ def not_on_index(backend: str) -> str | None:
         return None
     offered = re.search(r"\(from versions: ([^)]*)\)", log)
     newest = ", ".join(offered.group(1).split(", ")[-3:]) if offered else ""
-    package = _package(found.group(1)) or FRAMEWORK_PACKAGES[name][0]  # or a companion's
+    package = _package(found.group(1)) or registry.get(name).packages[0]  # or a companion's
     return (f"{found.group(1)} is not on the package index (pip: no matching distribution)"
             + (f", its newest there: {newest}" if newest else "")
             + f"; fix: another version, from `pip index versions {package}`")
@@ -614,7 +607,7 @@ def fix_command(backend: str) -> str:
         short = ".".join(version.split(".")[:2])
         return (f"`pyenv install {version}` then `{create}`, or --python {backend}="
                 f"/path/to/python{short} (a Python {version} with numpy and "
-                f"{FRAMEWORK_MODULE[framework_of(backend)]})")
+                f"{registry.get(backend).module})")
     return create
 
 
@@ -695,7 +688,7 @@ def probe(backend: str, python: str, timeout: float = 120.0,
     is wrong and how to fix it: for an interpreter the user chose (``chosen_by``: the flag or
     variable, as written), in that interpreter, since rebuilding pooling-xfw's own venv would
     not change it; for a managed venv, by building it anew."""
-    module = FRAMEWORK_MODULE[framework_of(backend)]
+    module = registry.get(backend).module
     if chosen_by:
         name = chosen_by.split("=", 1)[0]
         drop = (f"leave out {name}" if name.startswith("--") else f"unset {name}") + (
@@ -763,7 +756,7 @@ def wrong_version(backend: str, found: str) -> str | None:
     if version is None or (normalized_version(found) == normalized_version(version) if "+" in
                            version else _public(found) == _public(version)):
         return None  # a local label asked for (+cpu) is the one the build must report
-    return f"it runs {FRAMEWORK_MODULE[name]} {found}, not {version}"
+    return f"it runs {registry.get(name).module} {found}, not {version}"
 
 
 def worker_env() -> dict[str, str]:
@@ -771,6 +764,7 @@ def worker_env() -> dict[str, str]:
     module path (``PYTHONPATH``, ``PYTHONHOME``): the toolkit is shipped to it."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env.update(QUIET)
+    env.update(registry.quiet_environment())
     return env
 
 
@@ -789,7 +783,7 @@ def _backend_of(name: str) -> str | None:
     ``onnxruntime@1.22.1-1a2b3c4d``: the name with its version), else None."""
     head, sep, key = name.rpartition("-")
     if not sep:  # unkeyed, of an earlier version: plain names only
-        return name if name in KNOWN_BACKENDS else None
+        return name if registry.known(name) else None
     if len(key) == 8 and all(c in "0123456789abcdef" for c in key) and not name_problem(head):
         return head
     return None
@@ -919,10 +913,11 @@ def _describe(venv: Path) -> Venv:
                 here=current_dir(backend) == venv)
 
 
-def environments(backends: Iterable[str] = KNOWN_BACKENDS) -> list[Venv]:
+def environments(backends: Iterable[str] | None = None) -> list[Venv]:
     """Every venv in the root (keyed or unkeyed, complete or not) of these backends (a plain
-    name takes in every version of its framework, ``BACKEND@VERSION`` that version alone)."""
-    chosen = set(backends)
+    name takes in every version of its framework, ``BACKEND@VERSION`` that version alone;
+    None: every backend's)."""
+    chosen = set(registry.names() if backends is None else backends)
     return [_describe(p) for p in _all_dirs()
             if _backend_of(p.name) in chosen or framework_of(_backend_of(p.name)) in chosen]
 
@@ -939,7 +934,7 @@ def _running() -> dict[str, int]:
     return programs
 
 
-def prune(backends: Iterable[str] = KNOWN_BACKENDS, dry_run: bool = False,
+def prune(backends: Iterable[str] | None = None, dry_run: bool = False,
           progress: Callable[[str], None] = print) -> list[Venv]:
     """Remove the unused venvs (no checkout recorded in the stamp still has their pins; a
     venv of an earlier version records none) and the incomplete ones (no stamp), with their
@@ -1074,14 +1069,15 @@ def _build_here(backend: str, say: Callable[[str], None]) -> EnvStatus:
                               "built_by": me, "built": _today(), "used_by": {me: _today()}})
         _noted.add((target, me))
     say(status.state if status.state != "ready" else
-        f"ready ({FRAMEWORK_MODULE[framework_of(backend)]} {status.framework_version})")
+        f"ready ({registry.get(backend).module} {status.framework_version})")
     return status
 
 
-def create(backends: Iterable[str] = BACKENDS, jobs: int = 4,
+def create(backends: Iterable[str] | None = None, jobs: int = 4,
            progress: Callable[[str, str], None] | None = None) -> list[EnvStatus]:
-    """Create every requested environment, in parallel; returns their statuses in order."""
-    names = [check_backend(b) for b in backends]
+    """Create every requested environment (None: the default backends'), in parallel;
+    returns their statuses in order."""
+    names = [check_backend(b) for b in (registry.defaults() if backends is None else backends)]
     if any(not user_interpreter(b) and not is_current(b) for b in names):
         check_root(create=True)  # one error before any build starts
     report = progress if progress is not None else (
@@ -1097,7 +1093,7 @@ def reexec_under(backend: str) -> None:
     the framework does not import here."""
     python = interpreter(backend)
     if python is None:
-        module = FRAMEWORK_MODULE[framework_of(backend)]
+        module = registry.get(backend).module
         sys.exit(f"{module} is not importable here and the {backend} "
                  f"environment is missing: run `{fix_command(backend)}`")
     os.execve(python, [python, *sys.argv], quiet_env())

@@ -27,19 +27,9 @@ import platform
 import time
 
 PROTOCOL = 2
-#: the module each backend's environment must import, and how to read its version
-FRAMEWORK_MODULE = {"mxnet": "mxnet", "pytorch": "torch", "tensorflow": "tensorflow",
-                    "paddle": "paddle", "jax": "jax", "onnxruntime": "onnxruntime"}
-#: framework log noise off (set before the framework is imported)
-QUIET = {
-    "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow C++ banners (oneDNN, cpu features)
-    "GLOG_minloglevel": "2",  # Paddle's glog
-    "FLAGS_call_stack_level": "0",  # Paddle: one-line errors
-    "MXNET_STORAGE_FALLBACK_LOG_VERBOSE": "0",
-    "KMP_WARNINGS": "0",
-    "PYTHONWARNINGS": "ignore",
-    "JAX_PLATFORMS": "cpu",  # JAX: no probe for GPU/TPU plugins, nor its warning about them
-}
+#: log noise off in every worker (a backend adds its own: ``Backend.environment``), set before
+#: the framework is imported
+QUIET = {"KMP_WARNINGS": "0", "PYTHONWARNINGS": "ignore"}
 #: what ``threads`` sets (each framework reads one of them when it is imported)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
                     "TF_NUM_INTEROP_THREADS")
@@ -76,8 +66,10 @@ def machine() -> dict:
     }
 
 
-def serve(channel, backend: str, hooks: bool = False, threads: int | None = None) -> None:
-    """Answer ``backend`` requests on ``channel`` until it closes."""
+def serve(channel, backend: str, adapter: str, hooks: bool = False,
+          threads: int | None = None) -> None:
+    """Answer ``backend`` requests on ``channel`` until it closes, with the adapter module
+    ``adapter`` (its dotted name; the registry loads it)."""
     global _protocol_fd
     if hooks:
         stream = getattr(channel.gateway._io, "outfile", None)  # pipes; sockets have none
@@ -90,10 +82,13 @@ def serve(channel, backend: str, hooks: bool = False, threads: int | None = None
     try:
         import numpy as np
 
-        framework = backend.partition("@")[0]  # onnxruntime@1.22.1: the same adapter
-        adapter = importlib.import_module(f"pooling_xfw.adapters.{framework}")
+        from pooling_xfw import registry
+
+        declared = registry.load(adapter)  # onnxruntime@1.22.1: onnxruntime's adapter
+        os.environ.update(declared.environment)
+        adapter = declared.adapter
         adapter.VOCABULARY.namespace()  # the framework import, paid once
-        version = str(importlib.import_module(FRAMEWORK_MODULE[framework]).__version__)
+        version = str(importlib.import_module(declared.module).__version__)
     except Exception as exc:  # a broken environment: say why, then stop
         channel.send({"protocol": PROTOCOL, "ok": False, "error": _one_line(exc)})
         return

@@ -1,0 +1,337 @@
+"""What every framework's dialect shares: the call read, and the helpers its reader uses.
+
+A dialect (``adapters/<name>_dialect.py``, beside the adapter that names it in its
+``Backend``) says how a framework's users spell pooling; ``pooling_xfw.porting.parse`` is the
+one AST reader that uses them.  A dialect module holds:
+
+* ``IMPORTS``: the import lines of the call as its framework runs it (``NativeCall.source_plan``);
+* ``SIGNATURES``: each function's parameters (a space-separated string) and defaults (``NO``:
+  required), by its canonical name (``nn.MaxPool2d``);
+* ``SPELLINGS``: each full name its imports may give a call (``torch.nn.MaxPool2d``) -> the
+  canonical name; ``OTHER_POOLING``: full names of its pooling calls found but not read
+  (unpooling, 1-D/3-D: ``scan`` lists them); ``NOT_A_FUNCTION``: full names that do not exist,
+  with why;
+* ``DEFAULT_IMPORTS``: what a prefix means in a text that imports nothing (``F``);
+* ``NAN_POLICY``: how its max treats a NaN (the conventions table measured it);
+* ``to_spec(native, args)``: the call's arguments into the neutral spec (``native.spec``), with
+  its defaults, notes and what the spec cannot hold.
+
+and, where the framework needs them: ``nan_policy(native)`` / ``tie_policy(native)`` (an
+operation that differs from ``NAN_POLICY`` / the first extreme); ``WRITTEN`` (names that mean
+one call whatever the imports: MXNet's ``F.Pooling``); ``PAD_FUNCTION`` (``(full name, as the
+source plan spells it)``: an explicit constant pad before the pooling) with its
+``PAD_PARAMETERS``; ``FUNCTION_ARGUMENTS`` (arguments that are functions, JAX's ``lax.max``:
+{parameter: {full name: as the source plan spells it}}); ``CONSTANTS`` (calls that wrap a
+literal, ``tf.constant``) and ``INFINITIES`` (its spellings of inf); ``read_divisor(node,
+pool, function, reader)`` (a window sum divided, JAX's); ``source_call(plan, native, x)`` (the
+call as written, where it is not ``function(x, **arguments)``); ``redirect(found)`` (where
+another framework's call is read); ``RECIPES`` (known broken ports, ``explain``).
+
+Nothing here imports a framework, the registry or the porting assistant: the dialects import
+this module, and the reader reaches them through the registry.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+from types import ModuleType
+from typing import Callable
+
+from .errors import PoolingError
+from .plan import Plan, Var
+
+#: a required parameter, in a dialect's ``SIGNATURES``
+NO = object()
+#: the parameter names that are the pooled input (never read as an argument)
+INPUTS = ("input", "x", "data", "value", "operand", "inputs")
+_INFINITIES = ("np.inf", "math.inf", "numpy.inf", "float('inf')", 'float("inf")', "onp.inf",
+               "np.Inf")
+
+
+@dataclasses.dataclass
+class NativeCall:
+    """A framework's pooling call read into the neutral spec, plus what the spec cannot hold."""
+
+    framework: str
+    text: str
+    function: str
+    arguments: dict  # the call's own arguments, by name, as written (the input excluded)
+    spec: dict  # px.pool2d keyword arguments
+    defaulted: list[str] = dataclasses.field(default_factory=list)
+    pad_value: float | None = None  # constant of an explicit pad (None: none, or identity)
+    recipe_pads: tuple | None = None  # ((top, bottom), (left, right)) of that pad
+    keeps_padding_windows: bool = False  # a ceil mode that keeps a window of padding only
+    #: what such a kept window's average is, where the framework's own: "zero", "nan"
+    kept_average: str = ""
+    notes: list[str] = dataclasses.field(default_factory=list)
+    written: str = ""  # the function as the text spells it
+    pad_function: str = ""  # the explicit pad before the pooling, as its source plan calls it
+    #: a window sum divided: by a number (the window's size) or "ones" (the same pooling of
+    #: ones: the cells counted); None: no division
+    divisor: float | str | None = None
+    global_window: bool = False  # the window is the input's (H, W), whatever its size
+    #: which pooling the spec is: "pool2d" (``px.pool2d``'s keywords), "adaptive"
+    #: (``px.adaptive_pool2d``'s: output_size, mode, layout) or "global" (``px.global_pool2d``'s:
+    #: mode, p, keepdims, layout)
+    op: str = "pool2d"
+    dialect: ModuleType | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def source_plan(self) -> Plan:
+        """The call as written, executable by that framework's worker and renderable."""
+        dialect = self.dialect
+        plan = Plan(self.framework, dialect.IMPORTS)
+        plan.input_note = f"4-D {self.spec['layout']} array"
+        x = Var("x")
+        if self.recipe_pads is not None:
+            (top, bottom), (left, right) = self.recipe_pads
+            widths = ([[0, 0], [top, bottom], [left, right], [0, 0]]
+                      if self.spec["layout"] == "NHWC" else
+                      [[0, 0], [0, 0], [top, bottom], [left, right]])
+            x = plan.call(self.pad_function, x, widths, constant_values=self.pad_value)
+        own = getattr(dialect, "source_call", None)
+        if own is None or own(plan, self, x) is None:
+            if takes_input(dialect, self.function):
+                plan.call(self.function, x, **self.arguments)
+            else:
+                layer = plan.call(self.function, **self.arguments)
+                plan.call("op:call", layer, x)
+        return plan
+
+
+@dataclasses.dataclass
+class Reader:
+    """What a call is read with: its framework's ``dialect``, the text's ``imports`` and star
+    imports (``read_imports``), and the ``names`` it bound to literals earlier."""
+
+    dialect: ModuleType
+    imports: dict = dataclasses.field(default_factory=dict)
+    stars: tuple = ()
+    names: dict = dataclasses.field(default_factory=dict)
+
+    def full_name(self, name: str) -> str | None:
+        """``name`` as the text's imports reach it, else as the dialect's usual names do."""
+        return (full_name(name, self.imports, self.stars, self.dialect.SPELLINGS)
+                or full_name(name, self.dialect.DEFAULT_IMPORTS))
+
+    def canonical(self, name: str) -> str | None:
+        """The dialect's canonical name of the pooling call written ``name``, else None."""
+        return self.dialect.SPELLINGS.get(self.full_name(name))
+
+    def literal(self, node):
+        """``literal(node)`` with the names bound so far and the dialect's constants."""
+        return literal(node, self.names, self.dialect)
+
+    def bind(self, function: str, call: ast.Call) -> dict:
+        """The call's arguments by name, as literals (the input excluded); defaults are not
+        filled in: the dialect's ``to_spec`` applies its own.  An argument that is a function
+        (``FUNCTION_ARGUMENTS``) is kept as its full name."""
+        params, defaults = self.dialect.SIGNATURES[function]
+        params = params.split()
+        if len(call.args) > len(params):
+            raise PoolingError(f"call: {function} got {len(call.args)} positional arguments; "
+                               f"allowed: at most {len(params)} ({', '.join(params)})")
+        given = dict(zip(params, call.args))
+        for kw in call.keywords:
+            if kw.arg is None:
+                raise PoolingError(f"call: **{ast.unparse(kw.value)} is not read (its keys are "
+                                   f"known only when the code runs); allowed: arguments "
+                                   f"written out")
+            if kw.arg not in params:
+                raise PoolingError(f"call: {function} got an unexpected argument {kw.arg!r}; "
+                                   f"allowed: {', '.join(params)}")
+            if kw.arg in given:
+                raise PoolingError(f"call: {function} got {kw.arg!r} twice")
+            given[kw.arg] = kw.value
+        functions = getattr(self.dialect, "FUNCTION_ARGUMENTS", {})
+        args = {}
+        for name, default in zip(params, defaults):
+            if name == "name" and name in given:  # a layer's name changes no number
+                try:
+                    args[name] = self.literal(given[name])
+                except PoolingError:
+                    pass  # built at run time (name + "_pool"): left out, as it does not matter
+            elif name in functions and name in given:
+                args[name] = self._function(given[name], functions[name])
+            elif name in given and name not in INPUTS:
+                args[name] = self.literal(given[name])
+            elif name not in given and default is NO and name not in INPUTS:
+                raise PoolingError(f"call: {function} needs {name!r}")
+        return args
+
+    def _function(self, node, allowed: dict) -> str:
+        """An argument that is a function (``lax.max``), as its full name."""
+        try:
+            written = dotted(node)
+        except PoolingError:
+            written = ast.unparse(node)
+        full = self.full_name(written)
+        if full not in allowed:
+            raise PoolingError(f"call: got the reduction {ast.unparse(node)!r}; allowed: "
+                               f"{', '.join(allowed)} (through the imports)")
+        return full
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A known broken port (``explain(call, frm, name, "recipe")``): ``what`` it is, ``why`` it
+    breaks, and ``plan(output_size, mode, layout, shape)``, its framework's ``Plan`` on a
+    4-D input of ``shape``, where it is run (None: documented, not run; ``breaks_at``: the
+    output sizes it was measured to break at, up to ``porting.recipes.LIMIT``).  A recipe run
+    gives the neutral numbers exactly where ``holds`` (the output size divides the axis)."""
+
+    name: str
+    what: str
+    why: str
+    plan: Callable | None = None
+    breaks_at: frozenset = frozenset()
+    framework: str | None = None  # where it runs: its dialect's backend (porting.recipes sets it)
+
+    def holds(self, n: int, o: int) -> bool | None:
+        """Whether the recipe gives the neutral numbers for an axis of ``n`` cells pooled to
+        ``o`` (None: not known here)."""
+        if self.framework is None:
+            return None
+        return o > 0 and n % o == 0
+
+
+def takes_input(dialect: ModuleType, function: str) -> bool:
+    """Whether ``function`` (a canonical name of ``dialect``) takes the input as its first
+    argument (a functional) rather than building a layer applied to it later."""
+    return dialect.SIGNATURES[function][0].split()[0] in INPUTS
+
+
+def pair(value):
+    """An int or a tuple of ints, as written; anything else is refused (3.7 is not 3)."""
+    def one(v):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise PoolingError(f"call: got {value!r} where an int or a tuple of ints belongs")
+        return v
+
+    if isinstance(value, (list, tuple)):
+        return tuple(one(v) for v in value)
+    return one(value)
+
+
+def dotted(node) -> str:
+    """``a.b.c`` of a name or an attribute chain; ``PoolingError`` for anything else."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{dotted(node.value)}.{node.attr}"
+    raise PoolingError(f"call: got {ast.unparse(node)!r}; allowed: a framework pooling call")
+
+
+def literal(node, names: dict, dialect: ModuleType | None = None):
+    """A literal (ints, floats, strings, tuples, lists, None, bools), a name bound to one, a
+    call that wraps one (the dialect's ``CONSTANTS``) or a spelling of inf (and the dialect's
+    ``INFINITIES``); anything else is refused."""
+    wrappers = getattr(dialect, "CONSTANTS", ())
+    if isinstance(node, ast.Name) and node.id in names:
+        return names[node.id]
+    if isinstance(node, ast.Name) and node.id not in ("None", "True", "False"):
+        raise PoolingError(f"call: argument {node.id!r} is a variable (its value is known only "
+                           f"when the code runs); allowed: literals or names bound to literals "
+                           f"earlier in the text")
+    if isinstance(node, ast.Call) and ast.unparse(node.func) in wrappers:
+        return literal(node.args[0], names, dialect)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -literal(node.operand, names, dialect)
+    text = ast.unparse(node)
+    if text in _INFINITIES + tuple(getattr(dialect, "INFINITIES", ())):
+        return float("inf")
+    if text in ("float('-inf')", 'float("-inf")'):
+        return float("-inf")
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise PoolingError(f"call: argument {ast.unparse(node)!r} is not a literal; allowed: "
+                           f"literals or names bound to literals earlier in the text") from None
+
+
+def read_imports(tree: ast.AST) -> tuple[dict, list]:
+    """The names a module's import lines bind -> the full module or object name, and the
+    modules star-imported (``from torch.nn import *``)."""
+    names, stars = {}, []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    names[alias.asname] = alias.name
+                else:  # import torch.nn binds torch
+                    head = alias.name.split(".")[0]
+                    names[head] = head
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                if alias.name == "*":
+                    stars.append(node.module)
+                else:
+                    names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return names, stars
+
+
+def full_name(name: str, imports: dict, stars=(), found_in_stars=()) -> str | None:
+    """``name`` as its imports reach it (``nn.MaxPool2d`` with ``from torch import nn``:
+    ``torch.nn.MaxPool2d``); a bare name from a star import when it is one of
+    ``found_in_stars``; None when its first name is not imported."""
+    head, _, rest = name.partition(".")
+    if head in imports:
+        return imports[head] + (f".{rest}" if rest else "")
+    for module in stars:
+        if not rest and f"{module}.{head}" in found_in_stars:
+            return f"{module}.{head}"
+    return None
+
+
+def output_size(value):
+    """An adaptive call's output_size, as written: an int or a pair of ints >= 0 or None."""
+    def one(v):
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise PoolingError(f"call: got output_size={value!r}; allowed: an int >= 0 or a "
+                               f"pair of ints >= 0 or None")
+        return v
+
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise PoolingError(f"call: got output_size={value!r}; allowed: an int or a pair "
+                               f"(h, w) (2-D pooling)")
+        return tuple(one(v) for v in value)
+    return (one(value), one(value))
+
+
+def adaptive_or_global(native: NativeCall, args: dict, layout: str, *,
+                       keepdims: bool = True, none_keeps_an_axis: bool = True) -> None:
+    """An adaptive call or a global layer into ``px.adaptive_pool2d`` / ``px.global_pool2d``'s
+    keywords, its mode from its name; ``layout``: the call's, as its dialect reads it;
+    ``keepdims``: a global layer's default; ``none_keeps_an_axis``: whether the framework takes
+    None in an output size (measured: MXNet and Keras raise).  An adaptive pooling to 1 x 1 is
+    the global pooling it is (the same numbers by definition), H and W kept."""
+    f = native.function
+    mode = "max" if "max" in f.lower() else "avg"
+    if layout not in ("NCHW", "NHWC"):
+        raise PoolingError(f"call: got layout {layout!r}; allowed: 'NCHW' or 'NHWC' "
+                           f"(channels_first / channels_last)")
+    if "Global" in f:
+        native.op = "global"
+        native.spec = dict(mode=mode, p=2.0, keepdims=bool(args.get("keepdims", keepdims)),
+                           layout=layout)
+        return
+    size = output_size(args["output_size"])
+    if size == (1, 1):
+        native.op = "global"
+        native.spec = dict(mode=mode, p=2.0, keepdims=True, layout=layout)
+        native.notes.append("an adaptive pooling to 1 x 1 is global pooling (H and W kept)")
+        return
+    if not none_keeps_an_axis and None in size:
+        raise PoolingError(f"call: {f}(output_size={args['output_size']!r}) raises in "
+                           f"{native.framework} (measured); allowed: ints (None keeps an axis "
+                           f"where the framework takes it)")
+    native.op = "adaptive"
+    native.spec = dict(output_size=size, mode=mode, layout=layout)
+
+
+def is_adaptive_or_global(function: str) -> bool:
+    """Whether a canonical name is an adaptive call or a global layer (read by
+    ``adaptive_or_global``)."""
+    return "Adaptive" in function or "adaptive" in function or "Global" in function
