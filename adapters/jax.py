@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import (ANY_CPU_PLAN, FLOATS, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr
@@ -36,7 +37,6 @@ from pooling_xfw.planner import ALL_DTYPES, Vocabulary, index_list
 from pooling_xfw.spec import size_dependent
 
 from . import jax_dialect
-from ._base import bind, bind_adaptive, bind_grad
 
 ENABLE_X64 = "jax.config.update('jax_enable_x64', True)"
 
@@ -138,9 +138,9 @@ class Jax(Vocabulary):
             y = self.cast(plan, y, plan.computes_in)
         return y
 
-    def layouts_for(self, op, mode):
+    def global_layouts(self, mode):
         # a reduction over H and W takes either layout; Flax's pooling NHWC only
-        return ("NHWC", "NCHW") if op == "global" and mode != "lp" else self.layouts
+        return ("NHWC", "NCHW") if mode != "lp" else self.layouts
 
     def native_global(self, plan, geom, v, layout, mode):
         if mode == "lp":

@@ -31,6 +31,7 @@ differences).
 from __future__ import annotations
 
 
+from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import (CONVENTIONS, EARLIER_PROBE, FIRST_MACHINE, FLOATS, GRADIENT_ERROR,
                                   ANY_CPU_PLAN, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
@@ -39,7 +40,6 @@ from pooling_xfw.planner import (TO_NCHW, TO_NHWC, Vocabulary, index_list, keep_
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
 from . import mxnet_dialect
-from ._base import bind, bind_adaptive, bind_grad
 
 
 class MXNet(Vocabulary):
@@ -126,9 +126,9 @@ class MXNet(Vocabulary):
         return keep_spec_windows(plan, geom, y, layout) if crop else y
 
 
-    def layouts_for(self, op, mode):
+    def adaptive_layouts(self, mode):
         # contrib.AdaptiveAvgPooling2D has no layout (NCHW only)
-        return ("NCHW",) if (op, mode) == ("adaptive", "avg") else self.layouts
+        return ("NCHW",) if mode == "avg" else self.layouts
 
     def native_adaptive(self, plan, geom, v, layout, mode):
         if mode != "avg":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pooling_xfw.dialect import NO, adaptive_or_global, is_adaptive_or_global, pair
 from pooling_xfw.errors import PoolingError
+from pooling_xfw.ops import GLOBAL
 
 IMPORTS = ("from mxnet import np as mnp, npx", "from mxnet.gluon import nn", "npx.set_np()")
 
@@ -134,7 +135,7 @@ def _global_window(native) -> None:
         raise PoolingError(f"call: {native.function}(pool_type={spec['mode']!r}, "
                            f"global_pool=True) has no neutral spec; allowed: pool_type 'max', "
                            f"'avg' or 'lp'")
-    native.op = "global"
+    native.op = GLOBAL
     native.global_window = True
     native.spec = dict(mode=spec["mode"], p=spec["p"], keepdims=True, layout=spec["layout"])
     native.keeps_padding_windows = False

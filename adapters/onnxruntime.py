@@ -49,13 +49,13 @@ import os
 
 import numpy as np
 
+from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import (ANY_CPU_PLAN, CONVENTIONS, FLOATS, INTEL_XEON, MAX_TIES_BACKWARD,
                                   NAN_IN_A_MAX, ONLY_INFINITE, ZEN4, Backend, Option, recorded)
 from pooling_xfw.plan import Attr, Call, Expr, Var, render_value
 from pooling_xfw.planner import Vocabulary, runtime_pads
 from pooling_xfw.spec import size_dependent
 
-from ._base import bind, bind_adaptive, bind_grad
 
 OPSET = 22  # AveragePool takes dilations from 19; GlobalLpPool is NOT_IMPLEMENTED at 22 (unused)
 PROVIDERS = ["CPUExecutionProvider"]

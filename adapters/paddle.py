@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import (ANY_CPU, ANY_CPU_PLAN, FIRST_MACHINE, FLOAT64_BACKWARD_IN_FLOAT32,
                                   FLOATS, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
@@ -45,7 +46,6 @@ from pooling_xfw.planner import (Vocabulary, index_list, keep_spec_windows,
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
 from . import paddle_dialect
-from ._base import bind, bind_adaptive, bind_grad
 
 
 class Paddle(Vocabulary):
@@ -139,9 +139,11 @@ class Paddle(Vocabulary):
         return keep_spec_windows(plan, geom, y, layout) if crop else y
 
 
-    def layouts_for(self, op, mode):
+    def adaptive_layouts(self, mode):
         # F.adaptive_max_pool2d has no data_format (NCHW only)
-        return ("NCHW",) if op != "pool2d" and mode == "max" else self.layouts
+        return ("NCHW",) if mode == "max" else self.layouts
+
+    global_layouts = adaptive_layouts  # its global max is F.adaptive_max_pool2d(x, 1)
 
     def native_adaptive(self, plan, geom, v, layout, mode):
         extra = {"data_format": layout} if layout != "NCHW" else {}

@@ -8,6 +8,7 @@ the padding; ``padding`` may be ``[t, b, l, r]`` or pairs in the data format's o
 from __future__ import annotations
 
 from pooling_xfw.dialect import NO, adaptive_or_global, is_adaptive_or_global, pair
+from pooling_xfw.ops import ADAPTIVE
 
 IMPORTS = ("import paddle", "from paddle import nn", "import paddle.nn.functional as F")
 
@@ -47,7 +48,7 @@ NAN_POLICY = "returns NaN only when it is the last element scanned"
 
 def nan_policy(native) -> str:
     """Its adaptive (and global) max ignores NaN (measured: the conventions table)."""
-    return NAN_POLICY if native.op == "pool2d" else "ignores NaN"
+    return NAN_POLICY if native.op.has_window else "ignores NaN"
 
 
 def _padding(padding, layout: str):
@@ -71,7 +72,7 @@ def to_spec(native, args) -> None:
     f = native.function
     if is_adaptive_or_global(f):
         adaptive_or_global(native, args, args.get("data_format", "NCHW"))
-        if native.op == "adaptive" and native.spec["mode"] == "max":
+        if native.op is ADAPTIVE and native.spec["mode"] == "max":
             native.notes.append("Paddle's adaptive max ignores NaN and gives float32's lowest "
                                 "for a bin of only -inf")
         return

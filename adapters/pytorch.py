@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import (ANY_CPU_PLAN, FIRST_MACHINE, FLOATS, INTEL_XEON, MAX_TIES_BACKWARD,
                                   NAN_IN_A_MAX, ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr
 from pooling_xfw.planner import TO_NCHW, Vocabulary, out_hw_at_run_time
 
 from . import pytorch_dialect
-from ._base import bind, bind_adaptive, bind_grad
 
 
 def _c_strides(array: np.ndarray) -> tuple[int, ...]:
@@ -125,8 +125,8 @@ class Torch(Vocabulary):
             **common, count_include_pad=None if spec.count_include_pad else False))
 
 
-    def dtypes_for(self, op):
-        return FLOATS if op == "adaptive" else self.pool_dtypes
+    def adaptive_dtypes(self):
+        return FLOATS
 
     def native_adaptive(self, plan, geom, v, layout, mode):
         return plan.call(f"F.adaptive_{mode}_pool2d", v, out_hw_at_run_time(plan, geom))

@@ -29,6 +29,7 @@ propagates NaN, unlike TF's max pooling; global lp as pool2d's lp.
 """
 from __future__ import annotations
 
+from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import (ANY_CPU, ANY_CPU_PLAN, CONVENTIONS, EARLIER_PROBE, FIRST_MACHINE,
                                   FLOATS, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
@@ -37,7 +38,6 @@ from pooling_xfw.planner import Vocabulary, index_list
 from pooling_xfw.spec import size_dependent
 
 from . import tensorflow_dialect
-from ._base import bind, bind_adaptive, bind_grad
 
 
 class TensorFlow(Vocabulary):
@@ -114,9 +114,9 @@ class TensorFlow(Vocabulary):
         return None
 
 
-    def layouts_for(self, op, mode):
+    def global_layouts(self, mode):
         # a reduction over H and W takes either layout; its pooling kernels NHWC only
-        return ("NHWC", "NCHW") if op == "global" and mode != "lp" else self.layouts
+        return ("NHWC", "NCHW") if mode != "lp" else self.layouts
 
     def native_global(self, plan, geom, v, layout, mode):
         if mode == "lp":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pooling_xfw.dialect import NO, Recipe, adaptive_or_global, is_adaptive_or_global, pair
 from pooling_xfw.errors import PoolingError
+from pooling_xfw.ops import GLOBAL
 from pooling_xfw.plan import Plan, Var
 
 IMPORTS = ("import tensorflow as tf",)
@@ -152,7 +153,7 @@ def _adaptive_or_global(native, args) -> None:
     layout = "NCHW" if args.get("data_format") == "channels_first" else "NHWC"
     # measured: Keras raises on None in an output size
     adaptive_or_global(native, args, layout, keepdims=False, none_keeps_an_axis=False)
-    if native.op == "global" and "Global" in native.function:
+    if native.op is GLOBAL and "Global" in native.function:
         mode, keepdims = native.spec["mode"], native.spec["keepdims"]
         native.notes.append(f"Keras' {native.function.rsplit('.', 1)[1]} is tf.reduce_"
                             f"{'mean' if mode == 'avg' else 'max'} over H and W"

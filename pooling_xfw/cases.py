@@ -27,6 +27,13 @@ class Case:
     expected: np.ndarray | None
     op: str = "pool2d"
 
+    @property
+    def operation(self):
+        """Its operation (``pooling_xfw.ops``)."""
+        from . import ops
+
+        return ops.get(self.op)
+
     def arguments(self) -> dict:
         """The case as ``px.compare_many`` takes it: ``X``, ``op`` and the op's arguments."""
         return dict(self.kwargs, X=self.input, op=self.op)

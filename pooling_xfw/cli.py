@@ -418,14 +418,16 @@ def _load_input(args):
     return generate(shape, chosen, seed, args.dtype)
 
 
-#: compare's operations: the option that selects each, and what it is
-_OPS = {"--kernel": "pool2d", "--adaptive": "adaptive", "--global": "global"}
-_OPS_ALLOWED = ("one of --kernel 3|2,3 (pooling with a window), --adaptive H,W (adaptive "
-                "pooling to that output size) or --global (global pooling)")
-#: the options of an adaptive and a global pooling
-_OP_OPTIONS = {"adaptive": "--mode max|avg and --layout",
-               "global": "--mode max|avg|lp, --p, --keepdims/--no-keepdims and --layout"}
-#: pool2d's own options: what an adaptive or global pooling does not take
+def _ops_allowed() -> str:
+    """The operations' options, as a usage error's "allowed": one of them."""
+    from . import ops
+
+    each = [f"{op.flag}{' ' + op.flag_value if op.flag_value else ''} "
+            f"({op.flag_meaning or op.title})" for op in ops.OPERATIONS]
+    return "one of " + ", ".join(each[:-1]) + f" or {each[-1]}"
+
+
+#: the options of pooling with a window: what an operation without one does not take
 _WINDOW_OPTIONS = (("--stride", "stride"), ("--padding", "padding"),
                    ("--dilation", "dilation"), ("--ceil-mode", "ceil_mode"),
                    ("--exclude-pad", "exclude_pad"))
@@ -436,36 +438,42 @@ def _typed(flag: str, value) -> tuple[str, str | None]:
     return flag, value if isinstance(value, str) else None
 
 
-def _operation(args) -> str:
-    """compare's operation, from the one of --kernel, --adaptive and --global given; another
-    operation's options beside it are a usage error naming both."""
-    given = {flag: _typed(flag, value) for flag, value in (
-        ("--kernel", args.kernel), ("--adaptive", args.adaptive),
-        ("--global", args.global_ or None)) if value is not None}
+def _operation(args):
+    """compare's operation (``pooling_xfw.ops``), from the one option given of those that
+    choose one (--kernel, --adaptive, --global); another operation's options beside it are a
+    usage error naming both."""
+    from . import ops
+
+    given = {op: _typed(op.flag, getattr(args, _dest(op.flag)) or None)
+             for op in ops.OPERATIONS if getattr(args, _dest(op.flag)) not in (None, False)}
     if not given:
-        raise PoolingError(f"--kernel, --adaptive or --global is required; allowed: "
-                           f"{_OPS_ALLOWED}")
-    (flag, text), *others = given.values()
+        raise PoolingError(f"{', '.join(op.flag for op in ops.OPERATIONS[:-1])} or "
+                           f"{ops.OPERATIONS[-1].flag} is required; allowed: {_ops_allowed()}")
+    (op, (flag, text)), *others = given.items()
     if others:
-        other, other_text = others[0]
+        other, other_text = others[0][1]
         raise _usage(other, other_text, f"not with {_shown(flag, text)}: one operation per "
-                                        f"compare", _OPS_ALLOWED)
-    op = _OPS[flag]
-    if op != "pool2d":
+                                        f"compare", _ops_allowed())
+    windowed = " or ".join(o.flag for o in ops.OPERATIONS if o.has_window)
+    if not op.has_window:
         for option, dest in _WINDOW_OPTIONS:
             value = getattr(args, dest)
             if value not in (None, False):
                 raise _usage(option, value if isinstance(value, str) else None,
-                             f"not with {_shown(flag, text)}: {op} pooling has no window",
-                             f"{_OP_OPTIONS[op]} with {flag}; --stride, --padding, --dilation, "
-                             f"--ceil-mode and --exclude-pad with --kernel")
-    if op == "adaptive" and args.p is not None:
-        raise _usage("--p", args.p, f"not with {_shown(flag, text)}: adaptive pooling has no lp "
-                                    f"mode", "--p with --kernel or --global, and --mode lp")
-    if op != "global" and args.keepdims is not None:
+                             f"not with {_shown(flag, text)}: {op.name} pooling has no window",
+                             f"{op.options} with {flag}; --stride, --padding, --dilation, "
+                             f"--ceil-mode and --exclude-pad with {windowed}")
+    if "lp" not in op.modes and args.p is not None:
+        with_lp = " or ".join(o.flag for o in ops.OPERATIONS if "lp" in o.modes)
+        raise _usage("--p", args.p, f"not with {_shown(flag, text)}: {op.name} pooling has no "
+                                    f"lp mode", f"--p with {with_lp}, and --mode lp")
+    if not op.drops_axes and args.keepdims is not None:
         switch = "--keepdims" if args.keepdims else "--no-keepdims"
-        raise _usage(switch, None, f"not with {_shown(flag, text)}: only global pooling drops "
-                                   f"H and W", f"{switch} with --global")
+        droppers = [o for o in ops.OPERATIONS if o.drops_axes]
+        raise _usage(switch, None, f"not with {_shown(flag, text)}: only "
+                                   f"{' or '.join(o.name for o in droppers)} pooling drops H "
+                                   f"and W", f"{switch} with "
+                                             f"{' or '.join(o.flag for o in droppers)}")
     return op
 
 
@@ -491,20 +499,18 @@ def _output_size(text: str):
     return sizes[0] if len(sizes) == 1 else sizes
 
 
-def _mode_of(args, op: str, flag: str) -> str:
-    """``--mode`` for ``op``: one of its modes (max, avg for adaptive pooling; lp too for
-    global; min too for pool2d)."""
-    from .adaptive import ADAPTIVE_MODES, GLOBAL_MODES
-    from .spec import MODES
+def _mode_of(args, op) -> str:
+    """``--mode`` for the operation ``op``: one of its modes."""
+    from . import ops
 
-    names = {"pool2d": MODES, "adaptive": ADAPTIVE_MODES, "global": GLOBAL_MODES}[op]
-    if args.mode.strip().lower() in MODES and args.mode.strip().lower() not in names:
-        raise _usage("--mode", args.mode, f"not a mode of {flag}",
-                     f"{', '.join(names)} with {flag}")
+    names, every = op.modes, {m for o in ops.OPERATIONS for m in o.modes}
+    if args.mode.strip().lower() in every and args.mode.strip().lower() not in names:
+        raise _usage("--mode", args.mode, f"not a mode of {op.flag}",
+                     f"{', '.join(names)} with {op.flag}")
     return _word("--mode", args.mode, "mode", names)
 
 
-def _grad_options(args, op: str = "pool2d", op_flag: tuple[str, str | None] | None = None):
+def _grad_options(args, op=None, op_flag: tuple[str, str | None] | None = None):
     """``--grad``, ``--ties``, ``--grad-output`` (and report's ``--seed``) as the report's
     ``GradOptions``, or None without ``--grad``; each refused where it means nothing: ``--ties``
     or ``--grad-output`` without ``--grad``, ``--grad`` with an operation that has no gradient
@@ -523,9 +529,12 @@ def _grad_options(args, op: str = "pool2d", op_flag: tuple[str, str | None] | No
                      "--seed with --grad --grad-output randn")
     if not args.grad:
         return None
-    if op != "pool2d":
-        raise _usage("--grad", None, f"not with {_shown(*op_flag)}: {op} pooling has no "
-                                     f"gradient yet", "--grad with --kernel")
+    if op is not None and not op.has_gradient:
+        from . import ops
+
+        raise _usage("--grad", None, f"not with {_shown(*op_flag)}: {op.no_gradient()}",
+                     "--grad with " + " or ".join(o.flag for o in ops.OPERATIONS
+                                                  if o.has_gradient))
     ties = _word("--ties", args.ties or "first", "ties rule", ("first", "split", "all"))
     upstream = _word("--grad-output", args.grad_output or "ones", "upstream gradient",
                      ("ones", "randn"))
@@ -561,42 +570,42 @@ def _single_case(args):
     from .spec import LAYOUTS
 
     op = _operation(args)
-    op_flag = {"adaptive": ("--adaptive", args.adaptive), "global": ("--global", None),
-               "pool2d": ("--kernel", args.kernel)}[op]
+    op_flag = _typed(op.flag, getattr(args, _dest(op.flag)) or None)
     args.grad_options = _grad_options(args, op, op_flag)
     if args.grad_options is not None and not args.input:
         _check_grad_dtype(args, args.dtype)
     layout = _word("--layout", args.layout, "layout", LAYOUTS, str.upper)
     source = ("--input", args.input) if args.input else ("--shape", args.shape)
-    if op == "adaptive":
-        kwargs = dict(output_size=_output_size(args.adaptive),
-                      mode=_mode_of(args, op, "--adaptive"), layout=layout)
-        args.typed = {"output_size": ("--adaptive", args.adaptive), "X": source}
-        return Case("cli", "pooling-xfw compare", _load_input(args), kwargs, None, op)
-    if op == "global":
-        mode = _mode_of(args, op, "--global")
-        kwargs = dict(mode=mode, p=_power(args, mode), keepdims=args.keepdims is not False,
-                      layout=layout)
-        args.typed = {"X": source}
-        return Case("cli", "pooling-xfw compare", _load_input(args), kwargs, None, op)
-    mode = _mode_of(args, op, "--kernel")
-    kwargs = dict(pool_size=_sizes("--kernel", args.kernel, 1, "3 or 2,3"), mode=mode,
-                  stride=_sizes("--stride", args.stride, 1, "2 or 2,3") if args.stride else None,
-                  padding=_padding(args.padding if args.padding is not None else "0"),
-                  dilation=_sizes("--dilation", args.dilation or "1", 1, "2 or 2,3"),
-                  ceil_mode=args.ceil_mode, count_include_pad=not args.exclude_pad,
-                  layout=layout, p=_power(args, mode))
-    if kwargs["stride"] is None:  # like the frameworks' layers: stride defaults to the window
-        kwargs["stride"] = kwargs["pool_size"]
-    # what was typed for each pool2d argument, for an error found later against the input
-    args.typed = {"pool_size": ("--kernel", args.kernel), "stride": ("--stride", args.stride),
-                  "padding": ("--padding", args.padding),
-                  "dilation": ("--dilation", args.dilation), "ceil_mode": ("--ceil-mode", None),
-                  "X": source}
+    kwargs, typed = op.command_line(args, _CommandLine(args, op), layout)
+    # what was typed for each argument, for an error found later against the input
+    args.typed = dict(typed, X=source)
     x = _load_input(args)
     if args.grad_options is not None:
         _check_grad_dtype(args, x.dtype)
-    return Case("cli", "pooling-xfw compare", x, kwargs, None)
+    return Case("cli", "pooling-xfw compare", x, kwargs, None, op.name)
+
+
+class _CommandLine:
+    """What an operation reads its keyword arguments from (``Operation.command_line``): the
+    values typed for compare's options, each checked as its option (a usage error naming it)."""
+
+    def __init__(self, args, op):
+        self.args, self.op = args, op
+
+    def mode(self) -> str:
+        return _mode_of(self.args, self.op)
+
+    def power(self, mode: str) -> float:
+        return _power(self.args, mode)
+
+    def sizes(self, flag: str, text: str, minimum: int, example: str):
+        return _sizes(flag, text, minimum, example)
+
+    def padding(self, text: str):
+        return _padding(text)
+
+    def output_size(self, text: str):
+        return _output_size(text)
 
 
 def _echo_typed(message: str, typed: dict) -> str:
@@ -675,9 +684,9 @@ def _chosen_cases(text: str | None, grad=None):
 def _check_grad_case(text: str, case) -> None:
     """``report --grad --cases FILE``: a case with no backward pass (adaptive or global
     pooling, an integer input) is a usage error naming --grad, the file and the case."""
-    why = (f"{case.op} pooling has no gradient yet" if case.op != "pool2d" else
-           f"its input's dtype {case.input.dtype} has no gradient"
-           if case.input.dtype.kind != "f" else "")
+    why = (case.operation.no_gradient() or (
+        f"its input's dtype {case.input.dtype} has no gradient"
+        if case.input.dtype.kind != "f" else ""))
     if why:
         raise _usage("--grad", None, f"not with --cases {shlex.quote(text)}: case "
                                      f"{case.name!r}: {why}",
@@ -714,7 +723,7 @@ def _compare(args) -> int:
     case = _single_case(args)
     run = lambda: _emit(args, [case], args.grad_options)  # noqa: E731
     for backend, option in _options(args):
-        if getattr(args, _dest(option)) is not None:
+        if getattr(args, _dest(option.flag)) is not None:
             run = functools.partial(_writing_into, args, backend, option, run)
     return run()
 
@@ -724,8 +733,9 @@ def _options(args=None):
     return [(b, option) for b in registry.backends() for option in b.options]
 
 
-def _dest(option) -> str:
-    return option.flag.lstrip("-").replace("-", "_")
+def _dest(flag: str) -> str:
+    """The attribute argparse keeps an option's value in: ``--save-onnx`` -> ``save_onnx``."""
+    return flag.lstrip("-").replace("-", "_")
 
 
 def _writing_into(args, backend, option, run) -> int:
@@ -734,7 +744,7 @@ def _writing_into(args, backend, option, run) -> int:
     named on stderr."""
     from .runtime.client import log
 
-    typed = getattr(args, _dest(option))
+    typed = getattr(args, _dest(option.flag))
     if backend.name not in map(envs.framework_of, _backends(args.backends)):
         raise _usage(option.flag, typed, f"no {backend.name} backend to write for",
                      f"with --backends naming {backend.name}")
@@ -823,22 +833,30 @@ def _conventions(args) -> int:
     from .runtime.client import log
 
     backends = _backends(args.backends)
-    if args.update_readme and backends != list(registry.defaults()):
-        raise PoolingError(f"--update-readme: got --backends {args.backends}; allowed: every "
-                           f"backend ({', '.join(registry.defaults())}, the default): the README's "
-                           f"table has a column for each; README.md not written")
+    page = Path(__file__).resolve().parents[1] / "docs" / "conventions.md"
+    shown = "docs/conventions.md"
+    if args.update_docs and backends != list(registry.defaults()):
+        raise PoolingError(f"--update-docs: got --backends {args.backends}; allowed: every "
+                           f"backend ({', '.join(registry.defaults())}, the default): the docs' "
+                           f"table has a column for each; {shown} not written")
+    if args.update_docs and not page.is_file():
+        raise PoolingError(f"--update-docs: {shown} is not here; allowed: in a checkout of "
+                           f"pooling-xfw (the docs are not installed)")
     rows = conventions.measure(backends=backends)
     text = conventions.markdown(rows, backends)
     # a gradient that does not exist (no autograd) is measured, not a backend that did not run
     unrun = conventions.could_not_run(rows)
-    if not args.update_readme:
+    if not args.update_docs:
         sys.stdout.write(text)
         return _could_not_run(unrun, "the table is incomplete")
     if unrun:
-        return _could_not_run(unrun, "the table would be incomplete; README.md not written")
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    changed = conventions.update_readme(readme, text)
-    log(f"README.md {'updated' if changed else 'already current'}")
+        return _could_not_run(unrun, f"the table would be incomplete; {shown} not written")
+    changed = conventions.update_page(page, text)
+    backends_page = page.with_name("backends.md")
+    changed_too = conventions.update_page(backends_page, registry.markdown(),
+                                          conventions.BACKENDS_START, conventions.BACKENDS_END)
+    log(f"{shown} {'updated' if changed else 'already current'}; docs/backends.md "
+        f"{'updated' if changed_too else 'already current'}")
     return EXIT_OK
 
 
@@ -984,6 +1002,7 @@ def _output_options(parser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import ops
     from .porting.recipes import recipes
 
     parser = _Parser(prog="pooling-xfw", description=_DESCRIPTION,
@@ -1052,16 +1071,13 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--dtype", default="float32",
                       choices=("float16", "float32", "float64", "int32", "int64", "uint8"),
                       help="dtype of the generated input (default: float32)")
-    cmp_.add_argument("--mode", default="max",
-                      help="max (default), avg, min or lp; max or avg with --adaptive; max, avg "
-                           "or lp with --global")
-    cmp_.add_argument("--kernel", help="pooling with this window: 3 or 2,3 (one of --kernel, "
-                                       "--adaptive and --global is required)")
-    cmp_.add_argument("--adaptive", metavar="H,W",
-                      help="adaptive pooling to this output size: 7, 3,4, or -,3 (- keeps that "
-                           "axis's input size; None or nothing, as in ,3, too)")
-    cmp_.add_argument("--global", dest="global_", action="store_true",
-                      help="global pooling: each (H, W) plane to one value")
+    cmp_.add_argument("--mode", default="max", help="; ".join(
+        f"{', '.join(op.modes)} with {op.flag}" for op in ops.OPERATIONS) + " (default: max)")
+    flags = ", ".join(op.flag for op in ops.OPERATIONS)
+    for op in ops.OPERATIONS:
+        kind = dict(metavar=op.metavar or None) if op.flag_value else dict(action="store_true")
+        cmp_.add_argument(op.flag, dest=_dest(op.flag), help=f"{op.flag_help} (one of {flags} "
+                                                               f"is required)", **kind)
     cmp_.add_argument("--keepdims", action=argparse.BooleanOptionalAction,
                       help="with --global: keep H and W as axes of size 1 (default), or drop "
                            "them (--no-keepdims)")
@@ -1142,11 +1158,14 @@ def build_parser() -> argparse.ArgumentParser:
     sc.set_defaults(run=_scan)
 
     conv = sub.add_parser("conventions", help="run each convention on every backend: the table",
-                          description="Run each convention on every backend: the README's "
+                          description="Run each convention on every backend: the docs' "
                                       "table of native, emulated and differing behaviour.")
     conv.add_argument("--backends", help=_BACKENDS_HELP)
-    conv.add_argument("--update-readme", action="store_true",
-                      help="write the table into README.md instead of printing it")
+    conv.add_argument("--update-docs", "--update-readme", dest="update_docs",
+                      action="store_true",
+                      help="write the table into docs/conventions.md (and the backends' "
+                           "declarations into docs/backends.md) instead of printing it; "
+                           "--update-readme is its former name (the table moved to the docs)")
     conv.set_defaults(run=_conventions)
     return parser
 

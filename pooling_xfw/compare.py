@@ -34,9 +34,7 @@ import sys
 
 import numpy as np
 
-from .adaptive import (AdaptiveGeometry, GlobalGeometry, make_adaptive_spec, resolve_adaptive,
-                       resolve_global)
-from . import registry
+from . import ops, registry
 from .backend import FLOAT64_BACKWARD_IN_FLOAT32
 from .errors import PoolingError
 from .gradient import check_ties, grad_geometry, grad_input, output_shape_of, upstream
@@ -111,7 +109,7 @@ def input_scale(x: np.ndarray, spec=None) -> float | np.ndarray:
     geometry = resolve(spec, x.shape) if isinstance(spec, PoolSpec) else spec
     if geometry.spec.mode in ("max", "min"):
         return 0.0
-    magnitude = _finish(geometry, reference_in_blocks(
+    magnitude = ops.of(geometry).finish(geometry, reference_in_blocks(
         x, geometry, lambda block: np.abs(block.astype(np.float64))))
     magnitude[~np.isfinite(magnitude)] = 0.0
     return magnitude
@@ -277,8 +275,11 @@ def reference_in_blocks(x: np.ndarray, geometry, transform=None) -> np.ndarray:
     axes)."""
     transform = transform or (lambda block: block)
     h_axis = spatial_axes(x.ndim, geometry.spec.layout)[0]
-    pool = geometry.pool if isinstance(geometry, AdaptiveGeometry) else (
-        lambda array: pool_geometry(array, geometry))
+    op = ops.of(geometry)
+
+    def pool(array):
+        return op.pool(array, geometry)
+
     if x.nbytes <= 2 * REFERENCE_BLOCK_BYTES or h_axis == 0 or not x.size:
         return pool(transform(x))
     out = None
@@ -331,24 +332,12 @@ def _same_backend_twice(names: list[str]) -> str | None:
     return None
 
 
-def _finish(geometry, out: np.ndarray) -> np.ndarray:
-    """A global pooling's output in its requested shape (``keepdims``); others as they are."""
-    return geometry.finish(out) if isinstance(geometry, GlobalGeometry) else out
-
-
-OPS = ("pool2d", "adaptive", "global")
-#: the arguments of each operation besides ``X``
-OP_ARGUMENTS = {"pool2d": ("pool_size", "mode", "stride", "padding", "dilation", "ceil_mode",
-                           "count_include_pad", "layout", "p"),
-                "adaptive": ("output_size", "mode", "layout"),
-                "global": ("mode", "p", "keepdims", "layout")}
-
-
 def resolve_case(case: dict):
-    """Validate one case (``compare_many``'s dict, ``X`` included; consumed) into its operation,
-    its keyword arguments as a worker receives them, the input and the resolved geometry."""
+    """Validate one case (``compare_many``'s dict, ``X`` included; consumed) into its operation
+    (``pooling_xfw.ops``; a ``GradRequest`` for ``grad=True``), its keyword arguments as a
+    worker receives them, the input and the resolved geometry."""
     X = case.pop("X")
-    op = case.pop("op", "pool2d")
+    op = case.pop("op", ops.POOL.name)
     grad = case.pop("grad", False)
     if not isinstance(grad, (bool, np.bool_)):  # 1 is not True here, as for ceil_mode
         raise PoolingError(f"grad: got {grad!r}; allowed: True or False")
@@ -360,48 +349,26 @@ def resolve_case(case: dict):
                      if isinstance(value, np.ndarray) else repr(value))
             raise PoolingError(f"{name}: got {shown} without grad=True; allowed: {name} only "
                                f"with grad=True")
-    if op != "pool2d" and grad:
-        raise PoolingError(f"grad: got True for op={op!r}; allowed: grad=True with "
-                           f"op='pool2d' only")
-    if op not in OPS:
-        raise PoolingError(f"op: got {op!r}; allowed: {', '.join(map(repr, OPS))}")
-    for name in case:
-        if name not in OP_ARGUMENTS[op] + (("grad_output", "ties") if op == "pool2d" else ()):
-            raise PoolingError(f"{name}: got {case[name]!r}, not an argument of op={op!r}; "
-                               f"allowed: {', '.join(OP_ARGUMENTS[op])}")
-    if op == "pool2d":
-        if "pool_size" not in case:
-            raise PoolingError("pool_size: got nothing; allowed: an int or a pair (h, w) of "
-                               "ints >= 1, required for op='pool2d' (op='adaptive' takes "
-                               "output_size, op='global' no window)")
-        grad_output, ties = case.pop("grad_output", None), case.pop("ties", None) or "first"
-        spec = make_spec(case.pop("pool_size"), case.pop("mode", "max"), **case)
-        if not grad:
-            x = as_input(X)
-            return op, spec.kwargs(), x, resolve(spec, x.shape)
-        ties = check_ties(ties)
-        x = grad_input(X)
-        geometry = resolve(spec, x.shape)
-        up = upstream(grad_output, output_shape_of(x.shape, geometry), x.dtype)
-        return GradRequest(spec.kwargs(), up if grad_output is not None else None, ties), \
-            spec.kwargs(), x, geometry
-    if op == "adaptive":
-        if "output_size" not in case:
-            raise PoolingError("output_size: got nothing; allowed: an int, or a pair (h, w) of "
-                               "ints >= 0 or None, required for op='adaptive'")
-        spec = make_adaptive_spec(case["output_size"], case.get("mode", "max"),
-                                  case.get("layout", "NCHW"))
-        x = as_input(X)
-        return op, spec.kwargs(), x, resolve_adaptive(spec, x.shape)
-    x = as_input(X)
-    geometry = resolve_global(x.shape, **case)
-    return op, geometry.kwargs(), x, geometry
+    op = ops.get(op)
+    if grad and not op.has_gradient:
+        raise PoolingError(f"grad: got True for op={op.name!r}; allowed: grad=True with " + (
+            " or ".join(f"op={o.name!r}" for o in ops.OPERATIONS if o.has_gradient)) + " only")
+    ops.check_arguments(op, case, ("grad_output", "ties") if op.has_gradient else ())
+    grad_output, ties = case.pop("grad_output", None), case.pop("ties", None) or "first"
+    kwargs, x, geometry = op.resolve_case(case, X, grad)
+    if not grad:
+        return op, kwargs, x, geometry
+    ties = check_ties(ties)
+    up = upstream(grad_output, output_shape_of(x.shape, geometry), x.dtype)
+    return GradRequest(op, kwargs, up if grad_output is not None else None, ties), kwargs, x, \
+        geometry
 
 
 @dataclasses.dataclass
 class GradRequest:
-    """A ``grad=True`` pool2d case: the upstream gradient (None: ones) and ``ties``."""
+    """A ``grad=True`` case: its operation, the upstream gradient (None: ones) and ``ties``."""
 
+    op: object
     kwargs: dict
     grad_output: np.ndarray | None
     ties: str
@@ -414,7 +381,7 @@ class _Job:
         self.op, self.kwargs, self.x, self.geometry = resolve_case(case)
         self.grad = self.op if isinstance(self.op, GradRequest) else None
         if self.grad is not None:
-            self.op = "pool2d"
+            self.op = self.grad.op
         self.spec = self.geometry.spec
         # the padded input must fit now, before any backend runs (the reference is computed
         # later, while the workers compute)
@@ -429,13 +396,14 @@ class _Job:
     def request(self) -> tuple[dict, list]:
         """The worker request's op and kwargs, and its inputs after ``x``."""
         if self.grad is None:
-            return {"op": self.op, "kwargs": self.kwargs}, []
+            return {"op": self.op.name, "kwargs": self.kwargs}, []
         more = [] if self.grad.grad_output is None else [self.grad.grad_output]
-        return {"op": "pool2d_grad", "kwargs": self.kwargs}, more
+        return {"op": self.op.name, "grad": True, "kwargs": self.kwargs}, more
 
     def compute_reference(self) -> None:
         if self.reference is None:
-            self.reference = _finish(self.geometry, reference_in_blocks(self.x, self.geometry))
+            self.reference = self.op.finish(self.geometry,
+                                            reference_in_blocks(self.x, self.geometry))
             self.tol = tolerance(self.spec.mode, self.reference.dtype, self.rtol, self.atol)
             self.scale = self._window_scale  # computed only if a plain check fails
             self.bounds: dict = {}  # the tolerance of each block, shared by every backend
@@ -470,7 +438,7 @@ class _Job:
 
     def comparison(self, names, rtol, atol) -> Comparison:
         self.compute_reference()
-        spec = self.kwargs if self.op == "pool2d" else dict(op=self.op, **self.kwargs)
+        spec = self.kwargs if self.op is ops.POOL else dict(op=self.op.name, **self.kwargs)
         if self.grad is None:
             return Comparison(self.x, spec, self.reference,
                               {n: self.results[n] for n in names}, rtol, atol)
@@ -508,7 +476,7 @@ def _take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scal
         return found[-1]
 
     judge(result, reference, tol, scale, bounds=bounds, cause=plan_caused)
-    if result.status == "differ" and job is not None and job.op == "pool2d" and not any(found):
+    if result.status == "differ" and job is not None and job.op.has_window and not any(found):
         result.detail += _divisor_cause(result, job, tol)
     if grad and reply.get("grad_error"):  # the forward ran, its gradient did not
         result.grad_status, result.grad_detail = "error", f"BackendError: {reply['grad_error']}"
@@ -529,7 +497,8 @@ def _run_here(name: str, job: "_Job") -> BackendResult:
                            framework_version=sys.modules[declared.module].__version__,
                            numpy_version=np.__version__)
     header, more = job.request()
-    _take_reply(result, *op_reply(adapter, header["op"], job.kwargs, job.x, *more),
+    _take_reply(result, *op_reply(adapter, job.op, job.kwargs, job.x, *more,
+                                  grad=bool(header.get("grad"))),
                 job.reference, job.tol, job.scale, job.bounds, job)
     return result
 

@@ -38,6 +38,7 @@ from types import ModuleType
 from typing import Callable
 
 from .errors import PoolingError
+from .ops import ADAPTIVE, GLOBAL, POOL, Operation
 from .plan import Plan, Var
 
 #: a required parameter, in a dialect's ``SIGNATURES``
@@ -70,10 +71,10 @@ class NativeCall:
     #: ones: the cells counted); None: no division
     divisor: float | str | None = None
     global_window: bool = False  # the window is the input's (H, W), whatever its size
-    #: which pooling the spec is: "pool2d" (``px.pool2d``'s keywords), "adaptive"
-    #: (``px.adaptive_pool2d``'s: output_size, mode, layout) or "global" (``px.global_pool2d``'s:
-    #: mode, p, keepdims, layout)
-    op: str = "pool2d"
+    #: which operation the spec is of (``pooling_xfw.ops``): ``POOL`` (``px.pool2d``'s
+    #: keywords), ``ADAPTIVE`` (``px.adaptive_pool2d``'s: output_size, mode, layout) or
+    #: ``GLOBAL`` (``px.global_pool2d``'s: mode, p, keepdims, layout)
+    op: Operation = POOL
     dialect: ModuleType | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def source_plan(self) -> Plan:
@@ -313,13 +314,13 @@ def adaptive_or_global(native: NativeCall, args: dict, layout: str, *,
         raise PoolingError(f"call: got layout {layout!r}; allowed: 'NCHW' or 'NHWC' "
                            f"(channels_first / channels_last)")
     if "Global" in f:
-        native.op = "global"
+        native.op = GLOBAL
         native.spec = dict(mode=mode, p=2.0, keepdims=bool(args.get("keepdims", keepdims)),
                            layout=layout)
         return
     size = output_size(args["output_size"])
     if size == (1, 1):
-        native.op = "global"
+        native.op = GLOBAL
         native.spec = dict(mode=mode, p=2.0, keepdims=True, layout=layout)
         native.notes.append("an adaptive pooling to 1 x 1 is global pooling (H and W kept)")
         return
@@ -327,7 +328,7 @@ def adaptive_or_global(native: NativeCall, args: dict, layout: str, *,
         raise PoolingError(f"call: {f}(output_size={args['output_size']!r}) raises in "
                            f"{native.framework} (measured); allowed: ints (None keeps an axis "
                            f"where the framework takes it)")
-    native.op = "adaptive"
+    native.op = ADAPTIVE
     native.spec = dict(output_size=size, mode=mode, layout=layout)
 
 

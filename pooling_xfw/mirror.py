@@ -168,10 +168,11 @@ def mirror(vocab: Vocabulary) -> Vocabulary:
 
 def mirrored_output(vocab: Vocabulary, geom, x: np.ndarray) -> np.ndarray:
     """The output of ``vocab``'s plan for ``geom`` on ``x``, computed by numpy."""
-    from .adapters._base import _run_plan  # the adapters' own run: handover, 4-D, handback
+    from . import ops
+    from .adapter import run_plan  # the adapters' own run: handover, 4-D, handback
 
     numpy_vocab = mirror(vocab)
-    plan = build_plan(numpy_vocab, geom, x.dtype.newbyteorder("="), x.shape)
+    plan = build_plan(numpy_vocab, ops.of(geom), geom, x.dtype.newbyteorder("="), x.shape)
     shape = geom.output_shape(x.shape) if hasattr(geom, "output_shape") else None
     if shape is None:
         from .spec import spatial_axes
@@ -179,4 +180,4 @@ def mirrored_output(vocab: Vocabulary, geom, x: np.ndarray) -> np.ndarray:
         shape = list(x.shape)
         for axis, size in zip(spatial_axes(x.ndim, geom.spec.layout), geom.out_hw):
             shape[axis] = size
-    return _run_plan(numpy_vocab, plan, geom, x, shape)
+    return run_plan(numpy_vocab, plan, geom, x, shape)

@@ -158,12 +158,20 @@ class Vocabulary:
         return None
 
     # adaptive and global pooling
-    def layouts_for(self, op: str, mode: str) -> tuple[str, ...]:
-        """The layouts ``op`` ('pool2d', 'adaptive', 'global') in ``mode`` is computed in."""
+    def adaptive_layouts(self, mode: str) -> tuple[str, ...]:
+        """The layouts its adaptive ``mode`` pooling is computed in."""
         return self.layouts
 
-    def dtypes_for(self, op: str) -> tuple[str, ...]:
-        """The dtypes ``op``'s max takes (others are cast, as for ``pool_dtypes``)."""
+    def global_layouts(self, mode: str) -> tuple[str, ...]:
+        """The layouts its global ``mode`` pooling is computed in."""
+        return self.layouts
+
+    def adaptive_dtypes(self) -> tuple[str, ...]:
+        """The dtypes its adaptive max takes (others are cast, as for ``pool_dtypes``)."""
+        return self.pool_dtypes
+
+    def global_dtypes(self) -> tuple[str, ...]:
+        """The dtypes its global max takes (others are cast, as for ``pool_dtypes``)."""
         return self.pool_dtypes
 
     def native_adaptive(self, plan: Plan, geom: AdaptiveGeometry, v: Var, layout: str,
@@ -255,14 +263,14 @@ def handover_dtype(vocab: Vocabulary, dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def work_dtype(vocab: Vocabulary, mode: str, dtype: np.dtype, op: str = "pool2d") -> np.dtype:
+def work_dtype(vocab: Vocabulary, mode: str, dtype: np.dtype, op) -> np.dtype:
     """What the framework computes in: avg/lp in the reference's accumulator; max/min in the
-    input dtype when the framework's ``op`` takes it, else float32 (floats) or float64
-    (integers, exact only below 2**53: ``Plan.exact_below`` makes the adapter refuse larger
-    values)."""
+    input dtype when the framework's operation ``op`` takes it (``Operation.dtypes``), else
+    float32 (floats) or float64 (integers, exact only below 2**53: ``Plan.exact_below`` makes
+    the adapter refuse larger values)."""
     if mode in ("avg", "lp"):
         return accumulator_dtype(dtype)
-    if dtype.name in vocab.dtypes_for(op):
+    if dtype.name in op.dtypes(vocab):
         return dtype
     return np.promote_types(dtype, np.float32) if dtype.kind == "f" else np.dtype(np.float64)
 
@@ -319,23 +327,15 @@ def _dropped_note(geom: GlobalGeometry, shape: tuple[int, ...], out_4d: tuple[in
             f"{f' ({axes})' if axes else ''}, H and W dropped, is y[{', '.join(index)}]")
 
 
-def operation(geom) -> str:
-    """Which pooling a resolved geometry is: 'pool2d', 'adaptive' or 'global'."""
-    if isinstance(geom, AdaptiveGeometry):
-        return "adaptive"
-    return "global" if isinstance(geom, GlobalGeometry) else "pool2d"
-
-
-def build_plan(vocab: Vocabulary, geom, dtype: np.dtype,
+def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
                shape: tuple[int, ...] | None = None, constant_pad=None) -> Plan:
-    """The calls ``vocab``'s framework makes to compute ``geom`` (a ``Geometry``,
-    ``AdaptiveGeometry`` or ``GlobalGeometry``) on a 4-D input of ``dtype``; with the input's
+    """The calls ``vocab``'s framework makes to compute the operation ``op``
+    (``pooling_xfw.ops``) of ``geom`` (its geometry) on a 4-D input of ``dtype``; with the input's
     ``shape`` (rank 2 to 4), the rendered code says what ``x`` and ``y`` are for that input.
     ``constant_pad``: ``(((top, bottom), (left, right)), value)``, the input padded with that
     constant first, as a call written after a ``tf.pad`` does (``geom`` is then the pooling
     of the padded input)."""
     spec = geom.spec
-    op = operation(geom)
     plan = Plan(vocab.name, vocab.imports)
     given, dtype = dtype, handover_dtype(vocab, dtype)
     if shape is None:
@@ -349,14 +349,14 @@ def build_plan(vocab: Vocabulary, geom, dtype: np.dtype,
     mode = spec.mode
     work = work_dtype(vocab, mode, dtype, op)
     plan.computes_in = work.name
-    layouts = vocab.layouts_for(op, mode)
+    layouts = op.layouts(vocab, mode)
     layout = spec.layout if spec.layout in layouts else layouts[0]
     v = Var("x")
     if layout != spec.layout:
         v = vocab.transpose(plan, v, TO_NCHW if layout == "NCHW" else TO_NHWC)
-        own = {"adaptive": "native_adaptive", "global": "native_global"}.get(op)
-        if own and mode != "lp" and getattr(type(vocab), own) is not getattr(Vocabulary, own):
-            plan.adapt(f"transposed to {layout}: its {op} {mode} pooling takes {layout} only")
+        if mode != "lp" and op.own_call(vocab, mode):
+            plan.adapt(f"transposed to {layout}: its {op.name} {mode} pooling takes {layout} "
+                       f"only")
         else:  # emulated from its plain pooling: that takes the layout
             plan.adapt(f"transposed to {layout}: its pooling kernels take {layout} only")
     if work != dtype:
@@ -386,22 +386,15 @@ def build_plan(vocab: Vocabulary, geom, dtype: np.dtype,
     elif mode != "lp":
         start = _max_pool_start_too_high(vocab, mode, given, work)
         if start is not None:
-            taps = "gathered taps" if op == "adaptive" else "strided slices"
             plan.emulate(f"elementwise max: its {work.name} max pooling starts from {start:.5g}, "
                          f"so a window of {given.name} values all below it would give "
-                         f"{start:.5g}; the window as {taps}, reduced with the "
+                         f"{start:.5g}; the window as {op.taps}, reduced with the "
                          f"elementwise maximum")
             y = None
-        elif op == "adaptive":
-            y = vocab.native_adaptive(plan, geom, v, layout, mode)
         else:
-            y = vocab.native_global(plan, geom, v, layout, mode) if op == "global" else None
-            y = y if y is not None else vocab.native(plan, geom, v, layout, mode)
-        if y is None and op == "adaptive":
-            y = _emulate_adaptive(vocab, plan, geom, v, layout, mode, slices=start is not None)
-        elif y is None:
-            y = _emulate(vocab, plan, geom, v, layout, mode, slices=start is not None,
-                         run=runtime_pads(plan, geom))
+            y = op.native(vocab, plan, geom, v, layout, mode)
+        if y is None:
+            y = op.emulate(vocab, plan, geom, v, layout, mode, slices=start is not None)
     if flip is not None:
         y = flip(plan, y)
     out = output_dtype(spec.mode, given)
@@ -565,7 +558,7 @@ def _window_sum(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: s
     return vocab.multiply(plan, mean, kh * kw) if scaled else mean
 
 
-def _emulate(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
+def emulate_window(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
              mode: str, slices: bool = False, run: RuntimePads | None = None) -> Var:
     """``slices``: reduce a max window as strided slices even without dilation.  ``run``: the
     pads computed when the plan runs (``runtime_pads``), for every input size."""
@@ -726,7 +719,7 @@ def _each_bin(vocab: Vocabulary, plan: Plan, v: Var, axis: str, layout: str, n, 
     return parts[0] if o == 1 else vocab.concat(plan, parts, _axis_of(layout, axis))
 
 
-def _emulate_adaptive(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: Var,
+def emulate_bins(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: Var,
                       layout: str, mode: str, slices: bool = False) -> Var:
     """Adaptive ``mode`` pooling from the framework's plain pooling, columns then rows (both
     max and avg are separable: a bin's mean is the mean of its rows' means, every row of a bin
@@ -821,7 +814,7 @@ def _axis_cut(layout: str, axis: str, part: slice) -> tuple[slice, ...]:
 
 def _adaptive_axis(vocab: Vocabulary, plan: Plan, v: Var, axis: str, bins: Bins, layout: str,
                    mode: str, slices: bool) -> Var:
-    """Reduce every bin of one axis (see ``_emulate_adaptive``)."""
+    """Reduce every bin of one axis (see ``emulate_bins``)."""
     dim = _axis_of(layout, axis)
 
     def cut(part: slice) -> Var:

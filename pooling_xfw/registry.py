@@ -132,3 +132,15 @@ def known(name: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+def markdown() -> str:
+    """Every backend's declaration as a markdown table (the docs' backends page)."""
+    lines = ["| backend | module | pins | runs by default | porting | names people type | "
+             "known outcomes |", "|---|---|---|---|---|---|---|"]
+    for b in backends():
+        porting = "source and target" if b.porting_source else f"target only: {b.target_only}"
+        lines.append(f"| {b.name} ({b.title}) | `{b.module}` | `{b.requirements.name}` "
+                     f"({', '.join(b.packages)}) | {'yes' if b.default else 'no'} | {porting} | "
+                     f"{', '.join(b.aliases) or '-'} | {len(b.known)} situations |")
+    return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pooling_xfw as px
+from pooling_xfw import ops
 from pooling_xfw.adaptive import Bins
 
 from . import brute
@@ -515,7 +516,7 @@ def test_a_transposition_names_the_op_that_needs_it(backend, op, mode, says):
     layout = "NCHW" if backend != "paddle" else "NHWC"
     x = np.zeros((1, 2, 7, 7) if layout == "NCHW" else (1, 7, 7, 2), np.float32)
     geom = resolve_adaptive(make_adaptive_spec(3, mode, layout), x.shape)
-    adaptations = planner.build_plan(vocab, geom, x.dtype, x.shape).adaptations
+    adaptations = planner.build_plan(vocab, ops.of(geom), geom, x.dtype, x.shape).adaptations
     transposed = [a for a in adaptations if a.startswith("transposed")]
     assert transposed == ([says] if says else []), adaptations
 
@@ -620,12 +621,12 @@ def test_a_large_reference_in_blocks_gives_the_same_numbers(monkeypatch, case):
     compare = importlib.import_module("pooling_xfw.compare")  # the module, not px.compare
     x = _random((5, 7, 9, 11), "float32", 6)
     op, _, _, geometry = compare.resolve_case(dict(case, X=x))
-    whole = compare._finish(geometry, compare.reference_in_blocks(x, geometry))
+    whole = ops.of(geometry).finish(geometry, compare.reference_in_blocks(x, geometry))
     monkeypatch.setattr(compare, "REFERENCE_BLOCK_BYTES", 1000)  # blocks of a few planes
-    blocks = compare._finish(geometry, compare.reference_in_blocks(x, geometry))
+    blocks = ops.of(geometry).finish(geometry, compare.reference_in_blocks(x, geometry))
     np.testing.assert_array_equal(blocks, whole)
     direct = (px.adaptive_pool2d(x, **{k: v for k, v in case.items() if k != "op"})
-              if op == "adaptive" else px.global_pool2d(x, "lp", keepdims=False))
+              if op is ops.ADAPTIVE else px.global_pool2d(x, "lp", keepdims=False))
     np.testing.assert_array_equal(whole, direct)
 
 

@@ -116,13 +116,13 @@ def test_python_flag_points_a_backend_at_an_interpreter():
 
 
 @pytest.fixture
-def readme_kept():
-    """README.md's bytes before the test; put back after it, whatever the test did."""
-    readme = ROOT / "README.md"
-    before = readme.read_bytes()
+def docs_kept():
+    """docs/conventions.md's bytes before the test; put back after it, whatever the test did."""
+    page = ROOT / "docs" / "conventions.md"
+    before = page.read_bytes()
     yield before
-    if readme.read_bytes() != before:
-        readme.write_bytes(before)
+    if page.read_bytes() != before:
+        page.write_bytes(before)
 
 
 NO_PADDLE = ["--python", "paddle=/nonexistent/python"]
@@ -141,22 +141,22 @@ CANNOT_START = "cannot start /nonexistent/python"
      ["could not run tensorflow (", CANNOT_START, "): the witness was not run"]),
     (NO_PADDLE + ["conventions", "--backends", "pytorch,paddle"], None, 3,
      ["could not run paddle (", CANNOT_START, "): the table is incomplete"]),
-    (NO_PADDLE + ["conventions", "--update-readme"], None, 3,
-     ["could not run paddle (", CANNOT_START, "): the table would be incomplete; README.md "
-                                              "not written"]),
+    (NO_PADDLE + ["conventions", "--update-docs"], None, 3,
+     ["could not run paddle (", CANNOT_START, "): the table would be incomplete; "
+                                              "docs/conventions.md not written"]),
     (["conventions", "--backends", "pytorch", "--update-readme"], None, 2,
-     ["error: --update-readme: got --backends pytorch; allowed: every backend",
-      "README.md not written"]),
+     ["error: --update-docs: got --backends pytorch; allowed: every backend",
+      "docs/conventions.md not written"]),
 ], ids=["audit-chapter", "explain-equivalent-witness-not-run",
-        "explain-not-equivalent-stays-1", "conventions", "conventions-update-readme",
-        "conventions-update-readme-some-backends"])
-def test_a_backend_that_could_not_run_is_named_in_one_line(readme_kept, args, env, code,
+        "explain-not-equivalent-stays-1", "conventions", "conventions-update-docs",
+        "conventions-update-readme-its-former-name-some-backends"])
+def test_a_backend_that_could_not_run_is_named_in_one_line(docs_kept, args, env, code,
                                                            fragments):
     proc = cli(*args, env=env, check_exit=code)
     assert "Traceback" not in proc.stderr
     lines = [l for l in proc.stderr.splitlines() if l.startswith("pooling-xfw:")]
     assert len(lines) == 1 and all(f in lines[0] for f in fragments), proc.stderr
-    assert (ROOT / "README.md").read_bytes() == readme_kept
+    assert (ROOT / "docs" / "conventions.md").read_bytes() == docs_kept
     if "audit-chapter" in args:
         assert "maxpool-k3 / paddle: could not run; on X-100: - (reference [[-90.]]: not run)" \
             in proc.stdout

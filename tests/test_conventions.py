@@ -1,4 +1,4 @@
-"""The README's conventions table is what running the code gives today, on any machine.
+"""The docs' conventions table is what running the code gives today, on any machine.
 
 A framework's own answer for a special value (NaN, a window of only -inf) may depend on the
 CPU, through the kernel it picks (oneDNN, MKLDNN, MLAS): its backend declares those cells
@@ -21,7 +21,7 @@ from pooling_xfw.compare import BackendResult
 BACKENDS = registry.defaults()
 from pooling_xfw.runtime.worker import machine
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "conventions.md"
 MEASURED_ON = "Measured on: "
 
 
@@ -30,15 +30,20 @@ def measured(pool):
     return conventions.measure(pool=pool)
 
 
-def _readme_block() -> str:
-    content = README.read_text()
-    start = content.index(conventions.README_START) + len(conventions.README_START)
-    return content[start:content.index(conventions.README_END)].strip()
+def _docs_block() -> str:
+    return conventions.generated(PAGE.read_text(), conventions.TABLE_START,
+                                 conventions.TABLE_END)
 
 
-def test_readme_conventions_table_is_generated_and_current(measured):
-    stale = conventions.differences(_readme_block(), measured)
-    assert not stale, "run: pooling-xfw conventions --update-readme\n" + "\n".join(stale)
+def test_the_docs_conventions_table_is_generated_and_current(measured):
+    stale = conventions.differences(_docs_block(), measured)
+    assert not stale, "run: pooling-xfw conventions --update-docs\n" + "\n".join(stale)
+
+
+def test_the_docs_backends_table_is_the_declarations():
+    recorded = conventions.generated(PAGE.with_name("backends.md").read_text(),
+                                     conventions.BACKENDS_START, conventions.BACKENDS_END)
+    assert recorded == registry.markdown().strip(), "run: pooling-xfw conventions --update-docs"
 
 
 def test_the_table_says_which_machine_measured_it(measured):
@@ -54,11 +59,11 @@ def test_the_table_says_which_machine_measured_it(measured):
     for backend, result in measured[0][1].items():
         assert (f"{backend} {result.framework_version} with numpy {result.numpy_version}"
                 in line), (backend, line)
-    assert sum(line.startswith(MEASURED_ON) for line in _readme_block().splitlines()) == 1
+    assert sum(line.startswith(MEASURED_ON) for line in _docs_block().splitlines()) == 1
 
 
 def test_the_table_names_no_host_and_no_path(measured):
-    for text in (conventions.markdown(measured), _readme_block()):
+    for text in (conventions.markdown(measured), _docs_block()):
         assert platform.node() not in text
         assert not re.search(r"(^|[\s(])(/[\w.+-]+){2,}", text), re.search(
             r"(^|[\s(])(/[\w.+-]+){2,}", text)
@@ -333,7 +338,7 @@ def test_what_counts_as_could_not_run(name, result, runs):
 
 
 @pytest.mark.parametrize("runs", [True, False], ids=["no-autograd-written", "unrun-refused"])
-def test_update_readme_refuses_only_an_incomplete_table(monkeypatch, runs):
+def test_update_docs_refuses_only_an_incomplete_table(monkeypatch, runs):
     from pooling_xfw import cli
 
     onnx = (_result("onnxruntime", grad="not compared", grad_detail=NO_AUTOGRAD) if runs else
@@ -341,10 +346,11 @@ def test_update_readme_refuses_only_an_incomplete_table(monkeypatch, runs):
     rows = _one_row("backward: lp", onnxruntime=onnx)
     written = []
     monkeypatch.setattr(conventions, "measure", lambda backends: rows)
-    monkeypatch.setattr(conventions, "update_readme", lambda path, text: written.append(text))
-    code = cli.main(["conventions", "--update-readme"])
+    monkeypatch.setattr(conventions, "update_page", lambda path, text, *marks: written.append(
+        text))
+    code = cli.main(["conventions", "--update-docs"])
     assert code == (cli.EXIT_OK if runs else cli.EXIT_UNAVAILABLE)
-    assert len(written) == (1 if runs else 0)
+    assert len(written) == (2 if runs else 0)  # the conventions table, the backends table
 
 
 # --- the backward rows -----------------------------------------------------------------------
@@ -365,7 +371,7 @@ BACKWARD_ROWS = {
 def test_the_table_has_a_backward_row_for_each_gradient_convention(measured, row):
     probes = [probe for probe, _ in measured if probe.name.startswith(row)]
     assert probes and all(p.grad for p in probes), row
-    readme = [line for line in _readme_block().splitlines() if line.startswith(f"| {row}")]
+    readme = [line for line in _docs_block().splitlines() if line.startswith(f"| {row}")]
     assert len(readme) == len(probes), row
     for line in readme:
         assert len(line.strip().strip("|").split(" | ")) == 1 + len(BACKENDS), line

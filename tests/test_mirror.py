@@ -15,8 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import pooling_xfw as px
-from pooling_xfw import registry
-from pooling_xfw import planner
+from pooling_xfw import ops, planner, registry
 from pooling_xfw.compare import BackendResult, judge, resolve_case, tolerance
 from pooling_xfw.mirror import mirror, mirrored_output
 from pooling_xfw.plan import Plan, Var
@@ -25,7 +24,7 @@ from pooling_xfw.runtime import envs
 from .test_reference import PADDINGS, SIZES
 
 compare_module = importlib.import_module("pooling_xfw.compare")  # the name px.compare is the function
-VOCABULARIES = {name: importlib.import_module(f"pooling_xfw.adapters.{name}").VOCABULARY
+VOCABULARIES = {name: registry.get(name).vocabulary
                 for name in registry.defaults()}
 
 
@@ -91,8 +90,8 @@ def test_every_backends_plan_computes_the_reference_in_numpy(case):
     except px.PoolingError:
         return  # a draw the reference refuses (a window of padding only): nothing to plan
     with np.errstate(all="ignore"):
-        reference = compare_module._finish(geometry,
-                                           compare_module.reference_in_blocks(x, geometry))
+        reference = ops.of(geometry).finish(geometry,
+                                            compare_module.reference_in_blocks(x, geometry))
     failures = {}
     for name, vocab in VOCABULARIES.items():
         with np.errstate(all="ignore"):
@@ -187,7 +186,7 @@ def test_a_difference_the_plan_itself_computes_is_named_as_the_plans(monkeypatch
     vocab = VOCABULARIES["onnxruntime"]
     wrong = mirrored_output(vocab, job.geometry, x)  # what the worker would have computed
     np.testing.assert_array_equal(wrong, [[[[np.inf, np.nan, np.nan, np.nan]]]])
-    plan = planner.build_plan(vocab, job.geometry, x.dtype, x.shape)
+    plan = planner.build_plan(vocab, job.op, job.geometry, x.dtype, x.shape)
     result = BackendResult("onnxruntime", "error")
     compare_module._take_reply(result, {"status": "ok", "how": plan.describe()}, [wrong],
                                job.reference, job.tol, job.scale, job.bounds, job)
@@ -202,7 +201,7 @@ def test_a_difference_the_plan_does_not_compute_stays_the_frameworks():
     x = np.array([[1.0, np.nan, 2.0, 3.0]]).reshape(1, 1, 1, 4)
     job = _job(dict(X=x, op="adaptive", output_size=(1, 2), mode="avg"))
     vocab = VOCABULARIES["onnxruntime"]
-    plan = planner.build_plan(vocab, job.geometry, x.dtype, x.shape)
+    plan = planner.build_plan(vocab, job.op, job.geometry, x.dtype, x.shape)
     assert plan.path == "emulated"
     framework = np.array([[[[1.0, 2.5]]]])  # the NaN ignored
     result = BackendResult("onnxruntime", "error")
@@ -220,6 +219,7 @@ def test_a_mirror_keeps_the_backends_decisions():
         x = np.zeros((1, 5, 5, 2), np.int32)
         geometry = resolve_case(dict(X=x, op="pool2d", pool_size=3, stride=2, padding="same",
                                      mode="min", layout="NHWC"))[3]
-        real = planner.build_plan(vocab, geometry, x.dtype, x.shape)
-        numpy_plan = planner.build_plan(mirror(vocab), geometry, x.dtype, x.shape)
+        real = planner.build_plan(vocab, ops.of(geometry), geometry, x.dtype, x.shape)
+        numpy_plan = planner.build_plan(mirror(vocab), ops.of(geometry), geometry, x.dtype,
+                                              x.shape)
         assert dataclasses.astuple(real)[3:9] == dataclasses.astuple(numpy_plan)[3:9], name

@@ -27,7 +27,7 @@ ADAPTER = '''\
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from pooling_xfw.adapters._base import bind, bind_adaptive, bind_grad
+from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import Backend
 from pooling_xfw.planner import ALL_DTYPES, Vocabulary, index_list
 

@@ -113,7 +113,8 @@ def test_translate_runs_source_and_every_target_and_they_agree(pool, framework, 
     result = porting.translate(call, framework, shape, pool=pool)
     assert result.source_check == "agrees with the neutral spec"
     assert set(result.targets) == set(BACKENDS)
-    checked = porting.sizes.verification_shapes(porting._neutral_kwargs(result.source), shape)
+    checked = porting.sizes.verification_shapes(
+        result.source.op, porting._neutral_kwargs(result.source), shape)
     assert len(checked) >= 4  # odd, even, and the given shape
     for target in result.targets.values():
         assert target.kind in ("native", "emulated", "size-dependent"), target.verdict
@@ -163,9 +164,9 @@ def test_printed_code_gives_the_source_numbers_or_refuses_at_every_size(hook_poo
     ran = {name: {"held": 0, "refused": 0} for name in result.targets}
     for i, hw in enumerate(HW):
         size = porting.sizes.with_hw(shape, layout, hw)
-        if not porting.sizes.defined(kwargs, size):
+        if not porting.sizes.defined(result.source.op, kwargs, size):
             continue
-        geom = porting.sizes.resolve_op(kwargs, size)
+        geom = porting.sizes.resolve_op(result.source.op, kwargs, size)
         if result.source.keeps_padding_windows and any(
                 g.ceil_keep_out() != g.out for g in (geom.rows, geom.cols)):
             continue  # the source keeps a window of padding only: no numbers to match

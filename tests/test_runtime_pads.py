@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from adapters import mxnet, paddle, pytorch, tensorflow
+from pooling_xfw import ops
+from pooling_xfw.ops import POOL
 from pooling_xfw.errors import PoolingError
 from pooling_xfw.plan import Expr, Plan, Var
 from pooling_xfw.planner import build_plan
@@ -115,7 +117,7 @@ def test_a_size_dependent_spec_is_the_same_code_at_every_size(backend, kwargs, d
             geom = resolve(spec, shape)
         except PoolingError:
             continue
-        plan = build_plan(VOCABULARIES[backend], geom, np.dtype(dtype), shape)
+        plan = build_plan(VOCABULARIES[backend], POOL, geom, np.dtype(dtype), shape)
         codes.setdefault(code_lines(plan.render()), []).append((h, w))
     assert len(codes) == 1, "\n\n".join(f"{sizes}:\n" + "\n".join(code)
                                          for code, sizes in codes.items())
@@ -163,7 +165,7 @@ def _adaptive_plan(backend, output_size, mode, dtype, hw, layout="NCHW"):
 
     shape = (1, 2, *hw) if layout == "NCHW" else (1, *hw, 2)
     geom = resolve_adaptive(make_adaptive_spec(output_size, mode, layout), shape)
-    return build_plan(VOCABULARIES[backend], geom, np.dtype(dtype), shape)
+    return build_plan(VOCABULARIES[backend], ops.ADAPTIVE, geom, np.dtype(dtype), shape)
 
 
 def test_runtime_bins_are_the_reference_bins():

@@ -225,7 +225,8 @@ def test_two_versions_get_two_venvs_and_a_second_create_reuses_both(fake_root):
     assert len(made) == 2, said  # nothing built: each said "up to date"
     assert sorted(said) == sorted(f"{n}: up to date" for n in names)
     assert [s.python for s in second] == [s.python for s in first]
-    stamp = json.loads((root / made[1] / envs.STAMP).read_text())
+    built = next(m for m in made if m.startswith(f"paddle@{version}-"))  # in whichever order
+    stamp = json.loads((root / built / envs.STAMP).read_text())
     assert stamp["backend"] == f"paddle@{version}" and stamp["fingerprint"] == envs.fingerprint(
         f"paddle@{version}")
     listed = {v.backend: v.state for v in envs.environments(["paddle"])}

@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from ..adaptive import AdaptiveGeometry, adaptive_pool2d, global_pool2d
+from ..adaptive import AdaptiveGeometry
 from ..compare import compare_many, input_scale, judge, tolerance
 from ..errors import PoolingError, one_line
 from ..reference import pool2d, work_dtype
@@ -82,15 +82,14 @@ def _neutral_kwargs(native: NativeCall) -> dict:
     """The call's neutral keywords: ``px.pool2d``'s, or for an adaptive or global call
     ``px.adaptive_pool2d``'s / ``px.global_pool2d``'s (``native.op``)."""
     spec = dict(native.spec)
-    if native.op != "pool2d":
+    if not native.op.has_window:
         return spec
     return {"pool_size": spec.pop("pool_size"), "mode": spec.pop("mode"), **spec}
 
 
 def _case(native: NativeCall, x: np.ndarray) -> dict:
     """One ``compare_many`` case: the call's neutral keywords on ``x``."""
-    op = {} if native.op == "pool2d" else {"op": native.op}
-    return dict(X=x, **op, **_neutral_kwargs(native))
+    return dict(X=x, op=native.op.name, **_neutral_kwargs(native))
 
 
 def evaluate(native: NativeCall, x: np.ndarray) -> np.ndarray:
@@ -99,10 +98,8 @@ def evaluate(native: NativeCall, x: np.ndarray) -> np.ndarray:
     before an average), and MXNet/Paddle keeping a window that starts in the padding (its cells
     are NaN here: the neutral spec has no value for a window of padding only)."""
     kwargs = _neutral_kwargs(native)
-    if native.op == "adaptive":
-        return adaptive_pool2d(x, **kwargs)
-    if native.op == "global":
-        return global_pool2d(x, **kwargs)
+    if not native.op.has_window:
+        return native.op.compute(x, **kwargs)
     if native.pad_value is not None and (kwargs["mode"] in ("max", "min")
                                          or native.pad_value != 0):
         (top, bottom), (left, right) = native.recipe_pads
@@ -257,14 +254,14 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=Non
     shape = tuple(int(v) for v in shape)
     native = parse(frm, call, shape=shape)
     kwargs = _neutral_kwargs(native)
-    geom = sizes.resolve_op(kwargs, shape)  # arithmetic only; PoolingError: does not fit
+    geom = sizes.resolve_op(native.op, kwargs, shape)  # arithmetic only: does it fit?
     if verify:  # the input is made, and pooled: it must fit, checked before it is made
         geom.check_fits(shape, work_dtype(kwargs["mode"], np.dtype(np.float32)))
         x = _random_input(shape, kwargs["layout"], seed)
     else:  # rendering needs the input's shape and dtype only: a view of one cell, no memory
         x = _shape_only(shape)
-    geometry = _describe_geometry(native.op, geom)
-    if native.op == "pool2d" and native.keeps_padding_windows and kwargs["ceil_mode"] and any(
+    geometry = native.op.describe(geom)
+    if native.op.has_window and native.keeps_padding_windows and kwargs["ceil_mode"] and any(
             g.ceil_keep_out() != g.out for g in (geom.rows, geom.cols)):
         geometry += (f"; {native.framework} keeps a last window that starts in the padding "
                      f"(the neutral spec drops it: its value is undefined here)")
@@ -279,46 +276,26 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=Non
     return result
 
 
-def _describe_geometry(op: str, geom) -> str:
-    """The resolved pooling in words: pads and output, or the bins."""
-    out = f"output {geom.out_hw[0]}x{geom.out_hw[1]}"
-    if op == "global":
-        return f"global: one window of the whole {geom.rows.size}x{geom.cols.size} input"
-    if op == "pool2d":
-        return f"pads {geom.pads}, {out}"
-
-    def bins(b):
-        if b.out == 0:
-            return "none (0 outputs)"
-        cells = [f"[{s},{e})" for s, e in zip(b.starts[:4].tolist(), b.ends[:4].tolist())]
-        return " ".join(cells) + (" ..." if b.out > 4 else "")
-
-    return (f"{out}; bins of rows {bins(geom.rows)}, of columns {bins(geom.cols)} "
-            f"(start floor(i*n/o), end ceil((i+1)*n/o))")
-
-
 def constant_pad(native: NativeCall) -> tuple | None:
     """``(pads, value)`` of a call that pads its input with a constant that is not the
     reduction's identity (any finite one before a max or min, a non-zero one before an average:
     the chapter's ``tf.pad`` with zeros, then ``'valid'``); None otherwise."""
-    if native.op != "pool2d" or native.pad_value is None or native.recipe_pads is None:
+    if not native.op.has_window or native.pad_value is None or native.recipe_pads is None:
         return None
     if native.spec["mode"] in ("max", "min") or native.pad_value != 0:
         return native.recipe_pads, native.pad_value
     return None
 
 
-def _plan_of(adapter, op: str, x, kwargs: dict, constant: tuple | None = None):
+def _plan_of(adapter, op, x, kwargs: dict, constant: tuple | None = None):
     """``adapter``'s plan of the operation ``op`` with the neutral keywords on ``x``; with
     ``constant``, ``(pads, value)``, the input padded with it first and pooled without
     padding (the call as written)."""
-    if op == "adaptive":
-        return adapter.adaptive_plan(x, **kwargs)
-    if op == "global":
-        return adapter.global_plan(x, **kwargs)
+    from ..adapter import plan_of
+
     if constant is not None:
-        return adapter.plan(x, **dict(kwargs, padding=0), constant_pad=constant)
-    return adapter.plan(x, **kwargs)
+        kwargs = dict(kwargs, padding=0, constant_pad=constant)
+    return plan_of(adapter.VOCABULARY, op, x, **kwargs)[0]
 
 
 def _padded_case(native: NativeCall, x: np.ndarray, constant: tuple) -> dict:
@@ -333,7 +310,7 @@ def _padded_case(native: NativeCall, x: np.ndarray, constant: tuple) -> dict:
     return case
 
 
-def _target(name: str, kwargs: dict, x: np.ndarray, op: str = "pool2d",
+def _target(name: str, kwargs: dict, x: np.ndarray, op,
             constant: tuple | None = None) -> Target:
     """``name``'s code for the spec, and the sizes it holds for: the code planned for ``x``'s
     shape, checked against the plans of every other size (``sizes``); narrowed code says so in
@@ -348,7 +325,7 @@ def _target(name: str, kwargs: dict, x: np.ndarray, op: str = "pool2d",
         alternative = "" if constant is None else _plan_of(adapter, op, x, kwargs).render()
     except PoolingError as exc:
         return Target(name, f"impossible: {exc}", "", [])
-    conds = sizes.conditions(render, kwargs, x.shape)
+    conds = sizes.conditions(render, op, kwargs, x.shape)
     code = plan.render()
     verdict = plan.path
     if not all(c.everywhere for c in conds):
@@ -363,7 +340,8 @@ def _verify(result: Translation, kwargs, pool, seed: int) -> None:
     """Run the source call as written and every target on random inputs of several sizes
     (``sizes.verification_shapes``): a target's code where it holds for the size, and the
     record that it refuses the size where it does not."""
-    shapes = sizes.verification_shapes(kwargs, result.shape)
+    op = result.source.op
+    shapes = sizes.verification_shapes(op, kwargs, result.shape)
     layout = kwargs["layout"]
     inputs = [_random_input(shape, layout, seed + i) for i, shape in enumerate(shapes)]
     sources = []
@@ -381,8 +359,8 @@ def _verify(result: Translation, kwargs, pool, seed: int) -> None:
                                backends=names, pool=pool)
     tol = tolerance(kwargs["mode"], comparisons[0].reference.dtype)
     if sources is not None:  # the source as written against the spec it names
-        checks = [_agreement(src, _neutral_output(result.source.op, x, kwargs), tol,
-                             input_scale(x, sizes.resolve_op(kwargs, x.shape)))[0]
+        checks = [_agreement(src, _neutral_output(op, x, kwargs), tol,
+                             input_scale(x, sizes.resolve_op(op, kwargs, x.shape)))[0]
                   for src, x in zip(sources, inputs)]
         bad = [(s, c) for s, c in zip(shapes, checks) if not c.startswith("agrees")]
         result.source_check = (f"{bad[0][1]} (input {bad[0][0]})" if bad
@@ -395,9 +373,9 @@ def _verify(result: Translation, kwargs, pool, seed: int) -> None:
                 target.checked[shape] = "refused"
                 continue
             r = comparison.results[name]
-            scale = input_scale(x, sizes.resolve_op(kwargs, x.shape)) if constant is None \
+            scale = input_scale(x, sizes.resolve_op(op, kwargs, x.shape)) if constant is None \
                 else input_scale(comparison.input, sizes.resolve_op(
-                    dict(kwargs, padding=0), comparison.input.shape))
+                    op, dict(kwargs, padding=0), comparison.input.shape))
             if r.output is None:
                 target.checked[shape] = f"{r.status}: {r.detail}"
                 continue
@@ -431,7 +409,7 @@ def _verify_outside(result: Translation, kwargs, pool, seed: int) -> None:
     other numbers is narrowed to the sizes the spec defines, its verdict saying why and its
     code refusing the others (MXNet's pooling raises "kernel <= dshape + 2*pad" there)."""
     layout = kwargs["layout"]
-    for shape in sizes.undefined_shapes(kwargs, result.shape):
+    for shape in sizes.undefined_shapes(result.source.op, kwargs, result.shape):
         x = _random_input(shape, layout, seed)
         try:
             expected = run_native(result.source, x, pool)
@@ -461,7 +439,7 @@ def _narrow_to_the_spec(result: Translation, target: Target, kwargs) -> None:
     """``target`` held to the sizes the neutral spec defines (its code guarded): below them the
     source call returns a result this code does not (``target.outside``)."""
     layout = kwargs["layout"]
-    smallest = sizes.smallest_defined(kwargs, result.shape)
+    smallest = sizes.smallest_defined(result.source.op, kwargs, result.shape)
     target.conditions = [c.at_least(n) for c, n in zip(
         target.conditions or [sizes.AxisCondition(a, 1, 1, (0,), (), True) for a in sizes.AXES],
         smallest)]
@@ -480,29 +458,21 @@ def _narrow_to_the_spec(result: Translation, target: Target, kwargs) -> None:
                      f"returns a result, the code unguarded {short})")
 
 
-def _neutral_output(op: str, x: np.ndarray, kwargs: dict) -> np.ndarray:
-    """The neutral semantics' output of ``op`` with ``kwargs`` on ``x``."""
-    return (adaptive_pool2d if op == "adaptive" else global_pool2d if op == "global"
-            else pool2d)(x, **kwargs)
+def _neutral_output(op, x: np.ndarray, kwargs: dict) -> np.ndarray:
+    """The neutral semantics' output of the operation ``op`` with ``kwargs`` on ``x``."""
+    return op.compute(x, **kwargs)
 
 
-def tie_policy_of(grad, x: np.ndarray, up: np.ndarray, op: str, kwargs: dict, tol) -> str | None:
+def tie_policy_of(grad, x: np.ndarray, up: np.ndarray, op, kwargs: dict, tol) -> str | None:
     """Which of ``px.pool2d_grad``'s ``ties`` policies ``grad`` (a max/min gradient of ``x``
     with the upstream ``up``) follows: "first", "split" or "all"; None when none or when the
-    operation is adaptive (the reference has no adaptive gradient)."""
-    from ..gradient import pool2d_grad
-
-    if kwargs["mode"] not in ("max", "min") or op == "adaptive":
+    reference has no gradient of the operation ``op`` (``Operation.reference_grad``)."""
+    if kwargs["mode"] not in ("max", "min"):
         return None
-    if op == "global":
-        geom = sizes.resolve_op(kwargs, x.shape)
-        args = dict(pool_size=(geom.rows.size, geom.cols.size), mode=kwargs["mode"],
-                    layout=kwargs["layout"])
-        up = up.reshape(_neutral_output("pool2d", x, args).shape)
-    else:
-        args = kwargs
     for ties in ("first", "split", "all"):
-        ref = pool2d_grad(x, grad_output=up, ties=ties, **args)
+        ref = op.reference_grad(x, kwargs, up, ties)
+        if ref is None:
+            return None
         if ref.shape == grad.shape and np.allclose(grad, ref, rtol=tol[0], atol=tol[1]):
             return ties
     return None
@@ -533,10 +503,10 @@ def _verify_grad(result: Translation, kwargs: dict, pool, seed: int) -> None:
     autograd, on inputs with ties (``_tie_input``) and an upstream gradient of small integers,
     at the sizes the forward check ran; a difference names each side's tie policy where the
     reference's ``ties`` policies tell them apart."""
-    from ..adapters._base import _as_4d
+    from ..adapter import as_4d
 
     src, op, layout = result.source, result.source.op, kwargs["layout"]
-    shapes = sizes.verification_shapes(kwargs, result.shape)
+    shapes = sizes.verification_shapes(op, kwargs, result.shape)
     names = []
     for n, t in result.targets.items():
         no_autograd = getattr(_adapter(n).VOCABULARY, "no_autograd", "")
@@ -577,9 +547,9 @@ def _verify_grad(result: Translation, kwargs: dict, pool, seed: int) -> None:
                 continue
             try:
                 plan = _plan_of(_adapter(name), op, x, kwargs, result.constant_pad)
-                x4 = _as_4d(x, layout).astype(plan.handover or x.dtype, copy=False)
-                up4 = _as_4d(up, layout) if op != "global" else up.reshape(
-                    _run_plan(name, plan, x4, pool).shape)  # a global plan's own shape
+                x4 = as_4d(x, layout).astype(plan.handover or x.dtype, copy=False)
+                up4 = as_4d(up, layout) if op.keeps_axes(kwargs) else up.reshape(
+                    _run_plan(name, plan, x4, pool).shape)  # the plan's own shape
                 _, grad = run_plan_grad(name, plan, x4, up4, pool)
             except (WorkerFailure, PoolingError) as exc:
                 gap = _adapter(name).VOCABULARY.gradient_gap(str(exc))
@@ -744,7 +714,7 @@ def _geometry(native: NativeCall, hw):
     kwargs = _neutral_kwargs(native)
     shape = (1, 1, *hw) if kwargs["layout"] == "NCHW" else (1, *hw, 1)
     try:
-        return sizes.resolve_op(kwargs, shape)
+        return sizes.resolve_op(native.op, kwargs, shape)
     except PoolingError:
         return None
 
@@ -817,7 +787,7 @@ def _causes_for(a: NativeCall, b: NativeCall, hw) -> list[Cause]:
 
 def _dropped(native: NativeCall) -> bool:
     """Whether the call's output drops H and W (a global pooling with keepdims=False)."""
-    return native.op == "global" and not native.spec["keepdims"]
+    return not native.op.keeps_axes(native.spec)
 
 
 def _merge(found: list[Cause], tried: int) -> list[Cause]:
@@ -962,7 +932,7 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
     bites = [hw for hw in valid if reads(a, hw) != reads(b, hw)]
     if _dropped(a) != _dropped(b):
         keeper, dropper = (b, a) if _dropped(a) else (a, b)
-        kept = ("1, 1" if keeper.op != "adaptive" else ", ".join(
+        kept = ("1, 1" if "output_size" not in keeper.spec else ", ".join(
             "H" if o is None else str(o) for o in keeper.spec["output_size"]).replace(
                 "H, H", "H, W"))
         found.append(Cause("keepdims", f"{keeper.framework} keeps H and W ({kept}), "
@@ -972,7 +942,7 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
         here = []
         if a.spec["mode"] != b.spec["mode"]:
             here.append(Cause("mode", f"{a.spec['mode']} vs {b.spec['mode']}"))
-        if a.op == b.op == "pool2d":
+        if a.op.has_window and b.op.has_window:
             if _pairs(a.spec["pool_size"]) != _pairs(b.spec["pool_size"]):
                 here.append(Cause("window", f"{a.spec['pool_size']} vs {b.spec['pool_size']}"))
             here += _causes_for(a, b, hw)
@@ -1216,17 +1186,14 @@ def explain_recipe(call_a: str, frm_a: str, name: str, shape=None, verify: bool 
     recipe run in its framework where it breaks and where it holds."""
     r = recipes.recipe(name)
     a = parse(frm_a, call_a)
-    if a.op == "pool2d" or a.spec["mode"] not in ("max", "avg"):
+    if a.op.has_window or a.spec["mode"] not in ("max", "avg"):
         raise PoolingError(f"call: got {call_a!r} for recipe {name!r}; allowed: an adaptive or "
                            f"global max/avg call (the recipes port adaptive pooling)")
     layout = a.spec["layout"]
-    if a.op == "global":
-        output = (1, 1)
-    elif None in a.spec["output_size"]:
+    output = a.spec.get("output_size", (1, 1))  # a global call: one cell per plane
+    if None in output:
         raise PoolingError(f"call: got output_size {a.spec['output_size']}; allowed: ints for "
                            f"a recipe (they take no None)")
-    else:
-        output = a.spec["output_size"]
     grid = [(h, w) for h in range(1, recipes.LIMIT + 1) for w in range(1, recipes.LIMIT + 1)]
     if r.framework is None:
         return RecipeExplanation(a, r, output, [], 0)
@@ -1273,5 +1240,5 @@ def explain_recipe(call_a: str, frm_a: str, name: str, shape=None, verify: bool 
         tol = tolerance(a.spec["mode"], expected.dtype)
         result.runs[label] = _agreement(got, expected, tol,
                                         input_scale(x, sizes.resolve_op(
-                                            _neutral_kwargs(a), x.shape)), "A")[0]
+                                            a.op, _neutral_kwargs(a), x.shape)), "A")[0]
     return result

@@ -14,7 +14,7 @@ import dataclasses
 import math
 
 from ..errors import PoolingError
-from ..spec import make_spec, resolve, spatial_axes
+from ..spec import spatial_axes
 
 AXES = ("H", "W")
 
@@ -37,44 +37,24 @@ def hw_of(shape: tuple, layout: str) -> tuple[int, int]:
     return int(shape[h_axis]), int(shape[w_axis])
 
 
-def op_of(kwargs: dict) -> str:
-    """Which pooling neutral keywords describe: 'pool2d', 'adaptive' or 'global'."""
-    return "adaptive" if "output_size" in kwargs else "global" if "keepdims" in kwargs \
-        else "pool2d"
+def resolve_op(op, kwargs: dict, shape: tuple):
+    """The geometry of the operation ``op``'s neutral keywords for an input of ``shape``."""
+    return op.geometry(shape, **kwargs)
 
 
-def resolve_op(kwargs: dict, shape: tuple):
-    """The geometry of any operation's neutral keywords for an input of ``shape``."""
-    from ..adaptive import make_adaptive_spec, resolve_adaptive, resolve_global
-
-    op = op_of(kwargs)
-    if op == "adaptive":
-        return resolve_adaptive(make_adaptive_spec(**kwargs), shape)
-    if op == "global":
-        return resolve_global(shape, **kwargs)
-    return resolve(make_spec(**kwargs), shape)
-
-
-def defined(kwargs: dict, shape: tuple) -> bool:
+def defined(op, kwargs: dict, shape: tuple) -> bool:
     """Whether the neutral spec pools an input of ``shape`` (no window of padding only, none
     wider than the padded input; adaptive and global pooling: any non-empty input)."""
     try:
-        resolve_op(kwargs, shape)
+        resolve_op(op, kwargs, shape)
     except PoolingError:
         return False
     return True
 
 
-def sample_limit(kwargs: dict) -> int:
-    """Sizes 1..limit sampled per axis: a few periods of every stride past the window (adaptive:
-    past twice the output size)."""
-    if op_of(kwargs) == "global":
-        return 16
-    if op_of(kwargs) == "adaptive":
-        return max(16, 2 * max(o or 0 for o in kwargs["output_size"]) + 4)
-    spec = make_spec(**kwargs)
-    reach = max(d * (k - 1) + 1 for k, d in zip(spec.pool_size, spec.dilation))
-    return max(reach + 4 * max(spec.stride) + 4, 16)
+def sample_limit(op, kwargs: dict) -> int:
+    """Sizes 1..limit sampled per axis (``Operation.sample_limit``)."""
+    return op.sample_limit(kwargs)
 
 
 @dataclasses.dataclass
@@ -145,22 +125,20 @@ def describe(axis: str, holds: dict[int, bool], period: int) -> AxisCondition:
     return AxisCondition(axis, last + 1, 1, (), tuple(n for n in sizes if holds[n]), False)
 
 
-def conditions(render, kwargs: dict, shape: tuple) -> list[AxisCondition]:
+def conditions(render, op, kwargs: dict, shape: tuple) -> list[AxisCondition]:
     """Per axis, where ``render(shape)`` (a target's code for an input of ``shape``, or a
     ``PoolingError``) gives the code it gives for ``shape`` itself."""
     layout = kwargs["layout"]
     h, w = hw_of(shape, layout)
     printed = code_lines(render(shape))
-    op = op_of(kwargs)
-    periods = (make_spec(**kwargs).stride if op == "pool2d" else
-               tuple(o or 1 for o in kwargs["output_size"]) if op == "adaptive" else (1, 1))
+    periods = op.period(kwargs)
     found = []
     for index, axis in enumerate(AXES):
         holds = {}
-        for n in range(1, sample_limit(kwargs) + 1):
+        for n in range(1, sample_limit(op, kwargs) + 1):
             hw = (n, w) if index == 0 else (h, n)
             other = with_hw(shape, layout, hw)
-            if not defined(kwargs, other):
+            if not defined(op, kwargs, other):
                 continue
             try:
                 holds[n] = code_lines(render(other)) == printed
@@ -202,7 +180,7 @@ def insert_precondition(code: str, lines: list[str]) -> str:
     return "\n".join(rows[:first] + lines + rows[first:])
 
 
-def smallest_defined(kwargs: dict, shape: tuple) -> tuple[int, int]:
+def smallest_defined(op, kwargs: dict, shape: tuple) -> tuple[int, int]:
     """Per axis, the smallest size the neutral spec pools (the other axis at its size in
     ``shape``): below it a window reads only padding or reaches past the padded input."""
     layout = kwargs["layout"]
@@ -210,36 +188,32 @@ def smallest_defined(kwargs: dict, shape: tuple) -> tuple[int, int]:
     found = []
     for index in range(2):
         n = 1
-        while not defined(kwargs, with_hw(shape, layout, (n, w) if index == 0 else (h, n))):
+        while not defined(op, kwargs, with_hw(shape, layout, (n, w) if index == 0 else (h, n))):
             n += 1
-            if n > sample_limit(kwargs):
+            if n > sample_limit(op, kwargs):
                 break
         found.append(n)
     return found[0], found[1]
 
 
-def undefined_shapes(kwargs: dict, shape: tuple) -> list[tuple]:
+def undefined_shapes(op, kwargs: dict, shape: tuple) -> list[tuple]:
     """``shape`` with (H, W) at sizes the neutral spec does not pool, below the smallest it
     does (1x1 and the largest square below that): where a framework may still return a result
     (an empty output, a window reaching past the input) and a translation may not."""
-    small = min(smallest_defined(kwargs, shape))
+    small = min(smallest_defined(op, kwargs, shape))
     layout = kwargs["layout"]
     return [with_hw(shape, layout, (n, n)) for n in sorted({1, small - 1}) if 1 <= n < small
-            and not defined(kwargs, with_hw(shape, layout, (n, n)))]
+            and not defined(op, kwargs, with_hw(shape, layout, (n, n)))]
 
 
-def verification_shapes(kwargs: dict, shape: tuple) -> list[tuple]:
-    """``shape``, and the same with (H, W) at 5, 6, 7, 8 and one smaller than the window, where
-    the spec pools them."""
+def verification_shapes(op, kwargs: dict, shape: tuple) -> list[tuple]:
+    """``shape``, and the same with (H, W) at 5, 6, 7, 8 and a small size
+    (``Operation.small_size``), where the spec pools them."""
     layout = kwargs["layout"]
-    if op_of(kwargs) == "pool2d":
-        spec = make_spec(**kwargs)
-        small = tuple(max(d * (k - 1), 1) for k, d in zip(spec.pool_size, spec.dilation))
-    else:  # 2: the smallest that is not one cell (a Keras adaptive max of 1 cell is SIGFPE)
-        small = (2, 2)
+    small = op.small_size(kwargs)
     found = [tuple(shape)]
     for hw in [(n, n) for n in (5, 6, 7, 8)] + [small]:
         other = with_hw(shape, layout, hw)
-        if other not in found and defined(kwargs, other) and math.prod(other) <= 1 << 20:
+        if other not in found and defined(op, kwargs, other) and math.prod(other) <= 1 << 20:
             found.append(other)
     return found

@@ -165,8 +165,8 @@ def case_arguments(case: Case, grad: GradOptions | None = None) -> dict:
     arguments = case.arguments()
     if grad is None:
         return arguments
-    if case.op != "pool2d":
-        raise PoolingError(f"case {case.name!r}: {case.op} pooling has no gradient yet; "
+    if not case.operation.has_gradient:
+        raise PoolingError(f"case {case.name!r}: {case.operation.no_gradient()}; "
                            f"allowed: the backward pass of pool2d cases only")
     _, _, x, geometry = resolve_case(case.arguments())
     if x.dtype.kind != "f":

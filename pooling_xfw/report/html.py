@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from .. import ops
 from ..compare import DEFAULT_TOLERANCE
 from ..spec import spatial_axes
 from .table import (backend_cell, backend_label, backward_counts, cell_status,
@@ -291,16 +292,15 @@ def _swatch(fill: str, text: str, beyond: str = "") -> str:
 
 
 #: the function each operation is, in the spec line
-_FUNCTIONS = {"pool2d": "pool2d", "adaptive": "adaptive_pool2d", "global": "global_pool2d"}
 
 
 def _spec(case: dict) -> str:
     """The operation and its arguments (``adaptive_pool2d: output_size=(7, 7), mode=avg,
     layout=NCHW``), ``p`` only for lp pooling."""
-    op, spec = case.get("op", "pool2d"), case["spec"]
+    op, spec = ops.get(case.get("op")), case["spec"]
     shown = {k: tuple(v) if k == "output_size" else v for k, v in spec.items()
              if k != "p" or spec["mode"] == "lp"}
-    return f"{_FUNCTIONS[op]}: " + ", ".join(f"{k}={v}" for k, v in shown.items())
+    return f"{op.function}: " + ", ".join(f"{k}={v}" for k, v in shown.items())
 
 
 def _with_hw(case: dict, nested, shape=None) -> np.ndarray:
@@ -309,7 +309,7 @@ def _with_hw(case: dict, nested, shape=None) -> np.ndarray:
     plane."""
     a = _array(nested, shape)
     spec = case["spec"]
-    if case.get("op") != "global" or spec["keepdims"]:
+    if ops.get(case.get("op")).keeps_axes(spec):
         return a
     rank = np.ndim(case["input"])
     if a.ndim != rank - 2:  # not the shape asked for: drawn as it is
@@ -404,19 +404,19 @@ def _overview(doc: dict) -> str:
     title, legend = expected_column(doc)
     head = "".join(f"<th>{html.escape(backend_label(n, doc['backends'][n]))}</th>"
                    for n in names)
-    ops = has_op_column(doc)
+    op_column = has_op_column(doc)
     rows = []
     for k, case in enumerate(doc["cases"]):
         match = case["reference_matches_expected"]
         expected = "-" if match is None else ("ok" if match else "MISMATCH")
-        cells = ([(op_cell(case), "inherit")] if ops else []) + (
+        cells = ([(op_cell(case), "inherit")] if op_column else []) + (
             [(expected, _STATUS_COLOR.get(expected, "inherit"))] if title else []) + [
             (backend_cell(case["results"][n], grad),
              _STATUS_COLOR[cell_status(case["results"][n], grad)]) for n in names]
         rows.append(f'<tr><td><a href="#case-{k}">{html.escape(case["name"])}</a></td>' + "".join(
             f'<td style="color:{color}">{html.escape(text)}</td>' for text, color in cells)
             + "</tr>")
-    column = ("<th>op</th>" if ops else "") + (f"<th>{html.escape(title)}</th>" if title else "")
+    column = ("<th>op</th>" if op_column else "") + (f"<th>{html.escape(title)}</th>" if title else "")
     note = table_note(legend) + (f"; {grad_note(doc)}" if grad_note(doc) else "")
     return (f'<table><tr><th>case</th>{column}{head}</tr>{"".join(rows)}</table>'
             f'<p class="hint">{html.escape(note)}</p>')

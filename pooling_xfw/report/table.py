@@ -4,6 +4,7 @@ With the backward pass (``report --grad``), each backend's cell reads ``forward 
 (``agree / DIFFER 1``): one glance says which pass differs."""
 from __future__ import annotations
 
+from .. import ops
 from ..runtime.envs import label as envs_label
 
 _COLORS = {"agree": "32", "differ": "31", "error": "33", "unavailable": "33",
@@ -124,20 +125,14 @@ def op_cell(case: dict) -> str:
     """A case's operation in a few words: ``pool2d max``, ``adaptive avg (7, 7)``,
     ``adaptive max (None, 3)``, ``global avg``, ``global lp p=3 (H, W dropped)``; `` NHWC``
     after it for that layout."""
-    op, spec = case.get("op", "pool2d"), case["spec"]
-    text = f"{op} {spec['mode']}"
-    if op == "adaptive":
-        text += f" {tuple(spec['output_size'])}"
-    if op == "global" and spec["mode"] == "lp":
-        text += f" p={spec['p']:g}"
-    if op == "global" and not spec["keepdims"]:
-        text += " (H, W dropped)"
+    spec = case["spec"]
+    text = ops.get(case.get("op")).cell(spec)
     return text + (" NHWC" if spec.get("layout") == "NHWC" else "")
 
 
 def has_op_column(doc: dict) -> bool:
     """Whether the table says each case's operation: when some case is not a plain pool2d."""
-    return any(case.get("op", "pool2d") != "pool2d" for case in doc["cases"])
+    return any(ops.get(case.get("op")) is not ops.DEFAULT for case in doc["cases"])
 
 
 def is_chapter_example(case: dict) -> bool:
@@ -149,7 +144,7 @@ def is_chapter_example(case: dict) -> bool:
 
     for example in CHAPTER:
         if example.name == case["name"]:
-            return (case.get("op", "pool2d") == example.op
+            return (ops.get(case.get("op")) is example.operation
                     and case["input"] == jsonable(example.input)
                     and case["expected"] == jsonable(example.expected)
                     and case["spec"] == jsonable(make_spec(**example.kwargs).kwargs()))
@@ -180,14 +175,14 @@ def render_table(doc: dict, markdown: bool = False, verbose: bool = False,
                  color: bool = False) -> str:
     names = list(doc["backends"])
     title, legend = expected_column(doc)
-    ops = has_op_column(doc)
+    op_column = has_op_column(doc)
     grad = has_grad(doc)
-    headers = ["case"] + (["op"] if ops else []) + ([title] if title else []) + [
+    headers = ["case"] + (["op"] if op_column else []) + ([title] if title else []) + [
         _backend_header(n, doc["backends"][n]) for n in names]
     rows, statuses = [], []
     for case in doc["cases"]:
         match = case["reference_matches_expected"]
-        expected = ([op_cell(case)] if ops else []) + (
+        expected = ([op_cell(case)] if op_column else []) + (
             [] if title is None else ["-" if match is None else ("ok" if match else "MISMATCH")])
         rows.append([_one_line(case["name"])] + expected
                     + [backend_cell(case["results"][n], grad) for n in names])

@@ -26,7 +26,7 @@ import os
 import platform
 import time
 
-PROTOCOL = 2
+PROTOCOL = 3
 #: log noise off in every worker (a backend adds its own: ``Backend.environment``), set before
 #: the framework is imported
 QUIET = {"KMP_WARNINGS": "0", "PYTHONWARNINGS": "ignore"}
@@ -145,16 +145,19 @@ def _output_path(request: dict, index: int) -> str | None:
 
 
 def _dispatch(adapter, request: dict, inputs: list, hooks: bool):
-    op = request.get("op")
-    if op in ("pool2d", "adaptive", "global", "pool2d_grad"):
-        return op_reply(adapter, op, request["kwargs"], *inputs)
-    if op == "run-plan":  # a native call as the user wrote it (the porting assistant)
+    from pooling_xfw import ops
+
+    kind = request.get("op")
+    if kind in {op.name for op in ops.OPERATIONS}:  # a pooling operation
+        return op_reply(adapter, ops.get(kind), request["kwargs"], *inputs,
+                        grad=bool(request.get("grad")))
+    if kind == "run-plan":  # a native call as the user wrote it (the porting assistant)
         return _run_plan(adapter, request, inputs)
-    if op == "echo":  # the array round trip, across numpy versions and transfer ways
+    if kind == "echo":  # the array round trip, across numpy versions and transfer ways
         return {"status": "ok"}, inputs
-    if op == "test-hook" and hooks:
+    if kind == "test-hook" and hooks:
         return _test_hook(adapter, request, inputs)
-    return {"status": "error", "kind": "ProtocolError", "message": f"unknown op {op!r}"}, []
+    return {"status": "error", "kind": "ProtocolError", "message": f"unknown op {kind!r}"}, []
 
 
 def _one_line(exc: BaseException) -> str:
@@ -164,17 +167,20 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def op_reply(adapter, op: str, kwargs: dict, x, *more):
-    """Run one ``pool2d``, ``adaptive``, ``global`` or ``pool2d_grad`` request with ``adapter``:
-    (reply header, [output]; for ``pool2d_grad``, whose optional second input is the upstream
-    gradient, [output, gradient]).  Shared by the worker and ``compare``'s in-process path, so
-    both report alike."""
-    from pooling_xfw.adapters._base import RUNNERS, GradientError, GradientUnavailable
+def op_reply(adapter, op, kwargs: dict, x, *more, grad: bool = False):
+    """Run one request of the operation ``op`` (``pooling_xfw.ops``) with ``adapter``: (reply
+    header, [output]; with ``grad``, whose optional second input is the upstream gradient,
+    [output, gradient]).  Shared by the worker and ``compare``'s in-process path, so both
+    report alike."""
+    from pooling_xfw.adapter import GradientError, GradientUnavailable, run, run_grad
     from pooling_xfw.errors import PoolingError
 
     started = time.perf_counter()
     try:
-        output, plan = RUNNERS[op](adapter.VOCABULARY, x, *more, **kwargs)
+        if grad:
+            output, plan = run_grad(adapter.VOCABULARY, op, x, *more, **kwargs)
+        else:
+            output, plan = run(adapter.VOCABULARY, op, x, **kwargs)
     except GradientError as exc:  # the forward ran: its output, and why the gradient did not
         return {"status": "ok", "how": exc.plan.describe(), "grad_error": str(exc),
                 "seconds": time.perf_counter() - started}, [exc.output]
@@ -196,7 +202,7 @@ def op_reply(adapter, op: str, kwargs: dict, x, *more):
 def _run_plan(adapter, request, inputs):
     """A plan as given; ``"grad": true``: through the framework's autograd too, with the
     upstream gradient as the second input: [output, gradient with respect to the input]."""
-    from pooling_xfw.adapters._base import execute
+    from pooling_xfw.adapter import execute
     from pooling_xfw.plan import Plan
 
     vocab, the_plan = adapter.VOCABULARY, Plan.from_json(request["plan"])
@@ -255,7 +261,7 @@ def _run_code(adapter, request, inputs):
 
 def _framework_error(adapter, inputs):
     """Make the framework itself fail (a stride of 0) through the adapter's error path."""
-    from pooling_xfw.adapters._base import BackendError, execute
+    from pooling_xfw.adapter import BackendError, execute
     from pooling_xfw.plan import Plan, Var
 
     vocab = adapter.VOCABULARY

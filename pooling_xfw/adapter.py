@@ -1,18 +1,22 @@
-"""What every adapter shares: the public ``pool2d``, ``adaptive_pool2d``, ``global_pool2d`` and
-``pool2d_grad`` built from a framework ``Vocabulary``.  ``pool2d_grad`` is the gradient of the
-very plan ``pool2d`` runs, taken by the framework's own autograd (``Vocabulary.gradient``): an
-emulated plan is differentiated as the graph it is."""
+"""What every adapter shares: a framework ``Vocabulary``'s plans, run on numpy inputs.
+
+An adapter module (``adapters/<name>.py``) defines its ``Vocabulary`` and gets its public
+functions from here: ``pool2d``, ``adaptive_pool2d``, ``global_pool2d`` (``px``'s signatures,
+computed by the framework), their ``plan`` functions (the calls, nothing computed) and
+``pool2d_grad`` (the gradient of the very plan ``pool2d`` runs, by the framework's own
+autograd: ``Vocabulary.gradient``; an emulated plan is differentiated as the graph it is).
+``run`` and ``run_grad`` serve any operation (``pooling_xfw.ops``): the worker calls them.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from pooling_xfw.adaptive import make_adaptive_spec, resolve_adaptive, resolve_global
-from pooling_xfw.errors import PoolingError, one_line
-from pooling_xfw.gradient import grad_input, output_shape_of, upstream
-from pooling_xfw.plan import Plan
-from pooling_xfw.planner import Vocabulary, build_plan
-from pooling_xfw.reference import as_input
-from pooling_xfw.spec import Geometry, make_spec, resolve, spatial_axes
+from .errors import PoolingError, one_line
+from .gradient import grad_input, output_shape_of, upstream
+from .ops import ADAPTIVE, GLOBAL, POOL, Operation
+from .plan import Plan
+from .planner import Vocabulary, build_plan
+from .reference import as_input
 
 
 class BackendError(RuntimeError):
@@ -37,7 +41,8 @@ class GradientUnavailable(RuntimeError):
         self.output, self.plan = output, plan
 
 
-def _as_4d(x: np.ndarray, layout: str) -> np.ndarray:
+def as_4d(x: np.ndarray, layout: str) -> np.ndarray:
+    """``x`` (rank 2 to 4) as the 4-D array a plan takes, in ``layout``."""
     if x.ndim == 4:
         return x
     if x.ndim == 2:
@@ -45,77 +50,42 @@ def _as_4d(x: np.ndarray, layout: str) -> np.ndarray:
     return x[None]
 
 
-def plan(vocab: Vocabulary, X, pool_size, mode="max", *, constant_pad=None, **kwargs
-         ) -> tuple[Plan, Geometry, np.ndarray]:
-    """The plan ``vocab``'s ``pool2d`` would run for these arguments (nothing is computed),
-    with the geometry and the validated input.  ``constant_pad``: ``(pads, value)``, the input
-    padded with that constant first (``build_plan``), the pooling then of the padded input."""
-    spec = make_spec(pool_size, mode, **kwargs)
+def plan_of(vocab: Vocabulary, op: Operation, X, **kwargs) -> tuple[Plan, object, np.ndarray]:
+    """The plan ``vocab``'s framework runs for ``op`` with these keyword arguments (nothing is
+    computed), with the geometry and the validated input.  ``constant_pad`` (windowed pooling
+    only): ``(pads, value)``, the input padded with that constant first, the pooling then of
+    the padded input."""
+    constant_pad = kwargs.get("constant_pad")
     x = as_input(X)
-    shape = x.shape
-    if constant_pad is not None:
-        shape = list(shape)
-        for axis, (before, after) in zip(spatial_axes(x.ndim, spec.layout), constant_pad[0]):
-            shape[axis] += before + after
-    geom = resolve(spec, tuple(shape))
-    return (build_plan(vocab, geom, x.dtype.newbyteorder("="), x.shape, constant_pad), geom,
+    geom = op.geometry(x.shape, **kwargs)
+    return (build_plan(vocab, op, geom, x.dtype.newbyteorder("="), x.shape, constant_pad), geom,
             x)
 
 
-def run(vocab: Vocabulary, X, pool_size, mode="max", **kwargs) -> tuple[np.ndarray, Plan]:
-    """Pool ``X`` with ``vocab``'s framework; returns the numpy output and the plan it ran."""
-    the_plan, geom, x = plan(vocab, X, pool_size, mode, **kwargs)
-    h_axis, w_axis = spatial_axes(x.ndim, geom.spec.layout)
-    shape = list(x.shape)
-    shape[h_axis], shape[w_axis] = geom.out_hw
-    return _run_plan(vocab, the_plan, geom, x, shape), the_plan
+def run(vocab: Vocabulary, op: Operation, X, **kwargs) -> tuple[np.ndarray, Plan]:
+    """``op`` of ``X`` with ``vocab``'s framework; returns the numpy output and the plan it
+    ran."""
+    the_plan, geom, x = plan_of(vocab, op, X, **kwargs)
+    return run_plan(vocab, the_plan, geom, x, op.output_shape(geom, x.shape)), the_plan
 
 
-def adaptive_plan(vocab: Vocabulary, X, output_size, mode="max", layout="NCHW"):
-    """The plan of ``vocab``'s adaptive pooling, with the bins and the validated input."""
-    spec = make_adaptive_spec(output_size, mode, layout)
-    x = as_input(X)
-    geom = resolve_adaptive(spec, x.shape)
-    return build_plan(vocab, geom, x.dtype.newbyteorder("="), x.shape), geom, x
-
-
-def global_plan(vocab: Vocabulary, X, mode="max", **kwargs):
-    """The plan of ``vocab``'s global pooling, with the geometry and the validated input."""
-    x = as_input(X)
-    geom = resolve_global(x.shape, mode, **kwargs)
-    return build_plan(vocab, geom, x.dtype.newbyteorder("="), x.shape), geom, x
-
-
-def run_adaptive(vocab: Vocabulary, X, output_size, mode="max", layout="NCHW"
-                 ) -> tuple[np.ndarray, Plan]:
-    """Adaptive pooling of ``X`` with ``vocab``'s framework: the numpy output and the plan."""
-    the_plan, geom, x = adaptive_plan(vocab, X, output_size, mode, layout)
-    return _run_plan(vocab, the_plan, geom, x, geom.output_shape(x.shape)), the_plan
-
-
-def run_global(vocab: Vocabulary, X, mode="max", **kwargs) -> tuple[np.ndarray, Plan]:
-    """Global pooling of ``X`` with ``vocab``'s framework: the numpy output and the plan."""
-    the_plan, geom, x = global_plan(vocab, X, mode, **kwargs)
-    return _run_plan(vocab, the_plan, geom, x, geom.output_shape(x.shape)), the_plan
-
-
-def run_grad(vocab: Vocabulary, X, grad_output=None, pool_size=None, mode="max", **kwargs
+def run_grad(vocab: Vocabulary, op: Operation, X, grad_output=None, **kwargs
              ) -> tuple[list[np.ndarray], Plan]:
     """The plan ``run`` would execute, recorded by ``vocab``'s autograd and backpropagated
     with ``grad_output`` (ones when None, shaped as the output): ``[output, gradient with
     respect to X]`` (X's shape and dtype) and the plan, whose ``render_grad()`` is the code.
     Float inputs only, like ``px.pool2d_grad``."""
-    the_plan, geom, x = plan(vocab, X, pool_size, mode, **kwargs)
+    the_plan, geom, x = plan_of(vocab, op, X, **kwargs)
     x = grad_input(x)
     shape = output_shape_of(x.shape, geom)
     up = upstream(grad_output, shape, x.dtype)
     if vocab.no_autograd:  # the forward alone, and why there is no backward
-        raise GradientUnavailable(vocab.no_autograd, _run_plan(vocab, the_plan, geom, x, shape),
+        raise GradientUnavailable(vocab.no_autograd, run_plan(vocab, the_plan, geom, x, shape),
                                   the_plan)
     the_plan.backward = vocab.backward
     layout = geom.spec.layout
-    x4 = _as_4d(x, layout).astype(the_plan.handover or x.dtype.newbyteorder("="), copy=False)
-    up4 = _as_4d(up, layout).astype(up.dtype.newbyteorder("="), copy=False)
+    x4 = as_4d(x, layout).astype(the_plan.handover or x.dtype.newbyteorder("="), copy=False)
+    up4 = as_4d(up, layout).astype(up.dtype.newbyteorder("="), copy=False)
     ns = vocab.namespace()
     try:
         y, grad = vocab.gradient(ns, lambda t: the_plan.execute(ns, t), vocab.to_tensor(ns, x4),
@@ -137,16 +107,10 @@ def run_grad(vocab: Vocabulary, X, grad_output=None, pool_size=None, mode="max",
     return [y.reshape(shape), grad.reshape(x.shape)], the_plan
 
 
-#: the operations a worker runs, by request op: (numpy output, plan) from (vocab, X, **kwargs);
-#: ``pool2d_grad`` takes the upstream gradient as a second input and gives two outputs
-RUNNERS = {"pool2d": run, "adaptive": run_adaptive, "global": run_global,
-           "pool2d_grad": run_grad}
-
-
-def _run_plan(vocab: Vocabulary, the_plan: Plan, geom, x: np.ndarray, shape) -> np.ndarray:
+def run_plan(vocab: Vocabulary, the_plan: Plan, geom, x: np.ndarray, shape) -> np.ndarray:
     """Execute a plan on ``x`` (as 4-D, handed over and back) and shape the output."""
     _check_exact(vocab, the_plan, x)
-    x4 = _as_4d(x, geom.spec.layout)
+    x4 = as_4d(x, geom.spec.layout)
     x4 = x4.astype(the_plan.handover or x4.dtype.newbyteorder("="), copy=False)
     out = execute(vocab, the_plan, x4)
     if the_plan.handback:
@@ -175,47 +139,43 @@ def execute(vocab: Vocabulary, the_plan: Plan, x4: np.ndarray) -> np.ndarray:
 
 
 def framework_error(vocab: Vocabulary, exc: BaseException) -> str:
-    """``pytorch: RuntimeError: ...``: the framework's exception in one line, its type named
-    once (MXNet's messages start with their own ``MXNetError: ``)."""
+    """``NAME: RuntimeError: ...``: the framework's exception in one line, its type named
+    once (a message that starts with its own type's name, or carries a C++ traceback whose
+    last line says what failed, is cut to that)."""
     kind = type(exc).__name__
     lines = str(exc).splitlines()
     if lines and lines[0].startswith("Traceback (most recent call last)"):
-        # MXNet's message carries its C++ traceback: its last line says what failed
         said = [i for i, line in enumerate(lines) if line.startswith(f"{kind}: ")]
         lines = lines[said[-1]:] if said else lines[-1:]
     text = one_line("\n".join(lines)).removeprefix(f"{kind}: ") or kind
     return f"{vocab.name}: {kind}: {text}"
 
 
-def make_pool2d(vocab: Vocabulary):
-    """``pool2d`` with ``px.pool2d``'s exact signature, computed by ``vocab``'s framework."""
+def bind(vocab: Vocabulary):
+    """An adapter module's ``pool2d`` (``px.pool2d``'s exact signature, computed by
+    ``vocab``'s framework), ``plan`` (its ``Plan``, nothing computed) and ``run`` (``pool2d``
+    that also returns the plan)."""
 
     def pool2d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
                ceil_mode: bool = False, count_include_pad: bool = True, layout: str = "NCHW",
                p: float = 2) -> np.ndarray:
-        return run(vocab, X, pool_size, mode, stride=stride, padding=padding, dilation=dilation,
-                   ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout,
-                   p=p)[0]
-
-    pool2d.__doc__ = (f"``px.pool2d`` computed with {vocab.name}'s own pooling ops.\n\n"
-                      f"Same arguments, conventions and errors as ``pooling_xfw.pool2d``; the "
-                      f"calls made are ``plan(...)``'s.")
-    return pool2d
-
-
-def bind(vocab: Vocabulary):
-    """An adapter module's public functions: ``pool2d``, ``plan`` and ``run`` for ``vocab``."""
+        return run(vocab, POOL, X, pool_size=pool_size, mode=mode, stride=stride,
+                   padding=padding, dilation=dilation, ceil_mode=ceil_mode,
+                   count_include_pad=count_include_pad, layout=layout, p=p)[0]
 
     def plan_for(X, pool_size, mode="max", **kwargs) -> Plan:
         """The ``Plan`` (calls, native/emulated, rendered code) ``pool2d`` runs for these
         arguments; nothing is computed."""
-        return plan(vocab, X, pool_size, mode, **kwargs)[0]  # the plan alone
+        return plan_of(vocab, POOL, X, pool_size=pool_size, mode=mode, **kwargs)[0]
 
     def run_with_plan(X, pool_size, mode="max", **kwargs) -> tuple[np.ndarray, Plan]:
         """``pool2d`` that also returns the ``Plan`` it ran."""
-        return run(vocab, X, pool_size, mode, **kwargs)
+        return run(vocab, POOL, X, pool_size=pool_size, mode=mode, **kwargs)
 
-    return make_pool2d(vocab), plan_for, run_with_plan
+    pool2d.__doc__ = (f"``px.pool2d`` computed with {vocab.name}'s own pooling ops.\n\n"
+                      f"Same arguments, conventions and errors as ``pooling_xfw.pool2d``; the "
+                      f"calls made are ``plan(...)``'s.")
+    return pool2d, plan_for, run_with_plan
 
 
 def bind_grad(vocab: Vocabulary):
@@ -225,8 +185,8 @@ def bind_grad(vocab: Vocabulary):
     def pool2d_grad(X, pool_size, mode: str = "max", *, grad_output=None, stride=1, padding=0,
                     dilation=1, ceil_mode: bool = False, count_include_pad: bool = True,
                     layout: str = "NCHW", p: float = 2) -> np.ndarray:
-        return run_grad(vocab, X, grad_output, pool_size, mode, stride=stride, padding=padding,
-                        dilation=dilation, ceil_mode=ceil_mode,
+        return run_grad(vocab, POOL, X, grad_output, pool_size=pool_size, mode=mode,
+                        stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode,
                         count_include_pad=count_include_pad, layout=layout, p=p)[0][1]
 
     pool2d_grad.__doc__ = (f"The gradient of ``pool2d`` with respect to ``X``, by {vocab.name}'s "
@@ -240,19 +200,19 @@ def bind_adaptive(vocab: Vocabulary):
 
     def adaptive_pool2d(X, output_size, mode: str = "max", *, layout: str = "NCHW"
                         ) -> np.ndarray:
-        return run_adaptive(vocab, X, output_size, mode, layout)[0]
+        return run(vocab, ADAPTIVE, X, output_size=output_size, mode=mode, layout=layout)[0]
 
     def global_pool2d(X, mode: str = "max", *, p: float = 2, keepdims: bool = True,
                       layout: str = "NCHW") -> np.ndarray:
-        return run_global(vocab, X, mode, p=p, keepdims=keepdims, layout=layout)[0]
+        return run(vocab, GLOBAL, X, mode=mode, p=p, keepdims=keepdims, layout=layout)[0]
 
     def plan_adaptive(X, output_size, mode="max", layout="NCHW") -> Plan:
         """The ``Plan`` ``adaptive_pool2d`` runs for these arguments; nothing is computed."""
-        return adaptive_plan(vocab, X, output_size, mode, layout)[0]
+        return plan_of(vocab, ADAPTIVE, X, output_size=output_size, mode=mode, layout=layout)[0]
 
     def plan_global(X, mode="max", **kwargs) -> Plan:
         """The ``Plan`` ``global_pool2d`` runs for these arguments; nothing is computed."""
-        return global_plan(vocab, X, mode, **kwargs)[0]
+        return plan_of(vocab, GLOBAL, X, mode=mode, **kwargs)[0]
 
     for function, reference in ((adaptive_pool2d, "adaptive_pool2d"),
                                 (global_pool2d, "global_pool2d")):

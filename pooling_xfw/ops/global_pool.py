@@ -1,0 +1,91 @@
+"""Global pooling: ``px.global_pool2d`` (max, avg, lp), the window of the whole input
+(``pooling_xfw.adaptive.GlobalGeometry``), H and W kept as axes of size 1 or dropped."""
+from __future__ import annotations
+
+from ..adaptive import GLOBAL_MODES, resolve_global
+from ..reference import as_input, pool_geometry
+from ..planner import Vocabulary, emulate_window, runtime_pads
+from .base import Operation
+
+
+class Global(Operation):
+    name = "global"
+    title = "global pooling"
+    function = "global_pool2d"
+    arguments = ("mode", "p", "keepdims", "layout")
+    modes = GLOBAL_MODES
+    flag, flag_value = "--global", ""
+    options = "--mode max|avg|lp, --p, --keepdims/--no-keepdims and --layout"
+    metavar = ""
+    flag_help = "global pooling: each (H, W) plane to one value"
+    drops_axes = True
+
+    def resolve_case(self, case: dict, X, grad: bool):
+        x = as_input(X)
+        geometry = resolve_global(x.shape, **case)
+        return geometry.kwargs(), x, geometry
+
+    def command_line(self, args, typed, layout: str):
+        mode = typed.mode()
+        return dict(mode=mode, p=typed.power(mode), keepdims=args.keepdims is not False,
+                    layout=layout), {}
+
+    def geometry(self, x_shape, mode="max", **kwargs):
+        return resolve_global(x_shape, mode, **kwargs)
+
+    def kwargs(self, geometry) -> dict:
+        return geometry.kwargs()
+
+    def output_shape(self, geometry, input_shape) -> tuple[int, ...]:
+        return geometry.output_shape(input_shape)
+
+    def pool(self, x, geometry):
+        return pool_geometry(x, geometry)
+
+    def finish(self, geometry, out):
+        return geometry.finish(out)
+
+    def layouts(self, vocab, mode):
+        return vocab.global_layouts(mode)
+
+    def dtypes(self, vocab):
+        return vocab.global_dtypes()
+
+    def own_call(self, vocab, mode):
+        return mode != "lp" and type(vocab).native_global is not Vocabulary.native_global
+
+    def native(self, vocab, plan, geom, v, layout, mode):
+        y = vocab.native_global(plan, geom, v, layout, mode)
+        return y if y is not None else vocab.native(plan, geom, v, layout, mode)
+
+    def reference_grad(self, x, kwargs, grad_output, ties):
+        """The gradient of the windowed pooling with the whole input as its window (the
+        upstream gradient shaped as that pooling's output)."""
+        from ..gradient import pool2d_grad
+        from .pool import POOL
+
+        geom = self.geometry(x.shape, **kwargs)
+        args = dict(pool_size=(geom.rows.size, geom.cols.size), mode=kwargs["mode"],
+                    layout=kwargs["layout"])
+        up = grad_output.reshape(POOL.output_shape(POOL.geometry(x.shape, **args), x.shape))
+        return pool2d_grad(x, grad_output=up, ties=ties, **args)
+
+    def emulate(self, vocab, plan, geom, v, layout, mode, slices):
+        return emulate_window(vocab, plan, geom, v, layout, mode, slices=slices,
+                              run=runtime_pads(plan, geom))
+
+    def keeps_axes(self, spec: dict) -> bool:
+        return bool(spec["keepdims"])
+
+    def cell(self, spec: dict) -> str:
+        text = f"{self.name} {spec['mode']}"
+        if spec["mode"] == "lp":
+            text += f" p={spec['p']:g}"
+        return text + ("" if spec["keepdims"] else " (H, W dropped)")
+
+    def describe(self, geometry) -> str:
+        return (f"global: one window of the whole {geometry.rows.size}x{geometry.cols.size} "
+                f"input")
+
+
+GLOBAL = Global()

@@ -1,0 +1,105 @@
+"""Pooling with a window: ``px.pool2d`` (max, avg, min, lp; stride, padding, dilation, ceil
+mode, the divisor's rule, layout), whose arithmetic is ``pooling_xfw.spec`` and whose numbers
+are ``pooling_xfw.reference``'s."""
+from __future__ import annotations
+
+from ..errors import PoolingError
+from ..gradient import grad_input
+from ..reference import as_input, pool_geometry
+from ..spec import MODES, make_spec, resolve, spatial_axes
+from ..planner import emulate_window, runtime_pads
+from .base import Operation
+
+
+class Pool(Operation):
+    name = "pool2d"
+    title = "pooling with a window"
+    function = "pool2d"
+    arguments = ("pool_size", "mode", "stride", "padding", "dilation", "ceil_mode",
+                 "count_include_pad", "layout", "p")
+    modes = MODES
+    has_gradient = True
+    has_window = True
+    flag, flag_value = "--kernel", "3|2,3"
+    options = ("--stride, --padding, --dilation, --ceil-mode, --exclude-pad, --mode, --p and "
+               "--layout")
+    metavar = ""
+    flag_help = "pooling with this window: 3 or 2,3"
+
+    def resolve_case(self, case: dict, X, grad: bool):
+        if "pool_size" not in case:
+            raise PoolingError("pool_size: got nothing; allowed: an int or a pair (h, w) of "
+                               "ints >= 1, required for op='pool2d' (op='adaptive' takes "
+                               "output_size, op='global' no window)")
+        spec = make_spec(case.pop("pool_size"), case.pop("mode", "max"), **case)
+        x = grad_input(X) if grad else as_input(X)
+        return spec.kwargs(), x, resolve(spec, x.shape)
+
+    def command_line(self, args, typed, layout: str):
+        mode = typed.mode()
+        kwargs = dict(pool_size=typed.sizes("--kernel", args.kernel, 1, "3 or 2,3"), mode=mode,
+                      stride=(typed.sizes("--stride", args.stride, 1, "2 or 2,3")
+                              if args.stride else None),
+                      padding=typed.padding(args.padding if args.padding is not None else "0"),
+                      dilation=typed.sizes("--dilation", args.dilation or "1", 1, "2 or 2,3"),
+                      ceil_mode=args.ceil_mode, count_include_pad=not args.exclude_pad,
+                      layout=layout, p=typed.power(mode))
+        if kwargs["stride"] is None:  # like the frameworks' layers: the window by default
+            kwargs["stride"] = kwargs["pool_size"]
+        return kwargs, {"pool_size": ("--kernel", args.kernel),
+                        "stride": ("--stride", args.stride),
+                        "padding": ("--padding", args.padding),
+                        "dilation": ("--dilation", args.dilation),
+                        "ceil_mode": ("--ceil-mode", None)}
+
+    def geometry(self, x_shape, pool_size=None, mode="max", *, constant_pad=None, **kwargs):
+        """``constant_pad``: ``(pads, value)``: the geometry of the input padded with that
+        constant first (a call written after an explicit pad)."""
+        spec = make_spec(pool_size, mode, **kwargs)
+        shape = list(x_shape)
+        if constant_pad is not None:
+            for axis, (before, after) in zip(spatial_axes(len(shape), spec.layout),
+                                             constant_pad[0]):
+                shape[axis] += before + after
+        return resolve(spec, tuple(shape))
+
+    def kwargs(self, geometry) -> dict:
+        return geometry.spec.kwargs()
+
+    def output_shape(self, geometry, input_shape) -> tuple[int, ...]:
+        shape = [int(v) for v in input_shape]
+        for axis, size in zip(spatial_axes(len(shape), geometry.spec.layout), geometry.out_hw):
+            shape[axis] = size
+        return tuple(shape)
+
+    def pool(self, x, geometry):
+        return pool_geometry(x, geometry)
+
+    def reference_grad(self, x, kwargs, grad_output, ties):
+        from ..gradient import pool2d_grad
+
+        return pool2d_grad(x, grad_output=grad_output, ties=ties, **kwargs)
+
+    def emulate(self, vocab, plan, geom, v, layout, mode, slices):
+        return emulate_window(vocab, plan, geom, v, layout, mode, slices=slices,
+                              run=runtime_pads(plan, geom))
+
+    def sample_limit(self, kwargs: dict) -> int:
+        """A few periods of every stride past the window."""
+        spec = make_spec(**kwargs)
+        reach = max(d * (k - 1) + 1 for k, d in zip(spec.pool_size, spec.dilation))
+        return max(reach + 4 * max(spec.stride) + 4, 16)
+
+    def period(self, kwargs: dict) -> tuple[int, ...]:
+        return make_spec(**kwargs).stride
+
+    def small_size(self, kwargs: dict) -> tuple[int, ...]:
+        """One smaller than the (dilated) window."""
+        spec = make_spec(**kwargs)
+        return tuple(max(d * (k - 1), 1) for k, d in zip(spec.pool_size, spec.dilation))
+
+    def describe(self, geometry) -> str:
+        return f"pads {geometry.pads}, output {geometry.out_hw[0]}x{geometry.out_hw[1]}"
+
+
+POOL = Pool()
