@@ -17,6 +17,7 @@ from .errors import PoolingError
 from .gradient import pool2d_grad
 from .reference import pool2d
 from .spec import Geometry, PoolSpec, make_spec, output_shape, resolve, resolve_padding
+from .version import __version__
 
 
 def translate(call: str, frm: str, shape, to=None, verify: bool = True, **kwargs):
@@ -36,7 +37,7 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
 
 _checkout.map_adapters()
 
-__all__ = ["pool2d", "pool2d_grad", "adaptive_pool2d", "global_pool2d", "compare", "compare_many", "translate", "explain", "Comparison", "BackendResult",
+__all__ = ["pool2d", "pool2d_grad", "adaptive_pool2d", "global_pool2d", "compare",
+           "compare_many", "translate", "explain", "Comparison", "BackendResult",
            "PoolingError", "output_shape", "resolve_padding", "pool_cost", "PoolCost", "cases",
-           "PoolSpec", "Geometry", "make_spec", "resolve"]
-__version__ = "0.1.0"
+           "PoolSpec", "Geometry", "make_spec", "resolve", "__version__"]

@@ -19,7 +19,8 @@ import stat
 import sys
 import textwrap
 
-from . import __version__, registry
+from . import registry
+from .version import __version__
 from .errors import PoolingError
 from .runtime import client, envs
 
@@ -120,9 +121,9 @@ def _backends(text: str | None, flag: str = "--backends") -> list[str]:
     if not names:
         raise _usage(flag, text, "no backend named",
                      ", ".join(registry.names()) + ", comma-separated")
-    from .compare import _same_backend_twice  # a name twice: refused, as the API does
+    from .compare import same_backend_twice  # a name twice: refused, as the API does
 
-    twice = _same_backend_twice(names)
+    twice = same_backend_twice(names)
     if twice:
         raise _usage(flag, text, twice, "each backend and version once, comma-separated")
     return names

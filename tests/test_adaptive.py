@@ -616,14 +616,14 @@ def test_the_rendered_plan_runs_as_printed(hook_pool, op, mode, dtype):
                                   dict(op="global", mode="lp", keepdims=False)],
                          ids=["adaptive-avg", "adaptive-max-None", "global-lp"])
 def test_a_large_reference_in_blocks_gives_the_same_numbers(monkeypatch, case):
-    import importlib
+    from pooling_xfw import blocks as in_blocks
+    from pooling_xfw.compare import resolve_case
 
-    compare = importlib.import_module("pooling_xfw.compare")  # the module, not px.compare
     x = _random((5, 7, 9, 11), "float32", 6)
-    op, _, _, geometry = compare.resolve_case(dict(case, X=x))
-    whole = ops.of(geometry).finish(geometry, compare.reference_in_blocks(x, geometry))
-    monkeypatch.setattr(compare, "REFERENCE_BLOCK_BYTES", 1000)  # blocks of a few planes
-    blocks = ops.of(geometry).finish(geometry, compare.reference_in_blocks(x, geometry))
+    op, _, _, geometry = resolve_case(dict(case, X=x))
+    whole = ops.of(geometry).finish(geometry, in_blocks.reference_in_blocks(x, geometry))
+    monkeypatch.setattr(in_blocks, "REFERENCE_BLOCK_BYTES", 1000)  # blocks of a few planes
+    blocks = ops.of(geometry).finish(geometry, in_blocks.reference_in_blocks(x, geometry))
     np.testing.assert_array_equal(blocks, whole)
     direct = (px.adaptive_pool2d(x, **{k: v for k, v in case.items() if k != "op"})
               if op is ops.ADAPTIVE else px.global_pool2d(x, "lp", keepdims=False))

@@ -7,15 +7,14 @@ the framework does.  And when a backend's emulated plan differs and its numpy ru
 numbers, ``compare`` names pooling-xfw's plan as the cause, not the framework.
 """
 import dataclasses
-import importlib
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import pooling_xfw as px
-from pooling_xfw import ops, planner, registry
+from pooling_xfw import ops, planner, registry, schedule
+from pooling_xfw.blocks import reference_in_blocks
 from pooling_xfw.compare import BackendResult, judge, resolve_case, tolerance
 from pooling_xfw.mirror import mirror, mirrored_output
 from pooling_xfw.plan import Plan, Var
@@ -23,7 +22,6 @@ from pooling_xfw.runtime import envs
 
 from .test_reference import PADDINGS, SIZES
 
-compare_module = importlib.import_module("pooling_xfw.compare")  # the name px.compare is the function
 VOCABULARIES = {name: registry.get(name).vocabulary
                 for name in registry.defaults()}
 
@@ -91,7 +89,7 @@ def test_every_backends_plan_computes_the_reference_in_numpy(case):
         return  # a draw the reference refuses (a window of padding only): nothing to plan
     with np.errstate(all="ignore"):
         reference = ops.of(geometry).finish(geometry,
-                                            compare_module.reference_in_blocks(x, geometry))
+                                            reference_in_blocks(x, geometry))
     failures = {}
     for name, vocab in VOCABULARIES.items():
         with np.errstate(all="ignore"):
@@ -171,7 +169,7 @@ def _prefix_sum_bins(vocab, plan, v, axis, layout, n, o):
 
 
 def _job(case):
-    job = compare_module._Job(dict(case), None, None)
+    job = schedule.Job(dict(case), None, None)
     job.compute_reference()
     return job
 
@@ -188,7 +186,7 @@ def test_a_difference_the_plan_itself_computes_is_named_as_the_plans(monkeypatch
     np.testing.assert_array_equal(wrong, [[[[np.inf, np.nan, np.nan, np.nan]]]])
     plan = planner.build_plan(vocab, job.op, job.geometry, x.dtype, x.shape)
     result = BackendResult("onnxruntime", "error")
-    compare_module._take_reply(result, {"status": "ok", "how": plan.describe()}, [wrong],
+    schedule.take_reply(result, {"status": "ok", "how": plan.describe()}, [wrong],
                                job.reference, job.tol, job.scale, job.bounds, job)
     assert result.status == "differ"
     assert "pooling-xfw's own plan, not onnxruntime's behaviour" in result.detail, result.detail
@@ -205,7 +203,7 @@ def test_a_difference_the_plan_does_not_compute_stays_the_frameworks():
     assert plan.path == "emulated"
     framework = np.array([[[[1.0, 2.5]]]])  # the NaN ignored
     result = BackendResult("onnxruntime", "error")
-    compare_module._take_reply(result, {"status": "ok", "how": plan.describe()}, [framework],
+    schedule.take_reply(result, {"status": "ok", "how": plan.describe()}, [framework],
                                job.reference, job.tol, job.scale, job.bounds, job)
     assert result.status == "differ"
     assert "pooling-xfw" not in result.detail

@@ -123,13 +123,14 @@ def test_every_backend_agrees_at_every_size(pool, shape):
 ], ids=lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else v)
 @pytest.mark.parametrize("mode", ["max", "avg"])
 def test_a_large_reference_in_blocks_gives_the_same_numbers(monkeypatch, shape, layout, mode):
-    compare_module = importlib.import_module("pooling_xfw.compare")
+    from pooling_xfw import blocks as in_blocks
+    from pooling_xfw.reference import pool_geometry
 
     x = np.random.default_rng(2).standard_normal(shape)
     spec = px.make_spec(3, mode, stride=2, padding=1, layout=layout)
-    whole = compare_module.pool_geometry(x, px.resolve(spec, x.shape))
-    monkeypatch.setattr(compare_module, "REFERENCE_BLOCK_BYTES", 9 * 8 * 8 * 2)  # ~2 planes
-    blocks = compare_module.reference_in_blocks(x, px.resolve(spec, x.shape))
+    whole = pool_geometry(x, px.resolve(spec, x.shape))
+    monkeypatch.setattr(in_blocks, "REFERENCE_BLOCK_BYTES", 9 * 8 * 8 * 2)  # ~2 planes
+    blocks = in_blocks.reference_in_blocks(x, px.resolve(spec, x.shape))
     assert blocks.dtype == whole.dtype and np.array_equal(blocks, whole)
 
 

@@ -138,7 +138,7 @@ def has_op_column(doc: dict) -> bool:
 def is_chapter_example(case: dict) -> bool:
     """Is this report entry one of the chapter's own examples (its name, numbers and pooling),
     not a user's case that only shares a name?"""
-    from . import jsonable
+    from .document import jsonable
     from ..cases import CHAPTER
     from ..spec import make_spec
 
