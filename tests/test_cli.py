@@ -543,8 +543,9 @@ def test_flag_errors_echo_what_was_typed(args, starts, allowed):
 def _parsed_case(*args):
     """The case ``compare`` would run for these options (parsed and checked; nothing runs)."""
     from pooling_xfw import cli
+    from pooling_xfw.cli.inputs import single_case
 
-    return cli._single_case(cli.build_parser().parse_args(
+    return single_case(cli.build_parser().parse_args(
         ["compare", "--shape", "1,1,7,7", *args]))
 
 
@@ -1467,10 +1468,11 @@ def test_case_file_ops_and_generated_inputs_are_checked_before_any_backend(tmp_p
 ], ids=["no-grad", "grad-defaults", "ties-any-case", "randn-with-seed"])
 def test_compare_reads_the_grad_options(args, grad):
     from pooling_xfw import cli as command
+    from pooling_xfw.cli.inputs import single_case
 
     parsed = command.build_parser().parse_args(["compare", "--shape", "1,1,4,4", "--kernel", "2",
                                                 *args])
-    command._single_case(parsed)
+    single_case(parsed)
     options = parsed.grad_options
     assert (None if options is None else (options.ties, options.grad_output, options.seed)) == grad
 

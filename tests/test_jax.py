@@ -41,7 +41,7 @@ def _compare(pool, x, *args, **kwargs):
 # --- the registry and the environment -------------------------------------------------------------
 
 def test_jax_is_a_default_backend():
-    from pooling_xfw.cli import _backends
+    from pooling_xfw.cli.args import backends_named as _backends
     from pooling_xfw.compare import backend_names
 
     assert JAX in registry.names() and JAX in registry.defaults()

@@ -114,7 +114,7 @@ def test_translate_runs_source_and_every_target_and_they_agree(pool, framework, 
     assert result.source_check == "agrees with the neutral spec"
     assert set(result.targets) == set(BACKENDS)
     checked = porting.sizes.verification_shapes(
-        result.source.op, porting._neutral_kwargs(result.source), shape)
+        result.source.op, porting.neutral_kwargs(result.source), shape)
     assert len(checked) >= 4  # odd, even, and the given shape
     for target in result.targets.values():
         assert target.kind in ("native", "emulated", "size-dependent"), target.verdict
@@ -158,7 +158,7 @@ def test_printed_code_gives_the_source_numbers_or_refuses_at_every_size(hook_poo
     oblong ones: the source call's numbers (run as written) where its verdict says it holds,
     a ValueError naming the condition where it does not."""
     result = porting.translate(call, framework, shape, verify=False)
-    kwargs = porting._neutral_kwargs(result.source)
+    kwargs = porting.neutral_kwargs(result.source)
     layout = kwargs["layout"]
     hook_pool.start(BACKENDS)
     ran = {name: {"held": 0, "refused": 0} for name in result.targets}
@@ -170,7 +170,7 @@ def test_printed_code_gives_the_source_numbers_or_refuses_at_every_size(hook_poo
         if result.source.keeps_padding_windows and any(
                 g.ceil_keep_out() != g.out for g in (geom.rows, geom.cols)):
             continue  # the source keeps a window of padding only: no numbers to match
-        x = porting._random_input(size, layout, seed=i)
+        x = porting.random_input(size, layout, seed=i)
         source = porting.run_native(result.source, x, hook_pool)
         for name, target in result.targets.items():
             reply, y = _run_printed(hook_pool, name, target.code, x)
@@ -210,7 +210,7 @@ def test_a_dilated_window_as_slices_holds_at_every_size(hook_pool, framework, ca
         assert target.kind == "emulated" and "this translation holds" not in target.code, (
             name, target.verdict)
         for i, hw in enumerate([(6, 6), (8, 10), (12, 7), (5, 5), (9, 9)]):
-            x = porting._random_input(porting.sizes.with_hw(shape, layout, hw), layout, i)
+            x = porting.random_input(porting.sizes.with_hw(shape, layout, hw), layout, i)
             reply, y = _run_printed(hook_pool, name, target.code, x)
             assert reply["status"] == "ok", (name, hw, reply)
             np.testing.assert_allclose(y, porting.run_native(result.source, x, hook_pool),
@@ -244,7 +244,7 @@ def test_a_target_that_fails_where_only_the_source_pools_is_narrowed(
         hook_pool.start([name])
         for hw, holds in (((bound - 1, bound - 1), False), ((bound, bound), True),
                           ((bound + 3, bound), True)):
-            x = porting._random_input(porting.sizes.with_hw(shape, layout, hw), layout, 0)
+            x = porting.random_input(porting.sizes.with_hw(shape, layout, hw), layout, 0)
             reply, y = _run_printed(hook_pool, name, target.code, x)
             if not holds:  # refused as printed, and unguarded it does not give the source's
                 assert reply["kind"] == "ValueError" and "holds for" in reply["message"]
@@ -298,7 +298,7 @@ def test_keras_same_becomes_paddles_own_same_and_holds_at_7x7(hook_pool):
     result = porting.translate(call, "tensorflow", (1, 8, 8, 3), to="paddle", verify=False)
     target = result.targets["paddle"]
     assert target.verdict == "native" and "padding='SAME'" in target.code
-    x = porting._random_input((1, 7, 7, 3), "NHWC", seed=7)
+    x = porting.random_input((1, 7, 7, 3), "NHWC", seed=7)
     keras = porting.run_native(result.source, x, hook_pool)
     assert keras.shape == px.output_shape(x.shape, 3, stride=2, padding="same", layout="NHWC")
     reply, y = _run_printed(hook_pool, "paddle", target.code, x)
@@ -312,7 +312,7 @@ def test_d2l_en_1270_port_pads_in_full_and_holds_at_5x5(hook_pool):
     target = porting.translate(call, frm, (1, 1, 4, 4), to=to, verify=False).targets[to]
     assert target.kind == "emulated" and "F.pad(x, (2, 2, 1, 1)" in target.code
     native = porting.parse(frm, call)
-    x = porting._random_input((1, 1, 5, 5), "NCHW", seed=5)
+    x = porting.random_input((1, 1, 5, 5), "NCHW", seed=5)
     reply, y = _run_printed(hook_pool, to, target.code, x)
     assert reply["status"] == "ok"
     np.testing.assert_array_equal(y, porting.run_native(native, x, hook_pool))
@@ -335,9 +335,9 @@ def test_the_source_call_as_written_differs_from_the_spec_and_is_translated_as_w
         assert target.grad_check.startswith(("agrees", "not compared")), (name, target.grad_check)
         assert target.alternative and target.alternative != target.code
         assert any("padded with 0 first" in reason for reason in target.reasons), name
-    x = porting._random_input((1, 6, 6, 2), "NHWC", seed=3)  # its top-left corner negative
+    x = porting.random_input((1, 6, 6, 2), "NHWC", seed=3)  # its top-left corner negative
     source = porting.run_native(result.source, x, hook_pool)
-    neutral = px.pool2d(x, **porting._neutral_kwargs(result.source))
+    neutral = px.pool2d(x, **porting.neutral_kwargs(result.source))
     assert not np.array_equal(source, neutral)  # the input on which the two part
     hook_pool.start(list(result.targets))
     for name, target in result.targets.items():
@@ -651,7 +651,7 @@ def test_explain_verdicts_match_what_the_frameworks_compute(pool):
         a, b = porting.parse(fa, ca), porting.parse(fb, cb)
         for _ in range(2):
             hw = (rng.randint(1, 9), rng.randint(1, 9))
-            if not (porting._geometry(a, hw) and porting._geometry(b, hw)):
+            if not (porting.explanation._geometry(a, hw) and porting.explanation._geometry(b, hw)):
                 continue
             shape = porting.sizes.with_hw((1, 2, 1, 1) if a.spec["layout"] == "NCHW"
                                           else (1, 1, 1, 2), a.spec["layout"], hw)
@@ -659,13 +659,13 @@ def test_explain_verdicts_match_what_the_frameworks_compute(pool):
             # not equivalent: both frameworks differ on the input explain shows; equivalent:
             # they agree on a random input and on ramps up and down
             inputs = [verdict.witness] if verdict.witness is not None and not \
-                verdict.equivalent else [porting._random_input(shape, a.spec["layout"], seed=s)
+                verdict.equivalent else [porting.random_input(shape, a.spec["layout"], seed=s)
                                          for s in range(2)]
             same = True
             for x in inputs:
                 ya = porting.run_native(a, x, pool)
-                xb = porting._to_layout(x, a.spec["layout"], b.spec["layout"])
-                yb = porting._to_layout(porting.run_native(b, xb, pool), b.spec["layout"],
+                xb = porting.to_layout(x, a.spec["layout"], b.spec["layout"])
+                yb = porting.to_layout(porting.run_native(b, xb, pool), b.spec["layout"],
                                         a.spec["layout"])
                 same &= ya.shape == yb.shape and bool(np.allclose(ya, yb, rtol=1e-5, atol=1e-5,
                                                                   equal_nan=True))
@@ -698,10 +698,10 @@ def test_explain_bites_are_the_sizes_where_the_frameworks_differ(pool):
     result = porting.explain(ca, fa, cb, fb, verify=False)
     differ = []
     for hw in result.tried:
-        x = porting._witness(a, b, [hw])
-        x = x if x is not None else porting._random_input((1, 1, *hw), "NCHW")
+        x = porting.explanation._witness(a, b, [hw])
+        x = x if x is not None else porting.random_input((1, 1, *hw), "NCHW")
         ya = porting.run_native(a, x, pool)
-        yb = porting._to_layout(porting.run_native(b, porting._to_layout(x, "NCHW", "NHWC"),
+        yb = porting.to_layout(porting.run_native(b, porting.to_layout(x, "NCHW", "NHWC"),
                                                    pool), "NHWC", "NCHW")
         if ya.shape != yb.shape or not np.array_equal(ya, yb):
             differ.append(hw)
@@ -830,7 +830,7 @@ SPELLINGS = [
 def test_spelling_read_with_its_imports_equals_the_framework_running_it(
         hook_pool, framework, imports, call, shape, runs):
     native = porting.parse(framework, f"{imports}\n{call}", shape=shape)
-    x = porting._random_input(shape, native.spec["layout"], seed=len(call))
+    x = porting.random_input(shape, native.spec["layout"], seed=len(call))
     expected = porting.evaluate(native, x)  # NaN where MXNet/Paddle keep a window of padding
     hook_pool.start([framework])
     reply, arrays = hook_pool.worker(framework).request(

@@ -76,7 +76,7 @@ def test_malformed_names_are_one_usage_line_naming_backends_and_the_form(typed, 
 def test_names_are_read_in_any_case_and_one_environment_named_twice_is_refused():
     """The command line and the API alike: a name given twice, in any case or spelling of its
     version, is a usage error naming both, never merged in silence."""
-    from pooling_xfw.cli import _backends
+    from pooling_xfw.cli.args import backends_named as _backends
 
     assert _backends("onnxruntime@1.22.1, PyTorch") == [EXTRA, "pytorch"]
     for typed, says in (("onnxruntime@1.22.1, ONNXRuntime@1.22.1", "'onnxruntime@1.22.1' twice"),

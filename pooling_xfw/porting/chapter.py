@@ -12,7 +12,7 @@ import numpy as np
 from ..cases import by_name
 from ..reference import pool2d
 from ..runtime.client import WorkerFailure
-from . import NativeCall, _to_layout, explain, parse, run_native, translate
+from . import NativeCall, to_layout, explain, parse, run_native, translate
 
 _TF_PAD_RECIPE = """paddings = tf.constant({paddings})
 X_padded = tf.pad(X, paddings, "CONSTANT")
@@ -90,13 +90,13 @@ class TabFinding:
 
 def _run(native: NativeCall, x: np.ndarray, pool) -> tuple[np.ndarray | None, str]:
     try:
-        return run_native(native, _to_layout(x, "NCHW", native.spec["layout"]), pool), ""
+        return run_native(native, to_layout(x, "NCHW", native.spec["layout"]), pool), ""
     except WorkerFailure as failure:
         return None, failure.reason
 
 
 def _plane(y: np.ndarray, native: NativeCall) -> np.ndarray:
-    return _to_layout(y, native.spec["layout"], "NCHW")
+    return to_layout(y, native.spec["layout"], "NCHW")
 
 
 def audit_tabs(pool=None) -> list[TabFinding]:
