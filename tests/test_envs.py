@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pooling_xfw.runtime import envs
+from pooling_xfw.runtime import envs, pins as pin_files, venvs
 from .conftest import played_by
 from pooling_xfw import registry
 
@@ -58,13 +58,13 @@ def test_two_checkouts_with_different_pins_keep_their_own_environment(tmp_path, 
                                                                       monkeypatch):
     """Real venvs (numpy from pip's cache): neither checkout rebuilds the other's."""
     first, second = _checkout(tmp_path, "a"), _checkout(tmp_path, "b", "# b differs\n")
-    monkeypatch.setattr(envs, "REQUIREMENTS_DIR", first)
+    monkeypatch.setattr(pin_files, "REQUIREMENTS_DIR", first)
     [a] = envs.create(["paddle"], progress=Messages())
-    monkeypatch.setattr(envs, "REQUIREMENTS_DIR", second)
+    monkeypatch.setattr(pin_files, "REQUIREMENTS_DIR", second)
     [b] = envs.create(["paddle"], progress=Messages())
     assert a.state == b.state == "ready" and a.python != b.python
     for pins, status in ((first, a), (second, b)):
-        monkeypatch.setattr(envs, "REQUIREMENTS_DIR", pins)
+        monkeypatch.setattr(pin_files, "REQUIREMENTS_DIR", pins)
         said = Messages()
         [again] = envs.create(["paddle"], progress=said)
         assert again.state == "ready" and again.python == status.python
@@ -90,7 +90,7 @@ def builds(monkeypatch):
         made.append(target.name)
         _fake_python(target)
 
-    monkeypatch.setattr(envs, "_build", build)
+    monkeypatch.setattr(venvs, "_build", build)
     return made
 
 
@@ -111,7 +111,7 @@ def test_an_unkeyed_environment_of_an_earlier_version_is_used_where_it_is(root, 
     assert (other / envs.STAMP).exists() and (other / "bin" / "python").exists()
     assert any(m.startswith("paddle: up to date (built by an earlier version") for m in said)
     used_by = json.loads((legacy / envs.STAMP).read_text())["used_by"]
-    assert list(used_by) == [str(envs.REQUIREMENTS_DIR)]
+    assert list(used_by) == [str(pin_files.REQUIREMENTS_DIR)]
 
 
 def _cli(capsys, *args) -> tuple[int, str]:
@@ -126,11 +126,11 @@ def test_envs_list_shows_every_environment_with_its_fingerprint_and_who_uses_it(
     first, second = _checkout(tmp_path, "a"), _checkout(tmp_path, "b", "# b differs\n")
     names = {}
     for pins in (first, second):
-        monkeypatch.setattr(envs, "REQUIREMENTS_DIR", pins)
+        monkeypatch.setattr(pin_files, "REQUIREMENTS_DIR", pins)
         envs.create(["paddle"], progress=Messages())
         names[pins] = (envs.env_name("paddle"), envs.fingerprint("paddle"))
     (first / "paddle.txt").write_text("numpy==1.0\n")  # checkout a moves on: its venv is unused
-    monkeypatch.setattr(envs, "REQUIREMENTS_DIR", second)
+    monkeypatch.setattr(pin_files, "REQUIREMENTS_DIR", second)
     code, out = _cli(capsys, "envs", "list", "--backends", "paddle")
     assert code == 0
     rows = out.splitlines()
@@ -147,10 +147,10 @@ def test_envs_prune_removes_only_what_no_checkout_uses(tmp_path, root, builds, m
                                                        capsys):
     first, second = _checkout(tmp_path, "a"), _checkout(tmp_path, "b", "# b differs\n")
     for pins in (first, second):
-        monkeypatch.setattr(envs, "REQUIREMENTS_DIR", pins)
+        monkeypatch.setattr(pin_files, "REQUIREMENTS_DIR", pins)
         envs.create(["paddle"], progress=Messages())
     used_by_a = envs.env_dir("paddle")  # b's pins
-    monkeypatch.setattr(envs, "REQUIREMENTS_DIR", first)
+    monkeypatch.setattr(pin_files, "REQUIREMENTS_DIR", first)
     mine = envs.env_dir("paddle")
     (second / "paddle.txt").write_text("numpy==1.0\n")  # b moves on: its venv is unused
     (root / "mxnet-0123abcd").mkdir()  # a build that failed: no stamp
@@ -193,8 +193,8 @@ def test_a_waiting_create_says_which_process_and_checkout_it_waits_for(tmp_path,
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
             from pathlib import Path
-            from pooling_xfw.runtime import envs
-            envs.REQUIREMENTS_DIR = Path({str(pins)!r})
+            from pooling_xfw.runtime import envs, pins, venvs
+            pins.REQUIREMENTS_DIR = Path({str(pins)!r})
             import dataclasses
             from pooling_xfw import registry
             registry.register(dataclasses.replace(registry.get("paddle"), module="json"))
@@ -205,12 +205,12 @@ def test_a_waiting_create_says_which_process_and_checkout_it_waits_for(tmp_path,
                 python.parent.mkdir(parents=True)
                 python.write_text("#!/bin/sh\\nexec {sys.executable} \\"$@\\"\\n")
                 python.chmod(0o755)
-            envs._build = build
+            venvs._build = build
             envs.create(["paddle"], progress=lambda *a: None)
             """)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         assert builder.stdout.readline() == "building\n"
-        monkeypatch.setattr(envs, "REQUIREMENTS_DIR", pins)
+        monkeypatch.setattr(pin_files, "REQUIREMENTS_DIR", pins)
         said = Messages()
         [status] = envs.create(["paddle"], progress=said)
     finally:
@@ -350,9 +350,9 @@ def test_a_read_only_directory_of_current_environments_still_serves(tmp_path):
 def test_checkouts_with_the_same_pins_share_one_environment_and_each_is_recorded(
         tmp_path, root, builds, monkeypatch):
     first, second = _checkout(tmp_path, "a"), _checkout(tmp_path, "b")
-    monkeypatch.setattr(envs, "REQUIREMENTS_DIR", first)
+    monkeypatch.setattr(pin_files, "REQUIREMENTS_DIR", first)
     envs.create(["paddle"], progress=Messages())
-    monkeypatch.setattr(envs, "REQUIREMENTS_DIR", second)
+    monkeypatch.setattr(pin_files, "REQUIREMENTS_DIR", second)
     python = envs.interpreter("paddle")  # a run of b: no build, its use recorded
     assert builds == [envs.env_name("paddle")] and python.startswith(str(envs.env_dir("paddle")))
     [venv] = envs.environments(["paddle"])

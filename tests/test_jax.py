@@ -19,7 +19,7 @@ import pytest
 
 import pooling_xfw as px
 from pooling_xfw import registry
-from pooling_xfw.runtime import envs
+from pooling_xfw.runtime import envs, interpreters, pins as pin_files
 from pooling_xfw.runtime.client import WorkerFailure, WorkerPool
 
 from .conftest import started
@@ -55,14 +55,14 @@ def test_its_pins_name_the_base_python_and_key_the_venv():
     assert all(envs.base_python_version(b) is None for b in registry.defaults() if b != JAX)
     python, version = envs.base_python(JAX)
     assert version.startswith("3.12.")
-    assert envs._python_version_of(python) == version
-    assert envs.fingerprint(JAX) == envs._fingerprint_of(envs.pins_text(JAX), version)
-    assert envs.fingerprint(JAX) != envs._fingerprint_of(envs.pins_text(JAX),
+    assert envs.python_version_of(python) == version
+    assert envs.fingerprint(JAX) == envs.fingerprint_of(envs.pins_text(JAX), version)
+    assert envs.fingerprint(JAX) != envs.fingerprint_of(envs.pins_text(JAX),
                                                          sys.version.split()[0])
     venv = envs.current_dir(JAX)
     assert venv == envs.env_dir(JAX) and venv.name == envs.env_name(JAX)
-    assert envs._read_stamp(venv)["python"] == version
-    assert envs._python_version_of(envs.interpreter(JAX)) == version
+    assert envs.read_stamp(venv)["python"] == version
+    assert envs.python_version_of(envs.interpreter(JAX)) == version
 
 
 def test_envs_create_reuses_the_venv(capsys):
@@ -88,8 +88,8 @@ def pins_asking(tmp_path, monkeypatch):
         pins = tmp_path / "pins"
         pins.mkdir(exist_ok=True)
         (pins / "jax.txt").write_text(f"# python: {version}\njax==0.12.0.1\n")
-        monkeypatch.setattr(envs, "REQUIREMENTS_DIR", pins)
-        monkeypatch.setattr(envs, "_base_found", {})
+        monkeypatch.setattr(pin_files, "REQUIREMENTS_DIR", pins)
+        monkeypatch.setattr(interpreters, "_base_found", {})
     return ask
 
 
@@ -114,7 +114,7 @@ def test_base_python_through_pyenv_when_path_has_only_a_failing_shim(tmp_path, m
                                    f"echo {os.path.dirname(os.path.dirname(real))}")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")
     python, found = envs.base_python(JAX)
-    assert found == version and envs._python_version_of(python) == version
+    assert found == version and envs.python_version_of(python) == version
     assert python.startswith(os.path.dirname(os.path.dirname(real)))
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import pooling_xfw as px
-from pooling_xfw.runtime import client, envs, transfer
+from pooling_xfw.runtime import client, envs, pins as pin_files, transfer
 from pooling_xfw.runtime.client import WorkerFailure, WorkerPool
 from pooling_xfw import registry
 
@@ -521,14 +521,14 @@ def test_a_signal_to_the_caller_kills_every_worker(tmp_path, signum):
 def test_a_run_leaves_no_temporary_directories(tmp_path):
     """Nothing of the run is left in the temp dir or shared memory (other runs on the machine
     may come and go meanwhile: only this run's names count, its pid in them)."""
-    before = set(os.listdir("/tmp")) | set(os.listdir(client._shm_root()))
+    before = set(os.listdir("/tmp")) | set(os.listdir(client.shm_root()))
     proc = subprocess.Popen([sys.executable, "-m", "pooling_xfw", "compare", "--shape",
                              "2,16,64,64", "--kernel", "2", "--backends", "pytorch,mxnet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, PYTHONPATH=str(envs.PROJECT_ROOT)))
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
-    after = set(os.listdir("/tmp")) | set(os.listdir(client._shm_root()))
+    after = set(os.listdir("/tmp")) | set(os.listdir(client.shm_root()))
     left = [n for n in after - before if n.startswith("pooling-xfw") and (
         f"-{proc.pid}-" in n or not n.split("-")[2].isdigit())]
     assert not left
@@ -568,7 +568,7 @@ def test_a_changed_pin_changes_only_that_fingerprint(monkeypatch, tmp_path):
     for backend in BACKENDS:
         text = envs.requirements(backend).read_text()
         (changed / f"{backend}.txt").write_text(text + ("# bump\n" if backend == "paddle" else ""))
-    monkeypatch.setattr(envs, "REQUIREMENTS_DIR", changed)
+    monkeypatch.setattr(pin_files, "REQUIREMENTS_DIR", changed)
     after = {b: envs.fingerprint(b) for b in BACKENDS}
     assert [b for b in BACKENDS if before[b] != after[b]] == ["paddle"]
 

@@ -21,7 +21,7 @@ import pooling_xfw as px
 from pooling_xfw import report
 from pooling_xfw.cases import CHAPTER
 from pooling_xfw.errors import PoolingError
-from pooling_xfw.runtime import envs
+from pooling_xfw.runtime import envs, pins as pin_files, venvs
 
 from .conftest import played_by, started
 
@@ -182,8 +182,8 @@ def test_the_plain_name_and_the_pinned_version_are_the_pins_file_itself():
 
 def test_a_file_of_its_own_replaces_the_derived_pins(tmp_path, monkeypatch):
     for file in ("onnxruntime.txt", "versions.txt"):
-        (tmp_path / file).write_bytes((envs.REQUIREMENTS_DIR / file).read_bytes())
-    monkeypatch.setattr(envs, "REQUIREMENTS_DIR", tmp_path)
+        (tmp_path / file).write_bytes((pin_files.REQUIREMENTS_DIR / file).read_bytes())
+    monkeypatch.setattr(pin_files, "REQUIREMENTS_DIR", tmp_path)
     derived = envs.fingerprint("onnxruntime@1.21.0")
     (tmp_path / "onnxruntime@1.21.0.txt").write_text("onnxruntime==1.21.0\nnumpy==2.4.6\n")
     assert envs.pins_text("onnxruntime@1.21.0") == b"onnxruntime==1.21.0\nnumpy==2.4.6\n"
@@ -207,7 +207,7 @@ def fake_root(tmp_path, monkeypatch):
         python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
         python.chmod(0o755)
 
-    monkeypatch.setattr(envs, "_build", build)
+    monkeypatch.setattr(venvs, "_build", build)
     return tmp_path / "envs", made, played.__version__
 
 

@@ -21,9 +21,9 @@ not each spin a thread per core.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import platform
+import sys
 import time
 
 PROTOCOL = 3
@@ -88,7 +88,7 @@ def serve(channel, backend: str, adapter: str, hooks: bool = False,
         os.environ.update(declared.environment)
         adapter = declared.adapter
         adapter.VOCABULARY.namespace()  # the framework import, paid once
-        version = str(importlib.import_module(declared.module).__version__)
+        version = str(sys.modules[declared.module].__version__)
     except Exception as exc:  # a broken environment: say why, then stop
         channel.send({"protocol": PROTOCOL, "ok": False, "error": _one_line(exc)})
         return
