@@ -33,7 +33,7 @@ from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import (ANY_CPU_PLAN, FLOATS, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr
-from pooling_xfw.planner import ALL_DTYPES, Vocabulary, index_list
+from pooling_xfw.vocabulary import ALL_DTYPES, Vocabulary, index_list
 from pooling_xfw.spec import size_dependent
 
 from . import jax_dialect

@@ -6,7 +6,7 @@ are never passed), ``pooling_convention='valid'`` for floor and ``'full'`` for c
 window is dropped at any input size (``full`` keeps a last window that starts in the padding,
 PyTorch and the reference drop it: ``spec.ceil_keeps_every_window``), and ``'full'`` cropped to
 the spec's window count computed from the input's shape when the code runs where some size
-drops one (``planner.keep_spec_windows``),
+drops one (``emulation.keep_spec_windows``),
 ``count_include_pad``, NCHW and NHWC layouts.  Emulated: SAME and SAME_LOWER (MXNet has no SAME:
 pads computed from the input's shape when the code runs), asymmetric and wide pads,
 dilation (MXNet has none), lp.
@@ -21,7 +21,7 @@ Adaptive avg: native ``mx.nd.contrib.AdaptiveAvgPooling2D`` (legacy NDArray, NCH
 bins are the reference's; not in ``npx``).  Adaptive max: MXNet has none, so it is emulated
 from ``npx.pooling``: per axis, the max pooling (stride 1) of both bin lengths, concatenated,
 and ``mnp.take`` of each bin's window, the bins computed from the input's shape when the code
-runs (``planner._runtime_axis``): the code holds for every size.  An output axis given as None
+runs (``emulation._runtime_axis``): the code holds for every size.  An output axis given as None
 is the input's size read at run time (``H = x.shape[2]``), never a number baked in.  Global
 max/avg: native ``npx.pooling(global_pool=True)`` (Gluon's ``GlobalMaxPool2D`` /
 ``GlobalAvgPool2D``; it ignores ``kernel`` and ``pad``), NCHW and NHWC.  Its max pooling ignores
@@ -35,8 +35,8 @@ from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import (CONVENTIONS, EARLIER_PROBE, FIRST_MACHINE, FLOATS, GRADIENT_ERROR,
                                   ANY_CPU_PLAN, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
-from pooling_xfw.planner import (TO_NCHW, TO_NHWC, Vocabulary, index_list, keep_spec_windows,
-                                 out_hw_at_run_time)
+from pooling_xfw.emulation import keep_spec_windows, out_hw_at_run_time
+from pooling_xfw.vocabulary import TO_NCHW, TO_NHWC, Vocabulary, index_list
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
 from . import mxnet_dialect

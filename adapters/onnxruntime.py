@@ -53,7 +53,8 @@ from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import (ANY_CPU_PLAN, CONVENTIONS, FLOATS, INTEL_XEON, MAX_TIES_BACKWARD,
                                   NAN_IN_A_MAX, ONLY_INFINITE, ZEN4, Backend, Option, recorded)
 from pooling_xfw.plan import Attr, Call, Expr, Var, render_value
-from pooling_xfw.planner import Vocabulary, runtime_pads
+from pooling_xfw.emulation import runtime_pads
+from pooling_xfw.vocabulary import Vocabulary
 from pooling_xfw.spec import size_dependent
 
 

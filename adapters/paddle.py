@@ -8,7 +8,7 @@ than the input), ``exclusive = not count_include_pad`` (Paddle's default ``exclu
 excludes padding), ``ceil_mode`` at every size (Paddle keeps a last window that starts in the padding and fills
 it with -3.4e38 or NaN: where the spec drops one at some size, ``spec.ceil_keeps_every_window``
 False, the output is cropped to the spec's window count computed from the input's shape when
-the code runs, ``planner.keep_spec_windows``), NCHW and NHWC.  Emulated with pads computed from
+the code runs, ``emulation.keep_spec_windows``), NCHW and NHWC.  Emulated with pads computed from
 the input's shape when the code runs (for every size): SAME_LOWER, and SAME for avg counting
 the padding.  Emulated: dilation (Paddle has none), lp, and
 include-pad avg with asymmetric pads:
@@ -41,8 +41,8 @@ from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import (ANY_CPU, ANY_CPU_PLAN, FIRST_MACHINE, FLOAT64_BACKWARD_IN_FLOAT32,
                                   FLOATS, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
-from pooling_xfw.planner import (Vocabulary, index_list, keep_spec_windows,
-                                 out_hw_at_run_time)
+from pooling_xfw.emulation import keep_spec_windows, out_hw_at_run_time
+from pooling_xfw.vocabulary import Vocabulary, index_list
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
 from . import paddle_dialect

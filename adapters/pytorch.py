@@ -27,7 +27,8 @@ from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import (ANY_CPU_PLAN, FIRST_MACHINE, FLOATS, INTEL_XEON, MAX_TIES_BACKWARD,
                                   NAN_IN_A_MAX, ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr
-from pooling_xfw.planner import TO_NCHW, Vocabulary, out_hw_at_run_time
+from pooling_xfw.emulation import out_hw_at_run_time
+from pooling_xfw.vocabulary import TO_NCHW, Vocabulary
 
 from . import pytorch_dialect
 

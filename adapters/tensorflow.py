@@ -13,7 +13,7 @@ integers in float64, exact for |values| < 2**53, larger refused); avg/lp in floa
 (TF avg takes floats only).
 
 Adaptive: TensorFlow has no adaptive op, so it is emulated with its own pooling, the bins
-computed from the input's shape when the code runs (``planner._runtime_axis``), so the code
+computed from the input's shape when the code runs (``emulation._runtime_axis``), so the code
 holds for every input size: per axis of ``n`` cells and ``o`` outputs, ``k = -(-n // o)``, one
 ``tf.nn.max_pool2d``/``avg_pool2d`` of every window of ``k`` cells and one of ``min(k + 1, n)``
 (stride 1: a bin is ``k`` or ``k + 1`` cells long), ``tf.concat`` and one ``tf.gather`` of each
@@ -34,7 +34,7 @@ from pooling_xfw.backend import (ANY_CPU, ANY_CPU_PLAN, CONVENTIONS, EARLIER_PRO
                                   FLOATS, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr
-from pooling_xfw.planner import Vocabulary, index_list
+from pooling_xfw.vocabulary import Vocabulary, index_list
 from pooling_xfw.spec import size_dependent
 
 from . import tensorflow_dialect

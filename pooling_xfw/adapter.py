@@ -9,14 +9,18 @@ autograd: ``Vocabulary.gradient``; an emulated plan is differentiated as the gra
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
+from . import registry
 from .errors import PoolingError, one_line
 from .gradient import grad_input, output_shape_of, upstream
 from .ops import ADAPTIVE, GLOBAL, POOL, Operation
 from .plan import Plan
-from .planner import Vocabulary, build_plan
+from .planner import build_plan
 from .reference import as_input
+from .vocabulary import Vocabulary
 
 
 class BackendError(RuntimeError):
@@ -86,7 +90,7 @@ def run_grad(vocab: Vocabulary, op: Operation, X, grad_output=None, **kwargs
     layout = geom.spec.layout
     x4 = as_4d(x, layout).astype(the_plan.handover or x.dtype.newbyteorder("="), copy=False)
     up4 = as_4d(up, layout).astype(up.dtype.newbyteorder("="), copy=False)
-    ns = vocab.namespace()
+    ns = framework_namespace(vocab)
     try:
         y, grad = vocab.gradient(ns, lambda t: the_plan.execute(ns, t), vocab.to_tensor(ns, x4),
                                  vocab.to_tensor(ns, up4))
@@ -127,9 +131,29 @@ def _check_exact(vocab: Vocabulary, the_plan: Plan, x: np.ndarray) -> None:
             f"for {vocab.name}, which pools {x.dtype} in float64: |values| < 2**53")
 
 
+def framework_namespace(vocab: Vocabulary) -> dict:
+    """The names ``vocab``'s plans call (its framework, imported on first use).
+
+    Raises:
+        BackendError: the framework cannot be imported in this interpreter (an adapter used
+            outside its backend's environment): one line naming the backend, the module and
+            where it does run.
+    """
+    try:
+        return vocab.namespace()
+    except ImportError as exc:
+        module = registry.get(vocab.name).module if vocab.name in registry.names() else "?"
+        raise BackendError(
+            f"{vocab.name}: its framework ({module}) cannot be imported by this interpreter "
+            f"({sys.executable}: {one_line(exc)}); run it in its environment: "
+            f"`pooling-xfw envs create --backends {vocab.name}`, then px.compare(..., "
+            f"backends=[{vocab.name!r}]) runs it there, or call this adapter from that "
+            f"environment's python") from None
+
+
 def execute(vocab: Vocabulary, the_plan: Plan, x4: np.ndarray) -> np.ndarray:
     """Run ``the_plan`` on a 4-D array with ``vocab``'s framework; its failures as BackendError."""
-    ns = vocab.namespace()
+    ns = framework_namespace(vocab)
     try:
         return vocab.to_numpy(ns, the_plan.execute(ns, vocab.to_tensor(ns, x4)))
     except PoolingError:  # the toolkit's own (a model that cannot be saved), not the framework's

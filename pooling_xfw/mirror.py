@@ -24,7 +24,8 @@ import numpy as np
 
 from .adaptive import AdaptiveGeometry, pool_adaptive
 from .plan import Plan, Var
-from .planner import Vocabulary, build_plan, index_list
+from .planner import build_plan
+from .vocabulary import Vocabulary, index_list
 from .reference import pool_geometry
 from .spec import make_spec, resolve
 

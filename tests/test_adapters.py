@@ -416,3 +416,24 @@ def _run_in_process(backend: str, tmp_path_factory) -> dict:
 def test_read_only_input_in_process(tmp_path_factory, backend, case):
     status, detail = _run_in_process(backend, tmp_path_factory)[case]
     assert status == "agree", f"{status}: {detail}"
+
+
+def test_an_adapter_outside_its_environment_says_where_it_runs():
+    """An adapter imported where its framework is not (this toolkit's own interpreter) fails on
+    use with one line naming the backend, its module and the fix, not an ImportError from deep
+    inside the adapter."""
+    import importlib.util
+
+    from pooling_xfw.adapter import BackendError
+
+    missing = [b for b in registry.backends() if importlib.util.find_spec(b.module) is None]
+    if not missing:
+        pytest.skip("every framework imports here")
+    backend = missing[0]
+    with pytest.raises(BackendError) as caught:
+        backend.adapter.pool2d(np.ones((1, 1, 4, 4), np.float32), 2)
+    message = str(caught.value)
+    assert message.startswith(f"{backend.name}: its framework ({backend.module}) cannot be "
+                              f"imported by this interpreter")
+    assert f"pooling-xfw envs create --backends {backend.name}" in message
+    assert caught.value.__cause__ is None and "\n" not in message

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import pooling_xfw as px
-from pooling_xfw import ops, planner, registry, schedule
+from pooling_xfw import emulation, ops, planner, registry, schedule
 from pooling_xfw.blocks import reference_in_blocks
 from pooling_xfw.compare import BackendResult, judge, resolve_case, tolerance
 from pooling_xfw.mirror import mirror, mirrored_output
@@ -140,7 +140,7 @@ def test_a_backends_primitives_are_its_frameworks_own_calls(name):
                                                                    plan.emulated_by)
 
 
-_EACH_BIN = planner._each_bin
+_EACH_BIN = emulation._each_bin
 
 
 def _prefix_sum_bins(vocab, plan, v, axis, layout, n, o):
@@ -148,21 +148,21 @@ def _prefix_sum_bins(vocab, plan, v, axis, layout, n, o):
     a difference of running sums, which an inf or a swamping value spoils for every later bin."""
     if axis == "H":  # the test's input has one row: its one bin as it is
         return _EACH_BIN(vocab, plan, v, axis, layout, n, o)
-    dim = planner._axis_of(layout, axis)
+    dim = emulation._axis_of(layout, axis)
     size = 4  # the test's input length: running sums by shifted adds
     running = v
     for shift in (1, 2):
         before = ((0, 0), (shift, 0))
         shifted = vocab.getitem(plan, vocab.pad(plan, running, before, 0, layout),
-                                planner._axis_cut(layout, axis, slice(0, size)))
+                                emulation._axis_cut(layout, axis, slice(0, size)))
         running = vocab.add(plan, running, shifted)
     plan.emulate("prefix sums")
     parts = []
     for i in range(o):  # one cell per bin here: c[i] - c[i - 1]
-        last = vocab.getitem(plan, running, planner._axis_cut(layout, axis, slice(i, i + 1)))
+        last = vocab.getitem(plan, running, emulation._axis_cut(layout, axis, slice(i, i + 1)))
         if i:
             before = vocab.getitem(plan, running,
-                                   planner._axis_cut(layout, axis, slice(i - 1, i)))
+                                   emulation._axis_cut(layout, axis, slice(i - 1, i)))
             last = vocab.add(plan, last, vocab.negative(plan, before))
         parts.append(last)
     return vocab.concat(plan, parts, dim)
@@ -177,7 +177,7 @@ def _job(case):
 def test_a_difference_the_plan_itself_computes_is_named_as_the_plans(monkeypatch):
     """A backend whose emulated plan gives ``[inf, nan, nan, nan]``: the numpy run of the same
     plan gives it too, so the report blames pooling-xfw's plan, not the framework."""
-    monkeypatch.setattr(planner, "_each_bin", _prefix_sum_bins)
+    monkeypatch.setattr(emulation, "_each_bin", _prefix_sum_bins)
     x = np.array([np.inf, 1, 2, 3]).reshape(1, 1, 1, 4)
     case = dict(X=x, op="adaptive", output_size=(1, 4), mode="avg")
     job = _job(case)

@@ -29,7 +29,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import Backend
-from pooling_xfw.planner import ALL_DTYPES, Vocabulary, index_list
+from pooling_xfw.vocabulary import ALL_DTYPES, Vocabulary, index_list
 
 import xfw_numpy_double_dialect
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..adaptive import (ADAPTIVE_MODES, make_adaptive_spec, pool_adaptive, resolve_adaptive)
 from ..errors import PoolingError
 from ..reference import as_input
-from ..planner import Vocabulary, emulate_bins
+from ..emulation import emulate_bins
+from ..vocabulary import Vocabulary
 from .base import Operation
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..adaptive import GLOBAL_MODES, resolve_global
 from ..reference import as_input, pool_geometry
-from ..planner import Vocabulary, emulate_window, runtime_pads
+from ..emulation import emulate_window, runtime_pads
+from ..vocabulary import Vocabulary
 from .base import Operation
 
 

@@ -7,7 +7,7 @@ from ..errors import PoolingError
 from ..gradient import grad_input
 from ..reference import as_input, pool_geometry
 from ..spec import MODES, make_spec, resolve, spatial_axes
-from ..planner import emulate_window, runtime_pads
+from ..emulation import emulate_window, runtime_pads
 from .base import Operation
 
 

@@ -1,0 +1,198 @@
+"""What an adapter supplies to the planner: its framework's spelling of a handful of primitives
+(``Vocabulary``: pad, an unpadded floor pooling, elementwise maximum, cast, transpose, ...),
+and in ``native`` the one framework call that computes a spec when the framework can express
+it; every dtype a framework may be asked to pool (``ALL_DTYPES``)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .adaptive import AdaptiveGeometry, GlobalGeometry
+from .plan import Expr, Plan, Var
+from .spec import Geometry
+
+
+ALL_DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+              "uint16", "uint32", "uint64")
+
+
+class Vocabulary:
+    """How one framework spells the primitives; subclassed once per adapter."""
+
+    name = ""
+    imports: tuple[str, ...] = ()
+    layouts: tuple[str, ...] = ("NCHW",)  # layouts its pooling kernels take
+    pool_dtypes: tuple[str, ...] = ("float16", "float32", "float64")  # dtypes its max pools
+    tensor_dtypes: tuple[str, ...] = ALL_DTYPES  # numpy dtypes it builds tensors from
+    #: by dtype, the finite value its max pooling starts from (and pads with) where that lies
+    #: above the dtype's lowest: a window of values all below it comes out as that value
+    max_pool_start: dict[str, float] = {}
+    #: by dtype, why its average pooling cannot compute in it (ONNX Runtime's ``AveragePool``
+    #: has no float64 kernel): such an average is each window's own cells summed (``_pool``)
+    avg_missing: dict[str, str] = {}
+
+    # primitives: each appends steps to ``plan`` and returns the Var of the result
+    def pad(self, plan: Plan, v: Var, pads, value, layout: str) -> Var:
+        raise NotImplementedError
+
+    def pool(self, plan: Plan, v: Var, mode: str, kernel, stride, layout: str) -> Var:
+        """Unpadded, floor-mode max/avg pooling (the one primitive every framework has)."""
+        raise NotImplementedError
+
+    #: the framework's elementwise functions: {"maximum": ..., "abs": ..., "ones_like": ...,
+    #: "zeros_like": ..., "where": ...}
+    functions: dict[str, str] = {}
+
+    def where(self, plan: Plan, condition: Var, a: Var, b: Var) -> Var:
+        return plan.call(self.functions["where"], condition, a, b)
+
+    def zeros_like(self, plan: Plan, v: Var) -> Var:
+        return plan.call(self.functions["zeros_like"], v)
+
+    def maximum(self, plan: Plan, a: Var, b: Var) -> Var:
+        return plan.call(self.functions["maximum"], a, b)
+
+    def abs(self, plan: Plan, v: Var) -> Var:
+        return plan.call(self.functions["abs"], v)
+
+    def ones_like(self, plan: Plan, v: Var) -> Var:
+        return plan.call(self.functions["ones_like"], v)
+
+    def power(self, plan: Plan, v: Var, exponent: float) -> Var:
+        return plan.call("op:pow", v, exponent)
+
+    # Python's operators on tensors; a framework whose steps build a graph spells them as nodes
+    def add(self, plan: Plan, a: Var, b: Var) -> Var:
+        return plan.call("op:add", a, b)
+
+    def multiply(self, plan: Plan, v: Var, factor) -> Var:
+        return plan.call("op:mul", v, factor)
+
+    def divide(self, plan: Plan, a: Var, b: Var) -> Var:
+        return plan.call("op:div", a, b)
+
+    def negative(self, plan: Plan, v: Var) -> Var:
+        return plan.call("op:neg", v)
+
+    def equal(self, plan: Plan, v: Var, value) -> Var:
+        return plan.call("op:eq", v, value)
+
+    def getitem(self, plan: Plan, v: Var, index: tuple[slice, ...]) -> Var:
+        """``v[index]``: basic slicing of a 4-D tensor (slices with steps >= 1)."""
+        return plan.call("op:getitem", v, index)
+
+    def reduce(self, plan: Plan, v: Var, mode: str, axis: int) -> Var:
+        """The ``mode`` ('avg') of ``v`` over ``axis``, kept as an axis of size 1: the mean of
+        a bin's own cells, where ``avg_missing`` leaves no average pooling for a bin length
+        known only when the plan runs."""
+        raise NotImplementedError
+
+    def finish(self, plan: Plan, y: Var, dtype: np.dtype, out_dtype: np.dtype,
+               layout: str) -> Var:
+        """The plan's last steps after ``y``, the result: nothing for an eager framework; a
+        graph framework builds and runs its model of the steps here (``x``: a 4-D ``layout``
+        array of ``dtype``; ``y``: ``out_dtype``)."""
+        return y
+
+    def cast(self, plan: Plan, v: Var, dtype: str) -> Var:
+        raise NotImplementedError
+
+    def invert(self, plan: Plan, v: Var) -> Var:
+        raise NotImplementedError
+
+    def transpose(self, plan: Plan, v: Var, perm: tuple[int, ...]) -> Var:
+        raise NotImplementedError
+
+    def native(self, plan: Plan, geom: Geometry, v: Var, layout: str, mode: str) -> Var | None:
+        """One framework call computing ``mode`` ('max' or 'avg') of ``geom``, or None.
+
+        For a size-dependent spec (``spec.size_dependent``: ``"same"``, ``ceil_mode`` with a
+        stride above 1), a call only where the framework's own spelling computes the spec at
+        every input size (TensorFlow's ``SAME``, PyTorch's ``ceil_mode``); else None, and the
+        planner computes the pads from the input's shape when the plan runs."""
+        return None
+
+    def native_lp(self, plan: Plan, geom: Geometry, v: Var, layout: str) -> Var | None:
+        """The framework's own lp pooling of ``geom`` (``(sum |x|^p)^(1/p)``, padding adding
+        0), or None: then it is emulated from abs, power and a window sum."""
+        return None
+
+    # adaptive and global pooling
+    def adaptive_layouts(self, mode: str) -> tuple[str, ...]:
+        """The layouts its adaptive ``mode`` pooling is computed in."""
+        return self.layouts
+
+    def global_layouts(self, mode: str) -> tuple[str, ...]:
+        """The layouts its global ``mode`` pooling is computed in."""
+        return self.layouts
+
+    def adaptive_dtypes(self) -> tuple[str, ...]:
+        """The dtypes its adaptive max takes (others are cast, as for ``pool_dtypes``)."""
+        return self.pool_dtypes
+
+    def global_dtypes(self) -> tuple[str, ...]:
+        """The dtypes its global max takes (others are cast, as for ``pool_dtypes``)."""
+        return self.pool_dtypes
+
+    def native_adaptive(self, plan: Plan, geom: AdaptiveGeometry, v: Var, layout: str,
+                        mode: str) -> Var | None:
+        """The framework's own adaptive ``mode`` pooling of ``geom``, or None."""
+        return None
+
+    def native_global(self, plan: Plan, geom: GlobalGeometry, v: Var, layout: str,
+                      mode: str) -> Var | None:
+        """The framework's own global ``mode`` ('max' or 'avg') pooling, keeping H and W as
+        axes of size 1, or None (then it is planned as the pooling with the whole window)."""
+        return None
+
+    def gather(self, plan: Plan, v: Var, indices, axis: int) -> Var:
+        """``v``'s entries ``indices`` along ``axis`` (repeats allowed): a list of ints, or an
+        ``Expr`` that is one when the plan runs (``index_list`` passes either on)."""
+        raise NotImplementedError
+
+    def concat(self, plan: Plan, values: list[Var], axis: int) -> Var:
+        raise NotImplementedError
+
+    # what a backend needs at run time
+    def namespace(self) -> dict:
+        raise NotImplementedError
+
+    def to_tensor(self, ns: dict, array: np.ndarray):
+        raise NotImplementedError
+
+    def to_numpy(self, ns: dict, tensor) -> np.ndarray:
+        raise NotImplementedError
+
+    def plan_details(self, plan) -> list[str]:
+        """What a translation shows of ``plan`` besides its code, one line each (ONNX
+        Runtime: each pooling node with all its attributes); none by default."""
+        return []
+
+    # the backward pass: the framework's autograd around a plan's steps
+    #: why the framework has no gradient to compare (an inference runtime); "" when it has one
+    no_autograd: str = ""
+    #: gradients the framework's autograd does not have, by design, for some plans: a fragment of
+    #: the error it raises -> why (JAX has no VJP for a dilated max): not compared, as
+    #: ``no_autograd``; any other error of its autograd is an error
+    no_gradient_for: dict[str, str] = {}
+
+    def gradient_gap(self, message: str) -> str | None:
+        """Why there is no gradient to compare, when ``message`` (the autograd's error) is a
+        gap by design (``no_gradient_for``); None for any other failure."""
+        return next((why for fragment, why in self.no_gradient_for.items()
+                     if fragment in message), None)
+    #: ``Plan.backward``: the rendered "record and backprop" (``{forward}``: the steps)
+    backward: tuple[str, ...] = ()
+
+    def gradient(self, ns: dict, forward, x, grad_output):
+        """``(y, grad_input)``: ``y = forward(x)`` recorded by the framework's autograd and
+        backpropagated with ``grad_output`` (tensors in, tensors out), as ``backward`` renders."""
+        raise NotImplementedError
+
+
+TO_NHWC, TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
+
+
+def index_list(indices):
+    """Gather indices as a step argument: an ``Expr`` (a list computed when the plan runs) as
+    it is, anything else as a list of ints."""
+    return indices if isinstance(indices, Expr) else [int(i) for i in indices]
