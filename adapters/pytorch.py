@@ -138,7 +138,6 @@ class Torch(Vocabulary):
         return plan.call(f"F.adaptive_{mode}_pool2d", v, 1)
 
 
-FLOATS = ("float16", "float32", "float64")
 VOCABULARY = Torch()
 pool2d, plan, run = bind(VOCABULARY)
 adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCABULARY)

@@ -48,8 +48,8 @@ import numpy as np
 
 from .errors import PoolingError
 from .reference import _spatial, as_input, mean_of, output_dtype, pool_geometry, work_dtype
-from .spec import (LAYOUTS, MAX_SIZE, Geometry, _fail, _is_int, format_bytes, make_spec,
-                   memory_limit, resolve, spatial_axes)
+from .spec import (LAYOUTS, MAX_SIZE, Geometry, _fail, _is_int, axis_names, format_bytes,
+                   make_spec, memory_limit, resolve, spatial_axes)
 
 ADAPTIVE_MODES = ("max", "avg")
 GLOBAL_MODES = ("max", "avg", "lp")
@@ -155,25 +155,40 @@ class Bins:
 
 @dataclasses.dataclass(frozen=True)
 class AdaptiveGeometry:
-    """An ``AdaptiveSpec`` resolved against an input's (H, W): the bins of both axes."""
+    """An ``AdaptiveSpec`` resolved against an input's spatial axes: the bins of each axis, in
+    the layout's order (H, W for 2-D)."""
 
     spec: AdaptiveSpec
-    rows: Bins
-    cols: Bins
+    axes: tuple[Bins, ...]
 
     @property
-    def out_hw(self) -> tuple[int, int]:
-        return self.rows.out, self.cols.out
+    def rows(self) -> Bins:
+        """The first spatial axis's bins (H), for code written for 2-D."""
+        return self.axes[0]
+
+    @property
+    def cols(self) -> Bins:
+        """The last spatial axis's bins (W), for code written for 2-D."""
+        return self.axes[-1]
+
+    @property
+    def out(self) -> tuple[int, ...]:
+        """The output's length along each spatial axis."""
+        return tuple(b.out for b in self.axes)
+
+    @property
+    def out_hw(self) -> tuple[int, ...]:
+        return self.out
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
-        h_axis, w_axis = spatial_axes(len(input_shape), self.spec.layout)
         shape = [int(v) for v in input_shape]
-        shape[h_axis], shape[w_axis] = self.out_hw
+        for axis, out in zip(spatial_axes(len(input_shape), self.spec.layout), self.out):
+            shape[axis] = out
         return tuple(shape)
 
     def divisor(self) -> np.ndarray:
-        """(out_h, out_w) cells of every bin, the avg divisor."""
-        return np.outer(self.rows.lengths, self.cols.lengths)
+        """The cells of every bin, the avg divisor, shaped as the output's spatial axes."""
+        return functools.reduce(np.multiply.outer, (b.lengths for b in self.axes))
 
     def check_fits(self, input_shape: Sequence[int], dtype) -> None:
         """Refuse (``PoolingError`` naming ``output_size``) an output, or the half-pooled array
@@ -199,12 +214,12 @@ class AdaptiveGeometry:
 
 def resolve_adaptive(spec: AdaptiveSpec, input_shape: Sequence[int]) -> AdaptiveGeometry:
     """The bins of ``spec`` for an input of ``input_shape`` (rank 2-4, in ``spec.layout``)."""
-    h_axis, w_axis = spatial_axes(len(input_shape), spec.layout)
-    h, w = int(input_shape[h_axis]), int(input_shape[w_axis])
-    if h < 1 or w < 1:
-        raise _fail("X", f"<array of shape {tuple(input_shape)}>", "non-empty H and W")
-    oh, ow = (n if o is None else o for n, o in zip((h, w), spec.output_size))
-    return AdaptiveGeometry(spec, Bins(h, oh), Bins(w, ow))
+    sizes = [int(input_shape[a]) for a in spatial_axes(len(input_shape), spec.layout)]
+    if min(sizes) < 1:
+        raise _fail("X", f"<array of shape {tuple(input_shape)}>",
+                    f"non-empty {' and '.join(axis_names(len(sizes)))}")
+    return AdaptiveGeometry(spec, tuple(Bins(n, n if o is None else o)
+                                        for n, o in zip(sizes, spec.output_size)))
 
 
 def _along(values: np.ndarray, axis: int, ndim: int) -> np.ndarray:
@@ -238,8 +253,9 @@ def _reduce_bins(arr: np.ndarray, axis: int, bins: Bins, op) -> np.ndarray:
 
 
 def _bin_reduce(x: np.ndarray, geom: AdaptiveGeometry, op) -> np.ndarray:
-    h_axis, w_axis = spatial_axes(x.ndim, geom.spec.layout)
-    return _reduce_bins(_reduce_bins(x, w_axis, geom.cols, op), h_axis, geom.rows, op)
+    for axis, bins in reversed(tuple(zip(spatial_axes(x.ndim, geom.spec.layout), geom.axes))):
+        x = _reduce_bins(x, axis, bins, op)  # the last axis first, as the data lie in memory
+    return x
 
 
 def pool_adaptive(x: np.ndarray, geom: AdaptiveGeometry) -> np.ndarray:
@@ -252,20 +268,29 @@ def pool_adaptive(x: np.ndarray, geom: AdaptiveGeometry) -> np.ndarray:
     values = x.astype(work, copy=False)
     divisor = _spatial(geom.divisor().astype(work), x.ndim, geom.spec.layout)
     total = mean_of(values, lambda v: _bin_reduce(v, geom, np.add), divisor,
-                    max(geom.rows.longest * geom.cols.longest, 1))
+                    max(math.prod(b.longest for b in geom.axes), 1))
     return total.astype(output_dtype(mode, x.dtype), copy=False)
 
 
 def adaptive_pool2d(X, output_size, mode: str = "max", *, layout: str = "NCHW") -> np.ndarray:
     """Adaptive 2-D max / avg pooling of ``X`` to ``output_size``, every convention explicit.
 
-    ``X`` is (H, W), (C, H, W) / (H, W, C) or (N, C, H, W) / (N, H, W, C) per ``layout``; the
-    output keeps its rank and layout, with (H, W) replaced by ``output_size``: an int, or a
-    pair (h, w) of ints >= 0 or None (keeps that axis; PyTorch and Paddle).  Output cell ``i``
-    of an axis of ``n`` cells and ``o`` outputs reduces the cells ``floor(i*n/o)`` to
-    ``ceil((i+1)*n/o) - 1`` (PyTorch's, Paddle's and MXNet's rule), ``o > n`` included.  NaN,
-    -inf and dtypes as ``px.pool2d``: see this module's docstring.  Raises ``PoolingError`` on
-    any invalid argument.
+    Output cell ``i`` of an axis of ``n`` cells and ``o`` outputs reduces the cells
+    ``floor(i*n/o)`` to ``ceil((i+1)*n/o) - 1`` (PyTorch's, Paddle's and MXNet's rule),
+    ``o > n`` included.  NaN, -inf and dtypes as ``px.pool2d``: see this module's docstring.
+
+    Args:
+        X: (H, W), (C, H, W) / (H, W, C) or (N, C, H, W) / (N, H, W, C) per ``layout``.
+        output_size: an int, or a pair (h, w) of ints >= 0 or None (None keeps that axis's
+            input size; PyTorch and Paddle).
+        mode: ``"max"`` or ``"avg"``.
+        layout: ``"NCHW"`` or ``"NHWC"``.
+
+    Returns:
+        The pooled array in ``X``'s rank and layout, (H, W) replaced by ``output_size``.
+
+    Raises:
+        PoolingError: an invalid argument, naming it and what is allowed.
     """
     spec = make_adaptive_spec(output_size, mode, layout)
     x = as_input(X)
@@ -311,7 +336,7 @@ def resolve_global(X_shape: Sequence[int], mode: str = "max", *, p: float = 2,
     if h < 1 or w < 1:
         raise _fail("X", f"<array of shape {tuple(X_shape)}>", "non-empty H and W")
     geom = resolve(make_spec((h, w), mode, layout=layout, p=p), X_shape)
-    return GlobalGeometry(geom.spec, geom.rows, geom.cols, keepdims=bool(keepdims))
+    return GlobalGeometry(geom.spec, geom.axes, keepdims=bool(keepdims))
 
 
 def global_pool2d(X, mode: str = "max", *, p: float = 2, keepdims: bool = True,
@@ -321,10 +346,21 @@ def global_pool2d(X, mode: str = "max", *, p: float = 2, keepdims: bool = True,
     Exactly ``px.pool2d(X, (H, W), mode, p=p, layout=layout)`` (the window of the whole input,
     as MXNet's ``global_pool=True`` and Gluon's global layers define it, and PyTorch's
     ``adaptive_*_pool2d(x, 1)``), so NaN, -inf and dtypes are ``px.pool2d``'s; lp is
-    ``(sum |x|^p)^(1/p)`` (MXNet ``pool_type='lp'``, ONNX ``GlobalLpPool``).  ``keepdims``: keep
-    H and W as axes of size 1 (PyTorch, Paddle, MXNet, Keras ``keepdims=True``); False drops
-    them, (N, C, H, W) -> (N, C) (Keras' default).  Raises ``PoolingError`` on any invalid
-    argument.
+    ``(sum |x|^p)^(1/p)`` (MXNet ``pool_type='lp'``, ONNX ``GlobalLpPool``).
+
+    Args:
+        X: (H, W), (C, H, W) / (H, W, C) or (N, C, H, W) / (N, H, W, C) per ``layout``.
+        mode: ``"max"``, ``"avg"`` or ``"lp"``.
+        p: the power of lp pooling, a finite number > 0.
+        keepdims: keep H and W as axes of size 1 (PyTorch, Paddle, MXNet, Keras
+            ``keepdims=True``); False drops them, (N, C, H, W) -> (N, C) (Keras' default).
+        layout: ``"NCHW"`` or ``"NHWC"``.
+
+    Returns:
+        One value per (N, C) plane, with or without the H and W axes.
+
+    Raises:
+        PoolingError: an invalid argument, naming it and what is allowed.
     """
     x = as_input(X)
     geom = resolve_global(x.shape, mode, p=p, keepdims=keepdims, layout=layout)

@@ -37,27 +37,46 @@ def compare(X, pool_size=None, mode: str = "max", *, op: str = "pool2d", backend
             **pool2d_kwargs) -> Comparison:
     """Run ``px.pool2d(X, pool_size, mode, **pool2d_kwargs)`` and every backend's adapter.
 
-    ``op="adaptive"``: ``px.adaptive_pool2d(X, output_size, mode, layout=...)`` instead, e.g.
-    ``compare(X, op="adaptive", output_size=(3, 4), mode="avg")``; ``op="global"``:
-    ``px.global_pool2d(X, mode, p=..., keepdims=..., layout=...)``.  Neither takes a
-    ``pool_size``.
+    A backend whose framework is already imported in this process runs here, with the same
+    statuses; the others run in their workers, in parallel.  Gradients compare with the avg/lp
+    tolerances of their dtype, relative per cell to the sum of the magnitudes routed to it
+    (``diagnose.grad_scale``).
 
-    ``backends``: backend names (``registry.names()``, each maybe ``BACKEND@VERSION``;
-    default: every default backend, ``registry.defaults()``).  Invalid arguments raise ``PoolingError`` before any backend runs.  A backend
-    whose framework is already imported in this process runs here (``inprocess=False``: always
-    in its worker), with the same statuses; the others run in their workers, in parallel.
-    ``gateways``: where some backends' workers run (``{"pytorch": "ssh=host//python=PATH"}``,
-    see ``pooling_xfw.runtime.gateways``), set on the pool used.  ``timeout``: the longest wait
-    for a worker's reply (default ``POOLING_XFW_CALL_TIMEOUT``).
+    Args:
+        X: the input, as ``px.pool2d`` takes it.
+        pool_size: the window (``op="pool2d"`` only).
+        mode: the pooling mode (the operation's own: ``px.pool2d``'s four, adaptive's max/avg,
+            global's max/avg/lp).
+        op: ``"pool2d"``; ``"adaptive"``: ``px.adaptive_pool2d(X, output_size, mode,
+            layout=...)`` instead, e.g. ``compare(X, op="adaptive", output_size=(3, 4),
+            mode="avg")``; ``"global"``: ``px.global_pool2d(X, mode, p=..., keepdims=...,
+            layout=...)``.  Neither takes a ``pool_size``.
+        backends: backend names (``registry.names()``, each maybe ``BACKEND@VERSION``; default:
+            every default backend, ``registry.defaults()``).
+        rtol: relative tolerance for avg/lp (default: ``DEFAULT_TOLERANCE`` of the dtype).
+        atol: absolute tolerance for avg/lp (default: as ``rtol``).
+        pool: the ``WorkerPool`` to run in (default: the process's own).
+        timeout: the longest wait for a worker's reply (default ``POOLING_XFW_CALL_TIMEOUT``).
+        inprocess: False runs every backend in its worker, even one imported here.
+        gateways: where some backends' workers run (``{"pytorch": "ssh=host//python=PATH"}``,
+            see ``pooling_xfw.runtime.gateways``), set on the pool used.
+        grad: the backward pass too (``op="pool2d"``, float inputs): each backend's adapter
+            takes the gradient of the plan it runs with its framework's autograd, judged
+            against ``px.pool2d_grad`` into each result's ``grad_status``,
+            ``grad_max_abs_diff``, ``grad_detail`` and ``grad_input``.
+        grad_output: with ``grad``: the upstream gradient, shaped as the output (None: ones).
+        ties: with ``grad``: ``"first"`` (None), ``"split"`` or ``"all"``.
+        **pool2d_kwargs: the operation's other keyword arguments (``stride``, ``padding``,
+            ..., ``layout``; ``output_size``; ``p``, ``keepdims``).
 
-    ``grad=True`` (``op="pool2d"``, float inputs): the backward pass too.  Each backend's
-    adapter takes the gradient of the plan it runs with its framework's autograd, with the
-    upstream gradient ``grad_output`` (shaped as the output; ones when None), and it is judged
-    against ``px.pool2d_grad(..., grad_output=..., ties=ties)`` (``Comparison.grad_reference``;
-    ``ties`` None is ``"first"``) into ``grad_status``, ``grad_max_abs_diff``, ``grad_detail``
-    and ``grad_input`` of each result; ``ok`` covers both passes.  ``grad_output`` and ``ties``
-    without ``grad=True`` are refused, as the CLI's ``--grad-output`` and ``--ties``.  Gradients compare with the avg/lp tolerances of their
-    dtype, relative per cell to the sum of the magnitudes routed to it (``grad_scale``).
+    Returns:
+        A ``Comparison``: the reference (and ``grad_reference``), each backend's
+        ``BackendResult``, and ``ok``, which covers both passes.
+
+    Raises:
+        PoolingError: an invalid argument, before any backend runs, naming it and what is
+            allowed (``grad_output`` or ``ties`` without ``grad=True`` too, as the CLI's
+            ``--grad-output`` and ``--ties``).
     """
     case = dict(pool2d_kwargs, X=X, mode=mode, op=op, grad=grad)
     case.update({name: value for name, value in (("grad_output", grad_output), ("ties", ties))
@@ -76,10 +95,25 @@ def compare_many(cases, *, backends=None, rtol=None, atol=None, pool: WorkerPool
     flight; consecutive small cases share one message, ``BATCH_CASES``/``BATCH_BYTES``), and
     the reference of a case is computed while the workers compute theirs.
 
-    ``cases``: dicts of ``compare``'s arguments (``X``, ``pool_size``, ``mode`` and
-    ``px.pool2d``'s keywords, ``grad``, ``grad_output`` and ``ties``; or ``op="adaptive"`` with ``output_size``, ``mode``, ``layout``;
-    or ``op="global"`` with ``mode``, ``p``, ``keepdims``, ``layout``).  Every case is validated
-    before any backend runs."""
+    Args:
+        cases: dicts of ``compare``'s arguments: ``X``, ``pool_size``, ``mode`` and
+            ``px.pool2d``'s keywords, ``grad``, ``grad_output`` and ``ties``; or
+            ``op="adaptive"`` with ``output_size``, ``mode``, ``layout``; or ``op="global"``
+            with ``mode``, ``p``, ``keepdims``, ``layout``.
+        backends: as ``compare``'s.
+        rtol: as ``compare``'s.
+        atol: as ``compare``'s.
+        pool: as ``compare``'s.
+        timeout: as ``compare``'s.
+        inprocess: as ``compare``'s.
+        gateways: as ``compare``'s.
+
+    Returns:
+        One ``Comparison`` per case, in order.
+
+    Raises:
+        PoolingError: an invalid argument of any case, before any backend runs.
+    """
     check_tolerance(rtol, atol)
     names = backend_names(backends)
     jobs = [Job(dict(case), rtol, atol) for case in cases]

@@ -160,9 +160,8 @@ def _same_total(grad: np.ndarray, ref: np.ndarray, job) -> bool:
 def _overhang_counted(geometry):
     """``geometry`` with each axis's ceil overhang taken as padding, so that an average that
     counts padding counts it too (what a backward that divides by the whole window computes)."""
-    return dataclasses.replace(geometry, **{
-        name: dataclasses.replace(g, pad_after=g.pad_after + g.overhang)
-        for name, g in (("rows", geometry.rows), ("cols", geometry.cols))})
+    return dataclasses.replace(geometry, axes=tuple(
+        dataclasses.replace(g, pad_after=g.pad_after + g.overhang) for g in geometry.axes))
 
 
 def grad_cause(result: BackendResult, grad: np.ndarray, job) -> str:

@@ -11,8 +11,8 @@ import numpy as np
 from .adaptive import AdaptiveGeometry, Bins, GlobalGeometry
 from .plan import Expr, Plan, Var
 from .reference import identity
-from .spec import (AxisGeometry, Geometry, at_most, ceil_windows, reach_after, same_pads,
-                   size_dependent, spatial_axes)
+from .spec import (AxisGeometry, Geometry, at_most, axis_names, ceil_windows, reach_after,
+                   same_pads, size_dependent, spatial_axes)
 from .vocabulary import Vocabulary
 
 
@@ -26,7 +26,7 @@ def overhang_pads(geom: Geometry) -> tuple[tuple[int, int], tuple[int, int]]:
     in full (never trimmed to what one input size reads, so the code holds for other sizes),
     the after side widened to the ceil overhang where that reaches further."""
     return tuple((g.pad_before, max(g.pad_after, g.span - g.pad_before - g.size))
-                 for g in (geom.rows, geom.cols))  # type: ignore[return-value]
+                 for g in geom.axes)  # type: ignore[return-value]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +77,7 @@ def runtime_pads(plan: Plan, geom: Geometry) -> RuntimePads | None:
     if not size_dependent(spec) or isinstance(geom, GlobalGeometry):
         return None
     axes = []
-    for index, (name, g) in enumerate((("H", geom.rows), ("W", geom.cols))):
+    for index, (name, g) in enumerate(zip(axis_names(len(geom.axes)), geom.axes)):
         same = spec.padding in ("same", "same_lower")
         if not same and g.stride == 1:  # the same windows at every size: as resolved
             reach = reach_after(g.size, g.pad_before, g.extent, g.stride, g.out)
@@ -113,7 +113,7 @@ def keep_spec_windows(plan: Plan, geom: Geometry, v: Var, layout: str) -> Var:
                  "the spec drops at some sizes; cropped to the spec's count, computed from "
                  "the input's shape when the code runs")
     stops = []
-    for index, (name, g) in enumerate((("H", geom.rows), ("W", geom.cols))):
+    for index, (name, g) in enumerate(zip(axis_names(len(geom.axes)), geom.axes)):
         if g.stride == 1:  # the same windows at every size: a window of padding dropped or not
             stops.append(g.out - g.ceil_keep_out() or None)
             continue
@@ -187,7 +187,7 @@ def _without_pads(geom: Geometry) -> Geometry:
         return dataclasses.replace(g, size=g.size + g.pad_before + g.pad_after, pad_before=0,
                                    pad_after=0)
 
-    return dataclasses.replace(geom, rows=shift(geom.rows), cols=shift(geom.cols))
+    return dataclasses.replace(geom, axes=tuple(shift(g) for g in geom.axes))
 
 
 def _padded(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, fill, layout: str,
@@ -217,13 +217,13 @@ def _crop(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
         return v
     pads = overhang_pads(geom)
     padded = [dataclasses.replace(g, pad_before=p[0], pad_after=p[1])
-              for g, p in ((geom.rows, pads[0]), (geom.cols, pads[1]))]
+              for g, p in zip(geom.axes, pads)]
     if all(g.floor_out() == g.out for g in padded):
         return v
     # counted from the end (``:-1``), not as the output size: the code is the same for every
     # input size whose windows are dropped alike
     rows, cols = (slice(None, g.out - p.floor_out() or None) for g, p in
-                  ((geom.rows, padded[0]), (geom.cols, padded[1])))
+                  zip(geom.axes, padded))
     return vocab.getitem(plan, v, hw_index(layout, rows, cols))
 
 
@@ -237,8 +237,8 @@ def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, la
     one exception, ceil mode with stride 1 dropping a last window that starts in the padding,
     stops the slices where this size's last window ends."""
     v = padded
-    for axis, g, (before, after) in (("W", geom.cols, overhang_pads(geom)[1]),
-                                     ("H", geom.rows, overhang_pads(geom)[0])):
+    for axis, g, (before, after) in reversed(tuple(zip(
+            axis_names(len(geom.axes)), geom.axes, overhang_pads(geom)))):  # the last first
         acc = None
         length = before + g.size + after
         # pads computed when the code runs (``run``) end where the spec's windows do; else ceil

@@ -96,10 +96,29 @@ def pool2d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str 
     """The gradient of ``px.pool2d(X, pool_size, mode, ...)`` with respect to ``X``: the
     vector-Jacobian product with ``grad_output`` (ones when omitted), shaped and typed as ``X``.
 
-    ``ties``: ``"first"`` (every framework's pooling op), ``"split"`` (a max written as a
-    reduction: ``torch.amax``, ``tf.reduce_max``) or ``"all"`` (``mx.nd.max``); it matters for
-    max and min only.  Every other argument is ``px.pool2d``'s.  See this module's docstring for
-    padding, NaN, inf and lp at 0.  Raises ``PoolingError`` on any invalid argument.
+    See this module's docstring for padding, NaN, inf and lp at 0.
+
+    Args:
+        X: a float input, as ``px.pool2d`` takes it.
+        pool_size: as ``px.pool2d``'s.
+        mode: as ``px.pool2d``'s.
+        grad_output: the upstream gradient, shaped as the output (None: ones).
+        ties: where a max/min window's gradient goes among equal extremes: ``"first"`` (every
+            framework's pooling op), ``"split"`` (a max written as a reduction:
+            ``torch.amax``, ``tf.reduce_max``) or ``"all"`` (``mx.nd.max``).
+        stride: as ``px.pool2d``'s.
+        padding: as ``px.pool2d``'s.
+        dilation: as ``px.pool2d``'s.
+        ceil_mode: as ``px.pool2d``'s.
+        count_include_pad: as ``px.pool2d``'s.
+        layout: as ``px.pool2d``'s.
+        p: as ``px.pool2d``'s.
+
+    Returns:
+        The gradient with respect to ``X``, shaped and typed as ``X``.
+
+    Raises:
+        PoolingError: an invalid argument, naming it and what is allowed.
     """
     spec = make_spec(pool_size, mode, stride=stride, padding=padding, dilation=dilation,
                      ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout,

@@ -25,6 +25,8 @@ the smallest normal number.  Every other window keeps its plain sum, bit for bit
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import PoolingError
@@ -99,8 +101,10 @@ def _reduce_axis(arr: np.ndarray, axis: int, g: AxisGeometry, op, fill) -> np.nd
 
 
 def _separable(x: np.ndarray, geom: Geometry, op, fill) -> np.ndarray:
-    h_axis, w_axis = spatial_axes(x.ndim, geom.spec.layout)
-    return _reduce_axis(_reduce_axis(x, w_axis, geom.cols, op, fill), h_axis, geom.rows, op, fill)
+    """The window reduced one spatial axis at a time, the last first (as the data lie)."""
+    for axis, g in reversed(tuple(zip(spatial_axes(x.ndim, geom.spec.layout), geom.axes))):
+        x = _reduce_axis(x, axis, g, op, fill)
+    return x
 
 
 def accumulator_dtype(dtype: np.dtype) -> np.dtype:
@@ -124,10 +128,11 @@ def output_dtype(mode: str, dtype: np.dtype) -> np.dtype:
 
 
 def _spatial(values: np.ndarray, ndim: int, layout: str) -> np.ndarray:
-    """Reshape an (out_h, out_w) array to broadcast against the output of rank ``ndim``."""
+    """Reshape an array over the output's spatial axes ((out_h, out_w) in 2-D) to broadcast
+    against the output of rank ``ndim``."""
     shape = [1] * ndim
-    h_axis, w_axis = spatial_axes(ndim, layout)
-    shape[h_axis], shape[w_axis] = values.shape
+    for axis, size in zip(spatial_axes(ndim, layout), values.shape):
+        shape[axis] = size
     return values.reshape(shape)
 
 
@@ -147,7 +152,7 @@ def _mean(values: np.ndarray, geom: Geometry) -> np.ndarray:
     """avg of ``geom``'s windows in ``values.dtype`` (``mean_of``)."""
     divisor = _spatial(geom.divisor().astype(values.dtype), values.ndim, geom.spec.layout)
     return mean_of(values, lambda v: _separable(v, geom, np.add, 0), divisor,
-                   geom.rows.kernel * geom.cols.kernel)
+                   math.prod(g.kernel for g in geom.axes))
 
 
 def mean_of(values: np.ndarray, window_sum, divisor: np.ndarray, taps: int) -> np.ndarray:
@@ -232,12 +237,32 @@ def pool2d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
            p: float = 2) -> np.ndarray:
     """2-D max / avg / min / lp pooling of ``X`` with every convention explicit.
 
-    ``X`` is (H, W), (C, H, W) / (H, W, C) or (N, C, H, W) / (N, H, W, C) per ``layout``; the
-    output keeps its rank and layout.  Defaults are the chapter's: stride 1, no padding.
-    ``padding``: int, ``(ph, pw)``, ``((top, bottom), (left, right))``, ``"valid"``,
-    ``"same"`` (odd pad bottom/right, as TensorFlow) or ``"same_lower"`` (odd pad top/left).
-    See ``pooling_xfw.spec`` for the output-size, ceil and divisor rules and this module's
-    docstring for NaN, inf and dtypes.  Raises ``PoolingError`` on any invalid argument.
+    Defaults are the chapter's: stride 1, no padding.  See ``pooling_xfw.spec`` for the
+    output-size, ceil and divisor rules and this module's docstring for NaN, inf and dtypes.
+
+    Args:
+        X: (H, W), (C, H, W) / (H, W, C) or (N, C, H, W) / (N, H, W, C) per ``layout``; a
+            float or integer array.
+        pool_size: the window, an int or (kh, kw), each >= 1.
+        mode: ``"max"``, ``"avg"``, ``"min"`` or ``"lp"``.
+        stride: an int or (sh, sw), each >= 1 (default 1, the chapter's; the layers default to
+            the window).
+        padding: an int, ``(ph, pw)``, ``((top, bottom), (left, right))``, ``"valid"``,
+            ``"same"`` (an odd pad at the bottom/right, as TensorFlow) or ``"same_lower"`` (at
+            the top/left); explicit pads are at most half the window.
+        dilation: an int or (dh, dw), each >= 1.
+        ceil_mode: keep a last partial window (dropped when it would start in the padding).
+        count_include_pad: avg divides by the window's cells, padding included (True) or the
+            real cells only (False).
+        layout: ``"NCHW"`` or ``"NHWC"``.
+        p: the power of lp pooling, a finite number > 0.
+
+    Returns:
+        The pooled array, in ``X``'s rank and layout (max/min keep the dtype; avg and lp give
+        float64 for integers, the input's float dtype otherwise).
+
+    Raises:
+        PoolingError: an invalid argument, naming it and what is allowed.
     """
     spec = make_spec(pool_size, mode, stride=stride, padding=padding, dilation=dilation,
                      ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout,

@@ -402,53 +402,68 @@ def format_bytes(count: int) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Geometry:
-    """A ``PoolSpec`` resolved against an input's (H, W)."""
+    """A ``PoolSpec`` resolved against an input's spatial axes: one ``AxisGeometry`` per axis,
+    in the layout's order (H, W for 2-D), every rule applied per axis alike."""
 
     spec: PoolSpec
-    rows: AxisGeometry
-    cols: AxisGeometry
+    axes: tuple[AxisGeometry, ...]
+
+    @property
+    def rows(self) -> AxisGeometry:
+        """The first spatial axis (H), for code written for 2-D."""
+        return self.axes[0]
+
+    @property
+    def cols(self) -> AxisGeometry:
+        """The last spatial axis (W), for code written for 2-D."""
+        return self.axes[-1]
 
     @property
     def pads(self) -> Pads:
-        """Resolved ``((top, bottom), (left, right))``, before any ceil overhang."""
-        return ((self.rows.pad_before, self.rows.pad_after),
-                (self.cols.pad_before, self.cols.pad_after))
+        """Resolved ``(before, after)`` per axis (``((top, bottom), (left, right))`` in 2-D),
+        before any ceil overhang."""
+        return tuple((g.pad_before, g.pad_after) for g in self.axes)
 
     @property
-    def out_hw(self) -> tuple[int, int]:
-        return self.rows.out, self.cols.out
+    def out(self) -> tuple[int, ...]:
+        """The output's length along each spatial axis."""
+        return tuple(g.out for g in self.axes)
+
+    @property
+    def out_hw(self) -> tuple[int, ...]:
+        return self.out
 
     @property
     def symmetric(self) -> bool:
         return all(a == b for a, b in self.pads)
 
     def divisor(self) -> np.ndarray:
-        """(out_h, out_w) avg divisor: the pooling of a ones array, per ``count_include_pad``."""
+        """The avg divisor, shaped as the output's spatial axes: the pooling of a ones array,
+        per ``count_include_pad`` (the outer product of each axis's)."""
         flag = self.spec.count_include_pad
-        return np.outer(self.rows.divisor(flag), self.cols.divisor(flag))
+        return functools.reduce(np.multiply.outer, (g.divisor(flag) for g in self.axes))
 
     def output_rule(self) -> str | None:
         """Which plain output-size rule yields exactly these windows on both axes: "floor"
         (every framework's floor mode; also what ceil_mode leaves after dropping a window),
         "ceil" (ceil without a drop rule: MXNet ``full``, Paddle ``ceil_mode``), or None."""
-        axes = (self.rows, self.cols)
-        if all(g.out == g.floor_out() for g in axes):
+        if all(g.out == g.floor_out() for g in self.axes):
             return "floor"
-        if all(g.out == g.ceil_keep_out() for g in axes):
+        if all(g.out == g.ceil_keep_out() for g in self.axes):
             return "ceil"
         return None
 
     def has_overhang(self) -> bool:
-        return bool(self.rows.overhang or self.cols.overhang)
+        return any(g.overhang for g in self.axes)
 
     def check_fits(self, input_shape: Sequence[int], dtype) -> None:
         """Refuse (``PoolingError``) a pooling of an input of ``input_shape`` whose padded
         input (pads and ceil overhang included) in ``dtype`` would take more bytes than this
         machine's physical memory: it could never be allocated.  The output is never larger."""
         dtype = np.dtype(dtype)
-        h_axis, w_axis = spatial_axes(len(input_shape), self.spec.layout)
         shape = [int(v) for v in input_shape]
-        shape[h_axis], shape[w_axis] = self.rows.reach, self.cols.reach
+        for axis, g in zip(spatial_axes(len(input_shape), self.spec.layout), self.axes):
+            shape[axis] = g.reach
         need, limit = math.prod(shape) * dtype.itemsize, memory_limit()
         if need <= limit:
             return
@@ -464,6 +479,12 @@ class Geometry:
                          allowed)
 
 
+def axis_names(rank: int) -> tuple[str, ...]:
+    """The spatial axes' names, in order, for ``rank`` spatial axes: ("W",), ("H", "W") or
+    ("D", "H", "W")."""
+    return ("D", "H", "W")[3 - rank:]
+
+
 def spatial_axes(ndim: int, layout: str) -> tuple[int, int]:
     """Axes of H and W in an input of rank ``ndim`` (2, 3 or 4) and ``layout``."""
     if ndim not in (2, 3, 4):
@@ -476,19 +497,19 @@ def spatial_axes(ndim: int, layout: str) -> tuple[int, int]:
 
 def resolve(spec: PoolSpec, input_shape: Sequence[int]) -> Geometry:
     """Resolve ``spec`` against a full input shape (rank 2-4, in ``spec.layout``)."""
-    h_axis, w_axis = spatial_axes(len(input_shape), spec.layout)
-    h, w = int(input_shape[h_axis]), int(input_shape[w_axis])
-    if h < 1 or w < 1:
-        raise _fail("X", f"<array of shape {tuple(input_shape)}>", "non-empty H and W")
+    sizes = [int(input_shape[a]) for a in spatial_axes(len(input_shape), spec.layout)]
+    names = axis_names(len(spec.pool_size))
+    if min(sizes) < 1:
+        raise _fail("X", f"<array of shape {tuple(input_shape)}>",
+                    f"non-empty {' and '.join(names)}")
     named = isinstance(spec.padding, str)  # 'valid' / 'same' / 'same_lower': per axis alike
-    rows = _resolve_axis("H", h, spec.pool_size[0], spec.stride[0], spec.dilation[0],
-                         spec.padding if named else spec.padding[0], spec.ceil_mode)
-    cols = _resolve_axis("W", w, spec.pool_size[1], spec.stride[1], spec.dilation[1],
-                         spec.padding if named else spec.padding[1], spec.ceil_mode)
+    axes = tuple(_resolve_axis(name, n, spec.pool_size[i], spec.stride[i], spec.dilation[i],
+                               spec.padding if named else spec.padding[i], spec.ceil_mode)
+                 for i, (name, n) in enumerate(zip(names, sizes)))
     given = _as_given(spec.padding)
-    _check_axis("H", rows, given)
-    _check_axis("W", cols, given)
-    return Geometry(spec, rows, cols)
+    for name, g in zip(names, axes):
+        _check_axis(name, g, given)
+    return Geometry(spec, axes)
 
 
 def output_shape(input_shape: Sequence[int], pool_size, *, stride=1, padding: PaddingArg = 0,
@@ -497,9 +518,9 @@ def output_shape(input_shape: Sequence[int], pool_size, *, stride=1, padding: Pa
     spec = make_spec(pool_size, stride=stride, padding=padding, dilation=dilation,
                      ceil_mode=ceil_mode, layout=layout)
     geom = resolve(spec, input_shape)
-    h_axis, w_axis = spatial_axes(len(input_shape), spec.layout)
     shape = list(input_shape)
-    shape[h_axis], shape[w_axis] = geom.out_hw
+    for axis, out in zip(spatial_axes(len(input_shape), spec.layout), geom.out):
+        shape[axis] = out
     return tuple(int(v) for v in shape)
 
 

@@ -449,3 +449,59 @@ def test_reference_matches_exact_brute_force_at_the_ends_of_the_range(problem):
         same = out == expected.astype(x.dtype)  # inf where the true result is beyond the dtype
     close = np.abs(out.astype(np.float64) - expected) <= rtol * magnitude + atol
     assert (same | close).all(), (out[~(same | close)], expected[~(same | close)])
+
+
+# --- every spatial axis alike ---------------------------------------------------------------------
+
+def _one_axis(n: int, k: int, s: int, d: int, pads: tuple[int, int], ceil: bool):
+    from pooling_xfw.spec import _resolve_axis
+
+    return _resolve_axis("W", n, k, s, d, pads, ceil)
+
+
+@pytest.mark.parametrize("padding", [0, (1, 2), ((2, 0), (0, 1)), "same", "same_lower"],
+                         ids=["no-pad", "pads-1-2", "asymmetric", "same", "same-lower"])
+@pytest.mark.parametrize("ceil_mode", [False, True], ids=["floor", "ceil"])
+def test_a_geometry_is_one_rule_per_axis(padding, ceil_mode):
+    """``resolve`` applies one per-axis rule to each spatial axis in turn: the geometry's axes
+    are each axis resolved alone, named D, H, W by rank."""
+    from pooling_xfw.spec import axis_names
+
+    spec = px.make_spec((3, 2), stride=(2, 1), padding=padding, dilation=(1, 2),
+                        ceil_mode=ceil_mode)
+    geom = px.resolve(spec, (1, 1, 11, 8))
+    resolved = px.resolve_padding((1, 1, 11, 8), (3, 2), stride=(2, 1), padding=padding,
+                                  dilation=(1, 2), ceil_mode=ceil_mode)
+    assert geom.axes == tuple(_one_axis(n, k, s, d, p, ceil_mode) for n, k, s, d, p in zip(
+        (11, 8), (3, 2), (2, 1), (1, 2), resolved))
+    assert geom.out == tuple(g.out for g in geom.axes) == px.output_shape(
+        (11, 8), (3, 2), stride=(2, 1), padding=padding, dilation=(1, 2), ceil_mode=ceil_mode)
+    assert axis_names(1) == ("W",) and axis_names(2) == ("H", "W") and axis_names(3) == (
+        "D", "H", "W")
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("count_include_pad", [True, False], ids=["count-pad", "real-cells"])
+def test_the_divisor_of_any_number_of_axes_counts_each_windows_cells(rank, count_include_pad):
+    """A geometry of 1, 2 or 3 axes divides each window by the cells it reads (padding counted
+    or not), counted here by sliding the window over a padded array of ones, cell by cell."""
+    import dataclasses
+    import itertools
+
+    from pooling_xfw.spec import Geometry
+
+    shapes = ((8, 3, 2, 1, (1, 1), True), (6, 2, 2, 2, (1, 0), False), (5, 3, 1, 1, (0, 1), True))
+    axes = tuple(_one_axis(*a) for a in shapes[:rank])
+    spec = dataclasses.replace(px.make_spec(2), count_include_pad=count_include_pad)
+    divisor = Geometry(spec, axes).divisor()
+    assert divisor.shape == tuple(g.out for g in axes)
+    padded = [g.pad_before + g.size + g.pad_after for g in axes]
+    beyond = [(0, max(0, g.reach - n)) for g, n in zip(axes, padded)]  # the ceil overhang
+    counted = np.pad(np.ones(padded), beyond)  # padding counted, the overhang past it not
+    real = np.pad(np.pad(np.ones([g.size for g in axes]),
+                         [(g.pad_before, g.pad_after) for g in axes]), beyond)
+    for index in itertools.product(*(range(g.out) for g in axes)):
+        window = tuple(slice(i * g.stride, i * g.stride + g.extent, g.dilation)
+                       for i, g in zip(index, axes))
+        expected = (counted if count_include_pad else real)[window].sum()
+        assert divisor[index] == expected, (index, divisor[index], expected)

@@ -107,3 +107,158 @@ def test_the_known_behaviours_name_rows_that_exist():
             if situation[0] in (CONVENTIONS, GRADIENT_ERROR):
                 assert situation[1] in rows, (b.name, situation)
         assert all(outcomes.seen for outcomes in b.known.values()), b.name
+
+
+# --- files by job, imports you can read -----------------------------------------------------------
+
+#: the layers, lowest first: a module imports from its own layer or a lower one, never a higher
+#: one (names are modules or packages under ``pooling_xfw``; ``""`` is the package's own facade)
+LAYERS = {
+    "foundations": ("errors", "version", "files", "textbook", "_checkout", "backend", "registry",
+                    "plan", "spec", "cost"),
+    "reference": ("reference", "adaptive", "gradient"),
+    "planning": ("vocabulary", "emulation", "planner", "ops", "adapter", "mirror", "dialect",
+                 "blocks"),
+    "runtime": ("runtime",),
+    "comparison": ("judge", "diagnose", "schedule", "compare", "cases", "conventions"),
+    "tools": ("report", "porting"),
+    "front": ("cli", "__main__", ""),
+}
+#: the longest a module may be: one job per module
+MAX_LINES = 600
+
+
+def _modules() -> dict[str, Path]:
+    """Every module of the package by dotted name relative to it (``runtime.envs``; the
+    package's own ``__init__`` is ``""``)."""
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _imports(name: str, path: Path, modules) -> set[str]:
+    """The package's modules ``name`` imports, at the top or inside a function alike (the
+    adapters aside: the registry loads them, by design)."""
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    package = [p for p in package if p]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[:len(package) - (node.level - 1)]
+            elif (node.module or "").split(".")[0] == "pooling_xfw":
+                base = []
+                node = ast.ImportFrom(module=node.module.partition(".")[2] or None,
+                                      names=node.names, level=1)
+            else:
+                continue
+            target = ".".join(base + ([node.module] if node.module else []))
+            for alias in node.names:
+                full = f"{target}.{alias.name}" if target else alias.name
+                if full != "adapters":  # the adapters: loaded by the registry, by design
+                    found.add(full if full in modules else target)
+        elif isinstance(node, ast.Import):
+            found |= {a.name.partition(".")[2] for a in node.names
+                      if a.name.startswith("pooling_xfw.")}
+    return {m for m in found - {name} if m in modules}
+
+
+def _layer(name: str) -> int:
+    for index, members in enumerate(LAYERS.values()):
+        if name in members or name.split(".")[0] in members:
+            return index
+    raise AssertionError(f"{name}: in no layer of LAYERS")
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {name: _imports(name, path, modules) for name, path in modules.items()}
+
+
+def test_every_module_is_in_a_layer_and_imports_none_above_it():
+    graph = _graph()
+    upward = [f"{m or 'pooling_xfw'} ({list(LAYERS)[_layer(m)]}) imports {t} "
+              f"({list(LAYERS)[_layer(t)]})"
+              for m, targets in graph.items() for t in sorted(targets) if _layer(t) > _layer(m)]
+    assert not upward, "\n".join(upward)
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while not component or component[-1] != v:
+                component.append(stack.pop())
+                on_stack.discard(component[-1])
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_even_through_a_function_level_import():
+    assert not _cycles(_graph())
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_import_reader_sees_relative_absolute_and_function_level_imports(tmp_path):
+    module = tmp_path / "probe.py"
+    module.write_text("from ..spec import resolve\nfrom pooling_xfw.runtime import envs\n"
+                      "from .args import usage_error\n"
+                      "def f():\n    from ..report import document\n    import pooling_xfw.ops\n")
+    assert _imports("cli.probe", module, _modules() | {"cli.probe": module}) == {
+        "spec", "runtime.envs", "cli.args", "report.document", "ops"}
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")) + sorted(
+    (PACKAGE.parent / "adapters").glob("*.py")), ids=lambda p: p.relative_to(p.parents[1]).as_posix())
+def test_no_module_runs_past_its_one_job(path):
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"{lines} lines"
+
+
+def test_modules_are_imported_by_name_not_computed_outside_the_registry():
+    """Only the registry imports by computed name (the adapters and dialects, from its table
+    in plain sight); everywhere else an import says what it imports."""
+    computed = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "registry.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and (
+                    getattr(node.func, "attr", None) == "import_module"
+                    or getattr(node.func, "id", None) in ("import_module", "__import__")):
+                computed.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not computed, computed
+
+
+def test_every_package_is_shipped():
+    """pyproject's packages list every package of the tree (a new one left out would be missing
+    from an install)."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"][
+        "setuptools"]["packages"])
+    on_disk = {".".join(("pooling_xfw",) + p.parent.relative_to(PACKAGE).parts).rstrip(".")
+               for p in PACKAGE.rglob("__init__.py")}
+    assert on_disk <= listed, on_disk - listed

@@ -161,7 +161,7 @@ def _causes_for(a: NativeCall, b: NativeCall, hw) -> list[Cause]:
     if same_taps or ga.out_hw == gb.out_hw:
         for native, geom in ((a, ga), (b, gb)):
             if native.keeps_padding_windows and native.spec["ceil_mode"] and any(
-                    g.ceil_keep_out() != g.out for g in (geom.rows, geom.cols)):
+                    g.ceil_keep_out() != g.out for g in geom.axes):
                 found.append(Cause("ceil clamp", f"{where}: {native.framework} keeps a last "
                                                  f"window that starts in the padding"))
     mode = sa["mode"]
@@ -268,7 +268,7 @@ def reads(native: NativeCall, hw) -> tuple:
     rows, cols = _axis_reads(native, geom, 0), _axis_reads(native, geom, 1)
     extra = (0, 0)
     if native.keeps_padding_windows and spec["ceil_mode"]:
-        extra = tuple(g.ceil_keep_out() - g.out for g in (geom.rows, geom.cols))
+        extra = tuple(g.ceil_keep_out() - g.out for g in geom.axes)
     # a kept window of padding only (measured: the cross-check test): MXNet's avg, and any
     # avg that counts padding, gives 0; MXNet's and Paddle's max float32's lowest; Paddle's
     # avg without padding its own value

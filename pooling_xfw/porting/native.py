@@ -92,7 +92,7 @@ def evaluate(native: NativeCall, x: np.ndarray) -> np.ndarray:
     out = pool2d(x, **kwargs)
     if native.keeps_padding_windows and kwargs["ceil_mode"]:
         geom = resolve(make_spec(**kwargs), x.shape)
-        extra = [g.ceil_keep_out() - g.out for g in (geom.rows, geom.cols)]
+        extra = [g.ceil_keep_out() - g.out for g in geom.axes]
         if any(extra):
             h_axis = x.ndim - 3 if kwargs["layout"] == "NHWC" else x.ndim - 2
             widths = [(0, 0)] * out.ndim

@@ -133,7 +133,7 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=Non
         x = shape_only(shape)
     geometry = native.op.describe(geom)
     if native.op.has_window and native.keeps_padding_windows and kwargs["ceil_mode"] and any(
-            g.ceil_keep_out() != g.out for g in (geom.rows, geom.cols)):
+            g.ceil_keep_out() != g.out for g in geom.axes):
         geometry += (f"; {native.framework} keeps a last window that starts in the padding "
                      f"(the neutral spec drops it: its value is undefined here)")
     names = [to] if isinstance(to, str) else list(to or registry.defaults())
