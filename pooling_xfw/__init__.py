@@ -21,7 +21,22 @@ from .version import __version__
 
 
 def translate(call: str, frm: str, shape, to=None, verify: bool = True, **kwargs):
-    """A framework's own pooling call (text) in every framework; see ``pooling_xfw.porting``."""
+    """A framework's own pooling call, read with that framework's defaults, in every framework.
+
+    Args:
+        call: the call as written, e.g. ``"nn.MaxPool2d(3, stride=2)"``.
+        frm: its framework (a porting source: ``registry.porting_sources()``).
+        shape: the input's shape in the call's layout.
+        to: the target backends (default: the default ones).
+        verify: run the call as written and every target on random inputs of several sizes.
+        **kwargs: ``pool``, the ``WorkerPool`` to run in.
+
+    Returns:
+        A ``porting.Translation``: the neutral spec, per target its code, verdict and check.
+
+    Raises:
+        PoolingError: a call not understood, or an invalid argument, naming what is allowed.
+    """
     from .porting import translate as _translate
 
     return _translate(call, frm, shape, to=to, verify=verify, **kwargs)
@@ -29,7 +44,25 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, **kwargs
 
 def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify: bool = True,
             **kwargs):
-    """Are two native pooling calls equivalent, and if not, why; see ``pooling_xfw.porting``."""
+    """Are two native pooling calls equivalent, and if not, why.
+
+    Args:
+        call_a: the first call, as written.
+        frm_a: its framework.
+        call_b: the second call, as written (with ``frm_b="recipe"``: a known broken port's
+            name, ``porting.recipes.recipes()``).
+        frm_b: its framework, or ``"recipe"``.
+        shape: the input shape (in A's layout) to judge; by default every H, W from 1 to 9.
+        verify: run both calls on the smallest input that shows each difference.
+        **kwargs: ``pool``, the ``WorkerPool`` to run in.
+
+    Returns:
+        A ``porting.Explanation`` (or ``RecipeExplanation``): each cause, classified, and its
+        witness.
+
+    Raises:
+        PoolingError: a call not understood, or an invalid argument, naming what is allowed.
+    """
     from .porting import explain as _explain
 
     return _explain(call_a, frm_a, call_b, frm_b, shape=shape, verify=verify, **kwargs)

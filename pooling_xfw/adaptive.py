@@ -48,8 +48,8 @@ import numpy as np
 
 from .errors import PoolingError
 from .reference import _spatial, as_input, mean_of, output_dtype, pool_geometry, work_dtype
-from .spec import (LAYOUTS, MAX_SIZE, Geometry, _fail, _is_int, axis_names, format_bytes,
-                   make_spec, memory_limit, resolve, spatial_axes)
+from .spec import (LAYOUTS, MAX_SIZE, Geometry, SpatialAxes, _fail, _is_int, axis_names,
+                   format_bytes, make_spec, memory_limit, resolve, spatial_axes)
 
 ADAPTIVE_MODES = ("max", "avg")
 GLOBAL_MODES = ("max", "avg", "lp")
@@ -154,31 +154,12 @@ class Bins:
 
 
 @dataclasses.dataclass(frozen=True)
-class AdaptiveGeometry:
+class AdaptiveGeometry(SpatialAxes):
     """An ``AdaptiveSpec`` resolved against an input's spatial axes: the bins of each axis, in
     the layout's order (H, W for 2-D)."""
 
     spec: AdaptiveSpec
     axes: tuple[Bins, ...]
-
-    @property
-    def rows(self) -> Bins:
-        """The first spatial axis's bins (H), for code written for 2-D."""
-        return self.axes[0]
-
-    @property
-    def cols(self) -> Bins:
-        """The last spatial axis's bins (W), for code written for 2-D."""
-        return self.axes[-1]
-
-    @property
-    def out(self) -> tuple[int, ...]:
-        """The output's length along each spatial axis."""
-        return tuple(b.out for b in self.axes)
-
-    @property
-    def out_hw(self) -> tuple[int, ...]:
-        return self.out
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
         shape = [int(v) for v in input_shape]

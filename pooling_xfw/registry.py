@@ -24,8 +24,8 @@ _discovered = False
 
 
 def _adapter_modules() -> list[str]:
-    """The modules of ``pooling_xfw.adapters``, its private ones (``_base``) and the dialects
-    (``*_dialect``) aside."""
+    """The modules of ``pooling_xfw.adapters``, its private ones (a leading ``_``) and the
+    dialects (``*_dialect``) aside."""
     from . import adapters
 
     return [f"{adapters.__name__}.{info.name}"

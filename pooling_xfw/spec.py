@@ -137,7 +137,18 @@ class PoolSpec:
 def make_spec(pool_size, mode: str = "max", *, stride=1, padding: PaddingArg = 0, dilation=1,
               ceil_mode: bool = False, count_include_pad: bool = True, layout: str = "NCHW",
               p: float = 2) -> PoolSpec:
-    """Validate ``px.pool2d``'s arguments into a ``PoolSpec`` (``PoolingError`` on anything off)."""
+    """Validate ``px.pool2d``'s arguments into a ``PoolSpec``.
+
+    Args:
+        pool_size: the window; it and every other argument as ``px.pool2d`` takes them.
+
+    Returns:
+        The ``PoolSpec``: each size a pair, padding a pair of pairs or its name, every flag a
+        bool; independent of any input (``resolve`` applies it to one).
+
+    Raises:
+        PoolingError: an invalid argument, naming it and what is allowed.
+    """
     if not isinstance(mode, str) or mode.lower() not in MODES:
         raise _fail("mode", mode, ", ".join(repr(m) for m in MODES))
     if not isinstance(layout, str) or layout.upper() not in LAYOUTS:
@@ -400,8 +411,34 @@ def format_bytes(count: int) -> str:
     return f"{count} B" if unit == "B" else f"{size:.1f} {unit}"
 
 
+class SpatialAxes:
+    """What a resolved geometry of any rank says of its ``axes`` (one per spatial axis, in the
+    layout's order, each with its output length ``out``)."""
+
+    axes: tuple
+
+    @property
+    def rows(self):
+        """The first spatial axis (H in 2-D), for code written for 2-D."""
+        return self.axes[0]
+
+    @property
+    def cols(self):
+        """The last spatial axis (W), for code written for 2-D."""
+        return self.axes[-1]
+
+    @property
+    def out(self) -> tuple[int, ...]:
+        """The output's length along each spatial axis."""
+        return tuple(a.out for a in self.axes)
+
+    @property
+    def out_hw(self) -> tuple[int, ...]:
+        return self.out
+
+
 @dataclasses.dataclass(frozen=True)
-class Geometry:
+class Geometry(SpatialAxes):
     """A ``PoolSpec`` resolved against an input's spatial axes: one ``AxisGeometry`` per axis,
     in the layout's order (H, W for 2-D), every rule applied per axis alike."""
 
@@ -409,29 +446,10 @@ class Geometry:
     axes: tuple[AxisGeometry, ...]
 
     @property
-    def rows(self) -> AxisGeometry:
-        """The first spatial axis (H), for code written for 2-D."""
-        return self.axes[0]
-
-    @property
-    def cols(self) -> AxisGeometry:
-        """The last spatial axis (W), for code written for 2-D."""
-        return self.axes[-1]
-
-    @property
     def pads(self) -> Pads:
         """Resolved ``(before, after)`` per axis (``((top, bottom), (left, right))`` in 2-D),
         before any ceil overhang."""
         return tuple((g.pad_before, g.pad_after) for g in self.axes)
-
-    @property
-    def out(self) -> tuple[int, ...]:
-        """The output's length along each spatial axis."""
-        return tuple(g.out for g in self.axes)
-
-    @property
-    def out_hw(self) -> tuple[int, ...]:
-        return self.out
 
     @property
     def symmetric(self) -> bool:
@@ -496,7 +514,19 @@ def spatial_axes(ndim: int, layout: str) -> tuple[int, int]:
 
 
 def resolve(spec: PoolSpec, input_shape: Sequence[int]) -> Geometry:
-    """Resolve ``spec`` against a full input shape (rank 2-4, in ``spec.layout``)."""
+    """Resolve ``spec`` against a full input shape, one spatial axis at a time.
+
+    Args:
+        spec: a ``PoolSpec`` (``make_spec``'s).
+        input_shape: the input's shape, rank 2 to 4, in ``spec.layout``.
+
+    Returns:
+        The ``Geometry``: per spatial axis, the pads, the output length and the windows.
+
+    Raises:
+        PoolingError: an empty spatial axis, a window larger than the padded input, a window
+            of padding only, or a padded length beyond int64, naming the argument.
+    """
     sizes = [int(input_shape[a]) for a in spatial_axes(len(input_shape), spec.layout)]
     names = axis_names(len(spec.pool_size))
     if min(sizes) < 1:
@@ -514,7 +544,18 @@ def resolve(spec: PoolSpec, input_shape: Sequence[int]) -> Geometry:
 
 def output_shape(input_shape: Sequence[int], pool_size, *, stride=1, padding: PaddingArg = 0,
                  dilation=1, ceil_mode: bool = False, layout: str = "NCHW") -> tuple[int, ...]:
-    """The output shape of ``px.pool2d`` for an input of ``input_shape`` (same rank and layout)."""
+    """The output shape of ``px.pool2d`` for an input of ``input_shape``.
+
+    Args:
+        input_shape: the input's shape, rank 2 to 4, in ``layout``.
+        pool_size: the window; it and every other argument as ``px.pool2d`` takes them.
+
+    Returns:
+        The output's shape, of the same rank and layout, nothing computed.
+
+    Raises:
+        PoolingError: an invalid argument, as ``px.pool2d`` would raise it.
+    """
     spec = make_spec(pool_size, stride=stride, padding=padding, dilation=dilation,
                      ceil_mode=ceil_mode, layout=layout)
     geom = resolve(spec, input_shape)
@@ -531,6 +572,16 @@ def resolve_padding(input_shape: Sequence[int], pool_size, *, stride=1,
 
     ``"same"`` puts the odd cell at the bottom/right, ``"same_lower"`` at the top/left.  Ceil
     overhang is not padding and is not included.
+
+    Args:
+        input_shape: the input's shape, rank 2 to 4, in ``layout``.
+        pool_size: the window; it and every other argument as ``px.pool2d`` takes them.
+
+    Returns:
+        ``(before, after)`` per spatial axis.
+
+    Raises:
+        PoolingError: an invalid argument, as ``px.pool2d`` would raise it.
     """
     spec = make_spec(pool_size, stride=stride, padding=padding, dilation=dilation,
                      ceil_mode=ceil_mode, layout=layout)
