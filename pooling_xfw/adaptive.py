@@ -162,10 +162,7 @@ class AdaptiveGeometry(SpatialAxes):
     axes: tuple[Bins, ...]
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
-        shape = [int(v) for v in input_shape]
-        for axis, out in zip(spatial_axes(len(input_shape), self.spec.layout), self.out):
-            shape[axis] = out
-        return tuple(shape)
+        return self.pooled_shape(input_shape)
 
     def divisor(self) -> np.ndarray:
         """The cells of every bin, the avg divisor, shaped as the output's spatial axes."""

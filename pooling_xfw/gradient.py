@@ -64,10 +64,7 @@ def grad_input(X) -> np.ndarray:
 
 def output_shape_of(shape, geom: Geometry) -> tuple[int, ...]:
     """The pooled output's shape for an input of ``shape`` (same rank and layout)."""
-    h_axis, w_axis = spatial_axes(len(shape), geom.spec.layout)
-    out = list(shape)
-    out[h_axis], out[w_axis] = geom.out_hw
-    return tuple(int(v) for v in out)
+    return geom.pooled_shape(shape)
 
 
 def upstream(grad_output, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

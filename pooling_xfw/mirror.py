@@ -174,11 +174,4 @@ def mirrored_output(vocab: Vocabulary, geom, x: np.ndarray) -> np.ndarray:
 
     numpy_vocab = mirror(vocab)
     plan = build_plan(numpy_vocab, ops.of(geom), geom, x.dtype.newbyteorder("="), x.shape)
-    shape = geom.output_shape(x.shape) if hasattr(geom, "output_shape") else None
-    if shape is None:
-        from .spec import spatial_axes
-
-        shape = list(x.shape)
-        for axis, size in zip(spatial_axes(x.ndim, geom.spec.layout), geom.out_hw):
-            shape[axis] = size
-    return run_plan(numpy_vocab, plan, geom, x, shape)
+    return run_plan(numpy_vocab, plan, geom, x, ops.of(geom).output_shape(geom, x.shape))

@@ -97,10 +97,7 @@ def _shape_notes(geom: Geometry, shape: tuple[int, ...], dtype: np.dtype) -> tup
     """What ``x`` and ``y`` of the rendered code are for an input of ``shape``: its rank and
     axes, and, for rank 2 or 3, the 4-D array it is given as and how the result comes back."""
     layout, rank = geom.spec.layout, len(shape)
-    h_axis, w_axis = spatial_axes(rank, layout)
-    out = list(shape)
-    out[h_axis], out[w_axis] = geom.out_hw
-    out = tuple(out)
+    out = geom.pooled_shape(shape)
     x_note = f"the input X, shape {tuple(shape)} ({_AXES[rank, layout]}), {dtype}"
     if isinstance(geom, GlobalGeometry) and not geom.keepdims:
         return ((x_note if rank == 4 else f"{x_note}, as a 4-D {layout} array "

@@ -436,6 +436,14 @@ class SpatialAxes:
     def out_hw(self) -> tuple[int, ...]:
         return self.out
 
+    def pooled_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """``input_shape`` with each spatial axis replaced by its output length (the spatial
+        axes kept, whatever the operation then does with them)."""
+        shape = [int(v) for v in input_shape]
+        for axis, out in zip(spatial_axes(len(shape), self.spec.layout), self.out):
+            shape[axis] = out
+        return tuple(shape)
+
 
 @dataclasses.dataclass(frozen=True)
 class Geometry(SpatialAxes):
@@ -558,11 +566,7 @@ def output_shape(input_shape: Sequence[int], pool_size, *, stride=1, padding: Pa
     """
     spec = make_spec(pool_size, stride=stride, padding=padding, dilation=dilation,
                      ceil_mode=ceil_mode, layout=layout)
-    geom = resolve(spec, input_shape)
-    shape = list(input_shape)
-    for axis, out in zip(spatial_axes(len(input_shape), spec.layout), geom.out):
-        shape[axis] = out
-    return tuple(int(v) for v in shape)
+    return resolve(spec, input_shape).pooled_shape(input_shape)
 
 
 def resolve_padding(input_shape: Sequence[int], pool_size, *, stride=1,

@@ -67,10 +67,7 @@ class Pool(Operation):
         return geometry.spec.kwargs()
 
     def output_shape(self, geometry, input_shape) -> tuple[int, ...]:
-        shape = [int(v) for v in input_shape]
-        for axis, size in zip(spatial_axes(len(shape), geometry.spec.layout), geometry.out_hw):
-            shape[axis] = size
-        return tuple(shape)
+        return geometry.pooled_shape(input_shape)
 
     def pool(self, x, geometry):
         return pool_geometry(x, geometry)
