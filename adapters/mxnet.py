@@ -35,7 +35,7 @@ from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import (CONVENTIONS, EARLIER_PROBE, FIRST_MACHINE, FLOATS, GRADIENT_ERROR,
                                   ANY_CPU_PLAN, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
-from pooling_xfw.emulation import keep_spec_windows, out_hw_at_run_time
+from pooling_xfw.emulation import keep_spec_windows, output_size_at_run_time
 from pooling_xfw.vocabulary import TO_NCHW, TO_NHWC, Vocabulary, index_list
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
@@ -135,7 +135,7 @@ class MXNet(Vocabulary):
             return None  # no adaptive max in MXNet
         legacy = plan.call(".as_nd_ndarray", v)
         pooled = plan.call("mx.nd.contrib.AdaptiveAvgPooling2D", legacy,
-                           output_size=out_hw_at_run_time(plan, geom))
+                           output_size=output_size_at_run_time(plan, geom))
         return plan.call(".as_np_ndarray", pooled)
 
     def native_global(self, plan, geom, v, layout, mode):

@@ -55,7 +55,6 @@ from pooling_xfw.backend import (ANY_CPU_PLAN, CONVENTIONS, FLOATS, INTEL_XEON, 
 from pooling_xfw.plan import Attr, Call, Expr, Var, render_value
 from pooling_xfw.emulation import runtime_pads
 from pooling_xfw.vocabulary import Vocabulary
-from pooling_xfw.spec import size_dependent
 
 
 OPSET = 22  # AveragePool takes dilations from 19; GlobalLpPool is NOT_IMPLEMENTED at 22 (unused)

@@ -39,9 +39,9 @@ import numpy as np
 
 from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import (ANY_CPU, ANY_CPU_PLAN, FIRST_MACHINE, FLOAT64_BACKWARD_IN_FLOAT32,
-                                  FLOATS, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
+                                  INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
-from pooling_xfw.emulation import keep_spec_windows, out_hw_at_run_time
+from pooling_xfw.emulation import keep_spec_windows, output_size_at_run_time
 from pooling_xfw.vocabulary import Vocabulary, index_list
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
@@ -147,7 +147,7 @@ class Paddle(Vocabulary):
 
     def native_adaptive(self, plan, geom, v, layout, mode):
         extra = {"data_format": layout} if layout != "NCHW" else {}
-        return plan.call(f"F.adaptive_{mode}_pool2d", v, list(out_hw_at_run_time(plan, geom)),
+        return plan.call(f"F.adaptive_{mode}_pool2d", v, list(output_size_at_run_time(plan, geom)),
                          **extra)
 
     def native_global(self, plan, geom, v, layout, mode):

@@ -27,7 +27,7 @@ from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import (ANY_CPU_PLAN, FIRST_MACHINE, FLOATS, INTEL_XEON, MAX_TIES_BACKWARD,
                                   NAN_IN_A_MAX, ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr
-from pooling_xfw.emulation import out_hw_at_run_time
+from pooling_xfw.emulation import output_size_at_run_time
 from pooling_xfw.vocabulary import TO_NCHW, Vocabulary
 
 from . import pytorch_dialect
@@ -130,7 +130,7 @@ class Torch(Vocabulary):
         return FLOATS
 
     def native_adaptive(self, plan, geom, v, layout, mode):
-        return plan.call(f"F.adaptive_{mode}_pool2d", v, out_hw_at_run_time(plan, geom))
+        return plan.call(f"F.adaptive_{mode}_pool2d", v, output_size_at_run_time(plan, geom))
 
     def native_global(self, plan, geom, v, layout, mode):
         if plan.computes_in not in FLOATS:

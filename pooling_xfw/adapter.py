@@ -16,6 +16,7 @@ import numpy as np
 from . import registry
 from .errors import PoolingError, one_line
 from .gradient import grad_input, output_shape_of, upstream
+from .layout import full_shape
 from .ops import ADAPTIVE, GLOBAL, POOL, Operation
 from .plan import Plan
 from .planner import build_plan
@@ -45,13 +46,10 @@ class GradientUnavailable(RuntimeError):
         self.output, self.plan = output, plan
 
 
-def as_4d(x: np.ndarray, layout: str) -> np.ndarray:
-    """``x`` (rank 2 to 4) as the 4-D array a plan takes, in ``layout``."""
-    if x.ndim == 4:
-        return x
-    if x.ndim == 2:
-        return x[None, None] if layout == "NCHW" else x[None, :, :, None]
-    return x[None]
+def as_full(x: np.ndarray, layout: str) -> np.ndarray:
+    """``x`` as the array of the layout's full rank a plan takes (1s added for the axes left
+    out: ``layout.full_shape``); a view."""
+    return x.reshape(full_shape(x.shape, layout))
 
 
 def plan_of(vocab: Vocabulary, op: Operation, X, **kwargs) -> tuple[Plan, object, np.ndarray]:
@@ -88,19 +86,19 @@ def run_grad(vocab: Vocabulary, op: Operation, X, grad_output=None, **kwargs
                                   the_plan)
     the_plan.backward = vocab.backward
     layout = geom.spec.layout
-    x4 = as_4d(x, layout).astype(the_plan.handover or x.dtype.newbyteorder("="), copy=False)
-    up4 = as_4d(up, layout).astype(up.dtype.newbyteorder("="), copy=False)
+    x_full = as_full(x, layout).astype(the_plan.handover or x.dtype.newbyteorder("="), copy=False)
+    up_full = as_full(up, layout).astype(up.dtype.newbyteorder("="), copy=False)
     ns = framework_namespace(vocab)
     try:
-        y, grad = vocab.gradient(ns, lambda t: the_plan.execute(ns, t), vocab.to_tensor(ns, x4),
-                                 vocab.to_tensor(ns, up4))
+        y, grad = vocab.gradient(ns, lambda t: the_plan.execute(ns, t), vocab.to_tensor(ns, x_full),
+                                 vocab.to_tensor(ns, up_full))
         if grad is None:  # the framework found no path from x to y
             raise RuntimeError("the autograd returned no gradient for the input")
         y, grad = vocab.to_numpy(ns, y), vocab.to_numpy(ns, grad)
     except Exception as exc:  # the framework's own failure, reported in one line
         message = framework_error(vocab, exc)
         try:  # does the forward alone run?  Then only the gradient failed
-            forward = execute(vocab, the_plan, x4)
+            forward = execute(vocab, the_plan, x_full)
         except BackendError:
             raise BackendError(message) from exc
         gap = vocab.gradient_gap(message)
@@ -112,11 +110,11 @@ def run_grad(vocab: Vocabulary, op: Operation, X, grad_output=None, **kwargs
 
 
 def run_plan(vocab: Vocabulary, the_plan: Plan, geom, x: np.ndarray, shape) -> np.ndarray:
-    """Execute a plan on ``x`` (as 4-D, handed over and back) and shape the output."""
+    """Execute a plan on ``x`` (at full rank, handed over and back) and shape the output."""
     _check_exact(vocab, the_plan, x)
-    x4 = as_4d(x, geom.spec.layout)
-    x4 = x4.astype(the_plan.handover or x4.dtype.newbyteorder("="), copy=False)
-    out = execute(vocab, the_plan, x4)
+    full = as_full(x, geom.spec.layout)
+    full = full.astype(the_plan.handover or full.dtype.newbyteorder("="), copy=False)
+    out = execute(vocab, the_plan, full)
     if the_plan.handback:
         out = out.astype(the_plan.handback)
     return out.reshape(shape)
@@ -151,11 +149,11 @@ def framework_namespace(vocab: Vocabulary) -> dict:
             f"environment's python") from None
 
 
-def execute(vocab: Vocabulary, the_plan: Plan, x4: np.ndarray) -> np.ndarray:
-    """Run ``the_plan`` on a 4-D array with ``vocab``'s framework; its failures as BackendError."""
+def execute(vocab: Vocabulary, the_plan: Plan, x_full: np.ndarray) -> np.ndarray:
+    """Run ``the_plan`` on a full-rank array with ``vocab``'s framework; its failures as BackendError."""
     ns = framework_namespace(vocab)
     try:
-        return vocab.to_numpy(ns, the_plan.execute(ns, vocab.to_tensor(ns, x4)))
+        return vocab.to_numpy(ns, the_plan.execute(ns, vocab.to_tensor(ns, x_full)))
     except PoolingError:  # the toolkit's own (a model that cannot be saved), not the framework's
         raise
     except Exception as exc:  # the framework's own failure, reported in one line

@@ -170,13 +170,16 @@ class AdaptiveGeometry(SpatialAxes):
 
     def check_fits(self, input_shape: Sequence[int], dtype) -> None:
         """Refuse (``PoolingError`` naming ``output_size``) an output, or the half-pooled array
-        (columns pooled, rows not yet), that in ``dtype`` would take more bytes than this
+        (the last axes pooled, the first not yet), that in ``dtype`` would take more bytes than this
         machine's physical memory: with ``o > n`` the output is larger than the input."""
         dtype = np.dtype(dtype)
-        h_axis, _ = spatial_axes(len(input_shape), self.spec.layout)
         cells = math.prod(int(v) for v in input_shape) // max(
-            self.rows.size * self.cols.size, 1)
-        need = cells * max(self.rows.size, self.rows.out) * self.cols.out * dtype.itemsize
+            math.prod(b.size for b in self.axes), 1)
+        # the axes pool the last first: after the last ``len(axes) - i``, the leading ``i``
+        # keep their input's size
+        largest = max(math.prod(b.size for b in self.axes[:i]) *
+                      math.prod(b.out for b in self.axes[i:]) for i in range(len(self.axes)))
+        need = cells * largest * dtype.itemsize
         if need <= memory_limit():
             return
         raise PoolingError(

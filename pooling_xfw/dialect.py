@@ -81,7 +81,7 @@ class NativeCall:
         """The call as written, executable by that framework's worker and renderable."""
         dialect = self.dialect
         plan = Plan(self.framework, dialect.IMPORTS)
-        plan.input_note = f"4-D {self.spec['layout']} array"
+        plan.input_note = f"{len(self.spec['layout'])}-D {self.spec['layout']} array"
         x = Var("x")
         if self.recipe_pads is not None:
             (top, bottom), (left, right) = self.recipe_pads

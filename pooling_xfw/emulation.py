@@ -5,10 +5,12 @@ bins an axis at a time (``emulate_bins``), so the code holds for every input siz
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
 from .adaptive import AdaptiveGeometry, Bins, GlobalGeometry
+from .layout import rank, spatial_index
 from .plan import Expr, Plan, Var
 from .reference import identity
 from .spec import (AxisGeometry, Geometry, at_most, axis_names, ceil_windows, reach_after,
@@ -16,12 +18,31 @@ from .spec import (AxisGeometry, Geometry, at_most, axis_names, ceil_windows, re
 from .vocabulary import Vocabulary
 
 
-def hw_index(layout: str, rows: slice, cols: slice) -> tuple[slice, ...]:
-    full = slice(None)
-    return (full, full, rows, cols) if layout == "NCHW" else (full, rows, cols, full)
+def _axis_of(layout: str, axis: int) -> int:
+    """The tensor axis of spatial axis ``axis`` (0 the first) in a full tensor of ``layout``."""
+    return spatial_axes(len(layout), layout)[axis]
 
 
-def overhang_pads(geom: Geometry) -> tuple[tuple[int, int], tuple[int, int]]:
+def _axis_cut(layout: str, axis: int, part: slice) -> tuple[slice, ...]:
+    """An index taking ``part`` of spatial axis ``axis`` of a full tensor of ``layout``."""
+    slices = [slice(None)] * rank(layout)
+    slices[axis] = part
+    return spatial_index(len(layout), layout, slices)
+
+
+def _window_along(rank_: int, axis: int, length, step=1) -> tuple[tuple, tuple]:
+    """``(kernel, stride)`` of a pooling along spatial axis ``axis`` only: ``length`` cells,
+    ``step`` apart; 1 on every other axis."""
+    kernel, stride = [1] * rank_, [1] * rank_
+    kernel[axis], stride[axis] = length, step
+    return tuple(kernel), tuple(stride)
+
+
+def _no_pads(pads) -> bool:
+    return all(p == (0, 0) for p in pads)
+
+
+def overhang_pads(geom: Geometry) -> tuple[tuple[int, int], ...]:
     """Pads that make every window of ``geom`` lie inside the padded array: the resolved pads
     in full (never trimmed to what one input size reads, so the code holds for other sizes),
     the after side widened to the ceil overhang where that reaches further."""
@@ -39,20 +60,19 @@ class RuntimePads:
     window would start in past the last one are never added, so nothing is cropped (ceil
     mode's clamp may drop a window that starts in the padding)."""
 
-    rows: tuple
-    cols: tuple
+    axes: tuple  # (before, after, reach) per spatial axis
 
     def full(self) -> tuple:
         """Pads and overhang: every window inside the padded array, none starting past it."""
-        return tuple((b, r) for b, _, r in (self.rows, self.cols))
+        return tuple((b, r) for b, _, r in self.axes)
 
     def given(self) -> tuple:
         """The spec's pads (what an include-pad divisor counts)."""
-        return tuple((b, a) for b, a, _ in (self.rows, self.cols))
+        return tuple((b, a) for b, a, _ in self.axes)
 
     def without_pads(self) -> "RuntimePads":
         """The overhang left for an input that already carries ``given``."""
-        return RuntimePads(*((0, 0, 0 if r is a else r - a) for _, a, r in (self.rows, self.cols)))
+        return RuntimePads(tuple((0, 0, 0 if r is a else r - a) for _, a, r in self.axes))
 
     @staticmethod
     def _some(values) -> bool:
@@ -60,12 +80,12 @@ class RuntimePads:
 
     def may_pad(self) -> bool:
         """Whether some input size gets pads."""
-        return self._some(self.rows[:2] + self.cols[:2])
+        return self._some(v for axis in self.axes for v in axis[:2])
 
     def may_overhang(self) -> bool:
         """Whether some input size gets ceil overhang (cells past the spec's pads)."""
         return any(r is not a if isinstance(r, Expr) else r != a
-                   for _, a, r in (self.rows, self.cols))
+                   for _, a, r in self.axes)
 
 
 def runtime_pads(plan: Plan, geom: Geometry) -> RuntimePads | None:
@@ -87,7 +107,7 @@ def runtime_pads(plan: Plan, geom: Geometry) -> RuntimePads | None:
         def bind(label, value, suffix=name.lower()):
             return plan.let(label + suffix, value)
 
-        n = plan.let(name, Expr.dim("x", spatial_axes(4, spec.layout)[index]))
+        n = plan.let(name, Expr.dim("x", _axis_of(spec.layout, index)))
         if same:
             pb, pa = same_pads(n, g.extent, g.stride, spec.padding == "same_lower", bind)
         else:
@@ -99,14 +119,14 @@ def runtime_pads(plan: Plan, geom: Geometry) -> RuntimePads | None:
             axes.append((pb, 0 if no_after else at_most(reach, pa), reach))
         else:  # SAME's windows end where its pads do
             axes.append((pb, pa, pa))
-    return RuntimePads(*axes)
+    return RuntimePads(tuple(axes))
 
 
 def keep_spec_windows(plan: Plan, geom: Geometry, v: Var, layout: str) -> Var:
     """``v``, a ceil-mode pooling that keeps a last window even where it starts in the
     after-padding (MXNet ``'full'``, Paddle ``ceil_mode``), cropped to the spec's windows: on
     each axis with a stride above 1, the first ``ceil_windows`` of them, counted from the
-    input's shape when the code runs (``oh = ...``; ``y[:, :, :oh, :ow]``), so it holds for
+    input's shape when the code runs (2-D: ``oh = ...``; ``y[:, :, :oh, :ow]``), so it holds for
     every size.  The windows kept are the spec's (same starts, same cells)."""
     spec = geom.spec
     plan.emulate("ceil: its ceil mode keeps a last window that starts in the padding, which "
@@ -117,12 +137,12 @@ def keep_spec_windows(plan: Plan, geom: Geometry, v: Var, layout: str) -> Var:
         if g.stride == 1:  # the same windows at every size: a window of padding dropped or not
             stops.append(g.out - g.ceil_keep_out() or None)
             continue
-        n = plan.let(name, Expr.dim("x", spatial_axes(4, spec.layout)[index]))
+        n = plan.let(name, Expr.dim("x", _axis_of(spec.layout, index)))
         stops.append(plan.let("o" + name.lower(), ceil_windows(
             n, g.pad_before, g.pad_after, g.extent, g.stride,
             lambda label, value, suffix=name.lower(): plan.let(label + suffix, value))))
-    return plan.call("op:getitem", v, hw_index(layout, slice(None, stops[0]),
-                                               slice(None, stops[1])))
+    return plan.call("op:getitem", v, spatial_index(
+        len(layout), layout, [slice(None, stop) for stop in stops]))
 
 
 def window_sum(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
@@ -130,18 +150,22 @@ def window_sum(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: st
     """Sum over each window's cells (padding and overhang add 0).
 
     ``scaled=False`` may return the sum times a constant instead (the average pooling's
-    1/(k_h*k_w), skipped): only for a ratio of two window sums over the same ``geom``'s window
+    1/k, ``k`` the window's cells, skipped): only for a ratio of two window sums over the same ``geom``'s window
     shape and dilation, where the constant cancels.  ``run``: pads computed when the plan
     runs (``runtime_pads``) instead of ``geom``'s."""
-    kh, kw = geom.spec.pool_size
+    cells = math.prod(geom.spec.pool_size)
     padded = _padded(vocab, plan, geom, v, 0, layout, run)
-    if geom.spec.dilation != (1, 1):
+    if _dilated(geom):
         plan.emulate("dilation: the window as strided slices, reduced axis by axis")
         return _slice_reduce(vocab, plan, geom, padded, layout, "sum", run)
     mean = _crop(vocab, plan, geom,
-                 _pool(vocab, plan, padded, "avg", (kh, kw), geom.spec.stride, layout), layout,
-                 run)
-    return vocab.multiply(plan, mean, kh * kw) if scaled else mean
+                 _pool(vocab, plan, padded, "avg", geom.spec.pool_size, geom.spec.stride, layout),
+                 layout, run)
+    return vocab.multiply(plan, mean, cells) if scaled else mean
+
+
+def _dilated(geom: Geometry) -> bool:
+    return any(d != 1 for d in geom.spec.dilation)
 
 
 def emulate_window(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
@@ -153,22 +177,22 @@ def emulate_window(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout
         fill = identity(np.dtype(plan.computes_in), "max")
         fill = float(fill) if np.dtype(plan.computes_in).kind == "f" else int(fill)
         padded = _padded(vocab, plan, geom, v, fill, layout, run)
-        if spec.dilation != (1, 1) or slices:
-            if spec.dilation != (1, 1):
+        if _dilated(geom) or slices:
+            if _dilated(geom):
                 plan.emulate("dilation: the window as strided slices, reduced axis by axis")
             return _slice_reduce(vocab, plan, geom, padded, layout, "max", run)
         return _crop(vocab, plan, geom, _pool(vocab, plan, padded, "max", spec.pool_size,
                                                    spec.stride, layout), layout, run)
     overhang = run.may_overhang() if run else geom.has_overhang()
-    if spec.count_include_pad and not overhang and spec.dilation == (1, 1):
-        padded = _padded(vocab, plan, geom, v, 0, layout, run)  # every divisor is kh*kw
+    if spec.count_include_pad and not overhang and not _dilated(geom):
+        padded = _padded(vocab, plan, geom, v, 0, layout, run)  # every divisor is the window
         return _crop(vocab, plan, geom, _pool(vocab, plan, padded, "avg", spec.pool_size,
                                                    spec.stride, layout), layout, run)
     # avg = window sum / divisor, the divisor being the same pooling of a mask of ones
     total = window_sum(vocab, plan, geom, v, layout, scaled=False, run=run)
     mask = vocab.ones_like(plan, v)
     count_run = run
-    if spec.count_include_pad and (run.may_pad() if run else geom.pads != ((0, 0), (0, 0))):
+    if spec.count_include_pad and (run.may_pad() if run else not _no_pads(geom.pads)):
         mask = vocab.pad(plan, mask, run.given() if run else geom.pads, 1, layout)
         plan.emulate("divisor: a ones mask padded with 1 (padding counts), pooled the same way")
         count_geom = _without_pads(geom)
@@ -202,9 +226,9 @@ def _padded(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, fill, layout:
                      f"runs, padded with {fill}, then unpadded pooling (for every input size)")
         return vocab.pad(plan, v, pads, fill, layout)
     pads = overhang_pads(geom)
-    if pads == ((0, 0), (0, 0)):
+    if _no_pads(pads):
         return v
-    what = "ceil overhang" if geom.pads == ((0, 0), (0, 0)) else "pads"
+    what = "ceil overhang" if _no_pads(geom.pads) else "pads"
     plan.emulate(f"explicit padding: {what} {pads} padded with {fill}, then unpadded pooling")
     return vocab.pad(plan, v, pads, fill, layout)
 
@@ -222,14 +246,13 @@ def _crop(vocab: Vocabulary, plan: Plan, geom: Geometry, v: Var, layout: str,
         return v
     # counted from the end (``:-1``), not as the output size: the code is the same for every
     # input size whose windows are dropped alike
-    rows, cols = (slice(None, g.out - p.floor_out() or None) for g, p in
-                  zip(geom.axes, padded))
-    return vocab.getitem(plan, v, hw_index(layout, rows, cols))
+    return vocab.getitem(plan, v, spatial_index(len(layout), layout, [
+        slice(None, g.out - p.floor_out() or None) for g, p in zip(geom.axes, padded)]))
 
 
 def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, layout: str,
                   reduce: str, run: RuntimePads | None = None) -> Var:
-    """Reduce each window as k strided slices per axis (columns, then rows): tap ``j`` is the
+    """Reduce each window as k strided slices per axis (the last axis first): tap ``j`` is the
     slice ``j*d : -(k-1-j)*d : s`` of the padded axis, the floor pooling's windows whatever the
     axis's length.  They are the spec's at every size: the padded array makes exactly the
     spec's windows by the floor rule (its pads, and where they follow the input's size, SAME
@@ -238,7 +261,7 @@ def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, la
     stops the slices where this size's last window ends."""
     v = padded
     for axis, g, (before, after) in reversed(tuple(zip(
-            axis_names(len(geom.axes)), geom.axes, overhang_pads(geom)))):  # the last first
+            range(len(geom.axes)), geom.axes, overhang_pads(geom)))):  # the last first
         acc = None
         length = before + g.size + after
         # pads computed when the code runs (``run``) end where the spec's windows do; else ceil
@@ -249,9 +272,7 @@ def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, la
             start = tap * g.dilation
             cut = slice(start, (start - (g.extent - 1) if floor else
                                 start + (g.out - 1) * g.stride + 1 - length) or None, g.stride)
-            index = hw_index(layout, slice(None), cut) if axis == "W" else hw_index(
-                layout, cut, slice(None))
-            piece = vocab.getitem(plan, v, index)
+            piece = vocab.getitem(plan, v, _axis_cut(layout, axis, cut))
             acc = piece if acc is None else (
                 vocab.maximum(plan, acc, piece) if reduce == "max"
                 else vocab.add(plan, acc, piece))
@@ -259,15 +280,10 @@ def _slice_reduce(vocab: Vocabulary, plan: Plan, geom: Geometry, padded: Var, la
     return v
 
 
-def _axis_of(layout: str, axis: str) -> int:
-    """The index of H or W in a 4-D tensor of ``layout``."""
-    return {"NCHW": {"H": 2, "W": 3}, "NHWC": {"H": 1, "W": 2}}[layout][axis]
-
-
 def _pool(vocab: Vocabulary, plan: Plan, v: Var, mode: str, kernel, stride, layout: str) -> Var:
     """``vocab.pool``; where its average pooling lacks the dtype computed in
-    (``vocab.avg_missing``), each window's own cells summed, as strided slices added (columns
-    then rows), over the window's cell count.  Every window sums its own cells only: an inf
+    (``vocab.avg_missing``), each window's own cells summed, as strided slices added (the last
+    axis first), over the window's cell count.  Every window sums its own cells only: an inf
     or a value that swamps the others stays in its windows (a prefix sum's difference would
     carry it into every later one)."""
     why = vocab.avg_missing.get(plan.computes_in) if mode == "avg" else None
@@ -275,7 +291,7 @@ def _pool(vocab: Vocabulary, plan: Plan, v: Var, mode: str, kernel, stride, layo
         return vocab.pool(plan, v, mode, kernel, stride, layout)
     plan.emulate(f"{plan.computes_in} average: {why}; each window's cells summed as strided "
                  f"slices added, in {plan.computes_in}")
-    for axis, k, s in (("W", kernel[1], stride[1]), ("H", kernel[0], stride[0])):
+    for axis, k, s in reversed(tuple(zip(range(len(kernel)), kernel, stride))):
         if k == 1 and s == 1:
             continue
         acc = None
@@ -284,10 +300,10 @@ def _pool(vocab: Vocabulary, plan: Plan, v: Var, mode: str, kernel, stride, layo
                                                      slice(tap, (tap - k + 1) or None, s)))
             acc = piece if acc is None else vocab.add(plan, acc, piece)
         v = acc
-    return vocab.divide(plan, v, kernel[0] * kernel[1])
+    return vocab.divide(plan, v, math.prod(kernel))
 
 
-def _each_bin(vocab: Vocabulary, plan: Plan, v: Var, axis: str, layout: str, n, o: int) -> Var:
+def _each_bin(vocab: Vocabulary, plan: Plan, v: Var, axis: int, layout: str, n, o: int) -> Var:
     """The mean of every bin's own cells along ``axis`` (``o`` bins over ``n`` cells, ``n`` read
     when the code runs): a slice and a reduction per bin, concatenated.  For an average the
     framework cannot pool in its dtype (``avg_missing``) over bins whose length is known only
@@ -307,29 +323,31 @@ def _each_bin(vocab: Vocabulary, plan: Plan, v: Var, axis: str, layout: str, n, 
 
 def emulate_bins(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: Var,
                       layout: str, mode: str, slices: bool = False) -> Var:
-    """Adaptive ``mode`` pooling from the framework's plain pooling, columns then rows (both
-    max and avg are separable: a bin's mean is the mean of its rows' means, every row of a bin
-    having the same cells), with the bins computed from the input's shape when the code runs
+    """Adaptive ``mode`` pooling from the framework's plain pooling, one axis at a time, the last
+    first (both max and avg are separable: a bin's mean is the mean of its rows' means, every
+    row of a bin having the same cells), with the bins computed from the input's shape when the code runs
     (``_runtime_axis``), so the code holds for every input size.  ``slices``: a max as the
     elementwise maximum of gathered taps, whose number depends on the size: bins for this
     size only (``_adaptive_axis``)."""
     bin_by_bin = mode == "avg" and plan.computes_in in vocab.avg_missing  # ``_each_bin``
-    if not slices and (not bin_by_bin or 0 in geom.out_hw):
+    if not slices and (not bin_by_bin or 0 in geom.out):
         plan.emulate(f"adaptive bins: no adaptive {mode} pooling in {vocab.name}; per axis, "
                      f"{mode} poolings of the two bin lengths and a gather of each bin's "
                      f"window, the bins computed from the input's shape when the code runs "
                      f"(for every input size)")
-    if 0 in geom.out_hw:  # an empty output: its shape, without pooling an empty tensor
-        for axis, bins in (("W", geom.cols), ("H", geom.rows)):
+    last_first = tuple(reversed(tuple(enumerate(geom.axes))))
+    if 0 in geom.out:  # an empty output: its shape, without pooling an empty tensor
+        for axis, bins in last_first:
             if bins.out == 0:
                 v = vocab.getitem(plan, v, _axis_cut(layout, axis, slice(0, 0)))
             elif _requested(geom, axis) is not None:  # any cell of each bin: its first
                 n = _input_size(plan, geom, axis)
                 i = Expr.name("i")
-                starts = plan.let("i" + axis.lower(), Expr.each("i", bins.out, i * n // bins.out))
+                starts = plan.let("i" + _label(geom, axis), Expr.each("i", bins.out,
+                                                                      i * n // bins.out))
                 v = vocab.gather(plan, v, starts, _axis_of(layout, axis))
         return v
-    for axis, bins in (("W", geom.cols), ("H", geom.rows)):
+    for axis, bins in last_first:
         if slices:
             v = _adaptive_axis(vocab, plan, v, axis, bins, layout, mode, slices)
         else:
@@ -337,26 +355,32 @@ def emulate_bins(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: Var,
     return v
 
 
-def _requested(geom: AdaptiveGeometry, axis: str) -> int | None:
-    """The output size asked for ``axis`` ('H' or 'W'): an int, or None (the input's size)."""
-    return geom.spec.output_size[0 if axis == "H" else 1]
+def _label(geom, axis: int) -> str:
+    """Spatial axis ``axis``'s letter in lower case, as the rendered code's names end (``h``)."""
+    return axis_names(len(geom.axes))[axis].lower()
 
 
-def _input_size(plan: Plan, geom, axis: str) -> Expr:
-    """``H = x.shape[2]`` (or ``W``, per the spec's layout): the input's size along ``axis``,
-    read when the code runs."""
-    index = 0 if axis == "H" else 1
-    return plan.let(axis, Expr.dim("x", spatial_axes(4, geom.spec.layout)[index]))
+def _requested(geom: AdaptiveGeometry, axis: int) -> int | None:
+    """The output size asked for spatial axis ``axis``: an int, or None (the input's size)."""
+    return geom.spec.output_size[axis]
 
 
-def out_hw_at_run_time(plan: Plan, geom: AdaptiveGeometry) -> tuple:
-    """``(oh, ow)`` for a native adaptive op: the requested ints, an axis asked as None being
-    the input's own size read when the code runs (``H``), so the code holds for every size."""
+def _input_size(plan: Plan, geom, axis: int) -> Expr:
+    """``H = x.shape[2]`` (2-D NCHW): the input's size along spatial axis ``axis``, read when
+    the code runs."""
+    return plan.let(axis_names(len(geom.axes))[axis],
+                    Expr.dim("x", _axis_of(geom.spec.layout, axis)))
+
+
+def output_size_at_run_time(plan: Plan, geom: AdaptiveGeometry) -> tuple:
+    """The output size for a native adaptive op (2-D: ``(oh, ow)``): the requested ints, an
+    axis asked as None being the input's own size read when the code runs (``H``), so the code
+    holds for every size."""
     return tuple(_input_size(plan, geom, axis) if _requested(geom, axis) is None else o
-                 for axis, o in zip(("H", "W"), geom.out_hw))
+                 for axis, o in enumerate(geom.out))
 
 
-def _runtime_axis(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: Var, axis: str,
+def _runtime_axis(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: Var, axis: int,
                   layout: str, mode: str) -> Var:
     """Reduce every bin of one axis, the bins computed from the input's size ``n`` (``H``)
     when the code runs.  With ``o`` outputs, bin ``i`` is ``[i*n//o, -(-(i+1)*n//o))``; its
@@ -371,12 +395,12 @@ def _runtime_axis(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: Var,
     if o is None:
         return v  # every bin one cell at every size
     n = _input_size(plan, geom, axis)
-    a = axis.lower()
+    a = _label(geom, axis)
     if mode == "avg" and plan.computes_in in vocab.avg_missing:
         return _each_bin(vocab, plan, v, axis, layout, n, o)
 
-    def window(length) -> tuple[tuple, tuple[int, int]]:
-        return ((1, length), (1, 1)) if axis == "W" else ((length, 1), (1, 1))
+    def window(length) -> tuple[tuple, tuple]:
+        return _window_along(len(geom.axes), axis, length)
 
     if o == 1:  # one bin, the whole axis
         return vocab.pool(plan, v, mode, *window(n), layout)
@@ -392,13 +416,7 @@ def _runtime_axis(vocab: Vocabulary, plan: Plan, geom: AdaptiveGeometry, v: Var,
                         _axis_of(layout, axis))
 
 
-def _axis_cut(layout: str, axis: str, part: slice) -> tuple[slice, ...]:
-    """An index taking ``part`` of the H or W axis of a 4-D tensor of ``layout``."""
-    return (hw_index(layout, slice(None), part) if axis == "W"
-            else hw_index(layout, part, slice(None)))
-
-
-def _adaptive_axis(vocab: Vocabulary, plan: Plan, v: Var, axis: str, bins: Bins, layout: str,
+def _adaptive_axis(vocab: Vocabulary, plan: Plan, v: Var, axis: int, bins: Bins, layout: str,
                    mode: str, slices: bool) -> Var:
     """Reduce every bin of one axis (see ``emulate_bins``)."""
     dim = _axis_of(layout, axis)
@@ -406,8 +424,8 @@ def _adaptive_axis(vocab: Vocabulary, plan: Plan, v: Var, axis: str, bins: Bins,
     def cut(part: slice) -> Var:
         return vocab.getitem(plan, v, _axis_cut(layout, axis, part))
 
-    def window(length: int, step: int) -> tuple[tuple[int, int], tuple[int, int]]:
-        return ((1, length), (1, step)) if axis == "W" else ((length, 1), (step, 1))
+    def window(length: int, step: int) -> tuple[tuple, tuple]:
+        return _window_along(rank(layout), axis, length, step)
 
     step = bins.step
     if step == 1 and bins.longest == 1:

@@ -35,11 +35,16 @@ Integer inputs are refused: a gradient needs a float input (no framework differe
 """
 from __future__ import annotations
 
+import functools
+import itertools
+import math
+
 import numpy as np
 
 from .errors import PoolingError
 from .reference import (_pad_for, _p_norm, _spatial, _tap, accumulator_dtype, as_input,
                         pool_geometry)
+from .layout import channels_last, spatial_index
 from .spec import AxisGeometry, Geometry, make_spec, resolve, spatial_axes
 
 TIES = ("first", "split", "all")
@@ -188,24 +193,26 @@ def _tile_axis(values: np.ndarray, axis: int, g: AxisGeometry) -> np.ndarray:
 
 
 def _avg_grad(up: np.ndarray, geom: Geometry, shape) -> np.ndarray:
-    """``up / divisor`` to every cell each window reads: separable, a column pass then a row
-    pass (k_h + k_w strided additions)."""
-    h_axis, w_axis = spatial_axes(len(shape), geom.spec.layout)
+    """``up / divisor`` to every cell each window reads: separable, one spatial axis at a time,
+    the last first (in 2-D k_h + k_w strided additions)."""
     share = up / _spatial(geom.divisor().astype(up.dtype), up.ndim, geom.spec.layout)
-    return _scatter_axis(_scatter_axis(share, w_axis, geom.cols), h_axis, geom.rows)
+    for axis, g in reversed(tuple(zip(spatial_axes(len(shape), geom.spec.layout), geom.axes))):
+        share = _scatter_axis(share, axis, g)
+    return share
 
 
 class _Taps:
-    """The 2-D window's taps in row-major order over two arrays padded alike: a padded value
-    array (read) and a zero gradient array (written), with which taps read real cells."""
+    """The window's taps in row-major order over two arrays padded alike: a padded value array
+    (read) and a zero gradient array (written), with which taps read real cells."""
 
     def __init__(self, values: np.ndarray, geom: Geometry, fill, grad_dtype: np.dtype):
         self.geom = geom
-        self.h_axis, self.w_axis = spatial_axes(values.ndim, geom.spec.layout)
-        self.values = _pad_for(_pad_for(values, self.w_axis, geom.cols, fill), self.h_axis,
-                               geom.rows, fill)
+        self.spatial = spatial_axes(values.ndim, geom.spec.layout)
+        for axis, g in zip(self.spatial, geom.axes):
+            values = _pad_for(values, axis, g, fill)
+        self.values = values
         self.grad = np.zeros(self.values.shape, grad_dtype)
-        self.real = [self._real_taps(g) for g in (geom.rows, geom.cols)]
+        self.real = [self._real_taps(g) for g in geom.axes]
         self.padded = any(not r.all() for r in self.real)
 
     @staticmethod
@@ -216,47 +223,43 @@ class _Taps:
 
     def __iter__(self):
         """(value view, gradient view, real mask or None) per tap, each output-shaped."""
-        index = [slice(None)] * self.values.ndim
         layout, ndim = self.geom.spec.layout, self.values.ndim
-        for a in range(self.geom.rows.kernel):
-            index[self.h_axis] = _tap(self.geom.rows, a)
-            for b in range(self.geom.cols.kernel):
-                index[self.w_axis] = _tap(self.geom.cols, b)
-                mask = (_spatial(np.outer(self.real[0][:, a], self.real[1][:, b]), ndim, layout)
-                        if self.padded else None)
-                yield self.values[tuple(index)], self.grad[tuple(index)], mask
+        for taps in itertools.product(*(range(g.kernel) for g in self.geom.axes)):
+            index = spatial_index(ndim, layout, [_tap(g, t) for g, t in zip(self.geom.axes, taps)])
+            mask = (_spatial(functools.reduce(np.multiply.outer, (
+                real[:, t] for real, t in zip(self.real, taps))), ndim, layout)
+                    if self.padded else None)
+            yield self.values[index], self.grad[index], mask
 
     def result(self) -> np.ndarray:
         """The gradient of the input cells (padding and overhang dropped)."""
-        index = [slice(None)] * self.grad.ndim
-        for axis, g in ((self.h_axis, self.geom.rows), (self.w_axis, self.geom.cols)):
-            index[axis] = slice(g.pad_before, g.pad_before + g.size)
-        return self.grad[tuple(index)]
+        return self.grad[spatial_index(self.grad.ndim, self.geom.spec.layout, [
+            slice(g.pad_before, g.pad_before + g.size) for g in self.geom.axes])]
 
 
 class _RealTaps:
-    """The 2-D window's taps in row-major order, each restricted to the windows where it reads a
-    real cell: per tap, the output sub-rectangle it is real over and the matching view of ``x``.
+    """The window's taps in row-major order, each restricted to the windows where it reads a
+    real cell: per tap, the block of outputs it is real over and the matching view of ``x``.
 
     Along one axis, tap ``a`` of window ``i`` reads ``i*s + a*d - pad``, real for a contiguous
     run of ``i``, so no padding is materialized and nothing is masked.  The views come from the
-    stride's phases of ``x`` (``x[..., r::s_h, c::s_w]``), copied contiguous once when ``W`` is
-    the last axis and its stride is above 1: a strided last axis makes every tap's arithmetic
-    several times slower, and the copy is one pass over ``x``."""
+    stride's phases of ``x`` (in 2-D ``x[..., r::s_h, c::s_w]``), copied contiguous once when the
+    last spatial axis is the array's last and its stride is above 1: a strided last axis makes
+    every tap's arithmetic several times slower, and the copy is one pass over ``x``."""
 
     def __init__(self, x: np.ndarray, geom: Geometry):
         self.x, self.geom = x, geom
-        self.h_axis, self.w_axis = spatial_axes(x.ndim, geom.spec.layout)
-        self.copy_phases = self.w_axis == x.ndim - 1 and geom.cols.stride > 1
-        self._phases: dict[tuple[int, int], np.ndarray] = {}
-        self.taps = []  # (a, b, output sub-rectangle index, (row phase, col phase), view index)
-        rows = [self._axis(geom.rows, a) for a in range(geom.rows.kernel)]
-        cols = [self._axis(geom.cols, b) for b in range(geom.cols.kernel)]
-        for a, row in enumerate(rows):
-            for b, col in enumerate(cols):
-                if row is not None and col is not None:
-                    self.taps.append((a, b, self._index(row[0], col[0]), (row[1], col[1]),
-                                      self._index(row[2], col[2])))
+        self.spatial = spatial_axes(x.ndim, geom.spec.layout)
+        self.copy_phases = self.spatial[-1] == x.ndim - 1 and geom.axes[-1].stride > 1
+        self._phases: dict[tuple[int, ...], np.ndarray] = {}
+        self.taps = []  # (number, taps, output block index, phases, view index), real taps only
+        per_axis = [[self._axis(g, t) for t in range(g.kernel)] for g in geom.axes]
+        for number, taps in enumerate(itertools.product(*(range(g.kernel) for g in geom.axes))):
+            parts = [along[t] for along, t in zip(per_axis, taps)]
+            if all(part is not None for part in parts):
+                self.taps.append((number, taps, self.index([part[0] for part in parts]),
+                                  tuple(part[1] for part in parts),
+                                  self.index([part[2] for part in parts])))
 
     @staticmethod
     def _axis(g: AxisGeometry, a: int):
@@ -271,23 +274,21 @@ class _RealTaps:
         phase, start = position % g.stride, position // g.stride
         return slice(first, stop), phase, slice(start, start + stop - first)
 
-    def _index(self, rows: slice, cols: slice) -> tuple:
-        index = [slice(None)] * self.x.ndim
-        index[self.h_axis], index[self.w_axis] = rows, cols
-        return tuple(index)
+    def index(self, slices) -> tuple:
+        """An index of ``x``: ``slices``, one per spatial axis, there."""
+        return spatial_index(self.x.ndim, self.geom.spec.layout, slices)
 
-    def phase(self, phase: tuple[int, int]) -> np.ndarray:
+    def phase(self, phase: tuple[int, ...]) -> np.ndarray:
         if phase not in self._phases:
-            view = self.x[self._index(slice(phase[0], None, self.geom.rows.stride),
-                                      slice(phase[1], None, self.geom.cols.stride))]
+            view = self.x[self.index([slice(p, None, g.stride)
+                                      for p, g in zip(phase, self.geom.axes)])]
             self._phases[phase] = np.ascontiguousarray(view) if self.copy_phases else view
         return self._phases[phase]
 
     def __iter__(self):
-        """(tap number in row-major order, a, b, output sub-rectangle, values there)."""
-        kw = self.geom.cols.kernel
-        for a, b, out, phase, view in self.taps:
-            yield a * kw + b, a, b, out, self.phase(phase)[view]
+        """(tap number in row-major order, the tap per axis, output block, values there)."""
+        for number, taps, out, phase, view in self.taps:
+            yield number, taps, out, self.phase(phase)[view]
 
 
 _PART_BYTES = 1 << 19  # the input a part holds: its taps' passes then run in the CPU's cache
@@ -303,10 +304,10 @@ def _extreme_grad(x: np.ndarray, up: np.ndarray, geom: Geometry, ties: str) -> n
     compared in float32 (exact, and several times faster in numpy)."""
     grad = np.zeros(x.shape, up.dtype)
     xs, ups, grads = x, up, grad
-    if x.ndim == 4 and geom.spec.layout == "NCHW":
+    layout = geom.spec.layout
+    if x.ndim == len(layout) and not channels_last(layout):
         xs, ups, grads = (a.reshape((-1,) + a.shape[2:]) for a in (x, up, grad))
-    h_axis, _ = spatial_axes(xs.ndim, geom.spec.layout)
-    if h_axis == 0:  # (H, W) or (H, W, C): one part
+    if spatial_axes(xs.ndim, layout)[0] == 0:  # (H, W) or (H, W, C): one part
         _extreme_part(xs, ups, grads, geom, ties)
         return grad
     windows = ups[0].size
@@ -333,7 +334,7 @@ def _extreme_part(x: np.ndarray, up: np.ndarray, grad: np.ndarray, geom: Geometr
     mode = geom.spec.mode
     y = np.full(up.shape, np.inf if mode == "min" else -np.inf, x.dtype)
     reduce = np.minimum if mode == "min" else np.maximum
-    for _, _, _, out, value in taps:
+    for _, _, out, value in taps:
         reduce(y[out], value, out=y[out])
     any_nan = bool(np.isnan(y).any())
     hit = np.empty(y.shape, bool)
@@ -348,26 +349,26 @@ def _extreme_part(x: np.ndarray, up: np.ndarray, grad: np.ndarray, geom: Geometr
         # each window's first hit, the least tap number among its hits, kept branch-free as
         # the largest of hit * (n_taps - number) (np.copyto with where= is several times
         # slower on these views); every window has a hit, so first = n_taps - that
-        n_taps = geom.rows.kernel * geom.cols.kernel
+        n_taps = math.prod(g.kernel for g in geom.axes)
         kind = np.min_scalar_type(n_taps)
         rank = np.zeros(y.shape, kind)
         scratch = np.empty(y.shape, kind)
-        for number, _, _, out, value in taps:
+        for number, _, out, value in taps:
             candidate = np.multiply(hits(out, value), kind.type(n_taps - number),
                                     out=scratch[out], dtype=kind)
             np.maximum(rank[out], candidate, out=rank[out])
         first = np.subtract(kind.type(n_taps), rank, out=rank)
         # flat index in grad of each window's winner: its first cell's plus the tap's offset
         strides = np.cumprod((x.shape[1:] + (1,))[::-1])[::-1]  # C-order, in elements
-        h, w = taps.h_axis, taps.w_axis
-        offsets = np.add.outer(np.arange(geom.rows.kernel) * geom.rows.dilation * strides[h],
-                               np.arange(geom.cols.kernel) * geom.cols.dilation * strides[w])
+        offsets = functools.reduce(np.add.outer, (
+            np.arange(g.kernel) * g.dilation * strides[axis]
+            for axis, g in zip(taps.spatial, geom.axes)))
+        along = dict(zip(taps.spatial, geom.axes))
         base = np.zeros((1,) * y.ndim, np.intp)
         for axis, size in enumerate(y.shape):
             steps = np.arange(size, dtype=np.intp)
-            for g, spatial in ((geom.rows, h), (geom.cols, w)):
-                if axis == spatial:
-                    steps = steps * g.stride - g.pad_before
+            if axis in along:
+                steps = steps * along[axis].stride - along[axis].pad_before
             shape = [1] * y.ndim
             shape[axis] = size
             base = base + (steps * strides[axis]).reshape(shape)
@@ -377,12 +378,12 @@ def _extreme_part(x: np.ndarray, up: np.ndarray, grad: np.ndarray, geom: Geometr
         return
     if ties == "split":
         count = np.zeros(y.shape, np.int64)
-        for _, _, _, out, value in taps:
+        for _, _, out, value in taps:
             count[out] += hits(out, value)
         up = up / count  # every window has a hit: its extreme is one of its real cells
-    for _, a, b, out, value in taps:
-        cells = grad[taps._index(*(_cells(g, t, out[axis]) for g, t, axis in (
-            (geom.rows, a, taps.h_axis), (geom.cols, b, taps.w_axis))))]
+    for _, tap, out, value in taps:
+        cells = grad[taps.index([_cells(g, t, out[axis])
+                                 for g, t, axis in zip(geom.axes, tap, taps.spatial)])]
         np.add(cells, up[out], out=cells, where=hits(out, value))
 
 

@@ -44,10 +44,11 @@ import numpy as np
 
 from .adaptive import GlobalGeometry
 from .emulation import runtime_pads, window_sum
+from .layout import (axis_labels, channels_last, full_shape, permutation, spatial_names)
 from .plan import Plan, Var
 from .reference import accumulator_dtype, output_dtype
 from .spec import Geometry, spatial_axes
-from .vocabulary import TO_NCHW, TO_NHWC, Vocabulary
+from .vocabulary import Vocabulary
 
 
 EXACT_FLOAT64 = 2 ** 53  # integers of larger magnitude are not all representable in float64
@@ -76,60 +77,71 @@ def work_dtype(vocab: Vocabulary, mode: str, dtype: np.dtype, op) -> np.dtype:
     return np.promote_types(dtype, np.float32) if dtype.kind == "f" else np.dtype(np.float64)
 
 
-_AXES = {(2, "NCHW"): "H, W", (2, "NHWC"): "H, W", (3, "NCHW"): "C, H, W",
-         (3, "NHWC"): "H, W, C", (4, "NCHW"): "N, C, H, W", (4, "NHWC"): "N, H, W, C"}
-#: how a rank 2 or 3 input becomes the 4-D array the plan runs on, and its result comes back
-_TO_4D = {(2, "NCHW"): ("X[None, None]", "y[0, 0]"),
-          (2, "NHWC"): ("X[None, :, :, None]", "y[0, :, :, 0]"),
-          (3, "NCHW"): ("X[None]", "y[0]"), (3, "NHWC"): ("X[None]", "y[0]")}
+def _labels(rank: int, layout: str) -> str:
+    """The axes of an input of rank ``rank`` in ``layout``: ``"N, C, H, W"``."""
+    return ", ".join(axis_labels(rank, layout))
 
 
-def as_4d_shape(shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
-    """The shape of the 4-D array an input of ``shape`` is pooled as (1s added)."""
-    if len(shape) == 4:
-        return tuple(shape)
-    if len(shape) == 2:
-        return (1, 1, *shape) if layout == "NCHW" else (1, *shape, 1)
-    return (1, *shape)
+def _to_full(rank: int, layout: str) -> tuple[str, str]:
+    """How an input of rank ``rank`` below the layout's becomes the full array the plan runs
+    on, and how its result comes back (2-D: ``X[None, None]`` and ``y[0, 0]``)."""
+    if rank == len(layout) - 1:
+        return "X[None]", "y[0]"
+    if not channels_last(layout):
+        return "X[None, None]", "y[0, 0]"
+    whole = ":, " * rank
+    return f"X[None, {whole}None]", f"y[0, {whole}0]"
+
+
+def _in_words(names) -> str:
+    """``H and W``; ``D, H and W``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _shape_notes(geom: Geometry, shape: tuple[int, ...], dtype: np.dtype) -> tuple[str, str]:
     """What ``x`` and ``y`` of the rendered code are for an input of ``shape``: its rank and
-    axes, and, for rank 2 or 3, the 4-D array it is given as and how the result comes back."""
+    axes, and, below the layout's rank, the full array it is given as and how the result comes
+    back."""
     layout, rank = geom.spec.layout, len(shape)
+    full = f"{len(layout)}-D {layout} array"
     out = geom.pooled_shape(shape)
-    x_note = f"the input X, shape {tuple(shape)} ({_AXES[rank, layout]}), {dtype}"
+    x_note = f"the input X, shape {tuple(shape)} ({_labels(rank, layout)}), {dtype}"
     if isinstance(geom, GlobalGeometry) and not geom.keepdims:
-        return ((x_note if rank == 4 else f"{x_note}, as a 4-D {layout} array "
-                 f"{as_4d_shape(shape, layout)} = {_TO_4D[rank, layout][0]}"),
-                _dropped_note(geom, tuple(shape), as_4d_shape(out, layout)))
-    if rank == 4:
+        return ((x_note if rank == len(layout) else f"{x_note}, as a {full} "
+                 f"{full_shape(shape, layout)} = {_to_full(rank, layout)[0]}"),
+                _dropped_note(geom, tuple(shape), full_shape(out, layout)))
+    if rank == len(layout):
         return x_note, ""
-    to_4d, back = _TO_4D[rank, layout]
-    return (f"{x_note}, as a 4-D {layout} array {as_4d_shape(shape, layout)} = {to_4d}",
-            f"{as_4d_shape(out, layout)} {layout}; the result, shape {out} "
-            f"({_AXES[rank, layout]}), is {back}")
+    to_full, back = _to_full(rank, layout)
+    return (f"{x_note}, as a {full} {full_shape(shape, layout)} = {to_full}",
+            f"{full_shape(out, layout)} {layout}; the result, shape {out} "
+            f"({_labels(rank, layout)}), is {back}")
 
 
-def _dropped_note(geom: GlobalGeometry, shape: tuple[int, ...], out_4d: tuple[int, ...]) -> str:
-    """What ``y`` is for a global pooling that drops H and W (``keepdims=False``): the 4-D
-    result, and the index that gives the requested one (the 1-cell H and W, and the axes added
-    for a rank 2 or 3 input, taken at 0)."""
+def _dropped_note(geom: GlobalGeometry, shape: tuple[int, ...], out_full: tuple[int, ...]
+                  ) -> str:
+    """What ``y`` is for a global pooling that drops the spatial axes (``keepdims=False``): the
+    full result, and the index that gives the requested one (the 1-cell spatial axes, and the
+    axes added for an input below the layout's rank, taken at 0)."""
     layout, rank = geom.spec.layout, len(shape)
-    added = {2: (0, 1) if layout == "NCHW" else (0, 3), 3: (0,), 4: ()}[rank]
-    index = ["0" if axis in added or axis in spatial_axes(4, layout) else ":"
-             for axis in range(4)]
+    ndim = len(layout)
+    added = {ndim: (), ndim - 1: (0,)}.get(rank, (0, ndim - 1) if channels_last(layout)
+                                            else (0, 1))  # N, or N and C, left out
+    index = ["0" if axis in added or axis in spatial_axes(ndim, layout) else ":"
+             for axis in range(ndim)]
     final = geom.output_shape(shape)
-    axes = ", ".join(a for a in _AXES[rank, layout].split(", ") if a not in ("H", "W"))
-    return (f"{out_4d} {layout}; the result, shape {final}"
-            f"{f' ({axes})' if axes else ''}, H and W dropped, is y[{', '.join(index)}]")
+    names = spatial_names(layout)
+    axes = ", ".join(a for a in axis_labels(rank, layout) if a not in names)
+    return (f"{out_full} {layout}; the result, shape {final}"
+            f"{f' ({axes})' if axes else ''}, {_in_words(names)} dropped, is "
+            f"y[{', '.join(index)}]")
 
 
 def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
                shape: tuple[int, ...] | None = None, constant_pad=None) -> Plan:
     """The calls ``vocab``'s framework makes to compute the operation ``op``
-    (``pooling_xfw.ops``) of ``geom`` (its geometry) on a 4-D input of ``dtype``; with the input's
-    ``shape`` (rank 2 to 4), the rendered code says what ``x`` and ``y`` are for that input.
+    (``pooling_xfw.ops``) of ``geom`` (its geometry) on a full-rank input of ``dtype``; with the
+    input's ``shape`` (any rank the layout allows), the rendered code says what ``x`` and ``y`` are for that input.
     ``constant_pad``: ``(((top, bottom), (left, right)), value)``, the input padded with that
     constant first, as a call written after a ``tf.pad`` does (``geom`` is then the pooling
     of the padded input)."""
@@ -137,7 +149,7 @@ def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
     plan = Plan(vocab.name, vocab.imports)
     given, dtype = dtype, handover_dtype(vocab, dtype)
     if shape is None:
-        plan.input_note = f"4-D {spec.layout} array of {dtype}"
+        plan.input_note = f"{len(spec.layout)}-D {spec.layout} array of {dtype}"
     else:
         plan.input_note, plan.output_note = _shape_notes(geom, tuple(shape), dtype)
     if dtype != given:
@@ -151,7 +163,7 @@ def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
     layout = spec.layout if spec.layout in layouts else layouts[0]
     v = Var("x")
     if layout != spec.layout:
-        v = vocab.transpose(plan, v, TO_NCHW if layout == "NCHW" else TO_NHWC)
+        v = vocab.transpose(plan, v, permutation(spec.layout, layout))
         if mode != "lp" and op.own_call(vocab, mode):
             plan.adapt(f"transposed to {layout}: its {op.name} {mode} pooling takes {layout} "
                        f"only")
@@ -202,7 +214,7 @@ def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
     if out != work:
         y = vocab.cast(plan, y, out.name)
     if layout != spec.layout:
-        y = vocab.transpose(plan, y, TO_NHWC if spec.layout == "NHWC" else TO_NCHW)
+        y = vocab.transpose(plan, y, permutation(layout, spec.layout))
     vocab.finish(plan, y, dtype, out, spec.layout)
     return plan
 

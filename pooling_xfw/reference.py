@@ -1,7 +1,8 @@
 """The framework-neutral numpy reference: ``pool2d`` driven by a resolved ``Geometry``.
 
-Separable and vectorized: a 2-D window reduces as a column pass then a row pass, each a loop
-over the *taps* of the window (k strided slices), never over output positions.  Padding is
+Separable and vectorized: a window reduces one spatial axis at a time (in 2-D a column pass,
+then a row pass), each a loop over the *taps* of the window along that axis (k strided slices),
+never over output positions.  Padding is
 materialized with the reduction's identity, so it never wins: ``-inf`` for max (the integer
 minimum for integer inputs), ``+inf`` for min, ``0`` for sums; the avg divisor comes from the
 geometry, never from the fill (ONNX's reference marks padding with NaN and so drops real NaNs).
@@ -18,18 +19,21 @@ framework pools it.
 
 Range: a result is finite wherever the true result is.  Sums run plainly, with numpy's
 floating-point overflow (and, for lp, underflow) flag watched; only when it is raised is the
-work redone, for the windows it hurt: avg sums the window scaled by ``2**-ceil(log2(kh*kw))`` (exact: a
-power of two) and scales the mean back; lp computes ``m * (sum (|x|/m)**p)**(1/p)`` with ``m``
-the window's largest ``|x|`` for the windows whose plain sum of powers overflowed or fell below
-the smallest normal number.  Every other window keeps its plain sum, bit for bit.
+work redone, for the windows it hurt: avg sums the window scaled by ``2**-ceil(log2(k))``, ``k``
+the window's cell count (exact: a power of two), and scales the mean back; lp computes
+``m * (sum (|x|/m)**p)**(1/p)`` with ``m`` the window's largest ``|x|`` for the windows whose
+plain sum of powers overflowed or fell below the smallest normal number.  Every other window
+keeps its plain sum, bit for bit.
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 
 from .errors import PoolingError
+from .layout import spatial_index
 from .spec import AxisGeometry, Geometry, make_spec, resolve, spatial_axes
 
 _ALLOWED_DTYPES = "integer or real floating arrays (int8..int64, uint8..uint64, float16/32/64)"
@@ -136,16 +140,15 @@ def _spatial(values: np.ndarray, ndim: int, layout: str) -> np.ndarray:
     return values.reshape(shape)
 
 
-def _taps_2d(arr: np.ndarray, geom: Geometry):
-    """Every tap of the 2-D window, each an output-shaped view of the zero-padded ``arr``."""
-    h_axis, w_axis = spatial_axes(arr.ndim, geom.spec.layout)
-    arr = _pad_for(_pad_for(arr, w_axis, geom.cols, 0), h_axis, geom.rows, 0)
-    index = [slice(None)] * arr.ndim
-    for a in range(geom.rows.kernel):
-        index[h_axis] = _tap(geom.rows, a)
-        for b in range(geom.cols.kernel):
-            index[w_axis] = _tap(geom.cols, b)
-            yield arr[tuple(index)]
+def _taps(arr: np.ndarray, geom: Geometry):
+    """Every tap of the window in row-major order, each an output-shaped view of the
+    zero-padded ``arr``."""
+    axes = spatial_axes(arr.ndim, geom.spec.layout)
+    for axis, g in zip(axes, geom.axes):
+        arr = _pad_for(arr, axis, g, 0)
+    for taps in itertools.product(*(range(g.kernel) for g in geom.axes)):
+        yield arr[spatial_index(arr.ndim, geom.spec.layout,
+                                [_tap(g, t) for g, t in zip(geom.axes, taps)])]
 
 
 def _mean(values: np.ndarray, geom: Geometry) -> np.ndarray:
@@ -211,7 +214,7 @@ def _p_norm(values: np.ndarray, geom: Geometry, p: float) -> np.ndarray:
     scale = np.where(hurt, peak, work.type(1))
     ratios = np.zeros_like(result)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        for tap in _taps_2d(magnitudes, geom):
+        for tap in _taps(magnitudes, geom):
             ratios += power(tap / scale)
         scaled = scale * root(ratios)
     result[hurt] = scaled[hurt]

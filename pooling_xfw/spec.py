@@ -46,6 +46,7 @@ from typing import Sequence, Union
 import numpy as np
 
 from .errors import PoolingError
+from .layout import spatial_axes
 
 MODES = ("max", "avg", "min", "lp")
 LAYOUTS = ("NCHW", "NHWC")
@@ -505,20 +506,14 @@ class Geometry(SpatialAxes):
                          allowed)
 
 
+#: what the cells along each spatial axis are called in words
+AXIS_WORDS = {"D": "planes", "H": "rows", "W": "columns"}
+
+
 def axis_names(rank: int) -> tuple[str, ...]:
     """The spatial axes' names, in order, for ``rank`` spatial axes: ("W",), ("H", "W") or
     ("D", "H", "W")."""
     return ("D", "H", "W")[3 - rank:]
-
-
-def spatial_axes(ndim: int, layout: str) -> tuple[int, int]:
-    """Axes of H and W in an input of rank ``ndim`` (2, 3 or 4) and ``layout``."""
-    if ndim not in (2, 3, 4):
-        raise _fail("X", f"<array of rank {ndim}>",
-                    "rank 2 (H, W), 3 (C, H, W) / (H, W, C), or 4 (N, C, H, W) / (N, H, W, C)")
-    if ndim == 2:
-        return 0, 1
-    return (ndim - 3, ndim - 2) if layout == "NHWC" else (ndim - 2, ndim - 1)
 
 
 def resolve(spec: PoolSpec, input_shape: Sequence[int]) -> Geometry:

@@ -77,7 +77,7 @@ class Vocabulary:
         return plan.call("op:eq", v, value)
 
     def getitem(self, plan: Plan, v: Var, index: tuple[slice, ...]) -> Var:
-        """``v[index]``: basic slicing of a 4-D tensor (slices with steps >= 1)."""
+        """``v[index]``: basic slicing of a full-rank tensor (slices with steps >= 1)."""
         return plan.call("op:getitem", v, index)
 
     def reduce(self, plan: Plan, v: Var, mode: str, axis: int) -> Var:
@@ -89,7 +89,7 @@ class Vocabulary:
     def finish(self, plan: Plan, y: Var, dtype: np.dtype, out_dtype: np.dtype,
                layout: str) -> Var:
         """The plan's last steps after ``y``, the result: nothing for an eager framework; a
-        graph framework builds and runs its model of the steps here (``x``: a 4-D ``layout``
+        graph framework builds and runs its model of the steps here (``x``: a full-rank ``layout``
         array of ``dtype``; ``y``: ``out_dtype``)."""
         return y
 

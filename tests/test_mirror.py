@@ -146,7 +146,7 @@ _EACH_BIN = emulation._each_bin
 def _prefix_sum_bins(vocab, plan, v, axis, layout, n, o):
     """A deliberately wrong emulation (the one ONNX Runtime's plan once had): each bin's sum as
     a difference of running sums, which an inf or a swamping value spoils for every later bin."""
-    if axis == "H":  # the test's input has one row: its one bin as it is
+    if axis == 0:  # the test's input has one row (H): its one bin as it is
         return _EACH_BIN(vocab, plan, v, axis, layout, n, o)
     dim = emulation._axis_of(layout, axis)
     size = 4  # the test's input length: running sums by shifted adds

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..adaptive import (ADAPTIVE_MODES, make_adaptive_spec, pool_adaptive, resolve_adaptive)
 from ..errors import PoolingError
 from ..reference import as_input
+from ..spec import AXIS_WORDS, axis_names
 from ..emulation import emulate_bins
 from ..vocabulary import Vocabulary
 from .base import Operation
@@ -82,8 +83,9 @@ class Adaptive(Operation):
             cells = [f"[{s},{e})" for s, e in zip(b.starts[:4].tolist(), b.ends[:4].tolist())]
             return " ".join(cells) + (" ..." if b.out > 4 else "")
 
-        return (f"output {geometry.out_hw[0]}x{geometry.out_hw[1]}; bins of rows "
-                f"{bins(geometry.rows)}, of columns {bins(geometry.cols)} (start floor(i*n/o), "
+        along = ", ".join(f"of {AXIS_WORDS[name]} {bins(b)}"
+                          for name, b in zip(axis_names(len(geometry.axes)), geometry.axes))
+        return (f"output {'x'.join(map(str, geometry.out))}; bins {along} (start floor(i*n/o), "
                 f"end ceil((i+1)*n/o))")
 
 

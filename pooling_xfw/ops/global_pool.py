@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..adaptive import GLOBAL_MODES, resolve_global
 from ..reference import as_input, pool_geometry
 from ..emulation import emulate_window, runtime_pads
+from ..layout import spatial_names
 from ..vocabulary import Vocabulary
 from .base import Operation
 
@@ -66,7 +67,7 @@ class Global(Operation):
         from .pool import POOL
 
         geom = self.geometry(x.shape, **kwargs)
-        args = dict(pool_size=(geom.rows.size, geom.cols.size), mode=kwargs["mode"],
+        args = dict(pool_size=tuple(g.size for g in geom.axes), mode=kwargs["mode"],
                     layout=kwargs["layout"])
         up = grad_output.reshape(POOL.output_shape(POOL.geometry(x.shape, **args), x.shape))
         return pool2d_grad(x, grad_output=up, ties=ties, **args)
@@ -82,11 +83,12 @@ class Global(Operation):
         text = f"{self.name} {spec['mode']}"
         if spec["mode"] == "lp":
             text += f" p={spec['p']:g}"
-        return text + ("" if spec["keepdims"] else " (H, W dropped)")
+        return text + ("" if spec["keepdims"] else
+                       f" ({', '.join(spatial_names(spec['layout']))} dropped)")
 
     def describe(self, geometry) -> str:
-        return (f"global: one window of the whole {geometry.rows.size}x{geometry.cols.size} "
-                f"input")
+        return (f"global: one window of the whole "
+                f"{'x'.join(str(g.size) for g in geometry.axes)} input")
 
 
 GLOBAL = Global()

@@ -96,7 +96,7 @@ class Pool(Operation):
         return tuple(max(d * (k - 1), 1) for k, d in zip(spec.pool_size, spec.dilation))
 
     def describe(self, geometry) -> str:
-        return f"pads {geometry.pads}, output {geometry.out_hw[0]}x{geometry.out_hw[1]}"
+        return f"pads {geometry.pads}, output {'x'.join(map(str, geometry.out))}"
 
 
 POOL = Pool()

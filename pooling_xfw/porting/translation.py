@@ -368,7 +368,7 @@ def _verify_grad(result: Translation, kwargs: dict, pool, seed: int) -> None:
     autograd, on inputs with ties (``tie_input``) and an upstream gradient of small integers,
     at the sizes the forward check ran; a difference names each side's tie policy where the
     reference's ``ties`` policies tell them apart."""
-    from ..adapter import as_4d
+    from ..adapter import as_full
 
     src, op, layout = result.source, result.source.op, kwargs["layout"]
     shapes = sizes.verification_shapes(op, kwargs, result.shape)
@@ -412,10 +412,10 @@ def _verify_grad(result: Translation, kwargs: dict, pool, seed: int) -> None:
                 continue
             try:
                 plan = _plan_of(_adapter(name), op, x, kwargs, result.constant_pad)
-                x4 = as_4d(x, layout).astype(plan.handover or x.dtype, copy=False)
-                up4 = as_4d(up, layout) if op.keeps_axes(kwargs) else up.reshape(
-                    _run_plan(name, plan, x4, pool).shape)  # the plan's own shape
-                _, grad = run_plan_grad(name, plan, x4, up4, pool)
+                x_full = as_full(x, layout).astype(plan.handover or x.dtype, copy=False)
+                up_full = as_full(up, layout) if op.keeps_axes(kwargs) else up.reshape(
+                    _run_plan(name, plan, x_full, pool).shape)  # the plan's own shape
+                _, grad = run_plan_grad(name, plan, x_full, up_full, pool)
             except (WorkerFailure, PoolingError) as exc:
                 gap = _adapter(name).VOCABULARY.gradient_gap(str(exc))
                 target.grad_checked[shape] = (f"{NOT_COMPARED}{gap}" if gap
