@@ -1,21 +1,23 @@
-"""pooling-xfw: 2-D pooling that gives the same numbers in MXNet, PyTorch, TensorFlow, Paddle, JAX
-and ONNX Runtime, and says exactly why when it doesn't.
+"""pooling-xfw: 1-, 2- and 3-D pooling that gives the same numbers in MXNet, PyTorch, TensorFlow,
+Paddle, JAX and ONNX Runtime, and says exactly why when it doesn't.
 
-Public API: ``pool2d`` (the numpy reference), ``pool2d_grad`` (its gradient,
-``pooling_xfw.gradient``), ``adaptive_pool2d`` and ``global_pool2d`` (adaptive and
-global pooling, ``pooling_xfw.adaptive``), ``compare`` and ``compare_many`` (every backend against it, each
-in its own worker process), ``translate`` / ``explain`` (the porting assistant),
-``PoolingError``, ``output_shape``,
-``resolve_padding``, ``pool_cost``, ``cases`` (the chapter's examples as data).
+Public API: ``pool1d``, ``pool2d``, ``pool3d`` and ``pool`` (the numpy reference; ``pool`` takes
+its rank from the layout), ``pool1d_grad``, ``pool2d_grad``, ``pool3d_grad`` (their gradients,
+``pooling_xfw.gradient``), ``adaptive_pool1d/2d/3d`` and ``global_pool1d/2d/3d`` (adaptive and
+global pooling, ``pooling_xfw.adaptive``), ``compare`` and ``compare_many`` (every backend
+against it, each in its own worker process), ``translate`` / ``explain`` (the porting
+assistant), ``PoolingError``, ``output_shape``, ``resolve_padding``, ``pool_cost``, ``cases``
+(the chapter's examples as data).
 Importing this package imports numpy only, so every backend worker can import it.
 """
 from . import _checkout, cases
-from .adaptive import adaptive_pool2d, global_pool2d
+from .adaptive import (adaptive_pool1d, adaptive_pool2d, adaptive_pool3d, global_pool1d,
+                       global_pool2d, global_pool3d)
 from .compare import BackendResult, Comparison, compare, compare_many
 from .cost import PoolCost, pool_cost
 from .errors import PoolingError
-from .gradient import pool2d_grad
-from .reference import pool2d
+from .gradient import pool1d_grad, pool2d_grad, pool3d_grad
+from .reference import pool, pool1d, pool2d, pool3d
 from .spec import Geometry, PoolSpec, make_spec, output_shape, resolve, resolve_padding
 from .version import __version__
 
@@ -70,7 +72,9 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
 
 _checkout.map_adapters()
 
-__all__ = ["pool2d", "pool2d_grad", "adaptive_pool2d", "global_pool2d", "compare",
+__all__ = ["pool1d", "pool2d", "pool3d", "pool", "pool1d_grad", "pool2d_grad", "pool3d_grad",
+           "adaptive_pool1d", "adaptive_pool2d", "adaptive_pool3d", "global_pool1d",
+           "global_pool2d", "global_pool3d", "compare",
            "compare_many", "translate", "explain", "Comparison", "BackendResult",
            "PoolingError", "output_shape", "resolve_padding", "pool_cost", "PoolCost", "cases",
            "PoolSpec", "Geometry", "make_spec", "resolve", "__version__"]

@@ -48,48 +48,52 @@ import numpy as np
 
 from .errors import PoolingError
 from .reference import _spatial, as_input, mean_of, output_dtype, pool_geometry, work_dtype
-from .spec import (LAYOUTS, MAX_SIZE, Geometry, SpatialAxes, _fail, _is_int, axis_names,
-                   format_bytes, make_spec, memory_limit, resolve, spatial_axes)
+from .layout import check_layout, spatial_names
+from .layout import rank as layout_rank
+from .arguments import MAX_SIZE, fail, is_int
+from .spec import (Geometry, SpatialAxes, axis_names, format_bytes, make_spec, memory_limit,
+                   resolve, spatial_axes)
 
 ADAPTIVE_MODES = ("max", "avg")
 GLOBAL_MODES = ("max", "avg", "lp")
-_OUTPUT_SIZE_ALLOWED = ("an int >= 0 and < 2**63, or a pair (h, w) of such ints or None (None "
-                        "keeps that axis's input size)")
+_PER_AXIS = {1: "(w,)", 2: "a pair (h, w)", 3: "(d, h, w)"}
+
+
+def _output_size_allowed(rank: int) -> str:
+    return (f"an int >= 0 and < 2**63, or {_PER_AXIS[rank]} of such ints or None (None keeps "
+            f"that axis's input size)")
 
 
 @dataclasses.dataclass(frozen=True)
 class AdaptiveSpec:
-    """A validated adaptive pooling request (the arguments of ``px.adaptive_pool2d``)."""
+    """A validated adaptive pooling request (the arguments of ``px.adaptive_pool*d``)."""
 
-    output_size: tuple  # (h, w), each an int >= 0 or None
+    output_size: tuple  # one per spatial axis ((h, w) in 2-D), each an int >= 0 or None
     mode: str = "max"
     layout: str = "NCHW"
 
     def kwargs(self) -> dict:
-        """The spec as ``px.adaptive_pool2d`` keyword arguments (JSON-friendly)."""
+        """The spec as ``px.adaptive_pool*d`` keyword arguments (JSON-friendly)."""
         return {"output_size": list(self.output_size), "mode": self.mode, "layout": self.layout}
 
 
 def _mode(mode, allowed: tuple[str, ...]) -> str:
     if not isinstance(mode, str) or mode.lower() not in allowed:
-        raise _fail("mode", mode, ", ".join(repr(m) for m in allowed))
+        raise fail("mode", mode, ", ".join(repr(m) for m in allowed))
     return mode.lower()
 
 
-def _layout(layout) -> str:
-    if not isinstance(layout, str) or layout.upper() not in LAYOUTS:
-        raise _fail("layout", layout, "'NCHW' or 'NHWC'")
-    return layout.upper()
-
-
-def make_adaptive_spec(output_size, mode: str = "max", layout: str = "NCHW") -> AdaptiveSpec:
-    """Validate ``px.adaptive_pool2d``'s arguments (``PoolingError`` naming the argument)."""
-    mode, layout = _mode(mode, ADAPTIVE_MODES), _layout(layout)
-    pair = (output_size, output_size) if _is_int(output_size) else output_size
-    if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(
-            v is None or (_is_int(v) and 0 <= v <= MAX_SIZE) for v in pair):
-        raise _fail("output_size", output_size, _OUTPUT_SIZE_ALLOWED)
-    return AdaptiveSpec(tuple(None if v is None else int(v) for v in pair), mode, layout)
+def make_adaptive_spec(output_size, mode: str = "max", layout: str = "NCHW",
+                       rank: int | None = None) -> AdaptiveSpec:
+    """Validate ``px.adaptive_pool*d``'s arguments (``PoolingError`` naming the argument);
+    ``rank``: the spatial axes the caller pools (None: the layout says)."""
+    mode, layout = _mode(mode, ADAPTIVE_MODES), check_layout(layout, rank)
+    n = layout_rank(layout)
+    each = (output_size,) * n if is_int(output_size) else output_size
+    if not isinstance(each, (tuple, list)) or len(each) != n or not all(
+            v is None or (is_int(v) and 0 <= v <= MAX_SIZE) for v in each):
+        raise fail("output_size", output_size, _output_size_allowed(n))
+    return AdaptiveSpec(tuple(None if v is None else int(v) for v in each), mode, layout)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,7 +201,7 @@ def resolve_adaptive(spec: AdaptiveSpec, input_shape: Sequence[int]) -> Adaptive
     """The bins of ``spec`` for an input of ``input_shape`` (rank 2-4, in ``spec.layout``)."""
     sizes = [int(input_shape[a]) for a in spatial_axes(len(input_shape), spec.layout)]
     if min(sizes) < 1:
-        raise _fail("X", f"<array of shape {tuple(input_shape)}>",
+        raise fail("X", f"<array of shape {tuple(input_shape)}>",
                     f"non-empty {' and '.join(axis_names(len(sizes)))}")
     return AdaptiveGeometry(spec, tuple(Bins(n, n if o is None else o)
                                         for n, o in zip(sizes, spec.output_size)))
@@ -273,9 +277,52 @@ def adaptive_pool2d(X, output_size, mode: str = "max", *, layout: str = "NCHW") 
     Raises:
         PoolingError: an invalid argument, naming it and what is allowed.
     """
-    spec = make_adaptive_spec(output_size, mode, layout)
+    return _adaptive(2, X, output_size, mode, layout)
+
+
+def _adaptive(rank: int, X, output_size, mode: str, layout: str) -> np.ndarray:
+    spec = make_adaptive_spec(output_size, mode, layout, rank)
     x = as_input(X)
     return pool_adaptive(x, resolve_adaptive(spec, x.shape))
+
+
+def adaptive_pool1d(X, output_size, mode: str = "max", *, layout: str = "NCW") -> np.ndarray:
+    """Adaptive 1-D max / avg pooling of ``X`` to ``output_size`` cells of W, by
+    ``px.adaptive_pool2d``'s bins (PyTorch's ``F.adaptive_avg_pool1d``).
+
+    Args:
+        X: (W,), (C, W) / (W, C) or (N, C, W) / (N, W, C) per ``layout``.
+        output_size: an int >= 0, or ``(w,)`` (an int or None: the input's size).
+        mode: ``"max"`` or ``"avg"``.
+        layout: ``"NCW"`` or ``"NWC"``.
+
+    Returns:
+        The pooled array in ``X``'s rank and layout, W replaced by ``output_size``.
+
+    Raises:
+        PoolingError: an invalid argument, naming it and what is allowed.
+    """
+    return _adaptive(1, X, output_size, mode, layout)
+
+
+def adaptive_pool3d(X, output_size, mode: str = "max", *, layout: str = "NCDHW") -> np.ndarray:
+    """Adaptive 3-D max / avg pooling of ``X`` to ``output_size``, by ``px.adaptive_pool2d``'s
+    bins on D, H and W (PyTorch's ``nn.AdaptiveAvgPool3d((1, 1, 1))`` video heads).
+
+    Args:
+        X: (D, H, W), (C, D, H, W) / (D, H, W, C) or (N, C, D, H, W) / (N, D, H, W, C) per
+            ``layout``.
+        output_size: an int >= 0, or ``(d, h, w)``, each an int or None (the input's size).
+        mode: ``"max"`` or ``"avg"``.
+        layout: ``"NCDHW"`` or ``"NDHWC"``.
+
+    Returns:
+        The pooled array in ``X``'s rank and layout, (D, H, W) replaced by ``output_size``.
+
+    Raises:
+        PoolingError: an invalid argument, naming it and what is allowed.
+    """
+    return _adaptive(3, X, output_size, mode, layout)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,32 +338,31 @@ class GlobalGeometry(Geometry):
                 "layout": self.spec.layout}
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
-        h_axis, w_axis = spatial_axes(len(input_shape), self.spec.layout)
-        shape = [int(v) for v in input_shape]
-        shape[h_axis] = shape[w_axis] = 1
-        if not self.keepdims:
-            del shape[w_axis], shape[h_axis]
-        return tuple(shape)
+        spatial = spatial_axes(len(input_shape), self.spec.layout)
+        return tuple(1 if axis in spatial else int(v) for axis, v in enumerate(input_shape)
+                     if self.keepdims or axis not in spatial)
 
     def finish(self, out: np.ndarray) -> np.ndarray:
-        """The pooled (1 x 1) output in the requested shape: H and W dropped unless
-        ``keepdims``."""
+        """The pooled output (one cell per spatial axis) in the requested shape: the spatial
+        axes dropped unless ``keepdims``."""
         if self.keepdims:
             return out
         return out.reshape(self.output_shape(out.shape))
 
 
 def resolve_global(X_shape: Sequence[int], mode: str = "max", *, p: float = 2,
-                   keepdims: bool = True, layout: str = "NCHW") -> GlobalGeometry:
-    """Validate ``px.global_pool2d``'s arguments and resolve them against an input shape."""
-    mode, layout = _mode(mode, GLOBAL_MODES), _layout(layout)
+                   keepdims: bool = True, layout: str = "NCHW", rank: int | None = None
+                   ) -> GlobalGeometry:
+    """Validate ``px.global_pool*d``'s arguments and resolve them against an input shape
+    (``rank``: the spatial axes the caller pools; None: the layout says)."""
+    mode, layout = _mode(mode, GLOBAL_MODES), check_layout(layout, rank)
     if not isinstance(keepdims, (bool, np.bool_)):
-        raise _fail("keepdims", keepdims, "True or False")
-    h_axis, w_axis = spatial_axes(len(X_shape), layout)
-    h, w = int(X_shape[h_axis]), int(X_shape[w_axis])
-    if h < 1 or w < 1:
-        raise _fail("X", f"<array of shape {tuple(X_shape)}>", "non-empty H and W")
-    geom = resolve(make_spec((h, w), mode, layout=layout, p=p), X_shape)
+        raise fail("keepdims", keepdims, "True or False")
+    whole = tuple(int(X_shape[a]) for a in spatial_axes(len(X_shape), layout))
+    if min(whole) < 1:
+        raise fail("X", f"<array of shape {tuple(X_shape)}>",
+                    f"non-empty {' and '.join(spatial_names(layout))}")
+    geom = resolve(make_spec(whole, mode, layout=layout, p=p), X_shape)
     return GlobalGeometry(geom.spec, geom.axes, keepdims=bool(keepdims))
 
 
@@ -343,6 +389,53 @@ def global_pool2d(X, mode: str = "max", *, p: float = 2, keepdims: bool = True,
     Raises:
         PoolingError: an invalid argument, naming it and what is allowed.
     """
+    return _global(2, X, mode, p, keepdims, layout)
+
+
+def _global(rank: int, X, mode: str, p: float, keepdims: bool, layout: str) -> np.ndarray:
     x = as_input(X)
-    geom = resolve_global(x.shape, mode, p=p, keepdims=keepdims, layout=layout)
+    geom = resolve_global(x.shape, mode, p=p, keepdims=keepdims, layout=layout, rank=rank)
     return geom.finish(pool_geometry(x, geom))
+
+
+def global_pool1d(X, mode: str = "max", *, p: float = 2, keepdims: bool = True,
+                  layout: str = "NCW") -> np.ndarray:
+    """Global 1-D max / avg / lp pooling: every W reduced to one value, as
+    ``px.global_pool2d`` (Keras' ``GlobalAveragePooling1D`` with ``keepdims=False``).
+
+    Args:
+        X: (W,), (C, W) / (W, C) or (N, C, W) / (N, W, C) per ``layout``.
+        mode: ``"max"``, ``"avg"`` or ``"lp"``.
+        p: the power of lp pooling, a finite number > 0.
+        keepdims: keep W as an axis of size 1; False drops it.
+        layout: ``"NCW"`` or ``"NWC"``.
+
+    Returns:
+        One value per (N, C), with or without the W axis.
+
+    Raises:
+        PoolingError: an invalid argument, naming it and what is allowed.
+    """
+    return _global(1, X, mode, p, keepdims, layout)
+
+
+def global_pool3d(X, mode: str = "max", *, p: float = 2, keepdims: bool = True,
+                  layout: str = "NCDHW") -> np.ndarray:
+    """Global 3-D max / avg / lp pooling: every (D, H, W) volume reduced to one value, as
+    ``px.global_pool2d``.
+
+    Args:
+        X: (D, H, W), (C, D, H, W) / (D, H, W, C) or (N, C, D, H, W) / (N, D, H, W, C) per
+            ``layout``.
+        mode: ``"max"``, ``"avg"`` or ``"lp"``.
+        p: the power of lp pooling, a finite number > 0.
+        keepdims: keep D, H and W as axes of size 1; False drops them.
+        layout: ``"NCDHW"`` or ``"NDHWC"``.
+
+    Returns:
+        One value per (N, C), with or without the D, H and W axes.
+
+    Raises:
+        PoolingError: an invalid argument, naming it and what is allowed.
+    """
+    return _global(3, X, mode, p, keepdims, layout)

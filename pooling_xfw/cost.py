@@ -5,7 +5,7 @@ import dataclasses
 import math
 from typing import Sequence
 
-from .spec import make_spec, output_shape, spatial_axes
+from .spec import make_spec, output_shape
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,7 +21,8 @@ def pool_cost(input_shape: Sequence[int], pool_size, mode: str = "max", *, strid
               p: float = 2) -> PoolCost:
     """Cost of direct (window-by-window) pooling, as the chapter's loop computes it.
 
-    With ``W = prod(batch, channel dims) * out_h * out_w`` windows of ``K = k_h * k_w`` taps
+    With ``W = prod(batch, channel dims) * out_h * out_w`` windows (in 2-D; any rank alike) of
+    ``K = k_h * k_w`` taps
     (taps that fall in padding are read too, as from a padded copy):
 
     * ``reads = W * K`` element reads;
@@ -37,7 +38,6 @@ def pool_cost(input_shape: Sequence[int], pool_size, mode: str = "max", *, strid
     out = output_shape(input_shape, pool_size, stride=stride, padding=padding,
                        dilation=dilation, ceil_mode=ceil_mode, layout=layout)
     windows = math.prod(out)
-    taps = spec.pool_size[0] * spec.pool_size[1]
+    taps = math.prod(spec.pool_size)
     per_window = {"max": taps - 1, "min": taps - 1, "avg": taps, "lp": 2 * taps + 1}
-    spatial_axes(len(input_shape), spec.layout)
     return PoolCost(out, windows, windows * taps, windows * per_window[spec.mode])

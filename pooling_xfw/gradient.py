@@ -1,4 +1,5 @@
-"""The gradient of ``px.pool2d``: ``pool2d_grad``, the vector-Jacobian product in numpy.
+"""The gradient of ``px.pool1d``, ``pool2d`` and ``pool3d``: ``pool2d_grad`` (and
+``pool1d_grad``, ``pool3d_grad``), the vector-Jacobian product in numpy.
 
 ``pool2d_grad(X, ...)`` returns ``dL/dX`` for ``L = sum(pool2d(X, ...) * grad_output)``, in the
 shape, layout and dtype of ``X``, driven by the forward's own resolved ``Geometry`` (pads, output
@@ -122,17 +123,85 @@ def pool2d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str 
     Raises:
         PoolingError: an invalid argument, naming it and what is allowed.
     """
-    spec = make_spec(pool_size, mode, stride=stride, padding=padding, dilation=dilation,
-                     ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout,
-                     p=p)
+    return _grad(2, X, pool_size, mode, grad_output, ties, stride=stride, padding=padding,
+                 dilation=dilation, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+                 layout=layout, p=p)
+
+
+def _grad(rank: int, X, pool_size, mode, grad_output, ties, **kwargs) -> np.ndarray:
+    spec = make_spec(pool_size, mode, rank=rank, **kwargs)
     ties = check_ties(ties)
     x = grad_input(X)
     return grad_geometry(x, resolve(spec, x.shape), grad_output, ties)
 
 
+def pool1d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str = "first",
+                stride=1, padding=0, dilation=1, ceil_mode: bool = False,
+                count_include_pad: bool = True, layout: str = "NCW", p: float = 2
+                ) -> np.ndarray:
+    """The gradient of ``px.pool1d(X, pool_size, mode, ...)`` with respect to ``X``, by
+    ``px.pool2d_grad``'s rules (ties, NaN, padding).
+
+    Args:
+        X: a float input, as ``px.pool1d`` takes it.
+        pool_size: as ``px.pool1d``'s; every other argument too.
+        mode: as ``px.pool1d``'s.
+        grad_output: the upstream gradient, shaped as the output (None: ones).
+        ties: as ``px.pool2d_grad``'s.
+        stride: as ``px.pool1d``'s.
+        padding: as ``px.pool1d``'s.
+        dilation: as ``px.pool1d``'s.
+        ceil_mode: as ``px.pool1d``'s.
+        count_include_pad: as ``px.pool1d``'s.
+        layout: ``"NCW"`` or ``"NWC"``.
+        p: as ``px.pool1d``'s.
+
+    Returns:
+        The gradient with respect to ``X``, shaped and typed as ``X``.
+
+    Raises:
+        PoolingError: an invalid argument, naming it and what is allowed.
+    """
+    return _grad(1, X, pool_size, mode, grad_output, ties, stride=stride, padding=padding,
+                 dilation=dilation, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+                 layout=layout, p=p)
+
+
+def pool3d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str = "first",
+                stride=1, padding=0, dilation=1, ceil_mode: bool = False,
+                count_include_pad: bool = True, layout: str = "NCDHW", p: float = 2
+                ) -> np.ndarray:
+    """The gradient of ``px.pool3d(X, pool_size, mode, ...)`` with respect to ``X``, by
+    ``px.pool2d_grad``'s rules (ties, NaN, padding).
+
+    Args:
+        X: a float input, as ``px.pool3d`` takes it.
+        pool_size: as ``px.pool3d``'s.
+        mode: as ``px.pool3d``'s.
+        grad_output: the upstream gradient, shaped as the output (None: ones).
+        ties: as ``px.pool2d_grad``'s.
+        stride: as ``px.pool3d``'s.
+        padding: as ``px.pool3d``'s.
+        dilation: as ``px.pool3d``'s.
+        ceil_mode: as ``px.pool3d``'s.
+        count_include_pad: as ``px.pool3d``'s.
+        layout: ``"NCDHW"`` or ``"NDHWC"``.
+        p: as ``px.pool3d``'s.
+
+    Returns:
+        The gradient with respect to ``X``, shaped and typed as ``X``.
+
+    Raises:
+        PoolingError: an invalid argument, naming it and what is allowed.
+    """
+    return _grad(3, X, pool_size, mode, grad_output, ties, stride=stride, padding=padding,
+                 dilation=dilation, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+                 layout=layout, p=p)
+
+
 def grad_geometry(x: np.ndarray, geom: Geometry, grad_output=None, ties: str = "first"
                   ) -> np.ndarray:
-    """``pool2d_grad`` of a validated float array with a resolved geometry."""
+    """The gradient of a validated float array with a resolved geometry, of any rank."""
     work = accumulator_dtype(x.dtype)
     geom.check_fits(x.shape, work)
     shape = output_shape_of(x.shape, geom)

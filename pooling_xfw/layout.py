@@ -12,6 +12,26 @@ from collections.abc import Sequence
 
 from .errors import PoolingError
 
+#: the layouts of each number of spatial axes, the default first (channels first, as PyTorch,
+#: ONNX, Paddle and MXNet take them)
+LAYOUTS_BY_RANK = {1: ("NCW", "NWC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
+LAYOUTS = tuple(layout for pair in LAYOUTS_BY_RANK.values() for layout in pair)
+
+
+def check_layout(layout, spatial_rank: int | None = None) -> str:
+    """``layout`` in upper case, checked: one of the layouts of ``spatial_rank`` spatial axes
+    (any rank's when None).
+
+    Raises:
+        PoolingError: naming ``layout`` and the layouts allowed.
+    """
+    allowed = LAYOUTS if spatial_rank is None else LAYOUTS_BY_RANK[spatial_rank]
+    if not isinstance(layout, str) or layout.upper() not in allowed:
+        names = ", ".join(f"'{a}'" for a in allowed)
+        raise PoolingError(f"layout: got {layout!r}; allowed: "
+                           f"{names.replace(', ', ' or ') if len(allowed) == 2 else names}")
+    return layout.upper()
+
 
 def channels_last(layout: str) -> bool:
     """Whether ``layout`` puts the channels after the spatial axes (``"NHWC"``)."""
@@ -92,3 +112,13 @@ def other_layout(layout: str) -> str:
     """The layout with the same spatial axes and the channels at the other end."""
     names = spatial_names(layout)
     return f"NC{names}" if channels_last(layout) else f"N{names}C"
+
+
+#: what the cells along each spatial axis are called in words
+AXIS_WORDS = {"D": "planes", "H": "rows", "W": "columns"}
+
+
+def axis_names(rank: int) -> tuple[str, ...]:
+    """The spatial axes' names, in order, for ``rank`` spatial axes: ("W",), ("H", "W") or
+    ("D", "H", "W")."""
+    return ("D", "H", "W")[3 - rank:]

@@ -267,8 +267,99 @@ def pool2d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
     Raises:
         PoolingError: an invalid argument, naming it and what is allowed.
     """
-    spec = make_spec(pool_size, mode, stride=stride, padding=padding, dilation=dilation,
-                     ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout,
-                     p=p)
+    return _pooled(2, X, pool_size, mode, stride=stride, padding=padding, dilation=dilation,
+                   ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p)
+
+
+def _pooled(rank: int | None, X, pool_size, mode: str, **kwargs) -> np.ndarray:
+    """``X`` pooled over ``rank`` spatial axes (None: as many as ``kwargs["layout"]`` has)."""
+    spec = make_spec(pool_size, mode, rank=rank, **kwargs)
     x = as_input(X)
     return pool_geometry(x, resolve(spec, x.shape))
+
+
+def pool1d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
+           ceil_mode: bool = False, count_include_pad: bool = True, layout: str = "NCW",
+           p: float = 2) -> np.ndarray:
+    """1-D max / avg / min / lp pooling of ``X`` over W: ``px.pool2d``'s conventions on one
+    axis (text and audio models: PyTorch's ``nn.MaxPool1d``, Keras' ``MaxPooling1D``).
+
+    Args:
+        X: (W,), (C, W) / (W, C) or (N, C, W) / (N, W, C) per ``layout``.
+        pool_size: the window, an int or ``(k,)``.
+        mode: ``"max"``, ``"avg"``, ``"min"`` or ``"lp"``.
+        stride: an int or ``(s,)`` (default 1).
+        padding: an int, ``(p,)``, ``((before, after),)``, ``"valid"``, ``"same"`` or
+            ``"same_lower"``; a bare ``(before, after)`` is refused as ambiguous.
+        dilation: an int or ``(d,)``.
+        ceil_mode: as ``px.pool2d``'s.
+        count_include_pad: as ``px.pool2d``'s.
+        layout: ``"NCW"`` or ``"NWC"``.
+        p: the power of lp pooling.
+
+    Returns:
+        The pooled array in ``X``'s rank and layout.
+
+    Raises:
+        PoolingError: an invalid argument, naming it and what is allowed.
+    """
+    return _pooled(1, X, pool_size, mode, stride=stride, padding=padding, dilation=dilation,
+                   ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p)
+
+
+def pool3d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
+           ceil_mode: bool = False, count_include_pad: bool = True, layout: str = "NCDHW",
+           p: float = 2) -> np.ndarray:
+    """3-D max / avg / min / lp pooling of ``X`` over D, H and W: ``px.pool2d``'s conventions
+    on three axes (video and volumes: PyTorch's ``nn.MaxPool3d``, Keras' ``MaxPooling3D``).
+
+    Args:
+        X: (D, H, W), (C, D, H, W) / (D, H, W, C) or (N, C, D, H, W) / (N, D, H, W, C) per
+            ``layout``.
+        pool_size: the window, an int or ``(kd, kh, kw)``.
+        mode: ``"max"``, ``"avg"``, ``"min"`` or ``"lp"``.
+        stride: an int or ``(sd, sh, sw)`` (default 1).
+        padding: an int, ``(pd, ph, pw)``, one ``(before, after)`` pair per axis,
+            ``"valid"``, ``"same"`` or ``"same_lower"``.
+        dilation: an int or ``(dd, dh, dw)``.
+        ceil_mode: as ``px.pool2d``'s.
+        count_include_pad: as ``px.pool2d``'s.
+        layout: ``"NCDHW"`` or ``"NDHWC"``.
+        p: the power of lp pooling.
+
+    Returns:
+        The pooled array in ``X``'s rank and layout.
+
+    Raises:
+        PoolingError: an invalid argument, naming it and what is allowed.
+    """
+    return _pooled(3, X, pool_size, mode, stride=stride, padding=padding, dilation=dilation,
+                   ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p)
+
+
+def pool(X, pool_size, mode: str = "max", *, layout: str, stride=1, padding=0, dilation=1,
+         ceil_mode: bool = False, count_include_pad: bool = True, p: float = 2) -> np.ndarray:
+    """``px.pool1d``, ``pool2d`` or ``pool3d``, as many spatial axes as ``layout`` names: code
+    that serves every rank (``layout="NCDHW"`` pools D, H and W).
+
+    Args:
+        X: an input of ``layout``'s rank, or one or two less (N, or N and C, left out).
+        pool_size: an int, or one int per spatial axis; every other argument as the rank's
+            own function takes it.
+        mode: ``"max"``, ``"avg"``, ``"min"`` or ``"lp"``.
+        layout: one of ``"NCW"``, ``"NWC"``, ``"NCHW"``, ``"NHWC"``, ``"NCDHW"``, ``"NDHWC"``.
+        stride: as ``px.pool2d``'s, one per axis.
+        padding: as ``px.pool2d``'s, one per axis.
+        dilation: as ``px.pool2d``'s, one per axis.
+        ceil_mode: as ``px.pool2d``'s.
+        count_include_pad: as ``px.pool2d``'s.
+        p: the power of lp pooling.
+
+    Returns:
+        The pooled array in ``X``'s rank and layout.
+
+    Raises:
+        PoolingError: an invalid argument, naming it and what is allowed.
+    """
+    return _pooled(None, X, pool_size, mode, stride=stride, padding=padding, dilation=dilation,
+                   ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p)

@@ -41,92 +41,34 @@ import functools
 import math
 import numbers
 import os
-from typing import Sequence, Union
+from typing import Sequence
 
 import numpy as np
 
 from .errors import PoolingError
-from .layout import spatial_axes
+from .arguments import MAX_SIZE, Pads, PaddingArg, fail, normalize_padding, sizes
+from .layout import axis_names, check_layout, spatial_axes
+from .layout import rank as spatial_rank
 
 MODES = ("max", "avg", "min", "lp")
-LAYOUTS = ("NCHW", "NHWC")
-PADDING_STRINGS = ("valid", "same", "same_lower")
-
-Pads = tuple[tuple[int, int], tuple[int, int]]
-PaddingArg = Union[int, str, Sequence]
-
-#: every size (window, stride, dilation, pad, padded length) is an int <= this (C int64)
-MAX_SIZE = 2**63 - 1
-
-
-def _fail(arg: str, value, allowed: str) -> PoolingError:
-    return PoolingError(f"{arg}: got {value!r}; allowed: {allowed}")
-
-
-def _is_int(value) -> bool:
-    if type(value) is int:  # the common case, without the ABC check
-        return True
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def _pair(arg: str, value, minimum: int) -> tuple[int, int]:
-    """An int or an (h, w) pair of ints, each >= minimum and < 2**63."""
-    allowed = f"an int >= {minimum} and < 2**63 (C int64), or a pair (h, w) of such ints"
-    if type(value) is int and minimum <= value <= MAX_SIZE:
-        return value, value
-    pair = (value, value) if _is_int(value) else value
-    if (not isinstance(pair, (tuple, list)) or len(pair) != 2
-            or not all(_is_int(v) for v in pair)):
-        raise _fail(arg, value, allowed)
-    if any(v < minimum or v > MAX_SIZE for v in pair):
-        raise _fail(arg, value, allowed)
-    return int(pair[0]), int(pair[1])
-
-
-_PADDING_ALLOWED = ("an int >= 0 and < 2**63; (ph, pw); ((top, bottom), (left, right)); or one "
-                    "of 'valid', 'same', 'same_lower' (any case)")
-
-
-def normalize_padding(padding: PaddingArg) -> str | Pads:
-    """Return a lower-case padding string or explicit ``((top, bottom), (left, right))``."""
-    if type(padding) is int and 0 <= padding <= MAX_SIZE:
-        return ((padding, padding), (padding, padding))
-    if isinstance(padding, str):
-        if padding.lower() not in PADDING_STRINGS:
-            raise _fail("padding", padding, _PADDING_ALLOWED)
-        return padding.lower()
-    if _is_int(padding):
-        padding = (padding, padding)
-    if isinstance(padding, (tuple, list)) and len(padding) == 2:
-        if all(_is_int(p) for p in padding):
-            padding = ((padding[0], padding[0]), (padding[1], padding[1]))
-        if all(isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) for v in p)
-               for p in padding):
-            pads = tuple((int(a), int(b)) for a, b in padding)
-            if min(min(p) for p in pads) < 0:
-                raise _fail("padding", padding, _PADDING_ALLOWED + " (pads are never negative)")
-            if max(max(p) for p in pads) > MAX_SIZE:
-                raise _fail("padding", padding, _PADDING_ALLOWED + " (pads < 2**63, C int64)")
-            return pads  # type: ignore[return-value]
-    raise _fail("padding", padding, _PADDING_ALLOWED)
-
 
 @dataclasses.dataclass(frozen=True)
 class PoolSpec:
-    """A validated, input-independent pooling request (the arguments of ``px.pool2d``)."""
+    """A validated, input-independent pooling request (the arguments of ``px.pool1d``,
+    ``px.pool2d`` or ``px.pool3d``: one size per spatial axis of ``layout``)."""
 
-    pool_size: tuple[int, int]
+    pool_size: tuple[int, ...]
     mode: str = "max"
-    stride: tuple[int, int] = (1, 1)
+    stride: tuple[int, ...] = (1, 1)
     padding: str | Pads = ((0, 0), (0, 0))
-    dilation: tuple[int, int] = (1, 1)
+    dilation: tuple[int, ...] = (1, 1)
     ceil_mode: bool = False
     count_include_pad: bool = True
     layout: str = "NCHW"
     p: float = 2.0
 
     def kwargs(self) -> dict:
-        """The spec as ``px.pool2d`` keyword arguments (JSON-friendly)."""
+        """The spec as ``px.pool*d`` keyword arguments (JSON-friendly)."""
         out = dataclasses.asdict(self)
         for key in ("pool_size", "stride", "dilation"):
             out[key] = list(out[key])
@@ -137,34 +79,36 @@ class PoolSpec:
 
 def make_spec(pool_size, mode: str = "max", *, stride=1, padding: PaddingArg = 0, dilation=1,
               ceil_mode: bool = False, count_include_pad: bool = True, layout: str = "NCHW",
-              p: float = 2) -> PoolSpec:
-    """Validate ``px.pool2d``'s arguments into a ``PoolSpec``.
+              p: float = 2, rank: int | None = None) -> PoolSpec:
+    """Validate ``px.pool*d``'s arguments into a ``PoolSpec``.
 
     Args:
         pool_size: the window; it and every other argument as ``px.pool2d`` takes them.
+        rank: the number of spatial axes the caller pools (``px.pool2d``: 2), ``layout``
+            then one of that rank's; None: any rank's layout, which says the rank.
 
     Returns:
-        The ``PoolSpec``: each size a pair, padding a pair of pairs or its name, every flag a
-        bool; independent of any input (``resolve`` applies it to one).
+        The ``PoolSpec``: one size per spatial axis, padding one pair per axis or its name,
+        every flag a bool; independent of any input (``resolve`` applies it to one).
 
     Raises:
         PoolingError: an invalid argument, naming it and what is allowed.
     """
     if not isinstance(mode, str) or mode.lower() not in MODES:
-        raise _fail("mode", mode, ", ".join(repr(m) for m in MODES))
-    if not isinstance(layout, str) or layout.upper() not in LAYOUTS:
-        raise _fail("layout", layout, "'NCHW' or 'NHWC'")
+        raise fail("mode", mode, ", ".join(repr(m) for m in MODES))
+    layout = check_layout(layout, rank)
+    rank = spatial_rank(layout)
     for name, flag in (("ceil_mode", ceil_mode), ("count_include_pad", count_include_pad)):
         if not isinstance(flag, (bool, np.bool_)):
-            raise _fail(name, flag, "True or False")
+            raise fail(name, flag, "True or False")
     if (not isinstance(p, numbers.Real) or isinstance(p, bool) or not math.isfinite(p)
             or p <= 0):
-        raise _fail("p", p, "a finite number > 0 (the power of 'lp' pooling)")
+        raise fail("p", p, "a finite number > 0 (the power of 'lp' pooling)")
     return PoolSpec(
-        pool_size=_pair("pool_size", pool_size, 1), mode=mode.lower(),
-        stride=_pair("stride", stride, 1), padding=normalize_padding(padding),
-        dilation=_pair("dilation", dilation, 1), ceil_mode=bool(ceil_mode),
-        count_include_pad=bool(count_include_pad), layout=layout.upper(), p=float(p))
+        pool_size=sizes("pool_size", pool_size, 1, rank), mode=mode.lower(),
+        stride=sizes("stride", stride, 1, rank), padding=normalize_padding(padding, rank),
+        dilation=sizes("dilation", dilation, 1, rank), ceil_mode=bool(ceil_mode),
+        count_include_pad=bool(count_include_pad), layout=layout, p=float(p))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -387,9 +331,9 @@ def _as_given(padding: str | Pads):
     """A normalized padding in the shortest form that means it: 'same', 1, (1, 2) or pads."""
     if isinstance(padding, str):
         return padding
-    (top, bottom), (left, right) = padding
-    if top == bottom and left == right:
-        return top if top == left else (top, left)
+    if all(before == after for before, after in padding):
+        each = tuple(before for before, _ in padding)
+        return each[0] if len(set(each)) == 1 else each
     return padding
 
 
@@ -506,16 +450,6 @@ class Geometry(SpatialAxes):
                          allowed)
 
 
-#: what the cells along each spatial axis are called in words
-AXIS_WORDS = {"D": "planes", "H": "rows", "W": "columns"}
-
-
-def axis_names(rank: int) -> tuple[str, ...]:
-    """The spatial axes' names, in order, for ``rank`` spatial axes: ("W",), ("H", "W") or
-    ("D", "H", "W")."""
-    return ("D", "H", "W")[3 - rank:]
-
-
 def resolve(spec: PoolSpec, input_shape: Sequence[int]) -> Geometry:
     """Resolve ``spec`` against a full input shape, one spatial axis at a time.
 
@@ -533,7 +467,7 @@ def resolve(spec: PoolSpec, input_shape: Sequence[int]) -> Geometry:
     sizes = [int(input_shape[a]) for a in spatial_axes(len(input_shape), spec.layout)]
     names = axis_names(len(spec.pool_size))
     if min(sizes) < 1:
-        raise _fail("X", f"<array of shape {tuple(input_shape)}>",
+        raise fail("X", f"<array of shape {tuple(input_shape)}>",
                     f"non-empty {' and '.join(names)}")
     named = isinstance(spec.padding, str)  # 'valid' / 'same' / 'same_lower': per axis alike
     axes = tuple(_resolve_axis(name, n, spec.pool_size[i], spec.stride[i], spec.dilation[i],

@@ -8,6 +8,7 @@ result (inf only where the true result is beyond float64).  Tests hold the vecto
 to it.
 """
 import decimal
+import itertools
 import math
 from fractions import Fraction
 
@@ -59,47 +60,55 @@ def _windows(n, k, s, d, pb, pa, ceil):
     return windows
 
 
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
+def _each(v, rank):
+    return (v,) * rank if isinstance(v, int) else tuple(v)
 
 
-def _plane_windows(shape, pool_size, stride, padding, dilation, ceil_mode):
-    """The windows of an (H, W) plane along each axis (``_windows``), the padding resolved
-    from a word (``_pads``) or given per side."""
-    (kh, kw), (sh, sw), (dh, dw) = _pair(pool_size), _pair(stride), _pair(dilation)
+def _axis_windows(shape, pool_size, stride, padding, dilation, ceil_mode):
+    """The windows along each spatial axis of ``shape`` (``_windows``), the padding resolved
+    from a word (``_pads``) or given per axis (an int or a (before, after) pair each)."""
+    rank = len(shape)
+    ks, ss, ds = _each(pool_size, rank), _each(stride, rank), _each(dilation, rank)
     if isinstance(padding, str):
-        ph = _pads(shape[0], kh, sh, dh, padding.lower())
-        pw = _pads(shape[1], kw, sw, dw, padding.lower())
+        pads = [_pads(n, k, s, d, padding.lower()) for n, k, s, d in zip(shape, ks, ss, ds)]
     else:
-        ph, pw = (_pair(v) for v in _pair(padding))
-    return (_windows(shape[0], kh, sh, dh, ph[0], ph[1], ceil_mode),
-            _windows(shape[1], kw, sw, dw, pw[0], pw[1], ceil_mode))
+        pads = [_each(v, 2) for v in _each(padding, rank)]
+    return [_windows(n, k, s, d, pb, pa, ceil_mode)
+            for n, k, s, d, (pb, pa) in zip(shape, ks, ss, ds, pads)]
+
+
+def _window_cells(per_axis, index):
+    """The real cells of output window ``index`` in row-major order, and how many of its taps
+    read padding (not ceil overhang)."""
+    cells, pads = [], 0
+    for taps in itertools.product(*(per_axis[a][i] for a, i in enumerate(index))):
+        kinds = [kind for kind, _ in taps]
+        if all(kind == "real" for kind in kinds):
+            cells.append(tuple(position for _, position in taps))
+        elif "overhang" not in kinds:
+            pads += 1
+    return cells, pads
 
 
 def pool_plane(plane, pool_size, mode="max", stride=1, padding=0, dilation=1, ceil_mode=False,
                count_include_pad=True, p=2.0):
-    """Pool one (H, W) float64 plane; returns a float64 (out_h, out_w) array."""
-    rows, cols = _plane_windows(plane.shape, pool_size, stride, padding, dilation, ceil_mode)
-    out = np.empty((len(rows), len(cols)))
-    for i, row in enumerate(rows):
-        for j, col in enumerate(cols):
-            reals, pads = [], 0
-            for rkind, r in row:
-                for ckind, c in col:
-                    if rkind == "real" and ckind == "real":
-                        reals.append(float(plane[r, c]))
-                    elif "overhang" not in (rkind, ckind):
-                        pads += 1
-            if any(math.isnan(v) for v in reals):
-                out[i, j] = math.nan
-            elif mode == "max":
-                out[i, j] = max(reals)
-            elif mode == "min":
-                out[i, j] = min(reals)
-            elif mode == "avg":
-                out[i, j] = _mean(reals, len(reals) + (pads if count_include_pad else 0))
-            else:
-                out[i, j] = _p_norm(reals, p)
+    """Pool one float64 array of spatial axes only ((W,), (H, W) or (D, H, W)), one window at
+    a time; returns the float64 output."""
+    per_axis = _axis_windows(plane.shape, pool_size, stride, padding, dilation, ceil_mode)
+    out = np.empty(tuple(len(w) for w in per_axis))
+    for index in np.ndindex(*out.shape):
+        cells, pads = _window_cells(per_axis, index)
+        reals = [float(plane[cell]) for cell in cells]
+        if any(math.isnan(v) for v in reals):
+            out[index] = math.nan
+        elif mode == "max":
+            out[index] = max(reals)
+        elif mode == "min":
+            out[index] = min(reals)
+        elif mode == "avg":
+            out[index] = _mean(reals, len(reals) + (pads if count_include_pad else 0))
+        else:
+            out[index] = _p_norm(reals, p)
     return out
 
 
@@ -123,17 +132,29 @@ def _p_norm(values, p):
         return float(total ** (1 / power)) if total else 0.0
 
 
+def _planes(x, layout):
+    """``x`` with its channels moved before the spatial axes (channels-last layouts), and the
+    number of spatial axes; ``_back`` undoes the move."""
+    rank = len(layout) - 2
+    if layout.endswith("C") and x.ndim > rank:
+        x = np.moveaxis(x, -1, -rank - 1)
+    return x, rank
+
+
+def _back(out, layout, ndim):
+    rank = len(layout) - 2
+    return np.moveaxis(out, -rank - 1, -1) if layout.endswith("C") and ndim > rank else out
+
+
 def pool(x, pool_size, mode="max", layout="NCHW", **kwargs):
-    """Apply ``pool_plane`` to every (H, W) plane of a rank 2-4 array in ``layout``."""
+    """Apply ``pool_plane`` to every spatial block of an array in ``layout`` (any rank it
+    allows: N, or N and C, may be left out)."""
     x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 2:
-        return pool_plane(x, pool_size, mode, **kwargs)
-    if layout == "NHWC":
-        x = np.moveaxis(x, -1, -3)
-    lead = x.shape[:-2]
-    planes = [pool_plane(x[idx], pool_size, mode, **kwargs) for idx in np.ndindex(*lead)]
-    out = np.stack(planes).reshape(lead + planes[0].shape)
-    return np.moveaxis(out, -3, -1) if layout == "NHWC" else out
+    planes, rank = _planes(x, layout)
+    lead = planes.shape[:-rank]
+    blocks = [pool_plane(planes[idx], pool_size, mode, **kwargs) for idx in np.ndindex(*lead)]
+    out = np.stack(blocks).reshape(lead + blocks[0].shape)
+    return _back(out, layout, x.ndim)
 
 
 def adaptive_bins(n, o):
@@ -143,90 +164,82 @@ def adaptive_bins(n, o):
             for i in range(o)]
 
 
-def adaptive_plane(plane, out_h, out_w, mode="max"):
-    """Adaptive pooling of one (H, W) float64 plane, one output cell at a time."""
-    rows, cols = adaptive_bins(plane.shape[0], out_h), adaptive_bins(plane.shape[1], out_w)
-    out = np.empty((out_h, out_w))
-    for i, (r0, r1) in enumerate(rows):
-        for j, (c0, c1) in enumerate(cols):
-            cells = [float(plane[r, c]) for r in range(r0, r1) for c in range(c0, c1)]
-            if any(math.isnan(v) for v in cells):
-                out[i, j] = math.nan
-            elif mode == "max":
-                out[i, j] = max(cells)
-            else:
-                out[i, j] = _mean(cells, len(cells))
+def adaptive_plane(plane, output_size, mode="max"):
+    """Adaptive pooling of one float64 array of spatial axes only, one output cell at a
+    time."""
+    bins = [adaptive_bins(n, o) for n, o in zip(plane.shape, output_size)]
+    out = np.empty(tuple(output_size))
+    for index in np.ndindex(*out.shape):
+        ranges = [range(*bins[a][i]) for a, i in enumerate(index)]
+        cells = [float(plane[cell]) for cell in itertools.product(*ranges)]
+        if any(math.isnan(v) for v in cells):
+            out[index] = math.nan
+        elif mode == "max":
+            out[index] = max(cells)
+        else:
+            out[index] = _mean(cells, len(cells))
     return out
 
 
 def adaptive(x, output_size, mode="max", layout="NCHW"):
-    """``adaptive_plane`` on every plane of a rank 2-4 array; ``None`` keeps an axis."""
+    """``adaptive_plane`` on every spatial block of an array in ``layout``; ``None`` keeps an
+    axis."""
     x = np.asarray(x, dtype=np.float64)
-    planes_first = np.moveaxis(x, -1, -3) if (layout == "NHWC" and x.ndim > 2) else x
-    h, w = planes_first.shape[-2:]
-    oh, ow = (n if o is None else o for n, o in zip((h, w), output_size))
-    lead = planes_first.shape[:-2]
-    out = np.empty(lead + (oh, ow))
+    planes, rank = _planes(x, layout)
+    sizes = tuple(n if o is None else o for n, o in zip(planes.shape[-rank:], output_size))
+    lead = planes.shape[:-rank]
+    out = np.empty(lead + sizes)
     for idx in np.ndindex(*lead):
-        out[idx] = adaptive_plane(planes_first[idx], oh, ow, mode)
-    return np.moveaxis(out, -3, -1) if (layout == "NHWC" and x.ndim > 2) else out
+        out[idx] = adaptive_plane(planes[idx], sizes, mode)
+    return _back(out, layout, x.ndim)
 
 
 def grad_plane(plane, up, pool_size, mode="max", stride=1, padding=0, dilation=1,
                ceil_mode=False, count_include_pad=True, p=2.0, ties="first"):
-    """The gradient of ``pool_plane`` for one float64 (H, W) plane and its upstream gradient
-    ``up`` (out_h, out_w), one window at a time from the definitions: a max/min window's
+    """The gradient of ``pool_plane`` for one float64 array of spatial axes only and its
+    upstream gradient ``up`` (the output's shape), one window at a time from the definitions: a max/min window's
     gradient to its extreme among its real cells in row-major order (its NaNs if it has any;
     ``ties``: the first, split evenly, or all), avg ``up / count`` to each real cell, lp
     ``up * sign(v) * (|v| / norm)**(p - 1)`` (0 where v is 0, NaN where the norm is)."""
-    rows, cols = _plane_windows(plane.shape, pool_size, stride, padding, dilation, ceil_mode)
+    per_axis = _axis_windows(plane.shape, pool_size, stride, padding, dilation, ceil_mode)
     grad = np.zeros(plane.shape)
-    for i, row in enumerate(rows):
-        for j, col in enumerate(cols):
-            cells, pads = [], 0  # real cells in row-major order within the window
-            for rkind, r in row:
-                for ckind, c in col:
-                    if rkind == "real" and ckind == "real":
-                        cells.append((r, c))
-                    elif "overhang" not in (rkind, ckind):
-                        pads += 1
-            g = float(up[i, j])
-            values = [float(plane[cell]) for cell in cells]
-            if mode in ("max", "min"):
-                nans = [cell for cell, v in zip(cells, values) if math.isnan(v)]
-                if nans:
-                    winners = nans
-                else:
-                    best = max(values) if mode == "max" else min(values)
-                    winners = [cell for cell, v in zip(cells, values) if v == best]
-                if ties == "first":
-                    grad[winners[0]] += g
-                else:
-                    for cell in winners:
-                        grad[cell] += g / len(winners) if ties == "split" else g
-            elif mode == "avg":
-                count = len(cells) + (pads if count_include_pad else 0)
-                for cell in cells:
-                    grad[cell] += g / count
+    for index in np.ndindex(*up.shape):  # one window at a time
+        cells, pads = _window_cells(per_axis, index)  # real cells in row-major order
+        g = float(up[index])
+        values = [float(plane[cell]) for cell in cells]
+        if mode in ("max", "min"):
+            nans = [cell for cell, v in zip(cells, values) if math.isnan(v)]
+            if nans:
+                winners = nans
             else:
-                norm = _p_norm(values, p)
-                for cell, v in zip(cells, values):
-                    if math.isnan(norm):
-                        grad[cell] += math.nan
-                    elif v != 0:
-                        grad[cell] += g * math.copysign(1.0, v) * (abs(v) / norm) ** (p - 1)
+                best = max(values) if mode == "max" else min(values)
+                winners = [cell for cell, v in zip(cells, values) if v == best]
+            if ties == "first":
+                grad[winners[0]] += g
+            else:
+                for cell in winners:
+                    grad[cell] += g / len(winners) if ties == "split" else g
+        elif mode == "avg":
+            count = len(cells) + (pads if count_include_pad else 0)
+            for cell in cells:
+                grad[cell] += g / count
+        else:
+            norm = _p_norm(values, p)
+            for cell, v in zip(cells, values):
+                if math.isnan(norm):
+                    grad[cell] += math.nan
+                elif v != 0:
+                    grad[cell] += g * math.copysign(1.0, v) * (abs(v) / norm) ** (p - 1)
     return grad
 
 
 def pool_grad(x, up, pool_size, mode="max", layout="NCHW", **kwargs):
-    """``grad_plane`` on every (H, W) plane of a rank 2-4 array in ``layout``."""
+    """``grad_plane`` on every spatial block of an array in ``layout``."""
     x = np.asarray(x, dtype=np.float64)
     up = np.asarray(up, dtype=np.float64)
-    if x.ndim == 2:
-        return grad_plane(x, up, pool_size, mode, **kwargs)
-    if layout == "NHWC":
-        x, up = np.moveaxis(x, -1, -3), np.moveaxis(up, -1, -3)
-    grad = np.empty(x.shape)
-    for idx in np.ndindex(*x.shape[:-2]):
-        grad[idx] = grad_plane(x[idx], up[idx], pool_size, mode, **kwargs)
-    return np.moveaxis(grad, -3, -1) if layout == "NHWC" else grad
+    planes, rank = _planes(x, layout)
+    ups, _ = _planes(up, layout)
+    grad = np.empty(planes.shape)
+    for idx in np.ndindex(*planes.shape[:-rank]):
+        grad[idx] = grad_plane(planes[idx], ups[idx], pool_size, mode, **kwargs)
+    return _back(grad, layout, x.ndim)

@@ -465,7 +465,7 @@ def _one_axis(n: int, k: int, s: int, d: int, pads: tuple[int, int], ceil: bool)
 def test_a_geometry_is_one_rule_per_axis(padding, ceil_mode):
     """``resolve`` applies one per-axis rule to each spatial axis in turn: the geometry's axes
     are each axis resolved alone, named D, H, W by rank."""
-    from pooling_xfw.spec import axis_names
+    from pooling_xfw.layout import axis_names
 
     spec = px.make_spec((3, 2), stride=(2, 1), padding=padding, dilation=(1, 2),
                         ceil_mode=ceil_mode)

@@ -115,7 +115,7 @@ def test_the_known_behaviours_name_rows_that_exist():
 #: one (names are modules or packages under ``pooling_xfw``; ``""`` is the package's own facade)
 LAYERS = {
     "foundations": ("errors", "version", "files", "textbook", "_checkout", "backend", "registry",
-                    "plan", "layout", "spec", "cost"),
+                    "plan", "layout", "arguments", "spec", "cost"),
     "reference": ("reference", "adaptive", "gradient"),
     "planning": ("vocabulary", "emulation", "planner", "ops", "adapter", "mirror", "dialect",
                  "blocks"),

@@ -130,7 +130,7 @@ def example_backend() -> str:
 
 def read_int(flag: str, text: str, part: str, minimum: int, allowed: str) -> int:
     """One int of ``text`` (``part`` of it), >= ``minimum`` and < 2**63 (C int64)."""
-    from ..spec import MAX_SIZE
+    from ..arguments import MAX_SIZE
 
     try:
         value = int(part)
@@ -156,7 +156,7 @@ def read_sizes(flag: str, text: str, minimum: int, example: str):
 def read_padding(text: str):
     """``1``, ``1,2``, ``2:0,0:1`` (top:bottom,left:right; either axis may be one int) or a
     padding name."""
-    from ..spec import PADDING_STRINGS
+    from ..arguments import PADDING_STRINGS
 
     if text.strip().lower() in PADDING_STRINGS:
         return text.strip().lower()

@@ -224,14 +224,14 @@ def read_power(args, mode: str) -> float:
 
 def single_case(args):
     from ..cases import Case
-    from ..spec import LAYOUTS
+    from ..layout import LAYOUTS_BY_RANK
 
     op = read_operation(args)
     op_flag = typed_option(op.flag, getattr(args, dest_of(op.flag)) or None)
     args.grad_options = grad_options(args, op, op_flag)
     if args.grad_options is not None and not args.input:
         check_grad_dtype(args, args.dtype)
-    layout = read_word("--layout", args.layout, "layout", LAYOUTS, str.upper)
+    layout = read_word("--layout", args.layout, "layout", LAYOUTS_BY_RANK[2], str.upper)
     source = ("--input", args.input) if args.input else ("--shape", args.shape)
     kwargs, typed = op.command_line(args, CommandLine(args, op), layout)
     # what was typed for each argument, for an error found later against the input

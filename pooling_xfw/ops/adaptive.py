@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..adaptive import (ADAPTIVE_MODES, make_adaptive_spec, pool_adaptive, resolve_adaptive)
 from ..errors import PoolingError
 from ..reference import as_input
-from ..spec import AXIS_WORDS, axis_names
+from ..layout import AXIS_WORDS, axis_names
 from ..emulation import emulate_bins
 from ..vocabulary import Vocabulary
 from .base import Operation
