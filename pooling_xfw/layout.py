@@ -102,6 +102,15 @@ def full_shape(shape: Sequence[int], layout: str) -> tuple[int, ...]:
     return (1, *shape)
 
 
+def full_pads(layout: str, pads) -> tuple[tuple, ...]:
+    """``(before, after)`` for every axis of a full array in ``layout``: ``pads`` (one pair per
+    spatial axis) there, ``(0, 0)`` on N and C (what ``np.pad`` and its kin take)."""
+    width = [(0, 0)] * len(layout)
+    for axis, pair in zip(spatial_axes(len(layout), layout), pads):
+        width[axis] = tuple(pair)
+    return tuple(width)
+
+
 def permutation(source: str, target: str) -> tuple[int, ...]:
     """The axes' order that transposes a full array in ``source`` into ``target`` (``"NCHW"``
     to ``"NHWC"``: ``(0, 2, 3, 1)``)."""

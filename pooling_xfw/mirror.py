@@ -27,6 +27,7 @@ from .plan import Plan, Var
 from .planner import build_plan
 from .vocabulary import Vocabulary, index_list
 from .reference import pool_geometry
+from .layout import full_pads
 from .spec import make_spec, resolve
 
 
@@ -74,10 +75,7 @@ class _NumpySteps(Vocabulary):
         return y
 
     def pad(self, plan, v, pads, value, layout):
-        (top, bottom), (left, right) = pads
-        width = (((0, 0), (0, 0), (top, bottom), (left, right)) if layout == "NCHW"
-                 else ((0, 0), (top, bottom), (left, right), (0, 0)))
-        return plan.call("np.pad", v, width, constant_values=value)
+        return plan.call("np.pad", v, full_pads(layout, pads), constant_values=value)
 
     def pool(self, plan, v, mode, kernel, stride, layout):
         return plan.call("ref.pool", v, mode, list(kernel), list(stride), layout)
