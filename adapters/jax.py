@@ -34,6 +34,7 @@ from pooling_xfw.backend import (ANY_CPU_PLAN, FLOATS, INTEL_XEON, MAX_TIES_BACK
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr
 from pooling_xfw.vocabulary import ALL_DTYPES, Vocabulary, index_list
+from pooling_xfw.layout import full_pads, spatial_axes
 from pooling_xfw.spec import size_dependent
 
 from . import jax_dialect
@@ -80,9 +81,7 @@ class Jax(Vocabulary):
         return y, grad
 
     def pad(self, plan, v, pads, value, layout):
-        (top, bottom), (left, right) = pads
-        return plan.call("jnp.pad", v, ((0, 0), (top, bottom), (left, right), (0, 0)),
-                         constant_values=value)
+        return plan.call("jnp.pad", v, full_pads(layout, pads), constant_values=value)
 
     def pool(self, plan, v, mode, kernel, stride, layout):
         return plan.call(f"nn.{mode}_pool", v, tuple(kernel), strides=tuple(stride),
@@ -104,15 +103,16 @@ class Jax(Vocabulary):
             # computed from the input's shape when the code runs (a size whose ceil and floor
             # agree would otherwise print code that holds for such sizes only)
             return None
-        if spec.padding in ("same", "same_lower") and spec.dilation == (1, 1):
+        dilated = any(d != 1 for d in spec.dilation)
+        if spec.padding in ("same", "same_lower") and not dilated:
             # JAX's own SAME / SAME_LOWER (lax.padtype_to_pads): the code then holds for every
             # input size, as the user writes it
             padding = spec.padding.upper()
-        elif geom.pads == ((0, 0), (0, 0)):
+        elif all(pair == (0, 0) for pair in geom.pads):
             padding = "VALID"
         else:
             padding = tuple(tuple(pair) for pair in geom.pads)
-        if spec.dilation != (1, 1):
+        if dilated:
             if mode != "max":
                 return None  # a dilated average: the planner's strided slices
             dtype = np.dtype(plan.computes_in)
@@ -145,7 +145,7 @@ class Jax(Vocabulary):
     def native_global(self, plan, geom, v, layout, mode):
         if mode == "lp":
             return None
-        axes = (1, 2) if layout == "NHWC" else (2, 3)
+        axes = spatial_axes(len(layout), layout)
         return plan.call("jnp.max" if mode == "max" else "jnp.mean", v, axis=axes,
                          keepdims=True)
 

@@ -36,10 +36,16 @@ from pooling_xfw.backend import (CONVENTIONS, EARLIER_PROBE, FIRST_MACHINE, FLOA
                                   ANY_CPU_PLAN, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.emulation import keep_spec_windows, output_size_at_run_time
-from pooling_xfw.vocabulary import TO_NCHW, TO_NHWC, Vocabulary, index_list
+from pooling_xfw.layout import channels_last, of_rank, permutation
+from pooling_xfw.vocabulary import Vocabulary, index_list
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
 from . import mxnet_dialect
+
+
+def _layout_argument(layout: str) -> dict:
+    """``layout=...`` for a channels-last layout; nothing for its channels-first default."""
+    return {"layout": layout} if channels_last(layout) else {}
 
 
 class MXNet(Vocabulary):
@@ -75,21 +81,33 @@ class MXNet(Vocabulary):
         y.backward(grad_output)
         return y, x.grad
 
+    def at_rank(self, rank):
+        # contrib.AdaptiveAvgPooling2D is 2-D only (a 3-D or 5-D input is an error)
+        return self if rank == 2 else self.variant(adaptive_avg_native=False)
+
+    #: whether its adaptive average is ``contrib.AdaptiveAvgPooling2D`` (2-D only)
+    adaptive_avg_native = True
+
     def pad(self, plan, v, pads, value, layout):
-        (top, bottom), (left, right) = pads
-        if layout == "NHWC":
-            v = self.transpose(plan, v, TO_NCHW)
+        # mx.nd.pad: 4-D and 5-D channels-first arrays only; a 1-D input gets an H of 1
+        first = of_rank("NCHW", len(pads))
+        if layout != first:
+            v = self.transpose(plan, v, permutation(layout, first))
+        if len(pads) == 1:
+            v = plan.call("mnp.expand_dims", v, 2)
+            pads = ((0, 0), *pads)
         legacy = plan.call(".as_nd_ndarray", v)
         padded = plan.call("mx.nd.pad", legacy, mode="constant",
-                           pad_width=(0, 0, 0, 0, top, bottom, left, right),
+                           pad_width=(0, 0, 0, 0, *(p for pair in pads for p in pair)),
                            constant_value=value)
         v = plan.call(".as_np_ndarray", padded)
-        return self.transpose(plan, v, TO_NHWC) if layout == "NHWC" else v
+        if len(layout) == 3:
+            v = plan.call("mnp.squeeze", v, axis=2)
+        return self.transpose(plan, v, permutation(first, layout)) if layout != first else v
 
     def pool(self, plan, v, mode, kernel, stride, layout):
-        extra = {"layout": layout} if layout != "NCHW" else {}
         return plan.call("npx.pooling", v, kernel=tuple(kernel), stride=tuple(stride),
-                         pool_type=mode, **extra)
+                         pool_type=mode, **_layout_argument(layout))
 
     def cast(self, plan, v, dtype):
         return plan.call(".astype", v, dtype)
@@ -99,11 +117,11 @@ class MXNet(Vocabulary):
 
     def native(self, plan, geom, v, layout, mode):
         spec = geom.spec
-        if spec.dilation != (1, 1) or spec.padding in ("same", "same_lower"):
+        if any(d != 1 for d in spec.dilation) or spec.padding in ("same", "same_lower"):
             return None  # no SAME: pads computed from the input's shape when the code runs
         if not geom.symmetric:
             return None
-        pads = (geom.rows.pad_before, geom.cols.pad_before)
+        pads = tuple(g.pad_before for g in geom.axes)
         if any(p >= k for p, k in zip(pads, spec.pool_size)):
             return None  # MKLDNN: "Check failed: pad_l[0] < kernel[0]"
         crop = False
@@ -120,19 +138,17 @@ class MXNet(Vocabulary):
             kwargs["pooling_convention"] = "full"
         if mode == "avg":
             kwargs["count_include_pad"] = spec.count_include_pad
-        if layout != "NCHW":
-            kwargs["layout"] = layout
-        y = plan.call("npx.pooling", v, **kwargs)
+        y = plan.call("npx.pooling", v, **kwargs, **_layout_argument(layout))
         return keep_spec_windows(plan, geom, y, layout) if crop else y
 
 
     def adaptive_layouts(self, mode):
         # contrib.AdaptiveAvgPooling2D has no layout (NCHW only)
-        return ("NCHW",) if mode == "avg" else self.layouts
+        return ("NCHW",) if mode == "avg" and self.adaptive_avg_native else self.layouts
 
     def native_adaptive(self, plan, geom, v, layout, mode):
-        if mode != "avg":
-            return None  # no adaptive max in MXNet
+        if mode != "avg" or not self.adaptive_avg_native:
+            return None  # no adaptive max in MXNet, no 1-D or 3-D adaptive average
         legacy = plan.call(".as_nd_ndarray", v)
         pooled = plan.call("mx.nd.contrib.AdaptiveAvgPooling2D", legacy,
                            output_size=output_size_at_run_time(plan, geom))
@@ -141,8 +157,8 @@ class MXNet(Vocabulary):
     def native_global(self, plan, geom, v, layout, mode):
         if mode == "lp":
             return None
-        extra = {"layout": layout} if layout != "NCHW" else {}
-        return plan.call("npx.pooling", v, pool_type=mode, global_pool=True, **extra)
+        return plan.call("npx.pooling", v, pool_type=mode, global_pool=True,
+                         **_layout_argument(layout))
 
     def gather(self, plan, v, indices, axis):
         index = plan.call("mnp.array", index_list(indices), dtype="int64")

@@ -54,6 +54,7 @@ from pooling_xfw.backend import (ANY_CPU_PLAN, CONVENTIONS, FLOATS, INTEL_XEON, 
                                   NAN_IN_A_MAX, ONLY_INFINITE, ZEN4, Backend, Option, recorded)
 from pooling_xfw.plan import Attr, Call, Expr, Var, render_value
 from pooling_xfw.emulation import runtime_pads
+from pooling_xfw.layout import full_pads, spatial_axes, spatial_names
 from pooling_xfw.vocabulary import Vocabulary
 
 
@@ -152,6 +153,12 @@ ONNX_ATTRIBUTES = {
 }
 
 
+def _onnx_pads(pads) -> list:
+    """ONNX's ``pads`` attribute: every axis's before, then every axis's after
+    (``[top, left, bottom, right]`` in 2-D)."""
+    return [before for before, _ in pads] + [after for _, after in pads]
+
+
 class OnnxRuntime(Vocabulary):
     name = "onnxruntime"
     imports = ("import onnxruntime as ort", "from onnx import TensorProto, helper")
@@ -232,9 +239,8 @@ class OnnxRuntime(Vocabulary):
 
     # --- the planner's primitives ---------------------------------------------------------------
     def pad(self, plan, v, pads, value, layout):
-        (top, bottom), (left, right) = pads
-        before = [0, 0, top, left] if layout == "NCHW" else [0, top, left, 0]
-        after = [0, 0, bottom, right] if layout == "NCHW" else [0, bottom, right, 0]
+        width = full_pads(layout, pads)
+        before, after = [b for b, _ in width], [a for _, a in width]
         return self.node(plan, "Pad", [v, self.constant(plan, before + after, "int64"),
                                        self._scalar(plan, value)], mode="constant")
 
@@ -320,26 +326,22 @@ class OnnxRuntime(Vocabulary):
     # --- the framework's own pooling nodes ------------------------------------------------------
     def native(self, plan, geom, v, layout, mode):
         spec = geom.spec
-        if mode == "avg" and plan.computes_in in self.avg_missing:
-            return None  # no float64 AveragePool: the planner sums each window's cells
         attrs = dict(kernel_shape=list(spec.pool_size), strides=list(spec.stride))
-        if spec.dilation != (1, 1):
+        dilated = any(d != 1 for d in spec.dilation)
+        if dilated:
             attrs["dilations"] = list(spec.dilation)
         if spec.padding in ("same", "same_lower"):
-            if spec.dilation == (1, 1) and all(s <= k for s, k in zip(spec.stride,
-                                                                      spec.pool_size)):
+            if not dilated and all(s <= k for s, k in zip(spec.stride, spec.pool_size)):
                 attrs["auto_pad"] = "SAME_UPPER" if spec.padding == "same" else "SAME_LOWER"
             elif not _same_pads_fit(spec):
                 return None  # a pad may reach the kernel: the planner's Pad node
             else:  # its SAME pads are wrong here: the planner's, from the shape at run time
-                (top, bottom), (left, right) = runtime_pads(plan, geom).given()
-                attrs["pads"] = [top, left, bottom, right]
+                attrs["pads"] = _onnx_pads(runtime_pads(plan, geom).given())
         else:
             if any(p >= k for pair, k in zip(geom.pads, spec.pool_size) for p in pair):
                 return None  # "Pad should be smaller than kernel": explicit Pad instead
-            (top, bottom), (left, right) = geom.pads
-            if any((top, bottom, left, right)):
-                attrs["pads"] = [top, left, bottom, right]
+            if any(p for pair in geom.pads for p in pair):
+                attrs["pads"] = _onnx_pads(geom.pads)
         if spec.ceil_mode:
             attrs["ceil_mode"] = 1
         if mode == "max":
@@ -359,11 +361,10 @@ class OnnxRuntime(Vocabulary):
             return None
         attrs = dict(kernel_shape=list(spec.pool_size), strides=list(spec.stride),
                      p=int(spec.p))
-        if spec.dilation != (1, 1):
+        if any(d != 1 for d in spec.dilation):
             attrs["dilations"] = list(spec.dilation)
-        (top, bottom), (left, right) = geom.pads
-        if any((top, bottom, left, right)):
-            attrs["pads"] = [top, left, bottom, right]
+        if any(p for pair in geom.pads for p in pair):
+            attrs["pads"] = _onnx_pads(geom.pads)
         if spec.ceil_mode:
             attrs["ceil_mode"] = 1
         return self.node(plan, "LpPool", [v], **attrs)
@@ -373,9 +374,11 @@ class OnnxRuntime(Vocabulary):
             return self.node(plan, "GlobalMaxPool" if mode == "max" else "GlobalAveragePool",
                              [v])
         if plan.computes_in == "float64" and mode == "avg":
-            plan.emulate("float64 global average: its GlobalAveragePool has no float64 kernel "
-                         "(NOT_IMPLEMENTED); ReduceMean over H and W, in float64")
-            return self.node(plan, "ReduceMean", [v, self.constant(plan, [2, 3], "int64")],
+            plan.emulate(f"float64 global average: its GlobalAveragePool has no float64 kernel "
+                         f"(NOT_IMPLEMENTED); ReduceMean over "
+                         f"{' and '.join(spatial_names(layout))}, in float64")
+            axes = list(spatial_axes(len(layout), layout))
+            return self.node(plan, "ReduceMean", [v, self.constant(plan, axes, "int64")],
                              keepdims=1)
         return None  # float64 max: MaxPool with the whole window; integers: MaxPool likewise
 

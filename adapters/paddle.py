@@ -43,9 +43,21 @@ from pooling_xfw.backend import (ANY_CPU, ANY_CPU_PLAN, FIRST_MACHINE, FLOAT64_B
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.emulation import keep_spec_windows, output_size_at_run_time
 from pooling_xfw.vocabulary import Vocabulary, index_list
+from pooling_xfw.layout import channels_last
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
 
 from . import paddle_dialect
+
+
+def _data_format(layout: str) -> str:
+    """Paddle's name of ``layout``: its 1-D layouts say L for the length (``"NCL"``)."""
+    return layout.replace("W", "L") if len(layout) == 3 else layout
+
+
+def _format_argument(layout: str) -> dict:
+    """``data_format=...`` for a channels-last layout; nothing for its channels-first default
+    (which its 1-D pooling, having no ``data_format``, is always given)."""
+    return {"data_format": _data_format(layout)} if channels_last(layout) else {}
 
 
 class Paddle(Vocabulary):
@@ -83,14 +95,18 @@ class Paddle(Vocabulary):
         grad_input, = ns["paddle"].grad([y], [x], [grad_output])
         return y, grad_input
 
+    def at_rank(self, rank):
+        # 1-D pooling has no data_format (NCL only: max_pool1d, avg_pool1d, adaptive_*_pool1d)
+        return self.variant(layouts=("NCHW",)) if rank == 1 else self
+
     def pad(self, plan, v, pads, value, layout):
-        (top, bottom), (left, right) = pads
-        return plan.call("F.pad", v, [left, right, top, bottom], value=value, data_format=layout)
+        # F.pad's pairs run from the last axis back: [left, right, top, bottom] in 2-D
+        return plan.call("F.pad", v, [p for pair in reversed(pads) for p in pair], value=value,
+                         data_format=_data_format(layout))
 
     def pool(self, plan, v, mode, kernel, stride, layout):
-        extra = {"data_format": layout} if layout != "NCHW" else {}
-        return plan.call(f"F.{mode}_pool2d", v, kernel_size=tuple(kernel), stride=tuple(stride),
-                         **extra)
+        return plan.call(f"F.{mode}_pool{len(kernel)}d", v, kernel_size=tuple(kernel),
+                         stride=tuple(stride), **_format_argument(layout))
 
     def power(self, plan, v, exponent):
         # ``t ** 0.333`` rounds a Python exponent to float32 (float64 results off by ~3e-8):
@@ -106,7 +122,7 @@ class Paddle(Vocabulary):
 
     def native(self, plan, geom, v, layout, mode):
         spec = geom.spec
-        if spec.dilation != (1, 1):
+        if any(d != 1 for d in spec.dilation):
             return None
         same = spec.padding in ("same", "same_lower")
         if same and (spec.padding == "same_lower" or spec.ceil_mode
@@ -121,21 +137,21 @@ class Paddle(Vocabulary):
             ceil = False
         else:
             return None  # neither its floor nor its ceil_mode makes exactly these windows
-        (top, bottom), (left, right) = geom.pads
         kwargs = dict(kernel_size=spec.pool_size, stride=spec.stride)
         if same:
             kwargs["padding"] = "SAME"  # its own SAME (odd cell after): holds for every size
-        elif geom.pads != ((0, 0), (0, 0)):
-            kwargs["padding"] = [top, bottom, left, right]
+        elif any(pair != (0, 0) for pair in geom.pads):
+            # flat (before, after) per axis in order: [top, bottom, left, right] in 2-D (3-D
+            # refuses three pairs: "Invalid padding")
+            kwargs["padding"] = [p for pair in geom.pads for p in pair]
         if ceil:
             kwargs["ceil_mode"] = True
         if mode == "avg":
             if spec.count_include_pad and not geom.symmetric:
                 return None  # its include-pad divisor clips the end with the *start* pad
             kwargs["exclusive"] = not spec.count_include_pad  # Paddle's default excludes
-        if layout != "NCHW":
-            kwargs["data_format"] = layout
-        y = plan.call(f"F.{mode}_pool2d", v, **kwargs)
+        y = plan.call(f"F.{mode}_pool{len(geom.axes)}d", v, **kwargs,
+                      **_format_argument(layout))
         return keep_spec_windows(plan, geom, y, layout) if crop else y
 
 
@@ -146,15 +162,14 @@ class Paddle(Vocabulary):
     global_layouts = adaptive_layouts  # its global max is F.adaptive_max_pool2d(x, 1)
 
     def native_adaptive(self, plan, geom, v, layout, mode):
-        extra = {"data_format": layout} if layout != "NCHW" else {}
-        return plan.call(f"F.adaptive_{mode}_pool2d", v, list(output_size_at_run_time(plan, geom)),
-                         **extra)
+        return plan.call(f"F.adaptive_{mode}_pool{len(geom.axes)}d", v,
+                         list(output_size_at_run_time(plan, geom)), **_format_argument(layout))
 
     def native_global(self, plan, geom, v, layout, mode):
         if mode == "lp":
             return None
-        extra = {"data_format": layout} if layout != "NCHW" else {}
-        return plan.call(f"F.adaptive_{mode}_pool2d", v, 1, **extra)
+        return plan.call(f"F.adaptive_{mode}_pool{len(geom.axes)}d", v, 1,
+                         **_format_argument(layout))
 
     def gather(self, plan, v, indices, axis):
         index = plan.call("paddle.to_tensor", index_list(indices), dtype="int64")

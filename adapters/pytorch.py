@@ -1,4 +1,5 @@
-"""PyTorch: ``pool2d`` computed with ``torch.nn.functional`` pooling.
+"""PyTorch: pooling of 1, 2 or 3 spatial axes computed with ``torch.nn.functional`` pooling
+(``F.max_pool1d`` ... ``F.avg_pool3d``, one per rank; 2-D named below).
 
 Native: ``F.max_pool2d`` / ``F.avg_pool2d`` with symmetric pads of at most half the (dilated)
 window (PyTorch's limit), ``ceil_mode`` (PyTorch's drop rule is the reference's),
@@ -10,7 +11,8 @@ over-counts ceil overhang).  Layout: NCHW kernels, NHWC transposed (cloned with 
 strides for integers: the channels-last integer kernel overflows its index, and a one-channel
 transpose would still count as channels-last).  Computes max/min in the input
 dtype (signed integers and uint8; wider unsigned in float64, exact for values < 2**53, larger
-refused), avg/lp in float32 or float64 (``F.avg_pool2d`` of int64 truncates).
+refused), avg/lp in float32 or float64 (``F.avg_pool2d`` of int64 truncates).  1-D max takes
+no integers (``max_pool1d``: "not implemented for 'Long'"): they are pooled in float64.
 
 Adaptive: native ``F.adaptive_max_pool2d`` / ``F.adaptive_avg_pool2d`` (PyTorch's bins are the
 reference's; an axis given as ``None`` is the input's size read when the code runs, ``H =
@@ -28,7 +30,7 @@ from pooling_xfw.backend import (ANY_CPU_PLAN, FIRST_MACHINE, FLOATS, INTEL_XEON
                                   NAN_IN_A_MAX, ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr
 from pooling_xfw.emulation import output_size_at_run_time
-from pooling_xfw.vocabulary import TO_NCHW, Vocabulary
+from pooling_xfw.vocabulary import Vocabulary
 
 from . import pytorch_dialect
 
@@ -82,12 +84,18 @@ class Torch(Vocabulary):
         y.backward(grad_output)
         return y, x.grad
 
+    def at_rank(self, rank):
+        # max_pool1d: "not implemented for 'Long'" (nor Int, Short, Char, Byte)
+        return self.variant(pool_dtypes=FLOATS) if rank == 1 else self
+
     def pad(self, plan, v, pads, value, layout):
-        (top, bottom), (left, right) = pads
-        return plan.call("F.pad", v, (left, right, top, bottom), value=value)
+        # F.pad's pairs run from the last axis back: (left, right, top, bottom) in 2-D
+        return plan.call("F.pad", v, tuple(p for pair in reversed(pads) for p in pair),
+                         value=value)
 
     def pool(self, plan, v, mode, kernel, stride, layout):
-        return plan.call(f"F.{mode}_pool2d", v, kernel_size=tuple(kernel), stride=tuple(stride))
+        return plan.call(f"F.{mode}_pool{len(kernel)}d", v, kernel_size=tuple(kernel),
+                         stride=tuple(stride))
 
     def cast(self, plan, v, dtype):
         return plan.call(".to", v, Attr(f"torch.{dtype}"))
@@ -97,7 +105,7 @@ class Torch(Vocabulary):
 
     def transpose(self, plan, v, perm):
         v = plan.call(".permute", v, *perm)
-        if perm == TO_NCHW and np.dtype(plan.computes_in).kind in "iu":
+        if perm[1] == len(perm) - 1 and np.dtype(plan.computes_in).kind in "iu":  # to NC...
             # its channels-last integer max pool indexes with the element type (int8 overflows
             # past 127 cells): hand it an NCHW copy.  Not ``.contiguous()``: with one channel the
             # permuted tensor is already contiguous, keeps its channels-last strides and so the
@@ -111,18 +119,19 @@ class Torch(Vocabulary):
             return None  # no SAME: the pads alternate with the size's parity (run-time pads)
         if not geom.symmetric:
             return None
-        pads = (geom.rows.pad_before, geom.cols.pad_before)
+        pads = tuple(g.pad_before for g in geom.axes)
         if any(p > k // 2 for p, k in zip(pads, spec.pool_size)):
             return None  # "pad should be at most half of kernel size" (CPU: raw, not dilated)
         common = dict(kernel_size=spec.pool_size, stride=spec.stride,
                       padding=pads if any(pads) else None,
                       ceil_mode=True if spec.ceil_mode else None)
+        rank, dilated = len(geom.axes), any(d != 1 for d in spec.dilation)
         if mode == "max":
-            return plan.call("F.max_pool2d", v, **_pair_kwargs(
-                **common, dilation=spec.dilation if spec.dilation != (1, 1) else None))
-        if spec.dilation != (1, 1):
+            return plan.call(f"F.max_pool{rank}d", v, **_pair_kwargs(
+                **common, dilation=spec.dilation if dilated else None))
+        if dilated:
             return None  # F.avg_pool2d has no dilation
-        return plan.call("F.avg_pool2d", v, **_pair_kwargs(
+        return plan.call(f"F.avg_pool{rank}d", v, **_pair_kwargs(
             **common, count_include_pad=None if spec.count_include_pad else False))
 
 
@@ -130,12 +139,13 @@ class Torch(Vocabulary):
         return FLOATS
 
     def native_adaptive(self, plan, geom, v, layout, mode):
-        return plan.call(f"F.adaptive_{mode}_pool2d", v, output_size_at_run_time(plan, geom))
+        return plan.call(f"F.adaptive_{mode}_pool{len(geom.axes)}d", v,
+                         output_size_at_run_time(plan, geom))
 
     def native_global(self, plan, geom, v, layout, mode):
         if plan.computes_in not in FLOATS:
             return None  # its adaptive pooling takes no integers: F.max_pool2d does
-        return plan.call(f"F.adaptive_{mode}_pool2d", v, 1)
+        return plan.call(f"F.adaptive_{mode}_pool{len(geom.axes)}d", v, 1)
 
 
 VOCABULARY = Torch()

@@ -1,4 +1,5 @@
-"""TensorFlow: ``pool2d`` computed with ``tf.nn`` pooling.
+"""TensorFlow: pooling of 1, 2 or 3 spatial axes computed with ``tf.nn`` pooling
+(``tf.nn.max_pool1d`` ... ``avg_pool3d``, one per rank; 2-D named below).
 
 Native: ``tf.nn.max_pool2d`` / ``avg_pool2d`` with ``'VALID'``; ``'SAME'`` when the spec is
 ``same`` (for avg only where the padding does not count: TF's SAME divisor excludes it); max
@@ -10,7 +11,10 @@ computed from ``x.shape`` when the code runs, with the spec's rule (``ceil_windo
 window kept unless it would start in the after-padding), so the code holds for every size.  CPU kernels are NHWC-only (NCHW needs oneDNN and no explicit pads), so NCHW
 input is transposed.  Max/min in the input dtype for float16/32/64, int8/32/64 and uint8 (other
 integers in float64, exact for |values| < 2**53, larger refused); avg/lp in float32 or float64
-(TF avg takes floats only).
+(TF avg takes floats only).  3-D: its CPU kernels take float32 only (float16 and float64:
+"NotFoundError: no CPU kernel"), so a float16 max is taken in float32 (exact), and a float64 max
+or average is the elementwise maximum or sum of the window's strided slices in float64; explicit
+pads are taken by ``tf.nn.max_pool1d`` and ``max_pool2d`` only, so 3-D pads are ``tf.pad``.
 
 Adaptive: TensorFlow has no adaptive op, so it is emulated with its own pooling, the bins
 computed from the input's shape when the code runs (``emulation._runtime_axis``), so the code
@@ -35,6 +39,7 @@ from pooling_xfw.backend import (ANY_CPU, ANY_CPU_PLAN, CONVENTIONS, EARLIER_PRO
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr
 from pooling_xfw.vocabulary import Vocabulary, index_list
+from pooling_xfw.layout import full_pads, spatial_axes
 from pooling_xfw.spec import size_dependent
 
 from . import tensorflow_dialect
@@ -68,14 +73,20 @@ class TensorFlow(Vocabulary):
             y = forward(x)
         return y, tape.gradient(y, x, output_gradients=grad_output)
 
+    def at_rank(self, rank):
+        if rank != 3:
+            return self
+        missing = "its 3-D pooling has no float64 CPU kernel (NotFoundError)"
+        return self.variant(pool_dtypes=("float32",), max_missing={"float64": missing},
+                            avg_missing={"float64": missing})
+
     def pad(self, plan, v, pads, value, layout):
-        (top, bottom), (left, right) = pads
-        return plan.call("tf.pad", v, [[0, 0], [top, bottom], [left, right], [0, 0]],
+        return plan.call("tf.pad", v, [list(pair) for pair in full_pads(layout, pads)],
                          constant_values=value)
 
     def pool(self, plan, v, mode, kernel, stride, layout):
-        return plan.call(f"tf.nn.{mode}_pool2d", v, ksize=tuple(kernel), strides=tuple(stride),
-                         padding="VALID")
+        return plan.call(f"tf.nn.{mode}_pool{len(kernel)}d", v, ksize=tuple(kernel),
+                         strides=tuple(stride), padding="VALID")
 
     def cast(self, plan, v, dtype):
         return plan.call("tf.cast", v, Attr(f"tf.{dtype}"))
@@ -91,9 +102,10 @@ class TensorFlow(Vocabulary):
         if spec.ceil_mode and size_dependent(spec):
             return None  # no ceil mode: the overhang pad computed from the shape at run time
         floor = geom.output_rule() == "floor"
-        no_pads = geom.pads == ((0, 0), (0, 0))
-        if spec.dilation != (1, 1):
-            if mode == "max" and no_pads and floor and spec.stride == (1, 1):
+        no_pads = all(pair == (0, 0) for pair in geom.pads)
+        rank = len(geom.axes)
+        if any(d != 1 for d in spec.dilation):
+            if mode == "max" and no_pads and floor and all(s == 1 for s in spec.stride):
                 return plan.call("tf.nn.pool", v, window_shape=spec.pool_size,
                                  pooling_type="MAX", padding="VALID", dilations=spec.dilation)
             return None
@@ -101,16 +113,15 @@ class TensorFlow(Vocabulary):
         # the spec's same is TF's own SAME (odd cell after), even where this size needs no
         # pads: the code then holds for every size, not only for this one
         if spec.padding == "same" and floor and (mode == "max" or not spec.count_include_pad):
-            return plan.call(f"tf.nn.{mode}_pool2d", v, **call, padding="SAME")
+            return plan.call(f"tf.nn.{mode}_pool{rank}d", v, **call, padding="SAME")
         if spec.padding in ("same", "same_lower"):
             return None  # SAME_LOWER, or SAME counting the padding: pads at run time
         if no_pads and floor:
-            return plan.call(f"tf.nn.{mode}_pool2d", v, **call, padding="VALID")
+            return plan.call(f"tf.nn.{mode}_pool{rank}d", v, **call, padding="VALID")
         fits = all(p < k for pair, k in zip(geom.pads, spec.pool_size) for p in pair)
-        if mode == "max" and floor and fits:
-            (top, bottom), (left, right) = geom.pads
-            return plan.call("tf.nn.max_pool2d", v, **call,
-                             padding=[[0, 0], [top, bottom], [left, right], [0, 0]])
+        if mode == "max" and floor and fits and rank < 3:  # max_pool3d takes no explicit pads
+            return plan.call(f"tf.nn.max_pool{rank}d", v, **call, padding=[
+                list(pair) for pair in full_pads(layout, geom.pads)])
         return None
 
 
@@ -121,9 +132,13 @@ class TensorFlow(Vocabulary):
     def native_global(self, plan, geom, v, layout, mode):
         if mode == "lp":
             return None
-        axes = [1, 2] if layout == "NHWC" else [2, 3]
+        axes = list(spatial_axes(len(layout), layout))
         reduce = "tf.reduce_max" if mode == "max" else "tf.reduce_mean"
         return plan.call(reduce, v, axis=axes, keepdims=True)
+
+    def reduce(self, plan, v, mode, axis):
+        reduce = "tf.reduce_mean" if mode == "avg" else "tf.reduce_max"
+        return plan.call(reduce, v, axis=axis, keepdims=True)
 
     def gather(self, plan, v, indices, axis):
         return plan.call("tf.gather", v, index_list(indices), axis=axis)

@@ -117,6 +117,13 @@ def permutation(source: str, target: str) -> tuple[int, ...]:
     return tuple(source.index(axis) for axis in target)
 
 
+def of_rank(layout: str, spatial_rank: int) -> str:
+    """The layout with ``layout``'s channel order and ``spatial_rank`` spatial axes (``"NHWC"``
+    at 3: ``"NDHWC"``): how a framework's declared channel order reads at another rank."""
+    names = "".join(axis_names(spatial_rank))
+    return f"N{names}C" if channels_last(layout) else f"NC{names}"
+
+
 def other_layout(layout: str) -> str:
     """The layout with the same spatial axes and the channels at the other end."""
     names = spatial_names(layout)

@@ -44,7 +44,8 @@ import numpy as np
 
 from .adaptive import GlobalGeometry
 from .emulation import runtime_pads, window_sum
-from .layout import (axis_labels, channels_last, full_shape, permutation, spatial_names)
+from .layout import (axis_labels, channels_last, full_shape, of_rank, permutation,
+                     spatial_names)
 from .plan import Plan, Var
 from .reference import accumulator_dtype, output_dtype
 from .spec import Geometry, spatial_axes
@@ -72,8 +73,8 @@ def work_dtype(vocab: Vocabulary, mode: str, dtype: np.dtype, op) -> np.dtype:
     the adapter refuse larger values)."""
     if mode in ("avg", "lp"):
         return accumulator_dtype(dtype)
-    if dtype.name in op.dtypes(vocab):
-        return dtype
+    if dtype.name in op.dtypes(vocab) or dtype.name in vocab.max_missing:
+        return dtype  # its own kernel, or the elementwise maximum of slices
     return np.promote_types(dtype, np.float32) if dtype.kind == "f" else np.dtype(np.float64)
 
 
@@ -146,6 +147,7 @@ def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
     constant first, as a call written after a ``tf.pad`` does (``geom`` is then the pooling
     of the padded input)."""
     spec = geom.spec
+    vocab = vocab.at_rank(len(geom.axes))
     plan = Plan(vocab.name, vocab.imports)
     given, dtype = dtype, handover_dtype(vocab, dtype)
     if shape is None:
@@ -159,7 +161,7 @@ def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
     mode = spec.mode
     work = work_dtype(vocab, mode, dtype, op)
     plan.computes_in = work.name
-    layouts = op.layouts(vocab, mode)
+    layouts = [of_rank(order, len(geom.axes)) for order in op.layouts(vocab, mode)]
     layout = spec.layout if spec.layout in layouts else layouts[0]
     v = Var("x")
     if layout != spec.layout:
@@ -195,16 +197,22 @@ def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
         y = _root(vocab, plan, y, spec.p) if spec.p != 1 else y
     elif mode != "lp":
         start = _max_pool_start_too_high(vocab, mode, given, work)
+        missing = vocab.max_missing.get(work.name) if mode == "max" else None
         if start is not None:
             plan.emulate(f"elementwise max: its {work.name} max pooling starts from {start:.5g}, "
                          f"so a window of {given.name} values all below it would give "
                          f"{start:.5g}; the window as {op.taps}, reduced with the "
                          f"elementwise maximum")
             y = None
+        elif missing:
+            plan.emulate(f"elementwise max: {missing}; the window as {op.taps}, reduced with "
+                         f"the elementwise maximum in {work.name}")
+            y = None
         else:
             y = op.native(vocab, plan, geom, v, layout, mode)
         if y is None:
-            y = op.emulate(vocab, plan, geom, v, layout, mode, slices=start is not None)
+            y = op.emulate(vocab, plan, geom, v, layout, mode,
+                           slices=start is not None or bool(missing))
     if flip is not None:
         y = flip(plan, y)
     out = output_dtype(spec.mode, given)

@@ -4,6 +4,8 @@ and in ``native`` the one framework call that computes a spec when the framework
 it; every dtype a framework may be asked to pool (``ALL_DTYPES``)."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from .adaptive import AdaptiveGeometry, GlobalGeometry
@@ -29,6 +31,26 @@ class Vocabulary:
     #: by dtype, why its average pooling cannot compute in it (ONNX Runtime's ``AveragePool``
     #: has no float64 kernel): such an average is each window's own cells summed (``_pool``)
     avg_missing: dict[str, str] = {}
+    #: by dtype, why it has no max pooling in it (TensorFlow's 3-D max has no float64 CPU
+    #: kernel): such a max is the elementwise maximum of the window's strided slices, in the
+    #: dtype itself
+    max_missing: dict[str, str] = {}
+
+    def at_rank(self, rank: int) -> "Vocabulary":
+        """The vocabulary for pooling ``rank`` spatial axes: itself, or a copy whose
+        declarations (``layouts``, ``pool_dtypes``, ``avg_missing``, ``max_missing``, ...)
+        say what its kernels of that rank take (``variant``).  Its ``layouts`` name the
+        channel order (``"NCHW"``: channels first) at every rank."""
+        return self
+
+    def variant(self, **declarations) -> "Vocabulary":
+        """A copy with ``declarations`` replacing its own (for ``at_rank``)."""
+        other = copy.copy(self)
+        for name, value in declarations.items():
+            if not hasattr(self, name):
+                raise AttributeError(f"{type(self).__name__} declares no {name!r}")
+            setattr(other, name, value)
+        return other
 
     # primitives: each appends steps to ``plan`` and returns the Var of the result
     def pad(self, plan: Plan, v: Var, pads, value, layout: str) -> Var:

@@ -77,6 +77,11 @@ class Pool(Operation):
 
         return pool2d_grad(x, grad_output=grad_output, ties=ties, **kwargs)
 
+    def native(self, vocab, plan, geom, v, layout, mode):
+        if mode == "avg" and plan.computes_in in vocab.avg_missing:
+            return None  # no average pooling in that dtype: each window's cells summed
+        return vocab.native(plan, geom, v, layout, mode)
+
     def emulate(self, vocab, plan, geom, v, layout, mode, slices):
         return emulate_window(vocab, plan, geom, v, layout, mode, slices=slices,
                               run=runtime_pads(plan, geom))
