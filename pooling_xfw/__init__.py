@@ -2,7 +2,7 @@
 Paddle, JAX and ONNX Runtime, and says exactly why when it doesn't.
 
 Public API: ``pool1d``, ``pool2d``, ``pool3d`` and ``pool`` (the numpy reference; ``pool`` takes
-its rank from the layout), ``pool1d_grad``, ``pool2d_grad``, ``pool3d_grad`` (their gradients,
+its rank from the layout), ``pool1d_grad``, ``pool2d_grad``, ``pool3d_grad`` and ``pool_grad`` (their gradients,
 ``pooling_xfw.gradient``), ``adaptive_pool1d/2d/3d`` and ``global_pool1d/2d/3d`` (adaptive and
 global pooling, ``pooling_xfw.adaptive``), ``compare`` and ``compare_many`` (every backend
 against it, each in its own worker process), ``translate`` / ``explain`` (the porting
@@ -16,7 +16,7 @@ from .adaptive import (adaptive_pool1d, adaptive_pool2d, adaptive_pool3d, global
 from .compare import BackendResult, Comparison, compare, compare_many
 from .cost import PoolCost, pool_cost
 from .errors import PoolingError
-from .gradient import pool1d_grad, pool2d_grad, pool3d_grad
+from .gradient import pool1d_grad, pool2d_grad, pool3d_grad, pool_grad
 from .reference import pool, pool1d, pool2d, pool3d
 from .spec import Geometry, PoolSpec, make_spec, output_shape, resolve, resolve_padding
 from .version import __version__
@@ -73,6 +73,7 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
 _checkout.map_adapters()
 
 __all__ = ["pool1d", "pool2d", "pool3d", "pool", "pool1d_grad", "pool2d_grad", "pool3d_grad",
+           "pool_grad",
            "adaptive_pool1d", "adaptive_pool2d", "adaptive_pool3d", "global_pool1d",
            "global_pool2d", "global_pool3d", "compare",
            "compare_many", "translate", "explain", "Comparison", "BackendResult",

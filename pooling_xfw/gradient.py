@@ -128,7 +128,31 @@ def pool2d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str 
                  layout=layout, p=p)
 
 
-def _grad(rank: int, X, pool_size, mode, grad_output, ties, **kwargs) -> np.ndarray:
+def pool_grad(X, pool_size, mode: str = "max", *, layout: str, grad_output=None,
+              ties: str = "first", **kwargs) -> np.ndarray:
+    """The gradient of ``px.pool(X, pool_size, mode, layout=layout, ...)``: ``pool1d_grad``,
+    ``pool2d_grad`` or ``pool3d_grad`` as ``layout``'s rank says.
+
+    Args:
+        X: a float input, as ``px.pool`` takes it.
+        pool_size: as ``px.pool``'s.
+        mode: as ``px.pool``'s.
+        layout: any rank's layout, as ``px.pool``'s.
+        grad_output: the upstream gradient, shaped as the output (None: ones).
+        ties: as ``px.pool2d_grad``'s.
+        **kwargs: stride, padding, dilation, ceil_mode, count_include_pad and p, as
+            ``px.pool``'s.
+
+    Returns:
+        The gradient with respect to ``X``, shaped and typed as ``X``.
+
+    Raises:
+        PoolingError: an invalid argument, naming it and what is allowed.
+    """
+    return _grad(None, X, pool_size, mode, grad_output, ties, layout=layout, **kwargs)
+
+
+def _grad(rank: int | None, X, pool_size, mode, grad_output, ties, **kwargs) -> np.ndarray:
     spec = make_spec(pool_size, mode, rank=rank, **kwargs)
     ties = check_ties(ties)
     x = grad_input(X)

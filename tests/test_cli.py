@@ -164,8 +164,8 @@ def test_a_backend_that_could_not_run_is_named_in_one_line(docs_kept, args, env,
 
 @pytest.mark.parametrize("args,message", [
     (["compare", "--shape", "1,1,4,4", "--kernel", "9"], "--kernel 9: got kernel 9"),
-    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--padding", "1,2,3"],
-     "--padding 1,2,3: 3 values; allowed:"),
+    (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--padding", "1,2,3,4"],
+     "--padding 1,2,3,4: 4 values; allowed:"),
     (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--mode", "mean"],
      "--mode mean: unknown mode; allowed: max, avg, min, lp"),
     (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--layout", "CHWN"], "--layout CHWN: "),
@@ -491,12 +491,14 @@ def _one_usage_line(proc) -> str:
     return proc.stderr[len("pooling-xfw: error: "):].rstrip("\n")
 
 
-_SIZES = "allowed: an int >= 1 and < 2**63, or two as h,w"
+_SIZES = "allowed: an int >= 1 and < 2**63, or one per spatial axis as w, h,w or d,h,w"
 
 
 @pytest.mark.parametrize("args,starts,allowed", [
     (["--kernel", "-3"], "--kernel -3: -3 is below 1", _SIZES + " (e.g. 3 or 2,3)"),
-    (["--kernel", "2,3,4"], "--kernel 2,3,4: 3 values", _SIZES),
+    (["--kernel", "2,3,4,5"], "--kernel 2,3,4,5: 4 values", _SIZES),
+    (["--kernel", "2,3,4"], "--kernel 2,3,4: got (2, 3, 4)",
+     "allowed: an int >= 1 and < 2**63 (C int64), or a pair (h, w) of such ints"),
     (["--kernel", "two"], "--kernel two: 'two' is not an int", _SIZES),
     (["--kernel", "9"], "--kernel 9: got kernel 9 with dilation 1 along H, a window of 9 cells",
      "allowed: a window no larger than the padded input"),
@@ -505,9 +507,11 @@ _SIZES = "allowed: an int >= 1 and < 2**63, or two as h,w"
     (["--kernel", "2", "--stride", "1.5"], "--stride 1.5: '1.5' is not an int", _SIZES),
     (["--kernel", "2", "--dilation", "0"], "--dilation 0: 0 is below 1", _SIZES),
     (["--kernel", "2", "--padding", "-1"], "--padding -1: -1 is below 0",
-     "allowed: an int >= 0, ph,pw, top:bottom,left:right (e.g. 2:0,0:1), same, same_lower or "
+     "allowed: an int >= 0, one per spatial axis (ph,pw), before:after per axis (e.g. 2:0,0:1; "
+     "2:0 for one axis), same, same_lower or "
      "valid"),
-    (["--kernel", "2", "--padding", "1,2,3"], "--padding 1,2,3: 3 values", "allowed: an int >= 0"),
+    (["--kernel", "2", "--padding", "1,2,3,4"], "--padding 1,2,3,4: 4 values",
+     "allowed: an int >= 0"),
     (["--kernel", "2", "--padding", "1:2:3,0"], "--padding 1:2:3,0: '1:2:3' is not before:after",
      "allowed: an int >= 0"),
     (["--kernel", "2", "--padding", "3"],
@@ -518,7 +522,12 @@ _SIZES = "allowed: an int >= 1 and < 2**63, or two as h,w"
     (["--kernel", "2", "--mode", "maxx"], "--mode maxx: unknown mode (did you mean max?)",
      "allowed: max, avg, min, lp"),
     (["--kernel", "2", "--layout", "CHWN"], "--layout CHWN: unknown layout",
-     "allowed: NCHW, NHWC"),
+     "allowed: NCW, NWC, NCHW, NHWC, NCDHW, NDHWC"),
+    (["--kernel", "2", "--layout", "NCW"], "--shape 1,1,4,4: 4 sizes",
+     "allowed: 1 to 3 sizes >= 1, comma-separated: W, C,W or N,C,W (W,C or N,W,C for NWC), "
+     "e.g. 1,3,8"),
+    (["--kernel", "3", "--layout", "NCDHW"], "--kernel 3: got kernel 3 with dilation 1 along D",
+     "allowed: a window no larger than the padded input"),
     (["--kernel", "2", "--mode", "lp", "--p", "0"], "--p 0: not > 0",
      "allowed: a finite number > 0 (the power of lp pooling)"),
     (["--kernel", "2", "--mode", "lp", "--p", "inf"], "--p inf: not finite", "allowed: a finite"),
@@ -527,10 +536,11 @@ _SIZES = "allowed: an int >= 1 and < 2**63, or two as h,w"
     (["--kernel", "2", "--format", "yaml"], "--format yaml: unknown format",
      "allowed: text, markdown, json, html"),
     (["--kernel", "2", "--dtype", "float8"], "--dtype float8: unknown dtype", "allowed: float16,"),
-], ids=["kernel-negative", "kernel-three-values", "kernel-not-an-int", "kernel-larger-than-input",
-        "stride-negative", "stride-not-an-int", "dilation-zero", "padding-negative",
-        "padding-three-values", "padding-three-pads", "padding-only-windows", "mode-unknown",
-        "mode-close-name", "layout-unknown", "p-zero", "p-infinite", "seed-negative",
+], ids=["kernel-negative", "kernel-four-values", "kernel-three-values-in-2d",
+        "kernel-not-an-int", "kernel-larger-than-input", "stride-negative", "stride-not-an-int",
+        "dilation-zero", "padding-negative", "padding-four-values", "padding-three-pads",
+        "padding-only-windows", "mode-unknown", "mode-close-name", "layout-unknown",
+        "shape-of-another-rank", "kernel-larger-than-a-3d-input", "p-zero", "p-infinite", "seed-negative",
         "seed-not-an-int", "format-unknown", "dtype-unknown"])
 def test_flag_errors_echo_what_was_typed(args, starts, allowed):
     message = _one_usage_line(cli("compare", "--shape", "1,1,4,4", *args))
@@ -596,7 +606,8 @@ def test_compare_runs_adaptive_and_global_on_every_backend(args, op, spec):
 _ONE_OP = ("allowed: one of --kernel 3|2,3 (pooling with a window), --adaptive H,W (adaptive "
            "pooling to that output size) or --global (global pooling)")
 _NO_WINDOW = "--stride, --padding, --dilation, --ceil-mode and --exclude-pad with --kernel"
-_OUTPUT_SIZE = "allowed: an int >= 0 (both axes), or h,w, each an int >= 0 or - (None, or nothing"
+_OUTPUT_SIZE = ("allowed: an int >= 0 (every axis), or one per spatial axis (w, h,w or d,h,w), "
+                "each an int >= 0 or - (None, or nothing")
 
 
 @pytest.mark.parametrize("args,starts,allowed", [
@@ -607,7 +618,7 @@ _OUTPUT_SIZE = "allowed: an int >= 0 (both axes), or h,w, each an int >= 0 or - 
     (["--global", "--adaptive", "3"], "--global: not with --adaptive 3: one operation",
      _ONE_OP),
     ([], "--kernel, --adaptive or --global is required", _ONE_OP),
-    (["--adaptive", "3,4,5"], "--adaptive 3,4,5: 3 values", _OUTPUT_SIZE),
+    (["--adaptive", "3,4,5,6"], "--adaptive 3,4,5,6: 4 values", _OUTPUT_SIZE),
     (["--adaptive", "x,3"], "--adaptive x,3: 'x' is not an int", _OUTPUT_SIZE),
     (["--adaptive", "-1"], "--adaptive -1: -1 is below 0", _OUTPUT_SIZE),
     (["--adaptive", "-"], "--adaptive -: no output size", _OUTPUT_SIZE),
@@ -644,7 +655,7 @@ _OUTPUT_SIZE = "allowed: an int >= 0 (both axes), or h,w, each an int >= 0 or - 
     (["--global", "--mode", "avgg"], "--mode avgg: unknown mode (did you mean avg?)",
      "allowed: max, avg, lp"),
     (["--global", "--mode", "lp", "--p", "-1"], "--p -1: not > 0", "allowed: a finite number"),
-    (["--global", "--layout", "CHWN"], "--layout CHWN: unknown layout", "allowed: NCHW, NHWC"),
+    (["--global", "--layout", "CHWN"], "--layout CHWN: unknown layout", "allowed: NCW, NWC, NCHW, NHWC, NCDHW, NDHWC"),
     (["--global", "--p", "3"], "--p 3: not with --mode max: p is the power of lp pooling",
      "allowed: --p with --mode lp"),
     (["--kernel", "2", "--mode", "avg", "--p", "3"],

@@ -144,26 +144,28 @@ def read_int(flag: str, text: str, part: str, minimum: int, allowed: str) -> int
 
 
 def read_sizes(flag: str, text: str, minimum: int, example: str):
-    """``--kernel`` / ``--stride`` / ``--dilation``: ``3`` -> 3, ``2,3`` -> (2, 3)."""
-    allowed = f"an int >= {minimum} and < 2**63, or two as h,w (e.g. {example})"
+    """``--kernel`` / ``--stride`` / ``--dilation``: ``3`` -> 3, ``2,3`` -> (2, 3), one value
+    per spatial axis (``3,1,1`` for d,h,w); the layout's rank checks their number."""
+    allowed = (f"an int >= {minimum} and < 2**63, or one per spatial axis as w, h,w or d,h,w "
+               f"(e.g. {example})")
     parts = text.split(",")
-    if len(parts) > 2:
+    if len(parts) > 3:
         raise usage_error(flag, text, f"{len(parts)} values", allowed)
     values = tuple(read_int(flag, text, part, minimum, allowed) for part in parts)
     return values[0] if len(values) == 1 else values
 
 
 def read_padding(text: str):
-    """``1``, ``1,2``, ``2:0,0:1`` (top:bottom,left:right; either axis may be one int) or a
-    padding name."""
+    """``1``, ``1,2``, ``2:0,0:1`` (top:bottom,left:right; either axis may be one int), one
+    value per spatial axis (``0,1,1`` or ``2:0`` for one axis), or a padding name."""
     from ..arguments import PADDING_STRINGS
 
     if text.strip().lower() in PADDING_STRINGS:
         return text.strip().lower()
-    allowed = ("an int >= 0, ph,pw, top:bottom,left:right (e.g. 2:0,0:1), same, same_lower or "
-               "valid")
+    allowed = ("an int >= 0, one per spatial axis (ph,pw), before:after per axis (e.g. "
+               "2:0,0:1; 2:0 for one axis), same, same_lower or valid")
     parts = text.split(",")
-    if len(parts) > 2:
+    if len(parts) > 3:
         raise usage_error("--padding", text, f"{len(parts)} values", allowed)
     axes = []
     for part in parts:
@@ -173,9 +175,7 @@ def read_padding(text: str):
         pads = tuple(read_int("--padding", text, v, 0, allowed) for v in pads)
         axes.append(pads if len(pads) == 2 else pads[0])
     if len(axes) == 1:
-        if isinstance(axes[0], tuple):
-            raise usage_error("--padding", text, "before:after of one axis only", allowed)
-        return axes[0]
+        return (axes[0],) if isinstance(axes[0], tuple) else axes[0]  # 2:0: one axis's pads
     if any(isinstance(a, tuple) for a in axes):
         return tuple(a if isinstance(a, tuple) else (a, a) for a in axes)
     return tuple(axes)
@@ -202,11 +202,16 @@ def read_word(flag: str, text: str, noun: str, names, fold=str.lower) -> str:
     raise usage_error(flag, text, f"unknown {noun}{did_you_mean(text, names)}", ", ".join(names))
 
 
-def read_shape(flag: str, text: str) -> tuple[int, ...]:
-    """``--shape``: 2 to 4 sizes >= 1 (whether an input of that shape fits in memory is for
-    the command to say: ``check_fits``, with what it would make)."""
-    allowed = ("2 to 4 sizes >= 1, comma-separated: H,W, C,H,W or N,C,H,W (H,W,C or N,H,W,C "
-               "for NHWC), e.g. 1,3,8,8")
+def read_shape(flag: str, text: str, layout: str = "NCHW") -> tuple[int, ...]:
+    """``--shape``: as many sizes >= 1 as ``layout``'s spatial axes, one or two more (C, N);
+    whether an input of that shape fits in memory is for the command to say (``check_fits``,
+    with what it would make)."""
+    from ..layout import of_rank, rank, spatial_names
+
+    n, names = rank(layout), ",".join(spatial_names(layout))
+    example = ",".join(["1", "3"] + ["8"] * n)
+    allowed = (f"{n} to {n + 2} sizes >= 1, comma-separated: {names}, C,{names} or N,C,{names} "
+               f"({names},C or N,{names},C for {of_rank('NHWC', n)}), e.g. {example}")
     if not text.strip():
         raise usage_error(flag, text, "empty", allowed)
     shape = []
@@ -216,7 +221,7 @@ def read_shape(flag: str, text: str) -> tuple[int, ...]:
         except ValueError:
             raise usage_error(flag, text, f"{part!r} is not an int", allowed) from None
     shape = tuple(shape)
-    if not 2 <= len(shape) <= 4:
+    if not n <= len(shape) <= n + 2:
         raise usage_error(flag, text, f"{len(shape)} size{'s' if len(shape) != 1 else ''}", allowed)
     for size in shape:
         if size < 1:

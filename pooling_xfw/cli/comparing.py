@@ -183,7 +183,9 @@ def add_commands(sub) -> None:
                            "padding)")
     cmp_.add_argument("--exclude-pad", action="store_true",
                       help="avg divides by real cells only (count_include_pad=False)")
-    cmp_.add_argument("--layout", default="NCHW", help="NCHW (default) or NHWC")
+    cmp_.add_argument("--layout", default="NCHW",
+                      help="NCHW (default) or NHWC; NCW or NWC pools one axis (1-D), NCDHW or "
+                           "NDHWC three (3-D)")
     cmp_.add_argument("--p", help="power of lp pooling (default: 2)")
     for _, option in backend_options():
         cmp_.add_argument(option.flag, metavar=option.metavar, help=option.help)

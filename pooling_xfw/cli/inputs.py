@@ -62,7 +62,7 @@ def load_input(args):
 
     if args.input:
         return _read_npy(args.input)
-    shape = read_shape("--shape", args.shape)
+    shape = read_shape("--shape", args.shape, args.layout.strip().upper())
     seed = read_int("--seed", args.seed, args.seed, 0, "an int >= 0")
     unsigned = np.dtype(args.dtype).kind == "u"
     chosen = args.values or ("arange" if unsigned else "randn")
@@ -140,14 +140,16 @@ def read_operation(args):
 
 
 #: what --adaptive takes
-_OUTPUT_SIZE_ALLOWED = ("an int >= 0 (both axes), or h,w, each an int >= 0 or - (None, or "
-                        "nothing, also keeps that axis's input size), e.g. 7, 3,4 or -,3")
+_OUTPUT_SIZE_ALLOWED = ("an int >= 0 (every axis), or one per spatial axis (w, h,w or d,h,w), "
+                        "each an int >= 0 or - (None, or nothing, also keeps that axis's input "
+                        "size), e.g. 7, 3,4, -,3 or 1,1,1")
 
 
 def read_output_size(text: str):
-    """``--adaptive``: ``7`` -> 7, ``3,4`` -> (3, 4), ``-,3`` / ``None,3`` / ``,3`` -> (None, 3)."""
+    """``--adaptive``: ``7`` -> 7, ``3,4`` -> (3, 4), ``-,3`` / ``None,3`` / ``,3`` -> (None, 3),
+    one value per spatial axis (``1,1,1``)."""
     parts = text.split(",")
-    if len(parts) > 2:
+    if len(parts) > 3:
         raise usage_error("--adaptive", text, f"{len(parts)} values", _OUTPUT_SIZE_ALLOWED)
     if len(parts) == 1 and parts[0].strip().lower() in ("", "-", "none"):
         raise usage_error("--adaptive", text, "no output size", _OUTPUT_SIZE_ALLOWED)
@@ -224,14 +226,14 @@ def read_power(args, mode: str) -> float:
 
 def single_case(args):
     from ..cases import Case
-    from ..layout import LAYOUTS_BY_RANK
+    from ..layout import LAYOUTS
 
     op = read_operation(args)
     op_flag = typed_option(op.flag, getattr(args, dest_of(op.flag)) or None)
     args.grad_options = grad_options(args, op, op_flag)
     if args.grad_options is not None and not args.input:
         check_grad_dtype(args, args.dtype)
-    layout = read_word("--layout", args.layout, "layout", LAYOUTS_BY_RANK[2], str.upper)
+    layout = read_word("--layout", args.layout, "layout", LAYOUTS, str.upper)
     source = ("--input", args.input) if args.input else ("--shape", args.shape)
     kwargs, typed = op.command_line(args, CommandLine(args, op), layout)
     # what was typed for each argument, for an error found later against the input

@@ -31,7 +31,7 @@ def get(name=None) -> Operation:
     if isinstance(name, Operation):
         return name
     for op in OPERATIONS:
-        if name == op.name:
+        if name == op.name or name in op.aliases:
             return op
     raise PoolingError(f"op: got {name!r}; allowed: "
                        f"{', '.join(repr(op.name) for op in OPERATIONS)}")

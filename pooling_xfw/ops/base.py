@@ -22,6 +22,8 @@ class Operation:
 
     #: how the API (``op=``), a report's JSON and the worker protocol name it
     name = ""
+    #: other names ``op=`` takes for it (``"pool3d"``: the same operation on three axes)
+    aliases: tuple[str, ...] = ()
     #: what it is, in a few words ("pooling with a window")
     title = ""
     #: the reference function computing it (``px.<function>``)

@@ -63,14 +63,14 @@ class Global(Operation):
     def reference_grad(self, x, kwargs, grad_output, ties):
         """The gradient of the windowed pooling with the whole input as its window (the
         upstream gradient shaped as that pooling's output)."""
-        from ..gradient import pool2d_grad
+        from ..gradient import pool_grad
         from .pool import POOL
 
         geom = self.geometry(x.shape, **kwargs)
         args = dict(pool_size=tuple(g.size for g in geom.axes), mode=kwargs["mode"],
                     layout=kwargs["layout"])
         up = grad_output.reshape(POOL.output_shape(POOL.geometry(x.shape, **args), x.shape))
-        return pool2d_grad(x, grad_output=up, ties=ties, **args)
+        return pool_grad(x, grad_output=up, ties=ties, **args)
 
     def emulate(self, vocab, plan, geom, v, layout, mode, slices):
         return emulate_window(vocab, plan, geom, v, layout, mode, slices=slices,

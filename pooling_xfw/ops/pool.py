@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..errors import PoolingError
 from ..gradient import grad_input
 from ..reference import as_input, pool_geometry
+from ..layout import rank as layout_rank
 from ..spec import MODES, make_spec, resolve, spatial_axes
 from ..emulation import emulate_window, runtime_pads
 from .base import Operation
@@ -13,6 +14,7 @@ from .base import Operation
 
 class Pool(Operation):
     name = "pool2d"
+    aliases = ("pool", "pool1d", "pool3d")  # the rank is the layout's
     title = "pooling with a window"
     function = "pool2d"
     arguments = ("pool_size", "mode", "stride", "padding", "dilation", "ceil_mode",
@@ -73,9 +75,9 @@ class Pool(Operation):
         return pool_geometry(x, geometry)
 
     def reference_grad(self, x, kwargs, grad_output, ties):
-        from ..gradient import pool2d_grad
+        from ..gradient import pool_grad
 
-        return pool2d_grad(x, grad_output=grad_output, ties=ties, **kwargs)
+        return pool_grad(x, grad_output=grad_output, ties=ties, **kwargs)
 
     def native(self, vocab, plan, geom, v, layout, mode):
         if mode == "avg" and plan.computes_in in vocab.avg_missing:
@@ -99,6 +101,9 @@ class Pool(Operation):
         """One smaller than the (dilated) window."""
         spec = make_spec(**kwargs)
         return tuple(max(d * (k - 1), 1) for k, d in zip(spec.pool_size, spec.dilation))
+
+    def cell(self, spec: dict) -> str:
+        return f"pool{layout_rank(spec['layout'])}d {spec['mode']}"
 
     def describe(self, geometry) -> str:
         return f"pads {geometry.pads}, output {'x'.join(map(str, geometry.out))}"
