@@ -201,6 +201,9 @@ BACKEND = Backend(
         **recorded(CONVENTIONS, {"differs: NaN in the window ignored; the reference propagates NaN": (EITHER_WAY, MKLDNN_ON)},
                    ("NaN in a max window", "NaN in an adaptive max bin (4 -> 3)",
                     "NaN in a global max"), why=NAN_KERNELS),
+        **recorded(CONVENTIONS, {"differs: NaN in the window ignored; the reference propagates "
+                                 "NaN": MKLDNN_ON},
+                   ("1-D NaN in a max window", "3-D NaN in a max window"), why=NAN_KERNELS),
         **recorded(CONVENTIONS, {
             "differs: a NaN in a max window: the reference sends the window's gradient to its "
             "first NaN; mxnet outputs the max of the other cells and sends the gradient to a "

@@ -411,6 +411,9 @@ adaptive_pool2d, global_pool2d, adaptive_plan, global_plan = bind_adaptive(VOCAB
 pool2d_grad = bind_grad(VOCABULARY)
 
 MEASURED = (ZEN4, INTEL_XEON)
+MLAS_NAN = ("ONNX Runtime's MaxPool and GlobalMaxPool run the MLAS kernel picked for the CPU, "
+            "whose vector max instructions treat NaN by instruction set (x86's maxps returns its "
+            "second operand, ARM's fmax NaN)")
 BACKEND = Backend(
     name="onnxruntime", title="ONNX Runtime", module="onnxruntime", packages=("onnxruntime",),
     position=600, aliases=("onnx", "ort"),
@@ -437,7 +440,8 @@ BACKEND = Backend(
         **recorded(CONVENTIONS, {"differs: NaN in the window ignored; the reference propagates NaN": MEASURED},
                    ("NaN in a max window", "NaN in an adaptive max bin (4 -> 3)",
                     "NaN in a global max"),
-                   why="ONNX Runtime's MaxPool and GlobalMaxPool run the MLAS kernel picked for "
-                       "the CPU, whose vector max instructions treat NaN by instruction set "
-                       "(x86's maxps returns its second operand, ARM's fmax NaN)"),
+                   why=MLAS_NAN),
+        **recorded(CONVENTIONS, {"differs: NaN in the window ignored; the reference propagates "
+                                 "NaN": INTEL_XEON},
+                   ("1-D NaN in a max window", "3-D NaN in a max window"), why=MLAS_NAN),
     })

@@ -186,6 +186,9 @@ BACKEND = Backend(
         **recorded(CONVENTIONS, {"differs: NaN in the window ignored; the reference propagates NaN": (EITHER_WAY, ONEDNN_ON)},
                    ("NaN in a max window", "NaN in an adaptive max bin (4 -> 3)"),
                    why=NAN_KERNELS),
+        **recorded(CONVENTIONS, {"differs: NaN in the window ignored; the reference propagates "
+                                 "NaN": ONEDNN_ON},
+                   ("1-D NaN in a max window", "3-D NaN in a max window"), why=NAN_KERNELS),
         **recorded(CONVENTIONS, {"native": (ONEDNN_ON, FIRST_MACHINE),
                                   "differs: a window of only -inf gives the lowest finite value; "
                                   "the reference -inf": (EITHER_WAY, ONEDNN_OFF)},

@@ -154,14 +154,14 @@ def _input(item: dict, where: str) -> np.ndarray:
     given, dtype = item["input"], item.get("dtype", "float32")
     if not isinstance(given, dict):
         return _written(given, dtype, f"{where}: case {item['name']!r}: input", "input")
-    allowed = ('{"shape": 2 to 4 ints >= 1, "values": "arange", "randn" (the default) or '
-               '"negative", "seed": an int >= 0 (default 0)}')
+    allowed = ('{"shape": 1 to 5 ints >= 1 (the layout\'s spatial axes, C, N), "values": "arange", '
+               '"randn" (the default) or "negative", "seed": an int >= 0 (default 0)}')
     unknown = set(given) - {"shape", "values", "seed"}
     shape, values, seed = given.get("shape"), given.get("values", "randn"), given.get("seed", 0)
     problem = (f"has {', '.join(sorted(map(repr, unknown)))}" if unknown else
                "has no shape" if shape is None else
-               f"shape {shape!r} is not 2 to 4 ints >= 1" if not (
-                   isinstance(shape, list) and 2 <= len(shape) <= 4
+               f"shape {shape!r} is not 1 to 5 ints >= 1" if not (
+                   isinstance(shape, list) and 1 <= len(shape) <= 5
                    and all(type(n) is int and n >= 1 for n in shape)) else
                f"values {values!r} is not one of {', '.join(VALUES)}" if values not in VALUES
                else f"seed {seed!r} is not an int >= 0" if not (type(seed) is int and seed >= 0)

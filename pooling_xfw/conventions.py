@@ -166,10 +166,45 @@ PROBES = (
           dict(stride=2, padding=1, ceil_mode=True, mode="avg", count_include_pad=False),
           grad=True),
     Probe("backward: lp, p=2", "neg6", 3, dict(stride=2, padding=1, mode="lp"), grad=True),
+    # one spatial axis (the 2-D inputs' rows laid end to end) and three (two planes of D)
+    Probe("1-D max k3 s2 p1", "neg6@1d", 3, dict(stride=2, padding=1, layout="NCW")),
+    Probe("1-D avg 'same', padding not counted", "neg6@1d", 3,
+          dict(stride=2, padding="same", mode="avg", count_include_pad=False, layout="NCW")),
+    Probe("1-D ceil_mode, last window dropped (L25 k2 s2 p1)", "neg5@1d", 2,
+          dict(stride=2, padding=1, ceil_mode=True, layout="NCW")),
+    Probe("1-D max of int32", "int@1d", 3, dict(stride=2, padding=1, layout="NCW")),
+    Probe("1-D NWC layout", "nhwc@1d", 3, dict(stride=2, padding=1, layout="NWC")),
+    Probe("1-D NaN in a max window", "nan@1d", 2, dict(stride=2, layout="NCW"), causes=NAN),
+    Probe("1-D adaptive max 25 -> 7 (bins of two lengths)", "neg5@1d", None,
+          dict(op="adaptive", output_size=7, layout="NCW")),
+    Probe("3-D max k3 s2 p1", "neg6@3d", 3, dict(stride=2, padding=1, layout="NCDHW")),
+    Probe("3-D avg ceil_mode, padding not counted (k2 s2 p1)", "neg5@3d", 2,
+          dict(stride=2, padding=1, ceil_mode=True, mode="avg", count_include_pad=False,
+               layout="NCDHW")),
+    Probe("3-D max of float16", "f16@3d", 2, dict(stride=2, layout="NCDHW")),
+    Probe("3-D avg of float64", "f64@3d", 2, dict(stride=2, mode="avg", layout="NCDHW")),
+    Probe("3-D NDHWC layout", "nhwc@3d", 3, dict(stride=2, padding=1, layout="NDHWC")),
+    Probe("3-D NaN in a max window", "nan@3d", 2, dict(stride=2, layout="NCDHW"), causes=NAN),
+    Probe("3-D adaptive avg to 1x1x1 (a video head)", "neg6@3d", None,
+          dict(op="adaptive", output_size=1, mode="avg", layout="NCDHW")),
+    Probe("backward: 1-D avg 'same', padding not counted", "neg6@1d", 3,
+          dict(stride=2, padding="same", mode="avg", count_include_pad=False, layout="NCW"),
+          grad=True),
+    Probe("backward: 3-D max k3 s2 p1", "neg6@3d", 3, dict(stride=2, padding=1, layout="NCDHW"),
+          grad=True),
 )
 
 
 def probe_input(kind: str) -> np.ndarray:
+    if "@" in kind:  # "neg6@1d": the "neg6" plane's rows end to end; "@3d": it and it - 50
+        plane, rank = probe_input(kind.split("@")[0]), kind.split("@")[1]
+        last = kind.startswith("nhwc")  # channels last
+        if rank == "1d":
+            n, c = (plane.shape[0], plane.shape[-1]) if last else plane.shape[:2]
+            return (plane.reshape(n, -1, c) if last else plane.reshape(n, c, -1)).copy()
+        return np.stack([plane, plane - 50], axis=1 if last else 2)
+    if kind == "f64":
+        return probe_input("neg6").astype(np.float64)
     if kind.startswith("ones"):  # "ones6": all 1 as 1x1x6x6, every window a tie
         n = int(kind[4:])
         return np.ones((1, 1, n, n), np.float32)

@@ -1,7 +1,7 @@
 """The framework-neutral numpy reference: ``pool2d`` driven by a resolved ``Geometry``.
 
-Separable and vectorized: a window reduces one spatial axis at a time (in 2-D a column pass,
-then a row pass), each a loop over the *taps* of the window along that axis (k strided slices),
+Separable and vectorized: a window reduces one spatial axis at a time (in 2-D a row pass, then
+a column pass), each a loop over the *taps* of the window along that axis (k strided slices),
 never over output positions.  Padding is
 materialized with the reduction's identity, so it never wins: ``-inf`` for max (the integer
 minimum for integer inputs), ``+inf`` for min, ``0`` for sums; the avg divisor comes from the
@@ -105,8 +105,10 @@ def _reduce_axis(arr: np.ndarray, axis: int, g: AxisGeometry, op, fill) -> np.nd
 
 
 def _separable(x: np.ndarray, geom: Geometry, op, fill) -> np.ndarray:
-    """The window reduced one spatial axis at a time, the last first (as the data lie)."""
-    for axis, g in reversed(tuple(zip(spatial_axes(x.ndim, geom.spec.layout), geom.axes))):
+    """The window reduced one spatial axis at a time, the first first: its taps are whole
+    contiguous rows or planes (vectorized), and the last axis, whose taps are strided, is
+    reduced last, on the smallest array."""
+    for axis, g in zip(spatial_axes(x.ndim, geom.spec.layout), geom.axes):
         x = _reduce_axis(x, axis, g, op, fill)
     return x
 

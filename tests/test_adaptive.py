@@ -243,7 +243,8 @@ def test_global_errors_name_the_argument(kwargs, argument):
     (dict(op="global", output_size=1), "^output_size: got 1, not an argument of op='global'"),
     (dict(op="adaptive", output_size=-2), "^output_size: got -2; allowed"),
     (dict(op="adaptive", output_size=2, mode="lp"), "^mode: got 'lp'; allowed: 'max', 'avg'"),
-    (dict(op="pool", output_size=2), "^op: got 'pool'; allowed: 'pool2d', 'adaptive', 'global'"),
+    (dict(op="pool4d", output_size=2), "^op: got 'pool4d'; allowed: 'pool2d' \\(or 'pool', "
+                                        "'pool1d', 'pool3d'\\), 'adaptive', 'global'"),
     (dict(), "^pool_size: got nothing"),
 ], ids=["no-output-size", "pool-size-with-adaptive", "stride-with-global",
         "output-size-with-global", "negative-output-size", "adaptive-lp", "unknown-op",

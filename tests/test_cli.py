@@ -1447,8 +1447,11 @@ _ONE_CASE = {"name": "c", "input": [[1, 2], [3, 4]], "kwargs": {"pool_size": 2}}
      "case 'c': mode: got 'min'; allowed: 'max', 'avg', 'lp'"),
     (dict(_ONE_CASE, op="adaptive", kwargs={"output_size": [10 ** 8, 10 ** 8]}),
      "case 'c': output_size: got (100000000, 100000000); the output of an input of shape (2, 2)"),
+    (dict(_ONE_CASE, input={"shape": [1, 1, 1, 1, 1, 7]}),
+     "case 'c': the generated input shape [1, 1, 1, 1, 1, 7] is not 1 to 5 ints >= 1; allowed: "
+     "{\"shape\""),
     (dict(_ONE_CASE, input={"shape": [7]}),
-     "case 'c': the generated input shape [7] is not 2 to 4 ints >= 1; allowed: {\"shape\""),
+     "case 'c': X: got '<array of rank 1>'; allowed: rank 2 (H, W)"),
     (dict(_ONE_CASE, input={"shape": [7, 7], "values": "ones"}),
      "case 'c': the generated input values 'ones' is not one of arange, randn, negative"),
     (dict(_ONE_CASE, input={"shape": [7, 7], "seed": -1}),

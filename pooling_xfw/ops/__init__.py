@@ -33,8 +33,9 @@ def get(name=None) -> Operation:
     for op in OPERATIONS:
         if name == op.name or name in op.aliases:
             return op
-    raise PoolingError(f"op: got {name!r}; allowed: "
-                       f"{', '.join(repr(op.name) for op in OPERATIONS)}")
+    raise PoolingError(f"op: got {name!r}; allowed: " + ", ".join(
+        repr(op.name) + (f" (or {', '.join(map(repr, op.aliases))})" if op.aliases else "")
+        for op in OPERATIONS))
 
 
 def of(geometry) -> Operation:

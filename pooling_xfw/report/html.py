@@ -18,7 +18,8 @@ import numpy as np
 
 from .. import ops
 from ..compare import DEFAULT_TOLERANCE
-from ..spec import spatial_axes
+from ..errors import PoolingError
+from ..layout import channels_last, spatial_axes
 from .table import (backend_cell, backend_label, backward_counts, cell_status,
                     expected_column, grad_note, has_grad, has_op_column, is_chapter_example,
                     op_cell, table_note)
@@ -42,36 +43,82 @@ def _array(nested, shape=None) -> np.ndarray:
     return a.reshape(shape) if shape is not None and a.size == 0 else a
 
 
+#: the most cells drawn along an axis (an audio row of 16,000 cells is drawn as its first 128)
+MAX_DRAWN = 128
+
+
 def _planes(a: np.ndarray, layout: str) -> list:
-    """The (H, W) planes drawn of ``a``: its first batch item, up to four channels; each as
-    (label, plane, the index in ``a`` of its cell (i, j)).  An array of rank below 2 (a case
-    file's expected output of another rank) is drawn as a row."""
+    """The planes drawn of ``a``: its first batch item, up to four channels, each channel's
+    spatial block as a plane ((H, W); a 1-D block as one row, a 3-D block its first D); each as
+    (label, plane, the index in ``a`` of its cell (i, j)).  An array of rank below 2, or of no
+    rank ``layout`` allows (a case file's expected output of another rank), is drawn as a row
+    or as it is."""
     if a.ndim < 2:
         row = a.reshape(1, -1) if a.size else a.reshape(1, 0)
         return [("", row, lambda i, j: (j,) if a.ndim else ())]
-    if a.ndim == 2:
-        return [("", a, lambda i, j: (i, j))]
-    last = layout == "NHWC"
-    chw = np.moveaxis(a, -1, -3) if last else a
-    lead = (0,) * (a.ndim - 3)
-    chw = chw[lead]  # the first batch item (of an empty batch too: no reshape of 0 cells)
+    try:
+        spatial = spatial_axes(a.ndim, layout)
+    except PoolingError:
+        spatial = (a.ndim - 2, a.ndim - 1)  # another rank's array: its last two axes
+        layout = "NCHW"
+    rank = len(spatial)
+    fixed = {axis: 0 for axis in range(a.ndim) if axis not in spatial}  # batch item 0
+    channel = None if a.ndim == rank else (a.ndim - 1 if channels_last(layout) else spatial[0] - 1)
+    count = 1 if channel is None else a.shape[channel]
+    depth = spatial[0] if rank == 3 else None  # a 3-D block: its first plane along D
 
     def index(c):
-        return lambda i, j: lead + ((i, j, c) if last else (c, i, j))
+        def at(i, j):
+            where = dict(fixed)
+            if channel is not None:
+                where[channel] = c
+            if depth is not None:
+                where[depth] = 0
+            if rank == 1:
+                where[spatial[0]] = j
+            else:
+                where[spatial[-2]], where[spatial[-1]] = i, j
+            return tuple(where[axis] for axis in range(a.ndim))
+        return at
 
-    n = chw.shape[0]
-    return [(f"ch {c}" if n > 1 else "", chw[c], index(c)) for c in range(min(n, 4))]
+    def plane(c):
+        where = [0] * a.ndim  # batch item 0, D 0
+        if channel is not None:
+            where[channel] = c
+        for axis in spatial[-2:] if rank > 1 else spatial:
+            where[axis] = slice(None)
+        block = a[tuple(where)]
+        return (block.reshape(1, -1) if rank == 1 else block)[:MAX_DRAWN, :MAX_DRAWN]
+
+    return [(f"ch {c}" if count > 1 else "", plane(c), index(c)) for c in range(min(count, 4))]
 
 
 def _left_out(a: np.ndarray, layout: str) -> str:
     """What ``_planes`` does not draw, in words (empty when it draws everything)."""
-    if a.ndim == 2:
+    try:
+        spatial = spatial_axes(a.ndim, layout)
+    except PoolingError:
         return ""
-    channels = a.shape[-1 if layout == "NHWC" else -3]
-    batch = a.shape[0] if a.ndim == 4 else 1
+    rank = len(spatial)
+    if a.ndim == rank:
+        parts = _cropped(a, spatial)
+        return f"drawn: {', '.join(parts)}" if parts else ""
+    channels = a.shape[-1 if channels_last(layout) else spatial[0] - 1]
+    batch = a.shape[0] if a.ndim == rank + 2 else 1
     parts = ([f"batch item 0 of {batch}"] if batch > 1 else []) + (
-        [f"channels 0-3 of {channels}"] if channels > 4 else [])
+        [f"channels 0-3 of {channels}"] if channels > 4 else []) + _cropped(a, spatial)
     return f"drawn: {', '.join(parts)}" if parts else ""
+
+
+def _cropped(a: np.ndarray, spatial: tuple[int, ...]) -> list[str]:
+    """The spatial axes ``_planes`` draws part of: D (its first plane), and an axis longer than
+    ``MAX_DRAWN`` (its first cells)."""
+    names = ("D", "H", "W")[3 - len(spatial):]
+    parts = [f"D 0 of {a.shape[spatial[0]]}"] if len(spatial) == 3 and a.shape[spatial[0]] > 1 \
+        else []
+    return parts + [f"{name} 0-{MAX_DRAWN - 1} of {a.shape[axis]}"
+                    for name, axis in zip(names, spatial) if name != "D"
+                    and a.shape[axis] > MAX_DRAWN]
 
 
 def _color(t: float) -> str:

@@ -5,6 +5,7 @@ With the backward pass (``report --grad``), each backend's cell reads ``forward 
 from __future__ import annotations
 
 from .. import ops
+from ..layout import channels_last
 from ..runtime.envs import label as envs_label
 
 _COLORS = {"agree": "32", "differ": "31", "error": "33", "unavailable": "33",
@@ -127,7 +128,8 @@ def op_cell(case: dict) -> str:
     after it for that layout."""
     spec = case["spec"]
     text = ops.get(case.get("op")).cell(spec)
-    return text + (" NHWC" if spec.get("layout") == "NHWC" else "")
+    layout = spec.get("layout", "")
+    return text + (f" {layout}" if channels_last(layout) else "")
 
 
 def has_op_column(doc: dict) -> bool:
