@@ -15,7 +15,6 @@ import pytest
 
 import pooling_xfw as px
 from pooling_xfw import registry
-from pooling_xfw.runtime import envs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -1434,8 +1433,8 @@ _ONE_CASE = {"name": "c", "input": [[1, 2], [3, 4]], "kwargs": {"pool_size": 2}}
 @pytest.mark.parametrize("case,starts", [
     (dict(_ONE_CASE, kwargs={"op": "global"}),
      "case 'c': op inside kwargs; allowed: \"op\" beside \"kwargs\""),
-    (dict(_ONE_CASE, op="adaptiv"), "case 'c': op: got 'adaptiv'; allowed: 'pool2d', "
-                                    "'adaptive', 'global'"),
+    (dict(_ONE_CASE, op="adaptiv"), "case 'c': op: got 'adaptiv'; allowed: 'pool2d' (or "
+                                    "'pool', 'pool1d', 'pool3d'), 'adaptive', 'global'"),
     (dict(_ONE_CASE, op="adaptive"),
      "case 'c': pool_size: got 2, not an argument of op='adaptive'; allowed: output_size, mode, "
      "layout"),
@@ -1462,7 +1461,8 @@ _ONE_CASE = {"name": "c", "input": [[1, 2], [3, 4]], "kwargs": {"pool_size": 2}}
      "case 'c': the generated input shape [1000000, 1000000, 1000000, 1000000] would need"),
 ], ids=["op-inside-kwargs", "op-unknown", "adaptive-with-pool-size", "adaptive-without-output-size",
         "global-keepdims-not-a-bool", "global-min", "adaptive-larger-than-memory",
-        "generated-rank-1", "generated-values-unknown", "generated-seed-negative",
+        "generated-rank-6", "generated-rank-1-for-2d", "generated-values-unknown",
+        "generated-seed-negative",
         "generated-unknown-key", "generated-larger-than-memory"])
 def test_case_file_ops_and_generated_inputs_are_checked_before_any_backend(tmp_path, case,
                                                                            starts):

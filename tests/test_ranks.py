@@ -66,7 +66,9 @@ def problems(draw, rank: int):
     return x, _per_axis(draw, rank, st.integers(1, 3)), kwargs
 
 
-def _check_pool(rank: int, problem) -> None:
+def check_pool(rank: int, problem) -> None:
+    """``px.pool{rank}d`` (and ``px.pool``) of a drawn problem against the brute force: the
+    same refusals, max/min exactly in the input's dtype, avg/lp within rounding."""
     x, pool_size, kwargs = problem
     try:
         expected = brute.pool(x, pool_size, **kwargs)
@@ -89,14 +91,14 @@ def _check_pool(rank: int, problem) -> None:
           suppress_health_check=[HealthCheck.too_slow])
 @given(problems(1))
 def test_pool1d_matches_brute_force(problem):
-    _check_pool(1, problem)
+    check_pool(1, problem)
 
 
 @settings(max_examples=400, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(problems(3))
 def test_pool3d_matches_brute_force(problem):
-    _check_pool(3, problem)
+    check_pool(3, problem)
 
 
 def _check_grad(rank: int, problem, ties: str) -> None:
