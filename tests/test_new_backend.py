@@ -35,9 +35,13 @@ import xfw_numpy_double_dialect
 
 
 def windows(x, mode, kernel, stride):
-    """Unpadded floor-mode pooling of the last two axes, window by window."""
-    w = sliding_window_view(x, tuple(kernel), axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
-    return w.max(axis=(-2, -1)) if mode == "max" else w.mean(axis=(-2, -1), dtype=x.dtype)
+    """Unpadded floor-mode pooling of the spatial axes (every axis after N and C: 1-D, 2-D or
+    3-D), window by window."""
+    spatial = tuple(range(2, x.ndim))
+    w = sliding_window_view(x, tuple(kernel), axis=spatial)
+    w = w[(slice(None), slice(None), *(slice(None, None, s) for s in stride))]
+    taps = tuple(range(-len(kernel), 0))
+    return w.max(axis=taps) if mode == "max" else w.mean(axis=taps, dtype=x.dtype)
 
 
 class NumpyDouble(Vocabulary):
@@ -58,8 +62,7 @@ class NumpyDouble(Vocabulary):
         return np.asarray(tensor)
 
     def pad(self, plan, v, pads, value, layout):
-        (top, bottom), (left, right) = pads
-        return plan.call("np.pad", v, ((0, 0), (0, 0), (top, bottom), (left, right)),
+        return plan.call("np.pad", v, ((0, 0), (0, 0), *map(tuple, pads)),
                          constant_values=value)
 
     def pool(self, plan, v, mode, kernel, stride, layout):
