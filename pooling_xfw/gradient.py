@@ -43,8 +43,7 @@ import math
 import numpy as np
 
 from .errors import PoolingError
-from .reference import (_pad_for, _p_norm, _spatial, _tap, accumulator_dtype, as_input,
-                        pool_geometry)
+from .reference import _pad_for, _p_norm, _spatial, _tap, accumulator_dtype, as_input
 from .layout import channels_last, spatial_index
 from .spec import AxisGeometry, Geometry, make_spec, resolve, spatial_axes
 

@@ -11,7 +11,7 @@ import pytest
 
 import pooling_xfw as px
 from pooling_xfw import registry
-from pooling_xfw.backend import NAN_IN_A_MAX, NAN_OUTCOMES, ONLY_INFINITE
+from pooling_xfw.backend import NAN_IN_A_MAX, ONLY_INFINITE
 
 BACKENDS = registry.defaults()
 

@@ -16,7 +16,6 @@ fragment of larger code, a command for another machine) follows a comment saying
 """
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import subprocess
@@ -25,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from pooling_xfw import registry
 from pooling_xfw.runtime import envs
 
 ROOT = Path(__file__).resolve().parents[1]

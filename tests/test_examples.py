@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from pooling_xfw import registry
-from pooling_xfw.runtime import envs
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

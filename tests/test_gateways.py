@@ -103,7 +103,7 @@ def test_a_backend_over_ssh_agrees_on_the_chapter_and_shows_its_host(sshd):
     assert doc["backends"]["mxnet"]["host"] == platform.node()
     header = report.render(doc, "text").splitlines()[2]
     assert f"mxnet 1.9.1 @ {platform.node()}" in header
-    assert f"pytorch 2.13.0+cpu" in header and "pytorch 2.13.0+cpu @" not in header
+    assert "pytorch 2.13.0+cpu" in header and "pytorch 2.13.0+cpu @" not in header
 
 
 def test_a_large_input_crosses_an_ssh_gateway_in_chunks(sshd):

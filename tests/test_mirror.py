@@ -18,7 +18,6 @@ from pooling_xfw.blocks import reference_in_blocks
 from pooling_xfw.compare import BackendResult, judge, resolve_case, tolerance
 from pooling_xfw.mirror import mirror, mirrored_output
 from pooling_xfw.plan import Plan, Var
-from pooling_xfw.runtime import envs
 
 from .test_reference import PADDINGS, SIZES
 

@@ -1,5 +1,4 @@
 """Environments, workers and fault containment, with real workers in real environments."""
-import importlib
 import os
 import re
 import signal
