@@ -192,6 +192,8 @@ PROBES = (
           grad=True),
     Probe("backward: 3-D max k3 s2 p1", "neg6@3d", 3, dict(stride=2, padding=1, layout="NCDHW"),
           grad=True),
+    Probe("backward: 3-D max ties in one window (all 1, k2 s2)", "ones4@3d", 2,
+          dict(stride=2, layout="NCDHW"), grad=True, causes=("ties in a window",)),
 )
 
 
