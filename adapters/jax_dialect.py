@@ -1,16 +1,19 @@
 """How JAX users spell pooling: ``lax.reduce_window`` with ``lax.max`` / ``lax.min`` and their
 identity as init, or ``lax.add`` with 0 divided by the window's size (avg counting padding) or
 by the same ``reduce_window`` of ``jnp.ones_like(x)`` (avg excluding it); ``flax.linen`` /
-``flax.nnx`` ``max_pool``, ``avg_pool``, ``pool`` and ``flax.linen.pooling.min_pool`` (NHWC,
-stride 1 by default), also bound with ``functools.partial``; a ``jnp.pad`` before them.  See
-``pooling_xfw.dialect``.
+``flax.nnx`` ``max_pool``, ``avg_pool``, ``pool`` and ``flax.linen.pooling.min_pool`` (channels
+last, stride 1 by default), also bound with ``functools.partial``; a ``jnp.pad`` before them.
+Over 1, 2 or 3 spatial axes: a window of that many ints (Flax), or of that many plus two
+(``lax.reduce_window``).  See ``pooling_xfw.dialect``.
 """
 from __future__ import annotations
 
 import ast
+import math
 
 from pooling_xfw.dialect import NO, INPUTS, Recipe, dotted, pair
 from pooling_xfw.errors import PoolingError
+from pooling_xfw.layout import of_rank, spatial_axes, spatial_names
 from pooling_xfw.plan import Attr
 
 # the worker's namespace (adapters/jax.py): jax_enable_x64 is set there
@@ -136,18 +139,21 @@ def to_spec(native, args) -> None:
         _reduce_window(native, args)
         return
     window = args["window_shape"]
-    if not (isinstance(window, tuple) and len(window) == 2):
+    if not (isinstance(window, tuple) and len(window) in (1, 2, 3)):
         raise PoolingError(f"call: {native.written}(window_shape={window!r}); allowed: a tuple "
-                           f"(kh, kw) (flax pools the axes between the first and the last: H "
-                           f"and W of NHWC; an int or a list raises TypeError in flax)")
+                           f"of 1 to 3 ints, (kw,), (kh, kw) or (kd, kh, kw) (flax pools the "
+                           f"axes between the first and the last: of NWC, NHWC or NDHWC; an int "
+                           f"or a list raises TypeError in flax)")
+    spatial = len(window)
     strides = args.get("strides")
     if strides is None:
         native.defaulted.append("stride")
-        strides = (1, 1)  # flax's default is 1, not the window
-    elif not (isinstance(strides, tuple) and len(strides) == 2):
-        raise PoolingError(f"call: {native.written}(strides={strides!r}); allowed: a tuple "
-                           f"(sh, sw) (a list raises TypeError in flax)")
-    padding = _padding(args.get("padding", "VALID"), 2, "window_shape")
+        strides = (1,) * spatial  # flax's default is 1, not the window
+    elif not (isinstance(strides, tuple) and len(strides) == spatial):
+        raise PoolingError(f"call: {native.written}(strides={strides!r}); allowed: a tuple of "
+                           f"{spatial} ints, one per axis of the window (a list raises "
+                           f"TypeError in flax)")
+    padding = _padding(args.get("padding", "VALID"), spatial, "window_shape")
     if f == "nn.pool":
         mode = _mode(native, args["reduce_fn"], args["init"])
     else:
@@ -158,7 +164,7 @@ def to_spec(native, args) -> None:
         native.divisor != "ones")
     native.spec = dict(pool_size=pair(window), mode=mode, stride=pair(strides),
                        padding=padding, dilation=1, ceil_mode=False, count_include_pad=include,
-                       layout="NHWC", p=2.0)
+                       layout=of_rank("NHWC", spatial), p=2.0)
     _notes(native)
     _check_divisor(native)
 
@@ -181,49 +187,57 @@ def _notes(native) -> None:
 
 def _reduce_window(native, args) -> None:
     w = args["window_dimensions"]
-    if not (isinstance(w, (list, tuple)) and len(w) == 4):
-        raise PoolingError(f"call: {native.written}(window_dimensions={w!r}); allowed: 4 ints, "
-                           f"one per axis of a 4-D input (2-D pooling: 1 on batch and channels)")
-    window = pair(tuple(w))
+    if not (isinstance(w, (list, tuple)) and len(w) in (3, 4, 5)):
+        raise PoolingError(f"call: {native.written}(window_dimensions={w!r}); allowed: 3 to 5 "
+                           f"ints, one per axis of the input (1-D to 3-D pooling: 1 on batch "
+                           f"and channels)")
+    window, ndim = pair(tuple(w)), len(w)
     strides = args.get("window_strides")
     if strides is None:
         native.defaulted.append("stride")
-    strides = pair(tuple(strides)) if strides is not None else (1, 1, 1, 1)
+    strides = pair(tuple(strides)) if strides is not None else (1,) * ndim
     dilation = args.get("window_dilation")
-    dilation = pair(tuple(dilation)) if dilation is not None else (1, 1, 1, 1)
+    dilation = pair(tuple(dilation)) if dilation is not None else (1,) * ndim
     base = args.get("base_dilation")
-    if base is not None and tuple(base) != (1, 1, 1, 1):
+    if base is not None and tuple(base) != (1,) * ndim:
         raise PoolingError(f"call: {native.written}(base_dilation={base!r}) inserts holes of "
                            f"the init value between the input's cells: no neutral spec; "
                            f"allowed: base_dilation None or all 1")
-    if any(len(v) != 4 for v in (strides, dilation)):
-        raise PoolingError(f"call: {native.written}: window_strides and window_dilation take 4 "
-                           f"ints, one per axis; allowed: 4 ints")
-    padding = _padding(args.get("padding", "VALID"), 4, "the input")
-    used = {i for i in range(4) if window[i] != 1 or strides[i] != 1 or dilation[i] != 1 or (
+    if any(len(v) != ndim for v in (strides, dilation)):
+        raise PoolingError(f"call: {native.written}: window_strides and window_dilation take "
+                           f"{ndim} ints, one per axis; allowed: {ndim} ints")
+    padding = _padding(args.get("padding", "VALID"), ndim, "the input")
+    used = {i for i in range(ndim) if window[i] != 1 or strides[i] != 1 or dilation[i] != 1 or (
         isinstance(padding, tuple) and padding[i] != (0, 0))}
-    if used <= {1, 2}:
-        layout, hw = "NHWC", (1, 2)
-    elif used <= {2, 3}:
-        layout, hw = "NCHW", (2, 3)
+    spatial = ndim - 2
+    last, first = of_rank("NHWC", spatial), of_rank("NCHW", spatial)
+    if used <= set(range(1, ndim - 1)):
+        layout = last
+    elif used <= set(range(2, ndim)):
+        layout = first
     else:
         raise PoolingError(f"call: {native.written} pools axes {sorted(used)} of the input; "
-                           f"allowed: H and W only, axes 1 and 2 (NHWC, JAX's) or 2 and 3 "
-                           f"(NCHW), with window, stride and dilation 1 and no padding on the "
-                           f"others")
+                           f"allowed: the spatial axes only, axes 1 to {ndim - 2} ({last}, "
+                           f"JAX's) or 2 to {ndim - 1} ({first}), with window, stride and "
+                           f"dilation 1 and no padding on the others")
+    axes = spatial_axes(ndim, layout)
     mode = _mode(native, args["computation"], args["init_value"])
     if isinstance(padding, tuple):
-        padding = (padding[hw[0]], padding[hw[1]])
-    native.spec = dict(pool_size=(window[hw[0]], window[hw[1]]), mode=mode,
-                       stride=(strides[hw[0]], strides[hw[1]]), padding=padding,
-                       dilation=(dilation[hw[0]], dilation[hw[1]]), ceil_mode=False,
+        padding = tuple(padding[i] for i in axes)
+    native.spec = dict(pool_size=tuple(window[i] for i in axes), mode=mode,
+                       stride=tuple(strides[i] for i in axes), padding=padding,
+                       dilation=tuple(dilation[i] for i in axes), ceil_mode=False,
                        count_include_pad=native.divisor != "ones", layout=layout, p=2.0)
     if not used:
-        native.notes.append("a 1 x 1 window with stride 1: the input itself (read as NHWC, "
-                            "JAX's layout)")
-    elif used == {2}:
-        native.notes.append("only axis 2 is pooled: read as W of NHWC (JAX's layout); as H of "
-                            "NCHW it is the same numbers")
+        native.notes.append(f"a {' x '.join('1' * spatial)} window with stride 1: the input "
+                            f"itself (read as {last}, JAX's layout)")
+    elif used <= set(range(2, ndim - 1)):
+        native.notes.append(f"only axes {sorted(used)} are pooled: read as {last} (JAX's "
+                            f"layout); as {first} it is the same numbers" if len(used) > 1 else
+                            f"only axis {min(used)} is pooled: read as "
+                            f"{spatial_names(last)[min(used) - 1]} of {last} (JAX's layout); "
+                            f"as {spatial_names(first)[min(used) - 2]} of {first} it is the "
+                            f"same numbers")
     _notes(native)
     _check_divisor(native)
 
@@ -233,10 +247,12 @@ def _check_divisor(native) -> None:
     d = native.divisor
     if isinstance(d, (int, float)):
         k = native.spec["pool_size"]
-        size = k[0] * k[1]
+        k = k if isinstance(k, tuple) else (k,)
+        size = math.prod(k)
         if d != size:
             raise PoolingError(f"call: {native.written}(...) / {d:g}: the window sum divided by "
-                               f"{d:g}, not by the window's {k[0]} x {k[1]} = {size} cells, has "
+                               f"{d:g}, not by the window's {' x '.join(map(str, k))} = {size} "
+                               f"cells, has "
                                f"no neutral spec; allowed: / {size} (avg, padding counted) or "
                                f"/ the same reduce_window of jnp.ones_like(x)")
 

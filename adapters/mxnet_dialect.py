@@ -1,15 +1,17 @@
 """How MXNet users spell pooling: Gluon layers, ``npx.pooling`` and the legacy NDArray/Symbol
-``Pooling`` operator (GluonCV's ``F.Pooling`` in ``hybrid_forward``); see
-``pooling_xfw.dialect``.
+``Pooling`` operator (GluonCV's ``F.Pooling`` in ``hybrid_forward``), over 1, 2 or 3 spatial
+axes (``MaxPool1D``, a 3-tuple ``kernel``); see ``pooling_xfw.dialect``.
 
-NCHW unless ``layout`` says otherwise; a Gluon layer's stride defaults to its window,
+Channels first (NCW, NCHW, NCDHW: the operator's from its kernel's length) unless ``layout``
+says otherwise; a Gluon layer's stride defaults to its window,
 ``npx.pooling``'s to 1; ``pooling_convention='full'`` (a layer's ``ceil_mode``) keeps a window
 that starts in the padding; extra ``pad`` entries are dropped, silently.
 """
 from __future__ import annotations
 
-from pooling_xfw.dialect import NO, adaptive_or_global, is_adaptive_or_global, pair
+from pooling_xfw.dialect import NO, adaptive_or_global, at_rank, is_adaptive_or_global, pair
 from pooling_xfw.errors import PoolingError
+from pooling_xfw.layout import of_rank, spatial_list
 from pooling_xfw.ops import GLOBAL
 
 IMPORTS = ("from mxnet import np as mnp, npx", "from mxnet.gluon import nn", "npx.set_np()")
@@ -17,12 +19,20 @@ IMPORTS = ("from mxnet import np as mnp, npx", "from mxnet.gluon import nn", "np
 _OPERATOR = ("data kernel pool_type global_pool cudnn_off pooling_convention stride pad p_value "
              "count_include_pad layout name")
 SIGNATURES = {
+    # MXNet 1.9.1's positional orders: the 1-D layers put layout before ceil_mode
+    "nn.MaxPool1D": ("pool_size strides padding layout ceil_mode", (2, None, 0, "NCW", False)),
     "nn.MaxPool2D": ("pool_size strides padding layout ceil_mode",
                      ((2, 2), None, 0, "NCHW", False)),
+    "nn.MaxPool3D": ("pool_size strides padding ceil_mode layout",
+                     ((2, 2, 2), None, 0, False, "NCDHW")),
+    "nn.AvgPool1D": ("pool_size strides padding layout ceil_mode count_include_pad",
+                     (2, None, 0, "NCW", False, True)),
     "nn.AvgPool2D": ("pool_size strides padding ceil_mode layout count_include_pad",
                      ((2, 2), None, 0, False, "NCHW", True)),
-    "nn.GlobalAvgPool2D": ("layout", ("NCHW",)),
-    "nn.GlobalMaxPool2D": ("layout", ("NCHW",)),
+    "nn.AvgPool3D": ("pool_size strides padding ceil_mode layout count_include_pad",
+                     ((2, 2, 2), None, 0, False, "NCDHW", True)),
+    **{f"nn.Global{mode}Pool{n}D": ("layout", (layout,)) for mode in ("Avg", "Max")
+       for n, layout in ((1, "NCW"), (2, "NCHW"), (3, "NCDHW"))},
     "mx.nd.contrib.AdaptiveAvgPooling2D": ("data output_size name", (NO, 1, None)),
     # MXNet 1.9.1's positional order; kernel is needed unless global_pool=True
     "npx.pooling": ("data kernel pool_type global_pool cudnn_off pooling_convention stride pad "
@@ -37,8 +47,8 @@ SIGNATURES = {
 }
 
 SPELLINGS = {
-    **{f"mxnet.gluon.nn.{name}": f"nn.{name}" for name in (
-        "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D")},
+    **{f"mxnet.gluon.nn.{kind}{n}D": f"nn.{kind}{n}D" for kind in (
+        "MaxPool", "AvgPool", "GlobalAvgPool", "GlobalMaxPool") for n in (1, 2, 3)},
     **{f"mxnet.{module}.contrib.AdaptiveAvgPooling2D": "mx.nd.contrib.AdaptiveAvgPooling2D"
        for module in ("nd", "ndarray", "sym", "symbol")},
     "mxnet.npx.pooling": "npx.pooling",
@@ -48,8 +58,7 @@ SPELLINGS = {
 #: hybrid_forward's ``F`` is mx.nd or mx.sym: ``F.Pooling`` is the same operator either way
 WRITTEN = {"F.Pooling": "mxnet.nd.Pooling"}
 
-OTHER_POOLING = tuple(f"mxnet.gluon.nn.{n}" for n in ("MaxPool1D", "MaxPool3D", "AvgPool1D",
-                                                      "AvgPool3D"))
+OTHER_POOLING: tuple[str, ...] = ()
 NOT_A_FUNCTION: dict[str, str] = {}
 
 DEFAULT_IMPORTS = {"mx": "mxnet", "mxnet": "mxnet", "nn": "mxnet.gluon.nn",
@@ -76,13 +85,17 @@ def to_spec(native, args) -> None:
     f = native.function
     if is_adaptive_or_global(f):
         # measured: MXNet raises on None in an output size
-        adaptive_or_global(native, args, args.get("layout", "NCHW"), none_keeps_an_axis=False)
+        adaptive_or_global(native, args, args.get("layout", at_rank("NCHW", f)),
+                           none_keeps_an_axis=False)
         return
     if f in ("npx.pooling", "mx.nd.Pooling", "mx.sym.Pooling"):
         global_window = bool(args.get("global_pool", False))
         if args.get("kernel") is None and not global_window:
             raise PoolingError(f"call: {f} needs 'kernel' (unless global_pool=True)")
         kernel = pair(args["kernel"]) if args.get("kernel") is not None else (1, 1)
+        layout = args.get("layout") or _layout_of(kernel)
+        if args.get("kernel") is None:  # a global window: of the layout's rank
+            kernel = (1,) * (len(layout) - 2)
         stride = args.get("stride")
         if stride is None:
             native.defaulted.append("stride")
@@ -92,11 +105,11 @@ def to_spec(native, args) -> None:
         convention = args.get("pooling_convention", "valid")
         include = args.get("count_include_pad")
         include = True if include is None else bool(include)
-        layout = args.get("layout") or "NCHW"
         p = float(args.get("p_value") or 2)
     else:
         global_window = False
-        kernel = pair(args.get("pool_size", (2, 2)))
+        layout = args.get("layout", at_rank("NCHW", f))
+        kernel = pair(args.get("pool_size", (2,) * (len(layout) - 2)))
         stride = args.get("strides")
         if stride is None:
             native.defaulted.append("stride")
@@ -105,15 +118,17 @@ def to_spec(native, args) -> None:
         mode = "max" if "Max" in f else "avg"
         convention = "full" if args.get("ceil_mode") else "valid"
         include = bool(args.get("count_include_pad", True))
-        layout = args.get("layout", "NCHW")
         p = 2.0
-    if isinstance(pad, (list, tuple)) and len(pad) > 2:
-        native.notes.append(f"MXNet uses only the first two entries of pad={tuple(pad)}: it "
-                            f"pools with pad={tuple(pad[:2])}, silently")
-        pad = tuple(pad[:2])
+    spatial = len(layout) - 2
+    if isinstance(pad, (list, tuple)) and len(pad) > spatial:
+        first = {1: "entry", 2: "two entries", 3: "three entries"}[spatial]
+        native.notes.append(f"MXNet uses only the first {first} of pad={tuple(pad)}: it pools "
+                            f"with pad={tuple(pad[:spatial])}, silently (measured at every "
+                            f"rank)")
+        pad = tuple(pad[:spatial])
     if convention == "same":
-        native.notes.append("pooling_convention='same' is rejected for 2-D pooling in MXNet "
-                            "1.9.1")
+        native.notes.append(f"pooling_convention='same' raises for {spatial}-D pooling in "
+                            f"MXNet 1.9.1 (measured)")
     if mode == "lp" and p % 2:
         native.notes.append(f"MXNet's lp pooling raises x, not |x|, to p={p:g}: with an odd p, "
                             f"negative inputs differ from the neutral spec")
@@ -127,9 +142,17 @@ def to_spec(native, args) -> None:
         _global_window(native)
 
 
+def _layout_of(kernel) -> str:
+    """The operator's default layout for a kernel of one int per spatial axis: NCW, NCHW or
+    NCDHW (an int kernel: 2-D)."""
+    spatial = len(kernel) if isinstance(kernel, tuple) and len(kernel) in (1, 2, 3) else 2
+    return of_rank("NCHW", spatial)
+
+
 def _global_window(native) -> None:
     """``global_pool=True``: the window is the whole input, whatever its size (the call's
-    kernel, stride, pad and pooling_convention are ignored): global pooling, keeping H and W."""
+    kernel, stride, pad and pooling_convention are ignored): global pooling, keeping its
+    spatial axes."""
     spec = native.spec
     if spec["mode"] not in ("max", "avg", "lp"):
         raise PoolingError(f"call: {native.function}(pool_type={spec['mode']!r}, "
@@ -141,5 +164,6 @@ def _global_window(native) -> None:
     native.keeps_padding_windows = False
     native.defaulted = []
     native.notes[:] = [n for n in native.notes if "pad=" not in n and "convention" not in n]
-    native.notes.append("global_pool=True: the window is the whole input (kernel, stride and "
-                        "pad ignored): global pooling, H and W kept as 1")
+    native.notes.append(f"global_pool=True: the window is the whole input (kernel, stride and "
+                        f"pad ignored): global pooling, {spatial_list(spec['layout'])} kept "
+                        f"as 1")

@@ -1,44 +1,71 @@
-"""How Paddle users spell pooling: ``paddle.nn`` layers and ``paddle.nn.functional``; see
-``pooling_xfw.dialect``.
+"""How Paddle users spell pooling: ``paddle.nn`` layers and ``paddle.nn.functional``, over 1,
+2 or 3 spatial axes (``MaxPool1D``, ``avg_pool3d``); see ``pooling_xfw.dialect``.
 
-NCHW unless ``data_format`` says otherwise; the stride defaults to the window; the average
+Channels first (NCL, NCHW, NCDHW) unless ``data_format`` says otherwise (1-D max and average
+pooling take no data_format: NCL only); the stride defaults to the window; the average
 excludes padding by default (``exclusive=True``); ``ceil_mode`` keeps a window that starts in
 the padding; ``padding`` may be ``[t, b, l, r]`` or pairs in the data format's order.
 """
 from __future__ import annotations
 
-from pooling_xfw.dialect import NO, adaptive_or_global, is_adaptive_or_global, pair
+from pooling_xfw.dialect import NO, adaptive_or_global, at_rank, is_adaptive_or_global, pair
+from pooling_xfw.layout import spatial_axes
 from pooling_xfw.ops import ADAPTIVE
 
 IMPORTS = ("import paddle", "from paddle import nn", "import paddle.nn.functional as F")
 
+_MAX = "kernel_size stride padding return_mask ceil_mode"
+_AVG = "kernel_size stride padding ceil_mode exclusive divisor_override"
 SIGNATURES = {
-    "nn.MaxPool2D": ("kernel_size stride padding return_mask ceil_mode data_format name",
-                     (NO, None, 0, False, False, "NCHW", None)),
-    "nn.AvgPool2D": ("kernel_size stride padding ceil_mode exclusive divisor_override "
-                     "data_format name", (NO, None, 0, False, True, None, "NCHW", None)),
-    "F.max_pool2d": ("x kernel_size stride padding return_mask ceil_mode data_format name",
-                     (NO, NO, None, 0, False, False, "NCHW", None)),
-    "F.avg_pool2d": ("x kernel_size stride padding ceil_mode exclusive divisor_override "
-                     "data_format name", (NO, NO, None, 0, False, True, None, "NCHW", None)),
-    "F.lp_pool2d": ("x norm_type kernel_size stride padding ceil_mode data_format name",
-                    (NO, NO, NO, None, 0, False, "NCHW", None)),
-    "nn.LPPool2D": ("norm_type kernel_size stride padding ceil_mode data_format name",
-                    (NO, NO, None, 0, False, "NCHW", None)),
-    "nn.AdaptiveAvgPool2D": ("output_size data_format name", (NO, "NCHW", None)),
-    "nn.AdaptiveMaxPool2D": ("output_size return_mask name", (NO, False, None)),
-    "F.adaptive_avg_pool2d": ("x output_size data_format name", (NO, NO, "NCHW", None)),
-    "F.adaptive_max_pool2d": ("x output_size return_mask name", (NO, NO, False, None)),
+    # 1-D: no data_format (NCL only), and the average's exclusive comes before ceil_mode
+    "nn.MaxPool1D": (f"{_MAX} name", (NO, None, 0, False, False, None)),
+    "nn.AvgPool1D": ("kernel_size stride padding exclusive ceil_mode name",
+                     (NO, None, 0, True, False, None)),
+    "F.max_pool1d": (f"x {_MAX} name", (NO, NO, None, 0, False, False, None)),
+    "F.avg_pool1d": ("x kernel_size stride padding exclusive ceil_mode name",
+                     (NO, NO, None, 0, True, False, None)),
+    **{f"nn.MaxPool{n}D": (f"{_MAX} data_format name", (NO, None, 0, False, False, layout, None))
+       for n, layout in ((2, "NCHW"), (3, "NCDHW"))},
+    **{f"nn.AvgPool{n}D": (f"{_AVG} data_format name",
+                           (NO, None, 0, False, True, None, layout, None))
+       for n, layout in ((2, "NCHW"), (3, "NCDHW"))},
+    **{f"F.max_pool{n}d": (f"x {_MAX} data_format name",
+                           (NO, NO, None, 0, False, False, layout, None))
+       for n, layout in ((2, "NCHW"), (3, "NCDHW"))},
+    **{f"F.avg_pool{n}d": (f"x {_AVG} data_format name",
+                           (NO, NO, None, 0, False, True, None, layout, None))
+       for n, layout in ((2, "NCHW"), (3, "NCDHW"))},
+    **{f"F.lp_pool{n}d": ("x norm_type kernel_size stride padding ceil_mode data_format name",
+                          (NO, NO, NO, None, 0, False, layout, None))
+       for n, layout in ((1, "NCL"), (2, "NCHW"))},
+    **{f"nn.LPPool{n}D": ("norm_type kernel_size stride padding ceil_mode data_format name",
+                          (NO, NO, None, 0, False, layout, None))
+       for n, layout in ((1, "NCL"), (2, "NCHW"))},
+    "nn.AdaptiveAvgPool1D": ("output_size name", (NO, None)),
+    **{f"nn.AdaptiveAvgPool{n}D": ("output_size data_format name", (NO, layout, None))
+       for n, layout in ((2, "NCHW"), (3, "NCDHW"))},
+    **{f"nn.AdaptiveMaxPool{n}D": ("output_size return_mask name", (NO, False, None))
+       for n in (1, 2, 3)},
+    "F.adaptive_avg_pool1d": ("x output_size name", (NO, NO, None)),
+    **{f"F.adaptive_avg_pool{n}d": ("x output_size data_format name", (NO, NO, layout, None))
+       for n, layout in ((2, "NCHW"), (3, "NCDHW"))},
+    **{f"F.adaptive_max_pool{n}d": ("x output_size return_mask name", (NO, NO, False, None))
+       for n in (1, 2, 3)},
 }
 
 SPELLINGS = {
     **{f"paddle.nn.{name}": f"nn.{name}" for name in (
-        "MaxPool2D", "AvgPool2D", "LPPool2D", "AdaptiveAvgPool2D", "AdaptiveMaxPool2D")},
+        "LPPool1D", "LPPool2D",
+        *(f"{kind}{n}D" for kind in ("MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool")
+          for n in (1, 2, 3)))},
     **{f"paddle.nn.functional.{name}": f"F.{name}" for name in (
-        "max_pool2d", "avg_pool2d", "lp_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d")},
+        "lp_pool1d", "lp_pool2d",
+        *(f"{kind}{n}d" for kind in ("max_pool", "avg_pool", "adaptive_avg_pool",
+                                     "adaptive_max_pool") for n in (1, 2, 3)))},
 }
 
-OTHER_POOLING = ("paddle.nn.MaxUnPool2D", "paddle.nn.functional.max_unpool2d")
+OTHER_POOLING = (*(f"paddle.nn.MaxUnPool{n}D" for n in (1, 2, 3)),
+                 *(f"paddle.nn.functional.max_unpool{n}d" for n in (1, 2, 3)))
 NOT_A_FUNCTION: dict[str, str] = {}
 
 DEFAULT_IMPORTS = {"paddle": "paddle", "nn": "paddle.nn", "F": "paddle.nn.functional"}
@@ -51,18 +78,25 @@ def nan_policy(native) -> str:
     return NAN_POLICY if native.op.has_window else "ignores NaN"
 
 
+#: Paddle's names of the 1-D layouts (L: length)
+_LAYOUTS = {"NCL": "NCW", "NLC": "NWC"}
+
+
 def _padding(padding, layout: str):
-    """Paddle's ``padding``: a string, an int or pair, ``[t, b, l, r]``, or (before, after)
-    pairs for H and W or for every axis in ``layout``'s order."""
+    """Paddle's ``padding``: a string, an int, one int per spatial axis, (before, after) for
+    each spatial axis flat (``[t, b, l, r]``; ``[before, after]`` in 1-D), or (before, after)
+    pairs for the spatial axes or for every axis in ``layout``'s order."""
+    spatial = len(layout) - 2
     if isinstance(padding, str):
         return padding.lower()
-    if isinstance(padding, (list, tuple)) and len(padding) == 4 and all(
-            isinstance(v, int) for v in padding):
-        return (padding[0], padding[1]), (padding[2], padding[3])  # [t, b, l, r]
-    if isinstance(padding, (list, tuple)) and len(padding) in (2, 4) and all(
+    if isinstance(padding, (list, tuple)) and all(isinstance(v, int) for v in padding):
+        if len(padding) == 2 * spatial:
+            return tuple((padding[2 * i], padding[2 * i + 1]) for i in range(spatial))
+        return pair(padding)
+    if isinstance(padding, (list, tuple)) and len(padding) in (spatial, spatial + 2) and all(
             isinstance(p, (list, tuple)) for p in padding):
-        pairs = padding if len(padding) == 2 else (
-            padding[2:4] if layout == "NCHW" else padding[1:3])
+        pairs = padding if len(padding) == spatial else [
+            padding[i] for i in spatial_axes(len(layout), layout)]
         return tuple(tuple(pair(tuple(p))) for p in pairs)
     return pair(padding)
 
@@ -70,8 +104,9 @@ def _padding(padding, layout: str):
 def to_spec(native, args) -> None:
     """A Paddle call into the neutral spec."""
     f = native.function
+    layout = at_rank(_LAYOUTS.get(args.get("data_format"), args.get("data_format", "NCHW")), f)
     if is_adaptive_or_global(f):
-        adaptive_or_global(native, args, args.get("data_format", "NCHW"))
+        adaptive_or_global(native, args, layout)
         if native.op is ADAPTIVE and native.spec["mode"] == "max":
             native.notes.append("Paddle's adaptive max ignores NaN and gives float32's lowest "
                                 "for a bin of only -inf")
@@ -81,7 +116,6 @@ def to_spec(native, args) -> None:
     stride = args.get("stride")
     if stride is None:
         native.defaulted.append("stride")
-    layout = args.get("data_format", "NCHW")
     ceil = bool(args.get("ceil_mode", False))
     native.keeps_padding_windows = ceil
     native.spec = dict(pool_size=kernel, mode=mode,

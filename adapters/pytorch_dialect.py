@@ -1,49 +1,70 @@
 """How PyTorch users spell pooling: ``torch.nn`` layers, ``torch.nn.functional`` and the aten
-op ``torch.max_pool2d`` (the porting assistant reads them; see ``pooling_xfw.dialect``).
+op ``torch.max_pool2d`` (the porting assistant reads them; see ``pooling_xfw.dialect``), over
+1, 2 or 3 spatial axes (``MaxPool1d``, ``max_pool3d``).
 
-NCHW always; a layer's or function's stride defaults to its window (``stride=None``); the
+Channels first always (NCW, NCHW, NCDHW); a layer's or function's stride defaults to its window (``stride=None``); the
 average counts padding unless ``count_include_pad=False``.
 """
 from __future__ import annotations
 
-from pooling_xfw.dialect import NO, Recipe, adaptive_or_global, is_adaptive_or_global, pair
+from pooling_xfw.dialect import (NO, Recipe, adaptive_or_global, at_rank, is_adaptive_or_global,
+                                 pair)
 from pooling_xfw.plan import Plan, Var
 
 IMPORTS = ("import torch", "from torch import nn", "import torch.nn.functional as F")
 
+_MAX = ("kernel_size stride padding dilation return_indices ceil_mode",
+        (NO, None, 0, 1, False, False))
+_AVG = ("kernel_size stride padding ceil_mode count_include_pad divisor_override",
+        (NO, None, 0, False, True, None))
+_LP = ("norm_type kernel_size stride ceil_mode", (NO, NO, None, False))
+
+
+def _functional(layer):
+    """A functional's signature from its layer's: the input first, then the same parameters
+    (``F.max_pool*d`` puts ``ceil_mode`` before ``return_indices``)."""
+    params, defaults = layer
+    params = params.replace("return_indices ceil_mode", "ceil_mode return_indices")
+    return f"input {params}", (NO, *defaults)
+
+
 SIGNATURES = {
-    "nn.MaxPool2d": ("kernel_size stride padding dilation return_indices ceil_mode",
-                     (NO, None, 0, 1, False, False)),
-    "nn.AvgPool2d": ("kernel_size stride padding ceil_mode count_include_pad divisor_override",
-                     (NO, None, 0, False, True, None)),
-    "nn.LPPool2d": ("norm_type kernel_size stride ceil_mode", (NO, NO, None, False)),
-    "F.max_pool2d": ("input kernel_size stride padding dilation ceil_mode return_indices",
-                     (NO, NO, None, 0, 1, False, False)),
-    "F.avg_pool2d": ("input kernel_size stride padding ceil_mode count_include_pad "
-                     "divisor_override", (NO, NO, None, 0, False, True, None)),
-    "F.lp_pool2d": ("input norm_type kernel_size stride ceil_mode", (NO, NO, NO, None, False)),
+    **{f"nn.MaxPool{n}d": _MAX for n in (1, 2, 3)},
+    # AvgPool1d has no divisor_override
+    "nn.AvgPool1d": (_AVG[0].rsplit(" ", 1)[0], _AVG[1][:-1]),
+    **{f"nn.AvgPool{n}d": _AVG for n in (2, 3)},
+    **{f"nn.LPPool{n}d": _LP for n in (1, 2, 3)},
+    **{f"F.max_pool{n}d": _functional(_MAX) for n in (1, 2, 3)},
+    "F.avg_pool1d": _functional((_AVG[0].rsplit(" ", 1)[0], _AVG[1][:-1])),
+    **{f"F.avg_pool{n}d": _functional(_AVG) for n in (2, 3)},
+    **{f"F.lp_pool{n}d": _functional(_LP) for n in (1, 2, 3)},
     # the aten op itself: no return_indices; stride [] (the window) by default
     "torch.max_pool2d": ("input kernel_size stride padding dilation ceil_mode",
                          (NO, NO, None, 0, 1, False)),
-    "nn.AdaptiveAvgPool2d": ("output_size", (NO,)),
-    "nn.AdaptiveMaxPool2d": ("output_size return_indices", (NO, False)),
-    "F.adaptive_avg_pool2d": ("input output_size", (NO, NO)),
-    "F.adaptive_max_pool2d": ("input output_size return_indices", (NO, NO, False)),
+    **{f"nn.AdaptiveAvgPool{n}d": ("output_size", (NO,)) for n in (1, 2, 3)},
+    **{f"nn.AdaptiveMaxPool{n}d": ("output_size return_indices", (NO, False))
+       for n in (1, 2, 3)},
+    **{f"F.adaptive_avg_pool{n}d": ("input output_size", (NO, NO)) for n in (1, 2, 3)},
+    **{f"F.adaptive_max_pool{n}d": ("input output_size return_indices", (NO, NO, False))
+       for n in (1, 2, 3)},
 }
 
 SPELLINGS = {
-    **{f"{module}.{name}": f"nn.{name}" for module in ("torch.nn", "torch.nn.modules.pooling")
-       for name in ("MaxPool2d", "AvgPool2d", "LPPool2d", "AdaptiveAvgPool2d",
-                    "AdaptiveMaxPool2d")},
-    **{f"torch.nn.functional.{name}": f"F.{name}" for name in (
-        "max_pool2d", "avg_pool2d", "lp_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d")},
+    **{f"{module}.{name}{n}d": f"nn.{name}{n}d"
+       for module in ("torch.nn", "torch.nn.modules.pooling")
+       for name in ("MaxPool", "AvgPool", "LPPool", "AdaptiveAvgPool", "AdaptiveMaxPool")
+       for n in (1, 2, 3)},
+    **{f"torch.nn.functional.{name}{n}d": f"F.{name}{n}d" for name in (
+        "max_pool", "avg_pool", "lp_pool", "adaptive_avg_pool", "adaptive_max_pool")
+       for n in (1, 2, 3)},
     "torch.max_pool2d": "torch.max_pool2d",
 }
 
 OTHER_POOLING = (
-    *(f"torch.nn.{n}" for n in ("MaxUnpool2d", "FractionalMaxPool2d", "MaxPool1d", "MaxPool3d",
-                                "AvgPool1d", "AvgPool3d")),
-    *(f"torch.nn.functional.{n}" for n in ("max_unpool2d", "fractional_max_pool2d")),
+    *(f"torch.nn.{n}" for n in ("MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+                                "FractionalMaxPool2d", "FractionalMaxPool3d")),
+    *(f"torch.nn.functional.{n}" for n in ("max_unpool1d", "max_unpool2d", "max_unpool3d",
+                                           "fractional_max_pool2d", "fractional_max_pool3d")),
 )
 NOT_A_FUNCTION: dict[str, str] = {}
 
@@ -53,10 +74,12 @@ NAN_POLICY = "propagates NaN"
 
 
 def to_spec(native, args) -> None:
-    """A PyTorch call into the neutral spec (NCHW; the stride defaults to the window)."""
+    """A PyTorch call into the neutral spec (channels first; the stride defaults to the
+    window)."""
     f = native.function
+    layout = at_rank("NCHW", f)
     if is_adaptive_or_global(f):
-        adaptive_or_global(native, args, "NCHW")
+        adaptive_or_global(native, args, layout)
         return
     mode = "max" if "max" in f.lower() else "avg" if "avg" in f.lower() else "lp"
     kernel = pair(args["kernel_size"])
@@ -65,12 +88,13 @@ def to_spec(native, args) -> None:
                        dilation=pair(args.get("dilation", 1)),
                        ceil_mode=bool(args.get("ceil_mode", False)),
                        count_include_pad=bool(args.get("count_include_pad", True)),
-                       layout="NCHW", p=float(args.get("norm_type", 2)))
+                       layout=layout, p=float(args.get("norm_type", 2)))
     if args.get("stride") is None:
         native.defaulted.append("stride")
     if mode == "lp":
-        native.notes.append("PyTorch's lp_pool2d raises x, not |x|, to the power p (negative "
-                            "inputs with odd p differ) and over-counts the ceil overhang")
+        native.notes.append(f"PyTorch's lp_pool{len(layout) - 2}d raises x, not |x|, to the "
+                            f"power p (negative inputs with odd p differ) and over-counts the "
+                            f"ceil overhang")
 
 
 def _reshape_plan(output_size, mode: str, layout: str, shape) -> Plan:

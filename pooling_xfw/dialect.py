@@ -9,7 +9,7 @@ one AST reader that uses them.  A dialect module holds:
   required), by its canonical name (``nn.MaxPool2d``);
 * ``SPELLINGS``: each full name its imports may give a call (``torch.nn.MaxPool2d``) -> the
   canonical name; ``OTHER_POOLING``: full names of its pooling calls found but not read
-  (unpooling, 1-D/3-D: ``scan`` lists them); ``NOT_A_FUNCTION``: full names that do not exist,
+  (unpooling, fractional: ``scan`` lists them); ``NOT_A_FUNCTION``: full names that do not exist,
   with why;
 * ``DEFAULT_IMPORTS``: what a prefix means in a text that imports nothing (``F``);
 * ``NAN_POLICY``: how its max treats a NaN (the conventions table measured it);
@@ -38,6 +38,7 @@ from types import ModuleType
 from typing import Callable
 
 from .errors import PoolingError
+from .layout import LAYOUTS_BY_RANK, full_pads, of_rank, spatial_list
 from .ops import ADAPTIVE, GLOBAL, POOL, Operation
 from .plan import Plan, Var
 
@@ -60,7 +61,7 @@ class NativeCall:
     spec: dict  # px.pool2d keyword arguments
     defaulted: list[str] = dataclasses.field(default_factory=list)
     pad_value: float | None = None  # constant of an explicit pad (None: none, or identity)
-    recipe_pads: tuple | None = None  # ((top, bottom), (left, right)) of that pad
+    recipe_pads: tuple | None = None  # (before, after) of that pad, per spatial axis
     keeps_padding_windows: bool = False  # a ceil mode that keeps a window of padding only
     #: what such a kept window's average is, where the framework's own: "zero", "nan"
     kept_average: str = ""
@@ -70,7 +71,7 @@ class NativeCall:
     #: a window sum divided: by a number (the window's size) or "ones" (the same pooling of
     #: ones: the cells counted); None: no division
     divisor: float | str | None = None
-    global_window: bool = False  # the window is the input's (H, W), whatever its size
+    global_window: bool = False  # the window is the input's spatial axes, whatever their size
     #: which operation the spec is of (``pooling_xfw.ops``): ``POOL`` (``px.pool2d``'s
     #: keywords), ``ADAPTIVE`` (``px.adaptive_pool2d``'s: output_size, mode, layout) or
     #: ``GLOBAL`` (``px.global_pool2d``'s: mode, p, keepdims, layout)
@@ -84,10 +85,7 @@ class NativeCall:
         plan.input_note = f"{len(self.spec['layout'])}-D {self.spec['layout']} array"
         x = Var("x")
         if self.recipe_pads is not None:
-            (top, bottom), (left, right) = self.recipe_pads
-            widths = ([[0, 0], [top, bottom], [left, right], [0, 0]]
-                      if self.spec["layout"] == "NHWC" else
-                      [[0, 0], [0, 0], [top, bottom], [left, right]])
+            widths = [list(p) for p in full_pads(self.spec["layout"], self.recipe_pads)]
             x = plan.call(self.pad_function, x, widths, constant_values=self.pad_value)
         own = getattr(dialect, "source_call", None)
         if own is None or own(plan, self, x) is None:
@@ -283,46 +281,83 @@ def full_name(name: str, imports: dict, stars=(), found_in_stars=()) -> str | No
     return None
 
 
-def output_size(value):
-    """An adaptive call's output_size, as written: an int or a pair of ints >= 0 or None."""
+def spatial_rank(function: str) -> int:
+    """How many spatial axes a pooling call pools, from its name: ``MaxPool1d``,
+    ``max_pool3d``, ``GlobalAveragePooling1D`` (1 or 3); 2 for any other name."""
+    tail = function.rsplit(".", 1)[-1].lower()
+    for n in (1, 3):
+        if tail.endswith(f"{n}d") or f"{n}d_" in tail:
+            return n
+    return 2
+
+
+def at_rank(layout: str, function: str) -> str:
+    """``layout`` (a 2-D layout as a framework's argument names it: ``"NCHW"`` / ``"NHWC"``)
+    at the rank the call's name says (``MaxPool1d``: ``"NCW"``); a layout of another rank as
+    given (``"NCDHW"``)."""
+    if layout in LAYOUTS_BY_RANK[2]:
+        return of_rank(layout, spatial_rank(function))
+    return layout
+
+
+def sizes(value, spatial: int, what: str = "a size"):
+    """An int or a tuple of ints, as written, with at most one int per spatial axis: a tuple
+    of another length is refused, naming ``what`` and the length allowed."""
+    value = pair(value)
+    if isinstance(value, tuple) and len(value) not in (1, spatial):
+        raise PoolingError(f"call: got {what}={value!r}; allowed: an int or {spatial} ints "
+                           f"({spatial}-D pooling: one per spatial axis)")
+    return value[0] if isinstance(value, tuple) and len(value) == 1 else value
+
+
+def output_size(value, spatial: int = 2):
+    """An adaptive call's output_size, as written: an int or one int >= 0 (or None) per
+    spatial axis, as a tuple of ``spatial`` entries."""
     def one(v):
         if v is None:
             return None
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise PoolingError(f"call: got output_size={value!r}; allowed: an int >= 0 or a "
-                               f"pair of ints >= 0 or None")
+            raise PoolingError(f"call: got output_size={value!r}; allowed: an int >= 0 or "
+                               f"{spatial} ints >= 0 or None")
         return v
 
     if isinstance(value, (list, tuple)):
-        if len(value) != 2:
-            raise PoolingError(f"call: got output_size={value!r}; allowed: an int or a pair "
-                               f"(h, w) (2-D pooling)")
+        if len(value) != spatial:
+            names = ", ".join(n.lower() for n in "DHW"[3 - spatial:])
+            raise PoolingError(f"call: got output_size={value!r}; allowed: an int or "
+                               f"({names}) ({spatial}-D pooling)")
         return tuple(one(v) for v in value)
-    return (one(value), one(value))
+    return (one(value),) * spatial
 
 
 def adaptive_or_global(native: NativeCall, args: dict, layout: str, *,
                        keepdims: bool = True, none_keeps_an_axis: bool = True) -> None:
-    """An adaptive call or a global layer into ``px.adaptive_pool2d`` / ``px.global_pool2d``'s
-    keywords, its mode from its name; ``layout``: the call's, as its dialect reads it;
+    """An adaptive call or a global layer into ``px.adaptive_pool`` / ``px.global_pool``'s
+    keywords, its mode from its name; ``layout``: the call's, as its dialect reads it (a 2-D
+    name such as ``"NCHW"`` is read at the call's rank: ``AdaptiveAvgPool1d``'s ``"NCW"``);
     ``keepdims``: a global layer's default; ``none_keeps_an_axis``: whether the framework takes
-    None in an output size (measured: MXNet and Keras raise).  An adaptive pooling to 1 x 1 is
-    the global pooling it is (the same numbers by definition), H and W kept."""
+    None in an output size (measured: MXNet and Keras raise).  An adaptive pooling to 1 on
+    every axis is the global pooling it is (the same numbers by definition), its axes kept."""
     f = native.function
     mode = "max" if "max" in f.lower() else "avg"
-    if layout not in ("NCHW", "NHWC"):
-        raise PoolingError(f"call: got layout {layout!r}; allowed: 'NCHW' or 'NHWC' "
+    spatial = spatial_rank(f)
+    layout = at_rank(layout, f) if isinstance(layout, str) else layout
+    if layout not in LAYOUTS_BY_RANK[spatial]:
+        first, last = LAYOUTS_BY_RANK[spatial]
+        raise PoolingError(f"call: got layout {layout!r}; allowed: {first!r} or {last!r} "
                            f"(channels_first / channels_last)")
     if "Global" in f:
         native.op = GLOBAL
         native.spec = dict(mode=mode, p=2.0, keepdims=bool(args.get("keepdims", keepdims)),
                            layout=layout)
         return
-    size = output_size(args["output_size"])
-    if size == (1, 1):
+    size = output_size(args["output_size"], spatial)
+    if size == (1,) * spatial:
         native.op = GLOBAL
         native.spec = dict(mode=mode, p=2.0, keepdims=True, layout=layout)
-        native.notes.append("an adaptive pooling to 1 x 1 is global pooling (H and W kept)")
+        names = spatial_list(layout)
+        native.notes.append(f"an adaptive pooling to {' x '.join('1' * spatial)} is global "
+                            f"pooling ({names} kept)")
         return
     if not none_keeps_an_axis and None in size:
         raise PoolingError(f"call: {f}(output_size={args['output_size']!r}) raises in "

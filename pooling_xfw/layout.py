@@ -43,6 +43,13 @@ def spatial_names(layout: str) -> str:
     return layout[1:-1] if channels_last(layout) else layout[2:]
 
 
+def spatial_list(layout: str) -> str:
+    """The spatial axes' letters as a sentence lists them: ``"W"``, ``"H and W"``,
+    ``"D, H and W"``."""
+    names = spatial_names(layout)
+    return names if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def rank(layout: str) -> int:
     """How many spatial axes ``layout`` has."""
     return len(layout) - 2

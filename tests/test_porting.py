@@ -122,7 +122,7 @@ def test_translate_runs_source_and_every_target_and_they_agree(pool, framework, 
         assert set(target.checked) == set(checked)
         for size, line in target.checked.items():
             expected = "agrees with the source call" if target.holds_for(
-                porting.sizes.hw_of(size, result.source.spec["layout"])) else "refused"
+                porting.sizes.spatial_of(size, result.source.spec["layout"])) else "refused"
             assert line == expected, (target.backend, size, line)
 
 
@@ -163,7 +163,7 @@ def test_printed_code_gives_the_source_numbers_or_refuses_at_every_size(hook_poo
     hook_pool.start(BACKENDS)
     ran = {name: {"held": 0, "refused": 0} for name in result.targets}
     for i, hw in enumerate(HW):
-        size = porting.sizes.with_hw(shape, layout, hw)
+        size = porting.sizes.with_spatial(shape, layout, hw)
         if not porting.sizes.defined(result.source.op, kwargs, size):
             continue
         geom = porting.sizes.resolve_op(result.source.op, kwargs, size)
@@ -210,7 +210,7 @@ def test_a_dilated_window_as_slices_holds_at_every_size(hook_pool, framework, ca
         assert target.kind == "emulated" and "this translation holds" not in target.code, (
             name, target.verdict)
         for i, hw in enumerate([(6, 6), (8, 10), (12, 7), (5, 5), (9, 9)]):
-            x = porting.random_input(porting.sizes.with_hw(shape, layout, hw), layout, i)
+            x = porting.random_input(porting.sizes.with_spatial(shape, layout, hw), layout, i)
             reply, y = _run_printed(hook_pool, name, target.code, x)
             assert reply["status"] == "ok", (name, hw, reply)
             np.testing.assert_allclose(y, porting.run_native(result.source, x, hook_pool),
@@ -244,7 +244,7 @@ def test_a_target_that_fails_where_only_the_source_pools_is_narrowed(
         hook_pool.start([name])
         for hw, holds in (((bound - 1, bound - 1), False), ((bound, bound), True),
                           ((bound + 3, bound), True)):
-            x = porting.random_input(porting.sizes.with_hw(shape, layout, hw), layout, 0)
+            x = porting.random_input(porting.sizes.with_spatial(shape, layout, hw), layout, 0)
             reply, y = _run_printed(hook_pool, name, target.code, x)
             if not holds:  # refused as printed, and unguarded it does not give the source's
                 assert reply["kind"] == "ValueError" and "holds for" in reply["message"]
@@ -284,7 +284,7 @@ def test_same_and_ceil_translate_for_every_size(pool, framework, call, shape, ta
         assert target.kind == "emulated", (name, target.verdict)
         assert "x.shape[" in target.code and "raise ValueError" not in target.code
         assert all(c.everywhere for c in target.conditions)
-        sizes_run = [porting.sizes.hw_of(s, layout) for s in target.checked]
+        sizes_run = [porting.sizes.spatial_of(s, layout) for s in target.checked]
         assert {h % 2 for h, _ in sizes_run} == {0, 1}
         assert min(h for h, _ in sizes_run) < max(result.source.spec["pool_size"]
                                                   if isinstance(result.source.spec["pool_size"],
@@ -653,7 +653,7 @@ def test_explain_verdicts_match_what_the_frameworks_compute(pool):
             hw = (rng.randint(1, 9), rng.randint(1, 9))
             if not (porting.explanation._geometry(a, hw) and porting.explanation._geometry(b, hw)):
                 continue
-            shape = porting.sizes.with_hw((1, 2, 1, 1) if a.spec["layout"] == "NCHW"
+            shape = porting.sizes.with_spatial((1, 2, 1, 1) if a.spec["layout"] == "NCHW"
                                           else (1, 1, 1, 2), a.spec["layout"], hw)
             verdict = porting.explain(ca, fa, cb, fb, shape=shape, verify=False)
             # not equivalent: both frameworks differ on the input explain shows; equivalent:
@@ -829,6 +829,13 @@ SPELLINGS = [
                               enumerate(SPELLINGS)])
 def test_spelling_read_with_its_imports_equals_the_framework_running_it(
         hook_pool, framework, imports, call, shape, runs):
+    check_spelling(hook_pool, framework, imports, call, shape, runs)
+
+
+def check_spelling(hook_pool, framework, imports, call, shape, runs):
+    """The call read with its imports, evaluated by the neutral semantics, equals its framework
+    running it (``runs``: the statement that does, ``{call}`` in it) on a random input; the
+    call as read is returned."""
     native = porting.parse(framework, f"{imports}\n{call}", shape=shape)
     x = porting.random_input(shape, native.spec["layout"], seed=len(call))
     expected = porting.evaluate(native, x)  # NaN where MXNet/Paddle keep a window of padding
@@ -842,6 +849,7 @@ def test_spelling_read_with_its_imports_equals_the_framework_running_it(
     kept = np.isfinite(expected)
     assert kept.any()
     np.testing.assert_allclose(got[kept], expected[kept], rtol=1e-5, atol=1e-5)
+    return native
 
 
 @pytest.mark.parametrize("framework,call,shape", [

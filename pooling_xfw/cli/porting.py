@@ -11,16 +11,23 @@ from .args import (EXIT_DIFFER, EXIT_OK, EXIT_UNAVAILABLE, backends_named, check
                    could_not_run, read_shape, usage_error)
 
 
-def _translate(args) -> int:
-    import math
+def _call_layout(frm: str, call: str) -> str:
+    """The layout the call pools in (its rank: how many sizes ``--shape`` takes)."""
+    from ..porting import parse
 
+    return parse(frm, call).spec["layout"]
+
+
+def _translate(args) -> int:
     from ..porting import translate
 
-    shape = read_shape("--shape", args.shape)
+    layout = _call_layout(args.frm, args.call)
+    shape = read_shape("--shape", args.shape, layout)
     if args.no_verify:  # rendered for the shape, nothing made: any shape numpy can index
         if math.prod(shape) >= 2**63:
+            n = len(layout) - 2
             raise usage_error("--shape", args.shape, f"{math.prod(shape)} cells, 2**63 or more",
-                         "2 to 4 sizes whose product is < 2**63 (C int64)")
+                              f"{n} to {n + 2} sizes whose product is < 2**63 (C int64)")
     else:  # a random float32 input, made in float64, and run in every framework
         check_fits("--shape", args.shape, math.prod(shape),
                    f"the random {' x '.join(map(str, shape))} float32 input (made in float64)",
@@ -49,8 +56,10 @@ def _translate(args) -> int:
 def _explain(args) -> int:
     from ..porting import explain
 
-    result = explain(args.call_a, args.frm_a, args.call_b, args.frm_b,
-                     shape=read_shape("--shape", args.shape) if args.shape else None,
+    shape = None
+    if args.shape:
+        shape = read_shape("--shape", args.shape, _call_layout(args.frm_a, args.call_a))
+    result = explain(args.call_a, args.frm_a, args.call_b, args.frm_b, shape=shape,
                      verify=not args.no_verify)
     sys.stdout.write(result.to_text())
     incomplete = could_not_run(result.unrun, "the witness was not run")
@@ -121,7 +130,8 @@ def add_commands(sub) -> None:
     tr.add_argument("--from", dest="frm", required=True, choices=registry.porting_sources(),
                     type=str.lower,
                     help="the call's framework")
-    tr.add_argument("--shape", required=True, help="input shape in the call's layout, e.g. 1,8,8,3")
+    tr.add_argument("--shape", required=True, help="input shape in the call's layout, e.g. 1,8,8,3 "
+                                                   "(1-D: 8,64,16000; 3-D: 2,3,16,112,112)")
     tr.add_argument("--to", help=f"comma-separated targets among {', '.join(registry.names())} "
                                  f"(default: {', '.join(registry.defaults())})")
     tr.add_argument("--no-verify", action="store_true", help="render only; run nothing")
@@ -138,8 +148,8 @@ def add_commands(sub) -> None:
                                          "names a known broken port of A's adaptive pooling")
     ex.add_argument("call_b", metavar="CALL_B", help="the second call, as you write it (or a "
                                                      f"recipe: {', '.join(recipes())})")
-    ex.add_argument("--shape", help="judge for this input shape (A's layout); default: all "
-                                    "H, W in 1..9")
+    ex.add_argument("--shape", help="judge for this input shape (A's layout); default: every "
+                                    "size 1..9 on each spatial axis (1..6 in 3-D)")
     ex.add_argument("--no-verify", action="store_true",
                     help="show the witness by the neutral semantics; run no framework")
     ex.set_defaults(run=_explain)
@@ -163,7 +173,8 @@ def add_commands(sub) -> None:
     sc.add_argument("--to", help=f"comma-separated targets among {', '.join(registry.names())} "
                                  f"(default: every default backend but the call's own)")
     sc.add_argument("--shape", help="input N,C,H,W the verdicts are judged for (an NHWC call "
-                                    "gets N,H,W,C; default: 1,3,32,32)")
+                                    "gets N,H,W,C, a 1-D call N,C,W, a 3-D call N,C,D,H,W "
+                                    "with D = min(H, 16); default: 1,3,32,32)")
     sc.add_argument("--verify", action="store_true",
                     help="run each call as written and every target on a random input of "
                          "--shape (default: render only; a large tree stays fast)")

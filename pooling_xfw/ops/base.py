@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import PoolingError
+from ..layout import rank as layout_rank
 from ..plan import Plan, Var
 
 
@@ -139,12 +140,12 @@ class Operation:
 
     def period(self, kwargs: dict) -> tuple[int, ...]:
         """Per spatial axis, the input sizes after which its windows repeat their pattern."""
-        return (1, 1)
+        return (1,) * layout_rank(kwargs["layout"])
 
     def small_size(self, kwargs: dict) -> tuple[int, ...]:
         """A small input size worth verifying at (the smallest that is not one cell: a Keras
         adaptive max of 1 cell is SIGFPE)."""
-        return (2, 2)
+        return (2,) * layout_rank(kwargs["layout"])
 
     # --- labels ---------------------------------------------------------------------------
     def cell(self, spec: dict) -> str:

@@ -31,7 +31,8 @@ def explain(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None, verify
             pool=None) -> Explanation | RecipeExplanation:
     """Are two native calls equivalent?  Each cause, classified, and the smallest input that
     shows the difference (run in both frameworks when ``verify``).  ``shape``: the input shape
-    (in A's layout) to judge; by default every H, W from 1 to 9.  ``frm_b="recipe"``:
+    (in A's layout) to judge; by default every size from 1 to 9 on each spatial axis (1 to 6
+    in 3-D).  ``frm_b="recipe"``:
     ``call_b`` names a known broken port of A's adaptive pooling (``recipes.recipes()``)."""
     if frm_b == "recipe":
         return explain_recipe(call_a, frm_a, call_b, shape=shape, verify=verify, pool=pool)

@@ -3,12 +3,17 @@ classified, with the smallest input that shows the difference."""
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
+import math
 
 import numpy as np
 
 from ..adaptive import AdaptiveGeometry
 from ..compare import tolerance
 from ..errors import PoolingError
+from ..layout import (AXIS_WORDS, channels_last, full_shape, of_rank, rank, spatial_list,
+                      spatial_names)
 from ..runtime.client import WorkerFailure, default_pool
 from . import sizes
 from .parse import NativeCall, nan_policy, parse, tie_policy
@@ -25,7 +30,7 @@ CAUSES = ("layout", "keepdims", "mode", "window", "default stride", "stride", "d
 class Cause:
     kind: str
     detail: str
-    sizes: list = dataclasses.field(default_factory=list)  # input (H, W) where it applies
+    sizes: list = dataclasses.field(default_factory=list)  # input sizes where it applies
 
 
 @dataclasses.dataclass
@@ -37,7 +42,8 @@ class Explanation:
     witness_outputs: dict = dataclasses.field(default_factory=dict)  # label -> array or str
     #: each framework that could not run the witness, and why (empty when all ran)
     unrun: dict = dataclasses.field(default_factory=dict)
-    #: the input (H, W) both calls accept that were judged, and those where they differ
+    #: the input sizes (one per spatial axis) both calls accept that were judged, and those
+    #: where they differ
     tried: list = dataclasses.field(default_factory=list)
     bites: list = dataclasses.field(default_factory=list)
     #: the backward pass (max/min calls equivalent forward): an input with ties, the upstream
@@ -68,7 +74,8 @@ class Explanation:
         return ("equivalent" if self.grad_equivalent else
                 "equivalent forward, NOT backward (ties)") + "".join(text for kind, text in (
             ("layout", ", with the input transposed between layouts"),
-            ("keepdims", ", with H and W of size 1 dropped or kept"),
+            ("keepdims", f", with {spatial_list(self.a.spec['layout'])} of size 1 dropped "
+                         f"or kept"),
             ("NaN policy", ", except on inputs with NaN")) if kind in kinds)
 
     def to_text(self) -> str:
@@ -78,7 +85,8 @@ class Explanation:
                  f"B ({b.framework}): {b.function}  " + short_form(b), f"verdict: {verdict}"]
         if len(self.tried) > 1:
             lines.append(f"the outputs differ on {len(self.bites)} of the {len(self.tried)} "
-                         f"input sizes (H, W in 1..9) both calls accept")
+                         f"input sizes ({sizes_tried(self.a.spec['layout'])}) both calls "
+                         f"accept")
         lines += [f"  - {c.kind}: {c.detail}" for c in self.causes]
         if self.witness is not None:
             lines.append(f"smallest input that shows it, shape {self.witness.shape}:")
@@ -105,18 +113,36 @@ def short_form(native: NativeCall) -> str:
 
 
 def to_layout(x: np.ndarray, src: str, dst: str) -> np.ndarray:
+    """A full array in layout ``src`` transposed to ``dst`` (the same spatial axes)."""
     if src == dst:
         return x
-    return np.moveaxis(x, 1, -1) if dst == "NHWC" else np.moveaxis(x, -1, 1)
+    return np.moveaxis(x, 1, -1) if channels_last(dst) else np.moveaxis(x, -1, 1)
 
 
-def _pairs(value) -> tuple:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+def _channels_first(layout: str) -> str:
+    return of_rank("NCHW", rank(layout))
 
 
-def _geometry(native: NativeCall, hw):
+#: the sizes judged per spatial axis: 1..9 for 1-D and 2-D, 1..6 for 3-D (216 shapes)
+SIZES_PER_RANK = {1: 9, 2: 9, 3: 6}
+
+
+def sizes_tried(layout: str) -> str:
+    """The sizes judged, in words: ``H, W in 1..9``."""
+    return f"{', '.join(spatial_names(layout))} in 1..{SIZES_PER_RANK[rank(layout)]}"
+
+
+def _per_axis(value, spatial: int) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * spatial
+
+
+def _label(spatial) -> str:
+    return "x".join(map(str, spatial))
+
+
+def _geometry(native: NativeCall, spatial):
     kwargs = neutral_kwargs(native)
-    shape = (1, 1, *hw) if kwargs["layout"] == "NCHW" else (1, *hw, 1)
+    shape = full_shape(spatial, kwargs["layout"])
     try:
         return sizes.resolve_op(native.op, kwargs, shape)
     except PoolingError:
@@ -125,47 +151,48 @@ def _geometry(native: NativeCall, hw):
 
 def _causes_for(a: NativeCall, b: NativeCall, hw) -> list[Cause]:
     sa, sb = a.spec, b.spec
+    n = len(hw)
     found = []
-    if _pairs(sa["stride"]) != _pairs(sb["stride"]):
-        defaulted = [f"{n.framework} {n.function} took its default"
-                     for n in (a, b) if "stride" in n.defaulted]
+    if _per_axis(sa["stride"], n) != _per_axis(sb["stride"], n):
+        defaulted = [f"{c.framework} {c.function} took its default"
+                     for c in (a, b) if "stride" in c.defaulted]
         found.append(Cause("default stride" if defaulted else "stride",
-                           f"{_pairs(sa['stride'])} vs {_pairs(sb['stride'])}"
+                           f"{_per_axis(sa['stride'], n)} vs {_per_axis(sb['stride'], n)}"
                            + (f" ({'; '.join(defaulted)})" if defaulted else "")))
-    if _pairs(sa["dilation"]) != _pairs(sb["dilation"]):
+    if _per_axis(sa["dilation"], n) != _per_axis(sb["dilation"], n):
         found.append(Cause("dilation", f"{sa['dilation']} vs {sb['dilation']}"))
     if sa["mode"] == sb["mode"] == "lp" and sa["p"] != sb["p"]:
         found.append(Cause("lp power", f"p={sa['p']:g} vs p={sb['p']:g}"))
     ga, gb = _geometry(a, hw), _geometry(b, hw)
     if ga is None or gb is None:
         return found
-    where = f"for {hw[0]}x{hw[1]}"
+    where = f"for {_label(hw)}"
     same_taps = all(np.array_equal(ta.tap_positions(), tb.tap_positions()) for ta, tb in
-                    ((ga.rows, gb.rows), (ga.cols, gb.cols)))
+                    zip(ga.axes, gb.axes))
     if ga.pads != gb.pads:
         strings = {sa["padding"], sb["padding"]} & {"same", "same_lower"}
         mirrored = ga.pads == tuple(p[::-1] for p in gb.pads)
         if strings and mirrored:
             found.append(Cause("SAME split side", f"{where}: pads {ga.pads} vs {gb.pads}: the "
                                                   f"odd pad cell on opposite sides"))
-        elif ga.out_hw != gb.out_hw:
+        elif ga.out != gb.out:
             found.append(Cause("output-shape rule", f"{where}: pads {ga.pads} vs {gb.pads} give "
-                                                    f"{ga.out_hw} vs {gb.out_hw} windows"))
+                                                    f"{ga.out} vs {gb.out} windows"))
         elif not same_taps:
             found.append(Cause("padding", f"{where}: pads {ga.pads} vs {gb.pads} shift the "
                                           f"windows"))
-    elif ga.out_hw != gb.out_hw and sa["ceil_mode"] != sb["ceil_mode"]:
+    elif ga.out != gb.out and sa["ceil_mode"] != sb["ceil_mode"]:
         found.append(Cause("output-shape rule", f"{where}: ceil_mode {sa['ceil_mode']} vs "
-                                                f"{sb['ceil_mode']} give {ga.out_hw} vs "
-                                                f"{gb.out_hw} windows"))
-    if same_taps or ga.out_hw == gb.out_hw:
+                                                f"{sb['ceil_mode']} give {ga.out} vs "
+                                                f"{gb.out} windows"))
+    if same_taps or ga.out == gb.out:
         for native, geom in ((a, ga), (b, gb)):
             if native.keeps_padding_windows and native.spec["ceil_mode"] and any(
                     g.ceil_keep_out() != g.out for g in geom.axes):
                 found.append(Cause("ceil clamp", f"{where}: {native.framework} keeps a last "
                                                  f"window that starts in the padding"))
     mode = sa["mode"]
-    pads_used = ga.pads != ((0, 0), (0, 0)) or gb.pads != ((0, 0), (0, 0))
+    pads_used = any(p != (0, 0) for p in ga.pads + gb.pads)
     padder = next((n for n in (a, b) if n.pad_value is not None), None)
     if padder and pads_used and mode in ("max", "min") and np.isfinite(padder.pad_value):
         extreme = "max" if mode == "max" else "min"
@@ -190,11 +217,12 @@ def _causes_for(a: NativeCall, b: NativeCall, hw) -> list[Cause]:
 
 
 def _dropped(native: NativeCall) -> bool:
-    """Whether the call's output drops H and W (a global pooling with keepdims=False)."""
+    """Whether the call's output drops its spatial axes (a global pooling with
+    keepdims=False)."""
     return not native.op.keeps_axes(native.spec)
 
 
-def _merge(found: list[Cause], tried: int) -> list[Cause]:
+def _merge(found: list[Cause], tried: int, layout: str) -> list[Cause]:
     """One cause per kind; a size-dependent one says on how many of the sizes tried it bites."""
     merged: dict[str, Cause] = {}
     for cause in found:
@@ -207,29 +235,29 @@ def _merge(found: list[Cause], tried: int) -> list[Cause]:
         if tried > 1 and cause.sizes and len(cause.sizes) < tried:
             spared = tried - len(cause.sizes)
             cause.detail += (f"; shape-dependent: bites on {len(cause.sizes)} of the {tried} "
-                             f"input sizes (H, W in 1..9) both calls accept, not on the other "
-                             f"{spared}")
+                             f"input sizes ({sizes_tried(layout)}) both calls accept, not on "
+                             f"the other {spared}")
     return [merged[k] for k in CAUSES if k in merged]
 
 
 def _witness(a: NativeCall, b: NativeCall, sizes, shape=None) -> np.ndarray | None:
-    """The smallest input (by H*W; of ``shape`` when given, in A's layout) on which the
+    """The smallest input (by cells; of ``shape`` when given, in A's layout) on which the
     neutral evaluations of ``a`` and ``b`` differ: ramps up and down, shifted below zero, and
     a spike on each cell over a negative ramp (a cell one window reads and the other not)."""
     layout = a.spec["layout"]
-    for h, w in sorted(sizes, key=lambda hw: (hw[0] * hw[1], hw)):
-        full = shape if shape is not None else to_layout(np.zeros((1, 1, h, w)), "NCHW",
-                                                          layout).shape
-        plane = np.arange(h * w, dtype=np.float32).reshape(h, w)
+    first = _channels_first(layout)
+    for spatial in sorted(sizes, key=lambda s: (math.prod(s), s)):
+        full = shape if shape is not None else full_shape(spatial, layout)
+        plane = np.arange(math.prod(spatial), dtype=np.float32).reshape(spatial)
         spikes = []
-        for cell in range(min(h * w, 256)):
+        for cell in range(min(plane.size, 256)):
             spike = plane - 100
             spike.flat[cell] = 1000
             spikes.append(spike)
         for p in [plane, plane - 100, -plane, 100 - plane, *spikes]:
-            nchw = np.broadcast_to(p, to_layout(np.zeros(full), layout, "NCHW").shape)
-            xa = np.ascontiguousarray(to_layout(nchw, "NCHW", layout))
-            xb = np.ascontiguousarray(to_layout(nchw, "NCHW", b.spec["layout"]))
+            nchw = np.broadcast_to(p, to_layout(np.zeros(full), layout, first).shape)
+            xa = np.ascontiguousarray(to_layout(nchw, first, layout))
+            xb = np.ascontiguousarray(to_layout(nchw, first, b.spec["layout"]))
             try:
                 ya = evaluate(a, xa)
                 yb = to_layout(evaluate(b, xb), b.spec["layout"], layout)
@@ -244,7 +272,7 @@ def _witness(a: NativeCall, b: NativeCall, sizes, shape=None) -> np.ndarray | No
 def _axis_reads(native: NativeCall, geom, axis: int) -> tuple:
     """Per output window along one axis: the input cells it reads, how many taps it has in the
     padding (before the ceil overhang), and how many the avg divides by."""
-    g = (geom.rows, geom.cols)[axis]
+    g = geom.axes[axis]
     if isinstance(geom, AdaptiveGeometry):  # each bin's cells, no padding, its length
         return tuple((tuple(range(int(s), int(e))), 0, int(e - s))
                      for s, e in zip(g.starts, g.ends))
@@ -265,8 +293,9 @@ def reads(native: NativeCall, hw) -> tuple:
     geom = _geometry(native, hw)
     spec = native.spec
     mode = spec["mode"]
-    rows, cols = _axis_reads(native, geom, 0), _axis_reads(native, geom, 1)
-    extra = (0, 0)
+    along = [_axis_reads(native, geom, axis) for axis in range(len(hw))]
+    every = [w for axis in along for w in axis]
+    extra = (0,) * len(hw)
     if native.keeps_padding_windows and spec["ceil_mode"]:
         extra = tuple(g.ceil_keep_out() - g.out for g in geom.axes)
     # a kept window of padding only (measured: the cross-check test): MXNet's avg, and any
@@ -275,8 +304,8 @@ def reads(native: NativeCall, hw) -> tuple:
     kept = None if not any(extra) else (
         "zero" if mode == "avg" and (spec["count_include_pad"] or native.kept_average == "zero")
         else "lowest" if mode == "max" else native.kept_average or native.framework)
-    single = all(len(c) == 1 for c, _, _ in rows + cols)
-    pads_touched = any(p for _, p, _ in rows + cols)
+    single = all(len(c) == 1 for c, _, _ in every)
+    pads_touched = any(p for _, p, _ in every)
     if mode in ("max", "min"):
         finite = native.pad_value is not None and np.isfinite(native.pad_value)
         constant = native.pad_value if finite and pads_touched else None
@@ -284,20 +313,28 @@ def reads(native: NativeCall, hw) -> tuple:
     else:
         constant = native.pad_value if native.pad_value not in (None, 0) and pads_touched \
             else None
-        divisor = np.outer([d for _, _, d in rows], [d for _, _, d in cols])
+        divisor = functools.reduce(np.multiply.outer, [np.array([d for _, _, d in axis])
+                                                       for axis in along])
     if single and constant is None and mode != "lp" and (divisor is None or (divisor == 1).all()):
         mode, divisor = "one cell", None  # the max, min or mean of one cell is that cell
     return (mode, spec.get("p") if mode == "lp" else None, extra, kept,
-            tuple(c for c, _, _ in rows), tuple(c for c, _, _ in cols),
+            tuple(tuple(c for c, _, _ in axis) for axis in along),
             None if divisor is None else divisor.tobytes(),
-            None if constant is None else (constant, tuple(p for _, p, _ in rows),
-                                           tuple(p for _, p, _ in cols)))
+            None if constant is None else (constant, tuple(tuple(p for _, p, _ in axis)
+                                                           for axis in along)))
+
+
+def _first_window_cells(native: NativeCall, spatial) -> int:
+    """How many input cells the call's first output window reads at these sizes."""
+    geom = _geometry(native, spatial)
+    return math.prod(len(_axis_reads(native, geom, axis)[0][0]) for axis in range(len(spatial)))
 
 
 def _first_difference(a: NativeCall, b: NativeCall, hw) -> str:
     """The first output window whose cells or divisor differ, said in words."""
     ga, gb = _geometry(a, hw), _geometry(b, hw)
-    for axis, name in ((0, "row"), (1, "column")):
+    for axis, letter in enumerate(spatial_names(a.spec["layout"])):
+        name = AXIS_WORDS[letter][:-1]  # row, column, plane
         ra, rb = _axis_reads(a, ga, axis), _axis_reads(b, gb, axis)
         if len(ra) != len(rb):
             return f"{len(ra)} vs {len(rb)} windows along the {name}s"
@@ -313,8 +350,15 @@ def explain_calls(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None,
                   verify: bool = True, pool=None) -> Explanation:
     """Are two native calls equivalent?  Each cause, classified, and the smallest input that
     shows the difference (run in both frameworks when ``verify``).  ``shape``: the input shape
-    (in A's layout) to judge; by default every H, W from 1 to 9."""
+    (in A's layout) to judge; by default every size from 1 to 9 on each spatial axis (1 to 6
+    in 3-D: ``SIZES_PER_RANK``).  Both calls pool as many axes (1-D, 2-D or 3-D)."""
     a, b = parse(frm_a, call_a), parse(frm_b, call_b)
+    ra, rb = rank(a.spec["layout"]), rank(b.spec["layout"])
+    if ra != rb:
+        raise PoolingError(f"call: A ({a.framework} {a.function}) pools {ra} spatial "
+                           f"axis{'es' if ra > 1 else ''}, B ({b.framework} {b.function}) "
+                           f"{rb}: no input both take; allowed: two calls of the same rank "
+                           f"(1-D, 2-D or 3-D)")
     found = []
     if a.spec["layout"] != b.spec["layout"]:
         found.append(Cause("layout", f"{a.framework} takes {a.spec['layout']}, {b.framework} "
@@ -322,21 +366,23 @@ def explain_calls(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None,
     witness_shape = None
     if shape is not None:
         dims = tuple(int(v) for v in shape)
-        sizes_ = [dims[-3:-1] if a.spec["layout"] == "NHWC" and len(dims) > 2 else dims[-2:]]
-        _check_witness_fits(shape, *sizes_[0])
+        sizes_ = [sizes.spatial_of(dims, a.spec["layout"])]
+        _check_witness_fits(shape, sizes_[0])
         witness_shape = dims
     else:
-        sizes_ = [(h, w) for h in range(1, 10) for w in range(1, 10)]
+        sizes_ = list(itertools.product(range(1, SIZES_PER_RANK[ra] + 1), repeat=ra))
     valid = [hw for hw in sizes_ if _geometry(a, hw) and _geometry(b, hw)]
     if not valid:
         raise PoolingError(f"shape: got {shape}; allowed: an input both calls can pool")
     bites = [hw for hw in valid if reads(a, hw) != reads(b, hw)]
     if _dropped(a) != _dropped(b):
         keeper, dropper = (b, a) if _dropped(a) else (a, b)
-        kept = ("1, 1" if "output_size" not in keeper.spec else ", ".join(
-            "H" if o is None else str(o) for o in keeper.spec["output_size"]).replace(
-                "H, H", "H, W"))
-        found.append(Cause("keepdims", f"{keeper.framework} keeps H and W ({kept}), "
+        names = spatial_names(keeper.spec["layout"])
+        kept = ", ".join("1" if "output_size" not in keeper.spec else
+                         name if o is None else str(o)
+                         for name, o in zip(names, keeper.spec.get("output_size", names)))
+        found.append(Cause("keepdims", f"{keeper.framework} keeps "
+                                       f"{spatial_list(keeper.spec['layout'])} ({kept}), "
                                        f"{dropper.framework} drops them: (N, C, {kept}) vs "
                                        f"(N, C)" + ("" if bites else ", the same numbers")))
     for hw in bites:
@@ -344,18 +390,19 @@ def explain_calls(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None,
         if a.spec["mode"] != b.spec["mode"]:
             here.append(Cause("mode", f"{a.spec['mode']} vs {b.spec['mode']}"))
         if a.op.has_window and b.op.has_window:
-            if _pairs(a.spec["pool_size"]) != _pairs(b.spec["pool_size"]):
+            if _per_axis(a.spec["pool_size"], ra) != _per_axis(b.spec["pool_size"], ra):
                 here.append(Cause("window", f"{a.spec['pool_size']} vs {b.spec['pool_size']}"))
             here += _causes_for(a, b, hw)
         if not [c for c in here if c.kind != "layout"]:
-            here.append(Cause("cells read", f"for {hw[0]}x{hw[1]}: {_first_difference(a, b, hw)}"))
+            here.append(Cause("cells read", f"for {_label(hw)}: {_first_difference(a, b, hw)}"))
         for cause in here:
             cause.sizes.append(hw)
             found.append(cause)
     if a.spec["mode"] in ("max", "min") and nan_policy(a) != nan_policy(b):
         found.append(Cause("NaN policy", f"{a.framework} {a.function} {nan_policy(a)}; "
                                          f"{b.framework} {b.function} {nan_policy(b)}"))
-    result = Explanation(a, b, _merge(found, len(valid)), tried=valid, bites=bites)
+    result = Explanation(a, b, _merge(found, len(valid), a.spec["layout"]), tried=valid,
+                         bites=bites)
     result.witness = _witness(a, b, bites, witness_shape)
     if result.witness is None and any(c.kind == "NaN policy" for c in result.causes):
         result.witness = _nan_witness(a, b, verify, (pool or default_pool()) if verify else None,
@@ -386,24 +433,21 @@ def _gradient_ties(result: Explanation, valid: list, shape, verify: bool, pool) 
         return
     layout = a.spec["layout"]
 
-    def wide(hw):  # the first window reads more than one cell
-        geom = _geometry(a, hw)
-        return len(_axis_reads(a, geom, 0)[0][0]) * len(_axis_reads(a, geom, 1)[0][0]) > 1
-
-    hw = next((hw for hw in sorted(valid, key=lambda s: (s[0] * s[1], s)) if wide(hw)), None)
+    hw = next((hw for hw in sorted(valid, key=lambda s: (math.prod(s), s))
+               if _first_window_cells(a, hw) > 1), None)
     if hw is None:
         return
-    full = shape if shape is not None else to_layout(np.zeros((1, 1, *hw)), "NCHW",
-                                                        layout).shape
+    full = shape if shape is not None else full_shape(hw, layout)
     x = np.full(full, 5, np.float32)
     xb = np.ascontiguousarray(to_layout(x, layout, b.spec["layout"]))
     pool = pool or default_pool()
     try:
         ya, yb = run_native(a, x, pool), run_native(b, xb, pool)
         up = np.arange(1, ya.size + 1, dtype=np.float32).reshape(ya.shape)
-        nchw = (to_layout(up, layout, "NCHW") if up.ndim == 4
-                else up.reshape(up.shape + (1, 1)))
-        up_b = np.ascontiguousarray(to_layout(nchw, "NCHW", b.spec["layout"])).reshape(
+        first = _channels_first(layout)
+        nchw = (to_layout(up, layout, first) if up.ndim == len(layout)
+                else up.reshape(up.shape + (1,) * rank(layout)))
+        up_b = np.ascontiguousarray(to_layout(nchw, first, b.spec["layout"])).reshape(
             yb.shape)
         ga = run_native_grad(a, x, up, pool)[1]
         gb = to_layout(run_native_grad(b, xb, up_b, pool)[1], b.spec["layout"], layout)
@@ -424,19 +468,20 @@ def _gradient_ties(result: Explanation, valid: list, shape, verify: bool, pool) 
                                                     f"gradient to different cells (below)"))
 
 
-#: bytes per cell of an (H, W) plane that the witness search makes: the input and its shift by
-#: -100 in float32, and each call's neutral evaluation of them
+#: bytes per cell of a spatial block that the witness search makes: the input and its shift
+#: by -100 in float32, and each call's neutral evaluation of them
 WITNESS_BYTES_PER_CELL = 16
 
 
-def _check_witness_fits(shape, h: int, w: int) -> None:
-    """Refuse a ``shape`` whose (H, W) witness inputs would not fit in memory (before any is
-    made): one line with the bytes they would take."""
+def _check_witness_fits(shape, spatial: tuple) -> None:
+    """Refuse a ``shape`` whose witness inputs (one cell per spatial position) would not fit in
+    memory (before any is made): one line with the bytes they would take."""
     from ..spec import format_bytes, memory_limit
 
-    need, limit = h * w * WITNESS_BYTES_PER_CELL, memory_limit()
+    need, limit = math.prod(spatial) * WITNESS_BYTES_PER_CELL, memory_limit()
     if need > limit:
-        raise PoolingError(f"shape: got {tuple(shape)}; the {h} x {w} inputs that show a "
+        raise PoolingError(f"shape: got {tuple(shape)}; the {' x '.join(map(str, spatial))} "
+                           f"inputs that show a "
                            f"difference would need {format_bytes(need)}, more than this "
                            f"machine's memory ({format_bytes(limit)}); allowed: a shape whose "
                            f"input fits in memory")
@@ -447,21 +492,23 @@ def _nan_witness(a: NativeCall, b: NativeCall, verify: bool, pool,
     """The smallest input with a NaN on which the two frameworks' outputs differ (run in both
     when ``verify``; else the smallest whose first window has other cells beside the NaN).
     A framework that could not run goes into ``unrun`` (framework: why), and no witness."""
-    sizes = sorted(sizes or [(n, n) for n in range(1, 10)], key=lambda hw: (hw[0] * hw[1], hw))
-    for h, w in sizes:
-        for row, col in ((0, 0), (h - 1, w - 1)):
-            x = np.arange(h * w, dtype=np.float32).reshape(1, 1, h, w)
-            x[0, 0, row, col] = np.nan
-            xa = to_layout(x, "NCHW", a.spec["layout"])
-            geom = _geometry(a, (h, w))
-            if geom is None:
+    first = _channels_first(a.spec["layout"])
+    spatial_rank = rank(a.spec["layout"])
+    sizes = sorted(sizes or [(n,) * spatial_rank for n in range(1, 10)],
+                   key=lambda s: (math.prod(s), s))
+    for spatial in sizes:
+        for cell in (0, -1):  # the first cell, then the last
+            x = np.arange(math.prod(spatial), dtype=np.float32).reshape(1, 1, *spatial)
+            x.flat[cell] = np.nan
+            xa = to_layout(x, first, a.spec["layout"])
+            if _geometry(a, spatial) is None:
                 continue
             if not verify:
-                if len(_axis_reads(a, geom, 0)[0][0]) * len(_axis_reads(a, geom, 1)[0][0]) > 1:
+                if _first_window_cells(a, spatial) > 1:
                     return xa
                 continue
             outputs = []
-            for native, xin in ((a, xa), (b, to_layout(x, "NCHW", b.spec["layout"]))):
+            for native, xin in ((a, xa), (b, to_layout(x, first, b.spec["layout"]))):
                 try:
                     outputs.append(run_native(native, xin, pool))
                 except (WorkerFailure, PoolingError) as exc:
@@ -491,6 +538,10 @@ def _run_witness(result: Explanation, verify: bool, pool) -> None:
 
 
 def _squeeze(y: np.ndarray, native: NativeCall) -> np.ndarray:
-    """The first (H, W) plane, for display."""
-    y = to_layout(y, native.spec["layout"], "NCHW") if y.ndim == 4 else y
-    return y[(0,) * (y.ndim - 2)]  # indexed, not reshaped: an empty output has no -1 to infer
+    """The first plane (a 1-D call's first row; a 3-D call's first (H, W) plane), for
+    display."""
+    layout = native.spec["layout"]
+    if y.ndim == len(layout):
+        y = to_layout(y, layout, _channels_first(layout))
+        return y[(0,) * (y.ndim - min(2, rank(layout)))]  # indexed: an empty output has no -1
+    return y[(0,) * (y.ndim - 2)]

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..compare import judge
 from ..errors import PoolingError
-from ..reference import pool2d
+from ..layout import spatial_axes
 from ..runtime.client import WorkerFailure, default_pool
 from ..spec import make_spec, resolve
 from .parse import NativeCall
@@ -83,20 +83,19 @@ def evaluate(native: NativeCall, x: np.ndarray) -> np.ndarray:
         return native.op.compute(x, **kwargs)
     if native.pad_value is not None and (kwargs["mode"] in ("max", "min")
                                          or native.pad_value != 0):
-        (top, bottom), (left, right) = native.recipe_pads
-        h_axis = x.ndim - 3 if kwargs["layout"] == "NHWC" else x.ndim - 2
         widths = [(0, 0)] * x.ndim
-        widths[h_axis], widths[h_axis + 1] = (top, bottom), (left, right)
+        for axis, pads in zip(spatial_axes(x.ndim, kwargs["layout"]), native.recipe_pads):
+            widths[axis] = pads
         x = np.pad(x, widths, constant_values=native.pad_value)
         kwargs["padding"] = 0
-    out = pool2d(x, **kwargs)
+    out = native.op.compute(x, **kwargs)
     if native.keeps_padding_windows and kwargs["ceil_mode"]:
         geom = resolve(make_spec(**kwargs), x.shape)
         extra = [g.ceil_keep_out() - g.out for g in geom.axes]
         if any(extra):
-            h_axis = x.ndim - 3 if kwargs["layout"] == "NHWC" else x.ndim - 2
             widths = [(0, 0)] * out.ndim
-            widths[h_axis], widths[h_axis + 1] = (0, extra[0]), (0, extra[1])
+            for axis, n in zip(spatial_axes(out.ndim, kwargs["layout"]), extra):
+                widths[axis] = (0, n)
             out = np.pad(out.astype(np.float64), widths, constant_values=np.nan)
     return out
 
@@ -111,14 +110,14 @@ def shape_only(shape) -> np.ndarray:
 
 
 def random_input(shape, layout: str, seed: int = 0) -> np.ndarray:
-    """Values in [-10, 10), rounded to quarters (sums stay exact), with the top-left quadrant
-    all negative: windows at the border where padding would win a max if it were not -inf."""
+    """Values in [-10, 10), rounded to quarters (sums stay exact), with the first corner (the
+    first half of every spatial axis: the top-left quadrant in 2-D) all negative: windows at
+    the border where padding would win a max if it were not -inf."""
     rng = np.random.default_rng(seed)
     x = np.round(rng.uniform(-10, 10, size=shape) * 4) / 4
-    h_axis = len(shape) - 3 if layout == "NHWC" and len(shape) > 2 else len(shape) - 2
     corner = [slice(None)] * len(shape)
-    corner[h_axis] = slice(0, -(-shape[h_axis] // 2))
-    corner[h_axis + 1] = slice(0, -(-shape[h_axis + 1] // 2))
+    for axis in spatial_axes(len(shape), layout):
+        corner[axis] = slice(0, -(-shape[axis] // 2))
     x[tuple(corner)] = -np.abs(x[tuple(corner)]) - 0.25
     return x.astype(np.float32)
 

@@ -13,8 +13,10 @@ explicit pad before a max pool with a constant that is not the reduction's ident
 ``divisor_override``, ``return_indices`` / ``return_mask``, other padding ops.  A backend
 without a dialect is a porting target only (``registry.targets_only``).
 
-Adaptive and global calls are read into ``px.adaptive_pool2d`` / ``px.global_pool2d``'s
-keywords (``NativeCall.op``); an adaptive pooling to 1 x 1 is read as the global pooling it is.
+1-D, 2-D and 3-D pooling alike: the call's rank is its dialect's to read (its name, or its
+window's length), and its layout says it (``"NCW"``, ``"NDHWC"``).  Adaptive and global calls
+are read into ``px.adaptive_pool`` / ``px.global_pool``'s keywords (``NativeCall.op``); an
+adaptive pooling to 1 on every axis is read as the global pooling it is.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from .. import registry
 from ..dialect import (NativeCall, Reader, dotted, full_name as _full_name, pair, read_imports,
                        takes_input)
 from ..errors import PoolingError
+from ..layout import spatial_axes, spatial_list
 
 __all__ = ["NativeCall", "parse", "read_call", "read_imports", "full_name", "identify",
            "understood", "nan_policy", "tie_policy", "spellings", "other_pooling",
@@ -343,22 +346,23 @@ def _pad_recipe(native: NativeCall, call: ast.Call, reader: Reader) -> None:
     mode = reader.literal(given["mode"]) if "mode" in given else "CONSTANT"
     value = reader.literal(given["constant_values"]) if "constant_values" in given else 0
     layout = native.spec.get("layout", "NHWC")
+    ndim = len(layout)
     if str(mode).upper() != "CONSTANT" or not isinstance(value, (int, float)) or not (
-            isinstance(paddings, (list, tuple)) and len(paddings) == 4):
+            isinstance(paddings, (list, tuple)) and len(paddings) == ndim):
         raise PoolingError(f"call: {pad}(mode={mode!r}) with {paddings}; allowed: constant "
-                           f"padding of a 4-D {layout} array, each axis a (before, after) pair "
-                           f"(other modes have no neutral spec)")
-    if native.spec["padding"] not in ("valid", ((0, 0), (0, 0))):
+                           f"padding of a {ndim}-D {layout} array, each axis a (before, after) "
+                           f"pair (other modes have no neutral spec)")
+    if native.spec["padding"] not in ("valid", ((0, 0),) * (ndim - 2)):
         raise PoolingError(f"call: {pad} followed by a padded pooling; allowed: 'valid' after "
                            f"it")
-    hw = (1, 2) if layout == "NHWC" else (2, 3)
-    if any(tuple(paddings[i]) != (0, 0) for i in range(4) if i not in hw):
+    spatial = spatial_axes(ndim, layout)
+    if any(tuple(paddings[i]) != (0, 0) for i in range(ndim) if i not in spatial):
         raise PoolingError(f"call: {pad} pads the batch or channel axis ({paddings}); allowed: "
-                           f"padding of H and W only ({layout})")
-    rows, cols = tuple(pair(tuple(paddings[hw[0]]))), tuple(pair(tuple(paddings[hw[1]])))
-    native.recipe_pads = (rows, cols)
+                           f"padding of {spatial_list(layout)} only ({layout})")
+    pads = tuple(tuple(pair(tuple(paddings[i]))) for i in spatial)
+    native.recipe_pads = pads
     native.pad_value = float(value)
-    native.spec["padding"] = (rows, cols)
+    native.spec["padding"] = pads
     identity = {"max": float("-inf"), "min": float("inf")}
     if native.spec["mode"] == "avg":
         native.spec["count_include_pad"] = True  # zeros in the sum, counted in the divisor

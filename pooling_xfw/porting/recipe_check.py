@@ -107,6 +107,10 @@ def explain_recipe(call_a: str, frm_a: str, name: str, shape=None, verify: bool 
         raise PoolingError(f"call: got {call_a!r} for recipe {name!r}; allowed: an adaptive or "
                            f"global max/avg call (the recipes port adaptive pooling)")
     layout = a.spec["layout"]
+    if len(layout) != 4:
+        raise PoolingError(f"call: got {call_a!r} for recipe {name!r}, a {len(layout) - 2}-D "
+                           f"pooling; allowed: a 2-D adaptive or global call (the recipes are "
+                           f"2-D code)")
     output = a.spec.get("output_size", (1, 1))  # a global call: one cell per plane
     if None in output:
         raise PoolingError(f"call: got output_size {a.spec['output_size']}; allowed: ints for "
@@ -118,7 +122,7 @@ def explain_recipe(call_a: str, frm_a: str, name: str, shape=None, verify: bool 
     result = RecipeExplanation(a, r, output, holds, len(grid))
     if shape is not None:
         base = tuple(int(v) for v in shape)
-        hw0 = sizes.hw_of(base, layout)
+        hw0 = sizes.spatial_of(base, layout)
     else:
         base, hw0 = ((1, 2, 1, 1) if layout == "NCHW" else (1, 1, 1, 2)), None
     tries = [hw0] if hw0 else _recipe_witnesses(grid, holds, output)
@@ -129,7 +133,7 @@ def explain_recipe(call_a: str, frm_a: str, name: str, shape=None, verify: bool 
         return result
     pool = pool or default_pool()
     for hw in tries:
-        x_shape = sizes.with_hw(base, layout, hw)
+        x_shape = sizes.with_spatial(base, layout, hw)
         x = random_input(x_shape, layout)
         label = f"{hw[0]}x{hw[1]}"
         try:

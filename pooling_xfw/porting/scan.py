@@ -7,12 +7,14 @@ next; ``F.Pooling`` with no import is Gluon's ``hybrid_forward`` F), read into t
 like ``translate`` reads it (arguments must be literals: a variable is reported as one, not
 guessed), and translated to each target with ``translate``: per target the verdict and the
 code; adaptive and global calls too (``translate`` reads them), a ``partial`` of a pooling
-function as that pooling, and JAX's window sum divided as the average it is.  Calls of the frameworks'
-other poolings (unpooling, fractional, 1-D/3-D) are listed as not understood, with why.
+function as that pooling, and JAX's window sum divided as the average it is; 1-D, 2-D and 3-D
+pooling alike.  Calls of the frameworks' other poolings (unpooling, fractional, argmax) are
+listed as not understood, with why.
 
-The verdicts are judged for one input shape (``shape``, N, C, H, W; an NHWC call gets the same
-input as N, H, W, C): the code is rendered for it and, with ``verify``, run on it in every
-framework against the source call as written.
+The verdicts are judged for one input shape (``shape``, N, C, H, W; ``input_shape`` gives a
+call of another layout the same sizes: N, H, W, C for NHWC, N, C, W for a 1-D call and
+N, C, D, H, W with D = min(H, 16), a video clip's frames, for a 3-D call): the code is rendered
+for it and, with ``verify``, run on it in every framework against the source call as written.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import tokenize
 
 from ..errors import PoolingError
 from ..files import NotRegular, open_regular
+from ..layout import channels_last
 from .. import registry
 from .parse import (full_name, not_a_function, other_pooling, read_call, read_imports, spellings,
                     written)
@@ -150,7 +153,9 @@ class Scan:
                "shape" if self.verified else "not run (--verify runs them)")
         targets = ", ".join(self.to) or "every framework but the call's own"
         return (f"pooling-xfw scan {self.root}: targets {targets}; judged for input "
-                f"{','.join(map(str, self.shape))} (N,C,H,W; N,H,W,C for an NHWC call); {how}")
+                f"{','.join(map(str, self.shape))} (N,C,H,W; N,H,W,C for an NHWC call; N,C,W "
+                f"for a 1-D call, N,C,D,H,W with D = min(H, {CLIP_FRAMES}) for a 3-D call); "
+                f"{how}")
 
     def to_text(self) -> str:
         lines = [self.header(), ""]
@@ -314,7 +319,7 @@ def _other_why(full: str) -> str:
     for key, why in _OTHER_WHY.items():
         if key in name:
             return why
-    return "1-D or 3-D pooling: translate reads 2-D pooling"
+    return "a pooling translate does not read"
 
 
 def bound_names(tree: ast.AST) -> dict[str, set[str]]:
@@ -445,9 +450,17 @@ def _translation_text(entry: Entry) -> str:
     return "\n".join(lines + [ast.unparse(node)])
 
 
-def _input_shape(shape: tuple, layout: str) -> tuple:
+#: the depth a 3-D call is judged at: at most 16 frames, C3D's and R(2+1)D's clip length
+CLIP_FRAMES = 16
+
+
+def input_shape(shape: tuple, layout: str) -> tuple:
+    """The input a call of ``layout`` is judged on, from the scan's ``shape`` (N, C, H, W):
+    the same sizes in the call's order; a 1-D call's axis is W, a 3-D call's depth is
+    ``min(H, CLIP_FRAMES)``."""
     n, c, h, w = shape
-    return (n, h, w, c) if layout == "NHWC" else shape
+    spatial = {1: (w,), 2: (h, w), 3: (min(h, CLIP_FRAMES), h, w)}[len(layout) - 2]
+    return (n, *spatial, c) if channels_last(layout) else (n, c, *spatial)
 
 
 def scan(path: str, to=None, shape=DEFAULT_SHAPE, verify: bool = False, pool=None) -> Scan:
@@ -488,7 +501,7 @@ def _translate_entry(entry: Entry, names, shape, verify, pool, parse, translate)
     targets = names or [n for n in registry.defaults() if n != entry.framework]
     try:
         native = parse(entry.framework, text, shape=shape)
-        x_shape = _input_shape(shape, native.spec["layout"])
+        x_shape = input_shape(shape, native.spec["layout"])
         native = parse(entry.framework, text, shape=x_shape)
         entry.spec, entry.notes = native.spec, native.notes
         result = translate(text, entry.framework, x_shape, to=targets, verify=verify, pool=pool)

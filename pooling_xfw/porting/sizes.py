@@ -3,7 +3,8 @@
 An adapter's plan for one input size is verified code for that size (the adapters' tests).  The
 code printed for ``--shape`` therefore holds for every other size whose plan renders the same
 code (its comments aside): that is sufficient, and it is what this module computes, one axis
-at a time (the window, stride and pads of H never depend on W), over sizes 1..``limit``, and
+at a time (the window, stride and pads of one axis never depend on another), over sizes
+1..``limit``, and
 describes as a condition the printed code checks at run time.  The plans' size-dependent
 parts (SAME pads, ceil overhang, a dropped last window) repeat with the stride, so a condition
 ``H >= a and H % m in (...)`` found on the sampled range holds beyond it.
@@ -14,9 +15,7 @@ import dataclasses
 import math
 
 from ..errors import PoolingError
-from ..spec import spatial_axes
-
-AXES = ("H", "W")
+from ..layout import spatial_axes, spatial_names
 
 
 def code_lines(code: str) -> tuple[str, ...]:
@@ -24,17 +23,27 @@ def code_lines(code: str) -> tuple[str, ...]:
     return tuple(line for line in code.splitlines() if not line.lstrip().startswith("#"))
 
 
-def with_hw(shape: tuple, layout: str, hw: tuple[int, int]) -> tuple:
-    """``shape`` with its (H, W) replaced by ``hw``."""
+def with_spatial(shape: tuple, layout: str, spatial: tuple[int, ...]) -> tuple:
+    """``shape`` with its spatial sizes ((W,), (H, W) or (D, H, W)) replaced by ``spatial``."""
     shape = list(shape)
-    h_axis, w_axis = spatial_axes(len(shape), layout)
-    shape[h_axis], shape[w_axis] = hw
+    for axis, n in zip(spatial_axes(len(shape), layout), spatial):
+        shape[axis] = n
     return tuple(shape)
 
 
-def hw_of(shape: tuple, layout: str) -> tuple[int, int]:
-    h_axis, w_axis = spatial_axes(len(shape), layout)
-    return int(shape[h_axis]), int(shape[w_axis])
+def spatial_of(shape: tuple, layout: str) -> tuple[int, ...]:
+    """The spatial sizes of an input of ``shape`` in ``layout``."""
+    return tuple(int(shape[axis]) for axis in spatial_axes(len(shape), layout))
+
+
+def label(shape: tuple, layout: str) -> str:
+    """The spatial sizes as people write them: ``5x6`` (one number for 1-D pooling)."""
+    return "x".join(map(str, spatial_of(shape, layout)))
+
+
+def at(spatial: tuple[int, ...], index: int, n: int) -> tuple[int, ...]:
+    """``spatial`` with its axis ``index`` at ``n``."""
+    return spatial[:index] + (n,) + spatial[index + 1:]
 
 
 def resolve_op(op, kwargs: dict, shape: tuple):
@@ -129,15 +138,14 @@ def conditions(render, op, kwargs: dict, shape: tuple) -> list[AxisCondition]:
     """Per axis, where ``render(shape)`` (a target's code for an input of ``shape``, or a
     ``PoolingError``) gives the code it gives for ``shape`` itself."""
     layout = kwargs["layout"]
-    h, w = hw_of(shape, layout)
+    spatial = spatial_of(shape, layout)
     printed = code_lines(render(shape))
     periods = op.period(kwargs)
     found = []
-    for index, axis in enumerate(AXES):
+    for index, axis in enumerate(spatial_names(layout)):
         holds = {}
         for n in range(1, sample_limit(op, kwargs) + 1):
-            hw = (n, w) if index == 0 else (h, n)
-            other = with_hw(shape, layout, hw)
+            other = with_spatial(shape, layout, at(spatial, index, n))
             if not defined(op, kwargs, other):
                 continue
             try:
@@ -154,12 +162,13 @@ def precondition(conds: list[AxisCondition], layout: str) -> list[str]:
     narrow = [c for c in conds if not c.everywhere]
     if not narrow:
         return []
-    h_axis, w_axis = spatial_axes(4, layout)
+    names = spatial_names(layout)
+    axes = spatial_axes(len(layout), layout)
     test = " and ".join(f"({c.expression()})" if " or " in c.expression() else c.expression()
                         for c in narrow)
     got = ", ".join(f"{c.axis}={{{c.axis}}}" for c in narrow)
     return [f"# holds for input sizes with {test}; translate again with --shape for others",
-            f"H, W = x.shape[{h_axis}], x.shape[{w_axis}]",
+            f"{', '.join(names)} = {', '.join(f'x.shape[{a}]' for a in axes)}",
             f"if not ({test}):",
             f"    raise ValueError(f\"this translation holds for {test} only; got {got}\")"]
 
@@ -180,40 +189,44 @@ def insert_precondition(code: str, lines: list[str]) -> str:
     return "\n".join(rows[:first] + lines + rows[first:])
 
 
-def smallest_defined(op, kwargs: dict, shape: tuple) -> tuple[int, int]:
-    """Per axis, the smallest size the neutral spec pools (the other axis at its size in
+def smallest_defined(op, kwargs: dict, shape: tuple) -> tuple[int, ...]:
+    """Per axis, the smallest size the neutral spec pools (the other axes at their sizes in
     ``shape``): below it a window reads only padding or reaches past the padded input."""
     layout = kwargs["layout"]
-    h, w = hw_of(shape, layout)
+    spatial = spatial_of(shape, layout)
     found = []
-    for index in range(2):
+    for index in range(len(spatial)):
         n = 1
-        while not defined(op, kwargs, with_hw(shape, layout, (n, w) if index == 0 else (h, n))):
+        while not defined(op, kwargs, with_spatial(shape, layout, at(spatial, index, n))):
             n += 1
             if n > sample_limit(op, kwargs):
                 break
         found.append(n)
-    return found[0], found[1]
+    return tuple(found)
 
 
 def undefined_shapes(op, kwargs: dict, shape: tuple) -> list[tuple]:
-    """``shape`` with (H, W) at sizes the neutral spec does not pool, below the smallest it
-    does (1x1 and the largest square below that): where a framework may still return a result
-    (an empty output, a window reaching past the input) and a translation may not."""
+    """``shape`` with every spatial axis at a size the neutral spec does not pool, below the
+    smallest it does (1 and the largest size below that, on every axis at once): where a
+    framework may still return a result (an empty output, a window reaching past the input)
+    and a translation may not."""
     small = min(smallest_defined(op, kwargs, shape))
     layout = kwargs["layout"]
-    return [with_hw(shape, layout, (n, n)) for n in sorted({1, small - 1}) if 1 <= n < small
-            and not defined(op, kwargs, with_hw(shape, layout, (n, n)))]
+    spatial = len(spatial_of(shape, layout))
+    return [with_spatial(shape, layout, (n,) * spatial) for n in sorted({1, small - 1})
+            if 1 <= n < small
+            and not defined(op, kwargs, with_spatial(shape, layout, (n,) * spatial))]
 
 
 def verification_shapes(op, kwargs: dict, shape: tuple) -> list[tuple]:
-    """``shape``, and the same with (H, W) at 5, 6, 7, 8 and a small size
+    """``shape``, and the same with every spatial axis at 5, 6, 7, 8 and at a small size
     (``Operation.small_size``), where the spec pools them."""
     layout = kwargs["layout"]
     small = op.small_size(kwargs)
+    spatial = len(spatial_of(shape, layout))
     found = [tuple(shape)]
-    for hw in [(n, n) for n in (5, 6, 7, 8)] + [small]:
-        other = with_hw(shape, layout, hw)
+    for sizes in [(n,) * spatial for n in (5, 6, 7, 8)] + [small]:
+        other = with_spatial(shape, layout, sizes)
         if other not in found and defined(op, kwargs, other) and math.prod(other) <= 1 << 20:
             found.append(other)
     return found

@@ -10,6 +10,7 @@ import numpy as np
 from .. import registry
 from ..compare import compare_many, input_scale, tolerance
 from ..errors import PoolingError, one_line
+from ..layout import spatial_axes, spatial_names
 from ..reference import work_dtype
 from ..runtime.client import WorkerFailure, default_pool
 from . import sizes
@@ -55,9 +56,10 @@ class Target:
         """The verdict's kind: native, emulated, size-dependent or impossible."""
         return self.verdict.split(":")[0]
 
-    def holds_for(self, hw) -> bool:
-        """Whether the printed code holds for an input of this (H, W) (the spec defining it)."""
-        return all(c.holds(n) for c, n in zip(self.conditions, hw))
+    def holds_for(self, spatial) -> bool:
+        """Whether the printed code holds for an input of these spatial sizes (the spec
+        defining it)."""
+        return all(c.holds(n) for c, n in zip(self.conditions, spatial))
 
 
 @dataclasses.dataclass
@@ -172,10 +174,9 @@ def _plan_of(adapter, op, x, kwargs: dict, constant: tuple | None = None):
 def _padded_case(native: NativeCall, x: np.ndarray, constant: tuple) -> dict:
     """The call as written, as one ``compare_many`` case: ``x`` padded with the constant,
     pooled without padding."""
-    (top, bottom), (left, right) = constant[0]
-    h_axis = x.ndim - 3 if native.spec["layout"] == "NHWC" else x.ndim - 2
     widths = [(0, 0)] * x.ndim
-    widths[h_axis], widths[h_axis + 1] = (top, bottom), (left, right)
+    for axis, pads in zip(spatial_axes(x.ndim, native.spec["layout"]), constant[0]):
+        widths[axis] = pads
     case = case_of(native, np.pad(x, widths, constant_values=constant[1]))
     case["padding"] = 0
     return case
@@ -239,8 +240,7 @@ def _verify(result: Translation, kwargs, pool, seed: int) -> None:
     for name in names:
         target = result.targets[name]
         for i, (shape, comparison, x) in enumerate(zip(shapes, comparisons, inputs)):
-            hw = sizes.hw_of(shape, layout)
-            if target.conditions and not target.holds_for(hw):
+            if target.conditions and not target.holds_for(sizes.spatial_of(shape, layout)):
                 target.checked[shape] = "refused"
                 continue
             r = comparison.results[name]
@@ -312,10 +312,10 @@ def _narrow_to_the_spec(result: Translation, target: Target, kwargs) -> None:
     layout = kwargs["layout"]
     smallest = sizes.smallest_defined(result.source.op, kwargs, result.shape)
     target.conditions = [c.at_least(n) for c, n in zip(
-        target.conditions or [sizes.AxisCondition(a, 1, 1, (0,), (), True) for a in sizes.AXES],
-        smallest)]
+        target.conditions or [sizes.AxisCondition(a, 1, 1, (0,), (), True)
+                              for a in spatial_names(layout)], smallest)]
     shape, what = next(iter(target.outside.items()))
-    hw = "x".join(map(str, sizes.hw_of(shape, layout)))
+    hw = sizes.label(shape, layout)
     why = (f"below, {result.source.framework}'s call returns a result the neutral spec does "
            f"not define, and this code {one_line(what, 160)} (input {hw})")
     target.verdict = f"size-dependent: valid for {sizes.summary(target.conditions)}; {why}"
@@ -384,7 +384,7 @@ def _verify_grad(result: Translation, kwargs: dict, pool, seed: int) -> None:
         x = tie_input(shape, seed + i)
         expected = _neutral_output(op, x, kwargs)
         up = upstream_gradient(expected.shape, seed + i)
-        hw = sizes.hw_of(shape, layout)
+        spatial = sizes.spatial_of(shape, layout)
         if evaluate(src, x).shape != expected.shape:
             for name in names:
                 result.targets[name].grad_checked[shape] = (
@@ -407,7 +407,7 @@ def _verify_grad(result: Translation, kwargs: dict, pool, seed: int) -> None:
         scale = float(np.abs(source_grad).max()) if source_grad.size else 0.0
         for name in names:
             target = result.targets[name]
-            if target.conditions and not target.holds_for(hw):
+            if target.conditions and not target.holds_for(spatial):
                 target.grad_checked[shape] = "refused"
                 continue
             try:
@@ -446,7 +446,7 @@ def _verify_grad(result: Translation, kwargs: dict, pool, seed: int) -> None:
 def _summarize(checked: dict, layout: str) -> str:
     """One line: agreement on how many sizes, which were refused, the first difference."""
     def hw(shape):
-        return "x".join(map(str, sizes.hw_of(shape, layout)))
+        return sizes.label(shape, layout)
 
     agree = [hw(s) for s, c in checked.items() if c.startswith("agrees")]
     refused = [hw(s) for s, c in checked.items() if c == "refused"]
