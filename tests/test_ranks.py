@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pooling_xfw as px
+from pooling_xfw import reference
 
 from . import brute
 
@@ -21,7 +22,7 @@ GRAD = {1: px.pool1d_grad, 2: px.pool2d_grad, 3: px.pool3d_grad}
 ADAPTIVE = {1: px.adaptive_pool1d, 2: px.adaptive_pool2d, 3: px.adaptive_pool3d}
 GLOBAL = {1: px.global_pool1d, 2: px.global_pool2d, 3: px.global_pool3d}
 #: spatial lengths drawn per rank: the brute force walks every window, so 3-D stays small
-LENGTHS = {1: (1, 12), 3: (2, 6)}
+LENGTHS = {1: (1, 12), 2: (1, 8), 3: (2, 6)}
 
 
 def _shape(draw, rank: int, layout: str) -> tuple[int, ...]:
@@ -99,6 +100,17 @@ def test_pool1d_matches_brute_force(problem):
 @given(problems(3))
 def test_pool3d_matches_brute_force(problem):
     check_pool(3, problem)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(rank=st.sampled_from([1, 2, 3]), data=st.data())
+def test_pooled_one_plane_at_a_time_the_numbers_are_the_same(monkeypatch, rank, data):
+    """The reference pools an input a few (N, C) planes at a time (``CHUNK_BYTES``, half the
+    core's L2 cache): with chunks of one plane, every problem still gives the brute force's
+    numbers and refusals, in either layout."""
+    monkeypatch.setattr(reference, "CHUNK_BYTES", 1)
+    check_pool(rank, data.draw(problems(rank)))
 
 
 def _check_grad(rank: int, problem, ties: str) -> None:
