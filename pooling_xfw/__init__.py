@@ -4,7 +4,7 @@ Paddle, JAX and ONNX Runtime, and says exactly why when it doesn't.
 Public API: ``pool1d``, ``pool2d``, ``pool3d`` and ``pool`` (the numpy reference; ``pool`` takes
 its rank from the layout), ``pool1d_grad``, ``pool2d_grad``, ``pool3d_grad`` and ``pool_grad`` (their gradients,
 ``pooling_xfw.gradient``), ``adaptive_pool1d/2d/3d`` and ``global_pool1d/2d/3d`` (adaptive and
-global pooling, ``pooling_xfw.adaptive``), ``compare`` and ``compare_many`` (every backend
+global pooling, ``pooling_xfw.adaptive``) and ``adaptive_pool1d_grad/2d_grad/3d_grad``, ``compare`` and ``compare_many`` (every backend
 against it, each in its own worker process), ``translate`` / ``explain`` (the porting
 assistant), ``PoolingError``, ``output_shape``, ``resolve_padding``, ``pool_cost``, ``cases``
 (the chapter's examples as data).
@@ -13,6 +13,7 @@ Importing this package imports numpy only, so every backend worker can import it
 from . import _checkout, cases
 from .adaptive import (adaptive_pool1d, adaptive_pool2d, adaptive_pool3d, global_pool1d,
                        global_pool2d, global_pool3d)
+from .adaptive_gradient import adaptive_pool1d_grad, adaptive_pool2d_grad, adaptive_pool3d_grad
 from .compare import BackendResult, Comparison, compare, compare_many
 from .cost import PoolCost, pool_cost
 from .errors import PoolingError
@@ -74,7 +75,8 @@ _checkout.map_adapters()
 
 __all__ = ["pool1d", "pool2d", "pool3d", "pool", "pool1d_grad", "pool2d_grad", "pool3d_grad",
            "pool_grad",
-           "adaptive_pool1d", "adaptive_pool2d", "adaptive_pool3d", "global_pool1d",
+           "adaptive_pool1d", "adaptive_pool2d", "adaptive_pool3d", "adaptive_pool1d_grad",
+           "adaptive_pool2d_grad", "adaptive_pool3d_grad", "global_pool1d",
            "global_pool2d", "global_pool3d", "compare",
            "compare_many", "translate", "explain", "Comparison", "BackendResult",
            "PoolingError", "output_shape", "resolve_padding", "pool_cost", "PoolCost", "cases",

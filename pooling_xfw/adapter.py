@@ -79,8 +79,9 @@ def run_grad(vocab: Vocabulary, op: Operation, X, grad_output=None, **kwargs
     Float inputs only, like ``px.pool2d_grad``."""
     the_plan, geom, x = plan_of(vocab, op, X, **kwargs)
     x = grad_input(x)
-    shape = output_shape_of(x.shape, geom)
-    up = upstream(grad_output, shape, x.dtype)
+    shape = op.output_shape(geom, x.shape)  # what the operation returns (axes dropped or not)
+    kept = output_shape_of(x.shape, geom)  # the plan's own output: its spatial axes kept
+    up = upstream(grad_output, shape, x.dtype).reshape(kept)
     if vocab.no_autograd:  # the forward alone, and why there is no backward
         raise GradientUnavailable(vocab.no_autograd, run_plan(vocab, the_plan, geom, x, shape),
                                   the_plan)

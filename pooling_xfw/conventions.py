@@ -194,6 +194,15 @@ PROBES = (
           grad=True),
     Probe("backward: 3-D max ties in one window (all 1, k2 s2)", "ones4@3d", 2,
           dict(stride=2, layout="NCDHW"), grad=True, causes=("ties in a window",)),
+    # the backward pass of adaptive and global pooling (px.adaptive_pool2d_grad)
+    Probe("backward: adaptive avg 7 -> 3 (bins share cells)", "neg7", None,
+          dict(op="adaptive", output_size=3, mode="avg"), grad=True),
+    Probe("backward: adaptive max ties (all 1, 6 -> 4)", "ones6", None,
+          dict(op="adaptive", output_size=4), grad=True, causes=("ties in a window",)),
+    Probe("backward: global max ties (all 1)", "ones4", None, dict(op="global"), grad=True,
+          causes=("ties in a window",)),
+    Probe("backward: global avg, spatial axes dropped (keepdims=False)", "neg6", None,
+          dict(op="global", mode="avg", keepdims=False), grad=True),
 )
 
 
@@ -420,7 +429,8 @@ LEGEND = (
     "slices or gathered taps where the framework's max pooling starts above the dtype's lowest, "
     "lp as a window sum of |x|^p, adaptive bins as one pooling per bin length and a gather).  "
     "backward: the gradient with respect to the input, each framework's autograd of that plan "
-    "against px.pool2d_grad (ties='first': each window's gradient to its first extreme in "
+    "against px.pool2d_grad or px.adaptive_pool2d_grad (ties='first': each window's gradient to "
+    "its first extreme in "
     "row-major order; upstream gradient ones).")
 
 

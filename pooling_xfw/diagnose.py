@@ -17,7 +17,6 @@ import numpy as np
 from . import registry
 from .backend import FLOAT64_BACKWARD_IN_FLOAT32
 from .errors import PoolingError
-from .gradient import grad_geometry
 from .judge import JUDGE_BLOCK, BackendResult, cells_agree, judge
 
 
@@ -60,7 +59,8 @@ def divisor_cause(result: BackendResult, job, tol) -> str:
     out (between the cells read and the reference's divisor; measured: ONNX Runtime 1.22's
     ``AveragePool`` with ``auto_pad`` SAME leaves the bottom padding out); else ''."""
     spec = job.spec
-    if not (spec.mode == "avg" and spec.count_include_pad and result.differing
+    if not (spec.mode == "avg" and getattr(spec, "count_include_pad", False)  # windows only
+            and result.differing
             and job.x.size <= JUDGE_BLOCK and np.issubdtype(result.output.dtype, np.floating)):
         return ""
     from .reference import pool2d
@@ -92,8 +92,8 @@ def grad_scale(job) -> np.ndarray:
         up = job.grad.grad_output
         x = job.x if job.spec.mode in ("max", "min") else np.abs(job.x)
         with np.errstate(invalid="ignore", over="ignore"):
-            scale = grad_geometry(x, job.geometry, None if up is None else np.abs(up),
-                                  job.grad.ties).astype(np.float64)
+            scale = job.op.gradient(x, job.geometry, None if up is None else np.abs(up),
+                                    job.grad.ties).astype(np.float64)
         scale[~np.isfinite(scale)] = 0.0
         job._grad_scale = scale
     return job._grad_scale
@@ -134,9 +134,7 @@ def _where_it_goes(grad: np.ndarray, ref: np.ndarray, cells: np.ndarray, nan_inp
 
 def _read_by(windows: np.ndarray, job) -> np.ndarray:
     """The input cells read by the output windows marked in ``windows`` (output-shaped)."""
-    from .gradient import _avg_grad
-
-    return _avg_grad(windows.astype(np.float64), job.geometry, job.x.shape) > 0
+    return job.op.cells_read(job.geometry, windows, job.x.shape)
 
 
 def _tied_extremes(job) -> np.ndarray:
@@ -144,8 +142,8 @@ def _tied_extremes(job) -> np.ndarray:
     extremes given the full gradient each, ``ties="all"``, against an even share,
     ``"split"``: they differ by at least 1/2 exactly there)."""
     with np.errstate(invalid="ignore", over="ignore"):
-        every = grad_geometry(job.x, job.geometry, None, "all").astype(np.float64)
-        shared = grad_geometry(job.x, job.geometry, None, "split").astype(np.float64)
+        every = job.op.gradient(job.x, job.geometry, None, "all").astype(np.float64)
+        shared = job.op.gradient(job.x, job.geometry, None, "split").astype(np.float64)
     return every - shared > 0.25
 
 
@@ -186,7 +184,7 @@ def grad_cause(result: BackendResult, grad: np.ndarray, job) -> str:
         for ties in ("split", "all", "first"):
             if ties == job.grad.ties:
                 continue
-            alt = grad_geometry(job.x, job.geometry, job.grad.grad_output, ties)
+            alt = job.op.gradient(job.x, job.geometry, job.grad.grad_output, ties)
             if np.allclose(grad, alt, rtol=job.grad_tol[0], atol=job.grad_tol[1],
                            equal_nan=True):
                 return (f"ties in a window: {result.backend}'s gradient matches ties="
@@ -213,7 +211,8 @@ def grad_cause(result: BackendResult, grad: np.ndarray, job) -> str:
             return (f"ties in a window: {result.backend}'s gradient is shared unevenly among "
                     f"a window's tied extremes (an elementwise maximum of equal values shares it "
                     f"between them), the reference uses ties='first'{why}")
-    if mode == "avg" and job.spec.count_include_pad and job.geometry.has_overhang():
+    if mode == "avg" and getattr(job.spec, "count_include_pad", False) and getattr(
+            job.geometry, "has_overhang", lambda: False)():  # windows only: no bin overhangs
         counted = _overhang_counted(job.geometry)
         from .gradient import _avg_grad
 

@@ -13,9 +13,8 @@ import numpy as np
 from . import ops, registry
 from .blocks import reference_in_blocks
 from .diagnose import divisor_cause, judge_grad, plan_cause
-from .gradient import grad_geometry
 from .errors import PoolingError
-from .gradient import check_ties, output_shape_of, upstream
+from .gradient import check_ties, upstream
 from .judge import NOT_COMPARED, BackendResult, Comparison, input_scale, judge, tolerance
 from .reference import work_dtype
 from .runtime.client import Hello, WorkerFailure, WorkerPool, default_pool
@@ -149,8 +148,8 @@ class Job:
             self.scale = self._window_scale  # computed only if a plain check fails
             self.bounds: dict = {}  # the tolerance of each block, shared by every backend
             if self.grad is not None:
-                self.grad_reference = grad_geometry(self.x, self.geometry,
-                                                    self.grad.grad_output, self.grad.ties)
+                self.grad_reference = self.op.gradient(self.x, self.geometry,
+                                                       self.grad.grad_output, self.grad.ties)
                 self.grad_tol = tolerance("avg", self.grad_reference.dtype, self.rtol,
                                           self.atol)
 
@@ -271,6 +270,6 @@ def resolve_case(case: dict):
     if not grad:
         return op, kwargs, x, geometry
     ties = check_ties(ties)
-    up = upstream(grad_output, output_shape_of(x.shape, geometry), x.dtype)
+    up = upstream(grad_output, op.output_shape(geometry, x.shape), x.dtype)
     return GradRequest(op, kwargs, up if grad_output is not None else None, ties), kwargs, x, \
         geometry

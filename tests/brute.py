@@ -194,6 +194,43 @@ def adaptive(x, output_size, mode="max", layout="NCHW"):
     return _back(out, layout, x.ndim)
 
 
+def adaptive_grad_plane(plane, up, output_size, mode="max", ties="first"):
+    """The gradient of ``adaptive_plane``, one bin at a time from the definitions: a max bin's
+    gradient to its maximum among its cells in row-major order (its NaNs if it has any;
+    ``ties``: the first, split evenly, or all), avg ``up / count`` to each of its cells."""
+    bins = [adaptive_bins(n, o) for n, o in zip(plane.shape, output_size)]
+    grad = np.zeros(plane.shape)
+    for index in np.ndindex(*up.shape):
+        cells = list(itertools.product(*[range(*bins[a][i]) for a, i in enumerate(index)]))
+        g = float(up[index])
+        if mode == "avg":
+            for cell in cells:
+                grad[cell] += g / len(cells)
+            continue
+        values = [float(plane[cell]) for cell in cells]
+        nans = [cell for cell, v in zip(cells, values) if math.isnan(v)]
+        winners = nans or [cell for cell, v in zip(cells, values) if v == max(values)]
+        if ties == "first":
+            grad[winners[0]] += g
+        else:
+            for cell in winners:
+                grad[cell] += g / len(winners) if ties == "split" else g
+    return grad
+
+
+def adaptive_grad(x, up, output_size, mode="max", layout="NCHW", ties="first"):
+    """``adaptive_grad_plane`` on every spatial block of an array in ``layout``; ``None`` keeps
+    an axis."""
+    x = np.asarray(x, dtype=np.float64)
+    planes, rank = _planes(x, layout)
+    ups, _ = _planes(np.asarray(up, dtype=np.float64), layout)
+    sizes = tuple(n if o is None else o for n, o in zip(planes.shape[-rank:], output_size))
+    grad = np.empty(planes.shape)
+    for idx in np.ndindex(*planes.shape[:-rank]):
+        grad[idx] = adaptive_grad_plane(planes[idx], ups[idx], sizes, mode, ties)
+    return _back(grad, layout, x.ndim)
+
+
 def grad_plane(plane, up, pool_size, mode="max", stride=1, padding=0, dilation=1,
                ceil_mode=False, count_include_pad=True, p=2.0, ties="first"):
     """The gradient of ``pool_plane`` for one float64 array of spatial axes only and its

@@ -1500,10 +1500,6 @@ _GRAD_FLOAT = "allowed: --grad with a float16, float32 or float64 input"
      "--ties split: not without --grad", "allowed: --ties with --grad"),
     (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--grad-output", "randn"],
      "--grad-output randn: not without --grad", "allowed: --grad-output with --grad"),
-    (["compare", "--shape", "1,1,4,4", "--adaptive", "3", "--grad"],
-     "--grad: not with --adaptive 3: adaptive pooling has no gradient yet", _GRAD_WITH_KERNEL),
-    (["compare", "--shape", "1,1,4,4", "--global", "--grad"],
-     "--grad: not with --global: global pooling has no gradient yet", _GRAD_WITH_KERNEL),
     (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--grad", "--dtype", "int32"],
      "--grad: not with --dtype int32: a gradient needs a float input", _GRAD_FLOAT),
     (["compare", "--shape", "1,1,4,4", "--kernel", "2", "--grad", "--ties", "firts"],
@@ -1516,8 +1512,7 @@ _GRAD_FLOAT = "allowed: --grad with a float16, float32 or float64 input"
      "allowed: --seed with --grad --grad-output randn"),
     (["report", "--grad", "--ties", "x"], "--ties x: unknown ties rule",
      "allowed: first, split, all"),
-], ids=["ties-without-grad", "grad-output-without-grad", "grad-with-adaptive", "grad-with-global",
-        "grad-with-int-dtype", "ties-close-name", "grad-output-unknown", "grad-seed-negative",
+], ids=["ties-without-grad", "grad-output-without-grad", "grad-with-int-dtype", "ties-close-name", "grad-output-unknown", "grad-seed-negative",
         "report-seed-without-randn", "report-ties-unknown"])
 def test_grad_usage_errors_name_the_options_as_typed(args, starts, allowed):
     message = _one_usage_line(cli(*args))
@@ -1526,11 +1521,9 @@ def test_grad_usage_errors_name_the_options_as_typed(args, starts, allowed):
 
 @pytest.mark.parametrize("kind,starts", [
     ("int-input", "--grad: not with --input {path} (dtype int32): a gradient needs a float input"),
-    ("adaptive-case", "--grad: not with --cases {path}: case 'head': adaptive pooling has no "
-                      "gradient yet"),
     ("int-case", "--grad: not with --cases {path}: case 'ints': its input's dtype int32 has no "
                  "gradient"),
-], ids=["int-input", "adaptive-case", "int-case"])
+], ids=["int-input", "int-case"])
 def test_grad_refuses_an_input_or_a_case_without_a_gradient(tmp_path, kind, starts):
     if kind == "int-input":
         path = tmp_path / "x.npy"
@@ -1538,14 +1531,28 @@ def test_grad_refuses_an_input_or_a_case_without_a_gradient(tmp_path, kind, star
         args = ["compare", "--input", str(path), "--kernel", "2", "--grad"]
     else:
         path = tmp_path / "cases.json"
-        case = ({"name": "head", "op": "adaptive", "input": [[1, 2], [3, 4]],
-                 "kwargs": {"output_size": 1}} if kind == "adaptive-case" else
-                {"name": "ints", "input": [[1, 2], [3, 4]], "dtype": "int32",
-                 "kwargs": {"pool_size": 2}})
+        case = {"name": "ints", "input": [[1, 2], [3, 4]], "dtype": "int32",
+                "kwargs": {"pool_size": 2}}
         path.write_text(json.dumps([case]))
         args = ["report", "--grad", "--cases", str(path)]
     message = _one_usage_line(cli(*args))
     assert message.startswith(starts.format(path=path)), message
+
+
+@pytest.mark.parametrize("args", [
+    ["--shape", "2,3,7,9", "--adaptive", "3,4"],
+    ["--layout", "NCDHW", "--shape", "1,2,5,6,7", "--adaptive", "2,3,4", "--mode", "avg"],
+    ["--shape", "2,3,5,6", "--global", "--no-keepdims", "--mode", "avg"],
+], ids=["adaptive-2d-max", "adaptive-3d-avg", "global-keras-head"])
+def test_adaptive_and_global_pooling_compare_their_gradients(args):
+    """Every framework with autograd agrees with ``px.adaptive_pool2d_grad`` (and the 3-D one)
+    and with the global pooling's gradient, Keras' dropped axes included; ONNX Runtime, with
+    no autograd, is not compared."""
+    proc = cli("compare", *args, "--grad", env={"NO_COLOR": "1"}, check_exit=0)
+    row = next(l for l in proc.stdout.splitlines() if l.startswith("cli "))
+    cells = re.split(r"\s{2,}", row.strip())[2:]  # after the case and the operation
+    assert len(cells) == 6 and all(re.fullmatch(r"agree\*? / agree", c) for c in cells[:5]), row
+    assert re.fullmatch(r"agree\*? / -", cells[5]), row
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pooling_xfw as px
-from pooling_xfw import gradient, registry
+from pooling_xfw import gradient, ops, registry
 from pooling_xfw.backend import MAX_TIES_BACKWARD
 
 from . import brute
@@ -412,7 +412,7 @@ def test_rendered_backward_names_the_frameworks_autograd(pool):
 
 @pytest.mark.parametrize("kwargs,arg", [
     (dict(X=np.ones((4, 4), np.int32), pool_size=2, grad=True), "X"),
-    (dict(X=np.ones((4, 4)), op="adaptive", output_size=2, grad=True), "grad"),
+    (dict(X=np.ones((4, 4)), op="adaptive", output_size=2, grad=True, ties="most"), "ties"),
     (dict(X=np.ones((4, 4)), pool_size=2, grad=True, ties="most"), "ties"),
     (dict(X=np.ones((4, 4)), pool_size=2, grad=True, grad_output=np.ones(3)), "grad_output"),
     (dict(X=np.ones((4, 4)), pool_size=2, grad_output=np.ones((3, 3))), "grad_output"),
@@ -613,3 +613,49 @@ def test_every_backend_gradient_with_ties_follows_its_measured_policy(pool, prob
         elif policy == "float32" and not _paddle_float32(r, x, mode):
             failures[name] = f"float32-accurate {mode} in {x.dtype}"
     assert not failures, failures
+
+
+# --- adaptive and global pooling --------------------------------------------------------------
+
+#: (shape, layout, operation keywords): bins that share cells (7 -> 3), an output larger than
+#: the input, None keeping an axis, both layouts, 1-D and 3-D heads, Keras' dropped axes
+HEADS = [
+    ((2, 3, 7, 9), "NCHW", dict(op="adaptive", output_size=(3, 4))),
+    ((2, 7, 9, 3), "NHWC", dict(op="adaptive", output_size=(3, 4), mode="avg")),
+    ((1, 2, 5, 4), "NCHW", dict(op="adaptive", output_size=(7, None))),
+    ((2, 3, 13), "NCW", dict(op="adaptive", output_size=5, mode="avg")),
+    ((1, 2, 5, 6, 7), "NCDHW", dict(op="adaptive", output_size=(2, 3, 4))),
+    ((2, 3, 5, 6), "NCHW", dict(op="global", mode="lp")),
+    ((2, 5, 6, 3), "NHWC", dict(op="global", mode="avg", keepdims=False)),
+    ((1, 2, 4, 5, 6), "NCDHW", dict(op="global", mode="max")),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,layout,kwargs", HEADS,
+                         ids=[f"{k['op']}-{k.get('mode', 'max')}-{layout}-"
+                              f"{k.get('output_size', 'whole')}" for _, layout, k in HEADS])
+def test_adaptive_and_global_gradients_agree_in_every_autograd(pool, shape, layout, kwargs,
+                                                               dtype):
+    """Each framework's autograd through its own adaptive or global plan against
+    ``px.adaptive_pool2d_grad`` (and 1-D, 3-D) and the windowed gradient of the whole input,
+    with a random upstream gradient; ONNX Runtime has no autograd."""
+    rng = np.random.default_rng(len(shape))
+    x = rng.standard_normal(shape).astype(dtype)
+    arguments = {k: v for k, v in kwargs.items() if k != "op"}
+    out = ops.get(kwargs["op"]).compute(x, layout=layout, **arguments)
+    up = rng.standard_normal(out.shape).astype(dtype)
+    result = px.compare(x, layout=layout, grad=True, grad_output=up, pool=pool, **kwargs)
+    assert result.grad_reference.shape == x.shape
+    assert set(result.results) == set(registry.defaults())
+    float32_backward = dtype == "float64" and kwargs.get("mode") in ("avg", "lp")
+    for name, r in result.results.items():
+        assert r.status == "agree", (name, r.detail)
+        if name == "onnxruntime":
+            assert r.grad_status == "not compared", r.grad_detail
+        elif name == "paddle" and float32_backward and r.grad_status == "differ":
+            # recorded (FLOAT64_BACKWARD_IN_FLOAT32): float32-accurate, and said so
+            assert "divides by a float32 divisor" in r.grad_detail, r.grad_detail
+            assert r.grad_max_abs_diff < 1e-6 * float(np.abs(result.grad_reference).max())
+        else:
+            assert r.grad_status == "agree", (name, r.grad_detail)

@@ -301,7 +301,8 @@ def grad_arguments(parser, seed: bool = False) -> None:
     """The backward pass's options (``report`` gets its own ``--seed`` for randn)."""
     parser.add_argument("--grad", action="store_true",
                         help="compare the backward pass too: each framework's autograd gradient "
-                             "with respect to the input against px.pool2d_grad (exit 1 when one "
+                             "with respect to the input against the reference's "
+                             "(px.pool2d_grad, px.adaptive_pool2d_grad; exit 1 when one "
                              "differs)")
     parser.add_argument("--ties", help="with --grad: where a max/min window's gradient goes "
                                        "among equal extremes: first (default; every "

@@ -24,6 +24,7 @@ class Adaptive(Operation):
     flag_help = ("adaptive pooling to this output size: 7, 3,4, or -,3 (- keeps that axis's "
                  "input size; None or nothing, as in ,3, too)")
     taps = "gathered taps"
+    has_gradient = True
 
     def resolve_case(self, case: dict, X, grad: bool):
         if "output_size" not in case:
@@ -38,6 +39,16 @@ class Adaptive(Operation):
         kwargs = dict(output_size=typed.output_size(args.adaptive), mode=typed.mode(),
                       layout=layout)
         return kwargs, {"output_size": ("--adaptive", args.adaptive)}
+
+    def cells_read(self, geometry, windows, x_shape):
+        from ..adaptive_gradient import cells_read
+
+        return cells_read(geometry, windows, x_shape)
+
+    def gradient(self, x, geometry, grad_output, ties):
+        from ..adaptive_gradient import adaptive_grad_geometry
+
+        return adaptive_grad_geometry(x, geometry, grad_output, ties)
 
     def geometry(self, x_shape, output_size=None, mode="max", layout="NCHW"):
         return resolve_adaptive(make_adaptive_spec(output_size, mode, layout), x_shape)

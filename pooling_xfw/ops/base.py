@@ -104,7 +104,24 @@ class Operation:
     def reference_grad(self, x: np.ndarray, kwargs: dict, grad_output, ties: str):
         """The reference's gradient of ``x`` for these keyword arguments with the upstream
         ``grad_output`` and ``ties``; None where the reference has none."""
-        return None
+        if not self.has_gradient:
+            return None
+        return self.gradient(x, self.geometry(x.shape, **kwargs), grad_output, ties)
+
+    def gradient(self, x: np.ndarray, geometry, grad_output, ties: str) -> np.ndarray:
+        """The reference's gradient of a validated float input for a resolved geometry, with
+        the upstream ``grad_output`` (None: ones; shaped as this operation's output) and
+        ``ties`` (``compare``'s judge and its diagnosis of the difference)."""
+        from ..gradient import grad_geometry
+
+        return grad_geometry(x, geometry, grad_output, ties)
+
+    def cells_read(self, geometry, windows: np.ndarray, x_shape) -> np.ndarray:
+        """The input cells (a bool array of ``x_shape``) read by the output windows marked
+        in ``windows`` (shaped as the output, spatial axes kept)."""
+        from ..gradient import _avg_grad
+
+        return _avg_grad(windows.astype(np.float64), geometry, x_shape) > 0
 
     # --- the planner's entry --------------------------------------------------------------
     def layouts(self, vocab, mode: str) -> tuple[str, ...]:

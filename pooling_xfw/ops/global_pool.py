@@ -2,6 +2,8 @@
 (``pooling_xfw.adaptive.GlobalGeometry``), H and W kept as axes of size 1 or dropped."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..adaptive import GLOBAL_MODES, resolve_global
 from ..reference import as_input, pool_geometry
 from ..emulation import emulate_window, runtime_pads
@@ -21,6 +23,7 @@ class Global(Operation):
     metavar = ""
     flag_help = "global pooling: each (H, W) plane to one value"
     drops_axes = True
+    has_gradient = True
 
     def resolve_case(self, case: dict, X, grad: bool):
         x = as_input(X)
@@ -60,17 +63,14 @@ class Global(Operation):
         y = vocab.native_global(plan, geom, v, layout, mode)
         return y if y is not None else vocab.native(plan, geom, v, layout, mode)
 
-    def reference_grad(self, x, kwargs, grad_output, ties):
+    def gradient(self, x, geometry, grad_output, ties):
         """The gradient of the windowed pooling with the whole input as its window (the
-        upstream gradient shaped as that pooling's output)."""
-        from ..gradient import pool_grad
-        from .pool import POOL
+        upstream gradient shaped as that pooling's output: its spatial axes kept)."""
+        from ..gradient import grad_geometry
 
-        geom = self.geometry(x.shape, **kwargs)
-        args = dict(pool_size=tuple(g.size for g in geom.axes), mode=kwargs["mode"],
-                    layout=kwargs["layout"])
-        up = grad_output.reshape(POOL.output_shape(POOL.geometry(x.shape, **args), x.shape))
-        return pool_grad(x, grad_output=up, ties=ties, **args)
+        if grad_output is not None:
+            grad_output = np.reshape(grad_output, geometry.pooled_shape(x.shape))
+        return grad_geometry(x, geometry, grad_output, ties)
 
     def emulate(self, vocab, plan, geom, v, layout, mode, slices):
         return emulate_window(vocab, plan, geom, v, layout, mode, slices=slices,

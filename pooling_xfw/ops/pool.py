@@ -74,11 +74,6 @@ class Pool(Operation):
     def pool(self, x, geometry):
         return pool_geometry(x, geometry)
 
-    def reference_grad(self, x, kwargs, grad_output, ties):
-        from ..gradient import pool_grad
-
-        return pool_grad(x, grad_output=grad_output, ties=ties, **kwargs)
-
     def native(self, vocab, plan, geom, v, layout, mode):
         if mode == "avg" and plan.computes_in in vocab.avg_missing:
             return None  # no average pooling in that dtype: each window's cells summed

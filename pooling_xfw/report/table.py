@@ -81,7 +81,8 @@ def grad_note(doc: dict) -> str:
     absent = ("; -: not compared, the framework has no gradient" if doc["summary"]["grad"].get(
         "not compared") else "")
     return (f"each backend: forward / backward (its autograd's gradient with respect to the "
-            f"input against px.pool2d_grad, ties={g['ties']!r}, upstream gradient "
+            f"input against the reference's: px.pool2d_grad, px.adaptive_pool2d_grad for "
+            f"adaptive pooling; ties={g['ties']!r}, upstream gradient "
             f"{upstream}){absent}")
 
 
