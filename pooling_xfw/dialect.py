@@ -285,10 +285,7 @@ def spatial_rank(function: str) -> int:
     """How many spatial axes a pooling call pools, from its name: ``MaxPool1d``,
     ``max_pool3d``, ``GlobalAveragePooling1D`` (1 or 3); 2 for any other name."""
     tail = function.rsplit(".", 1)[-1].lower()
-    for n in (1, 3):
-        if tail.endswith(f"{n}d") or f"{n}d_" in tail:
-            return n
-    return 2
+    return next((n for n in (1, 3) if tail.endswith(f"{n}d")), 2)
 
 
 def at_rank(layout: str, function: str) -> str:
@@ -298,16 +295,6 @@ def at_rank(layout: str, function: str) -> str:
     if layout in LAYOUTS_BY_RANK[2]:
         return of_rank(layout, spatial_rank(function))
     return layout
-
-
-def sizes(value, spatial: int, what: str = "a size"):
-    """An int or a tuple of ints, as written, with at most one int per spatial axis: a tuple
-    of another length is refused, naming ``what`` and the length allowed."""
-    value = pair(value)
-    if isinstance(value, tuple) and len(value) not in (1, spatial):
-        raise PoolingError(f"call: got {what}={value!r}; allowed: an int or {spatial} ints "
-                           f"({spatial}-D pooling: one per spatial axis)")
-    return value[0] if isinstance(value, tuple) and len(value) == 1 else value
 
 
 def output_size(value, spatial: int = 2):
