@@ -123,12 +123,7 @@ def _mode(native, reducer: str, init) -> str:
                            f"expresses; allowed: init {identity} for {reducer}")
     if op != "add":
         return op
-    if native.divisor is None:
-        raise PoolingError(f"call: {native.written} with {reducer} is a window sum, which has "
-                           f"no neutral spec; allowed: the sum divided by the window's size "
-                           f"(`/ (kh * kw)`: avg, padding counted) or by the same reduce_window "
-                           f"of jnp.ones_like(x) (avg, padding excluded)")
-    return "avg"
+    return "avg" if native.divisor is not None else "sum"  # a sum: divisor=1 (_check_divisor)
 
 
 def to_spec(native, args) -> None:
@@ -165,12 +160,14 @@ def to_spec(native, args) -> None:
     native.spec = dict(pool_size=pair(window), mode=mode, stride=pair(strides),
                        padding=padding, dilation=1, ceil_mode=False, count_include_pad=include,
                        layout=of_rank("NHWC", spatial), p=2.0)
-    _notes(native)
     _check_divisor(native)
+    _notes(native)
 
 
 def _notes(native) -> None:
     spec = native.spec
+    if spec.get("divisor") is not None:
+        return  # a window sum over a number: no divisor of its own to say
     if spec["mode"] == "avg" and spec["count_include_pad"] and isinstance(
             spec["padding"], tuple) and any(p[0] != p[1] for p in spec["padding"]):
         native.notes.append("JAX's average counts every pad cell in the divisor: pads written "
@@ -238,23 +235,33 @@ def _reduce_window(native, args) -> None:
                             f"{spatial_names(last)[min(used) - 1]} of {last} (JAX's layout); "
                             f"as {spatial_names(first)[min(used) - 2]} of {first} it is the "
                             f"same numbers")
-    _notes(native)
     _check_divisor(native)
+    _notes(native)
 
 
 def _check_divisor(native) -> None:
-    """A number dividing the window sum must be the window's size: the average."""
+    """A number dividing the window sum: the window's size is the average (padding counted);
+    another non-zero int is that divisor (``divisor=d``: the sum over it; a sum not divided,
+    ``divisor=1``)."""
     d = native.divisor
+    if native.spec["mode"] == "sum":  # not divided: the average with divisor=1
+        native.spec.update(mode="avg", divisor=1, divisor_of="sum", count_include_pad=True)
+        native.notes.append("a window sum: the average with divisor=1 (padding adds 0)")
+        return
     if isinstance(d, (int, float)):
         k = native.spec["pool_size"]
         k = k if isinstance(k, tuple) else (k,)
         size = math.prod(k)
-        if d != size:
+        if d == size:
+            return
+        if d != int(d) or d == 0:
             raise PoolingError(f"call: {native.written}(...) / {d:g}: the window sum divided by "
-                               f"{d:g}, not by the window's {' x '.join(map(str, k))} = {size} "
-                               f"cells, has "
-                               f"no neutral spec; allowed: / {size} (avg, padding counted) or "
-                               f"/ the same reduce_window of jnp.ones_like(x)")
+                               f"{d:g}, no int, has no neutral spec; allowed: / {size} (avg, "
+                               f"padding counted), / a non-zero int (divisor=d), or / the same "
+                               f"reduce_window of jnp.ones_like(x)")
+        native.spec.update(divisor=int(d), divisor_of="sum", count_include_pad=True)
+        native.notes.append("a window sum" + (f" over {int(d)}" if d != 1 else "") +
+                            f": the average with divisor={int(d)} (padding adds 0)")
 
 
 def _number(node, reader):

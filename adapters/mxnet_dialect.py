@@ -120,6 +120,9 @@ def to_spec(native, args) -> None:
         include = bool(args.get("count_include_pad", True))
         p = 2.0
     spatial = len(layout) - 2
+    divisor = None
+    if mode == "sum":  # sum pooling: the average with a divisor of 1
+        mode, divisor = "avg", 1
     if isinstance(pad, (list, tuple)) and len(pad) > spatial:
         first = {1: "entry", 2: "two entries", 3: "three entries"}[spatial]
         native.notes.append(f"MXNet uses only the first {first} of pad={tuple(pad)}: it pools "
@@ -138,6 +141,9 @@ def to_spec(native, args) -> None:
     native.spec = dict(pool_size=kernel, mode=mode, stride=pair(stride), padding=pair(pad),
                        dilation=1, ceil_mode=convention == "full", count_include_pad=include,
                        layout=layout, p=p)
+    if divisor is not None:
+        native.spec.update(divisor=divisor, divisor_of="sum")
+        native.notes.append("pool_type='sum': the average with divisor=1, each window's sum")
     if global_window:
         _global_window(native)
 
@@ -154,8 +160,9 @@ def _global_window(native) -> None:
     kernel, stride, pad and pooling_convention are ignored): global pooling, keeping its
     spatial axes."""
     spec = native.spec
-    if spec["mode"] not in ("max", "avg", "lp"):
-        raise PoolingError(f"call: {native.function}(pool_type={spec['mode']!r}, "
+    if spec["mode"] not in ("max", "avg", "lp") or spec.get("divisor") is not None:
+        pool_type = "sum" if spec.get("divisor") is not None else spec["mode"]
+        raise PoolingError(f"call: {native.function}(pool_type={pool_type!r}, "
                            f"global_pool=True) has no neutral spec; allowed: pool_type 'max', "
                            f"'avg' or 'lp'")
     native.op = GLOBAL

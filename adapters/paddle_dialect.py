@@ -125,6 +125,12 @@ def to_spec(native, args) -> None:
                        layout=layout, p=float(args.get("norm_type", 2)))
     if mode == "avg" and "exclusive" not in args:
         native.notes.append("Paddle's average excludes padding by default (exclusive=True)")
+    if args.get("divisor_override") is not None:  # measured: its average x cells / d
+        native.spec.update(divisor=args["divisor_override"], divisor_of="mean")
+        native.notes.append("Paddle's divisor_override scales the average: each window's "
+                            "average (its exclusive and ceil rules) times its cells over it, "
+                            "not PyTorch's sum over it (the same where padding counts and no "
+                            "window overhangs)")
     spec = native.spec
     asymmetric = spec["padding"] == "same" or (isinstance(spec["padding"], tuple) and any(
         isinstance(p, tuple) and p[0] != p[1] for p in spec["padding"]))

@@ -113,7 +113,7 @@ class Torch(Vocabulary):
             v = plan.call(".clone", v, memory_format=Attr("torch.contiguous_format"))
         return v
 
-    def native(self, plan, geom, v, layout, mode):
+    def native(self, plan, geom, v, layout, mode, divisor_override=None):
         spec = geom.spec
         if spec.padding in ("same", "same_lower"):
             return None  # no SAME: the pads alternate with the size's parity (run-time pads)
@@ -132,7 +132,16 @@ class Torch(Vocabulary):
         if dilated:
             return None  # F.avg_pool2d has no dilation
         return plan.call(f"F.avg_pool{rank}d", v, **_pair_kwargs(
-            **common, count_include_pad=None if spec.count_include_pad else False))
+            **common, count_include_pad=None if spec.count_include_pad or divisor_override
+            else False, divisor_override=divisor_override))
+
+    def native_divisor(self, plan, geom, v, layout):
+        """``F.avg_pool2d/3d(..., divisor_override=d)``: the window's sum over ``d`` (its
+        "sum" rule); ``avg_pool1d`` has no ``divisor_override``."""
+        spec = geom.spec
+        if spec.divisor_of != "sum" or len(geom.axes) == 1 or plan.computes_in in self.avg_missing:
+            return None
+        return self.native(plan, geom, v, layout, "avg", divisor_override=spec.divisor)
 
 
     def adaptive_dtypes(self):

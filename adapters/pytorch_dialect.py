@@ -91,6 +91,10 @@ def to_spec(native, args) -> None:
                        layout=layout, p=float(args.get("norm_type", 2)))
     if args.get("stride") is None:
         native.defaulted.append("stride")
+    if args.get("divisor_override") is not None:  # the window's sum over it
+        native.spec.update(divisor=args["divisor_override"], divisor_of="sum")
+        native.notes.append("divisor_override: each window's sum over it, count_include_pad "
+                            "ignored")
     if mode == "lp":
         native.notes.append(f"PyTorch's lp_pool{len(layout) - 2}d raises x, not |x|, to the "
                             f"power p (negative inputs with odd p differ) and over-counts the "

@@ -194,6 +194,18 @@ PROBES = (
           grad=True),
     Probe("backward: 3-D max ties in one window (all 1, k2 s2)", "ones4@3d", 2,
           dict(stride=2, layout="NCDHW"), grad=True, causes=("ties in a window",)),
+    # a divisor given: the window's sum over it, or its mean times its cells over it
+    Probe("avg divisor 2 (divisor_override; k3 s2 p1)", "neg6", 3,
+          dict(stride=2, padding=1, mode="avg", divisor=2)),
+    Probe("avg divisor 2 of the mean, padding not counted (k3 s2 p1)", "neg6", 3,
+          dict(stride=2, padding=1, mode="avg", count_include_pad=False, divisor=2,
+               divisor_of="mean")),
+    Probe("sum pooling: divisor 1, ceil overhang (5x5 k2 s2)", "neg5", 2,
+          dict(stride=2, ceil_mode=True, mode="avg", divisor=1)),
+    Probe("3-D avg divisor 3 (k2 s2)", "neg6@3d", 2,
+          dict(stride=2, mode="avg", divisor=3, layout="NCDHW")),
+    Probe("backward: avg divisor 2 (k3 s2 p1)", "neg6", 3,
+          dict(stride=2, padding=1, mode="avg", divisor=2), grad=True),
     # the backward pass of adaptive and global pooling (px.adaptive_pool2d_grad)
     Probe("backward: adaptive avg 7 -> 3 (bins share cells)", "neg7", None,
           dict(op="adaptive", output_size=3, mode="avg"), grad=True),
@@ -427,11 +439,11 @@ LEGEND = (
     "the framework's own ops around it (explicit padding with the reduction's identity, a pooled "
     "ones mask as divisor, strided slices for dilation, the elementwise maximum over strided "
     "slices or gathered taps where the framework's max pooling starts above the dtype's lowest, "
-    "lp as a window sum of |x|^p, adaptive bins as one pooling per bin length and a gather).  "
+    "lp as a window sum of |x|^p, adaptive bins as one pooling per bin length and a gather, a "
+    "divisor given as the window's sum (or average times its cells) divided by it).  "
     "backward: the gradient with respect to the input, each framework's autograd of that plan "
     "against px.pool2d_grad or px.adaptive_pool2d_grad (ties='first': each window's gradient to "
-    "its first extreme in "
-    "row-major order; upstream gradient ones).")
+    "its first extreme in row-major order; upstream gradient ones).")
 
 
 def _outcome(cell: str) -> str:

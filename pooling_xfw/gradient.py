@@ -93,8 +93,8 @@ def upstream(grad_output, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray
 
 def pool2d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str = "first",
                 stride=1, padding=0, dilation=1, ceil_mode: bool = False,
-                count_include_pad: bool = True, layout: str = "NCHW", p: float = 2
-                ) -> np.ndarray:
+                count_include_pad: bool = True, layout: str = "NCHW", p: float = 2,
+                divisor: int | None = None, divisor_of: str = "sum") -> np.ndarray:
     """The gradient of ``px.pool2d(X, pool_size, mode, ...)`` with respect to ``X``: the
     vector-Jacobian product with ``grad_output`` (ones when omitted), shaped and typed as ``X``.
 
@@ -115,6 +115,8 @@ def pool2d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str 
         count_include_pad: as ``px.pool2d``'s.
         layout: as ``px.pool2d``'s.
         p: as ``px.pool2d``'s.
+        divisor: as ``px.pool2d``'s.
+        divisor_of: as ``px.pool2d``'s.
 
     Returns:
         The gradient with respect to ``X``, shaped and typed as ``X``.
@@ -124,7 +126,7 @@ def pool2d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str 
     """
     return _grad(2, X, pool_size, mode, grad_output, ties, stride=stride, padding=padding,
                  dilation=dilation, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
-                 layout=layout, p=p)
+                 layout=layout, p=p, divisor=divisor, divisor_of=divisor_of)
 
 
 def pool_grad(X, pool_size, mode: str = "max", *, layout: str, grad_output=None,
@@ -139,8 +141,8 @@ def pool_grad(X, pool_size, mode: str = "max", *, layout: str, grad_output=None,
         layout: any rank's layout, as ``px.pool``'s.
         grad_output: the upstream gradient, shaped as the output (None: ones).
         ties: as ``px.pool2d_grad``'s.
-        **kwargs: stride, padding, dilation, ceil_mode, count_include_pad and p, as
-            ``px.pool``'s.
+        **kwargs: stride, padding, dilation, ceil_mode, count_include_pad, p, divisor and
+            divisor_of, as ``px.pool``'s.
 
     Returns:
         The gradient with respect to ``X``, shaped and typed as ``X``.
@@ -160,8 +162,8 @@ def _grad(rank: int | None, X, pool_size, mode, grad_output, ties, **kwargs) -> 
 
 def pool1d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str = "first",
                 stride=1, padding=0, dilation=1, ceil_mode: bool = False,
-                count_include_pad: bool = True, layout: str = "NCW", p: float = 2
-                ) -> np.ndarray:
+                count_include_pad: bool = True, layout: str = "NCW", p: float = 2,
+                divisor: int | None = None, divisor_of: str = "sum") -> np.ndarray:
     """The gradient of ``px.pool1d(X, pool_size, mode, ...)`` with respect to ``X``, by
     ``px.pool2d_grad``'s rules (ties, NaN, padding).
 
@@ -178,6 +180,8 @@ def pool1d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str 
         count_include_pad: as ``px.pool1d``'s.
         layout: ``"NCW"`` or ``"NWC"``.
         p: as ``px.pool1d``'s.
+        divisor: as ``px.pool2d``'s.
+        divisor_of: as ``px.pool2d``'s.
 
     Returns:
         The gradient with respect to ``X``, shaped and typed as ``X``.
@@ -187,13 +191,13 @@ def pool1d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str 
     """
     return _grad(1, X, pool_size, mode, grad_output, ties, stride=stride, padding=padding,
                  dilation=dilation, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
-                 layout=layout, p=p)
+                 layout=layout, p=p, divisor=divisor, divisor_of=divisor_of)
 
 
 def pool3d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str = "first",
                 stride=1, padding=0, dilation=1, ceil_mode: bool = False,
-                count_include_pad: bool = True, layout: str = "NCDHW", p: float = 2
-                ) -> np.ndarray:
+                count_include_pad: bool = True, layout: str = "NCDHW", p: float = 2,
+                divisor: int | None = None, divisor_of: str = "sum") -> np.ndarray:
     """The gradient of ``px.pool3d(X, pool_size, mode, ...)`` with respect to ``X``, by
     ``px.pool2d_grad``'s rules (ties, NaN, padding).
 
@@ -210,6 +214,8 @@ def pool3d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str 
         count_include_pad: as ``px.pool3d``'s.
         layout: ``"NCDHW"`` or ``"NDHWC"``.
         p: as ``px.pool3d``'s.
+        divisor: as ``px.pool2d``'s.
+        divisor_of: as ``px.pool2d``'s.
 
     Returns:
         The gradient with respect to ``X``, shaped and typed as ``X``.
@@ -219,7 +225,7 @@ def pool3d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str 
     """
     return _grad(3, X, pool_size, mode, grad_output, ties, stride=stride, padding=padding,
                  dilation=dilation, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
-                 layout=layout, p=p)
+                 layout=layout, p=p, divisor=divisor, divisor_of=divisor_of)
 
 
 def grad_geometry(x: np.ndarray, geom: Geometry, grad_output=None, ties: str = "first"
@@ -287,7 +293,8 @@ def _tile_axis(values: np.ndarray, axis: int, g: AxisGeometry) -> np.ndarray:
 def _avg_grad(up: np.ndarray, geom: Geometry, shape) -> np.ndarray:
     """``up / divisor`` to every cell each window reads: separable, one spatial axis at a time,
     the last first (in 2-D k_h + k_w strided additions)."""
-    share = up / _spatial(geom.divisor().astype(up.dtype), up.ndim, geom.spec.layout)
+    with np.errstate(divide="ignore", invalid="ignore"):  # divisor=0 (Paddle's rule): inf
+        share = up / _spatial(geom.divisor().astype(up.dtype), up.ndim, geom.spec.layout)
     for axis, g in reversed(tuple(zip(spatial_axes(len(shape), geom.spec.layout), geom.axes))):
         share = _scatter_axis(share, axis, g)
     return share

@@ -40,6 +40,9 @@ pooling it is.
 """
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 
 from .adaptive import GlobalGeometry
@@ -195,6 +198,8 @@ def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
         plan.emulate(f"lp: (sum |x|^{spec.p:g})^(1/{spec.p:g}), the sum by average pooling")
         y = window_sum(vocab, plan, geom, v, layout, run=runtime_pads(plan, geom))
         y = _root(vocab, plan, y, spec.p) if spec.p != 1 else y
+    elif mode == "avg" and getattr(spec, "divisor", None) is not None:  # windows only
+        y = _divided(vocab, plan, op, geom, v, layout)
     elif mode != "lp":
         start = _max_pool_start_too_high(vocab, mode, given, work)
         missing = vocab.max_missing.get(work.name) if mode == "max" else None
@@ -225,6 +230,31 @@ def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
         y = vocab.transpose(plan, y, permutation(layout, spec.layout))
     vocab.finish(plan, y, dtype, out, spec.layout)
     return plan
+
+
+def _divided(vocab: Vocabulary, plan: Plan, op, geom, v: Var, layout: str) -> Var:
+    """avg with ``divisor=d`` (``spec.DIVISOR_RULES``): the framework's own call where it has
+    one (``Vocabulary.native_divisor``); else the window's sum ("sum": padding and overhang add
+    0) or its average as the spec without the divisor gives it times its cells ("mean"),
+    divided by ``d`` (0: inf, as Paddle gives)."""
+    spec = geom.spec
+    own = vocab.native_divisor(plan, geom, v, layout)
+    if own is not None:
+        return own
+    if spec.divisor_of == "sum":
+        total = window_sum(vocab, plan, geom, v, layout, run=runtime_pads(plan, geom))
+        plan.emulate(f"divisor given: the window's sum (padding adds 0) over {spec.divisor}")
+    else:
+        plain = dataclasses.replace(geom, spec=dataclasses.replace(spec, divisor=None,
+                                                                   divisor_of="sum"))
+        mean = op.native(vocab, plan, plain, v, layout, "avg")
+        if mean is None:
+            mean = op.emulate(vocab, plan, plain, v, layout, "avg", slices=False)
+        cells = math.prod(spec.pool_size)
+        total = vocab.multiply(plan, mean, cells)
+        plan.emulate(f"divisor given: the window's average times its {cells} cells, over "
+                     f"{spec.divisor} (divisor_of='mean')")
+    return vocab.divide(plan, total, spec.divisor)
 
 
 def _root(vocab: Vocabulary, plan: Plan, total: Var, p: float) -> Var:

@@ -217,13 +217,14 @@ def mean_of(values: np.ndarray, window_sum, divisor: np.ndarray, taps: int) -> n
     try:
         with np.errstate(over="raise", invalid="ignore"):  # inf - inf is NaN, no warning
             total = window_sum(values)
-        total /= divisor
+        with np.errstate(divide="ignore", invalid="ignore"):  # divisor=0 ("mean"): inf
+            total /= divisor
         return total
     except FloatingPointError:
         pass
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         total = window_sum(values)
-    total /= divisor
+        total /= divisor
     shift = (taps - 1).bit_length()  # 2**shift >= taps
     down, up = values.dtype.type(2.0 ** -shift), values.dtype.type(2.0 ** shift)
     with np.errstate(invalid="ignore"):
@@ -287,7 +288,7 @@ def pool_geometry(x: np.ndarray, geom: Geometry) -> np.ndarray:
 
 def pool2d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
            ceil_mode: bool = False, count_include_pad: bool = True, layout: str = "NCHW",
-           p: float = 2) -> np.ndarray:
+           p: float = 2, divisor: int | None = None, divisor_of: str = "sum") -> np.ndarray:
     """2-D max / avg / min / lp pooling of ``X`` with every convention explicit.
 
     Defaults are the chapter's: stride 1, no padding.  See ``pooling_xfw.spec`` for the
@@ -309,6 +310,12 @@ def pool2d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
             real cells only (False).
         layout: ``"NCHW"`` or ``"NHWC"``.
         p: the power of lp pooling, a finite number > 0.
+        divisor: avg only: divide each window by this non-zero int instead (PyTorch's
+            ``divisor_override``, ``count_include_pad`` then ignored; ``divisor=1`` is sum
+            pooling, MXNet's ``pool_type='sum'``).  None: by the count.
+        divisor_of: ``"sum"`` (the window's sum / ``divisor``, PyTorch's rule) or ``"mean"``
+            (the window's average times its cell count / ``divisor``, Paddle's
+            ``divisor_override``; ``divisor=0`` then gives inf, as Paddle does).
 
     Returns:
         The pooled array, in ``X``'s rank and layout (max/min keep the dtype; avg and lp give
@@ -318,7 +325,8 @@ def pool2d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
         PoolingError: an invalid argument, naming it and what is allowed.
     """
     return _pooled(2, X, pool_size, mode, stride=stride, padding=padding, dilation=dilation,
-                   ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p)
+                   ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p,
+                   divisor=divisor, divisor_of=divisor_of)
 
 
 def _pooled(rank: int | None, X, pool_size, mode: str, **kwargs) -> np.ndarray:
@@ -330,7 +338,7 @@ def _pooled(rank: int | None, X, pool_size, mode: str, **kwargs) -> np.ndarray:
 
 def pool1d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
            ceil_mode: bool = False, count_include_pad: bool = True, layout: str = "NCW",
-           p: float = 2) -> np.ndarray:
+           p: float = 2, divisor: int | None = None, divisor_of: str = "sum") -> np.ndarray:
     """1-D max / avg / min / lp pooling of ``X`` over W: ``px.pool2d``'s conventions on one
     axis (text and audio models: PyTorch's ``nn.MaxPool1d``, Keras' ``MaxPooling1D``).
 
@@ -346,6 +354,8 @@ def pool1d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
         count_include_pad: as ``px.pool2d``'s.
         layout: ``"NCW"`` or ``"NWC"``.
         p: the power of lp pooling.
+        divisor: as ``px.pool2d``'s.
+        divisor_of: as ``px.pool2d``'s.
 
     Returns:
         The pooled array in ``X``'s rank and layout.
@@ -354,12 +364,13 @@ def pool1d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
         PoolingError: an invalid argument, naming it and what is allowed.
     """
     return _pooled(1, X, pool_size, mode, stride=stride, padding=padding, dilation=dilation,
-                   ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p)
+                   ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p,
+                   divisor=divisor, divisor_of=divisor_of)
 
 
 def pool3d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
            ceil_mode: bool = False, count_include_pad: bool = True, layout: str = "NCDHW",
-           p: float = 2) -> np.ndarray:
+           p: float = 2, divisor: int | None = None, divisor_of: str = "sum") -> np.ndarray:
     """3-D max / avg / min / lp pooling of ``X`` over D, H and W: ``px.pool2d``'s conventions
     on three axes (video and volumes: PyTorch's ``nn.MaxPool3d``, Keras' ``MaxPooling3D``).
 
@@ -376,6 +387,8 @@ def pool3d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
         count_include_pad: as ``px.pool2d``'s.
         layout: ``"NCDHW"`` or ``"NDHWC"``.
         p: the power of lp pooling.
+        divisor: as ``px.pool2d``'s.
+        divisor_of: as ``px.pool2d``'s.
 
     Returns:
         The pooled array in ``X``'s rank and layout.
@@ -384,11 +397,13 @@ def pool3d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
         PoolingError: an invalid argument, naming it and what is allowed.
     """
     return _pooled(3, X, pool_size, mode, stride=stride, padding=padding, dilation=dilation,
-                   ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p)
+                   ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p,
+                   divisor=divisor, divisor_of=divisor_of)
 
 
 def pool(X, pool_size, mode: str = "max", *, layout: str, stride=1, padding=0, dilation=1,
-         ceil_mode: bool = False, count_include_pad: bool = True, p: float = 2) -> np.ndarray:
+         ceil_mode: bool = False, count_include_pad: bool = True, p: float = 2,
+         divisor: int | None = None, divisor_of: str = "sum") -> np.ndarray:
     """``px.pool1d``, ``pool2d`` or ``pool3d``, as many spatial axes as ``layout`` names: code
     that serves every rank (``layout="NCDHW"`` pools D, H and W).
 
@@ -404,6 +419,8 @@ def pool(X, pool_size, mode: str = "max", *, layout: str, stride=1, padding=0, d
         ceil_mode: as ``px.pool2d``'s.
         count_include_pad: as ``px.pool2d``'s.
         p: the power of lp pooling.
+        divisor: as ``px.pool2d``'s.
+        divisor_of: as ``px.pool2d``'s.
 
     Returns:
         The pooled array in ``X``'s rank and layout.
@@ -412,4 +429,5 @@ def pool(X, pool_size, mode: str = "max", *, layout: str, stride=1, padding=0, d
         PoolingError: an invalid argument, naming it and what is allowed.
     """
     return _pooled(None, X, pool_size, mode, stride=stride, padding=padding, dilation=dilation,
-                   ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p)
+                   ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p,
+                   divisor=divisor, divisor_of=divisor_of)

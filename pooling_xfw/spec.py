@@ -17,6 +17,8 @@ Conventions (one axis; ``n`` input length, ``k`` window, ``s`` stride, ``d`` dil
   ``pooling_output_shape`` and ONNX; MXNet ``full`` and Paddle keep such windows).
   Windows may then reach past the padded border ("overhang"): those cells are not padding,
   they never count in a divisor and never win a max.
+* avg divisor, ``divisor=d`` (``DIVISOR_RULES``): ``d`` for every window (PyTorch's
+  ``divisor_override``), or the count below times ``d`` over the window's cells (Paddle's).
 * avg divisor, ``count_include_pad=True``: window taps inside ``[-pb, n+pa)``, i.e. the
   padding counts and the ceil overhang does not (PyTorch, MXNet, Paddle ``exclusive=False``).
   ``False``: taps inside ``[0, n)`` only (PyTorch ``count_include_pad=False``, Paddle's default
@@ -66,20 +68,56 @@ class PoolSpec:
     count_include_pad: bool = True
     layout: str = "NCHW"
     p: float = 2.0
+    #: avg: divide each window by this instead (``DIVISOR_RULES`` says how); None: the count
+    divisor: int | None = None
+    divisor_of: str = "sum"
 
     def kwargs(self) -> dict:
-        """The spec as ``px.pool*d`` keyword arguments (JSON-friendly)."""
+        """The spec as ``px.pool*d`` keyword arguments (JSON-friendly; the divisor only where
+        one is given)."""
         out = dataclasses.asdict(self)
         for key in ("pool_size", "stride", "dilation"):
             out[key] = list(out[key])
         if not isinstance(self.padding, str):
             out["padding"] = [list(p) for p in self.padding]
+        if self.divisor is None:
+            del out["divisor"], out["divisor_of"]
         return out
+
+
+#: how ``divisor=d`` divides an avg window: "sum", the window's sum over ``d`` whatever
+#: ``count_include_pad`` says (PyTorch's ``divisor_override``, ``d=1``: sum pooling, MXNet's
+#: ``pool_type='sum'``); "mean", the window's average (``count_include_pad`` and the ceil
+#: overhang as without a divisor) times its cell count over ``d`` (Paddle's
+#: ``divisor_override``: equal to "sum" where padding counts and no window overhangs)
+DIVISOR_RULES = ("sum", "mean")
+
+
+def _divisor(divisor, divisor_of: str, mode: str) -> tuple[int | None, str]:
+    """``divisor`` and ``divisor_of`` checked (``make_spec``)."""
+    if divisor_of not in DIVISOR_RULES:
+        raise fail("divisor_of", divisor_of, " or ".join(map(repr, DIVISOR_RULES)))
+    if divisor is None:
+        if divisor_of != "sum":
+            raise fail("divisor_of", divisor_of, "'sum' without a divisor (divisor_of says "
+                                                 "how divisor=d divides)")
+        return None, "sum"
+    if isinstance(divisor, (bool, np.bool_)) or not isinstance(divisor, numbers.Integral) or (
+            abs(int(divisor)) >= MAX_SIZE):
+        raise fail("divisor", divisor, "None or a non-zero int (a divisor_override)")
+    if mode != "avg":
+        raise fail("divisor", divisor, f"None with mode={mode!r} (a divisor divides an avg "
+                                       f"window only)")
+    if divisor == 0 and divisor_of == "sum":
+        raise fail("divisor", divisor, "a non-zero int (the sum rule has no 0); 0 only with "
+                                       "divisor_of='mean', which gives inf")
+    return int(divisor), divisor_of
 
 
 def make_spec(pool_size, mode: str = "max", *, stride=1, padding: PaddingArg = 0, dilation=1,
               ceil_mode: bool = False, count_include_pad: bool = True, layout: str = "NCHW",
-              p: float = 2, rank: int | None = None) -> PoolSpec:
+              p: float = 2, divisor=None, divisor_of: str = "sum",
+              rank: int | None = None) -> PoolSpec:
     """Validate ``px.pool*d``'s arguments into a ``PoolSpec``.
 
     Args:
@@ -104,11 +142,13 @@ def make_spec(pool_size, mode: str = "max", *, stride=1, padding: PaddingArg = 0
     if (not isinstance(p, numbers.Real) or isinstance(p, bool) or not math.isfinite(p)
             or p <= 0):
         raise fail("p", p, "a finite number > 0 (the power of 'lp' pooling)")
+    divisor, divisor_of = _divisor(divisor, divisor_of, mode.lower())
     return PoolSpec(
         pool_size=sizes("pool_size", pool_size, 1, rank), mode=mode.lower(),
         stride=sizes("stride", stride, 1, rank), padding=normalize_padding(padding, rank),
         dilation=sizes("dilation", dilation, 1, rank), ceil_mode=bool(ceil_mode),
-        count_include_pad=bool(count_include_pad), layout=layout, p=float(p))
+        count_include_pad=bool(count_include_pad), layout=layout, p=float(p),
+        divisor=divisor, divisor_of=divisor_of)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -410,9 +450,17 @@ class Geometry(SpatialAxes):
 
     def divisor(self) -> np.ndarray:
         """The avg divisor, shaped as the output's spatial axes: the pooling of a ones array,
-        per ``count_include_pad`` (the outer product of each axis's)."""
-        flag = self.spec.count_include_pad
-        return functools.reduce(np.multiply.outer, (g.divisor(flag) for g in self.axes))
+        per ``count_include_pad`` (the outer product of each axis's); with ``divisor=d``,
+        ``d`` everywhere ("sum") or that count times ``d`` over the window's cells ("mean":
+        the average times the cells over ``d``, ``DIVISOR_RULES``)."""
+        spec = self.spec
+        count = functools.reduce(np.multiply.outer,
+                                 (g.divisor(spec.count_include_pad) for g in self.axes))
+        if spec.divisor is None:
+            return count
+        if spec.divisor_of == "sum":
+            return np.full(np.shape(count), float(spec.divisor))
+        return count * (spec.divisor / math.prod(spec.pool_size))
 
     def output_rule(self) -> str | None:
         """Which plain output-size rule yields exactly these windows on both axes: "floor"

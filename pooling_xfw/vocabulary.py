@@ -133,6 +133,12 @@ class Vocabulary:
         planner computes the pads from the input's shape when the plan runs."""
         return None
 
+    def native_divisor(self, plan: Plan, geom: Geometry, v: Var, layout: str) -> Var | None:
+        """The framework's own avg pooling of ``geom`` with its ``divisor`` (``spec.divisor``,
+        by ``spec.divisor_of``'s rule: PyTorch's ``divisor_override``), or None: then the
+        window's sum (or average) is divided by it."""
+        return None
+
     def native_lp(self, plan: Plan, geom: Geometry, v: Var, layout: str) -> Var | None:
         """The framework's own lp pooling of ``geom`` (``(sum |x|^p)^(1/p)``, padding adding
         0), or None: then it is emulated from abs, power and a window sum."""

@@ -90,10 +90,25 @@ def _window_cells(per_axis, index):
     return cells, pads
 
 
+def _divisor(count, pool_size, rank, divisor, divisor_of):
+    """What an avg window of ``count`` cells (padding as counted) is divided by: the count, or
+    ``divisor`` ("sum": PyTorch's divisor_override) or the count times ``divisor`` over the
+    window's cells ("mean": Paddle's), as an exact rational; ``divisor=0`` of "mean": 0."""
+    if divisor is None:
+        return count
+    if divisor_of == "sum":
+        if divisor == 0:
+            raise Invalid("divisor 0 divides a sum")
+        return divisor
+    return Fraction(count * divisor, math.prod(_each(pool_size, rank)))
+
+
 def pool_plane(plane, pool_size, mode="max", stride=1, padding=0, dilation=1, ceil_mode=False,
-               count_include_pad=True, p=2.0):
+               count_include_pad=True, p=2.0, divisor=None, divisor_of="sum"):
     """Pool one float64 array of spatial axes only ((W,), (H, W) or (D, H, W)), one window at
     a time; returns the float64 output."""
+    if divisor is not None and mode != "avg":
+        raise Invalid("a divisor divides an avg window only")
     per_axis = _axis_windows(plane.shape, pool_size, stride, padding, dilation, ceil_mode)
     out = np.empty(tuple(len(w) for w in per_axis))
     for index in np.ndindex(*out.shape):
@@ -106,7 +121,9 @@ def pool_plane(plane, pool_size, mode="max", stride=1, padding=0, dilation=1, ce
         elif mode == "min":
             out[index] = min(reals)
         elif mode == "avg":
-            out[index] = _mean(reals, len(reals) + (pads if count_include_pad else 0))
+            count = len(reals) + (pads if count_include_pad else 0)
+            out[index] = _mean(reals, _divisor(count, pool_size, plane.ndim, divisor,
+                                               divisor_of))
         else:
             out[index] = _p_norm(reals, p)
     return out
@@ -114,11 +131,17 @@ def pool_plane(plane, pool_size, mode="max", stride=1, padding=0, dilation=1, ce
 
 def _mean(values, count):
     """The exact sum divided by ``count``, rounded once (an infinite value wins; +inf - inf is
-    NaN)."""
+    NaN; a negative count flips the sign; a count of 0 gives inf with the sum's sign, NaN for
+    a sum of 0)."""
     infinities = {v for v in values if math.isinf(v)}
     if infinities:
-        return infinities.pop() if len(infinities) == 1 else math.nan
-    return float(sum(Fraction(v) for v in values) / count)
+        if len(infinities) > 1:
+            return math.nan
+        return infinities.pop() * (1 if count > 0 else -1 if count < 0 else 1)
+    total = sum(Fraction(v) for v in values)
+    if count == 0:
+        return math.nan if total == 0 else math.copysign(math.inf, total)
+    return float(total / count)
 
 
 def _p_norm(values, p):
@@ -232,7 +255,8 @@ def adaptive_grad(x, up, output_size, mode="max", layout="NCHW", ties="first"):
 
 
 def grad_plane(plane, up, pool_size, mode="max", stride=1, padding=0, dilation=1,
-               ceil_mode=False, count_include_pad=True, p=2.0, ties="first"):
+               ceil_mode=False, count_include_pad=True, p=2.0, ties="first", divisor=None,
+               divisor_of="sum"):
     """The gradient of ``pool_plane`` for one float64 array of spatial axes only and its
     upstream gradient ``up`` (the output's shape), one window at a time from the definitions: a max/min window's
     gradient to its extreme among its real cells in row-major order (its NaNs if it has any;
@@ -257,11 +281,13 @@ def grad_plane(plane, up, pool_size, mode="max", stride=1, padding=0, dilation=1
                 for cell in winners:
                     grad[cell] += g / len(winners) if ties == "split" else g
         elif mode == "avg":
-            count = len(cells) + (pads if count_include_pad else 0)
+            count = _divisor(len(cells) + (pads if count_include_pad else 0), pool_size,
+                             plane.ndim, divisor, divisor_of)
             for cell in cells:
-                grad[cell] += g / count
+                grad[cell] += float(Fraction(g) / count)
         else:
-            norm = _p_norm(values, p)
+            # the window's output, NaN where it reads a NaN (as pool_plane's), inf beside it too
+            norm = math.nan if any(math.isnan(v) for v in values) else _p_norm(values, p)
             for cell, v in zip(cells, values):
                 if math.isnan(norm):
                     grad[cell] += math.nan

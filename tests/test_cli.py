@@ -604,7 +604,8 @@ def test_compare_runs_adaptive_and_global_on_every_backend(args, op, spec):
 
 _ONE_OP = ("allowed: one of --kernel 3|2,3 (pooling with a window), --adaptive H,W (adaptive "
            "pooling to that output size) or --global (global pooling)")
-_NO_WINDOW = "--stride, --padding, --dilation, --ceil-mode and --exclude-pad with --kernel"
+_NO_WINDOW = ("--stride, --padding, --dilation, --ceil-mode, --exclude-pad and --divisor with "
+              "--kernel")
 _OUTPUT_SIZE = ("allowed: an int >= 0 (every axis), or one per spatial axis (w, h,w or d,h,w), "
                 "each an int >= 0 or - (None, or nothing")
 

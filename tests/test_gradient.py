@@ -33,6 +33,8 @@ def gradient_problems(draw):
 @given(gradient_problems())
 def test_reference_gradient_matches_brute_force(problem):
     x, pool_size, kwargs, ties, seed = problem
+    if kwargs.get("divisor") == 0:  # refused ("sum"), or inf ("mean"): the forward test's
+        return
     try:
         out_shape = px.output_shape(x.shape, pool_size, stride=kwargs["stride"],
                                     padding=kwargs["padding"], dilation=kwargs["dilation"],

@@ -378,11 +378,13 @@ def draw_special_values(draw, x: np.ndarray, rng) -> None:
 def draw_pooling_kwargs(draw, layout: str, p_values) -> dict:
     """``px.pool2d``'s keywords past the window: every mode, padding, dilation and convention
     (``p`` from ``p_values``), valid or not for the input (the caller decides what to do)."""
-    return dict(mode=draw(st.sampled_from(["max", "avg", "min", "lp"])),
-                stride=draw(SIZES.filter(lambda s: s != 4)), padding=draw(PADDINGS),
+    from .test_ranks import draw_divisor
+
+    mode = draw(st.sampled_from(["max", "avg", "min", "lp"]))
+    return dict(mode=mode, stride=draw(SIZES.filter(lambda s: s != 4)), padding=draw(PADDINGS),
                 dilation=draw(st.sampled_from([1, 2, (1, 2)])), ceil_mode=draw(st.booleans()),
                 count_include_pad=draw(st.booleans()), layout=layout,
-                p=draw(st.sampled_from(p_values)))
+                p=draw(st.sampled_from(p_values)), **draw_divisor(draw, mode))
 
 
 @settings(max_examples=400, deadline=None, derandomize=True,

@@ -42,7 +42,10 @@ EXPECTED = {
     "flax_model.py:25": ("jax", dict(pool_size=(2, 2), padding="same", mode="avg",
                                      count_include_pad=False),
                          {"tensorflow": "native", "pytorch": "emulated"}),
-    "flax_model.py:31": ("jax", "is a window sum", None),  # the ones, summed into a variable
+    # the ones, summed into a variable: a window sum, sum pooling (divisor=1)
+    "flax_model.py:31": ("jax", dict(pool_size=(2, 2), stride=(2, 2), padding="same", mode="avg",
+                                     divisor=1, divisor_of="sum"),
+                         {"tensorflow": "emulated", "pytorch": "emulated"}),
     "flax_model.py:32": ("jax", "argument 'ones' is a variable", None),
     "flax_model.py:36": ("jax", dict(pool_size=(2, 2), stride=(2, 2), layout="NCHW"),
                          {"tensorflow": "native", "pytorch": "native"}),
@@ -149,7 +152,7 @@ def test_scan_verify_runs_each_source_and_target(pool):
     result = scanning.scan(TREE, to=["tensorflow", "pytorch"], shape=(1, 2, 9, 9), verify=True,
                            pool=pool)
     understood = [e for e in result.entries if e.understood]
-    assert len(understood) == 23
+    assert len(understood) == 24
     for entry in understood:
         assert entry.source_check == "agrees with the neutral spec", entry.where
         for name, target in entry.targets.items():
@@ -242,7 +245,7 @@ def test_cli_scan_text_json_markdown_and_exit_codes(tmp_path):
     assert "resnet_stem.py:12  pytorch  nn.MaxPool2d(kernel_size=3, stride=2, padding=1)" in out
     assert "  not understood: mixed_imports.py:17: argument 'k' is a variable" in out
     summary = next(line for line in out.splitlines() if line.startswith("summary: "))
-    assert summary.startswith("summary: 30 pooling calls in 8 files: 23 understood, 7 not ")
+    assert summary.startswith("summary: 30 pooling calls in 8 files: 24 understood, 6 not ")
     target = tmp_path / "scan.json"
     cli("scan", TREE, "--to", "pytorch", "--format", "json", "--output", str(target),
         check_exit=1)

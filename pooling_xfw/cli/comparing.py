@@ -183,6 +183,10 @@ def add_commands(sub) -> None:
                            "padding)")
     cmp_.add_argument("--exclude-pad", action="store_true",
                       help="avg divides by real cells only (count_include_pad=False)")
+    cmp_.add_argument("--divisor", help="avg divides every window by this int instead "
+                                        "(divisor_override; 1: sum pooling)")
+    cmp_.add_argument("--divisor-of", help="sum (default: the window's sum / divisor) or mean "
+                                           "(its average x its cells / divisor)")
     cmp_.add_argument("--layout", default="NCHW",
                       help="NCHW (default) or NHWC; NCW or NWC pools one axis (1-D), NCDHW or "
                            "NDHWC three (3-D)")

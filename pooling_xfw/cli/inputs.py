@@ -92,7 +92,8 @@ def _ops_allowed() -> str:
 #: the options of pooling with a window: what an operation without one does not take
 _WINDOW_OPTIONS = (("--stride", "stride"), ("--padding", "padding"),
                    ("--dilation", "dilation"), ("--ceil-mode", "ceil_mode"),
-                   ("--exclude-pad", "exclude_pad"))
+                   ("--exclude-pad", "exclude_pad"), ("--divisor", "divisor"),
+                   ("--divisor-of", "divisor_of"))
 
 
 def typed_option(flag: str, value) -> tuple[str, str | None]:
@@ -124,7 +125,7 @@ def read_operation(args):
                 raise usage_error(option, value if isinstance(value, str) else None,
                              f"not with {as_typed(flag, text)}: {op.name} pooling has no window",
                              f"{op.options} with {flag}; --stride, --padding, --dilation, "
-                             f"--ceil-mode and --exclude-pad with {windowed}")
+                             f"--ceil-mode, --exclude-pad and --divisor with {windowed}")
     if "lp" not in op.modes and args.p is not None:
         with_lp = " or ".join(o.flag for o in ops.OPERATIONS if "lp" in o.modes)
         raise usage_error("--p", args.p, f"not with {as_typed(flag, text)}: {op.name} pooling has no "
@@ -265,6 +266,29 @@ class CommandLine:
 
     def output_size(self, text: str):
         return read_output_size(text)
+
+    def divisor(self) -> tuple[int | None, str]:
+        """``--divisor D`` (a non-zero int; 0 with ``--divisor-of mean``) and
+        ``--divisor-of sum|mean``: (divisor, divisor_of)."""
+        args = self.args
+        of = (args.divisor_of or "sum").strip().lower()
+        if of not in ("sum", "mean"):
+            raise usage_error("--divisor-of", args.divisor_of, "unknown divisor rule",
+                              "sum (the window's sum / divisor) or mean (its average x its "
+                              "cells / divisor)")
+        if args.divisor is None:
+            if args.divisor_of is not None:
+                raise usage_error("--divisor-of", args.divisor_of, "not without --divisor",
+                                  "--divisor-of with --divisor")
+            return None, "sum"
+        allowed = "a non-zero int (0 only with --divisor-of mean)"
+        value = read_int("--divisor", args.divisor, args.divisor, -(2**63) + 1, allowed)
+        if value == 0 and of == "sum":
+            raise usage_error("--divisor", args.divisor, "0 divides a sum", allowed)
+        if self.op.has_window and read_mode(args, self.op) != "avg":
+            raise usage_error("--divisor", args.divisor, f"not with --mode "
+                              f"{read_mode(args, self.op)}", "--divisor with --mode avg")
+        return value, of
 
 
 def is_case_file(text: str) -> bool:

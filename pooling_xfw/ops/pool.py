@@ -18,13 +18,13 @@ class Pool(Operation):
     title = "pooling with a window"
     function = "pool2d"
     arguments = ("pool_size", "mode", "stride", "padding", "dilation", "ceil_mode",
-                 "count_include_pad", "layout", "p")
+                 "count_include_pad", "layout", "p", "divisor", "divisor_of")
     modes = MODES
     has_gradient = True
     has_window = True
     flag, flag_value = "--kernel", "3|2,3"
-    options = ("--stride, --padding, --dilation, --ceil-mode, --exclude-pad, --mode, --p and "
-               "--layout")
+    options = ("--stride, --padding, --dilation, --ceil-mode, --exclude-pad, --divisor, --mode, "
+               "--p and --layout")
     metavar = ""
     flag_help = "pooling with this window: 3 or 2,3"
 
@@ -46,6 +46,9 @@ class Pool(Operation):
                       dilation=typed.sizes("--dilation", args.dilation or "1", 1, "2 or 2,3"),
                       ceil_mode=args.ceil_mode, count_include_pad=not args.exclude_pad,
                       layout=layout, p=typed.power(mode))
+        divisor, divisor_of = typed.divisor()
+        if divisor is not None:  # only where given: the case's JSON as before otherwise
+            kwargs.update(divisor=divisor, divisor_of=divisor_of)
         if kwargs["stride"] is None:  # like the frameworks' layers: the window by default
             kwargs["stride"] = kwargs["pool_size"]
         return kwargs, {"pool_size": ("--kernel", args.kernel),
@@ -98,7 +101,11 @@ class Pool(Operation):
         return tuple(max(d * (k - 1), 1) for k, d in zip(spec.pool_size, spec.dilation))
 
     def cell(self, spec: dict) -> str:
-        return f"pool{layout_rank(spec['layout'])}d {spec['mode']}"
+        text = f"pool{layout_rank(spec['layout'])}d {spec['mode']}"
+        if spec.get("divisor") is not None:  # "pool2d avg /3", "... (of the mean)"
+            text += f" /{spec['divisor']}" + (" (of the mean)" if spec.get("divisor_of") ==
+                                               "mean" else "")
+        return text
 
     def describe(self, geometry) -> str:
         return f"pads {geometry.pads}, output {'x'.join(map(str, geometry.out))}"

@@ -10,7 +10,7 @@ framework's defaults apply.  What the neutral spec cannot hold is said, not gues
 explicit pad before a max pool with a constant that is not the reduction's identity
 (``pad_value``), a ceil mode that keeps a window starting in the padding
 (``keeps_padding_windows``), extra pad entries dropped; and refused with the reason:
-``divisor_override``, ``return_indices`` / ``return_mask``, other padding ops.  A backend
+``return_indices`` / ``return_mask``, other padding ops.  A backend
 without a dialect is a porting target only (``registry.targets_only``).
 
 1-D, 2-D and 3-D pooling alike: the call's rank is its dialect's to read (its name, or its
@@ -320,12 +320,10 @@ def _native(framework: str, function: str, pool: ast.Call, reader: Reader, text:
 
 def _refuse_unexpressible(function: str, args: dict) -> None:
     """Arguments that change what the call returns beyond any neutral spec: say so."""
-    for name, harmless in (("return_indices", False), ("return_mask", False),
-                           ("divisor_override", None)):
+    for name, harmless in (("return_indices", False), ("return_mask", False)):
         if args.get(name, harmless) not in (harmless, None):
             why = (": it also returns the argmax positions (fed to an unpool), whose "
-                   "numbering differs between frameworks" if name.startswith("return_")
-                   else "")
+                   "numbering differs between frameworks")
             raise PoolingError(f"call: {function}({name}={args[name]!r}) has no neutral "
                                f"spec{why}; allowed: {name}={harmless!r}")
 

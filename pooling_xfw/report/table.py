@@ -134,8 +134,10 @@ def op_cell(case: dict) -> str:
 
 
 def has_op_column(doc: dict) -> bool:
-    """Whether the table says each case's operation: when some case is not a plain pool2d."""
-    return any(ops.get(case.get("op")) is not ops.DEFAULT for case in doc["cases"])
+    """Whether the table says each case's operation: when some case is not a plain pool2d (or
+    divides by a divisor given: ``pool2d avg /4``)."""
+    return any(ops.get(case.get("op")) is not ops.DEFAULT
+               or case.get("spec", {}).get("divisor") is not None for case in doc["cases"])
 
 
 def is_chapter_example(case: dict) -> bool:
