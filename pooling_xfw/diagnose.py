@@ -59,8 +59,7 @@ def divisor_cause(result: BackendResult, job, tol) -> str:
     out (between the cells read and the reference's divisor; measured: ONNX Runtime 1.22's
     ``AveragePool`` with ``auto_pad`` SAME leaves the bottom padding out); else ''."""
     spec = job.spec
-    if not (spec.mode == "avg" and getattr(spec, "count_include_pad", False)  # windows only
-            and result.differing
+    if not (spec.mode == "avg" and spec.count_include_pad and result.differing
             and job.x.size <= JUDGE_BLOCK and np.issubdtype(result.output.dtype, np.floating)):
         return ""
     from .reference import pool2d
@@ -211,8 +210,8 @@ def grad_cause(result: BackendResult, grad: np.ndarray, job) -> str:
             return (f"ties in a window: {result.backend}'s gradient is shared unevenly among "
                     f"a window's tied extremes (an elementwise maximum of equal values shares it "
                     f"between them), the reference uses ties='first'{why}")
-    if mode == "avg" and getattr(job.spec, "count_include_pad", False) and getattr(
-            job.geometry, "has_overhang", lambda: False)():  # windows only: no bin overhangs
+    if mode == "avg" and job.op.has_window and job.spec.count_include_pad and \
+            job.geometry.has_overhang():
         counted = _overhang_counted(job.geometry)
         from .gradient import _avg_grad
 

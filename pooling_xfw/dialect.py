@@ -38,7 +38,7 @@ from types import ModuleType
 from typing import Callable
 
 from .errors import PoolingError
-from .layout import LAYOUTS_BY_RANK, full_pads, of_rank, spatial_list
+from .layout import LAYOUTS_BY_RANK, axis_names, full_pads, of_rank, spatial_list
 from .ops import ADAPTIVE, GLOBAL, POOL, Operation
 from .plan import Plan, Var
 
@@ -310,7 +310,7 @@ def output_size(value, spatial: int = 2):
 
     if isinstance(value, (list, tuple)):
         if len(value) != spatial:
-            names = ", ".join(n.lower() for n in "DHW"[3 - spatial:])
+            names = ", ".join(n.lower() for n in axis_names(spatial))
             raise PoolingError(f"call: got output_size={value!r}; allowed: an int or "
                                f"({names}) ({spatial}-D pooling)")
         return tuple(one(v) for v in value)

@@ -109,11 +109,13 @@ def full_shape(shape: Sequence[int], layout: str) -> tuple[int, ...]:
     return (1, *shape)
 
 
-def full_pads(layout: str, pads) -> tuple[tuple, ...]:
-    """``(before, after)`` for every axis of a full array in ``layout``: ``pads`` (one pair per
-    spatial axis) there, ``(0, 0)`` on N and C (what ``np.pad`` and its kin take)."""
-    width = [(0, 0)] * len(layout)
-    for axis, pair in zip(spatial_axes(len(layout), layout), pads):
+def full_pads(layout: str, pads, ndim: int | None = None) -> tuple[tuple, ...]:
+    """``(before, after)`` for every axis of an array in ``layout``: ``pads`` (one pair per
+    spatial axis) there, ``(0, 0)`` on N and C (what ``np.pad`` and its kin take); ``ndim``:
+    the array's rank where N, or N and C, are left out (None: the full rank)."""
+    ndim = len(layout) if ndim is None else ndim
+    width = [(0, 0)] * ndim
+    for axis, pair in zip(spatial_axes(ndim, layout), pads):
         width[axis] = tuple(pair)
     return tuple(width)
 

@@ -198,7 +198,7 @@ def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
         plan.emulate(f"lp: (sum |x|^{spec.p:g})^(1/{spec.p:g}), the sum by average pooling")
         y = window_sum(vocab, plan, geom, v, layout, run=runtime_pads(plan, geom))
         y = _root(vocab, plan, y, spec.p) if spec.p != 1 else y
-    elif mode == "avg" and getattr(spec, "divisor", None) is not None:  # windows only
+    elif mode == "avg" and op.has_window and spec.divisor is not None:
         y = _divided(vocab, plan, op, geom, v, layout)
     elif mode != "lp":
         start = _max_pool_start_too_high(vocab, mode, given, work)

@@ -285,9 +285,10 @@ class CommandLine:
         value = read_int("--divisor", args.divisor, args.divisor, -(2**63) + 1, allowed)
         if value == 0 and of == "sum":
             raise usage_error("--divisor", args.divisor, "0 divides a sum", allowed)
-        if self.op.has_window and read_mode(args, self.op) != "avg":
-            raise usage_error("--divisor", args.divisor, f"not with --mode "
-                              f"{read_mode(args, self.op)}", "--divisor with --mode avg")
+        mode = read_mode(args, self.op)
+        if mode != "avg":
+            raise usage_error("--divisor", args.divisor, f"not with --mode {mode}",
+                              "--divisor with --mode avg")
         return value, of
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..compare import judge
 from ..errors import PoolingError
-from ..layout import spatial_axes
+from ..layout import full_pads, spatial_axes
 from ..runtime.client import WorkerFailure, default_pool
 from ..spec import make_spec, resolve
 from .parse import NativeCall
@@ -83,20 +83,17 @@ def evaluate(native: NativeCall, x: np.ndarray) -> np.ndarray:
         return native.op.compute(x, **kwargs)
     if native.pad_value is not None and (kwargs["mode"] in ("max", "min")
                                          or native.pad_value != 0):
-        widths = [(0, 0)] * x.ndim
-        for axis, pads in zip(spatial_axes(x.ndim, kwargs["layout"]), native.recipe_pads):
-            widths[axis] = pads
-        x = np.pad(x, widths, constant_values=native.pad_value)
+        x = np.pad(x, full_pads(kwargs["layout"], native.recipe_pads, x.ndim),
+                   constant_values=native.pad_value)
         kwargs["padding"] = 0
     out = native.op.compute(x, **kwargs)
     if native.keeps_padding_windows and kwargs["ceil_mode"]:
         geom = resolve(make_spec(**kwargs), x.shape)
         extra = [g.ceil_keep_out() - g.out for g in geom.axes]
         if any(extra):
-            widths = [(0, 0)] * out.ndim
-            for axis, n in zip(spatial_axes(out.ndim, kwargs["layout"]), extra):
-                widths[axis] = (0, n)
-            out = np.pad(out.astype(np.float64), widths, constant_values=np.nan)
+            out = np.pad(out.astype(np.float64),
+                         full_pads(kwargs["layout"], [(0, n) for n in extra], out.ndim),
+                         constant_values=np.nan)
     return out
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from .. import registry
 from ..compare import compare_many, input_scale, tolerance
 from ..errors import PoolingError, one_line
-from ..layout import spatial_axes, spatial_names
+from ..layout import full_pads, spatial_names
 from ..reference import work_dtype
 from ..runtime.client import WorkerFailure, default_pool
 from . import sizes
@@ -174,10 +174,8 @@ def _plan_of(adapter, op, x, kwargs: dict, constant: tuple | None = None):
 def _padded_case(native: NativeCall, x: np.ndarray, constant: tuple) -> dict:
     """The call as written, as one ``compare_many`` case: ``x`` padded with the constant,
     pooled without padding."""
-    widths = [(0, 0)] * x.ndim
-    for axis, pads in zip(spatial_axes(x.ndim, native.spec["layout"]), constant[0]):
-        widths[axis] = pads
-    case = case_of(native, np.pad(x, widths, constant_values=constant[1]))
+    case = case_of(native, np.pad(x, full_pads(native.spec["layout"], constant[0], x.ndim),
+                                  constant_values=constant[1]))
     case["padding"] = 0
     return case
 
