@@ -1,6 +1,6 @@
 """How a user's pooling arguments are read, at any number of spatial axes: ints, one size per
-axis, the spellings of padding, and the bound every size keeps (C int64), each refusal naming
-the argument and what it allows."""
+axis, the spellings of padding, the bound every size keeps (C int64), ``ceil_mode``'s three
+values and the avg divisor, each refusal naming the argument and what it allows."""
 from __future__ import annotations
 
 import numbers
@@ -103,3 +103,46 @@ def normalize_padding(padding: PaddingArg, rank: int = 2) -> str | Pads:
                 raise fail("padding", padding, allowed + " (pads < 2**63, C int64)")
             return pads
     raise fail("padding", padding, allowed)
+
+
+#: ``ceil_mode``'s values: floor, ceil with PyTorch's drop rule, ceil keeping every window
+CEIL_MODES = (False, True, "keep")
+
+
+def check_ceil_mode(ceil_mode) -> bool | str:
+    """``ceil_mode`` checked: False, True or "keep" (``PoolingError`` naming it otherwise)."""
+    if isinstance(ceil_mode, (bool, np.bool_)):
+        return bool(ceil_mode)
+    if isinstance(ceil_mode, str) and ceil_mode.lower() == "keep":
+        return "keep"
+    raise fail("ceil_mode", ceil_mode, "False, True (a last window that would start in the "
+                                       "padding is dropped) or 'keep' (it is kept)")
+
+
+#: how ``divisor=d`` divides an avg window: "sum", the window's sum over ``d`` whatever
+#: ``count_include_pad`` says (PyTorch's ``divisor_override``, ``d=1``: sum pooling, MXNet's
+#: ``pool_type='sum'``); "mean", the window's average (``count_include_pad`` and the ceil
+#: overhang as without a divisor) times its cell count over ``d`` (Paddle's
+#: ``divisor_override``: equal to "sum" where padding counts and no window overhangs)
+DIVISOR_RULES = ("sum", "mean")
+
+
+def check_divisor(divisor, divisor_of: str, mode: str) -> tuple[int | None, str]:
+    """``divisor`` and ``divisor_of`` checked (``make_spec``)."""
+    if divisor_of not in DIVISOR_RULES:
+        raise fail("divisor_of", divisor_of, " or ".join(map(repr, DIVISOR_RULES)))
+    if divisor is None:
+        if divisor_of != "sum":
+            raise fail("divisor_of", divisor_of, "'sum' without a divisor (divisor_of says "
+                                                 "how divisor=d divides)")
+        return None, "sum"
+    if isinstance(divisor, (bool, np.bool_)) or not isinstance(divisor, numbers.Integral) or (
+            abs(int(divisor)) >= MAX_SIZE):
+        raise fail("divisor", divisor, "None or a non-zero int (a divisor_override)")
+    if mode != "avg":
+        raise fail("divisor", divisor, f"None with mode={mode!r} (a divisor divides an avg "
+                                       f"window only)")
+    if divisor == 0 and divisor_of == "sum":
+        raise fail("divisor", divisor, "a non-zero int (the sum rule has no 0); 0 only with "
+                                       "divisor_of='mean', which gives inf")
+    return int(divisor), divisor_of

@@ -17,14 +17,16 @@ upstream gradient goes:
   ``GlobalMaxPooling2D``, ``paddle.max``, ``jnp.max``); ``"all"``, the full gradient to each of
   them (``mx.nd.max``).  Padding and ceil overhang never receive gradient: a window of only
   ``-inf`` (``+inf`` for min) sends it to its first real cell like any tie (PyTorch's
-  ``max_pool2d`` starts its argmax at the window's first real cell).
+  ``max_pool2d`` starts its argmax at the window's first real cell); a window of padding only
+  (``allow_empty_windows``, ``ceil_mode="keep"``) sends it nowhere (Paddle's backward skips it).
   NaN: the forward propagates it, so a NaN is its window's extreme and the gradient goes to the
   window's first NaN (``ties`` applies among NaNs).  PyTorch routes it to the last NaN,
   TensorFlow to a NaN while outputting the max of the rest, Paddle and MXNet to the max of the
   rest: ``px.compare(..., grad=True)`` reports those as differences with the cause.
 * avg: ``grad_output / divisor`` to every cell the window reads, the divisor from the geometry
   (``count_include_pad``, SAME and ceil overhang as in the forward); cells of the padding get
-  their share, which is dropped with the padding.  NaN and inf in ``X`` do not matter.
+  their share, which is dropped with the padding; a window of padding only gives none.  NaN
+  and inf in ``X`` do not matter.
 * lp, ``y = (sum |x|**p)**(1/p)``: ``grad_output * sign(x) * (|x| / y)**(p - 1)``, and 0 at every
   cell that is 0 (so a window whose sum is 0 gives 0, as PyTorch's own ``F.lp_pool2d``, whose
   ``relu`` masks the root's infinite slope; the same formula computed naively gives NaN there).
@@ -92,9 +94,10 @@ def upstream(grad_output, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray
 
 
 def pool2d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str = "first",
-                stride=1, padding=0, dilation=1, ceil_mode: bool = False,
+                stride=1, padding=0, dilation=1, ceil_mode: bool | str = False,
                 count_include_pad: bool = True, layout: str = "NCHW", p: float = 2,
-                divisor: int | None = None, divisor_of: str = "sum") -> np.ndarray:
+                divisor: int | None = None, divisor_of: str = "sum",
+                allow_empty_windows: bool = False) -> np.ndarray:
     """The gradient of ``px.pool2d(X, pool_size, mode, ...)`` with respect to ``X``: the
     vector-Jacobian product with ``grad_output`` (ones when omitted), shaped and typed as ``X``.
 
@@ -117,6 +120,7 @@ def pool2d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str 
         p: as ``px.pool2d``'s.
         divisor: as ``px.pool2d``'s.
         divisor_of: as ``px.pool2d``'s.
+        allow_empty_windows: as ``px.pool2d``'s.
 
     Returns:
         The gradient with respect to ``X``, shaped and typed as ``X``.
@@ -126,7 +130,8 @@ def pool2d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str 
     """
     return _grad(2, X, pool_size, mode, grad_output, ties, stride=stride, padding=padding,
                  dilation=dilation, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
-                 layout=layout, p=p, divisor=divisor, divisor_of=divisor_of)
+                 layout=layout, p=p, divisor=divisor, divisor_of=divisor_of,
+                 allow_empty_windows=allow_empty_windows)
 
 
 def pool_grad(X, pool_size, mode: str = "max", *, layout: str, grad_output=None,
@@ -141,8 +146,8 @@ def pool_grad(X, pool_size, mode: str = "max", *, layout: str, grad_output=None,
         layout: any rank's layout, as ``px.pool``'s.
         grad_output: the upstream gradient, shaped as the output (None: ones).
         ties: as ``px.pool2d_grad``'s.
-        **kwargs: stride, padding, dilation, ceil_mode, count_include_pad, p, divisor and
-            divisor_of, as ``px.pool``'s.
+        **kwargs: stride, padding, dilation, ceil_mode, count_include_pad, p, divisor,
+            divisor_of and allow_empty_windows, as ``px.pool``'s.
 
     Returns:
         The gradient with respect to ``X``, shaped and typed as ``X``.
@@ -161,9 +166,10 @@ def _grad(rank: int | None, X, pool_size, mode, grad_output, ties, **kwargs) -> 
 
 
 def pool1d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str = "first",
-                stride=1, padding=0, dilation=1, ceil_mode: bool = False,
+                stride=1, padding=0, dilation=1, ceil_mode: bool | str = False,
                 count_include_pad: bool = True, layout: str = "NCW", p: float = 2,
-                divisor: int | None = None, divisor_of: str = "sum") -> np.ndarray:
+                divisor: int | None = None, divisor_of: str = "sum",
+                allow_empty_windows: bool = False) -> np.ndarray:
     """The gradient of ``px.pool1d(X, pool_size, mode, ...)`` with respect to ``X``, by
     ``px.pool2d_grad``'s rules (ties, NaN, padding).
 
@@ -182,6 +188,7 @@ def pool1d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str 
         p: as ``px.pool1d``'s.
         divisor: as ``px.pool2d``'s.
         divisor_of: as ``px.pool2d``'s.
+        allow_empty_windows: as ``px.pool2d``'s.
 
     Returns:
         The gradient with respect to ``X``, shaped and typed as ``X``.
@@ -191,13 +198,15 @@ def pool1d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str 
     """
     return _grad(1, X, pool_size, mode, grad_output, ties, stride=stride, padding=padding,
                  dilation=dilation, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
-                 layout=layout, p=p, divisor=divisor, divisor_of=divisor_of)
+                 layout=layout, p=p, divisor=divisor, divisor_of=divisor_of,
+                 allow_empty_windows=allow_empty_windows)
 
 
 def pool3d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str = "first",
-                stride=1, padding=0, dilation=1, ceil_mode: bool = False,
+                stride=1, padding=0, dilation=1, ceil_mode: bool | str = False,
                 count_include_pad: bool = True, layout: str = "NCDHW", p: float = 2,
-                divisor: int | None = None, divisor_of: str = "sum") -> np.ndarray:
+                divisor: int | None = None, divisor_of: str = "sum",
+                allow_empty_windows: bool = False) -> np.ndarray:
     """The gradient of ``px.pool3d(X, pool_size, mode, ...)`` with respect to ``X``, by
     ``px.pool2d_grad``'s rules (ties, NaN, padding).
 
@@ -216,6 +225,7 @@ def pool3d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str 
         p: as ``px.pool3d``'s.
         divisor: as ``px.pool2d``'s.
         divisor_of: as ``px.pool2d``'s.
+        allow_empty_windows: as ``px.pool2d``'s.
 
     Returns:
         The gradient with respect to ``X``, shaped and typed as ``X``.
@@ -225,7 +235,8 @@ def pool3d_grad(X, pool_size, mode: str = "max", *, grad_output=None, ties: str 
     """
     return _grad(3, X, pool_size, mode, grad_output, ties, stride=stride, padding=padding,
                  dilation=dilation, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
-                 layout=layout, p=p, divisor=divisor, divisor_of=divisor_of)
+                 layout=layout, p=p, divisor=divisor, divisor_of=divisor_of,
+                 allow_empty_windows=allow_empty_windows)
 
 
 def grad_geometry(x: np.ndarray, geom: Geometry, grad_output=None, ties: str = "first"
@@ -293,8 +304,12 @@ def _tile_axis(values: np.ndarray, axis: int, g: AxisGeometry) -> np.ndarray:
 def _avg_grad(up: np.ndarray, geom: Geometry, shape) -> np.ndarray:
     """``up / divisor`` to every cell each window reads: separable, one spatial axis at a time,
     the last first (in 2-D k_h + k_w strided additions)."""
+    layout = geom.spec.layout
     with np.errstate(divide="ignore", invalid="ignore"):  # divisor=0 (Paddle's rule): inf
-        share = up / _spatial(geom.divisor().astype(up.dtype), up.ndim, geom.spec.layout)
+        share = up / _spatial(geom.divisor().astype(up.dtype), up.ndim, layout)
+    if geom.spec.allow_empty_windows or geom.spec.ceil_mode == "keep":
+        real = functools.reduce(np.multiply.outer, (g.real_taps() for g in geom.axes))
+        share = np.where(_spatial(real, up.ndim, layout) > 0, share, 0).astype(up.dtype)
     for axis, g in reversed(tuple(zip(spatial_axes(len(shape), geom.spec.layout), geom.axes))):
         share = _scatter_axis(share, axis, g)
     return share
@@ -456,7 +471,9 @@ def _extreme_part(x: np.ndarray, up: np.ndarray, grad: np.ndarray, geom: Geometr
             candidate = np.multiply(hits(out, value), kind.type(n_taps - number),
                                     out=scratch[out], dtype=kind)
             np.maximum(rank[out], candidate, out=rank[out])
+        empty = rank == 0  # a window of padding only: no cell to send its gradient to
         first = np.subtract(kind.type(n_taps), rank, out=rank)
+        first[empty] = 0
         # flat index in grad of each window's winner: its first cell's plus the tap's offset
         strides = np.cumprod((x.shape[1:] + (1,))[::-1])[::-1]  # C-order, in elements
         offsets = functools.reduce(np.add.outer, (
@@ -473,13 +490,18 @@ def _extreme_part(x: np.ndarray, up: np.ndarray, grad: np.ndarray, geom: Geometr
             base = base + (steps * strides[axis]).reshape(shape)
         flat = offsets.ravel().astype(np.intp)[first]
         flat += base
-        np.add.at(grad.reshape(-1), flat.reshape(-1), np.ascontiguousarray(up).reshape(-1))
+        sent = np.ascontiguousarray(up)
+        if empty.any():
+            keep = ~empty
+            flat, sent = flat[keep], sent[keep]
+        np.add.at(grad.reshape(-1), flat.reshape(-1), sent.reshape(-1))
         return
     if ties == "split":
         count = np.zeros(y.shape, np.int64)
         for _, _, out, value in taps:
             count[out] += hits(out, value)
-        up = up / count  # every window has a hit: its extreme is one of its real cells
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 hits: a window of padding
+            up = up / count  # its extreme is one of its real cells, if it has one
     for _, tap, out, value in taps:
         cells = grad[taps.index([_cells(g, t, out[axis])
                                  for g, t, axis in zip(geom.axes, tap, taps.spatial)])]

@@ -287,8 +287,9 @@ def pool_geometry(x: np.ndarray, geom: Geometry) -> np.ndarray:
 
 
 def pool2d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
-           ceil_mode: bool = False, count_include_pad: bool = True, layout: str = "NCHW",
-           p: float = 2, divisor: int | None = None, divisor_of: str = "sum") -> np.ndarray:
+           ceil_mode: bool | str = False, count_include_pad: bool = True, layout: str = "NCHW",
+           p: float = 2, divisor: int | None = None, divisor_of: str = "sum",
+           allow_empty_windows: bool = False) -> np.ndarray:
     """2-D max / avg / min / lp pooling of ``X`` with every convention explicit.
 
     Defaults are the chapter's: stride 1, no padding.  See ``pooling_xfw.spec`` for the
@@ -305,7 +306,10 @@ def pool2d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
             ``"same"`` (an odd pad at the bottom/right, as TensorFlow) or ``"same_lower"`` (at
             the top/left); explicit pads are at most half the window.
         dilation: an int or (dh, dw), each >= 1.
-        ceil_mode: keep a last partial window (dropped when it would start in the padding).
+        ceil_mode: False (floor); True, a last partial window too (PyTorch, ONNX: dropped
+            when it would start in the padding); or ``"keep"``, that window kept as well
+            (MXNet ``'full'``, Paddle's ``ceil_mode``), its value that of a window of
+            padding only (``allow_empty_windows``).
         count_include_pad: avg divides by the window's cells, padding included (True) or the
             real cells only (False).
         layout: ``"NCHW"`` or ``"NHWC"``.
@@ -316,6 +320,10 @@ def pool2d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
         divisor_of: ``"sum"`` (the window's sum / ``divisor``, PyTorch's rule) or ``"mean"``
             (the window's average times its cell count / ``divisor``, Paddle's
             ``divisor_override``; ``divisor=0`` then gives inf, as Paddle does).
+        allow_empty_windows: allow windows that read only padding (pads of a window or
+            more, a dilation stepping over the input): max gives -inf (integers: the dtype's
+            lowest), min +inf (the highest), lp 0, avg 0 with padding counted and NaN
+            (0/0) without.  False: such pads are refused.
 
     Returns:
         The pooled array, in ``X``'s rank and layout (max/min keep the dtype; avg and lp give
@@ -326,7 +334,8 @@ def pool2d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
     """
     return _pooled(2, X, pool_size, mode, stride=stride, padding=padding, dilation=dilation,
                    ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p,
-                   divisor=divisor, divisor_of=divisor_of)
+                   divisor=divisor, divisor_of=divisor_of,
+                   allow_empty_windows=allow_empty_windows)
 
 
 def _pooled(rank: int | None, X, pool_size, mode: str, **kwargs) -> np.ndarray:
@@ -337,8 +346,9 @@ def _pooled(rank: int | None, X, pool_size, mode: str, **kwargs) -> np.ndarray:
 
 
 def pool1d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
-           ceil_mode: bool = False, count_include_pad: bool = True, layout: str = "NCW",
-           p: float = 2, divisor: int | None = None, divisor_of: str = "sum") -> np.ndarray:
+           ceil_mode: bool | str = False, count_include_pad: bool = True, layout: str = "NCW",
+           p: float = 2, divisor: int | None = None, divisor_of: str = "sum",
+           allow_empty_windows: bool = False) -> np.ndarray:
     """1-D max / avg / min / lp pooling of ``X`` over W: ``px.pool2d``'s conventions on one
     axis (text and audio models: PyTorch's ``nn.MaxPool1d``, Keras' ``MaxPooling1D``).
 
@@ -356,6 +366,7 @@ def pool1d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
         p: the power of lp pooling.
         divisor: as ``px.pool2d``'s.
         divisor_of: as ``px.pool2d``'s.
+        allow_empty_windows: as ``px.pool2d``'s.
 
     Returns:
         The pooled array in ``X``'s rank and layout.
@@ -365,12 +376,14 @@ def pool1d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
     """
     return _pooled(1, X, pool_size, mode, stride=stride, padding=padding, dilation=dilation,
                    ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p,
-                   divisor=divisor, divisor_of=divisor_of)
+                   divisor=divisor, divisor_of=divisor_of,
+                   allow_empty_windows=allow_empty_windows)
 
 
 def pool3d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
-           ceil_mode: bool = False, count_include_pad: bool = True, layout: str = "NCDHW",
-           p: float = 2, divisor: int | None = None, divisor_of: str = "sum") -> np.ndarray:
+           ceil_mode: bool | str = False, count_include_pad: bool = True, layout: str = "NCDHW",
+           p: float = 2, divisor: int | None = None, divisor_of: str = "sum",
+           allow_empty_windows: bool = False) -> np.ndarray:
     """3-D max / avg / min / lp pooling of ``X`` over D, H and W: ``px.pool2d``'s conventions
     on three axes (video and volumes: PyTorch's ``nn.MaxPool3d``, Keras' ``MaxPooling3D``).
 
@@ -389,6 +402,7 @@ def pool3d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
         p: the power of lp pooling.
         divisor: as ``px.pool2d``'s.
         divisor_of: as ``px.pool2d``'s.
+        allow_empty_windows: as ``px.pool2d``'s.
 
     Returns:
         The pooled array in ``X``'s rank and layout.
@@ -398,12 +412,14 @@ def pool3d(X, pool_size, mode: str = "max", *, stride=1, padding=0, dilation=1,
     """
     return _pooled(3, X, pool_size, mode, stride=stride, padding=padding, dilation=dilation,
                    ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p,
-                   divisor=divisor, divisor_of=divisor_of)
+                   divisor=divisor, divisor_of=divisor_of,
+                   allow_empty_windows=allow_empty_windows)
 
 
 def pool(X, pool_size, mode: str = "max", *, layout: str, stride=1, padding=0, dilation=1,
-         ceil_mode: bool = False, count_include_pad: bool = True, p: float = 2,
-         divisor: int | None = None, divisor_of: str = "sum") -> np.ndarray:
+         ceil_mode: bool | str = False, count_include_pad: bool = True, p: float = 2,
+         divisor: int | None = None, divisor_of: str = "sum",
+         allow_empty_windows: bool = False) -> np.ndarray:
     """``px.pool1d``, ``pool2d`` or ``pool3d``, as many spatial axes as ``layout`` names: code
     that serves every rank (``layout="NCDHW"`` pools D, H and W).
 
@@ -421,6 +437,7 @@ def pool(X, pool_size, mode: str = "max", *, layout: str, stride=1, padding=0, d
         p: the power of lp pooling.
         divisor: as ``px.pool2d``'s.
         divisor_of: as ``px.pool2d``'s.
+        allow_empty_windows: as ``px.pool2d``'s.
 
     Returns:
         The pooled array in ``X``'s rank and layout.
@@ -430,4 +447,5 @@ def pool(X, pool_size, mode: str = "max", *, layout: str, stride=1, padding=0, d
     """
     return _pooled(None, X, pool_size, mode, stride=stride, padding=padding, dilation=dilation,
                    ceil_mode=ceil_mode, count_include_pad=count_include_pad, layout=layout, p=p,
-                   divisor=divisor, divisor_of=divisor_of)
+                   divisor=divisor, divisor_of=divisor_of,
+                   allow_empty_windows=allow_empty_windows)

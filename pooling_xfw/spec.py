@@ -12,12 +12,20 @@ Conventions (one axis; ``n`` input length, ``k`` window, ``s`` stride, ``d`` dil
 * ``"same"`` (TensorFlow ``SAME``, ONNX ``SAME_UPPER``): ``out = ceil(n/s)``, total pad
   ``max((out-1)*s + e - n, 0)``, ``pb = total//2`` and the odd cell after (bottom/right).
 * ``"same_lower"`` (ONNX ``SAME_LOWER``): as ``same`` with the odd cell before (top/left).
-* ``ceil_mode``: ``out = ceil((n+pb+pa-e)/s) + 1``, then the last window is dropped when it
-  would start inside the after-padding or beyond, ``(out-1)*s >= n+pb`` (PyTorch's
-  ``pooling_output_shape`` and ONNX; MXNet ``full`` and Paddle keep such windows).
-  Windows may then reach past the padded border ("overhang"): those cells are not padding,
-  they never count in a divisor and never win a max.
-* avg divisor, ``divisor=d`` (``DIVISOR_RULES``): ``d`` for every window (PyTorch's
+* ``ceil_mode=True``: ``out = ceil((n+pb+pa-e)/s) + 1``, then the last window is dropped when
+  it would start inside the after-padding or beyond, ``(out-1)*s >= n+pb`` (PyTorch's
+  ``pooling_output_shape`` and ONNX).  ``ceil_mode="keep"``: the same count without the drop
+  (MXNet ``pooling_convention='full'``, GluonCV's ``ceil_mode=True``, Paddle's ``ceil_mode``):
+  the window kept reads no input cell.  Windows may then reach past the padded border
+  ("overhang"): those cells are not padding, they never count in a divisor and never win a max.
+* empty windows, that read only padding or overhang (pads of a window or more, a dilation
+  that steps over the input, or ``"keep"``'s last window), are refused unless
+  ``allow_empty_windows=True`` (``"keep"`` allows its own).  Their value is the reduction's
+  over no cell: max ``-inf`` (integers: the dtype's lowest), min ``+inf`` (the highest), lp 0,
+  avg 0 where the divisor counts padding and NaN (0/0) where it counts no cell.  Measured:
+  JAX gives these; MXNet and Paddle give the max as the dtype's lowest finite value (Paddle:
+  float32's for float64 too); PyTorch, TensorFlow and ONNX Runtime refuse such pads.
+* avg divisor, ``divisor=d`` (``arguments.DIVISOR_RULES``): ``d`` for every window (PyTorch's
   ``divisor_override``), or the count below times ``d`` over the window's cells (Paddle's).
 * avg divisor, ``count_include_pad=True``: window taps inside ``[-pb, n+pa)``, i.e. the
   padding counts and the ceil overhang does not (PyTorch, MXNet, Paddle ``exclusive=False``).
@@ -48,7 +56,8 @@ from typing import Sequence
 import numpy as np
 
 from .errors import PoolingError
-from .arguments import MAX_SIZE, Pads, PaddingArg, fail, normalize_padding, sizes
+from .arguments import (MAX_SIZE, Pads, PaddingArg, check_ceil_mode, check_divisor, fail,
+                        normalize_padding, sizes)
 from .layout import axis_names, check_layout, spatial_axes
 from .layout import rank as spatial_rank
 
@@ -64,11 +73,13 @@ class PoolSpec:
     stride: tuple[int, ...] = (1, 1)
     padding: str | Pads = ((0, 0), (0, 0))
     dilation: tuple[int, ...] = (1, 1)
-    ceil_mode: bool = False
+    ceil_mode: bool | str = False
     count_include_pad: bool = True
     layout: str = "NCHW"
     p: float = 2.0
-    #: avg: divide each window by this instead (``DIVISOR_RULES`` says how); None: the count
+    #: windows that read only padding allowed (their values: the module's docstring)
+    allow_empty_windows: bool = False
+    #: avg: divide each window by this instead (``arguments.DIVISOR_RULES``); None: the count
     divisor: int | None = None
     divisor_of: str = "sum"
 
@@ -82,42 +93,15 @@ class PoolSpec:
             out["padding"] = [list(p) for p in self.padding]
         if self.divisor is None:
             del out["divisor"], out["divisor_of"]
+        if not self.allow_empty_windows:
+            del out["allow_empty_windows"]
         return out
 
 
-#: how ``divisor=d`` divides an avg window: "sum", the window's sum over ``d`` whatever
-#: ``count_include_pad`` says (PyTorch's ``divisor_override``, ``d=1``: sum pooling, MXNet's
-#: ``pool_type='sum'``); "mean", the window's average (``count_include_pad`` and the ceil
-#: overhang as without a divisor) times its cell count over ``d`` (Paddle's
-#: ``divisor_override``: equal to "sum" where padding counts and no window overhangs)
-DIVISOR_RULES = ("sum", "mean")
-
-
-def _divisor(divisor, divisor_of: str, mode: str) -> tuple[int | None, str]:
-    """``divisor`` and ``divisor_of`` checked (``make_spec``)."""
-    if divisor_of not in DIVISOR_RULES:
-        raise fail("divisor_of", divisor_of, " or ".join(map(repr, DIVISOR_RULES)))
-    if divisor is None:
-        if divisor_of != "sum":
-            raise fail("divisor_of", divisor_of, "'sum' without a divisor (divisor_of says "
-                                                 "how divisor=d divides)")
-        return None, "sum"
-    if isinstance(divisor, (bool, np.bool_)) or not isinstance(divisor, numbers.Integral) or (
-            abs(int(divisor)) >= MAX_SIZE):
-        raise fail("divisor", divisor, "None or a non-zero int (a divisor_override)")
-    if mode != "avg":
-        raise fail("divisor", divisor, f"None with mode={mode!r} (a divisor divides an avg "
-                                       f"window only)")
-    if divisor == 0 and divisor_of == "sum":
-        raise fail("divisor", divisor, "a non-zero int (the sum rule has no 0); 0 only with "
-                                       "divisor_of='mean', which gives inf")
-    return int(divisor), divisor_of
-
-
 def make_spec(pool_size, mode: str = "max", *, stride=1, padding: PaddingArg = 0, dilation=1,
-              ceil_mode: bool = False, count_include_pad: bool = True, layout: str = "NCHW",
-              p: float = 2, divisor=None, divisor_of: str = "sum",
-              rank: int | None = None) -> PoolSpec:
+              ceil_mode: bool | str = False, count_include_pad: bool = True,
+              layout: str = "NCHW", p: float = 2, divisor=None, divisor_of: str = "sum",
+              allow_empty_windows: bool = False, rank: int | None = None) -> PoolSpec:
     """Validate ``px.pool*d``'s arguments into a ``PoolSpec``.
 
     Args:
@@ -136,19 +120,21 @@ def make_spec(pool_size, mode: str = "max", *, stride=1, padding: PaddingArg = 0
         raise fail("mode", mode, ", ".join(repr(m) for m in MODES))
     layout = check_layout(layout, rank)
     rank = spatial_rank(layout)
-    for name, flag in (("ceil_mode", ceil_mode), ("count_include_pad", count_include_pad)):
+    ceil_mode = check_ceil_mode(ceil_mode)
+    for name, flag in (("count_include_pad", count_include_pad),
+                       ("allow_empty_windows", allow_empty_windows)):
         if not isinstance(flag, (bool, np.bool_)):
             raise fail(name, flag, "True or False")
     if (not isinstance(p, numbers.Real) or isinstance(p, bool) or not math.isfinite(p)
             or p <= 0):
         raise fail("p", p, "a finite number > 0 (the power of 'lp' pooling)")
-    divisor, divisor_of = _divisor(divisor, divisor_of, mode.lower())
+    divisor, divisor_of = check_divisor(divisor, divisor_of, mode.lower())
     return PoolSpec(
         pool_size=sizes("pool_size", pool_size, 1, rank), mode=mode.lower(),
         stride=sizes("stride", stride, 1, rank), padding=normalize_padding(padding, rank),
-        dilation=sizes("dilation", dilation, 1, rank), ceil_mode=bool(ceil_mode),
+        dilation=sizes("dilation", dilation, 1, rank), ceil_mode=ceil_mode,
         count_include_pad=bool(count_include_pad), layout=layout, p=float(p),
-        divisor=divisor, divisor_of=divisor_of)
+        divisor=divisor, divisor_of=divisor_of, allow_empty_windows=bool(allow_empty_windows))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,8 +193,8 @@ class AxisGeometry:
         return self._taps_inside(-self.pad_before, self.size + self.pad_after)
 
     def first_empty_window(self) -> int | None:
-        """The first window that reads only padding or overhang (None when there is none),
-        found without enumerating the windows.
+        """The first window that reads no input cell, only padding or overhang (None when
+        there is none), found without enumerating the windows.
 
         Window ``i`` starts at ``s_i = i*stride - pb``.  It reads no input cell when its last
         tap is before the input (``s_i + (k-1)*d < 0``: a prefix of the windows), when it
@@ -283,11 +269,14 @@ def same_pads(n, extent: int, s: int, lower: bool = False, bind=_keep):
     return (large, small) if lower else (small, large)
 
 
-def ceil_windows(n, pb, pa, extent: int, s: int, bind=_keep):
+def ceil_windows(n, pb, pa, extent: int, s: int, bind=_keep, keep: bool = False):
     """Windows of ``ceil_mode``: ``ceil((n+pb+pa-extent)/s) + 1``, less the last when it would
     start inside the after-padding or beyond, ``(out-1)*s >= n+pb`` (PyTorch's
-    ``pooling_output_shape``, ONNX)."""
-    out = bind("c", -(-(n + pb + pa - extent) // s) + 1)
+    ``pooling_output_shape``, ONNX); ``keep``: not less (``ceil_mode="keep"``)."""
+    out = -(-(n + pb + pa - extent) // s) + 1
+    if keep:
+        return out
+    out = bind("c", out)
     return out - ((out - 1) * s >= n + pb)
 
 
@@ -304,7 +293,7 @@ def overhang_cells(n, pb, pa, extent: int, s: int, out):
 
 
 @functools.lru_cache(maxsize=1024)
-def _resolve_axis(axis: str, n: int, k: int, s: int, d: int, padding, ceil_mode: bool
+def _resolve_axis(axis: str, n: int, k: int, s: int, d: int, padding, ceil_mode: bool | str
                   ) -> AxisGeometry:
     """One axis's pads and output length, in Python ints (nothing allocated)."""
     extent = d * (k - 1) + 1
@@ -321,7 +310,8 @@ def _resolve_axis(axis: str, n: int, k: int, s: int, d: int, padding, ceil_mode:
             f"pool_size: got kernel {k} with dilation {d} along {axis}, a window of {extent} "
             f"cells, for a padded input of {n + pb + pa} ({n} + pads {pb}+{pa}); allowed: a "
             f"window no larger than the padded input")
-    out = ceil_windows(n, pb, pa, extent, s) if ceil_mode else room // s + 1
+    out = (ceil_windows(n, pb, pa, extent, s, keep=ceil_mode == "keep") if ceil_mode
+           else room // s + 1)
     return AxisGeometry(n, k, s, d, pb, pa, int(out))
 
 
@@ -335,10 +325,24 @@ def size_dependent(spec: "PoolSpec") -> bool:
 
 
 def ceil_keeps_every_window(spec: "PoolSpec") -> bool:
-    """Whether ``ceil_mode`` never drops a last window, at any input size, so that a framework
-    keeping a window that starts in the padding (MXNet ``'full'``, Paddle ``ceil_mode``)
-    computes the reference everywhere.  The drop ``(out-1)*s >= n+pb`` happens at some size
-    exactly when ``pa + s > extent`` (``(out-1)*s - (n+pb+pa-extent)`` reaches ``s - 1``)."""
+    """Whether the spec's ceil mode keeps, at every input size, the windows of a framework
+    that keeps a window starting in the padding (MXNet ``'full'``, Paddle ``ceil_mode``), so
+    that such a framework computes the reference everywhere: ``ceil_mode="keep"``, or
+    ``ceil_mode=True`` where its drop rule never drops (``ceil_never_drops``)."""
+    return spec.ceil_mode == "keep" or ceil_never_drops(spec)
+
+
+def may_have_empty_windows(spec: "PoolSpec") -> bool:
+    """Whether some input size gives the spec a window of padding only: it allows them, or
+    ``ceil_mode="keep"`` keeps a window that PyTorch's rule would drop."""
+    return spec.allow_empty_windows or (spec.ceil_mode == "keep" and not ceil_never_drops(spec))
+
+
+def ceil_never_drops(spec: "PoolSpec") -> bool:
+    """Whether PyTorch's drop rule (``ceil_mode=True``) never drops a last window of the
+    spec's, at any input size, so that ``True`` and ``"keep"`` agree everywhere.  The drop
+    ``(out-1)*s >= n+pb`` happens at some size exactly when ``pa + s > extent``
+    (``(out-1)*s - (n+pb+pa-extent)`` reaches ``s - 1``)."""
     if isinstance(spec.padding, str):
         return spec.padding == "valid" and all(
             s <= d * (k - 1) + 1 for k, s, d in zip(spec.pool_size, spec.stride, spec.dilation))
@@ -347,20 +351,28 @@ def ceil_keeps_every_window(spec: "PoolSpec") -> bool:
 
 
 @functools.lru_cache(maxsize=1024)
-def _check_axis(axis: str, geom: AxisGeometry, padding) -> None:
-    """Refuse a padded length beyond int64 and windows of padding only (``padding``: the
+def _check_axis(axis: str, geom: AxisGeometry, padding, empty_allowed: bool, keep: bool
+                ) -> None:
+    """Refuse a padded length beyond int64 and, unless ``empty_allowed``, windows of padding
+    only; ``keep``: ``ceil_mode="keep"``, whose kept last window is allowed (``padding``: the
     user's value, for the message)."""
     if geom.reach > MAX_SIZE:
         raise _fail_size("padding", padding,
                          f"along {axis} the padded input would be {geom.reach} cells",
                          "pads and windows whose padded length is < 2**63 cells (C int64)")
+    if empty_allowed:
+        return
+    if keep:  # the windows PyTorch's drop rule leaves must each read an input cell
+        geom = dataclasses.replace(geom, out=ceil_windows(
+            geom.size, geom.pad_before, geom.pad_after, geom.extent, geom.stride))
     empty = geom.first_empty_window()
     if empty is not None:
         raise PoolingError(
             f"padding: got {(geom.pad_before, geom.pad_after)} along {axis}, where output "
             f"window {empty} reads only padding (input {geom.size}, kernel {geom.kernel}, "
             f"stride {geom.stride}, dilation {geom.dilation}); allowed: pads that leave every "
-            f"window at least one input cell")
+            f"window at least one input cell, or allow_empty_windows=True (such a window's "
+            f"max is -inf, its avg 0, or NaN where padding is not counted)")
 
 
 def _fail_size(arg: str, value, what: str, allowed: str) -> PoolingError:
@@ -452,7 +464,7 @@ class Geometry(SpatialAxes):
         """The avg divisor, shaped as the output's spatial axes: the pooling of a ones array,
         per ``count_include_pad`` (the outer product of each axis's); with ``divisor=d``,
         ``d`` everywhere ("sum") or that count times ``d`` over the window's cells ("mean":
-        the average times the cells over ``d``, ``DIVISOR_RULES``)."""
+        the average times the cells over ``d``, ``arguments.DIVISOR_RULES``)."""
         spec = self.spec
         count = functools.reduce(np.multiply.outer,
                                  (g.divisor(spec.count_include_pad) for g in self.axes))
@@ -523,12 +535,13 @@ def resolve(spec: PoolSpec, input_shape: Sequence[int]) -> Geometry:
                  for i, (name, n) in enumerate(zip(names, sizes)))
     given = _as_given(spec.padding)
     for name, g in zip(names, axes):
-        _check_axis(name, g, given)
+        _check_axis(name, g, given, spec.allow_empty_windows, spec.ceil_mode == "keep")
     return Geometry(spec, axes)
 
 
 def output_shape(input_shape: Sequence[int], pool_size, *, stride=1, padding: PaddingArg = 0,
-                 dilation=1, ceil_mode: bool = False, layout: str = "NCHW") -> tuple[int, ...]:
+                 dilation=1, ceil_mode: bool | str = False, layout: str = "NCHW",
+                 allow_empty_windows: bool = False) -> tuple[int, ...]:
     """The output shape of ``px.pool2d`` for an input of ``input_shape``.
 
     Args:
@@ -542,13 +555,14 @@ def output_shape(input_shape: Sequence[int], pool_size, *, stride=1, padding: Pa
         PoolingError: an invalid argument, as ``px.pool2d`` would raise it.
     """
     spec = make_spec(pool_size, stride=stride, padding=padding, dilation=dilation,
-                     ceil_mode=ceil_mode, layout=layout)
+                     ceil_mode=ceil_mode, layout=layout,
+                     allow_empty_windows=allow_empty_windows)
     return resolve(spec, input_shape).pooled_shape(input_shape)
 
 
 def resolve_padding(input_shape: Sequence[int], pool_size, *, stride=1,
-                    padding: PaddingArg = 0, dilation=1, ceil_mode: bool = False,
-                    layout: str = "NCHW") -> Pads:
+                    padding: PaddingArg = 0, dilation=1, ceil_mode: bool | str = False,
+                    layout: str = "NCHW", allow_empty_windows: bool = False) -> Pads:
     """Per-side pads ``((top, bottom), (left, right))`` that ``padding`` means for this input.
 
     ``"same"`` puts the odd cell at the bottom/right, ``"same_lower"`` at the top/left.  Ceil
@@ -565,5 +579,6 @@ def resolve_padding(input_shape: Sequence[int], pool_size, *, stride=1,
         PoolingError: an invalid argument, as ``px.pool2d`` would raise it.
     """
     spec = make_spec(pool_size, stride=stride, padding=padding, dilation=dilation,
-                     ceil_mode=ceil_mode, layout=layout)
+                     ceil_mode=ceil_mode, layout=layout,
+                     allow_empty_windows=allow_empty_windows)
     return resolve(spec, input_shape).pads

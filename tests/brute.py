@@ -31,8 +31,11 @@ def _pads(n, k, s, d, padding):
     return padding
 
 
-def _windows(n, k, s, d, pb, pa, ceil):
-    """Per window: list of ('real', index) / ('pad', None) / ('overhang', None) taps."""
+def _windows(n, k, s, d, pb, pa, ceil, allow_empty=False):
+    """Per window: list of ('real', index) / ('pad', None) / ('overhang', None) taps.
+    ``ceil``: False, True (a last window starting in the after-padding dropped) or "keep"
+    (kept: it reads no input cell); a window of no input cell is Invalid unless
+    ``allow_empty`` or it is the one "keep" kept."""
     e = d * (k - 1) + 1
     length = n + pb + pa
     if length < e:
@@ -41,10 +44,14 @@ def _windows(n, k, s, d, pb, pa, ceil):
     while start <= length - e or (ceil and start < length - e + s):
         starts.append(start)
         start += s
+    kept = None
     if ceil and starts[-1] >= n + pb:
-        starts.pop()  # ceil mode: a last window starting in the after-padding is dropped
+        if ceil == "keep":
+            kept = len(starts) - 1
+        else:
+            starts.pop()  # ceil mode: a last window starting in the after-padding is dropped
     windows = []
-    for start in starts:
+    for number, start in enumerate(starts):
         taps = []
         for j in range(k):
             pos = start + j * d - pb
@@ -54,7 +61,7 @@ def _windows(n, k, s, d, pb, pa, ceil):
                 taps.append(("pad", None))
             else:
                 taps.append(("overhang", None))
-        if not any(kind == "real" for kind, _ in taps):
+        if not any(kind == "real" for kind, _ in taps) and not allow_empty and number != kept:
             raise Invalid("a window of padding only")
         windows.append(taps)
     return windows
@@ -64,7 +71,7 @@ def _each(v, rank):
     return (v,) * rank if isinstance(v, int) else tuple(v)
 
 
-def _axis_windows(shape, pool_size, stride, padding, dilation, ceil_mode):
+def _axis_windows(shape, pool_size, stride, padding, dilation, ceil_mode, allow_empty=False):
     """The windows along each spatial axis of ``shape`` (``_windows``), the padding resolved
     from a word (``_pads``) or given per axis (an int or a (before, after) pair each)."""
     rank = len(shape)
@@ -73,7 +80,7 @@ def _axis_windows(shape, pool_size, stride, padding, dilation, ceil_mode):
         pads = [_pads(n, k, s, d, padding.lower()) for n, k, s, d in zip(shape, ks, ss, ds)]
     else:
         pads = [_each(v, 2) for v in _each(padding, rank)]
-    return [_windows(n, k, s, d, pb, pa, ceil_mode)
+    return [_windows(n, k, s, d, pb, pa, ceil_mode, allow_empty)
             for n, k, s, d, (pb, pa) in zip(shape, ks, ss, ds, pads)]
 
 
@@ -104,12 +111,15 @@ def _divisor(count, pool_size, rank, divisor, divisor_of):
 
 
 def pool_plane(plane, pool_size, mode="max", stride=1, padding=0, dilation=1, ceil_mode=False,
-               count_include_pad=True, p=2.0, divisor=None, divisor_of="sum"):
+               count_include_pad=True, p=2.0, divisor=None, divisor_of="sum",
+               allow_empty_windows=False):
     """Pool one float64 array of spatial axes only ((W,), (H, W) or (D, H, W)), one window at
-    a time; returns the float64 output."""
+    a time; returns the float64 output.  A window of no input cell: max -inf, min +inf, lp
+    0, avg 0 over its count (0/0: NaN)."""
     if divisor is not None and mode != "avg":
         raise Invalid("a divisor divides an avg window only")
-    per_axis = _axis_windows(plane.shape, pool_size, stride, padding, dilation, ceil_mode)
+    per_axis = _axis_windows(plane.shape, pool_size, stride, padding, dilation, ceil_mode,
+                             allow_empty_windows)
     out = np.empty(tuple(len(w) for w in per_axis))
     for index in np.ndindex(*out.shape):
         cells, pads = _window_cells(per_axis, index)
@@ -117,9 +127,9 @@ def pool_plane(plane, pool_size, mode="max", stride=1, padding=0, dilation=1, ce
         if any(math.isnan(v) for v in reals):
             out[index] = math.nan
         elif mode == "max":
-            out[index] = max(reals)
+            out[index] = max(reals, default=-math.inf)
         elif mode == "min":
-            out[index] = min(reals)
+            out[index] = min(reals, default=math.inf)
         elif mode == "avg":
             count = len(reals) + (pads if count_include_pad else 0)
             out[index] = _mean(reals, _divisor(count, pool_size, plane.ndim, divisor,
@@ -256,18 +266,21 @@ def adaptive_grad(x, up, output_size, mode="max", layout="NCHW", ties="first"):
 
 def grad_plane(plane, up, pool_size, mode="max", stride=1, padding=0, dilation=1,
                ceil_mode=False, count_include_pad=True, p=2.0, ties="first", divisor=None,
-               divisor_of="sum"):
+               divisor_of="sum", allow_empty_windows=False):
     """The gradient of ``pool_plane`` for one float64 array of spatial axes only and its
     upstream gradient ``up`` (the output's shape), one window at a time from the definitions: a max/min window's
     gradient to its extreme among its real cells in row-major order (its NaNs if it has any;
     ``ties``: the first, split evenly, or all), avg ``up / count`` to each real cell, lp
     ``up * sign(v) * (|v| / norm)**(p - 1)`` (0 where v is 0, NaN where the norm is)."""
-    per_axis = _axis_windows(plane.shape, pool_size, stride, padding, dilation, ceil_mode)
+    per_axis = _axis_windows(plane.shape, pool_size, stride, padding, dilation, ceil_mode,
+                             allow_empty_windows)
     grad = np.zeros(plane.shape)
     for index in np.ndindex(*up.shape):  # one window at a time
         cells, pads = _window_cells(per_axis, index)  # real cells in row-major order
         g = float(up[index])
         values = [float(plane[cell]) for cell in cells]
+        if mode in ("max", "min") and not cells:
+            continue  # a window of no input cell: its gradient goes nowhere
         if mode in ("max", "min"):
             nans = [cell for cell, v in zip(cells, values) if math.isnan(v)]
             if nans:
@@ -306,3 +319,33 @@ def pool_grad(x, up, pool_size, mode="max", layout="NCHW", **kwargs):
     for idx in np.ndindex(*planes.shape[:-rank]):
         grad[idx] = grad_plane(planes[idx], ups[idx], pool_size, mode, **kwargs)
     return _back(grad, layout, x.ndim)
+
+
+def argpool_plane(plane, pool_size, mode="max", stride=1, padding=0, dilation=1,
+                  ceil_mode=False, allow_empty_windows=False):
+    """Each window's winner, one window at a time: its first NaN, else its first extreme among
+    its real cells in row-major order, as a flat position in the plane; -1 for a window of
+    padding only."""
+    per_axis = _axis_windows(plane.shape, pool_size, stride, padding, dilation, ceil_mode,
+                             allow_empty_windows)
+    out = np.empty(tuple(len(w) for w in per_axis), np.int64)
+    for index in np.ndindex(*out.shape):
+        cells, _ = _window_cells(per_axis, index)
+        values = [float(plane[cell]) for cell in cells]
+        if not cells:
+            out[index] = -1
+            continue
+        nans = [cell for cell, v in zip(cells, values) if math.isnan(v)]
+        best = max(values) if mode == "max" else min(values)
+        winner = nans[0] if nans else next(c for c, v in zip(cells, values) if v == best)
+        out[index] = np.ravel_multi_index(winner, plane.shape)
+    return out
+
+
+def unpool_plane(values, indices, size):
+    """Each value written at its flat index in a zero plane of ``size`` (-1: nowhere)."""
+    out = np.zeros(math.prod(size))
+    for v, i in zip(np.ravel(values), np.ravel(indices)):
+        if i >= 0:
+            out[i] = v
+    return out.reshape(size)
