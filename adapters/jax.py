@@ -44,6 +44,7 @@ ENABLE_X64 = "jax.config.update('jax_enable_x64', True)"
 
 class Jax(Vocabulary):
     name = "jax"
+    max_keeps_inf = True  # measured: -inf for a window of only -inf, at every rank
     imports = ("import jax", ENABLE_X64, "import jax.numpy as jnp", "from jax import lax",
                "import flax.linen as nn")
     functions = {"maximum": "jnp.maximum", "abs": "jnp.abs", "ones_like": "jnp.ones_like",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import math
 
-from pooling_xfw.dialect import NO, INPUTS, Recipe, dotted, pair
+from pooling_xfw.dialect import NO, INPUTS, Recipe, allow_pads_of_a_window, dotted, pair
 from pooling_xfw.errors import PoolingError
 from pooling_xfw.layout import of_rank, spatial_axes, spatial_names
 from pooling_xfw.plan import Attr
@@ -161,6 +161,7 @@ def to_spec(native, args) -> None:
                        padding=padding, dilation=1, ceil_mode=False, count_include_pad=include,
                        layout=of_rank("NHWC", spatial), p=2.0)
     _check_divisor(native)
+    allow_pads_of_a_window(native)
     _notes(native)
 
 
@@ -236,6 +237,7 @@ def _reduce_window(native, args) -> None:
                             f"as {spatial_names(first)[min(used) - 2]} of {first} it is the "
                             f"same numbers")
     _check_divisor(native)
+    allow_pads_of_a_window(native)
     _notes(native)
 
 

@@ -135,12 +135,12 @@ def to_spec(native, args) -> None:
     if mode == "lp" and p % 2:
         native.notes.append(f"MXNet's lp pooling raises x, not |x|, to p={p:g}: with an odd p, "
                             f"negative inputs differ from the neutral spec")
-    native.keeps_padding_windows = convention == "full"
-    # measured (the cross-check test): MXNet's average of a kept window of padding only is 0
-    native.kept_average = "zero"
+    # measured (the cross-check test): MXNet's max of a kept window of padding only is the
+    # dtype's lowest finite value, its average 0 whether padding counts or not
+    native.empty_max, native.empty_average = "lowest", "zero"
     native.spec = dict(pool_size=kernel, mode=mode, stride=pair(stride), padding=pair(pad),
-                       dilation=1, ceil_mode=convention == "full", count_include_pad=include,
-                       layout=layout, p=p)
+                       dilation=1, ceil_mode="keep" if convention == "full" else False,
+                       count_include_pad=include, layout=layout, p=p)
     if divisor is not None:
         native.spec.update(divisor=divisor, divisor_of="sum")
         native.notes.append("pool_type='sum': the average with divisor=1, each window's sum")
@@ -168,7 +168,6 @@ def _global_window(native) -> None:
     native.op = GLOBAL
     native.global_window = True
     native.spec = dict(mode=spec["mode"], p=spec["p"], keepdims=True, layout=spec["layout"])
-    native.keeps_padding_windows = False
     native.defaulted = []
     native.notes[:] = [n for n in native.notes if "pad=" not in n and "convention" not in n]
     native.notes.append(f"global_pool=True: the window is the whole input (kernel, stride and "

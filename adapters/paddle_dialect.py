@@ -8,7 +8,8 @@ the padding; ``padding`` may be ``[t, b, l, r]`` or pairs in the data format's o
 """
 from __future__ import annotations
 
-from pooling_xfw.dialect import NO, adaptive_or_global, at_rank, is_adaptive_or_global, pair
+from pooling_xfw.dialect import (NO, adaptive_or_global, allow_pads_of_a_window, at_rank,
+                                 is_adaptive_or_global, pair)
 from pooling_xfw.layout import spatial_axes
 from pooling_xfw.ops import ADAPTIVE
 
@@ -116,13 +117,21 @@ def to_spec(native, args) -> None:
     stride = args.get("stride")
     if stride is None:
         native.defaulted.append("stride")
-    ceil = bool(args.get("ceil_mode", False))
-    native.keeps_padding_windows = ceil
+    # measured: Paddle keeps a last window that starts in the padding, takes pads of a window
+    # or more, and gives such a window's max as float32's lowest (float64 too)
+    native.empty_max = "lowest"
+    padding = _padding(args.get("padding", 0), layout)
     native.spec = dict(pool_size=kernel, mode=mode,
                        stride=pair(stride) if stride is not None else kernel,
-                       padding=_padding(args.get("padding", 0), layout), dilation=1,
-                       ceil_mode=ceil, count_include_pad=not bool(args.get("exclusive", True)),
+                       padding=padding, dilation=1,
+                       ceil_mode="keep" if args.get("ceil_mode", False) else False,
+                       count_include_pad=not bool(args.get("exclusive", True)),
                        layout=layout, p=float(args.get("norm_type", 2)))
+    allow_pads_of_a_window(native)
+    if native.spec.get("allow_empty_windows"):
+        native.notes.append("a pad of a window or more: Paddle pools windows of padding only "
+                            "(max float32's lowest, average 0, or NaN where padding is not "
+                            "counted)")
     if mode == "avg" and "exclusive" not in args:
         native.notes.append("Paddle's average excludes padding by default (exclusive=True)")
     if args.get("divisor_override") is not None:  # measured: its average x cells / d

@@ -30,6 +30,7 @@ from pooling_xfw.backend import (ANY_CPU_PLAN, FIRST_MACHINE, FLOATS, INTEL_XEON
                                   NAN_IN_A_MAX, ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr
 from pooling_xfw.emulation import output_size_at_run_time
+from pooling_xfw.spec import ceil_never_drops
 from pooling_xfw.vocabulary import Vocabulary
 
 from . import pytorch_dialect
@@ -50,6 +51,7 @@ def _pair_kwargs(**kwargs):
 
 class Torch(Vocabulary):
     name = "pytorch"
+    max_keeps_inf = True  # measured: -inf for a window of only -inf, at every rank
     imports = ("import torch", "import torch.nn.functional as F")
     functions = {"maximum": "torch.maximum", "abs": "torch.abs", "ones_like": "torch.ones_like",
                  "zeros_like": "torch.zeros_like", "where": "torch.where"}
@@ -117,8 +119,8 @@ class Torch(Vocabulary):
         spec = geom.spec
         if spec.padding in ("same", "same_lower"):
             return None  # no SAME: the pads alternate with the size's parity (run-time pads)
-        if not geom.symmetric:
-            return None
+        if not geom.symmetric or spec.ceil_mode == "keep" and not ceil_never_drops(spec):
+            return None  # its ceil_mode drops a window that starts in the padding
         pads = tuple(g.pad_before for g in geom.axes)
         if any(p > k // 2 for p, k in zip(pads, spec.pool_size)):
             return None  # "pad should be at most half of kernel size" (CPU: raw, not dilated)

@@ -56,12 +56,13 @@ def plan_of(vocab: Vocabulary, op: Operation, X, **kwargs) -> tuple[Plan, object
     """The plan ``vocab``'s framework runs for ``op`` with these keyword arguments (nothing is
     computed), with the geometry and the validated input.  ``constant_pad`` (windowed pooling
     only): ``(pads, value)``, the input padded with that constant first, the pooling then of
-    the padded input."""
+    the padded input.  ``empty``: what a window of padding only gives (``build_plan``'s)."""
     constant_pad = kwargs.get("constant_pad")
+    empty = kwargs.pop("empty", "")
     x = as_input(X)
     geom = op.geometry(x.shape, **kwargs)
-    return (build_plan(vocab, op, geom, x.dtype.newbyteorder("="), x.shape, constant_pad), geom,
-            x)
+    return (build_plan(vocab, op, geom, x.dtype.newbyteorder("="), x.shape, constant_pad,
+                       empty), geom, x)
 
 
 def run(vocab: Vocabulary, op: Operation, X, **kwargs) -> tuple[np.ndarray, Plan]:

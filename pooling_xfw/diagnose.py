@@ -53,6 +53,47 @@ def plan_cause(result: BackendResult, job) -> str:
             f"too; a defect of pooling-xfw's emulation ({'; '.join(how['emulated_by'])})")
 
 
+def empty_windows(geometry) -> np.ndarray | None:
+    """Which output windows (shaped as the output's spatial axes) read no input cell, only
+    padding or overhang; None where the spec allows none (``allow_empty_windows``,
+    ``ceil_mode="keep"``)."""
+    spec = geometry.spec
+    if not (spec.allow_empty_windows or spec.ceil_mode == "keep"):
+        return None
+    import functools
+
+    return functools.reduce(np.logical_or.outer, (g.real_taps() == 0 for g in geometry.axes))
+
+
+def empty_window_cause(result: BackendResult, job) -> str:
+    """The cause of a difference found only in windows of padding only: what the backend gives
+    for such a window, against the reference's reduction over no cell; '' otherwise."""
+    if not job.op.has_window or not result.differing:
+        return ""
+    empty = empty_windows(job.geometry)
+    if empty is None or not empty.any():
+        return ""
+    from .layout import spatial_axes
+
+    axes = spatial_axes(result.output.ndim, job.spec.layout)
+    if not all(empty[tuple(index[a] for a in axes)] for index, _, _ in result.differing):
+        return ""
+    spec, (_, value, expected) = job.spec, result.differing[0]
+    rule = {"max": "the max of no cell", "min": "the min of no cell",
+            "lp": "the lp norm of no cell"}.get(spec.mode, (
+        "the sum 0 over its divisor" if spec.count_include_pad or (
+            spec.divisor is not None and spec.divisor_of == "sum")
+        else "0/0, no cell counted"))
+    gives = f"{value:.8g}" if isinstance(value, float) else repr(value)
+    if spec.mode in ("max", "min") and isinstance(value, float) and np.isfinite(value) and (
+            abs(value) in {float(np.finfo(t).max) for t in (np.float16, np.float32,
+                                                             np.float64)}):
+        gives += (f", the {'lowest' if spec.mode == 'max' else 'highest'} finite value (its "
+                  f"{spec.mode} starts from it)")
+    return (f"a window of padding only: {result.backend} gives {gives}; the reference "
+            f"{expected:.8g}, {rule}")
+
+
 def divisor_cause(result: BackendResult, job, tol) -> str:
     """`` (padding left out of the divisor ...)`` when an average that should count padding is,
     at every differing cell, the window's sum over a smaller divisor that leaves some padding

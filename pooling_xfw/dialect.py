@@ -62,9 +62,13 @@ class NativeCall:
     defaulted: list[str] = dataclasses.field(default_factory=list)
     pad_value: float | None = None  # constant of an explicit pad (None: none, or identity)
     recipe_pads: tuple | None = None  # (before, after) of that pad, per spatial axis
-    keeps_padding_windows: bool = False  # a ceil mode that keeps a window of padding only
-    #: what such a kept window's average is, where the framework's own: "zero", "nan"
-    kept_average: str = ""
+    #: the framework's max of a window of padding only (``ceil_mode="keep"``'s, or of pads a
+    #: window wide): "lowest", the dtype's lowest finite value (its max starts from it: MXNet,
+    #: Paddle); "": the neutral spec's -inf
+    empty_max: str = ""
+    #: its average of such a window where padding is not counted: "zero" (MXNet); "": the
+    #: neutral spec's 0/0, NaN
+    empty_average: str = ""
     notes: list[str] = dataclasses.field(default_factory=list)
     written: str = ""  # the function as the text spells it
     pad_function: str = ""  # the explicit pad before the pooling, as its source plan calls it
@@ -209,6 +213,27 @@ def pair(value):
     if isinstance(value, (list, tuple)):
         return tuple(one(v) for v in value)
     return one(value)
+
+
+def allow_pads_of_a_window(native) -> None:
+    """Where the call's pads can make a window of padding only (a pad at least the window's
+    extent on some side, or pads around a dilated window, which can step over a small input),
+    the neutral spec allows such windows (``allow_empty_windows=True``), as the framework
+    does: the call pools them rather than refusing."""
+    spec = native.spec
+    padding = spec["padding"]
+    if isinstance(padding, str):
+        return
+    rank = len(spec["layout"]) - 2
+
+    def each(value):
+        return [value] * rank if isinstance(value, int) else list(value)
+
+    for k, d, p in zip(each(spec["pool_size"]), each(spec.get("dilation", 1)), each(padding)):
+        sides = (p, p) if isinstance(p, int) else tuple(p)
+        if max(sides) >= d * (k - 1) + 1 or (d > 1 and max(sides) > 0):
+            spec["allow_empty_windows"] = True
+            return
 
 
 def dotted(node) -> str:

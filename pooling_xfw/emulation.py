@@ -113,7 +113,8 @@ def runtime_pads(plan: Plan, geom: Geometry) -> RuntimePads | None:
         else:
             pb, pa = g.pad_before, g.pad_after
         if spec.ceil_mode:
-            out = bind("o", ceil_windows(n, pb, pa, g.extent, g.stride, bind))
+            out = bind("o", ceil_windows(n, pb, pa, g.extent, g.stride, bind,
+                                         keep=spec.ceil_mode == "keep"))
             reach = bind("r", reach_after(n, pb, g.extent, g.stride, out))
             no_after = isinstance(pa, int) and pa == 0
             axes.append((pb, 0 if no_after else at_most(reach, pa), reach))

@@ -142,13 +142,19 @@ def _dropped_note(geom: GlobalGeometry, shape: tuple[int, ...], out_full: tuple[
 
 
 def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
-               shape: tuple[int, ...] | None = None, constant_pad=None) -> Plan:
+               shape: tuple[int, ...] | None = None, constant_pad=None,
+               empty: str = "") -> Plan:
     """The calls ``vocab``'s framework makes to compute the operation ``op``
     (``pooling_xfw.ops``) of ``geom`` (its geometry) on a full-rank input of ``dtype``; with the
     input's ``shape`` (any rank the layout allows), the rendered code says what ``x`` and ``y`` are for that input.
     ``constant_pad``: ``(((top, bottom), (left, right)), value)``, the input padded with that
     constant first, as a call written after a ``tf.pad`` does (``geom`` is then the pooling
-    of the padded input)."""
+    of the padded input).  ``empty``, what a window of padding only gives where a translation
+    reproduces a source call: "lowest", a max that comes out -inf (such a window, or one of
+    only -inf) is the dtype's lowest finite value, as the source's max that starts from it
+    gives (MXNet, Paddle); "neutral", the neutral spec's value (max -inf, min +inf, an average
+    not counting padding NaN) also where the framework's own kernel gives another; "": the
+    framework's own (``compare`` judges it)."""
     spec = geom.spec
     vocab = vocab.at_rank(len(geom.axes))
     plan = Plan(vocab.name, vocab.imports)
@@ -213,13 +219,28 @@ def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
             plan.emulate(f"elementwise max: {missing}; the window as {op.taps}, reduced with "
                          f"the elementwise maximum in {work.name}")
             y = None
+        elif (empty == "neutral" and mode == "avg" and not spec.count_include_pad
+              and vocab.avg_empty_is_zero and op.has_window):
+            plan.emulate(f"divisor as the cells counted: {vocab.name}'s average of a window of "
+                         f"padding only, padding not counted, is 0 where the source gives NaN "
+                         f"(0/0)")
+            y = None
         else:
             y = op.native(vocab, plan, geom, v, layout, mode)
         if y is None:
             y = op.emulate(vocab, plan, geom, v, layout, mode,
                            slices=start is not None or bool(missing))
+        if (empty == "neutral" and mode == "max" and work.kind == "f" and op.has_window
+                and not vocab.max_keeps_inf and start is None and not missing):
+            y = _empty_as_infinity(vocab, plan, op, geom, v, y, layout, flip is not None)
     if flip is not None:
         y = flip(plan, y)
+    if empty == "lowest" and spec.mode == "max" and work.kind == "f":
+        lowest = float(np.finfo(given if given.kind == "f" else work).min)
+        floor = vocab.multiply(plan, vocab.ones_like(plan, y), lowest)
+        y = vocab.where(plan, vocab.equal(plan, y, -np.inf), floor, y)
+        plan.adapt(f"-inf as {lowest:.8g}, the dtype's lowest finite value: the source's max "
+                   f"starts from it (a window of padding only gives it)")
     out = output_dtype(spec.mode, given)
     if out.name not in vocab.tensor_dtypes:
         plan.handback = out.name  # converted back after the framework (exact: integer values)
@@ -233,7 +254,7 @@ def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
 
 
 def _divided(vocab: Vocabulary, plan: Plan, op, geom, v: Var, layout: str) -> Var:
-    """avg with ``divisor=d`` (``spec.DIVISOR_RULES``): the framework's own call where it has
+    """avg with ``divisor=d`` (``arguments.DIVISOR_RULES``): the framework's own call where it has
     one (``Vocabulary.native_divisor``); else the window's sum ("sum": padding and overhang add
     0) or its average as the spec without the divisor gives it times its cells ("mean"),
     divided by ``d`` (0: inf, as Paddle gives)."""
@@ -255,6 +276,23 @@ def _divided(vocab: Vocabulary, plan: Plan, op, geom, v: Var, layout: str) -> Va
         plan.emulate(f"divisor given: the window's average times its {cells} cells, over "
                      f"{spec.divisor} (divisor_of='mean')")
     return vocab.divide(plan, total, spec.divisor)
+
+
+def _empty_as_infinity(vocab: Vocabulary, plan: Plan, op, geom, v: Var, y: Var, layout: str,
+                       flipped: bool) -> Var:
+    """``y``, a max pooling, with -inf in every window of padding only, where the framework's
+    kernel gives the lowest finite value for a window of only -inf: the same pooling of zeros
+    is 0 exactly in the windows that read a cell, and the others take -inf (exact whatever the
+    values; the gradient of a kept window is its kernel's)."""
+    zeros = vocab.zeros_like(plan, v)
+    read = op.native(vocab, plan, geom, zeros, layout, "max")
+    if read is None:
+        read = op.emulate(vocab, plan, geom, zeros, layout, "max", slices=False)
+    infinity = vocab.multiply(plan, vocab.ones_like(plan, y), -np.inf)
+    plan.adapt(f"a window of padding only as {'+' if flipped else '-'}inf, as the source "
+               f"gives it: {vocab.name}'s max pooling gives the lowest finite value there, so "
+               f"the same pooling of zeros (0 where a window reads a cell) marks those windows")
+    return vocab.where(plan, vocab.equal(plan, read, 0), y, infinity)
 
 
 def _root(vocab: Vocabulary, plan: Plan, total: Var, p: float) -> Var:

@@ -35,6 +35,12 @@ class Vocabulary:
     #: kernel): such a max is the elementwise maximum of the window's strided slices, in the
     #: dtype itself
     max_missing: dict[str, str] = {}
+    #: whether its max pooling gives -inf for a window of only -inf at every rank and dtype,
+    #: on every CPU measured (the conventions table): a translation that needs -inf for a
+    #: window of padding only keeps the framework's kernel only where this holds
+    max_keeps_inf: bool = False
+    #: whether its average of a window of padding only, padding not counted, is 0 (not 0/0)
+    avg_empty_is_zero: bool = False
 
     def at_rank(self, rank: int) -> "Vocabulary":
         """The vocabulary for pooling ``rank`` spatial axes: itself, or a copy whose

@@ -56,7 +56,7 @@ EXPECTED = {
     "gluon_model.py:9": ("mxnet", dict(mode="avg", keepdims=True, layout="NCHW"),
                          {"tensorflow": "native", "pytorch": "native"}),
     "gluon_model.py:13": ("mxnet", dict(pool_size=(3, 3), stride=(2, 2), padding=(1, 1),
-                                        mode="avg", ceil_mode=True, count_include_pad=True),
+                                        mode="avg", ceil_mode="keep", count_include_pad=True),
                           {"tensorflow": "emulated", "pytorch": "native"}),
     # global_pool=True: the whole input, whatever its size (kernel ignored)
     "gluon_model.py:15": ("mxnet", dict(mode="avg", keepdims=True),
@@ -77,7 +77,7 @@ EXPECTED = {
     "mixed_imports.py:17": ("pytorch", "argument 'k' is a variable", None),
     "mixed_imports.py:21": ("pytorch", dict(pool_size=3, stride=2, ceil_mode=True, mode="avg"),
                             {"tensorflow": "emulated", "pytorch": "native"}),
-    "paddleclas_block.py:9": ("paddle", dict(pool_size=2, stride=2, ceil_mode=True,
+    "paddleclas_block.py:9": ("paddle", dict(pool_size=2, stride=2, ceil_mode="keep",
                                              count_include_pad=False),
                               {"tensorflow": "emulated", "pytorch": "native"}),
     "paddleclas_block.py:10": ("paddle", dict(pool_size=3, stride=2, padding=1),

@@ -120,7 +120,7 @@ LAYERS = {
     "planning": ("vocabulary", "emulation", "planner", "ops", "adapter", "mirror", "dialect",
                  "blocks"),
     "runtime": ("runtime",),
-    "comparison": ("judge", "diagnose", "schedule", "compare", "cases", "conventions"),
+    "comparison": ("judge", "diagnose", "schedule", "compare", "cases", "probes", "conventions"),
     "tools": ("report", "porting"),
     "front": ("cli", "__main__", ""),
 }

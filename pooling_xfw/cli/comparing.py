@@ -178,9 +178,11 @@ def add_commands(sub) -> None:
                       help="1, 1,2, top:bottom,left:right (2:0,0:1), same, same_lower, valid "
                            "(default: 0)")
     cmp_.add_argument("--dilation", help="3 or 2,3 (default: 1)")
-    cmp_.add_argument("--ceil-mode", action="store_true",
+    cmp_.add_argument("--ceil-mode", nargs="?", const=True, default=False, metavar="keep",
                       help="keep a last partial window (dropped when it would start in the "
-                           "padding)")
+                           "padding); --ceil-mode keep: kept then too")
+    cmp_.add_argument("--allow-empty-windows", action="store_true",
+                      help="allow windows that read only padding (max -inf, avg 0 or NaN)")
     cmp_.add_argument("--exclude-pad", action="store_true",
                       help="avg divides by real cells only (count_include_pad=False)")
     cmp_.add_argument("--divisor", help="avg divides every window by this int instead "

@@ -93,7 +93,8 @@ def _ops_allowed() -> str:
 _WINDOW_OPTIONS = (("--stride", "stride"), ("--padding", "padding"),
                    ("--dilation", "dilation"), ("--ceil-mode", "ceil_mode"),
                    ("--exclude-pad", "exclude_pad"), ("--divisor", "divisor"),
-                   ("--divisor-of", "divisor_of"))
+                   ("--divisor-of", "divisor_of"),
+                   ("--allow-empty-windows", "allow_empty_windows"))
 
 
 def typed_option(flag: str, value) -> tuple[str, str | None]:
@@ -266,6 +267,18 @@ class CommandLine:
 
     def output_size(self, text: str):
         return read_output_size(text)
+
+    def ceil_mode(self) -> bool | str:
+        """``--ceil-mode`` (True: PyTorch's, a last window starting in the padding dropped) or
+        ``--ceil-mode keep`` (kept: MXNet's 'full'); False without it."""
+        value = self.args.ceil_mode
+        if value in (False, True):
+            return value
+        if value.strip().lower() == "keep":
+            return "keep"
+        raise usage_error("--ceil-mode", value, "unknown ceil rule",
+                          "--ceil-mode alone (a last window that would start in the padding is "
+                          "dropped) or --ceil-mode keep (it is kept)")
 
     def divisor(self) -> tuple[int | None, str]:
         """``--divisor D`` (a non-zero int; 0 with ``--divisor-of mean``) and

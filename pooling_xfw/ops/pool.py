@@ -18,13 +18,14 @@ class Pool(Operation):
     title = "pooling with a window"
     function = "pool2d"
     arguments = ("pool_size", "mode", "stride", "padding", "dilation", "ceil_mode",
-                 "count_include_pad", "layout", "p", "divisor", "divisor_of")
+                 "count_include_pad", "layout", "p", "divisor", "divisor_of",
+                 "allow_empty_windows")
     modes = MODES
     has_gradient = True
     has_window = True
     flag, flag_value = "--kernel", "3|2,3"
-    options = ("--stride, --padding, --dilation, --ceil-mode, --exclude-pad, --divisor, --mode, "
-               "--p and --layout")
+    options = ("--stride, --padding, --dilation, --ceil-mode, --exclude-pad, --divisor, "
+               "--allow-empty-windows, --mode, --p and --layout")
     metavar = ""
     flag_help = "pooling with this window: 3 or 2,3"
 
@@ -44,11 +45,13 @@ class Pool(Operation):
                               if args.stride else None),
                       padding=typed.padding(args.padding if args.padding is not None else "0"),
                       dilation=typed.sizes("--dilation", args.dilation or "1", 1, "2 or 2,3"),
-                      ceil_mode=args.ceil_mode, count_include_pad=not args.exclude_pad,
+                      ceil_mode=typed.ceil_mode(), count_include_pad=not args.exclude_pad,
                       layout=layout, p=typed.power(mode))
         divisor, divisor_of = typed.divisor()
         if divisor is not None:  # only where given: the case's JSON as before otherwise
             kwargs.update(divisor=divisor, divisor_of=divisor_of)
+        if args.allow_empty_windows:  # only where given, as the divisor
+            kwargs["allow_empty_windows"] = True
         if kwargs["stride"] is None:  # like the frameworks' layers: the window by default
             kwargs["stride"] = kwargs["pool_size"]
         return kwargs, {"pool_size": ("--kernel", args.kernel),

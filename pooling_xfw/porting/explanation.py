@@ -11,6 +11,7 @@ import numpy as np
 
 from ..adaptive import AdaptiveGeometry
 from ..compare import tolerance
+from ..diagnose import empty_windows
 from ..errors import PoolingError
 from ..layout import (AXIS_WORDS, channels_last, full_shape, of_rank, rank, spatial_list,
                       spatial_names)
@@ -23,7 +24,7 @@ from .native import (COULD_NOT_RUN, TIES_WORDS, evaluate, neutral_kwargs, run_na
 
 CAUSES = ("layout", "keepdims", "mode", "window", "default stride", "stride", "dilation",
           "lp power", "output-shape rule", "SAME split side", "padding", "pad value", "divisor",
-          "ceil clamp", "cells read", "NaN policy", "gradient ties")
+          "empty window", "cells read", "NaN policy", "gradient ties")
 
 
 @dataclasses.dataclass
@@ -185,12 +186,10 @@ def _causes_for(a: NativeCall, b: NativeCall, hw) -> list[Cause]:
         found.append(Cause("output-shape rule", f"{where}: ceil_mode {sa['ceil_mode']} vs "
                                                 f"{sb['ceil_mode']} give {ga.out} vs "
                                                 f"{gb.out} windows"))
-    if same_taps or ga.out == gb.out:
-        for native, geom in ((a, ga), (b, gb)):
-            if native.keeps_padding_windows and native.spec["ceil_mode"] and any(
-                    g.ceil_keep_out() != g.out for g in geom.axes):
-                found.append(Cause("ceil clamp", f"{where}: {native.framework} keeps a last "
-                                                 f"window that starts in the padding"))
+    if ga.out == gb.out and _empty_value(a, ga) != _empty_value(b, gb):
+        found.append(Cause("empty window", f"{where}: a window of padding only gives "
+                                           f"{_empty_value(a, ga)} in {a.framework}, "
+                                           f"{_empty_value(b, gb)} in {b.framework}"))
     mode = sa["mode"]
     pads_used = any(p != (0, 0) for p in ga.pads + gb.pads)
     padder = next((n for n in (a, b) if n.pad_value is not None), None)
@@ -283,6 +282,26 @@ def _axis_reads(native: NativeCall, geom, axis: int) -> tuple:
                  for row, p, d in zip(taps, padded, divisor))
 
 
+def _empty_value(native: NativeCall, geom) -> str | None:
+    """What the call gives for a window of padding only at this size (None where it has none):
+    the neutral value, or the framework's own (``empty_max``, ``empty_average``; measured in the
+    cross-check test)."""
+    empty = empty_windows(geom) if geom is not None and native.op.has_window else None
+    if empty is None or not empty.any():
+        return None
+    spec = native.spec
+    mode = spec["mode"]
+    if mode == "max":
+        return "the lowest finite value" if native.empty_max == "lowest" else "-inf"
+    if mode == "min":
+        return "+inf"
+    if mode == "lp":
+        return "0"
+    counted = spec["count_include_pad"] or (spec.get("divisor") is not None
+                                           and spec.get("divisor_of", "sum") == "sum")
+    return "0" if counted or native.empty_average == "zero" else "NaN"
+
+
 def reads(native: NativeCall, hw) -> tuple:
     """What the call computes at input size ``hw``, as data: per output window, which input
     cells it reads, and what else enters its value (the avg divisor, a padding constant that is
@@ -295,15 +314,7 @@ def reads(native: NativeCall, hw) -> tuple:
     mode = spec["mode"]
     along = [_axis_reads(native, geom, axis) for axis in range(len(hw))]
     every = [w for axis in along for w in axis]
-    extra = (0,) * len(hw)
-    if native.keeps_padding_windows and spec["ceil_mode"]:
-        extra = tuple(g.ceil_keep_out() - g.out for g in geom.axes)
-    # a kept window of padding only (measured: the cross-check test): MXNet's avg, and any
-    # avg that counts padding, gives 0; MXNet's and Paddle's max float32's lowest; Paddle's
-    # avg without padding its own value
-    kept = None if not any(extra) else (
-        "zero" if mode == "avg" and (spec["count_include_pad"] or native.kept_average == "zero")
-        else "lowest" if mode == "max" else native.kept_average or native.framework)
+    kept = _empty_value(native, geom)
     single = all(len(c) == 1 for c, _, _ in every)
     pads_touched = any(p for _, p, _ in every)
     if mode in ("max", "min"):
@@ -317,7 +328,7 @@ def reads(native: NativeCall, hw) -> tuple:
                                                        for axis in along])
     if single and constant is None and mode != "lp" and (divisor is None or (divisor == 1).all()):
         mode, divisor = "one cell", None  # the max, min or mean of one cell is that cell
-    return (mode, spec.get("p") if mode == "lp" else None, extra, kept,
+    return (mode, spec.get("p") if mode == "lp" else None, kept,
             tuple(tuple(c for c, _, _ in axis) for axis in along),
             None if divisor is None else divisor.tobytes(),
             None if constant is None else (constant, tuple(tuple(p for _, p, _ in axis)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..compare import judge
+from ..diagnose import empty_windows
 from ..errors import PoolingError
 from ..layout import full_pads, spatial_axes
 from ..runtime.client import WorkerFailure, default_pool
@@ -76,8 +77,10 @@ def case_of(native: NativeCall, x: np.ndarray) -> dict:
 def evaluate(native: NativeCall, x: np.ndarray) -> np.ndarray:
     """What the call computes, by the neutral semantics: the reference, plus a ``tf.pad`` with a
     constant that is not the reduction's identity (any finite one before a max, a non-zero one
-    before an average), and MXNet/Paddle keeping a window that starts in the padding (its cells
-    are NaN here: the neutral spec has no value for a window of padding only)."""
+    before an average), and the framework's own value for a window of padding only
+    (``ceil_mode="keep"``'s, or pads a window wide) where it is not the neutral one: MXNet's
+    and Paddle's max the dtype's lowest finite value (``empty_max``), MXNet's average 0 where
+    padding is not counted (``empty_average``)."""
     kwargs = neutral_kwargs(native)
     if not native.op.has_window:
         return native.op.compute(x, **kwargs)
@@ -87,13 +90,18 @@ def evaluate(native: NativeCall, x: np.ndarray) -> np.ndarray:
                    constant_values=native.pad_value)
         kwargs["padding"] = 0
     out = native.op.compute(x, **kwargs)
-    if native.keeps_padding_windows and kwargs["ceil_mode"]:
-        geom = resolve(make_spec(**kwargs), x.shape)
-        extra = [g.ceil_keep_out() - g.out for g in geom.axes]
-        if any(extra):
-            out = np.pad(out.astype(np.float64),
-                         full_pads(kwargs["layout"], [(0, n) for n in extra], out.ndim),
-                         constant_values=np.nan)
+    own_max = native.empty_max == "lowest" and kwargs["mode"] == "max"
+    own_average = native.empty_average == "zero" and kwargs["mode"] == "avg"
+    if (own_max or own_average) and out.dtype.kind == "f":
+        empty = empty_windows(resolve(make_spec(**kwargs), x.shape))
+        if empty is not None and empty.any():
+            axes = spatial_axes(out.ndim, kwargs["layout"])
+            shape = [1] * out.ndim
+            for axis, size in zip(axes, empty.shape):
+                shape[axis] = size
+            empty = np.broadcast_to(empty.reshape(shape), out.shape)
+            out = out.copy()
+            out[empty] = np.finfo(out.dtype).min if own_max else 0
     return out
 
 

@@ -134,9 +134,10 @@ def describe(axis: str, holds: dict[int, bool], period: int) -> AxisCondition:
     return AxisCondition(axis, last + 1, 1, (), tuple(n for n in sizes if holds[n]), False)
 
 
-def conditions(render, op, kwargs: dict, shape: tuple) -> list[AxisCondition]:
+def conditions(render, op, kwargs: dict, shape: tuple, also=None) -> list[AxisCondition]:
     """Per axis, where ``render(shape)`` (a target's code for an input of ``shape``, or a
-    ``PoolingError``) gives the code it gives for ``shape`` itself."""
+    ``PoolingError``) gives the code it gives for ``shape`` itself, and ``also(shape, axis)``
+    holds where given (``axis``: the index of the spatial axis varied)."""
     layout = kwargs["layout"]
     spatial = spatial_of(shape, layout)
     printed = code_lines(render(shape))
@@ -149,7 +150,8 @@ def conditions(render, op, kwargs: dict, shape: tuple) -> list[AxisCondition]:
             if not defined(op, kwargs, other):
                 continue
             try:
-                holds[n] = code_lines(render(other)) == printed
+                holds[n] = code_lines(render(other)) == printed and (
+                    also is None or also(other, index))
             except PoolingError:
                 holds[n] = False
         found.append(describe(axis, holds, periods[index]))

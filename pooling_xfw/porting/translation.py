@@ -9,9 +9,11 @@ import numpy as np
 
 from .. import registry
 from ..compare import compare_many, input_scale, tolerance
+from ..diagnose import empty_windows
 from ..errors import PoolingError, one_line
 from ..layout import full_pads, spatial_names
 from ..reference import work_dtype
+from ..spec import make_spec, may_have_empty_windows
 from ..runtime.client import WorkerFailure, default_pool
 from . import sizes
 from .parse import NativeCall, parse
@@ -72,6 +74,13 @@ class Translation:
     #: ``(pads, value)`` where the call pads with a constant that is not the reduction's
     #: identity: every target pads so too (the numbers the trained model computes)
     constant_pad: tuple | None = None
+    #: what every target gives a window of padding only (``planner.build_plan``'s ``empty``):
+    #: "lowest" where the call's max gives the dtype's lowest finite value (MXNet, Paddle),
+    #: "neutral" where it gives the neutral spec's value; "" where no size has such a window
+    empty: str = ""
+    #: "zero" where the call's average of such a window is 0 though padding is not counted
+    #: (MXNet): the targets are held to the sizes without one
+    empty_average: str = ""
 
     @property
     def unrun(self) -> dict[str, str]:
@@ -134,14 +143,19 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=Non
     else:  # rendering needs the input's shape and dtype only: a view of one cell, no memory
         x = shape_only(shape)
     geometry = native.op.describe(geom)
-    if native.op.has_window and native.keeps_padding_windows and kwargs["ceil_mode"] and any(
-            g.ceil_keep_out() != g.out for g in geom.axes):
-        geometry += (f"; {native.framework} keeps a last window that starts in the padding "
-                     f"(the neutral spec drops it: its value is undefined here)")
+    empty, empty_average = _own_empty_value(native, kwargs)
+    padding_only = empty_windows(geom) if native.op.has_window else None
+    if padding_only is not None and padding_only.any():
+        geometry += (f"; {int(padding_only.sum())} window(s) of padding only, where "
+                     f"{native.framework} gives " + (
+                         "the dtype's lowest finite value" if empty == "lowest" else
+                         "0" if empty_average else "the neutral value"))
     names = [to] if isinstance(to, str) else list(to or registry.defaults())
     constant = constant_pad(native)
-    targets = {name: _target(name, kwargs, x, native.op, constant) for name in names}
-    result = Translation(native, shape, geometry, targets, constant_pad=constant)
+    targets = {name: _target(name, kwargs, x, native.op, constant, empty, empty_average)
+               for name in names}
+    result = Translation(native, shape, geometry, targets, constant_pad=constant,
+                         empty=empty, empty_average=empty_average)
     if verify:
         _verify(result, kwargs, pool or default_pool(), seed)
         _verify_outside(result, kwargs, pool or default_pool(), seed)
@@ -160,14 +174,33 @@ def constant_pad(native: NativeCall) -> tuple | None:
     return None
 
 
-def _plan_of(adapter, op, x, kwargs: dict, constant: tuple | None = None):
+def _own_empty_value(native: NativeCall, kwargs: dict) -> tuple[str, str]:
+    """``(empty, empty_average)`` where some size gives the call a window of padding only
+    (``spec.may_have_empty_windows``): ``empty`` "lowest" for a max whose framework starts it
+    from the dtype's lowest finite value (MXNet, Paddle: every target gives that value too),
+    else "neutral" (every target gives the neutral spec's value, also where its own kernel
+    would not); ``empty_average`` "zero" for an average whose padding is not counted but that
+    gives 0 there (MXNet: the targets are held to the sizes without such a window)."""
+    if not native.op.has_window or not may_have_empty_windows(make_spec(**kwargs)):
+        return "", ""
+    mode = kwargs["mode"]
+    counted = kwargs.get("count_include_pad", True) or (
+        kwargs.get("divisor") is not None and kwargs.get("divisor_of", "sum") == "sum")
+    own_average = mode == "avg" and not counted and native.empty_average == "zero"
+    return ("lowest" if mode == "max" and native.empty_max == "lowest" else
+            "" if own_average else "neutral"), ("zero" if own_average else "")
+
+
+def _plan_of(adapter, op, x, kwargs: dict, constant: tuple | None = None, empty: str = ""):
     """``adapter``'s plan of the operation ``op`` with the neutral keywords on ``x``; with
     ``constant``, ``(pads, value)``, the input padded with it first and pooled without
-    padding (the call as written)."""
+    padding (the call as written); ``empty``: as ``planner.build_plan``'s."""
     from ..adapter import plan_of
 
     if constant is not None:
         kwargs = dict(kwargs, padding=0, constant_pad=constant)
+    if empty:
+        kwargs = dict(kwargs, empty=empty)
     return plan_of(adapter.VOCABULARY, op, x, **kwargs)[0]
 
 
@@ -180,26 +213,36 @@ def _padded_case(native: NativeCall, x: np.ndarray, constant: tuple) -> dict:
     return case
 
 
-def _target(name: str, kwargs: dict, x: np.ndarray, op,
-            constant: tuple | None = None) -> Target:
+def _target(name: str, kwargs: dict, x: np.ndarray, op, constant: tuple | None = None,
+            empty: str = "", empty_average: str = "") -> Target:
     """``name``'s code for the spec, and the sizes it holds for: the code planned for ``x``'s
     shape, checked against the plans of every other size (``sizes``); narrowed code says so in
-    its verdict and refuses, when run, the sizes it does not hold for."""
+    its verdict and refuses, when run, the sizes it does not hold for.  ``empty`` and
+    ``empty_average``: ``_own_empty_value``'s."""
     adapter = _adapter(name)
 
     def render(shape):
-        return _plan_of(adapter, op, shape_only(shape), kwargs, constant).render()
+        return _plan_of(adapter, op, shape_only(shape), kwargs, constant, empty).render()
+
+    def no_empty_window(shape, axis: int) -> bool:  # the source's average of one differs
+        if not empty_average:
+            return True
+        return bool((sizes.resolve_op(op, kwargs, shape).axes[axis].real_taps() > 0).all())
 
     try:
-        plan = _plan_of(adapter, op, x, kwargs, constant)
+        plan = _plan_of(adapter, op, x, kwargs, constant, empty)
         alternative = "" if constant is None else _plan_of(adapter, op, x, kwargs).render()
     except PoolingError as exc:
         return Target(name, f"impossible: {exc}", "", [])
-    conds = sizes.conditions(render, op, kwargs, x.shape)
+    conds = sizes.conditions(render, op, kwargs, x.shape, also=no_empty_window)
     code = plan.render()
     verdict = plan.path
     if not all(c.everywhere for c in conds):
         verdict = f"size-dependent: valid for {sizes.summary(conds)}"
+        if empty_average:
+            verdict += ("; a window of padding only averages to 0 in the source call where "
+                        "the neutral spec, not counting padding, gives NaN (0/0): sizes "
+                        "without one")
         code = sizes.insert_precondition(code, sizes.precondition(conds, kwargs["layout"]))
     return Target(name, verdict, code, plan.emulated_by + plan.adaptations, conditions=conds,
                   details=adapter.VOCABULARY.plan_details(plan), plan=plan,
@@ -228,13 +271,20 @@ def _verify(result: Translation, kwargs, pool, seed: int) -> None:
                                 _padded_case(result.source, x, constant) for x in inputs],
                                backends=names, pool=pool)
     tol = tolerance(kwargs["mode"], comparisons[0].reference.dtype)
+    own = result.empty == "lowest" or result.empty_average
     if sources is not None:  # the source as written against the spec it names
-        checks = [check_agreement(src, _neutral_output(op, x, kwargs), tol,
-                             input_scale(x, sizes.resolve_op(op, kwargs, x.shape)))[0]
+        checks = [check_agreement(src, evaluate(result.source, x) if own else
+                                  _neutral_output(op, x, kwargs), tol,
+                                  input_scale(x, sizes.resolve_op(op, kwargs, x.shape)))[0]
                   for src, x in zip(sources, inputs)]
         bad = [(s, c) for s, c in zip(shapes, checks) if not c.startswith("agrees")]
         result.source_check = (f"{bad[0][1]} (input {bad[0][0]})" if bad
-                               else "agrees with the neutral spec")
+                               else "agrees with the neutral spec" + (
+                                   f", {result.source.framework}'s own value aside for a window "
+                                   f"of padding only (" + ("the dtype's lowest finite value"
+                                                           if result.empty == "lowest"
+                                                           else "0")
+                                   + ")" if own else ""))
     for name in names:
         target = result.targets[name]
         for i, (shape, comparison, x) in enumerate(zip(shapes, comparisons, inputs)):
@@ -250,7 +300,14 @@ def _verify(result: Translation, kwargs, pool, seed: int) -> None:
                 continue
             expected, what = ((comparison.reference, "the neutral spec") if sources is None
                               else (sources[i], "the source call"))
-            line, diff = check_agreement(r.output, expected, tol, scale, what)
+            output = r.output
+            if result.empty and sources is not None:  # the printed code's own values
+                try:
+                    output = _run_printed(target, x, pool).reshape(r.output.shape)
+                except WorkerFailure as failure:
+                    target.checked[shape] = f"error: {failure.reason}"
+                    continue
+            line, diff = check_agreement(output, expected, tol, scale, what)
             target.checked[shape] = line
             if diff is not None:
                 target.max_abs_diff = max(target.max_abs_diff or 0.0, diff)
@@ -409,7 +466,8 @@ def _verify_grad(result: Translation, kwargs: dict, pool, seed: int) -> None:
                 target.grad_checked[shape] = "refused"
                 continue
             try:
-                plan = _plan_of(_adapter(name), op, x, kwargs, result.constant_pad)
+                plan = _plan_of(_adapter(name), op, x, kwargs, result.constant_pad,
+                                result.empty)
                 x_full = as_full(x, layout).astype(plan.handover or x.dtype, copy=False)
                 up_full = as_full(up, layout) if op.keeps_axes(kwargs) else up.reshape(
                     _run_plan(name, plan, x_full, pool).shape)  # the plan's own shape
