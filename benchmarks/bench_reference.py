@@ -5,10 +5,14 @@
       max 3x3/s2/p1 and avg 2x2/s2 on (8, 64, 112, 112) float32;
   (c) the reference's peak extra memory (tracemalloc, which numpy reports to) against the input;
   (d) 1-D and 3-D against PyTorch single-threaded: max 3/s2/p1 and avg 2/s2 on a
-      (2, 64, 16, 56, 56) video clip, max k4/s4 on (8, 64, 16000) audio.
+      (2, 64, 16, 56, 56) video clip, max k4/s4 on (8, 64, 16000) audio;
+  (e) max pooling with indices (``px.pool2d_with_indices``) against PyTorch's
+      ``max_pool2d(return_indices=True)`` single-threaded, 3x3/s2/p1 on (8, 64, 112, 112)
+      float32, and unpooling (``px.max_unpool2d``) against ``F.max_unpool2d``.
 
 Targets: >= 1000x the loop; <= 0.5x torch single-threaded; <= 1x torch default threads;
-extra memory <= 2x the input; (d) 3-D <= 0.5x and 1-D <= 1.0x torch single-threaded.  Runs in the PyTorch environment (re-executes itself there when
+extra memory <= 2x the input; (d) 3-D <= 0.5x and 1-D <= 1.0x torch single-threaded; (e) with
+indices <= 1.0x torch single-threaded.  Runs in the PyTorch environment (re-executes itself there when
 torch is not importable here).  Usage: ``python benchmarks/bench_reference.py [--repeat N]``.
 """
 from __future__ import annotations
@@ -106,7 +110,36 @@ def main() -> int:
     print("\ntargets: ref/t1 <= 0.50, ref/tN <= 1.00, extra mem <= 2.00x: "
           + ("all met" if ok else "NOT all met"))
     ranks(rng, args.repeat)
+    with_indices(x, args.repeat)
     return 0
+
+
+def with_indices(x: np.ndarray, repeat: int) -> bool:
+    """(e) the argmax of every window and its inverse scatter, against PyTorch single-threaded,
+    the same numbers checked first (indices equal where no window has a tie, as here)."""
+    xt = torch.from_numpy(x)
+    values, indices = px.pool2d_with_indices(x, 3, stride=2, padding=1)
+    tv, ti = F.max_pool2d(xt, 3, stride=2, padding=1, return_indices=True)
+    np.testing.assert_array_equal(values, tv.numpy())
+    np.testing.assert_array_equal(indices, ti.numpy())
+    configs = [
+        ("with indices", lambda: px.pool2d_with_indices(x, 3, stride=2, padding=1),
+         lambda: F.max_pool2d(xt, 3, stride=2, padding=1, return_indices=True)),
+        ("unpool", lambda: px.max_unpool2d(values, indices, 3, stride=2, padding=1,
+                                           output_size=x.shape[2:]),
+         lambda: F.max_unpool2d(tv, ti, 3, stride=2, padding=1, output_size=x.shape[2:])),
+    ]
+    print("\n(e) max 3x3/s2/p1 with indices on (8, 64, 112, 112) float32")
+    print(f"    {'config':<16} {'reference':>10} {'torch 1 thr':>12} {'ref/t1':>7} {'target':>7}")
+    ok = True
+    for name, ours, theirs in configs:
+        t_ref = best_of(ours, repeat)
+        t_one = torch_time(theirs, 1, repeat)
+        print(f"    {name:<16} {t_ref * 1e3:8.2f}ms {t_one * 1e3:10.2f}ms {t_ref / t_one:7.2f}"
+              f" {1.0:7.2f}")
+        ok &= t_ref / t_one <= 1.0
+    print("\ntargets (e): " + ("all met" if ok else "NOT all met"))
+    return ok
 
 
 def ranks(rng, repeat: int) -> bool:

@@ -18,6 +18,8 @@ from .compare import BackendResult, Comparison, compare, compare_many
 from .cost import PoolCost, pool_cost
 from .errors import PoolingError
 from .gradient import pool1d_grad, pool2d_grad, pool3d_grad, pool_grad
+from .indices import (INDEX_CONVENTIONS, convert_indices, max_unpool1d, max_unpool2d,
+                      max_unpool3d, pool1d_with_indices, pool2d_with_indices, pool3d_with_indices)
 from .reference import pool, pool1d, pool2d, pool3d
 from .spec import Geometry, PoolSpec, make_spec, output_shape, resolve, resolve_padding
 from .version import __version__
@@ -77,7 +79,9 @@ __all__ = ["pool1d", "pool2d", "pool3d", "pool", "pool1d_grad", "pool2d_grad", "
            "pool_grad",
            "adaptive_pool1d", "adaptive_pool2d", "adaptive_pool3d", "adaptive_pool1d_grad",
            "adaptive_pool2d_grad", "adaptive_pool3d_grad", "global_pool1d",
-           "global_pool2d", "global_pool3d", "compare",
+           "global_pool2d", "global_pool3d", "pool1d_with_indices", "pool2d_with_indices",
+           "pool3d_with_indices", "convert_indices", "INDEX_CONVENTIONS", "max_unpool1d",
+           "max_unpool2d", "max_unpool3d", "compare",
            "compare_many", "translate", "explain", "Comparison", "BackendResult",
            "PoolingError", "output_shape", "resolve_padding", "pool_cost", "PoolCost", "cases",
            "PoolSpec", "Geometry", "make_spec", "resolve", "__version__"]

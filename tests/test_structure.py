@@ -116,7 +116,7 @@ def test_the_known_behaviours_name_rows_that_exist():
 LAYERS = {
     "foundations": ("errors", "version", "files", "textbook", "_checkout", "backend", "registry",
                     "plan", "layout", "arguments", "spec", "cost"),
-    "reference": ("reference", "adaptive", "gradient", "adaptive_gradient"),
+    "reference": ("reference", "adaptive", "gradient", "adaptive_gradient", "indices"),
     "planning": ("vocabulary", "emulation", "planner", "ops", "adapter", "mirror", "dialect",
                  "blocks"),
     "runtime": ("runtime",),
