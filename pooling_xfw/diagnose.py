@@ -11,6 +11,7 @@ pass, ``grad`` (the request) and ``grad_reference``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -60,8 +61,6 @@ def empty_windows(geometry) -> np.ndarray | None:
     spec = geometry.spec
     if not (spec.allow_empty_windows or spec.ceil_mode == "keep"):
         return None
-    import functools
-
     return functools.reduce(np.logical_or.outer, (g.real_taps() == 0 for g in geometry.axes))
 
 
@@ -88,10 +87,9 @@ def empty_window_cause(result: BackendResult, job) -> str:
     if spec.mode in ("max", "min") and isinstance(value, float) and np.isfinite(value) and (
             abs(value) in {float(np.finfo(t).max) for t in (np.float16, np.float32,
                                                              np.float64)}):
-        gives += (f", the {'lowest' if spec.mode == 'max' else 'highest'} finite value (its "
+        gives += (f", the {'lowest' if spec.mode == 'max' else 'highest'} finite value (the "
                   f"{spec.mode} starts from it)")
-    return (f"a window of padding only: {result.backend} gives {gives}; the reference "
-            f"{expected:.8g}, {rule}")
+    return f"a window of padding only gives {gives}; the reference {expected:.8g}, {rule}"
 
 
 def divisor_cause(result: BackendResult, job, tol) -> str:

@@ -304,10 +304,13 @@ def _assert_all_agree(comparisons, backend, what):
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_adaptive_on_every_backend(pool, backend, layout, dtype):
-    """Every size pair of ``SIZES``, max and avg, as one pipelined batch per backend."""
+    """Every size pair of ``SIZES`` in float32, every second one in the other dtypes (the bins
+    are the same arithmetic in every dtype; each dtype's kernels meet every axis case), max and
+    avg, as one pipelined batch per backend."""
+    sizes = SIZES if dtype == "float32" else SIZES[::2]
     cases = [(f"{mode} {hw} -> {out}", dict(X=_input(hw, dtype, layout, seed=i), op="adaptive",
                                             output_size=out, mode=mode, layout=layout))
-             for i, (hw, out) in enumerate(SIZES) for mode in ("max", "avg")]
+             for i, (hw, out) in enumerate(sizes) for mode in ("max", "avg")]
     results = px.compare_many([case for _, case in cases], backends=[backend], pool=pool)
     _assert_all_agree(results, backend, cases)
 

@@ -16,6 +16,7 @@ fragment of larger code, a command for another machine) follows a comment saying
 """
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -132,6 +133,29 @@ def _run(argv: list[str], where, cwd: Path) -> str:
     return proc.stdout
 
 
+#: runs each command of an sh block in one process, one after another (``cli.main``, as
+#: ``python -m pooling_xfw`` does), so the block's commands share one warm pool of workers
+#: instead of each starting every framework again; stops at the first exit code other than
+#: 0 or 1, with that command's output on stderr
+_BLOCK_DRIVER = """
+import contextlib, io, json, sys
+from pooling_xfw.cli import main
+printed = []
+for argv in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code
+    printed.append(out.getvalue())
+    if code not in (0, 1):
+        sys.stderr.write(f"{argv}: exit {code}\\n{out.getvalue()}{err.getvalue()}")
+        raise SystemExit(code if isinstance(code, int) else 2)
+sys.stdout.write("".join(printed))
+"""
+
+
 def _commands(text: str) -> list[str]:
     """The commands of an sh block: continuation lines joined, comments and blanks dropped."""
     joined = re.sub(r"\\\n\s*", " ", text)
@@ -171,7 +195,8 @@ def test_the_example_runs_and_prints_what_the_docs_show(block, tmp_path):
         commands = _commands(block.text)
         assert commands and all(c.startswith("pooling-xfw ") for c in commands), (
             f"{block}: an sh block runs pooling-xfw commands only; say why not: {commands}")
-        printed = "".join(_run(_command(c), block, here) for c in commands)
+        argvs = [_command(c)[3:] for c in commands]
+        printed = _run([sys.executable, "-c", _BLOCK_DRIVER, json.dumps(argvs)], block, here)
         if block.output is not None:
             assert_printed(block.output, printed, block)
     else:  # console: "$ command" lines, each followed by what it prints
