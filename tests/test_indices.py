@@ -11,7 +11,7 @@ import pooling_xfw as px
 from pooling_xfw.layout import spatial_axes
 
 from . import brute
-from .test_ranks import LAYOUTS, _padding, _per_axis, _shape
+from .test_ranks import LAYOUTS, _padding, _per_axis, _shape, draw_input
 
 WITH = {1: px.pool1d_with_indices, 2: px.pool2d_with_indices, 3: px.pool3d_with_indices}
 UNPOOL = {1: px.max_unpool1d, 2: px.max_unpool2d, 3: px.max_unpool3d}
@@ -23,15 +23,7 @@ X = np.stack([np.stack([P + 10 * (n * 2 + c) for c in range(2)]) for n in range(
 
 @st.composite
 def problems(draw, rank: int):
-    layout = draw(st.sampled_from(LAYOUTS[rank]))
-    shape = _shape(draw, rank, layout)
-    dtype = draw(st.sampled_from(["float32", "float64", "float16", "int32"]))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    x = rng.integers(-3, 4, size=shape).astype(dtype)  # few values: many ties
-    if dtype.startswith("float") and draw(st.booleans()):
-        flat = x.reshape(-1)
-        for value in draw(st.lists(st.sampled_from([NAN, np.inf, -np.inf]), max_size=4)):
-            flat[rng.integers(flat.size)] = value
+    layout, x = draw_input(draw, rank, largest=3, specials=4)  # few values: many ties
     kwargs = dict(stride=_per_axis(draw, rank, st.integers(1, 3)),
                   padding=_padding(draw, rank),
                   dilation=_per_axis(draw, rank, st.integers(1, 2)),

@@ -48,17 +48,25 @@ def _padding(draw, rank: int):
         st.tuples(*[st.tuples(st.integers(0, 2), st.integers(0, 2))] * rank)))
 
 
-@st.composite
-def problems(draw, rank: int):
+def draw_input(draw, rank: int, largest: int = 9, specials: int = 3):
+    """A layout of ``rank`` and an input in it: integers in [-largest, largest] in a float or
+    int32 dtype, a float one half the time with up to ``specials`` NaN and infinities."""
     layout = draw(st.sampled_from(LAYOUTS[rank]))
     shape = _shape(draw, rank, layout)
     dtype = draw(st.sampled_from(["float32", "float64", "float16", "int32"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    x = rng.integers(-9, 10, size=shape).astype(dtype)
+    x = rng.integers(-largest, largest + 1, size=shape).astype(dtype)
     if dtype.startswith("float") and draw(st.booleans()):
         flat = x.reshape(-1)
-        for value in draw(st.lists(st.sampled_from([np.nan, np.inf, -np.inf]), max_size=3)):
+        for value in draw(st.lists(st.sampled_from([np.nan, np.inf, -np.inf]),
+                                   max_size=specials)):
             flat[rng.integers(flat.size)] = value
+    return layout, x
+
+
+@st.composite
+def problems(draw, rank: int):
+    layout, x = draw_input(draw, rank)
     kwargs = dict(mode=draw(st.sampled_from(["max", "avg", "min", "lp"])),
                   stride=_per_axis(draw, rank, st.integers(1, 3)), padding=_padding(draw, rank),
                   dilation=_per_axis(draw, rank, st.integers(1, 2)),
