@@ -55,7 +55,7 @@ from pooling_xfw.backend import (ANY_CPU_PLAN, CONVENTIONS, FLOATS, INTEL_XEON, 
 from pooling_xfw.plan import Attr, Call, Expr, Var, render_value
 from pooling_xfw.emulation import runtime_pads
 from pooling_xfw.layout import full_pads, spatial_axes, spatial_names
-from pooling_xfw.spec import ceil_never_drops
+from pooling_xfw.spec import keeps_a_dropped_window
 from pooling_xfw.vocabulary import Vocabulary
 
 
@@ -129,12 +129,6 @@ def _save(model: bytes) -> None:
             pass
         raise PoolingError(f"{SAVE_VARIABLE}: cannot write {path!r} ({exc.strerror or exc}); "
                            f"allowed: a folder where the model's file can be written") from None
-
-
-def _drops_kept_window(spec) -> bool:
-    """Whether ``ceil_mode="keep"`` keeps a window at some size that ONNX's ``ceil_mode``
-    drops (its rule is PyTorch's): then the planner pads the overhang explicitly."""
-    return spec.ceil_mode == "keep" and not ceil_never_drops(spec)
 
 
 def _same_pads_fit(spec) -> bool:
@@ -333,8 +327,8 @@ class OnnxRuntime(Vocabulary):
     # --- the framework's own pooling nodes ------------------------------------------------------
     def native(self, plan, geom, v, layout, mode):
         spec = geom.spec
-        if _drops_kept_window(spec):
-            return None
+        if keeps_a_dropped_window(spec):
+            return None  # its ceil_mode drops it (PyTorch's rule): the planner pads instead
         attrs = dict(kernel_shape=list(spec.pool_size), strides=list(spec.stride))
         dilated = any(d != 1 for d in spec.dilation)
         if dilated:
@@ -364,7 +358,7 @@ class OnnxRuntime(Vocabulary):
         if (plan.computes_in == "float64" or float(spec.p) != int(spec.p) or spec.p < 1
                 or spec.p > INT64_MAX):
             return None  # no float64 LpPool; its p is an integer attribute (an int64)
-        if spec.padding in ("same", "same_lower") or _drops_kept_window(spec):
+        if spec.padding in ("same", "same_lower") or keeps_a_dropped_window(spec):
             return None  # pads that follow the size: the planner's, from the shape
         if any(p >= k for pair, k in zip(geom.pads, spec.pool_size) for p in pair):
             return None

@@ -30,7 +30,7 @@ from pooling_xfw.backend import (ANY_CPU_PLAN, FIRST_MACHINE, FLOATS, INTEL_XEON
                                   NAN_IN_A_MAX, ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr
 from pooling_xfw.emulation import output_size_at_run_time
-from pooling_xfw.spec import ceil_never_drops
+from pooling_xfw.spec import keeps_a_dropped_window
 from pooling_xfw.vocabulary import Vocabulary
 
 from . import pytorch_dialect
@@ -119,7 +119,7 @@ class Torch(Vocabulary):
         spec = geom.spec
         if spec.padding in ("same", "same_lower"):
             return None  # no SAME: the pads alternate with the size's parity (run-time pads)
-        if not geom.symmetric or spec.ceil_mode == "keep" and not ceil_never_drops(spec):
+        if not geom.symmetric or keeps_a_dropped_window(spec):
             return None  # its ceil_mode drops a window that starts in the padding
         pads = tuple(g.pad_before for g in geom.axes)
         if any(p > k // 2 for p, k in zip(pads, spec.pool_size)):

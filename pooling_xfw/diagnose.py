@@ -11,7 +11,6 @@ pass, ``grad`` (the request) and ``grad_reference``.
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import numpy as np
 
@@ -54,23 +53,13 @@ def plan_cause(result: BackendResult, job) -> str:
             f"too; a defect of pooling-xfw's emulation ({'; '.join(how['emulated_by'])})")
 
 
-def empty_windows(geometry) -> np.ndarray | None:
-    """Which output windows (shaped as the output's spatial axes) read no input cell, only
-    padding or overhang; None where the spec allows none (``allow_empty_windows``,
-    ``ceil_mode="keep"``)."""
-    spec = geometry.spec
-    if not (spec.allow_empty_windows or spec.ceil_mode == "keep"):
-        return None
-    return functools.reduce(np.logical_or.outer, (g.real_taps() == 0 for g in geometry.axes))
-
-
 def empty_window_cause(result: BackendResult, job) -> str:
     """The cause of a difference found only in windows of padding only: what the backend gives
     for such a window, against the reference's reduction over no cell; '' otherwise."""
     if not job.op.has_window or not result.differing:
         return ""
-    empty = empty_windows(job.geometry)
-    if empty is None or not empty.any():
+    empty = job.geometry.empty_windows()
+    if not empty.any():
         return ""
     from .layout import spatial_axes
 
@@ -80,9 +69,7 @@ def empty_window_cause(result: BackendResult, job) -> str:
     spec, (_, value, expected) = job.spec, result.differing[0]
     rule = {"max": "the max of no cell", "min": "the min of no cell",
             "lp": "the lp norm of no cell"}.get(spec.mode, (
-        "the sum 0 over its divisor" if spec.count_include_pad or (
-            spec.divisor is not None and spec.divisor_of == "sum")
-        else "0/0, no cell counted"))
+        "the sum 0 over its divisor" if spec.divides_padding() else "0/0, no cell counted"))
     gives = f"{value:.8g}" if isinstance(value, float) else repr(value)
     if spec.mode in ("max", "min") and isinstance(value, float) and np.isfinite(value) and (
             abs(value) in {float(np.finfo(t).max) for t in (np.float16, np.float32,

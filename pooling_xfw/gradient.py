@@ -307,9 +307,9 @@ def _avg_grad(up: np.ndarray, geom: Geometry, shape) -> np.ndarray:
     layout = geom.spec.layout
     with np.errstate(divide="ignore", invalid="ignore"):  # divisor=0 (Paddle's rule): inf
         share = up / _spatial(geom.divisor().astype(up.dtype), up.ndim, layout)
-    if geom.spec.allow_empty_windows or geom.spec.ceil_mode == "keep":
-        real = functools.reduce(np.multiply.outer, (g.real_taps() for g in geom.axes))
-        share = np.where(_spatial(real, up.ndim, layout) > 0, share, 0).astype(up.dtype)
+    empty = geom.empty_windows()
+    if empty.any():
+        share = np.where(_spatial(empty, up.ndim, layout), 0, share).astype(up.dtype)
     for axis, g in reversed(tuple(zip(spatial_axes(len(shape), geom.spec.layout), geom.axes))):
         share = _scatter_axis(share, axis, g)
     return share

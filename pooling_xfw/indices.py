@@ -28,7 +28,6 @@ plane (other than -1, which writes nothing) is refused, naming it.
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -186,7 +185,7 @@ def _argpool_fast(planes: np.ndarray, geom: Geometry, mode: str, fill
     flat = np.broadcast_to(flat, values.shape).copy()
     for t, g, step in zip(taps, geom.axes, strides):
         flat += t * np.int64(g.dilation * step)
-    empty = functools.reduce(np.logical_or.outer, (g.real_taps() == 0 for g in geom.axes))
+    empty = geom.empty_windows()
     if empty.any():
         flat[:, empty] = -1
     return values, flat

@@ -22,9 +22,8 @@ Conventions (one axis; ``n`` input length, ``k`` window, ``s`` stride, ``d`` dil
   that steps over the input, or ``"keep"``'s last window), are refused unless
   ``allow_empty_windows=True`` (``"keep"`` allows its own).  Their value is the reduction's
   over no cell: max ``-inf`` (integers: the dtype's lowest), min ``+inf`` (the highest), lp 0,
-  avg 0 where the divisor counts padding and NaN (0/0) where it counts no cell.  Measured:
-  JAX gives these; MXNet and Paddle give the max as the dtype's lowest finite value (Paddle:
-  float32's for float64 too); PyTorch, TensorFlow and ONNX Runtime refuse such pads.
+  avg 0 where the divisor counts padding and NaN (0/0) where it counts no cell.  Measured: MXNet
+  and Paddle give the max as the lowest finite value; PyTorch, TensorFlow, ONNX Runtime refuse.
 * avg divisor, ``divisor=d`` (``arguments.DIVISOR_RULES``): ``d`` for every window (PyTorch's
   ``divisor_override``), or the count below times ``d`` over the window's cells (Paddle's).
 * avg divisor, ``count_include_pad=True``: window taps inside ``[-pb, n+pa)``, i.e. the
@@ -96,6 +95,11 @@ class PoolSpec:
         if not self.allow_empty_windows:
             del out["allow_empty_windows"]
         return out
+
+    def divides_padding(self) -> bool:
+        """Whether an avg divides a window of padding only by a non-zero divisor (it gives 0,
+        not 0/0): padding counted, or ``divisor=d`` of the sum."""
+        return self.count_include_pad or (self.divisor is not None and self.divisor_of == "sum")
 
 
 def make_spec(pool_size, mode: str = "max", *, stride=1, padding: PaddingArg = 0, dilation=1,
@@ -325,17 +329,21 @@ def size_dependent(spec: "PoolSpec") -> bool:
 
 
 def ceil_keeps_every_window(spec: "PoolSpec") -> bool:
-    """Whether the spec's ceil mode keeps, at every input size, the windows of a framework
-    that keeps a window starting in the padding (MXNet ``'full'``, Paddle ``ceil_mode``), so
-    that such a framework computes the reference everywhere: ``ceil_mode="keep"``, or
-    ``ceil_mode=True`` where its drop rule never drops (``ceil_never_drops``)."""
+    """Whether a framework keeping a window that starts in the padding (MXNet ``'full'``,
+    Paddle ``ceil_mode``) computes the spec's windows at every input size: ``ceil_mode="keep"``,
+    or ``ceil_mode=True`` where its drop rule never drops (``ceil_never_drops``)."""
     return spec.ceil_mode == "keep" or ceil_never_drops(spec)
 
 
 def may_have_empty_windows(spec: "PoolSpec") -> bool:
-    """Whether some input size gives the spec a window of padding only: it allows them, or
-    ``ceil_mode="keep"`` keeps a window that PyTorch's rule would drop."""
-    return spec.allow_empty_windows or (spec.ceil_mode == "keep" and not ceil_never_drops(spec))
+    """Whether some input size gives the spec a window of padding only (allowed, or kept)."""
+    return spec.allow_empty_windows or keeps_a_dropped_window(spec)
+
+
+def keeps_a_dropped_window(spec: "PoolSpec") -> bool:
+    """Whether ``ceil_mode="keep"`` keeps, at some size, a window that PyTorch's and ONNX's
+    ``ceil_mode`` drop (their own ceil mode then cannot compute it)."""
+    return spec.ceil_mode == "keep" and not ceil_never_drops(spec)
 
 
 def ceil_never_drops(spec: "PoolSpec") -> bool:
@@ -483,6 +491,13 @@ class Geometry(SpatialAxes):
         if all(g.out == g.ceil_keep_out() for g in self.axes):
             return "ceil"
         return None
+
+    def empty_windows(self) -> np.ndarray:
+        """Which output windows read no input cell (shaped as the output's spatial axes): none
+        unless the spec allows them (``allow_empty_windows``, ``ceil_mode="keep"``)."""
+        if not (self.spec.allow_empty_windows or self.spec.ceil_mode == "keep"):
+            return np.zeros(self.out, bool)
+        return functools.reduce(np.logical_or.outer, (g.real_taps() == 0 for g in self.axes))
 
     def has_overhang(self) -> bool:
         return any(g.overhang for g in self.axes)

@@ -10,7 +10,6 @@ import pytest
 
 import pooling_xfw as px
 from pooling_xfw import porting, registry
-from pooling_xfw.diagnose import empty_windows
 from pooling_xfw.spec import make_spec, resolve
 
 from .test_cli import cli
@@ -155,7 +154,7 @@ def test_every_backend_agrees_or_names_its_value_for_a_window_of_padding(
     result = px.compare(x, k, mode, count_include_pad=counted, grad=small, pool=pool,
                         **kwargs)
     geometry = resolve(make_spec(k, mode, count_include_pad=counted, **kwargs), shape)
-    empty = empty_windows(geometry)
+    empty = geometry.empty_windows()
     assert empty.any()
     spatial = [a for a, name in enumerate(kwargs.get("layout", "NCHW")) if name not in "NC"]
     for name, r in result.results.items():

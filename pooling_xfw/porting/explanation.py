@@ -11,7 +11,6 @@ import numpy as np
 
 from ..adaptive import AdaptiveGeometry
 from ..compare import tolerance
-from ..diagnose import empty_windows
 from ..errors import PoolingError
 from ..layout import (AXIS_WORDS, channels_last, full_shape, of_rank, rank, spatial_list,
                       spatial_names)
@@ -286,20 +285,16 @@ def _empty_value(native: NativeCall, geom) -> str | None:
     """What the call gives for a window of padding only at this size (None where it has none):
     the neutral value, or the framework's own (``empty_max``, ``empty_average``; measured in the
     cross-check test)."""
-    empty = empty_windows(geom) if geom is not None and native.op.has_window else None
-    if empty is None or not empty.any():
+    if geom is None or not native.op.has_window or not geom.empty_windows().any():
         return None
-    spec = native.spec
-    mode = spec["mode"]
+    mode = native.spec["mode"]
     if mode == "max":
         return "the lowest finite value" if native.empty_max == "lowest" else "-inf"
     if mode == "min":
         return "+inf"
     if mode == "lp":
         return "0"
-    counted = spec["count_include_pad"] or (spec.get("divisor") is not None
-                                           and spec.get("divisor_of", "sum") == "sum")
-    return "0" if counted or native.empty_average == "zero" else "NaN"
+    return "0" if geom.spec.divides_padding() or native.empty_average == "zero" else "NaN"
 
 
 def reads(native: NativeCall, hw) -> tuple:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..compare import judge
-from ..diagnose import empty_windows
 from ..errors import PoolingError
 from ..layout import full_pads, spatial_axes
+from ..reference import _spatial
 from ..runtime.client import WorkerFailure, default_pool
 from ..spec import make_spec, resolve
 from .parse import NativeCall
@@ -93,13 +93,9 @@ def evaluate(native: NativeCall, x: np.ndarray) -> np.ndarray:
     own_max = native.empty_max == "lowest" and kwargs["mode"] == "max"
     own_average = native.empty_average == "zero" and kwargs["mode"] == "avg"
     if (own_max or own_average) and out.dtype.kind == "f":
-        empty = empty_windows(resolve(make_spec(**kwargs), x.shape))
-        if empty is not None and empty.any():
-            axes = spatial_axes(out.ndim, kwargs["layout"])
-            shape = [1] * out.ndim
-            for axis, size in zip(axes, empty.shape):
-                shape[axis] = size
-            empty = np.broadcast_to(empty.reshape(shape), out.shape)
+        empty = resolve(make_spec(**kwargs), x.shape).empty_windows()
+        if empty.any():
+            empty = np.broadcast_to(_spatial(empty, out.ndim, kwargs["layout"]), out.shape)
             out = out.copy()
             out[empty] = np.finfo(out.dtype).min if own_max else 0
     return out

@@ -9,7 +9,6 @@ import numpy as np
 
 from .. import registry
 from ..compare import compare_many, input_scale, tolerance
-from ..diagnose import empty_windows
 from ..errors import PoolingError, one_line
 from ..layout import full_pads, spatial_names
 from ..reference import work_dtype
@@ -144,7 +143,7 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=Non
         x = shape_only(shape)
     geometry = native.op.describe(geom)
     empty, empty_average = _own_empty_value(native, kwargs)
-    padding_only = empty_windows(geom) if native.op.has_window else None
+    padding_only = geom.empty_windows() if native.op.has_window else None
     if padding_only is not None and padding_only.any():
         geometry += (f"; {int(padding_only.sum())} window(s) of padding only, where "
                      f"{native.framework} gives " + (
@@ -181,12 +180,11 @@ def _own_empty_value(native: NativeCall, kwargs: dict) -> tuple[str, str]:
     else "neutral" (every target gives the neutral spec's value, also where its own kernel
     would not); ``empty_average`` "zero" for an average whose padding is not counted but that
     gives 0 there (MXNet: the targets are held to the sizes without such a window)."""
-    if not native.op.has_window or not may_have_empty_windows(make_spec(**kwargs)):
+    spec = make_spec(**kwargs) if native.op.has_window else None
+    if spec is None or not may_have_empty_windows(spec):
         return "", ""
-    mode = kwargs["mode"]
-    counted = kwargs.get("count_include_pad", True) or (
-        kwargs.get("divisor") is not None and kwargs.get("divisor_of", "sum") == "sum")
-    own_average = mode == "avg" and not counted and native.empty_average == "zero"
+    mode = spec.mode
+    own_average = mode == "avg" and not spec.divides_padding() and native.empty_average == "zero"
     return ("lowest" if mode == "max" and native.empty_max == "lowest" else
             "" if own_average else "neutral"), ("zero" if own_average else "")
 
