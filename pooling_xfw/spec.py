@@ -493,10 +493,10 @@ class Geometry(SpatialAxes):
         return None
 
     def empty_windows(self) -> np.ndarray:
-        """Which output windows read no input cell (shaped as the output's spatial axes): none
-        unless the spec allows them (``allow_empty_windows``, ``ceil_mode="keep"``)."""
+        """Which output windows read no input cell, shaped as the output's spatial axes; where
+        the spec allows none, one False that broadcasts (nothing the output's size allocated)."""
         if not (self.spec.allow_empty_windows or self.spec.ceil_mode == "keep"):
-            return np.zeros(self.out, bool)
+            return np.zeros((1,) * len(self.axes), bool)
         return functools.reduce(np.logical_or.outer, (g.real_taps() == 0 for g in self.axes))
 
     def has_overhang(self) -> bool:
