@@ -91,6 +91,9 @@ class Jax(Vocabulary):
     def cast(self, plan, v, dtype):
         return plan.call(".astype", v, Attr(f"jnp.{dtype}"))
 
+    def arange(self, plan, count):
+        return plan.call("jnp.arange", count, dtype=Attr("jnp.float64"))
+
     def invert(self, plan, v):
         return plan.call("jnp.invert", v)
 

@@ -115,6 +115,9 @@ class MXNet(Vocabulary):
     def cast(self, plan, v, dtype):
         return plan.call(".astype", v, dtype)
 
+    def arange(self, plan, count):
+        return plan.call("mnp.arange", count, dtype="float64")
+
     def transpose(self, plan, v, perm):
         return plan.call("mnp.transpose", v, axes=tuple(perm))
 

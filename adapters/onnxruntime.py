@@ -44,6 +44,7 @@ only -inf gives float32's lowest (-3.4028235e38), not -inf.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import os
 
@@ -353,6 +354,21 @@ class OnnxRuntime(Vocabulary):
             attrs["count_include_pad"] = 1
         return self.node(plan, "AveragePool", [v], **attrs)
 
+    index_dtypes = ("float16", "float32", "float64", "int8", "uint8")
+
+    def native_indices(self, plan, geom, v, layout):
+        """``MaxPool`` with its second output, ``Indices``: the whole tensor's flat position,
+        ``((n*C + c)*H + y)*W + x`` (``storage_order=0``), where ``MaxPool`` takes the spec."""
+        steps = len(plan.steps)
+        values = self.native(plan, geom, v, layout, "max")
+        if values is None or len(plan.steps) != steps + 1:
+            del plan.steps[steps:]
+            return None  # no single MaxPool node: the argmax is not emulated for ONNX Runtime
+        step = plan.steps[-1]
+        fn, inputs, (out,) = step.args
+        plan.steps[-1] = dataclasses.replace(step, args=(fn, inputs, [out, f"{out}_indices"]))
+        return values, Var(f"{out}_indices"), "tensor"
+
     def native_lp(self, plan, geom, v, layout):
         spec = geom.spec
         if (plan.computes_in == "float64" or float(spec.p) != int(spec.p) or spec.p < 1
@@ -386,7 +402,7 @@ class OnnxRuntime(Vocabulary):
         return None  # float64 max: MaxPool with the whole window; integers: MaxPool likewise
 
     # --- the model and the session ----------------------------------------------------------------
-    def finish(self, plan, y, dtype, out_dtype, layout):
+    def finish(self, plan, y, dtype, out_dtype, layout, second=None):
         """The model of the nodes, its session and the run.  The input's axes are named, not
         sized (``['N', 'C', 'H', 'W']``): the model holds for every size its plan does, and
         one session serves every input of that plan."""
@@ -400,12 +416,17 @@ class OnnxRuntime(Vocabulary):
                                               None if dims is None else list(dims)))
         graph = plan.call_as("graph", "helper.make_graph", nodes, title,
                              [tensor("x", dtype, list(layout))],
-                             [tensor(y.name, out_dtype, None)])
+                             [tensor(y.name, out_dtype, None)] + (
+                                 [] if second is None else
+                                 [tensor(second.name, np.dtype(np.int64), None)]))
         model = plan.call_as("model", "helper.make_model", graph,
                              opset_imports=[Call("helper.make_opsetid", ("", OPSET))])
         session = plan.call_as("session", "ort.InferenceSession",
                                Call(".SerializeToString", (model,)), providers=PROVIDERS)
-        return plan.call("op:getitem", Call(".run", (session, None, {"x": Var("x")})), 0)
+        outputs = Call(".run", (session, None, {"x": Var("x")}))
+        if second is not None:  # [values, indices]
+            return plan.call("op:getitem", outputs, slice(None))
+        return plan.call("op:getitem", outputs, 0)
 
 
 VOCABULARY = OnnxRuntime()

@@ -35,6 +35,8 @@ is the input's size read when the code runs).  No float16 or integer kernels: as
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
@@ -42,6 +44,7 @@ from pooling_xfw.backend import (ANY_CPU, ANY_CPU_PLAN, FIRST_MACHINE, FLOAT64_B
                                   INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.emulation import keep_spec_windows, output_size_at_run_time
+from pooling_xfw.plan import Var
 from pooling_xfw.vocabulary import Vocabulary, index_list
 from pooling_xfw.layout import channels_last
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
@@ -116,6 +119,27 @@ class Paddle(Vocabulary):
 
     def cast(self, plan, v, dtype):
         return plan.call("paddle.cast", v, dtype)
+
+    def arange(self, plan, count):
+        return plan.call("paddle.arange", count, dtype="float64")
+
+    index_layouts = ("NCHW",)  # return_mask: "only support data_format 'NCHW'"
+
+    def native_indices(self, plan, geom, v, layout):
+        """``F.max_pool2d(..., return_mask=True)``: plane indices (``y*W + x``, int32), where its
+        ``max_pool2d`` takes the spec in one call, with symmetric pads (asymmetric pads and a
+        mask: an error) and no SAME."""
+        if not geom.symmetric or geom.spec.padding in ("same", "same_lower"):
+            return None
+        steps = len(plan.steps)
+        values = self.native(plan, geom, v, layout, "max")
+        if values is None or len(plan.steps) != steps + 1:  # none, or a crop after it
+            del plan.steps[steps:]
+            return None
+        step = plan.steps[-1]
+        plan.steps[-1] = dataclasses.replace(step, kwargs=step.kwargs + (("return_mask", True),))
+        pair = Var(step.out)
+        return (plan.call("op:getitem", pair, 0), plan.call("op:getitem", pair, 1), "plane")
 
     def transpose(self, plan, v, perm):
         return plan.call("paddle.transpose", v, perm=list(perm))

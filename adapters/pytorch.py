@@ -23,12 +23,14 @@ floats, ``F.max_pool2d`` with the whole window for integers; global lp as pool2d
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.backend import (ANY_CPU_PLAN, FIRST_MACHINE, FLOATS, INTEL_XEON, MAX_TIES_BACKWARD,
                                   NAN_IN_A_MAX, ONLY_INFINITE, ZEN4, Backend, recorded)
-from pooling_xfw.plan import Attr
+from pooling_xfw.plan import Attr, Var
 from pooling_xfw.emulation import output_size_at_run_time
 from pooling_xfw.spec import keeps_a_dropped_window
 from pooling_xfw.vocabulary import Vocabulary
@@ -102,6 +104,9 @@ class Torch(Vocabulary):
     def cast(self, plan, v, dtype):
         return plan.call(".to", v, Attr(f"torch.{dtype}"))
 
+    def arange(self, plan, count):
+        return plan.call("torch.arange", count, dtype=Attr("torch.float64"))
+
     def invert(self, plan, v):
         return plan.call("torch.bitwise_not", v)
 
@@ -136,6 +141,19 @@ class Torch(Vocabulary):
         return plan.call(f"F.avg_pool{rank}d", v, **_pair_kwargs(
             **common, count_include_pad=None if spec.count_include_pad or divisor_override
             else False, divisor_override=divisor_override))
+
+    index_dtypes = FLOATS
+
+    def native_indices(self, plan, geom, v, layout):
+        """``F.max_pool2d(..., return_indices=True)``: plane indices (``y*W + x``), where its
+        ``max_pool2d`` takes the spec (``native``'s rule)."""
+        values = self.native(plan, geom, v, layout, "max")
+        if values is None:
+            return None
+        step = plan.steps[-1]
+        plan.steps[-1] = dataclasses.replace(step, kwargs=step.kwargs + (("return_indices", True),))
+        pair = Var(step.out)
+        return (plan.call("op:getitem", pair, 0), plan.call("op:getitem", pair, 1), "plane")
 
     def native_divisor(self, plan, geom, v, layout):
         """``F.avg_pool2d/3d(..., divisor_override=d)``: the window's sum over ``d`` (its

@@ -91,6 +91,12 @@ class TensorFlow(Vocabulary):
     def cast(self, plan, v, dtype):
         return plan.call("tf.cast", v, Attr(f"tf.{dtype}"))
 
+    def arange(self, plan, count):
+        return plan.call("tf.range", count, dtype=Attr("tf.float64"))
+
+    def reshape(self, plan, v, shape):
+        return plan.call("tf.reshape", v, list(shape))
+
     def invert(self, plan, v):
         return plan.call("tf.bitwise.invert", v)
 
@@ -124,6 +130,26 @@ class TensorFlow(Vocabulary):
                 list(pair) for pair in full_pads(layout, geom.pads)])
         return None
 
+
+    index_layouts = ("NHWC",)
+    index_dtypes = ("float16", "float32", "float64")
+
+    def native_indices(self, plan, geom, v, layout):
+        """``tf.nn.max_pool_with_argmax``: 2-D, NHWC, SAME or VALID only, no dilation; its
+        indices ``(y*W + x)*C + c`` (``include_batch_in_index=False``)."""
+        spec = geom.spec
+        if len(geom.axes) != 2 or any(d != 1 for d in spec.dilation) or (
+                spec.ceil_mode and size_dependent(spec)) or geom.output_rule() != "floor":
+            return None
+        if spec.padding == "same":
+            padding = "SAME"
+        elif all(pair == (0, 0) for pair in geom.pads):
+            padding = "VALID"
+        else:
+            return None  # explicit pads: its argmax takes SAME or VALID only
+        pair = plan.call("tf.nn.max_pool_with_argmax", v, ksize=spec.pool_size,
+                         strides=spec.stride, padding=padding)
+        return plan.call("op:getitem", pair, 0), plan.call("op:getitem", pair, 1), "tf"
 
     def global_layouts(self, mode):
         # a reduction over H and W takes either layout; its pooling kernels NHWC only

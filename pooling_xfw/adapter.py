@@ -14,8 +14,10 @@ import sys
 import numpy as np
 
 from . import registry
+from .argmax_plan import build_indices_plan
 from .errors import PoolingError, one_line
 from .gradient import grad_input, output_shape_of, upstream
+from .indices import framework_indices
 from .layout import full_shape
 from .ops import ADAPTIVE, GLOBAL, POOL, Operation
 from .plan import Plan
@@ -61,15 +63,25 @@ def plan_of(vocab: Vocabulary, op: Operation, X, **kwargs) -> tuple[Plan, object
     empty = kwargs.pop("empty", "")
     x = as_input(X)
     geom = op.geometry(x.shape, **kwargs)
+    if op.outputs == 2:  # the values and each window's argmax
+        return build_indices_plan(vocab, op, geom, x.dtype.newbyteorder("="), x.shape), geom, x
     return (build_plan(vocab, op, geom, x.dtype.newbyteorder("="), x.shape, constant_pad,
                        empty), geom, x)
 
 
 def run(vocab: Vocabulary, op: Operation, X, **kwargs) -> tuple[np.ndarray, Plan]:
     """``op`` of ``X`` with ``vocab``'s framework; returns the numpy output and the plan it
-    ran."""
+    ran (an operation of two outputs: ``[indices, values]``, the indices in the convention
+    asked for, ``Plan.index_note`` saying the first that names no cell)."""
     the_plan, geom, x = plan_of(vocab, op, X, **kwargs)
-    return run_plan(vocab, the_plan, geom, x, op.output_shape(geom, x.shape)), the_plan
+    shape = op.output_shape(geom, x.shape)
+    if op.outputs == 1:
+        return run_plan(vocab, the_plan, geom, x, shape), the_plan
+    values, raw = run_plan(vocab, the_plan, geom, x, shape)
+    indices, the_plan.index_note = framework_indices(
+        raw, x.shape, geom.spec.layout, the_plan.index_convention, the_plan.index_layout,
+        geom.convention)
+    return [indices, values], the_plan
 
 
 def run_grad(vocab: Vocabulary, op: Operation, X, grad_output=None, **kwargs
@@ -117,6 +129,11 @@ def run_plan(vocab: Vocabulary, the_plan: Plan, geom, x: np.ndarray, shape) -> n
     full = as_full(x, geom.spec.layout)
     full = full.astype(the_plan.handover or full.dtype.newbyteorder("="), copy=False)
     out = execute(vocab, the_plan, full)
+    if isinstance(out, tuple):  # (values, indices): the indices as the framework gave them
+        values, indices = out
+        if the_plan.handback:
+            values = values.astype(the_plan.handback)
+        return values.reshape(shape), indices.reshape(shape)
     if the_plan.handback:
         out = out.astype(the_plan.handback)
     return out.reshape(shape)
@@ -155,7 +172,10 @@ def execute(vocab: Vocabulary, the_plan: Plan, x_full: np.ndarray) -> np.ndarray
     """Run ``the_plan`` on a full-rank array with ``vocab``'s framework; its failures as BackendError."""
     ns = framework_namespace(vocab)
     try:
-        return vocab.to_numpy(ns, the_plan.execute(ns, vocab.to_tensor(ns, x_full)))
+        out = the_plan.execute(ns, vocab.to_tensor(ns, x_full))
+        if isinstance(out, (tuple, list)):  # a plan of two results (values, indices)
+            return tuple(vocab.to_numpy(ns, part) for part in out)
+        return vocab.to_numpy(ns, out)
     except PoolingError:  # the toolkit's own (a model that cannot be saved), not the framework's
         raise
     except Exception as exc:  # the framework's own failure, reported in one line

@@ -257,9 +257,11 @@ def _encode(plane: np.ndarray, convention: str, nc, spatial, input_shape, layout
     return np.where(plane < 0, -1, out)
 
 
-def _decode(index: np.ndarray, convention: str, nc, spatial, layout: str) -> np.ndarray:
+def _decode(index: np.ndarray, convention: str, nc, spatial, layout: str,
+            strict: bool = True) -> np.ndarray:
     """``convention``'s indices of an (N, C, *out) array as plane indices (-1 stays -1); an
-    index that names another (N, C) plane than its window's is refused."""
+    index that names another (N, C) plane than its window's is refused (``strict=False``:
+    written as ``NAMES_NO_CELL``)."""
     n = np.arange(nc[0], dtype=np.int64).reshape((-1, 1) + (1,) * len(spatial))
     c = np.arange(nc[1], dtype=np.int64).reshape((1, -1) + (1,) * len(spatial))
     cells = math.prod(spatial)
@@ -272,13 +274,43 @@ def _decode(index: np.ndarray, convention: str, nc, spatial, layout: str) -> np.
         c_of, rest = index % nc[1], index // nc[1]
         plane = rest % cells
         n_of = rest // cells if convention != "tf" else n
-    wrong = (index >= 0) & ((plane < 0) | (plane >= cells) | (n_of != n) | (c_of != c))
+    wrong = ((index >= 0) & ((plane < 0) | (plane >= cells) | (n_of != n) | (c_of != c))
+             | (index < -1))
+    if not strict:
+        return np.where(wrong, NAMES_NO_CELL, np.where(index < 0, -1, plane))
     if wrong.any():
         at = tuple(int(i) for i in np.argwhere(wrong)[0])
         raise PoolingError(f"indices: got {int(index[at])} at (N, C) position {at[:2]} as "
                            f"{convention!r} indices; allowed: -1 or a position of a cell of "
                            f"that sample and channel ({cells} cells of {tuple(spatial)})")
     return np.where(index < 0, -1, plane)
+
+
+#: what ``framework_indices`` writes for an index that names no cell of its window's sample and
+#: channel (never a reference's index: those are -1 or a cell)
+NAMES_NO_CELL = -2
+
+
+def framework_indices(index: np.ndarray, input_shape, layout: str, source: str,
+                      source_layout: str, target: str) -> tuple[np.ndarray, str]:
+    """A framework's indices (shaped as the pooled output in ``layout``, in ``source``'s
+    convention read in ``source_layout``) in ``target``'s convention, to be judged: an index
+    that names no cell of its own sample and channel becomes ``NAMES_NO_CELL``, and the note
+    says the first (where it was, the framework's number); "" when there is none."""
+    full, _ = _planes_first(np.asarray(index).astype(np.int64), layout)
+    _, spatial = _planes_first(np.broadcast_to(np.int8(0), tuple(input_shape)), layout)
+    nc = full.shape[:2]
+    plane = _decode(full, source, nc, spatial, source_layout, strict=False)
+    note = ""
+    if (plane == NAMES_NO_CELL).any():
+        at = tuple(int(i) for i in np.argwhere(plane == NAMES_NO_CELL)[0])
+        note = (f"its index {int(full[at])} at (N, C) {at[:2]}, window {at[2:]} names no cell "
+                f"of that sample and channel ({int(np.prod(spatial))} cells of "
+                f"{tuple(spatial)}), read as {source!r} indices; judged as {NAMES_NO_CELL}")
+    out = plane if target == "plane" else np.where(
+        plane == NAMES_NO_CELL, NAMES_NO_CELL,
+        _encode(plane, target, nc, spatial, input_shape, layout))
+    return _back(out, layout, np.ndim(index)), note
 
 
 def convert_indices(indices, input_shape, *, layout: str = "NCHW", source: str = "plane",

@@ -23,6 +23,9 @@ _OPERATORS = {
     "op:neg": ("-{0}", operator.neg),
     "op:getitem": ("{0}[{1}]", operator.getitem),
     "op:eq": ("{0} == {1}", operator.eq),
+    "op:ne": ("{0} != {1}", operator.ne),
+    "op:ge": ("{0} >= {1}", operator.ge),
+    "op:pair": ("({0}, {1})", lambda a, b: (a, b)),
     "op:call": ("{0}({1})", lambda f, *args: f(*args)),
 }
 
@@ -283,6 +286,13 @@ class Plan:
     handover: str = ""  # the input is converted to this dtype before the framework sees it
     handback: str = ""  # the output is converted to this dtype after it (exact)
     exact_below: int = 0  # integers pooled in float64: refuse |values| >= this
+    #: a plan of the argmax (``ops.INDICES``): the convention its indices come in
+    #: (``indices.INDEX_CONVENTIONS``) and the layout that convention is read in; its result is
+    #: the pair (values, indices)
+    index_convention: str = ""
+    index_layout: str = ""
+    #: after a run: the first index that named no cell of its window's plane ("" for none)
+    index_note: str = ""
     #: the framework's "record and backprop" around the steps, when the plan's gradient is
     #: taken: lines of code, ``{forward}`` where the steps go (indented like it)
     backward: tuple[str, ...] = ()
@@ -415,6 +425,8 @@ class Plan:
                      "calls": calls, "code": self.render()}
         if self.backward:
             described["grad_code"] = self.render_grad()
+        if self.index_convention:
+            described["indices"] = f"{self.index_convention} ({self.index_layout})"
         return described
 
 

@@ -143,7 +143,7 @@ def _dropped_note(geom: GlobalGeometry, shape: tuple[int, ...], out_full: tuple[
 
 def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
                shape: tuple[int, ...] | None = None, constant_pad=None,
-               empty: str = "") -> Plan:
+               empty: str = "", finish: bool = True) -> Plan:
     """The calls ``vocab``'s framework makes to compute the operation ``op``
     (``pooling_xfw.ops``) of ``geom`` (its geometry) on a full-rank input of ``dtype``; with the
     input's ``shape`` (any rank the layout allows), the rendered code says what ``x`` and ``y`` are for that input.
@@ -154,7 +154,8 @@ def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
     only -inf) is the dtype's lowest finite value, as the source's max that starts from it
     gives (MXNet, Paddle); "neutral", the neutral spec's value (max -inf, min +inf, an average
     not counting padding NaN) also where the framework's own kernel gives another; "": the
-    framework's own (``compare`` judges it)."""
+    framework's own (``compare`` judges it).  ``finish=False``: the steps up to the result, in
+    the requested layout, without ``Vocabulary.finish`` (``argmax_plan`` adds its own)."""
     spec = geom.spec
     vocab = vocab.at_rank(len(geom.axes))
     plan = Plan(vocab.name, vocab.imports)
@@ -249,7 +250,8 @@ def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
         y = vocab.cast(plan, y, out.name)
     if layout != spec.layout:
         y = vocab.transpose(plan, y, permutation(layout, spec.layout))
-    vocab.finish(plan, y, dtype, out, spec.layout)
+    if finish:
+        vocab.finish(plan, y, dtype, out, spec.layout)
     return plan
 
 

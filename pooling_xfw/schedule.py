@@ -12,6 +12,7 @@ import numpy as np
 
 from . import ops, registry
 from .blocks import reference_in_blocks
+from .argmax_diagnosis import judge_indices
 from .diagnose import divisor_cause, empty_window_cause, judge_grad, plan_cause
 from .errors import PoolingError
 from .gradient import check_ties, upstream
@@ -142,8 +143,12 @@ class Job:
 
     def compute_reference(self) -> None:
         if self.reference is None:
-            self.reference = self.op.finish(self.geometry,
-                                            reference_in_blocks(self.x, self.geometry))
+            if self.op.outputs == 2:  # the indices judged, the values beside them
+                self.reference, self.values_reference = self.op.reference_pair(self.x,
+                                                                               self.geometry)
+            else:
+                self.reference = self.op.finish(self.geometry,
+                                                reference_in_blocks(self.x, self.geometry))
             self.tol = tolerance(self.spec.mode, self.reference.dtype, self.rtol, self.atol)
             self.scale = self._window_scale  # computed only if a plain check fails
             self.bounds: dict = {}  # the tolerance of each block, shared by every backend
@@ -204,6 +209,8 @@ def take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scale
         return
     unavailable = reply.get("grad_unavailable") if grad else None
     expected = 2 if grad and not (unavailable or reply.get("grad_error")) else 1
+    if job is not None and job.op.outputs == 2:
+        expected = 2
     if len(arrays) != expected:
         result.detail = (f"the worker replied with {len(arrays)} arrays where {expected} "
                          f"{'was' if expected == 1 else 'were'} expected")
@@ -216,6 +223,9 @@ def take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scale
                      if job is not None else "")
         return found[-1]
 
+    if job is not None and job.op.outputs == 2:  # indices, then the values of the same call
+        judge_indices(result, arrays[1], reply.get("index_note", ""), job)
+        return
     judge(result, reference, tol, scale, bounds=bounds, cause=plan_caused)
     if result.status == "differ" and job is not None and job.op.has_window and not any(found):
         result.detail += divisor_cause(result, job, tol)

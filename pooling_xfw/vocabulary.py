@@ -104,6 +104,22 @@ class Vocabulary:
     def equal(self, plan: Plan, v: Var, value) -> Var:
         return plan.call("op:eq", v, value)
 
+    def not_equal(self, plan: Plan, a: Var, b) -> Var:
+        """``a != b`` elementwise (``v != v``: where ``v`` is NaN)."""
+        return plan.call("op:ne", a, b)
+
+    def at_least(self, plan: Plan, v: Var, value) -> Var:
+        """``v >= value`` elementwise."""
+        return plan.call("op:ge", v, value)
+
+    def arange(self, plan: Plan, count) -> Var:
+        """``0, 1, ..., count - 1`` as a 1-D float64 tensor (``count``: an int or an ``Expr``
+        read when the plan runs); the argmax's emulation numbers the cells with it."""
+        raise NotImplementedError
+
+    def reshape(self, plan: Plan, v: Var, shape) -> Var:
+        return plan.call(".reshape", v, tuple(shape))
+
     def getitem(self, plan: Plan, v: Var, index: tuple[slice, ...]) -> Var:
         """``v[index]``: basic slicing of a full-rank tensor (slices with steps >= 1)."""
         return plan.call("op:getitem", v, index)
@@ -115,11 +131,12 @@ class Vocabulary:
         raise NotImplementedError
 
     def finish(self, plan: Plan, y: Var, dtype: np.dtype, out_dtype: np.dtype,
-               layout: str) -> Var:
+               layout: str, second: Var | None = None) -> Var:
         """The plan's last steps after ``y``, the result: nothing for an eager framework; a
         graph framework builds and runs its model of the steps here (``x``: a full-rank ``layout``
-        array of ``dtype``; ``y``: ``out_dtype``)."""
-        return y
+        array of ``dtype``; ``y``: ``out_dtype``).  ``second``: a second result (the argmax's
+        int64 indices): the plan's result is then the pair ``(y, second)``."""
+        return y if second is None else plan.call("op:pair", y, second)
 
     def cast(self, plan: Plan, v: Var, dtype: str) -> Var:
         raise NotImplementedError
@@ -143,6 +160,19 @@ class Vocabulary:
         """The framework's own avg pooling of ``geom`` with its ``divisor`` (``spec.divisor``,
         by ``spec.divisor_of``'s rule: PyTorch's ``divisor_override``), or None: then the
         window's sum (or average) is divided by it."""
+        return None
+
+    # the argmax (``ops.INDICES``)
+    #: the layouts and dtypes its own argmax call takes (where it has one: ``native_indices``)
+    index_layouts: tuple[str, ...] = ("NCHW",)
+    index_dtypes: tuple[str, ...] = ("float32", "float64")
+
+    def native_indices(self, plan: Plan, geom: Geometry, v: Var, layout: str
+                       ) -> tuple[Var, Var, str] | None:
+        """The framework's own max pooling with each window's argmax (``geom``, its mode max,
+        on ``v`` in ``layout``, one of ``index_layouts``): ``(values, indices, convention)``,
+        ``convention`` one of ``indices.INDEX_CONVENTIONS`` read in ``layout``; or None: the
+        argmax is then found from the values (``argmax_plan``)."""
         return None
 
     def native_lp(self, plan: Plan, geom: Geometry, v: Var, layout: str) -> Var | None:

@@ -117,10 +117,11 @@ LAYERS = {
     "foundations": ("errors", "version", "files", "textbook", "_checkout", "backend", "registry",
                     "plan", "layout", "arguments", "spec", "cost"),
     "reference": ("reference", "adaptive", "gradient", "adaptive_gradient", "indices"),
-    "planning": ("vocabulary", "emulation", "planner", "ops", "adapter", "mirror", "dialect",
+    "planning": ("vocabulary", "emulation", "planner", "argmax_plan", "ops", "adapter", "mirror",
+                 "dialect",
                  "blocks"),
     "runtime": ("runtime",),
-    "comparison": ("judge", "diagnose", "schedule", "compare", "cases", "probes", "conventions"),
+    "comparison": ("judge", "diagnose", "argmax_diagnosis", "schedule", "compare", "cases", "probes", "conventions"),
     "tools": ("report", "porting"),
     "front": ("cli", "__main__", ""),
 }

@@ -85,8 +85,10 @@ def _ops_allowed() -> str:
     from .. import ops
 
     each = [f"{op.flag}{' ' + op.flag_value if op.flag_value else ''} "
-            f"({op.flag_meaning or op.title})" for op in ops.OPERATIONS]
-    return "one of " + ", ".join(each[:-1]) + f" or {each[-1]}"
+            f"({op.flag_meaning or op.title})" for op in ops.OPERATIONS if not op.refines]
+    refining = [f"; {op.flag} {op.flag_value} {op.flag_meaning or op.title}"
+                for op in ops.OPERATIONS if op.refines]
+    return "one of " + ", ".join(each[:-1]) + f" or {each[-1]}" + "".join(refining)
 
 
 #: the options of pooling with a window: what an operation without one does not take
@@ -110,9 +112,17 @@ def read_operation(args):
 
     given = {op: typed_option(op.flag, getattr(args, dest_of(op.flag)) or None)
              for op in ops.OPERATIONS if getattr(args, dest_of(op.flag)) not in (None, False)}
+    for op in list(given):  # --indices refines --kernel: the one operation of the two
+        if op.refines:
+            refined = next(o for o in ops.OPERATIONS if o.flag == op.refines)
+            if refined not in given:
+                raise usage_error(op.flag, given[op][1], f"not without {op.refines}: "
+                                  f"{op.flag_meaning}", f"{op.flag} with {op.refines}")
+            del given[refined]
     if not given:
-        raise PoolingError(f"{', '.join(op.flag for op in ops.OPERATIONS[:-1])} or "
-                           f"{ops.OPERATIONS[-1].flag} is required; allowed: {_ops_allowed()}")
+        chosen = [op.flag for op in ops.OPERATIONS if not op.refines]
+        raise PoolingError(f"{', '.join(chosen[:-1])} or {chosen[-1]} is required; allowed: "
+                           f"{_ops_allowed()}")
     (op, (flag, text)), *others = given.items()
     if others:
         other, other_text = others[0][1]
@@ -267,6 +277,10 @@ class CommandLine:
 
     def output_size(self, text: str):
         return read_output_size(text)
+
+    def word(self, flag: str, text: str, noun: str, names) -> str:
+        """One of ``names`` as typed for ``flag`` (any case)."""
+        return read_word(flag, text, noun, names)
 
     def ceil_mode(self) -> bool | str:
         """``--ceil-mode`` (True: PyTorch's, a last window starting in the padding dropped) or

@@ -11,15 +11,16 @@ from ..errors import PoolingError
 from .adaptive import ADAPTIVE, Adaptive
 from .base import Operation, check_arguments
 from .global_pool import GLOBAL, Global
+from .indices import INDICES, IndexedGeometry, Indices
 from .pool import POOL, Pool
 
 #: every operation, in the order the command line and the errors list them
-OPERATIONS: tuple[Operation, ...] = (POOL, ADAPTIVE, GLOBAL)
+OPERATIONS: tuple[Operation, ...] = (POOL, ADAPTIVE, GLOBAL, INDICES)
 #: the operation of a case or a call that names none (``compare``'s ``op=`` default)
 DEFAULT = POOL
 
-__all__ = ["Operation", "OPERATIONS", "DEFAULT", "POOL", "ADAPTIVE", "GLOBAL", "Pool", "Adaptive",
-           "Global", "get", "of", "check_arguments"]
+__all__ = ["Operation", "OPERATIONS", "DEFAULT", "POOL", "ADAPTIVE", "GLOBAL", "INDICES", "Pool",
+           "Adaptive", "Global", "Indices", "IndexedGeometry", "get", "of", "check_arguments"]
 
 
 def get(name=None) -> Operation:
@@ -44,4 +45,6 @@ def of(geometry) -> Operation:
 
     if isinstance(geometry, AdaptiveGeometry):
         return ADAPTIVE
+    if isinstance(geometry, IndexedGeometry):
+        return INDICES
     return GLOBAL if isinstance(geometry, GlobalGeometry) else POOL

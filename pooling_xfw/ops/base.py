@@ -52,6 +52,11 @@ class Operation:
     drops_axes = False
     #: how the planner's elementwise emulation of a max reads its windows
     taps = "strided slices"
+    #: how many arrays it returns: 2 for (judged output, a second judged output: the values
+    #: of a pooling with indices)
+    outputs = 1
+    #: the option of another operation its own option refines (``--indices`` with ``--kernel``)
+    refines = ""
 
     def __repr__(self) -> str:
         return f"<operation {self.name}>"
@@ -93,6 +98,10 @@ class Operation:
     def reference(self, x: np.ndarray, geometry) -> np.ndarray:
         """The reference's output for a validated input."""
         return self.finish(geometry, self.pool(x, geometry))
+
+    def reference_pair(self, x: np.ndarray, geometry) -> tuple[np.ndarray, np.ndarray]:
+        """The reference's two outputs (``outputs == 2``): the judged one and the second."""
+        raise NotImplementedError
 
     def compute(self, X, **kwargs) -> np.ndarray:
         """The reference's output of ``X`` for these keyword arguments (``px.<function>``)."""

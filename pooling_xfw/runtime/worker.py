@@ -194,8 +194,10 @@ def op_reply(adapter, op, kwargs: dict, x, *more, grad: bool = False):
 
         message = one_line(exc, 500)
         return {"status": "error", "kind": type(exc).__name__, "message": message}, []
-    return {"status": "ok", "how": plan.describe(),
-            "seconds": time.perf_counter() - started}, (
+    header = {"status": "ok", "how": plan.describe(), "seconds": time.perf_counter() - started}
+    if getattr(plan, "index_note", ""):  # an index that named no cell, before conversion
+        header["index_note"] = plan.index_note
+    return header, (
                 list(output) if isinstance(output, list) else [output])
 
 

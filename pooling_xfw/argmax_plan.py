@@ -1,0 +1,167 @@
+"""The plan of max (or min) pooling with each window's argmax (``ops.INDICES``): the framework's
+values and its indices, the pair ``(values, indices)`` as the plan's result.
+
+Native where the framework has the call (``Vocabulary.native_indices``: PyTorch's
+``return_indices``, Paddle's ``return_mask``, TensorFlow's ``max_pool_with_argmax``, ONNX
+``MaxPool``'s second output), around it the planner's usual steps: a transpose to the layout
+the call takes, a cast to a dtype it takes (integers in float64, exact below 2**53, larger
+refused), min as the max of ``-x`` (``~x`` for integers: the same cell wins, ties kept in
+order).  The indices come in the call's own convention (``Plan.index_convention``); the adapter
+converts them in numpy to the one asked for.
+
+Emulated where not (MXNet and JAX have no such call; TensorFlow's takes 2-D SAME or VALID
+only): the values are the framework's own pooling, exactly the plan ``build_plan`` makes for
+``px.pool2d``, and the winner is found from them, written once here.  Each cell is numbered by
+its flat position in its plane (``arange``, reshaped to the plane), the input and the numbers
+are padded alike (the numbers with -1), and for each tap of the window, in reverse row-major
+order, a window takes the tap's number where the tap's cell equals the window's value and is a
+cell (number >= 0): the last write is the first such tap, the reference's winner (padding never
+wins, a window of padding only keeps -1).  Where the window's value is NaN, a second pass takes
+its first NaN (``c != c``) instead.  A framework whose max ignores NaN gets the index of the
+value it gave: its indices agree with its own values, and differ from the reference where they
+do.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from .layout import of_rank, permutation, spatial_axes
+from .ops import POOL
+from .plan import Expr, Plan, Var
+from .planner import EXACT_FLOAT64, build_plan, handover_dtype
+from .reference import output_dtype
+from .spec import Geometry
+from .vocabulary import Vocabulary
+
+
+def build_indices_plan(vocab: Vocabulary, op, geom: Geometry, dtype: np.dtype,
+                       shape: tuple[int, ...] | None = None) -> Plan:
+    """The calls ``vocab``'s framework makes for ``op`` (``ops.INDICES``) of ``geom`` on a
+    full-rank input of ``dtype``: its result the pair (values, indices), the indices in
+    ``Plan.index_convention`` read in ``Plan.index_layout``."""
+    rank = len(geom.axes)
+    at_rank = vocab.at_rank(rank)
+    plan = _native(at_rank, geom, dtype, shape)
+    if plan is not None:
+        return plan
+    try:
+        return _emulated(at_rank, op, geom, dtype, shape)
+    except NotImplementedError:  # a primitive the emulation needs, not spelled for it
+        raise NotImplementedError(
+            f"{vocab.name}: no pooling with indices for this spec, and its argmax is not "
+            f"emulated (the primitives it needs are not spelled for {vocab.name})") from None
+
+
+def _native(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Plan | None:
+    spec = geom.spec
+    base = build_plan(vocab, POOL, geom, dtype, shape, finish=False)  # notes and handover
+    plan = Plan(vocab.name, vocab.imports, input_note=base.input_note,
+                output_note=base.output_note, handover=base.handover, handback=base.handback)
+    given, dtype = dtype, handover_dtype(vocab, dtype)
+    work = (dtype if dtype.name in vocab.index_dtypes else
+            np.dtype(np.float32) if dtype == np.float16 and "float32" in vocab.index_dtypes
+            else np.dtype(np.float64))
+    plan.computes_in = work.name
+    layouts = [of_rank(order, len(geom.axes)) for order in vocab.index_layouts]
+    layout = spec.layout if spec.layout in layouts else layouts[0]
+    v = Var("x")
+    if layout != spec.layout:
+        v = vocab.transpose(plan, v, permutation(spec.layout, layout))
+        plan.adapt(f"transposed to {layout}: its pooling with indices takes {layout} only")
+    if work != dtype:
+        v = vocab.cast(plan, v, work.name)
+        plan.adapt(f"cast {dtype.name} to {work.name}: its pooling with indices takes no "
+                   f"{dtype.name}" + ("; exact for |values| < 2**53, larger refused"
+                                      if dtype.kind in "iu" else ""))
+        if dtype.kind in "iu":
+            plan.exact_below = EXACT_FLOAT64
+    flip = None
+    if spec.mode == "min":
+        flip = vocab.invert if work.kind in "iu" else vocab.negative
+        v = flip(plan, v)
+        plan.adapt("min pooling as the max of " + ("~x" if work.kind in "iu" else "-x") +
+                   ": the same cell wins")
+    got = vocab.native_indices(plan, geom, v, layout)
+    if got is None:
+        return None
+    values, indices, convention = got
+    if flip is not None:
+        values = flip(plan, values)
+    out = output_dtype(spec.mode, given)
+    if out.name not in vocab.tensor_dtypes:
+        out = dtype
+    if out != work:
+        values = vocab.cast(plan, values, out.name)
+    if layout != spec.layout:
+        back = permutation(layout, spec.layout)
+        values = vocab.transpose(plan, values, back)
+        indices = vocab.transpose(plan, indices, back)
+    plan.index_convention, plan.index_layout = convention, layout
+    vocab.finish(plan, values, dtype, out, spec.layout, second=indices)
+    return plan
+
+
+def _emulated(vocab: Vocabulary, op, geom: Geometry, dtype: np.dtype, shape) -> Plan:
+    spec = geom.spec
+    plan = build_plan(vocab, POOL, geom, dtype, shape, finish=False)
+    values = Var(plan.steps[-1].out) if plan.steps else Var("x")
+    layout, ndim = spec.layout, len(spec.layout)
+    axes = spatial_axes(ndim, layout)
+    numbers = numbered_cells(vocab, plan, layout)
+    pads, reads = [], []
+    for g in geom.axes:
+        after = max(g.span - g.size - g.pad_before, 0)
+        pads.append((g.pad_before, after))
+    padded = vocab.pad(plan, Var("x"), tuple(pads), 0, layout)
+    padded_numbers = vocab.pad(plan, numbers, tuple(pads), -1, layout)
+    for taps in itertools.product(*(range(g.kernel) for g in geom.axes)):
+        index = [slice(None)] * ndim
+        for axis, g, tap in zip(axes, geom.axes, taps):
+            start = tap * g.dilation
+            index[axis] = slice(start, start + (g.out - 1) * g.stride + 1, g.stride)
+        reads.append((vocab.getitem(plan, padded, tuple(index)),
+                      vocab.getitem(plan, padded_numbers, tuple(index))))
+    none = vocab.multiply(plan, vocab.ones_like(plan, reads[0][1]), -1.0)
+    found = _first(vocab, plan, reads, none, lambda cell: vocab.equal(plan, cell, values))
+    if np.dtype(plan.computes_in).kind == "f":
+        first_nan = _first(vocab, plan, reads, none,
+                           lambda cell: vocab.not_equal(plan, cell, cell))
+        found = vocab.where(plan, vocab.not_equal(plan, values, values), first_nan, found)
+    indices = vocab.cast(plan, found, "int64")
+    plan.emulate(f"argmax: {vocab.name} has no pooling with indices for this spec; each "
+                 f"window's first cell equal to its value (its first NaN where the value is "
+                 f"NaN), from the cells numbered y*W + x and padded with -1, one tap at a time")
+    plan.index_convention, plan.index_layout = "plane", layout
+    out = output_dtype(spec.mode, np.dtype(dtype))
+    given = handover_dtype(vocab, np.dtype(dtype))
+    vocab.finish(plan, values, given, out if out.name in vocab.tensor_dtypes else given,
+                 layout, second=indices)
+    return plan
+
+
+def _first(vocab: Vocabulary, plan: Plan, reads, none: Var, hit) -> Var:
+    """Per window, the number of its first tap whose cell ``hit`` marks and that is a cell
+    (not padding): the taps written last to first, so the first one's write stays."""
+    found = none
+    for cell, number in reversed(reads):
+        is_cell = vocab.where(plan, vocab.at_least(plan, number, 0), number, found)
+        found = vocab.where(plan, hit(cell), is_cell, found)
+    return found
+
+
+def numbered_cells(vocab: Vocabulary, plan: Plan, layout: str) -> Var:
+    """Each spatial cell of the input ``x`` numbered by its flat position in its plane
+    (``y*W + x``), float64, shaped as ``x`` with N and C of 1 (it broadcasts)."""
+    ndim = len(layout)
+    axes = spatial_axes(ndim, layout)
+    sizes = [Expr.dim("x", axis) for axis in axes]
+    count = sizes[0]
+    for size in sizes[1:]:
+        count = count * size
+    shape = [1] * ndim
+    for axis, size in zip(axes, sizes):
+        shape[axis] = size
+    return vocab.reshape(plan, vocab.arange(plan, plan.let("cells", count)), shape)
+
