@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
+from pooling_xfw.argmax_plan import cells_of, unpooled_shape
 from pooling_xfw.backend import (ANY_CPU_PLAN, FLOATS, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr
@@ -90,6 +91,21 @@ class Jax(Vocabulary):
 
     def cast(self, plan, v, dtype):
         return plan.call(".astype", v, Attr(f"jnp.{dtype}"))
+
+    unpool_layouts = ("NCHW",)
+    unpool_dtypes = ("float16", "float32", "float64")
+    unpool_convention = "tensor"
+
+    def native_unpool(self, plan, geom, v, indices, layout):
+        """JAX has no unpooling: ``jnp.put`` of the values at their whole-tensor indices
+        into zeros of the output's size (``x.at[i].set``), reshaped."""
+        shape = unpooled_shape(geom, layout)
+        total = cells_of(shape)
+        zeros = plan.call("jnp.zeros_like", v, shape=(plan.let("cells", total),))
+        flat = plan.call("jnp.put", zeros, self.reshape(plan, indices, (-1,)),
+                         self.reshape(plan, v, (-1,)), inplace=False)
+        plan.emulate("unpooling: JAX has none; jnp.put of the values at their indices")
+        return self.reshape(plan, flat, shape)
 
     def arange(self, plan, count):
         return plan.call("jnp.arange", count, dtype=Attr("jnp.float64"))

@@ -30,8 +30,8 @@ differences).
 """
 from __future__ import annotations
 
-
 from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
+from pooling_xfw.argmax_plan import cells_of, unpooled_shape
 from pooling_xfw.backend import (CONVENTIONS, EARLIER_PROBE, FIRST_MACHINE, FLOATS, GRADIENT_ERROR,
                                   ANY_CPU_PLAN, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
@@ -114,6 +114,22 @@ class MXNet(Vocabulary):
 
     def cast(self, plan, v, dtype):
         return plan.call(".astype", v, dtype)
+
+    unpool_convention = "tensor"
+    unpool_crash = "its scatter_nd segfaults on index -1 (measured: the worker exits)"
+
+    def native_unpool(self, plan, geom, v, indices, layout):
+        """MXNet has no unpooling: ``mx.nd.scatter_nd`` of the values at their whole-tensor
+        indices into a flat array of the output's size (measured: a cell written twice keeps
+        the last value, no sum), reshaped."""
+        shape = unpooled_shape(geom, layout)
+        total = cells_of(shape)
+        where = plan.call(".as_nd_ndarray", self.reshape(plan, indices, (1, -1)))
+        values = plan.call(".as_nd_ndarray", self.reshape(plan, v, (-1,)))
+        flat = plan.call("mx.nd.scatter_nd", values, where, shape=(plan.let("cells", total),))
+        plan.emulate("unpooling: MXNet has none; mx.nd.scatter_nd of the values at their "
+                     "indices")
+        return self.reshape(plan, plan.call(".as_np_ndarray", flat), shape)
 
     def arange(self, plan, count):
         return plan.call("mnp.arange", count, dtype="float64")

@@ -51,6 +51,7 @@ import os
 import numpy as np
 
 from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
+from pooling_xfw.argmax_plan import unpooled_shape
 from pooling_xfw.backend import (ANY_CPU_PLAN, CONVENTIONS, FLOATS, INTEL_XEON, MAX_TIES_BACKWARD,
                                   NAN_IN_A_MAX, ONLY_INFINITE, ZEN4, Backend, Option, recorded)
 from pooling_xfw.plan import Attr, Call, Expr, Var, render_value
@@ -69,7 +70,7 @@ ELEMENT = {"float16": "FLOAT16", "float32": "FLOAT", "float64": "DOUBLE", "int8"
            "uint16": "UINT16", "uint32": "UINT32", "uint64": "UINT64", "bool": "BOOL"}
 INT64_MAX = 2 ** 63 - 1
 POOLING_OPS = ("MaxPool", "AveragePool", "LpPool", "GlobalMaxPool", "GlobalAveragePool",
-               "ReduceMean")
+               "ReduceMean", "MaxUnpool")
 NO_AUTOGRAD = ("onnxruntime has no autograd: an InferenceSession runs the model forward only "
                "(training needs onnxruntime-training and a training graph), so there is no "
                "gradient to compare")
@@ -369,6 +370,19 @@ class OnnxRuntime(Vocabulary):
         plan.steps[-1] = dataclasses.replace(step, args=(fn, inputs, [out, f"{out}_indices"]))
         return values, Var(f"{out}_indices"), "tensor"
 
+    unpool_dtypes = ("float32",)  # MaxUnpool(22): NOT_IMPLEMENTED for float64 (measured)
+    unpool_convention = "tensor"
+
+    def native_unpool(self, plan, geom, v, indices, layout):
+        """``MaxUnpool(X, I, output_shape)``: whole-tensor indices (``MaxPool``'s own)."""
+        spec = geom.spec
+        shape = unpooled_shape(geom, layout)
+        attrs = dict(kernel_shape=list(spec.pool_size), strides=list(spec.stride))
+        if not isinstance(spec.padding, str) and any(p for pair in spec.padding for p in pair):
+            attrs["pads"] = _onnx_pads(spec.padding)
+        return self.node(plan, "MaxUnpool", [v, indices, self.constant(plan, shape, "int64")],
+                         **attrs)
+
     def native_lp(self, plan, geom, v, layout):
         spec = geom.spec
         if (plan.computes_in == "float64" or float(spec.p) != int(spec.p) or spec.p < 1
@@ -414,8 +428,13 @@ class OnnxRuntime(Vocabulary):
         tensor = lambda name, dt, dims: Call(  # noqa: E731
             "helper.make_tensor_value_info", (name, Attr(f"TensorProto.{ELEMENT[dt.name]}"),
                                               None if dims is None else list(dims)))
+        fed = {"x": Var("x")}
+        if any("indices" in step.args[1] for step in plan.steps
+               if step.fn == "helper.make_node"):  # unpooling: the indices are an input too
+            fed["indices"] = Var("indices")
         graph = plan.call_as("graph", "helper.make_graph", nodes, title,
-                             [tensor("x", dtype, list(layout))],
+                             [tensor(name, dtype if name == "x" else np.dtype(np.int64),
+                                     list(layout)) for name in fed],
                              [tensor(y.name, out_dtype, None)] + (
                                  [] if second is None else
                                  [tensor(second.name, np.dtype(np.int64), None)]))
@@ -423,7 +442,7 @@ class OnnxRuntime(Vocabulary):
                              opset_imports=[Call("helper.make_opsetid", ("", OPSET))])
         session = plan.call_as("session", "ort.InferenceSession",
                                Call(".SerializeToString", (model,)), providers=PROVIDERS)
-        outputs = Call(".run", (session, None, {"x": Var("x")}))
+        outputs = Call(".run", (session, None, fed))
         if second is not None:  # [values, indices]
             return plan.call("op:getitem", outputs, slice(None))
         return plan.call("op:getitem", outputs, 0)

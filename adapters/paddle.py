@@ -40,6 +40,7 @@ import dataclasses
 import numpy as np
 
 from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
+from pooling_xfw.argmax_plan import unpool_pads, unpooled_shape
 from pooling_xfw.backend import (ANY_CPU, ANY_CPU_PLAN, FIRST_MACHINE, FLOAT64_BACKWARD_IN_FLOAT32,
                                   INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
@@ -124,6 +125,19 @@ class Paddle(Vocabulary):
         return plan.call("paddle.arange", count, dtype="float64")
 
     index_layouts = ("NCHW",)  # return_mask: "only support data_format 'NCHW'"
+    unpool_crash = ("its max_unpool corrupts its heap on index -1 (measured: \"malloc(): "
+                    "invalid next size\", then the process hangs)")
+
+    def native_unpool(self, plan, geom, v, indices, layout):
+        """``F.max_unpool2d(x, indices, kernel, stride, padding, output_size=...)``, NCHW.
+        ``max_unpool1d`` takes the output's whole shape (measured: ``output_size=[30]`` is
+        read as ``[30, 1]`` and refused, "dim 0 must be between 0 and 2"; ``[N, C, 30]``
+        works)."""
+        spec = geom.spec
+        rank = len(geom.output_size)
+        size = unpooled_shape(geom, layout) if rank == 1 else list(geom.output_size)
+        return plan.call(f"F.max_unpool{rank}d", v, indices, kernel_size=spec.pool_size,
+                         stride=spec.stride, padding=unpool_pads(spec), output_size=size)
 
     def native_indices(self, plan, geom, v, layout):
         """``F.max_pool2d(..., return_mask=True)``: plane indices (``y*W + x``, int32), where its

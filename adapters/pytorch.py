@@ -28,6 +28,7 @@ import dataclasses
 import numpy as np
 
 from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
+from pooling_xfw.argmax_plan import unpool_pads
 from pooling_xfw.backend import (ANY_CPU_PLAN, FIRST_MACHINE, FLOATS, INTEL_XEON, MAX_TIES_BACKWARD,
                                   NAN_IN_A_MAX, ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.plan import Attr, Var
@@ -154,6 +155,16 @@ class Torch(Vocabulary):
         plan.steps[-1] = dataclasses.replace(step, kwargs=step.kwargs + (("return_indices", True),))
         pair = Var(step.out)
         return (plan.call("op:getitem", pair, 0), plan.call("op:getitem", pair, 1), "plane")
+
+    unpool_dtypes = FLOATS
+
+    def native_unpool(self, plan, geom, v, indices, layout):
+        """``F.max_unpool2d(x, indices, kernel, stride, padding, output_size)``: plane
+        indices; its output size must lie within a stride of its default (a ValueError)."""
+        spec = geom.spec
+        return plan.call(f"F.max_unpool{len(geom.output_size)}d", v, indices,
+                         kernel_size=spec.pool_size, stride=spec.stride,
+                         padding=unpool_pads(spec), output_size=list(geom.output_size))
 
     def native_divisor(self, plan, geom, v, layout):
         """``F.avg_pool2d/3d(..., divisor_override=d)``: the window's sum over ``d`` (its

@@ -34,6 +34,7 @@ propagates NaN, unlike TF's max pooling; global lp as pool2d's lp.
 from __future__ import annotations
 
 from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
+from pooling_xfw.argmax_plan import cells_of, unpooled_shape
 from pooling_xfw.backend import (ANY_CPU, ANY_CPU_PLAN, CONVENTIONS, EARLIER_PROBE, FIRST_MACHINE,
                                   FLOATS, INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
@@ -150,6 +151,22 @@ class TensorFlow(Vocabulary):
         pair = plan.call("tf.nn.max_pool_with_argmax", v, ksize=spec.pool_size,
                          strides=spec.stride, padding=padding)
         return plan.call("op:getitem", pair, 0), plan.call("op:getitem", pair, 1), "tf"
+
+    unpool_layouts = ("NHWC",)
+    unpool_dtypes = ("float16", "float32", "float64")
+    unpool_convention = "tf_batch"
+
+    def native_unpool(self, plan, geom, v, indices, layout):
+        """TensorFlow has no unpooling; its recipe: ``tf.scatter_nd`` of the values at their
+        ``include_batch_in_index=True`` indices into a flat NHWC tensor, reshaped (a cell
+        written twice is summed)."""
+        shape = unpooled_shape(geom, layout)
+        total = cells_of(shape)
+        flat = plan.call("tf.scatter_nd", self.reshape(plan, indices, [-1, 1]),
+                         self.reshape(plan, v, [-1]), [plan.let("cells", total)])
+        plan.emulate("unpooling: TensorFlow has none; tf.scatter_nd of the values at their "
+                     "max_pool_with_argmax(include_batch_in_index=True) indices")
+        return self.reshape(plan, flat, shape)
 
     def global_layouts(self, mode):
         # a reduction over H and W takes either layout; its pooling kernels NHWC only

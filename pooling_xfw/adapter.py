@@ -14,10 +14,10 @@ import sys
 import numpy as np
 
 from . import registry
-from .argmax_plan import build_indices_plan
+from .argmax_plan import build_indices_plan, build_unpool_plan
 from .errors import PoolingError, one_line
 from .gradient import grad_input, output_shape_of, upstream
-from .indices import framework_indices
+from .indices import framework_indices, indices_for
 from .layout import full_shape
 from .ops import ADAPTIVE, GLOBAL, POOL, Operation
 from .plan import Plan
@@ -69,10 +69,18 @@ def plan_of(vocab: Vocabulary, op: Operation, X, **kwargs) -> tuple[Plan, object
                        empty), geom, x)
 
 
-def run(vocab: Vocabulary, op: Operation, X, **kwargs) -> tuple[np.ndarray, Plan]:
-    """``op`` of ``X`` with ``vocab``'s framework; returns the numpy output and the plan it
-    ran (an operation of two outputs: ``[indices, values]``, the indices in the convention
-    asked for, ``Plan.index_note`` saying the first that names no cell)."""
+class KnownCrash(RuntimeError):
+    """A call measured to crash its framework's process (``Vocabulary.unpool_crash``), not run
+    unless the case asks to."""
+
+
+def run(vocab: Vocabulary, op: Operation, X, *more, **kwargs) -> tuple[np.ndarray, Plan]:
+    """``op`` of ``X`` (and ``more``: the indices of an unpooling) with ``vocab``'s framework;
+    returns the numpy output and the plan it ran (an operation of two outputs: ``[indices,
+    values]``, the indices in the convention asked for, ``Plan.index_note`` saying the first
+    that names no cell)."""
+    if op.inputs == 2:
+        return run_unpool(vocab, op, X, *more, **kwargs)
     the_plan, geom, x = plan_of(vocab, op, X, **kwargs)
     shape = op.output_shape(geom, x.shape)
     if op.outputs == 1:
@@ -123,6 +131,39 @@ def run_grad(vocab: Vocabulary, op: Operation, X, grad_output=None, **kwargs
     return [y.reshape(shape), grad.reshape(x.shape)], the_plan
 
 
+def run_unpool(vocab: Vocabulary, op: Operation, values, indices, **kwargs
+               ) -> tuple[np.ndarray, Plan]:
+    """``values`` unpooled at ``indices`` (plane convention, shaped as ``values``) with
+    ``vocab``'s framework: the indices converted to the convention its call takes first.
+
+    Raises:
+        KnownCrash: an index is -1 where the framework's unpooling is measured to crash on it
+            (``Vocabulary.unpool_crash``), and the case did not ask to run it.
+    """
+    x = as_input(values)
+    geom = op.geometry(x.shape, **kwargs)
+    index = np.asarray(indices)
+    if index.shape != x.shape or index.dtype.kind not in "iu":
+        raise PoolingError(f"indices: got a {index.dtype} array of shape {index.shape}; "
+                           f"allowed: integers shaped as the values {x.shape}")
+    the_plan = build_unpool_plan(vocab, geom, x.dtype.newbyteorder("="), x.shape)
+    crash = vocab.at_rank(len(geom.output_size)).unpool_crash
+    if crash and (index < 0).any() and not geom.run_known_crashes:
+        raise KnownCrash(f"{vocab.name}: not run: an index is -1 (a window of padding only), "
+                         f"and {crash}; run_known_crashes=True (--run-known-crashes) runs it, "
+                         f"the worker contained by the call timeout")
+    shape = op.output_shape(geom, x.shape)
+    converted = indices_for(index, shape, geom.spec.layout, the_plan.index_convention,
+                            the_plan.index_layout)
+    _check_exact(vocab, the_plan, x)
+    layout = geom.spec.layout
+    full = as_full(x, layout).astype(the_plan.handover or x.dtype.newbyteorder("="), copy=False)
+    out = execute(vocab, the_plan, full, indices=as_full(converted, layout))
+    if the_plan.handback:
+        out = out.astype(the_plan.handback)
+    return out.reshape(shape), the_plan
+
+
 def run_plan(vocab: Vocabulary, the_plan: Plan, geom, x: np.ndarray, shape) -> np.ndarray:
     """Execute a plan on ``x`` (at full rank, handed over and back) and shape the output."""
     _check_exact(vocab, the_plan, x)
@@ -168,11 +209,14 @@ def framework_namespace(vocab: Vocabulary) -> dict:
             f"environment's python") from None
 
 
-def execute(vocab: Vocabulary, the_plan: Plan, x_full: np.ndarray) -> np.ndarray:
-    """Run ``the_plan`` on a full-rank array with ``vocab``'s framework; its failures as BackendError."""
+def execute(vocab: Vocabulary, the_plan: Plan, x_full: np.ndarray, **inputs) -> np.ndarray:
+    """Run ``the_plan`` on a full-rank array (and the further ``inputs`` by name) with
+    ``vocab``'s framework; its failures as BackendError."""
     ns = framework_namespace(vocab)
     try:
-        out = the_plan.execute(ns, vocab.to_tensor(ns, x_full))
+        out = the_plan.execute(ns, vocab.to_tensor(ns, x_full),
+                               **{name: vocab.to_tensor(ns, array)
+                                  for name, array in inputs.items()})
         if isinstance(out, (tuple, list)):  # a plan of two results (values, indices)
             return tuple(vocab.to_numpy(ns, part) for part in out)
         return vocab.to_numpy(ns, out)

@@ -96,3 +96,41 @@ def _kind(plane: np.ndarray, mine: int, theirs: int) -> str:
         return ("a tie broken otherwise: another cell of the same value; the reference names "
                 "the first in row-major order")
     return ""
+
+
+def unpool_cause(result: BackendResult, job) -> str:
+    """The cause of a differing unpooling, or '': a cell that several windows name holding
+    their values summed (TensorFlow's ``scatter_nd`` recipe), or a value written where no index
+    names a cell while some index is -1 (a window of padding only written somewhere: JAX's
+    ``put`` wraps -1 to the last cell)."""
+    if not result.differing or result.output.shape != job.reference.shape:
+        return ""
+    layout = job.spec.layout
+    out_full, _ = _planes_first(result.output, layout)
+    index_full, _ = _planes_first(job.geometry.indices, layout)
+    flat = index_full.reshape(index_full.shape[:2] + (-1,))
+    values = _planes_first(job.x, layout)[0].reshape(flat.shape)  # the values unpooled
+    kinds, summed = set(), set()
+    for index, value, expected in result.differing:
+        where = np.zeros(result.output.shape, bool)
+        where[index] = True
+        n, c, *cell = map(int, np.argwhere(_planes_first(where, layout)[0])[0])
+        plane_cell = int(np.ravel_multi_index(cell, out_full.shape[2:]))
+        named = int(np.count_nonzero(flat[n, c] == plane_cell))
+        if named > 1 and expected != 0 and np.isclose(value, named * expected):
+            summed.add(named)
+        elif (plane_cell == out_full[n, c].size - 1 and (flat[n, c] < 0).any()
+              and np.isin(value, values[n, c][flat[n, c] < 0])):
+            kinds.add("index -1 (a window of padding only) wrapped to the plane's last cell, "
+                      "its value written there; the reference writes nothing")
+        elif named == 0 and expected == 0 and (flat[n, c] < 0).any():
+            kinds.add("a value written where no index names a cell, in a plane with index -1 "
+                      "(a window of padding only: the reference writes nothing)")
+        else:
+            return ""
+    if summed:
+        counts = [str(n) for n in sorted(summed)]
+        many = counts[0] if len(counts) == 1 else f"{', '.join(counts[:-1])} or {counts[-1]}"
+        kinds.add(f"a cell that {many} windows name holds their values summed "
+                  f"(a scatter that adds); the reference writes the one value")
+    return "; ".join(sorted(kinds))

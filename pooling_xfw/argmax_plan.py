@@ -165,3 +165,83 @@ def numbered_cells(vocab: Vocabulary, plan: Plan, layout: str) -> Var:
         shape[axis] = size
     return vocab.reshape(plan, vocab.arange(plan, plan.let("cells", count)), shape)
 
+
+
+def build_unpool_plan(vocab: Vocabulary, geom, dtype: np.dtype,
+                      shape: tuple[int, ...] | None = None) -> Plan:
+    """The calls ``vocab``'s framework makes to unpool values of ``dtype`` (the plan's ``x``)
+    at ``indices`` (the plan's second input, int64, shaped as ``x``, in
+    ``Plan.index_convention`` read in ``Plan.index_layout``: the adapter converts the plane
+    indices to it first) to ``geom.output_size`` (an ``ops.unpool.UnpoolGeometry``).
+
+    Raises:
+        NotImplementedError: the framework has no unpooling, nor a scatter it is spelled with.
+    """
+    spec = geom.spec
+    rank = len(geom.output_size)
+    vocab = vocab.at_rank(rank)
+    plan = Plan(vocab.name, vocab.imports)
+    given, dtype = dtype, handover_dtype(vocab, dtype)
+    layouts = [of_rank(order, rank) for order in vocab.unpool_layouts]
+    layout = spec.layout if spec.layout in layouts else layouts[0]
+    plan.index_convention, plan.index_layout = vocab.unpool_convention, layout
+    described = f"shape {tuple(shape)}, " if shape is not None else ""
+    plan.input_note = (f"the pooled values, {described}{spec.layout}, {dtype}; indices: each "
+                       f"one's argmax, int64, in the {vocab.unpool_convention!r} convention of "
+                       f"{layout}")
+    if dtype != given:
+        plan.handover = dtype.name
+    work = (dtype if dtype.name in vocab.unpool_dtypes else
+            np.dtype(np.float32) if dtype == np.float16 and "float32" in vocab.unpool_dtypes
+            else np.dtype(np.float64))
+    if work.name not in vocab.unpool_dtypes:
+        raise NotImplementedError(f"{vocab.name}: its unpooling has no {dtype.name} kernel, "
+                                  f"and a cast to a narrower dtype would round the values")
+    plan.computes_in = work.name
+    v, index = Var("x"), Var("indices")
+    if layout != spec.layout:
+        to = permutation(spec.layout, layout)
+        v, index = vocab.transpose(plan, v, to), vocab.transpose(plan, index, to)
+        plan.adapt(f"transposed to {layout}: its unpooling takes {layout} only")
+    if work != dtype:
+        v = vocab.cast(plan, v, work.name)
+        plan.adapt(f"cast {dtype.name} to {work.name}: its unpooling takes no {dtype.name}" +
+                   ("; exact for |values| < 2**53, larger refused" if dtype.kind in "iu"
+                    else ""))
+        if dtype.kind in "iu":
+            plan.exact_below = EXACT_FLOAT64
+    y = vocab.native_unpool(plan, geom, v, index, layout)
+    if y is None:
+        raise NotImplementedError(f"{vocab.name}: no unpooling op, nor a scatter it is "
+                                  f"spelled with, for this spec")
+    if work != dtype:
+        y = vocab.cast(plan, y, dtype.name)
+    if layout != spec.layout:
+        y = vocab.transpose(plan, y, permutation(layout, spec.layout))
+    vocab.finish(plan, y, dtype, dtype, spec.layout)
+    return plan
+
+
+def unpooled_shape(geom, layout: str) -> list:
+    """The unpooled output's full shape in ``layout`` (a kernel's): N and C read from the plan's
+    input ``x`` when it runs (in the requested layout), the spatial sizes ``geom``'s."""
+    given = geom.spec.layout
+    n, c = Expr.dim("x", 0), Expr.dim("x", given.index("C"))
+    spatial = iter(geom.output_size)
+    return [n if letter == "N" else c if letter == "C" else next(spatial) for letter in layout]
+
+
+def cells_of(shape: list):
+    """The product of a shape's sizes (an ``Expr`` where some are read at run time)."""
+    total = shape[0]
+    for size in shape[1:]:
+        total = total * size
+    return total
+
+
+def unpool_pads(spec) -> tuple[int, ...]:
+    """The pads a framework's unpooling takes (each axis's before: they only set its default
+    output size, checked against the size asked for); 0 for a named padding."""
+    if isinstance(spec.padding, str):
+        return (0,) * len(spec.pool_size)
+    return tuple(before for before, _ in spec.padding)

@@ -313,6 +313,18 @@ def framework_indices(index: np.ndarray, input_shape, layout: str, source: str,
     return _back(out, layout, np.ndim(index)), note
 
 
+def indices_for(plane: np.ndarray, output_shape, layout: str, target: str,
+                target_layout: str) -> np.ndarray:
+    """Plane indices (shaped as the pooled values in ``layout``) as ``target``'s convention
+    read in ``target_layout``, for an unpooled output of ``output_shape`` (in ``layout``): the
+    indices a framework's unpooling takes; -1 stays -1."""
+    full, _ = _planes_first(np.asarray(plane).astype(np.int64), layout)
+    _, spatial = _planes_first(np.broadcast_to(np.int8(0), tuple(output_shape)), layout)
+    out = full if target == "plane" else _encode(full, target, full.shape[:2], spatial,
+                                                  output_shape, target_layout)
+    return _back(out, layout, np.ndim(plane))
+
+
 def convert_indices(indices, input_shape, *, layout: str = "NCHW", source: str = "plane",
                     target: str = "tensor") -> np.ndarray:
     """Indices of one convention as another (``INDEX_CONVENTIONS``).

@@ -334,8 +334,9 @@ class Plan:
     def _final(self) -> str:
         return self.steps[-1].out if self.steps else "x"
 
-    def execute(self, namespace: dict, x) -> Any:
-        env = {"x": x}
+    def execute(self, namespace: dict, x, **inputs) -> Any:
+        """Run the steps on ``x`` (and the further ``inputs`` by name: ``indices``)."""
+        env = {"x": x, **inputs}
         for step in self.steps:
             args = [_resolve(a, env, namespace) for a in step.args]
             kwargs = {k: _resolve(v, env, namespace) for k, v in step.kwargs}

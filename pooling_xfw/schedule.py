@@ -12,7 +12,7 @@ import numpy as np
 
 from . import ops, registry
 from .blocks import reference_in_blocks
-from .argmax_diagnosis import judge_indices
+from .argmax_diagnosis import judge_indices, unpool_cause
 from .diagnose import divisor_cause, empty_window_cause, judge_grad, plan_cause
 from .errors import PoolingError
 from .gradient import check_ties, upstream
@@ -137,7 +137,8 @@ class Job:
     def request(self) -> tuple[dict, list]:
         """The worker request's op and kwargs, and its inputs after ``x``."""
         if self.grad is None:
-            return {"op": self.op.name, "kwargs": self.kwargs}, []
+            return {"op": self.op.name, "kwargs": self.kwargs}, self.op.more_inputs(
+                self.geometry)
         more = [] if self.grad.grad_output is None else [self.grad.grad_output]
         return {"op": self.op.name, "grad": True, "kwargs": self.kwargs}, more
 
@@ -146,6 +147,8 @@ class Job:
             if self.op.outputs == 2:  # the indices judged, the values beside them
                 self.reference, self.values_reference = self.op.reference_pair(self.x,
                                                                                self.geometry)
+            elif self.op.inputs == 2:  # the values and indices unpooled
+                self.reference = self.op.reference(self.x, self.geometry)
             else:
                 self.reference = self.op.finish(self.geometry,
                                                 reference_in_blocks(self.x, self.geometry))
@@ -225,6 +228,9 @@ def take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scale
 
     if job is not None and job.op.outputs == 2:  # indices, then the values of the same call
         judge_indices(result, arrays[1], reply.get("index_note", ""), job)
+        return
+    if job is not None and job.op.inputs == 2:  # unpooling
+        judge(result, reference, tol, 0.0, cause=lambda differing: unpool_cause(differing, job))
         return
     judge(result, reference, tol, scale, bounds=bounds, cause=plan_caused)
     if result.status == "differ" and job is not None and job.op.has_window and not any(found):

@@ -175,6 +175,21 @@ class Vocabulary:
         argmax is then found from the values (``argmax_plan``)."""
         return None
 
+    # unpooling (``ops.UNPOOL``)
+    #: the layouts, dtypes and index convention its unpooling takes
+    unpool_layouts: tuple[str, ...] = ("NCHW",)
+    unpool_dtypes: tuple[str, ...] = ("float32", "float64")
+    unpool_convention: str = "plane"
+    #: a measured crash of its unpooling given index -1 (a window of padding only): such a
+    #: case is not run unless it asks to (``run_known_crashes``); "" where there is none
+    unpool_crash: str = ""
+
+    def native_unpool(self, plan: Plan, geom, v: Var, indices: Var, layout: str
+                      ) -> Var | None:
+        """Its unpooling of values ``v`` at ``indices`` (converted to ``unpool_convention``)
+        to ``geom.output_size`` (``ops.unpool.UnpoolGeometry``), or None: no such op."""
+        return None
+
     def native_lp(self, plan: Plan, geom: Geometry, v: Var, layout: str) -> Var | None:
         """The framework's own lp pooling of ``geom`` (``(sum |x|^p)^(1/p)``, padding adding
         0), or None: then it is emulated from abs, power and a window sum."""

@@ -183,6 +183,9 @@ def add_commands(sub) -> None:
                            "padding); --ceil-mode keep: kept then too")
     cmp_.add_argument("--allow-empty-windows", action="store_true",
                       help="allow windows that read only padding (max -inf, avg 0 or NaN)")
+    cmp_.add_argument("--run-known-crashes", action="store_true",
+                      help="with --unpool: also run a call measured to crash its framework "
+                           "(an index of -1); its worker is contained by the call timeout")
     cmp_.add_argument("--exclude-pad", action="store_true",
                       help="avg divides by real cells only (count_include_pad=False)")
     cmp_.add_argument("--divisor", help="avg divides every window by this int instead "

@@ -112,6 +112,9 @@ def read_operation(args):
 
     given = {op: typed_option(op.flag, getattr(args, dest_of(op.flag)) or None)
              for op in ops.OPERATIONS if getattr(args, dest_of(op.flag)) not in (None, False)}
+    if args.run_known_crashes and not any(op.inputs == 2 for op in given):
+        raise usage_error("--run-known-crashes", None, "not without --unpool: only unpooling "
+                          "has a call measured to crash", "--run-known-crashes with --unpool")
     for op in list(given):  # --indices refines --kernel: the one operation of the two
         if op.refines:
             refined = next(o for o in ops.OPERATIONS if o.flag == op.refines)

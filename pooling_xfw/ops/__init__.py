@@ -13,14 +13,16 @@ from .base import Operation, check_arguments
 from .global_pool import GLOBAL, Global
 from .indices import INDICES, IndexedGeometry, Indices
 from .pool import POOL, Pool
+from .unpool import UNPOOL, Unpool, UnpoolGeometry
 
 #: every operation, in the order the command line and the errors list them
-OPERATIONS: tuple[Operation, ...] = (POOL, ADAPTIVE, GLOBAL, INDICES)
+OPERATIONS: tuple[Operation, ...] = (POOL, ADAPTIVE, GLOBAL, INDICES, UNPOOL)
 #: the operation of a case or a call that names none (``compare``'s ``op=`` default)
 DEFAULT = POOL
 
 __all__ = ["Operation", "OPERATIONS", "DEFAULT", "POOL", "ADAPTIVE", "GLOBAL", "INDICES", "Pool",
-           "Adaptive", "Global", "Indices", "IndexedGeometry", "get", "of", "check_arguments"]
+           "Adaptive", "Global", "Indices", "IndexedGeometry", "UNPOOL", "Unpool", "UnpoolGeometry", "get", "of",
+           "check_arguments"]
 
 
 def get(name=None) -> Operation:
@@ -47,4 +49,6 @@ def of(geometry) -> Operation:
         return ADAPTIVE
     if isinstance(geometry, IndexedGeometry):
         return INDICES
+    if isinstance(geometry, UnpoolGeometry):
+        return UNPOOL
     return GLOBAL if isinstance(geometry, GlobalGeometry) else POOL

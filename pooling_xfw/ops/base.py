@@ -57,6 +57,8 @@ class Operation:
     outputs = 1
     #: the option of another operation its own option refines (``--indices`` with ``--kernel``)
     refines = ""
+    #: how many arrays a backend receives: 2 for (values, indices: unpooling)
+    inputs = 1
 
     def __repr__(self) -> str:
         return f"<operation {self.name}>"
@@ -98,6 +100,10 @@ class Operation:
     def reference(self, x: np.ndarray, geometry) -> np.ndarray:
         """The reference's output for a validated input."""
         return self.finish(geometry, self.pool(x, geometry))
+
+    def more_inputs(self, geometry) -> list[np.ndarray]:
+        """The arrays a backend receives after ``x`` (``inputs == 2``: the indices)."""
+        return []
 
     def reference_pair(self, x: np.ndarray, geometry) -> tuple[np.ndarray, np.ndarray]:
         """The reference's two outputs (``outputs == 2``): the judged one and the second."""

@@ -180,7 +180,7 @@ def op_reply(adapter, op, kwargs: dict, x, *more, grad: bool = False):
         if grad:
             output, plan = run_grad(adapter.VOCABULARY, op, x, *more, **kwargs)
         else:
-            output, plan = run(adapter.VOCABULARY, op, x, **kwargs)
+            output, plan = run(adapter.VOCABULARY, op, x, *more, **kwargs)
     except GradientError as exc:  # the forward ran: its output, and why the gradient did not
         return {"status": "ok", "how": exc.plan.describe(), "grad_error": str(exc),
                 "seconds": time.perf_counter() - started}, [exc.output]
