@@ -204,6 +204,19 @@ PROBES = (
     Probe("avg of a window of padding only, pads (0, 3) not counted (k2 s3)", "neg5", 2,
           dict(stride=3, padding=((0, 3), (0, 3)), mode="avg", count_include_pad=False,
                allow_empty_windows=True), causes=EMPTY),
+    # argmax indices (px.pool2d_with_indices; "plane": y*W + x) and unpooling (px.max_unpool2d)
+    Probe("argmax k3 s2 p1 (plane indices)", "neg6", 3,
+          dict(stride=2, padding=1, op="pool_with_indices")),
+    Probe("argmax of ties, NaN not first (wave 3's 4x4, k2 s2)", "argmax4", 2,
+          dict(stride=2, op="pool_with_indices"), causes=NAN),
+    Probe("argmax of a NaN first in its window (k2 s2)", "nanfirst", 2,
+          dict(stride=2, op="pool_with_indices"), causes=NAN),
+    Probe("argmax min, ONNX's whole-tensor indices (k2 s2)", "nhwc", 2,
+          dict(stride=2, mode="min", layout="NHWC", op="pool_with_indices",
+               indices="tensor")),
+    Probe("unpool k2 s2 to the input's size", "neg6", 2, dict(stride=2, op="max_unpool")),
+    Probe("unpool of a cell four windows share (k2 s1, wave 3's 9)", "peak3", 2,
+          dict(stride=1, op="max_unpool"), causes=("values summed",)),
     Probe("backward: max ceil_mode='keep' (5x5 k2 s2 p1)", "neg5", 2,
           dict(stride=2, padding=1, ceil_mode="keep"), grad=True),
     Probe("backward: avg ceil_mode='keep', padding not counted (5x5 k2 s2 p1)", "neg5", 2,
@@ -244,6 +257,13 @@ def probe_input(kind: str) -> np.ndarray:
         return np.full((1, 1, 3, 3), -1e300)
     if kind == "allneginf":
         return np.full((1, 1, 2, 2), -np.inf, np.float32)
+    if kind == "argmax4":  # wave 3's input: a tie, a NaN (not first), a 3-way tie
+        return np.array([[1, 3, 3, 0], [2, 3, 1, np.nan], [5, 5, 0, 2], [5, 4, 2, 1]],
+                        np.float32).reshape(1, 1, 4, 4)
+    if kind == "peak3":  # wave 3's natural duplicate: every k2 s1 window's max is the 9
+        return np.array([[1, 2, 3], [4, 9, 5], [6, 7, 8]], np.float32).reshape(1, 1, 3, 3)
+    if kind == "nanfirst":  # each k2 window's first cell NaN, then 1, 2, 3
+        return np.tile(np.array([[np.nan, 1], [2, 3]], np.float32), (2, 2)).reshape(1, 1, 4, 4)
     n = int(kind[3:]) if kind[3:].isdigit() else 6  # "neg5": -1..-25 as 1x1x5x5
     x = -np.arange(1, n * n + 1, dtype=np.float32).reshape(1, 1, n, n)
     if kind == "int":

@@ -322,10 +322,10 @@ def _refuse_unexpressible(function: str, args: dict) -> None:
     """Arguments that change what the call returns beyond any neutral spec: say so."""
     for name, harmless in (("return_indices", False), ("return_mask", False)):
         if args.get(name, harmless) not in (harmless, None):
-            why = (": it also returns the argmax positions (fed to an unpool), whose "
-                   "numbering differs between frameworks")
-            raise PoolingError(f"call: {function}({name}={args[name]!r}) has no neutral "
-                               f"spec{why}; allowed: {name}={harmless!r}")
+            raise PoolingError(f"call: {function}({name}={args[name]!r}): the argmax is not "
+                               f"translated yet (px.pool2d_with_indices is its neutral spec; "
+                               f"compare --kernel K --indices plane runs it in every backend); "
+                               f"allowed: {name}={harmless!r}")
 
 
 def _pad_recipe(native: NativeCall, call: ast.Call, reader: Reader) -> None:
