@@ -364,7 +364,7 @@ class OnnxRuntime(Vocabulary):
         values = self.native(plan, geom, v, layout, "max")
         if values is None or len(plan.steps) != steps + 1:
             del plan.steps[steps:]
-            return None  # no single MaxPool node: the argmax is not emulated for ONNX Runtime
+            values = self._padded_max_pool(plan, geom, v, layout)
         step = plan.steps[-1]
         fn, inputs, (out,) = step.args
         plan.steps[-1] = dataclasses.replace(step, args=(fn, inputs, [out, f"{out}_indices"]))
@@ -382,6 +382,25 @@ class OnnxRuntime(Vocabulary):
             attrs["pads"] = _onnx_pads(spec.padding)
         return self.node(plan, "MaxUnpool", [v, indices, self.constant(plan, shape, "int64")],
                          **attrs)
+
+    def _padded_max_pool(self, plan, geom, v, layout) -> Var:
+        """``MaxPool`` without pads on the input padded with the dtype's lowest value up to the
+        end of the last window (a ``Pad`` node, for this input's size): the spec's windows,
+        where its own pads cannot (a pad of a window or more, a kept last window).  Its
+        indices number the padded input's cells (``Plan.index_pads``; one naming a padding
+        cell, in a window of padding only or of -inf cells beside padding, reads -1)."""
+        spec = geom.spec
+        pads = tuple((g.pad_before, max(g.span - g.size - g.pad_before, 0)) for g in geom.axes)
+        work = np.dtype(plan.computes_in)
+        lowest = -np.inf if work.kind == "f" else int(np.iinfo(work).min)
+        padded = self.pad(plan, v, pads, lowest, layout)
+        plan.index_pads = pads
+        plan.emulate(f"argmax: explicit padding, {pads}: its MaxPool pads take less than a "
+                     f"window and drop a last window that starts in the padding")
+        attrs = dict(kernel_shape=list(spec.pool_size), strides=list(spec.stride))
+        if any(d != 1 for d in spec.dilation):
+            attrs["dilations"] = list(spec.dilation)
+        return self.node(plan, "MaxPool", [padded], **attrs)
 
     def native_lp(self, plan, geom, v, layout):
         spec = geom.spec

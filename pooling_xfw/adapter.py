@@ -88,7 +88,7 @@ def run(vocab: Vocabulary, op: Operation, X, *more, **kwargs) -> tuple[np.ndarra
     values, raw = run_plan(vocab, the_plan, geom, x, shape)
     indices, the_plan.index_note = framework_indices(
         raw, x.shape, geom.spec.layout, the_plan.index_convention, the_plan.index_layout,
-        geom.convention)
+        geom.convention, the_plan.index_pads)
     return [indices, values], the_plan
 
 

@@ -292,15 +292,31 @@ NAMES_NO_CELL = -2
 
 
 def framework_indices(index: np.ndarray, input_shape, layout: str, source: str,
-                      source_layout: str, target: str) -> tuple[np.ndarray, str]:
+                      source_layout: str, target: str, pads=()) -> tuple[np.ndarray, str]:
     """A framework's indices (shaped as the pooled output in ``layout``, in ``source``'s
     convention read in ``source_layout``) in ``target``'s convention, to be judged: an index
     that names no cell of its own sample and channel becomes ``NAMES_NO_CELL``, and the note
-    says the first (where it was, the framework's number); "" when there is none."""
+    says the first (where it was, the framework's number); "" when there is none.  ``pads``:
+    (before, after) per spatial axis of an input the framework saw padded: its indices number
+    that padded input's cells, and one that names a padding cell is -1 (no cell)."""
     full, _ = _planes_first(np.asarray(index).astype(np.int64), layout)
     _, spatial = _planes_first(np.broadcast_to(np.int8(0), tuple(input_shape)), layout)
     nc = full.shape[:2]
-    plane = _decode(full, source, nc, spatial, source_layout, strict=False)
+    if pads:
+        padded = tuple(n + b + a for n, (b, a) in zip(spatial, pads))
+        plane = _decode(full, source, nc, padded, source_layout, strict=False)
+        named = plane >= 0
+        where = np.unravel_index(np.where(named, plane, 0), padded)
+        inside = named.copy()
+        coords = []
+        for coord, n, (before, _) in zip(where, spatial, pads):
+            coord = coord - before
+            inside &= (coord >= 0) & (coord < n)
+            coords.append(np.clip(coord, 0, n - 1))
+        plane = np.where(inside, np.ravel_multi_index(coords, spatial),
+                         np.where(plane == NAMES_NO_CELL, NAMES_NO_CELL, -1))
+    else:
+        plane = _decode(full, source, nc, spatial, source_layout, strict=False)
     note = ""
     if (plane == NAMES_NO_CELL).any():
         at = tuple(int(i) for i in np.argwhere(plane == NAMES_NO_CELL)[0])

@@ -291,6 +291,9 @@ class Plan:
     #: the pair (values, indices)
     index_convention: str = ""
     index_layout: str = ""
+    #: (before, after) per spatial axis: the indices number the cells of the input padded so
+    #: (the call ran on an explicitly padded input); () for none
+    index_pads: tuple = ()
     #: after a run: the first index that named no cell of its window's plane ("" for none)
     index_note: str = ""
     #: the framework's "record and backprop" around the steps, when the plan's gradient is

@@ -105,7 +105,7 @@ def test_a_crash_run_on_request_is_contained(pool):
     worker dead or past the call timeout), and every other backend keeps its result."""
     comparison = px.compare(L5, 2, stride=2, padding=1, ceil_mode="keep", layout="NCW",
                             op="max_unpool", run_known_crashes=True, backends=BACKENDS,
-                            pool=pool, timeout=60)
+                            pool=pool, timeout=30)
     for name in ("paddle", "mxnet"):
         result = comparison.results[name]
         assert result.status == "error" and "KnownCrash" not in result.detail, result.detail
