@@ -50,7 +50,13 @@ def compare(X, pool_size=None, mode: str = "max", *, op: str = "pool2d", backend
         op: ``"pool2d"``; ``"adaptive"``: ``px.adaptive_pool2d(X, output_size, mode,
             layout=...)`` instead, e.g. ``compare(X, op="adaptive", output_size=(3, 4),
             mode="avg")``; ``"global"``: ``px.global_pool2d(X, mode, p=..., keepdims=...,
-            layout=...)``.  Neither takes a ``pool_size``.
+            layout=...)``.  Neither takes a ``pool_size``.  ``"pool_with_indices"``:
+            ``px.pool2d_with_indices`` (max or min, ``indices=`` the convention): the judged
+            output is the indices, each backend's converted to that convention, and the values
+            of the same call are judged too (``argmax_diagnosis``).  ``"max_unpool"``: ``X``
+            max-pooled with indices by the reference, then unpooled to ``X``'s size
+            (``output_size``) by every backend; ``run_known_crashes=True`` also runs a call
+            measured to crash its framework, contained by ``timeout``.
         backends: backend names (``registry.names()``, each maybe ``BACKEND@VERSION``; default:
             every default backend, ``registry.defaults()``).
         rtol: relative tolerance for avg/lp (default: ``DEFAULT_TOLERANCE`` of the dtype).

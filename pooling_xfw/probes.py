@@ -211,7 +211,7 @@ PROBES = (
           dict(stride=2, op="pool_with_indices"), causes=NAN),
     Probe("argmax of a NaN first in its window (k2 s2)", "nanfirst", 2,
           dict(stride=2, op="pool_with_indices"), causes=NAN),
-    Probe("argmax min, ONNX's whole-tensor indices (k2 s2)", "nhwc", 2,
+    Probe("argmax min, whole-tensor indices, channels last (k2 s2)", "nhwc", 2,
           dict(stride=2, mode="min", layout="NHWC", op="pool_with_indices",
                indices="tensor")),
     Probe("unpool k2 s2 to the input's size", "neg6", 2, dict(stride=2, op="max_unpool")),
