@@ -28,6 +28,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
+from pooling_xfw.argmax_plan import unpooled_shape
 from pooling_xfw.backend import Backend
 from pooling_xfw.vocabulary import ALL_DTYPES, Vocabulary, index_list
 
@@ -44,16 +45,24 @@ def windows(x, mode, kernel, stride):
     return w.max(axis=taps) if mode == "max" else w.mean(axis=taps, dtype=x.dtype)
 
 
+def scatter(values, indices, shape):
+    """Each value at its flat index in a zeros array of ``shape`` (-1: written nowhere)."""
+    out = np.zeros(int(np.prod(shape)), values.dtype)
+    kept = indices.reshape(-1) >= 0
+    out[indices.reshape(-1)[kept]] = values.reshape(-1)[kept]
+    return out.reshape(shape)
+
+
 class NumpyDouble(Vocabulary):
     name = "numpydouble"
-    imports = ("import numpy as np", "from xfw_numpy_double import windows")
+    imports = ("import numpy as np", "from xfw_numpy_double import scatter, windows")
     pool_dtypes = ALL_DTYPES
     functions = {"maximum": "np.maximum", "abs": "np.abs", "ones_like": "np.ones_like",
                  "zeros_like": "np.zeros_like", "where": "np.where"}
     no_autograd = "numpydouble has no autograd: numpy computes forward only"
 
     def namespace(self):
-        return {"np": np, "windows": windows}
+        return {"np": np, "windows": windows, "scatter": scatter}
 
     def to_tensor(self, ns, array):
         return np.array(array)
@@ -73,6 +82,14 @@ class NumpyDouble(Vocabulary):
 
     def cast(self, plan, v, dtype):
         return plan.call(".astype", v, dtype)
+
+    def arange(self, plan, count):  # numbers the cells: the argmax where it has no call
+        return plan.call("np.arange", count, dtype="float64")
+
+    unpool_convention = "tensor"  # scatter's flat index
+
+    def native_unpool(self, plan, geom, v, indices, layout):
+        return plan.call("scatter", v, indices, unpooled_shape(geom, layout))
 
     def invert(self, plan, v):
         return plan.call("np.invert", v)
