@@ -305,6 +305,12 @@ class OnnxRuntime(Vocabulary):
     def equal(self, plan, v, value):
         return self.node(plan, "Equal", [v, self._scalar(plan, value)])
 
+    def at_least(self, plan, v, value):  # of int64 indices
+        return self.node(plan, "GreaterOrEqual", [v, self.constant(plan, [value], "int64")])
+
+    def remainder(self, plan, v, k):  # of int64 indices by a positive k
+        return self.node(plan, "Mod", [v, self.constant(plan, [k], "int64")])
+
     def getitem(self, plan, v, index):
         starts, ends, axes, steps = [], [], [], []
         for axis, cut in enumerate(index):

@@ -30,6 +30,7 @@ import numpy as np
 from .layout import of_rank, permutation, spatial_axes
 from .ops import POOL
 from .plan import Expr, Plan, Var
+from .emulation import runtime_pads
 from .planner import EXACT_FLOAT64, build_plan, handover_dtype
 from .reference import output_dtype
 from .spec import Geometry
@@ -87,6 +88,8 @@ def _native(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Plan |
     if got is None:
         return None
     values, indices, convention = got
+    if convention != "plane" and not plan.index_pads:  # written out, as the code runs
+        indices, convention = _as_plane(vocab, plan, indices, convention, geom, layout)
     if flip is not None:
         values = flip(plan, values)
     out = output_dtype(spec.mode, given)
@@ -110,17 +113,16 @@ def _emulated(vocab: Vocabulary, op, geom: Geometry, dtype: np.dtype, shape) -> 
     layout, ndim = spec.layout, len(spec.layout)
     axes = spatial_axes(ndim, layout)
     numbers = numbered_cells(vocab, plan, layout)
-    pads, reads = [], []
-    for g in geom.axes:
-        after = max(g.span - g.size - g.pad_before, 0)
-        pads.append((g.pad_before, after))
+    run = runtime_pads(plan, geom)  # pads (and ceil overhang) read from x.shape: any size
+    pads, reads = (run.full() if run is not None else geom.pads), []
     padded = vocab.pad(plan, Var("x"), tuple(pads), 0, layout)
     padded_numbers = vocab.pad(plan, numbers, tuple(pads), -1, layout)
     for taps in itertools.product(*(range(g.kernel) for g in geom.axes)):
         index = [slice(None)] * ndim
         for axis, g, tap in zip(axes, geom.axes, taps):
-            start = tap * g.dilation
-            index[axis] = slice(start, start + (g.out - 1) * g.stride + 1, g.stride)
+            # counted from the padded axis's end: the floor pooling's window count at any size
+            start, end = tap * g.dilation, (g.kernel - 1 - tap) * g.dilation
+            index[axis] = slice(start, -end if end else None, g.stride)
         reads.append((vocab.getitem(plan, padded, tuple(index)),
                       vocab.getitem(plan, padded_numbers, tuple(index))))
     none = vocab.multiply(plan, vocab.ones_like(plan, reads[0][1]), -1.0)
@@ -139,6 +141,24 @@ def _emulated(vocab: Vocabulary, op, geom: Geometry, dtype: np.dtype, shape) -> 
     vocab.finish(plan, values, given, out if out.name in vocab.tensor_dtypes else given,
                  layout, second=indices)
     return plan
+
+
+def _as_plane(vocab: Vocabulary, plan: Plan, indices: Var, convention: str, geom: Geometry,
+              layout: str) -> tuple[Var, str]:
+    """The framework's indices as plane indices (``y*W + x``), with its own ops: TensorFlow's
+    ``(y*W + x)*C + c`` floor-divided by C, a whole-tensor index of a channels-first layout
+    taken modulo the plane's cells; a negative index (no cell) kept as the framework gave it
+    (judged as such).  Another convention stays as it is, converted after the call."""
+    given = geom.spec.layout
+    if convention == "tf":
+        plane = vocab.floor_divide(plan, indices, Expr.dim("x", given.index("C")))
+    elif convention == "tensor" and layout.index("C") == 1:
+        plane = vocab.remainder(plan, indices, cells_of(
+            [Expr.dim("x", axis) for axis in spatial_axes(len(given), given)]))
+    else:
+        return indices, convention
+    plan.adapt(f"its {convention!r} indices converted to the plane's y*W + x")
+    return vocab.where(plan, vocab.at_least(plan, indices, 0), plane, indices), "plane"
 
 
 def _first(vocab: Vocabulary, plan: Plan, reads, none: Var, hit) -> Var:

@@ -25,6 +25,8 @@ _OPERATORS = {
     "op:eq": ("{0} == {1}", operator.eq),
     "op:ne": ("{0} != {1}", operator.ne),
     "op:ge": ("{0} >= {1}", operator.ge),
+    "op:floordiv": ("{0} // {1}", operator.floordiv),
+    "op:mod": ("{0} % {1}", operator.mod),
     "op:pair": ("({0}, {1})", lambda a, b: (a, b)),
     "op:call": ("{0}({1})", lambda f, *args: f(*args)),
 }
