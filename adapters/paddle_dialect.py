@@ -75,8 +75,9 @@ NAN_POLICY = "returns NaN only when it is the last element scanned"
 
 
 def nan_policy(native) -> str:
-    """Its adaptive (and global) max ignores NaN (measured: the conventions table)."""
-    return NAN_POLICY if native.op.has_window else "ignores NaN"
+    """Its adaptive (and global) max ignores NaN, and so does its max with
+    ``return_mask=True`` (measured: the conventions table)."""
+    return NAN_POLICY if native.op.has_window and native.op.outputs == 1 else "ignores NaN"
 
 
 #: Paddle's names of the 1-D layouts (L: length)

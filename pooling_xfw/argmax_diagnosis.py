@@ -31,6 +31,7 @@ def judge_indices(result: BackendResult, values: np.ndarray, note: str, job) -> 
     in either makes the result ``differ``, its detail saying which."""
     judge(result, job.reference, (0.0, 0.0), 0.0,
           cause=lambda differing: index_cause(differing, note, job))
+    result.values = values
     scratch = BackendResult(result.backend, "error", output=values)
     judge(scratch, job.values_reference, (0.0, 0.0), 0.0,
           cause=lambda differing: empty_window_cause(differing, job))

@@ -115,8 +115,10 @@ def _emulated(vocab: Vocabulary, op, geom: Geometry, dtype: np.dtype, shape) -> 
     numbers = numbered_cells(vocab, plan, layout)
     run = runtime_pads(plan, geom)  # pads (and ceil overhang) read from x.shape: any size
     pads, reads = (run.full() if run is not None else geom.pads), []
-    padded = vocab.pad(plan, Var("x"), tuple(pads), 0, layout)
-    padded_numbers = vocab.pad(plan, numbers, tuple(pads), -1, layout)
+    padded, padded_numbers = Var("x"), numbers
+    if any(isinstance(p, Expr) or p for pair in pads for p in pair):
+        padded = vocab.pad(plan, padded, tuple(pads), 0, layout)
+        padded_numbers = vocab.pad(plan, numbers, tuple(pads), -1, layout)
     for taps in itertools.product(*(range(g.kernel) for g in geom.axes)):
         index = [slice(None)] * ndim
         for axis, g, tap in zip(axes, geom.axes, taps):

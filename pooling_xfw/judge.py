@@ -63,6 +63,8 @@ class BackendResult:
     grad_max_abs_diff: float | None = None
     grad_detail: str = ""
     grad_differing: list | None = None
+    #: a pooling with indices (``ops.INDICES``): the values of the call, beside its indices
+    values: np.ndarray | None = None
 
 
 def input_scale(x: np.ndarray, spec=None) -> float | np.ndarray:

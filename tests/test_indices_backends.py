@@ -158,3 +158,53 @@ def test_the_command_line(pool):
                         "not a mode of --indices")):
         proc = cli("compare", "--shape", "1,1,4,4", *args)
         assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+
+
+#: calls that also return their argmax, as written in their frameworks, and an input shape
+TRANSLATED = [
+    ("pytorch", "nn.MaxPool2d(2, return_indices=True)", (1, 3, 8, 8)),
+    ("pytorch", "F.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, return_indices=True)",
+     (2, 4, 9, 9)),
+    ("pytorch", "nn.MaxPool1d(3, stride=2, return_indices=True)", (2, 3, 31)),
+    ("paddle", "F.max_pool2d(x, 2, 2, return_mask=True)", (1, 2, 8, 8)),
+]
+
+
+@pytest.fixture(scope="module")
+def translated(pool):
+    return {call: px.translate(call, framework, shape, pool=pool)
+            for framework, call, shape in TRANSLATED}
+
+
+@pytest.mark.parametrize("framework,call,shape", TRANSLATED,
+                         ids=[f"{f}-{c.split('(')[0]}-{i}" for i, (f, c, _) in
+                              enumerate(TRANSLATED)])
+def test_a_call_returning_its_argmax_translates_into_every_framework(translated, framework,
+                                                                     call, shape):
+    """Read as the plane convention, every target's printed code returns the pair (values,
+    indices) and gives the source call's own, indices exactly, at every size verified, with a
+    verdict for every size the spec defines (native, or emulated: MXNet and JAX number the
+    cells).  Below the window, where Paddle's call still returns a result (an empty one), a
+    target whose code raises there is held to the spec's sizes, as for plain pooling."""
+    t = translated[call]
+    assert t.source.op is px.ops.INDICES and t.source.spec["indices"] == "plane"
+    assert t.source_check.startswith("agrees with the neutral spec"), t.source_check
+    for name, target in t.targets.items():
+        held = framework == "paddle" and target.verdict.startswith(
+            "size-dependent: valid for H in 2, 3, 4, 5, ... (H >= 2); W in 2, 3, 4, 5, ... "
+            "(W >= 2); below, paddle's call returns a result")
+        assert target.verdict in ("native", "emulated") or held, (name, target.verdict)
+        assert target.check.startswith("agrees with the source call on "), (name,
+                                                                            target.check)
+        assert target.code.splitlines()[-1].startswith("y = "), name
+
+
+def test_the_conversions_are_written_in_each_frameworks_code(translated):
+    """TensorFlow's (y*W + x)*C + c floor-divided by C, ONNX's whole-tensor index modulo the
+    plane's cells: the code printed is the code that ran."""
+    t = translated["nn.MaxPool2d(2, return_indices=True)"]
+    assert "tf.nn.max_pool_with_argmax" in t.targets["tensorflow"].code
+    assert "// x.shape[1]" in t.targets["tensorflow"].code
+    assert "'Mod'" in t.targets["onnxruntime"].code
+    assert "return_mask=True" in t.targets["paddle"].code
+    assert "return_indices=True" in t.targets["pytorch"].code

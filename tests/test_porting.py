@@ -501,7 +501,7 @@ def test_parse_review_cases(framework, call, expected):
     ("pytorch", "x = F.pad(x, (1, 1, 1, 1), value=-1.0)\ny = F.max_pool2d(x, 3, stride=1)",
      "is not understood"),
     ("pytorch", "nn.MaxPool2d(3.7)", "where an int or a tuple of ints belongs"),
-    ("pytorch", "nn.MaxPool2d(3, return_indices=True)", "the argmax is not translated yet"),
+    ("pytorch", "nn.MaxPool2d(3, return_indices=1)", "allowed: return_indices=True or False"),
     ("mxnet", "npx.pooling(x, kernel=(3, 3), pool_type='sum', global_pool=True)",
      "allowed: pool_type 'max', 'avg' or 'lp'"),
     ("tensorflow", "x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode='REFLECT')\n"
@@ -884,8 +884,8 @@ def test_spelling_resolved_through_the_texts_imports(framework, call, function):
     ("mxnet", "F.max_pool2d(x, 2)", "mxnet.nd.Pooling"),  # lists what is understood
     ("pytorch", "nn.MaxPool2d(k)", "'k' is a variable"),
     ("pytorch", "nn.MaxPool2d(2, **options)", r"\*\*options is not read"),
-    ("pytorch", "nn.MaxPool2d(2, return_indices=True)", "fed to an unpool"),
-    ("paddle", "F.max_pool2d(x, 2, return_mask=True)", "fed to an unpool"),
+    ("pytorch", "nn.AvgPool2d(2, return_indices=True)", "return_indices"),
+    ("paddle", "F.max_pool2d(x, 2, return_mask='yes')", "allowed: return_mask=True or False"),
     ("mxnet", "mx.nd.Pooling(x, pool_type='max')", "needs 'kernel'"),
 ], ids=["gluon-nn-for-torch", "torch-F-for-paddle", "lists-understood", "variable", "star-star", "return-indices", "return-mask",
         "no-kernel"])

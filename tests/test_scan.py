@@ -68,9 +68,9 @@ EXPECTED = {
                                 {"tensorflow": "native", "pytorch": "native"}),
     "keras_application.py:19": ("tensorflow", dict(mode="avg", keepdims=False, layout="NHWC"),
                                 {"tensorflow": "native", "pytorch": "native"}),
-    "mixed_imports.py:8": ("pytorch", "F.max_pool2d(return_indices=True): the argmax is not "
-                                      "translated yet",
-                           None),
+    # return_indices=True: the values and each window's argmax, PyTorch's plane indices
+    "mixed_imports.py:8": ("pytorch", dict(pool_size=2, stride=2, indices="plane"),
+                           {"tensorflow": "native", "pytorch": "native"}),
     "mixed_imports.py:9": ("pytorch", "unpooling", None),
     "mixed_imports.py:13": ("tensorflow", dict(pool_size=(2, 2), stride=(2, 2),
                                                padding="same", layout="NHWC"),
@@ -153,7 +153,7 @@ def test_scan_verify_runs_each_source_and_target(pool):
     result = scanning.scan(TREE, to=["tensorflow", "pytorch"], shape=(1, 2, 9, 9), verify=True,
                            pool=pool)
     understood = [e for e in result.entries if e.understood]
-    assert len(understood) == 24
+    assert len(understood) == 25  # the return_indices call included
     for entry in understood:
         assert entry.source_check == "agrees with the neutral spec", entry.where
         for name, target in entry.targets.items():
@@ -246,7 +246,7 @@ def test_cli_scan_text_json_markdown_and_exit_codes(tmp_path):
     assert "resnet_stem.py:12  pytorch  nn.MaxPool2d(kernel_size=3, stride=2, padding=1)" in out
     assert "  not understood: mixed_imports.py:17: argument 'k' is a variable" in out
     summary = next(line for line in out.splitlines() if line.startswith("summary: "))
-    assert summary.startswith("summary: 30 pooling calls in 8 files: 24 understood, 6 not ")
+    assert summary.startswith("summary: 30 pooling calls in 8 files: 25 understood, 5 not ")
     target = tmp_path / "scan.json"
     cli("scan", TREE, "--to", "pytorch", "--format", "json", "--output", str(target),
         check_exit=1)

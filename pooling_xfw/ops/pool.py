@@ -89,18 +89,22 @@ class Pool(Operation):
         return emulate_window(vocab, plan, geom, v, layout, mode, slices=slices,
                               run=runtime_pads(plan, geom))
 
+    def spec_of(self, kwargs: dict):
+        """The ``PoolSpec`` of its keyword arguments (a translation's)."""
+        return make_spec(**kwargs)
+
     def sample_limit(self, kwargs: dict) -> int:
         """A few periods of every stride past the window."""
-        spec = make_spec(**kwargs)
+        spec = self.spec_of(kwargs)
         reach = max(d * (k - 1) + 1 for k, d in zip(spec.pool_size, spec.dilation))
         return max(reach + 4 * max(spec.stride) + 4, 16)
 
     def period(self, kwargs: dict) -> tuple[int, ...]:
-        return make_spec(**kwargs).stride
+        return self.spec_of(kwargs).stride
 
     def small_size(self, kwargs: dict) -> tuple[int, ...]:
         """One smaller than the (dilated) window."""
-        spec = make_spec(**kwargs)
+        spec = self.spec_of(kwargs)
         return tuple(max(d * (k - 1), 1) for k, d in zip(spec.pool_size, spec.dilation))
 
     def cell(self, spec: dict) -> str:

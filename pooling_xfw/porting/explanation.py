@@ -23,7 +23,7 @@ from .native import (COULD_NOT_RUN, TIES_WORDS, evaluate, neutral_kwargs, run_na
 
 CAUSES = ("layout", "keepdims", "mode", "window", "default stride", "stride", "dilation",
           "lp power", "output-shape rule", "SAME split side", "padding", "pad value", "divisor",
-          "empty window", "cells read", "NaN policy", "gradient ties")
+          "empty window", "cells read", "NaN policy", "gradient ties", "argmax")
 
 
 @dataclasses.dataclass
@@ -404,6 +404,11 @@ def explain_calls(call_a: str, frm_a: str, call_b: str, frm_b: str, shape=None,
         for cause in here:
             cause.sizes.append(hw)
             found.append(cause)
+    argmax = [n for n in (a, b) if n.op.outputs == 2]
+    if len(argmax) == 1:  # said, and the values compared: the indices are the other call's
+        found.append(Cause("argmax", f"{argmax[0].framework} {argmax[0].function} also returns "
+                                     f"each window's argmax (plane indices); the other call "
+                                     f"the values only: the values are what is compared"))
     if a.spec["mode"] in ("max", "min") and nan_policy(a) != nan_policy(b):
         found.append(Cause("NaN policy", f"{a.framework} {a.function} {nan_policy(a)}; "
                                          f"{b.framework} {b.function} {nan_policy(b)}"))
@@ -435,8 +440,8 @@ def _gradient_ties(result: Explanation, valid: list, shape, verify: bool, pool) 
                                       f"extreme is tied (zeros after a ReLU, saturated or "
                                       f"quantized values)")
         result.causes.append(said)
-    if not verify:
-        return
+    if not verify or a.op.outputs == 2 or b.op.outputs == 2:
+        return  # a call returning its argmax too is not backpropagated as written here
     layout = a.spec["layout"]
 
     hw = next((hw for hw in sorted(valid, key=lambda s: (math.prod(s), s))
@@ -516,7 +521,7 @@ def _nan_witness(a: NativeCall, b: NativeCall, verify: bool, pool,
             outputs = []
             for native, xin in ((a, xa), (b, to_layout(x, first, b.spec["layout"]))):
                 try:
-                    outputs.append(run_native(native, xin, pool))
+                    outputs.append(values_of(run_native(native, xin, pool)))
                 except (WorkerFailure, PoolingError) as exc:
                     unrun[native.framework] = str(exc)
                     return None
@@ -537,10 +542,17 @@ def _run_witness(result: Explanation, verify: bool, pool) -> None:
                                                                             native)
             continue
         try:
-            result.witness_outputs[key] = _squeeze(run_native(native, xin, pool), native)
+            result.witness_outputs[key] = _squeeze(values_of(run_native(native, xin, pool)),
+                                                   native)
         except (WorkerFailure, PoolingError) as exc:
             result.witness_outputs[key] = f"{COULD_NOT_RUN}{exc}"
             result.unrun.setdefault(native.framework, str(exc))
+
+
+def values_of(out) -> np.ndarray:
+    """A call's values: its output, or the first of the pair a call returning its argmax
+    gives."""
+    return out[0] if isinstance(out, tuple) else out
 
 
 def _squeeze(y: np.ndarray, native: NativeCall) -> np.ndarray:

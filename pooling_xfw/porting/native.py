@@ -9,12 +9,13 @@ from ..errors import PoolingError
 from ..layout import full_pads, spatial_axes
 from ..reference import _spatial
 from ..runtime.client import WorkerFailure, default_pool
-from ..spec import make_spec, resolve
+from ..spec import resolve
 from .parse import NativeCall
 
 
-def run_native(native: NativeCall, x: np.ndarray, pool=None) -> np.ndarray:
-    """The call exactly as the user wrote it, in its framework's worker."""
+def run_native(native: NativeCall, x: np.ndarray, pool=None):
+    """The call exactly as the user wrote it, in its framework's worker: its output, or the
+    pair (values, indices) of a call that also returns its argmax."""
     pool = pool or default_pool()
     hello = pool.start([native.framework])[native.framework]
     if isinstance(hello, WorkerFailure):
@@ -23,7 +24,7 @@ def run_native(native: NativeCall, x: np.ndarray, pool=None) -> np.ndarray:
         {"op": "run-plan", "plan": native.source_plan().to_json()}, [x])
     if reply["status"] != "ok":
         raise WorkerFailure("error", f"{reply['kind']}: {reply['message']}")
-    return arrays[0]
+    return arrays[0] if len(arrays) == 1 else tuple(arrays)
 
 
 def run_plan_grad(framework: str, plan, x: np.ndarray, grad_output: np.ndarray, pool=None
@@ -93,7 +94,7 @@ def evaluate(native: NativeCall, x: np.ndarray) -> np.ndarray:
     own_max = native.empty_max == "lowest" and kwargs["mode"] == "max"
     own_average = native.empty_average == "zero" and kwargs["mode"] == "avg"
     if (own_max or own_average) and out.dtype.kind == "f":
-        empty = resolve(make_spec(**kwargs), x.shape).empty_windows()
+        empty = resolve(native.op.spec_of(kwargs), x.shape).empty_windows()
         if empty.any():
             empty = np.broadcast_to(_spatial(empty, out.ndim, kwargs["layout"]), out.shape)
             out = out.copy()
@@ -138,8 +139,17 @@ TIES_WORDS = {"first": "sends a tied window's gradient to its first extreme",
 
 def check_agreement(out, expected, tol, scale: float,
                what: str = "the neutral spec") -> tuple[str, float]:
-    """``out`` judged against ``expected`` as ``compare`` judges: (verdict line, max |diff|)."""
+    """``out`` judged against ``expected`` as ``compare`` judges: (verdict line, max |diff|).
+    A pair (values, indices) is judged as two: the indices exactly, then the values."""
     from ..compare import BackendResult
+
+    if isinstance(expected, tuple):
+        line, diff = check_agreement(out[1], expected[1], (0.0, 0.0), 0.0, what)
+        if not line.startswith("agrees"):
+            return f"{line.replace('DIFFERS: ', 'DIFFERS: indices: ', 1)}", diff
+        line, diff = check_agreement(out[0], expected[0], tol, scale, what)
+        return (line if line.startswith("agrees") else
+                line.replace("DIFFERS: ", "DIFFERS: values: ", 1)), diff
 
     probe = BackendResult("", "", output=out)
     judge(probe, expected, tol, scale, "reference" if what == "the neutral spec" else what)

@@ -28,6 +28,7 @@ from ..dialect import (NativeCall, Reader, dotted, full_name as _full_name, pair
                        takes_input)
 from ..errors import PoolingError
 from ..layout import spatial_axes, spatial_list
+from ..ops import INDICES
 
 __all__ = ["NativeCall", "parse", "read_call", "read_imports", "full_name", "identify",
            "understood", "nan_policy", "tie_policy", "spellings", "other_pooling",
@@ -305,7 +306,7 @@ def _read(framework: str, text: str, tree: ast.Module, shape=None) -> NativeCall
 def _native(framework: str, function: str, pool: ast.Call, reader: Reader, text: str,
             divisor=None) -> NativeCall:
     args = reader.bind(function, pool)
-    _refuse_unexpressible(function, args)
+    argmax = _returns_argmax(function, args)
     native = NativeCall(framework, text, function, args, {}, dialect=reader.dialect)
     native.written = dotted(pool.func)
     if divisor is not None:
@@ -315,17 +316,29 @@ def _native(framework: str, function: str, pool: ast.Call, reader: Reader, text:
                                f"window sum only; allowed: the call alone")
         native.divisor = read_divisor(divisor, pool, function, reader)
     reader.dialect.to_spec(native, args)
+    if argmax:  # the values and each window's argmax, numbered in its plane (y*W + x)
+        if native.spec.get("mode") != "max" or not native.op.has_window:
+            raise PoolingError(f"call: {function}({argmax}=True); allowed: {argmax} with a "
+                               f"max pooling with a window")
+        native.op = INDICES
+        native.spec["indices"] = "plane"
+        native.notes.append(f"{argmax}=True: it returns each window's argmax too, numbered "
+                            f"y*W + x within each sample and channel (the 'plane' "
+                            f"convention); every target's indices are converted to it")
     return native
 
 
-def _refuse_unexpressible(function: str, args: dict) -> None:
-    """Arguments that change what the call returns beyond any neutral spec: say so."""
-    for name, harmless in (("return_indices", False), ("return_mask", False)):
-        if args.get(name, harmless) not in (harmless, None):
-            raise PoolingError(f"call: {function}({name}={args[name]!r}): the argmax is not "
-                               f"translated yet (px.pool2d_with_indices is its neutral spec; "
-                               f"compare --kernel K --indices plane runs it in every backend); "
-                               f"allowed: {name}={harmless!r}")
+def _returns_argmax(function: str, args: dict) -> str:
+    """The argument that makes the call return each window's argmax too (``return_indices``,
+    ``return_mask``) where it is True, else ""; a value that is not a bool is refused."""
+    for name in ("return_indices", "return_mask"):
+        value = args.get(name, False)
+        if value is True:
+            return name
+        if value not in (False, None):
+            raise PoolingError(f"call: {function}({name}={value!r}); allowed: {name}=True or "
+                               f"False")
+    return ""
 
 
 def _pad_recipe(native: NativeCall, call: ast.Call, reader: Reader) -> None:

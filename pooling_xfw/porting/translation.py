@@ -11,8 +11,8 @@ from .. import registry
 from ..compare import compare_many, input_scale, tolerance
 from ..errors import PoolingError, one_line
 from ..layout import full_pads, spatial_names
-from ..reference import work_dtype
-from ..spec import make_spec, may_have_empty_windows
+from ..reference import as_input, work_dtype
+from ..spec import may_have_empty_windows
 from ..runtime.client import WorkerFailure, default_pool
 from . import sizes
 from .parse import NativeCall, parse
@@ -158,7 +158,8 @@ def translate(call: str, frm: str, shape, to=None, verify: bool = True, pool=Non
     if verify:
         _verify(result, kwargs, pool or default_pool(), seed)
         _verify_outside(result, kwargs, pool or default_pool(), seed)
-        _verify_grad(result, kwargs, pool or default_pool(), seed)
+        if native.op.has_gradient:
+            _verify_grad(result, kwargs, pool or default_pool(), seed)
     return result
 
 
@@ -180,7 +181,7 @@ def _own_empty_value(native: NativeCall, kwargs: dict) -> tuple[str, str]:
     else "neutral" (every target gives the neutral spec's value, also where its own kernel
     would not); ``empty_average`` "zero" for an average whose padding is not counted but that
     gives 0 there (MXNet: the targets are held to the sizes without such a window)."""
-    spec = make_spec(**kwargs) if native.op.has_window else None
+    spec = native.op.spec_of(kwargs) if native.op.has_window else None
     if spec is None or not may_have_empty_windows(spec):
         return "", ""
     mode = spec.mode
@@ -299,6 +300,10 @@ def _verify(result: Translation, kwargs, pool, seed: int) -> None:
             expected, what = ((comparison.reference, "the neutral spec") if sources is None
                               else (sources[i], "the source call"))
             output = r.output
+            if op.outputs == 2:  # (values, indices), the indices in the source's convention
+                output = (r.values, r.output)
+                if sources is None:
+                    expected = _neutral_output(op, x, kwargs)
             if result.empty and sources is not None:  # the printed code's own values
                 try:
                     output = _run_printed(target, x, pool).reshape(r.output.shape)
@@ -322,7 +327,7 @@ def _run_printed(target: Target, x: np.ndarray, pool) -> np.ndarray:
         {"op": "run-plan", "plan": target.plan.to_json()}, [x])
     if reply["status"] != "ok":
         raise WorkerFailure("error", f"{reply['kind']}: {reply['message']}")
-    return arrays[0]
+    return arrays[0] if len(arrays) == 1 else tuple(arrays)
 
 
 def _verify_outside(result: Translation, kwargs, pool, seed: int) -> None:
@@ -347,16 +352,29 @@ def _verify_outside(result: Translation, kwargs, pool, seed: int) -> None:
             except WorkerFailure as failure:
                 target.outside[shape] = f"raises {failure.reason}"
                 continue
-            out = out.reshape(expected.shape) if out.size == expected.size else out
-            if out.shape != expected.shape or not np.allclose(
-                    out.astype(np.float64), expected.astype(np.float64), equal_nan=True,
-                    rtol=1e-5, atol=1e-6):
-                target.outside[shape] = (f"gives shape {out.shape} where the source gives "
-                                         f"{expected.shape}" if out.shape != expected.shape
-                                         else "gives other numbers")
+            differs = next((d for d in map(_differs, _parts(out), _parts(expected)) if d), "")
+            if differs:
+                target.outside[shape] = differs
     for target in result.targets.values():
         if target.outside:
             _narrow_to_the_spec(result, target, kwargs)
+
+
+def _parts(out) -> tuple:
+    """An output as a tuple of arrays (a pooling with indices gives two)."""
+    return out if isinstance(out, tuple) else (out,)
+
+
+def _differs(out: np.ndarray, expected: np.ndarray) -> str:
+    """How a target's output differs from the source call's where the spec defines nothing
+    (the shape, or the numbers), or ""."""
+    out = out.reshape(expected.shape) if out.size == expected.size else out
+    if out.shape != expected.shape:
+        return f"gives shape {out.shape} where the source gives {expected.shape}"
+    if not np.allclose(out.astype(np.float64), expected.astype(np.float64), equal_nan=True,
+                       rtol=1e-5, atol=1e-6):
+        return "gives other numbers"
+    return ""
 
 
 def _narrow_to_the_spec(result: Translation, target: Target, kwargs) -> None:
@@ -382,8 +400,12 @@ def _narrow_to_the_spec(result: Translation, target: Target, kwargs) -> None:
                      f"returns a result, the code unguarded {short})")
 
 
-def _neutral_output(op, x: np.ndarray, kwargs: dict) -> np.ndarray:
-    """The neutral semantics' output of the operation ``op`` with ``kwargs`` on ``x``."""
+def _neutral_output(op, x: np.ndarray, kwargs: dict):
+    """The neutral semantics' output of the operation ``op`` with ``kwargs`` on ``x`` (the pair
+    (values, indices) of a pooling with indices)."""
+    if op.outputs == 2:
+        indices, values = op.reference_pair(as_input(x), op.geometry(x.shape, **kwargs))
+        return values, indices
     return op.compute(x, **kwargs)
 
 

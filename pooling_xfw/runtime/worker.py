@@ -210,7 +210,8 @@ def _run_plan(adapter, request, inputs):
     vocab, the_plan = adapter.VOCABULARY, Plan.from_json(request["plan"])
     try:
         if not request.get("grad"):
-            return {"status": "ok"}, [execute(vocab, the_plan, inputs[0])]
+            out = execute(vocab, the_plan, inputs[0])
+            return {"status": "ok"}, list(out) if isinstance(out, tuple) else [out]
         ns = vocab.namespace()
         y, grad = vocab.gradient(ns, lambda t: the_plan.execute(ns, t),
                                  vocab.to_tensor(ns, inputs[0]), vocab.to_tensor(ns, inputs[1]))
