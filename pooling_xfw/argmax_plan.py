@@ -31,53 +31,66 @@ from .layout import of_rank, permutation, spatial_axes
 from .ops import POOL
 from .plan import Expr, Plan, Var
 from .emulation import runtime_pads
-from .planner import EXACT_FLOAT64, build_plan, handover_dtype
+from .planner import EXACT_FLOAT64, build_plan, handover_dtype, start_plan
 from .reference import output_dtype
 from .spec import Geometry
 from .vocabulary import Vocabulary
 
 
-def build_indices_plan(vocab: Vocabulary, op, geom: Geometry, dtype: np.dtype,
+def build_indices_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype,
                        shape: tuple[int, ...] | None = None) -> Plan:
-    """The calls ``vocab``'s framework makes for ``op`` (``ops.INDICES``) of ``geom`` on a
-    full-rank input of ``dtype``: its result the pair (values, indices), the indices in
-    ``Plan.index_convention`` read in ``Plan.index_layout``."""
+    """The calls ``vocab``'s framework makes for the max (or min) pooling with indices
+    (``ops.INDICES``) of ``geom`` on a full-rank input of ``dtype``: its result the pair
+    (values, indices), the indices in ``Plan.index_convention`` read in
+    ``Plan.index_layout``."""
     rank = len(geom.axes)
     at_rank = vocab.at_rank(rank)
     plan = _native(at_rank, geom, dtype, shape)
     if plan is not None:
         return plan
     try:
-        return _emulated(at_rank, op, geom, dtype, shape)
+        return _emulated(at_rank, geom, dtype, shape)
     except NotImplementedError:  # a primitive the emulation needs, not spelled for it
         raise NotImplementedError(
             f"{vocab.name}: no pooling with indices for this spec, and its argmax is not "
             f"emulated (the primitives it needs are not spelled for {vocab.name})") from None
 
 
-def _native(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Plan | None:
-    spec = geom.spec
-    base = build_plan(vocab, POOL, geom, dtype, shape, finish=False)  # notes and handover
-    plan = Plan(vocab.name, vocab.imports, input_note=base.input_note,
-                output_note=base.output_note, handover=base.handover, handback=base.handback)
-    given, dtype = dtype, handover_dtype(vocab, dtype)
-    work = (dtype if dtype.name in vocab.index_dtypes else
-            np.dtype(np.float32) if dtype == np.float16 and "float32" in vocab.index_dtypes
+def _taken_by(vocab: Vocabulary, plan: Plan, spec, dtype: np.dtype, layouts, dtypes,
+              what: str, inputs: tuple[Var, ...]) -> tuple[tuple[Var, ...], str, np.dtype]:
+    """``inputs`` (the plan's input and any beside it, in ``spec.layout``) as a call that
+    takes only ``layouts`` (channel orders) and ``dtypes`` (``what``: "pooling with indices",
+    "unpooling") takes them: transposed to its first layout where it lacks the requested one,
+    the first input cast to the dtype it computes in (float16 in float32 where it takes
+    that, else float64: exact for integers below 2**53, larger refused).  Returns the inputs,
+    the layout and that dtype."""
+    rank = len(spec.pool_size)
+    layouts = [of_rank(order, rank) for order in layouts]
+    layout = spec.layout if spec.layout in layouts else layouts[0]
+    work = (dtype if dtype.name in dtypes else
+            np.dtype(np.float32) if dtype == np.float16 and "float32" in dtypes
             else np.dtype(np.float64))
     plan.computes_in = work.name
-    layouts = [of_rank(order, len(geom.axes)) for order in vocab.index_layouts]
-    layout = spec.layout if spec.layout in layouts else layouts[0]
-    v = Var("x")
     if layout != spec.layout:
-        v = vocab.transpose(plan, v, permutation(spec.layout, layout))
-        plan.adapt(f"transposed to {layout}: its pooling with indices takes {layout} only")
+        inputs = tuple(vocab.transpose(plan, v, permutation(spec.layout, layout))
+                       for v in inputs)
+        plan.adapt(f"transposed to {layout}: its {what} takes {layout} only")
     if work != dtype:
-        v = vocab.cast(plan, v, work.name)
-        plan.adapt(f"cast {dtype.name} to {work.name}: its pooling with indices takes no "
-                   f"{dtype.name}" + ("; exact for |values| < 2**53, larger refused"
-                                      if dtype.kind in "iu" else ""))
+        inputs = (vocab.cast(plan, inputs[0], work.name),) + inputs[1:]
+        plan.adapt(f"cast {dtype.name} to {work.name}: its {what} takes no {dtype.name}" +
+                   ("; exact for |values| < 2**53, larger refused" if dtype.kind in "iu"
+                    else ""))
         if dtype.kind in "iu":
             plan.exact_below = EXACT_FLOAT64
+    return inputs, layout, work
+
+
+def _native(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Plan | None:
+    spec = geom.spec
+    plan = start_plan(vocab, geom, dtype, shape)
+    given, dtype = dtype, handover_dtype(vocab, dtype)
+    (v,), layout, work = _taken_by(vocab, plan, spec, dtype, vocab.index_layouts,
+                                   vocab.index_dtypes, "pooling with indices", (Var("x"),))
     flip = None
     if spec.mode == "min":
         flip = vocab.invert if work.kind in "iu" else vocab.negative
@@ -94,6 +107,7 @@ def _native(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Plan |
         values = flip(plan, values)
     out = output_dtype(spec.mode, given)
     if out.name not in vocab.tensor_dtypes:
+        plan.handback = out.name  # converted back after the framework (exact: integer values)
         out = dtype
     if out != work:
         values = vocab.cast(plan, values, out.name)
@@ -106,7 +120,7 @@ def _native(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Plan |
     return plan
 
 
-def _emulated(vocab: Vocabulary, op, geom: Geometry, dtype: np.dtype, shape) -> Plan:
+def _emulated(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Plan:
     spec = geom.spec
     plan = build_plan(vocab, POOL, geom, dtype, shape, finish=False)
     values = Var(plan.steps[-1].out) if plan.steps else Var("x")
@@ -179,14 +193,10 @@ def numbered_cells(vocab: Vocabulary, plan: Plan, layout: str) -> Var:
     ndim = len(layout)
     axes = spatial_axes(ndim, layout)
     sizes = [Expr.dim("x", axis) for axis in axes]
-    count = sizes[0]
-    for size in sizes[1:]:
-        count = count * size
     shape = [1] * ndim
     for axis, size in zip(axes, sizes):
         shape[axis] = size
-    return vocab.reshape(plan, vocab.arange(plan, plan.let("cells", count)), shape)
-
+    return vocab.reshape(plan, vocab.arange(plan, plan.let("cells", cells_of(sizes))), shape)
 
 
 def build_unpool_plan(vocab: Vocabulary, geom, dtype: np.dtype,
@@ -200,38 +210,22 @@ def build_unpool_plan(vocab: Vocabulary, geom, dtype: np.dtype,
         NotImplementedError: the framework has no unpooling, nor a scatter it is spelled with.
     """
     spec = geom.spec
-    rank = len(geom.output_size)
-    vocab = vocab.at_rank(rank)
+    vocab = vocab.at_rank(len(geom.output_size))
     plan = Plan(vocab.name, vocab.imports)
     given, dtype = dtype, handover_dtype(vocab, dtype)
-    layouts = [of_rank(order, rank) for order in vocab.unpool_layouts]
-    layout = spec.layout if spec.layout in layouts else layouts[0]
+    if dtype != given:
+        plan.handover = dtype.name
+    (v, index), layout, work = _taken_by(vocab, plan, spec, dtype, vocab.unpool_layouts,
+                                         vocab.unpool_dtypes, "unpooling",
+                                         (Var("x"), Var("indices")))
+    if work.name not in vocab.unpool_dtypes:
+        raise NotImplementedError(f"{vocab.name}: its unpooling has no {dtype.name} kernel, "
+                                  f"and a cast to a narrower dtype would round the values")
     plan.index_convention, plan.index_layout = vocab.unpool_convention, layout
     described = f"shape {tuple(shape)}, " if shape is not None else ""
     plan.input_note = (f"the pooled values, {described}{spec.layout}, {dtype}; indices: each "
                        f"one's argmax, int64, in the {vocab.unpool_convention!r} convention of "
                        f"{layout}")
-    if dtype != given:
-        plan.handover = dtype.name
-    work = (dtype if dtype.name in vocab.unpool_dtypes else
-            np.dtype(np.float32) if dtype == np.float16 and "float32" in vocab.unpool_dtypes
-            else np.dtype(np.float64))
-    if work.name not in vocab.unpool_dtypes:
-        raise NotImplementedError(f"{vocab.name}: its unpooling has no {dtype.name} kernel, "
-                                  f"and a cast to a narrower dtype would round the values")
-    plan.computes_in = work.name
-    v, index = Var("x"), Var("indices")
-    if layout != spec.layout:
-        to = permutation(spec.layout, layout)
-        v, index = vocab.transpose(plan, v, to), vocab.transpose(plan, index, to)
-        plan.adapt(f"transposed to {layout}: its unpooling takes {layout} only")
-    if work != dtype:
-        v = vocab.cast(plan, v, work.name)
-        plan.adapt(f"cast {dtype.name} to {work.name}: its unpooling takes no {dtype.name}" +
-                   ("; exact for |values| < 2**53, larger refused" if dtype.kind in "iu"
-                    else ""))
-        if dtype.kind in "iu":
-            plan.exact_below = EXACT_FLOAT64
     y = vocab.native_unpool(plan, geom, v, index, layout)
     if y is None:
         raise NotImplementedError(f"{vocab.name}: no unpooling op, nor a scatter it is "

@@ -141,6 +141,24 @@ def _dropped_note(geom: GlobalGeometry, shape: tuple[int, ...], out_full: tuple[
             f"y[{', '.join(index)}]")
 
 
+def start_plan(vocab: Vocabulary, geom, dtype: np.dtype,
+               shape: tuple[int, ...] | None = None) -> Plan:
+    """An empty plan of ``vocab``'s framework for ``geom`` on a full-rank input of ``dtype``:
+    what ``x`` and ``y`` are (for the input's ``shape``, when given), and the dtype the input
+    is handed over in where the framework has no tensors of its own (``handover_dtype``)."""
+    plan = Plan(vocab.name, vocab.imports)
+    layout, handed = geom.spec.layout, handover_dtype(vocab, dtype)
+    if shape is None:
+        plan.input_note = f"{len(layout)}-D {layout} array of {handed}"
+    else:
+        plan.input_note, plan.output_note = _shape_notes(geom, tuple(shape), handed)
+    if handed != dtype:
+        plan.handover = handed.name
+        plan.input_note += f" (the {dtype.name} input, converted: {vocab.name} has no " \
+                           f"{dtype.name} tensors)"
+    return plan
+
+
 def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
                shape: tuple[int, ...] | None = None, constant_pad=None,
                empty: str = "", finish: bool = True) -> Plan:
@@ -158,16 +176,8 @@ def build_plan(vocab: Vocabulary, op, geom, dtype: np.dtype,
     the requested layout, without ``Vocabulary.finish`` (``argmax_plan`` adds its own)."""
     spec = geom.spec
     vocab = vocab.at_rank(len(geom.axes))
-    plan = Plan(vocab.name, vocab.imports)
+    plan = start_plan(vocab, geom, dtype, shape)
     given, dtype = dtype, handover_dtype(vocab, dtype)
-    if shape is None:
-        plan.input_note = f"{len(spec.layout)}-D {spec.layout} array of {dtype}"
-    else:
-        plan.input_note, plan.output_note = _shape_notes(geom, tuple(shape), dtype)
-    if dtype != given:
-        plan.handover = dtype.name
-        plan.input_note += f" (the {given.name} input, converted: {vocab.name} has no " \
-                           f"{given.name} tensors)"
     mode = spec.mode
     work = work_dtype(vocab, mode, dtype, op)
     plan.computes_in = work.name
