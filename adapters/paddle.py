@@ -35,8 +35,6 @@ is the input's size read when the code runs).  No float16 or integer kernels: as
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
@@ -45,7 +43,6 @@ from pooling_xfw.backend import (ANY_CPU, ANY_CPU_PLAN, FIRST_MACHINE, FLOAT64_B
                                   INTEL_XEON, MAX_TIES_BACKWARD, NAN_IN_A_MAX,
                                   ONLY_INFINITE, ZEN4, Backend, recorded)
 from pooling_xfw.emulation import keep_spec_windows, output_size_at_run_time
-from pooling_xfw.plan import Var
 from pooling_xfw.vocabulary import Vocabulary, index_list
 from pooling_xfw.layout import channels_last
 from pooling_xfw.spec import ceil_keeps_every_window, size_dependent
@@ -145,15 +142,8 @@ class Paddle(Vocabulary):
         mask: an error) and no SAME."""
         if not geom.symmetric or geom.spec.padding in ("same", "same_lower"):
             return None
-        steps = len(plan.steps)
-        values = self.native(plan, geom, v, layout, "max")
-        if values is None or len(plan.steps) != steps + 1:  # none, or a crop after it
-            del plan.steps[steps:]
-            return None
-        step = plan.steps[-1]
-        plan.steps[-1] = dataclasses.replace(step, kwargs=step.kwargs + (("return_mask", True),))
-        pair = Var(step.out)
-        return (plan.call("op:getitem", pair, 0), plan.call("op:getitem", pair, 1), "plane")
+        pair = self.native_with(plan, geom, v, layout, "return_mask")
+        return None if pair is None else (*pair, "plane")
 
     def transpose(self, plan, v, perm):
         return plan.call("paddle.transpose", v, perm=list(perm))

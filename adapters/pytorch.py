@@ -23,15 +23,13 @@ floats, ``F.max_pool2d`` with the whole window for integers; global lp as pool2d
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from pooling_xfw.adapter import bind, bind_adaptive, bind_grad
 from pooling_xfw.argmax_plan import unpool_pads
 from pooling_xfw.backend import (ANY_CPU_PLAN, FIRST_MACHINE, FLOATS, INTEL_XEON, MAX_TIES_BACKWARD,
                                   NAN_IN_A_MAX, ONLY_INFINITE, ZEN4, Backend, recorded)
-from pooling_xfw.plan import Attr, Var
+from pooling_xfw.plan import Attr
 from pooling_xfw.emulation import output_size_at_run_time
 from pooling_xfw.spec import keeps_a_dropped_window
 from pooling_xfw.vocabulary import Vocabulary
@@ -148,13 +146,8 @@ class Torch(Vocabulary):
     def native_indices(self, plan, geom, v, layout):
         """``F.max_pool2d(..., return_indices=True)``: plane indices (``y*W + x``), where its
         ``max_pool2d`` takes the spec (``native``'s rule)."""
-        values = self.native(plan, geom, v, layout, "max")
-        if values is None:
-            return None
-        step = plan.steps[-1]
-        plan.steps[-1] = dataclasses.replace(step, kwargs=step.kwargs + (("return_indices", True),))
-        pair = Var(step.out)
-        return (plan.call("op:getitem", pair, 0), plan.call("op:getitem", pair, 1), "plane")
+        pair = self.native_with(plan, geom, v, layout, "return_indices")
+        return None if pair is None else (*pair, "plane")
 
     unpool_dtypes = FLOATS
 

@@ -5,6 +5,7 @@ it; every dtype a framework may be asked to pool (``ALL_DTYPES``)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 
@@ -197,6 +198,21 @@ class Vocabulary:
         """Its unpooling of values ``v`` at ``indices`` (converted to ``unpool_convention``)
         to ``geom.output_size`` (``ops.unpool.UnpoolGeometry``), or None: no such op."""
         return None
+
+    def native_with(self, plan: Plan, geom: Geometry, v: Var, layout: str, argument: str
+                    ) -> tuple[Var, Var] | None:
+        """``native``'s max pooling of ``geom`` as one call given ``argument=True`` too (a call
+        that then also returns each window's argmax: PyTorch's ``return_indices``, Paddle's
+        ``return_mask``), its result split into (values, indices); None, the plan as it was,
+        where ``native`` makes no single call."""
+        steps = len(plan.steps)
+        if self.native(plan, geom, v, layout, "max") is None or len(plan.steps) != steps + 1:
+            del plan.steps[steps:]  # none, or a crop after it
+            return None
+        step = plan.steps[-1]
+        plan.steps[-1] = dataclasses.replace(step, kwargs=step.kwargs + ((argument, True),))
+        pair = Var(step.out)
+        return plan.call("op:getitem", pair, 0), plan.call("op:getitem", pair, 1)
 
     def native_lp(self, plan: Plan, geom: Geometry, v: Var, layout: str) -> Var | None:
         """The framework's own lp pooling of ``geom`` (``(sum |x|^p)^(1/p)``, padding adding
