@@ -57,7 +57,7 @@ from pooling_xfw.backend import (ANY_CPU_PLAN, CONVENTIONS, FLOATS, INTEL_XEON, 
 from pooling_xfw.plan import Attr, Call, Expr, Var, render_value
 from pooling_xfw.emulation import runtime_pads
 from pooling_xfw.layout import full_pads, spatial_axes, spatial_names
-from pooling_xfw.spec import keeps_a_dropped_window
+from pooling_xfw.spec import keeps_a_dropped_window, reach_after
 from pooling_xfw.vocabulary import Vocabulary
 
 
@@ -396,7 +396,8 @@ class OnnxRuntime(Vocabulary):
         indices number the padded input's cells (``Plan.index_pads``; one naming a padding
         cell, in a window of padding only or of -inf cells beside padding, reads -1)."""
         spec = geom.spec
-        pads = tuple((g.pad_before, max(g.span - g.size - g.pad_before, 0)) for g in geom.axes)
+        pads = tuple((g.pad_before, reach_after(g.size, g.pad_before, g.extent, g.stride, g.out))
+                     for g in geom.axes)
         work = np.dtype(plan.computes_in)
         lowest = -np.inf if work.kind == "f" else int(np.iinfo(work).min)
         padded = self.pad(plan, v, pads, lowest, layout)

@@ -64,7 +64,7 @@ def plan_of(vocab: Vocabulary, op: Operation, X, **kwargs) -> tuple[Plan, object
     x = as_input(X)
     geom = op.geometry(x.shape, **kwargs)
     if op.outputs == 2:  # the values and each window's argmax
-        return build_indices_plan(vocab, op, geom, x.dtype.newbyteorder("="), x.shape), geom, x
+        return build_indices_plan(vocab, geom, x.dtype.newbyteorder("="), x.shape), geom, x
     return (build_plan(vocab, op, geom, x.dtype.newbyteorder("="), x.shape, constant_pad,
                        empty), geom, x)
 
@@ -155,21 +155,18 @@ def run_unpool(vocab: Vocabulary, op: Operation, values, indices, **kwargs
     shape = op.output_shape(geom, x.shape)
     converted = indices_for(index, shape, geom.spec.layout, the_plan.index_convention,
                             the_plan.index_layout)
-    _check_exact(vocab, the_plan, x)
-    layout = geom.spec.layout
-    full = as_full(x, layout).astype(the_plan.handover or x.dtype.newbyteorder("="), copy=False)
-    out = execute(vocab, the_plan, full, indices=as_full(converted, layout))
-    if the_plan.handback:
-        out = out.astype(the_plan.handback)
-    return out.reshape(shape), the_plan
+    return run_plan(vocab, the_plan, geom, x, shape,
+                    indices=as_full(converted, geom.spec.layout)), the_plan
 
 
-def run_plan(vocab: Vocabulary, the_plan: Plan, geom, x: np.ndarray, shape) -> np.ndarray:
-    """Execute a plan on ``x`` (at full rank, handed over and back) and shape the output."""
+def run_plan(vocab: Vocabulary, the_plan: Plan, geom, x: np.ndarray, shape,
+             **inputs) -> np.ndarray:
+    """Execute a plan on ``x`` (at full rank, handed over and back; ``inputs``: the plan's
+    other inputs by name, as they are) and shape the output."""
     _check_exact(vocab, the_plan, x)
     full = as_full(x, geom.spec.layout)
     full = full.astype(the_plan.handover or full.dtype.newbyteorder("="), copy=False)
-    out = execute(vocab, the_plan, full)
+    out = execute(vocab, the_plan, full, **inputs)
     if isinstance(out, tuple):  # (values, indices): the indices as the framework gave them
         values, indices = out
         if the_plan.handback:

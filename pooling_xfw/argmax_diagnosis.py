@@ -63,18 +63,24 @@ def index_cause(result: BackendResult, note: str, job) -> str:
         return ""
     got_full, _ = _planes_first(got, layout)
     expected_full, _ = _planes_first(expected, layout)
-    position = np.zeros(result.output.shape, bool)
-    for index, _, _ in result.differing:
-        position[index] = True
-    marked, _ = _planes_first(position, layout)
     kinds = set()
-    for where in map(tuple, np.argwhere(marked)):
+    for where in _differing_cells(result, layout):
         n, c = where[:2]
         mine, theirs = int(got_full[where]), int(expected_full[where])
         kinds.add(_kind(cells[n, c], mine, theirs))
     if "" in kinds or not kinds:
         return ""
     return "; ".join(sorted(kinds))
+
+
+def _differing_cells(result: BackendResult, layout: str) -> list[tuple[int, ...]]:
+    """Each differing cell listed in ``result`` as ``(n, c, *spatial)`` of its array with the
+    planes first (``indices._planes_first``), from one mask of the output's size."""
+    marked = np.zeros(result.output.shape, bool)
+    for index, _, _ in result.differing:
+        marked[index] = True
+    planes, _ = _planes_first(marked, layout)
+    return [tuple(int(i) for i in where) for where in np.argwhere(planes)]
 
 
 def _kind(plane: np.ndarray, mine: int, theirs: int) -> str:
@@ -108,14 +114,13 @@ def unpool_cause(result: BackendResult, job) -> str:
         return ""
     layout = job.spec.layout
     out_full, _ = _planes_first(result.output, layout)
+    reference, _ = _planes_first(job.reference, layout)
     index_full, _ = _planes_first(job.geometry.indices, layout)
     flat = index_full.reshape(index_full.shape[:2] + (-1,))
     values = _planes_first(job.x, layout)[0].reshape(flat.shape)  # the values unpooled
     kinds, summed = set(), set()
-    for index, value, expected in result.differing:
-        where = np.zeros(result.output.shape, bool)
-        where[index] = True
-        n, c, *cell = map(int, np.argwhere(_planes_first(where, layout)[0])[0])
+    for n, c, *cell in _differing_cells(result, layout):
+        value, expected = out_full[(n, c, *cell)].item(), reference[(n, c, *cell)].item()
         plane_cell = int(np.ravel_multi_index(cell, out_full.shape[2:]))
         named = int(np.count_nonzero(flat[n, c] == plane_cell))
         if named > 1 and expected != 0 and np.isclose(value, named * expected):

@@ -59,6 +59,13 @@ def _planes_first(x: np.ndarray, layout: str) -> tuple[np.ndarray, tuple[int, ..
     return x.reshape((1,) * (2 - lead) + x.shape), x.shape[-rank:]
 
 
+def _planes_shape(shape, layout: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``_planes_first``'s (N, C) and spatial sizes for an array of ``shape``, nothing
+    allocated."""
+    full, spatial = _planes_first(np.broadcast_to(np.int8(0), tuple(shape)), layout)
+    return full.shape[:2], spatial
+
+
 def _back(a: np.ndarray, layout: str, ndim: int) -> np.ndarray:
     """An (N, C, *out) array back in ``layout`` at the input's rank ``ndim``."""
     rank = layout_rank(layout)
@@ -300,7 +307,7 @@ def framework_indices(index: np.ndarray, input_shape, layout: str, source: str,
     (before, after) per spatial axis of an input the framework saw padded: its indices number
     that padded input's cells, and one that names a padding cell is -1 (no cell)."""
     full, _ = _planes_first(np.asarray(index).astype(np.int64), layout)
-    _, spatial = _planes_first(np.broadcast_to(np.int8(0), tuple(input_shape)), layout)
+    _, spatial = _planes_shape(input_shape, layout)
     nc = full.shape[:2]
     if pads:
         padded = tuple(n + b + a for n, (b, a) in zip(spatial, pads))
@@ -335,7 +342,7 @@ def indices_for(plane: np.ndarray, output_shape, layout: str, target: str,
     read in ``target_layout``, for an unpooled output of ``output_shape`` (in ``layout``): the
     indices a framework's unpooling takes; -1 stays -1."""
     full, _ = _planes_first(np.asarray(plane).astype(np.int64), layout)
-    _, spatial = _planes_first(np.broadcast_to(np.int8(0), tuple(output_shape)), layout)
+    _, spatial = _planes_shape(output_shape, layout)
     out = full if target == "plane" else _encode(full, target, full.shape[:2], spatial,
                                                   output_shape, target_layout)
     return _back(out, layout, np.ndim(plane))
@@ -370,10 +377,9 @@ def convert_indices(indices, input_shape, *, layout: str = "NCHW", source: str =
     if len(shape) != index.ndim or len(shape) < layout_rank(layout):
         raise PoolingError(f"input_shape: got {shape} for indices of shape {index.shape}; "
                            f"allowed: the pooled input's shape, of the indices' rank")
-    probe = np.empty(shape, np.int8)
-    full_input, spatial = _planes_first(probe, layout)
+    planes, spatial = _planes_shape(shape, layout)
     full, _ = _planes_first(index.astype(np.int64), layout)
-    if full.shape[:2] != full_input.shape[:2]:
+    if full.shape[:2] != planes:
         raise PoolingError(f"input_shape: got {shape} for indices of shape {index.shape}; "
                            f"allowed: the same N and C")
     plane = _decode(full, source, full.shape[:2], spatial, layout)

@@ -65,9 +65,6 @@ class Indices(Pool):
         plain = super().geometry(x_shape, pool_size, mode, **kwargs)
         return IndexedGeometry(plain.spec, plain.axes, check_convention("indices", indices))
 
-    def spec_of(self, kwargs: dict):
-        return super().spec_of({k: v for k, v in kwargs.items() if k != "indices"})
-
     def kwargs(self, geometry) -> dict:
         return {**geometry.spec.kwargs(), "indices": geometry.convention}
 

@@ -90,8 +90,9 @@ class Pool(Operation):
                               run=runtime_pads(plan, geom))
 
     def spec_of(self, kwargs: dict):
-        """The ``PoolSpec`` of its keyword arguments (a translation's)."""
-        return make_spec(**kwargs)
+        """The ``PoolSpec`` of its keyword arguments (a translation's): the window's, those
+        of an operation built on it (``indices``, ``output_size``) aside."""
+        return make_spec(**{k: v for k, v in kwargs.items() if k in Pool.arguments})
 
     def sample_limit(self, kwargs: dict) -> int:
         """A few periods of every stride past the window."""

@@ -88,10 +88,6 @@ class Unpool(Pool):
         return UnpoolGeometry(spec, tuple(int(s) for s in output_size), None,
                               bool(run_known_crashes))
 
-    def spec_of(self, kwargs: dict):
-        return super().spec_of({k: v for k, v in kwargs.items()
-                                if k not in ("output_size", "run_known_crashes")})
-
     def kwargs(self, geometry) -> dict:
         return {**geometry.spec.kwargs(), "output_size": list(geometry.output_size)}
 
