@@ -311,6 +311,16 @@ class OnnxRuntime(Vocabulary):
     def remainder(self, plan, v, k):  # of int64 indices by a positive k
         return self.node(plan, "Mod", [v, self.constant(plan, [k], "int64")])
 
+    def scale(self, plan, v, k):  # of int64 indices
+        return self.node(plan, "Mul", [v, self.constant(plan, [k], "int64")])
+
+    def arange(self, plan, count):
+        return self.node(plan, "Range", [self.constant(plan, value, "float64")
+                                         for value in (0, count, 1)])
+
+    def reshape(self, plan, v, shape):
+        return self.node(plan, "Reshape", [v, self.constant(plan, list(shape), "int64")])
+
     def getitem(self, plan, v, index):
         starts, ends, axes, steps = [], [], [], []
         for axis, cut in enumerate(index):

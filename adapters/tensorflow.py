@@ -161,11 +161,18 @@ class TensorFlow(Vocabulary):
         ``include_batch_in_index=True`` indices into a flat NHWC tensor, reshaped (a cell
         written twice is summed)."""
         shape = unpooled_shape(geom, layout)
-        total = cells_of(shape)
-        flat = plan.call("tf.scatter_nd", self.reshape(plan, indices, [-1, 1]),
-                         self.reshape(plan, v, [-1]), [plan.let("cells", total)])
-        plan.emulate("unpooling: TensorFlow has none; tf.scatter_nd of the values at their "
-                     "max_pool_with_argmax(include_batch_in_index=True) indices")
+        total = plan.let("cells", cells_of(shape))
+        where, values = self.reshape(plan, indices, [-1, 1]), self.reshape(plan, v, [-1])
+        if geom.write_once:  # a cell windows share written once, not summed
+            flat = plan.call("tf.tensor_scatter_nd_update",
+                             plan.call("tf.zeros", [total], dtype=Attr(f"tf.{plan.computes_in}")), where, values)
+            plan.emulate("unpooling: TensorFlow has none; tf.tensor_scatter_nd_update of the "
+                         "values at their indices into zeros (a cell windows share written "
+                         "once: scatter_nd would sum it)")
+        else:
+            flat = plan.call("tf.scatter_nd", where, values, [total])
+            plan.emulate("unpooling: TensorFlow has none; tf.scatter_nd of the values at their "
+                         "max_pool_with_argmax(include_batch_in_index=True) indices")
         return self.reshape(plan, flat, shape)
 
     def global_layouts(self, mode):

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from . import registry
-from .argmax_plan import build_indices_plan, build_unpool_plan
+from .argmax_plan import build_pair_plan, build_unpool_plan
 from .errors import PoolingError, one_line
 from .gradient import grad_input, output_shape_of, upstream
 from .indices import framework_indices, indices_for
@@ -63,8 +63,9 @@ def plan_of(vocab: Vocabulary, op: Operation, X, **kwargs) -> tuple[Plan, object
     empty = kwargs.pop("empty", "")
     x = as_input(X)
     geom = op.geometry(x.shape, **kwargs)
-    if op.outputs == 2:  # the values and each window's argmax
-        return build_indices_plan(vocab, geom, x.dtype.newbyteorder("="), x.shape), geom, x
+    if op.outputs == 2:  # the values and each window's argmax (or what is made of them)
+        return (build_pair_plan(vocab, op, geom, x.dtype.newbyteorder("="), x.shape), geom,
+                x)
     return (build_plan(vocab, op, geom, x.dtype.newbyteorder("="), x.shape, constant_pad,
                        empty), geom, x)
 
@@ -82,10 +83,9 @@ def run(vocab: Vocabulary, op: Operation, X, *more, **kwargs) -> tuple[np.ndarra
     if op.inputs == 2:
         return run_unpool(vocab, op, X, *more, **kwargs)
     the_plan, geom, x = plan_of(vocab, op, X, **kwargs)
-    shape = op.output_shape(geom, x.shape)
     if op.outputs == 1:
-        return run_plan(vocab, the_plan, geom, x, shape), the_plan
-    values, raw = run_plan(vocab, the_plan, geom, x, shape)
+        return run_plan(vocab, the_plan, geom, x, op.output_shape(geom, x.shape)), the_plan
+    values, raw = run_plan(vocab, the_plan, geom, x, op.pair_shapes(geom, x.shape))
     indices, the_plan.index_note = framework_indices(
         raw, x.shape, geom.spec.layout, the_plan.index_convention, the_plan.index_layout,
         geom.convention, the_plan.index_pads)
@@ -168,10 +168,10 @@ def run_plan(vocab: Vocabulary, the_plan: Plan, geom, x: np.ndarray, shape,
     full = full.astype(the_plan.handover or full.dtype.newbyteorder("="), copy=False)
     out = execute(vocab, the_plan, full, **inputs)
     if isinstance(out, tuple):  # (values, indices): the indices as the framework gave them
-        values, indices = out
+        values, indices = out  # ``shape``: the pair's shapes (``Operation.pair_shapes``)
         if the_plan.handback:
             values = values.astype(the_plan.handback)
-        return values.reshape(shape), indices.reshape(shape)
+        return values.reshape(shape[0]), indices.reshape(shape[1])
     if the_plan.handback:
         out = out.astype(the_plan.handback)
     return out.reshape(shape)

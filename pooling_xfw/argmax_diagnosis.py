@@ -40,9 +40,9 @@ def judge_indices(result: BackendResult, values: np.ndarray, note: str, job) -> 
     if result.status == "agree":
         result.status, result.max_abs_diff = "differ", scratch.max_abs_diff
         result.differing = []
-        result.detail = f"indices agree; values: {scratch.detail}"
+        result.detail = f"indices agree; {job.op.second_name}: {scratch.detail}"
     else:
-        result.detail += f"; values: {scratch.detail}"
+        result.detail += f"; {job.op.second_name}: {scratch.detail}"
 
 
 def index_cause(result: BackendResult, note: str, job) -> str:

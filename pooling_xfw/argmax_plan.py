@@ -23,12 +23,15 @@ do.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
 
+from .errors import PoolingError
 from .layout import of_rank, permutation, spatial_axes
-from .ops import POOL
+from .ops import INDICES, POOL, POOL_UNPOOL, Operation
+from .ops.unpool import UnpoolGeometry
 from .plan import Expr, Plan, Var
 from .emulation import runtime_pads
 from .planner import EXACT_FLOAT64, build_plan, handover_dtype, start_plan
@@ -43,13 +46,45 @@ def build_indices_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype,
     (``ops.INDICES``) of ``geom`` on a full-rank input of ``dtype``: its result the pair
     (values, indices), the indices in ``Plan.index_convention`` read in
     ``Plan.index_layout``."""
-    rank = len(geom.axes)
-    at_rank = vocab.at_rank(rank)
-    plan = _native(at_rank, geom, dtype, shape)
-    if plan is not None:
-        return plan
+    at_rank = vocab.at_rank(len(geom.axes))
+    argmax = argmax_steps(at_rank, geom, dtype, shape)
+    values, indices = argmax.values, argmax.indices
+    if argmax.layout != geom.spec.layout:
+        back = permutation(argmax.layout, geom.spec.layout)
+        values = at_rank.transpose(argmax.plan, values, back)
+        indices = at_rank.transpose(argmax.plan, indices, back)
+    at_rank.finish(argmax.plan, values, argmax.dtype, argmax.out_dtype, geom.spec.layout,
+                   second=indices)
+    return argmax.plan
+
+
+@dataclasses.dataclass
+class Argmax:
+    """The steps of a pooling with indices before the plan's result: the values (``out_dtype``)
+    and the indices (in ``plan.index_convention``, read in ``plan.index_layout``) of an input
+    of ``dtype`` (the one the framework is handed), both in ``layout`` (the call's: the
+    spec's, or the one it transposed to)."""
+
+    plan: Plan
+    values: Var
+    indices: Var
+    dtype: np.dtype
+    out_dtype: np.dtype
+    layout: str
+
+
+def argmax_steps(vocab: Vocabulary, geom: Geometry, dtype: np.dtype,
+                 shape: tuple[int, ...] | None = None) -> Argmax:
+    """``build_indices_plan``'s steps, its result not yet made (``vocab`` at the spec's rank):
+    the framework's own call where it has one, else the emulation.
+
+    Raises:
+        NotImplementedError: neither (a primitive the emulation needs is not spelled)."""
+    argmax = _native(vocab, geom, dtype, shape)
+    if argmax is not None:
+        return argmax
     try:
-        return _emulated(at_rank, geom, dtype, shape)
+        return _emulated(vocab, geom, dtype, shape)
     except NotImplementedError:  # a primitive the emulation needs, not spelled for it
         raise NotImplementedError(
             f"{vocab.name}: no pooling with indices for this spec, and its argmax is not "
@@ -57,22 +92,24 @@ def build_indices_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype,
 
 
 def _taken_by(vocab: Vocabulary, plan: Plan, spec, dtype: np.dtype, layouts, dtypes,
-              what: str, inputs: tuple[Var, ...]) -> tuple[tuple[Var, ...], str, np.dtype]:
-    """``inputs`` (the plan's input and any beside it, in ``spec.layout``) as a call that
-    takes only ``layouts`` (channel orders) and ``dtypes`` (``what``: "pooling with indices",
-    "unpooling") takes them: transposed to its first layout where it lacks the requested one,
-    the first input cast to the dtype it computes in (float16 in float32 where it takes
+              what: str, inputs: tuple[Var, ...], given: str = ""
+              ) -> tuple[tuple[Var, ...], str, np.dtype]:
+    """``inputs`` (the plan's input and any beside it, in ``given``, else ``spec.layout``) as
+    a call that takes only ``layouts`` (channel orders) and ``dtypes`` (``what``: "pooling
+    with indices", "unpooling") takes them: kept in ``given`` or the spec's layout where it
+    takes that, else transposed to its first layout; the first input cast to the dtype it computes in (float16 in float32 where it takes
     that, else float64: exact for integers below 2**53, larger refused).  Returns the inputs,
     the layout and that dtype."""
     rank = len(spec.pool_size)
     layouts = [of_rank(order, rank) for order in layouts]
-    layout = spec.layout if spec.layout in layouts else layouts[0]
+    given = given or spec.layout
+    layout = next(order for order in (given, spec.layout, layouts[0]) if order in layouts)
     work = (dtype if dtype.name in dtypes else
             np.dtype(np.float32) if dtype == np.float16 and "float32" in dtypes
             else np.dtype(np.float64))
     plan.computes_in = work.name
-    if layout != spec.layout:
-        inputs = tuple(vocab.transpose(plan, v, permutation(spec.layout, layout))
+    if layout != given:
+        inputs = tuple(vocab.transpose(plan, v, permutation(given, layout))
                        for v in inputs)
         plan.adapt(f"transposed to {layout}: its {what} takes {layout} only")
     if work != dtype:
@@ -85,7 +122,7 @@ def _taken_by(vocab: Vocabulary, plan: Plan, spec, dtype: np.dtype, layouts, dty
     return inputs, layout, work
 
 
-def _native(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Plan | None:
+def _native(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Argmax | None:
     spec = geom.spec
     plan = start_plan(vocab, geom, dtype, shape)
     given, dtype = dtype, handover_dtype(vocab, dtype)
@@ -111,16 +148,11 @@ def _native(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Plan |
         out = dtype
     if out != work:
         values = vocab.cast(plan, values, out.name)
-    if layout != spec.layout:
-        back = permutation(layout, spec.layout)
-        values = vocab.transpose(plan, values, back)
-        indices = vocab.transpose(plan, indices, back)
     plan.index_convention, plan.index_layout = convention, layout
-    vocab.finish(plan, values, dtype, out, spec.layout, second=indices)
-    return plan
+    return Argmax(plan, values, indices, dtype, out, layout)
 
 
-def _emulated(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Plan:
+def _emulated(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Argmax:
     spec = geom.spec
     plan = build_plan(vocab, POOL, geom, dtype, shape, finish=False)
     values = Var(plan.steps[-1].out) if plan.steps else Var("x")
@@ -154,9 +186,8 @@ def _emulated(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Plan
     plan.index_convention, plan.index_layout = "plane", layout
     out = output_dtype(spec.mode, np.dtype(dtype))
     given = handover_dtype(vocab, np.dtype(dtype))
-    vocab.finish(plan, values, given, out if out.name in vocab.tensor_dtypes else given,
-                 layout, second=indices)
-    return plan
+    return Argmax(plan, values, indices, given, out if out.name in vocab.tensor_dtypes else given,
+                  layout)
 
 
 def _as_plane(vocab: Vocabulary, plan: Plan, indices: Var, convention: str, geom: Geometry,
@@ -215,17 +246,40 @@ def build_unpool_plan(vocab: Vocabulary, geom, dtype: np.dtype,
     given, dtype = dtype, handover_dtype(vocab, dtype)
     if dtype != given:
         plan.handover = dtype.name
-    (v, index), layout, work = _taken_by(vocab, plan, spec, dtype, vocab.unpool_layouts,
-                                         vocab.unpool_dtypes, "unpooling",
-                                         (Var("x"), Var("indices")))
-    if work.name not in vocab.unpool_dtypes:
-        raise NotImplementedError(f"{vocab.name}: its unpooling has no {dtype.name} kernel, "
-                                  f"and a cast to a narrower dtype would round the values")
-    plan.index_convention, plan.index_layout = vocab.unpool_convention, layout
     described = f"shape {tuple(shape)}, " if shape is not None else ""
+    layout = _unpool_layout(vocab, spec)
     plan.input_note = (f"the pooled values, {described}{spec.layout}, {dtype}; indices: each "
                        f"one's argmax, int64, in the {vocab.unpool_convention!r} convention of "
                        f"{layout}")
+    y = _unpooled(vocab, plan, geom, dtype, Var("x"), Var("indices"), "", spec.layout)
+    vocab.finish(plan, y, dtype, dtype, spec.layout)
+    return plan
+
+
+def _unpool_layout(vocab: Vocabulary, spec) -> str:
+    """The layout ``vocab``'s unpooling computes in: the spec's where it takes it."""
+    layouts = [of_rank(order, len(spec.pool_size)) for order in vocab.unpool_layouts]
+    return spec.layout if spec.layout in layouts else layouts[0]
+
+
+def _unpooled(vocab: Vocabulary, plan: Plan, geom, dtype: np.dtype, values: Var, indices: Var,
+              source: str, given: str) -> Var:
+    """The steps unpooling ``values`` (of ``dtype``, in the layout ``given``) at ``indices``
+    (shaped as them): ``source`` "plane", the plane indices converted in the framework's own
+    ops to the convention its unpooling takes; "" (an unpooling's own plan), already in it
+    (``plan.index_convention``).  Returns the unpooled array, in the spec's layout."""
+    spec = geom.spec
+    (v, index), layout, work = _taken_by(vocab, plan, spec, dtype, vocab.unpool_layouts,
+                                         vocab.unpool_dtypes, "unpooling", (values, indices),
+                                         given)
+    if work.name not in vocab.unpool_dtypes:
+        raise NotImplementedError(f"{vocab.name}: its unpooling has no {dtype.name} kernel, "
+                                  f"and a cast to a narrower dtype would round the values")
+    if source:
+        index = from_plane(vocab, plan, index, vocab.unpool_convention, layout, spec.layout,
+                           geom.output_size)
+    else:
+        plan.index_convention, plan.index_layout = vocab.unpool_convention, layout
     y = vocab.native_unpool(plan, geom, v, index, layout)
     if y is None:
         raise NotImplementedError(f"{vocab.name}: no unpooling op, nor a scatter it is "
@@ -234,7 +288,71 @@ def build_unpool_plan(vocab: Vocabulary, geom, dtype: np.dtype,
         y = vocab.cast(plan, y, dtype.name)
     if layout != spec.layout:
         y = vocab.transpose(plan, y, permutation(layout, spec.layout))
-    vocab.finish(plan, y, dtype, dtype, spec.layout)
+    return y
+
+
+def from_plane(vocab: Vocabulary, plan: Plan, plane: Var, convention: str, layout: str,
+               given: str, sizes) -> Var:
+    """Plane indices (``y*W + x``, int64, read in ``layout``) as ``convention``'s, with the
+    framework's own ops, for planes of ``sizes`` (ints or ``Expr``s): ``"tensor"`` of a
+    channels-first layout ``(n*C + c)*cells + p``; of a channels-last one, and ``"tf_batch"``,
+    ``(n*cells + p)*C + c``; ``"tf"`` ``p*C + c``.  N and C are read from the plan's input
+    ``x`` (in ``given``, the requested layout) when it runs; an index below 0 (no cell) stays
+    as it is.  The inverse of ``_as_plane``; numpy's is ``indices.convert_indices``."""
+    if convention == "plane":
+        return plane
+    n, c = Expr.dim("x", 0), Expr.dim("x", given.index("C"))
+    cells = cells_of(list(sizes))
+
+    def numbered(count, letters: str) -> Var:  # 0..count-1 along the axes ``letters``, int64
+        shape = [n if a == "N" and "N" in letters else c if a == "C" and "C" in letters else 1
+                 for a in layout]
+        return vocab.cast(plan, vocab.reshape(plan, vocab.arange(plan, count), shape), "int64")
+
+    if convention == "tensor" and layout.index("C") == 1:
+        converted = vocab.add(plan, plane, vocab.scale(plan, numbered(n * c, "NC"), cells))
+    else:
+        converted = vocab.add(plan, vocab.scale(plan, plane, c), numbered(c, "C"))
+        if convention != "tf":
+            converted = vocab.add(plan, converted, vocab.scale(plan, numbered(n, "N"), cells * c))
+    plan.adapt(f"the plane's indices (y*W + x) converted to the {convention!r} convention "
+               f"its unpooling takes")
+    return vocab.where(plan, vocab.at_least(plan, plane, 0), converted, plane)
+
+
+def build_pool_unpool_plan(vocab: Vocabulary, geom, dtype: np.dtype,
+                           shape: tuple[int, ...] | None = None) -> Plan:
+    """The calls ``vocab``'s framework makes for a max pooling with indices followed by the
+    unpooling at them (``ops.POOL_UNPOOL``: SegNet's encoder and decoder), on an input of
+    ``dtype``: the result the pair (unpooled, plane indices), each index converted in the
+    framework's own ops, from its argmax's convention to the plane's and from the plane's to
+    the one its unpooling takes; the unpooled sizes read from the input's shape when the code
+    runs (``geom.unpooled_sizes``), so it holds at every size.
+
+    Raises:
+        PoolingError: the framework's argmax comes in a convention not converted in its code
+            (ONNX Runtime's on an explicitly padded input), or it has no unpooling for the
+            dtype.
+    """
+    spec = geom.spec
+    vocab = vocab.at_rank(len(geom.axes))
+    try:
+        argmax = argmax_steps(vocab, geom, dtype, shape)
+        plan = argmax.plan
+        if plan.index_convention != "plane" or plan.index_pads:
+            raise NotImplementedError(
+                f"{vocab.name}: its argmax here numbers the cells of an input it pads first; "
+                f"converted after the call, not in its code")
+        unpool = UnpoolGeometry(spec, geom.unpooled_sizes(), write_once=True)
+        y = _unpooled(vocab, plan, unpool, argmax.out_dtype, argmax.values, argmax.indices,
+                      "plane", argmax.layout)
+    except NotImplementedError as exc:
+        raise PoolingError(f"{exc}") from None
+    indices = argmax.indices
+    if argmax.layout != spec.layout:
+        indices = vocab.transpose(plan, indices, permutation(argmax.layout, spec.layout))
+    plan.index_convention, plan.index_layout = "plane", spec.layout
+    vocab.finish(plan, y, argmax.dtype, argmax.out_dtype, spec.layout, second=indices)
     return plan
 
 
@@ -261,3 +379,11 @@ def unpool_pads(spec) -> tuple[int, ...]:
     if isinstance(spec.padding, str):
         return (0,) * len(spec.pool_size)
     return tuple(before for before, _ in spec.padding)
+
+
+def build_pair_plan(vocab: Vocabulary, op: Operation, geom, dtype: np.dtype,
+                    shape: tuple[int, ...] | None = None) -> Plan:
+    """The plan of an operation of two outputs (``Operation.outputs == 2``): the argmax's
+    (``ops.INDICES``) or the argmax's with the unpooling at it (``ops.POOL_UNPOOL``)."""
+    build = {INDICES: build_indices_plan, POOL_UNPOOL: build_pool_unpool_plan}[op]
+    return build(vocab, geom, dtype, shape)

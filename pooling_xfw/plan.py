@@ -28,7 +28,7 @@ _OPERATORS = {
     "op:floordiv": ("{0} // {1}", operator.floordiv),
     "op:mod": ("{0} % {1}", operator.mod),
     "op:pair": ("({0}, {1})", lambda a, b: (a, b)),
-    "op:call": ("{0}({1})", lambda f, *args: f(*args)),
+    "op:call": ("{0}({1})", lambda f, *args: f(*args)),  # any count of arguments: see execute
 }
 
 
@@ -347,6 +347,8 @@ class Plan:
             kwargs = {k: _resolve(v, env, namespace) for k, v in step.kwargs}
             if step.fn == "op:let":
                 env[step.out] = args[0]
+            elif step.fn == "op:call":  # a layer applied: its inputs and keywords
+                env[step.out] = args[0](*args[1:], **kwargs)
             elif step.fn in _OPERATORS:
                 env[step.out] = _OPERATORS[step.fn][1](*args)
             elif step.fn.startswith("."):
@@ -371,6 +373,9 @@ class Plan:
             rendered = [render_value(a) for a in args]
             if step.fn == "op:let":
                 expr = rendered[0]
+            elif step.fn == "op:call":  # a layer applied to its inputs, with keywords
+                given = rendered[1:] + [f"{k}={render_value(v)}" for k, v in kwargs]
+                expr = f"{rendered[0]}({', '.join(given)})"
             elif step.fn in _OPERATORS:
                 expr = _OPERATORS[step.fn][0].format(*rendered)
             else:

@@ -121,6 +121,10 @@ class Vocabulary:
         """``v % k`` of an integer tensor, the sign of ``k`` (``k``: an int or an ``Expr``)."""
         return plan.call("op:mod", v, k)
 
+    def scale(self, plan: Plan, v: Var, k) -> Var:
+        """``v * k`` of an integer tensor (``k``: an int or an ``Expr``)."""
+        return plan.call("op:mul", v, k)
+
     def arange(self, plan: Plan, count) -> Var:
         """``0, 1, ..., count - 1`` as a 1-D float64 tensor (``count``: an int or an ``Expr``
         read when the plan runs); the argmax's emulation numbers the cells with it."""

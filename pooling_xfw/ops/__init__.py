@@ -3,7 +3,8 @@
 
 An operation owns its arguments and their validation, its reference, its planner entry,
 whether it has a gradient, its ``compare`` option and its labels; see ``ops.base``.  Adding
-one (argmax indices, unpooling) is adding its module here and its line in ``OPERATIONS``.
+one (argmax indices, unpooling, the two as a model calls them) is adding its module here and
+its line in ``OPERATIONS``.
 """
 from __future__ import annotations
 
@@ -13,16 +14,17 @@ from .base import Operation, check_arguments
 from .global_pool import GLOBAL, Global
 from .indices import INDICES, IndexedGeometry, Indices
 from .pool import POOL, Pool
+from .pool_unpool import POOL_UNPOOL, PipelineGeometry, PoolUnpool
 from .unpool import UNPOOL, Unpool, UnpoolGeometry
 
 #: every operation, in the order the command line and the errors list them
-OPERATIONS: tuple[Operation, ...] = (POOL, ADAPTIVE, GLOBAL, INDICES, UNPOOL)
+OPERATIONS: tuple[Operation, ...] = (POOL, ADAPTIVE, GLOBAL, INDICES, UNPOOL, POOL_UNPOOL)
 #: the operation of a case or a call that names none (``compare``'s ``op=`` default)
 DEFAULT = POOL
 
 __all__ = ["Operation", "OPERATIONS", "DEFAULT", "POOL", "ADAPTIVE", "GLOBAL", "INDICES", "Pool",
-           "Adaptive", "Global", "Indices", "IndexedGeometry", "UNPOOL", "Unpool", "UnpoolGeometry", "get", "of",
-           "check_arguments"]
+           "Adaptive", "Global", "Indices", "IndexedGeometry", "UNPOOL", "Unpool", "UnpoolGeometry",
+           "POOL_UNPOOL", "PoolUnpool", "PipelineGeometry", "get", "of", "check_arguments"]
 
 
 def get(name=None) -> Operation:
@@ -47,6 +49,8 @@ def of(geometry) -> Operation:
 
     if isinstance(geometry, AdaptiveGeometry):
         return ADAPTIVE
+    if isinstance(geometry, PipelineGeometry):
+        return POOL_UNPOOL
     if isinstance(geometry, IndexedGeometry):
         return INDICES
     if isinstance(geometry, UnpoolGeometry):

@@ -55,6 +55,8 @@ class Operation:
     #: how many arrays it returns: 2 for (judged output, a second judged output: the values
     #: of a pooling with indices)
     outputs = 1
+    #: what the second output is, in a difference's detail ("values: 2 of 384 differ")
+    second_name = "values"
     #: the option of another operation its own option refines (``--indices`` with ``--kernel``)
     refines = ""
     #: how many arrays a backend receives: 2 for (values, indices: unpooling)
@@ -108,6 +110,12 @@ class Operation:
     def reference_pair(self, x: np.ndarray, geometry) -> tuple[np.ndarray, np.ndarray]:
         """The reference's two outputs (``outputs == 2``): the judged one and the second."""
         raise NotImplementedError
+
+    def pair_shapes(self, geometry, input_shape) -> tuple[tuple, tuple]:
+        """The shapes of a plan's two results (``outputs == 2``), in the plan's order: the
+        second output's, then the judged one's."""
+        shape = self.output_shape(geometry, input_shape)
+        return shape, shape
 
     def compute(self, X, **kwargs) -> np.ndarray:
         """The reference's output of ``X`` for these keyword arguments (``px.<function>``)."""

@@ -35,6 +35,10 @@ class UnpoolGeometry:
     output_size: tuple[int, ...]
     indices: np.ndarray | None = dataclasses.field(default=None, compare=False, repr=False)
     run_known_crashes: bool = False
+    #: a cell that several windows name written once (its value, which they share), where the
+    #: framework's own recipe does otherwise (TensorFlow's ``scatter_nd`` sums): a translation's
+    #: unpooling, which reproduces the source's; False: the recipe as users write it, measured
+    write_once: bool = False
 
     def check_fits(self, shape, dtype) -> None:
         """Nothing padded: the output is the size asked for."""
