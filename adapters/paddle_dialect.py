@@ -65,6 +65,23 @@ SPELLINGS = {
                                      "adaptive_max_pool") for n in (1, 2, 3)))},
 }
 
+#: the unpooling read after a pooling that returns its mask (``porting.unpooling``): the
+#: parameters besides the values and indices, and whether it takes them (a functional)
+UNPOOL_SIGNATURES = {
+    **{f"nn.MaxUnPool{n}D": ("kernel_size stride padding data_format output_size name",
+                             (NO, None, 0, layout, None, None), False)
+       for n, layout in ((1, "NCL"), (2, "NCHW"), (3, "NCDHW"))},
+    **{f"F.max_unpool{n}d": ("kernel_size stride padding data_format output_size name",
+                             (NO, None, 0, layout, None, None), True)
+       for n, layout in ((1, "NCL"), (2, "NCHW"), (3, "NCDHW"))},
+}
+UNPOOLING = {
+    **{f"paddle.nn.MaxUnPool{n}D": f"nn.MaxUnPool{n}D" for n in (1, 2, 3)},
+    **{f"paddle.nn.functional.max_unpool{n}d": f"F.max_unpool{n}d" for n in (1, 2, 3)},
+}
+#: a layer applied: ``unpool(x, indices)`` (its output size is the layer's)
+UNPOOL_APPLIED = ""
+
 OTHER_POOLING = (*(f"paddle.nn.MaxUnPool{n}D" for n in (1, 2, 3)),
                  *(f"paddle.nn.functional.max_unpool{n}d" for n in (1, 2, 3)))
 NOT_A_FUNCTION: dict[str, str] = {}

@@ -60,6 +60,22 @@ SPELLINGS = {
     "torch.max_pool2d": "torch.max_pool2d",
 }
 
+#: the unpooling read after a pooling that returns its indices (``porting.unpooling``): the
+#: parameters besides the values and indices, and whether it takes them (a functional)
+UNPOOL_SIGNATURES = {
+    **{f"nn.MaxUnpool{n}d": ("kernel_size stride padding", (NO, None, 0), False)
+       for n in (1, 2, 3)},
+    **{f"F.max_unpool{n}d": ("kernel_size stride padding output_size", (NO, None, 0, None), True)
+       for n in (1, 2, 3)},
+}
+UNPOOLING = {
+    **{f"{module}.MaxUnpool{n}d": f"nn.MaxUnpool{n}d"
+       for module in ("torch.nn", "torch.nn.modules.pooling") for n in (1, 2, 3)},
+    **{f"torch.nn.functional.max_unpool{n}d": f"F.max_unpool{n}d" for n in (1, 2, 3)},
+}
+#: a layer applied: ``unpool(values, indices, output_size=None)``
+UNPOOL_APPLIED = "output_size"
+
 OTHER_POOLING = (
     *(f"torch.nn.{n}" for n in ("MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
                                 "FractionalMaxPool2d", "FractionalMaxPool3d")),

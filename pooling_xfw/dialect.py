@@ -20,7 +20,10 @@ and, where the framework needs them: ``nan_policy(native)`` / ``tie_policy(nativ
 operation that differs from ``NAN_POLICY`` / the first extreme); ``WRITTEN`` (names that mean
 one call whatever the imports: MXNet's ``F.Pooling``); ``PAD_FUNCTION`` (``(full name, as the
 source plan spells it)``: an explicit constant pad before the pooling) with its
-``PAD_PARAMETERS``; ``FUNCTION_ARGUMENTS`` (arguments that are functions, JAX's ``lax.max``:
+``PAD_PARAMETERS``; ``UNPOOLING`` (full name -> canonical name of its unpooling calls, read
+after a pooling that returns its indices) with ``UNPOOL_SIGNATURES`` (canonical name ->
+``(params, defaults, functional)``, the values and indices aside) and ``UNPOOL_APPLIED`` (the
+parameters a layer is applied with after them); ``FUNCTION_ARGUMENTS`` (arguments that are functions, JAX's ``lax.max``:
 {parameter: {full name: as the source plan spells it}}); ``CONSTANTS`` (calls that wrap a
 literal, ``tf.constant``) and ``INFINITIES`` (its spellings of inf); ``read_divisor(node,
 pool, function, reader)`` (a window sum divided, JAX's); ``source_call(plan, native, x)`` (the
@@ -48,6 +51,19 @@ NO = object()
 INPUTS = ("input", "x", "data", "value", "operand", "inputs")
 _INFINITIES = ("np.inf", "math.inf", "numpy.inf", "float('inf')", 'float("inf")', "onp.inf",
                "np.Inf")
+
+
+@dataclasses.dataclass
+class UnpoolCall:
+    """The unpooling that follows a pooling with indices in the text (``nn.MaxUnpool2d``,
+    ``F.max_unpool2d``): its canonical name, its arguments as written (the values and indices
+    aside), and where it is a layer, the keywords it is applied with."""
+
+    function: str
+    arguments: dict
+    applied: dict = dataclasses.field(default_factory=dict)
+    written: str = ""
+    functional: bool = True  # it takes the values and indices (else a layer applied to them)
 
 
 @dataclasses.dataclass
@@ -81,6 +97,8 @@ class NativeCall:
     #: ``GLOBAL`` (``px.global_pool2d``'s: mode, p, keepdims, layout)
     op: Operation = POOL
     dialect: ModuleType | None = dataclasses.field(default=None, repr=False, compare=False)
+    #: the unpooling at the call's indices that follows it (``op`` is then ``POOL_UNPOOL``)
+    unpool: UnpoolCall | None = None
 
     def source_plan(self) -> Plan:
         """The call as written, executable by that framework's worker and renderable."""
@@ -98,7 +116,21 @@ class NativeCall:
             else:
                 layer = plan.call(self.function, **self.arguments)
                 plan.call("op:call", layer, x)
+        if self.unpool is not None:
+            self._unpool_steps(plan)
         return plan
+
+    def _unpool_steps(self, plan: Plan) -> None:
+        """The unpooling after the pooling's pair: the result (unpooled, indices)."""
+        pooled = Var(plan.steps[-1].out)
+        values, indices = (plan.call("op:getitem", pooled, i) for i in (0, 1))
+        call = self.unpool
+        if call.functional:
+            out = plan.call(call.function, values, indices, **call.arguments)
+        else:
+            layer = plan.call(call.function, **call.arguments)
+            out = plan.call("op:call", layer, values, indices, **call.applied)
+        plan.call("op:pair", out, indices)
 
 
 @dataclasses.dataclass
@@ -124,11 +156,12 @@ class Reader:
         """``literal(node)`` with the names bound so far and the dialect's constants."""
         return literal(node, self.names, self.dialect)
 
-    def bind(self, function: str, call: ast.Call) -> dict:
+    def bind(self, function: str, call: ast.Call, signature: tuple | None = None) -> dict:
         """The call's arguments by name, as literals (the input excluded); defaults are not
         filled in: the dialect's ``to_spec`` applies its own.  An argument that is a function
-        (``FUNCTION_ARGUMENTS``) is kept as its full name."""
-        params, defaults = self.dialect.SIGNATURES[function]
+        (``FUNCTION_ARGUMENTS``) is kept as its full name.  ``signature``: ``(params,
+        defaults)`` read with, else the dialect's ``SIGNATURES[function]``."""
+        params, defaults = signature or self.dialect.SIGNATURES[function]
         params = params.split()
         if len(call.args) > len(params):
             raise PoolingError(f"call: {function} got {len(call.args)} positional arguments; "

@@ -10,7 +10,9 @@ framework's defaults apply.  What the neutral spec cannot hold is said, not gues
 explicit pad before a max pool with a constant that is not the reduction's identity
 (``pad_value``), a ceil mode that keeps a window starting in the padding
 (``keeps_padding_windows``), extra pad entries dropped; and refused with the reason:
-``return_indices`` / ``return_mask``, other padding ops.  A backend
+other padding ops.  A max pooling that returns its indices (``return_indices``,
+``return_mask``) is read with them, and with the unpooling at them that follows it
+(``porting.unpooling``: the two calls as one operation).  A backend
 without a dialect is a porting target only (``registry.targets_only``).
 
 1-D, 2-D and 3-D pooling alike: the call's rank is its dialect's to read (its name, or its
@@ -29,6 +31,7 @@ from ..dialect import (NativeCall, Reader, dotted, full_name as _full_name, pair
 from ..errors import PoolingError
 from ..layout import spatial_axes, spatial_list
 from ..ops import INDICES
+from .unpooling import Pipeline, apply_layer, attach, read_unpool, unpooling_name
 
 __all__ = ["NativeCall", "parse", "read_call", "read_imports", "full_name", "identify",
            "understood", "nan_policy", "tie_policy", "spellings", "other_pooling",
@@ -263,6 +266,7 @@ def _read(framework: str, text: str, tree: ast.Module, shape=None) -> NativeCall
     dialect = _dialect(framework)
     reader = Reader(dialect, imports, tuple(stars))
     pads, pool, layer, divisor, pad_function = None, None, None, None, ""
+    pipeline = Pipeline()  # an unpooling after a pooling with indices
     for stmt in tree.body:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             continue  # read above: they say what the call's prefixes are
@@ -275,15 +279,22 @@ def _read(framework: str, text: str, tree: ast.Module, shape=None) -> NativeCall
             value.func, (ast.Name, ast.Attribute)) else None
         found = unwrap(value, imports, stars, framework) if pool is None and value else None
         padder = func and pads is None and _pad_function(reader, func)
+        unpooling = unpooling_name(reader, func)
         if found:
             (pool, divisor), layer = found, target
+            pipeline.results(stmt, pool.args[0] if pool.args else None)
+        elif unpooling:
+            read_unpool(reader, unpooling, value, pipeline, target)
         elif padder:
             pads, pad_function = value, padder
         elif target and func in getattr(dialect, "CONSTANTS", ()) or (
                 target and not isinstance(value, ast.Call) and value is not None):
             reader.names[target] = reader.literal(value)
         elif func is not None and pool is not None and func == layer:
+            pipeline.results(stmt, value.args[0] if value.args else None)
             continue  # the layer applied to an input: pool2d(X)
+        elif func is not None and pipeline.layer and func == pipeline.layer:
+            apply_layer(reader, value, pipeline)
         else:
             if func and pool is None and _someone_elses(func, imports, stars, framework):
                 _canonical(framework, func, imports, stars)  # says whose it is
@@ -300,6 +311,8 @@ def _read(framework: str, text: str, tree: ast.Module, shape=None) -> NativeCall
     if pads is not None:
         native.pad_function = pad_function
         _pad_recipe(native, pads, reader)
+    if pipeline.unpool is not None:
+        attach(native, pipeline)
     return native
 
 

@@ -44,7 +44,8 @@ def _pooling_names() -> set[str]:
     return {k.rsplit(".", 1)[1] for k in {**spellings(), **other_pooling()}} - {"pool"}
 
 _OTHER_WHY = {
-    "npool": "unpooling consumes the indices of a max pool: no windowed pooling to port",
+    "npool": "unpooling consumes the indices of a max pool: translate it with that pooling "
+             "(translate reads the two calls as one)",
     "argmax": "returns the argmax positions too, numbered differently in each framework",
     "ractional": "fractional max pooling draws random windows: no fixed spec",
 }

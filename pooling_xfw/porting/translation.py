@@ -96,7 +96,9 @@ class Translation:
 
     def to_text(self) -> str:
         src = self.source
-        lines = [f"source ({src.framework}): {src.function}", "neutral spec: "
+        function = src.function + (f", then {src.unpool.function} at its indices"
+                                   if src.unpool is not None else "")
+        lines = [f"source ({src.framework}): {function}", "neutral spec: "
                  + ", ".join(f"{k}={v!r}" for k, v in src.spec.items()),
                  f"for input {self.shape}: {self.geometry}"]
         if src.defaulted:
