@@ -122,6 +122,7 @@ class Paddle(Vocabulary):
         return plan.call("paddle.arange", count, dtype="float64")
 
     index_layouts = ("NCHW",)  # return_mask: "only support data_format 'NCHW'"
+    index_dtype = "int32"  # return_mask's
     unpool_crash = ("its max_unpool corrupts its heap on index -1 (measured: \"malloc(): "
                     "invalid next size\", then the process hangs)")
 

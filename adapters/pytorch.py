@@ -92,9 +92,10 @@ class Torch(Vocabulary):
         return self.variant(pool_dtypes=FLOATS) if rank == 1 else self
 
     def pad(self, plan, v, pads, value, layout):
-        # F.pad's pairs run from the last axis back: (left, right, top, bottom) in 2-D
-        return plan.call("F.pad", v, tuple(p for pair in reversed(pads) for p in pair),
-                         value=value)
+        # F.pad's pairs run from the last axis back: (left, right, top, bottom) in 2-D; a
+        # channels-last layout's C comes first, unpadded
+        pairs = ((0, 0),) * (layout[-1] == "C") + tuple(reversed(pads))
+        return plan.call("F.pad", v, tuple(p for pair in pairs for p in pair), value=value)
 
     def pool(self, plan, v, mode, kernel, stride, layout):
         return plan.call(f"F.{mode}_pool{len(kernel)}d", v, kernel_size=tuple(kernel),

@@ -33,6 +33,11 @@ SIGNATURES = {
                                  (NO, NO, NO, NO, "NHWC", None, None)),
     "tf.compat.v1.nn.avg_pool": ("value ksize strides padding data_format name input",
                                  (NO, NO, NO, NO, "NHWC", None, None)),
+    # 2-D NHWC only, SAME or VALID; returns (values, argmax): (y*W + x)*C + c, plus
+    # n*H*W*C with include_batch_in_index=True
+    "tf.nn.max_pool_with_argmax": ("input ksize strides padding data_format output_dtype "
+                                   "include_batch_in_index name",
+                                   (NO, NO, NO, NO, "NHWC", None, False, None)),
     # N-D: the window_shape's length is the number of spatial axes
     "tf.nn.pool": ("input window_shape pooling_type strides padding data_format dilations name",
                    (NO, NO, NO, None, "VALID", None, None, None)),
@@ -66,7 +71,7 @@ _KERAS_NAMES = {alias.format(n): key.format(n) for n in (1, 2, 3) for alias, key
 
 SPELLINGS = {
     **{f"tensorflow.nn.{name}": f"tf.nn.{name}" for name in (
-        "pool", "max_pool", "avg_pool",
+        "pool", "max_pool", "avg_pool", "max_pool_with_argmax",
         *(f"{mode}_pool{n}d" for mode in ("max", "avg") for n in (1, 2, 3)))},
     # TF1's: all take `value` (or input=)
     **{f"tensorflow.compat.v1.nn.{name}": "tf.compat.v1.nn." + (
@@ -80,8 +85,7 @@ SPELLINGS = {
 }
 
 OTHER_POOLING = (
-    *(f"tensorflow.nn.{n}" for n in ("max_pool_with_argmax", "fractional_max_pool",
-                                     "fractional_avg_pool")),
+    *(f"tensorflow.nn.{n}" for n in ("fractional_max_pool", "fractional_avg_pool")),
 )
 NOT_A_FUNCTION: dict[str, str] = {}
 
@@ -93,6 +97,14 @@ NAN_POLICY = "ignores NaN"
 PAD_FUNCTION = ("tensorflow.pad", "tf.pad")
 PAD_PARAMETERS = ("tensor", "paddings", "mode", "constant_values", "name")
 CONSTANTS = ("tf.constant", "constant")
+
+
+def argmax_convention(native, args) -> str:
+    """``max_pool_with_argmax`` returns its argmax too, numbered ``(y*W + x)*C + c`` ("tf"),
+    plus ``n*H*W*C`` with ``include_batch_in_index=True`` ("tf_batch"); "" for the others."""
+    if native.function != "tf.nn.max_pool_with_argmax":
+        return ""
+    return "tf_batch" if args.get("include_batch_in_index") else "tf"
 
 
 def nan_policy(native) -> str:

@@ -45,14 +45,20 @@ def build_indices_plan(vocab: Vocabulary, geom: Geometry, dtype: np.dtype,
     """The calls ``vocab``'s framework makes for the max (or min) pooling with indices
     (``ops.INDICES``) of ``geom`` on a full-rank input of ``dtype``: its result the pair
     (values, indices), the indices in ``Plan.index_convention`` read in
-    ``Plan.index_layout``."""
+    ``Plan.index_layout``: the convention asked for (``geom.convention``), converted in the
+    framework's own ops, unless its call numbers the cells of an input it pads first (ONNX
+    Runtime's, ``Plan.index_pads``: converted after the call)."""
     at_rank = vocab.at_rank(len(geom.axes))
     argmax = argmax_steps(at_rank, geom, dtype, shape)
-    values, indices = argmax.values, argmax.indices
-    if argmax.layout != geom.spec.layout:
-        back = permutation(argmax.layout, geom.spec.layout)
-        values = at_rank.transpose(argmax.plan, values, back)
-        indices = at_rank.transpose(argmax.plan, indices, back)
+    values, indices, plan, layout = argmax.values, argmax.indices, argmax.plan, geom.spec.layout
+    if argmax.layout != layout:
+        back = permutation(argmax.layout, layout)
+        values = at_rank.transpose(plan, values, back)
+        indices = at_rank.transpose(plan, indices, back)
+    if plan.index_convention == "plane" != geom.convention and not plan.index_pads:
+        sizes = [Expr.dim("x", axis) for axis in spatial_axes(len(layout), layout)]
+        indices = from_plane(at_rank, plan, indices, geom.convention, layout, layout, sizes)
+        plan.index_convention, plan.index_layout = geom.convention, layout
     at_rank.finish(argmax.plan, values, argmax.dtype, argmax.out_dtype, geom.spec.layout,
                    second=indices)
     return argmax.plan
@@ -138,7 +144,8 @@ def _native(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Argmax
     if got is None:
         return None
     values, indices, convention = got
-    if convention != "plane" and not plan.index_pads:  # written out, as the code runs
+    asked = convention == geom.convention and layout == spec.layout  # as it comes
+    if convention != "plane" and not plan.index_pads and not asked:  # written out
         indices, convention = _as_plane(vocab, plan, indices, convention, geom, layout)
     if flip is not None:
         values = flip(plan, values)
@@ -303,6 +310,8 @@ def from_plane(vocab: Vocabulary, plan: Plan, plane: Var, convention: str, layou
         return plane
     n, c = Expr.dim("x", 0), Expr.dim("x", given.index("C"))
     cells = cells_of(list(sizes))
+    if vocab.index_dtype != "int64":  # its own call's: the offsets are int64
+        plane = vocab.cast(plan, plane, "int64")
 
     def numbered(count, letters: str) -> Var:  # 0..count-1 along the axes ``letters``, int64
         shape = [n if a == "N" and "N" in letters else c if a == "C" and "C" in letters else 1
@@ -315,8 +324,7 @@ def from_plane(vocab: Vocabulary, plan: Plan, plane: Var, convention: str, layou
         converted = vocab.add(plan, vocab.scale(plan, plane, c), numbered(c, "C"))
         if convention != "tf":
             converted = vocab.add(plan, converted, vocab.scale(plan, numbered(n, "N"), cells * c))
-    plan.adapt(f"the plane's indices (y*W + x) converted to the {convention!r} convention "
-               f"its unpooling takes")
+    plan.adapt(f"the plane's indices (y*W + x) converted to the {convention!r} convention")
     return vocab.where(plan, vocab.at_least(plan, plane, 0), converted, plane)
 
 

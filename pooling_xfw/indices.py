@@ -39,6 +39,11 @@ from .reference import CHUNK_BYTES, _pad_for, _tap, as_input, identity
 from .spec import Geometry, make_spec, resolve
 
 INDEX_CONVENTIONS = ("plane", "tensor", "tf", "tf_batch")
+#: each convention's numbering, in words
+INDEX_WORDS = {"plane": "y*W + x within each sample and channel",
+               "tensor": "the flat position in the input array, in its layout's C order",
+               "tf": "(y*W + x)*C + c within each sample",
+               "tf_batch": "((n*H + y)*W + x)*C + c"}
 
 
 def check_convention(name: str, value) -> str:

@@ -179,6 +179,8 @@ class Vocabulary:
     #: the layouts and dtypes its own argmax call takes (where it has one: ``native_indices``)
     index_layouts: tuple[str, ...] = ("NCHW",)
     index_dtypes: tuple[str, ...] = ("float32", "float64")
+    #: the integer dtype of its own call's indices (converted to int64 before arithmetic)
+    index_dtype: str = "int64"
 
     def native_indices(self, plan: Plan, geom: Geometry, v: Var, layout: str
                        ) -> tuple[Var, Var, str] | None:

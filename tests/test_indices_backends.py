@@ -88,6 +88,9 @@ GRID = [
     ("k2s2p1-keep", NOTE_INPUT, dict(pool_size=2, stride=2, padding=1, ceil_mode="keep")),
     ("k2s2-asymmetric", NOTE_INPUT, dict(pool_size=2, stride=2, padding=((0, 1), (1, 0)))),
     ("k3-same", _ramp((1, 2, 7, 7)), dict(pool_size=3, stride=2, padding="same")),
+    # PyTorch's emulated argmax pads the channels-last input itself (F.pad: C unpadded)
+    ("k3-same-nhwc", _ramp((2, 9, 9, 4)), dict(pool_size=3, stride=2, padding="same",
+                                               layout="NHWC")),
     ("min-k2s2", NOTE_INPUT, dict(pool_size=2, stride=2, mode="min")),
     ("nhwc-k2s2", NOTE_INPUT.transpose(0, 2, 3, 1).copy(), dict(pool_size=2, stride=2,
                                                                   layout="NHWC")),
@@ -116,8 +119,8 @@ def test_every_backend_agrees_or_names_the_cause(grid, name, backend):
         assert "(" in result.detail and result.detail.rstrip().endswith(")"), result.detail
 
 
-@pytest.mark.parametrize("name", ["k3s2p1-ties", "k3s2-ceil", "k3-same", "1d-k3s2p1",
-                                  "3d-k2s2"])
+@pytest.mark.parametrize("name", ["k3s2p1-ties", "k3s2-ceil", "k3-same", "k3-same-nhwc",
+                                  "1d-k3s2p1", "3d-k2s2"])
 def test_windows_without_nan_agree_in_every_backend(grid, name):
     """Ties, padding and ceil windows without NaN: the first extreme in row-major order, in
     every framework."""
@@ -167,6 +170,9 @@ TRANSLATED = [
      (2, 4, 9, 9)),
     ("pytorch", "nn.MaxPool1d(3, stride=2, return_indices=True)", (2, 3, 31)),
     ("paddle", "F.max_pool2d(x, 2, 2, return_mask=True)", (1, 2, 8, 8)),
+    ("tensorflow", "tf.nn.max_pool_with_argmax(x, 2, 2, 'VALID')", (1, 8, 8, 3)),
+    ("tensorflow", "tf.nn.max_pool_with_argmax(x, ksize=3, strides=2, padding='SAME', "
+                   "include_batch_in_index=True)", (2, 9, 9, 4)),
 ]
 
 
@@ -181,18 +187,23 @@ def translated(pool):
                               enumerate(TRANSLATED)])
 def test_a_call_returning_its_argmax_translates_into_every_framework(translated, framework,
                                                                      call, shape):
-    """Read as the plane convention, every target's printed code returns the pair (values,
-    indices) and gives the source call's own, indices exactly, at every size verified, with a
-    verdict for every size the spec defines (native, or emulated: MXNet and JAX number the
-    cells).  Below the window, where Paddle's call still returns a result (an empty one), a
-    target whose code raises there is held to the spec's sizes, as for plain pooling."""
+    """Read in the call's own convention (PyTorch's and Paddle's plane, TensorFlow's
+    ``(y*W + x)*C + c``, with the batch term where asked), every target's printed code returns
+    the pair (values, indices), its indices converted to that convention in its own ops, and
+    gives the source call's own, indices exactly, at every size verified, with a verdict for
+    every size the spec defines (native, or emulated: MXNet and JAX number the cells).  Below
+    the window, where Paddle's call and TensorFlow's VALID still return a result (an empty
+    one), a target whose code differs there is held to the spec's sizes, as for plain
+    pooling."""
     t = translated[call]
-    assert t.source.op is px.ops.INDICES and t.source.spec["indices"] == "plane"
+    convention = ("tf_batch" if "include_batch_in_index=True" in call else
+                  "tf" if framework == "tensorflow" else "plane")
+    assert t.source.op is px.ops.INDICES and t.source.spec["indices"] == convention
     assert t.source_check.startswith("agrees with the neutral spec"), t.source_check
     for name, target in t.targets.items():
-        held = framework == "paddle" and target.verdict.startswith(
+        held = framework in ("paddle", "tensorflow") and target.verdict.startswith(
             "size-dependent: valid for H in 2, 3, 4, 5, ... (H >= 2); W in 2, 3, 4, 5, ... "
-            "(W >= 2); below, paddle's call returns a result")
+            f"(W >= 2); below, {framework}'s call returns a result")
         assert target.verdict in ("native", "emulated") or held, (name, target.verdict)
         assert target.check.startswith("agrees with the source call on "), (name,
                                                                             target.check)
@@ -201,10 +212,15 @@ def test_a_call_returning_its_argmax_translates_into_every_framework(translated,
 
 def test_the_conversions_are_written_in_each_frameworks_code(translated):
     """TensorFlow's (y*W + x)*C + c floor-divided by C, ONNX's whole-tensor index modulo the
-    plane's cells: the code printed is the code that ran."""
+    plane's cells; for TensorFlow's own convention as the source's, the plane's indices times
+    C plus c (and n*H*W*C), from the framework's arange: the code printed is the code that
+    ran."""
     t = translated["nn.MaxPool2d(2, return_indices=True)"]
     assert "tf.nn.max_pool_with_argmax" in t.targets["tensorflow"].code
     assert "// x.shape[1]" in t.targets["tensorflow"].code
     assert "'Mod'" in t.targets["onnxruntime"].code
     assert "return_mask=True" in t.targets["paddle"].code
     assert "return_indices=True" in t.targets["pytorch"].code
+    tf_batch = translated["tf.nn.max_pool_with_argmax(x, ksize=3, strides=2, padding='SAME', "
+                          "include_batch_in_index=True)"]
+    assert "torch.arange(x.shape[0]" in tf_batch.targets["pytorch"].code  # the batch term

@@ -30,6 +30,7 @@ from ..dialect import (NativeCall, Reader, dotted, full_name as _full_name, pair
                        takes_input)
 from ..errors import PoolingError
 from ..layout import spatial_axes, spatial_list
+from ..indices import INDEX_WORDS
 from ..ops import INDICES
 from .unpooling import Pipeline, apply_layer, attach, read_unpool, unpooling_name
 
@@ -338,6 +339,14 @@ def _native(framework: str, function: str, pool: ast.Call, reader: Reader, text:
         native.notes.append(f"{argmax}=True: it returns each window's argmax too, numbered "
                             f"y*W + x within each sample and channel (the 'plane' "
                             f"convention); every target's indices are converted to it")
+    own = getattr(reader.dialect, "argmax_convention", None)
+    convention = own(native, args) if own else ""
+    if convention:  # a call that always returns its argmax, in its own numbering
+        native.op = INDICES
+        native.spec["indices"] = convention
+        native.notes.append(f"it returns each window's argmax too, in the {convention!r} "
+                            f"convention ({INDEX_WORDS[convention]}); every target's indices "
+                            f"are converted to it in its own code")
     return native
 
 
