@@ -253,6 +253,13 @@ def _known_cause(value, expected, dtype: np.dtype) -> str:
             and abs(expected) < np.finfo(dtype).tiny):
         return ("a subnormal result flushed to zero (the CPU's flush-to-zero mode); the "
                 "reference keeps it")
+    if (dtype.kind == "f" and isinstance(value, float) and math.isinf(value)
+            and isinstance(expected, float) and math.isfinite(expected)
+            and abs(expected) > float(np.finfo(dtype).max) / 64
+            and (value > 0) == (expected > 0)):
+        return (f"an intermediate sum overflowed {dtype} to {value}: the framework's window "
+                f"sum passes the largest {dtype}; the reference rescales a sum that would, and "
+                f"its average is finite")
     if dtype.kind == "f" and isinstance(expected, float) and math.isinf(expected):
         info = np.finfo(dtype)
         lowest = {float(info.min), float(np.finfo(np.float32).min)}

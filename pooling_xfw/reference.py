@@ -230,7 +230,8 @@ def mean_of(values: np.ndarray, window_sum, divisor: np.ndarray, taps: int) -> n
     with np.errstate(invalid="ignore"):
         scaled = window_sum(values * down)  # |partial sums| <= max |x|
     hurt = ~np.isfinite(total)
-    total[hurt] = (scaled / divisor * up)[hurt]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a mean past the max
+        total[hurt] = (scaled / divisor * up)[hurt]
     return total
 
 
