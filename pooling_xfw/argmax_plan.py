@@ -103,9 +103,9 @@ def _taken_by(vocab: Vocabulary, plan: Plan, spec, dtype: np.dtype, layouts, dty
     """``inputs`` (the plan's input and any beside it, in ``given``, else ``spec.layout``) as
     a call that takes only ``layouts`` (channel orders) and ``dtypes`` (``what``: "pooling
     with indices", "unpooling") takes them: kept in ``given`` or the spec's layout where it
-    takes that, else transposed to its first layout; the first input cast to the dtype it computes in (float16 in float32 where it takes
-    that, else float64: exact for integers below 2**53, larger refused).  Returns the inputs,
-    the layout and that dtype."""
+    takes that, else transposed to its first layout; the first input cast to the dtype it
+    computes in (float16 in float32 where it takes that, else float64: exact for integers
+    below 2**53, larger refused).  Returns the inputs, the layout and that dtype."""
     rank = len(spec.pool_size)
     layouts = [of_rank(order, rank) for order in layouts]
     given = given or spec.layout

@@ -23,8 +23,9 @@ source plan spells it)``: an explicit constant pad before the pooling) with its
 ``PAD_PARAMETERS``; ``UNPOOLING`` (full name -> canonical name of its unpooling calls, read
 after a pooling that returns its indices) with ``UNPOOL_SIGNATURES`` (canonical name ->
 ``(params, defaults, functional)``, the values and indices aside) and ``UNPOOL_APPLIED`` (the
-parameters a layer is applied with after them); ``FUNCTION_ARGUMENTS`` (arguments that are functions, JAX's ``lax.max``:
-{parameter: {full name: as the source plan spells it}}); ``CONSTANTS`` (calls that wrap a
+parameters a layer is applied with after them); ``argmax_convention(native, args)`` (a call
+that always returns its argmax: its index convention); ``FUNCTION_ARGUMENTS`` (arguments that
+are functions, JAX's ``lax.max``: {parameter: {full name: as the source plan spells it}}); ``CONSTANTS`` (calls that wrap a
 literal, ``tf.constant``) and ``INFINITIES`` (its spellings of inf); ``read_divisor(node,
 pool, function, reader)`` (a window sum divided, JAX's); ``source_call(plan, native, x)`` (the
 call as written, where it is not ``function(x, **arguments)``); ``redirect(found)`` (where

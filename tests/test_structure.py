@@ -122,7 +122,7 @@ LAYERS = {
                  "blocks"),
     "runtime": ("runtime",),
     "comparison": ("judge", "diagnose", "argmax_diagnosis", "schedule", "compare", "cases", "probes", "conventions"),
-    "tools": ("report", "porting"),
+    "tools": ("report", "porting", "fuzz"),
     "front": ("cli", "__main__", ""),
 }
 #: the longest a module may be: one job per module

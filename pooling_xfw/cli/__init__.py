@@ -4,7 +4,8 @@ Exit codes: 0 all agree / success, 1 a backend differs, 2 usage error, 3 a backe
 Bad input never shows a traceback: one line naming the argument and what is allowed.
 
 Each command's parser sits beside its handler: ``environments`` (envs), ``comparing`` (report,
-compare), ``porting`` (translate, explain, audit-chapter, scan) and ``conventions``; the values
+compare), ``porting`` (translate, explain, audit-chapter, scan), ``conventions`` and
+``fuzzing`` (fuzz); the values
 typed are read by ``args`` (one checker per kind of value) and ``inputs`` (compare's case).
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .. import registry
 from ..version import __version__
 from ..errors import PoolingError
 from ..runtime import client, envs
-from . import comparing, conventions, environments, porting
+from . import comparing, conventions, environments, fuzzing, porting
 from .args import EXIT_DIFFER, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, Parser, echo_typed, \
     example_backend
 
@@ -34,7 +35,7 @@ exit codes: 0 every backend agrees (or the command succeeded), 1 a backend diffe
 Also runs as: python -m pooling_xfw"""
 
 #: the commands, in the order ``--help`` lists them
-COMMANDS = (environments, comparing, porting, conventions)
+COMMANDS = (environments, comparing, porting, conventions, fuzzing)
 
 
 def build_parser() -> argparse.ArgumentParser:

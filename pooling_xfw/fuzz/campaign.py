@@ -1,0 +1,278 @@
+"""A fuzz campaign: draw cases (``generate``), run them in batches on every backend through the
+workers (``compare_many``: pipelined, small cases sharing messages), classify every result
+that is not ``agree`` (``findings``), shrink each unexplained cluster's case to a minimal one
+(``shrink``), and write what was found to a folder (``outputs``).
+
+The folder's ``state.json`` holds the campaign after every batch: its seed, backends and
+operations, the cases run, the clusters.  ``--resume DIR`` reads it and runs only the cases not
+yet run, so a campaign stopped by Ctrl-C or SIGTERM (the batch in flight is lost, and said)
+continues where it stopped, drawing exactly the cases one uninterrupted run would.  A
+campaign cut into shards (``--shards K --shard I``: case ``i`` is shard ``i % K``'s) runs its
+parts anywhere, and ``merge`` joins their folders into the campaign one run would make.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..compare import compare_many
+from ..errors import PoolingError
+from . import findings
+from .generate import OPERATIONS, draw
+from .outputs import write
+from .shrink import shrink, size
+
+#: cases per batch: one ``compare_many`` call, and the state written after it
+BATCH = 64
+#: the largest output shown side by side in the summary, in cells
+SHOWN_CELLS = 64
+
+
+@dataclasses.dataclass
+class Campaign:
+    seed: int
+    backends: list[str]
+    operations: tuple[str, ...]
+    done: set = dataclasses.field(default_factory=set)
+    clusters: dict = dataclasses.field(default_factory=dict)
+    unrun: dict = dataclasses.field(default_factory=dict)  # backend -> why it could not run
+    stopped: str = ""  # why the last run ended early ("" where it ran to its end)
+    shards: int = 1  # the campaign cut into this many disjoint parts: case i is part i % shards
+    shard: int = 0
+
+    def owns(self, index: int) -> bool:
+        """Whether case ``index`` is this part's."""
+        return index % self.shards == self.shard
+
+    @property
+    def unexplained(self) -> list[findings.Cluster]:
+        return [c for c in self.clusters.values() if not c.explained]
+
+    def to_json(self) -> dict:
+        return {"seed": self.seed, "backends": self.backends,
+                "operations": list(self.operations), "done": sorted(self.done),
+                "clusters": [c.to_json() for c in self.clusters.values()],
+                "unrun": self.unrun, "stopped": self.stopped, "shards": self.shards,
+                "shard": self.shard}
+
+    @classmethod
+    def load(cls, folder: Path) -> "Campaign":
+        """The campaign saved in ``folder`` (``--resume``)."""
+        path = folder / "state.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            clusters = [findings.Cluster.from_json(c) for c in data["clusters"]]
+            return cls(int(data["seed"]), list(data["backends"]), tuple(data["operations"]),
+                       set(data["done"]), {c.key: c for c in clusters}, dict(data["unrun"]),
+                       str(data["stopped"]), int(data["shards"]), int(data["shard"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise PoolingError(f"--resume: cannot read {path} ({type(exc).__name__}: {exc}); "
+                               f"allowed: a folder a fuzz campaign wrote (--out)") from None
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / "state.json.tmp"
+        temporary.write_text(json.dumps(self.to_json()), encoding="utf-8")
+        temporary.replace(folder / "state.json")
+
+
+def run(campaign: Campaign, folder: Path, *, cases: int | None = None,
+        minutes: float | None = None, pool=None, shrink_budget: int = 150,
+        progress=None) -> Campaign:
+    """Run the cases of ``campaign`` (of its shard) numbered below ``cases`` that it has not run
+    yet, or every next one for ``minutes``, then shrink its unexplained clusters and write
+    ``folder``.  KeyboardInterrupt (Ctrl-C, SIGTERM through the CLI) stops it after saving
+    what has run."""
+    progress = progress or _stderr
+    start = time.monotonic()
+    deadline = None if minutes is None else start + 60 * minutes
+    end = cases if cases is not None else (None if minutes is not None else 200)
+    mine = [i for i in range(end) if campaign.owns(i)] if end is not None else None
+    todo = (i for i in (mine if mine is not None else itertools.count())
+            if campaign.owns(i) and i not in campaign.done)
+    ran, in_flight = 0, []
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            batch = in_flight = list(itertools.islice(todo, BATCH))
+            if not batch:
+                break
+            drawn = [draw(campaign.seed, i, campaign.operations) for i in batch]
+            comparisons = compare_many([_arguments(c) for c in drawn],
+                                       backends=campaign.backends, pool=pool)
+            for case, comparison in zip(drawn, comparisons):
+                _record(campaign, case, comparison)
+            campaign.done.update(batch)
+            in_flight, ran = [], ran + len(batch)
+            campaign.save(folder)
+            elapsed = time.monotonic() - start
+            progress(f"fuzz: {len(campaign.done)}" + (f"/{len(mine)}" if mine is not None
+                                                      else "") +
+                     f" cases, {ran / max(elapsed, 1e-9):.0f} cases/s, "
+                     f"{len(campaign.clusters)} clusters ({len(campaign.unexplained)} "
+                     f"unexplained)" + (f", {max(deadline - time.monotonic(), 0):.0f} s left"
+                                        if deadline else ""))
+    except KeyboardInterrupt:
+        campaign.stopped = (f"stopped after {len(campaign.done)} cases; the batch in flight "
+                            f"({len(in_flight)} cases) was not run: --resume runs it")
+        progress(f"fuzz: {campaign.stopped}")
+        campaign.save(folder)
+        write(campaign, folder)
+        return campaign
+    campaign.stopped = ""
+    finish(campaign, folder, pool, shrink_budget)
+    return campaign
+
+
+def finish(campaign: Campaign, folder: Path, pool=None, shrink_budget: int = 150) -> None:
+    """Shrink the unexplained clusters not shrunk yet, run each cluster's minimal case on every
+    backend for the outputs side by side, and write ``folder``."""
+    for cluster in campaign.unexplained:
+        if not cluster.outputs:
+            _shrink(cluster, pool, shrink_budget)
+    for cluster in campaign.clusters.values():
+        if not cluster.outputs:
+            cluster.outputs, details = _side_by_side(cluster.minimal, campaign.backends, pool)
+            cluster.detail = details.get(cluster.backend, cluster.detail)
+    campaign.save(folder)
+    write(campaign, folder)
+
+
+def merge(folders: list[Path], folder: Path, pool=None) -> Campaign:
+    """The campaigns in ``folders`` (shards of one seed, or runs on other machines) joined
+    into one, written to ``folder``: the cases each ran, their clusters (counts added, the
+    smaller minimal case kept), what could not run.  A shard whose cases below the highest
+    number run are not all there (a host stopped or killed mid-campaign) is said in
+    ``stopped``."""
+    parts = [Campaign.load(Path(f)) for f in folders]
+    first = parts[0]
+    for other, path in zip(parts[1:], folders[1:]):
+        if (other.seed, other.backends, other.operations) != (first.seed, first.backends,
+                                                               first.operations):
+            raise PoolingError(f"merge: {path} is seed {other.seed} on "
+                               f"{','.join(other.backends)} ({','.join(other.operations)}), "
+                               f"{folders[0]} seed {first.seed} on {','.join(first.backends)} "
+                               f"({','.join(first.operations)}); allowed: parts of one "
+                               f"campaign")
+    joined = Campaign(first.seed, first.backends, first.operations)
+    missing = []
+    for part, path in zip(parts, folders):
+        if part.done & joined.done:
+            raise PoolingError(f"merge: {path} ran cases another part ran too; allowed: "
+                               f"disjoint parts (--shards K --shard I)")
+        joined.done |= part.done
+        joined.unrun.update(part.unrun)
+        for key, cluster in part.clusters.items():
+            mine = joined.clusters.get(key)
+            if mine is None:
+                joined.clusters[key] = cluster
+                continue
+            mine.cases = sorted(mine.cases + cluster.cases, key=_number)
+            if size(as_case(cluster.minimal)) < size(as_case(mine.minimal)):
+                mine.minimal, mine.outputs, mine.detail = (cluster.minimal, cluster.outputs,
+                                                           cluster.detail)
+        gaps = [i for i in range(max(part.done, default=-1)) if part.owns(i)
+                and i not in part.done]
+        if gaps or part.stopped:
+            missing.append(f"{path}: {len(gaps)} cases not run" + (f" ({part.stopped})"
+                                                                  if part.stopped else ""))
+    joined.stopped = "; ".join(missing)
+    for cluster in joined.clusters.values():
+        cluster.cases.sort(key=_number)
+    joined.save(folder)
+    write(joined, folder)
+    return joined
+
+
+def _number(name: str) -> int:
+    return int(name.rsplit("-", 1)[1])
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _arguments(case: dict) -> dict:
+    """A case as ``compare_many``'s arguments."""
+    return dict(X=case["X"], op=case["op"], **case["kwargs"])
+
+
+def _record(campaign: Campaign, case: dict, comparison) -> None:
+    for name, result in comparison.results.items():
+        if result.status == "unavailable":
+            campaign.unrun.setdefault(name, result.detail)
+            continue
+        outcome = findings.classify(name, result.status, result.detail)
+        if outcome is None:
+            continue
+        cluster = findings.add(campaign.clusters, outcome, case["name"], result.detail)
+        if cluster.minimal is None or size(case) < size(as_case(cluster.minimal)):
+            cluster.minimal = as_json(case)  # the smallest case seen: shrunk later if need be
+
+
+def _shrink(cluster: findings.Cluster, pool, budget: int) -> None:
+    """The cluster's case reduced while it still gives its backend the same outcome."""
+    def reproduces(candidate: dict) -> bool:
+        result = compare_many([_arguments(candidate)], backends=[cluster.backend],
+                              pool=pool)[0].results[cluster.backend]
+        outcome = findings.classify(cluster.backend, result.status, result.detail)
+        return outcome is not None and (outcome.backend, outcome.status,
+                                        outcome.signature) == cluster.key
+
+    smallest = shrink(as_case(cluster.minimal), reproduces, budget)
+    cluster.minimal = as_json(smallest)
+
+
+def _side_by_side(minimal: dict, backends: list[str], pool) -> tuple[dict, dict]:
+    """The reference's and every backend's output on the minimal case (small ones written
+    out), and each backend's detail there."""
+    comparison = compare_many([_arguments(as_case(minimal))], backends=backends, pool=pool)[0]
+    shown = {"reference": comparison.reference}
+    shown.update({name: r.output if r.output is not None else f"{r.status}: {r.detail}"
+                  for name, r in comparison.results.items()})
+    return ({name: (value if isinstance(value, str) else
+                    _finite_json(value.tolist()) if value.size <= SHOWN_CELLS else
+                    f"{value.dtype} array of shape {list(value.shape)}")
+             for name, value in shown.items()},
+            {name: r.detail for name, r in comparison.results.items()})
+
+
+def _finite_json(value):
+    """Nested lists with NaN and infinities as the strings "nan", "inf", "-inf" (strict JSON)."""
+    if isinstance(value, list):
+        return [_finite_json(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    return value
+
+
+def as_json(case: dict) -> dict:
+    """A drawn case as ``report --cases`` reads it: the input written out."""
+    x = case["X"]
+    return {"name": case["name"], "op": case["op"], "dtype": x.dtype.name,
+            "shape": list(x.shape), "input": x.tolist(), "kwargs": case["kwargs"]}
+
+
+def as_case(data: dict) -> dict:
+    """``as_json``'s inverse."""
+    x = np.array(data["input"], dtype=data["dtype"]).reshape(data["shape"])
+    return {"name": data["name"], "op": data["op"], "X": x, "kwargs": dict(data["kwargs"])}
+
+
+def start(seed: int, backends: list[str], operations, shards: int = 1,
+          shard: int = 0) -> Campaign:
+    """A new campaign, or part ``shard`` of ``shards`` of it (its operations checked:
+    ``PoolingError`` naming ``--ops``)."""
+    draw(seed, 0, tuple(operations))  # checks the names
+    if not 0 <= shard < shards:
+        raise PoolingError(f"--shard: got {shard} of --shards {shards}; allowed: 0 to "
+                           f"{shards - 1}")
+    return Campaign(seed, list(backends), tuple(operations), shards=shards, shard=shard)
+
+
+__all__ = ["Campaign", "run", "finish", "merge", "start", "as_json", "as_case", "OPERATIONS"]

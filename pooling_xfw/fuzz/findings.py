@@ -1,0 +1,85 @@
+"""What a campaign found: each backend's result that is not ``agree``, classified by the cause
+``compare``'s diagnosis named (the parenthesized reason after the first differing cell), and
+grouped into clusters of one (backend, outcome, cause signature).
+
+A result is **explained** where the diagnosis names its cause (NaN ignored, the divisor's rule,
+a tie broken otherwise, ...) or it is a call measured to crash that was not run; it is
+**unexplained** where it differs with no cause named, errors, or its worker crashed.  The
+signature is the cause with its numbers replaced by ``#`` (the same rule at other cells and
+sizes is one cluster); an unexplained error's is its kind and message, numbers replaced too.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+#: a parenthesized phrase with words in it (an index tuple such as ``(0, 1, 2)`` has none)
+_CAUSE = re.compile(r"\(([^()]*[A-Za-z][^()]*(?:\([^()]*\)[^()]*)*)\)")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?|nan|inf")
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """One backend's result on one case, classified."""
+
+    backend: str
+    status: str  # differ | error | unavailable
+    explained: bool
+    signature: str  # what clusters it: the cause (or the error) with numbers as "#"
+
+
+def classify(backend: str, status: str, detail: str) -> Outcome | None:
+    """The outcome of a result of ``status`` with ``detail``; None for ``agree``."""
+    if status == "agree":
+        return None
+    if status == "differ":
+        causes = [c for c in _CAUSE.findall(detail) if not c.startswith("first at")]
+        if causes:
+            return Outcome(backend, status, True, "; ".join(_general(c) for c in causes))
+        return Outcome(backend, status, False, "differs, no cause named")
+    if status == "error" and ": not run: " in detail:  # a known crash, not run
+        return Outcome(backend, status, True, _general(detail.split(": not run: ", 1)[1]))
+    return Outcome(backend, status, False, _general(detail)[:200])
+
+
+def _general(text: str) -> str:
+    """``text`` with its numbers as ``#``: one signature for one rule at any cell or size."""
+    return _NUMBER.sub("#", text).strip()
+
+
+@dataclasses.dataclass
+class Cluster:
+    """Findings of one (backend, outcome, signature): how many, and the cases showing it."""
+
+    backend: str
+    status: str
+    explained: bool
+    signature: str
+    cases: list[str] = dataclasses.field(default_factory=list)  # their names, in order
+    #: the smallest case showing it (``shrink``), as ``cases.json`` holds it; None: not shrunk
+    minimal: dict | None = None
+    #: the backends' outputs on the minimal case, side by side: name -> nested list
+    outputs: dict = dataclasses.field(default_factory=dict)
+    detail: str = ""  # the first finding's own detail
+
+    @property
+    def key(self) -> tuple:
+        return self.backend, self.status, self.signature
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Cluster":
+        return cls(**data)
+
+
+def add(clusters: dict, outcome: Outcome, case_name: str, detail: str) -> Cluster:
+    """``outcome`` of ``case_name`` into its cluster of ``clusters`` (a dict by key)."""
+    key = (outcome.backend, outcome.status, outcome.signature)
+    cluster = clusters.get(key)
+    if cluster is None:
+        cluster = clusters[key] = Cluster(outcome.backend, outcome.status, outcome.explained,
+                                          outcome.signature, detail=detail)
+    cluster.cases.append(case_name)
+    return cluster

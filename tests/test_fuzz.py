@@ -1,0 +1,197 @@
+"""``pooling-xfw fuzz``: seeded random cases, every result that is not ``agree`` classified by
+its named cause and clustered, unexplained ones shrunk, a folder written; stopped and resumed
+without repeating a case."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import pooling_xfw as px
+from pooling_xfw import ops, registry
+from pooling_xfw.errors import PoolingError
+from pooling_xfw.fuzz import campaign as fuzz
+from pooling_xfw.fuzz.findings import classify
+from pooling_xfw.fuzz.generate import OPERATIONS, draw
+from pooling_xfw.fuzz.outputs import FILES
+from pooling_xfw.fuzz.shrink import shrink
+
+from .test_cli import ROOT, cli
+
+
+def _same(a: dict, b: dict) -> bool:
+    return (a["op"] == b["op"] and a["kwargs"] == b["kwargs"] and a["X"].dtype == b["X"].dtype
+            and np.array_equal(a["X"], b["X"], equal_nan=True))
+
+
+def test_a_case_is_the_same_whatever_runs_before_it():
+    """Case i of seed s comes from its own stream: drawn alone, or after others, or again."""
+    late = draw(3, 57)
+    for index in range(10):
+        draw(3, index)
+    assert _same(draw(3, 57), late) and not _same(draw(4, 57), late)
+
+
+def test_every_draw_is_a_case_the_reference_computes_and_the_grid_is_wide():
+    """300 draws: each resolves (the toolkit's own validation), and together they hold every
+    operation, rank, dtype and kind of special value the generator has."""
+    cases = [draw(1, i) for i in range(300)]
+    for case in cases:
+        ops.get(case["op"]).resolve_case(dict(case["kwargs"]), case["X"], False)
+    assert {c["op"] for c in cases} == set(OPERATIONS.values())
+    assert {c["X"].ndim for c in cases} == {3, 4, 5}
+    assert {c["X"].dtype.name for c in cases} == {"float16", "float32", "float64", "int32"}
+    floats = [c["X"] for c in cases if c["X"].dtype.kind == "f"]
+    assert any(np.isnan(x).any() for x in floats) and any(np.isinf(x).any() for x in floats)
+    assert any(((x != 0) & (np.abs(x) < np.finfo(x.dtype).tiny)).any() for x in floats)
+    paddings = {str(c["kwargs"].get("padding")) for c in cases}
+    assert {"same", "valid", "0"} <= paddings
+    assert {c["kwargs"].get("ceil_mode") for c in cases if "ceil_mode" in c["kwargs"]} == {
+        False, True, "keep"}
+
+
+def test_an_unknown_operation_is_refused_naming_the_option():
+    with pytest.raises(PoolingError, match="^--ops: got pool,unpool; allowed: .*pool, "
+                                           "adaptive, global, indices"):
+        draw(0, 0, ("pool", "unpool"))
+
+
+@pytest.mark.parametrize("status,detail,explained,signature", [
+    ("agree", "", None, None),
+    ("differ", "3 of 16 differ; first at (0, 0, 1, 2): -inf vs reference nan (NaN in the "
+               "window ignored; the reference propagates NaN)", True,
+     "NaN in the window ignored; the reference propagates NaN"),
+    ("differ", "1 of 9 differ; first at (0, 0, 0, 0): 2.5 vs reference 2.0", False,
+     "differs, no cause named"),
+    ("error", "BackendError: jax: ValueError: bad shape (3, 4)", False,
+     "BackendError: jax: ValueError: bad shape (#, #)"),
+    ("error", "KnownCrash: paddle: not run: an index is -1 (a window of padding only), and "
+              "...", True, "an index is # (a window of padding only), and ..."),
+], ids=["agree", "named-cause", "no-cause", "error", "known-crash"])
+def test_a_result_is_explained_only_where_a_cause_is_named(status, detail, explained,
+                                                          signature):
+    outcome = classify("jax", status, detail)
+    if explained is None:
+        assert outcome is None
+    else:
+        assert (outcome.explained, outcome.signature) == (explained, signature)
+
+
+def test_shrinking_keeps_the_outcome_and_leaves_a_minimal_case():
+    """A case showing "a NaN is in the input" (the outcome) shrinks to one sample, one
+    channel, the fewest cells the spec takes, the NaN its only non-zero value, in float32."""
+    case = next(c for c in (draw(2, i) for i in range(200)) if c["X"].dtype.kind == "f"
+                and np.isnan(c["X"]).sum() > 1 and c["X"].size > 40 and c["op"] == "pool2d")
+    small = shrink(case, lambda c: bool(np.isnan(c["X"]).any()), budget=400)
+    x = small["X"]
+    assert np.isnan(x).sum() == 1 and np.count_nonzero(x) == 1 and x.dtype == np.float32
+    assert x.shape[0] == 1 and x.shape[small["kwargs"]["layout"].index("C")] == 1
+    assert x.size < case["X"].size
+    ops.get(small["op"]).resolve_case(dict(small["kwargs"]), x, False)
+
+
+def test_a_float32_window_sum_that_overflows_is_named(pool):
+    """The first fuzz campaign's unexplained finding, shrunk: two -3.4e38 cells averaged.
+    The reference rescales a window sum that would overflow (-3.4e38); a framework whose
+    float32 sum overflows gives -inf, and the diagnosis now names it (measured here: all six
+    do).  Every backend agrees or differs with that cause."""
+    x = np.full((1, 1, 2, 1), np.finfo(np.float32).min, np.float32)
+    comparison = px.compare(x, (2, 1), stride=1, mode="avg", padding=0, pool=pool,
+                            backends=registry.defaults())
+    assert comparison.reference.ravel().tolist() == [np.finfo(np.float32).min]
+    for name, result in comparison.results.items():
+        assert result.status == "agree" or (
+            result.status == "differ" and "an intermediate sum overflowed float32 to -inf"
+            in result.detail), (name, result.detail)
+
+
+@pytest.fixture(scope="module")
+def campaign_folder(pool, tmp_path_factory):
+    """A campaign of 40 cases on two backends, then resumed to 70."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    lines = []
+    first = fuzz.run(fuzz.start(5, ["pytorch", "tensorflow"], ("pool", "global")), folder,
+                     cases=40, pool=pool, progress=lines.append)
+    done_first = set(first.done)
+    resumed = fuzz.run(fuzz.Campaign.load(folder), folder, cases=70, pool=pool,
+                       progress=lines.append)
+    return folder, done_first, resumed, lines
+
+
+def test_a_campaign_writes_its_folder_and_resumes_without_repeating(campaign_folder):
+    folder, done_first, resumed, lines = campaign_folder
+    assert done_first == set(range(40)) and resumed.done == set(range(70))
+    assert all((folder / name).is_file() for name in FILES + ("state.json",))
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["cases"] == 70 and summary["clusters"] == len(summary["rows"])
+    assert summary["unexplained"] == sum(not row["explained"] for row in summary["rows"])
+    assert any(line.startswith("fuzz: 70/70 cases") for line in lines)
+    for row in summary["rows"]:  # each cluster: its cause, or "unexplained"; its case
+        assert row["cause"] == (row["signature"] if row["explained"] else "unexplained")
+        assert row["count"] >= 1 and row["outputs"]["reference"]
+
+
+def test_its_cases_replay_with_report(campaign_folder):
+    """``cases.json`` is a ``report --cases`` file: each cluster's minimal case runs again."""
+    folder, *_ = campaign_folder
+    cases = json.loads((folder / "cases.json").read_text())
+    if not cases:
+        pytest.skip("nothing found to replay")  # the campaign found every backend agreeing
+    proc = cli("report", "--cases", str(folder / "cases.json"), "--backends",
+               "pytorch,tensorflow", "--format", "json")
+    assert proc.returncode in (0, 1), proc.stderr
+    assert {c["name"] for c in json.loads(proc.stdout)["cases"]} == {c["name"] for c in cases}
+
+
+def test_sigterm_stops_cleanly_and_keeps_what_ran(tmp_path):
+    """A campaign killed with SIGTERM mid-run: its state and summary are written, the batch
+    in flight is said lost, and --resume continues from the cases that ran."""
+    folder = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "pooling_xfw", "fuzz", "--cases", "100000",
+                             "--ops", "pool", "--backends", "pytorch", "--out", str(folder)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ))
+    for line in proc.stderr:  # the first batch has run
+        if line.startswith("fuzz: "):
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode in (0, 1), err
+    state = json.loads((folder / "state.json").read_text())
+    assert state["done"] and "stopped after" in state["stopped"], state["stopped"]
+    assert "was not run: --resume runs it" in (folder / "summary.txt").read_text()
+
+
+def test_two_shards_merged_are_the_campaign_one_run_makes(pool, tmp_path):
+    """``--shards 2``: each part runs every other case; merged, the cases run and the clusters
+    (each with the cases showing it) are those of one run of the same seed."""
+    backends, operations = ["pytorch", "jax"], ("pool", "indices")
+    quiet = [].append
+    whole = fuzz.run(fuzz.start(9, backends, operations), tmp_path / "whole", cases=60,
+                     pool=pool, progress=quiet)
+    for shard in (0, 1):
+        part = fuzz.run(fuzz.start(9, backends, operations, shards=2, shard=shard),
+                        tmp_path / f"part{shard}", cases=60, pool=pool, progress=quiet)
+        assert part.done == set(range(shard, 60, 2))
+    merged = fuzz.merge([tmp_path / "part0", tmp_path / "part1"], tmp_path / "merged")
+    assert merged.done == whole.done == set(range(60)) and not merged.stopped
+    assert {k: c.cases for k, c in merged.clusters.items()} == {
+        k: c.cases for k, c in whole.clusters.items()}
+    with pytest.raises(PoolingError, match="ran cases another part ran too"):
+        fuzz.merge([tmp_path / "part0", tmp_path / "whole"], tmp_path / "again")
+
+
+def test_the_command_lines_errors_name_the_option(tmp_path):
+    for args, says in ((["--cases", "0"], "--cases 0: 0 is below 1"),
+                       (["--cases", "5", "--minutes", "1"], "not with --cases"),
+                       (["--ops", "pool,fractional"], "--ops: got pool,fractional"),
+                       (["--shard", "1"], "not without --shards"),
+                       (["--shards", "2", "--shard", "2"], "--shard"),
+                       (["merge"], "fuzz merge DIR... --out DIR"),
+                       (["--resume", str(tmp_path)], "--resume: cannot read")):
+        proc = cli("fuzz", *args, "--out", str(tmp_path / "x")) if "--resume" not in args \
+            else cli("fuzz", *args)
+        assert proc.returncode == 2 and says in proc.stderr, (args, proc.stderr)
