@@ -138,6 +138,10 @@ class Torch(Vocabulary):
                 **common, dilation=spec.dilation if dilated else None))
         if dilated:
             return None  # F.avg_pool2d has no dilation
+        if rank == 3 and any(g.size < k for g, k in zip(geom.axes, spec.pool_size)):
+            # measured: avg_pool3d refuses an axis shorter than the window, its padding aside
+            # ("input image (T: 1 H: 5 W: 5) smaller than kernel size"); 1-D and 2-D take it
+            return None  # the planner pads explicitly, then pools
         return plan.call(f"F.avg_pool{rank}d", v, **_pair_kwargs(
             **common, count_include_pad=None if spec.count_include_pad or divisor_override
             else False, divisor_override=divisor_override))

@@ -159,3 +159,21 @@ def test_backward_through_each_frameworks_autograd(pool, backend, name, rank, kw
         assert outcome.grad_status == "not compared", outcome.grad_detail
     else:
         assert outcome.grad_status == "agree", f"{outcome.grad_status}: {outcome.grad_detail}"
+
+
+#: a clip with fewer frames than the window, padded to take it (found by ``fuzz``): PyTorch's
+#: avg_pool3d refuses an axis shorter than its window whatever the padding (measured: "input
+#: image (T: 2 H: 8 W: 8) smaller than kernel size (kT: 3 ...)"); avg_pool1d/2d take it
+SHORT_CLIP = [("count-pad", dict(count_include_pad=True)),
+              ("exclude-pad", dict(count_include_pad=False))]
+
+
+@pytest.mark.parametrize("name,kwargs", SHORT_CLIP, ids=[s[0] for s in SHORT_CLIP])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_clip_shorter_than_the_window_averages_in_every_backend(pool, backend, name, kwargs):
+    x = np.random.default_rng(2).standard_normal((1, 2, 2, 8, 8)).astype(np.float32)
+    result = px.compare(x, 3, "avg", stride=1, padding=1, layout="NCDHW", backends=[backend],
+                        pool=pool, **kwargs).results[backend]
+    assert result.status == "agree", result.detail
+    if backend == "pytorch":
+        assert result.how["path"] == "emulated"
