@@ -168,7 +168,12 @@ def _emulated(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Argm
     numbers = numbered_cells(vocab, plan, layout)
     run = runtime_pads(plan, geom)  # pads (and ceil overhang) read from x.shape: any size
     pads, reads = (run.full() if run is not None else geom.pads), []
-    padded, padded_numbers = Var("x"), numbers
+    padded, padded_numbers, compared = Var("x"), numbers, values
+    if np.dtype(plan.computes_in) != handover_dtype(vocab, np.dtype(dtype)):
+        # the pooling computed in another dtype (integers in float64): the cells and the
+        # values compared there, and the cells padded there (MXNet pads floats only)
+        padded = vocab.cast(plan, padded, plan.computes_in)
+        compared = vocab.cast(plan, values, plan.computes_in)
     if any(isinstance(p, Expr) or p for pair in pads for p in pair):
         padded = vocab.pad(plan, padded, tuple(pads), 0, layout)
         padded_numbers = vocab.pad(plan, numbers, tuple(pads), -1, layout)
@@ -181,8 +186,8 @@ def _emulated(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Argm
         reads.append((vocab.getitem(plan, padded, tuple(index)),
                       vocab.getitem(plan, padded_numbers, tuple(index))))
     none = vocab.multiply(plan, vocab.ones_like(plan, reads[0][1]), -1.0)
-    found = _first(vocab, plan, reads, none, lambda cell: vocab.equal(plan, cell, values))
-    if np.dtype(plan.computes_in).kind == "f":
+    found = _first(vocab, plan, reads, none, lambda cell: vocab.equal(plan, cell, compared))
+    if np.dtype(dtype).kind == "f":
         first_nan = _first(vocab, plan, reads, none,
                            lambda cell: vocab.not_equal(plan, cell, cell))
         found = vocab.where(plan, vocab.not_equal(plan, values, values), first_nan, found)

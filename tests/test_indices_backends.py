@@ -97,6 +97,9 @@ GRID = [
     ("1d-k3s2p1", _ramp((2, 3, 31)), dict(pool_size=3, stride=2, padding=1, layout="NCW")),
     ("3d-k2s2", _ramp((1, 2, 4, 6, 6)), dict(pool_size=2, stride=2, layout="NCDHW")),
     ("float64-k2s2", NOTE_INPUT.astype(np.float64), dict(pool_size=2, stride=2)),
+    # integers: MXNet and Paddle pool them in float64, the emulated argmax compares there
+    ("int32-k3s2-same-nwc", (_ramp((2, 17, 3), 4) - 2).astype(np.int32),
+     dict(pool_size=3, stride=2, padding="same_lower", layout="NWC")),
     ("min-k2s1p2-wide", _ramp((1, 2, 5, 5)), dict(pool_size=2, stride=1, padding=2, mode="min",
                                                  allow_empty_windows=True)),
 ]
@@ -120,7 +123,7 @@ def test_every_backend_agrees_or_names_the_cause(grid, name, backend):
 
 
 @pytest.mark.parametrize("name", ["k3s2p1-ties", "k3s2-ceil", "k3-same", "k3-same-nhwc",
-                                  "1d-k3s2p1", "3d-k2s2"])
+                                  "1d-k3s2p1", "3d-k2s2", "int32-k3s2-same-nwc"])
 def test_windows_without_nan_agree_in_every_backend(grid, name):
     """Ties, padding and ceil windows without NaN: the first extreme in row-major order, in
     every framework."""
