@@ -1,5 +1,6 @@
 """The cause of a difference, found from more than the values: pooling-xfw's own plan
-(``plan_cause``, through the plan's numpy mirror), a divisor that leaves padding out, and
+(``plan_cause``, through the plan's numpy mirror), a divisor that leaves padding out, an
+average that skips the dtype's lowest value as padding (``lowest_skipped_cause``), and
 for the backward pass ties, NaN, infinities, the ceil overhang, lp at 0 and float32
 precision (``grad_cause``).  Each returns '' where the data does not show the cause: a
 difference stays unexplained rather than wrongly explained.
@@ -77,6 +78,32 @@ def empty_window_cause(result: BackendResult, job) -> str:
         gives += (f", the {'lowest' if spec.mode == 'max' else 'highest'} finite value (the "
                   f"{spec.mode} starts from it)")
     return f"a window of padding only gives {gives}; the reference {expected:.8g}, {rule}"
+
+
+def lowest_skipped_cause(result: BackendResult, job) -> str:
+    """The cause of an average that leaves out the cells holding the dtype's lowest finite
+    value, as padding: at every differing cell the backend gives the mean of the window's
+    other cells (NaN, 0/0, where there are none).  Measured: TensorFlow's float32
+    ``avg_pool3d`` (Eigen's average reducer takes -3.4028235e+38 for its padding marker):
+    ``[-3.4e38, 2]`` averages to 2.  '' otherwise."""
+    x = job.x
+    if (job.spec.mode != "avg" or not result.differing or x.dtype.kind != "f"
+            or result.output.shape != job.reference.shape):
+        return ""
+    lowest = np.finfo(x.dtype).min
+    skipped = x == lowest
+    if not skipped.any():
+        return ""
+    with np.errstate(all="ignore"):
+        total = job.op.reference(np.where(skipped, 0.0, x.astype(np.float64)), job.geometry)
+        kept = job.op.reference((~skipped).astype(np.float64), job.geometry)
+        mean = (total / kept).astype(result.output.dtype)
+    cells = tuple(np.array([index for index, _, _ in result.differing]).T)
+    if not cells_agree(result.output[cells], mean[cells], job.tol, 0.0).all():
+        return ""
+    return (f"cells of {float(lowest):.8g}, the dtype's lowest value, skipped as padding: the "
+            f"mean of the window's other cells (NaN where there are none); the reference "
+            f"counts them")
 
 
 def divisor_cause(result: BackendResult, job, tol) -> str:

@@ -13,7 +13,8 @@ import numpy as np
 from . import ops, registry
 from .blocks import reference_in_blocks
 from .argmax_diagnosis import judge_indices, unpool_cause
-from .diagnose import divisor_cause, empty_window_cause, judge_grad, plan_cause
+from .diagnose import (divisor_cause, empty_window_cause, judge_grad, lowest_skipped_cause,
+                       plan_cause)
 from .errors import PoolingError
 from .gradient import check_ties, upstream
 from .judge import NOT_COMPARED, BackendResult, Comparison, input_scale, judge, tolerance
@@ -222,7 +223,8 @@ def take_reply(result: BackendResult, reply: dict, arrays, reference, tol, scale
     found = []  # the plan's own arithmetic, when that is the cause
 
     def plan_caused(differing: BackendResult) -> str:
-        found.append((plan_cause(differing, job) or empty_window_cause(differing, job))
+        found.append((plan_cause(differing, job) or empty_window_cause(differing, job)
+                      or lowest_skipped_cause(differing, job))
                      if job is not None else "")
         return found[-1]
 

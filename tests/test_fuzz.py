@@ -195,3 +195,21 @@ def test_the_command_lines_errors_name_the_option(tmp_path):
         proc = cli("fuzz", *args, "--out", str(tmp_path / "x")) if "--resume" not in args \
             else cli("fuzz", *args)
         assert proc.returncode == 2 and says in proc.stderr, (args, proc.stderr)
+
+
+def test_tensorflows_3d_average_skips_the_lowest_value_as_padding(pool):
+    """A fuzz finding, shrunk and re-measured: TensorFlow's float32 ``avg_pool3d`` leaves out
+    the cells holding -3.4028235e+38 (Eigen's average reducer takes that value for padding):
+    ``[-3.4e38, 2]`` averages to 2, a window of only such cells to NaN.  Named; the other
+    frameworks agree or overflow their float32 sum (named too)."""
+    m = np.finfo(np.float32).max
+    x = np.array([-m, 2.0, 5.0, -m, -m, -m], np.float32).reshape(1, 1, 1, 1, 6)
+    comparison = px.compare(x, (1, 1, 2), mode="avg", stride=(1, 1, 2), layout="NCDHW",
+                            backends=registry.defaults(), pool=pool)
+    skipped = "the dtype's lowest value, skipped as padding"
+    for name, result in comparison.results.items():
+        assert result.status == "agree" or any(cause in result.detail for cause in (
+            skipped, "an intermediate sum overflowed float32")), (name, result.detail)
+    tf = comparison.results["tensorflow"]
+    assert tf.status == "differ" and skipped in tf.detail, tf.detail
+    assert tf.output.ravel()[0] == 2.0 and np.isnan(tf.output.ravel()[2])
