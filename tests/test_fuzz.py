@@ -15,7 +15,7 @@ from pooling_xfw import ops, registry
 from pooling_xfw.errors import PoolingError
 from pooling_xfw.fuzz import campaign as fuzz
 from pooling_xfw.fuzz.findings import classify
-from pooling_xfw.fuzz.generate import OPERATIONS, draw
+from pooling_xfw.fuzz.generate import GROUP, OPERATIONS, draw
 from pooling_xfw.fuzz.outputs import FILES
 from pooling_xfw.fuzz.shrink import shrink
 
@@ -36,9 +36,13 @@ def test_a_case_is_the_same_whatever_runs_before_it():
 
 
 def test_every_draw_is_a_case_the_reference_computes_and_the_grid_is_wide():
-    """300 draws: each resolves (the toolkit's own validation), and together they hold every
-    operation, rank, dtype and kind of special value the generator has."""
-    cases = [draw(1, i) for i in range(300)]
+    """100 groups of cases: each case resolves (the toolkit's own validation), a group's cases
+    share their spec and shape, and together they hold every operation, rank, dtype and kind
+    of special value the generator has."""
+    cases = [draw(1, i) for i in range(100 * GROUP)]
+    for first in range(0, len(cases), GROUP):
+        group = cases[first:first + GROUP]
+        assert len({(c["op"], repr(c["kwargs"]), c["X"].shape, c["X"].dtype) for c in group}) == 1
     for case in cases:
         ops.get(case["op"]).resolve_case(dict(case["kwargs"]), case["X"], False)
     assert {c["op"] for c in cases} == set(OPERATIONS.values())
@@ -166,8 +170,8 @@ def test_sigterm_stops_cleanly_and_keeps_what_ran(tmp_path):
 
 
 def test_two_shards_merged_are_the_campaign_one_run_makes(pool, tmp_path):
-    """``--shards 2``: each part runs every other case; merged, the cases run and the clusters
-    (each with the cases showing it) are those of one run of the same seed."""
+    """``--shards 2``: each part runs every other group of cases; merged, the cases run and
+    the clusters (each with the cases showing it) are those of one run of the same seed."""
     backends, operations = ["pytorch", "jax"], ("pool", "indices")
     quiet = [].append
     whole = fuzz.run(fuzz.start(9, backends, operations), tmp_path / "whole", cases=60,
@@ -175,7 +179,7 @@ def test_two_shards_merged_are_the_campaign_one_run_makes(pool, tmp_path):
     for shard in (0, 1):
         part = fuzz.run(fuzz.start(9, backends, operations, shards=2, shard=shard),
                         tmp_path / f"part{shard}", cases=60, pool=pool, progress=quiet)
-        assert part.done == set(range(shard, 60, 2))
+        assert part.done == {i for i in range(60) if (i // GROUP) % 2 == shard}
     merged = fuzz.merge([tmp_path / "part0", tmp_path / "part1"], tmp_path / "merged")
     assert merged.done == whole.done == set(range(60)) and not merged.stopped
     assert {k: c.cases for k, c in merged.clusters.items()} == {

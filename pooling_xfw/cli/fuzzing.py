@@ -122,8 +122,9 @@ def add_commands(sub) -> None:
     fz.add_argument("--out", help="the folder written (default: fuzz-out)")
     fz.add_argument("--resume", metavar="DIR",
                     help="continue the campaign in DIR without repeating a case")
-    fz.add_argument("--shards", help="cut the campaign into this many disjoint parts (case i "
-                                     "is part i %% K), for several machines or jobs")
+    fz.add_argument("--shards", help="cut the campaign into this many disjoint parts (its "
+                                     "groups of 16 cases dealt out in turn), for several "
+                                     "machines or jobs")
     fz.add_argument("--shard", help="the part this run is, 0 to K-1 (with --shards)")
     fz.add_argument("words", nargs="*", metavar="merge DIR...",
                     help="merge DIR... --out DIR: join the folders of a campaign's parts")

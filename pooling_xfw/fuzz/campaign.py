@@ -7,8 +7,8 @@ The folder's ``state.json`` holds the campaign after every batch: its seed, back
 operations, the cases run, the clusters.  ``--resume DIR`` reads it and runs only the cases not
 yet run, so a campaign stopped by Ctrl-C or SIGTERM (the batch in flight is lost, and said)
 continues where it stopped, drawing exactly the cases one uninterrupted run would.  A
-campaign cut into shards (``--shards K --shard I``: case ``i`` is shard ``i % K``'s) runs its
-parts anywhere, and ``merge`` joins their folders into the campaign one run would make.
+campaign cut into shards (``--shards K --shard I``: group ``g`` of cases is shard ``g % K``'s)
+runs its parts anywhere, and ``merge`` joins their folders into the campaign one run would make.
 """
 from __future__ import annotations
 
@@ -24,12 +24,13 @@ import numpy as np
 from ..compare import compare_many
 from ..errors import PoolingError
 from . import findings
-from .generate import OPERATIONS, draw
+from .generate import GROUP, OPERATIONS, draw
 from .outputs import write
 from .shrink import shrink, size
 
-#: cases per batch: one ``compare_many`` call, and the state written after it
-BATCH = 64
+#: cases per batch: one ``compare_many`` call (a call per group of cases), and the state
+#: written after it
+BATCH = 128
 #: the largest output shown side by side in the summary, in cells
 SHOWN_CELLS = 64
 
@@ -43,12 +44,14 @@ class Campaign:
     clusters: dict = dataclasses.field(default_factory=dict)
     unrun: dict = dataclasses.field(default_factory=dict)  # backend -> why it could not run
     stopped: str = ""  # why the last run ended early ("" where it ran to its end)
-    shards: int = 1  # the campaign cut into this many disjoint parts: case i is part i % shards
+    #: the campaign cut into this many disjoint parts: group g (cases g*GROUP on) is part
+    #: g % shards
+    shards: int = 1
     shard: int = 0
 
     def owns(self, index: int) -> bool:
-        """Whether case ``index`` is this part's."""
-        return index % self.shards == self.shard
+        """Whether case ``index`` is this part's (its whole group is)."""
+        return (index // GROUP) % self.shards == self.shard
 
     @property
     def unexplained(self) -> list[findings.Cluster]:
@@ -102,11 +105,8 @@ def run(campaign: Campaign, folder: Path, *, cases: int | None = None,
             batch = in_flight = list(itertools.islice(todo, BATCH))
             if not batch:
                 break
-            drawn = [draw(campaign.seed, i, campaign.operations) for i in batch]
-            comparisons = compare_many([_arguments(c) for c in drawn],
-                                       backends=campaign.backends, pool=pool)
-            for case, comparison in zip(drawn, comparisons):
-                _record(campaign, case, comparison)
+            _run_batch(campaign, [draw(campaign.seed, i, campaign.operations) for i in batch],
+                       pool)
             campaign.done.update(batch)
             in_flight, ran = [], ran + len(batch)
             campaign.save(folder)
@@ -191,6 +191,30 @@ def merge(folders: list[Path], folder: Path, pool=None) -> Campaign:
 
 def _number(name: str) -> int:
     return int(name.rsplit("-", 1)[1])
+
+
+def _run_batch(campaign: Campaign, drawn: list[dict], pool) -> None:
+    """``drawn`` run on the campaign's backends: each group's cases stacked on the batch axis
+    in one call (every pooling treats each sample alone: exact); a group where a backend does
+    not agree runs again case by case, and each case's results are recorded."""
+    groups: dict[int, list] = {}
+    for case in drawn:
+        groups.setdefault(case["group"], []).append(case)
+    stacked = [dict(_arguments(cases[0]), X=np.concatenate([c["X"] for c in cases], axis=0))
+               for cases in groups.values()]
+    again = []
+    for cases, comparison in zip(groups.values(), compare_many(
+            stacked, backends=campaign.backends, pool=pool)):
+        if all(r.status == "agree" for r in comparison.results.values()):
+            continue
+        if len(cases) == 1:
+            _record(campaign, cases[0], comparison)
+        else:
+            again += cases
+    if again:
+        for case, comparison in zip(again, compare_many(
+                [_arguments(c) for c in again], backends=campaign.backends, pool=pool)):
+            _record(campaign, case, comparison)
 
 
 def _stderr(line: str) -> None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import dataclasses
 import re
 
-#: a parenthesized phrase with words in it (an index tuple such as ``(0, 1, 2)`` has none)
-_CAUSE = re.compile(r"\(([^()]*[A-Za-z][^()]*(?:\([^()]*\)[^()]*)*)\)")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?|nan|inf")
 
 
@@ -33,13 +31,27 @@ def classify(backend: str, status: str, detail: str) -> Outcome | None:
     if status == "agree":
         return None
     if status == "differ":
-        causes = [c for c in _CAUSE.findall(detail) if not c.startswith("first at")]
+        causes = [c for c in _parenthesized(detail) if re.search("[A-Za-z]", c)]
         if causes:
             return Outcome(backend, status, True, "; ".join(_general(c) for c in causes))
         return Outcome(backend, status, False, "differs, no cause named")
     if status == "error" and ": not run: " in detail:  # a known crash, not run
         return Outcome(backend, status, True, _general(detail.split(": not run: ", 1)[1]))
     return Outcome(backend, status, False, _general(detail)[:200])
+
+
+def _parenthesized(text: str) -> list[str]:
+    """The outermost parenthesized phrases of ``text``, nested ones kept inside them (a cause
+    with words; an index tuple such as ``(0, 1, 2)`` has none)."""
+    found, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char == "(":
+            depth, start = depth + 1, (i + 1 if depth == 0 else start)
+        elif char == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                found.append(text[start:i])
+    return found
 
 
 def _general(text: str) -> str:

@@ -2,13 +2,18 @@
 ceil mode, dilation and divisor the toolkit takes, on inputs with ties, NaN, infinities, the
 dtype's extremes, denormals and all-negative windows.
 
-Case ``i`` of seed ``s`` is drawn from its own stream, ``numpy.random.default_rng([s, i])``:
-the same on every machine and independent of which other cases run, so a campaign cut into
-parts or resumed draws exactly the cases a single run would.  A draw the reference refuses
-(``Operation.resolve_case``, the toolkit's own validation) is drawn again from the same
-stream, so every case is one the reference computes.
+Cases come in groups of ``GROUP`` that share an operation, its keywords, a shape and a dtype
+(so a group runs as one framework call, its inputs stacked on the batch axis: exact, every
+pooling treats each sample alone).  Group ``g`` of seed ``s`` draws its spec from its own
+stream, ``numpy.random.default_rng([s, g, _GROUP_STREAM])``, and case ``i`` its values from
+``default_rng([s, i])``: the same on every machine and independent of which other cases run,
+so a campaign cut into parts or resumed draws exactly the cases a single run would.  A spec
+the reference refuses (``Operation.resolve_case``, the toolkit's own validation) is drawn
+again from the same stream, so every case is one the reference computes.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -25,34 +30,56 @@ _WEIGHTS = {"pool": 5, "adaptive": 2, "global": 1, "indices": 2}
 VALUES = ("randn", "ties", "specials", "negative")
 #: the largest input drawn, in cells (a few MB at most in float64)
 MAX_CELLS = 1 << 16
-#: draws of one case before it is given up (a spec the reference refuses every time)
+#: draws of one group's spec before it is given up (one the reference refuses every time)
 _TRIES = 50
+#: cases per group: one operation, keywords, shape and dtype, each case its own values
+GROUP = 16
+#: the third word of a group's stream (a case's stream has two: seed, index)
+_GROUP_STREAM = 0x5EC
 
 
 def draw(seed: int, index: int, operations=tuple(OPERATIONS)) -> dict:
-    """Case ``index`` of the campaign ``seed``: ``{"name", "op", "X", "kwargs"}``, valid.
+    """Case ``index`` of the campaign ``seed``: ``{"name", "op", "X", "kwargs", "group"}``,
+    valid.  The cases of one group (``index // GROUP``) share their operation, keywords,
+    shape and dtype, drawn from the group's own stream, and each draws its values from its
+    own: a group runs as one call, its inputs stacked on the batch axis.
 
     Raises:
         PoolingError: ``operations`` names none of ``OPERATIONS``.
     """
+    spec = group_spec(seed, index // GROUP, _checked(operations))
+    x = values(np.random.default_rng([seed, index]), spec["shape"], spec["dtype"])
+    return {"name": f"fuzz-{seed}-{index}", "op": spec["op"], "X": x,
+            "kwargs": dict(spec["kwargs"]), "group": index // GROUP}
+
+
+def _checked(operations) -> tuple:
+    operations = tuple(operations)
     unknown = [name for name in operations if name not in OPERATIONS]
     if unknown or not operations:
         raise PoolingError(f"--ops: got {','.join(operations) or 'nothing'}; allowed: a "
                            f"comma-separated list of {', '.join(OPERATIONS)}")
-    rng = np.random.default_rng([seed, index])
+    return operations
+
+
+@functools.lru_cache(maxsize=256)
+def group_spec(seed: int, group: int, operations: tuple) -> dict:
+    """The operation, keywords, shape and dtype of a group of cases: drawn from the group's
+    stream again until the reference takes them (its own validation, on an input of the
+    shape and dtype)."""
+    rng = np.random.default_rng([seed, group, _GROUP_STREAM])
     for _ in range(_TRIES):
-        case = _draw_once(rng, operations)
+        spec = _draw_spec(rng, operations)
         try:
-            op = ops.get(case["op"])
-            op.resolve_case(dict(case["kwargs"]), case["X"], False)
+            ops.get(spec["op"]).resolve_case(dict(spec["kwargs"]),
+                                             np.zeros(spec["shape"], spec["dtype"]), False)
         except PoolingError:
             continue
-        case["name"] = f"fuzz-{seed}-{index}"
-        return case
-    raise RuntimeError(f"case {index} of seed {seed}: no valid draw in {_TRIES} tries")
+        return spec
+    raise RuntimeError(f"group {group} of seed {seed}: no valid draw in {_TRIES} tries")
 
 
-def _draw_once(rng: np.random.Generator, operations) -> dict:
+def _draw_spec(rng: np.random.Generator, operations) -> dict:
     names = list(operations)
     weights = np.array([_WEIGHTS[n] for n in names], float)
     name = names[rng.choice(len(names), p=weights / weights.sum())]
@@ -67,7 +94,6 @@ def _draw_once(rng: np.random.Generator, operations) -> dict:
     rest = iter(shape)
     for axis in range(rank + 2):
         full[axis] = spatial[axes.index(axis)] if axis in axes else next(rest)
-    x = values(rng, tuple(full), dtype)
     kwargs = {"layout": layout}
     if name in ("pool", "indices"):
         kwargs.update(_window(rng, rank, name))
@@ -79,7 +105,7 @@ def _draw_once(rng: np.random.Generator, operations) -> dict:
         kwargs.update(mode=mode, keepdims=bool(rng.integers(0, 2)))
         if mode == "lp":
             kwargs["p"] = float(rng.choice([1.0, 2.0, 3.0]))
-    return {"op": OPERATIONS[name], "X": x, "kwargs": kwargs}
+    return {"op": OPERATIONS[name], "kwargs": kwargs, "shape": tuple(full), "dtype": dtype}
 
 
 def _sizes(rng: np.random.Generator, rank: int) -> list[int]:
