@@ -217,3 +217,28 @@ def test_tensorflows_3d_average_skips_the_lowest_value_as_padding(pool):
     tf = comparison.results["tensorflow"]
     assert tf.status == "differ" and skipped in tf.detail, tf.detail
     assert tf.output.ravel()[0] == 2.0 and np.isnan(tf.output.ravel()[2])
+
+
+def test_a_backward_campaign_draws_what_has_a_gradient():
+    """``--grad``: the operations with a gradient, float inputs, each case asking for it;
+    indices alone are refused, naming the option."""
+    cases = [draw(6, i, tuple(OPERATIONS), grad=True) for i in range(40 * GROUP)]
+    assert {c["op"] for c in cases} == {"pool2d", "adaptive", "global"}
+    assert all(c["X"].dtype.kind == "f" and c["kwargs"]["grad"] for c in cases)
+    with pytest.raises(PoolingError, match="^--ops: got indices with --grad; allowed: pool, "
+                                           "adaptive, global"):
+        fuzz.start(0, ["pytorch"], ("indices",), grad=True)
+
+
+def test_a_backward_campaign_clusters_the_gradients_apart(pool, tmp_path):
+    """A backward finding is its own cluster ("backward differ"), its case replayable (the
+    gradient flag left to report --grad), its outputs side by side the gradients."""
+    done = fuzz.run(fuzz.start(4, ["pytorch", "tensorflow"], ("pool",), grad=True), tmp_path,
+                    cases=48, pool=pool, progress=[].append)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["grad"] and summary["cases"] == 48 == len(done.done)
+    backward = [row for row in summary["rows"] if row["status"].startswith("backward")]
+    assert backward, summary["rows"]  # TensorFlow's tie policy, at least
+    assert all("reference gradient" in row["outputs"] for row in backward)
+    assert all("grad" not in case["kwargs"] for case in json.loads(
+        (tmp_path / "cases.json").read_text()))

@@ -27,7 +27,7 @@ def _fuzz(args) -> int:
         folder = Path(args.resume)
         for flag, given in (("--seed", args.seed), ("--backends", args.backends),
                             ("--ops", args.ops), ("--out", args.out), ("--shards", args.shards),
-                            ("--shard", args.shard)):
+                            ("--shard", args.shard), ("--grad", args.grad or None)):
             if given is not None:
                 raise PoolingError(f"{flag} {given}: not with --resume: the campaign's own "
                                    f"(its state.json) holds; allowed: --cases or --minutes")
@@ -45,7 +45,8 @@ def _fuzz(args) -> int:
                                f"--shards K --shard I")
         shard = read_int("--shard", args.shard or "0", args.shard or "0", 0,
                          f"0 to {shards - 1}")
-        campaign = fuzz.start(seed, backends_named(args.backends), operations, shards, shard)
+        campaign = fuzz.start(seed, backends_named(args.backends), operations, shards, shard,
+                              grad=args.grad)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly, as Ctrl-C does
     try:
         fuzz.run(campaign, folder, cases=cases, minutes=minutes)
@@ -74,7 +75,8 @@ def _merge(args) -> int:
     given = [flag for flag, value in (("--seed", args.seed), ("--backends", args.backends),
                                       ("--ops", args.ops), ("--cases", args.cases),
                                       ("--minutes", args.minutes), ("--resume", args.resume),
-                                      ("--shards", args.shards), ("--shard", args.shard))
+                                      ("--shards", args.shards), ("--shard", args.shard),
+                                      ("--grad", args.grad or None))
              if value is not None]
     if given:
         raise PoolingError(f"{given[0]}: not with fuzz merge; allowed: fuzz merge DIR... "
@@ -119,6 +121,9 @@ def add_commands(sub) -> None:
                                     "200; on --resume, earlier cases count)")
     fz.add_argument("--minutes", help="run for this many minutes instead")
     fz.add_argument("--seed", help="the campaign's seed (default 0)")
+    fz.add_argument("--grad", action="store_true",
+                    help="compare the backward pass too (each framework's autograd against "
+                         "the reference's gradient): pool, adaptive and global, float inputs")
     fz.add_argument("--out", help="the folder written (default: fuzz-out)")
     fz.add_argument("--resume", metavar="DIR",
                     help="continue the campaign in DIR without repeating a case")

@@ -23,8 +23,9 @@ import numpy as np
 
 from ..compare import compare_many
 from ..errors import PoolingError
+from ..judge import NOT_COMPARED
 from . import findings
-from .generate import GROUP, OPERATIONS, draw
+from .generate import GROUP, OPERATIONS, checked, draw
 from .outputs import write
 from .shrink import shrink, size
 
@@ -48,6 +49,7 @@ class Campaign:
     #: g % shards
     shards: int = 1
     shard: int = 0
+    grad: bool = False  # the backward pass compared too
 
     def owns(self, index: int) -> bool:
         """Whether case ``index`` is this part's (its whole group is)."""
@@ -62,7 +64,7 @@ class Campaign:
                 "operations": list(self.operations), "done": sorted(self.done),
                 "clusters": [c.to_json() for c in self.clusters.values()],
                 "unrun": self.unrun, "stopped": self.stopped, "shards": self.shards,
-                "shard": self.shard}
+                "shard": self.shard, "grad": self.grad}
 
     @classmethod
     def load(cls, folder: Path) -> "Campaign":
@@ -73,7 +75,8 @@ class Campaign:
             clusters = [findings.Cluster.from_json(c) for c in data["clusters"]]
             return cls(int(data["seed"]), list(data["backends"]), tuple(data["operations"]),
                        set(data["done"]), {c.key: c for c in clusters}, dict(data["unrun"]),
-                       str(data["stopped"]), int(data["shards"]), int(data["shard"]))
+                       str(data["stopped"]), int(data["shards"]), int(data["shard"]),
+                       bool(data["grad"]))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise PoolingError(f"--resume: cannot read {path} ({type(exc).__name__}: {exc}); "
                                f"allowed: a folder a fuzz campaign wrote (--out)") from None
@@ -105,8 +108,8 @@ def run(campaign: Campaign, folder: Path, *, cases: int | None = None,
             batch = in_flight = list(itertools.islice(todo, BATCH))
             if not batch:
                 break
-            _run_batch(campaign, [draw(campaign.seed, i, campaign.operations) for i in batch],
-                       pool)
+            _run_batch(campaign, [draw(campaign.seed, i, campaign.operations, campaign.grad)
+                                  for i in batch], pool)
             campaign.done.update(batch)
             in_flight, ran = [], ran + len(batch)
             campaign.save(folder)
@@ -137,7 +140,8 @@ def finish(campaign: Campaign, folder: Path, pool=None, shrink_budget: int = 150
             _shrink(cluster, pool, shrink_budget)
     for cluster in campaign.clusters.values():
         if not cluster.outputs:
-            cluster.outputs, details = _side_by_side(cluster.minimal, campaign.backends, pool)
+            cluster.outputs, details = _side_by_side(cluster.minimal, campaign.backends, pool,
+                                                     cluster.status.startswith("backward"))
             cluster.detail = details.get(cluster.backend, cluster.detail)
     campaign.save(folder)
     write(campaign, folder)
@@ -152,14 +156,14 @@ def merge(folders: list[Path], folder: Path, pool=None) -> Campaign:
     parts = [Campaign.load(Path(f)) for f in folders]
     first = parts[0]
     for other, path in zip(parts[1:], folders[1:]):
-        if (other.seed, other.backends, other.operations) != (first.seed, first.backends,
-                                                               first.operations):
+        if (other.seed, other.backends, other.operations, other.grad) != (
+                first.seed, first.backends, first.operations, first.grad):
             raise PoolingError(f"merge: {path} is seed {other.seed} on "
                                f"{','.join(other.backends)} ({','.join(other.operations)}), "
                                f"{folders[0]} seed {first.seed} on {','.join(first.backends)} "
                                f"({','.join(first.operations)}); allowed: parts of one "
                                f"campaign")
-    joined = Campaign(first.seed, first.backends, first.operations)
+    joined = Campaign(first.seed, first.backends, first.operations, grad=first.grad)
     missing = []
     for part, path in zip(parts, folders):
         if part.done & joined.done:
@@ -205,7 +209,7 @@ def _run_batch(campaign: Campaign, drawn: list[dict], pool) -> None:
     again = []
     for cases, comparison in zip(groups.values(), compare_many(
             stacked, backends=campaign.backends, pool=pool)):
-        if all(r.status == "agree" for r in comparison.results.values()):
+        if all(not _outcomes(name, r) for name, r in comparison.results.items()):
             continue
         if len(cases) == 1:
             _record(campaign, cases[0], comparison)
@@ -226,17 +230,30 @@ def _arguments(case: dict) -> dict:
     return dict(X=case["X"], op=case["op"], **case["kwargs"])
 
 
+def _outcomes(name: str, result) -> list[tuple]:
+    """``(outcome, detail)`` of a backend's result that is not ``agree``: the forward pass's,
+    and the backward pass's where it was compared and does not agree."""
+    found = []
+    outcome = findings.classify(name, result.status, result.detail)
+    if outcome is not None:
+        found.append((outcome, result.detail))
+    if result.grad_status not in (None, "agree", NOT_COMPARED) and result.status != "unavailable":
+        backward = findings.classify(name, result.grad_status, result.grad_detail)
+        if backward is not None:
+            found.append((dataclasses.replace(backward, status=f"backward {backward.status}"),
+                          result.grad_detail))
+    return found
+
+
 def _record(campaign: Campaign, case: dict, comparison) -> None:
     for name, result in comparison.results.items():
         if result.status == "unavailable":
             campaign.unrun.setdefault(name, result.detail)
             continue
-        outcome = findings.classify(name, result.status, result.detail)
-        if outcome is None:
-            continue
-        cluster = findings.add(campaign.clusters, outcome, case["name"], result.detail)
-        if cluster.minimal is None or size(case) < size(as_case(cluster.minimal)):
-            cluster.minimal = as_json(case)  # the smallest case seen: shrunk later if need be
+        for outcome, detail in _outcomes(name, result):
+            cluster = findings.add(campaign.clusters, outcome, case["name"], detail)
+            if cluster.minimal is None or size(case) < size(as_case(cluster.minimal)):
+                cluster.minimal = as_json(case)  # the smallest seen: shrunk later if need be
 
 
 def _shrink(cluster: findings.Cluster, pool, budget: int) -> None:
@@ -244,26 +261,35 @@ def _shrink(cluster: findings.Cluster, pool, budget: int) -> None:
     def reproduces(candidate: dict) -> bool:
         result = compare_many([_arguments(candidate)], backends=[cluster.backend],
                               pool=pool)[0].results[cluster.backend]
-        outcome = findings.classify(cluster.backend, result.status, result.detail)
-        return outcome is not None and (outcome.backend, outcome.status,
-                                        outcome.signature) == cluster.key
+        return any((o.backend, o.status, o.signature) == cluster.key
+                   for o, _ in _outcomes(cluster.backend, result))
 
     smallest = shrink(as_case(cluster.minimal), reproduces, budget)
     cluster.minimal = as_json(smallest)
 
 
-def _side_by_side(minimal: dict, backends: list[str], pool) -> tuple[dict, dict]:
-    """The reference's and every backend's output on the minimal case (small ones written
-    out), and each backend's detail there."""
+def _side_by_side(minimal: dict, backends: list[str], pool, backward: bool = False
+                  ) -> tuple[dict, dict]:
+    """The reference's and every backend's output on the minimal case (``backward``: their
+    gradients; small ones written out), and each backend's detail there."""
     comparison = compare_many([_arguments(as_case(minimal))], backends=backends, pool=pool)[0]
+    if backward:
+        shown = {"reference gradient": comparison.grad_reference}
+        shown.update({name: r.grad_input if r.grad_input is not None else
+                      f"{r.grad_status}: {r.grad_detail}"
+                      for name, r in comparison.results.items()})
+        return _written(shown), {name: r.grad_detail for name, r in comparison.results.items()}
     shown = {"reference": comparison.reference}
     shown.update({name: r.output if r.output is not None else f"{r.status}: {r.detail}"
                   for name, r in comparison.results.items()})
-    return ({name: (value if isinstance(value, str) else
-                    _finite_json(value.tolist()) if value.size <= SHOWN_CELLS else
-                    f"{value.dtype} array of shape {list(value.shape)}")
-             for name, value in shown.items()},
-            {name: r.detail for name, r in comparison.results.items()})
+    return _written(shown), {name: r.detail for name, r in comparison.results.items()}
+
+
+def _written(shown: dict) -> dict:
+    return {name: (value if isinstance(value, str) else
+                   _finite_json(value.tolist()) if value.size <= SHOWN_CELLS else
+                   f"{value.dtype} array of shape {list(value.shape)}")
+            for name, value in shown.items()}
 
 
 def _finite_json(value):
@@ -289,14 +315,15 @@ def as_case(data: dict) -> dict:
 
 
 def start(seed: int, backends: list[str], operations, shards: int = 1,
-          shard: int = 0) -> Campaign:
-    """A new campaign, or part ``shard`` of ``shards`` of it (its operations checked:
-    ``PoolingError`` naming ``--ops``)."""
-    draw(seed, 0, tuple(operations))  # checks the names
+          shard: int = 0, grad: bool = False) -> Campaign:
+    """A new campaign, or part ``shard`` of ``shards`` of it; ``grad``: the backward pass
+    compared too (its operations checked: ``PoolingError`` naming ``--ops``)."""
+    checked(operations, grad)
     if not 0 <= shard < shards:
         raise PoolingError(f"--shard: got {shard} of --shards {shards}; allowed: 0 to "
                            f"{shards - 1}")
-    return Campaign(seed, list(backends), tuple(operations), shards=shards, shard=shard)
+    return Campaign(seed, list(backends), tuple(operations), shards=shards, shard=shard,
+                    grad=grad)
 
 
 __all__ = ["Campaign", "run", "finish", "merge", "start", "as_json", "as_case", "OPERATIONS"]

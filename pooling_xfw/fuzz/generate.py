@@ -38,48 +38,65 @@ GROUP = 16
 _GROUP_STREAM = 0x5EC
 
 
-def draw(seed: int, index: int, operations=tuple(OPERATIONS)) -> dict:
+def draw(seed: int, index: int, operations=tuple(OPERATIONS), grad: bool = False) -> dict:
     """Case ``index`` of the campaign ``seed``: ``{"name", "op", "X", "kwargs", "group"}``,
     valid.  The cases of one group (``index // GROUP``) share their operation, keywords,
     shape and dtype, drawn from the group's own stream, and each draws its values from its
     own: a group runs as one call, its inputs stacked on the batch axis.
 
+    ``grad``: the backward pass compared too (``compare(..., grad=True)``): the operations
+    with a gradient, float inputs.
+
     Raises:
-        PoolingError: ``operations`` names none of ``OPERATIONS``.
+        PoolingError: ``operations`` names none of ``OPERATIONS`` (with ``grad``, none with a
+            gradient).
     """
-    spec = group_spec(seed, index // GROUP, _checked(operations))
+    spec = group_spec(seed, index // GROUP, checked(operations, grad), grad)
     x = values(np.random.default_rng([seed, index]), spec["shape"], spec["dtype"])
-    return {"name": f"fuzz-{seed}-{index}", "op": spec["op"], "X": x,
+    case = {"name": f"fuzz-{seed}-{index}", "op": spec["op"], "X": x,
             "kwargs": dict(spec["kwargs"]), "group": index // GROUP}
+    if grad:
+        case["kwargs"]["grad"] = True
+    return case
 
 
-def _checked(operations) -> tuple:
+#: the operations ``--grad`` takes: those with a gradient
+WITH_GRADIENT = ("pool", "adaptive", "global")
+
+
+def checked(operations, grad: bool = False) -> tuple:
+    """``operations`` (``--ops``' names) checked (``PoolingError`` naming the option)."""
     operations = tuple(operations)
     unknown = [name for name in operations if name not in OPERATIONS]
     if unknown or not operations:
         raise PoolingError(f"--ops: got {','.join(operations) or 'nothing'}; allowed: a "
                            f"comma-separated list of {', '.join(OPERATIONS)}")
+    if grad and not set(operations) & set(WITH_GRADIENT):
+        raise PoolingError(f"--ops: got {','.join(operations)} with --grad; allowed: "
+                           f"{', '.join(WITH_GRADIENT)} (the operations with a gradient)")
     return operations
 
 
 @functools.lru_cache(maxsize=256)
-def group_spec(seed: int, group: int, operations: tuple) -> dict:
+def group_spec(seed: int, group: int, operations: tuple, grad: bool = False) -> dict:
     """The operation, keywords, shape and dtype of a group of cases: drawn from the group's
     stream again until the reference takes them (its own validation, on an input of the
     shape and dtype)."""
     rng = np.random.default_rng([seed, group, _GROUP_STREAM])
+    if grad:
+        operations = tuple(name for name in operations if name in WITH_GRADIENT)
     for _ in range(_TRIES):
-        spec = _draw_spec(rng, operations)
+        spec = _draw_spec(rng, operations, grad)
         try:
             ops.get(spec["op"]).resolve_case(dict(spec["kwargs"]),
-                                             np.zeros(spec["shape"], spec["dtype"]), False)
+                                             np.zeros(spec["shape"], spec["dtype"]), grad)
         except PoolingError:
             continue
         return spec
     raise RuntimeError(f"group {group} of seed {seed}: no valid draw in {_TRIES} tries")
 
 
-def _draw_spec(rng: np.random.Generator, operations) -> dict:
+def _draw_spec(rng: np.random.Generator, operations, grad: bool = False) -> dict:
     names = list(operations)
     weights = np.array([_WEIGHTS[n] for n in names], float)
     name = names[rng.choice(len(names), p=weights / weights.sum())]
@@ -87,6 +104,8 @@ def _draw_spec(rng: np.random.Generator, operations) -> dict:
     layout = str(rng.choice(LAYOUTS_BY_RANK[rank]))
     dtype = str(rng.choice(["float32", "float64", "float16", "int32"],
                            p=[0.6, 0.2, 0.1, 0.1]))
+    if grad and dtype == "int32":  # a gradient of floats only
+        dtype = "float32"
     spatial = _sizes(rng, rank)
     shape = [int(rng.integers(1, 3)), int(rng.integers(1, 5))]
     full = [0] * (rank + 2)

@@ -20,9 +20,10 @@ def write(campaign, folder: Path) -> None:
     cases = []
     for row, cluster in zip(rows, _ordered(campaign)):
         case = dict(cluster.minimal, name=row["case"])
+        case["kwargs"] = {k: v for k, v in case["kwargs"].items() if k != "grad"}  # --grad's
         cases.append({k: case[k] for k in ("name", "op", "dtype", "input", "kwargs")})
     (folder / "cases.json").write_text(json.dumps(cases), encoding="utf-8")
-    summary = {"seed": campaign.seed, "backends": campaign.backends,
+    summary = {"seed": campaign.seed, "grad": campaign.grad, "backends": campaign.backends,
                "operations": list(campaign.operations), "cases": len(campaign.done),
                "clusters": len(rows), "unexplained": sum(not r["explained"] for r in rows),
                "could_not_run": campaign.unrun, "stopped": campaign.stopped, "rows": rows}
@@ -55,7 +56,8 @@ def _rows(campaign) -> list[dict]:
 
 
 def _headline(summary: dict) -> str:
-    line = (f"fuzz seed {summary['seed']}: {summary['cases']} cases on "
+    line = (f"fuzz seed {summary['seed']}{' (forward and backward)' if summary['grad'] else ''}"
+            f": {summary['cases']} cases on "
             f"{', '.join(summary['backends'])}; {summary['clusters']} clusters, "
             f"{summary['unexplained']} unexplained")
     if summary["could_not_run"]:

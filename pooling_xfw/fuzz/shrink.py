@@ -56,8 +56,10 @@ def size(case: dict) -> tuple:
 
 
 def _valid(case: dict) -> bool:
+    kwargs = dict(case["kwargs"])
+    grad = bool(kwargs.pop("grad", False))
     try:
-        ops.get(case["op"]).resolve_case(dict(case["kwargs"]), case["X"], False)
+        ops.get(case["op"]).resolve_case(kwargs, case["X"], grad)
     except PoolingError:
         return False
     return True
