@@ -128,7 +128,13 @@ def run(campaign: Campaign, folder: Path, *, cases: int | None = None,
         write(campaign, folder)
         return campaign
     campaign.stopped = ""
-    finish(campaign, folder, pool, shrink_budget)
+    try:
+        finish(campaign, folder, pool, shrink_budget)
+    except KeyboardInterrupt:  # stopped while shrinking: what has run is kept, unshrunk
+        campaign.stopped = "stopped while shrinking: the clusters keep the smallest case seen"
+        progress(f"fuzz: {campaign.stopped}")
+        campaign.save(folder)
+        write(campaign, folder)
     return campaign
 
 
