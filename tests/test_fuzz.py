@@ -194,7 +194,7 @@ def test_the_command_lines_errors_name_the_option(tmp_path):
                        (["--ops", "pool,fractional"], "--ops: got pool,fractional"),
                        (["--shard", "1"], "not without --shards"),
                        (["--shards", "2", "--shard", "2"], "--shard"),
-                       (["merge"], "fuzz merge DIR... --out DIR"),
+                       (["merge"], "fuzz merge DIR [DIR ...] --out DIR"),
                        (["--resume", str(tmp_path)], "--resume: cannot read")):
         proc = cli("fuzz", *args, "--out", str(tmp_path / "x")) if "--resume" not in args \
             else cli("fuzz", *args)

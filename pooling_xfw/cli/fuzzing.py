@@ -65,13 +65,13 @@ def _said(campaign, folder: Path) -> int:
 
 
 def _merge(args) -> int:
-    """``fuzz merge DIR... --out DIR``: the parts of one campaign joined."""
+    """``fuzz merge DIR [DIR ...] --out DIR``: the parts of one campaign joined."""
     from ..fuzz import campaign as fuzz
 
     verb, *folders = args.words
     if verb != "merge" or not folders:
         raise PoolingError(f"fuzz {' '.join(args.words)}: allowed: fuzz [options], or fuzz "
-                           f"merge DIR... --out DIR (two or more campaign folders)")
+                           f"merge DIR [DIR ...] --out DIR (campaign folders)")
     given = [flag for flag, value in (("--seed", args.seed), ("--backends", args.backends),
                                       ("--ops", args.ops), ("--cases", args.cases),
                                       ("--minutes", args.minutes), ("--resume", args.resume),
@@ -79,8 +79,8 @@ def _merge(args) -> int:
                                       ("--grad", args.grad or None))
              if value is not None]
     if given:
-        raise PoolingError(f"{given[0]}: not with fuzz merge; allowed: fuzz merge DIR... "
-                           f"--out DIR")
+        raise PoolingError(f"{given[0]}: not with fuzz merge; allowed: fuzz merge DIR "
+                           f"[DIR ...] --out DIR")
     folder = Path(args.out or "fuzz-out")
     if folder in map(Path, folders):
         raise PoolingError(f"--out {folder}: one of the folders merged; allowed: a new folder")
@@ -131,6 +131,6 @@ def add_commands(sub) -> None:
                                      "groups of 16 cases dealt out in turn), for several "
                                      "machines or jobs")
     fz.add_argument("--shard", help="the part this run is, 0 to K-1 (with --shards)")
-    fz.add_argument("words", nargs="*", metavar="merge DIR...",
-                    help="merge DIR... --out DIR: join the folders of a campaign's parts")
+    fz.add_argument("words", nargs="*", metavar="merge",
+                    help="merge DIR [DIR ...] --out DIR: join the folders of a campaign's parts")
     fz.set_defaults(run=_fuzz, runs_backends=True)
