@@ -142,8 +142,7 @@ def test_its_cases_replay_with_report(campaign_folder):
     """``cases.json`` is a ``report --cases`` file: each cluster's minimal case runs again."""
     folder, *_ = campaign_folder
     cases = json.loads((folder / "cases.json").read_text())
-    if not cases:
-        pytest.skip("nothing found to replay")  # the campaign found every backend agreeing
+    assert cases, "seed 5 finds clusters on these backends (NaN ignored, flushed subnormals)"
     proc = cli("report", "--cases", str(folder / "cases.json"), "--backends",
                "pytorch,tensorflow", "--format", "json")
     assert proc.returncode in (0, 1), proc.stderr
