@@ -50,9 +50,8 @@ from .errors import PoolingError
 from .reference import _spatial, as_input, mean_of, output_dtype, pool_geometry, work_dtype
 from .layout import check_layout, spatial_names
 from .layout import rank as layout_rank
-from .arguments import MAX_SIZE, fail, is_int
-from .spec import (Geometry, SpatialAxes, axis_names, format_bytes, make_spec, memory_limit,
-                   resolve, spatial_axes)
+from .arguments import MAX_SIZE, fail, format_bytes, is_int, memory_limit
+from .spec import Geometry, SpatialAxes, axis_names, make_spec, resolve, spatial_axes
 
 ADAPTIVE_MODES = ("max", "avg")
 GLOBAL_MODES = ("max", "avg", "lp")

@@ -3,7 +3,9 @@ axis, the spellings of padding, the bound every size keeps (C int64), ``ceil_mod
 values and the avg divisor, each refusal naming the argument and what it allows."""
 from __future__ import annotations
 
+import functools
 import numbers
+import os
 from typing import Sequence, Union
 
 import numpy as np
@@ -146,3 +148,22 @@ def check_divisor(divisor, divisor_of: str, mode: str) -> tuple[int | None, str]
         raise fail("divisor", divisor, "a non-zero int (the sum rule has no 0); 0 only with "
                                        "divisor_of='mean', which gives inf")
     return int(divisor), divisor_of
+
+
+@functools.lru_cache(maxsize=1)
+def memory_limit() -> int:
+    """Bytes of this machine's physical memory (2**63 - 1 where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return MAX_SIZE
+
+
+def format_bytes(count: int) -> str:
+    """``count`` bytes in decimal units: 512 B, 7.4 TB, 32.0 EB."""
+    size, unit = float(count), "B"
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"):
+        if size < 1000 or unit == "YB":
+            break
+        size /= 1000
+    return f"{count} B" if unit == "B" else f"{size:.1f} {unit}"

@@ -14,7 +14,7 @@ from .layout import rank, spatial_index
 from .plan import Expr, Plan, Var
 from .reference import identity
 from .spec import (AxisGeometry, Geometry, at_most, axis_names, ceil_windows, reach_after,
-                   same_pads, size_dependent, spatial_axes)
+                   same_pads, size_dependent, spatial_axes, window_count)
 from .vocabulary import Vocabulary
 
 
@@ -113,8 +113,7 @@ def runtime_pads(plan: Plan, geom: Geometry) -> RuntimePads | None:
         else:
             pb, pa = g.pad_before, g.pad_after
         if spec.ceil_mode:
-            out = bind("o", ceil_windows(n, pb, pa, g.extent, g.stride, bind,
-                                         keep=spec.ceil_mode == "keep"))
+            out = bind("o", window_count(n, pb, pa, g.extent, g.stride, spec.ceil_mode, bind))
             reach = bind("r", reach_after(n, pb, g.extent, g.stride, out))
             no_after = isinstance(pa, int) and pa == 0
             axes.append((pb, 0 if no_after else at_most(reach, pa), reach))

@@ -49,14 +49,13 @@ import dataclasses
 import functools
 import math
 import numbers
-import os
 from typing import Sequence
 
 import numpy as np
 
 from .errors import PoolingError
 from .arguments import (MAX_SIZE, Pads, PaddingArg, check_ceil_mode, check_divisor, fail,
-                        normalize_padding, sizes)
+                        format_bytes, memory_limit, normalize_padding, sizes)
 from .layout import axis_names, check_layout, spatial_axes
 from .layout import rank as spatial_rank
 
@@ -284,6 +283,14 @@ def ceil_windows(n, pb, pa, extent: int, s: int, bind=_keep, keep: bool = False)
     return out - ((out - 1) * s >= n + pb)
 
 
+def window_count(n, pb, pa, extent: int, s: int, ceil_mode: bool | str = False, bind=_keep):
+    """Windows along an axis of ``n`` cells padded ``pb`` + ``pa``: the floor rule
+    ``(n+pb+pa-extent)//s + 1``, or ``ceil_windows`` under ``ceil_mode``."""
+    if ceil_mode:
+        return ceil_windows(n, pb, pa, extent, s, bind, keep=ceil_mode == "keep")
+    return (n + pb + pa - extent) // s + 1
+
+
 def reach_after(n, pb, extent: int, s: int, out):
     """Cells after the input that the last of ``out`` windows reads: after-padding and ceil
     overhang (``pa`` may be more: cells no window reads)."""
@@ -314,9 +321,7 @@ def _resolve_axis(axis: str, n: int, k: int, s: int, d: int, padding, ceil_mode:
             f"pool_size: got kernel {k} with dilation {d} along {axis}, a window of {extent} "
             f"cells, for a padded input of {n + pb + pa} ({n} + pads {pb}+{pa}); allowed: a "
             f"window no larger than the padded input")
-    out = (ceil_windows(n, pb, pa, extent, s, keep=ceil_mode == "keep") if ceil_mode
-           else room // s + 1)
-    return AxisGeometry(n, k, s, d, pb, pa, int(out))
+    return AxisGeometry(n, k, s, d, pb, pa, int(window_count(n, pb, pa, extent, s, ceil_mode)))
 
 
 def size_dependent(spec: "PoolSpec") -> bool:
@@ -395,25 +400,6 @@ def _as_given(padding: str | Pads):
         each = tuple(before for before, _ in padding)
         return each[0] if len(set(each)) == 1 else each
     return padding
-
-
-@functools.lru_cache(maxsize=1)
-def memory_limit() -> int:
-    """Bytes of this machine's physical memory (2**63 - 1 where the system does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return MAX_SIZE
-
-
-def format_bytes(count: int) -> str:
-    """``count`` bytes in decimal units: 512 B, 7.4 TB, 32.0 EB."""
-    size, unit = float(count), "B"
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"):
-        if size < 1000 or unit == "YB":
-            break
-        size /= 1000
-    return f"{count} B" if unit == "B" else f"{size:.1f} {unit}"
 
 
 class SpatialAxes:

@@ -24,7 +24,7 @@ def _read_npy(path: str):
                       "a numeric .npy file")
 
     from ..files import NotRegular, open_regular
-    from ..spec import format_bytes, memory_limit
+    from ..arguments import format_bytes, memory_limit
 
     try:
         with open_regular(path) as handle:

@@ -24,7 +24,7 @@ from ..indices import max_unpool, pool_with_indices
 from ..layout import rank as layout_rank
 from ..layout import spatial_axes
 from ..plan import Expr
-from ..spec import ceil_windows
+from ..spec import window_count
 from .indices import IndexedGeometry, Indices
 from .pool import Pool
 
@@ -58,8 +58,7 @@ class PipelineGeometry(IndexedGeometry):
                 sizes.append(n)
                 continue
             pb, pa = g.pad_before, g.pad_after
-            out = (ceil_windows(n, pb, pa, g.extent, s, keep=spec.ceil_mode == "keep")
-                   if spec.ceil_mode else (n + pb + pa - g.extent) // s + 1)
+            out = window_count(n, pb, pa, g.extent, s, spec.ceil_mode)
             sizes.append(_default(out, s, pb, k))
         return tuple(sizes)
 
