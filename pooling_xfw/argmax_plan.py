@@ -169,11 +169,17 @@ def _emulated(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Argm
     run = runtime_pads(plan, geom)  # pads (and ceil overhang) read from x.shape: any size
     pads, reads = (run.full() if run is not None else geom.pads), []
     padded, padded_numbers, compared = Var("x"), numbers, values
-    if np.dtype(plan.computes_in) != handover_dtype(vocab, np.dtype(dtype)):
-        # the pooling computed in another dtype (integers in float64): the cells and the
-        # values compared there, and the cells padded there (MXNet pads floats only)
-        padded = vocab.cast(plan, padded, plan.computes_in)
-        compared = vocab.cast(plan, values, plan.computes_in)
+    # the input arrives in ``given``; the pooling hands its values back in ``out`` (the
+    # planner's rule); a pooling computed in another dtype (integers in float64) compares its
+    # cells and values there, and pads its cells there (MXNet pads floats only)
+    given = handover_dtype(vocab, np.dtype(dtype))
+    out = output_dtype(spec.mode, np.dtype(dtype))
+    out = out if out.name in vocab.tensor_dtypes else given
+    work = np.dtype(plan.computes_in)
+    if work != given:
+        padded = vocab.cast(plan, padded, work.name)
+    if work != out:
+        compared = vocab.cast(plan, values, work.name)
     if any(isinstance(p, Expr) or p for pair in pads for p in pair):
         padded = vocab.pad(plan, padded, tuple(pads), 0, layout)
         padded_numbers = vocab.pad(plan, numbers, tuple(pads), -1, layout)
@@ -196,10 +202,7 @@ def _emulated(vocab: Vocabulary, geom: Geometry, dtype: np.dtype, shape) -> Argm
                  f"window's first cell equal to its value (its first NaN where the value is "
                  f"NaN), from the cells numbered y*W + x and padded with -1, one tap at a time")
     plan.index_convention, plan.index_layout = "plane", layout
-    out = output_dtype(spec.mode, np.dtype(dtype))
-    given = handover_dtype(vocab, np.dtype(dtype))
-    return Argmax(plan, values, indices, given, out if out.name in vocab.tensor_dtypes else given,
-                  layout)
+    return Argmax(plan, values, indices, given, out, layout)
 
 
 def _as_plane(vocab: Vocabulary, plan: Plan, indices: Var, convention: str, geom: Geometry,
