@@ -153,7 +153,7 @@ def finish(campaign: Campaign, folder: Path, pool=None, shrink_budget: int = 150
     write(campaign, folder)
 
 
-def merge(folders: list[Path], folder: Path, pool=None) -> Campaign:
+def merge(folders: list[Path], folder: Path) -> Campaign:
     """The campaigns in ``folders`` (shards of one seed, or runs on other machines) joined
     into one, written to ``folder``: the cases each ran, their clusters (counts added, the
     smaller minimal case kept), what could not run.  A shard whose cases below the highest
@@ -183,9 +183,9 @@ def merge(folders: list[Path], folder: Path, pool=None) -> Campaign:
                 joined.clusters[key] = cluster
                 continue
             mine.cases = sorted(mine.cases + cluster.cases, key=_number)
-            if size(as_case(cluster.minimal)) < size(as_case(mine.minimal)):
-                mine.minimal, mine.outputs, mine.detail = (cluster.minimal, cluster.outputs,
-                                                           cluster.detail)
+            if _minimal_size(cluster) < _minimal_size(mine):
+                mine.minimal, mine.minimal_size, mine.outputs, mine.detail = (
+                    cluster.minimal, cluster.minimal_size, cluster.outputs, cluster.detail)
         gaps = [i for i in range(max(part.done, default=-1)) if part.owns(i)
                 and i not in part.done]
         if gaps or part.stopped:
@@ -258,8 +258,18 @@ def _record(campaign: Campaign, case: dict, comparison) -> None:
             continue
         for outcome, detail in _outcomes(name, result):
             cluster = findings.add(campaign.clusters, outcome, case["name"], detail)
-            if cluster.minimal is None or size(case) < size(as_case(cluster.minimal)):
-                cluster.minimal = as_json(case)  # the smallest seen: shrunk later if need be
+            weight = list(size(case))
+            if cluster.minimal is None or weight < _minimal_size(cluster):
+                # the smallest seen: shrunk later if need be
+                cluster.minimal, cluster.minimal_size = as_json(case), weight
+
+
+def _minimal_size(cluster: findings.Cluster) -> list:
+    """``size`` of the cluster's minimal case: as kept beside it, or measured (a folder written
+    before the size was kept)."""
+    if cluster.minimal_size is None:
+        cluster.minimal_size = list(size(as_case(cluster.minimal)))
+    return cluster.minimal_size
 
 
 def _shrink(cluster: findings.Cluster, pool, budget: int) -> None:
@@ -271,7 +281,7 @@ def _shrink(cluster: findings.Cluster, pool, budget: int) -> None:
                    for o, _ in _outcomes(cluster.backend, result))
 
     smallest = shrink(as_case(cluster.minimal), reproduces, budget)
-    cluster.minimal = as_json(smallest)
+    cluster.minimal, cluster.minimal_size = as_json(smallest), list(size(smallest))
 
 
 def _side_by_side(minimal: dict, backends: list[str], pool, backward: bool = False

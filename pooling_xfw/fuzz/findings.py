@@ -70,6 +70,9 @@ class Cluster:
     cases: list[str] = dataclasses.field(default_factory=list)  # their names, in order
     #: the smallest case showing it (``shrink``), as ``cases.json`` holds it; None: not shrunk
     minimal: dict | None = None
+    #: ``shrink.size`` of ``minimal``, kept beside it so that a new finding is weighed
+    #: against it without reading the case back into an array
+    minimal_size: list | None = None
     #: the backends' outputs on the minimal case, side by side: name -> nested list
     outputs: dict = dataclasses.field(default_factory=dict)
     detail: str = ""  # the first finding's own detail
