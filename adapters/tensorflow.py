@@ -14,7 +14,9 @@ integers in float64, exact for |values| < 2**53, larger refused); avg/lp in floa
 (TF avg takes floats only).  3-D: its CPU kernels take float32 only (float16 and float64:
 "NotFoundError: no CPU kernel"), so a float16 max is taken in float32 (exact), and a float64 max
 or average is the elementwise maximum or sum of the window's strided slices in float64; explicit
-pads are taken by ``tf.nn.max_pool1d`` and ``max_pool2d`` only, so 3-D pads are ``tf.pad``.
+pads are taken by ``tf.nn.max_pool1d`` and ``max_pool2d`` only, so 3-D pads are ``tf.pad``; its
+3-D ``SAME`` leaves a negative pad unclamped (windows shifted where the stride is the window + 2
+or more), so such a spec's pads are computed at run time too.
 
 Adaptive: TensorFlow has no adaptive op, so it is emulated with its own pooling, the bins
 computed from the input's shape when the code runs (``emulation._runtime_axis``), so the code
@@ -119,7 +121,12 @@ class TensorFlow(Vocabulary):
         call = dict(ksize=spec.pool_size, strides=spec.stride)
         # the spec's same is TF's own SAME (odd cell after), even where this size needs no
         # pads: the code then holds for every size, not only for this one
-        if spec.padding == "same" and floor and (mode == "max" or not spec.count_include_pad):
+        if spec.padding == "same" and floor and (mode == "max" or not spec.count_include_pad) and (
+                rank < 3 or all(s < k + 2 for s, k in zip(spec.stride, spec.pool_size))):
+            # 3-D: its SAME pads are not clamped at 0 (measured: max_pool3d and avg_pool3d,
+            # forward only): a total of (out-1)*s + k - n <= -2, which a stride of k + 2 or more
+            # gives at some sizes, shifts every window by -total // 2 cells (9 cells, window 1,
+            # stride 3: cells 1, 4, 7, not 0, 3, 6); its backward takes the unshifted windows
             return plan.call(f"tf.nn.{mode}_pool{rank}d", v, **call, padding="SAME")
         if spec.padding in ("same", "same_lower"):
             return None  # SAME_LOWER, or SAME counting the padding: pads at run time

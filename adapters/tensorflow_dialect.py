@@ -214,6 +214,14 @@ def to_spec(native, args) -> None:
                        layout=layout, p=2.0)
     if mode == "avg" and padding == "same":
         native.notes.append("TensorFlow's SAME average excludes padding from the divisor")
+    ks, ss = (tuple(v) if isinstance(v, tuple) else (v,) * (len(layout) - 2)
+              for v in (kernel, stride))
+    if padding == "same" and len(ks) == 3 and any(s >= k + 2 for k, s in zip(ks, ss)):
+        native.notes.append(  # measured: max_pool3d and avg_pool3d, not 1-D or 2-D
+            "its 3-D SAME leaves a negative pad unclamped: at a size n where (out-1)*stride + "
+            "window - n <= -2 (a stride of the window + 2 or more) its windows start "
+            "(n - (out-1)*stride - window) // 2 cells later, and its gradient takes the "
+            "unshifted windows; the translation reads SAME's own cells")
 
 
 def _adaptive_or_global(native, args) -> None:

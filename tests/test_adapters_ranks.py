@@ -177,3 +177,33 @@ def test_a_clip_shorter_than_the_window_averages_in_every_backend(pool, backend,
     assert result.status == "agree", result.detail
     if backend == "pytorch":
         assert result.how["path"] == "emulated"
+
+
+#: the backward pass's outcome where it agrees: "not compared" for a framework with no autograd
+_BACKWARD = {name: "not compared" if registry.get(name).vocabulary.no_autograd else "agree"
+             for name in BACKENDS}
+
+
+#: 3-D SAME with a stride of the window + 2 or more (found by ``fuzz``): TensorFlow's
+#: max_pool3d / avg_pool3d leave the negative SAME pad unclamped (measured: 9 cells, window 1,
+#: stride 3 read cells 1, 4, 7; window 2, stride 5 read 2-3 and 7-8; its backward takes the
+#: unshifted windows, so the max's gradient is 0 there); 1-D and 2-D clamp it.  Its plan computes
+#: the pads from the shape instead; the other frameworks take SAME from the planner too.
+STRIDE_PAST_WINDOW = [("max-k1s3", dict(pool_size=1, stride=3, mode="max")),
+                      ("max-k2s5", dict(pool_size=2, stride=5, mode="max")),
+                      ("avg-k2s5", dict(pool_size=(2, 1, 2), stride=(5, 3, 4), mode="avg",
+                                        count_include_pad=False))]
+
+
+@pytest.mark.parametrize("layout", ["NCDHW", "NDHWC"])
+@pytest.mark.parametrize("name,kwargs", STRIDE_PAST_WINDOW, ids=[s[0] for s in STRIDE_PAST_WINDOW])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_3d_same_with_a_stride_past_the_window_reads_the_reference_cells(pool, backend, name,
+                                                                         kwargs, layout):
+    x = np.random.default_rng(3).standard_normal((2, 3, 9, 11, 9)).astype(np.float32)
+    x = np.moveaxis(x, 1, -1) if layout == "NDHWC" else x
+    result = px.compare(x, padding="same", layout=layout, grad=True, backends=[backend],
+                        pool=pool, **kwargs).results[backend]
+    assert (result.status, result.grad_status) == ("agree", _BACKWARD[backend]), (
+        result.detail, result.grad_detail)
+

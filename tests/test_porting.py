@@ -66,8 +66,12 @@ def test_parse_a_call_given_as_keyword_arguments():
     ("pytorch", "nn.LPPool2d(3, 2)", "x, not |x|"),
     ("paddle", "nn.AvgPool2D(3, 2, [0, 1, 0, 1], exclusive=False)", "pads are asymmetric"),
     ("paddle", "F.lp_pool2d(x, 1, 2)", "x, not |x|"),
+    ("tensorflow", "tf.nn.max_pool3d(x, 1, 3, 'SAME')", "negative pad unclamped"),
+    ("tensorflow", "tf.keras.layers.AveragePooling3D(2, (1, 5, 1), padding='same')",
+     "negative pad unclamped"),
 ], ids=["mxnet-pad-4-tuple", "tf-zero-pad-recipe", "paddle-exclusive", "torch-lp",
-        "paddle-asymmetric-include-pad", "paddle-lp"])
+        "paddle-asymmetric-include-pad", "paddle-lp", "tf-3d-same-stride-past-window",
+        "keras-3d-same-stride-past-window"])
 def test_parse_says_what_the_spec_cannot_hold(framework, call, note):
     assert any(note in n for n in porting.parse(framework, call).notes)
 
