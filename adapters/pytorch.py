@@ -112,11 +112,15 @@ class Torch(Vocabulary):
 
     def transpose(self, plan, v, perm):
         v = plan.call(".permute", v, *perm)
-        if perm[1] == len(perm) - 1 and np.dtype(plan.computes_in).kind in "iu":  # to NC...
-            # its channels-last integer max pool indexes with the element type (int8 overflows
-            # past 127 cells): hand it an NCHW copy.  Not ``.contiguous()``: with one channel the
-            # permuted tensor is already contiguous, keeps its channels-last strides and so the
-            # channels-last kernel; a clone in contiguous_format gets NCHW strides
+        if perm[1] == len(perm) - 1 and (np.dtype(plan.computes_in).kind in "iu"
+                                         or len(perm) == 5):  # to NC...
+            # its channels-last kernels (measured, CPU): the integer max pool indexes with the
+            # element type (int8 overflows past 127 cells); max_pool3d starts a window's index at
+            # its first cell's h*W + w, without d*H*W, so a window of only -inf (padding
+            # included) names depth 0: its indices, and its gradient, go to another cell.  Hand
+            # it an NC... copy.  Not ``.contiguous()``: with one channel the permuted tensor is
+            # already contiguous, keeps its channels-last strides and so the channels-last
+            # kernel; a clone in contiguous_format gets channels-first strides
             v = plan.call(".clone", v, memory_format=Attr("torch.contiguous_format"))
         return v
 

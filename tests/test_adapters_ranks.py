@@ -207,3 +207,29 @@ def test_3d_same_with_a_stride_past_the_window_reads_the_reference_cells(pool, b
     assert (result.status, result.grad_status) == ("agree", _BACKWARD[backend]), (
         result.detail, result.grad_detail)
 
+
+#: a 3-D max window with no cell above -inf, in a channels-last input (found by ``fuzz``):
+#: PyTorch's channels-last max_pool3d kernel starts each window's index at its first cell's
+#: h*W + w without d*H*W (measured, float16/32/64 and bfloat16, C > 1: 9 cells of depth 3 and
+#: window 1 give indices 0-3 at every depth), so its indices and its gradient went to depth 0.
+#: Its plan pools a channels-first copy.
+ONLY_MINUS_INF = [("k1", dict(pool_size=1)), ("k2x1x1", dict(pool_size=(2, 1, 1), stride=1))]
+
+
+@pytest.mark.parametrize("layout", ["NCDHW", "NDHWC"])
+@pytest.mark.parametrize("name,kwargs", ONLY_MINUS_INF, ids=[s[0] for s in ONLY_MINUS_INF])
+def test_pytorch_3d_windows_of_only_minus_inf_index_and_gradient_in_either_layout(
+        pool, name, kwargs, layout):
+    """The other frameworks' windows of only -inf are the conventions table's rows (their
+    named causes); PyTorch's max keeps -inf and names the window's first cell, as the
+    reference does, in both layouts."""
+    x = np.random.default_rng(4).standard_normal((2, 3, 3, 2, 2)).astype(np.float32)
+    x[:, :, 1:] = -np.inf  # depths 1 and 2 of every channel: only -inf
+    x = np.moveaxis(x, 1, -1) if layout == "NDHWC" else x
+    forward = px.compare(x, mode="max", layout=layout, grad=True, backends=["pytorch"],
+                         pool=pool, **kwargs).results["pytorch"]
+    assert (forward.status, forward.grad_status) == ("agree", "agree"), (
+        forward.detail, forward.grad_detail)
+    argmax = px.compare(x, op="pool_with_indices", layout=layout, backends=["pytorch"],
+                        pool=pool, **kwargs).results["pytorch"]
+    assert argmax.status == "agree", argmax.detail
