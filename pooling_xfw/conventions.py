@@ -151,13 +151,14 @@ class Measured(list):
     machines: dict
 
 
-def _machines(pool, backends) -> dict:
+def machines_of(pool, backends) -> dict:
     """Each backend's machine: this one where its framework runs in this process, else what
     its worker's hello says (``worker.machine``)."""
     from .runtime.client import Hello, default_pool
 
-    found = {b: this_machine() for b in backends  # a version runs in its own venv's worker
-             if "@" not in b and registry.get(b).module in sys.modules}
+    found = {b: this_machine() for b in backends  # a version runs in its own venv's worker,
+             if not {"@", ":"} & set(b)  # a machine's column on that machine
+             and registry.get(b).module in sys.modules}
     others = [b for b in backends if b not in found]
     if others:
         for name, hello in (pool or default_pool()).start(others).items():
@@ -176,7 +177,7 @@ def measure(pool=None, backends=None) -> Measured:
         result = compare(probe_input(probe.input), probe.pool_size, mode, backends=list(backends),
                          pool=pool, **kwargs)
         rows.append((probe, result.results))
-    rows.machines = _machines(pool, backends)
+    rows.machines = machines_of(pool, backends)
     return rows
 
 

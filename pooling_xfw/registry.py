@@ -117,9 +117,9 @@ def aliases() -> dict[str, str]:
 
 
 def get(name: str) -> Backend:
-    """The declaration of ``name`` (``pytorch``, or ``pytorch@2.5.1``: its framework's);
-    ``KeyError`` when no backend has that name."""
-    framework = name.partition("@")[0]
+    """The declaration of ``name`` (``pytorch``, or ``pytorch@2.5.1`` or ``pytorch:gpu-box``:
+    its framework's); ``KeyError`` when no backend has that name."""
+    framework = name.partition(":")[0].partition("@")[0]
     if framework not in _declared:
         _discover()
     return _declared[framework]

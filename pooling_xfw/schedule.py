@@ -40,7 +40,8 @@ def run(jobs: list["Job"], names: list[str], *, pool: WorkerPool | None = None,
     most ``WINDOW_CASES`` cases or ``WINDOW_BYTES`` of input in flight), each reference
     computed while the workers compute theirs; a backend whose framework is already imported
     here (and ``inprocess``) runs in this process, after the workers' replies."""
-    local = [n for n in names if inprocess and "@" not in n  # a version: its own venv
+    # a version runs in its own venv, a machine's column on that machine
+    local = [n for n in names if inprocess and not {"@", ":"} & set(n)
              and registry.get(n).module in sys.modules]
     remote = [n for n in names if n not in local]
     if remote:

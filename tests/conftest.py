@@ -75,3 +75,14 @@ def run_in_backend_env(backend: str, code: str, tmp_path: Path) -> str:
                           text=True, env=env, timeout=300)
     assert proc.stdout.strip().endswith("ok"), proc.stdout + proc.stderr
     return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    """A real sshd on 127.0.0.1 (``loopback.loopback_sshd``): an ssh config file whose host
+    ``loopback.HOST`` logs in with a throwaway key."""
+    from .loopback import loopback_sshd
+
+    with loopback_sshd(tmp_path_factory.mktemp("sshd")) as config:
+        yield config
+

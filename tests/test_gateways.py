@@ -3,10 +3,6 @@
 import os
 import platform
 import re
-import shutil
-import socket
-import subprocess
-import time
 
 import numpy as np
 import pytest
@@ -18,61 +14,9 @@ from pooling_xfw.errors import PoolingError
 from pooling_xfw.runtime import envs
 from pooling_xfw.runtime.client import WorkerPool
 
+from .loopback import HOST, free_port, ssh_spec
+
 X16 = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for_port(port: int, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    """Debian's sshd on 127.0.0.1 with a throwaway host key and user key; yields an ssh config
-    file whose host ``pooling-xfw-test`` logs in with that key."""
-    sshd_path = shutil.which("sshd") or "/usr/sbin/sshd"
-    assert os.path.exists(sshd_path), "Debian's openssh-server is needed (make test installs it)"
-    home = tmp_path_factory.mktemp("sshd")
-    for name in ("host_key", "user_key"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / name)],
-                       check=True)
-    (home / "authorized_keys").write_text((home / "user_key.pub").read_text())
-    os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege separation directory
-    port = _free_port()
-    (home / "sshd_config").write_text(
-        f"ListenAddress 127.0.0.1\nPort {port}\nHostKey {home / 'host_key'}\n"
-        f"AuthorizedKeysFile {home / 'authorized_keys'}\nPidFile {home / 'sshd.pid'}\n"
-        "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-        "PermitRootLogin prohibit-password\n")
-    daemon = subprocess.Popen([sshd_path, "-D", "-e", "-f", str(home / "sshd_config")],
-                              stderr=open(home / "sshd.log", "wb"))
-    try:
-        _wait_for_port(port)
-        config = home / "ssh_config"
-        config.write_text(
-            f"Host pooling-xfw-test\n  HostName 127.0.0.1\n  Port {port}\n"
-            f"  User {os.environ.get('USER') or __import__('getpass').getuser()}\n"
-            f"  IdentityFile {home / 'user_key'}\n  IdentitiesOnly yes\n  BatchMode yes\n"
-            f"  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n")
-        yield config
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=10)
-
-
-def _ssh_spec(config, backend: str) -> str:
-    return f"ssh=pooling-xfw-test//ssh_config={config}//python={envs.interpreter(backend)}"
 
 
 @pytest.fixture
@@ -94,9 +38,9 @@ def socket_server():
 
 
 def test_a_backend_over_ssh_agrees_on_the_chapter_and_shows_its_host(sshd):
-    with WorkerPool(gateways={"mxnet": _ssh_spec(sshd, "mxnet")}) as pool:
+    with WorkerPool(gateways={"mxnet": ssh_spec(sshd, "mxnet")}) as pool:
         hello = pool.start(["mxnet"])["mxnet"]
-        assert hello.where == "pooling-xfw-test" and not hello.local
+        assert hello.where == HOST and not hello.local
         assert hello.host == platform.node() and hello.framework_version == "1.9.1"
         doc = report.build(px.cases.CHAPTER, ["mxnet", "pytorch"], pool=pool)
     assert doc["summary"]["agree"] == 2 * len(px.cases.CHAPTER), doc["summary"]
@@ -108,14 +52,14 @@ def test_a_backend_over_ssh_agrees_on_the_chapter_and_shows_its_host(sshd):
 
 def test_a_large_input_crosses_an_ssh_gateway_in_chunks(sshd):
     x = np.random.default_rng(0).standard_normal((8, 64, 112, 112)).astype(np.float32)
-    with WorkerPool(gateways={"tensorflow": _ssh_spec(sshd, "tensorflow")}) as pool:
+    with WorkerPool(gateways={"tensorflow": ssh_spec(sshd, "tensorflow")}) as pool:
         result = px.compare(x, 3, stride=2, padding=1, backends=["tensorflow"], pool=pool)
         assert not pool.worker("tensorflow").local
     assert result.ok, result.results["tensorflow"].detail
 
 
 def test_envs_list_shows_a_remote_backend_with_its_host(sshd, capsys):
-    assert main(["--gateway", f"mxnet={_ssh_spec(sshd, 'mxnet')}", "envs", "list",
+    assert main(["--gateway", f"mxnet={ssh_spec(sshd, 'mxnet')}", "envs", "list",
                  "--backends", "mxnet"]) == 0
     line = [l for l in capsys.readouterr().out.splitlines() if l.strip().startswith("mxnet")][0]
     assert "ready" in line and "1.9.1" in line and platform.node() in line and "ssh=" in line
@@ -132,8 +76,51 @@ def test_a_backend_through_a_socket_gateway_agrees_with_its_host_shown(socket_se
     assert chapter.ok and large.ok, (chapter.results, large.results)
 
 
+def test_one_framework_in_two_columns_here_and_on_another_machine(sshd):
+    """``pytorch`` here and ``pytorch:loopback`` through an ssh gateway: two columns of one
+    framework and version, each judged on its own, each labelled, each with its machine."""
+    column = "pytorch:loopback"
+    with WorkerPool(gateways={column: ssh_spec(sshd, "pytorch")}) as pool:
+        doc = report.build(px.cases.CHAPTER, ["pytorch", column], pool=pool)
+        assert not pool.worker(column).local and pool.worker("pytorch").local
+    assert doc["summary"]["agree"] == 2 * len(px.cases.CHAPTER), doc["summary"]
+    here, there = doc["backends"]["pytorch"], doc["backends"][column]
+    assert (here["where"], there["where"]) == ("this machine", HOST)
+    assert there["framework_version"] == here["framework_version"] == "2.13.0+cpu"
+    text = report.render(doc, "text")
+    header = text.splitlines()[2]
+    assert f"pytorch:loopback 2.13.0+cpu @ {platform.node()}" in header
+    assert "pytorch 2.13.0+cpu" in header
+    for name in ("pytorch", column):  # one machine line per column, from its worker
+        machine = doc["backends"][name]["machine"]
+        assert machine["cores"] == os.cpu_count() and machine["arch"] == platform.machine()
+        assert f"{name} runs on {machine['cpu']}" in text
+
+
+def test_a_column_on_another_machine_needs_its_gateway():
+    result = px.compare(X16, 2, backends=["pytorch", "pytorch:gpu-box"]).results
+    assert result["pytorch"].status == "agree"
+    assert result["pytorch:gpu-box"].status == "unavailable"
+    assert "--gateway pytorch:gpu-box=ssh=" in result["pytorch:gpu-box"].detail
+
+
+@pytest.mark.parametrize("name,problem", [
+    ("pytorch:", "no machine after ':'"),
+    ("pytorch:a/b", "is not a machine's name"),
+    ("torch:gpu-box", "unknown backend"),
+])
+def test_a_column_name_that_is_not_one_is_refused(name, problem):
+    with pytest.raises(PoolingError, match=re.escape(problem)):
+        px.compare(X16, 2, backends=[name])
+
+
+def test_an_environment_is_not_made_for_another_machines_column():
+    with pytest.raises(PoolingError, match="a column on another machine"):
+        envs.create(["pytorch:gpu-box"])
+
+
 def test_an_unreachable_host_is_an_error_for_that_backend_only(tmp_path):
-    spec = (f"ssh=-p {_free_port()} -o BatchMode=yes -o ConnectTimeout=5 127.0.0.1"
+    spec = (f"ssh=-p {free_port()} -o BatchMode=yes -o ConnectTimeout=5 127.0.0.1"
             f"//python=/usr/bin/python3")
     with WorkerPool(start_timeout=30) as pool:
         outcome = px.compare(X16, 2, backends=["pytorch", "paddle"], pool=pool,
@@ -175,7 +162,7 @@ def test_a_socket_gateway_without_a_port_is_refused_when_given(capsys, spec, pro
 
 def test_a_socket_nothing_listens_on_is_said_so(tmp_path):
     """No worker ever connected: 'could not connect', not a worker that broke a connection."""
-    port = _free_port()
+    port = free_port()
     with WorkerPool(start_timeout=30) as pool:
         outcome = px.compare(X16, 2, backends=["pytorch"], pool=pool,
                              gateways={"pytorch": f"socket=127.0.0.1:{port}"}).results["pytorch"]

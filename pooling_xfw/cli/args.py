@@ -286,7 +286,8 @@ def could_not_run(unrun: dict[str, str], consequence: str) -> int:
 
 
 _VERSION_HELP = (", each maybe with a version other than the pinned one, BACKEND@VERSION "
-                 "(its own environment and column)")
+                 "(its own environment and column), and maybe on another machine, "
+                 "BACKEND:MACHINE (a column of its own, through --gateway BACKEND:MACHINE=SPEC)")
 
 
 BACKENDS_HELP = ("comma-separated names of " + ", ".join(registry.names()) + _VERSION_HELP +

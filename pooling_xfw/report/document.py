@@ -31,7 +31,8 @@ SCHEMA_DOC = """\
   "backends": {name: {"status": "ready"|"unavailable"|"error", "label": str,
                       "version": str|null, "framework_version": str|null,
                       "numpy_version": str|null, "python": str|null, "host": str|null,
-                      "where": str|null, "detail": str}},
+                      "where": str|null, "machine": {"arch", "cpu", "family", "vector",
+                      "cores", "os"}|null, "detail": str}},
   "cases": [{"name": str, "title": str, "op": "pool2d"|"adaptive"|"global",
              "spec": {the op's keyword arguments:
                       pool2d: pool_size, mode, stride, padding, dilation, ceil_mode,
@@ -265,11 +266,11 @@ def _backend_entry(name: str, hello) -> dict:
     if isinstance(hello, WorkerFailure):
         return {"status": hello.status, "label": label(name), **asked, "framework_version": None,
                 "numpy_version": None, "python": None, "host": None, "where": None,
-                "detail": hello.reason}
+                "machine": None, "detail": hello.reason}
     return {"status": "ready", "label": label(name, hello.framework_version), **asked,
             "framework_version": hello.framework_version,
             "numpy_version": hello.numpy_version, "python": hello.python, "host": hello.host,
-            "where": hello.where, "detail": ""}
+            "where": hello.where, "machine": hello.machine, "detail": ""}
 
 
 EXIT_OK, EXIT_DIFFER, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3

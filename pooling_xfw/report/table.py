@@ -5,6 +5,7 @@ With the backward pass (``report --grad``), each backend's cell reads ``forward 
 from __future__ import annotations
 
 from .. import ops
+from ..conventions import describe_machine
 from ..layout import channels_last
 from ..runtime.envs import label as envs_label
 
@@ -226,6 +227,7 @@ def _notes(doc: dict, names: list[str], verbose: bool, markdown: bool) -> list[s
     lines = [f"{case['name']}: MISMATCH: the reference does not match the case's expected "
              f"output ({case.get('expected_detail') or 'see the case'})"
              for case in doc["cases"] if case["reference_matches_expected"] is False]
+    lines += machine_lines(doc)
     down = {n: i for n, i in doc["backends"].items() if i["status"] != "ready"}
     for name, info in down.items():
         lines.append(f"{name}: {info['status']}: {info['detail']}")
@@ -245,6 +247,17 @@ def _notes(doc: dict, names: list[str], verbose: bool, markdown: bool) -> list[s
             if verbose and r.get("how"):
                 lines += _how(_one_line(case["name"]), name, r, markdown)
     return ["", *lines] if lines else []
+
+
+def machine_lines(doc: dict) -> list[str]:
+    """Where a column runs on another machine: every column's machine, one line each (CPU
+    model, vector extension, logical CPUs, OS), so two columns of one framework show what
+    differs between them."""
+    columns = doc["backends"]
+    if all(i.get("where") in (None, "this machine") for i in columns.values()):
+        return []
+    return [f"{name} runs on {describe_machine(info['machine'])}"
+            for name, info in columns.items() if info.get("machine")]
 
 
 def _how(case: str, backend: str, r: dict, markdown: bool) -> list[str]:

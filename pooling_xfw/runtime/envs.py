@@ -14,7 +14,8 @@ from __future__ import annotations
 from .pins import (LARGE_VARIABLE, NAME_FORM, PROJECT_ROOT, REQUIREMENTS_DIR, VERSION_PATTERN,
                    VERSIONS_TABLE, allowed_names, canonical, check_backend, companion_pins,
                    framework_of, label, large_build, name_problem, normalized_version, package_of,
-                   pinned_version, pins_text, public_version, requirements, split_name)
+                   pinned_version, pins_text, public_version, requirements, split_machine,
+                   split_name)
 from .interpreters import (EnvStatus, MIN_NUMPY, MIN_PYTHON, RUNNING_PYTHON, base_python,
                            base_python_missing, base_python_version, fix_command,
                            forget_interpreters, how_chosen, probe, python_version_of, quiet_env,
@@ -37,5 +38,6 @@ __all__ = ['acquire_lock', 'all_venv_dirs', 'allowed_names', 'backend_of_dir', '
            'package_of', 'pinned_version', 'PINS_FILE', 'pins_text', 'probe', 'PROJECT_ROOT',
            'prune', 'public_version', 'python_version_of', 'quiet_env', 'read_stamp',
            'reexec_under', 'requirements', 'REQUIREMENTS_DIR', 'RUNNING_PYTHON',
-           'set_interpreter', 'split_name', 'STAMP', 'unavailable_reason', 'user_interpreter',
-           'Venv', 'VERSION_PATTERN', 'VERSIONS_TABLE', 'worker_env', 'wrong_version']
+           'set_interpreter', 'split_machine', 'split_name', 'STAMP', 'unavailable_reason',
+           'user_interpreter', 'Venv', 'VERSION_PATTERN', 'VERSIONS_TABLE', 'worker_env',
+           'wrong_version']

@@ -79,6 +79,8 @@ def spec_for(backend: str, pool_setting: dict[str, str] | None = None) -> str | 
     if chosen:
         return check_spec(chosen, (f"gateways[{backend!r}]" if (pool_setting or {}).get(backend)
                                    else env_var(backend)))
+    if envs.split_machine(backend)[1] is not None:
+        return None  # a column on another machine: its gateway only
     python = envs.interpreter(backend)
     return None if python is None else f"popen//python={python}"
 

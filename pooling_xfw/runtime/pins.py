@@ -32,7 +32,11 @@ VERSION_PATTERN = re.compile(r"(?P<release>[0-9]+(\.[0-9]+)*)(?P<pre>(a|b|rc)[0-
 
 
 #: how a backend is named, for error messages
-NAME_FORM = "BACKEND or BACKEND@VERSION"
+NAME_FORM = ("BACKEND or BACKEND@VERSION, either with :MACHINE for a column on another machine "
+             "(its --gateway)")
+
+#: a column's machine (``pytorch:gpu-box``): a label the column's gateway gives meaning to
+MACHINE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*", re.ASCII)
 
 
 #: the companion pins of versions other than the pinned one (see that file)
@@ -45,10 +49,18 @@ LARGE_VARIABLE = "POOLING_XFW_ALLOW_LARGE"
 
 
 def split_name(name: str) -> tuple[str, str | None]:
-    """``("onnxruntime", "1.22.1")`` of ``onnxruntime@1.22.1``; ``(name, None)`` of a plain
-    name."""
-    backend, sep, version = name.partition("@")
+    """``("onnxruntime", "1.22.1")`` of ``onnxruntime@1.22.1`` (and of
+    ``onnxruntime@1.22.1:arm-box``); ``(name, None)`` of a plain name."""
+    backend, sep, version = split_machine(name)[0].partition("@")
     return backend, (version if sep else None)
+
+
+def split_machine(name: str) -> tuple[str, str | None]:
+    """``("pytorch@2.5.1", "gpu-box")`` of ``pytorch@2.5.1:gpu-box``, a column of that
+    framework and version on another machine, reached through the gateway given for the whole
+    name; ``(name, None)`` of a column on this machine."""
+    column, sep, machine = name.partition(":")
+    return column, (machine if sep else None)
 
 
 def normalized_version(version: str) -> str:
@@ -81,7 +93,11 @@ def canonical(name: str) -> str:
     """The environment a backend name selects: the plain name for its pinned version however
     the version is spelled (``onnxruntime@1.32.0``, ``@01.32.0``, ``@1.32.0.0``, and
     ``pytorch@2.13.0+cpu``, the pinned release as its column shows it), else
-    ``BACKEND@VERSION`` with the version normalized (``normalized_version``)."""
+    ``BACKEND@VERSION`` with the version normalized (``normalized_version``); a column on
+    another machine keeps its ``:MACHINE``."""
+    column, machine = split_machine(name)
+    if machine is not None:
+        return f"{canonical(column)}:{machine}"
     backend, version = split_name(name)
     if version is None or name_problem(name):
         return name
@@ -105,6 +121,10 @@ def name_problem(name: str) -> str | None:
         return "no version after '@'"
     if version is not None and not VERSION_PATTERN.fullmatch(version):
         return f"{version!r} is not a version number"
+    machine = split_machine(name)[1]
+    if machine is not None and not MACHINE_PATTERN.fullmatch(machine):
+        return (f"{machine!r} is not a machine's name (letters, digits, '.', '_' and '-')"
+                if machine else "no machine after ':'")
     return None
 
 
@@ -127,9 +147,11 @@ def check_backend(name: str) -> str:
 
 
 def label(name: str, framework_version: str | None = None) -> str:
-    """A report's column title: ``pytorch 2.13.0+cpu``, ``onnxruntime 1.22.1`` (the version the
-    worker said, else the one asked for, else the name alone)."""
+    """A report's column title: ``pytorch 2.13.0+cpu``, ``onnxruntime 1.22.1``, ``pytorch:gpu-box
+    2.13.0+cpu`` (the version the worker said, else the one asked for, else the name alone)."""
     backend, version = split_name(name)
+    machine = split_machine(name)[1]
+    backend += f":{machine}" if machine is not None else ""  # pytorch:gpu-box 2.13.0+cpu
     shown = framework_version or version
     return f"{backend} {shown}" if shown else backend
 

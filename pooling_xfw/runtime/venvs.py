@@ -54,7 +54,8 @@ from . import pins
 from .interpreters import (EnvStatus, base_python, base_python_missing, base_python_version,
                            fix_command, how_chosen, probe, quiet_env, user_interpreter)
 from .pins import (VERSIONS_TABLE, canonical, check_backend, framework_of, large_build,
-                   name_problem, package_of, pins_text, requirements, split_name)
+                   name_problem, package_of, pins_text, requirements, split_machine,
+                   split_name)
 
 STAMP = "pooling-xfw.json"
 #: (venv, pins' directory) whose use this process has already recorded in the venv's stamp
@@ -425,6 +426,13 @@ def create(backends: Iterable[str] | None = None, jobs: int = 4,
     """Create every requested environment (None: the default backends'), in parallel;
     returns their statuses in order."""
     names = [check_backend(b) for b in (registry.defaults() if backends is None else backends)]
+    remote = [b for b in names if split_machine(b)[1] is not None]
+    if remote:
+        from ..errors import PoolingError
+
+        raise PoolingError(f"backends: got {', '.join(remote)}, a column on another machine; "
+                           f"allowed: environments of this machine (the other machine's is made "
+                           f"there, from the same pins)")
     if any(not user_interpreter(b) and not is_current(b) for b in names):
         check_root(create=True)  # one error before any build starts
     report = progress if progress is not None else (
@@ -469,6 +477,10 @@ def not_on_index(backend: str) -> str | None:
 
 def unavailable_reason(backend: str) -> str:
     """Why ``backend`` has no interpreter, and the fix, in one line."""
+    machine = split_machine(backend)[1]
+    if machine is not None:
+        return (f"{backend} is a column on the machine {machine!r}, and no gateway reaches it; "
+                f"fix: --gateway {backend}=ssh=HOST//python=PATH (or socket=HOST:PORT)")
     if base_python_version(backend) and base_python(backend) is None:
         return f"{base_python_missing(backend)}; fix: {fix_command(backend)}"
     not_there = not_on_index(backend)
