@@ -168,25 +168,6 @@ def test_sigterm_stops_cleanly_and_keeps_what_ran(tmp_path):
     assert "was not run: --resume runs it" in (folder / "summary.txt").read_text()
 
 
-def test_two_shards_merged_are_the_campaign_one_run_makes(pool, tmp_path):
-    """``--shards 2``: each part runs every other group of cases; merged, the cases run and
-    the clusters (each with the cases showing it) are those of one run of the same seed."""
-    backends, operations = ["pytorch", "jax"], ("pool", "indices")
-    quiet = [].append
-    whole = fuzz.run(fuzz.start(9, backends, operations), tmp_path / "whole", cases=60,
-                     pool=pool, progress=quiet)
-    for shard in (0, 1):
-        part = fuzz.run(fuzz.start(9, backends, operations, shards=2, shard=shard),
-                        tmp_path / f"part{shard}", cases=60, pool=pool, progress=quiet)
-        assert part.done == {i for i in range(60) if (i // GROUP) % 2 == shard}
-    merged = fuzz.merge([tmp_path / "part0", tmp_path / "part1"], tmp_path / "merged")
-    assert merged.done == whole.done == set(range(60)) and not merged.stopped
-    assert {k: c.cases for k, c in merged.clusters.items()} == {
-        k: c.cases for k, c in whole.clusters.items()}
-    with pytest.raises(PoolingError, match="ran cases another part ran too"):
-        fuzz.merge([tmp_path / "part0", tmp_path / "whole"], tmp_path / "again")
-
-
 def test_the_command_lines_errors_name_the_option(tmp_path):
     for args, says in ((["--cases", "0"], "--cases 0: 0 is below 1"),
                        (["--cases", "5", "--minutes", "1"], "not with --cases"),

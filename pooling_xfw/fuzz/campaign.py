@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..compare import compare_many
+from ..conventions import machines_of
 from ..errors import PoolingError
 from ..judge import NOT_COMPARED
 from . import findings
@@ -50,6 +51,11 @@ class Campaign:
     shards: int = 1
     shard: int = 0
     grad: bool = False  # the backward pass compared too
+    #: each column's machine, as its worker said it (``worker.machine``; None: it did not)
+    machines: dict = dataclasses.field(default_factory=dict)
+    #: the batch running when the state was saved: left there by a process killed mid-batch
+    #: (a host lost), whose cases ``merge`` then says were lost and ``--resume`` runs
+    in_flight: list = dataclasses.field(default_factory=list)
 
     def owns(self, index: int) -> bool:
         """Whether case ``index`` is this part's (its whole group is)."""
@@ -64,7 +70,8 @@ class Campaign:
                 "operations": list(self.operations), "done": sorted(self.done),
                 "clusters": [c.to_json() for c in self.clusters.values()],
                 "unrun": self.unrun, "stopped": self.stopped, "shards": self.shards,
-                "shard": self.shard, "grad": self.grad}
+                "shard": self.shard, "grad": self.grad, "machines": self.machines,
+                "in_flight": self.in_flight}
 
     @classmethod
     def load(cls, folder: Path) -> "Campaign":
@@ -76,7 +83,8 @@ class Campaign:
             return cls(int(data["seed"]), list(data["backends"]), tuple(data["operations"]),
                        set(data["done"]), {c.key: c for c in clusters}, dict(data["unrun"]),
                        str(data["stopped"]), int(data["shards"]), int(data["shard"]),
-                       bool(data["grad"]))
+                       bool(data["grad"]), dict(data.get("machines") or {}),
+                       list(data.get("in_flight") or []))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise PoolingError(f"--resume: cannot read {path} ({type(exc).__name__}: {exc}); "
                                f"allowed: a folder a fuzz campaign wrote (--out)") from None
@@ -102,16 +110,18 @@ def run(campaign: Campaign, folder: Path, *, cases: int | None = None,
     mine = [i for i in range(end) if campaign.owns(i)] if end is not None else None
     todo = (i for i in (mine if mine is not None else itertools.count())
             if campaign.owns(i) and i not in campaign.done)
-    ran, in_flight = 0, []
+    ran = 0
+    campaign.machines.update(machines_of(pool, campaign.backends))
     try:
         while deadline is None or time.monotonic() < deadline:
-            batch = in_flight = list(itertools.islice(todo, BATCH))
+            batch = campaign.in_flight = list(itertools.islice(todo, BATCH))
             if not batch:
                 break
+            campaign.save(folder)  # a process killed now leaves this batch said in flight
             _run_batch(campaign, [draw(campaign.seed, i, campaign.operations, campaign.grad)
                                   for i in batch], pool)
             campaign.done.update(batch)
-            in_flight, ran = [], ran + len(batch)
+            campaign.in_flight, ran = [], ran + len(batch)
             campaign.save(folder)
             elapsed = time.monotonic() - start
             progress(f"fuzz: {len(campaign.done)}" + (f"/{len(mine)}" if mine is not None
@@ -122,7 +132,7 @@ def run(campaign: Campaign, folder: Path, *, cases: int | None = None,
                                         if deadline else ""))
     except KeyboardInterrupt:
         campaign.stopped = (f"stopped after {len(campaign.done)} cases; the batch in flight "
-                            f"({len(in_flight)} cases) was not run: --resume runs it")
+                            f"({len(campaign.in_flight)} cases) was not run: --resume runs it")
         progress(f"fuzz: {campaign.stopped}")
         campaign.save(folder)
         write(campaign, folder)
@@ -148,7 +158,8 @@ def finish(campaign: Campaign, folder: Path, pool=None, shrink_budget: int = 150
         if not cluster.outputs:
             cluster.outputs, details = _side_by_side(cluster.minimal, campaign.backends, pool,
                                                      cluster.status.startswith("backward"))
-            cluster.detail = details.get(cluster.backend, cluster.detail)
+            if "between machines" not in cluster.status:  # else: how the twins differ
+                cluster.detail = details.get(cluster.backend, cluster.detail)
     campaign.save(folder)
     write(campaign, folder)
 
@@ -177,6 +188,7 @@ def merge(folders: list[Path], folder: Path) -> Campaign:
                                f"disjoint parts (--shards K --shard I)")
         joined.done |= part.done
         joined.unrun.update(part.unrun)
+        joined.machines.update(part.machines)
         for key, cluster in part.clusters.items():
             mine = joined.clusters.get(key)
             if mine is None:
@@ -188,7 +200,11 @@ def merge(folders: list[Path], folder: Path) -> Campaign:
                     cluster.minimal, cluster.minimal_size, cluster.outputs, cluster.detail)
         gaps = [i for i in range(max(part.done, default=-1)) if part.owns(i)
                 and i not in part.done]
-        if gaps or part.stopped:
+        if part.in_flight and not part.stopped:
+            missing.append(f"{path}: its process ended mid-batch (its host killed or lost): "
+                           f"the {len(part.in_flight)} cases in flight, {part.in_flight[0]} "
+                           f"to {part.in_flight[-1]}, were lost; --resume {path} runs them")
+        elif gaps or part.stopped:
             missing.append(f"{path}: {len(gaps)} cases not run" + (f" ({part.stopped})"
                                                                   if part.stopped else ""))
     joined.stopped = "; ".join(missing)
@@ -215,7 +231,8 @@ def _run_batch(campaign: Campaign, drawn: list[dict], pool) -> None:
     again = []
     for cases, comparison in zip(groups.values(), compare_many(
             stacked, backends=campaign.backends, pool=pool)):
-        if all(not _outcomes(name, r) for name, r in comparison.results.items()):
+        if all(not _outcomes(name, r) for name, r in comparison.results.items()) and not (
+                findings.twin_outcomes(comparison.results, campaign.grad)):
             continue
         if len(cases) == 1:
             _record(campaign, cases[0], comparison)
@@ -252,16 +269,18 @@ def _outcomes(name: str, result) -> list[tuple]:
 
 
 def _record(campaign: Campaign, case: dict, comparison) -> None:
+    found = findings.twin_outcomes(comparison.results, campaign.grad)
     for name, result in comparison.results.items():
         if result.status == "unavailable":
             campaign.unrun.setdefault(name, result.detail)
             continue
-        for outcome, detail in _outcomes(name, result):
-            cluster = findings.add(campaign.clusters, outcome, case["name"], detail)
-            weight = list(size(case))
-            if cluster.minimal is None or weight < _minimal_size(cluster):
-                # the smallest seen: shrunk later if need be
-                cluster.minimal, cluster.minimal_size = as_json(case), weight
+        found += _outcomes(name, result)
+    for outcome, detail in found:
+        cluster = findings.add(campaign.clusters, outcome, case["name"], detail)
+        weight = list(size(case))
+        if cluster.minimal is None or weight < _minimal_size(cluster):
+            # the smallest seen: shrunk later if need be
+            cluster.minimal, cluster.minimal_size = as_json(case), weight
 
 
 def _minimal_size(cluster: findings.Cluster) -> list:

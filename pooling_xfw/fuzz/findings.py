@@ -13,6 +13,10 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import numpy as np
+
+from ..runtime.envs import canonical, split_machine
+
 _NUMBER = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?|nan|inf")
 
 
@@ -38,6 +42,46 @@ def classify(backend: str, status: str, detail: str) -> Outcome | None:
     if status == "error" and ": not run: " in detail:  # a known crash, not run
         return Outcome(backend, status, True, _general(detail.split(": not run: ", 1)[1]))
     return Outcome(backend, status, False, _general(detail)[:200])
+
+
+def twin_outcomes(results: dict, grad: bool = False) -> list[tuple[Outcome, str]]:
+    """Columns of one framework and version on different machines (``pytorch`` and
+    ``pytorch:gpu-box``) whose outputs (``grad``: and gradients) are not the same bits, NaN
+    equal to NaN: each as an outcome of the later column, ``differs between machines``, with
+    the column it differs from.  Explained: the machine is the cause, whether or not both agree
+    with the reference (a column that does not has its own finding as well)."""
+    found, first = [], {}
+    for name, result in results.items():
+        column = canonical(split_machine(name)[0])
+        twin = first.setdefault(column, (name, result))
+        if twin[0] == name:
+            continue
+        pairs = [("", result.output, twin[1].output)]
+        if grad:
+            pairs.append(("backward ", result.grad_input, twin[1].grad_input))
+        for prefix, mine, theirs in pairs:
+            if mine is None or theirs is None or _same_bits(mine, theirs):
+                continue
+            detail = _apart(mine, theirs)
+            found.append((Outcome(name, f"{prefix}differs between machines", True,
+                                  f"differs from {twin[0]}, the same framework and version on "
+                                  f"another machine"), detail))
+    return found
+
+
+def _same_bits(a, b) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype and bool(
+        np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
+def _apart(a, b) -> str:
+    """How two columns' arrays differ, in a few words."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return f"{a.dtype} {list(a.shape)} against {b.dtype} {list(b.shape)}"
+    differ = ~((a == b) | (np.isnan(a) & np.isnan(b)) if a.dtype.kind in "fc" else (a == b))
+    first = tuple(int(i) for i in np.argwhere(differ)[0])
+    return (f"{int(differ.sum())} of {a.size} cells differ; first at {first}: {a[first]!r} "
+            f"against {b[first]!r}")
 
 
 def _parenthesized(text: str) -> list[str]:

@@ -10,6 +10,8 @@ import html
 import json
 from pathlib import Path
 
+from ..conventions import describe_machine
+
 #: the files ``write`` makes
 FILES = ("cases.json", "summary.txt", "summary.md", "summary.json", "summary.html")
 
@@ -26,7 +28,10 @@ def write(campaign, folder: Path) -> None:
     summary = {"seed": campaign.seed, "grad": campaign.grad, "backends": campaign.backends,
                "operations": list(campaign.operations), "cases": len(campaign.done),
                "clusters": len(rows), "unexplained": sum(not r["explained"] for r in rows),
-               "could_not_run": campaign.unrun, "stopped": campaign.stopped, "rows": rows}
+               "could_not_run": campaign.unrun, "stopped": campaign.stopped,
+               "machines": {name: describe_machine(campaign.machines[name])
+                            for name in campaign.backends if campaign.machines.get(name)},
+               "rows": rows}
     (folder / "summary.json").write_text(json.dumps(summary, indent=1, allow_nan=False),
                                          encoding="utf-8")
     (folder / "summary.txt").write_text(_text(summary), encoding="utf-8")
@@ -71,8 +76,16 @@ def _case_words(row: dict) -> str:
     return f"{row['op']} {row['dtype']} {tuple(row['shape'])} {kwargs}"
 
 
+def _machine_lines(summary: dict) -> list[str]:
+    """Each column's machine, where some column runs on another (``pytorch:gpu-box``)."""
+    machines = summary["machines"]
+    if len(set(machines.values())) < 2 and not any(":" in name for name in machines):
+        return []
+    return [f"{name} runs on {machine}" for name, machine in machines.items()]
+
+
 def _text(summary: dict) -> str:
-    lines = [_headline(summary), ""]
+    lines = [_headline(summary), *_machine_lines(summary), ""]
     for row in summary["rows"]:
         lines.append(f"#{row['cluster']} {row['backend']} {row['status']} x{row['count']}: "
                      f"{row['cause']}")
@@ -84,8 +97,8 @@ def _text(summary: dict) -> str:
 
 
 def _markdown(summary: dict) -> str:
-    lines = [f"# {_headline(summary)}", "",
-             "| # | backend | outcome | cases | cause | minimal case |", "|---|---|---|---|---|---|"]
+    lines = [f"# {_headline(summary)}", "", *(f"- {line}" for line in _machine_lines(summary)),
+             "", "| # | backend | outcome | cases | cause | minimal case |", "|---|---|---|---|---|---|"]
     for row in summary["rows"]:
         cells = [str(row["cluster"]), row["backend"], row["status"], str(row["count"]),
                  row["cause"], f"`{_case_words(row)}`"]
@@ -108,6 +121,8 @@ def _html(summary: dict) -> str:
     return (f"<!doctype html><meta charset=\"utf-8\"><title>{escape(_headline(summary))}"
             f"</title><style>td{{vertical-align:top;border-bottom:1px solid #ccc}}"
             f".unexplained td:nth-child(5){{color:#b00;font-weight:bold}}</style>"
-            f"<h1>{escape(_headline(summary))}</h1><table><tr><th>#</th><th>backend</th>"
+            f"<h1>{escape(_headline(summary))}</h1>"
+            + "".join(f"<p>{escape(line)}</p>" for line in _machine_lines(summary)) +
+            f"<table><tr><th>#</th><th>backend</th>"
             f"<th>outcome</th><th>cases</th><th>cause</th><th>minimal case</th>"
             f"<th>outputs side by side</th></tr>{rows}</table>\n")
