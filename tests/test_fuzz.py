@@ -1,6 +1,8 @@
 """``pooling-xfw fuzz``: seeded random cases, every result that is not ``agree`` classified by
 its named cause and clustered, unexplained ones shrunk, a folder written; stopped and resumed
 without repeating a case."""
+import dataclasses
+import io
 import json
 import os
 import signal
@@ -12,6 +14,7 @@ import pytest
 
 import pooling_xfw as px
 from pooling_xfw import ops, registry
+from pooling_xfw.cli.fuzzing import progress_bar
 from pooling_xfw.errors import PoolingError
 from pooling_xfw.fuzz import campaign as fuzz
 from pooling_xfw.fuzz.findings import classify
@@ -166,6 +169,31 @@ def test_sigterm_stops_cleanly_and_keeps_what_ran(tmp_path):
     state = json.loads((folder / "state.json").read_text())
     assert state["done"] and "stopped after" in state["stopped"], state["stopped"]
     assert "was not run: --resume runs it" in (folder / "summary.txt").read_text()
+
+
+TICK = fuzz.Tick(done=64, total=256, rate=100.0, clusters=3, unexplained=1, left=None)
+
+
+def test_on_a_terminal_a_bar_shows_cases_rate_clusters_and_time_left():
+    stream = io.StringIO()
+    with progress_bar(stream, force=True) as progress:
+        progress(TICK)
+        progress("fuzz: stopped after 64 cases")
+    shown = stream.getvalue()
+    assert "\x1b[" in shown  # drawn, not printed line by line
+    for part in ("64/256", "100 cases/s", "3 clusters (1 unexplained)", "2 s left",
+                 "fuzz: stopped after 64 cases"):
+        assert part in shown, (part, shown)
+
+
+def test_elsewhere_the_progress_is_one_line_per_batch():
+    stream = io.StringIO()
+    with progress_bar(stream) as progress:
+        progress(TICK)
+        progress(dataclasses.replace(TICK, total=None, left=30.4))
+    assert stream.getvalue().splitlines() == [
+        "fuzz: 64/256 cases, 100 cases/s, 3 clusters (1 unexplained)",
+        "fuzz: 64 cases, 100 cases/s, 3 clusters (1 unexplained), 30 s left"]
 
 
 def test_the_command_lines_errors_name_the_option(tmp_path):

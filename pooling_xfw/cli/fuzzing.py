@@ -2,6 +2,7 @@
 the unexplained ones shrunk, written to a folder (``pooling_xfw.fuzz``)."""
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -49,10 +50,44 @@ def _fuzz(args) -> int:
                               grad=args.grad)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly, as Ctrl-C does
     try:
-        fuzz.run(campaign, folder, cases=cases, minutes=minutes)
+        with progress_bar(sys.stderr) as progress:
+            fuzz.run(campaign, folder, cases=cases, minutes=minutes, progress=progress)
     finally:
         signal.signal(signal.SIGTERM, previous)
     return _said(campaign, folder)
+
+
+@contextlib.contextmanager
+def progress_bar(stream, force: bool = False):
+    """A campaign's progress on ``stream``: a live bar (rich's) on a terminal, or where
+    ``force``: cases run (of how many), cases/s, clusters so far (unexplained), time left;
+    elsewhere (a log, a pipe) and without rich, one line per batch.  Yields ``run``'s
+    ``progress``."""
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    except ImportError:
+        Console = None
+    if Console is None or not (force or stream.isatty()):
+        yield lambda tick: print(tick, file=stream, flush=True)
+        return
+    columns = [TextColumn("fuzz"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]:.0f} cases/s"),
+               TextColumn("{task.fields[clusters]} clusters ({task.fields[unexplained]} "
+                          "unexplained)"), TextColumn("{task.fields[left]}")]
+    with Progress(*columns, console=Console(file=stream, force_terminal=force or None)) as bar:
+        task = bar.add_task("fuzz", total=None, rate=0.0, clusters=0, unexplained=0, left="")
+
+        def show(tick) -> None:
+            if isinstance(tick, str):  # stopped: said as a line under the bar
+                bar.console.print(tick, markup=False, highlight=False)
+                return
+            left = tick.left if tick.total is None else (
+                (tick.total - tick.done) / tick.rate if tick.rate else None)
+            bar.update(task, completed=tick.done, total=tick.total, rate=tick.rate,
+                       clusters=tick.clusters, unexplained=tick.unexplained,
+                       left="" if left is None else f"{left:.0f} s left")
+        yield show
 
 
 def _said(campaign, folder: Path) -> int:

@@ -96,13 +96,34 @@ class Campaign:
         temporary.replace(folder / "state.json")
 
 
+@dataclasses.dataclass(frozen=True)
+class Tick:
+    """Where a running campaign is, after each batch (``run``'s progress): cases run (of
+    ``total``, None for a campaign bound by time), cases per second, clusters and unexplained
+    ones so far, seconds left (None for a campaign bound by its cases).  As text: one line."""
+
+    done: int
+    total: int | None
+    rate: float
+    clusters: int
+    unexplained: int
+    left: float | None
+
+    def __str__(self) -> str:
+        return (f"fuzz: {self.done}" + (f"/{self.total}" if self.total is not None else "") +
+                f" cases, {self.rate:.0f} cases/s, {self.clusters} clusters "
+                f"({self.unexplained} unexplained)" +
+                (f", {self.left:.0f} s left" if self.left is not None else ""))
+
+
 def run(campaign: Campaign, folder: Path, *, cases: int | None = None,
         minutes: float | None = None, pool=None, shrink_budget: int = 150,
         progress=None) -> Campaign:
     """Run the cases of ``campaign`` (of its shard) numbered below ``cases`` that it has not run
     yet, or every next one for ``minutes``, then shrink its unexplained clusters and write
     ``folder``.  KeyboardInterrupt (Ctrl-C, SIGTERM through the CLI) stops it after saving
-    what has run."""
+    what has run.  ``progress`` is called with a ``Tick`` after every batch and with a line
+    when the campaign stops early (default: each printed on stderr)."""
     progress = progress or _stderr
     start = time.monotonic()
     deadline = None if minutes is None else start + 60 * minutes
@@ -124,12 +145,10 @@ def run(campaign: Campaign, folder: Path, *, cases: int | None = None,
             campaign.in_flight, ran = [], ran + len(batch)
             campaign.save(folder)
             elapsed = time.monotonic() - start
-            progress(f"fuzz: {len(campaign.done)}" + (f"/{len(mine)}" if mine is not None
-                                                      else "") +
-                     f" cases, {ran / max(elapsed, 1e-9):.0f} cases/s, "
-                     f"{len(campaign.clusters)} clusters ({len(campaign.unexplained)} "
-                     f"unexplained)" + (f", {max(deadline - time.monotonic(), 0):.0f} s left"
-                                        if deadline else ""))
+            progress(Tick(len(campaign.done), None if mine is None else len(mine),
+                          ran / max(elapsed, 1e-9), len(campaign.clusters),
+                          len(campaign.unexplained),
+                          None if deadline is None else max(deadline - time.monotonic(), 0)))
     except KeyboardInterrupt:
         campaign.stopped = (f"stopped after {len(campaign.done)} cases; the batch in flight "
                             f"({len(campaign.in_flight)} cases) was not run: --resume runs it")
@@ -244,7 +263,7 @@ def _run_batch(campaign: Campaign, drawn: list[dict], pool) -> None:
             _record(campaign, case, comparison)
 
 
-def _stderr(line: str) -> None:
+def _stderr(line) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
@@ -361,4 +380,4 @@ def start(seed: int, backends: list[str], operations, shards: int = 1,
                     grad=grad)
 
 
-__all__ = ["Campaign", "run", "finish", "merge", "start", "as_json", "as_case", "OPERATIONS"]
+__all__ = ["Campaign", "Tick", "run", "finish", "merge", "start", "as_json", "as_case", "OPERATIONS"]
