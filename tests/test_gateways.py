@@ -114,6 +114,13 @@ def test_a_column_name_that_is_not_one_is_refused(name, problem):
         px.compare(X16, 2, backends=[name])
 
 
+def test_envs_list_says_what_a_machines_column_without_its_gateway_needs(capsys):
+    main(["envs", "list", "--backends", "pytorch:gpu-box"])
+    out = capsys.readouterr().out
+    assert "pytorch:gpu-box missing" in out and "gpu-box" in out
+    assert "fix: --gateway pytorch:gpu-box=ssh=HOST//python=PATH" in out
+
+
 def test_an_environment_is_not_made_for_another_machines_column():
     with pytest.raises(PoolingError, match="a column on another machine"):
         envs.create(["pytorch:gpu-box"])

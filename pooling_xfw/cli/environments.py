@@ -99,6 +99,10 @@ def _inspect(backend: str):
     from ..runtime.client import WorkerFailure, WorkerPool
 
     spec = gateways.spec_for(backend)
+    machine = envs.split_machine(backend)[1]
+    if spec is None and machine is not None:  # another machine's column, no gateway given
+        detail, _, fix = envs.unavailable_reason(backend).partition("; fix: ")
+        return envs.EnvStatus(backend, "missing", None, detail=detail, fix=fix, where=machine)
     if spec is None or gateways.is_local(spec):
         status = envs.inspect(backend)
         status.where = "this machine"
