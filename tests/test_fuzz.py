@@ -120,11 +120,12 @@ def campaign_folder(pool, tmp_path_factory):
     """A campaign of 40 cases on two backends, then resumed to 70."""
     folder = tmp_path_factory.mktemp("fuzz")
     lines = []
+    said = lambda tick: lines.append(str(tick))  # noqa: E731 - each as its line
     first = fuzz.run(fuzz.start(5, ["pytorch", "tensorflow"], ("pool", "global")), folder,
-                     cases=40, pool=pool, progress=lines.append)
+                     cases=40, pool=pool, progress=said)
     done_first = set(first.done)
     resumed = fuzz.run(fuzz.Campaign.load(folder), folder, cases=70, pool=pool,
-                       progress=lines.append)
+                       progress=said)
     return folder, done_first, resumed, lines
 
 
