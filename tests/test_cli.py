@@ -16,13 +16,34 @@ import pytest
 import pooling_xfw as px
 from pooling_xfw import registry
 
+from . import warm_cli
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cli(*args, env=None, check_exit=None, umask=None, cwd=ROOT):
-    proc = subprocess.run([sys.executable, "-m", "pooling_xfw", *args], capture_output=True,
-                          text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=600,
-                          preexec_fn=None if umask is None else (lambda: os.umask(umask)))
+#: variables a command may be given and still run in the warm driver: they change nothing a
+#: pipe shows (colour is for a terminal only)
+_WARM_SAFE = {"NO_COLOR"}
+
+
+#: options that choose a backend's interpreter or gateway: they take effect when its worker
+#: starts, so a command giving them runs in a process of its own
+_STARTS_WORKERS = {"--python", "--gateway"}
+
+
+def cli(*args, env=None, check_exit=None, umask=None, cwd=ROOT, fresh=False):
+    """``pooling-xfw ARGS``: its exit code, stdout and stderr.  In the tests' warm driver
+    (``warm_cli``: its workers started once), unless it needs a process of its own: ``env``
+    beyond ``_WARM_SAFE``, a ``umask``, an option of ``_STARTS_WORKERS``, or ``fresh`` (what a
+    first start says)."""
+    if (not fresh and umask is None and not set(env or {}) - _WARM_SAFE
+            and not _STARTS_WORKERS & set(args)):
+        proc = warm_cli.run(list(args), cwd, dict(os.environ))
+    else:
+        proc = subprocess.run([sys.executable, "-m", "pooling_xfw", *args], capture_output=True,
+                              text=True, cwd=cwd, env={**os.environ, **(env or {})},
+                              timeout=600,
+                              preexec_fn=None if umask is None else (lambda: os.umask(umask)))
     if check_exit is not None:
         assert proc.returncode == check_exit, (proc.returncode, proc.stdout, proc.stderr)
     return proc
@@ -38,7 +59,7 @@ def _one_line_error(proc, *fragments):
 @pytest.fixture(scope="module")
 def report_json(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "report.json"
-    proc = cli("report", "--format", "json", "--output", str(out), check_exit=0)
+    proc = cli("report", "--format", "json", "--output", str(out), check_exit=0, fresh=True)
     assert "starting" in proc.stderr and proc.stdout == ""
     return json.loads(out.read_text())
 
@@ -349,7 +370,7 @@ def test_output_to_a_descriptor_is_written_in_place(tmp_path):
     link = tmp_path / "out"  # a link to /dev/stdout: the same path through one more link
     link.symlink_to("/dev/stdout")
     proc = cli("report", "--cases", "pool2d-max", "--backends", "pytorch", "--output",
-               str(link), check_exit=0)
+               str(link), check_exit=0, fresh=True)  # its own fd 1
     assert proc.stdout.startswith("pooling-xfw") and "summary: 1 agree" in proc.stdout
     assert link.is_symlink() and os.readlink(link) == "/dev/stdout"
 

@@ -16,7 +16,6 @@ fragment of larger code, a command for another machine) follows a comment saying
 """
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import subprocess
@@ -26,6 +25,8 @@ from pathlib import Path
 import pytest
 
 from pooling_xfw.runtime import envs
+
+from . import warm_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -128,32 +129,22 @@ def _checkout_view(tmp_path: Path) -> Path:
 def _run(argv: list[str], where, cwd: Path) -> str:
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=_environment(),
                           timeout=900)
-    assert proc.returncode in (0, 1), f"{where}: {shlex.join(argv[2:])}: exit " \
+    return _printed(proc, where)
+
+
+def _printed(proc: subprocess.CompletedProcess, where) -> str:
+    """What a command or script printed: it exits 0, or 1 where a framework differs."""
+    assert proc.returncode in (0, 1), f"{where}: {shlex.join(proc.args[2:])}: exit " \
                                       f"{proc.returncode}\n{proc.stdout}{proc.stderr}"
     return proc.stdout
 
 
-#: runs each command of an sh block in one process, one after another (``cli.main``, as
-#: ``python -m pooling_xfw`` does), so the block's commands share one warm pool of workers
-#: instead of each starting every framework again; stops at the first exit code other than
-#: 0 or 1, with that command's output on stderr
-_BLOCK_DRIVER = """
-import contextlib, io, json, sys
-from pooling_xfw.cli import main
-printed = []
-for argv in json.loads(sys.argv[1]):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(argv)
-        except SystemExit as exc:
-            code = exc.code
-    printed.append(out.getvalue())
-    if code not in (0, 1):
-        sys.stderr.write(f"{argv}: exit {code}\\n{out.getvalue()}{err.getvalue()}")
-        raise SystemExit(code if isinstance(code, int) else 2)
-sys.stdout.write("".join(printed))
-"""
+@pytest.fixture(scope="module", autouse=True)
+def _warm_driver_stopped_after():
+    """The examples run in a warm driver of the docs' environment (``warm_cli``: its workers
+    started once for every block); it ends with this module."""
+    yield
+    warm_cli.stop()
 
 
 def _commands(text: str) -> list[str]:
@@ -186,17 +177,20 @@ def test_the_example_runs_and_prints_what_the_docs_show(block, tmp_path):
         script = tmp_path / "example.py"
         script.write_text(block.text)
         adapter = ADAPTER.search(block.text)
-        python = envs.interpreter(adapter[1]) if adapter else sys.executable
-        assert python, f"{block}: no environment for {adapter[1]} (run `make envs`)"
-        printed = _run([python, str(script)], block, here)
+        if adapter:  # in that backend's own environment
+            python = envs.interpreter(adapter[1])
+            assert python, f"{block}: no environment for {adapter[1]} (run `make envs`)"
+            printed = _run([python, str(script)], block, here)
+        else:
+            printed = _printed(warm_cli.run_script(script, here, _environment()), block)
         if block.output is not None:
             assert_printed(block.output, printed, block)
     elif block.language == "sh":
         commands = _commands(block.text)
         assert commands and all(c.startswith("pooling-xfw ") for c in commands), (
             f"{block}: an sh block runs pooling-xfw commands only; say why not: {commands}")
-        argvs = [_command(c)[3:] for c in commands]
-        printed = _run([sys.executable, "-c", _BLOCK_DRIVER, json.dumps(argvs)], block, here)
+        printed = "".join(_printed(warm_cli.run(_command(c)[3:], here, _environment()), block)
+                          for c in commands)
         if block.output is not None:
             assert_printed(block.output, printed, block)
     else:  # console: "$ command" lines, each followed by what it prints
@@ -204,7 +198,8 @@ def test_the_example_runs_and_prints_what_the_docs_show(block, tmp_path):
         assert not session[0].strip(), f"{block}: a console block starts with '$ '"
         for part in session[1:]:
             command, _, shown = part.partition("\n")
-            assert_printed(shown, _run(_command(command), block, here), block)
+            assert_printed(shown, _printed(warm_cli.run(_command(command)[3:], here,
+                                                        _environment()), block), block)
 
 
 def test_the_docs_build_with_no_warning(tmp_path):
