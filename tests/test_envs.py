@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pooling_xfw.runtime import envs, pins as pin_files, venvs
+from pooling_xfw.errors import PoolingError
+from pooling_xfw.runtime import envs, installer, pins as pin_files, venvs
 from .conftest import played_by
 from pooling_xfw import registry
 
@@ -70,6 +71,64 @@ def test_two_checkouts_with_different_pins_keep_their_own_environment(tmp_path, 
         assert again.state == "ready" and again.python == status.python
         assert said == ["paddle: up to date"]
         assert envs.interpreter("paddle") == status.python
+
+
+def test_a_venv_is_installed_with_uv_and_pip_takes_over_where_uv_fails(tmp_path, root,
+                                                                       monkeypatch):
+    """uv (pinned in the calling environment) installs the pins; uv failing (here: pointed at
+    an index with nothing on it) is said, and pip installs them instead."""
+    monkeypatch.setattr(pin_files, "REQUIREMENTS_DIR", _checkout(tmp_path, "a"))
+    monkeypatch.delenv(installer.VARIABLE, raising=False)
+    said = Messages()
+    [status] = envs.create(["paddle"], progress=said)
+    log = (root / f"{envs.env_name('paddle')}.log").read_text()
+    assert status.state == "ready" and " -m uv pip install " in log, log
+    assert any("with uv" in m for m in said) and "uv failed" not in log
+    empty = tmp_path / "empty-index"
+    empty.mkdir()
+    monkeypatch.setattr(installer, "uv_settings", lambda: (
+        ("--index-url", empty.as_uri(), "--find-links", str(empty)), {}))
+    monkeypatch.setattr(pin_files, "REQUIREMENTS_DIR", _checkout(tmp_path, "b", "# b\n"))
+    said = Messages()
+    [status] = envs.create(["paddle"], progress=said)
+    log = (root / f"{envs.env_name('paddle')}.log").read_text()
+    assert status.state == "ready" and "uv failed: pip installs the pins instead" in log, log
+    assert "paddle: uv failed (see the log): pip instead" in said
+
+
+def test_uv_is_handed_the_index_settings_pip_has(monkeypatch):
+    listed = ("global.index-url='https://mirror.example/simple'\n"
+              "global.extra-index-url='file:///srv/a/simple file:///srv/b/simple'\n"
+              "install.find-links='/srv/wheels'\n"
+              ":env:.constraint='/etc/pip-caps.txt'\n"
+              ":env:.cert='/etc/ssl/bundle.pem'\n"
+              "global.timeout='60'\n")
+    monkeypatch.setattr(installer.subprocess, "run",
+                        lambda *a, **k: installer.subprocess.CompletedProcess(a, 0, listed, ""))
+    installer.uv_settings.cache_clear()
+    try:
+        flags, env = installer.uv_settings()
+    finally:
+        installer.uv_settings.cache_clear()
+    assert flags == ("--index-url", "https://mirror.example/simple",
+                     "--extra-index-url", "file:///srv/a/simple",
+                     "--extra-index-url", "file:///srv/b/simple",
+                     "--find-links", "/srv/wheels", "--constraint", "/etc/pip-caps.txt")
+    assert env == {"SSL_CERT_FILE": "/etc/ssl/bundle.pem"}
+
+
+@pytest.mark.parametrize("value,first", [("pip", "pip"), ("uv", "uv"), (" UV ", "uv")])
+def test_the_installer_variable_chooses(monkeypatch, value, first):
+    monkeypatch.setenv(installer.VARIABLE, value)
+    tries = installer.commands("/venv/bin/python", "pins.txt")
+    assert tries[0][0][2] == first and tries[-1][0][2:4] == ["pip", "install"]
+
+
+def test_an_installer_that_is_not_one_is_refused_naming_the_variable(monkeypatch):
+    monkeypatch.setenv(installer.VARIABLE, "conda")
+    with pytest.raises(PoolingError, match="^POOLING_XFW_INSTALLER: got 'conda'; allowed: uv, "
+                                           "pip$"):
+        installer.commands("/venv/bin/python", "pins.txt")
 
 
 def _fake_python(venv: Path) -> Path:

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .. import registry
-from . import pins
+from . import installer, pins
 from .interpreters import (EnvStatus, base_python, base_python_missing, base_python_version,
                            fix_command, how_chosen, probe, quiet_env, user_interpreter)
 from .pins import (VERSIONS_TABLE, canonical, check_backend, framework_of, large_build,
@@ -333,10 +333,11 @@ def holding_lock(venv: Path, doing: str, waiting: Callable[[str], None] | None =
             lock.truncate(0)
 
 
-def _run(cmd: list[str], log) -> None:
+def _run(cmd: list[str], log, env: dict | None = None) -> None:
     log.write(f"$ {' '.join(cmd)}\n")
     log.flush()
-    subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
+    subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT,
+                   env={**os.environ, **env} if env else None)
 
 
 #: in a venv of ``BACKEND@VERSION``: the pins it was built from (derived, see ``pins_text``)
@@ -352,8 +353,17 @@ def _build(backend: str, target: Path, log, say: Callable[[str], None]) -> None:
     if "@" in backend:  # derived pins: written into the venv, installed from there
         pins = target / PINS_FILE
         pins.write_bytes(pins_text(backend))
-    say(f"installing {pins} (log: {log.name})")
-    _run([str(_python_in(target)), "-m", "pip", "install", "--quiet", "-r", str(pins)], log)
+    tries = installer.commands(str(_python_in(target)), str(pins))
+    say(f"installing {pins} with {'uv' if len(tries) > 1 else 'pip'} (log: {log.name})")
+    for number, (command, env) in enumerate(tries, 1):
+        try:
+            _run(command, log, env)
+            return
+        except subprocess.CalledProcessError:
+            if number == len(tries):
+                raise
+            log.write("uv failed: pip installs the pins instead\n")
+            say("uv failed (see the log): pip instead")
 
 
 def create_one(backend: str, progress: Callable[[str, str], None]) -> EnvStatus:
