@@ -27,11 +27,11 @@ raises where its forward ran reads ``error`` with its message where its backend 
 from __future__ import annotations
 
 import platform
-import sys
 
 import numpy as np
 
 from .compare import NOT_COMPARED, compare
+from .schedule import runs_here
 from . import registry
 from .runtime.envs import label
 from .runtime.worker import machine as this_machine
@@ -156,9 +156,7 @@ def machines_of(pool, backends) -> dict:
     its worker's hello says (``worker.machine``)."""
     from .runtime.client import Hello, default_pool
 
-    found = {b: this_machine() for b in backends  # a version runs in its own venv's worker,
-             if not {"@", ":"} & set(b)  # a machine's column on that machine
-             and registry.get(b).module in sys.modules}
+    found = {b: this_machine() for b in backends if runs_here(b)}
     others = [b for b in backends if b not in found]
     if others:
         for name, hello in (pool or default_pool()).start(others).items():

@@ -40,9 +40,7 @@ def run(jobs: list["Job"], names: list[str], *, pool: WorkerPool | None = None,
     most ``WINDOW_CASES`` cases or ``WINDOW_BYTES`` of input in flight), each reference
     computed while the workers compute theirs; a backend whose framework is already imported
     here (and ``inprocess``) runs in this process, after the workers' replies."""
-    # a version runs in its own venv, a machine's column on that machine
-    local = [n for n in names if inprocess and not {"@", ":"} & set(n)
-             and registry.get(n).module in sys.modules]
+    local = [n for n in names if inprocess and runs_here(n)]
     remote = [n for n in names if n not in local]
     if remote:
         pool = pool or default_pool()
@@ -61,6 +59,13 @@ def run(jobs: list["Job"], names: list[str], *, pool: WorkerPool | None = None,
     for job in jobs:
         for name in local:
             job.results[name] = run_here(name, job)
+
+
+def runs_here(name: str) -> bool:
+    """Whether ``name`` runs in this process: its framework is imported here already, and the
+    name selects no other version (its own venv's worker) and no other machine (that
+    machine's worker)."""
+    return not {"@", ":"} & set(name) and registry.get(name).module in sys.modules
 
 
 def batches(jobs: list["Job"]):
