@@ -121,12 +121,9 @@ class TensorFlow(Vocabulary):
         call = dict(ksize=spec.pool_size, strides=spec.stride)
         # the spec's same is TF's own SAME (odd cell after), even where this size needs no
         # pads: the code then holds for every size, not only for this one
-        if spec.padding == "same" and floor and (mode == "max" or not spec.count_include_pad) and (
-                rank < 3 or all(s < k + 2 for s, k in zip(spec.stride, spec.pool_size))):
-            # 3-D: its SAME pads are not clamped at 0 (measured: max_pool3d and avg_pool3d,
-            # forward only): a total of (out-1)*s + k - n <= -2, which a stride of k + 2 or more
-            # gives at some sizes, shifts every window by -total // 2 cells (9 cells, window 1,
-            # stride 3: cells 1, 4, 7, not 0, 3, 6); its backward takes the unshifted windows
+        if (spec.padding == "same" and floor and (mode == "max" or not spec.count_include_pad)
+                and not tensorflow_dialect.same_shifts_windows(spec.pool_size, spec.stride,
+                                                               rank)):
             return plan.call(f"tf.nn.{mode}_pool{rank}d", v, **call, padding="SAME")
         if spec.padding in ("same", "same_lower"):
             return None  # SAME_LOWER, or SAME counting the padding: pads at run time

@@ -214,14 +214,23 @@ def to_spec(native, args) -> None:
                        layout=layout, p=2.0)
     if mode == "avg" and padding == "same":
         native.notes.append("TensorFlow's SAME average excludes padding from the divisor")
-    ks, ss = (tuple(v) if isinstance(v, tuple) else (v,) * (len(layout) - 2)
-              for v in (kernel, stride))
-    if padding == "same" and len(ks) == 3 and any(s >= k + 2 for k, s in zip(ks, ss)):
-        native.notes.append(  # measured: max_pool3d and avg_pool3d, not 1-D or 2-D
+    if padding == "same" and same_shifts_windows(kernel, stride, len(layout) - 2):
+        native.notes.append(
             "its 3-D SAME leaves a negative pad unclamped: at a size n where (out-1)*stride + "
             "window - n <= -2 (a stride of the window + 2 or more) its windows start "
             "(n - (out-1)*stride - window) // 2 cells later, and its gradient takes the "
             "unshifted windows; the translation reads SAME's own cells")
+
+
+def same_shifts_windows(kernel, stride, rank: int) -> bool:
+    """Whether TensorFlow's own ``SAME`` shifts this spec's windows at some input size:
+    ``max_pool3d`` and ``avg_pool3d`` leave a negative pad unclamped (measured; 1-D and 2-D
+    clamp it), and a total of ``(out-1)*s + k - n <= -2``, which a stride of the window + 2 or
+    more gives at some sizes, starts every window ``-total // 2`` cells later (9 cells, window
+    1, stride 3: cells 1, 4, 7, not 0, 3, 6); their backward takes the unshifted windows.
+    ``kernel`` and ``stride``: an int or one per spatial axis."""
+    each = [v if isinstance(v, tuple) else (v,) * rank for v in (kernel, stride)]
+    return rank == 3 and any(s >= k + 2 for k, s in zip(*each))
 
 
 def _adaptive_or_global(native, args) -> None:
