@@ -114,7 +114,7 @@ def test_a_host_killed_mid_campaign_loses_only_its_in_flight_batch(two_hosts, po
 
 def test_one_framework_on_two_machines_records_each_columns_machine(sshd, tmp_path):
     """``pytorch`` here and ``pytorch:loopback`` over ssh: one campaign, two columns, each
-    with its machine line; the same machine gives the same bits, so no cluster between them."""
+    with its machine line; the same machine gives the same outputs, so no cluster between them."""
     column = "pytorch:loopback"
     with WorkerPool(gateways={column: ssh_spec(sshd, "pytorch")}) as pool:
         done = fuzz.run(fuzz.start(3, ["pytorch", column], ("pool", "global")), tmp_path,

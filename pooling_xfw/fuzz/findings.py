@@ -46,8 +46,8 @@ def classify(backend: str, status: str, detail: str) -> Outcome | None:
 
 def twin_outcomes(results: dict, grad: bool = False) -> list[tuple[Outcome, str]]:
     """Columns of one framework and version on different machines (``pytorch`` and
-    ``pytorch:gpu-box``) whose outputs (``grad``: and gradients) are not the same bits, NaN
-    equal to NaN: each as an outcome of the later column, ``differs between machines``, with
+    ``pytorch:gpu-box``) whose outputs (``grad``: and gradients) are not equal (NaN equal to
+    NaN; 0.0 and -0.0 equal): each as an outcome of the later column, ``differs between machines``, with
     the column it differs from.  Explained: the machine is the cause, whether or not both agree
     with the reference (a column that does not has its own finding as well)."""
     found, first = [], {}
@@ -60,25 +60,24 @@ def twin_outcomes(results: dict, grad: bool = False) -> list[tuple[Outcome, str]
         if grad:
             pairs.append(("backward ", result.grad_input, twin[1].grad_input))
         for prefix, mine, theirs in pairs:
-            if mine is None or theirs is None or _same_bits(mine, theirs):
-                continue
-            detail = _apart(mine, theirs)
-            found.append((Outcome(name, f"{prefix}differs between machines", True,
-                                  f"differs from {twin[0]}, the same framework and version on "
-                                  f"another machine"), detail))
+            apart = None if mine is None or theirs is None else _apart(mine, theirs)
+            if apart is not None:
+                found.append((Outcome(name, f"{prefix}differs between machines", True,
+                                      f"differs from {twin[0]}, the same framework and version "
+                                      f"on another machine"), apart))
     return found
 
 
-def _same_bits(a, b) -> bool:
-    return a.shape == b.shape and a.dtype == b.dtype and bool(
-        np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
-
-
-def _apart(a, b) -> str:
-    """How two columns' arrays differ, in a few words."""
+def _apart(a: np.ndarray, b: np.ndarray) -> str | None:
+    """How two columns' arrays differ, in a few words; None where they are equal (shape,
+    dtype and every value, NaN equal to NaN)."""
     if a.shape != b.shape or a.dtype != b.dtype:
         return f"{a.dtype} {list(a.shape)} against {b.dtype} {list(b.shape)}"
-    differ = ~((a == b) | (np.isnan(a) & np.isnan(b)) if a.dtype.kind in "fc" else (a == b))
+    differ = a != b
+    if a.dtype.kind in "fc":
+        differ &= ~(np.isnan(a) & np.isnan(b))
+    if not differ.any():
+        return None
     first = tuple(int(i) for i in np.argwhere(differ)[0])
     return (f"{int(differ.sum())} of {a.size} cells differ; first at {first}: {a[first]!r} "
             f"against {b[first]!r}")
