@@ -9,7 +9,8 @@
   large:  a warm ``px.compare`` of a 8x64x112x112 float32 activation (max 3x3/s2/p1, avg 2x2/s2)
           across all of them, against the sum of the frameworks' own in-process pooling of
           the same numpy input (each adapter's ``pool2d``, warm, in its own environment) plus
-          the reference's; target <= 1.0x.
+          the reference's; target <= 1.0x; measured with the pool's compute slots and without,
+          interleaved in one run.
   memory: peak resident memory of the calling process comparing a ``--memory-gib`` input on every
           default backend, as a multiple of the input; target <= 3x.
 
@@ -18,7 +19,9 @@ Usage: ``python benchmarks/bench_compare.py [--batch 1000] [--memory-gib 1] [--s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -65,6 +68,20 @@ peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"input": x.nbytes, "peak": peak, "before": base,
                   "statuses": {b: r.status for b, r in result.results.items()}}))
 """
+
+
+@contextlib.contextmanager
+def slots_off():
+    """Pools made inside have no compute slots (``POOLING_XFW_COMPUTE_SLOTS=0``)."""
+    before = os.environ.get("POOLING_XFW_COMPUTE_SLOTS")
+    os.environ["POOLING_XFW_COMPUTE_SLOTS"] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["POOLING_XFW_COMPUTE_SLOTS"]
+        else:
+            os.environ["POOLING_XFW_COMPUTE_SLOTS"] = before
 
 
 def bare_import_seconds(backend: str) -> float:
@@ -118,10 +135,17 @@ def main() -> int:
 
         big = np.random.default_rng(0).standard_normal(LARGE).astype(np.float32)
         large = {}
-        for name, kwargs in LARGE_CASES.items():
-            assert px.compare(big, pool=pool, **kwargs).ok
-            large[name] = tuple(min(timeit.repeat(run, number=1, repeat=5)) for run in (
-                lambda: px.compare(big, pool=pool, **kwargs), lambda: pool2d(big, **kwargs)))
+        with slots_off(), WorkerPool() as unslotted:  # the same workers, computing at once
+            for name, kwargs in LARGE_CASES.items():
+                runs = {"slots": lambda: px.compare(big, pool=pool, **kwargs),
+                        "no slots": lambda: px.compare(big, pool=unslotted, **kwargs),
+                        "reference": lambda: pool2d(big, **kwargs)}
+                assert all(run().ok for run in list(runs.values())[:2])
+                times = {what: [] for what in runs}
+                for _ in range(7):  # interleaved, so both settings see the same machine
+                    for what, run in runs.items():
+                        times[what] += timeit.repeat(run, number=1, repeat=1)
+                large[name] = {what: min(seconds) for what, seconds in times.items()}
     frameworks = {b: in_process_seconds(b) for b in registry.defaults()}
 
     total = sum(imports.values())
@@ -136,13 +160,16 @@ def main() -> int:
     print(f"batch: {args.batch} comparisons across {len(registry.defaults())}: pipelined {args.batch / batch:.0f} "
           f"cases/s, one at a time {args.batch / sequential:.0f} cases/s "
           f"({sequential / batch:.2f}x)")
-    for name, (seconds, reference) in large.items():
+    for name, seconds in large.items():
         own = {b: frameworks[b][name] for b in registry.defaults()}
-        budget = sum(own.values()) + reference
+        budget = sum(own.values()) + seconds["reference"]
         parts = ", ".join(f"{b} {t * 1e3:.0f}" for b, t in own.items())
-        print(f"large {name} on {'x'.join(map(str, LARGE))} float32: compare {seconds * 1e3:.0f} "
-              f"ms; frameworks in-process {parts}, reference {reference * 1e3:.0f} (sum "
-              f"{budget * 1e3:.0f} ms): {seconds / budget:.2f}x (target <= 1.0x)")
+        print(f"large {name} on {'x'.join(map(str, LARGE))} float32: compare "
+              f"{seconds['slots'] * 1e3:.0f} ms ({seconds['no slots'] * 1e3:.0f} ms without "
+              f"compute slots: {seconds['slots'] / seconds['no slots']:.2f}x); frameworks "
+              f"in-process {parts}, reference {seconds['reference'] * 1e3:.0f} (sum "
+              f"{budget * 1e3:.0f} ms): {seconds['slots'] / budget:.2f}x (target <= 1.0x; "
+              f"without slots {seconds['no slots'] / budget:.2f}x)")
     if not args.skip_memory:
         proc = subprocess.run([sys.executable, "-c", _MEMORY, str(args.memory_gib)],
                               check=True, capture_output=True, text=True,

@@ -20,6 +20,7 @@ from .gradient import check_ties, upstream
 from .judge import NOT_COMPARED, BackendResult, Comparison, input_scale, judge, tolerance
 from .reference import work_dtype
 from .runtime.client import Hello, WorkerFailure, WorkerPool, default_pool
+from .runtime.slots import NO_SLOTS, Slots
 
 
 
@@ -39,7 +40,8 @@ def run(jobs: list["Job"], names: list[str], *, pool: WorkerPool | None = None,
     through the workers (each batch to every worker before earlier replies are awaited; at
     most ``WINDOW_CASES`` cases or ``WINDOW_BYTES`` of input in flight), each reference
     computed while the workers compute theirs; a backend whose framework is already imported
-    here (and ``inprocess``) runs in this process, after the workers' replies."""
+    here (and ``inprocess``) runs in this process, after the workers' replies.  A large case's
+    reference and judgement hold one of the pool's compute slots, as its workers do."""
     local = [n for n in names if inprocess and runs_here(n)]
     remote = [n for n in names if n not in local]
     if remote:
@@ -50,7 +52,7 @@ def run(jobs: list["Job"], names: list[str], *, pool: WorkerPool | None = None,
         submit(pool, remote, batch)
         for job in batch:
             flight.append(job)
-            job.compute_reference()
+            job.compute_reference(pool.slots if remote else NO_SLOTS)
         while len(flight) > WINDOW_CASES or (len(flight) > 1 and sum(
                 j.x.nbytes for j in flight) > WINDOW_BYTES):
             flight.popleft().collect(pool, timeout)
@@ -149,8 +151,12 @@ class Job:
         more = [] if self.grad.grad_output is None else [self.grad.grad_output]
         return {"op": self.op.name, "grad": True, "kwargs": self.kwargs}, more
 
-    def compute_reference(self) -> None:
-        if self.reference is None:
+    def compute_reference(self, slots: Slots = NO_SLOTS) -> None:
+        """The reference's output (and gradient), once; a large one holding one of
+        ``slots``."""
+        if self.reference is not None:
+            return
+        with slots.held(self.x.nbytes):
             if self.op.outputs == 2:  # the indices judged, the values beside them
                 self.reference, self.values_reference = self.op.reference_pair(self.x,
                                                                                self.geometry)
@@ -174,8 +180,10 @@ class Job:
         return self._scale
 
     def collect(self, pool: WorkerPool | None, timeout: float | None) -> None:
-        """Wait for this case's replies and judge them against the reference."""
-        self.compute_reference()
+        """Wait for this case's replies and judge them against the reference (a large case
+        holding one of the pool's compute slots, as the workers computing it do)."""
+        slots = pool.slots if pool is not None else NO_SLOTS
+        self.compute_reference(slots)
         try:
             for name, ticket in self.tickets.items():
                 try:
@@ -184,8 +192,9 @@ class Job:
                 except WorkerFailure as failure:
                     self.results[name].detail = failure.reason
                     continue
-                take_reply(self.results[name], reply, arrays, self.reference, self.tol,
-                            self.scale, self.bounds, self)
+                with slots.held(self.x.nbytes):
+                    take_reply(self.results[name], reply, arrays, self.reference, self.tol,
+                               self.scale, self.bounds, self)
         finally:
             if self.shared:
                 pool.unshare(self.shared)

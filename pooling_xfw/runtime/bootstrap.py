@@ -39,17 +39,18 @@ def sources() -> dict[str, tuple[bool, str]]:
 
 
 def payload(backend: str, adapter: ModuleType, dialect: ModuleType | None, hooks: bool,
-            threads: int | None) -> dict:
+            threads: int | None, slots: list[str] = ()) -> dict:
     """The first message to a worker of ``backend``: the sources (with its ``adapter``'s and
     ``dialect``'s own when they live outside this package: a backend kept out of the tree, a
-    test double), the backend's name and its adapter module's, and the worker's settings."""
+    test double), the backend's name and its adapter module's, and the worker's settings (its
+    framework's ``threads``; the pool's compute ``slots``, for a worker on this machine)."""
     modules = sources()
     for module in (adapter, dialect):
         if module is not None and module.__name__ not in modules:
             modules = {**modules, module.__name__: (False, Path(module.__file__).read_text(
                 encoding="utf-8"))}
     return {"modules": modules, "backend": backend, "adapter": adapter.__name__,
-            "hooks": hooks, "threads": threads}
+            "hooks": hooks, "threads": threads, "slots": list(slots)}
 
 
 #: Run on the worker by ``gateway.remote_exec``; ``channel`` is execnet's.  Its first message
@@ -82,5 +83,6 @@ sys.meta_path.insert(0, ShippedSources(payload["modules"]))
 for name in [n for n in sys.modules if n.split(".")[0] == "pooling_xfw"]:
     del sys.modules[name]
 from pooling_xfw.runtime.worker import serve
-serve(channel, payload["backend"], payload["adapter"], payload["hooks"], payload.get("threads"))
+serve(channel, payload["backend"], payload["adapter"], payload["hooks"], payload.get("threads"),
+      payload.get("slots", ()))
 '''

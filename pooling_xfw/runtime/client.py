@@ -20,7 +20,9 @@ default ``~/.cache/pooling-xfw/logs``), never to the terminal.
 Threads: a worker on this machine gives its framework ``POOLING_XFW_WORKER_THREADS`` intra-op
 threads, by default its share of the cores (cores // the number of default backends, at least
 1): the workers compute at once, and frameworks each spinning a thread per core made a 4x4
-average pooling take milliseconds.  A worker on another machine keeps its framework's default.
+average pooling take milliseconds.  A worker on another machine keeps its framework's default.  A large case is computed holding one
+of the pool's compute slots (``slots``), by the workers on this machine and by the caller alike,
+so no more of them compute at once than there are cores.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from .connection import Hello, Worker, WorkerFailure
 from .limits import (DEFAULT_CALL_TIMEOUT, DEFAULT_START_TIMEOUT, call_timeout, log, log_dir,
                      seconds_from_env, start_timeout, worker_threads)
 from .shared_memory import SharedDir, shm_root
+from .slots import NO_SLOTS, Slots
 
 __all__ = ["WorkerPool", "default_pool", "stop_all_workers", "install_signal_handlers",
            "Worker", "WorkerFailure", "Hello", "SharedDir", "shm_root", "call_timeout",
@@ -63,6 +66,7 @@ class WorkerPool:
         self.start_timeout = start_timeout
         self.call_timeout = call_timeout
         self._shared: SharedDir | None = None
+        self._slots: Slots = NO_SLOTS
         _live_pools.add(self)
 
     def __enter__(self) -> "WorkerPool":
@@ -85,6 +89,14 @@ class WorkerPool:
         if self._shared is None:
             self._shared = SharedDir()
         return self._shared
+
+    @property
+    def slots(self) -> Slots:
+        """The compute slots this process shares with the pool's workers on this machine
+        (none before one has started)."""
+        if self._slots is NO_SLOTS and self._shared is not None:
+            self._slots = Slots(self._shared.slot_paths)
+        return self._slots
 
     def share(self, x: np.ndarray) -> dict | None:
         """``x`` written once to shared memory for every local worker (None when it is small
@@ -150,6 +162,8 @@ class WorkerPool:
             worker.stop()
         self._workers.clear()
         self._failed.clear()
+        self._slots.close()
+        self._slots = NO_SLOTS
         if self._shared is not None:
             self._shared.remove()
             self._shared = None

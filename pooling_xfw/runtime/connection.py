@@ -122,7 +122,8 @@ class Worker:
             declared = registry.get(self.backend)
             self._channel.send(payload(
                 self.backend, declared.adapter, declared.dialect,
-                hooks=os.environ.get("POOLING_XFW_TEST_HOOKS") == "1", threads=self.threads))
+                hooks=os.environ.get("POOLING_XFW_TEST_HOOKS") == "1", threads=self.threads,
+                slots=self._shared.slot_paths if self._shared is not None else ()))
             self._outcome = self._channel.receive()
         except BaseException as exc:  # noqa: BLE001 - every start failure becomes a status
             self._outcome = exc

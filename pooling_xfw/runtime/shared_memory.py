@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import transfer
+from . import slots, transfer
 
 
 def shm_root() -> str:
@@ -47,6 +47,7 @@ class SharedDir:
         self.path = tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-", dir=root)
         self._names = itertools.count()
         self._spare: dict[str, int] = {}  # released input files -> their size
+        self.slot_paths = slots.create(self.path)  # the cores, for large cases (``slots``)
 
     def new_path(self, stem: str) -> str:
         return os.path.join(self.path, f"{stem}-{next(self._names)}")

@@ -17,7 +17,9 @@ to stderr (fd 1 is pointed there), which the caller keeps in a log file.
 ``threads``: the framework's intra-op threads (OpenMP, MKL, TensorFlow's pools), set before
 the framework is imported unless this environment already sets them: the caller gives each of
 the workers sharing its machine a share of the cores, so the frameworks computing at once do
-not each spin a thread per core.
+not each spin a thread per core.  ``slots``: the caller's compute slots (``slots``), one held
+while a large request is computed and its outputs written, so no more workers compute at once
+than there are cores.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ import os
 import platform
 import sys
 import time
+
+from .slots import NO_SLOTS, Slots
 
 PROTOCOL = 3
 #: log noise off in every worker (a backend adds its own: ``Backend.environment``), set before
@@ -38,6 +42,7 @@ HELLO_KEYS = ("protocol", "ok", "backend", "framework_version", "numpy_version",
 
 
 _protocol_fd = None  # the gateway's own output stream (the garbage/truncate test hooks)
+_slots = NO_SLOTS  # the caller's compute slots, for a worker on its machine
 
 
 def machine() -> dict:
@@ -67,10 +72,11 @@ def machine() -> dict:
 
 
 def serve(channel, backend: str, adapter: str, hooks: bool = False,
-          threads: int | None = None) -> None:
+          threads: int | None = None, slots=()) -> None:
     """Answer ``backend`` requests on ``channel`` until it closes, with the adapter module
-    ``adapter`` (its dotted name; the registry loads it)."""
-    global _protocol_fd
+    ``adapter`` (its dotted name; the registry loads it); ``slots``: the paths of the caller's
+    compute slots (none: compute at once)."""
+    global _protocol_fd, _slots
     if hooks:
         stream = getattr(channel.gateway._io, "outfile", None)  # pipes; sockets have none
         _protocol_fd = stream.fileno() if stream else None
@@ -99,6 +105,7 @@ def serve(channel, backend: str, adapter: str, hooks: bool = False,
                   "threads": os.environ.get("OMP_NUM_THREADS"), "machine": machine()})
     from . import transfer
 
+    _slots = Slots(slots or ())
     while True:
         try:
             request = transfer.decode(channel.receive(), "inputs")
@@ -132,8 +139,9 @@ def _compute(channel, adapter, request: dict, hooks: bool):
     if hooks and request.get("action") == "half-reply":  # a reply that stops mid-array
         channel.send({"id": request.get("id"), "status": "ok", "outputs": [{"chunks": 4}]})
         time.sleep(float(request.get("seconds", 60)))
-    header, outputs = _dispatch(adapter, request, inputs, hooks)
-    packed = [transfer.pack(out, _output_path(request, i)) for i, out in enumerate(outputs)]
+    with _slots.held(sum(getattr(array, "nbytes", 0) for array in inputs)):
+        header, outputs = _dispatch(adapter, request, inputs, hooks)
+        packed = [transfer.pack(out, _output_path(request, i)) for i, out in enumerate(outputs)]
     header["id"] = request.get("id")
     header["outputs"] = [descriptor for descriptor, _ in packed]
     return header, [chunked for _, chunked in packed if chunked is not None]
