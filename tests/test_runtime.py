@@ -622,3 +622,52 @@ def test_a_backend_runs_on_an_interpreter_the_user_already_has(tmp_path, monkeyp
         assert fresh.worker("mxnet").python == own
     assert outcome.status == "agree" and outcome.framework_version == "1.9.1"
 
+
+# --- a worker's plans, kept by case --------------------------------------------------------------
+
+_PLANS_AGREE = textwrap.dedent("""
+    import numpy as np
+    from pooling_xfw import ops, registry
+    from pooling_xfw.adapter import Plans, run
+    from pooling_xfw.schedule import Job
+
+    vocab = registry.get({backend!r}).adapter.VOCABULARY
+    rng = np.random.default_rng(0)
+    cases = [dict(pool_size=3, mode="avg", stride=2, padding=1),  # natively or emulated
+             dict(pool_size=2, mode="max", ceil_mode=True, layout="NHWC"),
+             dict(pool_size=3, mode="avg", count_include_pad=False, padding=1),
+             dict(op="adaptive", output_size=3, mode="avg"),
+             dict(op="global", mode="max", keepdims=False)]
+    plans = Plans()
+    for dtype in ("float32", "float64"):
+        for shape in ((1, 2, 7, 6), (2, 3, 5, 9)):
+            for case in cases:
+                x = rng.standard_normal(shape).astype(dtype)
+                job = Job(dict(X=x, **case), None, None)
+                fresh, plan = run(vocab, job.op, x, **job.kwargs)
+                for _ in range(2):  # planned, then found
+                    kept, described = plans.run(vocab, job.op, x, **job.kwargs)
+                    assert np.array_equal(kept, fresh, equal_nan=True), case
+                    assert described == plan.describe(), (case, described, plan.describe())
+                x2 = rng.standard_normal(shape).astype(dtype)  # other values: the same plan
+                assert np.array_equal(plans.run(vocab, job.op, x2, **job.kwargs)[0],
+                                      run(vocab, job.op, x2, **job.kwargs)[0], equal_nan=True)
+    assert len(plans) == 2 * 2 * len(cases)  # one per case, shape and dtype
+    bounded = Plans(limit=3)
+    for n in range(4, 9):
+        bounded.run(vocab, ops.POOL, np.zeros((1, 1, n, n), "float32"),
+                    **Job(dict(X=np.zeros((1, 1, n, n), "float32"), pool_size=2), None,
+                          None).kwargs)
+    assert [key[3] for key in bounded.keys()] == [(1, 1, n, n) for n in (6, 7, 8)]  # oldest out
+    print("ok")
+""")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_repeated_case_runs_its_kept_plan_with_the_same_output_and_description(backend,
+                                                                                 tmp_path):
+    """A worker keeps its plans by case (``adapter.Plans``): what a kept plan gives, output and
+    description, is what planning afresh gives, for other input values as well; the oldest
+    goes first past the limit."""
+    run_in_backend_env(backend, _PLANS_AGREE.format(backend=backend), tmp_path)
+
