@@ -208,7 +208,11 @@ BACKEND = Backend(
     name="mxnet", title="MXNet", dialect=mxnet_dialect,
     module="mxnet", packages=("mxnet",), position=100,
     aliases=("mx", "gluon"),
-    environment={"MXNET_STORAGE_FALLBACK_LOG_VERBOSE": "0"},
+    # the engine that calls each operator at once in the calling thread: the same kernels,
+    # and a small case's call took 245 microseconds, not 432 (the threaded engine's hand-off
+    # to its own thread); a large one's the same (118 and 39 ms, max 3x3/s2 and avg 2x2/s2 of
+    # 8x64x112x112, against 119 and 41)
+    environment={"MXNET_STORAGE_FALLBACK_LOG_VERBOSE": "0", "MXNET_ENGINE_TYPE": "NaiveEngine"},
     known={
         **recorded(NAN_IN_A_MAX, {"ignored": MEASURED}, ("pool2d", "adaptive", "global"),
                    FLOATS),

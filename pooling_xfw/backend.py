@@ -122,7 +122,8 @@ class Backend:
     target_only: str = ""  # why it is a porting target only (no dialect: its calls are not read)
     large_build: str = ""  # what a venv of another version would download, when that is much
     options: tuple[Option, ...] = ()
-    environment: Mapping[str, str] = dataclasses.field(default_factory=dict)  # its noise off
+    # its noise off, and how its worker runs it (set before the framework is imported)
+    environment: Mapping[str, str] = dataclasses.field(default_factory=dict)
     known: Mapping[tuple, Outcomes] = dataclasses.field(default_factory=dict)
     causes: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
