@@ -8,8 +8,9 @@ SAME and SAME_LOWER (PyTorch's pooling has no
 ``padding='same'``: ``F.pad`` with pads computed from ``x.shape`` when the code runs, so it
 holds for every size), asymmetric and wide pads, dilated avg, lp (``F.lp_pool2d`` has no padding and
 over-counts ceil overhang).  Layout: NCHW kernels, NHWC transposed (cloned with NCHW
-strides for integers: the channels-last integer kernel overflows its index, and a one-channel
-transpose would still count as channels-last).  Computes max/min in the input
+strides for integers and for a 3-D max or min: the channels-last integer kernel overflows its
+index, ``max_pool3d``'s channels-last index leaves out the depth, and a one-channel transpose
+would still count as channels-last).  Computes max/min in the input
 dtype (signed integers and uint8; wider unsigned in float64, exact for values < 2**53, larger
 refused), avg/lp in float32 or float64 (``F.avg_pool2d`` of int64 truncates).  1-D max takes
 no integers (``max_pool1d``: "not implemented for 'Long'"): they are pooled in float64.
@@ -35,6 +36,9 @@ from pooling_xfw.spec import keeps_a_dropped_window
 from pooling_xfw.vocabulary import Vocabulary
 
 from . import pytorch_dialect
+
+#: the modes its average kernels compute (no index, so no channels-last index to go wrong)
+AVERAGES = ("avg", "lp")
 
 
 def _c_strides(array: np.ndarray) -> tuple[int, ...]:
@@ -112,13 +116,14 @@ class Torch(Vocabulary):
 
     def transpose(self, plan, v, perm):
         v = plan.call(".permute", v, *perm)
-        if perm[1] == len(perm) - 1 and (np.dtype(plan.computes_in).kind in "iu"
-                                         or len(perm) == 5):  # to NC...
+        if perm[1] == len(perm) - 1 and (np.dtype(plan.computes_in).kind in "iu" or (
+                len(perm) == 5 and plan.mode not in AVERAGES)):  # to NC...
             # its channels-last kernels (measured, CPU): the integer max pool indexes with the
             # element type (int8 overflows past 127 cells); max_pool3d starts a window's index at
             # its first cell's h*W + w, without d*H*W, so a window of only -inf (padding
-            # included) names depth 0: its indices, and its gradient, go to another cell.  Hand
-            # it an NC... copy.  Not ``.contiguous()``: with one channel the permuted tensor is
+            # included) names depth 0: its indices, and its gradient, go to another cell (an
+            # average pools no index: it takes the permuted tensor as it is).  Hand it an NC...
+            # copy.  Not ``.contiguous()``: with one channel the permuted tensor is
             # already contiguous, keeps its channels-last strides and so the channels-last
             # kernel; a clone in contiguous_format gets channels-first strides
             v = plan.call(".clone", v, memory_format=Attr("torch.contiguous_format"))

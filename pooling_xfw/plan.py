@@ -283,6 +283,7 @@ class Plan:
     emulated_by: list[str] = dataclasses.field(default_factory=list)
     adaptations: list[str] = dataclasses.field(default_factory=list)
     computes_in: str = ""
+    mode: str = ""  # the pooling it computes (``spec.mode``; "" for none: an unpooling)
     input_note: str = ""  # what x is (rendered as a comment before the steps)
     output_note: str = ""  # what y is, when the caller's result is not y itself
     handover: str = ""  # the input is converted to this dtype before the framework sees it

@@ -146,7 +146,7 @@ def start_plan(vocab: Vocabulary, geom, dtype: np.dtype,
     """An empty plan of ``vocab``'s framework for ``geom`` on a full-rank input of ``dtype``:
     what ``x`` and ``y`` are (for the input's ``shape``, when given), and the dtype the input
     is handed over in where the framework has no tensors of its own (``handover_dtype``)."""
-    plan = Plan(vocab.name, vocab.imports)
+    plan = Plan(vocab.name, vocab.imports, mode=geom.spec.mode)
     layout, handed = geom.spec.layout, handover_dtype(vocab, dtype)
     if shape is None:
         plan.input_note = f"{len(layout)}-D {layout} array of {handed}"
