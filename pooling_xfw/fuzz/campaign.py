@@ -250,17 +250,17 @@ def _run_batch(campaign: Campaign, drawn: list[dict], pool) -> None:
     again = []
     for cases, comparison in zip(groups.values(), compare_many(
             stacked, backends=campaign.backends, pool=pool)):
-        if all(not _outcomes(name, r) for name, r in comparison.results.items()) and not (
-                findings.twin_outcomes(comparison.results, campaign.grad)):
+        found = _found(campaign, comparison)
+        if not found:
             continue
         if len(cases) == 1:
-            _record(campaign, cases[0], comparison)
+            _record(campaign, cases[0], found)
         else:
             again += cases
     if again:
         for case, comparison in zip(again, compare_many(
                 [_arguments(c) for c in again], backends=campaign.backends, pool=pool)):
-            _record(campaign, case, comparison)
+            _record(campaign, case, _found(campaign, comparison))
 
 
 def _stderr(line) -> None:
@@ -287,13 +287,22 @@ def _outcomes(name: str, result) -> list[tuple]:
     return found
 
 
-def _record(campaign: Campaign, case: dict, comparison) -> None:
+def _found(campaign: Campaign, comparison) -> list[tuple]:
+    """What of ``comparison`` is a finding: each ``(outcome, detail)`` of a backend that does
+    not agree, and of columns on two machines that differ; a backend that could not run is
+    kept in ``campaign.unrun`` instead."""
     found = findings.twin_outcomes(comparison.results, campaign.grad)
     for name, result in comparison.results.items():
         if result.status == "unavailable":
             campaign.unrun.setdefault(name, result.detail)
             continue
         found += _outcomes(name, result)
+    return found
+
+
+def _record(campaign: Campaign, case: dict, found: list[tuple]) -> None:
+    """A case's findings (``_found``'s) into the campaign's clusters, the case kept as a
+    cluster's minimal one where it is the smallest so far."""
     for outcome, detail in found:
         cluster = findings.add(campaign.clusters, outcome, case["name"], detail)
         weight = list(size(case))
