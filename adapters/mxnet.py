@@ -117,6 +117,11 @@ class MXNet(Vocabulary):
 
     unpool_convention = "tensor"
     unpool_crash = "its scatter_nd segfaults on index -1 (measured: the worker exits)"
+    # its pipeline's argmax is -1 for a window of only NaN or -inf (its max gives the lowest
+    # finite value there, which no cell equals); a window of only float32's lowest is found
+    # (measured, float32 and float64: a 2x2 window of NaN or -inf segfaults, or "munmap_chunk():
+    # invalid pointer", a window of -3.4028e38 unpools to its cell)
+    no_index_at_or_below = "-inf"
 
     def native_unpool(self, plan, geom, v, indices, layout):
         """MXNet has no unpooling: ``mx.nd.scatter_nd`` of the values at their whole-tensor

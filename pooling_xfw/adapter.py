@@ -87,6 +87,8 @@ def run(vocab: Vocabulary, op: Operation, X, *more, **kwargs) -> tuple[np.ndarra
     the_plan, geom, x = plan_of(vocab, op, X, **kwargs)
     if op.outputs == 1:
         return run_plan(vocab, the_plan, geom, x, op.output_shape(geom, x.shape)), the_plan
+    if op.unpools_own_indices:
+        _refuse_a_known_unpool_crash(vocab, the_plan, geom, x)
     values, raw = run_plan(vocab, the_plan, geom, x, op.pair_shapes(geom, x.shape))
     indices, the_plan.index_note = framework_indices(
         raw, x.shape, geom.spec.layout, the_plan.index_convention, the_plan.index_layout,
@@ -203,6 +205,31 @@ def run_unpool(vocab: Vocabulary, op: Operation, values, indices, **kwargs
                             the_plan.index_layout)
     return run_plan(vocab, the_plan, geom, x, shape,
                     indices=as_full(converted, geom.spec.layout)), the_plan
+
+
+def _refuse_a_known_unpool_crash(vocab: Vocabulary, the_plan: Plan, geom, x: np.ndarray
+                                 ) -> None:
+    """A pipeline's unpooling crashes where its own max pooling gave index -1: a window with no
+    cell above ``Vocabulary.no_index_at_or_below`` (NaN, -inf, padding only, and for Paddle's
+    ``return_mask`` the value its max pooling starts from; measured: its index is -1 and its
+    value -3.4028e38 there).
+
+    Raises:
+        KnownCrash: such a window, where the framework's unpooling is measured to crash on -1
+            (``Vocabulary.unpool_crash``).
+    """
+    crash = vocab.at_rank(len(geom.axes)).unpool_crash
+    if not crash:
+        return
+    work = np.dtype(the_plan.computes_in or x.dtype)
+    start = -np.inf if vocab.no_index_at_or_below == "-inf" else vocab.max_pool_start.get(
+        work.name, np.finfo(work).min if work.kind == "f" else np.iinfo(work).min)
+    with np.errstate(invalid="ignore"):
+        above = (x.astype(work, copy=False) > start).astype(np.uint8)
+    if above.size and POOL.pool(above, geom).min() == 0:
+        raise KnownCrash(f"{vocab.name}: not run: a window has no cell above {start:g} (only "
+                         f"NaN, values of at most that, or padding), where its max pooling's "
+                         f"index is -1, and {crash}")
 
 
 def run_plan(vocab: Vocabulary, the_plan: Plan, geom, x: np.ndarray, shape,

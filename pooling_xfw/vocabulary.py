@@ -198,6 +198,10 @@ class Vocabulary:
     #: a measured crash of its unpooling given index -1 (a window of padding only): such a
     #: case is not run unless it asks to (``run_known_crashes``); "" where there is none
     unpool_crash: str = ""
+    #: where a max pooling's index in its plans is -1 (then crashing an unpooling at it): a
+    #: window with no cell above "start" (the value its max pooling starts from,
+    #: ``max_pool_start``, else the dtype's lowest) or above "-inf" (only NaN and -inf)
+    no_index_at_or_below: str = "start"
 
     def native_unpool(self, plan: Plan, geom, v: Var, indices: Var, layout: str
                       ) -> Var | None:

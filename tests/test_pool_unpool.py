@@ -201,6 +201,38 @@ def test_nan_is_judged_with_its_cause(pool):
     assert comparison.results["pytorch"].status == "agree"
 
 
+#: a 4x4 input, one 2x2 window (of four) filled with ...: the pipeline's own argmax there, and
+#: whether it crashes the unpooling at it (measured, float32 and float64: Paddle's and MXNet's
+#: heap corrupted or a segfault, the worker hanging or dead)
+WINDOW_OF = {"NaN": np.nan, "-inf": -np.inf, "float32's lowest": np.finfo(np.float32).min,
+             "one NaN": None}
+#: the backends whose unpooling crashes on -1, by the windows where their own argmax is -1
+MINUS_ONE_IN = {"paddle": {"NaN", "-inf", "float32's lowest"}, "mxnet": {"NaN", "-inf"}}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("window", list(WINDOW_OF))
+def test_a_window_whose_argmax_is_minus_one_is_not_unpooled_where_that_crashes(pool, window,
+                                                                               dtype):
+    """Where a backend's own argmax is -1 (a window of only NaN or -inf; for Paddle, whose max
+    starts from float32's lowest, of that value too) and its unpooling crashes on -1, the case
+    is not run: an error naming why, at once, not a hung worker; every other backend runs."""
+    x = np.arange(16, dtype=dtype).reshape(1, 1, 4, 4)
+    if WINDOW_OF[window] is None:
+        x[0, 0, 0, 0] = np.nan
+    else:
+        x[0, 0, :2, :2] = WINDOW_OF[window]
+    comparison = px.compare(x, 2, stride=2, op="max_pool_unpool", backends=BACKENDS,
+                            pool=pool, timeout=60)
+    for name, result in comparison.results.items():
+        if window in MINUS_ONE_IN.get(name, ()):
+            assert result.status == "error" and ": not run: a window has no cell above" in \
+                result.detail and "index is -1" in result.detail, (name, result.detail)
+        else:
+            assert "not run" not in result.detail and "timed out" not in result.detail and \
+                "worker" not in result.detail, (name, result.detail)
+
+
 #: (the text, what the refusal names): the unpooling must invert the pooling before it
 REFUSED = [
     ("y, i = F.max_pool2d(x, 2, return_indices=True)\nout = F.max_unpool2d(y, i, 3)",

@@ -61,6 +61,8 @@ class Operation:
     refines = ""
     #: how many arrays a backend receives: 2 for (values, indices: unpooling)
     inputs = 1
+    #: whether its plan unpools at the indices its own max pooling gave (a pipeline)
+    unpools_own_indices = False
 
     def __repr__(self) -> str:
         return f"<operation {self.name}>"

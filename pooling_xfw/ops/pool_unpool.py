@@ -76,6 +76,7 @@ class PoolUnpool(Indices):
     arguments = Pool.arguments + ("unpooled",)
     modes = ("max",)
     second_name = "unpooled"
+    unpools_own_indices = True
     flag, flag_value = "--pool-unpool", "default|input"
     refines = "--kernel"
     metavar = "SIZE"
