@@ -65,6 +65,8 @@ def empty_window_cause(result: BackendResult, job) -> str:
     from .layout import spatial_axes
 
     axes = spatial_axes(result.output.ndim, job.spec.layout)
+    if tuple(result.output.shape[a] for a in axes) != empty.shape:
+        return ""  # not one cell per window (an unpooled array): no window to blame
     if not all(empty[tuple(index[a] for a in axes)] for index, _, _ in result.differing):
         return ""
     spec, (_, value, expected) = job.spec, result.differing[0]

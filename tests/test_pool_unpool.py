@@ -233,6 +233,27 @@ def test_a_window_whose_argmax_is_minus_one_is_not_unpooled_where_that_crashes(p
                 "worker" not in result.detail, (name, result.detail)
 
 
+def test_a_kept_window_of_padding_only_is_judged_in_every_backend(pool):
+    """(1, 1, 5), 2/2, padding 1, ceil_mode "keep": the last window reads padding only, so
+    every argmax there is -1.  Each backend's outcome, as measured: not run where -1 crashes
+    the unpooling (MXNet, Paddle), refused by the unpooling (PyTorch, TensorFlow), refused by
+    the planner (ONNX Runtime numbers a padded input), and JAX's ``put`` writing -1 to the
+    plane's last cell, judged against the unpooled array's own cells (whose shape is not the
+    windows', so no window is blamed)."""
+    x = np.arange(1, 6, dtype=np.float32).reshape(1, 1, 5)
+    comparison = px.compare(x, 2, stride=2, padding=1, ceil_mode="keep", layout="NCW",
+                            op="max_pool_unpool", unpooled="input", backends=BACKENDS,
+                            pool=pool, timeout=60)
+    details = {name: result.detail for name, result in comparison.results.items()}
+    for name in ("mxnet", "paddle"):
+        assert ": not run: a window has no cell above" in details[name], details[name]
+    assert "invalid max index: -1" in details["pytorch"], details["pytorch"]
+    assert "does not index into shape" in details["tensorflow"], details["tensorflow"]
+    assert "numbers the cells of an input it pads first" in details["onnxruntime"]
+    jax = comparison.results["jax"]
+    assert jax.status == "differ" and "unpooled: 1 of 5 differ" in jax.detail, jax.detail
+
+
 #: (the text, what the refusal names): the unpooling must invert the pooling before it
 REFUSED = [
     ("y, i = F.max_pool2d(x, 2, return_indices=True)\nout = F.max_unpool2d(y, i, 3)",
