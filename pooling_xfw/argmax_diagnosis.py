@@ -105,6 +105,12 @@ def _kind(plane: np.ndarray, mine: int, theirs: int) -> str:
     return ""
 
 
+def _epsilon(dtype: np.dtype) -> float:
+    """The relative rounding of one addition in ``dtype`` (at least float64's): a sum of n
+    values added in float16 is within n of them of the exact sum."""
+    return float(np.finfo(dtype).eps) if dtype.kind == "f" else float(np.finfo(np.float64).eps)
+
+
 def unpool_cause(result: BackendResult, job) -> str:
     """The cause of a differing unpooling, or '': a cell that several windows name holding
     their values summed (TensorFlow's ``scatter_nd`` recipe), or a value written where no index
@@ -123,7 +129,8 @@ def unpool_cause(result: BackendResult, job) -> str:
         value, expected = out_full[(n, c, *cell)].item(), reference[(n, c, *cell)].item()
         plane_cell = int(np.ravel_multi_index(cell, out_full.shape[2:]))
         named = int(np.count_nonzero(flat[n, c] == plane_cell))
-        if named > 1 and expected != 0 and np.isclose(value, named * expected):
+        if named > 1 and expected != 0 and np.isclose(value, named * expected,
+                                                      rtol=named * _epsilon(out_full.dtype)):
             summed.add(named)
         elif (plane_cell == out_full[n, c].size - 1 and (flat[n, c] < 0).any()
               and np.isin(value, values[n, c][flat[n, c] < 0])):

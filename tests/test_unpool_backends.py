@@ -74,6 +74,21 @@ def test_the_natural_duplicate_is_the_notes_numbers(grid):
         assert result.output[0, 0, 1, 1] == (36 if name in SUMS_DUPLICATES else 9), name
 
 
+def test_a_sum_rounded_in_float16_is_named_a_sum(pool):
+    """Three windows name the one cell of 2.302734375 (k3 s1 p1): TensorFlow's scatter_nd adds
+    the three in float16, 6.90625 (the exact 6.908203125 rounded), and the cause is named as
+    it is in float32; every other backend writes the value once."""
+    x = np.array([0, 2.302734375, 0], np.float16).reshape(1, 1, 3)
+    comparison = px.compare(x, 3, stride=1, padding=1, layout="NCW", op="max_unpool",
+                            backends=BACKENDS, pool=pool)
+    for name, result in comparison.results.items():
+        if name in SUMS_DUPLICATES:
+            assert result.output[0, 0, 1] == np.float16(6.90625), result.output
+            assert "3 windows name holds their values summed" in result.detail, result.detail
+        else:
+            assert result.status == "agree", (name, result.detail)
+
+
 @pytest.fixture(scope="module")
 def minus_one(pool):
     """Index -1: MXNet's 'full' / a kept window of padding only (L5, k2 s2 p1)."""
