@@ -61,9 +61,9 @@ def test_every_draw_is_a_case_the_reference_computes_and_the_grid_is_wide():
 
 
 def test_an_unknown_operation_is_refused_naming_the_option():
-    with pytest.raises(PoolingError, match="^--ops: got pool,unpool; allowed: .*pool, "
-                                           "adaptive, global, indices"):
-        draw(0, 0, ("pool", "unpool"))
+    with pytest.raises(PoolingError, match="^--ops: got pool,median; allowed: .*pool, "
+                                           "adaptive, global, indices, unpool, pool_unpool"):
+        draw(0, 0, ("pool", "median"))
 
 
 @pytest.mark.parametrize("status,detail,explained,signature", [
@@ -77,7 +77,18 @@ def test_an_unknown_operation_is_refused_naming_the_option():
      "BackendError: jax: ValueError: bad shape (#, #)"),
     ("error", "KnownCrash: paddle: not run: an index is -1 (a window of padding only), and "
               "...", True, "an index is # (a window of padding only), and ..."),
-], ids=["agree", "named-cause", "no-cause", "error", "known-crash"])
+    ("error", "NotImplementedError: onnxruntime: its unpooling has no float64 kernel, and a "
+              "cast to a narrower dtype would round the values", True,
+     "onnxruntime: its unpooling has no float# kernel, and a cast to a narrower dtype would "
+     "round the values"),
+    ("error", "PoolingError: onnxruntime: its argmax here numbers the cells of an input it "
+              "pads first", True,
+     "onnxruntime: its argmax here numbers the cells of an input it pads first"),
+    ("error", "BackendError: torch: NotImplementedError: \"max_pool1d\" not implemented for "
+              "'Long'", False,
+     "BackendError: torch: NotImplementedError: \"max_pool#d\" not implemented for 'Long'"),
+], ids=["agree", "named-cause", "no-cause", "error", "known-crash", "declined-no-kernel",
+        "declined-planner", "framework-not-implemented"])
 def test_a_result_is_explained_only_where_a_cause_is_named(status, detail, explained,
                                                           signature):
     outcome = classify("jax", status, detail)

@@ -30,6 +30,12 @@ class Outcome:
     signature: str  # what clusters it: the cause (or the error) with numbers as "#"
 
 
+#: how an error begins where the toolkit declines a case for a backend, saying why (a kernel
+#: the framework lacks, indices it cannot number in the framework's own code): the adapter's
+#: exceptions, not the framework's (those come as ``BackendError: <backend>: ...``)
+DECLINED = ("PoolingError: ", "NotImplementedError: ")
+
+
 def classify(backend: str, status: str, detail: str) -> Outcome | None:
     """The outcome of a result of ``status`` with ``detail``; None for ``agree``."""
     if status == "agree":
@@ -41,6 +47,8 @@ def classify(backend: str, status: str, detail: str) -> Outcome | None:
         return Outcome(backend, status, False, "differs, no cause named")
     if status == "error" and ": not run: " in detail:  # a known crash, not run
         return Outcome(backend, status, True, _general(detail.split(": not run: ", 1)[1]))
+    if status == "error" and detail.startswith(DECLINED):  # the adapter's own, with its reason
+        return Outcome(backend, status, True, _general(detail.split(": ", 1)[1]))
     return Outcome(backend, status, False, _general(detail)[:200])
 
 

@@ -23,9 +23,13 @@ from ..layout import LAYOUTS_BY_RANK, spatial_axes
 
 #: the operations a campaign draws from, by the name ``--ops`` takes
 OPERATIONS = {"pool": "pool2d", "adaptive": "adaptive", "global": "global",
-              "indices": "pool_with_indices"}
+              "indices": "pool_with_indices", "unpool": "max_unpool",
+              "pool_unpool": "max_pool_unpool"}
 #: how often each is drawn, relative to the others asked for
-_WEIGHTS = {"pool": 5, "adaptive": 2, "global": 1, "indices": 2}
+_WEIGHTS = {"pool": 5, "adaptive": 2, "global": 1, "indices": 2, "unpool": 1, "pool_unpool": 1}
+#: the operations drawn with a window, and the modes each takes
+_WINDOWED = {"pool": ("max", "avg", "min", "lp"), "indices": ("max", "min"),
+             "unpool": ("max",), "pool_unpool": ("max",)}
 #: the inputs' kinds of values
 VALUES = ("randn", "ties", "specials", "negative")
 #: the largest input drawn, in cells (a few MB at most in float64)
@@ -114,7 +118,7 @@ def _draw_spec(rng: np.random.Generator, operations, grad: bool = False) -> dict
     for axis in range(rank + 2):
         full[axis] = spatial[axes.index(axis)] if axis in axes else next(rest)
     kwargs = {"layout": layout}
-    if name in ("pool", "indices"):
+    if name in _WINDOWED:
         kwargs.update(_window(rng, rank, name))
     elif name == "adaptive":
         kwargs.update(mode=str(rng.choice(["max", "avg"])),
@@ -138,15 +142,16 @@ def _sizes(rng: np.random.Generator, rank: int) -> list[int]:
 
 def _window(rng: np.random.Generator, rank: int, name: str) -> dict:
     """A window's keywords: size, stride, padding form, dilation, ceil mode, and the mode's
-    own (count_include_pad, p, divisor; the index convention)."""
+    own (count_include_pad, p, divisor; the index convention; the unpooled size)."""
     def per_axis(low, high):
         if rng.random() < 0.7:
             return int(rng.integers(low, high + 1))
         return [int(rng.integers(low, high + 1)) for _ in range(rank)]
 
     kernel = per_axis(1, 4)
-    modes = ["max", "min"] if name == "indices" else ["max", "avg", "min", "lp"]
-    mode = str(rng.choice(modes, p=[0.6, 0.4] if name == "indices" else [0.4, 0.4, 0.1, 0.1]))
+    modes = _WINDOWED[name]
+    mode = str(rng.choice(modes, p={1: [1.0], 2: [0.6, 0.4], 4: [0.4, 0.4, 0.1, 0.1]}[
+        len(modes)]))
     form = rng.random()
     padding = (0 if form < 0.4 else per_axis(0, 2) if form < 0.7 else
                [[int(rng.integers(0, 3)), int(rng.integers(0, 3))] for _ in range(rank)]
@@ -162,6 +167,8 @@ def _window(rng: np.random.Generator, rank: int, name: str) -> dict:
         kwargs["p"] = float(rng.choice([1.0, 2.0, 3.0]))
     if name == "indices":
         kwargs["indices"] = str(rng.choice(["plane", "tensor", "tf", "tf_batch"]))
+    if name == "pool_unpool":
+        kwargs["unpooled"] = str(rng.choice(["default", "input"]))
     return kwargs
 
 
