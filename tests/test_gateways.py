@@ -58,6 +58,20 @@ def test_a_large_input_crosses_an_ssh_gateway_in_chunks(sshd):
     assert result.ok, result.results["tensorflow"].detail
 
 
+def test_an_ssh_gateway_runs_ssh_without_compression(sshd):
+    """execnet starts ``ssh -C``; the worker's ssh runs without it (zlib held a 25.7 MB input
+    to about 23 MB/s over loopback), so the ssh config decides, as it does for ``ssh``."""
+    from pooling_xfw.runtime.gateways import uncompressed
+
+    command = ["ssh", "-C", "-F", "config", "host", "python -c ..."]
+    assert uncompressed(command) == ["ssh", "-F", "config", "host", "python -c ..."]
+    assert uncompressed(["/usr/bin/python3", "-C"]) == ["/usr/bin/python3", "-C"]  # not ssh
+    with WorkerPool(gateways={"pytorch": ssh_spec(sshd, "pytorch")}) as remote:
+        assert not isinstance(remote.start(["pytorch"])["pytorch"], Exception)
+        started = remote.worker("pytorch")._launcher.processes[0].args
+    assert started[0] == "ssh" and "-C" not in started, started
+
+
 def test_envs_list_shows_a_remote_backend_with_its_host(sshd, capsys):
     assert main(["--gateway", f"mxnet={ssh_spec(sshd, 'mxnet')}", "envs", "list",
                  "--backends", "mxnet"]) == 0
