@@ -671,3 +671,28 @@ def test_a_repeated_case_runs_its_kept_plan_with_the_same_output_and_description
     goes first past the limit."""
     run_in_backend_env(backend, _PLANS_AGREE.format(backend=backend), tmp_path)
 
+
+
+def test_a_running_worker_follows_a_new_choice_of_interpreter(tmp_path, monkeypatch):
+    """A pool keeps a backend's running worker while nothing the user chose changes; another
+    interpreter chosen (``POOLING_XFW_PYTHON_<BACKEND>``, ``--python``) starts a worker on it,
+    and dropping the choice goes back to the venv's (``cli.main`` called again in one process
+    used to keep the first worker)."""
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f"#!/bin/sh\nexec {envs.interpreter('pytorch')} \"$@\"\n")
+    wrapper.chmod(0o755)
+    with WorkerPool() as pool:
+        def pid_and_spec():
+            hello = pool.start(["pytorch"])["pytorch"]
+            assert not isinstance(hello, Exception), hello
+            return hello.pid, pool.worker("pytorch").spec
+
+        first = pid_and_spec()
+        assert pid_and_spec() == first  # warm: the same worker
+        monkeypatch.setenv("POOLING_XFW_PYTHON_PYTORCH", str(wrapper))
+        chosen = pid_and_spec()
+        assert chosen[0] != first[0] and chosen[1].endswith(f"python={wrapper}")
+        assert pid_and_spec() == chosen
+        monkeypatch.delenv("POOLING_XFW_PYTHON_PYTORCH")
+        back = pid_and_spec()
+        assert back[0] != chosen[0] and back[1] == first[1]

@@ -109,8 +109,9 @@ class WorkerPool:
 
     def _spawn(self, backend: str) -> Worker:
         running = self._workers.get(backend)
-        if running is not None and running.alive():  # its gateway was resolved when it started
-            return running
+        choices = gateways.choices(backend, self.gateways)
+        if running is not None and running.alive() and running.choices == choices:
+            return running  # its spec was resolved from these choices when it started
         spec = gateways.spec_for(backend, self.gateways)
         if spec is None:
             raise WorkerFailure("unavailable", envs.unavailable_reason(backend))
@@ -124,6 +125,7 @@ class WorkerPool:
             worker = self._workers[backend] = Worker(
                 backend, spec, self.shared if gateways.is_local(spec) else None)
             worker.start()
+        worker.choices = choices
         return worker
 
     def start(self, backends, progress=None) -> dict[str, Hello | WorkerFailure]:

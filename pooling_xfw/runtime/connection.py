@@ -87,6 +87,7 @@ class Worker:
         self.log_path = _open_log(backend, spec)
         self.threads = worker_threads(self.local)
         self.hello: Hello | None = None
+        self.choices: tuple = ()  # what its spec was resolved from (``gateways.choices``)
         self._shared = shared if self.local else None
         self._launcher = gateways.Launcher(self.log_path)
         self._group = self._gateway = self._channel = None

@@ -45,6 +45,14 @@ def env_var(backend: str) -> str:
     return f"POOLING_XFW_GATEWAY_{backend.upper()}"
 
 
+def choices(backend: str, pool_setting: dict[str, str] | None = None) -> tuple:
+    """What ``spec_for`` resolves ``backend``'s spec from, as the user set it: the pool's
+    gateway, the CLI's, the environment's, the interpreter chosen (a few lookups: resolving
+    the spec itself reads the venvs, about a millisecond)."""
+    return ((pool_setting or {}).get(backend), _chosen.get(backend),
+            os.environ.get(env_var(backend)), envs.user_interpreter(backend))
+
+
 def check_spec(spec: str, where: str = "gateway") -> str:
     """``spec`` if it is a gateway this toolkit runs; ``PoolingError`` naming ``where`` if not."""
     import execnet
