@@ -122,13 +122,15 @@ class Plans:
         key = (vocab.name, op.name, json.dumps(kwargs, sort_keys=True, default=repr), x.shape,
                x.dtype.str)
         entry = self._entries.get(key)
-        if entry is None:
+        if entry is None or entry[0] is not vocab:  # planned by another vocabulary of the name
             the_plan, geom, x = plan_of(vocab, op, x, **kwargs)
-            entry = (the_plan, geom, op.output_shape(geom, x.shape), the_plan.describe())
+            entry = (vocab, the_plan, geom, op.output_shape(geom, x.shape),
+                     the_plan.describe())
+            self._entries.pop(key, None)
             if len(self._entries) >= self.limit:
                 del self._entries[next(iter(self._entries))]
             self._entries[key] = entry
-        the_plan, geom, shape, described = entry
+        _, the_plan, geom, shape, described = entry
         return run_plan(vocab, the_plan, geom, x, shape), described
 
     def __len__(self) -> int:

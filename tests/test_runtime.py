@@ -696,3 +696,30 @@ def test_a_running_worker_follows_a_new_choice_of_interpreter(tmp_path, monkeypa
         monkeypatch.delenv("POOLING_XFW_PYTHON_PYTORCH")
         back = pid_and_spec()
         assert back[0] != chosen[0] and back[1] == first[1]
+
+
+def test_a_kept_plan_is_run_only_by_the_vocabulary_that_made_it(monkeypatch):
+    """Two vocabularies of one name (a backend's test double beside it) never share a plan:
+    the second plans its own, which then replaces the first's."""
+    import types
+
+    from pooling_xfw import adapter, ops
+    from pooling_xfw.schedule import Job
+
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    kwargs = Job(dict(X=x, pool_size=2), None, None).kwargs
+    planned = []
+
+    def plan_of(vocab, op, x, **kwargs):
+        planned.append(vocab)
+        return types.SimpleNamespace(describe=lambda: {"by": id(vocab)}), op.geometry(
+            x.shape, **kwargs), x
+
+    monkeypatch.setattr(adapter, "plan_of", plan_of)
+    monkeypatch.setattr(adapter, "run_plan", lambda vocab, plan, geom, x, shape: vocab)
+    first, second = types.SimpleNamespace(name="same"), types.SimpleNamespace(name="same")
+    plans = adapter.Plans()
+    assert plans.run(first, ops.POOL, x, **kwargs)[0] is first
+    assert plans.run(first, ops.POOL, x, **kwargs)[1] == {"by": id(first)}
+    assert plans.run(second, ops.POOL, x, **kwargs) == (second, {"by": id(second)})
+    assert planned == [first, second] and len(plans) == 1
