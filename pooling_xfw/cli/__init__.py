@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         environments.set_pythons(args.python)
         environments.set_gateways(args.gateway)
         client.start_timeout(), client.call_timeout()  # a bad value is a usage error, up front
-        client.worker_threads(local=True)
+        client.worker_threads(local=True), client.slot_count()
         replaced = client.install_signal_handlers()
         if getattr(args, "runs_backends", False):
             environments.check_envs_root(args)

@@ -40,11 +40,11 @@ from .connection import Hello, Worker, WorkerFailure
 from .limits import (DEFAULT_CALL_TIMEOUT, DEFAULT_START_TIMEOUT, call_timeout, log, log_dir,
                      seconds_from_env, start_timeout, worker_threads)
 from .shared_memory import SharedDir, shm_root
-from .slots import NO_SLOTS, Slots
+from .slots import NO_SLOTS, Slots, slot_count
 
 __all__ = ["WorkerPool", "default_pool", "stop_all_workers", "install_signal_handlers",
            "Worker", "WorkerFailure", "Hello", "SharedDir", "shm_root", "call_timeout",
-           "start_timeout", "worker_threads", "seconds_from_env", "log", "log_dir",
+           "start_timeout", "worker_threads", "slot_count", "seconds_from_env", "log", "log_dir",
            "DEFAULT_CALL_TIMEOUT", "DEFAULT_START_TIMEOUT"]
 
 
