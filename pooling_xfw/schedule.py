@@ -20,7 +20,6 @@ from .gradient import check_ties, upstream
 from .judge import NOT_COMPARED, BackendResult, Comparison, input_scale, judge, tolerance
 from .reference import work_dtype
 from .runtime.client import Hello, WorkerFailure, WorkerPool, default_pool
-from .runtime.slots import NO_SLOTS, Slots
 
 
 
@@ -40,8 +39,9 @@ def run(jobs: list["Job"], names: list[str], *, pool: WorkerPool | None = None,
     through the workers (each batch to every worker before earlier replies are awaited; at
     most ``WINDOW_CASES`` cases or ``WINDOW_BYTES`` of input in flight), each reference
     computed while the workers compute theirs; a backend whose framework is already imported
-    here (and ``inprocess``) runs in this process, after the workers' replies.  A large case's
-    reference and judgement hold one of the pool's compute slots, as its workers do."""
+    here (and ``inprocess``) runs in this process, after the workers' replies.  The workers on
+    this machine compute a large case in the pool's compute slots (``runtime.slots``); the
+    reference and the judging here take none: they overlap with the workers."""
     local = [n for n in names if inprocess and runs_here(n)]
     remote = [n for n in names if n not in local]
     if remote:
@@ -52,7 +52,7 @@ def run(jobs: list["Job"], names: list[str], *, pool: WorkerPool | None = None,
         submit(pool, remote, batch)
         for job in batch:
             flight.append(job)
-            job.compute_reference(pool.slots if remote else NO_SLOTS)
+            job.compute_reference()
         while len(flight) > WINDOW_CASES or (len(flight) > 1 and sum(
                 j.x.nbytes for j in flight) > WINDOW_BYTES):
             flight.popleft().collect(pool, timeout)
@@ -151,28 +151,26 @@ class Job:
         more = [] if self.grad.grad_output is None else [self.grad.grad_output]
         return {"op": self.op.name, "grad": True, "kwargs": self.kwargs}, more
 
-    def compute_reference(self, slots: Slots = NO_SLOTS) -> None:
-        """The reference's output (and gradient), once; a large one holding one of
-        ``slots``."""
+    def compute_reference(self) -> None:
+        """The reference's output (and gradient), once."""
         if self.reference is not None:
             return
-        with slots.held(self.x.nbytes):
-            if self.op.outputs == 2:  # the indices judged, the values beside them
-                self.reference, self.values_reference = self.op.reference_pair(self.x,
-                                                                               self.geometry)
-            elif self.op.inputs == 2:  # the values and indices unpooled
-                self.reference = self.op.reference(self.x, self.geometry)
-            else:
-                self.reference = self.op.finish(self.geometry,
-                                                reference_in_blocks(self.x, self.geometry))
-            self.tol = tolerance(self.spec.mode, self.reference.dtype, self.rtol, self.atol)
-            self.scale = self._window_scale  # computed only if a plain check fails
-            self.bounds: dict = {}  # the tolerance of each block, shared by every backend
-            if self.grad is not None:
-                self.grad_reference = self.op.gradient(self.x, self.geometry,
-                                                       self.grad.grad_output, self.grad.ties)
-                self.grad_tol = tolerance("avg", self.grad_reference.dtype, self.rtol,
-                                          self.atol)
+        if self.op.outputs == 2:  # the indices judged, the values beside them
+            self.reference, self.values_reference = self.op.reference_pair(self.x,
+                                                                           self.geometry)
+        elif self.op.inputs == 2:  # the values and indices unpooled
+            self.reference = self.op.reference(self.x, self.geometry)
+        else:
+            self.reference = self.op.finish(self.geometry,
+                                            reference_in_blocks(self.x, self.geometry))
+        self.tol = tolerance(self.spec.mode, self.reference.dtype, self.rtol, self.atol)
+        self.scale = self._window_scale  # computed only if a plain check fails
+        self.bounds: dict = {}  # the tolerance of each block, shared by every backend
+        if self.grad is not None:
+            self.grad_reference = self.op.gradient(self.x, self.geometry,
+                                                   self.grad.grad_output, self.grad.ties)
+            self.grad_tol = tolerance("avg", self.grad_reference.dtype, self.rtol,
+                                      self.atol)
 
     def _window_scale(self) -> np.ndarray | float:
         if not hasattr(self, "_scale"):
@@ -180,10 +178,8 @@ class Job:
         return self._scale
 
     def collect(self, pool: WorkerPool | None, timeout: float | None) -> None:
-        """Wait for this case's replies and judge them against the reference (a large case
-        holding one of the pool's compute slots, as the workers computing it do)."""
-        slots = pool.slots if pool is not None else NO_SLOTS
-        self.compute_reference(slots)
+        """Wait for this case's replies and judge them against the reference."""
+        self.compute_reference()
         try:
             for name, ticket in self.tickets.items():
                 try:
@@ -192,9 +188,8 @@ class Job:
                 except WorkerFailure as failure:
                     self.results[name].detail = failure.reason
                     continue
-                with slots.held(self.x.nbytes):
-                    take_reply(self.results[name], reply, arrays, self.reference, self.tol,
-                               self.scale, self.bounds, self)
+                take_reply(self.results[name], reply, arrays, self.reference, self.tol,
+                           self.scale, self.bounds, self)
         finally:
             if self.shared:
                 pool.unshare(self.shared)

@@ -20,9 +20,9 @@ default ``~/.cache/pooling-xfw/logs``), never to the terminal.
 Threads: a worker on this machine gives its framework ``POOLING_XFW_WORKER_THREADS`` intra-op
 threads, by default its share of the cores (cores // the number of default backends, at least
 1): the workers compute at once, and frameworks each spinning a thread per core made a 4x4
-average pooling take milliseconds.  A worker on another machine keeps its framework's default.  A large case is computed holding one
-of the pool's compute slots (``slots``), by the workers on this machine and by the caller alike,
-so no more of them compute at once than there are cores.
+average pooling take milliseconds.  A worker on another machine keeps its framework's default.
+A worker on this machine computes a large case holding one of the pool's compute slots
+(``slots``), so no more of them compute at once than there are cores.
 """
 from __future__ import annotations
 
@@ -92,8 +92,8 @@ class WorkerPool:
 
     @property
     def slots(self) -> Slots:
-        """The compute slots this process shares with the pool's workers on this machine
-        (none before one has started)."""
+        """The compute slots of the pool's workers on this machine, for this process to take
+        one too (none before a worker has started)."""
         if self._slots is NO_SLOTS and self._shared is not None:
             self._slots = Slots(self._shared.slot_paths)
         return self._slots
