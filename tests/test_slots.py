@@ -132,12 +132,14 @@ def test_a_worker_computes_a_large_case_only_in_a_slot(monkeypatch):
     with WorkerPool() as pool:
         assert not isinstance(pool.start(["pytorch"])["pytorch"], Exception)
         worker = pool.worker("pytorch")
-        with pool.slots.held(large.nbytes):
+        mine = slots.Slots(pool.shared.slot_paths)  # the pool's one slot, taken here
+        with mine.held(large.nbytes):
             _, (small,) = worker.request({"op": "echo"}, [large[..., :8, :8]])
             ticket = worker.send({"op": "echo"}, [large])
             time.sleep(0.5)  # time enough to echo 4 MiB many times over, were it not waiting
             written = [name for name in os.listdir(pool.shared.path)
                        if name.startswith(os.path.basename(ticket.output_path))]
         _, (echoed,) = worker.receive(None, ticket)
+        mine.close()
     assert np.array_equal(small, large[..., :8, :8]) and np.array_equal(echoed, large)
     assert written == []

@@ -40,7 +40,7 @@ from .connection import Hello, Worker, WorkerFailure
 from .limits import (DEFAULT_CALL_TIMEOUT, DEFAULT_START_TIMEOUT, call_timeout, log, log_dir,
                      seconds_from_env, start_timeout, worker_threads)
 from .shared_memory import SharedDir, shm_root
-from .slots import NO_SLOTS, Slots, slot_count
+from .slots import slot_count
 
 __all__ = ["WorkerPool", "default_pool", "stop_all_workers", "install_signal_handlers",
            "Worker", "WorkerFailure", "Hello", "SharedDir", "shm_root", "call_timeout",
@@ -66,7 +66,6 @@ class WorkerPool:
         self.start_timeout = start_timeout
         self.call_timeout = call_timeout
         self._shared: SharedDir | None = None
-        self._slots: Slots = NO_SLOTS
         _live_pools.add(self)
 
     def __enter__(self) -> "WorkerPool":
@@ -89,14 +88,6 @@ class WorkerPool:
         if self._shared is None:
             self._shared = SharedDir()
         return self._shared
-
-    @property
-    def slots(self) -> Slots:
-        """The compute slots of the pool's workers on this machine, for this process to take
-        one too (none before a worker has started)."""
-        if self._slots is NO_SLOTS and self._shared is not None:
-            self._slots = Slots(self._shared.slot_paths)
-        return self._slots
 
     def share(self, x: np.ndarray) -> dict | None:
         """``x`` written once to shared memory for every local worker (None when it is small
@@ -164,8 +155,6 @@ class WorkerPool:
             worker.stop()
         self._workers.clear()
         self._failed.clear()
-        self._slots.close()
-        self._slots = NO_SLOTS
         if self._shared is not None:
             self._shared.remove()
             self._shared = None
