@@ -46,9 +46,9 @@ def env_var(backend: str) -> str:
 
 
 def choices(backend: str, pool_setting: dict[str, str] | None = None) -> tuple:
-    """What ``spec_for`` resolves ``backend``'s spec from, as the user set it: the pool's
-    gateway, the CLI's, the environment's, the interpreter chosen (a few lookups: resolving
-    the spec itself reads the venvs, about a millisecond)."""
+    """What ``spec_for`` resolves ``backend``'s spec from, as the user set it, in its order:
+    the pool's gateway, the CLI's, the environment's, the interpreter chosen (a few lookups:
+    resolving the spec itself reads the venvs, about a millisecond)."""
     return ((pool_setting or {}).get(backend), _chosen.get(backend),
             os.environ.get(env_var(backend)), envs.user_interpreter(backend))
 
@@ -82,11 +82,10 @@ def check_spec(spec: str, where: str = "gateway") -> str:
 def spec_for(backend: str, pool_setting: dict[str, str] | None = None) -> str | None:
     """The gateway spec of ``backend``: the pool's setting, the CLI's, the environment's, or a
     local process with the backend's interpreter; None when there is no interpreter yet."""
-    chosen = ((pool_setting or {}).get(backend) or _chosen.get(backend)
-              or os.environ.get(env_var(backend)))
+    pooled, flag, variable, _ = choices(backend, pool_setting)
+    chosen = pooled or flag or variable
     if chosen:
-        return check_spec(chosen, (f"gateways[{backend!r}]" if (pool_setting or {}).get(backend)
-                                   else env_var(backend)))
+        return check_spec(chosen, f"gateways[{backend!r}]" if pooled else env_var(backend))
     if envs.split_machine(backend)[1] is not None:
         return None  # a column on another machine: its gateway only
     python = envs.interpreter(backend)
