@@ -27,9 +27,10 @@ OPERATIONS = {"pool": "pool2d", "adaptive": "adaptive", "global": "global",
               "pool_unpool": "max_pool_unpool"}
 #: how often each is drawn, relative to the others asked for
 _WEIGHTS = {"pool": 5, "adaptive": 2, "global": 1, "indices": 2, "unpool": 1, "pool_unpool": 1}
-#: the operations drawn with a window, and the modes each takes
-_WINDOWED = {"pool": ("max", "avg", "min", "lp"), "indices": ("max", "min"),
-             "unpool": ("max",), "pool_unpool": ("max",)}
+#: the operations drawn with a window: the modes each takes, each with how often it is drawn
+_WINDOWED = {"pool": {"max": 0.4, "avg": 0.4, "min": 0.1, "lp": 0.1},
+             "indices": {"max": 0.6, "min": 0.4}, "unpool": {"max": 1.0},
+             "pool_unpool": {"max": 1.0}}
 #: the inputs' kinds of values
 VALUES = ("randn", "ties", "specials", "negative")
 #: the largest input drawn, in cells (a few MB at most in float64)
@@ -150,8 +151,7 @@ def _window(rng: np.random.Generator, rank: int, name: str) -> dict:
 
     kernel = per_axis(1, 4)
     modes = _WINDOWED[name]
-    mode = str(rng.choice(modes, p={1: [1.0], 2: [0.6, 0.4], 4: [0.4, 0.4, 0.1, 0.1]}[
-        len(modes)]))
+    mode = str(rng.choice(list(modes), p=list(modes.values())))
     form = rng.random()
     padding = (0 if form < 0.4 else per_axis(0, 2) if form < 0.7 else
                [[int(rng.integers(0, 3)), int(rng.integers(0, 3))] for _ in range(rank)]
